@@ -1,0 +1,113 @@
+package reassembly
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// Config bounds the memory and time a Worker spends on TCP streams.
+// Zero values take the defaults given in the field comments.
+type Config struct {
+	// MaxFlows is the number of concurrent TCP connections tracked by one
+	// worker; new connections beyond it are ignored and counted
+	// (drops{stage="reassembly_flows"}). Default 100000.
+	MaxFlows int `yaml:"max_flows"`
+	// MaxBufferedBytes bounds out-of-order bytes held by one worker waiting
+	// for missing segments. When reached, the oldest gap is skipped (the
+	// stream resynchronises) and counted. Default 64 MiB.
+	MaxBufferedBytes int `yaml:"max_buffered_bytes"`
+	// MaxFlowBufferedBytes is the same bound for one connection. Default 1 MiB.
+	MaxFlowBufferedBytes int `yaml:"max_flow_buffered_bytes"`
+	// IdleTimeout closes connections that saw no packet for this long
+	// (capture time). Default 90s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// GapTimeout is how long (capture time) a stream waits for a missing
+	// segment before skipping it. Default 2s.
+	GapTimeout time.Duration `yaml:"gap_timeout"`
+	// HTTP bounds the HTTP/1.x parser.
+	HTTP HTTPConfig `yaml:"http"`
+}
+
+// HTTPConfig is the YAML form of http1.Limits.
+type HTTPConfig struct {
+	MaxHeaderBytes  int `yaml:"max_header_bytes"`  // default 65536
+	MaxHeaders      int `yaml:"max_headers"`       // default 128
+	MaxBodyBytes    int `yaml:"max_body_bytes"`    // default 65536
+	MaxDecodedRatio int `yaml:"max_decoded_ratio"` // default 100
+	MaxPipelined    int `yaml:"max_pipelined"`     // default 64
+}
+
+// pageBytes is the size of gopacket's reassembly pages.
+const pageBytes = 1900
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.MaxFlows == 0 {
+		c.MaxFlows = 100000
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = 64 << 20
+	}
+	if c.MaxFlowBufferedBytes == 0 {
+		c.MaxFlowBufferedBytes = 1 << 20
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 90 * time.Second
+	}
+	if c.GapTimeout == 0 {
+		c.GapTimeout = 2 * time.Second
+	}
+	h := &c.HTTP
+	if h.MaxHeaderBytes == 0 {
+		h.MaxHeaderBytes = 64 << 10
+	}
+	if h.MaxHeaders == 0 {
+		h.MaxHeaders = 128
+	}
+	if h.MaxBodyBytes == 0 {
+		h.MaxBodyBytes = 64 << 10
+	}
+	if h.MaxDecodedRatio == 0 {
+		h.MaxDecodedRatio = 100
+	}
+	if h.MaxPipelined == 0 {
+		h.MaxPipelined = 64
+	}
+	return c
+}
+
+// Validate reports the first impossible setting, naming its YAML key.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxFlows < 0:
+		return fmt.Errorf("reassembly.max_flows must be positive, got %d", c.MaxFlows)
+	case c.MaxBufferedBytes < 0:
+		return fmt.Errorf("reassembly.max_buffered_bytes must be positive, got %d", c.MaxBufferedBytes)
+	case c.MaxFlowBufferedBytes < 0:
+		return fmt.Errorf("reassembly.max_flow_buffered_bytes must be positive, got %d", c.MaxFlowBufferedBytes)
+	case c.MaxFlowBufferedBytes > c.MaxBufferedBytes && c.MaxBufferedBytes > 0:
+		return fmt.Errorf("reassembly.max_flow_buffered_bytes (%d) exceeds max_buffered_bytes (%d)", c.MaxFlowBufferedBytes, c.MaxBufferedBytes)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("reassembly.idle_timeout must be positive, got %s", c.IdleTimeout)
+	case c.GapTimeout < 0:
+		return fmt.Errorf("reassembly.gap_timeout must be positive, got %s", c.GapTimeout)
+	case c.HTTP.MaxHeaderBytes < 0 || c.HTTP.MaxHeaders < 0 || c.HTTP.MaxBodyBytes < 0 || c.HTTP.MaxDecodedRatio < 0 || c.HTTP.MaxPipelined < 0:
+		return fmt.Errorf("reassembly.http limits must be positive")
+	case c.HTTP.MaxBodyBytes > 64<<20:
+		return fmt.Errorf("reassembly.http.max_body_bytes must be at most 64 MiB, got %d", c.HTTP.MaxBodyBytes)
+	}
+	return nil
+}
+
+// Limits converts the HTTP settings for the parser.
+func (h HTTPConfig) Limits() http1.Limits {
+	return http1.Limits{
+		MaxHeaderBytes:  h.MaxHeaderBytes,
+		MaxHeaders:      h.MaxHeaders,
+		MaxBodyBytes:    h.MaxBodyBytes,
+		MaxDecodedRatio: h.MaxDecodedRatio,
+		MaxPipelined:    h.MaxPipelined,
+	}
+}

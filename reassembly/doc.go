@@ -1,0 +1,21 @@
+// Package reassembly turns TCP segments into HTTP transactions.
+//
+// It sits between capture/decode (package sensor) and the analyzers: a
+// sensor worker hands it decoded TCP segments of the flows sharded to that
+// worker, and it calls a Handler with each completed Transaction.
+//
+// It owns TCP stream state (gopacket's reassembly package, behind the
+// Worker type so that nothing else depends on it) and the per-connection
+// HTTP/1.x parser state (package http1). It imports no capture, Kafka or
+// analyzer code.
+//
+// Concurrency: a Worker is used by exactly one goroutine. Run one Worker per
+// shard; flows are sharded by a symmetric hash so both directions of a
+// connection reach the same Worker. Time is capture time only: the Worker
+// learns "now" from packet timestamps and Tick, never from the wall clock,
+// so a replayed capture always yields the same transactions.
+//
+// Memory is bounded by Config: concurrent flows, buffered out-of-order bytes
+// in total and per flow, body bytes kept per message, and idle timeouts.
+// Everything dropped because of a bound is counted in Stats.
+package reassembly

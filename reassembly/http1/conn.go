@@ -1,0 +1,386 @@
+package http1
+
+import (
+	"bytes"
+
+	"time"
+)
+
+// Handler receives completed exchanges (see Exchange for lifetimes).
+type Handler func(ex *Exchange)
+
+type role uint8
+
+const (
+	roleUnknown role = iota
+	roleClient
+	roleServer
+)
+
+type state uint8
+
+const (
+	stHead      state = iota // expecting a message start
+	stHunt                   // looking for a message start after damage
+	stBody                   // Content-Length body
+	stCloseBody              // body delimited by the end of the connection
+	stChunkSize              // chunk-size line
+	stChunkData              // chunk data
+	stChunkCRLF              // CRLF after chunk data
+	stTrailer                // trailer fields after the last chunk
+	stDone                   // tunnel or closed: ignore bytes
+)
+
+// reqSlot is a pending request with its own buffers.
+type reqSlot struct {
+	Request
+	raw, dec []byte
+	flags    Flags
+	fromMid  bool
+}
+
+// half is the parser state of one direction.
+type half struct {
+	dir    Dir
+	state  state
+	pend   []byte // bytes of an incomplete head or chunk line
+	mid    bool   // started mid-stream: flag the first message
+	closed bool
+	inMsg  bool // a message head was parsed and the message is not complete
+	isReq  bool
+	req    *reqSlot
+	left   int64 // bytes left in the CL body or the current chunk
+	wire   int64
+	enc    string
+	flags  Flags
+	start  time.Time
+	lastTS time.Time
+	raw    *[]byte // where kept (de-chunked) body bytes go
+	trunc  bool
+	hunted bool // counted the current hunt already
+}
+
+// Conn is the HTTP/1.x state of one TCP connection.
+type Conn struct {
+	lim      *Limits
+	st       *Stats
+	h        Handler
+	half     [2]half
+	client   Dir
+	known    bool // client direction known
+	done     bool // upgraded or tunnelled
+	reqs     []*reqSlot
+	head, n  int // ring of pending requests
+	lostReqs int // requests destroyed by a gap before their head parsed
+	resp     Response
+	respRaw  []byte
+	respDec  []byte
+	ex       Exchange
+	scratch  []byte
+}
+
+// NewConn returns a Conn. lim should come from Limits.WithDefaults.
+func NewConn(lim *Limits, st *Stats, h Handler) *Conn {
+	c := &Conn{}
+	c.Reset(lim, st, h)
+	return c
+}
+
+// Reset prepares c for a new connection, keeping its buffers.
+func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
+	l := lim.WithDefaults()
+	*lim = l
+	c.lim, c.st, c.h = lim, st, h
+	for i := range c.half {
+		p := c.half[i].pend[:0]
+		c.half[i] = half{dir: Dir(i), pend: p}
+	}
+	c.known, c.done, c.client = false, false, DirA
+	c.head, c.n, c.lostReqs = 0, 0, 0
+}
+
+// SetClient records that direction d carries the requests.
+func (c *Conn) SetClient(d Dir) { c.client, c.known = d, true }
+
+// SetMidStream makes both directions hunt for a message start.
+func (c *Conn) SetMidStream() {
+	for i := range c.half {
+		h := &c.half[i]
+		if !h.inMsg && h.state == stHead && len(h.pend) == 0 {
+			h.state, h.mid = stHunt, true
+		}
+	}
+}
+
+// Done reports that HTTP parsing has ended for this connection (101
+// Switching Protocols or a CONNECT tunnel).
+func (c *Conn) Done() bool { return c.done }
+
+func (c *Conn) roleOf(d Dir) role {
+	if !c.known {
+		return roleUnknown
+	}
+	if d == c.client {
+		return roleClient
+	}
+	return roleServer
+}
+
+// Data feeds in-order bytes of direction d. first and last are the capture
+// times of b's first and last byte.
+func (c *Conn) Data(d Dir, b []byte, first, last time.Time) {
+	h := &c.half[d&1]
+	if c.done || h.closed || h.state == stDone || len(b) == 0 {
+		return
+	}
+	h.lastTS = last
+	data := b
+	if len(h.pend) > 0 {
+		h.pend = append(h.pend, b...)
+		data = h.pend
+	}
+	c.feed(h, data, first)
+}
+
+// feed parses data; whatever cannot be parsed yet is left in h.pend.
+func (c *Conn) feed(h *half, data []byte, ts time.Time) {
+	for len(data) > 0 && !c.done {
+		switch h.state {
+		case stHunt:
+			i, keep := c.hunt(h, data)
+			if i < 0 {
+				h.pend = append(h.pend[:0], data[len(data)-keep:]...)
+				return
+			}
+			data = data[i:]
+			h.state = stHead
+		case stHead:
+			n, ok := c.parseHead(h, data, ts)
+			if !ok {
+				if n < 0 { // incomplete: keep it
+					if len(data) > c.lim.MaxHeaderBytes {
+						c.st.ParseErrors[ErrHeaderTooLarge]++
+						c.lostMessage(h, FlagParseError)
+						c.startHunt(h)
+						data = data[1:]
+						continue
+					}
+					h.pend = append(h.pend[:0], data...)
+					return
+				}
+				data = data[n:] // broken start: skip and hunt
+				continue
+			}
+			data = data[n:]
+		case stBody:
+			n := int(min(h.left, int64(len(data))))
+			c.keep(h, data[:n])
+			h.left -= int64(n)
+			data = data[n:]
+			if h.left == 0 {
+				c.finish(h, h.lastTS)
+			}
+		case stCloseBody:
+			c.keep(h, data)
+			data = nil
+		case stChunkSize, stTrailer:
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				if len(data) > 4096 {
+					c.broken(h, ErrBadChunk)
+					continue
+				}
+				h.pend = append(h.pend[:0], data...)
+				return
+			}
+			line := trimCR(data[:i])
+			data = data[i+1:]
+			if h.state == stTrailer {
+				if len(line) == 0 {
+					c.finish(h, h.lastTS)
+				}
+				continue
+			}
+			size, ok := parseChunkSize(line)
+			if !ok {
+				c.broken(h, ErrBadChunk)
+				continue
+			}
+			if size == 0 {
+				h.state = stTrailer
+			} else {
+				h.left, h.state = size, stChunkData
+			}
+		case stChunkData:
+			n := int(min(h.left, int64(len(data))))
+			c.keep(h, data[:n])
+			h.left -= int64(n)
+			data = data[n:]
+			if h.left == 0 {
+				h.state, h.left = stChunkCRLF, 2
+			}
+		case stChunkCRLF:
+			switch {
+			case data[0] == '\r' && h.left == 2:
+				data, h.left = data[1:], 1
+			case data[0] == '\n':
+				data, h.state = data[1:], stChunkSize
+			default:
+				c.broken(h, ErrBadChunk)
+			}
+		case stDone:
+			return
+		}
+	}
+	h.pend = h.pend[:0]
+}
+
+// keep counts body bytes and keeps the first MaxBodyBytes of them.
+func (c *Conn) keep(h *half, b []byte) {
+	h.wire += int64(len(b))
+	if room := c.lim.MaxBodyBytes - len(*h.raw); room > 0 {
+		*h.raw = append(*h.raw, b[:min(room, len(b))]...)
+		if room < len(b) {
+			h.trunc = true
+		}
+	} else if len(b) > 0 {
+		h.trunc = true
+	}
+}
+
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
+
+func parseChunkSize(line []byte) (int64, bool) {
+	var n int64
+	digits := 0
+	for _, ch := range line {
+		var v byte
+		switch {
+		case ch >= '0' && ch <= '9':
+			v = ch - '0'
+		case ch >= 'a' && ch <= 'f':
+			v = ch - 'a' + 10
+		case ch >= 'A' && ch <= 'F':
+			v = ch - 'A' + 10
+		case ch == ';' || ch == ' ' || ch == '\t':
+			return n, digits > 0
+		default:
+			return 0, false
+		}
+		if digits >= 15 {
+			return 0, false
+		}
+		n = n<<4 | int64(v)
+		digits++
+	}
+	return n, digits > 0
+}
+
+// startHunt makes h look for the next message start.
+func (c *Conn) startHunt(h *half) {
+	h.state = stHunt
+	h.hunted = false
+}
+
+// broken ends the message in progress as damaged and starts a hunt.
+func (c *Conn) broken(h *half, e ParseError) {
+	c.st.ParseErrors[e]++
+	h.flags |= FlagParseError
+	if h.inMsg {
+		c.finish(h, h.lastTS)
+	}
+	c.startHunt(h)
+}
+
+// knownMethods are the tokens the hunt accepts as a request start.
+var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "PURGE"}
+
+// looksLikeStart reports whether line (a whole line, or the start of one
+// when complete is false) begins a request (1) or a response (2); 0 if not,
+// -1 if more bytes are needed to tell.
+func looksLikeStart(line []byte, complete bool) int {
+	if len(line) < 12 {
+		if complete {
+			return 0
+		}
+		// could still become a start: check the prefix is plausible
+		if bytes.HasPrefix([]byte("HTTP/1."), line[:min(len(line), 7)]) {
+			return -1
+		}
+		for _, m := range knownMethods {
+			if bytes.HasPrefix([]byte(m+" "), line[:min(len(line), len(m)+1)]) {
+				return -1
+			}
+		}
+		return 0
+	}
+	if bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		if (line[7] == '0' || line[7] == '1') && line[8] == ' ' && isDigit(line[9]) && isDigit(line[10]) && isDigit(line[11]) {
+			return 2
+		}
+		return 0
+	}
+	for _, m := range knownMethods {
+		if len(line) > len(m) && line[len(m)] == ' ' && string(line[:len(m)]) == m {
+			if bytes.Contains(line, []byte(" HTTP/1.")) {
+				return 1
+			}
+			if !complete && len(line) < 8192 {
+				return -1
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// hunt returns the offset of the next plausible message start in data, or
+// -1 and how many trailing bytes to keep for the next call.
+func (c *Conn) hunt(h *half, data []byte) (int, int) {
+	if !h.hunted {
+		h.hunted = true
+		c.st.Resyncs++
+	}
+	pos := 0
+	for pos < len(data) {
+		end := bytes.IndexByte(data[pos:], '\n')
+		complete := end >= 0
+		line := data[pos:]
+		if complete {
+			line = data[pos : pos+end]
+		}
+		switch k := looksLikeStart(line, complete); {
+		case k > 0 && c.wantRole(h, k):
+			c.st.SkippedBytes += uint64(pos)
+			return pos, 0
+		case k < 0:
+			c.st.SkippedBytes += uint64(pos)
+			return -1, len(data) - pos
+		}
+		if !complete {
+			break
+		}
+		pos += end + 1
+	}
+	c.st.SkippedBytes += uint64(len(data))
+	return -1, 0
+}
+
+// wantRole says whether a start of kind k (1 request, 2 response) fits h.
+func (c *Conn) wantRole(h *half, k int) bool {
+	switch c.roleOf(h.dir) {
+	case roleClient:
+		return k == 1
+	case roleServer:
+		return k == 2
+	}
+	return true
+}

@@ -1,0 +1,385 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
+)
+
+var t0 = time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+
+// step is one event fed to a Conn.
+type step struct {
+	dir  Dir
+	data string
+	gap  int  // when non-zero: a Gap of this many bytes instead of data
+	fin  bool // CloseDir
+}
+
+func c2s(s string) step { return step{dir: DirA, data: s} }
+func s2c(s string) step { return step{dir: DirB, data: s} }
+
+// summary renders exchanges compactly for comparison.
+func summary(ex *Exchange) string {
+	var b strings.Builder
+	if ex.Request != nil {
+		fmt.Fprintf(&b, "%s %s", ex.Request.Method, ex.Request.Target)
+		if len(ex.Request.Body.Data) > 0 {
+			fmt.Fprintf(&b, " [%s]", ex.Request.Body.Data)
+		}
+	} else {
+		b.WriteString("-")
+	}
+	b.WriteString(" => ")
+	if ex.Response != nil {
+		fmt.Fprintf(&b, "%d", ex.Response.Status)
+		if ex.Response.Interim > 0 {
+			fmt.Fprintf(&b, " (+%d interim)", ex.Response.Interim)
+		}
+		if len(ex.Response.Body.Data) > 0 {
+			d := ex.Response.Body.Data
+			if len(d) > 40 {
+				d = d[:40]
+			}
+			fmt.Fprintf(&b, " [%s]", d)
+		}
+	} else {
+		b.WriteString("-")
+	}
+	for i, n := range FlagNames {
+		if ex.Flags&(1<<i) != 0 {
+			b.WriteString(" " + n)
+		}
+	}
+	return b.String()
+}
+
+func run(steps []step, lim Limits, setup func(c *Conn)) ([]string, *Stats) {
+	var out []string
+	st := &Stats{}
+	c := NewConn(&lim, st, func(ex *Exchange) { out = append(out, summary(ex)) })
+	if setup != nil {
+		setup(c)
+	} else {
+		c.SetClient(DirA)
+	}
+	for _, s := range steps {
+		switch {
+		case s.gap != 0:
+			c.Gap(s.dir, s.gap, t0)
+		case s.fin:
+			c.CloseDir(s.dir, t0)
+		default:
+			c.Data(s.dir, []byte(s.data), t0, t0)
+		}
+	}
+	c.Close(t0)
+	return out, st
+}
+
+func gz(s string) string {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.String()
+}
+
+func zl(s string) string {
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.String()
+}
+
+func br(s string) string {
+	var b bytes.Buffer
+	w := brotli.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.String()
+}
+
+func zs(s string) string {
+	e, _ := zstd.NewWriter(nil)
+	return string(e.EncodeAll([]byte(s), nil))
+}
+
+func resp(status int, headers, body string) string {
+	return fmt.Sprintf("HTTP/1.1 %d X\r\n%sContent-Length: %d\r\n\r\n%s", status, headers, len(body), body)
+}
+
+const getA = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+const getB = "GET /b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+
+var bomb = gz(strings.Repeat("\x00", 10<<20))
+
+var cases = []struct {
+	name  string
+	steps []step
+	want  []string
+	lim   Limits
+	setup func(*Conn)
+}{
+	{"simple", []step{c2s(getA), s2c(resp(200, "", "hello"))}, []string{"GET /a => 200 [hello]"}, Limits{}, nil},
+	{"pipelining", []step{c2s(getA + getB + getA), s2c(resp(200, "", "1") + resp(404, "", "2")), s2c(resp(500, "", "3"))},
+		[]string{"GET /a => 200 [1]", "GET /b?x=1 => 404 [2]", "GET /a => 500 [3]"}, Limits{}, nil},
+	{"post body", []step{c2s("POST /p HTTP/1.1\r\nContent-Length: 7\r\n\r\n{\"a\":1}"), s2c(resp(201, "", ""))}, []string{`POST /p [{"a":1}] => 201`}, Limits{}, nil},
+	{"chunked with extensions and trailers", []step{c2s(getA), s2c("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"), c2s(getB), s2c(resp(200, "", "ok"))},
+		[]string{"GET /a => 200 [hello world]", "GET /b?x=1 => 200 [ok]"}, Limits{}, nil},
+	{"gzip", []step{c2s(getA), s2c(resp(200, "Content-Encoding: gzip\r\n", gz(`{"gz":true}`)))}, []string{`GET /a => 200 [{"gz":true}]`}, Limits{}, nil},
+	{"deflate zlib", []step{c2s(getA), s2c(resp(200, "Content-Encoding: deflate\r\n", zl(`{"zl":1}`)))}, []string{`GET /a => 200 [{"zl":1}]`}, Limits{}, nil},
+	{"br", []step{c2s(getA), s2c(resp(200, "Content-Encoding: br\r\n", br(`{"br":1}`)))}, []string{`GET /a => 200 [{"br":1}]`}, Limits{}, nil},
+	{"zstd", []step{c2s(getA), s2c(resp(200, "Content-Encoding: zstd\r\n", zs(`{"zs":1}`)))}, []string{`GET /a => 200 [{"zs":1}]`}, Limits{}, nil},
+	{"bad gzip", []step{c2s(getA), s2c(resp(200, "Content-Encoding: gzip\r\n", "notgzip"))}, []string{"GET /a => 200 [notgzip] decode_error"}, Limits{}, nil},
+	{"decompression bomb", []step{c2s(getA), s2c(resp(200, "Content-Encoding: gzip\r\n", bomb))}, []string{"GET /a => 200 [" + strings.Repeat("\x00", 40) + "] truncated"}, Limits{}, nil},
+	{"100 continue", []step{c2s("PUT /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"), s2c("HTTP/1.1 100 Continue\r\n\r\n"), c2s("ok"), s2c(resp(200, "", "done"))},
+		[]string{"PUT /u [ok] => 200 (+1 interim) [done]"}, Limits{}, nil},
+	{"head 204 304", []step{c2s("HEAD /h HTTP/1.1\r\n\r\n" + getA + getB), s2c("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n")},
+		[]string{"HEAD /h => 200", "GET /a => 204", "GET /b?x=1 => 304"}, Limits{}, nil},
+	{"upgrade", []step{c2s("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), s2c("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"), c2s("\x81\x85garbage")},
+		[]string{"GET /ws => 101 upgrade"}, Limits{}, nil},
+	{"connect", []step{c2s("CONNECT api.example:443 HTTP/1.1\r\nHost: api.example:443\r\n\r\n"), s2c("HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01binary")},
+		[]string{"CONNECT api.example:443 => 200 connect"}, Limits{}, nil},
+	{"close delimited", []step{c2s("GET /old HTTP/1.0\r\n\r\n"), s2c("HTTP/1.0 200 OK\r\n\r\nall of it"), {dir: DirB, fin: true}},
+		[]string{"GET /old => 200 [all of it]"}, Limits{}, nil},
+	{"cl and te conflict", []step{c2s(getA), s2c("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")}, []string{"GET /a => 200 [ok] parse_error"}, Limits{}, nil},
+	{"duplicate identical cl", []step{c2s(getA), s2c("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")}, []string{"GET /a => 200 [ok]"}, Limits{}, nil},
+	{"obs-fold", []step{c2s("GET /f HTTP/1.1\r\nX-Long: a\r\n b\r\n\r\n"), s2c(resp(200, "", ""))}, []string{"GET /f => 200 parse_error"}, Limits{}, nil},
+	{"space before colon", []step{c2s("GET /s HTTP/1.1\r\nHost : evil\r\n\r\n"), s2c(resp(200, "", ""))}, []string{"GET /s => 200 parse_error"}, Limits{}, nil},
+	{"too many headers", []step{c2s("GET /m HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), s2c(resp(200, "", ""))}, []string{"GET /m => 200 headers_truncated"}, Limits{MaxHeaders: 2}, nil},
+	{"header too large then recovers", []step{c2s("GET /big HTTP/1.1\r\nX: " + strings.Repeat("a", 300) + "\r\n\r\n" + getB), s2c(resp(400, "", "")), s2c(resp(200, "", "b"))},
+		[]string{"- => 400 unmatched_response", "GET /b?x=1 => 200 [b]"}, Limits{MaxHeaderBytes: 128}, nil},
+	{"body truncated at limit", []step{c2s(getA), s2c(resp(200, "", "0123456789"))}, []string{"GET /a => 200 [0123] truncated"}, Limits{MaxBodyBytes: 4}, nil},
+	{"mid-stream start in a body", []step{s2c("dy of an earlier response\r\n"), s2c(resp(200, "", "x")), c2s("s=1 HTTP/1.1\r\n\r\n" + getB), s2c(resp(200, "", "y"))},
+		[]string{"- => 200 [x] mid_stream_start unmatched_response", "GET /b?x=1 => 200 [y] mid_stream_start"}, Limits{}, func(c *Conn) { c.SetMidStream() }},
+	{"gap in body then next parses", []step{c2s(getA), s2c("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01"), {dir: DirB, gap: 4}, s2c("6789"), c2s(getB), s2c(resp(200, "", "next"))},
+		[]string{"GET /a => 200 [016789] truncated gap", "GET /b?x=1 => 200 [next]"}, Limits{}, nil},
+	{"gap in chunked body", []step{c2s(getA), s2c("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n01"), {dir: DirB, gap: 100}, s2c("garbage\r\n"), c2s(getB), s2c(resp(200, "", "next"))},
+		[]string{"GET /a => 200 [01] truncated gap", "GET /b?x=1 => 200 [next]"}, Limits{}, nil},
+	{"unknown gap in head", []step{c2s(getA), s2c("HTTP/1.1 200"), {dir: DirB, gap: -1}, c2s(getB), s2c(resp(200, "", "b"))},
+		[]string{"GET /a => - gap unmatched_request", "GET /b?x=1 => 200 [b]"}, Limits{}, nil},
+	{"unmatched request", []step{c2s(getA)}, []string{"GET /a => - unmatched_request"}, Limits{}, nil},
+	{"unmatched response", []step{s2c(resp(200, "", "z"))}, []string{"- => 200 [z] unmatched_response"}, Limits{}, nil},
+	{"truncated at close", []step{c2s(getA), s2c("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n012")}, []string{"GET /a => 200 [012] truncated"}, Limits{}, nil},
+	{"pipeline overflow", []step{c2s(getA + getA + getB), s2c(resp(200, "", "1"))}, []string{"GET /a => - unmatched_request", "GET /a => 200 [1]", "GET /b?x=1 => - unmatched_request"}, Limits{MaxPipelined: 2}, nil},
+	{"roles learned from content", []step{{dir: DirB, data: getA}, {dir: DirA, data: resp(200, "", "r")}}, []string{"GET /a => 200 [r]"}, Limits{}, func(*Conn) {}},
+	{"bare LF", []step{c2s("GET /lf HTTP/1.1\nHost: h\n\n"), s2c("HTTP/1.1 200 OK\nContent-Length: 2\n\nok")}, []string{"GET /lf => 200 [ok]"}, Limits{}, nil},
+	{"absolute form", []step{c2s("GET http://proxy.example/p/q?z=9 HTTP/1.1\r\n\r\n"), s2c(resp(200, "", ""))}, []string{"GET http://proxy.example/p/q?z=9 => 200"}, Limits{}, nil},
+	{"garbage then request", []step{c2s("\x16\x03\x01 tls junk\r\n" + getA), s2c(resp(200, "", "a"))}, []string{"GET /a => 200 [a]"}, Limits{}, nil},
+}
+
+func TestConn(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := run(tc.steps, tc.lim, tc.setup)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestSplitAnywhere feeds every case split at random points and one byte
+// at a time: the result must not depend on segmentation.
+func TestSplitAnywhere(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, tc := range cases {
+		if tc.name == "decompression bomb" {
+			continue // large: covered by TestConn
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			want, _ := run(tc.steps, tc.lim, tc.setup)
+			for trial := 0; trial < 20; trial++ {
+				var steps []step
+				for _, s := range tc.steps {
+					if s.gap != 0 || s.fin || len(s.data) < 2 {
+						steps = append(steps, s)
+						continue
+					}
+					d := s.data
+					for len(d) > 0 {
+						n := 1
+						if trial > 0 {
+							n = 1 + r.IntN(len(d))
+						}
+						steps = append(steps, step{dir: s.dir, data: d[:n]})
+						d = d[n:]
+					}
+				}
+				got, _ := run(steps, tc.lim, tc.setup)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Fatalf("trial %d: got:\n%s\nwant:\n%s", trial, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+	}
+}
+
+func TestStringsSurviveReuse(t *testing.T) {
+	var keep []string
+	lim := Limits{}
+	c := NewConn(&lim, &Stats{}, func(ex *Exchange) { keep = append(keep, ex.Request.Path, ex.Request.Headers[0].Value) })
+	c.SetClient(DirA)
+	for i := 0; i < 3; i++ {
+		c.Data(DirA, []byte(fmt.Sprintf("GET /p%d HTTP/1.1\r\nHost: h%d\r\n\r\n", i, i)), t0, t0)
+		c.Data(DirB, []byte(resp(200, "", "")), t0, t0)
+	}
+	if strings.Join(keep, ",") != "/p0,h0,/p1,h1,/p2,h2" {
+		t.Fatal(keep)
+	}
+}
+
+func FuzzConn(f *testing.F) {
+	for _, tc := range cases {
+		var a, b []byte
+		for _, s := range tc.steps {
+			if s.dir == DirA {
+				a = append(a, s.data...)
+			} else {
+				b = append(b, s.data...)
+			}
+		}
+		if len(a)+len(b) < 4096 {
+			f.Add(a, b, uint16(7), uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte, split uint16, mode uint8) {
+		lim := Limits{MaxBodyBytes: 64, MaxHeaderBytes: 512, MaxHeaders: 8, MaxPipelined: 4}
+		c := NewConn(&lim, &Stats{}, func(ex *Exchange) {
+			if ex.Request == nil && ex.Response == nil {
+				t.Fatal("empty exchange")
+			}
+			if ex.Request != nil && (len(ex.Request.Body.Data) > 64 || len(ex.Request.Headers) > 8) {
+				t.Fatal("request exceeds limits")
+			}
+			if ex.Response != nil && (len(ex.Response.Body.Data) > 64 || len(ex.Response.Headers) > 8) {
+				t.Fatal("response exceeds limits")
+			}
+		})
+		switch mode % 3 {
+		case 0:
+			c.SetClient(DirA)
+		case 1:
+			c.SetMidStream()
+		}
+		n := int(split%64) + 1
+		for len(a) > 0 || len(b) > 0 {
+			if len(a) > 0 {
+				k := min(n, len(a))
+				c.Data(DirA, a[:k], t0, t0)
+				a = a[k:]
+			}
+			if len(b) > 0 {
+				k := min(n, len(b))
+				if mode&4 != 0 && k > 3 {
+					c.Gap(DirB, 3, t0)
+					b = b[3:]
+					continue
+				}
+				c.Data(DirB, b[:k], t0, t0)
+				b = b[k:]
+			}
+		}
+		c.Close(t0)
+	})
+}
+
+// stream builds n keep-alive exchanges.
+func stream(n, bodySize int, extra string) (req, rsp [][]byte, total int) {
+	body := `{"id":12345,"name":"` + strings.Repeat("x", max(0, bodySize-30)) + `","ok":true}`
+	for i := 0; i < n; i++ {
+		req = append(req, fmt.Appendf(nil, "GET /v1/users/%d/orders?page=2 HTTP/1.1\r\nHost: api.shop.example\r\nUser-Agent: bench/1.0\r\nAccept: application/json\r\nAuthorization: Bearer abc.def.ghi\r\nX-Request-Id: 0123456789abcdef\r\n\r\n", i))
+		rsp = append(rsp, fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Thu, 15 Jan 2026 10:00:00 GMT\r\nServer: nginx\r\n%sContent-Length: %d\r\n\r\n%s", extra, len(body), body))
+		total += len(req[i]) + len(rsp[i])
+	}
+	return
+}
+
+// feedSegments sends each request then its response in 1448-byte segments.
+func feedSegments(c *Conn, req, rsp [][]byte) {
+	for k := range req {
+		for d := req[k]; len(d) > 0; d = d[min(len(d), 1448):] {
+			c.Data(DirA, d[:min(len(d), 1448)], t0, t0)
+		}
+		for d := rsp[k]; len(d) > 0; d = d[min(len(d), 1448):] {
+			c.Data(DirB, d[:min(len(d), 1448)], t0, t0)
+		}
+	}
+}
+
+func benchConn(b *testing.B, bodySize int) {
+	const n = 100
+	req, rsp, total := stream(n, bodySize, "")
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	lim := Limits{}
+	st := &Stats{}
+	count := 0
+	c := NewConn(&lim, st, func(*Exchange) { count++ })
+	for i := 0; i < b.N; i++ {
+		c.Reset(&lim, st, func(*Exchange) { count++ })
+		c.SetClient(DirA)
+		feedSegments(c, req, rsp)
+		c.Close(t0)
+	}
+	b.ReportMetric(float64(count)/b.Elapsed().Seconds(), "exchanges/s")
+	if count != n*b.N {
+		b.Fatalf("count %d want %d", count, n*b.N)
+	}
+}
+
+func BenchmarkConnSmall(b *testing.B) { benchConn(b, 1000) }
+func BenchmarkConnLarge(b *testing.B) { benchConn(b, 64<<10) }
+
+func BenchmarkConnChunkedGzip(b *testing.B) {
+	body := gz(`{"items":[` + strings.Repeat(`{"id":1,"name":"widget"},`, 400) + `{}]}`)
+	rsp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	req := []byte(getA)
+	b.SetBytes(int64(len(rsp) + len(req)))
+	b.ReportAllocs()
+	lim := Limits{}
+	c := NewConn(&lim, &Stats{}, nil)
+	c.SetClient(DirA)
+	for i := 0; i < b.N; i++ {
+		c.Data(DirA, req, t0, t0)
+		c.Data(DirB, []byte(rsp), t0, t0)
+	}
+}
+
+// BenchmarkNetHTTP parses the small stream with net/http: the slow baseline.
+func BenchmarkNetHTTP(b *testing.B) {
+	const n = 100
+	req, rsp, total := stream(n, 1000, "")
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	rq, rs := bytes.Join(req, nil), bytes.Join(rsp, nil)
+	for i := 0; i < b.N; i++ {
+		qr := bufio.NewReader(bytes.NewReader(rq))
+		sr := bufio.NewReader(bytes.NewReader(rs))
+		for k := 0; k < n; k++ {
+			rq, err := http.ReadRequest(qr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, rq.Body)
+			rs, err := http.ReadResponse(sr, rq)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, rs.Body)
+		}
+	}
+}

@@ -1,0 +1,23 @@
+// Package http1 is apitap's incremental HTTP/1.x parser: it sits inside
+// reassembly, receives the in-order bytes of both directions of one TCP
+// connection, and reports request/response exchanges.
+//
+// It parses in place: a message head that arrives whole inside one Data call
+// is never copied except once, into the single string that all of the
+// message's string fields (method, target, header names and values) are
+// substrings of. Bodies stream through without buffering beyond the kept
+// prefix (Limits.MaxBodyBytes), are de-chunked, and are decoded from gzip,
+// deflate, br and zstd with a bound against decompression bombs.
+//
+// RFC 9112 framing: Content-Length, chunked (extensions, trailers) and
+// close-delimited bodies; 1xx interim responses; HEAD, 204 and 304 without
+// bodies; Upgrade (101) and CONNECT end parsing for the connection;
+// pipelining pairs responses with requests in order. Lost bytes (Gap), a
+// start in the middle of a connection (SetMidStream) and parse errors make a
+// direction hunt for the next message start instead of corrupting later
+// exchanges.
+//
+// Concurrency: a Conn is used by one goroutine (its reassembly worker). The
+// Exchange passed to the Handler, and the byte slices inside it, are reused
+// after the Handler returns; the strings are not and may be kept.
+package http1

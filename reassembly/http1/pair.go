@@ -1,0 +1,227 @@
+package http1
+
+import "time"
+
+// pushReq returns a free request slot at the tail of the pending ring. When
+// the ring is full the oldest request is reported unmatched.
+func (c *Conn) pushReq(ts time.Time) *reqSlot {
+	if c.n >= c.lim.MaxPipelined {
+		c.st.ParseErrors[ErrPipelineOverflow]++
+		old := c.popReq()
+		c.emit(old, nil, FlagUnmatchedRequest)
+	}
+	if c.n == len(c.reqs) && len(c.reqs) < c.lim.MaxPipelined {
+		// grow the ring, keeping order
+		grown := make([]*reqSlot, 0, min(max(2*len(c.reqs), 2), c.lim.MaxPipelined))
+		for i := 0; i < c.n; i++ {
+			grown = append(grown, c.reqs[(c.head+i)%len(c.reqs)])
+		}
+		for len(grown) < cap(grown) {
+			grown = append(grown, &reqSlot{})
+		}
+		c.reqs, c.head = grown, 0
+	}
+	s := c.reqs[(c.head+c.n)%len(c.reqs)]
+	c.n++
+	s.flags = 0
+	s.fromMid = false
+	return s
+}
+
+func (c *Conn) popReq() *reqSlot {
+	if c.n == 0 {
+		return nil
+	}
+	s := c.reqs[c.head]
+	c.head = (c.head + 1) % len(c.reqs)
+	c.n--
+	return s
+}
+
+// finish completes the message in progress on h.
+func (c *Conn) finish(h *half, ts time.Time) {
+	if !h.inMsg {
+		h.state = stHead
+		return
+	}
+	h.inMsg = false
+	flags := h.flags
+	h.flags = 0
+	if h.state != stDone {
+		h.state = stHead
+	}
+	if h.isReq {
+		s := h.req
+		h.req = nil
+		s.End = ts
+		s.flags |= flags | c.body(h, &s.Body, s.raw, &s.dec)
+		c.st.Requests++
+		return
+	}
+	r := &c.resp
+	r.End = ts
+	flags |= c.body(h, &r.Body, c.respRaw, &c.respDec)
+	c.st.Responses++
+	if flags&(FlagUpgrade|FlagConnect) != 0 {
+		c.done = true
+		c.st.Upgrades++
+		h.state = stDone
+	}
+	if c.lostReqs > 0 {
+		c.lostReqs--
+		c.emit(nil, r, flags|FlagUnmatchedResponse)
+		return
+	}
+	req := c.popReq()
+	if req == nil {
+		flags |= FlagUnmatchedResponse
+	}
+	c.emit(req, r, flags)
+}
+
+// body fills b from the kept bytes, decoding the content coding.
+func (c *Conn) body(h *half, b *Body, raw []byte, dec *[]byte) Flags {
+	var f Flags
+	b.WireBytes, b.Encoding, b.Truncated, b.Data = h.wire, h.enc, h.trunc, raw
+	if h.trunc {
+		c.st.BodyTruncated++
+		f |= FlagTruncated
+	}
+	if h.enc == "" || len(raw) == 0 {
+		return f
+	}
+	out, res := decompress(*dec, raw, h.enc, c.lim.MaxBodyBytes, c.lim.MaxDecodedRatio, h.trunc)
+	*dec = out
+	switch res {
+	case decodeOK:
+		b.Data = out
+	case decodeTruncated:
+		b.Data, b.Truncated = out, true
+		if !h.trunc {
+			c.st.BodyTruncated++
+		}
+		f |= FlagTruncated
+	case decodeBomb:
+		b.Data, b.Truncated = out, true
+		c.st.BombsStopped++
+		f |= FlagTruncated
+	default:
+		c.st.DecodeErrors++
+		f |= FlagDecodeError
+	}
+	return f
+}
+
+// emit reports one exchange.
+func (c *Conn) emit(req *reqSlot, resp *Response, flags Flags) {
+	ex := &c.ex
+	*ex = Exchange{Response: resp, Flags: flags, ClientDir: c.client}
+	if req != nil {
+		ex.Request = &req.Request
+		ex.Flags |= req.flags
+		if req.fromMid {
+			ex.Flags |= FlagMidStreamStart
+		}
+	}
+	switch {
+	case req != nil && resp != nil:
+		c.st.Exchanges++
+	case req != nil:
+		ex.Flags |= FlagUnmatchedRequest
+		c.st.UnmatchedRequests++
+	case resp != nil:
+		ex.Flags |= FlagUnmatchedResponse
+		c.st.UnmatchedResponses++
+	default:
+		return
+	}
+	if c.h != nil {
+		c.h(ex)
+	}
+}
+
+// Gap reports n bytes lost in direction d (n < 0: unknown). A gap inside a
+// body of known length is skipped and the message kept (flagged gap and
+// truncated); anything else ends the message in progress and the direction
+// hunts for the next message start.
+func (c *Conn) Gap(d Dir, n int, ts time.Time) {
+	h := &c.half[d&1]
+	if c.done || h.closed || h.state == stDone {
+		return
+	}
+	h.pend = h.pend[:0]
+	switch {
+	case (h.state == stBody || h.state == stChunkData) && n > 0 && int64(n) <= h.left:
+		h.flags |= FlagGap
+		h.wire += int64(n)
+		h.trunc = true
+		h.left -= int64(n)
+		if h.left == 0 {
+			if h.state == stBody {
+				c.finish(h, ts)
+			} else {
+				h.state, h.left = stChunkCRLF, 2
+			}
+		}
+		return
+	case h.state == stCloseBody:
+		h.flags |= FlagGap
+		h.trunc = true
+		if n > 0 {
+			h.wire += int64(n)
+		}
+		return
+	case h.inMsg:
+		h.flags |= FlagGap
+		h.trunc = true
+		c.finish(h, ts)
+	case h.state == stHead:
+		c.lostMessage(h, FlagGap) // a message start was lost with the bytes
+	}
+	c.startHunt(h)
+}
+
+// lostMessage accounts for a message that h could not parse at all: a lost
+// response leaves its request unanswered; a lost request will get a response
+// that must not be paired with the next request.
+func (c *Conn) lostMessage(h *half, f Flags) {
+	switch c.roleOf(h.dir) {
+	case roleServer:
+		if req := c.popReq(); req != nil {
+			c.emit(req, nil, f)
+		}
+	case roleClient:
+		c.lostReqs++
+	}
+}
+
+// CloseDir reports the end (FIN) of direction d: it completes a
+// close-delimited body; a message cut short is flagged truncated.
+func (c *Conn) CloseDir(d Dir, ts time.Time) {
+	h := &c.half[d&1]
+	if h.closed {
+		return
+	}
+	switch {
+	case h.state == stCloseBody:
+		c.finish(h, ts)
+	case h.inMsg:
+		h.trunc = true
+		c.finish(h, ts)
+	}
+	h.closed = true
+	h.pend = h.pend[:0]
+}
+
+// Close ends the connection: messages in progress are completed (flagged
+// truncated), requests without a response are reported unmatched.
+func (c *Conn) Close(ts time.Time) {
+	// Responses first: a close-delimited response completes before the
+	// requests left over are reported.
+	c.CloseDir(c.client^1, ts)
+	c.CloseDir(c.client, ts)
+	for c.n > 0 {
+		c.emit(c.popReq(), nil, 0)
+	}
+	c.lostReqs = 0
+}

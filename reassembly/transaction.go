@@ -1,0 +1,36 @@
+package reassembly
+
+import (
+	"net/netip"
+
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// Tunnel is the outer envelope a flow arrived in (mirror traffic).
+type Tunnel struct {
+	Type     string // "", "vxlan", "geneve", "gre", "erspan2", "erspan3"
+	OuterSrc netip.Addr
+	OuterDst netip.Addr
+	ID       uint32 // VNI, GRE key or ERSPAN session id
+}
+
+// Flow identifies the TCP connection a transaction travelled on.
+type Flow struct {
+	// ID is a stable hash of the connection (5-tuple, tunnel and the
+	// capture time of its first packet), hex encoded.
+	ID     string
+	Client netip.AddrPort
+	Server netip.AddrPort
+	VLAN   []uint16 // outer first; nil when untagged
+	Tunnel Tunnel
+}
+
+// Transaction is one HTTP exchange with the flow it belongs to. It is handed
+// to analyzers synchronously and reused afterwards: an analyzer must not keep
+// it (strings inside may be kept; byte slices must be copied).
+type Transaction struct {
+	Flow Flow
+	// Seq numbers the transactions of one connection from 0.
+	Seq int
+	http1.Exchange
+}

@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apitap/apitap/sensor"
+	"github.com/apitap/apitap/sensor/capture"
+)
+
+func readHelp(w io.Writer) {
+	fmt.Fprint(w, `usage: apitap read [flags] FILE...
+
+Reads capture files as fast as the machine allows, reassembles TCP, parses
+HTTP/1.x transactions and writes events as JSON lines (one per line) to
+standard output or --out. A progress bar and a summary go to standard error.
+
+FILE is a pcap or pcapng capture, either of them gzip-compressed, or - for
+standard input. The format is detected from the content. Tunnelled mirror
+traffic (VXLAN, GENEVE, GRE, ERSPAN II/III), VLAN/QinQ tags, Linux cooked
+captures (SLL, SLL2) and raw IP are decoded. A truncated or corrupt capture
+is processed up to the damage, which the summary and the stats event report.
+
+Events (see docs/events.md): by default every type but "transaction" is
+written; with no analyzers enabled that is the final "stats" event. Use
+--emit transaction,stats to see each HTTP transaction.
+
+Examples:
+  apitap read capture.pcap
+  apitap read --emit transaction,stats --out events.jsonl day1.pcap.gz day2.pcapng
+  tcpdump -i eth0 -w - -U 'tcp port 80' | apitap read --emit transaction -
+
+Flags:
+`)
+	fs, _ := readFlags(io.Discard)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+type readOpts struct {
+	config    string
+	out       string
+	emit      string
+	workers   int
+	sensorID  string
+	maxBody   int
+	bodyBytes int
+	logLevel  string
+	progress  string
+	quiet     bool
+	setFlags  map[string]bool
+}
+
+func readFlags(stderr io.Writer) (*flag.FlagSet, *readOpts) {
+	o := &readOpts{}
+	fs := flag.NewFlagSet("read", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); flags override it")
+	fs.StringVar(&o.out, "out", "", "write events to `file` instead of standard output (-o is the same)")
+	fs.StringVar(&o.out, "o", "", "short for --out")
+	fs.StringVar(&o.emit, "emit", "", "comma list of event `types` to write: transaction, endpoint, detection, blocklist, actor, stats, or all (default: all but transaction)")
+	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
+	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into every event (default: the host name)")
+	fs.IntVar(&o.maxBody, "max-body-bytes", 0, "body `bytes` kept per HTTP message after decoding (default 65536)")
+	fs.IntVar(&o.bodyBytes, "body-bytes", 0, "put up to `n` raw body bytes into transaction events (debugging only: bodies may hold sensitive data)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
+	return fs, o
+}
+
+func runRead(args []string, env *IO) int {
+	fs, o := readFlags(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: apitap read [flags] FILE...   (apitap help read for details)")
+	}
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			readHelp(env.Stdout)
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	o.setFlags = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.setFlags[f.Name] = true })
+	err = doRead(files, o, env)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "apitap read: %v\n", err)
+	}
+	return exitCode(err)
+}
+
+// buildConfig layers flags over the config file over defaults.
+func (o *readOpts) buildConfig() (sensor.Config, error) {
+	var cfg sensor.Config
+	if o.config != "" {
+		c, err := sensor.LoadConfig(o.config)
+		if err != nil {
+			return cfg, usageError{err.Error()}
+		}
+		cfg = c
+	}
+	if o.setFlags["emit"] {
+		emit, err := sensor.ParseEmit(o.emit)
+		if err != nil {
+			return cfg, usageError{err.Error()}
+		}
+		cfg.Output.Emit = emit
+		if cfg.Output.Emit == nil {
+			cfg.Output.Emit = []string{}
+		}
+	}
+	if o.setFlags["out"] || o.setFlags["o"] {
+		cfg.Output.File = o.out
+	}
+	if o.setFlags["workers"] {
+		if o.workers < 0 {
+			return cfg, usagef("--workers must be positive, got %d", o.workers)
+		}
+		cfg.Sensor.Workers = o.workers
+	}
+	if o.sensorID != "" {
+		cfg.Sensor.ID = o.sensorID
+	}
+	if o.setFlags["max-body-bytes"] {
+		if o.maxBody <= 0 {
+			return cfg, usagef("--max-body-bytes must be positive, got %d", o.maxBody)
+		}
+		cfg.Reassembly.HTTP.MaxBodyBytes = o.maxBody
+	}
+	if o.setFlags["body-bytes"] {
+		cfg.Output.BodyBytes = o.bodyBytes
+	}
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return cfg, usagef("--progress: want auto, always or never, got %q", o.progress)
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		where := "flags"
+		if o.config != "" {
+			where = o.config + " or flags"
+		}
+		return cfg, usagef("configuration (%s): %v", where, err)
+	}
+	return cfg, nil
+}
+
+func doRead(files []string, o *readOpts, env *IO) error {
+	if len(files) == 0 {
+		return usagef("no capture file given (use - for standard input); see apitap help read")
+	}
+	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.buildConfig()
+	if err != nil {
+		return err
+	}
+	stdin := 0
+	for _, f := range files {
+		if f == "-" {
+			stdin++
+			continue
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if st.IsDir() {
+			return usagef("%s is a directory, not a capture file", f)
+		}
+	}
+	if stdin > 1 {
+		return usagef("standard input (-) can be read only once")
+	}
+
+	out := env.Stdout
+	if cfg.Output.File != "" && cfg.Output.File != "-" {
+		f, err := os.Create(cfg.Output.File)
+		if err != nil {
+			return fmt.Errorf("open output: %w", err)
+		}
+		defer f.Close()
+		out = f
+	}
+
+	p := sensor.NewPipeline(cfg, out)
+	showProgress := o.progress == "always" || (o.progress == "auto" && env.StderrTTY)
+	var failed []string
+	for i, name := range files {
+		var src *capture.File
+		if name == "-" {
+			src, err = capture.OpenReader("-", env.Stdin)
+		} else {
+			src, err = capture.OpenFile(name)
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("cannot read capture")
+			failed = append(failed, name)
+			continue
+		}
+		var bar *progressBar
+		if showProgress {
+			bar = startProgress(env.Stderr, src, p, i+1, len(files))
+		}
+		err = p.Run(src)
+		bar.stop()
+		src.Close()
+		if err != nil {
+			log.Error().Err(err).Str("file", name).Msg("read failed")
+			failed = append(failed, name)
+		}
+	}
+	sum, err := p.Close()
+	for _, f := range sum.Files {
+		if f.Damage != "" {
+			log.Warn().Str("file", f.Name).Str("damage", f.Damage).Uint64("packets_read", f.Packets).Msgf("capture damaged; processed up to the damage: %v", f.Err)
+		}
+	}
+	if !o.quiet {
+		printSummary(env.Stderr, sum, cfg)
+	}
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/sensor"
+)
+
+// printSummary writes the one-screen human summary of a run.
+func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
+	st := s.Event(s.LastTime)
+	secs := s.Wall.Seconds()
+	fmt.Fprintf(w, "\napitap read: %d capture(s), %s in %.2fs with %d worker(s)\n", len(s.Files), humanBytes(s.Bytes), secs, s.Workers)
+	if secs > 0 {
+		fmt.Fprintf(w, "  throughput     %s/s, %s packets/s, %s transactions/s\n",
+			humanBytes(uint64(float64(s.Bytes)/secs)), humanCount(uint64(float64(s.Packets)/secs)), humanCount(uint64(float64(st.Transactions)/secs)))
+	}
+	fmt.Fprintf(w, "  packets        %s (%s decoded as TCP)\n", humanCount(s.Packets), humanCount(s.Decode[0]))
+	r := &s.Reassembly
+	fmt.Fprintf(w, "  flows          %s TCP connections", humanCount(r.Flows))
+	if r.MidStream > 0 {
+		fmt.Fprintf(w, ", %s directions joined mid-stream", humanCount(r.MidStream))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  transactions   %s HTTP request/response exchanges (%s requests, %s responses)\n",
+		humanCount(st.Transactions), humanCount(r.HTTP.Requests), humanCount(r.HTTP.Responses))
+	line(w, "flagged", st.Flags)
+	line(w, "parse errors", st.ParseErrors)
+	if r.Gaps > 0 {
+		fmt.Fprintf(w, "  gaps           %s (%s bytes lost on the wire or skipped)\n", humanCount(r.Gaps), humanCount(r.GapBytes))
+	}
+	line(w, "not decoded", st.Decode)
+	drops := st.Drops
+	if len(drops) == 0 {
+		fmt.Fprintf(w, "  drops          none\n")
+	} else {
+		line(w, "drops", drops)
+	}
+	for _, f := range s.Files {
+		switch {
+		case f.Damage != "":
+			fmt.Fprintf(w, "  damaged        %s: %s after %s packets (processed up to the damage)\n", f.Name, strings.ReplaceAll(f.Damage, "_", " "), humanCount(f.Packets))
+		case f.Err != nil:
+			fmt.Fprintf(w, "  failed         %s: %v\n", f.Name, f.Err)
+		}
+	}
+	emitted := strings.Join(cfg.Output.Emit, ",")
+	if emitted == "" {
+		emitted = "none"
+	}
+	fmt.Fprintf(w, "  events         %s (--emit)\n", emitted)
+}
+
+func line(w io.Writer, label string, c []event.Count) {
+	if len(c) == 0 {
+		return
+	}
+	parts := make([]string, len(c))
+	for i, x := range c {
+		parts[i] = fmt.Sprintf("%s %s", x.Name, humanCount(x.N))
+	}
+	fmt.Fprintf(w, "  %-14s %s\n", label, strings.Join(parts, ", "))
+}

@@ -1,0 +1,164 @@
+package sensor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/sensor/decode"
+)
+
+// Config is the whole sensor configuration: the YAML file given with
+// --config, then flags on top. Zero values take defaults (WithDefaults).
+type Config struct {
+	Sensor     SensorConfig      `yaml:"sensor"`
+	Decode     DecodeConfig      `yaml:"decode"`
+	Reassembly reassembly.Config `yaml:"reassembly"`
+	Output     OutputConfig      `yaml:"output"`
+}
+
+// SensorConfig names the sensor and sizes its workers.
+type SensorConfig struct {
+	// ID goes into every event's "sensor" field. Default: the host name.
+	ID string `yaml:"id"`
+	// Workers is the number of reassembly workers (flow shards).
+	// Default: GOMAXPROCS.
+	Workers int `yaml:"workers"`
+	// QueueBatches bounds each worker's input queue, in batches of up to
+	// 256 packets. Default 64.
+	QueueBatches int `yaml:"queue_batches"`
+}
+
+// DecodeConfig sets the tunnel ports and nesting bound of the decoder.
+type DecodeConfig struct {
+	VXLANPort  uint16 `yaml:"vxlan_port"`  // default 4789
+	GENEVEPort uint16 `yaml:"geneve_port"` // default 6081
+	MaxDepth   int    `yaml:"max_depth"`   // nested encapsulations, default 4
+}
+
+// OutputConfig selects and shapes the events written.
+type OutputConfig struct {
+	// Emit lists the event types written. Default: every type but
+	// transaction (see EventTypes).
+	Emit []string `yaml:"emit"`
+	// File receives the JSON lines; "" or "-" is standard output.
+	File string `yaml:"file"`
+	// BodyBytes > 0 puts up to that many raw body bytes into transaction
+	// events. Raw bodies may hold sensitive data: for debugging only.
+	BodyBytes int `yaml:"body_bytes"`
+}
+
+// EventTypes are the event types of the contract, in documentation order.
+var EventTypes = []string{"transaction", "endpoint", "detection", "blocklist", "actor", "stats"}
+
+// DefaultEmit is every event type except transaction.
+var DefaultEmit = []string{"endpoint", "detection", "blocklist", "actor", "stats"}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Sensor.ID == "" {
+		c.Sensor.ID, _ = os.Hostname()
+		if c.Sensor.ID == "" {
+			c.Sensor.ID = "apitap"
+		}
+	}
+	if c.Sensor.Workers == 0 {
+		c.Sensor.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Sensor.QueueBatches == 0 {
+		c.Sensor.QueueBatches = 64
+	}
+	if c.Decode.VXLANPort == 0 {
+		c.Decode.VXLANPort = 4789
+	}
+	if c.Decode.GENEVEPort == 0 {
+		c.Decode.GENEVEPort = 6081
+	}
+	if c.Decode.MaxDepth == 0 {
+		c.Decode.MaxDepth = 4
+	}
+	if c.Output.Emit == nil {
+		c.Output.Emit = DefaultEmit
+	}
+	c.Reassembly = c.Reassembly.WithDefaults()
+	return c
+}
+
+// Validate reports the first bad setting, naming its YAML key.
+func (c Config) Validate() error {
+	switch {
+	case c.Sensor.Workers < 0 || c.Sensor.Workers > 1024:
+		return fmt.Errorf("sensor.workers must be between 1 and 1024, got %d", c.Sensor.Workers)
+	case c.Sensor.QueueBatches < 0:
+		return fmt.Errorf("sensor.queue_batches must be positive, got %d", c.Sensor.QueueBatches)
+	case c.Decode.MaxDepth < 0 || c.Decode.MaxDepth > 16:
+		return fmt.Errorf("decode.max_depth must be between 1 and 16, got %d", c.Decode.MaxDepth)
+	case c.Output.BodyBytes < 0:
+		return fmt.Errorf("output.body_bytes must be positive, got %d", c.Output.BodyBytes)
+	}
+	for _, t := range c.Output.Emit {
+		if !slices.Contains(EventTypes, t) {
+			return fmt.Errorf("output.emit: unknown event type %q (known: %s)", t, strings.Join(EventTypes, ", "))
+		}
+	}
+	return c.Reassembly.Validate()
+}
+
+// DecodeOptions converts the decode settings.
+func (c Config) DecodeOptions() decode.Options {
+	return decode.Options{MaxDepth: c.Decode.MaxDepth, VXLANPort: c.Decode.VXLANPort, GENEVEPort: c.Decode.GENEVEPort}
+}
+
+// ParseEmit splits a comma list of event types ("all" means every type).
+func ParseEmit(s string) ([]string, error) {
+	if s == "all" {
+		return EventTypes, nil
+	}
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if !slices.Contains(EventTypes, t) {
+			return nil, fmt.Errorf("--emit: unknown event type %q (known: %s, or all)", t, strings.Join(EventTypes, ", "))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+var yamlTypeRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// LoadConfig reads a YAML configuration strictly: unknown keys, wrong types
+// and trailing documents are errors that name the file and line.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		msg = yamlTypeRE.ReplaceAllString(msg, "unknown key $1")
+		msg = strings.ReplaceAll(msg, "\n  ", "; ")
+		return c, fmt.Errorf("%s: %s", path, strings.TrimSpace(msg))
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("%s: only one YAML document is allowed", path)
+	}
+	return c, nil
+}

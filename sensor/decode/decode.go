@@ -1,0 +1,378 @@
+package decode
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Options configure a Decoder. Zero values take defaults.
+type Options struct {
+	MaxDepth   int    // nested encapsulations; default 4
+	VXLANPort  uint16 // default 4789
+	GENEVEPort uint16 // default 6081
+}
+
+// Decoder decodes frames into a Packet. One per worker; not concurrent.
+type Decoder struct {
+	opts Options
+}
+
+// New returns a Decoder.
+func New(opts Options) *Decoder {
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = 4
+	}
+	if opts.VXLANPort == 0 {
+		opts.VXLANPort = 4789
+	}
+	if opts.GENEVEPort == 0 {
+		opts.GENEVEPort = 6081
+	}
+	return &Decoder{opts: opts}
+}
+
+// TunnelIPIP marks IPv4/IPv6-in-IP encapsulation.
+const TunnelIPIP TunnelType = TunnelERSPAN3 + 1
+
+const (
+	etherIPv4  = 0x0800
+	etherIPv6  = 0x86DD
+	etherVLAN  = 0x8100
+	etherQinQ  = 0x88A8
+	etherQinQ2 = 0x9100
+	etherTEB   = 0x6558 // transparent Ethernet bridging (inner Ethernet)
+	etherERS2  = 0x88BE
+	etherERS3  = 0x22EB
+)
+
+// Decode decodes data of the given link type into p. It never allocates.
+func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) Result {
+	p.VLAN = [2]uint16{}
+	p.NVLAN = 0
+	p.Tunnel = Tunnel{}
+	switch link {
+	case layers.LinkTypeEthernet:
+		return d.ether(data, p, 0)
+	case layers.LinkTypeLinuxSLL:
+		if len(data) < 16 {
+			return Truncated
+		}
+		return d.ethertype(binary.BigEndian.Uint16(data[14:16]), data[16:], p, 0)
+	case layers.LinkTypeLinuxSLL2:
+		if len(data) < 20 {
+			return Truncated
+		}
+		return d.ethertype(binary.BigEndian.Uint16(data[0:2]), data[20:], p, 0)
+	case layers.LinkTypeRaw, 12, 14:
+		return d.rawIP(data, p, 0)
+	case layers.LinkTypeIPv4:
+		return d.ipv4(data, p, 0)
+	case layers.LinkTypeIPv6:
+		return d.ipv6(data, p, 0)
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		if len(data) < 4 {
+			return Truncated
+		}
+		return d.rawIP(data[4:], p, 0)
+	}
+	return UnsupportedLink
+}
+
+func (d *Decoder) rawIP(data []byte, p *Packet, depth int) Result {
+	if len(data) < 1 {
+		return Truncated
+	}
+	switch data[0] >> 4 {
+	case 4:
+		return d.ipv4(data, p, depth)
+	case 6:
+		return d.ipv6(data, p, depth)
+	}
+	return Malformed
+}
+
+func (d *Decoder) ether(data []byte, p *Packet, depth int) Result {
+	if len(data) < 14 {
+		return Truncated
+	}
+	return d.ethertype(binary.BigEndian.Uint16(data[12:14]), data[14:], p, depth)
+}
+
+func (d *Decoder) ethertype(et uint16, data []byte, p *Packet, depth int) Result {
+	for tags := 0; ; tags++ {
+		switch et {
+		case etherIPv4:
+			return d.ipv4(data, p, depth)
+		case etherIPv6:
+			return d.ipv6(data, p, depth)
+		case etherVLAN, etherQinQ, etherQinQ2:
+			if len(data) < 4 {
+				return Truncated
+			}
+			if tags > 8 {
+				return Malformed
+			}
+			if depth == 0 && p.NVLAN < 2 {
+				p.VLAN[p.NVLAN] = binary.BigEndian.Uint16(data[0:2]) & 0x0fff
+				p.NVLAN++
+			}
+			et = binary.BigEndian.Uint16(data[2:4])
+			data = data[4:]
+		default:
+			return NotTCP
+		}
+	}
+}
+
+func (d *Decoder) ipv4(data []byte, p *Packet, depth int) Result {
+	if len(data) < 20 {
+		return Truncated
+	}
+	if data[0]>>4 != 4 {
+		return Malformed
+	}
+	ihl := int(data[0]&0x0f) * 4
+	if ihl < 20 {
+		return Malformed
+	}
+	if len(data) < ihl {
+		return Truncated
+	}
+	total := int(binary.BigEndian.Uint16(data[2:4]))
+	if total < ihl {
+		if total != 0 { // 0: TSO-offloaded captures leave it unset
+			return Malformed
+		}
+		total = len(data)
+	}
+	if total < len(data) {
+		data = data[:total] // Ethernet padding
+	}
+	if frag := binary.BigEndian.Uint16(data[6:8]); frag&0x3fff != 0 {
+		return Fragment
+	}
+	src := netip.AddrFrom4([4]byte(data[12:16]))
+	dst := netip.AddrFrom4([4]byte(data[16:20]))
+	return d.transport(data[9], data[ihl:], src, dst, data[12:16], data[16:20], layers.EndpointIPv4, p, depth)
+}
+
+func (d *Decoder) ipv6(data []byte, p *Packet, depth int) Result {
+	if len(data) < 40 {
+		return Truncated
+	}
+	if data[0]>>4 != 6 {
+		return Malformed
+	}
+	plen := int(binary.BigEndian.Uint16(data[4:6]))
+	if plen != 0 && 40+plen < len(data) {
+		data = data[:40+plen]
+	}
+	next := data[6]
+	src := netip.AddrFrom16([16]byte(data[8:24]))
+	dst := netip.AddrFrom16([16]byte(data[24:40]))
+	sb, db := data[8:24], data[24:40]
+	rest := data[40:]
+	for i := 0; i < 8; i++ {
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(rest) < 8 {
+				return Truncated
+			}
+			n := (int(rest[1]) + 1) * 8
+			if len(rest) < n {
+				return Truncated
+			}
+			next, rest = rest[0], rest[n:]
+		case 51: // AH: length in 4-octet units minus 2
+			if len(rest) < 8 {
+				return Truncated
+			}
+			n := (int(rest[1]) + 2) * 4
+			if len(rest) < n {
+				return Truncated
+			}
+			next, rest = rest[0], rest[n:]
+		case 44: // fragment
+			if len(rest) < 8 {
+				return Truncated
+			}
+			if binary.BigEndian.Uint16(rest[2:4])&0xfff9 != 0 { // offset or M flag
+				return Fragment
+			}
+			next, rest = rest[0], rest[8:]
+		default:
+			return d.transport(next, rest, src, dst, sb, db, layers.EndpointIPv6, p, depth)
+		}
+	}
+	return Malformed
+}
+
+func (d *Decoder) transport(proto uint8, data []byte, src, dst netip.Addr, sb, db []byte, et gopacket.EndpointType, p *Packet, depth int) Result {
+	switch proto {
+	case 6:
+		return d.tcp(data, src, dst, sb, db, et, p)
+	case 17:
+		return d.udp(data, src, dst, p, depth)
+	case 47:
+		return d.gre(data, src, dst, p, depth)
+	case 4, 41:
+		if depth >= d.opts.MaxDepth {
+			return TooDeep
+		}
+		d.setTunnel(p, TunnelIPIP, src, dst, 0)
+		if proto == 4 {
+			return d.ipv4(data, p, depth+1)
+		}
+		return d.ipv6(data, p, depth+1)
+	}
+	return NotTCP
+}
+
+func (d *Decoder) setTunnel(p *Packet, t TunnelType, src, dst netip.Addr, id uint32) {
+	if p.Tunnel.Type == TunnelNone {
+		p.Tunnel = Tunnel{Type: t, OuterSrc: src, OuterDst: dst, ID: id}
+	}
+}
+
+func (d *Decoder) tcp(data []byte, src, dst netip.Addr, sb, db []byte, et gopacket.EndpointType, p *Packet) Result {
+	if len(data) < 20 {
+		return Truncated
+	}
+	off := int(data[12]>>4) * 4
+	if off < 20 {
+		return Malformed
+	}
+	if len(data) < off {
+		return Truncated
+	}
+	if err := p.TCP.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return Malformed
+	}
+	p.Src, p.Dst = src, dst
+	p.SrcPort, p.DstPort = uint16(p.TCP.SrcPort), uint16(p.TCP.DstPort)
+	p.NetFlow = gopacket.NewFlow(et, sb, db)
+	return OK
+}
+
+func (d *Decoder) udp(data []byte, src, dst netip.Addr, p *Packet, depth int) Result {
+	if len(data) < 8 {
+		return Truncated
+	}
+	port := binary.BigEndian.Uint16(data[2:4])
+	payload := data[8:]
+	switch port {
+	case d.opts.VXLANPort:
+		if depth >= d.opts.MaxDepth {
+			return TooDeep
+		}
+		if len(payload) < 8 {
+			return Truncated
+		}
+		if payload[0]&0x08 == 0 {
+			return Malformed
+		}
+		vni := binary.BigEndian.Uint32(payload[4:8]) >> 8
+		d.setTunnel(p, TunnelVXLAN, src, dst, vni)
+		return d.ether(payload[8:], p, depth+1)
+	case d.opts.GENEVEPort:
+		if depth >= d.opts.MaxDepth {
+			return TooDeep
+		}
+		if len(payload) < 8 {
+			return Truncated
+		}
+		if payload[0]>>6 != 0 {
+			return Malformed
+		}
+		optLen := int(payload[0]&0x3f) * 4
+		if len(payload) < 8+optLen {
+			return Truncated
+		}
+		vni := binary.BigEndian.Uint32(payload[4:8]) >> 8
+		d.setTunnel(p, TunnelGENEVE, src, dst, vni)
+		inner := payload[8+optLen:]
+		switch binary.BigEndian.Uint16(payload[2:4]) {
+		case etherTEB:
+			return d.ether(inner, p, depth+1)
+		case etherIPv4:
+			return d.ipv4(inner, p, depth+1)
+		case etherIPv6:
+			return d.ipv6(inner, p, depth+1)
+		}
+		return NotTCP
+	}
+	return NotTCP
+}
+
+func (d *Decoder) gre(data []byte, src, dst netip.Addr, p *Packet, depth int) Result {
+	if depth >= d.opts.MaxDepth {
+		return TooDeep
+	}
+	if len(data) < 4 {
+		return Truncated
+	}
+	flags := binary.BigEndian.Uint16(data[0:2])
+	if flags&0x7 != 0 { // only GRE version 0 carries mirror traffic
+		return NotTCP
+	}
+	proto := binary.BigEndian.Uint16(data[2:4])
+	n := 4
+	if flags&0x8000 != 0 { // checksum present
+		n += 4
+	}
+	var key uint32
+	if flags&0x2000 != 0 { // key present
+		if len(data) < n+4 {
+			return Truncated
+		}
+		key = binary.BigEndian.Uint32(data[n : n+4])
+		n += 4
+	}
+	seqPresent := flags&0x1000 != 0
+	if seqPresent {
+		n += 4
+	}
+	if len(data) < n {
+		return Truncated
+	}
+	inner := data[n:]
+	switch proto {
+	case etherTEB:
+		d.setTunnel(p, TunnelGRE, src, dst, key)
+		return d.ether(inner, p, depth+1)
+	case etherIPv4:
+		d.setTunnel(p, TunnelGRE, src, dst, key)
+		return d.ipv4(inner, p, depth+1)
+	case etherIPv6:
+		d.setTunnel(p, TunnelGRE, src, dst, key)
+		return d.ipv6(inner, p, depth+1)
+	case etherERS2:
+		if !seqPresent { // ERSPAN type I: no ERSPAN header
+			d.setTunnel(p, TunnelERSPAN2, src, dst, 0)
+			return d.ether(inner, p, depth+1)
+		}
+		if len(inner) < 8 {
+			return Truncated
+		}
+		d.setTunnel(p, TunnelERSPAN2, src, dst, uint32(binary.BigEndian.Uint16(inner[2:4])&0x03ff))
+		return d.ether(inner[8:], p, depth+1)
+	case etherERS3:
+		if len(inner) < 12 {
+			return Truncated
+		}
+		session := uint32(binary.BigEndian.Uint16(inner[2:4]) & 0x03ff)
+		hl := 12
+		if inner[11]&0x01 != 0 { // O flag: 8-byte platform-specific subheader
+			hl += 8
+		}
+		if len(inner) < hl {
+			return Truncated
+		}
+		d.setTunnel(p, TunnelERSPAN3, src, dst, session)
+		return d.ether(inner[hl:], p, depth+1)
+	}
+	return NotTCP
+}

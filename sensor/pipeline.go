@@ -1,0 +1,437 @@
+package sensor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/sensor/capture"
+	"github.com/apitap/apitap/sensor/decode"
+	"github.com/apitap/apitap/sensor/shard"
+)
+
+const (
+	batchFrames = 256      // frames per batch handed to a worker
+	batchBytes  = 256 << 10 // frame bytes per batch
+	outFlush    = 64 << 10  // a worker writes its event buffer past this size
+)
+
+// Pipeline runs frames from sources through decode, flow sharding,
+// reassembly and HTTP parsing to events. Create it with NewPipeline, feed it
+// with Run (one source after another), then call Close once.
+//
+// With one worker everything runs on the caller's goroutine. With more, the
+// caller's goroutine reads and shards frames into bounded per-worker queues;
+// for files the reader waits when a queue is full (a file can be read at the
+// workers' pace, so nothing is dropped).
+type Pipeline struct {
+	cfg     Config
+	out     *lockedWriter
+	emitTx  bool
+	emitSt  bool
+	workers []*worker
+	queues  []chan *batch
+	free    chan *batch
+	pending []*batch // per worker, being filled by the reader
+	wg      sync.WaitGroup
+	dec     *decode.Decoder // the reader's, to shard frames
+	dp      decode.Packet
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	lastTS  time.Time
+	started time.Time
+	files   []FileResult
+	closed  bool
+}
+
+// FileResult says how one source went.
+type FileResult struct {
+	Name    string
+	Format  string
+	Packets uint64
+	Bytes   uint64
+	// Damage is "", "truncated_file" or "corrupt_record".
+	Damage string
+	Err    error
+
+	published uint64 // Bytes already added to Pipeline.bytes
+}
+
+type frameRef struct {
+	off, n int
+	ci     gopacket.CaptureInfo
+	link   layers.LinkType
+}
+
+type batch struct {
+	data   []byte
+	frames []frameRef
+}
+
+// NewPipeline starts the workers. out receives the JSON lines.
+func NewPipeline(cfg Config, out io.Writer) *Pipeline {
+	cfg = cfg.WithDefaults()
+	p := &Pipeline{
+		cfg:     cfg,
+		out:     &lockedWriter{w: bufio.NewWriterSize(out, 256<<10)},
+		dec:     decode.New(cfg.DecodeOptions()),
+		started: time.Now(),
+	}
+	for _, t := range cfg.Output.Emit {
+		switch t {
+		case "transaction":
+			p.emitTx = true
+		case "stats":
+			p.emitSt = true
+		}
+	}
+	n := cfg.Sensor.Workers
+	for i := 0; i < n; i++ {
+		p.workers = append(p.workers, newWorker(p))
+	}
+	if n > 1 {
+		p.free = make(chan *batch, n*(cfg.Sensor.QueueBatches+2))
+		p.pending = make([]*batch, n)
+		for i := 0; i < n; i++ {
+			q := make(chan *batch, cfg.Sensor.QueueBatches)
+			p.queues = append(p.queues, q)
+			p.wg.Add(1)
+			go p.workers[i].loop(q)
+		}
+	}
+	return p
+}
+
+// Packets and Bytes read so far (safe from any goroutine, for progress).
+func (p *Pipeline) Packets() uint64 { return p.packets.Load() }
+
+// Bytes read so far (frame bytes as captured).
+func (p *Pipeline) Bytes() uint64 { return p.bytes.Load() }
+
+// Transactions completed so far (safe from any goroutine).
+func (p *Pipeline) Transactions() uint64 {
+	var n uint64
+	for _, w := range p.workers {
+		n += w.txs.Load()
+	}
+	return n
+}
+
+// Run reads src to its end. A damaged file is processed up to the damage,
+// recorded in the result (and the final stats) and not returned as an
+// error; other read errors are returned.
+func (p *Pipeline) Run(src capture.Source) error {
+	res := FileResult{Name: src.Name()}
+	if f, ok := src.(*capture.File); ok {
+		res.Format = f.Format()
+	}
+	link := src.LinkType()
+	inline := len(p.workers) == 1
+	var err error
+	for {
+		data, ci, rerr := src.Next()
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+			break
+		}
+		res.Packets++
+		res.Bytes += uint64(len(data))
+		if ci.Timestamp.After(p.lastTS) {
+			p.lastTS = ci.Timestamp
+		}
+		if inline {
+			p.workers[0].frame(data, ci, link)
+		} else {
+			p.dispatch(data, ci, link)
+		}
+		if res.Packets&1023 == 0 {
+			p.packets.Add(1024)
+			p.bytes.Store(p.bytes.Load() + res.Bytes - p.fileBytesCounted(&res))
+		}
+	}
+	p.packets.Add(res.Packets & 1023)
+	p.bytes.Store(p.bytes.Load() + res.Bytes - p.fileBytesCounted(&res))
+	switch {
+	case errors.Is(err, capture.ErrTruncated):
+		res.Damage, res.Err, err = "truncated_file", err, nil
+	case errors.Is(err, capture.ErrCorrupt):
+		res.Damage, res.Err, err = "corrupt_record", err, nil
+	case err != nil:
+		res.Err = err
+	}
+	p.files = append(p.files, res)
+	return err
+}
+
+// fileBytesCounted tracks how many of the current file's bytes were already
+// added to p.bytes (the reader publishes every 1024 frames).
+func (p *Pipeline) fileBytesCounted(res *FileResult) uint64 {
+	c := res.published
+	res.published = res.Bytes
+	return c
+}
+
+// dispatch copies a frame into the batch of the worker owning its flow.
+func (p *Pipeline) dispatch(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+	i := 0
+	if p.dec.Decode(data, link, &p.dp) == decode.OK {
+		i = shard.Of(&p.dp, len(p.workers))
+	}
+	b := p.pending[i]
+	if b == nil {
+		b = p.getBatch()
+		p.pending[i] = b
+	}
+	b.frames = append(b.frames, frameRef{off: len(b.data), n: len(data), ci: ci, link: link})
+	b.data = append(b.data, data...)
+	if len(b.frames) >= batchFrames || len(b.data) >= batchBytes {
+		p.queues[i] <- b
+		p.pending[i] = nil
+	}
+}
+
+func (p *Pipeline) getBatch() *batch {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return &batch{data: make([]byte, 0, batchBytes+65536), frames: make([]frameRef, 0, batchFrames)}
+	}
+}
+
+// Close flushes every worker (open connections end, unmatched messages are
+// reported), writes the final stats event and returns the summary.
+func (p *Pipeline) Close() (*Summary, error) {
+	if p.closed {
+		return nil, errors.New("pipeline already closed")
+	}
+	p.closed = true
+	if len(p.workers) > 1 {
+		for i, b := range p.pending {
+			if b != nil {
+				p.queues[i] <- b
+			}
+			close(p.queues[i])
+		}
+		p.wg.Wait()
+	} else {
+		p.workers[0].finish()
+	}
+	s := p.summary()
+	if p.emitSt {
+		var buf []byte
+		enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
+		st := s.Event(p.lastTS)
+		buf = enc.AppendStats(buf, &st)
+		p.out.write(buf)
+	}
+	return s, p.out.flush()
+}
+
+// worker owns one shard: decoder, reassembly and event encoding.
+type worker struct {
+	p      *Pipeline
+	dec    *decode.Decoder
+	dp     decode.Packet
+	rp     reassembly.Packet
+	asm    *reassembly.Worker
+	enc    event.Encoder
+	buf    []byte
+	decode [decode.NumResults]uint64
+	txs    atomic.Uint64
+}
+
+func newWorker(p *Pipeline) *worker {
+	w := &worker{
+		p:   p,
+		dec: decode.New(p.cfg.DecodeOptions()),
+		enc: event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
+	}
+	w.asm = reassembly.NewWorker(p.cfg.Reassembly, w.onTransaction)
+	return w
+}
+
+func (w *worker) loop(q chan *batch) {
+	defer w.p.wg.Done()
+	for b := range q {
+		for i := range b.frames {
+			f := &b.frames[i]
+			w.frame(b.data[f.off:f.off+f.n], f.ci, f.link)
+		}
+		b.data, b.frames = b.data[:0], b.frames[:0]
+		select {
+		case w.p.free <- b:
+		default:
+		}
+	}
+	w.finish()
+}
+
+// frame decodes one frame and feeds its TCP segment to reassembly.
+func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+	r := w.dec.Decode(data, link, &w.dp)
+	w.decode[r]++
+	if r != decode.OK {
+		return
+	}
+	t := &w.dp.TCP
+	if len(t.Payload) == 0 && !t.SYN && !t.FIN && !t.RST {
+		return // a pure ACK carries nothing the parser needs
+	}
+	rp := &w.rp
+	rp.NetFlow, rp.TCP, rp.CI = w.dp.NetFlow, t, ci
+	rp.Src, rp.Dst, rp.SrcPort, rp.DstPort = w.dp.Src, w.dp.Dst, w.dp.SrcPort, w.dp.DstPort
+	rp.VLAN, rp.NVLAN = w.dp.VLAN, w.dp.NVLAN
+	tn := &w.dp.Tunnel
+	rp.Tunnel = reassembly.Tunnel{Type: tn.Type.String(), OuterSrc: tn.OuterSrc, OuterDst: tn.OuterDst, ID: tn.ID}
+	w.asm.Packet(rp)
+}
+
+func (w *worker) onTransaction(tx *reassembly.Transaction) {
+	w.txs.Add(1)
+	if w.p.emitTx {
+		w.buf = w.enc.AppendTransaction(w.buf, tx)
+		if len(w.buf) >= outFlush {
+			w.p.out.write(w.buf)
+			w.buf = w.buf[:0]
+		}
+	}
+}
+
+func (w *worker) finish() {
+	w.asm.Close()
+	if len(w.buf) > 0 {
+		w.p.out.write(w.buf)
+		w.buf = w.buf[:0]
+	}
+}
+
+// lockedWriter serialises the workers' event buffers onto one output.
+type lockedWriter struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	err error
+}
+
+func (l *lockedWriter) write(b []byte) {
+	l.mu.Lock()
+	if l.err == nil {
+		_, l.err = l.w.Write(b)
+	}
+	l.mu.Unlock()
+}
+
+func (l *lockedWriter) flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		l.err = l.w.Flush()
+	}
+	if l.err != nil {
+		return fmt.Errorf("write events: %w", l.err)
+	}
+	return nil
+}
+
+// Summary is what a run did, for the final stats event and the human summary.
+type Summary struct {
+	Files      []FileResult
+	Packets    uint64
+	Bytes      uint64
+	Wall       time.Duration
+	Workers    int
+	Decode     [decode.NumResults]uint64
+	Reassembly reassembly.Stats
+	// LastTime is the latest capture timestamp seen.
+	LastTime time.Time
+}
+
+func (p *Pipeline) summary() *Summary {
+	s := &Summary{Files: p.files, Wall: time.Since(p.started), Workers: len(p.workers), LastTime: p.lastTS}
+	for _, f := range p.files {
+		s.Packets += f.Packets
+		s.Bytes += f.Bytes
+	}
+	for _, w := range p.workers {
+		for i, n := range w.decode {
+			s.Decode[i] += n
+		}
+		s.Reassembly.Add(&w.asm.Stats)
+	}
+	return s
+}
+
+// Drops lists what was dropped, by pipeline stage.
+func (s *Summary) Drops() []event.Count {
+	d := []event.Count{
+		{Name: "reassembly_flows", N: s.Reassembly.FlowsRejected},
+		{Name: "http_pipeline", N: s.Reassembly.HTTP.ParseErrors[http1.ErrPipelineOverflow]},
+	}
+	return nonZero(d)
+}
+
+// Event builds the final stats event (time: the last capture timestamp).
+func (s *Summary) Event(last time.Time) event.Stats {
+	st := event.Stats{
+		Time:         last,
+		Final:        true,
+		Packets:      s.Packets,
+		Bytes:        s.Bytes,
+		Flows:        s.Reassembly.Flows,
+		FlowsOpen:    uint64(max(0, s.Reassembly.FlowsOpen)),
+		Transactions: s.Reassembly.Transactions,
+		Drops:        s.Drops(),
+	}
+	for i, n := range s.Decode {
+		if i != int(decode.OK) && n > 0 {
+			st.Decode = append(st.Decode, event.Count{Name: decode.Result(i).String(), N: n})
+		}
+	}
+	for i, n := range s.Reassembly.HTTP.ParseErrors {
+		if n > 0 {
+			st.ParseErrors = append(st.ParseErrors, event.Count{Name: http1.ParseError(i).String(), N: n})
+		}
+	}
+	for i, n := range s.Reassembly.Flags {
+		if n > 0 {
+			st.Flags = append(st.Flags, event.Count{Name: http1.FlagNames[i], N: n})
+		}
+	}
+	damage := map[string]uint64{}
+	for _, f := range s.Files {
+		if f.Damage != "" {
+			damage[f.Damage]++
+		}
+	}
+	for k, n := range damage {
+		st.CaptureErrors = append(st.CaptureErrors, event.Count{Name: k, N: n})
+	}
+	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors} {
+		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	}
+	return st
+}
+
+func nonZero(c []event.Count) []event.Count {
+	out := c[:0]
+	for _, x := range c {
+		if x.N > 0 {
+			out = append(out, x)
+		}
+	}
+	return out
+}
