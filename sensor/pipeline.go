@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	batchFrames = 256      // frames per batch handed to a worker
+	batchFrames = 256       // frames per batch handed to a worker
 	batchBytes  = 256 << 10 // frame bytes per batch
 	outFlush    = 64 << 10  // a worker writes its event buffer past this size
 )

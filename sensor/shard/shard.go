@@ -27,7 +27,7 @@ func endpoint(a netip.Addr, port uint16) uint64 {
 	b := a.As16()
 	hi := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 | uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 	lo := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 | uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
-	return mix(mix(hi^seed)^lo^uint64(port)<<1)
+	return mix(mix(hi^seed) ^ lo ^ uint64(port)<<1)
 }
 
 // Hash returns the same value for (a,ap,b,bp) and (b,bp,a,ap).
