@@ -116,8 +116,26 @@ func nextLine(s string) (line, rest string) {
 	return line, rest
 }
 
-func isTokenChar(c byte) bool {
-	return c > ' ' && c < 0x7f && !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", rune(c))
+// tokenChars marks the bytes allowed in a token (RFC 9110 section 5.6.2).
+var tokenChars = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", rune(c))
+	}
+	return t
+}()
+
+func isTokenChar(c byte) bool { return tokenChars[c] }
+
+// trimOWS removes optional white space (SP, HTAB) around a field value.
+func trimOWS(s string) string {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[i:j]
 }
 
 // fields of a head that decide framing.
@@ -150,7 +168,7 @@ func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
 			continue
 		}
 		name := line[:colon]
-		value := strings.Trim(line[colon+1:], " \t")
+		value := trimOWS(line[colon+1:])
 		if len(hdrs) < c.lim.MaxHeaders {
 			hdrs = append(hdrs, Header{Name: name, Value: value})
 		} else {
@@ -168,7 +186,7 @@ func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
 		case 14:
 			if strings.EqualFold(name, "content-length") {
 				for _, v := range strings.Split(value, ",") { // rare: lists are invalid but seen
-					n, ok := parseDecimal(strings.Trim(v, " \t"))
+					n, ok := parseDecimal(trimOWS(v))
 					if !ok || (f.clSeen && n != f.cl) {
 						f.clBad = true
 					}
@@ -205,7 +223,7 @@ func lastListItem(v string) string {
 	if i := strings.LastIndexByte(v, ','); i >= 0 {
 		v = v[i+1:]
 	}
-	return strings.Trim(v, " \t")
+	return trimOWS(v)
 }
 
 func parseDecimal(s string) (int64, bool) {
