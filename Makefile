@@ -6,7 +6,8 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./sensor/decode:FuzzDecode \
 	./reassembly/http1:FuzzConn \
-	./analyzer/redact:FuzzQuery
+	./analyzer/redact:FuzzQuery \
+	./sensor/capture:FuzzFile
 
 .PHONY: help build demo test unit fuzz vet bench bench-go generate clean
 

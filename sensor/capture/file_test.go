@@ -157,3 +157,22 @@ func corrupt(p []byte) []byte {
 	b[off+8], b[off+9], b[off+10], b[off+11] = 0xff, 0xff, 0xff, 0x7f
 	return b
 }
+
+// FuzzFile reads arbitrary bytes as a capture: errors are fine, panics and
+// unbounded reads are not.
+func FuzzFile(f *testing.F) {
+	f.Add(pcapBytes(&testing.T{}))
+	f.Add(pcapngBytes(&testing.T{}))
+	f.Add(gz(pcapBytes(&testing.T{})))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := OpenReader("fuzz", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for i := 0; i < 10000; i++ {
+			if _, _, err := s.Next(); err != nil {
+				return
+			}
+		}
+	})
+}
