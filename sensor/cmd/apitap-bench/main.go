@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	// On Ctrl-C the running child is killed and the captures are removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command-line flags.
+type options struct {
+	apitap, naive, gen string
+	size, smallSize    string
+	dir                string
+	keep               bool
+	out                string
+	runs               int
+	timeout            time.Duration
+	cpu                int
+}
+
+const usage = `usage: apitap-bench -apitap PATH -naive PATH -gen PATH [flags]
+
+Generates a large and a small capture with apitap-gen, runs apitap and the
+naive baseline on each (GOMAXPROCS=1, pinned to one CPU, warm page cache,
+best of -runs), checks apitap's transaction count against the generator's
+and prints MB/s/core, tx/s/core and peak RSS.
+
+flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("apitap-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.apitap, "apitap", "", "built apitap binary (required)")
+	fs.StringVar(&o.naive, "naive", "", "built apitap-naive binary (required)")
+	fs.StringVar(&o.gen, "gen", "", "built apitap-gen binary (required)")
+	fs.StringVar(&o.size, "size", "1GB", "size of the large capture (1-64 KB transactions)")
+	fs.StringVar(&o.smallSize, "small-size", "256MB", "size of the small capture (transactions under 2 KB)")
+	fs.StringVar(&o.dir, "dir", "", "directory for the generated captures (default: a temporary directory)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the generated captures")
+	fs.StringVar(&o.out, "o", "", "also write the results as a markdown `file`")
+	fs.IntVar(&o.runs, "runs", 2, "timed runs per program and capture; the fastest counts")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit for each child process")
+	fs.IntVar(&o.cpu, "cpu", -1, "CPU to pin the children to (default: the first one this process may use)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, f := range []struct{ name, v string }{{"-apitap", o.apitap}, {"-naive", o.naive}, {"-gen", o.gen}} {
+		if f.v == "" {
+			return o, fmt.Errorf("%s PATH is required", f.name)
+		}
+	}
+	if o.runs < 1 {
+		return o, fmt.Errorf("-runs must be at least 1, got %d", o.runs)
+	}
+	return o, nil
+}
+
+// run is the whole command; it returns the exit code: 0 success, 1 runtime
+// failure or transaction-count mismatch, 2 usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "apitap-bench:", err)
+		return 2
+	}
+	rep, err := bench(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "apitap-bench:", err)
+		return 1
+	}
+	fmt.Fprint(stdout, rep.text())
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+			fmt.Fprintln(stderr, "apitap-bench:", err)
+			return 1
+		}
+	}
+	if m := rep.mismatches(); len(m) > 0 {
+		for _, line := range m {
+			fmt.Fprintln(stdout, line)
+		}
+		return 1
+	}
+	return 0
+}
+
+// bench generates the captures, runs the programs and collects a report.
+// Progress goes to log.
+func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
+	dir := o.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "apitap-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+		if !o.keep {
+			defer os.RemoveAll(d)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	pin := findPinning(ctx, o.cpu)
+	rep := &report{pin: pin, runs: o.runs}
+	specs := []struct {
+		name, size, shape string
+		small             bool
+	}{
+		{"large", o.size, "1-64 KB", false},
+		{"small", o.smallSize, "<2 KB", true},
+	}
+	for _, s := range specs {
+		c := &capture{name: s.name, shape: s.shape, path: filepath.Join(dir, s.name+".pcap")}
+		if !o.keep {
+			defer os.Remove(c.path)
+		}
+		fmt.Fprintf(log, "apitap-bench: generating %s capture (%s) in %s\n", s.name, s.size, dir)
+		gen, err := generate(ctx, o.gen, c.path, s.size, s.small)
+		if err != nil {
+			return nil, err
+		}
+		c.gen = gen
+		syscall.Sync() // no writeback of the new capture during the timed runs
+		if err := warm(c.path); err != nil {
+			return nil, err
+		}
+		progs := []program{
+			{name: "apitap", argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", c.path}},
+			{name: "naive", argv: []string{o.naive, c.path}},
+		}
+		ms := make([]*measurement, len(progs))
+		for i, p := range progs {
+			ms[i] = &measurement{capture: c, program: p.name}
+		}
+		for r := 1; r <= o.runs; r++ {
+			for i, p := range progs {
+				cctx, cancel := context.WithTimeout(ctx, o.timeout)
+				res, err := runChild(cctx, p.argv, pin)
+				cancel()
+				if err != nil {
+					return nil, fmt.Errorf("%s on %s capture: %w", p.name, c.name, err)
+				}
+				ms[i].add(res)
+				fmt.Fprintf(log, "apitap-bench: %-6s on %s, run %d/%d: %.2f s, %d transactions, peak RSS %.1f MB\n",
+					p.name, c.name, r, o.runs, res.wall.Seconds(), res.stats.Transactions, mb(res.rssBytes))
+			}
+		}
+		rep.rows = append(rep.rows, ms...)
+	}
+	return rep, nil
+}
+
+// program is one measured command line.
+type program struct {
+	name string
+	argv []string
+}
