@@ -2,10 +2,16 @@ package http1
 
 import (
 	"bufio"
+	"os"
+	"path/filepath"
+
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
 	"fmt"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -256,6 +262,13 @@ func FuzzConn(f *testing.F) {
 			f.Add(a, b, uint16(7), uint8(0))
 		}
 	}
+	// and the TCP payloads of the test captures, per direction
+	files, _ := filepath.Glob("../../testdata/pcaps/*.pcap")
+	for _, name := range files {
+		if a, b := capturePayloads(name); len(a)+len(b) > 0 && len(a)+len(b) < 64<<10 {
+			f.Add(a, b, uint16(1447), uint8(0))
+		}
+	}
 	f.Fuzz(func(t *testing.T, a, b []byte, split uint16, mode uint8) {
 		lim := Limits{MaxBodyBytes: 64, MaxHeaderBytes: 512, MaxHeaders: 8, MaxPipelined: 4}
 		c := NewConn(&lim, &Stats{}, func(ex *Exchange) {
@@ -295,6 +308,40 @@ func FuzzConn(f *testing.F) {
 		}
 		c.Close(t0)
 	})
+}
+
+// capturePayloads returns the TCP payload bytes of a capture, split by
+// direction (the side sending the first payload is a).
+func capturePayloads(name string) (a, b []byte) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, nil
+	}
+	defer fh.Close()
+	r, err := pcapgo.NewReader(fh)
+	if err != nil {
+		return nil, nil
+	}
+	var first uint16
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			return a, b
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if !ok || len(tcp.Payload) == 0 {
+			continue
+		}
+		if first == 0 {
+			first = uint16(tcp.SrcPort)
+		}
+		if uint16(tcp.SrcPort) == first {
+			a = append(a, tcp.Payload...)
+		} else {
+			b = append(b, tcp.Payload...)
+		}
+	}
 }
 
 // stream builds n keep-alive exchanges.

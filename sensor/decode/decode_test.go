@@ -2,10 +2,13 @@ package decode
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/apitap/apitap/sensor/pcapgen"
 )
@@ -163,6 +166,25 @@ func TestNoAllocs(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	for _, c := range frameCases() {
 		f.Add(build(c, []byte("GET / HTTP/1.1\r\n\r\n")), uint16(c.enc.Link.LinkType()))
+	}
+	// and the first frames of every test capture
+	files, _ := filepath.Glob("../../testdata/pcaps/*.pcap")
+	for _, name := range files {
+		fh, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		r, err := pcapgo.NewReader(fh)
+		if err == nil {
+			for i := 0; i < 4; i++ {
+				data, _, err := r.ReadPacketData()
+				if err != nil {
+					break
+				}
+				f.Add(data, uint16(r.LinkType()))
+			}
+		}
+		fh.Close()
 	}
 	d := New(Options{})
 	var p Packet
