@@ -37,6 +37,11 @@ type HTTPConfig struct {
 	MaxBodyBytes    int `yaml:"max_body_bytes"`    // default 65536
 	MaxDecodedRatio int `yaml:"max_decoded_ratio"` // default 100
 	MaxPipelined    int `yaml:"max_pipelined"`     // default 64
+	// MaxBufferedBytes bounds what the parsers of one worker hold at once:
+	// incomplete message heads, kept bodies and bodies of pipelined
+	// requests. Beyond it bodies are not kept (flag truncated) and heads
+	// are dropped, counted as drops{stage="http_buffer"}. Default 256 MiB.
+	MaxBufferedBytes int64 `yaml:"max_buffered_bytes"`
 }
 
 // pageBytes is the size of gopacket's reassembly pages.
@@ -75,6 +80,9 @@ func (c Config) WithDefaults() Config {
 	if h.MaxPipelined == 0 {
 		h.MaxPipelined = 64
 	}
+	if h.MaxBufferedBytes == 0 {
+		h.MaxBufferedBytes = 256 << 20
+	}
 	return c
 }
 
@@ -93,10 +101,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("reassembly.idle_timeout must be positive, got %s", c.IdleTimeout)
 	case c.GapTimeout < 0:
 		return fmt.Errorf("reassembly.gap_timeout must be positive, got %s", c.GapTimeout)
-	case c.HTTP.MaxHeaderBytes < 0 || c.HTTP.MaxHeaders < 0 || c.HTTP.MaxBodyBytes < 0 || c.HTTP.MaxDecodedRatio < 0 || c.HTTP.MaxPipelined < 0:
+	case c.HTTP.MaxHeaderBytes < 0 || c.HTTP.MaxHeaders < 0 || c.HTTP.MaxBodyBytes < 0 || c.HTTP.MaxDecodedRatio < 0 || c.HTTP.MaxPipelined < 0 || c.HTTP.MaxBufferedBytes < 0:
 		return fmt.Errorf("reassembly.http limits must be positive")
 	case c.HTTP.MaxBodyBytes > 64<<20:
 		return fmt.Errorf("reassembly.http.max_body_bytes must be at most 64 MiB, got %d", c.HTTP.MaxBodyBytes)
+	case c.HTTP.MaxBufferedBytes > 0 && c.HTTP.MaxBufferedBytes < int64(c.HTTP.MaxHeaderBytes):
+		return fmt.Errorf("reassembly.http.max_buffered_bytes (%d) is smaller than max_header_bytes (%d)", c.HTTP.MaxBufferedBytes, c.HTTP.MaxHeaderBytes)
 	}
 	return nil
 }

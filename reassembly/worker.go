@@ -45,6 +45,7 @@ type Stats struct {
 	Transactions    uint64
 	Flags           [len(http1.FlagNames)]uint64 // transactions carrying each flag
 	OutOfOrderBytes uint64                       // bytes that were queued waiting for earlier data
+	BufferDenied    uint64                       // times the HTTP buffer budget refused bytes (set by Close)
 	HTTP            http1.Stats
 }
 
@@ -61,6 +62,7 @@ func (s *Stats) Add(o *Stats) {
 		s.Flags[i] += o.Flags[i]
 	}
 	s.OutOfOrderBytes += o.OutOfOrderBytes
+	s.BufferDenied += o.BufferDenied
 	s.HTTP.Add(&o.HTTP)
 }
 
@@ -80,6 +82,8 @@ type Worker struct {
 	flush time.Time // next flush due (capture time)
 	free  []*stream // recycled streams, keeping their parser buffers
 	tx    Transaction
+	// Budget bounds the bytes the worker's HTTP parsers hold.
+	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.
 	Stats Stats
 }
@@ -89,6 +93,8 @@ type Worker struct {
 func NewWorker(cfg Config, h Handler) *Worker {
 	cfg = cfg.WithDefaults()
 	w := &Worker{cfg: cfg, lim: cfg.HTTP.Limits(), h: h}
+	w.Budget.Max = cfg.HTTP.MaxBufferedBytes
+	w.lim.Budget = &w.Budget
 	w.pool = gpr.NewStreamPool((*factory)(w))
 	w.asm = gpr.NewAssembler(w.pool)
 	w.asm.MaxBufferedPagesTotal = max(1, cfg.MaxBufferedBytes/pageBytes)
@@ -130,6 +136,7 @@ func (w *Worker) Tick(now time.Time) {
 // truncated messages are flagged). The Worker can not be used afterwards.
 func (w *Worker) Close() {
 	w.asm.FlushAll()
+	w.Stats.BufferDenied = w.Budget.Denied
 }
 
 // factory creates streams for the Worker's StreamPool.
@@ -271,9 +278,15 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 	s.close(s.w.now)
 	s.w.Stats.FlowsOpen--
-	s.w.free = append(s.w.free, s)
+	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
+	if len(s.w.free) < maxFree {
+		s.w.free = append(s.w.free, s)
+	}
 	return true
 }
+
+// maxFree bounds the recycled streams a worker keeps (with their buffers).
+const maxFree = 1024
 
 func (s *stream) close(ts time.Time) {
 	if s.closed {

@@ -256,6 +256,9 @@ func TestWorkerScenarios(t *testing.T) {
 			if w.Stats.FlowsOpen != 0 {
 				t.Errorf("FlowsOpen %d after Close", w.Stats.FlowsOpen)
 			}
+			if w.Budget.Used != 0 {
+				t.Errorf("%d buffer bytes still charged after Close", w.Budget.Used)
+			}
 		})
 	}
 }

@@ -379,6 +379,7 @@ func (p *Pipeline) summary() *Summary {
 func (s *Summary) Drops() []event.Count {
 	d := []event.Count{
 		{Name: "reassembly_flows", N: s.Reassembly.FlowsRejected},
+		{Name: "http_buffer", N: s.Reassembly.BufferDenied},
 		{Name: "http_pipeline", N: s.Reassembly.HTTP.ParseErrors[http1.ErrPipelineOverflow]},
 	}
 	return nonZero(d)

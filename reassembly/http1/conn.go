@@ -37,27 +37,31 @@ type reqSlot struct {
 	raw, dec []byte
 	flags    Flags
 	fromMid  bool
+	held     int  // bytes charged to the budget for this request
+	emitted  bool // reported already (paired early, or given up)
 }
 
 // half is the parser state of one direction.
 type half struct {
-	dir    Dir
-	state  state
-	pend   []byte // bytes of an incomplete head or chunk line
-	mid    bool   // started mid-stream: flag the first message
-	closed bool
-	inMsg  bool // a message head was parsed and the message is not complete
-	isReq  bool
-	req    *reqSlot
-	left   int64 // bytes left in the CL body or the current chunk
-	wire   int64
-	enc    string
-	flags  Flags
-	start  time.Time
-	lastTS time.Time
-	raw    *[]byte // where kept (de-chunked) body bytes go
-	trunc  bool
-	hunted bool // counted the current hunt already
+	dir      Dir
+	state    state
+	pend     []byte // bytes of an incomplete head or chunk line
+	mid      bool   // started mid-stream: flag the first message
+	closed   bool
+	inMsg    bool // a message head was parsed and the message is not complete
+	isReq    bool
+	req      *reqSlot
+	left     int64 // bytes left in the CL body or the current chunk
+	wire     int64
+	enc      string
+	flags    Flags
+	start    time.Time
+	lastTS   time.Time
+	raw      *[]byte // where kept (de-chunked) body bytes go
+	trunc    bool
+	hunted   bool // counted the current hunt already
+	pendHeld int  // bytes of pend charged to the budget
+	msgHeld  int  // body bytes of the message in progress charged to the budget
 }
 
 // Conn is the HTTP/1.x state of one TCP connection.
@@ -77,6 +81,8 @@ type Conn struct {
 	respDec  []byte
 	ex       Exchange
 	scratch  []byte
+	held     int64 // bytes charged to lim.Budget
+	respHeld int   // of which the response in progress
 }
 
 // NewConn returns a Conn. lim should come from Limits.WithDefaults.
@@ -90,10 +96,17 @@ func NewConn(lim *Limits, st *Stats, h Handler) *Conn {
 func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 	l := lim.WithDefaults()
 	*lim = l
+	if c.lim != nil && c.lim.Budget != nil {
+		c.lim.Budget.Used -= c.held
+	}
+	c.held, c.respHeld = 0, 0
 	c.lim, c.st, c.h = lim, st, h
 	for i := range c.half {
 		p := c.half[i].pend[:0]
 		c.half[i] = half{dir: Dir(i), pend: p}
+	}
+	for _, r := range c.reqs {
+		r.held = 0
 	}
 	c.known, c.done, c.client = false, false, DirA
 	c.head, c.n, c.lostReqs = 0, 0, 0
@@ -149,7 +162,9 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 		case stHunt:
 			i, keep := c.hunt(h, data)
 			if i < 0 {
-				h.pend = append(h.pend[:0], data[len(data)-keep:]...)
+				if !c.setPend(h, data[len(data)-keep:]) {
+					c.st.SkippedBytes += uint64(keep)
+				}
 				return
 			}
 			data = data[i:]
@@ -165,7 +180,12 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 						data = data[1:]
 						continue
 					}
-					h.pend = append(h.pend[:0], data...)
+					if !c.setPend(h, data) {
+						c.lostMessage(h, FlagParseError)
+						c.startHunt(h)
+						data = data[1:]
+						continue
+					}
 					return
 				}
 				data = data[n:] // broken start: skip and hunt
@@ -190,7 +210,10 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 					c.broken(h, ErrBadChunk)
 					continue
 				}
-				h.pend = append(h.pend[:0], data...)
+				if !c.setPend(h, data) {
+					c.broken(h, ErrBadChunk)
+					continue
+				}
 				return
 			}
 			line := trimCR(data[:i])
@@ -229,21 +252,67 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 				c.broken(h, ErrBadChunk)
 			}
 		case stDone:
+			c.clearPend(h)
 			return
 		}
 	}
+	c.clearPend(h)
+}
+
+// charge takes n bytes from the budget for c.
+func (c *Conn) charge(n int) bool {
+	if !c.lim.Budget.take(n) {
+		return false
+	}
+	c.held += int64(n)
+	return true
+}
+
+// release gives n bytes back.
+func (c *Conn) release(n int) {
+	if n > 0 && c.lim.Budget != nil {
+		c.lim.Budget.Used -= int64(n)
+		c.held -= int64(n)
+	}
+}
+
+// setPend keeps data (an incomplete head or chunk line) for the next call.
+// It reports false when the budget refuses the bytes; pend is then empty.
+func (c *Conn) setPend(h *half, data []byte) bool {
+	if need := len(data) - h.pendHeld; need > 0 && !c.charge(need) {
+		c.clearPend(h)
+		return false
+	} else if need < 0 {
+		c.release(-need)
+	}
+	h.pend = append(h.pend[:0], data...)
+	h.pendHeld = len(data)
+	return true
+}
+
+func (c *Conn) clearPend(h *half) {
+	c.release(h.pendHeld)
+	h.pendHeld = 0
 	h.pend = h.pend[:0]
 }
 
 // keep counts body bytes and keeps the first MaxBodyBytes of them.
 func (c *Conn) keep(h *half, b []byte) {
 	h.wire += int64(len(b))
-	if room := c.lim.MaxBodyBytes - len(*h.raw); room > 0 {
-		*h.raw = append(*h.raw, b[:min(room, len(b))]...)
-		if room < len(b) {
-			h.trunc = true
-		}
-	} else if len(b) > 0 {
+	n := min(c.lim.MaxBodyBytes-len(*h.raw), len(b))
+	if n <= 0 {
+		h.trunc = h.trunc || len(b) > 0
+		return
+	}
+	if k := c.lim.Budget.avail(n); k < n {
+		c.lim.Budget.Denied++
+		n = k
+	}
+	if n > 0 && c.charge(n) {
+		h.msgHeld += n
+		*h.raw = append(*h.raw, b[:n]...)
+	}
+	if n < len(b) {
 		h.trunc = true
 	}
 }

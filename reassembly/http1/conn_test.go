@@ -270,7 +270,8 @@ func FuzzConn(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, a, b []byte, split uint16, mode uint8) {
-		lim := Limits{MaxBodyBytes: 64, MaxHeaderBytes: 512, MaxHeaders: 8, MaxPipelined: 4}
+		bud := &Budget{Max: 400}
+		lim := Limits{MaxBodyBytes: 64, MaxHeaderBytes: 512, MaxHeaders: 8, MaxPipelined: 4, Budget: bud}
 		c := NewConn(&lim, &Stats{}, func(ex *Exchange) {
 			if ex.Request == nil && ex.Response == nil {
 				t.Fatal("empty exchange")
@@ -307,7 +308,51 @@ func FuzzConn(f *testing.F) {
 			}
 		}
 		c.Close(t0)
+		if bud.Used != 0 {
+			t.Fatalf("budget not returned after Close: %d bytes held", bud.Used)
+		}
+		if c.Reset(&lim, &Stats{}, nil); bud.Used != 0 {
+			t.Fatalf("budget not returned after Reset: %d", bud.Used)
+		}
 	})
+}
+
+func TestBudget(t *testing.T) {
+	bud := &Budget{Max: 100}
+	lim := Limits{Budget: bud}
+	var got []string
+	c := NewConn(&lim, &Stats{}, func(ex *Exchange) {
+		got = append(got, summary(ex))
+		if bud.Used > bud.Max {
+			t.Fatalf("budget exceeded: %d", bud.Used)
+		}
+	})
+	c.SetClient(DirA)
+	big := strings.Repeat("b", 1000)
+	c.Data(DirA, []byte("POST /a HTTP/1.1\r\nContent-Length: 60\r\n\r\n"+strings.Repeat("a", 60)+getB), t0, t0)
+	if bud.Used != 60 {
+		t.Fatalf("pending request body: %d bytes charged, want 60", bud.Used)
+	}
+	c.Data(DirB, []byte(resp(200, "", big)+resp(200, "", "ok")), t0, t0)
+	c.Close(t0)
+	want := "POST /a [" + strings.Repeat("a", 60) + "] => 200 [" + strings.Repeat("b", 40) + "] truncated\nGET /b?x=1 => 200 [ok]"
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+	if bud.Used != 0 || bud.Denied == 0 {
+		t.Fatalf("used %d denied %d", bud.Used, bud.Denied)
+	}
+	// a head that does not fit is dropped and counted, and parsing goes on
+	c.Reset(&lim, &Stats{}, func(ex *Exchange) { got = append(got, summary(ex)) })
+	c.SetClient(DirA)
+	got = nil
+	c.Data(DirA, []byte("GET /x HTTP/1.1\r\nX: "+strings.Repeat("h", 150)), t0, t0)
+	c.Data(DirA, []byte("\r\n\r\n"+getB), t0, t0)
+	c.Data(DirB, []byte(resp(400, "", "")+resp(200, "", "")), t0, t0)
+	c.Close(t0)
+	if strings.Join(got, "\n") != "- => 400 unmatched_response\nGET /b?x=1 => 200" || bud.Used != 0 {
+		t.Fatalf("got %q, used %d", got, bud.Used)
+	}
 }
 
 // capturePayloads returns the TCP payload bytes of a capture, split by

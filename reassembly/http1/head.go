@@ -275,6 +275,8 @@ func (c *Conn) parseRequestHead(h *half, s string, ts time.Time) bool {
 		r.Host = f.host
 	}
 	h.isReq, h.req = true, slot
+	c.release(h.msgHeld)
+	h.msgHeld = 0
 	h.beginMessage(ts, &slot.raw)
 	slot.fromMid = h.flags&FlagMidStreamStart != 0
 	if f.tooMany {
@@ -367,6 +369,8 @@ func (c *Conn) parseResponseHead(h *half, s string, ts time.Time) bool {
 	var f framing
 	r.Headers, f = c.parseHeaders(rest, r.Headers[:0])
 	h.isReq = false
+	c.release(h.msgHeld)
+	h.msgHeld = 0
 	if !h.inMsg {
 		h.beginMessage(ts, &c.respRaw)
 	} else {

@@ -109,4 +109,36 @@ type Limits struct {
 	MaxDecodedRatio int   // stop decompressing past this ratio of decoded to wire bytes; default 100 (bomb bound)
 	MaxPipelined    int   // requests waiting for responses on one connection; default 64
 	MaxWireBody     int64 // not a hard limit: bodies longer than this are skipped, not buffered; default 1<<40
+	// Budget, when set, bounds the bytes held by all the Conns sharing it
+	// (incomplete heads, kept bodies, pending requests). Beyond it bodies
+	// are not kept (flag truncated) and incomplete heads are dropped.
+	Budget *Budget
+}
+
+// Budget is a byte allowance shared by the Conns of one worker (not safe
+// for concurrent use).
+type Budget struct {
+	Max    int64  // bytes; 0 means unbounded
+	Used   int64  // bytes held now
+	Denied uint64 // requests for bytes refused
+}
+
+// avail is how many of n bytes the budget can still give.
+func (b *Budget) avail(n int) int {
+	if b == nil || b.Max <= 0 {
+		return n
+	}
+	return int(max(0, min(int64(n), b.Max-b.Used)))
+}
+
+func (b *Budget) take(n int) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	if b.Max > 0 && b.Used+int64(n) > b.Max {
+		b.Denied++
+		return false
+	}
+	b.Used += int64(n)
+	return true
 }

@@ -24,7 +24,7 @@ func (c *Conn) pushReq(ts time.Time) *reqSlot {
 	s := c.reqs[(c.head+c.n)%len(c.reqs)]
 	c.n++
 	s.flags = 0
-	s.fromMid = false
+	s.fromMid, s.emitted = false, false
 	return s
 }
 
@@ -55,12 +55,18 @@ func (c *Conn) finish(h *half, ts time.Time) {
 		h.req = nil
 		s.End = ts
 		s.flags |= flags | c.body(h, &s.Body, s.raw, &s.dec)
+		s.held, h.msgHeld = h.msgHeld, 0
+		if s.emitted { // its response came first: nothing holds it now
+			c.release(s.held)
+			s.held = 0
+		}
 		c.st.Requests++
 		return
 	}
 	r := &c.resp
 	r.End = ts
 	flags |= c.body(h, &r.Body, c.respRaw, &c.respDec)
+	c.respHeld, h.msgHeld = h.msgHeld, 0
 	c.st.Responses++
 	if flags&(FlagUpgrade|FlagConnect) != 0 {
 		c.done = true
@@ -92,6 +98,11 @@ func (c *Conn) body(h *half, b *Body, raw []byte, dec *[]byte) Flags {
 	}
 	out, res := decompress(*dec, raw, h.enc, c.lim.MaxBodyBytes, c.lim.MaxDecodedRatio, h.trunc)
 	*dec = out
+	if !c.charge(len(out)) {
+		b.Data, b.Truncated = nil, true
+		return f | FlagTruncated
+	}
+	h.msgHeld += len(out)
 	switch res {
 	case decodeOK:
 		b.Data = out
@@ -114,6 +125,16 @@ func (c *Conn) body(h *half, b *Body, raw []byte, dec *[]byte) Flags {
 
 // emit reports one exchange.
 func (c *Conn) emit(req *reqSlot, resp *Response, flags Flags) {
+	defer func() {
+		if req != nil {
+			c.release(req.held)
+			req.held, req.emitted = 0, true
+		}
+		if resp != nil {
+			c.release(c.respHeld)
+			c.respHeld = 0
+		}
+	}()
 	ex := &c.ex
 	*ex = Exchange{Response: resp, Flags: flags, ClientDir: c.client}
 	if req != nil {
@@ -149,7 +170,7 @@ func (c *Conn) Gap(d Dir, n int, ts time.Time) {
 	if c.done || h.closed || h.state == stDone {
 		return
 	}
-	h.pend = h.pend[:0]
+	c.clearPend(h)
 	switch {
 	case (h.state == stBody || h.state == stChunkData) && n > 0 && int64(n) <= h.left:
 		h.flags |= FlagGap
@@ -210,7 +231,7 @@ func (c *Conn) CloseDir(d Dir, ts time.Time) {
 		c.finish(h, ts)
 	}
 	h.closed = true
-	h.pend = h.pend[:0]
+	c.clearPend(h)
 }
 
 // Close ends the connection: messages in progress are completed (flagged
