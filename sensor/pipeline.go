@@ -253,6 +253,78 @@ type worker struct {
 	buf    []byte
 	decode [decode.NumResults]uint64
 	txs    atomic.Uint64
+	mix    trafficMix
+}
+
+// maxHosts bounds the per-worker host table of the summary; further hosts
+// are counted as "(other)".
+const maxHosts = 1024
+
+// trafficMix counts transactions by host, method and status class for the
+// human summary.
+type trafficMix struct {
+	hosts   map[string]uint64
+	methods map[string]uint64
+	status  [6]uint64 // none, 1xx..5xx
+}
+
+func (m *trafficMix) add(tx *reassembly.Transaction) {
+	if m.hosts == nil {
+		m.hosts, m.methods = map[string]uint64{}, map[string]uint64{}
+	}
+	host, method := "(unknown)", "(none)"
+	if tx.Request != nil {
+		if tx.Request.Host != "" {
+			host = tx.Request.Host
+		}
+		method = tx.Request.Method
+	}
+	if _, ok := m.hosts[host]; !ok && len(m.hosts) >= maxHosts {
+		host = "(other)"
+	}
+	m.hosts[host]++
+	if _, ok := m.methods[method]; !ok && len(m.methods) >= 32 {
+		method = "(other)"
+	}
+	m.methods[method]++
+	if tx.Response != nil && tx.Response.Status >= 100 && tx.Response.Status < 600 {
+		m.status[tx.Response.Status/100]++
+	} else {
+		m.status[0]++
+	}
+}
+
+func (m *trafficMix) merge(o *trafficMix) {
+	if m.hosts == nil {
+		m.hosts, m.methods = map[string]uint64{}, map[string]uint64{}
+	}
+	for k, v := range o.hosts {
+		m.hosts[k] += v
+	}
+	for k, v := range o.methods {
+		m.methods[k] += v
+	}
+	for i, v := range o.status {
+		m.status[i] += v
+	}
+}
+
+// top returns the n largest counts, ties by name.
+func top(m map[string]uint64, n int) []event.Count {
+	out := make([]event.Count, 0, len(m))
+	for k, v := range m {
+		out = append(out, event.Count{Name: k, N: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 func newWorker(p *Pipeline) *worker {
@@ -303,6 +375,7 @@ func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkTyp
 
 func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.txs.Add(1)
+	w.mix.add(tx)
 	if w.p.emitTx {
 		w.buf = w.enc.AppendTransaction(w.buf, tx)
 		if len(w.buf) >= outFlush {
@@ -358,10 +431,16 @@ type Summary struct {
 	Reassembly reassembly.Stats
 	// LastTime is the latest capture timestamp seen.
 	LastTime time.Time
+	// Hosts and Methods are the busiest, by transactions; Status counts
+	// transactions by status class (index 0: no response).
+	Hosts   []event.Count
+	Methods []event.Count
+	Status  [6]uint64
 }
 
 func (p *Pipeline) summary() *Summary {
 	s := &Summary{Files: p.files, Wall: time.Since(p.started), Workers: len(p.workers), LastTime: p.lastTS}
+	var mix trafficMix
 	for _, f := range p.files {
 		s.Packets += f.Packets
 		s.Bytes += f.Bytes
@@ -371,7 +450,9 @@ func (p *Pipeline) summary() *Summary {
 			s.Decode[i] += n
 		}
 		s.Reassembly.Add(&w.asm.Stats)
+		mix.merge(&w.mix)
 	}
+	s.Hosts, s.Methods, s.Status = top(mix.hosts, 5), top(mix.methods, 6), mix.status
 	return s
 }
 

@@ -27,6 +27,22 @@ func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  transactions   %s HTTP request/response exchanges (%s requests, %s responses)\n",
 		humanCount(st.Transactions), humanCount(r.HTTP.Requests), humanCount(r.HTTP.Responses))
+	if st.Transactions > 0 {
+		line(w, "busiest hosts", s.Hosts)
+		line(w, "methods", s.Methods)
+		var status []event.Count
+		for i, n := range s.Status {
+			if n == 0 {
+				continue
+			}
+			name := fmt.Sprintf("%dxx", i)
+			if i == 0 {
+				name = "no response"
+			}
+			status = append(status, event.Count{Name: name, N: n})
+		}
+		line(w, "status", status)
+	}
 	line(w, "flagged", st.Flags)
 	line(w, "parse errors", st.ParseErrors)
 	if r.Gaps > 0 {
