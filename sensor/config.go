@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/sensor/decode"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	Decode     DecodeConfig      `yaml:"decode"`
 	Reassembly reassembly.Config `yaml:"reassembly"`
 	Output     OutputConfig      `yaml:"output"`
+	// Analyzers configures the analyzers, one section each (see package
+	// analyzer and each analyzer's README).
+	Analyzers analyzer.Settings `yaml:"analyzers"`
 }
 
 // SensorConfig names the sensor and sizes its workers.
@@ -110,7 +114,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("output.emit: unknown event type %q (known: %s)", t, strings.Join(EventTypes, ", "))
 		}
 	}
-	return c.Reassembly.Validate()
+	if err := c.Reassembly.Validate(); err != nil {
+		return err
+	}
+	_, err := analyzer.Configure(c.Analyzers)
+	return err
 }
 
 // DecodeOptions converts the decode settings.

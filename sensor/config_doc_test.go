@@ -17,9 +17,11 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 			continue
 		}
 		key := prefix + tag
-		if f.Type.Kind() == reflect.Struct && f.Type.String() != "time.Duration" {
-			keys = append(keys, yamlKeys(f.Type, key+".")...)
-			continue
+		if f.Type.Kind() == reflect.Struct {
+			if sub := yamlKeys(f.Type, key+"."); len(sub) > 0 {
+				keys = append(keys, sub...)
+				continue
+			}
 		}
 		keys = append(keys, key)
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/rs/zerolog"
 
+	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -40,13 +42,16 @@ type Pipeline struct {
 	out     *lockedWriter
 	emitTx  bool
 	emitSt  bool
-	workers []*worker
-	queues  []chan *batch
-	free    chan *batch
-	pending []*batch // per worker, being filled by the reader
-	wg      sync.WaitGroup
-	dec     *decode.Decoder // the reader's, to shard frames
-	dp      decode.Packet
+	emitDet bool
+	// Analyzers lists the analyzers run on every transaction, in order.
+	Analyzers []string
+	workers   []*worker
+	queues    []chan *batch
+	free      chan *batch
+	pending   []*batch // per worker, being filled by the reader
+	wg        sync.WaitGroup
+	dec       *decode.Decoder // the reader's, to shard frames
+	dp        decode.Packet
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -80,9 +85,14 @@ type batch struct {
 	frames []frameRef
 }
 
-// NewPipeline starts the workers. out receives the JSON lines.
-func NewPipeline(cfg Config, out io.Writer) *Pipeline {
+// NewPipeline starts the workers. out receives the JSON lines. It fails
+// when the analyzers' configuration is invalid or an analyzer can not start.
+func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, error) {
 	cfg = cfg.WithDefaults()
+	enabled, err := analyzer.Configure(cfg.Analyzers)
+	if err != nil {
+		return nil, err
+	}
 	p := &Pipeline{
 		cfg:     cfg,
 		out:     &lockedWriter{w: bufio.NewWriterSize(out, 256<<10)},
@@ -95,11 +105,18 @@ func NewPipeline(cfg Config, out io.Writer) *Pipeline {
 			p.emitTx = true
 		case "stats":
 			p.emitSt = true
+		case "detection":
+			p.emitDet = true
 		}
 	}
+	p.Analyzers = analyzer.Names(enabled)
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
-		p.workers = append(p.workers, newWorker(p))
+		chain, err := analyzer.NewChain(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
+		if err != nil {
+			return nil, err
+		}
+		p.workers = append(p.workers, newWorker(p, chain))
 	}
 	if n > 1 {
 		p.free = make(chan *batch, n*(cfg.Sensor.QueueBatches+2))
@@ -111,7 +128,7 @@ func NewPipeline(cfg Config, out io.Writer) *Pipeline {
 			go p.workers[i].loop(q)
 		}
 	}
-	return p
+	return p, nil
 }
 
 // Packets and Bytes read so far (safe from any goroutine, for progress).
@@ -254,6 +271,31 @@ type worker struct {
 	decode [decode.NumResults]uint64
 	txs    atomic.Uint64
 	mix    trafficMix
+	chain  *analyzer.Chain
+	flush  time.Time // next analyzer flush (capture time)
+	dets   map[string]uint64
+}
+
+// analyzerFlushEvery is how often (capture time) windowed analyzers are flushed.
+const analyzerFlushEvery = time.Second
+
+// Detection implements analyzer.Emitter.
+func (w *worker) Detection(d *event.Detection) {
+	if w.dets == nil {
+		w.dets = map[string]uint64{}
+	}
+	w.dets[d.Class]++
+	if w.p.emitDet {
+		w.buf = w.enc.AppendDetection(w.buf, d)
+		w.flushOut()
+	}
+}
+
+func (w *worker) flushOut() {
+	if len(w.buf) >= outFlush {
+		w.p.out.write(w.buf)
+		w.buf = w.buf[:0]
+	}
 }
 
 // maxHosts bounds the per-worker host table of the summary; further hosts
@@ -327,11 +369,12 @@ func top(m map[string]uint64, n int) []event.Count {
 	return out
 }
 
-func newWorker(p *Pipeline) *worker {
+func newWorker(p *Pipeline, chain *analyzer.Chain) *worker {
 	w := &worker{
-		p:   p,
-		dec: decode.New(p.cfg.DecodeOptions()),
-		enc: event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
+		p:     p,
+		chain: chain,
+		dec:   decode.New(p.cfg.DecodeOptions()),
+		enc:   event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
 	}
 	w.asm = reassembly.NewWorker(p.cfg.Reassembly, w.onTransaction)
 	return w
@@ -371,6 +414,12 @@ func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkTyp
 	tn := &w.dp.Tunnel
 	rp.Tunnel = reassembly.Tunnel{Type: tn.Type.String(), OuterSrc: tn.OuterSrc, OuterDst: tn.OuterDst, ID: tn.ID}
 	w.asm.Packet(rp)
+	if w.chain.Len() > 0 && !ci.Timestamp.Before(w.flush) {
+		if !w.flush.IsZero() {
+			w.chain.Flush(ci.Timestamp, w)
+		}
+		w.flush = ci.Timestamp.Add(analyzerFlushEvery)
+	}
 }
 
 func (w *worker) onTransaction(tx *reassembly.Transaction) {
@@ -378,15 +427,14 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.mix.add(tx)
 	if w.p.emitTx {
 		w.buf = w.enc.AppendTransaction(w.buf, tx)
-		if len(w.buf) >= outFlush {
-			w.p.out.write(w.buf)
-			w.buf = w.buf[:0]
-		}
+		w.flushOut()
 	}
+	w.chain.Analyze(tx, w)
 }
 
 func (w *worker) finish() {
 	w.asm.Close()
+	w.chain.Flush(w.p.lastTS, w)
 	if len(w.buf) > 0 {
 		w.p.out.write(w.buf)
 		w.buf = w.buf[:0]
@@ -436,11 +484,16 @@ type Summary struct {
 	Hosts   []event.Count
 	Methods []event.Count
 	Status  [6]uint64
+	// Detections counts detections by class.
+	Detections []event.Count
+	// Analyzers ran on every transaction, in order.
+	Analyzers []string
 }
 
 func (p *Pipeline) summary() *Summary {
 	s := &Summary{Files: p.files, Wall: time.Since(p.started), Workers: len(p.workers), LastTime: p.lastTS}
 	var mix trafficMix
+	dets := map[string]uint64{}
 	for _, f := range p.files {
 		s.Packets += f.Packets
 		s.Bytes += f.Bytes
@@ -451,7 +504,15 @@ func (p *Pipeline) summary() *Summary {
 		}
 		s.Reassembly.Add(&w.asm.Stats)
 		mix.merge(&w.mix)
+		for k, v := range w.dets {
+			dets[k] += v
+		}
 	}
+	for k, v := range dets {
+		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
+	}
+	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
+	s.Analyzers = p.Analyzers
 	s.Hosts, s.Methods, s.Status = top(mix.hosts, 5), top(mix.methods, 6), mix.status
 	return s
 }
@@ -477,6 +538,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		FlowsOpen:    uint64(max(0, s.Reassembly.FlowsOpen)),
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
+		Detections:   s.Detections,
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {

@@ -45,6 +45,7 @@ type Stats struct {
 	Drops         []Count // drops by pipeline stage
 	Flags         []Count // transactions by flag
 	CaptureErrors []Count // damaged captures by kind
+	Detections    []Count // detections by class
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -71,6 +72,7 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "drops", s.Drops)
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
+	dst = appendCounts(dst, "detections", s.Detections)
 	return append(dst, "}\n"...)
 }
 

@@ -60,7 +60,7 @@ func TestUnmatchedAndStats(t *testing.T) {
 	st := Stats{Time: t0, Final: true, Packets: 10, Decode: []Count{{"not_tcp", 2}}, Drops: []Count{{"reassembly_flows", 1}}}
 	line = e.AppendStats(nil, &st)
 	eventtest.Validate(t, line)
-	want := `{"schema":"apitap/v1","type":"stats","time":"2026-01-15T10:00:00Z","sensor":"s","final":true,"packets":10,"bytes":0,"flows":0,"flows_open":0,"transactions":0,"decode":{"not_tcp":2},"parse_errors":{},"drops":{"reassembly_flows":1},"flags":{},"capture_errors":{}}` + "\n"
+	want := `{"schema":"apitap/v1","type":"stats","time":"2026-01-15T10:00:00Z","sensor":"s","final":true,"packets":10,"bytes":0,"flows":0,"flows_open":0,"transactions":0,"decode":{"not_tcp":2},"parse_errors":{},"drops":{"reassembly_flows":1},"flags":{},"capture_errors":{},"detections":{}}` + "\n"
 	if string(line) != want {
 		t.Fatalf("got\n%s\nwant\n%s", line, want)
 	}

@@ -13,6 +13,8 @@ func TestExitCodesAndMessages(t *testing.T) {
 	os.WriteFile(badKey, []byte("sensor:\n  id: x\n  wrokers: 3\n"), 0o644)
 	badVal := filepath.Join(dir, "badval.yaml")
 	os.WriteFile(badVal, []byte("reassembly:\n  max_flows: -1\n"), 0o644)
+	badAn := filepath.Join(dir, "badan.yaml")
+	os.WriteFile(badAn, []byte("analyzers:\n  discovry:\n    enabled: true\n"), 0o644)
 	badType := filepath.Join(dir, "badtype.yaml")
 	os.WriteFile(badType, []byte("sensor:\n  workers: many\n"), 0o644)
 	notCap := filepath.Join(dir, "notes.txt")
@@ -39,6 +41,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"missing file", []string{"read", filepath.Join(dir, "missing.pcap")}, ExitUsage, "no such file", ""},
 		{"unknown config key", []string{"read", "--config", badKey, basic}, ExitUsage, "line 3: unknown key wrokers", ""},
 		{"bad config value", []string{"read", "--config", badVal, basic}, ExitUsage, "reassembly.max_flows", ""},
+		{"unknown analyzer", []string{"read", "--config", badAn, basic}, ExitUsage, "analyzers.discovry (line 2): unknown analyzer", ""},
 		{"bad config type", []string{"read", "--config", badType, basic}, ExitUsage, "line 2", ""},
 		{"bad emit", []string{"read", "--emit", "transactions", basic}, ExitUsage, `unknown event type "transactions"`, ""},
 		{"not a capture", []string{"read", "--quiet", notCap}, ExitFailure, "not a pcap or pcapng capture", ""},

@@ -192,7 +192,10 @@ func doRead(files []string, o *readOpts, env *IO) error {
 		out = f
 	}
 
-	p := sensor.NewPipeline(cfg, out)
+	p, err := sensor.NewPipeline(cfg, out, log)
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	showProgress := o.progress == "always" || (o.progress == "auto" && env.StderrTTY)
 	var failed []string
 	for i, name := range files {

@@ -44,6 +44,14 @@ func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 		line(w, "status", status)
 	}
 	line(w, "flagged", st.Flags)
+	if len(s.Analyzers) > 0 {
+		fmt.Fprintf(w, "  analyzers      %s\n", strings.Join(s.Analyzers, ", "))
+		if len(st.Detections) == 0 {
+			fmt.Fprintf(w, "  detections     none\n")
+		} else {
+			line(w, "detections", st.Detections)
+		}
+	}
 	line(w, "parse errors", st.ParseErrors)
 	if r.Gaps > 0 {
 		fmt.Fprintf(w, "  gaps           %s (%s bytes lost on the wire or skipped)\n", humanCount(r.Gaps), humanCount(r.GapBytes))

@@ -1,0 +1,115 @@
+package event
+
+import (
+	"strconv"
+	"time"
+)
+
+// Severity levels of detections, lowest first.
+var Severities = []string{"info", "low", "medium", "high", "critical"}
+
+// Actor identifies who a detection is about. Empty fields are omitted.
+// APIKey must already be redacted or hashed by the analyzer.
+type Actor struct {
+	IP, User, Session, APIKey, Fingerprint string
+}
+
+// Endpoint is the API operation a detection concerns.
+type Endpoint struct {
+	Host, Method, Path string
+}
+
+// Evidence is one observation behind a detection. Value must be redacted
+// (see package redact) by the analyzer that fills it.
+type Evidence struct {
+	Location string // query, path, header, cookie, body, response_body, response_header
+	Name     string
+	Value    string
+	Rule     string
+}
+
+// Detection is an analyzer's decision (CONTRACT.md).
+type Detection struct {
+	ID         string // deterministic hash chosen by the analyzer
+	Class      string
+	Severity   string
+	Confidence float64
+	Actor      Actor
+	Endpoint   Endpoint
+	Evidence   []Evidence
+	FirstSeen  time.Time
+	LastSeen   time.Time
+	Count      int
+	Action     string // log, rate_limit, block, deceive
+}
+
+// AppendDetection appends one detection event line; its time is LastSeen.
+func (e *Encoder) AppendDetection(dst []byte, d *Detection) []byte {
+	dst = e.envelope(dst, "detection", d.LastSeen)
+	dst = append(dst, `,"id":`...)
+	dst = AppendString(dst, d.ID)
+	dst = append(dst, `,"class":`...)
+	dst = AppendString(dst, d.Class)
+	dst = append(dst, `,"severity":`...)
+	dst = AppendString(dst, d.Severity)
+	dst = append(dst, `,"confidence":`...)
+	dst = strconv.AppendFloat(dst, min(max(d.Confidence, 0), 1), 'f', -1, 64)
+	dst = append(dst, `,"actor":{`...)
+	n := 0
+	for _, f := range [...]struct{ k, v string }{{"ip", d.Actor.IP}, {"user", d.Actor.User}, {"session", d.Actor.Session}, {"api_key", d.Actor.APIKey}, {"fingerprint", d.Actor.Fingerprint}} {
+		if f.v == "" {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = AppendString(dst, f.k)
+		dst = append(dst, ':')
+		dst = AppendString(dst, f.v)
+	}
+	dst = append(dst, '}')
+	if d.Endpoint != (Endpoint{}) {
+		dst = append(dst, `,"endpoint":{"host":`...)
+		dst = AppendString(dst, d.Endpoint.Host)
+		dst = append(dst, `,"method":`...)
+		dst = AppendString(dst, d.Endpoint.Method)
+		dst = append(dst, `,"path":`...)
+		dst = AppendString(dst, d.Endpoint.Path)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"evidence":[`...)
+	for i, ev := range d.Evidence {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"location":`...)
+		dst = AppendString(dst, ev.Location)
+		if ev.Name != "" {
+			dst = append(dst, `,"name":`...)
+			dst = AppendString(dst, ev.Name)
+		}
+		if ev.Value != "" {
+			dst = append(dst, `,"value":`...)
+			dst = AppendString(dst, ev.Value)
+		}
+		if ev.Rule != "" {
+			dst = append(dst, `,"rule":`...)
+			dst = AppendString(dst, ev.Rule)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"first_seen":"`...)
+	dst = d.FirstSeen.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","last_seen":"`...)
+	dst = d.LastSeen.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","count":`...)
+	dst = strconv.AppendInt(dst, int64(max(d.Count, 1)), 10)
+	dst = append(dst, `,"action":`...)
+	action := d.Action
+	if action == "" {
+		action = "log"
+	}
+	dst = AppendString(dst, action)
+	return append(dst, "}\n"...)
+}
