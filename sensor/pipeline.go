@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,7 @@ type Pipeline struct {
 	started time.Time
 	files   []FileResult
 	closed  bool
+	live    bool
 }
 
 // FileResult says how one source went.
@@ -118,17 +120,86 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		}
 		p.workers = append(p.workers, newWorker(p, chain))
 	}
-	if n > 1 {
-		p.free = make(chan *batch, n*(cfg.Sensor.QueueBatches+2))
-		p.pending = make([]*batch, n)
-		for i := 0; i < n; i++ {
-			q := make(chan *batch, cfg.Sensor.QueueBatches)
-			p.queues = append(p.queues, q)
-			p.wg.Add(1)
-			go p.workers[i].loop(q)
-		}
-	}
 	return p, nil
+}
+
+// startQueues starts the worker goroutines behind bounded queues, for
+// sources read by one reader (files).
+func (p *Pipeline) startQueues() {
+	n := len(p.workers)
+	p.free = make(chan *batch, n*(p.cfg.Sensor.QueueBatches+2))
+	p.pending = make([]*batch, n)
+	for i := 0; i < n; i++ {
+		q := make(chan *batch, p.cfg.Sensor.QueueBatches)
+		p.queues = append(p.queues, q)
+		p.wg.Add(1)
+		go p.workers[i].loop(q)
+	}
+}
+
+// RunLive reads live sources until ctx ends: source i feeds worker i on
+// its own goroutine, without a reader in between, so the sources must
+// already split traffic by flow (an AF_PACKET fanout group does). There must
+// be one source per worker. Call Close afterwards.
+func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
+	if len(srcs) != len(p.workers) {
+		return fmt.Errorf("%d live sources for %d workers", len(srcs), len(p.workers))
+	}
+	if p.queues != nil || p.live {
+		return errors.New("pipeline already ran")
+	}
+	p.live = true
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i, src := range srcs {
+		wg.Add(1)
+		go func(w *worker, src capture.Source) {
+			defer wg.Done()
+			res := FileResult{Name: src.Name()}
+			link := src.LinkType()
+			for n := 0; ; n++ {
+				if n&63 == 0 && ctx.Err() != nil {
+					break
+				}
+				data, ci, err := src.Next()
+				if errors.Is(err, capture.ErrTimeout) {
+					w.idle(time.Now())
+					n = -1 // check ctx at once
+					continue
+				}
+				if err != nil {
+					res.Err = err
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("%s: %w", src.Name(), err)
+					}
+					mu.Unlock()
+					break
+				}
+				res.Packets++
+				res.Bytes += uint64(len(data))
+				if ci.Timestamp.After(w.last) {
+					w.last = ci.Timestamp
+				}
+				w.frame(data, ci, link)
+				if res.Packets&255 == 0 {
+					p.packets.Add(256)
+					p.bytes.Add(res.Bytes - res.published)
+					res.published = res.Bytes
+				}
+			}
+			p.packets.Add(res.Packets & 255)
+			p.bytes.Add(res.Bytes - res.published)
+			w.finish()
+			mu.Lock()
+			p.files = append(p.files, res)
+			mu.Unlock()
+		}(p.workers[i], src)
+	}
+	wg.Wait()
+	sort.Slice(p.files, func(i, j int) bool { return p.files[i].Name < p.files[j].Name })
+	return firstErr
 }
 
 // Packets and Bytes read so far (safe from any goroutine, for progress).
@@ -156,6 +227,12 @@ func (p *Pipeline) Run(src capture.Source) error {
 	}
 	link := src.LinkType()
 	inline := len(p.workers) == 1
+	if p.live {
+		return errors.New("pipeline already ran live sources")
+	}
+	if !inline && p.queues == nil {
+		p.startQueues()
+	}
 	var err error
 	for {
 		data, ci, rerr := src.Next()
@@ -237,7 +314,8 @@ func (p *Pipeline) Close() (*Summary, error) {
 		return nil, errors.New("pipeline already closed")
 	}
 	p.closed = true
-	if len(p.workers) > 1 {
+	switch {
+	case p.queues != nil:
 		for i, b := range p.pending {
 			if b != nil {
 				p.queues[i] <- b
@@ -245,8 +323,16 @@ func (p *Pipeline) Close() (*Summary, error) {
 			close(p.queues[i])
 		}
 		p.wg.Wait()
-	} else {
-		p.workers[0].finish()
+	case p.live: // workers finished when their sources ended
+	default:
+		for _, w := range p.workers {
+			w.finish()
+		}
+	}
+	for _, w := range p.workers {
+		if w.last.After(p.lastTS) {
+			p.lastTS = w.last
+		}
 	}
 	s := p.summary()
 	if p.emitSt {
@@ -274,6 +360,17 @@ type worker struct {
 	chain  *analyzer.Chain
 	flush  time.Time // next analyzer flush (capture time)
 	dets   map[string]uint64
+	last   time.Time // latest capture time seen (live sources)
+}
+
+// idle advances the worker's clock when a live source has nothing: idle
+// connections close and windowed analyzers flush although no packet comes.
+func (w *worker) idle(now time.Time) {
+	w.asm.Tick(now)
+	if w.chain.Len() > 0 && !now.Before(w.flush) {
+		w.chain.Flush(now, w)
+		w.flush = now.Add(analyzerFlushEvery)
+	}
 }
 
 // analyzerFlushEvery is how often (capture time) windowed analyzers are flushed.

@@ -22,5 +22,9 @@ type Source interface {
 // ErrTruncated reports a capture file that ends inside a record.
 var ErrTruncated = errors.New("capture file is truncated")
 
+// ErrTimeout is returned by live sources when no packet arrived in time;
+// the caller may advance its clock and call Next again.
+var ErrTimeout = errors.New("no packet before the poll timeout")
+
 // ErrCorrupt reports a capture file with an impossible record.
 var ErrCorrupt = errors.New("capture file is corrupt")

@@ -44,6 +44,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"read", "read capture files (pcap, pcapng, .gz, - for stdin) and write events", runRead, readHelp},
+		{"run", "capture live traffic from an interface (AF_PACKET) until SIGINT/SIGTERM", runRun, runHelp},
 		{"version", "print the version and build information", runVersion, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap version") }},
 		{"help", "show help for apitap or one command", nil, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap help [command]") }},
 	}
@@ -71,7 +72,7 @@ func Main(args []string, env *IO) int {
 	case "-version", "--version":
 		name = "version"
 	case "help":
-		return runHelp(args[1:], env)
+		return helpCommand(args[1:], env)
 	}
 	for _, c := range commands() {
 		if c.name == name && c.run != nil {
@@ -82,7 +83,7 @@ func Main(args []string, env *IO) int {
 	return ExitUsage
 }
 
-func runHelp(args []string, env *IO) int {
+func helpCommand(args []string, env *IO) int {
 	if len(args) == 0 {
 		mainHelp(env.Stdout)
 		return ExitOK

@@ -1,0 +1,132 @@
+//go:build linux
+
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/sensor/netnstest"
+)
+
+// TestHelperHTTPServer serves HTTP inside a namespace for TestRunCommand.
+func TestHelperHTTPServer(t *testing.T) {
+	addr := os.Getenv("APITAP_HELPER_ADDR")
+	if addr == "" {
+		t.Skip("helper process for TestRunCommand")
+	}
+	netnstest.ServeHTTP(addr)
+}
+
+// TestRunCommand builds apitap, runs `apitap run` on a veth, sends traffic,
+// stops it with SIGTERM and checks it flushed every transaction and the
+// final stats event, and exited 0.
+func TestRunCommand(t *testing.T) {
+	n := netnstest.New(t)
+	addr := n.PeerIP + ":8080"
+	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
+	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	netnstest.WaitTCP(t, addr, 10*time.Second)
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "apitap")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/apitap").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	events := filepath.Join(dir, "events.jsonl")
+	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats", "--sensor-id", "live", "-o", events)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// wait until it says it is capturing
+	for end := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "capturing"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			cmd.Process.Kill()
+			t.Fatalf("apitap run did not start:\n%s", stderr.String())
+		}
+	}
+	client := &http.Client{}
+	for i := 0; i < 12; i++ {
+		resp, err := client.Get(fmt.Sprintf("http://%s/v1/orders/%d", addr, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	// The last response may still be in flight on the wire: a connection
+	// left open must be flushed at exit, so do not close it.
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("apitap run: %v\n%s", err, stderr.String())
+	}
+	out, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventtest.ValidateStream(t, bytes.NewReader(out))
+	if n := strings.Count(string(out), `"type":"transaction"`); n != 12 {
+		t.Fatalf("%d transactions, want 12:\n%s\n%s", n, out, stderr.String())
+	}
+	if !strings.Contains(string(out), `"type":"stats"`) || !strings.Contains(stderr.String(), "kernel") {
+		t.Fatalf("no final stats or summary:\n%s\n%s", out, stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a child's copier while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"run"}, "no interface given"},
+		{[]string{"run", "-i", "nonexistent0"}, "-i nonexistent0"},
+		{[]string{"run", "-i", "lo", "x.pcap"}, "apitap read"},
+		{[]string{"run", "-i", "lo", "--ring-mb", "1"}, "--ring-mb"},
+	}
+	for _, c := range cases {
+		code, _, errOut := runCLI(t, nil, c.args...)
+		if code != ExitUsage || !strings.Contains(string(errOut), c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.msg)
+		}
+	}
+	if code, out, _ := runCLI(t, nil, "help", "run"); code != 0 || !strings.Contains(string(out), "PACKET_FANOUT_HASH") {
+		t.Errorf("help run: %d %s", code, out)
+	}
+}

@@ -1,0 +1,155 @@
+//go:build linux
+
+package sensor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/sensor/capture"
+	"github.com/apitap/apitap/sensor/netnstest"
+)
+
+// TestHelperHTTPServer is not a test: the live test starts the test binary
+// inside a network namespace with APITAP_HELPER_ADDR set, and this serves
+// HTTP there until killed.
+func TestHelperHTTPServer(t *testing.T) {
+	addr := os.Getenv("APITAP_HELPER_ADDR")
+	if addr == "" {
+		t.Skip("helper process for TestLiveAFPacket")
+	}
+	netnstest.ServeHTTP(addr)
+}
+
+// TestLiveAFPacket runs a real HTTP server in a network namespace, talks to
+// it from the root namespace over a veth pair, captures on the veth with
+// AF_PACKET (two fanout sockets, two workers) and checks the exact
+// transactions.
+func TestLiveAFPacket(t *testing.T) {
+	n := netnstest.New(t)
+	addr := n.PeerIP + ":8080"
+	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
+	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+	var srvOut bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvOut, &srvOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	netnstest.WaitTCP(t, addr, 10*time.Second)
+
+	var srcs []capture.Source
+	for i := 0; i < 2; i++ {
+		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: n.Host, RingBytes: 8 << 20, FanoutID: uint16(4000 + os.Getpid()%1000), PollTimeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		srcs = append(srcs, s)
+	}
+	cfg := Config{}
+	cfg.Sensor.ID, cfg.Sensor.Workers = "live", 2
+	cfg.Output.Emit = []string{"transaction", "stats"}
+	var out bytes.Buffer
+	p, err := NewPipeline(cfg, &out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.RunLive(ctx, srcs) }()
+	time.Sleep(100 * time.Millisecond) // sockets are bound already; let the workers start
+
+	// 3 keep-alive clients: 8 GETs (2 of them 404) and 2 POSTs each
+	want := map[string]int{}
+	for c := 0; c < 3; c++ {
+		client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+		for i := 0; i < 10; i++ {
+			path := fmt.Sprintf("/v1/items/%d", c*100+i)
+			if i%4 == 3 {
+				path = fmt.Sprintf("/missing/%d", c*100+i)
+			}
+			var resp *http.Response
+			var err error
+			if i%5 == 4 {
+				resp, err = client.Post("http://"+addr+path, "application/json", strings.NewReader(`{"qty":2}`))
+				want["POST "+path]++
+			} else {
+				resp, err = client.Get("http://" + addr + path)
+				want["GET "+path]++
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		client.CloseIdleConnections()
+	}
+	// wait until the workers have seen every exchange (bounded), then stop
+	for end := time.Now().Add(10 * time.Second); p.Transactions() < 30 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventtest.ValidateStream(t, bytes.NewReader(out.Bytes()))
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct {
+			Type   string          `json:"type"`
+			Method string          `json:"method"`
+			Path   string          `json:"path"`
+			Status int             `json:"status"`
+			Flags  json.RawMessage `json:"flags"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != "transaction" {
+			continue
+		}
+		key := ev.Method + " " + ev.Path
+		got[key]++
+		wantStatus := 200
+		if strings.HasPrefix(ev.Path, "/missing") {
+			wantStatus = 404
+		}
+		if ev.Status != wantStatus || ev.Flags != nil {
+			t.Errorf("%s: status %d flags %s, want %d and no flags", key, ev.Status, ev.Flags, wantStatus)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("transactions seen live:\n%v\nwant:\n%v", got, want)
+	}
+	if sum.Reassembly.Flows < 3 || sum.Reassembly.Transactions != 30 {
+		t.Fatalf("summary: %d flows, %d transactions", sum.Reassembly.Flows, sum.Reassembly.Transactions)
+	}
+	var drops uint64
+	for _, s := range srcs {
+		_, d, _, err := s.(*capture.AFPacket).KernelStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		drops += d
+	}
+	if drops != 0 {
+		t.Errorf("kernel dropped %d packets", drops)
+	}
+}

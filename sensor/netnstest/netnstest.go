@@ -1,0 +1,124 @@
+//go:build linux
+
+// Package netnstest creates throw-away network namespaces joined to the
+// root namespace by a veth pair, for tests that capture real traffic. It is
+// used by tests only. Tests skip, saying why, when not run as root.
+package netnstest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Netns is a network namespace joined to the root namespace by a veth
+// pair: the root side is Host (an interface to capture on), the namespace
+// side Peer.
+type Netns struct {
+	Name, Host, Peer string
+	HostIP, PeerIP   string
+}
+
+func sh(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func New(t testing.TB) *Netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces and capture (CI runs as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (iproute2)")
+	}
+	// Concurrent test processes (go test runs packages in parallel) must
+	// not pick the same subnet: choose under a lock, skipping subnets that
+	// are assigned already.
+	lock, err := os.OpenFile(os.TempDir()+"/apitap-netnstest.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	used, _ := exec.Command("ip", "-4", "addr").Output()
+	id := os.Getpid() % 10000
+	sub := ""
+	for k := 0; k < 250; k++ {
+		c := fmt.Sprintf("10.%d.%d.", 200+k/250, (id+k)%250)
+		if !strings.Contains(string(used), " "+c) {
+			sub = c
+			break
+		}
+	}
+	if sub == "" {
+		t.Fatal("no free 10.200.x.0/24 subnet for the test namespace")
+	}
+	n := &Netns{Name: fmt.Sprintf("apitap-t%d", id), Host: fmt.Sprintf("atp%dh", id), Peer: fmt.Sprintf("atp%dp", id),
+		HostIP: sub + "1", PeerIP: sub + "2"}
+	exec.Command("ip", "netns", "del", n.Name).Run()
+	exec.Command("ip", "link", "del", n.Host).Run()
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", n.Host).Run()
+		exec.Command("ip", "netns", "del", n.Name).Run()
+	})
+	sh(t, "ip", "netns", "add", n.Name)
+	sh(t, "ip", "link", "add", n.Host, "type", "veth", "peer", "name", n.Peer)
+	sh(t, "ip", "link", "set", n.Peer, "netns", n.Name)
+	sh(t, "ip", "addr", "add", n.HostIP+"/24", "dev", n.Host)
+	sh(t, "ip", "link", "set", n.Host, "up")
+	sh(t, "ip", "netns", "exec", n.Name, "ip", "addr", "add", n.PeerIP+"/24", "dev", n.Peer)
+	sh(t, "ip", "netns", "exec", n.Name, "ip", "link", "set", n.Peer, "up")
+	sh(t, "ip", "netns", "exec", n.Name, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+// Exec runs a command inside the namespace.
+func (n *Netns) Exec(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// ServeHTTP serves a small JSON API on addr until the process is killed:
+// any path answers 200 with a 3 KB JSON body, paths under /missing 404.
+// Tests run it in a namespace by re-executing their test binary.
+func ServeHTTP(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasPrefix(r.URL.Path, "/missing") {
+			w.WriteHeader(404)
+		}
+		fmt.Fprintf(w, `{"path":%q,"method":%q,"got":%d,"pad":"%s"}`, r.URL.Path, r.Method, len(body), strings.Repeat("x", 3000))
+	})
+	fmt.Println("listening", (&http.Server{Addr: addr, Handler: mux}).ListenAndServe())
+}
+
+// WaitTCP waits until addr accepts connections.
+func WaitTCP(t testing.TB, addr string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not accept connections: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
