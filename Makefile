@@ -9,12 +9,13 @@ FUZZ_TARGETS := \
 	./analyzer/redact:FuzzQuery \
 	./sensor/capture:FuzzFile
 
-.PHONY: help build demo test unit fuzz vet bench bench-go generate clean
+.PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 
 help:
 	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap)"
 	@echo "make test      vet, all tests, golden end-to-end tests and a short fuzz run per parser"
 	@echo "make bench     throughput table: apitap vs the naive baseline on a generated 1 GB capture"
+	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
 	@echo "make bench-go  Go micro-benchmarks of the hot paths (ns/op, B/op, allocs/op)"
 	@echo "make fuzz      fuzz every parser for FUZZTIME (default 10s; e.g. FUZZTIME=60s)"
 	@echo "make generate  regenerate the test captures under testdata/ (deterministic)"
@@ -49,6 +50,9 @@ bench:
 	$(GO) build -o $(BIN)/apitap-gen ./sensor/cmd/apitap-gen
 	$(GO) build -o $(BIN)/apitap-bench ./sensor/cmd/apitap-bench
 	./$(BIN)/apitap-bench -apitap $(BIN)/apitap -naive $(BIN)/apitap-naive -gen $(BIN)/apitap-gen -size 1GB -small-size 256MB
+
+bench-live:
+	deploy/bench/live-replay.sh 200MB 2 64
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
