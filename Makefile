@@ -18,7 +18,7 @@ help:
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
 	@echo "make bench-go  Go micro-benchmarks of the hot paths (ns/op, B/op, allocs/op)"
 	@echo "make fuzz      fuzz every parser for FUZZTIME (default 10s; e.g. FUZZTIME=60s)"
-	@echo "make generate  regenerate the test captures under testdata/ (deterministic)"
+	@echo "make generate  regenerate the eBPF objects (needs clang) and the test captures (deterministic)"
 	@echo "make build     build bin/apitap"
 
 build:
@@ -57,7 +57,9 @@ bench-live:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# bpf: needs clang, llvm and libbpf-dev (only here: builds use the committed output)
 generate:
+	cd bpf && $(GO) generate ./...
 	$(GO) run ./sensor/cmd/apitap-gen cases -dir testdata/pcaps
 	$(GO) run ./sensor/cmd/apitap-gen demo -o testdata/demo/demo.pcap
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/netnstest"
 )
@@ -151,5 +153,108 @@ func TestLiveAFPacket(t *testing.T) {
 	}
 	if drops != 0 {
 		t.Errorf("kernel dropped %d packets", drops)
+	}
+}
+
+// TestLiveEBPFPorts captures with the eBPF pre-filter selecting port 8080,
+// then switches it to port 9090 while running: traffic on the port no
+// longer selected stops being captured, without reattaching anything.
+func TestLiveEBPFPorts(t *testing.T) {
+	n := netnstest.New(t)
+	var addrs []string
+	for _, port := range []string{"8080", "9090"} {
+		addr := n.PeerIP + ":" + port
+		srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
+		srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+		netnstest.WaitTCP(t, addr, 10*time.Second)
+		addrs = append(addrs, addr)
+	}
+	f, err := bpf.Load()
+	if errors.Is(err, bpf.ErrNotSupported) {
+		t.Skipf("kernel refuses eBPF: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Apply(bpf.Config{Ports: []uint16{8080}}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: n.Host, RingBytes: 8 << 20, PollTimeout: 50 * time.Millisecond, EBPFProgFD: f.FD()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	cfg := Config{}
+	cfg.Sensor.ID, cfg.Sensor.Workers = "ebpf", 1
+	cfg.Output.Emit = []string{"transaction"}
+	var out bytes.Buffer
+	p, err := NewPipeline(cfg, &out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.RunLive(ctx, []capture.Source{src}) }()
+
+	phase := func(name string, want uint64) {
+		for _, addr := range addrs {
+			client := &http.Client{}
+			for i := 0; i < 5; i++ {
+				resp, err := client.Get(fmt.Sprintf("http://%s/%s/%d", addr, name, i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			client.CloseIdleConnections()
+		}
+		for end := time.Now().Add(10 * time.Second); p.Transactions() < want && time.Now().Before(end); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // anything unexpected would show up by now
+	}
+	phase("p1", 5)
+	if err := f.Apply(bpf.Config{Ports: []uint16{9090}}); err != nil {
+		t.Fatal(err)
+	}
+	phase("p2", 10)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct {
+			Path string `json:"path"`
+			Flow struct {
+				Server struct {
+					Port int `json:"port"`
+				} `json:"server"`
+			} `json:"flow"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprintf("%s:%d", ev.Path[:3], ev.Flow.Server.Port)]++
+	}
+	want := map[string]int{"/p1:8080": 5, "/p2:9090": 5}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("captured %v, want %v", got, want)
+	}
+	c, err := f.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c[bpf.CounterDroppedPort] == 0 {
+		t.Errorf("the filter dropped nothing: %v", c)
 	}
 }

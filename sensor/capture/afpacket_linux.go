@@ -29,6 +29,9 @@ type AFPacketConfig struct {
 	// PollTimeout bounds how long Next waits; it then returns ErrTimeout so
 	// that the worker can advance its clock. Default 200ms.
 	PollTimeout time.Duration
+	// EBPFProgFD, when > 0, attaches that socket-filter program (the
+	// pre-filter of package bpf) to the socket.
+	EBPFProgFD int
 }
 
 const afBlock = 1 << 20 // TPACKET_V3 block: also the largest frame (GSO packets)
@@ -74,6 +77,12 @@ func OpenAFPacket(c AFPacketConfig) (*AFPacket, error) {
 		if err := h.SetPromiscuous(true); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("afpacket %s: promiscuous mode: %w", c.Iface, err)
+		}
+	}
+	if c.EBPFProgFD > 0 {
+		if err := h.SetEBPF(int32(c.EBPFProgFD)); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("afpacket %s: attach eBPF pre-filter: %w", c.Iface, err)
 		}
 	}
 	if err := h.InitSocketStats(); err != nil {

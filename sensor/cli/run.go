@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
 )
@@ -30,12 +33,18 @@ PACKET_FANOUT_HASH group: the kernel spreads flows over the workers by a
 symmetric flow hash, so both directions of a connection meet on one worker.
 The interface is put in promiscuous mode (mirror ports need it) unless
 --promisc=false. Needs root, or CAP_NET_RAW (and CAP_NET_ADMIN for
-promiscuous mode).
+promiscuous mode, CAP_BPF for the pre-filter).
+
+An eBPF pre-filter on the sockets drops, in the kernel, what --ports,
+--allow, --deny, --vlans and --sample do not select, before it costs a copy
+into the ring; where the kernel refuses eBPF, apitap warns and captures
+everything (or refuses to start when a selection was asked for).
 
 Examples:
   apitap run -i eth1                                  summary on Ctrl-C
   apitap run -i eth1 --emit transaction,stats -o /var/log/apitap.jsonl
   apitap run -i ens5 --workers 4 --ring-mb 256        a busy AWS mirror target
+  apitap run -i eth1 --ports 80,8080 --deny 10.0.9.0/24   only two API ports, not a noisy subnet
 
 Flags:
 `)
@@ -49,6 +58,13 @@ type runOpts struct {
 	iface   string
 	ringMB  int
 	promisc bool
+	ebpf    bool
+	ports   string
+	allow   string
+	deny    string
+	vlans   string
+	sample  int
+	tunnels bool
 }
 
 func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
@@ -58,6 +74,13 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.StringVar(&o.iface, "i", "", "network `interface` to capture on")
 	fs.IntVar(&o.ringMB, "ring-mb", 64, "AF_PACKET ring size per worker, in `MiB`")
 	fs.BoolVar(&o.promisc, "promisc", true, "put the interface in promiscuous mode")
+	fs.BoolVar(&o.ebpf, "ebpf", true, "filter in the kernel with the eBPF pre-filter (falls back to no pre-filter, with a warning, where the kernel refuses it)")
+	fs.StringVar(&o.ports, "ports", "", "keep only TCP traffic from or to these `ports` (comma list; default: all)")
+	fs.StringVar(&o.allow, "allow", "", "keep only traffic from or to these `CIDRs` (comma list; default: all)")
+	fs.StringVar(&o.deny, "deny", "", "drop traffic from or to these `CIDRs` (comma list)")
+	fs.StringVar(&o.vlans, "vlans", "", "keep only traffic tagged with these VLAN `ids` (comma list; default: all)")
+	fs.IntVar(&o.sample, "sample", 0, "keep only this many `flows` per 1000 (both directions alike; 0: all)")
+	fs.BoolVar(&o.tunnels, "tunnels", true, "keep VXLAN/GENEVE/GRE mirror traffic whatever --ports says")
 	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); flags override it")
 	fs.StringVar(&o.out, "out", "", "write events to `file` instead of standard output (-o is the same)")
 	fs.StringVar(&o.out, "o", "", "short for --out")
@@ -123,7 +146,36 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 		defer f.Close()
 		out = f
 	}
-	srcs, err := openLive(o, cfg.Sensor.Workers)
+	fcfg, err := o.filterConfig()
+	if err != nil {
+		return err
+	}
+	var filter *bpf.Filter
+	if o.ebpf {
+		filter, err = bpf.Load()
+		if err == nil {
+			err = filter.Apply(fcfg)
+		}
+		if err != nil {
+			if filter != nil {
+				filter.Close()
+				filter = nil
+			}
+			if fcfg.Ports != nil || fcfg.Allow != nil || fcfg.Deny != nil || fcfg.VLANs != nil || fcfg.SamplePerMille > 0 {
+				return fmt.Errorf("the eBPF pre-filter is needed for --ports/--allow/--deny/--vlans/--sample: %w", err)
+			}
+			log.Warn().Err(err).Msg("eBPF pre-filter unavailable; capturing everything on the interface")
+		} else {
+			defer filter.Close()
+		}
+	} else if fcfg.Ports != nil || fcfg.Allow != nil || fcfg.Deny != nil || fcfg.VLANs != nil || fcfg.SamplePerMille > 0 {
+		return usagef("--ports/--allow/--deny/--vlans/--sample need the eBPF pre-filter (--ebpf=true)")
+	}
+	progFD := 0
+	if filter != nil {
+		progFD = filter.FD()
+	}
+	srcs, err := openLive(o, cfg.Sensor.Workers, progFD)
 	if err != nil {
 		return err
 	}
@@ -152,6 +204,13 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if !o.quiet {
 		printSummary(env.Stderr, sum, cfg)
 		fmt.Fprintf(env.Stderr, "  kernel         %s packets received, %s dropped, %s ring freezes\n", humanCount(kp), humanCount(kd), humanCount(kf))
+		if filter != nil {
+			if c, err := filter.Counters(); err == nil {
+				fmt.Fprintf(env.Stderr, "  eBPF filter    %s seen, %s kept, dropped: %s port, %s allow, %s deny, %s vlan, %s sampling\n",
+					humanCount(c[bpf.CounterSeen]), humanCount(c[bpf.CounterKept]), humanCount(c[bpf.CounterDroppedPort]), humanCount(c[bpf.CounterDroppedAllow]),
+					humanCount(c[bpf.CounterDroppedDeny]), humanCount(c[bpf.CounterDroppedVLAN]), humanCount(c[bpf.CounterDroppedSample]))
+			}
+		}
 	}
 	if runErr != nil {
 		return runErr
@@ -159,12 +218,62 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	return err
 }
 
+// filterConfig parses the pre-filter flags.
+func (o *runOpts) filterConfig() (bpf.Config, error) {
+	c := bpf.Config{Tunnels: o.tunnels, SamplePerMille: o.sample}
+	if o.sample < 0 || o.sample > 1000 {
+		return c, usagef("--sample must be between 0 and 1000, got %d", o.sample)
+	}
+	for _, f := range splitList(o.ports) {
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil || n == 0 {
+			return c, usagef("--ports: bad port %q", f)
+		}
+		c.Ports = append(c.Ports, uint16(n))
+	}
+	for _, f := range splitList(o.vlans) {
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil || n > 4095 {
+			return c, usagef("--vlans: bad VLAN id %q", f)
+		}
+		c.VLANs = append(c.VLANs, uint16(n))
+	}
+	for _, l := range []struct {
+		flag string
+		src  string
+		dst  *[]netip.Prefix
+	}{{"--allow", o.allow, &c.Allow}, {"--deny", o.deny, &c.Deny}} {
+		for _, f := range splitList(l.src) {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f)
+				if aerr != nil {
+					return c, usagef("%s: bad CIDR %q", l.flag, f)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			*l.dst = append(*l.dst, p)
+		}
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // openLive opens one AF_PACKET socket per worker in one fanout group.
-func openLive(o *runOpts, workers int) ([]capture.Source, error) {
+func openLive(o *runOpts, workers, progFD int) ([]capture.Source, error) {
 	fanout := uint16(os.Getpid()&0x7fff) | 1
 	var srcs []capture.Source
 	for i := 0; i < workers; i++ {
-		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: o.iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc})
+		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: o.iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD})
 		if err != nil {
 			for _, s := range srcs {
 				s.Close()
