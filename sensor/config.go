@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -59,6 +60,10 @@ type OutputConfig struct {
 	// BodyBytes > 0 puts up to that many raw body bytes into transaction
 	// events. Raw bodies may hold sensitive data: for debugging only.
 	BodyBytes int `yaml:"body_bytes"`
+	// StatsInterval is how often `apitap run` writes a stats event (wall
+	// clock; 0: only the final one). `apitap read` writes only the final
+	// one. Default 60s.
+	StatsInterval time.Duration `yaml:"stats_interval"`
 }
 
 // EventTypes are the event types of the contract, in documentation order.
@@ -90,6 +95,9 @@ func (c Config) WithDefaults() Config {
 	if c.Decode.MaxDepth == 0 {
 		c.Decode.MaxDepth = 4
 	}
+	if c.Output.StatsInterval == 0 {
+		c.Output.StatsInterval = time.Minute
+	}
 	if c.Output.Emit == nil {
 		c.Output.Emit = DefaultEmit
 	}
@@ -106,6 +114,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sensor.queue_batches must be positive, got %d", c.Sensor.QueueBatches)
 	case c.Decode.MaxDepth < 0 || c.Decode.MaxDepth > 16:
 		return fmt.Errorf("decode.max_depth must be between 1 and 16, got %d", c.Decode.MaxDepth)
+	case c.Output.StatsInterval < 0:
+		return fmt.Errorf("output.stats_interval must be positive, got %s", c.Output.StatsInterval)
 	case c.Output.BodyBytes < 0:
 		return fmt.Errorf("output.body_bytes must be positive, got %d", c.Output.BodyBytes)
 	}

@@ -152,6 +152,12 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		p.statsLoop(ctx)
+	}()
+	defer func() { <-statsDone }()
 	for i, src := range srcs {
 		wg.Add(1)
 		go func(w *worker, src capture.Source) {
@@ -162,9 +168,16 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 				if n&63 == 0 && ctx.Err() != nil {
 					break
 				}
+				if n&1023 == 0 {
+					if now := time.Now(); now.Sub(w.snap.at) >= time.Second {
+						w.publish(now, &res)
+					}
+				}
 				data, ci, err := src.Next()
 				if errors.Is(err, capture.ErrTimeout) {
-					w.idle(time.Now())
+					now := time.Now()
+					w.idle(now)
+					w.publish(now, &res)
 					n = -1 // check ctx at once
 					continue
 				}
@@ -361,6 +374,42 @@ type worker struct {
 	flush  time.Time // next analyzer flush (capture time)
 	dets   map[string]uint64
 	last   time.Time // latest capture time seen (live sources)
+	snap   workerSnap
+}
+
+// workerSnap is what a live worker last published for periodic stats: the
+// worker's own counters are not safe to read from another goroutine.
+type workerSnap struct {
+	mu       sync.Mutex
+	at       time.Time // wall clock of the last publication
+	packets  uint64
+	bytes    uint64
+	last     time.Time
+	decode   [decode.NumResults]uint64
+	stats    reassembly.Stats
+	detected map[string]uint64
+}
+
+// publish copies the worker's counters for the stats goroutine and hands
+// buffered events to the output (live events must not wait for 64 KiB).
+func (w *worker) publish(now time.Time, res *FileResult) {
+	if len(w.buf) > 0 {
+		w.p.out.write(w.buf)
+		w.buf = w.buf[:0]
+	}
+	sn := &w.snap
+	sn.mu.Lock()
+	sn.at, sn.packets, sn.bytes, sn.last = now, res.Packets, res.Bytes, w.last
+	sn.decode = w.decode
+	sn.stats = w.asm.Stats
+	sn.stats.BufferDenied = w.asm.Budget.Denied
+	if sn.detected == nil {
+		sn.detected = map[string]uint64{}
+	}
+	for k, v := range w.dets {
+		sn.detected[k] = v
+	}
+	sn.mu.Unlock()
 }
 
 // idle advances the worker's clock when a live source has nothing: idle
@@ -614,6 +663,58 @@ func (p *Pipeline) summary() *Summary {
 	return s
 }
 
+// statsLoop flushes the output every second and, every
+// output.stats_interval, writes a stats event from the workers' last
+// snapshots. It ends with ctx.
+func (p *Pipeline) statsLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	next := time.Now().Add(p.cfg.Output.StatsInterval)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if p.emitSt && p.cfg.Output.StatsInterval > 0 && !now.Before(next) {
+				next = now.Add(p.cfg.Output.StatsInterval)
+				st := p.snapshot().Event(time.Time{})
+				st.Final = false
+				enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
+				p.out.write(enc.AppendStats(nil, &st))
+			}
+			p.out.flush()
+		}
+	}
+}
+
+// snapshot sums what the live workers last published.
+func (p *Pipeline) snapshot() *Summary {
+	s := &Summary{Wall: time.Since(p.started), Workers: len(p.workers)}
+	dets := map[string]uint64{}
+	for _, w := range p.workers {
+		sn := &w.snap
+		sn.mu.Lock()
+		s.Packets += sn.packets
+		s.Bytes += sn.bytes
+		if sn.last.After(s.LastTime) {
+			s.LastTime = sn.last
+		}
+		for i, n := range sn.decode {
+			s.Decode[i] += n
+		}
+		s.Reassembly.Add(&sn.stats)
+		for k, v := range sn.detected {
+			dets[k] += v
+		}
+		sn.mu.Unlock()
+	}
+	for k, v := range dets {
+		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
+	}
+	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
+	return s
+}
+
 // Drops lists what was dropped, by pipeline stage.
 func (s *Summary) Drops() []event.Count {
 	d := []event.Count{
@@ -626,6 +727,9 @@ func (s *Summary) Drops() []event.Count {
 
 // Event builds the final stats event (time: the last capture timestamp).
 func (s *Summary) Event(last time.Time) event.Stats {
+	if last.IsZero() {
+		last = s.LastTime
+	}
 	st := event.Stats{
 		Time:         last,
 		Final:        true,

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
@@ -65,6 +66,8 @@ type runOpts struct {
 	vlans   string
 	sample  int
 	tunnels bool
+
+	statsInterval time.Duration
 }
 
 func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
@@ -90,6 +93,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.IntVar(&o.maxBody, "max-body-bytes", 0, "body `bytes` kept per HTTP message after decoding (default 65536)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary at exit")
+	fs.DurationVar(&o.statsInterval, "stats-interval", 0, "write a stats event this often (default 60s; 0 keeps the configuration's)")
 	o.progress = "never"
 	return fs, o
 }
@@ -136,6 +140,12 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	cfg, err := o.buildConfig()
 	if err != nil {
 		return err
+	}
+	if o.statsInterval < 0 {
+		return usagef("--stats-interval must be positive, got %s", o.statsInterval)
+	}
+	if o.statsInterval > 0 {
+		cfg.Output.StatsInterval = o.statsInterval
 	}
 	out := env.Stdout
 	if cfg.Output.File != "" && cfg.Output.File != "-" {

@@ -49,7 +49,7 @@ func TestRunCommand(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	events := filepath.Join(dir, "events.jsonl")
-	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats", "--sensor-id", "live", "-o", events)
+	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats", "--sensor-id", "live", "--stats-interval", "1s", "-o", events)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -71,9 +71,19 @@ func TestRunCommand(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	// The last response may still be in flight on the wire: a connection
-	// left open must be flushed at exit, so do not close it.
-	time.Sleep(300 * time.Millisecond)
+	// Events stream out while it runs (flushed every second), with a
+	// periodic stats event; the connection is left open on purpose.
+	var live []byte
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		live, _ = os.ReadFile(events)
+		if strings.Count(string(live), `"type":"transaction"`) == 12 && strings.Contains(string(live), `"final":false`) {
+			break
+		}
+	}
+	if strings.Count(string(live), `"type":"transaction"`) != 12 || !strings.Contains(string(live), `"final":false`) {
+		cmd.Process.Kill()
+		t.Fatalf("while running, the events file has:\n%s", live)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apitap run: %v\n%s", err, stderr.String())
@@ -86,7 +96,7 @@ func TestRunCommand(t *testing.T) {
 	if n := strings.Count(string(out), `"type":"transaction"`); n != 12 {
 		t.Fatalf("%d transactions, want 12:\n%s\n%s", n, out, stderr.String())
 	}
-	if !strings.Contains(string(out), `"type":"stats"`) || !strings.Contains(stderr.String(), "kernel") {
+	if !strings.Contains(string(out), `"final":true`) || !strings.Contains(stderr.String(), "kernel") {
 		t.Fatalf("no final stats or summary:\n%s\n%s", out, stderr.String())
 	}
 }
