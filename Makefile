@@ -21,8 +21,9 @@ help:
 	@echo "make generate  regenerate the eBPF objects (needs clang) and the test captures (deterministic)"
 	@echo "make build     build bin/apitap"
 
+# CGO_ENABLED=0: one static binary, and dropping capabilities works on every thread
 build:
-	$(GO) build -o $(BIN)/apitap ./sensor/cmd/apitap
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/apitap ./sensor/cmd/apitap
 
 demo: build
 	./$(BIN)/apitap read --sensor-id demo testdata/demo/demo.pcap
@@ -45,7 +46,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) build -o $(BIN)/apitap ./sensor/cmd/apitap
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/apitap ./sensor/cmd/apitap
 	$(GO) build -o $(BIN)/apitap-naive ./sensor/cmd/apitap-naive
 	$(GO) build -o $(BIN)/apitap-gen ./sensor/cmd/apitap-gen
 	$(GO) build -o $(BIN)/apitap-bench ./sensor/cmd/apitap-bench

@@ -11,7 +11,7 @@ WORKERS=${2:-2}
 RING=${3:-64}
 command -v tcpreplay >/dev/null || { echo "needs tcpreplay (apt-get install tcpreplay)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (veth and AF_PACKET)" >&2; exit 2; }
-go build -o bin/apitap ./sensor/cmd/apitap
+CGO_ENABLED=0 go build -o bin/apitap ./sensor/cmd/apitap
 go build -o bin/apitap-gen ./sensor/cmd/apitap-gen
 dir=$(mktemp -d)
 A=aprpl0; B=aprpl1

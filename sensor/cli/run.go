@@ -34,7 +34,8 @@ PACKET_FANOUT_HASH group: the kernel spreads flows over the workers by a
 symmetric flow hash, so both directions of a connection meet on one worker.
 The interface is put in promiscuous mode (mirror ports need it) unless
 --promisc=false. Needs root, or CAP_NET_RAW (and CAP_NET_ADMIN for
-promiscuous mode, CAP_BPF for the pre-filter).
+promiscuous mode, CAP_BPF for the pre-filter). Once its sockets are open it
+drops every capability and sets no_new_privs.
 
 An eBPF pre-filter on the sockets drops, in the kernel, what --ports,
 --allow, --deny, --vlans and --sample do not select, before it costs a copy
@@ -197,6 +198,11 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	p, err := sensor.NewPipeline(cfg, out, log)
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if err := dropCapabilities(); err != nil {
+		log.Warn().Err(err).Msg("could not drop capabilities (a binary built with cgo can not); running with those it started with")
+	} else {
+		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
 	}
 	log.Info().Str("iface", o.iface).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
 	runErr := p.RunLive(ctx, srcs)

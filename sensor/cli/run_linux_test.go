@@ -45,7 +45,9 @@ func TestRunCommand(t *testing.T) {
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "apitap")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/apitap").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "../cmd/apitap")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	events := filepath.Join(dir, "events.jsonl")
@@ -60,6 +62,21 @@ func TestRunCommand(t *testing.T) {
 		if time.Now().After(end) {
 			cmd.Process.Kill()
 			t.Fatalf("apitap run did not start:\n%s", stderr.String())
+		}
+	}
+	// it runs without any capability once capturing
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapPrm:") {
+			if f := strings.Fields(l); len(f) != 2 || strings.Trim(f[1], "0") != "" {
+				t.Errorf("capabilities left: %s", l)
+			}
+		}
+		if strings.HasPrefix(l, "NoNewPrivs:") && !strings.HasSuffix(l, "1") {
+			t.Errorf("no_new_privs not set: %s", l)
 		}
 	}
 	client := &http.Client{}
