@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"regexp"
 	"runtime"
@@ -26,6 +27,7 @@ type Config struct {
 	Decode     DecodeConfig      `yaml:"decode"`
 	Reassembly reassembly.Config `yaml:"reassembly"`
 	Output     OutputConfig      `yaml:"output"`
+	Capture    CaptureConfig     `yaml:"capture"`
 	// Analyzers configures the analyzers, one section each (see package
 	// analyzer and each analyzer's README).
 	Analyzers analyzer.Settings `yaml:"analyzers"`
@@ -41,6 +43,35 @@ type SensorConfig struct {
 	// QueueBatches bounds each worker's input queue, in batches of up to
 	// 256 packets. Default 64.
 	QueueBatches int `yaml:"queue_batches"`
+}
+
+// CaptureConfig selects, in the kernel (eBPF pre-filter of `apitap run`),
+// the traffic that reaches the sensor. Empty lists select everything. It is
+// re-applied on SIGHUP without reattaching anything.
+type CaptureConfig struct {
+	Ports          []uint16 `yaml:"ports"`            // TCP server ports to keep
+	Allow          []string `yaml:"allow"`            // CIDRs (or addresses) to keep
+	Deny           []string `yaml:"deny"`             // CIDRs (or addresses) to drop
+	VLANs          []uint16 `yaml:"vlans"`            // VLAN ids to keep
+	Tunnels        *bool    `yaml:"tunnels"`          // keep VXLAN/GENEVE/GRE whatever ports say; default true
+	SamplePerMille int      `yaml:"sample_per_mille"` // flows kept per 1000; 0: all
+}
+
+// Prefixes parses a list of CIDRs or addresses.
+func Prefixes(key string, list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range list {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: bad CIDR %q", key, f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // DecodeConfig sets the tunnel ports and nesting bound of the decoder.
@@ -114,6 +145,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sensor.queue_batches must be positive, got %d", c.Sensor.QueueBatches)
 	case c.Decode.MaxDepth < 0 || c.Decode.MaxDepth > 16:
 		return fmt.Errorf("decode.max_depth must be between 1 and 16, got %d", c.Decode.MaxDepth)
+	case c.Capture.SamplePerMille < 0 || c.Capture.SamplePerMille > 1000:
+		return fmt.Errorf("capture.sample_per_mille must be between 0 and 1000, got %d", c.Capture.SamplePerMille)
 	case c.Output.StatsInterval < 0:
 		return fmt.Errorf("output.stats_interval must be positive, got %s", c.Output.StatsInterval)
 	case c.Output.BodyBytes < 0:
@@ -123,6 +156,22 @@ func (c Config) Validate() error {
 		if !slices.Contains(EventTypes, t) {
 			return fmt.Errorf("output.emit: unknown event type %q (known: %s)", t, strings.Join(EventTypes, ", "))
 		}
+	}
+	for _, v := range c.Capture.VLANs {
+		if v > 4095 {
+			return fmt.Errorf("capture.vlans: bad VLAN id %d", v)
+		}
+	}
+	for _, p := range c.Capture.Ports {
+		if p == 0 {
+			return fmt.Errorf("capture.ports: port 0")
+		}
+	}
+	if _, err := Prefixes("capture.allow", c.Capture.Allow); err != nil {
+		return err
+	}
+	if _, err := Prefixes("capture.deny", c.Capture.Deny); err != nil {
+		return err
 	}
 	if err := c.Reassembly.Validate(); err != nil {
 		return err

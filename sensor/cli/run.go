@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
@@ -157,7 +159,7 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 		defer f.Close()
 		out = f
 	}
-	fcfg, err := o.filterConfig()
+	fcfg, err := o.filterConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -172,14 +174,14 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 				filter.Close()
 				filter = nil
 			}
-			if fcfg.Ports != nil || fcfg.Allow != nil || fcfg.Deny != nil || fcfg.VLANs != nil || fcfg.SamplePerMille > 0 {
+			if o.selects(fcfg) {
 				return fmt.Errorf("the eBPF pre-filter is needed for --ports/--allow/--deny/--vlans/--sample: %w", err)
 			}
 			log.Warn().Err(err).Msg("eBPF pre-filter unavailable; capturing everything on the interface")
 		} else {
 			defer filter.Close()
 		}
-	} else if fcfg.Ports != nil || fcfg.Allow != nil || fcfg.Deny != nil || fcfg.VLANs != nil || fcfg.SamplePerMille > 0 {
+	} else if o.selects(fcfg) {
 		return usagef("--ports/--allow/--deny/--vlans/--sample need the eBPF pre-filter (--ebpf=true)")
 	}
 	progFD := 0
@@ -205,6 +207,19 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
 	}
 	log.Info().Str("iface", o.iface).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				o.reload(cfg, filter, log)
+			}
+		}
+	}()
 	runErr := p.RunLive(ctx, srcs)
 	var kp, kd, kf uint64
 	for _, s := range srcs {
@@ -234,44 +249,101 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	return err
 }
 
-// filterConfig parses the pre-filter flags.
-func (o *runOpts) filterConfig() (bpf.Config, error) {
-	c := bpf.Config{Tunnels: o.tunnels, SamplePerMille: o.sample}
-	if o.sample < 0 || o.sample > 1000 {
-		return c, usagef("--sample must be between 0 and 1000, got %d", o.sample)
-	}
-	for _, f := range splitList(o.ports) {
-		n, err := strconv.ParseUint(f, 10, 16)
-		if err != nil || n == 0 {
-			return c, usagef("--ports: bad port %q", f)
+// filterConfig is the pre-filter selection: the configuration's capture
+// section with the flags given on the command line on top.
+func (o *runOpts) filterConfig(cfg sensor.Config) (bpf.Config, error) {
+	cc := cfg.Capture
+	if o.setFlags["sample"] {
+		if o.sample < 0 || o.sample > 1000 {
+			return bpf.Config{}, usagef("--sample must be between 0 and 1000, got %d", o.sample)
 		}
-		c.Ports = append(c.Ports, uint16(n))
+		cc.SamplePerMille = o.sample
 	}
-	for _, f := range splitList(o.vlans) {
-		n, err := strconv.ParseUint(f, 10, 16)
-		if err != nil || n > 4095 {
-			return c, usagef("--vlans: bad VLAN id %q", f)
-		}
-		c.VLANs = append(c.VLANs, uint16(n))
+	if o.setFlags["tunnels"] || cc.Tunnels == nil {
+		cc.Tunnels = &o.tunnels
 	}
-	for _, l := range []struct {
-		flag string
-		src  string
-		dst  *[]netip.Prefix
-	}{{"--allow", o.allow, &c.Allow}, {"--deny", o.deny, &c.Deny}} {
-		for _, f := range splitList(l.src) {
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				a, aerr := netip.ParseAddr(f)
-				if aerr != nil {
-					return c, usagef("%s: bad CIDR %q", l.flag, f)
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
+	if o.setFlags["ports"] {
+		cc.Ports = nil
+		for _, f := range splitList(o.ports) {
+			n, err := strconv.ParseUint(f, 10, 16)
+			if err != nil || n == 0 {
+				return bpf.Config{}, usagef("--ports: bad port %q", f)
 			}
-			*l.dst = append(*l.dst, p)
+			cc.Ports = append(cc.Ports, uint16(n))
 		}
+	}
+	if o.setFlags["vlans"] {
+		cc.VLANs = nil
+		for _, f := range splitList(o.vlans) {
+			n, err := strconv.ParseUint(f, 10, 16)
+			if err != nil || n > 4095 {
+				return bpf.Config{}, usagef("--vlans: bad VLAN id %q", f)
+			}
+			cc.VLANs = append(cc.VLANs, uint16(n))
+		}
+	}
+	if o.setFlags["allow"] {
+		cc.Allow = splitList(o.allow)
+	}
+	if o.setFlags["deny"] {
+		cc.Deny = splitList(o.deny)
+	}
+	c := bpf.Config{Ports: cc.Ports, VLANs: cc.VLANs, Tunnels: *cc.Tunnels, SamplePerMille: cc.SamplePerMille}
+	var err error
+	if c.Allow, err = sensor.Prefixes("--allow", cc.Allow); err != nil {
+		return c, usageError{err.Error()}
+	}
+	if c.Deny, err = sensor.Prefixes("--deny", cc.Deny); err != nil {
+		return c, usageError{err.Error()}
 	}
 	return c, nil
+}
+
+func (c *runOpts) selects(f bpf.Config) bool {
+	return f.Ports != nil || f.Allow != nil || f.Deny != nil || f.VLANs != nil || f.SamplePerMille > 0
+}
+
+// reload re-reads the configuration on SIGHUP: the capture section goes to
+// the eBPF maps at once; other changed sections are named as needing a
+// restart. A configuration that does not validate changes nothing.
+func (o *runOpts) reload(running sensor.Config, filter *bpf.Filter, log zerolog.Logger) {
+	if o.config == "" {
+		log.Info().Msg("SIGHUP: no --config file to reload")
+		return
+	}
+	cfg, err := o.buildConfig()
+	if err != nil {
+		log.Error().Err(err).Msg("SIGHUP: configuration not reloaded")
+		return
+	}
+	fcfg, err := o.filterConfig(cfg)
+	if err != nil {
+		log.Error().Err(err).Msg("SIGHUP: configuration not reloaded")
+		return
+	}
+	applied := "nothing"
+	if filter != nil {
+		if err := filter.Apply(fcfg); err != nil {
+			log.Error().Err(err).Msg("SIGHUP: pre-filter not updated")
+			return
+		}
+		applied = "capture (eBPF pre-filter)"
+	} else if o.selects(fcfg) {
+		log.Warn().Msg("SIGHUP: the capture selection needs the eBPF pre-filter, which is not loaded")
+	}
+	var restart []string
+	a, b := reflect.ValueOf(running), reflect.ValueOf(cfg)
+	for i := 0; i < a.NumField(); i++ {
+		name := strings.Split(a.Type().Field(i).Tag.Get("yaml"), ",")[0]
+		if name != "capture" && !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			restart = append(restart, name)
+		}
+	}
+	ev := log.Info().Str("applied", applied)
+	if len(restart) > 0 {
+		ev = ev.Strs("needs_restart", restart)
+	}
+	ev.Msg("SIGHUP: configuration reloaded")
 }
 
 func splitList(s string) []string {

@@ -44,12 +44,7 @@ func TestRunCommand(t *testing.T) {
 	netnstest.WaitTCP(t, addr, 10*time.Second)
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "apitap")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/apitap")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildApitap(t, dir)
 	events := filepath.Join(dir, "events.jsonl")
 	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats", "--sensor-id", "live", "--stats-interval", "1s", "-o", events)
 	stderr := &syncBuffer{}
@@ -115,6 +110,87 @@ func TestRunCommand(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `"final":true`) || !strings.Contains(stderr.String(), "kernel") {
 		t.Fatalf("no final stats or summary:\n%s\n%s", out, stderr.String())
+	}
+}
+
+// buildApitap builds the static binary into dir.
+func buildApitap(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "apitap")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/apitap")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestRunSIGHUP starts `apitap run` with a configuration selecting another
+// port (nothing is captured), rewrites it to select the server's port and
+// sends SIGHUP: the next requests are captured, without a restart.
+func TestRunSIGHUP(t *testing.T) {
+	n := netnstest.New(t)
+	addr := n.PeerIP + ":8080"
+	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
+	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	netnstest.WaitTCP(t, addr, 10*time.Second)
+	dir := t.TempDir()
+	bin := buildApitap(t, dir)
+	conf := filepath.Join(dir, "apitap.yaml")
+	os.WriteFile(conf, []byte("capture:\n  ports: [9999]\noutput:\n  emit: [transaction]\n"), 0o644)
+	events := filepath.Join(dir, "events.jsonl")
+	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "1", "--ring-mb", "8", "--config", conf, "-o", events)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "capturing", func() bool { return strings.Contains(stderr.String(), "capturing") })
+	get := func(prefix string) {
+		client := &http.Client{}
+		for i := 0; i < 3; i++ {
+			resp, err := client.Get(fmt.Sprintf("http://%s/%s/%d", addr, prefix, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		client.CloseIdleConnections()
+	}
+	get("before")
+	time.Sleep(1500 * time.Millisecond) // events are flushed every second
+	os.WriteFile(conf, []byte("capture:\n  ports: [8080]\noutput:\n  emit: [transaction]\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "reload", func() bool { return strings.Contains(stderr.String(), "configuration reloaded") })
+	get("after")
+	count := func() int {
+		b, _ := os.ReadFile(events)
+		return strings.Count(string(b), `"type":"transaction"`)
+	}
+	waitFor(t, "3 transactions", func() bool { return count() >= 3 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("apitap run: %v\n%s", err, stderr.String())
+	}
+	b, _ := os.ReadFile(events)
+	if count() != 3 || strings.Contains(string(b), "/before/") || strings.Count(string(b), "/after/") != 3 {
+		t.Fatalf("want the 3 requests after the reload only:\n%s\n%s", b, stderr.String())
 	}
 }
 
