@@ -112,6 +112,21 @@ func (f *Filter) Apply(c Config) error {
 	return f.objs.Config.Put(uint32(0), &cfg)
 }
 
+// SetSample changes only the per-flow sampling rate (per mille; 0 or 1000
+// keeps every flow), leaving the rest of the selection as it is: the
+// overload controller's knob.
+func (f *Filter) SetSample(perMille int) error {
+	if perMille < 0 || perMille > 1000 {
+		return fmt.Errorf("sample rate %d per mille out of range 0-1000", perMille)
+	}
+	var cfg filterConfig
+	if err := f.objs.Config.Lookup(uint32(0), &cfg); err != nil {
+		return err
+	}
+	cfg.SamplePerMille = uint32(perMille)
+	return f.objs.Config.Put(uint32(0), &cfg)
+}
+
 // syncSet makes a hash map's keys exactly want.
 func syncSet(m *ebpf.Map, want []uint16) error {
 	var k uint16

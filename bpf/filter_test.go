@@ -115,6 +115,15 @@ func TestFilterSamplingIsPerFlow(t *testing.T) {
 	if err := f.Apply(Config{SamplePerMille: 500}); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.Apply(Config{Ports: []uint16{80}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetSample(500); err != nil { // keeps the port selection
+		t.Fatal(err)
+	}
+	if kept(t, f, frame(pcapgen.Encap{}, "10.1.0.1:30000", "10.9.0.1:443")) {
+		t.Fatal("SetSample lost the port selection")
+	}
 	keptFlows := 0
 	for i := 0; i < 400; i++ {
 		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(30000+i))

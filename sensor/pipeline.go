@@ -46,13 +46,17 @@ type Pipeline struct {
 	emitDet bool
 	// Analyzers lists the analyzers run on every transaction, in order.
 	Analyzers []string
-	workers   []*worker
-	queues    []chan *batch
-	free      chan *batch
-	pending   []*batch // per worker, being filled by the reader
-	wg        sync.WaitGroup
-	dec       *decode.Decoder // the reader's, to shard frames
-	dp        decode.Packet
+	// ExtraDrops, when set, adds drops counted outside the pipeline (the
+	// kernel's ring, the pre-filter's sampling) to stats events. It is
+	// called from the stats goroutine and from Close.
+	ExtraDrops func() []event.Count
+	workers    []*worker
+	queues     []chan *batch
+	free       chan *batch
+	pending    []*batch // per worker, being filled by the reader
+	wg         sync.WaitGroup
+	dec        *decode.Decoder // the reader's, to shard frames
+	dp         decode.Packet
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -634,6 +638,8 @@ type Summary struct {
 	Detections []event.Count
 	// Analyzers ran on every transaction, in order.
 	Analyzers []string
+	// Extra are drops counted outside the pipeline (see Pipeline.ExtraDrops).
+	Extra []event.Count
 }
 
 func (p *Pipeline) summary() *Summary {
@@ -660,6 +666,9 @@ func (p *Pipeline) summary() *Summary {
 	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
 	s.Analyzers = p.Analyzers
 	s.Hosts, s.Methods, s.Status = top(mix.hosts, 5), top(mix.methods, 6), mix.status
+	if p.ExtraDrops != nil {
+		s.Extra = p.ExtraDrops()
+	}
 	return s
 }
 
@@ -712,6 +721,9 @@ func (p *Pipeline) snapshot() *Summary {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
 	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
+	if p.ExtraDrops != nil {
+		s.Extra = p.ExtraDrops()
+	}
 	return s
 }
 
@@ -722,6 +734,8 @@ func (s *Summary) Drops() []event.Count {
 		{Name: "http_buffer", N: s.Reassembly.BufferDenied},
 		{Name: "http_pipeline", N: s.Reassembly.HTTP.ParseErrors[http1.ErrPipelineOverflow]},
 	}
+	d = append(d, s.Extra...)
+	sort.Slice(d, func(i, j int) bool { return d[i].Name < d[j].Name })
 	return nonZero(d)
 }
 

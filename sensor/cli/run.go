@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
@@ -207,6 +208,30 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
 	}
 	log.Info().Str("iface", o.iface).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
+	kernelDrops := func() (total uint64) {
+		for _, s := range srcs {
+			if k, ok := s.(interface {
+				KernelStats() (uint64, uint64, uint64, error)
+			}); ok {
+				if _, d, _, err := k.KernelStats(); err == nil {
+					total += d
+				}
+			}
+		}
+		return total
+	}
+	p.ExtraDrops = func() []event.Count {
+		c := []event.Count{{Name: "kernel", N: kernelDrops()}}
+		if filter != nil {
+			if n, err := filter.Counters(); err == nil {
+				c = append(c, event.Count{Name: "sampling", N: n[bpf.CounterDroppedSample]})
+			}
+		}
+		return c
+	}
+	if filter != nil {
+		go shedLoad(ctx, filter, fcfg.SamplePerMille, kernelDrops, log)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -301,6 +326,33 @@ func (o *runOpts) filterConfig(cfg sensor.Config) (bpf.Config, error) {
 
 func (c *runOpts) selects(f bpf.Config) bool {
 	return f.Ports != nil || f.Allow != nil || f.Deny != nil || f.VLANs != nil || f.SamplePerMille > 0
+}
+
+// shedLoad watches the kernel's ring drops every second and, while there
+// are any, lowers the pre-filter's per-flow sampling rate so that whole
+// flows are shed in the kernel instead of random packets (see
+// sensor.Shedder).
+func shedLoad(ctx context.Context, filter *bpf.Filter, configured int, drops func() uint64, log zerolog.Logger) {
+	sh := &sensor.Shedder{Set: filter.SetSample, Max: configured}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := drops()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := drops()
+		changed, err := sh.Observe(now - last)
+		last = now
+		switch {
+		case err != nil:
+			log.Error().Err(err).Msg("overload: could not change the sampling rate")
+		case changed:
+			log.Warn().Int("flows_kept_per_mille", sh.Rate()).Msg("overload: kernel ring drops; shedding whole flows in the pre-filter")
+		}
+	}
 }
 
 // reload re-reads the configuration on SIGHUP: the capture section goes to
