@@ -34,6 +34,8 @@ vet:
 
 unit:
 	$(GO) test -count=1 ./...
+	@# the libpcap source and classic BPF filters (cgo, libpcap-dev)
+	$(GO) test -count=1 -tags pcap ./sensor/capture/ ./sensor/
 
 test: vet unit
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)

@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
 )
 
 // AFPacketConfig configures one AF_PACKET socket.
@@ -32,6 +33,9 @@ type AFPacketConfig struct {
 	// EBPFProgFD, when > 0, attaches that socket-filter program (the
 	// pre-filter of package bpf) to the socket.
 	EBPFProgFD int
+	// ClassicBPF, when set and no eBPF program is, is attached instead
+	// (CompileBPF makes it from a tcpdump expression).
+	ClassicBPF []bpf.RawInstruction
 }
 
 const afBlock = 1 << 20 // TPACKET_V3 block: also the largest frame (GSO packets)
@@ -83,6 +87,11 @@ func OpenAFPacket(c AFPacketConfig) (*AFPacket, error) {
 		if err := h.SetEBPF(int32(c.EBPFProgFD)); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("afpacket %s: attach eBPF pre-filter: %w", c.Iface, err)
+		}
+	} else if len(c.ClassicBPF) > 0 {
+		if err := h.SetBPF(c.ClassicBPF); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("afpacket %s: attach classic BPF filter: %w", c.Iface, err)
 		}
 	}
 	if err := h.InitSocketStats(); err != nil {

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apitap/apitap/bpf"
 )
 
 func TestExitCodesAndMessages(t *testing.T) {
@@ -107,5 +110,23 @@ func TestDamagedCapturesAreReported(t *testing.T) {
 				t.Errorf("stats event lacks capture_errors:\n%s", out)
 			}
 		})
+	}
+}
+
+func TestClassicExpr(t *testing.T) {
+	cases := []struct {
+		cfg  bpf.Config
+		want string
+	}{
+		{bpf.Config{}, ""},
+		{bpf.Config{Ports: []uint16{80, 8080}}, "(tcp port 80 or tcp port 8080)"},
+		{bpf.Config{Ports: []uint16{80}, Tunnels: true}, "((tcp port 80) or udp port 4789 or udp port 6081 or proto gre)"},
+		{bpf.Config{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Deny: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}}, "(net 10.0.0.0/8) and not net 10.9.0.0/16"},
+		{bpf.Config{Ports: []uint16{80}, VLANs: []uint16{3}}, ""},
+	}
+	for _, c := range cases {
+		if got := classicExpr(c.cfg); got != c.want {
+			t.Errorf("classicExpr(%+v) = %q, want %q", c.cfg, got, c.want)
+		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	xbpf "golang.org/x/net/bpf"
+
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
@@ -70,6 +72,8 @@ type runOpts struct {
 	vlans   string
 	sample  int
 	tunnels bool
+	source  string
+	bpfExpr string
 
 	statsInterval time.Duration
 }
@@ -88,6 +92,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.StringVar(&o.vlans, "vlans", "", "keep only traffic tagged with these VLAN `ids` (comma list; default: all)")
 	fs.IntVar(&o.sample, "sample", 0, "keep only this many `flows` per 1000 (both directions alike; 0: all)")
 	fs.BoolVar(&o.tunnels, "tunnels", true, "keep VXLAN/GENEVE/GRE mirror traffic whatever --ports says")
+	fs.StringVar(&o.source, "source", "afpacket", "capture `source`: afpacket (default; fanout over workers) or pcap (libpcap, one worker; needs a build with -tags pcap)")
+	fs.StringVar(&o.bpfExpr, "bpf", "", "classic BPF `filter` in tcpdump syntax, instead of the eBPF pre-filter (needs a build with -tags pcap)")
 	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); flags override it")
 	fs.StringVar(&o.out, "out", "", "write events to `file` instead of standard output (-o is the same)")
 	fs.StringVar(&o.out, "o", "", "short for --out")
@@ -164,8 +170,24 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if err != nil {
 		return err
 	}
+	if o.source != "afpacket" && o.source != "pcap" {
+		return usagef("--source: want afpacket or pcap, got %q", o.source)
+	}
+	if o.bpfExpr != "" && o.selects(fcfg) {
+		return usagef("--bpf replaces the eBPF pre-filter: give either --bpf or --ports/--allow/--deny/--vlans/--sample")
+	}
 	var filter *bpf.Filter
-	if o.ebpf {
+	var classic []xbpf.RawInstruction
+	switch {
+	case o.source == "pcap":
+		if o.selects(fcfg) {
+			return usagef("--ports/--allow/--deny/--vlans/--sample use the eBPF pre-filter of the afpacket source; with --source pcap use --bpf")
+		}
+	case o.bpfExpr != "":
+		if classic, err = capture.CompileBPF(o.bpfExpr, 262144); err != nil {
+			return usageError{err.Error()}
+		}
+	case o.ebpf:
 		filter, err = bpf.Load()
 		if err == nil {
 			err = filter.Apply(fcfg)
@@ -175,22 +197,38 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 				filter.Close()
 				filter = nil
 			}
-			if o.selects(fcfg) {
-				return fmt.Errorf("the eBPF pre-filter is needed for --ports/--allow/--deny/--vlans/--sample: %w", err)
+			if !o.selects(fcfg) {
+				log.Warn().Err(err).Msg("eBPF pre-filter unavailable; capturing everything on the interface")
+				break
 			}
-			log.Warn().Err(err).Msg("eBPF pre-filter unavailable; capturing everything on the interface")
+			expr := classicExpr(fcfg)
+			var cerr error
+			if classic, cerr = capture.CompileBPF(expr, 262144); cerr != nil || expr == "" {
+				return fmt.Errorf("the eBPF pre-filter is needed for this selection and the classic fallback is not possible (%v): %w", cerr, err)
+			}
+			log.Warn().Err(err).Str("classic_filter", expr).Msg("eBPF pre-filter unavailable; falling back to a classic BPF filter (no sampling, no counters)")
 		} else {
 			defer filter.Close()
 		}
-	} else if o.selects(fcfg) {
+	case o.selects(fcfg):
 		return usagef("--ports/--allow/--deny/--vlans/--sample need the eBPF pre-filter (--ebpf=true)")
 	}
 	progFD := 0
 	if filter != nil {
 		progFD = filter.FD()
 	}
-	srcs, err := openLive(o, cfg.Sensor.Workers, progFD)
-	if err != nil {
+	var srcs []capture.Source
+	if o.source == "pcap" {
+		if cfg.Sensor.Workers != 1 {
+			log.Info().Msg("libpcap has no fanout: one worker reads the interface")
+			cfg.Sensor.Workers = 1
+		}
+		ps, err := capture.OpenPcap(capture.PcapConfig{Iface: o.iface, BufferBytes: o.ringMB << 20, Promisc: o.promisc, Filter: o.bpfExpr})
+		if err != nil {
+			return err
+		}
+		srcs = []capture.Source{ps}
+	} else if srcs, err = openLive(o, cfg.Sensor.Workers, progFD, classic); err != nil {
 		return err
 	}
 	defer func() {
@@ -398,6 +436,37 @@ func (o *runOpts) reload(running sensor.Config, filter *bpf.Filter, log zerolog.
 	ev.Msg("SIGHUP: configuration reloaded")
 }
 
+// classicExpr writes the selection as a tcpdump expression, for kernels
+// without eBPF (sampling and VLAN lists have no classic equivalent here).
+func classicExpr(f bpf.Config) string {
+	var and []string
+	var ports []string
+	for _, p := range f.Ports {
+		ports = append(ports, fmt.Sprintf("tcp port %d", p))
+	}
+	if len(ports) > 0 {
+		sel := "(" + strings.Join(ports, " or ") + ")"
+		if f.Tunnels {
+			sel = "(" + sel + " or udp port 4789 or udp port 6081 or proto gre)"
+		}
+		and = append(and, sel)
+	}
+	var nets []string
+	for _, p := range f.Allow {
+		nets = append(nets, "net "+p.String())
+	}
+	if len(nets) > 0 {
+		and = append(and, "("+strings.Join(nets, " or ")+")")
+	}
+	for _, p := range f.Deny {
+		and = append(and, "not net "+p.String())
+	}
+	if len(f.VLANs) > 0 || (f.SamplePerMille > 0 && f.SamplePerMille < 1000) {
+		return "" // not expressible: the caller refuses to start
+	}
+	return strings.Join(and, " and ")
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -409,11 +478,11 @@ func splitList(s string) []string {
 }
 
 // openLive opens one AF_PACKET socket per worker in one fanout group.
-func openLive(o *runOpts, workers, progFD int) ([]capture.Source, error) {
+func openLive(o *runOpts, workers, progFD int, classic []xbpf.RawInstruction) ([]capture.Source, error) {
 	fanout := uint16(os.Getpid()&0x7fff) | 1
 	var srcs []capture.Source
 	for i := 0; i < workers; i++ {
-		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: o.iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD})
+		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: o.iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD, ClassicBPF: classic})
 		if err != nil {
 			for _, s := range srcs {
 				s.Close()
