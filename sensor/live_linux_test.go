@@ -258,3 +258,67 @@ func TestLiveEBPFPorts(t *testing.T) {
 		t.Errorf("the filter dropped nothing: %v", c)
 	}
 }
+
+// liveRun serves HTTP in a namespace, captures the veth with src (opened
+// by open once the namespace exists), sends n GETs and returns the
+// transactions seen.
+func liveRun(t *testing.T, n int, open func(iface string) capture.Source) int {
+	ns := netnstest.New(t)
+	addr := ns.PeerIP + ":8080"
+	srv := ns.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
+	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	netnstest.WaitTCP(t, addr, 10*time.Second)
+	src := open(ns.Host)
+	defer src.Close()
+	cfg := Config{}
+	cfg.Sensor.ID, cfg.Sensor.Workers = "pcap", 1
+	cfg.Output.Emit = []string{"transaction"}
+	var out bytes.Buffer
+	p, err := NewPipeline(cfg, &out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.RunLive(ctx, []capture.Source{src}) }()
+	time.Sleep(100 * time.Millisecond)
+	client := &http.Client{}
+	for i := 0; i < n; i++ {
+		resp, err := client.Get(fmt.Sprintf("http://%s/v1/x/%d", addr, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	for end := time.Now().Add(5 * time.Second); p.Transactions() < uint64(n) && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	return strings.Count(out.String(), `"path":"/v1/x/`)
+}
+
+// TestLiveAny captures with -i any (cooked, every interface): the veth's
+// traffic is among it.
+func TestLiveAny(t *testing.T) {
+	got := liveRun(t, 10, func(string) capture.Source {
+		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: "any", RingBytes: 8 << 20, PollTimeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	if got != 10 {
+		t.Fatalf("%d transactions on any, want 10", got)
+	}
+}

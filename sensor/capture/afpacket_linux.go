@@ -16,6 +16,8 @@ import (
 
 // AFPacketConfig configures one AF_PACKET socket.
 type AFPacketConfig struct {
+	// Iface is the interface; "any" captures every interface (cooked:
+	// frames start at the network header, link type raw IP).
 	Iface string
 	// RingBytes is the size of the TPACKET_V3 ring (rounded to whole 1 MiB
 	// blocks). Default 64 MiB.
@@ -42,8 +44,9 @@ const afBlock = 1 << 20 // TPACKET_V3 block: also the largest frame (GSO packets
 
 // AFPacket is a live source reading a TPACKET_V3 ring.
 type AFPacket struct {
-	h    *afpacket.TPacket
-	name string
+	h      *afpacket.TPacket
+	name   string
+	cooked bool // "any": no link-layer header
 }
 
 // OpenAFPacket opens and configures a socket on an interface.
@@ -55,8 +58,13 @@ func OpenAFPacket(c AFPacketConfig) (*AFPacket, error) {
 		c.PollTimeout = 200 * time.Millisecond
 	}
 	blocks := max(2, c.RingBytes/afBlock)
+	iface, sock := c.Iface, afpacket.SocketRaw
+	if iface == "any" {
+		iface, sock = "", afpacket.SocketDgram // unbound: every interface
+	}
 	h, err := afpacket.NewTPacket(
-		afpacket.OptInterface(c.Iface),
+		afpacket.OptInterface(iface),
+		sock,
 		afpacket.TPacketVersion3,
 		afpacket.OptFrameSize(1<<16),
 		afpacket.OptBlockSize(afBlock),
@@ -70,14 +78,14 @@ func OpenAFPacket(c AFPacketConfig) (*AFPacket, error) {
 		}
 		return nil, fmt.Errorf("afpacket %s: %w", c.Iface, err)
 	}
-	s := &AFPacket{h: h, name: c.Iface}
+	s := &AFPacket{h: h, name: c.Iface, cooked: sock == afpacket.SocketDgram}
 	if c.FanoutID != 0 {
 		if err := h.SetFanout(afpacket.FanoutHash, c.FanoutID); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("afpacket %s: fanout: %w", c.Iface, err)
 		}
 	}
-	if c.Promisc {
+	if c.Promisc && !s.cooked {
 		if err := h.SetPromiscuous(true); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("afpacket %s: promiscuous mode: %w", c.Iface, err)
@@ -111,9 +119,14 @@ func (s *AFPacket) Next() ([]byte, gopacket.CaptureInfo, error) {
 	return data, ci, err
 }
 
-// LinkType implements Source: AF_PACKET raw sockets deliver Ethernet frames
-// on Ethernet-like interfaces.
-func (s *AFPacket) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
+// LinkType implements Source: Ethernet frames on Ethernet-like interfaces,
+// raw IP packets for "any".
+func (s *AFPacket) LinkType() layers.LinkType {
+	if s.cooked {
+		return layers.LinkTypeRaw
+	}
+	return layers.LinkTypeEthernet
+}
 
 // Name implements Source.
 func (s *AFPacket) Name() string { return "afpacket:" + s.name }

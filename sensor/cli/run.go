@@ -60,9 +60,21 @@ Flags:
 	fs.PrintDefaults()
 }
 
+// ifaceList is the repeatable -i flag.
+type ifaceList []string
+
+func (l *ifaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *ifaceList) Set(v string) error {
+	for _, f := range splitList(v) {
+		*l = append(*l, f)
+	}
+	return nil
+}
+
 type runOpts struct {
 	readOpts
-	iface   string
+	ifaces  ifaceList
 	ringMB  int
 	promisc bool
 	ebpf    bool
@@ -82,7 +94,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	o := &runOpts{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.iface, "i", "", "network `interface` to capture on")
+	fs.Var(&o.ifaces, "i", "network `interface` to capture on; repeat for several; \"any\" captures every interface (cooked, without link headers)")
 	fs.IntVar(&o.ringMB, "ring-mb", 64, "AF_PACKET ring size per worker, in `MiB`")
 	fs.BoolVar(&o.promisc, "promisc", true, "put the interface in promiscuous mode")
 	fs.BoolVar(&o.ebpf, "ebpf", true, "filter in the kernel with the eBPF pre-filter (falls back to no pre-filter, with a warning, where the kernel refuses it)")
@@ -134,14 +146,22 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if len(rest) > 0 {
 		return usagef("unexpected arguments %q (capture files are read with apitap read)", strings.Join(rest, " "))
 	}
-	if o.iface == "" {
+	if len(o.ifaces) == 0 {
 		return usagef("no interface given: use -i IFACE")
 	}
 	if o.ringMB < 2 || o.ringMB > 1<<16 {
 		return usagef("--ring-mb must be between 2 and 65536, got %d", o.ringMB)
 	}
-	if _, err := net.InterfaceByName(o.iface); err != nil {
-		return usagef("-i %s: %v", o.iface, err)
+	for _, i := range o.ifaces {
+		if i == "any" {
+			if len(o.ifaces) > 1 {
+				return usagef("-i any already captures every interface")
+			}
+			continue
+		}
+		if _, err := net.InterfaceByName(i); err != nil {
+			return usagef("-i %s: %v", i, err)
+		}
 	}
 	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
 	if err != nil {
@@ -223,13 +243,28 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 			log.Info().Msg("libpcap has no fanout: one worker reads the interface")
 			cfg.Sensor.Workers = 1
 		}
-		ps, err := capture.OpenPcap(capture.PcapConfig{Iface: o.iface, BufferBytes: o.ringMB << 20, Promisc: o.promisc, Filter: o.bpfExpr})
+		if len(o.ifaces) > 1 {
+			return usagef("--source pcap reads one interface")
+		}
+		ps, err := capture.OpenPcap(capture.PcapConfig{Iface: o.ifaces[0], BufferBytes: o.ringMB << 20, Promisc: o.promisc, Filter: o.bpfExpr})
 		if err != nil {
 			return err
 		}
 		srcs = []capture.Source{ps}
-	} else if srcs, err = openLive(o, cfg.Sensor.Workers, progFD, classic); err != nil {
-		return err
+	} else {
+		// one fanout group of cfg.Sensor.Workers sockets per interface, a
+		// worker per socket
+		for _, iface := range o.ifaces {
+			s, err := openLive(o, iface, cfg.Sensor.Workers, progFD, classic)
+			if err != nil {
+				for _, x := range srcs {
+					x.Close()
+				}
+				return err
+			}
+			srcs = append(srcs, s...)
+		}
+		cfg.Sensor.Workers = len(srcs)
 	}
 	defer func() {
 		for _, s := range srcs {
@@ -245,7 +280,7 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	} else {
 		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
 	}
-	log.Info().Str("iface", o.iface).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
+	log.Info().Strs("iface", o.ifaces).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
 	kernelDrops := func() (total uint64) {
 		for _, s := range srcs {
 			if k, ok := s.(interface {
@@ -436,6 +471,9 @@ func (o *runOpts) reload(running sensor.Config, filter *bpf.Filter, log zerolog.
 	ev.Msg("SIGHUP: configuration reloaded")
 }
 
+// fanoutSeq tells the fanout groups of several interfaces apart.
+var fanoutSeq int
+
 // classicExpr writes the selection as a tcpdump expression, for kernels
 // without eBPF (sampling and VLAN lists have no classic equivalent here).
 func classicExpr(f bpf.Config) string {
@@ -478,11 +516,12 @@ func splitList(s string) []string {
 }
 
 // openLive opens one AF_PACKET socket per worker in one fanout group.
-func openLive(o *runOpts, workers, progFD int, classic []xbpf.RawInstruction) ([]capture.Source, error) {
-	fanout := uint16(os.Getpid()&0x7fff) | 1
+func openLive(o *runOpts, iface string, workers, progFD int, classic []xbpf.RawInstruction) ([]capture.Source, error) {
+	fanoutSeq++
+	fanout := uint16((os.Getpid()*7+fanoutSeq)&0x7fff) | 1
 	var srcs []capture.Source
 	for i := 0; i < workers; i++ {
-		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: o.iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD, ClassicBPF: classic})
+		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD, ClassicBPF: classic})
 		if err != nil {
 			for _, s := range srcs {
 				s.Close()

@@ -222,6 +222,11 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"run", "-i", "nonexistent0"}, "-i nonexistent0"},
 		{[]string{"run", "-i", "lo", "x.pcap"}, "apitap read"},
 		{[]string{"run", "-i", "lo", "--ring-mb", "1"}, "--ring-mb"},
+		{[]string{"run", "-i", "any", "-i", "lo"}, "already captures every interface"},
+		{[]string{"run", "-i", "lo", "--source", "dpdk"}, "--source"},
+		{[]string{"run", "-i", "lo", "--bpf", "tcp port 80", "--ports", "80"}, "either --bpf or"},
+		{[]string{"run", "-i", "lo", "--sample", "2000"}, "--sample"},
+		{[]string{"run", "-i", "lo", "--allow", "10.0.0.0/33"}, "bad CIDR"},
 	}
 	for _, c := range cases {
 		code, _, errOut := runCLI(t, nil, c.args...)
