@@ -238,3 +238,94 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("help run: %d %s", code, out)
 	}
 }
+
+// TestRunEBPFFallback runs apitap without CAP_BPF and CAP_SYS_ADMIN, so the
+// kernel refuses the eBPF pre-filter: it says so and captures everything;
+// with a port selection, a build without libpcap refuses to start, and a
+// build with it falls back to a classic BPF filter.
+func TestRunEBPFFallback(t *testing.T) {
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		t.Skip("unprivileged eBPF is allowed here: the kernel can not be made to refuse the program")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux) to drop CAP_BPF")
+	}
+	n := netnstest.New(t)
+	addr := n.PeerIP + ":8080"
+	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
+	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	netnstest.WaitTCP(t, addr, 10*time.Second)
+	dir := t.TempDir()
+	plain := buildApitap(t, dir)
+
+	run := func(bin string, extra ...string) (string, string, error) {
+		events := filepath.Join(dir, "fallback.jsonl")
+		os.Remove(events)
+		args := append([]string{"--bounding-set", "-bpf,-sys_admin,-perfmon", bin, "run", "-i", n.Host, "--workers", "1", "--ring-mb", "8", "--emit", "transaction", "-o", events}, extra...)
+		cmd := exec.Command("setpriv", args...)
+		stderr := &syncBuffer{}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if strings.Contains(stderr.String(), "capturing") {
+				break
+			}
+			select {
+			case err := <-exited:
+				return "", stderr.String(), err
+			default:
+			}
+			if time.Now().After(end) {
+				cmd.Process.Kill()
+				t.Fatalf("no start:\n%s", stderr.String())
+			}
+		}
+		client := &http.Client{}
+		for i := 0; i < 4; i++ {
+			resp, err := client.Get(fmt.Sprintf("http://%s/fallback/%d", addr, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		client.CloseIdleConnections()
+		time.Sleep(1500 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGTERM)
+		err := <-exited
+		b, _ := os.ReadFile(events)
+		return string(b), stderr.String(), err
+	}
+
+	out, errOut, err := run(plain)
+	if err != nil || !strings.Contains(errOut, "eBPF pre-filter unavailable; capturing everything") || strings.Count(out, "/fallback/") != 4 {
+		t.Fatalf("no selection: err %v, %d transactions\n%s", err, strings.Count(out, "/fallback/"), errOut)
+	}
+	_, errOut, err = run(plain, "--ports", "8080")
+	if err == nil || !strings.Contains(errOut, "classic fallback is not possible") {
+		t.Fatalf("selection without libpcap: err %v\n%s", err, errOut)
+	}
+	if _, err := os.Stat("/usr/include/pcap.h"); err != nil {
+		t.Skip("libpcap-dev missing: the classic fallback is not tested")
+	}
+	withPcap := filepath.Join(dir, "apitap-pcap")
+	if b, err := exec.Command("go", "build", "-tags", "pcap", "-o", withPcap, "../cmd/apitap").CombinedOutput(); err != nil {
+		t.Fatalf("build -tags pcap: %v\n%s", err, b)
+	}
+	out, errOut, err = run(withPcap, "--ports", "8080")
+	if err != nil || !strings.Contains(errOut, "falling back to a classic BPF filter") || strings.Count(out, "/fallback/") != 4 {
+		t.Fatalf("classic fallback: err %v, %d transactions\n%s", err, strings.Count(out, "/fallback/"), errOut)
+	}
+	out, _, _ = run(withPcap, "--ports", "9999")
+	if strings.Count(out, "/fallback/") != 0 {
+		t.Fatalf("the classic filter let port 8080 through:\n%s", out)
+	}
+}
