@@ -322,3 +322,55 @@ func TestLiveAny(t *testing.T) {
 		t.Fatalf("%d transactions on any, want 10", got)
 	}
 }
+
+// TestHelperInject is not a test: it injects a capture's frames from inside
+// a namespace for TestLiveVLAN.
+func TestHelperInject(t *testing.T) {
+	iface, file := os.Getenv("APITAP_HELPER_IFACE"), os.Getenv("APITAP_HELPER_INJECT")
+	if iface == "" {
+		t.Skip("helper process for TestLiveVLAN")
+	}
+	if err := netnstest.Inject(iface, file); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLiveVLAN injects VLAN and QinQ tagged traffic (the test captures
+// vlan.pcap and qinq.pcap) into the veth from the namespace side and
+// captures the root side: the outer tag, which the kernel strips into
+// packet metadata, is put back into the flow.
+func TestLiveVLAN(t *testing.T) {
+	n := netnstest.New(t)
+	for _, c := range []struct{ file, vlan string }{{"vlan.pcap", `"vlan":[100]`}, {"qinq.pcap", `"vlan":[200,100]`}} {
+		src, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: n.Host, RingBytes: 8 << 20, PollTimeout: 50 * time.Millisecond, Promisc: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{}
+		cfg.Sensor.ID, cfg.Sensor.Workers = "vlan", 1
+		cfg.Output.Emit = []string{"transaction"}
+		var out bytes.Buffer
+		p, err := NewPipeline(cfg, &out, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.RunLive(ctx, []capture.Source{src}) }()
+		inj := n.Exec(os.Args[0], "-test.run=^TestHelperInject$")
+		inj.Env = append(os.Environ(), "APITAP_HELPER_IFACE="+n.Peer, "APITAP_HELPER_INJECT=../testdata/pcaps/"+c.file)
+		if b, err := inj.CombinedOutput(); err != nil {
+			t.Fatalf("inject: %v\n%s", err, b)
+		}
+		for end := time.Now().Add(5 * time.Second); p.Transactions() < 3 && time.Now().Before(end); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		p.Close()
+		src.Close()
+		if got := strings.Count(out.String(), c.vlan); got != 3 {
+			t.Errorf("%s: %d transactions carry %s, want 3:\n%s", c.file, got, c.vlan, out.String())
+		}
+	}
+}

@@ -561,6 +561,13 @@ func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkTyp
 	rp.NetFlow, rp.TCP, rp.CI = w.dp.NetFlow, t, ci
 	rp.Src, rp.Dst, rp.SrcPort, rp.DstPort = w.dp.Src, w.dp.Dst, w.dp.SrcPort, w.dp.DstPort
 	rp.VLAN, rp.NVLAN = w.dp.VLAN, w.dp.NVLAN
+	if len(ci.AncillaryData) > 0 {
+		// the kernel stripped the outer tag: it comes first
+		if v, ok := capture.VLANOf(&ci); ok {
+			rp.VLAN = [2]uint16{v, rp.VLAN[0]}
+			rp.NVLAN = min(rp.NVLAN+1, 2)
+		}
+	}
 	tn := &w.dp.Tunnel
 	rp.Tunnel = reassembly.Tunnel{Type: tn.Type.String(), OuterSrc: tn.OuterSrc, OuterDst: tn.OuterDst, ID: tn.ID}
 	w.asm.Packet(rp)

@@ -146,3 +146,15 @@ func (s *AFPacket) Close() error {
 	s.h.Close()
 	return nil
 }
+
+// VLANOf returns the VLAN id the kernel took out of the frame (NICs and
+// veth strip the outer 802.1Q tag into packet metadata, which AF_PACKET
+// reports beside the frame).
+func VLANOf(ci *gopacket.CaptureInfo) (uint16, bool) {
+	for _, a := range ci.AncillaryData {
+		if v, ok := a.(afpacket.AncillaryVLAN); ok {
+			return uint16(v.VLAN) & 0x0fff, true
+		}
+	}
+	return 0, false
+}

@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // Netns is a network namespace joined to the root namespace by a veth
@@ -120,5 +123,36 @@ func WaitTCP(t testing.TB, addr string, within time.Duration) {
 			t.Fatalf("%s did not accept connections: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Inject sends every frame of a pcap file out of iface (an AF_PACKET
+// write, as tcpreplay does). Tests run it inside a namespace by
+// re-executing their test binary, so that the frames arrive on the root
+// side of the veth as received traffic.
+func Inject(iface, pcapFile string) error {
+	f, err := os.Open(pcapFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		return err
+	}
+	h, err := afpacket.NewTPacket(afpacket.OptInterface(iface))
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			return nil
+		}
+		if err := h.WritePacketData(data); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
