@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -338,6 +339,24 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 				fmt.Fprintf(env.Stderr, "  eBPF filter    %s seen, %s kept, dropped: %s port, %s allow, %s deny, %s vlan, %s sampling\n",
 					humanCount(c[bpf.CounterSeen]), humanCount(c[bpf.CounterKept]), humanCount(c[bpf.CounterDroppedPort]), humanCount(c[bpf.CounterDroppedAllow]),
 					humanCount(c[bpf.CounterDroppedDeny]), humanCount(c[bpf.CounterDroppedVLAN]), humanCount(c[bpf.CounterDroppedSample]))
+			}
+			if ps, err := filter.PortStats(); err == nil && len(ps) > 0 {
+				var ports []event.Count
+				for port, st := range ps {
+					name := fmt.Sprintf("%d", port)
+					if port == 0 {
+						name = "other"
+					}
+					ports = append(ports, event.Count{Name: fmt.Sprintf("%s %s/%s", name, humanCount(st.Packets), humanBytes(st.Bytes)), N: st.Packets})
+				}
+				sort.Slice(ports, func(i, j int) bool {
+					return ports[i].N > ports[j].N || (ports[i].N == ports[j].N && ports[i].Name < ports[j].Name)
+				})
+				var parts []string
+				for _, x := range ports[:min(5, len(ports))] {
+					parts = append(parts, x.Name)
+				}
+				fmt.Fprintf(env.Stderr, "  kept by port   %s (packets/bytes)\n", strings.Join(parts, ", "))
 			}
 		}
 	}

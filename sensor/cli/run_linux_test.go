@@ -108,7 +108,7 @@ func TestRunCommand(t *testing.T) {
 	if n := strings.Count(string(out), `"type":"transaction"`); n != 12 {
 		t.Fatalf("%d transactions, want 12:\n%s\n%s", n, out, stderr.String())
 	}
-	if !strings.Contains(string(out), `"final":true`) || !strings.Contains(stderr.String(), "kernel") {
+	if !strings.Contains(string(out), `"final":true`) || !strings.Contains(stderr.String(), "kernel") || !strings.Contains(stderr.String(), "kept by port   8080 ") {
 		t.Fatalf("no final stats or summary:\n%s\n%s", out, stderr.String())
 	}
 }
