@@ -41,15 +41,7 @@ func TestHelperHTTPServer(t *testing.T) {
 func TestLiveAFPacket(t *testing.T) {
 	n := netnstest.New(t)
 	addr := n.PeerIP + ":8080"
-	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
-	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-	var srvOut bytes.Buffer
-	srv.Stdout, srv.Stderr = &srvOut, &srvOut
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	netnstest.WaitTCP(t, addr, 10*time.Second)
+	n.StartServer(t, addr, "TestHelperHTTPServer")
 
 	var srcs []capture.Source
 	for i := 0; i < 2; i++ {
@@ -164,13 +156,7 @@ func TestLiveEBPFPorts(t *testing.T) {
 	var addrs []string
 	for _, port := range []string{"8080", "9090"} {
 		addr := n.PeerIP + ":" + port
-		srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
-		srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-		netnstest.WaitTCP(t, addr, 10*time.Second)
+		n.StartServer(t, addr, "TestHelperHTTPServer")
 		addrs = append(addrs, addr)
 	}
 	f, err := bpf.Load()
@@ -265,13 +251,7 @@ func TestLiveEBPFPorts(t *testing.T) {
 func liveRun(t *testing.T, n int, open func(iface string) capture.Source) int {
 	ns := netnstest.New(t)
 	addr := ns.PeerIP + ":8080"
-	srv := ns.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
-	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	netnstest.WaitTCP(t, addr, 10*time.Second)
+	ns.StartServer(t, addr, "TestHelperHTTPServer")
 	src := open(ns.Host)
 	defer src.Close()
 	cfg := Config{}

@@ -59,6 +59,13 @@ func readFlags(stderr io.Writer) (*flag.FlagSet, *readOpts) {
 	o := &readOpts{}
 	fs := flag.NewFlagSet("read", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	o.commonFlags(fs)
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
+	return fs, o
+}
+
+// commonFlags are the flags of every command that runs the pipeline.
+func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); flags override it")
 	fs.StringVar(&o.out, "out", "", "write events to `file` instead of standard output (-o is the same)")
 	fs.StringVar(&o.out, "o", "", "short for --out")
@@ -68,9 +75,7 @@ func readFlags(stderr io.Writer) (*flag.FlagSet, *readOpts) {
 	fs.IntVar(&o.maxBody, "max-body-bytes", 0, "body `bytes` kept per HTTP message after decoding (default 65536)")
 	fs.IntVar(&o.bodyBytes, "body-bytes", 0, "put up to `n` raw body bytes into transaction events (debugging only: bodies may hold sensitive data)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
-	return fs, o
 }
 
 func runRead(args []string, env *IO) int {

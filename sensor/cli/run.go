@@ -107,15 +107,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.BoolVar(&o.tunnels, "tunnels", true, "keep VXLAN/GENEVE/GRE mirror traffic whatever --ports says")
 	fs.StringVar(&o.source, "source", "afpacket", "capture `source`: afpacket (default; fanout over workers) or pcap (libpcap, one worker; needs a build with -tags pcap)")
 	fs.StringVar(&o.bpfExpr, "bpf", "", "classic BPF `filter` in tcpdump syntax, instead of the eBPF pre-filter (needs a build with -tags pcap)")
-	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); flags override it")
-	fs.StringVar(&o.out, "out", "", "write events to `file` instead of standard output (-o is the same)")
-	fs.StringVar(&o.out, "o", "", "short for --out")
-	fs.StringVar(&o.emit, "emit", "", "comma list of event `types` to write (default: all but transaction)")
-	fs.IntVar(&o.workers, "workers", 0, "capture sockets and reassembly workers; 0 means one per CPU (GOMAXPROCS)")
-	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into every event (default: the host name)")
-	fs.IntVar(&o.maxBody, "max-body-bytes", 0, "body `bytes` kept per HTTP message after decoding (default 65536)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary at exit")
+	o.commonFlags(fs)
 	fs.DurationVar(&o.statsInterval, "stats-interval", 0, "write a stats event this often (default 60s; 0 keeps the configuration's)")
 	o.progress = "never"
 	return fs, o

@@ -35,13 +35,7 @@ func TestHelperHTTPServer(t *testing.T) {
 func TestRunCommand(t *testing.T) {
 	n := netnstest.New(t)
 	addr := n.PeerIP + ":8080"
-	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
-	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	netnstest.WaitTCP(t, addr, 10*time.Second)
+	n.StartServer(t, addr, "TestHelperHTTPServer")
 
 	dir := t.TempDir()
 	bin := buildApitap(t, dir)
@@ -141,13 +135,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestRunSIGHUP(t *testing.T) {
 	n := netnstest.New(t)
 	addr := n.PeerIP + ":8080"
-	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
-	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	netnstest.WaitTCP(t, addr, 10*time.Second)
+	n.StartServer(t, addr, "TestHelperHTTPServer")
 	dir := t.TempDir()
 	bin := buildApitap(t, dir)
 	conf := filepath.Join(dir, "apitap.yaml")
@@ -252,13 +240,7 @@ func TestRunEBPFFallback(t *testing.T) {
 	}
 	n := netnstest.New(t)
 	addr := n.PeerIP + ":8080"
-	srv := n.Exec(os.Args[0], "-test.run=^TestHelperHTTPServer$")
-	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	netnstest.WaitTCP(t, addr, 10*time.Second)
+	n.StartServer(t, addr, "TestHelperHTTPServer")
 	dir := t.TempDir()
 	plain := buildApitap(t, dir)
 

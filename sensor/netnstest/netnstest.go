@@ -109,6 +109,21 @@ func ServeHTTP(addr string) {
 	fmt.Println("listening", (&http.Server{Addr: addr, Handler: mux}).ListenAndServe())
 }
 
+// StartServer runs ServeHTTP on addr inside the namespace, by re-executing
+// the test binary with only the helper test helper selected (a test that
+// calls ServeHTTP(os.Getenv("APITAP_HELPER_ADDR")) and skips when it is
+// unset). It is killed when the test ends.
+func (n *Netns) StartServer(t testing.TB, addr, helper string) {
+	t.Helper()
+	srv := n.Exec(os.Args[0], "-test.run=^"+helper+"$")
+	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	WaitTCP(t, addr, 10*time.Second)
+}
+
 // WaitTCP waits until addr accepts connections.
 func WaitTCP(t testing.TB, addr string, within time.Duration) {
 	t.Helper()
