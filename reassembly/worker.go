@@ -26,8 +26,20 @@ type Packet struct {
 	Tunnel           Tunnel
 }
 
-// GetCaptureInfo lets a Packet serve as gopacket's AssemblerContext.
-func (p *Packet) GetCaptureInfo() gopacket.CaptureInfo { return p.CI }
+// pktCtx is the AssemblerContext handed to gopacket with each packet.
+// gopacket keeps it with segments queued out of order and asks it for their
+// capture time when it delivers them, so it must outlive the reused Packet:
+// a Worker keeps a ring of them, so queued segments keep their own
+// timestamps as long as fewer than ctxRing packets pass in between.
+type pktCtx struct {
+	ci gopacket.CaptureInfo
+	p  *Packet // valid only while the packet is being assembled
+}
+
+// GetCaptureInfo implements gopacket's AssemblerContext.
+func (c *pktCtx) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
+
+const ctxRing = 1024
 
 // Handler receives each completed transaction. tx is valid only during the
 // call (see Transaction).
@@ -82,6 +94,8 @@ type Worker struct {
 	flush time.Time // next flush due (capture time)
 	free  []*stream // recycled streams, keeping their parser buffers
 	tx    Transaction
+	ctx   [ctxRing]pktCtx
+	ctxi  int
 	// Budget bounds the bytes the worker's HTTP parsers hold.
 	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.
@@ -108,7 +122,10 @@ func (w *Worker) Packet(p *Packet) {
 	if ts.After(w.now) {
 		w.now = ts
 	}
-	w.asm.AssembleWithContext(p.NetFlow, p.TCP, p)
+	c := &w.ctx[w.ctxi]
+	w.ctxi = (w.ctxi + 1) % ctxRing
+	c.ci, c.p = p.CI, p
+	w.asm.AssembleWithContext(p.NetFlow, p.TCP, c)
 	if !w.now.Before(w.flush) {
 		w.Tick(w.now)
 	}
@@ -150,7 +167,7 @@ func (f *factory) New(_, _ gopacket.Flow, tcp *layers.TCP, ac gpr.AssemblerConte
 		w.Stats.FlowsRejected++
 		return nil
 	}
-	p := ac.(*Packet)
+	p := ac.(*pktCtx).p
 	var s *stream
 	if n := len(w.free); n > 0 {
 		s = w.free[n-1]
