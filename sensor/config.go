@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/sensor/decode"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	Reassembly reassembly.Config `yaml:"reassembly"`
 	Output     OutputConfig      `yaml:"output"`
 	Capture    CaptureConfig     `yaml:"capture"`
+	Kafka      kafka.Config      `yaml:"kafka"`
 	// Analyzers configures the analyzers, one section each (see package
 	// analyzer and each analyzer's README).
 	Analyzers analyzer.Settings `yaml:"analyzers"`
@@ -174,6 +176,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Reassembly.Validate(); err != nil {
+		return err
+	}
+	if err := c.Kafka.Validate(); err != nil {
 		return err
 	}
 	_, err := analyzer.Configure(c.Analyzers)

@@ -46,6 +46,11 @@ type Pipeline struct {
 	emitDet bool
 	// Analyzers lists the analyzers run on every transaction, in order.
 	Analyzers []string
+	// Export, when set, also receives every event written, one at a time:
+	// its type, its partition key and its JSON line (without the newline,
+	// valid only during the call). It is called from the workers' and the
+	// stats goroutines, concurrently.
+	Export func(typ, key string, line []byte)
 	// ExtraDrops, when set, adds drops counted outside the pipeline (the
 	// kernel's ring, the pre-filter's sampling) to stats events. It is
 	// called from the stats goroutine and from Close.
@@ -358,6 +363,9 @@ func (p *Pipeline) Close() (*Summary, error) {
 		st := s.Event(p.lastTS)
 		buf = enc.AppendStats(buf, &st)
 		p.out.write(buf)
+		if p.Export != nil {
+			p.Export("stats", p.cfg.Sensor.ID, buf[:len(buf)-1])
+		}
 	}
 	return s, p.out.flush()
 }
@@ -436,9 +444,36 @@ func (w *worker) Detection(d *event.Detection) {
 	}
 	w.dets[d.Class]++
 	if w.p.emitDet {
+		start := len(w.buf)
 		w.buf = w.enc.AppendDetection(w.buf, d)
+		w.export("detection", actorKey(&d.Actor), start)
 		w.flushOut()
 	}
+}
+
+// export hands the event just appended at w.buf[start:] to Pipeline.Export.
+func (w *worker) export(typ, key string, start int) {
+	if w.p.Export != nil {
+		w.p.Export(typ, key, w.buf[start:len(w.buf)-1])
+	}
+}
+
+// actorKey is the Kafka key of an actor: "<type>:<value>" of its most
+// specific identity, so one actor's events stay in one partition.
+func actorKey(a *event.Actor) string {
+	switch {
+	case a.User != "":
+		return "user:" + a.User
+	case a.APIKey != "":
+		return "api_key:" + a.APIKey
+	case a.Session != "":
+		return "session:" + a.Session
+	case a.Fingerprint != "":
+		return "fingerprint:" + a.Fingerprint
+	case a.IP != "":
+		return "ip:" + a.IP
+	}
+	return "unknown"
 }
 
 func (w *worker) flushOut() {
@@ -583,7 +618,9 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.txs.Add(1)
 	w.mix.add(tx)
 	if w.p.emitTx {
+		start := len(w.buf)
 		w.buf = w.enc.AppendTransaction(w.buf, tx)
+		w.export("transaction", tx.Flow.ID, start)
 		w.flushOut()
 	}
 	w.chain.Analyze(tx, w)
@@ -696,7 +733,11 @@ func (p *Pipeline) statsLoop(ctx context.Context) {
 				st := p.snapshot().Event(time.Time{})
 				st.Final = false
 				enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
-				p.out.write(enc.AppendStats(nil, &st))
+				line := enc.AppendStats(nil, &st)
+				p.out.write(line)
+				if p.Export != nil {
+					p.Export("stats", p.cfg.Sensor.ID, line[:len(line)-1])
+				}
 			}
 			p.out.flush()
 		}

@@ -8,6 +8,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rs/zerolog"
+
+	"github.com/apitap/apitap/exporter"
+	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
 )
@@ -52,6 +56,7 @@ type readOpts struct {
 	logLevel  string
 	progress  string
 	quiet     bool
+	kafka     string
 	setFlags  map[string]bool
 }
 
@@ -76,6 +81,44 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.bodyBytes, "body-bytes", 0, "put up to `n` raw body bytes into transaction events (debugging only: bodies may hold sensitive data)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
+	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
+}
+
+// startExport connects the pipeline to the configured sinks (Kafka). block
+// makes the pipeline wait for a slow sink instead of dropping (offline
+// reads). It returns nil when no sink is configured.
+func startExport(cfg sensor.Config, p *sensor.Pipeline, block bool, log zerolog.Logger) (*exporter.FanOut, error) {
+	if len(cfg.Kafka.Brokers) == 0 {
+		return nil, nil
+	}
+	sink, err := kafka.New(cfg.Kafka, cfg.Sensor.ID)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	fan := exporter.New(exporter.Options{Block: block, Log: log}, sink)
+	p.Export = func(typ, key string, line []byte) {
+		fan.Add(exporter.Record{Type: typ, Key: key, Value: append([]byte(nil), line...)})
+	}
+	return fan, nil
+}
+
+// finishExport drains the sinks and reports them in the summary.
+func finishExport(fan *exporter.FanOut, w io.Writer, quiet bool) error {
+	if fan == nil {
+		return nil
+	}
+	err := fan.Close()
+	if !quiet {
+		for _, s := range fan.Stats() {
+			fmt.Fprintf(w, "  sink %-9s %s events sent, %s dropped (queue full), %s failed\n", s.Sink, humanCount(s.Sent), humanCount(s.Dropped), humanCount(s.Failed))
+		}
+	}
+	if err == nil {
+		if full, failed := fan.Drops(); full+failed > 0 {
+			err = fmt.Errorf("%d events could not be delivered to the sinks", full+failed)
+		}
+	}
+	return err
 }
 
 func runRead(args []string, env *IO) int {
@@ -137,6 +180,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 			return cfg, usagef("--max-body-bytes must be positive, got %d", o.maxBody)
 		}
 		cfg.Reassembly.HTTP.MaxBodyBytes = o.maxBody
+	}
+	if o.setFlags["kafka-brokers"] {
+		cfg.Kafka.Brokers = splitList(o.kafka)
 	}
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes
@@ -201,6 +247,10 @@ func doRead(files []string, o *readOpts, env *IO) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	fan, err := startExport(cfg, p, true, log)
+	if err != nil {
+		return err
+	}
 	showProgress := o.progress == "always" || (o.progress == "auto" && env.StderrTTY)
 	var failed []string
 	for i, name := range files {
@@ -235,6 +285,9 @@ func doRead(files []string, o *readOpts, env *IO) error {
 	}
 	if !o.quiet {
 		printSummary(env.Stderr, sum, cfg)
+	}
+	if xerr := finishExport(fan, env.Stderr, o.quiet); err == nil {
+		err = xerr
 	}
 	if err != nil {
 		return err

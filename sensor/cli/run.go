@@ -268,6 +268,10 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	fan, err := startExport(cfg, p, false, log)
+	if err != nil {
+		return err
+	}
 	if err := dropCapabilities(); err != nil {
 		log.Warn().Err(err).Msg("could not drop capabilities (a binary built with cgo can not); running with those it started with")
 	} else {
@@ -351,6 +355,9 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 				fmt.Fprintf(env.Stderr, "  kept by port   %s (packets/bytes)\n", strings.Join(parts, ", "))
 			}
 		}
+	}
+	if xerr := finishExport(fan, env.Stderr, o.quiet); err == nil {
+		err = xerr
 	}
 	if runErr != nil {
 		return runErr

@@ -1,0 +1,178 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Record is one event for the sinks.
+type Record struct {
+	Type  string // event type: transaction, detection, stats, ...
+	Key   string // partition key (Kafka): flow id, actor, endpoint id, sensor id
+	Value []byte // the event's JSON, without the trailing newline; owned by the record
+}
+
+// Sink delivers records. Send is called from one goroutine per sink; it
+// should retry transient failures itself and return an error only when it
+// gave the records up.
+type Sink interface {
+	Name() string
+	Send(ctx context.Context, recs []Record) error
+	Close() error
+}
+
+// Options shape a FanOut.
+type Options struct {
+	Queue int           // records queued per sink; default 65536
+	Batch int           // records handed to Send at once; default 1024
+	Block bool          // wait when a queue is full instead of dropping (offline reads)
+	Flush time.Duration // how long Close waits for queued records; default 30s
+	Log   zerolog.Logger
+}
+
+type sinkQueue struct {
+	sink    Sink
+	ch      chan Record
+	done    chan struct{}
+	sent    atomic.Uint64
+	dropped atomic.Uint64 // queue full
+	failed  atomic.Uint64 // Send gave up
+}
+
+// FanOut hands every record to every sink.
+type FanOut struct {
+	opts   Options
+	queues []*sinkQueue
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+}
+
+// New starts one goroutine per sink.
+func New(opts Options, sinks ...Sink) *FanOut {
+	if opts.Queue <= 0 {
+		opts.Queue = 65536
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 1024
+	}
+	if opts.Flush <= 0 {
+		opts.Flush = 30 * time.Second
+	}
+	f := &FanOut{opts: opts}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	for _, s := range sinks {
+		q := &sinkQueue{sink: s, ch: make(chan Record, opts.Queue), done: make(chan struct{})}
+		f.queues = append(f.queues, q)
+		go f.run(q)
+	}
+	return f
+}
+
+// Len is the number of sinks.
+func (f *FanOut) Len() int { return len(f.queues) }
+
+// Add queues a record for every sink. It never blocks unless Options.Block.
+func (f *FanOut) Add(r Record) {
+	if f.closed.Load() {
+		return
+	}
+	for _, q := range f.queues {
+		if f.opts.Block {
+			q.ch <- r
+			continue
+		}
+		select {
+		case q.ch <- r:
+		default:
+			q.dropped.Add(1)
+		}
+	}
+}
+
+func (f *FanOut) run(q *sinkQueue) {
+	defer close(q.done)
+	batch := make([]Record, 0, f.opts.Batch)
+	for r := range q.ch {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < f.opts.Batch {
+			select {
+			case r, ok := <-q.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		if err := q.sink.Send(f.ctx, batch); err != nil {
+			q.failed.Add(uint64(len(batch)))
+			f.opts.Log.Error().Err(err).Str("sink", q.sink.Name()).Int("records", len(batch)).Msg("sink gave records up")
+			continue
+		}
+		q.sent.Add(uint64(len(batch)))
+	}
+}
+
+// Close stops accepting records, waits up to Options.Flush for the queues
+// to drain, then closes the sinks. Records the sinks could not deliver by
+// then are counted as failed.
+func (f *FanOut) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	for _, q := range f.queues {
+		close(q.ch)
+	}
+	timer := time.NewTimer(f.opts.Flush)
+	defer timer.Stop()
+	var errs []error
+	for _, q := range f.queues {
+		select {
+		case <-q.done:
+		case <-timer.C:
+			f.cancel() // sinks give up what they hold
+			<-q.done
+		}
+		if err := q.sink.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", q.sink.Name(), err))
+		}
+	}
+	f.cancel()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// Stat counts one sink's records.
+type Stat struct {
+	Sink                  string
+	Sent, Dropped, Failed uint64
+}
+
+// Stats reports every sink's counters, by sink name.
+func (f *FanOut) Stats() []Stat {
+	var out []Stat
+	for _, q := range f.queues {
+		out = append(out, Stat{Sink: q.sink.Name(), Sent: q.sent.Load(), Dropped: q.dropped.Load(), Failed: q.failed.Load()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Sink < out[j].Sink })
+	return out
+}
+
+// Drops is the total of records dropped or given up, for all sinks.
+func (f *FanOut) Drops() (queueFull, failed uint64) {
+	for _, q := range f.queues {
+		queueFull += q.dropped.Load()
+		failed += q.failed.Load()
+	}
+	return queueFull, failed
+}

@@ -1,0 +1,145 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/exporter"
+)
+
+// Config is the `kafka:` section of the configuration.
+type Config struct {
+	Brokers []string `yaml:"brokers"` // host:port list; empty: Kafka export off
+	// Topics maps event types to topic names; missing types take
+	// DefaultTopics, and an empty name turns a type off for Kafka.
+	Topics       map[string]string `yaml:"topics"`
+	Compression  string            `yaml:"compression"`   // zstd (default), lz4, snappy, gzip, none
+	BatchTimeout time.Duration     `yaml:"batch_timeout"` // default 50ms
+	MaxAttempts  int               `yaml:"max_attempts"`  // per batch, with backoff; default 10
+	TLS          bool              `yaml:"tls"`           // TLS with the system roots
+}
+
+// DefaultTopics are the topics of CONTRACT.md (plus apitap.stats).
+var DefaultTopics = map[string]string{
+	"detection":   "apitap.detections",
+	"blocklist":   "apitap.blocklist",
+	"endpoint":    "apitap.inventory",
+	"actor":       "apitap.actors",
+	"transaction": "apitap.transactions",
+	"stats":       "apitap.stats",
+}
+
+// Validate checks the section.
+func (c Config) Validate() error {
+	switch c.Compression {
+	case "", "zstd", "lz4", "snappy", "gzip", "none":
+	default:
+		return fmt.Errorf("kafka.compression: want zstd, lz4, snappy, gzip or none, got %q", c.Compression)
+	}
+	for t := range c.Topics {
+		if _, ok := DefaultTopics[t]; !ok {
+			return fmt.Errorf("kafka.topics: unknown event type %q", t)
+		}
+	}
+	for _, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			return fmt.Errorf("kafka.brokers: %q is not host:port", b)
+		}
+	}
+	return nil
+}
+
+// Sink writes records to Kafka.
+type Sink struct {
+	w      *kafkago.Writer
+	topics map[string]string
+	sensor string
+	msgs   []kafkago.Message
+}
+
+// New builds a sink for sensor (the value of the `sensor` header).
+func New(c Config, sensor string) (*Sink, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if len(c.Brokers) == 0 {
+		return nil, fmt.Errorf("kafka: no brokers")
+	}
+	topics := map[string]string{}
+	for k, v := range DefaultTopics {
+		topics[k] = v
+	}
+	for k, v := range c.Topics {
+		topics[k] = v
+	}
+	if c.BatchTimeout <= 0 {
+		c.BatchTimeout = 50 * time.Millisecond
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	w := &kafkago.Writer{
+		Addr:                   kafkago.TCP(c.Brokers...),
+		Balancer:               &kafkago.Hash{},
+		RequiredAcks:           kafkago.RequireAll,
+		BatchTimeout:           c.BatchTimeout,
+		BatchSize:              1000,
+		MaxAttempts:            c.MaxAttempts,
+		WriteBackoffMin:        100 * time.Millisecond,
+		WriteBackoffMax:        2 * time.Second,
+		AllowAutoTopicCreation: true,
+	}
+	switch c.Compression {
+	case "", "zstd":
+		w.Compression = compress.Zstd
+	case "lz4":
+		w.Compression = compress.Lz4
+	case "snappy":
+		w.Compression = compress.Snappy
+	case "gzip":
+		w.Compression = compress.Gzip
+	}
+	if c.TLS {
+		w.Transport = &kafkago.Transport{TLS: &tls.Config{MinVersion: tls.VersionTLS12}}
+	}
+	return &Sink{w: w, topics: topics, sensor: sensor}, nil
+}
+
+// Name implements exporter.Sink.
+func (s *Sink) Name() string { return "kafka" }
+
+// Send implements exporter.Sink: one produce call for the batch, retried by
+// the writer (MaxAttempts, with backoff).
+func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
+	s.msgs = s.msgs[:0]
+	for _, r := range recs {
+		topic := s.topics[r.Type]
+		if topic == "" {
+			continue
+		}
+		s.msgs = append(s.msgs, kafkago.Message{
+			Topic: topic,
+			Key:   []byte(r.Key),
+			Value: r.Value,
+			Headers: []kafkago.Header{
+				{Key: "schema", Value: []byte(event.SchemaVersion)},
+				{Key: "sensor", Value: []byte(s.sensor)},
+				{Key: "type", Value: []byte(r.Type)},
+			},
+		})
+	}
+	if len(s.msgs) == 0 {
+		return nil
+	}
+	return s.w.WriteMessages(ctx, s.msgs...)
+}
+
+// Close implements exporter.Sink.
+func (s *Sink) Close() error { return s.w.Close() }
