@@ -21,7 +21,7 @@ type Config struct {
 	// DefaultTopics, and an empty name turns a type off for Kafka.
 	Topics       map[string]string `yaml:"topics"`
 	Compression  string            `yaml:"compression"`   // zstd (default), lz4, snappy, gzip, none
-	BatchTimeout time.Duration     `yaml:"batch_timeout"` // default 50ms
+	BatchTimeout time.Duration     `yaml:"batch_timeout"` // default 5ms
 	MaxAttempts  int               `yaml:"max_attempts"`  // per batch, with backoff; default 10
 	TLS          bool              `yaml:"tls"`           // TLS with the system roots
 }
@@ -80,7 +80,7 @@ func New(c Config, sensor string) (*Sink, error) {
 		topics[k] = v
 	}
 	if c.BatchTimeout <= 0 {
-		c.BatchTimeout = 50 * time.Millisecond
+		c.BatchTimeout = 5 * time.Millisecond
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 10
@@ -90,7 +90,7 @@ func New(c Config, sensor string) (*Sink, error) {
 		Balancer:               &kafkago.Hash{},
 		RequiredAcks:           kafkago.RequireAll,
 		BatchTimeout:           c.BatchTimeout,
-		BatchSize:              1000,
+		BatchSize:              10000,
 		MaxAttempts:            c.MaxAttempts,
 		WriteBackoffMin:        100 * time.Millisecond,
 		WriteBackoffMax:        2 * time.Second,

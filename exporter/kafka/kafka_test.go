@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +16,14 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/exporter"
+	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/sensor/cli"
 )
 
 // startBroker builds and starts kfakebroker (franz-go's kfake) as its own
 // process on a free loopback port and returns its address.
-func startBroker(t *testing.T) string {
+func startBroker(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kfakebroker")
 	if out, err := exec.Command("go", "build", "-o", bin, "./kfakebroker").CombinedOutput(); err != nil {
@@ -120,4 +124,34 @@ func TestReadToKafka(t *testing.T) {
 	if n := strings.Count(stdout.String(), `"type":"transaction"`); n != 355 {
 		t.Fatalf("stdout has %d transactions", n)
 	}
+}
+
+// BenchmarkSinkZstd measures export throughput to a real (kfake) broker:
+// transaction-sized events, zstd, acks=all, through the exporter's queue.
+func BenchmarkSinkZstd(b *testing.B) {
+	broker := startBroker(b)
+	sink, err := kafka.New(kafka.Config{Brokers: []string{broker}, Compression: "zstd"}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, err := os.ReadFile("../../testdata/golden/basic.pcap.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := bytes.SplitN(line, []byte("\n"), 2)[0]
+	fan := exporter.New(exporter.Options{Block: true, Batch: 1000}, sink)
+	b.SetBytes(int64(len(value)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fan.Add(exporter.Record{Type: "transaction", Key: strconv.Itoa(i % 512), Value: value})
+	}
+	if err := fan.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if _, failed := fan.Drops(); failed > 0 {
+		b.Fatalf("%d failed", failed)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
