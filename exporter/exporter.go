@@ -95,9 +95,19 @@ func (f *FanOut) Add(r Record) {
 	}
 }
 
+// downFor is how long a sink that failed downAfter batches in a row is
+// not called: its records are counted as failed at once, so that a dead
+// broker does not hold every batch for its full retry budget.
+const (
+	downAfter = 3
+	downFor   = 10 * time.Second
+)
+
 func (f *FanOut) run(q *sinkQueue) {
 	defer close(q.done)
 	batch := make([]Record, 0, f.opts.Batch)
+	fails := 0
+	var downUntil time.Time
 	for r := range q.ch {
 		batch = append(batch[:0], r)
 	fill:
@@ -112,11 +122,22 @@ func (f *FanOut) run(q *sinkQueue) {
 				break fill
 			}
 		}
-		if err := q.sink.Send(f.ctx, batch); err != nil {
+		if time.Now().Before(downUntil) {
 			q.failed.Add(uint64(len(batch)))
-			f.opts.Log.Error().Err(err).Str("sink", q.sink.Name()).Int("records", len(batch)).Msg("sink gave records up")
 			continue
 		}
+		if err := q.sink.Send(f.ctx, batch); err != nil {
+			q.failed.Add(uint64(len(batch)))
+			if fails++; fails >= downAfter {
+				downUntil = time.Now().Add(downFor)
+				fails = 0
+				f.opts.Log.Error().Err(err).Str("sink", q.sink.Name()).Dur("for", downFor).Msg("sink keeps failing; its records are counted as failed without trying")
+			} else {
+				f.opts.Log.Error().Err(err).Str("sink", q.sink.Name()).Int("records", len(batch)).Msg("sink gave records up")
+			}
+			continue
+		}
+		fails = 0
 		q.sent.Add(uint64(len(batch)))
 	}
 }

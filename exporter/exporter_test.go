@@ -105,11 +105,25 @@ func TestFanOutBlockingAndFailures(t *testing.T) {
 	if len(s.got) != 50 {
 		t.Fatalf("blocking mode delivered %d of 50", len(s.got))
 	}
-	bad := &fakeSink{fail: true}
-	g := New(Options{}, bad)
-	g.Add(Record{})
+	bad := &countingFail{}
+	g := New(Options{Batch: 1, Block: true}, bad)
+	for i := 0; i < 20; i++ {
+		g.Add(Record{})
+	}
 	g.Close()
-	if _, failed := g.Drops(); failed != 1 {
-		t.Fatalf("failed %d, want 1", failed)
+	if _, failed := g.Drops(); failed != 20 {
+		t.Fatalf("failed %d, want 20", failed)
+	}
+	if bad.calls != downAfter {
+		t.Fatalf("a dead sink was called %d times, want %d before it is left alone", bad.calls, downAfter)
 	}
 }
+
+type countingFail struct{ calls int }
+
+func (c *countingFail) Name() string { return "dead" }
+func (c *countingFail) Send(context.Context, []Record) error {
+	c.calls++
+	return errors.New("down")
+}
+func (c *countingFail) Close() error { return nil }
