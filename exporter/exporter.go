@@ -74,6 +74,15 @@ func New(opts Options, sinks ...Sink) *FanOut {
 	return f
 }
 
+// Sinks lists the sinks.
+func (f *FanOut) Sinks() []Sink {
+	var out []Sink
+	for _, q := range f.queues {
+		out = append(out, q.sink)
+	}
+	return out
+}
+
 // Len is the number of sinks.
 func (f *FanOut) Len() int { return len(f.queues) }
 

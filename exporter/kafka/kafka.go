@@ -24,6 +24,16 @@ type Config struct {
 	BatchTimeout time.Duration     `yaml:"batch_timeout"` // default 5ms
 	MaxAttempts  int               `yaml:"max_attempts"`  // per batch, with backoff; default 10
 	TLS          bool              `yaml:"tls"`           // TLS with the system roots
+	// Spool keeps events on disk while Kafka is unreachable (see package
+	// spool); empty Dir: no spool, undeliverable events are counted failed.
+	Spool SpoolConfig `yaml:"spool"`
+}
+
+// SpoolConfig is the `kafka.spool` section.
+type SpoolConfig struct {
+	Dir      string `yaml:"dir"`       // directory of the segment files (--spool-dir)
+	MaxBytes int64  `yaml:"max_bytes"` // bound; the oldest events go first; default 1 GiB
+	Fsync    string `yaml:"fsync"`     // always, segment (default), never
 }
 
 // DefaultTopics are the topics of CONTRACT.md (plus apitap.stats).
@@ -106,9 +116,13 @@ func New(c Config, sensor string) (*Sink, error) {
 	case "gzip":
 		w.Compression = compress.Gzip
 	}
+	// A transport of its own: kafka-go's shared default keeps the state of
+	// failed connections, which would outlive a broker's return.
+	tr := &kafkago.Transport{}
 	if c.TLS {
-		w.Transport = &kafkago.Transport{TLS: &tls.Config{MinVersion: tls.VersionTLS12}}
+		tr.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	w.Transport = tr
 	return &Sink{w: w, topics: topics, sensor: sensor}, nil
 }
 
@@ -142,4 +156,10 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 }
 
 // Close implements exporter.Sink.
-func (s *Sink) Close() error { return s.w.Close() }
+func (s *Sink) Close() error {
+	err := s.w.Close()
+	if tr, ok := s.w.Transport.(*kafkago.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+	return err
+}

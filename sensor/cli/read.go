@@ -12,6 +12,7 @@ import (
 
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/kafka"
+	"github.com/apitap/apitap/exporter/spool"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
 )
@@ -57,6 +58,7 @@ type readOpts struct {
 	progress  string
 	quiet     bool
 	kafka     string
+	spoolDir  string
 	setFlags  map[string]bool
 }
 
@@ -82,6 +84,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
 	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
+	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
 }
 
 // startExport connects the pipeline to the configured sinks (Kafka). block
@@ -91,9 +94,20 @@ func startExport(cfg sensor.Config, p *sensor.Pipeline, block bool, log zerolog.
 	if len(cfg.Kafka.Brokers) == 0 {
 		return nil, nil
 	}
-	sink, err := kafka.New(cfg.Kafka, cfg.Sensor.ID)
+	ks, err := kafka.New(cfg.Kafka, cfg.Sensor.ID)
 	if err != nil {
 		return nil, usageError{err.Error()}
+	}
+	var sink exporter.Sink = ks
+	if c := cfg.Kafka.Spool; c.Dir != "" {
+		sp, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes, Fsync: c.Fsync})
+		if err != nil {
+			return nil, fmt.Errorf("spool %s: %w", c.Dir, err)
+		}
+		if n := sp.Len(); n > 0 {
+			log.Info().Int("records", n).Str("dir", c.Dir).Msg("spool: delivering events left by an earlier run first")
+		}
+		sink = spool.NewSink(ks, sp, log)
 	}
 	fan := exporter.New(exporter.Options{Block: block, Log: log}, sink)
 	p.Export = func(typ, key string, line []byte) {
@@ -110,7 +124,13 @@ func finishExport(fan *exporter.FanOut, w io.Writer, quiet bool) error {
 	err := fan.Close()
 	if !quiet {
 		for _, s := range fan.Stats() {
-			fmt.Fprintf(w, "  sink %-9s %s events sent, %s dropped (queue full), %s failed\n", s.Sink, humanCount(s.Sent), humanCount(s.Dropped), humanCount(s.Failed))
+			fmt.Fprintf(w, "  sink %-9s %s events handed over, %s dropped (queue full), %s failed\n", s.Sink, humanCount(s.Sent), humanCount(s.Dropped), humanCount(s.Failed))
+		}
+		for _, s := range fan.Sinks() {
+			if sp, ok := s.(*spool.Sink); ok {
+				n, b, lost, corrupt := sp.Stats()
+				fmt.Fprintf(w, "  spool          %s events (%s) left for the next run, %s lost to the size bound, %s corrupt\n", humanCount(uint64(n)), humanBytes(uint64(b)), humanCount(lost), humanCount(corrupt))
+			}
 		}
 	}
 	if err == nil {
@@ -183,6 +203,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["kafka-brokers"] {
 		cfg.Kafka.Brokers = splitList(o.kafka)
+	}
+	if o.setFlags["spool-dir"] {
+		cfg.Kafka.Spool.Dir = o.spoolDir
 	}
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes
