@@ -7,7 +7,8 @@ FUZZ_TARGETS := \
 	./sensor/decode:FuzzDecode \
 	./reassembly/http1:FuzzConn \
 	./analyzer/redact:FuzzQuery \
-	./sensor/capture:FuzzFile
+	./sensor/capture:FuzzFile \
+	./exporter/spool:FuzzSegment
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 
