@@ -3,12 +3,17 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/exporter"
@@ -23,10 +28,29 @@ type Config struct {
 	Compression  string            `yaml:"compression"`   // zstd (default), lz4, snappy, gzip, none
 	BatchTimeout time.Duration     `yaml:"batch_timeout"` // default 5ms
 	MaxAttempts  int               `yaml:"max_attempts"`  // per batch, with backoff; default 10
-	TLS          bool              `yaml:"tls"`           // TLS with the system roots
+	TLS          TLSConfig         `yaml:"tls"`
+	SASL         SASLConfig        `yaml:"sasl"`
 	// Spool keeps events on disk while Kafka is unreachable (see package
 	// spool); empty Dir: no spool, undeliverable events are counted failed.
 	Spool SpoolConfig `yaml:"spool"`
+}
+
+// TLSConfig is the `kafka.tls` section: TLS, and mTLS with a client
+// certificate.
+type TLSConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`     // PEM roots; default: the system's
+	CertFile   string `yaml:"cert_file"`   // client certificate (mTLS)
+	KeyFile    string `yaml:"key_file"`    // its key
+	ServerName string `yaml:"server_name"` // default: the broker's host
+}
+
+// SASLConfig is the `kafka.sasl` section.
+type SASLConfig struct {
+	Mechanism    string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; "": none
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`      // prefer password_file
+	PasswordFile string `yaml:"password_file"` // first line is the password
 }
 
 // SpoolConfig is the `kafka.spool` section.
@@ -57,6 +81,14 @@ func (c Config) Validate() error {
 		if _, ok := DefaultTopics[t]; !ok {
 			return fmt.Errorf("kafka.topics: unknown event type %q", t)
 		}
+	}
+	switch strings.ToUpper(c.SASL.Mechanism) {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return fmt.Errorf("kafka.sasl.mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.SASL.Mechanism)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return fmt.Errorf("kafka.tls: cert_file and key_file go together")
 	}
 	for _, b := range c.Brokers {
 		if !strings.Contains(b, ":") {
@@ -119,8 +151,12 @@ func New(c Config, sensor string) (*Sink, error) {
 	// A transport of its own: kafka-go's shared default keeps the state of
 	// failed connections, which would outlive a broker's return.
 	tr := &kafkago.Transport{}
-	if c.TLS {
-		tr.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	var err error
+	if tr.TLS, err = c.TLS.Config(); err != nil {
+		return nil, err
+	}
+	if tr.SASL, err = c.SASL.Build(); err != nil {
+		return nil, err
 	}
 	w.Transport = tr
 	return &Sink{w: w, topics: topics, sensor: sensor}, nil
@@ -162,4 +198,52 @@ func (s *Sink) Close() error {
 		tr.CloseIdleConnections()
 	}
 	return err
+}
+
+// Config builds the tls.Config (nil when TLS is off).
+func (c TLSConfig) Config() (*tls.Config, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificate", c.CAFile)
+		}
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
+// Build makes the SASL mechanism (nil when SASL is off).
+func (c SASLConfig) Build() (sasl.Mechanism, error) {
+	pass := c.Password
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.sasl.password_file: %w", err)
+		}
+		pass = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+	}
+	switch strings.ToUpper(c.Mechanism) {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Mechanism{Username: c.Username, Password: pass}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, c.Username, pass)
+	default:
+		return scram.Mechanism(scram.SHA512, c.Username, pass)
+	}
 }

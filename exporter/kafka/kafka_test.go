@@ -4,8 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -33,11 +40,17 @@ func startBroker(t testing.TB) string {
 // startBrokerOn starts the broker on a given port (0: a free one).
 func startBrokerOn(t testing.TB, port int) string {
 	t.Helper()
+	return startBrokerArgs(t, "-port", strconv.Itoa(port))
+}
+
+// startBrokerArgs starts the broker with extra flags.
+func startBrokerArgs(t testing.TB, args ...string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kfakebroker")
 	if out, err := exec.Command("go", "build", "-o", bin, "./kfakebroker").CombinedOutput(); err != nil {
 		t.Fatalf("build kfakebroker: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-partitions", "3", "-port", strconv.Itoa(port))
+	cmd := exec.Command(bin, append([]string{"-partitions", "3"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -217,5 +230,94 @@ func TestSpoolOutageAndRestart(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*.seg")); len(left) != 0 {
 		t.Fatalf("spool files left: %v", left)
+	}
+}
+
+// writeCerts makes a CA, a server certificate for 127.0.0.1 and a client
+// certificate, as PEM files in dir.
+func writeCerts(t *testing.T, dir string) (ca, srvCert, srvKey, cliCert, cliKey string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "apitap test CA"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+		return p
+	}
+	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := x509.MarshalECPrivateKey(k)
+		return write(name+".crt", "CERTIFICATE", der), write(name+".key", "EC PRIVATE KEY", kb)
+	}
+	ca = write("ca.crt", "CERTIFICATE", caDER)
+	srvCert, srvKey = leaf("broker", 2, x509.ExtKeyUsageServerAuth)
+	cliCert, cliKey = leaf("apitap", 3, x509.ExtKeyUsageClientAuth)
+	return
+}
+
+// TestMTLSAndSCRAM exports to a broker that requires a client certificate
+// and SCRAM-SHA-512; a wrong password delivers nothing and says so.
+func TestMTLSAndSCRAM(t *testing.T) {
+	dir := t.TempDir()
+	ca, sc, sk, cc, ck := writeCerts(t, dir)
+	broker := startBrokerArgs(t, "-sasl-mechanism", "SCRAM-SHA-512", "-sasl-user", "sensor", "-sasl-password", "s3cret",
+		"-tls-cert", sc, "-tls-key", sk, "-tls-client-ca", ca)
+	os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600)
+	conf := func(pwfile string) string {
+		p := filepath.Join(dir, "apitap.yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf("kafka:\n  brokers: [%q]\n  max_attempts: 2\n  tls:\n    enabled: true\n    ca_file: %s\n    cert_file: %s\n    key_file: %s\n  sasl:\n    mechanism: SCRAM-SHA-512\n    username: sensor\n    password_file: %s\n",
+			broker, ca, cc, ck, pwfile)), 0o600)
+		return p
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Main([]string{"read", "--config", conf(filepath.Join(dir, "pw")), "--emit", "transaction", "--workers", "1", "--sensor-id", "tls", "../../testdata/pcaps/basic.pcap"},
+		&cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	tlsCfg, err := kafka.TLSConfig{Enabled: true, CAFile: ca, CertFile: cc, KeyFile: ck}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mech, err := kafka.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "sensor", Password: "s3cret"}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := &kafkago.Dialer{Timeout: 5 * time.Second, TLS: tlsCfg, SASLMechanism: mech}
+	var got int
+	for p := 0; p < 3; p++ {
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: "apitap.transactions", Partition: p, MaxWait: 100 * time.Millisecond, Dialer: dialer})
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			got++
+		}
+		r.Close()
+	}
+	if got != 3 {
+		t.Fatalf("%d transactions read over mTLS+SCRAM, want 3", got)
+	}
+	os.WriteFile(filepath.Join(dir, "bad"), []byte("wrong\n"), 0o600)
+	stderr.Reset()
+	code = cli.Main([]string{"read", "--config", conf(filepath.Join(dir, "bad")), "--emit", "transaction", "--workers", "1", "../../testdata/pcaps/basic.pcap"},
+		&cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+	if code != 1 || !strings.Contains(stderr.String(), "could not be delivered") {
+		t.Fatalf("wrong password: exit %d\n%s", code, stderr.String())
 	}
 }

@@ -5,6 +5,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -17,8 +19,37 @@ import (
 func main() {
 	port := flag.Int("port", 0, "port on 127.0.0.1 (0: a free one)")
 	partitions := flag.Int("partitions", 3, "partitions of auto-created topics")
+	saslMech := flag.String("sasl-mechanism", "", "require SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	saslUser := flag.String("sasl-user", "apitap", "SASL user")
+	saslPass := flag.String("sasl-password", "", "SASL password")
+	cert := flag.String("tls-cert", "", "serve TLS with this certificate (PEM)")
+	key := flag.String("tls-key", "", "and this key")
+	clientCA := flag.String("tls-client-ca", "", "require client certificates signed by this CA (mTLS)")
 	flag.Parse()
-	c, err := kfake.NewCluster(kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation())
+	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation()}
+	if *saslMech != "" {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(*saslMech, *saslUser, *saslPass))
+	}
+	if *cert != "" {
+		pair, err := tls.LoadX509KeyPair(*cert, *key)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kfakebroker:", err)
+			os.Exit(1)
+		}
+		tc := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		if *clientCA != "" {
+			pem, err := os.ReadFile(*clientCA)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "kfakebroker:", err)
+				os.Exit(1)
+			}
+			tc.ClientCAs = x509.NewCertPool()
+			tc.ClientCAs.AppendCertsFromPEM(pem)
+			tc.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		opts = append(opts, kfake.TLS(tc))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kfakebroker:", err)
 		os.Exit(1)
