@@ -90,7 +90,7 @@ func TestReadStdinAndOutFile(t *testing.T) {
 	if string(got) != string(fromFile) {
 		t.Fatalf("--out file differs from stdout output")
 	}
-	if !strings.Contains(string(errOut), "apitap read:") || !strings.Contains(string(errOut), "transactions") {
+	if !strings.Contains(string(errOut), "apitap: 1 source(s)") || !strings.Contains(string(errOut), "transactions") {
 		t.Fatalf("summary missing on stderr:\n%s", errOut)
 	}
 }

@@ -288,6 +288,13 @@ func TestRunEBPFFallback(t *testing.T) {
 	}
 
 	out, errOut, err := run(plain)
+	if err == nil && strings.Count(out, "/fallback/") == 0 {
+		// Seen once in CI, under load: the run captured the veth's own
+		// neighbour traffic but none of the requests. Cause unknown (see the
+		// closing note); one retry tells a flake from a broken fallback.
+		t.Logf("no transactions on the first try, retrying:\n%s", errOut)
+		out, errOut, err = run(plain)
+	}
 	if err != nil || !strings.Contains(errOut, "eBPF pre-filter unavailable; capturing everything") || strings.Count(out, "/fallback/") != 4 {
 		t.Fatalf("no selection: err %v, %d transactions\n%s", err, strings.Count(out, "/fallback/"), errOut)
 	}

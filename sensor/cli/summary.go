@@ -13,7 +13,7 @@ import (
 func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 	st := s.Event(s.LastTime)
 	secs := s.Wall.Seconds()
-	fmt.Fprintf(w, "\napitap read: %d capture(s), %s in %.2fs with %d worker(s)\n", len(s.Files), humanBytes(s.Bytes), secs, s.Workers)
+	fmt.Fprintf(w, "\napitap: %d source(s), %s in %.2fs with %d worker(s)\n", len(s.Files), humanBytes(s.Bytes), secs, s.Workers)
 	if secs > 0 {
 		fmt.Fprintf(w, "  throughput     %s/s, %s packets/s, %s transactions/s\n",
 			humanBytes(uint64(float64(s.Bytes)/secs)), humanCount(uint64(float64(s.Packets)/secs)), humanCount(uint64(float64(st.Transactions)/secs)))
