@@ -179,6 +179,23 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs parses a command's flags and arguments. done says the caller
+// returns code at once: help was shown, or the flag package printed a
+// usage error.
+func parseArgs(fs *flag.FlagSet, args []string, help func(io.Writer), env *IO) (rest []string, set map[string]bool, code int, done bool) {
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			help(env.Stdout)
+			return nil, nil, ExitOK, true
+		}
+		return nil, nil, ExitUsage, true
+	}
+	set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return rest, set, 0, false
+}
+
 func newLogger(w io.Writer, level string, tty bool) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil || level == "" {

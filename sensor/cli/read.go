@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -146,17 +145,12 @@ func runRead(args []string, env *IO) int {
 	fs.Usage = func() {
 		fmt.Fprintln(env.Stderr, "usage: apitap read [flags] FILE...   (apitap help read for details)")
 	}
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			readHelp(env.Stdout)
-			return ExitOK
-		}
-		return ExitUsage
+	files, set, code, done := parseArgs(fs, args, readHelp, env)
+	if done {
+		return code
 	}
-	o.setFlags = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { o.setFlags[f.Name] = true })
-	err = doRead(files, o, env)
+	o.setFlags = set
+	err := doRead(files, o, env)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "apitap read: %v\n", err)
 	}

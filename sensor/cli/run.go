@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -116,19 +115,14 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 func runRun(args []string, env *IO) int {
 	fs, o := runFlags(env.Stderr)
 	fs.Usage = func() { fmt.Fprintln(env.Stderr, "usage: apitap run [flags] -i IFACE   (apitap help run for details)") }
-	rest, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			runHelp(env.Stdout)
-			return ExitOK
-		}
-		return ExitUsage
+	rest, set, code, done := parseArgs(fs, args, runHelp, env)
+	if done {
+		return code
 	}
-	o.setFlags = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { o.setFlags[f.Name] = true })
+	o.setFlags = set
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = doRun(ctx, rest, o, env)
+	err := doRun(ctx, rest, o, env)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "apitap run: %v\n", err)
 	}
