@@ -37,6 +37,24 @@ type Env struct {
 	Log    zerolog.Logger
 	Sensor string // sensor id
 	Worker int    // index of the worker running this instance
+	// Shared is what the descriptor's NewShared returned (nil without
+	// one): state every worker's instance updates, such as the catalog.
+	Shared any
+}
+
+// EventSink takes finished event lines (without the trailing newline) of
+// a type, with the key Kafka partitions them by.
+type EventSink interface {
+	Event(typ, key string, line []byte)
+}
+
+// Reporter is implemented by shared state that emits events of its own
+// (endpoint events of the catalog). The sensor calls Report from one
+// goroutine: periodically on live sources (final false; now is the latest
+// capture time) and once at the end (final true), after every worker has
+// finished. Report decides itself what is due.
+type Reporter interface {
+	Report(now time.Time, final bool, out EventSink)
 }
 
 // Descriptor registers an analyzer (from its package's init function).
@@ -49,6 +67,11 @@ type Descriptor struct {
 	NewConfig func() any
 	// New builds one instance (one per worker) from a decoded configuration.
 	New func(cfg any, env Env) (Analyzer, error)
+	// NewShared, if set, builds the analyzer's state shared by all workers
+	// (once per pipeline, before New); New finds it in Env.Shared. It must
+	// be safe for concurrent use. If it implements Reporter, the sensor
+	// calls Report.
+	NewShared func(cfg any, env Env) (any, error)
 }
 
 var registry = map[string]Descriptor{}
@@ -86,10 +109,29 @@ type Chain struct {
 	flushers []Flusher
 }
 
-// NewChain builds one instance of every enabled analyzer.
-func NewChain(enabled []Enabled, env Env) (*Chain, error) {
+// NewShared builds the shared state of the enabled analyzers that have
+// one, by analyzer name.
+func NewShared(enabled []Enabled, env Env) (map[string]any, error) {
+	out := map[string]any{}
+	for _, e := range enabled {
+		if e.Desc.NewShared == nil {
+			continue
+		}
+		s, err := e.Desc.NewShared(e.Config, env)
+		if err != nil {
+			return nil, fmt.Errorf("analyzer %s: %w", e.Desc.Name, err)
+		}
+		out[e.Desc.Name] = s
+	}
+	return out, nil
+}
+
+// NewChain builds one instance of every enabled analyzer; shared is what
+// NewShared returned.
+func NewChain(enabled []Enabled, shared map[string]any, env Env) (*Chain, error) {
 	c := &Chain{}
 	for _, e := range enabled {
+		env.Shared = shared[e.Desc.Name]
 		a, err := e.Desc.New(e.Config, env)
 		if err != nil {
 			return nil, fmt.Errorf("analyzer %s: %w", e.Desc.Name, err)

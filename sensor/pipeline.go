@@ -70,6 +70,46 @@ type Pipeline struct {
 	files   []FileResult
 	closed  bool
 	live    bool
+	shared  map[string]any // analyzers' shared state, by analyzer name
+	emitTyp map[string]bool
+}
+
+// Shared returns the state analyzer name shares between workers (the
+// discovery catalog), or nil.
+func (p *Pipeline) Shared(name string) any { return p.shared[name] }
+
+// report lets every shared Reporter emit what is due.
+func (p *Pipeline) report(now time.Time, final bool) {
+	for _, name := range sortedKeys(p.shared) {
+		if r, ok := p.shared[name].(analyzer.Reporter); ok {
+			r.Report(now, final, sharedSink{p})
+		}
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sharedSink writes the events of shared analyzer state, when their type
+// is emitted.
+type sharedSink struct{ p *Pipeline }
+
+func (s sharedSink) Event(typ, key string, line []byte) {
+	if !s.p.emitTyp[typ] {
+		return
+	}
+	buf := make([]byte, 0, len(line)+1)
+	buf = append(append(buf, line...), '\n')
+	s.p.out.write(buf)
+	if s.p.Export != nil {
+		s.p.Export(typ, key, line)
+	}
 }
 
 // FileResult says how one source went.
@@ -110,7 +150,9 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		dec:     decode.New(cfg.DecodeOptions()),
 		started: time.Now(),
 	}
+	p.emitTyp = map[string]bool{}
 	for _, t := range cfg.Output.Emit {
+		p.emitTyp[t] = true
 		switch t {
 		case "transaction":
 			p.emitTx = true
@@ -121,9 +163,14 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		}
 	}
 	p.Analyzers = analyzer.Names(enabled)
+	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
+	if err != nil {
+		return nil, err
+	}
+	p.shared = shared
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
-		chain, err := analyzer.NewChain(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
+		chain, err := analyzer.NewChain(enabled, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
 		if err != nil {
 			return nil, err
 		}
@@ -356,6 +403,7 @@ func (p *Pipeline) Close() (*Summary, error) {
 			p.lastTS = w.last
 		}
 	}
+	p.report(p.lastTS, true)
 	s := p.summary()
 	if p.emitSt {
 		var buf []byte
@@ -728,6 +776,9 @@ func (p *Pipeline) statsLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if len(p.shared) > 0 {
+				p.report(p.lastCapture(), false)
+			}
 			if p.emitSt && p.cfg.Output.StatsInterval > 0 && !now.Before(next) {
 				next = now.Add(p.cfg.Output.StatsInterval)
 				st := p.snapshot().Event(time.Time{})
@@ -742,6 +793,19 @@ func (p *Pipeline) statsLoop(ctx context.Context) {
 			p.out.flush()
 		}
 	}
+}
+
+// lastCapture is the latest capture time the live workers published.
+func (p *Pipeline) lastCapture() time.Time {
+	var t time.Time
+	for _, w := range p.workers {
+		w.snap.mu.Lock()
+		if w.snap.last.After(t) {
+			t = w.snap.last
+		}
+		w.snap.mu.Unlock()
+	}
+	return t
 }
 
 // snapshot sums what the live workers last published.

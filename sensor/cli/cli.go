@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+
+	// every analyzer, registered from its init function
+	_ "github.com/apitap/apitap/analyzer/all"
 )
 
 // Exit codes.
@@ -44,6 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"read", "read capture files (pcap, pcapng, .gz, - for stdin) and write events", runRead, readHelp},
+		{"catalog", "read captures and write the discovered API catalog (JSON, OpenAPI 3.1 or a table)", runCatalog, catalogHelp},
 		{"run", "capture live traffic from an interface (AF_PACKET) until SIGINT/SIGTERM", runRun, runHelp},
 		{"version", "print the version and build information", runVersion, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap version") }},
 		{"help", "show help for apitap or one command", nil, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap help [command]") }},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/exporter/spool"
@@ -232,22 +233,8 @@ func doRead(files []string, o *readOpts, env *IO) error {
 	if err != nil {
 		return err
 	}
-	stdin := 0
-	for _, f := range files {
-		if f == "-" {
-			stdin++
-			continue
-		}
-		st, err := os.Stat(f)
-		if err != nil {
-			return usagef("%v", err)
-		}
-		if st.IsDir() {
-			return usagef("%s is a directory, not a capture file", f)
-		}
-	}
-	if stdin > 1 {
-		return usagef("standard input (-) can be read only once")
+	if err := checkFiles(files); err != nil {
+		return err
 	}
 
 	out := env.Stdout
@@ -268,8 +255,37 @@ func doRead(files []string, o *readOpts, env *IO) error {
 	if err != nil {
 		return err
 	}
+	failed := readFiles(p, files, o, env, log)
+	sum, err := p.Close()
+	for _, f := range sum.Files {
+		if f.Damage != "" {
+			log.Warn().Str("file", f.Name).Str("damage", f.Damage).Uint64("packets_read", f.Packets).Msgf("capture damaged; processed up to the damage: %v", f.Err)
+		}
+	}
+	if !o.quiet {
+		printSummary(env.Stderr, sum, cfg)
+		if cat, ok := p.Shared(discovery.Name).(*discovery.Catalog); ok {
+			printCatalog(env.Stderr, cat.View(), catalogRows)
+		}
+	}
+	if xerr := finishExport(fan, env.Stderr, o.quiet); err == nil {
+		err = xerr
+	}
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// readFiles runs every capture through p, with a progress bar when asked,
+// and returns the names of those that could not be read.
+func readFiles(p *sensor.Pipeline, files []string, o *readOpts, env *IO, log zerolog.Logger) []string {
 	showProgress := o.progress == "always" || (o.progress == "auto" && env.StderrTTY)
 	var failed []string
+	var err error
 	for i, name := range files {
 		var src *capture.File
 		if name == "-" {
@@ -294,23 +310,28 @@ func doRead(files []string, o *readOpts, env *IO) error {
 			failed = append(failed, name)
 		}
 	}
-	sum, err := p.Close()
-	for _, f := range sum.Files {
-		if f.Damage != "" {
-			log.Warn().Str("file", f.Name).Str("damage", f.Damage).Uint64("packets_read", f.Packets).Msgf("capture damaged; processed up to the damage: %v", f.Err)
+	return failed
+}
+
+// checkFiles rejects missing files, directories and a repeated stdin
+// before anything starts.
+func checkFiles(files []string) error {
+	stdin := 0
+	for _, f := range files {
+		if f == "-" {
+			stdin++
+			continue
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if st.IsDir() {
+			return usagef("%s is a directory, not a capture file", f)
 		}
 	}
-	if !o.quiet {
-		printSummary(env.Stderr, sum, cfg)
-	}
-	if xerr := finishExport(fan, env.Stderr, o.quiet); err == nil {
-		err = xerr
-	}
-	if err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
+	if stdin > 1 {
+		return usagef("standard input (-) can be read only once")
 	}
 	return nil
 }

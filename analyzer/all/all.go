@@ -1,0 +1,8 @@
+// Package all links every analyzer into the binary: one blank import per
+// analyzer, each registering itself from init (see package analyzer).
+package all
+
+import (
+	// the API catalog
+	_ "github.com/apitap/apitap/analyzer/discovery"
+)

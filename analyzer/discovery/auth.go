@@ -1,0 +1,157 @@
+package discovery
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+)
+
+// authInfo is what one request says about its authentication. user is
+// only fed to a distinct-count sketch, never stored or exported.
+type authInfo struct {
+	kind int
+	name string // API key header or query parameter name
+	alg  string // JWT alg
+	iss  string // JWT issuer
+	user string
+}
+
+// jwtInfo is the cached decoding of one bearer token.
+type jwtInfo struct {
+	ok            bool
+	alg, iss, sub string
+}
+
+// apiKeyHeaders are request headers that carry API keys.
+var apiKeyHeaders = map[string]bool{
+	"x-api-key": true, "api-key": true, "apikey": true, "x-apikey": true, "x-auth-token": true,
+	"x-access-token": true, "ocp-apim-subscription-key": true, "x-goog-api-key": true, "x-api-token": true,
+	"private-token": true, "x-functions-key": true,
+}
+
+// apiKeyParams are query parameters that carry API keys or tokens.
+var apiKeyParams = map[string]bool{
+	"api_key": true, "apikey": true, "api-key": true, "key": true, "access_token": true, "token": true, "auth": true,
+}
+
+// sessionCookies are cookie names (lower case) of server sessions.
+func isSessionCookie(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "session", "sessionid", "laravel_session":
+		return true
+	}
+	return strings.Contains(n, "session") || strings.HasSuffix(n, "_sid")
+}
+
+// authHeader looks at one request header (name in lower case); the
+// strongest scheme wins when a request carries several.
+func (t *trie) authHeader(name, value string, au *authInfo) {
+	switch {
+	case name == "authorization":
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(value), " ")
+		cred = strings.TrimSpace(cred)
+		switch {
+		case strings.EqualFold(scheme, "basic"):
+			au.kind = authBasic
+			if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
+				if u, _, ok := strings.Cut(string(b), ":"); ok {
+					au.user = u
+				}
+			}
+		case strings.EqualFold(scheme, "bearer"):
+			if j := t.decodeJWT(cred); j.ok {
+				au.kind, au.alg, au.iss, au.user = authBearerJWT, j.alg, j.iss, j.sub
+			} else {
+				au.kind = authBearer
+			}
+		default:
+			au.kind = authOther
+			au.name = "authorization:" + boundedToken(strings.ToLower(scheme))
+		}
+	case apiKeyHeaders[name]:
+		if au.kind == authNone || au.kind == authSessionCookie {
+			au.kind, au.name = authAPIKeyHeader, name
+		}
+	case name == "cookie":
+		if au.kind != authNone {
+			return
+		}
+		for c := value; c != ""; {
+			var kv string
+			kv, c, _ = strings.Cut(c, ";")
+			k, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			if isSessionCookie(k) {
+				au.kind, au.name = authSessionCookie, "cookie:"+boundedToken(strings.ToLower(k))
+				return
+			}
+		}
+	}
+}
+
+// authQuery finds an API key in the query when no header carried one.
+func authQuery(q string, au *authInfo) {
+	for q != "" {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if v != "" && apiKeyParams[strings.ToLower(k)] {
+			au.kind, au.name = authAPIKeyQuery, "query:"+boundedToken(strings.ToLower(k))
+			return
+		}
+	}
+}
+
+// decodeJWT decodes the header and claims of a JWT (without verifying
+// it), through a bounded per-worker cache keyed by the token.
+func (t *trie) decodeJWT(tok string) jwtInfo {
+	if j, ok := t.jwt[tok]; ok {
+		return j
+	}
+	j := parseJWT(tok)
+	if len(t.jwt) >= 4096 {
+		clear(t.jwt)
+	}
+	t.jwt[strings.Clone(tok)] = j
+	return j
+}
+
+func parseJWT(tok string) jwtInfo {
+	if len(tok) > 8192 {
+		return jwtInfo{}
+	}
+	h, rest, ok := strings.Cut(tok, ".")
+	if !ok {
+		return jwtInfo{}
+	}
+	p, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return jwtInfo{}
+	}
+	var head struct {
+		Alg string `json:"alg"`
+	}
+	var claims struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
+	pb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
+	if err1 != nil || err2 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(pb, &claims) != nil || head.Alg == "" {
+		return jwtInfo{}
+	}
+	return jwtInfo{ok: true, alg: boundedToken(head.Alg), iss: boundedIssuer(claims.Iss), sub: claims.Sub}
+}
+
+// boundedIssuer keeps an issuer (usually a URL) printable and short.
+func boundedIssuer(s string) string {
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return "(invalid)"
+		}
+	}
+	return s
+}

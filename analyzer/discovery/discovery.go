@@ -1,0 +1,190 @@
+package discovery
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/reassembly"
+)
+
+// Name is the analyzer's name and configuration key.
+const Name = "discovery"
+
+// Config is the `analyzers.discovery` section.
+type Config struct {
+	// MaxHosts bounds the hosts (and API versions) each worker tracks.
+	MaxHosts int `yaml:"max_hosts"`
+	// MaxEndpointsPerHost bounds the (path, method) entries per host.
+	MaxEndpointsPerHost int `yaml:"max_endpoints_per_host"`
+	// MaxNodesPerHost bounds the path positions stored per host.
+	MaxNodesPerHost int `yaml:"max_nodes_per_host"`
+	// MaxLiteralsPerNode bounds the distinct literal segments stored under
+	// one path position; past it new segments count as parameter values.
+	MaxLiteralsPerNode int `yaml:"max_literals_per_node"`
+	// FoldMinDistinct and FoldRatio: literal segments under one position
+	// fold into a parameter when there are at least FoldMinDistinct of
+	// them and distinct/requests is at least FoldRatio.
+	FoldMinDistinct int     `yaml:"fold_min_distinct"`
+	FoldRatio       float64 `yaml:"fold_ratio"`
+	// FoldMaxLiterals: this many distinct literal segments under one
+	// position always fold.
+	FoldMaxLiterals int `yaml:"fold_max_literals"`
+	// SchemaSamples JSON bodies per endpoint are inferred, then one call
+	// in SchemaSampleEvery.
+	SchemaSamples     int `yaml:"schema_samples"`
+	SchemaSampleEvery int `yaml:"schema_sample_every"`
+	// ReportInterval (capture time) between endpoint events for new and
+	// changed endpoints on live sources; 0 reports only at the end.
+	ReportInterval time.Duration `yaml:"report_interval"`
+	// VersionHeaders name request headers carrying an API version; their
+	// value keeps endpoints of different versions apart.
+	VersionHeaders []string `yaml:"version_headers"`
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{
+		MaxHosts: 1000, MaxEndpointsPerHost: 2000, MaxNodesPerHost: 20000, MaxLiteralsPerNode: 256,
+		FoldMinDistinct: 8, FoldRatio: 0.1, FoldMaxLiterals: 64,
+		SchemaSamples: 32, SchemaSampleEvery: 64,
+		ReportInterval: 30 * time.Second,
+		VersionHeaders: []string{"api-version", "x-api-version", "accept-version"},
+	}
+}
+
+// Validate checks the bounds.
+func (c *Config) Validate() error {
+	var errs []error
+	pos := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, not %d", name, v))
+		}
+	}
+	pos("max_hosts", c.MaxHosts)
+	pos("max_endpoints_per_host", c.MaxEndpointsPerHost)
+	pos("max_nodes_per_host", c.MaxNodesPerHost)
+	pos("max_literals_per_node", c.MaxLiteralsPerNode)
+	pos("fold_min_distinct", c.FoldMinDistinct)
+	pos("fold_max_literals", c.FoldMaxLiterals)
+	pos("schema_sample_every", c.SchemaSampleEvery)
+	if c.SchemaSamples < 0 {
+		errs = append(errs, fmt.Errorf("schema_samples: must not be negative"))
+	}
+	if c.FoldRatio <= 0 || c.FoldRatio > 1 {
+		errs = append(errs, fmt.Errorf("fold_ratio: must be in (0, 1], not %v", c.FoldRatio))
+	}
+	if c.ReportInterval < 0 {
+		errs = append(errs, fmt.Errorf("report_interval: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Catalog is the discovery state shared by the workers: one trie per
+// worker (each behind its own mutex, so workers never contend) merged on
+// demand into a View.
+type Catalog struct {
+	cfg    *Config
+	sensor string
+
+	mu    sync.Mutex
+	tries []*trie
+
+	// reporting (one goroutine at a time, see analyzer.Reporter)
+	rmu     sync.Mutex
+	next    time.Time
+	emitted map[string]uint64 // endpoint id -> signature last reported
+}
+
+// NewCatalog returns an empty catalog.
+func NewCatalog(cfg *Config, sensor string) *Catalog {
+	return &Catalog{cfg: cfg, sensor: sensor, emitted: map[string]uint64{}}
+}
+
+// Observer returns a new worker's part of the catalog.
+func (c *Catalog) Observer() *Observer {
+	t := newTrie(c.cfg)
+	c.mu.Lock()
+	c.tries = append(c.tries, t)
+	c.mu.Unlock()
+	return &Observer{t: t}
+}
+
+// Observer is one worker's instance of the analyzer.
+type Observer struct {
+	t *trie
+}
+
+// Name implements analyzer.Analyzer.
+func (o *Observer) Name() string { return Name }
+
+// Analyze records tx in the worker's trie.
+func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
+	o.t.mu.Lock()
+	o.t.add(tx)
+	o.t.mu.Unlock()
+}
+
+// Report emits endpoint events: for new and changed endpoints every
+// report_interval of capture time, and for every endpoint at the end.
+func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if !final {
+		if c.cfg.ReportInterval <= 0 || now.IsZero() {
+			return
+		}
+		if c.next.IsZero() {
+			c.next = now.Add(c.cfg.ReportInterval)
+			return
+		}
+		if now.Before(c.next) {
+			return
+		}
+		c.next = now.Add(c.cfg.ReportInterval)
+	}
+	v := c.View()
+	if final && !now.IsZero() && now.After(v.Time) {
+		v.Time = now
+	}
+	for _, ep := range v.Endpoints {
+		j := ep.JSON(v.Time)
+		sig := j.signature()
+		change := "final"
+		if !final {
+			old, seen := c.emitted[ep.ID]
+			switch {
+			case !seen:
+				change = "new"
+			case old != sig:
+				change = "changed"
+			default:
+				continue
+			}
+			c.emitted[ep.ID] = sig
+		}
+		j.Change = change
+		out.Event("endpoint", ep.ID, c.encode(j, v.Time))
+	}
+}
+
+func init() {
+	analyzer.Register(analyzer.Descriptor{
+		Name:      Name,
+		Order:     10,
+		Default:   true,
+		NewConfig: func() any { return NewConfig() },
+		NewShared: func(cfg any, env analyzer.Env) (any, error) {
+			return NewCatalog(cfg.(*Config), env.Sensor), nil
+		},
+		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
+			c, ok := env.Shared.(*Catalog)
+			if !ok {
+				return nil, errors.New("discovery: no shared catalog")
+			}
+			return c.Observer(), nil
+		},
+	})
+}

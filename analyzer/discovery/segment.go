@@ -1,0 +1,282 @@
+package discovery
+
+import "strings"
+
+// Kind is what a typed recogniser says a path segment is.
+type Kind uint8
+
+// Segment kinds. KindLiteral segments stay literal unless statistics fold
+// them; every other kind is a parameter value at once.
+const (
+	KindLiteral Kind = iota
+	KindInt
+	KindUUID
+	KindHex
+	KindDate
+	KindEmail
+	KindPhone
+	KindToken // base64url-like opaque token mixing letters and digits
+	KindSlug  // a literal folded by statistics (set when folding)
+	numKinds
+)
+
+var kindNames = [numKinds]string{"literal", "integer", "uuid", "hex", "date", "email", "phone", "token", "string"}
+
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// classify runs the typed recognisers over one path segment (not empty,
+// not unescaped). It allocates nothing.
+func classify(s string) Kind {
+	n := len(s)
+	if n == 0 {
+		return KindLiteral
+	}
+	if isVersion(s) {
+		return KindLiteral
+	}
+	var digits, lower, upper, hexLetters, other, dashes int
+	for i := 0; i < n; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'a' && c <= 'z':
+			lower++
+			if c <= 'f' {
+				hexLetters++
+			}
+		case c >= 'A' && c <= 'Z':
+			upper++
+			if c <= 'F' {
+				hexLetters++
+			}
+		case c == '-':
+			dashes++
+		default:
+			other++
+		}
+	}
+	switch {
+	case digits == n:
+		return KindInt
+	case n > 1 && s[0] == '+' && digits == n-1 && n >= 9:
+		return KindPhone
+	case n == 36 && dashes == 4 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' && digits+hexLetters == 32:
+		return KindUUID
+	case other == 0 && dashes == 0 && n >= 8 && digits+hexLetters == n && digits > 0 && (lower == 0 || upper == 0):
+		return KindHex
+	case isDate(s):
+		return KindDate
+	case strings.IndexByte(s, '@') > 0 && strings.IndexByte(s, '.') > 0:
+		return KindEmail
+	}
+	if n >= 16 && digits > 0 && lower+upper > 0 && other <= 2 {
+		// long mixed tokens: base64url ids, ULIDs, KSUIDs, Stripe-like ids
+		return KindToken
+	}
+	if n >= 12 && upper >= 3 && lower >= 3 && (caseSwitches(s) >= n/4 || upper*3 >= n) {
+		// random base62 without digits: inv_JKRXjXcAaUyAQT (camelCase
+		// words switch case only a few times)
+		return KindToken
+	}
+	if n >= 6 && digits >= 3 && lower+upper > 0 && digits*3 >= n {
+		// short ids mixing letters and many digits: ord_8812, A1B2C3D4
+		return KindToken
+	}
+	return KindLiteral
+}
+
+// tokenPrefix returns the type prefix of an id such as cus_8Hk2 or
+// inv-2041 ("cus_", "inv-"), or "".
+func tokenPrefix(s string) string {
+	for i := 1; i < len(s) && i <= 5; i++ {
+		c := s[i]
+		if c == '_' || c == '-' {
+			if i+1 < len(s) {
+				return s[:i+1]
+			}
+			return ""
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return ""
+		}
+	}
+	return ""
+}
+
+// caseSwitches counts changes between upper- and lower-case letters.
+func caseSwitches(s string) int {
+	n, prev := 0, byte(0)
+	for i := 0; i < len(s); i++ {
+		var c byte
+		switch {
+		case s[i] >= 'a' && s[i] <= 'z':
+			c = 'l'
+		case s[i] >= 'A' && s[i] <= 'Z':
+			c = 'u'
+		default:
+			continue
+		}
+		if prev != 0 && c != prev {
+			n++
+		}
+		prev = c
+	}
+	return n
+}
+
+// isVersion matches version segments (v1, v2, v1.2, v2beta1): they stay
+// literal so versions stay apart.
+func isVersion(s string) bool {
+	if len(s) < 2 || len(s) > 12 || (s[0] != 'v' && s[0] != 'V') || s[1] < '0' || s[1] > '9' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDate matches YYYY-MM-DD, with an optional time part starting with T.
+func isDate(s string) bool {
+	if len(s) < 10 {
+		return false
+	}
+	for i := 0; i < 10; i++ {
+		c := s[i]
+		if i == 4 || i == 7 {
+			if c != '-' {
+				return false
+			}
+		} else if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(s) == 10 || s[10] == 'T' || s[10] == 't'
+}
+
+// literalWords are segments that name an operation or a well-known
+// resource next to an id parameter (/users/me, /users/search): they stay
+// literal even where their siblings fold into a parameter.
+var literalWords = map[string]bool{
+	"me": true, "self": true, "current": true, "mine": true, "search": true, "count": true,
+	"new": true, "latest": true, "recent": true, "all": true, "batch": true, "bulk": true,
+	"export": true, "import": true, "stats": true, "summary": true, "lookup": true, "find": true,
+	"query": true, "config": true, "settings": true, "status": true, "health": true, "login": true,
+	"logout": true, "register": true, "signup": true, "token": true, "refresh": true, "verify": true,
+	"default": true, "public": true, "upload": true, "download": true, "validate": true, "suggest": true,
+	"autocomplete": true, "featured": true, "popular": true, "trending": true, "metadata": true,
+}
+
+// healthNames are last segments of health checks and probes.
+var healthNames = map[string]bool{
+	"health": true, "healthz": true, "healthcheck": true, "health-check": true, "_health": true,
+	"readyz": true, "livez": true, "ready": true, "live": true, "liveness": true, "readiness": true,
+	"ping": true, "metrics": true, "_status": true, "heartbeat": true,
+}
+
+// staticExt are file extensions of static assets and web pages.
+var staticExt = map[string]bool{
+	"js": true, "mjs": true, "css": true, "map": true, "png": true, "jpg": true, "jpeg": true, "gif": true,
+	"svg": true, "ico": true, "webp": true, "avif": true, "bmp": true, "woff": true, "woff2": true,
+	"ttf": true, "otf": true, "eot": true, "mp4": true, "webm": true, "mp3": true, "wav": true,
+	"html": true, "htm": true, "txt": true, "pdf": true, "zip": true, "gz": true, "wasm": true,
+}
+
+// isStatic says whether path names a static asset by its extension.
+func isStatic(path string) bool {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 || strings.IndexByte(path[i:], '/') >= 0 || len(path)-i > 7 {
+		return false
+	}
+	return staticExt[strings.ToLower(path[i+1:])]
+}
+
+// nextSegment returns the first segment of p (after leading slashes) and
+// the rest; empty segments (//) are skipped and matrix parameters (;x=y)
+// cut off.
+func nextSegment(p string) (seg, rest string) {
+	for len(p) > 0 && p[0] == '/' {
+		p = p[1:]
+	}
+	i := strings.IndexByte(p, '/')
+	if i < 0 {
+		seg, rest = p, ""
+	} else {
+		seg, rest = p[:i], p[i:]
+	}
+	if j := strings.IndexByte(seg, ';'); j >= 0 {
+		seg = seg[:j]
+	}
+	return seg, rest
+}
+
+// paramName names a path parameter after the literal segment before it:
+// users -> userId, order-items -> orderItemId, categories -> categoryId.
+// Without one it is "id".
+func paramName(prev string, k Kind) string {
+	if prev == "" || isVersion(prev) {
+		switch k {
+		case KindDate:
+			return "date"
+		case KindEmail:
+			return "email"
+		}
+		return "id"
+	}
+	w := singular(prev)
+	var b strings.Builder
+	up := false
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c == '-' || c == '_' || c == '.' {
+			up = b.Len() > 0
+			continue
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			continue
+		}
+		if up && c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up = false
+		if b.Len() == 0 && c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	if b.Len() == 0 {
+		return "id"
+	}
+	switch k {
+	case KindDate:
+		return b.String() + "Date"
+	case KindEmail:
+		return b.String() + "Email"
+	}
+	return b.String() + "Id"
+}
+
+// singular is a small English singulariser for resource names.
+func singular(w string) string {
+	lw := strings.ToLower(w)
+	switch {
+	case strings.HasSuffix(lw, "ies") && len(w) > 4:
+		return w[:len(w)-3] + "y"
+	case strings.HasSuffix(lw, "sses"), strings.HasSuffix(lw, "xes"), strings.HasSuffix(lw, "ches"), strings.HasSuffix(lw, "shes"):
+		return w[:len(w)-2]
+	case strings.HasSuffix(lw, "ss"), strings.HasSuffix(lw, "us"), strings.HasSuffix(lw, "is"):
+		return w
+	case strings.HasSuffix(lw, "s") && len(w) > 3:
+		return w[:len(w)-1]
+	}
+	return w
+}

@@ -1,0 +1,287 @@
+package discovery
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Bounds of the per-endpoint tables; what does not fit is counted in the
+// "(other)" entry of the table or in epStats.cut.
+const (
+	maxStatus       = 24
+	maxQueryParams  = 48
+	maxHeaders      = 48
+	maxContentTypes = 8
+	maxRespSchemas  = 8
+	maxHours        = 24 * 14 // hourly buckets kept (the newest)
+	maxAuthNames    = 8
+)
+
+// Auth kinds seen on requests.
+const (
+	authNone = iota
+	authBasic
+	authBearerJWT
+	authBearer
+	authAPIKeyHeader
+	authAPIKeyQuery
+	authSessionCookie
+	authOther
+	numAuth
+)
+
+var authNames = [numAuth]string{"none", "basic", "bearer_jwt", "bearer", "api_key_header", "api_key_query", "session_cookie", "other"}
+
+// paramStat is what is known of one query parameter: never its values.
+type paramStat struct {
+	count uint64
+	kinds uint16 // bits of Kind seen in values (KindLiteral: any other string)
+	bools uint64 // values that were true or false
+	nums  uint64 // values that were decimal numbers (not integers)
+	empty uint64
+}
+
+func (p *paramStat) merge(o *paramStat) {
+	p.count += o.count
+	p.kinds |= o.kinds
+	p.bools += o.bools
+	p.nums += o.nums
+	p.empty += o.empty
+}
+
+// latency histogram: bucket i holds durations below latBase*2^(i/2).
+const (
+	latBuckets = 48
+	latBase    = 100 * time.Microsecond
+)
+
+type latHist struct {
+	n [latBuckets]uint32
+}
+
+func (h *latHist) add(d time.Duration) {
+	if d < 0 {
+		return
+	}
+	i := 0
+	if d >= latBase {
+		i = int(2*math.Log2(float64(d)/float64(latBase))) + 1
+	}
+	h.n[min(i, latBuckets-1)]++
+}
+
+func (h *latHist) merge(o *latHist) {
+	for i, v := range o.n {
+		h.n[i] += v
+	}
+}
+
+// quantile returns the upper bound of the bucket holding quantile q, in
+// milliseconds (0 without samples).
+func (h *latHist) quantile(q float64) float64 {
+	var total uint64
+	for _, v := range h.n {
+		total += uint64(v)
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var acc uint64
+	for i, v := range h.n {
+		acc += uint64(v)
+		if acc >= want {
+			up := float64(latBase) * math.Pow(2, float64(i)/2)
+			return roundTo(up/float64(time.Millisecond), 3)
+		}
+	}
+	return 0
+}
+
+func roundTo(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// completeness counts how much of each transaction was seen.
+type completeness struct {
+	whole, gap, truncated, noResponse, parseError uint64
+}
+
+func (c *completeness) merge(o *completeness) {
+	c.whole += o.whole
+	c.gap += o.gap
+	c.truncated += o.truncated
+	c.noResponse += o.noResponse
+	c.parseError += o.parseError
+}
+
+// epStats is everything the catalog knows of one (host, method, path node).
+type epStats struct {
+	calls       uint64
+	first, last time.Time
+	status      map[int]uint64 // 0: no response; -1: (other)
+	query       map[string]*paramStat
+	headers     map[string]uint64
+	reqCT       map[string]uint64
+	respCT      map[string]uint64
+	reqSchema   *schemaTree
+	respSchema  map[int]*schemaTree // by status
+	reqSampled  uint64
+	respSampled uint64
+	auth        [numAuth]uint64
+	jwtAlgs     map[string]uint64
+	jwtIss      map[string]uint64
+	keyNames    map[string]uint64 // names of API key headers and query parameters
+	ips, users  sketch
+	hours       map[int64]uint64 // unix hour -> calls
+	lat         latHist
+	reqBytes    uint64
+	respBytes   uint64
+	comp        completeness
+	cut         uint64 // table entries not added because of a bound
+}
+
+// countIn adds n to m[k] when k is known or m has room; otherwise it
+// counts the key as cut.
+func countIn[K comparable](m *map[K]uint64, k K, n uint64, max int, cut *uint64) {
+	if *m == nil {
+		*m = map[K]uint64{}
+	}
+	if _, ok := (*m)[k]; !ok && len(*m) >= max {
+		*cut += n
+		return
+	}
+	(*m)[k] += n
+}
+
+// countStr is countIn for string keys from transaction memory: a new key
+// is copied so the catalog does not pin packet buffers.
+func countStr(m *map[string]uint64, k string, max int, cut *uint64) {
+	if *m == nil {
+		*m = map[string]uint64{}
+	}
+	if _, ok := (*m)[k]; !ok {
+		if len(*m) >= max {
+			*cut++
+			return
+		}
+		k = strings.Clone(k)
+	}
+	(*m)[k]++
+}
+
+// merge adds o (a copy from another worker or a folded sibling) into e.
+func (e *epStats) merge(o *epStats) {
+	e.calls += o.calls
+	if e.first.IsZero() || (!o.first.IsZero() && o.first.Before(e.first)) {
+		e.first = o.first
+	}
+	if o.last.After(e.last) {
+		e.last = o.last
+	}
+	for _, k := range sortedIntKeys(o.status) {
+		countIn(&e.status, k, o.status[k], maxStatus, &e.cut)
+	}
+	for _, k := range sortedKeys(o.query) {
+		p, ok := e.query[k]
+		if !ok {
+			if len(e.query) >= maxQueryParams {
+				e.cut += o.query[k].count
+				continue
+			}
+			if e.query == nil {
+				e.query = map[string]*paramStat{}
+			}
+			p = &paramStat{}
+			e.query[k] = p
+		}
+		p.merge(o.query[k])
+	}
+	mergeCounts(&e.headers, o.headers, maxHeaders, &e.cut)
+	mergeCounts(&e.reqCT, o.reqCT, maxContentTypes, &e.cut)
+	mergeCounts(&e.respCT, o.respCT, maxContentTypes, &e.cut)
+	mergeCounts(&e.jwtAlgs, o.jwtAlgs, maxAuthNames, &e.cut)
+	mergeCounts(&e.jwtIss, o.jwtIss, maxAuthNames, &e.cut)
+	mergeCounts(&e.keyNames, o.keyNames, maxAuthNames, &e.cut)
+	if o.reqSchema != nil {
+		if e.reqSchema == nil {
+			e.reqSchema = &schemaTree{}
+		}
+		e.reqSchema.merge(o.reqSchema)
+	}
+	for _, st := range sortedIntKeys(o.respSchema) {
+		s, ok := e.respSchema[st]
+		if !ok {
+			if len(e.respSchema) >= maxRespSchemas {
+				continue
+			}
+			if e.respSchema == nil {
+				e.respSchema = map[int]*schemaTree{}
+			}
+			s = &schemaTree{}
+			e.respSchema[st] = s
+		}
+		s.merge(o.respSchema[st])
+	}
+	e.reqSampled += o.reqSampled
+	e.respSampled += o.respSampled
+	for i, v := range o.auth {
+		e.auth[i] += v
+	}
+	e.ips.merge(&o.ips)
+	e.users.merge(&o.users)
+	for h, v := range o.hours {
+		if e.hours == nil {
+			e.hours = map[int64]uint64{}
+		}
+		e.hours[h] += v
+	}
+	trimHours(e.hours)
+	e.lat.merge(&o.lat)
+	e.reqBytes += o.reqBytes
+	e.respBytes += o.respBytes
+	e.comp.merge(&o.comp)
+	e.cut += o.cut
+}
+
+func mergeCounts(dst *map[string]uint64, src map[string]uint64, max int, cut *uint64) {
+	for _, k := range sortedKeys(src) {
+		countIn(dst, k, src[k], max, cut)
+	}
+}
+
+// trimHours keeps the newest maxHours buckets.
+func trimHours(m map[int64]uint64) {
+	if len(m) <= maxHours {
+		return
+	}
+	hs := make([]int64, 0, len(m))
+	for h := range m {
+		hs = append(hs, h)
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i] < hs[j] })
+	for _, h := range hs[:len(hs)-maxHours] {
+		delete(m, h)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedIntKeys[V any](m map[int]V) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}

@@ -1,0 +1,274 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/sensor"
+)
+
+func catalogHelp(w io.Writer) {
+	fmt.Fprint(w, `usage: apitap catalog [flags] FILE...
+
+Reads capture files like apitap read and writes the API catalog that the
+discovery analyzer built from them: every host and endpoint, with path
+templates (/v1/users/{userId}), parameters, content types, inferred JSON
+schemas, status codes, authentication, consumers, usage by hour, latency
+and how completely the traffic was captured. Parameter and header values
+are never stored, only names, types and counts.
+
+Formats (--format):
+  table          one line per endpoint: host, method, template, calls, auth, status codes
+  json           the full catalog (docs/events.md#catalog), indented JSON
+  openapi        an OpenAPI 3.1 document in YAML, validated with kin-openapi before it is written
+  openapi-json   the same in JSON
+
+A running sensor (apitap run) emits the same entries as "endpoint" events.
+
+Examples:
+  apitap catalog capture.pcap
+  apitap catalog --format openapi --host api.example.com -o api.yaml day1.pcap.gz
+  apitap catalog --format json -o catalog.json *.pcapng
+
+Flags:
+`)
+	fs, _ := catalogFlags(io.Discard)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+type catalogOpts struct {
+	readOpts
+	format string
+	host   string
+}
+
+func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
+	o := &catalogOpts{}
+	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); analyzers.discovery tunes templating")
+	fs.StringVar(&o.out, "out", "", "write the catalog to `file` instead of standard output (-o is the same)")
+	fs.StringVar(&o.out, "o", "", "short for --out")
+	fs.StringVar(&o.format, "format", "table", "`format`: table, json, openapi (YAML) or openapi-json")
+	fs.StringVar(&o.host, "host", "", "only this `host` (openapi: one document for one service)")
+	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
+	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into the catalog (default: the host name)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
+	return fs, o
+}
+
+func runCatalog(args []string, env *IO) int {
+	fs, o := catalogFlags(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: apitap catalog [flags] FILE...   (apitap help catalog for details)")
+	}
+	files, set, code, done := parseArgs(fs, args, catalogHelp, env)
+	if done {
+		return code
+	}
+	o.setFlags = set
+	err := doCatalog(files, o, env)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "apitap catalog: %v\n", err)
+	}
+	return exitCode(err)
+}
+
+func doCatalog(files []string, o *catalogOpts, env *IO) error {
+	switch o.format {
+	case "table", "json", "openapi", "openapi-json":
+	default:
+		return usagef("--format: want table, json, openapi or openapi-json, got %q", o.format)
+	}
+	if len(files) == 0 {
+		return usagef("no capture file given (use - for standard input); see apitap help catalog")
+	}
+	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	if err != nil {
+		return err
+	}
+	// the catalog is the output: no events, and the file flag is ours
+	out := o.out
+	o.setFlags["out"], o.setFlags["o"] = false, false
+	o.setFlags["emit"], o.emit = true, ""
+	cfg, err := o.buildConfig()
+	if err != nil {
+		return err
+	}
+	if err := checkFiles(files); err != nil {
+		return err
+	}
+	p, err := sensor.NewPipeline(cfg, io.Discard, log)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if !contains(p.Analyzers, discovery.Name) {
+		return usagef("the discovery analyzer is disabled in %s", o.config)
+	}
+	failed := readFiles(p, files, &o.readOpts, env, log)
+	sum, err := p.Close()
+	if err != nil {
+		return err
+	}
+	cat, ok := p.Shared(discovery.Name).(*discovery.Catalog)
+	if !ok {
+		return usagef("the discovery analyzer is disabled in %s", o.config)
+	}
+	v := cat.View()
+	if o.host != "" {
+		found := false
+		for _, h := range v.Hosts {
+			found = found || h.Host == o.host
+		}
+		if !found {
+			var hs []string
+			for _, h := range v.Hosts {
+				hs = append(hs, h.Host)
+			}
+			return usagef("--host %q: not in the catalog (hosts: %s)", o.host, strings.Join(hs, ", "))
+		}
+	}
+	var doc []byte
+	switch o.format {
+	case "json":
+		doc = v.JSON(cfg.Sensor.ID)
+	case "openapi", "openapi-json":
+		doc, err = v.OpenAPI(discovery.OpenAPIOptions{Host: o.host, JSON: o.format == "openapi-json"})
+		if err != nil {
+			return err
+		}
+	case "table":
+		var b strings.Builder
+		printCatalog(&b, filterHost(v, o.host), 0)
+		doc = []byte(b.String())
+	}
+	if !o.quiet {
+		printSummary(env.Stderr, sum, cfg)
+	}
+	if out == "" || out == "-" {
+		if _, err := env.Stdout.Write(doc); err != nil {
+			return fmt.Errorf("write catalog: %w", err)
+		}
+	} else if err := os.WriteFile(out, doc, 0o644); err != nil {
+		return fmt.Errorf("write catalog: %w", err)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func filterHost(v *discovery.View, host string) *discovery.View {
+	if host == "" {
+		return v
+	}
+	c := *v
+	c.Endpoints, c.Hosts = nil, nil
+	for _, ep := range v.Endpoints {
+		if ep.Host == host {
+			c.Endpoints = append(c.Endpoints, ep)
+		}
+	}
+	for _, h := range v.Hosts {
+		if h.Host == host {
+			c.Hosts = append(c.Hosts, h)
+		}
+	}
+	return &c
+}
+
+// catalogRows is how many endpoints the read summary lists.
+const catalogRows = 40
+
+// printCatalog writes the catalog as a table; maxRows > 0 cuts it.
+func printCatalog(w io.Writer, v *discovery.View, maxRows int) {
+	if len(v.Endpoints) == 0 {
+		fmt.Fprintf(w, "\ncatalog: no API endpoints seen\n")
+		return
+	}
+	fmt.Fprintf(w, "\ncatalog: %d endpoint(s) on %d host(s)\n", len(v.Endpoints), len(v.Hosts))
+	rows := [][]string{{"HOST", "METHOD", "TEMPLATE", "CALLS", "AUTH", "STATUS"}}
+	for i, ep := range v.Endpoints {
+		if maxRows > 0 && i >= maxRows {
+			break
+		}
+		j := ep.JSON(v.Time)
+		path := j.Path
+		if j.Kind != "api" {
+			path += " (" + j.Kind + ")"
+		}
+		rows = append(rows, []string{j.Host, j.Method, path, fmt.Sprint(j.Calls), countList(j.Auth.Types), countList(j.StatusCodes)})
+	}
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, c := range r {
+			if i == len(r)-1 {
+				b.WriteString(c)
+				break
+			}
+			if i == 3 { // right-align counts
+				b.WriteString(strings.Repeat(" ", width[i]-len(c)) + c + "  ")
+				continue
+			}
+			b.WriteString(c + strings.Repeat(" ", width[i]-len(c)+2))
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	if maxRows > 0 && len(v.Endpoints) > maxRows {
+		fmt.Fprintf(w, "  ... and %d more (apitap catalog lists them all)\n", len(v.Endpoints)-maxRows)
+	}
+	var static, noise, folded uint64
+	for _, h := range v.Hosts {
+		static, noise, folded = static+h.Static, noise+h.Noise, folded+h.Folded
+	}
+	if static+noise+folded > 0 {
+		fmt.Fprintf(w, "  not listed: %d static asset requests, %d requests to paths that only answered 404; %d path segments folded by bounds\n", static, noise, folded)
+	}
+}
+
+// countList renders counts as "name:n name:n", busiest first.
+func countList(m map[string]uint64) string {
+	type kv struct {
+		k string
+		n uint64
+	}
+	var l []kv
+	for k, n := range m {
+		l = append(l, kv{k, n})
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].n != l[j].n {
+			return l[i].n > l[j].n
+		}
+		return l[i].k < l[j].k
+	})
+	var parts []string
+	for _, e := range l {
+		parts = append(parts, fmt.Sprintf("%s:%d", e.k, e.n))
+	}
+	return strings.Join(parts, " ")
+}
