@@ -8,7 +8,9 @@ FUZZ_TARGETS := \
 	./reassembly/http1:FuzzConn \
 	./analyzer/redact:FuzzQuery \
 	./sensor/capture:FuzzFile \
-	./exporter/spool:FuzzSegment
+	./exporter/spool:FuzzSegment \
+	./analyzer/discovery:FuzzSchema \
+	./analyzer/discovery:FuzzTemplate
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 

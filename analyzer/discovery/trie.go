@@ -208,8 +208,9 @@ func boundedToken(v string) string {
 	return v
 }
 
-// normHost lower-cases the Host header and drops a default port; without
-// one it is the server address.
+// normHost lower-cases the Host header, drops a default port and
+// replaces bytes that have no place in a host name by '_'; without a Host
+// header it is the server address.
 func normHost(h string, tx *reassembly.Transaction) string {
 	if h == "" {
 		return tx.Flow.Server.String()
@@ -219,19 +220,23 @@ func normHost(h string, tx *reassembly.Transaction) string {
 	}
 	h = strings.TrimSuffix(h, ":80")
 	for i := 0; i < len(h); i++ {
-		if c := h[i]; c >= 'A' && c <= 'Z' || c < 0x21 || c > 0x7e {
+		if c := h[i]; c >= 'A' && c <= 'Z' || !hostChar(c) {
 			return strings.Map(func(r rune) rune {
-				if r < 0x21 || r > 0x7e {
-					return -1
-				}
-				if r >= 'A' && r <= 'Z' {
+				switch {
+				case r >= 'A' && r <= 'Z':
 					return r + 'a' - 'A'
+				case r >= 0x80 || !hostChar(byte(r)):
+					return '_'
 				}
 				return r
 			}, h)
 		}
 	}
 	return h
+}
+
+func hostChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_'
 }
 
 // record adds tx to an endpoint's statistics.

@@ -289,7 +289,7 @@ func walk(n *node, segs []string, params []PathParam, visit func([]string, []Pat
 		visit(segs, params, n)
 	}
 	for _, k := range sortedKeys(n.lit) {
-		walk(n.lit[k], append(segs, k), params, visit)
+		walk(n.lit[k], append(segs, escapeSegment(k)), params, visit)
 	}
 	if p := n.param; p != nil {
 		prev := ""
@@ -369,4 +369,33 @@ func TemplateShape(path string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// escapeSegment percent-encodes the bytes of a literal segment that are
+// not RFC 3986 path characters, so a template's braces are always its
+// parameters and the template is a valid OpenAPI path.
+func escapeSegment(s string) string {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = isPchar(s[i])
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isPchar(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+func isPchar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@%", c) >= 0
 }

@@ -1,0 +1,325 @@
+package discovery
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apitap/apitap/analyzer/apigen"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		seg  string
+		want Kind
+	}{
+		{"users", KindLiteral}, {"me", KindLiteral}, {"v1", KindLiteral}, {"v2beta1", KindLiteral},
+		{"8812", KindInt}, {"0", KindInt},
+		{"5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f70", KindUUID},
+		{"deadbeefcafe1234", KindHex}, {"DEADBEEF00", KindHex},
+		{"2026-03-01", KindDate}, {"2026-03-01T10:00:00Z", KindDate},
+		{"jane@example.com", KindEmail},
+		{"+14155550123", KindPhone},
+		{"cus_8Hk2LmQ9xZ3aBc", KindToken}, {"inv_VJMGZMInreMSPO", KindToken}, {"ord_8812", KindToken},
+		{"getUserProfile", KindLiteral}, {"red-running-shoes", KindLiteral}, {"order-items", KindLiteral},
+	} {
+		if got := classify(c.seg); got != c.want {
+			t.Errorf("classify(%q) = %v, want %v", c.seg, got, c.want)
+		}
+	}
+}
+
+func TestParamName(t *testing.T) {
+	for _, c := range []struct {
+		prev string
+		kind Kind
+		want string
+	}{
+		{"users", KindInt, "userId"}, {"categories", KindSlug, "categoryId"}, {"order-items", KindInt, "orderItemId"},
+		{"addresses", KindInt, "addressId"}, {"status", KindInt, "statusId"}, {"", KindInt, "id"}, {"v1", KindSlug, "id"},
+		{"archive", KindDate, "archiveDate"}, {"payment_intents", KindToken, "paymentIntentId"},
+	} {
+		if got := paramName(c.prev, c.kind); got != c.want {
+			t.Errorf("paramName(%q) = %q, want %q", c.prev, got, c.want)
+		}
+	}
+}
+
+func tx(method, host, target string, status int) *reassembly.Transaction {
+	path, query, _ := strings.Cut(target, "?")
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	req := &http1.Request{Method: method, Host: host, Target: target, Path: path, Query: query, Start: at, End: at}
+	var resp *http1.Response
+	if status > 0 {
+		resp = &http1.Response{Status: status, Start: at.Add(time.Millisecond), End: at.Add(time.Millisecond)}
+	}
+	return &reassembly.Transaction{
+		Flow:     reassembly.Flow{Client: netip.MustParseAddrPort("192.0.2.1:5000"), Server: netip.MustParseAddrPort("10.0.0.1:80")},
+		Exchange: http1.Exchange{Request: req, Response: resp},
+	}
+}
+
+func paths(v *View) []string {
+	var out []string
+	for _, ep := range v.Endpoints {
+		out = append(out, ep.Method+" "+ep.Host+ep.Path)
+	}
+	return out
+}
+
+// TestTemplates covers the rules one by one.
+func TestTemplates(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	o := cat.Observer()
+	for i := 0; i < 30; i++ {
+		o.Analyze(tx("GET", "api", fmt.Sprintf("/v1/users/%d", 100+i), 200), nil)
+		o.Analyze(tx("GET", "api", fmt.Sprintf("/v1/users/%d/orders/5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f%02d", 100+i, i), 200), nil)
+		o.Analyze(tx("GET", "api", "/v1/users/me", 200), nil)
+		o.Analyze(tx("GET", "api", fmt.Sprintf("/v2/users/%d", i), 200), nil)
+		o.Analyze(tx("GET", "api", fmt.Sprintf("/admin/%x.php", i*7919), 404), nil) // scanner noise
+		o.Analyze(tx("GET", "api", "/assets/app.js", 200), nil)                     // static
+		o.Analyze(tx("GET", "API:80", "/healthz", 200), nil)                        // host normalised, health
+	}
+	v := cat.View()
+	got := strings.Join(paths(v), "\n")
+	want := strings.Join([]string{
+		"GET api/healthz",
+		"GET api/v1/users/me",
+		"GET api/v1/users/{userId}",
+		"GET api/v1/users/{userId}/orders/{orderId}",
+		"GET api/v2/users/{userId}",
+	}, "\n")
+	if got != want {
+		t.Fatalf("templates:\n%s\nwant:\n%s", got, want)
+	}
+	if v.Endpoints[0].Kind != "health" {
+		t.Errorf("healthz kind %q", v.Endpoints[0].Kind)
+	}
+	h := v.Hosts[0]
+	if h.Static != 30 || h.Noise != 30 || h.Calls != 210 {
+		t.Errorf("host summary %+v", h)
+	}
+	j := v.Endpoints[3].JSON(v.Time)
+	if len(j.Params) != 2 || j.Params[1].Format != "uuid" || j.Params[0].Type != "integer" {
+		t.Errorf("params %+v", j.Params)
+	}
+}
+
+// TestVersionHeader keeps endpoints of different api-version headers apart.
+func TestVersionHeader(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	o := cat.Observer()
+	a := tx("GET", "api", "/items", 200)
+	a.Request.Headers = []http1.Header{{Name: "Api-Version", Value: "2024-01-01"}}
+	b := tx("GET", "api", "/items?api-version=2025-06-01", 200)
+	o.Analyze(a, nil)
+	o.Analyze(b, nil)
+	v := cat.View()
+	if len(v.Endpoints) != 2 || v.Endpoints[0].Version != "2024-01-01" || v.Endpoints[1].Version != "2025-06-01" {
+		t.Fatalf("versions: %+v", v.Hosts)
+	}
+	if v.Endpoints[0].ID == v.Endpoints[1].ID {
+		t.Error("same id for two versions")
+	}
+}
+
+// TestAuthAndSchema checks authentication kinds, JWT alg and issuer,
+// query types and JSON schema inference, and that no value is kept.
+func TestAuthAndSchema(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	o := cat.Observer()
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkLmV4YW1wbGUiLCJzdWIiOiJqYW5lIn0.c2ln"
+	for i := 0; i < 4; i++ {
+		x := tx("POST", "api", fmt.Sprintf("/orders?limit=%d&dry=true&email=jane%d@example.com", i, i), 201)
+		x.Request.Headers = []http1.Header{{Name: "Authorization", Value: "Bearer " + jwt}, {Name: "Content-Type", Value: "application/json"}}
+		x.Request.Body.Data = []byte(fmt.Sprintf(`{"sku":"A-%d","qty":%d,"note":null,"tags":["x"],"ship":{"zip":"9410%d"}}`, i, i, i))
+		if i%2 == 0 {
+			x.Request.Body.Data = []byte(`{"sku":"B","qty":1.5}`)
+		}
+		x.Response.Headers = []http1.Header{{Name: "Content-Type", Value: "application/json; charset=utf-8"}}
+		x.Response.Body.Data = []byte(`{"id":"5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f70","created":"2026-01-01T10:00:00Z"}`)
+		o.Analyze(x, nil)
+	}
+	k := tx("GET", "api", "/orders?api_key=SECRETKEY1", 200)
+	o.Analyze(k, nil)
+	v := cat.View()
+	var post, get *EndpointJSON
+	for _, ep := range v.Endpoints {
+		if ep.Method == "POST" {
+			post = ep.JSON(v.Time)
+		} else {
+			get = ep.JSON(v.Time)
+		}
+	}
+	if post.Auth.Types["bearer_jwt"] != 4 || post.Auth.JWTAlgs[0] != "HS256" || post.Auth.JWTIssuers[0] != "https://id.example" {
+		t.Errorf("auth %+v", post.Auth)
+	}
+	if get.Auth.Types["api_key_query"] != 1 || get.Auth.KeyNames[0] != "query:api_key" {
+		t.Errorf("api key auth %+v", get.Auth)
+	}
+	types := map[string]string{}
+	for _, p := range post.Params {
+		types[p.Name] = p.Type + "/" + p.Format
+	}
+	if types["limit"] != "integer/" || types["dry"] != "boolean/" || types["email"] != "string/email" {
+		t.Errorf("query types %v", types)
+	}
+	rs := fmt.Sprint(post.RequestSchema)
+	for _, w := range []string{"qty:map[type:number]", "required:[qty sku]", "ship:map[properties:map[zip:map[type:string]]", "x-presence:0.5"} {
+		if !strings.Contains(rs, w) {
+			t.Errorf("request schema %s lacks %s", rs, w)
+		}
+	}
+	if fmt.Sprint(post.ResponseSchemas["201"]) != "map[properties:map[created:map[format:date-time type:string] id:map[format:uuid type:string]] required:[created id] type:object]" {
+		t.Errorf("response schema %v", post.ResponseSchemas["201"])
+	}
+	all := string(v.JSON("t"))
+	for _, secret := range []string{"SECRETKEY1", "jane0@example.com", jwt, "jane", "A-1", "94101"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("catalog holds the value %q", secret)
+		}
+	}
+}
+
+// TestScannerBounded sprays 1M random paths on one host and 5,000 hosts:
+// the catalog stays within its bounds and its heap stays small.
+func TestScannerBounded(t *testing.T) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	cfg := NewConfig()
+	cat := NewCatalog(cfg, "t")
+	o := cat.Observer()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	x := tx("GET", "victim", "/", 404)
+	for i := 0; i < n; i++ {
+		var b strings.Builder
+		for d := 0; d < 1+rng.IntN(5); d++ {
+			if rng.IntN(2) == 0 {
+				fmt.Fprintf(&b, "/%s%d", []string{"adm", "wp", "x", "cgi", "env"}[rng.IntN(5)], rng.Uint32())
+				continue
+			}
+			b.WriteByte('/') // a random word: a literal until bounds fold it
+			for l := 0; l < 4+rng.IntN(8); l++ {
+				b.WriteByte(byte('a' + rng.IntN(26)))
+			}
+		}
+		x.Request.Path = b.String()
+		x.Request.Method = []string{"GET", "POST", "PROPFIND", "X"}[i%4]
+		x.Request.Host = "victim"
+		if i%200 == 0 {
+			x.Request.Host = fmt.Sprintf("h%d.example", i/200)
+		}
+		x.Response.Status = 200 + i%3*100 // not only 404: this is no noise
+		o.Analyze(x, nil)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	v := cat.View()
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	var victim HostSummary
+	for _, h := range v.Hosts {
+		if h.Host == "victim" {
+			victim = h
+		}
+	}
+	t.Logf("%d random paths: %d hosts kept (%d requests of dropped hosts), victim: %d endpoints, %d segments folded by bounds; heap grew %.1f MB",
+		n, len(v.Hosts), v.HostsDropped, victim.Endpoints, victim.Folded, float64(grown)/1e6)
+	if len(v.Hosts) > cfg.MaxHosts || v.HostsDropped == 0 {
+		t.Errorf("hosts %d (max %d), dropped %d", len(v.Hosts), cfg.MaxHosts, v.HostsDropped)
+	}
+	if victim.Endpoints > cfg.MaxEndpointsPerHost {
+		t.Errorf("victim endpoints %d > %d", victim.Endpoints, cfg.MaxEndpointsPerHost)
+	}
+	if grown > 400<<20 {
+		t.Errorf("heap grew by %d MB", grown>>20)
+	}
+}
+
+// TestReportChanges emits new endpoints once, again only on change, and
+// everything at the end.
+func TestReportChanges(t *testing.T) {
+	cfg := NewConfig()
+	cfg.ReportInterval = time.Minute
+	cat := NewCatalog(cfg, "t")
+	o := cat.Observer()
+	var got []string
+	sink := sinkFunc(func(typ, key string, line []byte) {
+		s := string(line)
+		change := s[strings.Index(s, `"change":"`)+10:]
+		got = append(got, change[:strings.IndexByte(change, '"')]+" "+key)
+	})
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	o.Analyze(tx("GET", "api", "/a", 200), nil)
+	cat.Report(t0, false, sink) // starts the clock
+	cat.Report(t0.Add(2*time.Minute), false, sink)
+	cat.Report(t0.Add(4*time.Minute), false, sink) // nothing changed
+	o.Analyze(tx("GET", "api", "/a", 500), nil)    // a new status code
+	cat.Report(t0.Add(6*time.Minute), false, sink)
+	cat.Report(t0.Add(7*time.Minute), true, sink)
+	id := endpointID("api", "", "GET", "/a")
+	want := []string{"new " + id, "changed " + id, "final " + id}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("reports %v, want %v", got, want)
+	}
+}
+
+type sinkFunc func(typ, key string, line []byte)
+
+func (f sinkFunc) Event(typ, key string, line []byte) { f(typ, key, line) }
+
+// BenchmarkAnalyze is the per-transaction cost on typical API traffic
+// generated from the shop spec (JSON bodies, bearer JWTs, query strings).
+func BenchmarkAnalyze(b *testing.B) {
+	doc, err := apigen.Load(filepath.Join("..", "..", "testdata", "specs", "shop.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := apigen.New(doc, "api.shop.test", 1)
+	txs := make([]*reassembly.Transaction, 4096)
+	for i := range txs {
+		txs[i], _ = g.Next()
+	}
+	cat := NewCatalog(NewConfig(), "b")
+	o := cat.Observer()
+	for _, x := range txs {
+		o.Analyze(x, nil) // warm: endpoints exist, as in a running sensor
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		o.Analyze(txs[i&4095], nil)
+	}
+}
+
+// BenchmarkView is the cost of one report (merge and templating).
+func BenchmarkView(b *testing.B) {
+	doc, _ := apigen.Load(filepath.Join("..", "..", "testdata", "specs", "saas.yaml"))
+	g := apigen.New(doc, "api", 1)
+	cat := NewCatalog(NewConfig(), "b")
+	o1, o2 := cat.Observer(), cat.Observer()
+	for i := 0; i < 20000; i++ {
+		x, _ := g.Next()
+		if i%2 == 0 {
+			o1.Analyze(x, nil)
+		} else {
+			o2.Analyze(x, nil)
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		cat.View()
+	}
+}

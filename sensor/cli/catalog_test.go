@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/event/eventtest"
+)
+
+var demoCapture = filepath.Join(repoRoot, "testdata", "demo", "demo.pcap")
+
+// TestCatalogGolden writes the demo's catalog as JSON, compares it byte for
+// byte with testdata/golden/demo.catalog.json and checks that one worker
+// and three give the same catalog.
+func TestCatalogGolden(t *testing.T) {
+	var first []byte
+	for _, workers := range []string{"1", "3"} {
+		code, out, errOut := runCLI(t, nil, "catalog", "--format", "json", "--workers", workers, "--sensor-id", "golden", "--quiet", demoCapture)
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if first == nil {
+			first = out
+			continue
+		}
+		if !bytes.Equal(first, out) {
+			t.Fatalf("--workers %s gives another catalog than --workers 1", workers)
+		}
+	}
+	golden := filepath.Join(repoRoot, "testdata", "golden", "demo.catalog.json")
+	if *update {
+		if err := os.WriteFile(golden, first, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./sensor/cli -run TestCatalogGolden -update)", err)
+	}
+	if !bytes.Equal(first, want) {
+		t.Errorf("catalog differs from %s (run with -update if the change is intended)", golden)
+	}
+}
+
+// TestCatalogOpenAPI exports the demo as OpenAPI 3.1 (YAML and JSON) and
+// validates both with kin-openapi.
+func TestCatalogOpenAPI(t *testing.T) {
+	for _, format := range []string{"openapi", "openapi-json"} {
+		code, out, errOut := runCLI(t, nil, "catalog", "--format", format, "--quiet", demoCapture)
+		if code != ExitOK {
+			t.Fatalf("%s: exit %d: %s", format, code, errOut)
+		}
+		if err := discovery.ValidateOpenAPI(out); err != nil {
+			t.Fatalf("%s: kin-openapi rejects the export: %v", format, err)
+		}
+		for _, want := range []string{"3.1.0", "/v1/users/{userId}", "/v2/accounts/{accountId}", "bearerJWT", "basicAuth"} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("%s: export lacks %q", format, want)
+			}
+		}
+	}
+	code, out, errOut := runCLI(t, nil, "catalog", "--format", "openapi", "--host", "auth.partner.example", "--quiet", demoCapture)
+	if code != ExitOK || bytes.Contains(out, []byte("/v1/users")) || !bytes.Contains(out, []byte("/oauth/token")) {
+		t.Errorf("--host: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, _, errOut := runCLI(t, nil, "catalog", "--host", "nope.example", "--quiet", demoCapture); code != ExitUsage || !strings.Contains(string(errOut), "api.shop.example") {
+		t.Errorf("unknown --host: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, nil, "catalog", "--format", "xml", demoCapture); code != ExitUsage || !strings.Contains(string(errOut), "--format") {
+		t.Errorf("bad --format: exit %d: %s", code, errOut)
+	}
+}
+
+// TestDemoCatalogTable is what make demo shows: the catalog as a table
+// after the summary, and endpoint events that match their schema.
+func TestDemoCatalogTable(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "read", "--sensor-id", "demo", "--progress", "never", demoCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	eventtest.ValidateStream(t, bytes.NewReader(out))
+	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 12 {
+		t.Errorf("%d endpoint events, want 12", n)
+	}
+	for _, want := range []string{
+		"catalog: 12 endpoint(s) on 2 host(s)",
+		"HOST", "TEMPLATE", "AUTH", "STATUS",
+		"api.shop.example      GET     /v1/orders/{orderId}",
+		"bearer_jwt:69", "401:74 200:1",
+		"9 requests to paths that only answered 404",
+	} {
+		if !strings.Contains(string(errOut), want) {
+			t.Errorf("summary lacks %q:\n%s", want, errOut)
+		}
+	}
+}
