@@ -42,6 +42,11 @@ type Config struct {
 	// VersionHeaders name request headers carrying an API version; their
 	// value keeps endpoints of different versions apart.
 	VersionHeaders []string `yaml:"version_headers"`
+	// GeoIPDB and ASNDB are MaxMind-format databases (GeoLite2/GeoIP2
+	// Country or City, and ASN) for the countries and networks clients
+	// come from; empty: not reported.
+	GeoIPDB string `yaml:"geoip_db"`
+	ASNDB   string `yaml:"asn_db"`
 }
 
 // NewConfig returns the defaults.
@@ -88,6 +93,7 @@ func (c *Config) Validate() error {
 type Catalog struct {
 	cfg    *Config
 	sensor string
+	geo    *geoDB
 
 	mu    sync.Mutex
 	tries []*trie
@@ -103,9 +109,20 @@ func NewCatalog(cfg *Config, sensor string) *Catalog {
 	return &Catalog{cfg: cfg, sensor: sensor, emitted: map[string]uint64{}}
 }
 
+// OpenCatalog is NewCatalog with the configured GeoIP/ASN databases open.
+func OpenCatalog(cfg *Config, sensor string) (*Catalog, error) {
+	c := NewCatalog(cfg, sensor)
+	g, err := openGeo(cfg.GeoIPDB, cfg.ASNDB)
+	if err != nil {
+		return nil, err
+	}
+	c.geo = g
+	return c, nil
+}
+
 // Observer returns a new worker's part of the catalog.
 func (c *Catalog) Observer() *Observer {
-	t := newTrie(c.cfg)
+	t := newTrie(c.cfg, c.geo)
 	c.mu.Lock()
 	c.tries = append(c.tries, t)
 	c.mu.Unlock()
@@ -177,7 +194,7 @@ func init() {
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {
-			return NewCatalog(cfg.(*Config), env.Sensor), nil
+			return OpenCatalog(cfg.(*Config), env.Sensor)
 		},
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
 			c, ok := env.Shared.(*Catalog)

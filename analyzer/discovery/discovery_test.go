@@ -66,6 +66,8 @@ func tx(method, host, target string, status int) *reassembly.Transaction {
 	}
 }
 
+func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
 func paths(v *View) []string {
 	var out []string
 	for _, ep := range v.Endpoints {

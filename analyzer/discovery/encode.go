@@ -37,6 +37,7 @@ type EndpointJSON struct {
 	Auth                 AuthJSON                  `json:"auth"`
 	SensitiveData        []string                  `json:"sensitive_data"`
 	Consumers            ConsumersJSON             `json:"consumers"`
+	Origins              *OriginsJSON              `json:"origins,omitempty"`
 	FirstSeen            string                    `json:"first_seen"`
 	LastSeen             string                    `json:"last_seen"`
 	RatePerMinute        float64                   `json:"rate_per_minute"`
@@ -70,6 +71,13 @@ type AuthJSON struct {
 type ConsumersJSON struct {
 	IPs   uint64 `json:"ips"`
 	Users uint64 `json:"users"`
+}
+
+// OriginsJSON says where calls come from (present with a GeoIP or ASN
+// database configured): calls by client country and by network.
+type OriginsJSON struct {
+	Countries map[string]uint64 `json:"countries,omitempty"`
+	Networks  map[string]uint64 `json:"networks,omitempty"`
 }
 
 // LatencyJSON holds response-time percentiles (upper bucket bounds).
@@ -148,6 +156,9 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	}
 	j.Auth.JWTAlgs, j.Auth.JWTIssuers, j.Auth.KeyNames = sortedKeys(st.jwtAlgs), sortedKeys(st.jwtIss), sortedKeys(st.keyNames)
 	j.Consumers = ConsumersJSON{IPs: st.ips.count(), Users: st.users.count()}
+	if len(st.countries)+len(st.networks) > 0 {
+		j.Origins = &OriginsJSON{Countries: st.countries, Networks: st.networks}
+	}
 	j.FirstSeen = st.first.UTC().Format(time.RFC3339Nano)
 	j.LastSeen = st.last.UTC().Format(time.RFC3339Nano)
 	if span := st.last.Sub(st.first); span >= time.Second {

@@ -3,6 +3,7 @@ package discovery
 import (
 	"math"
 	"math/bits"
+	"net/netip"
 )
 
 // sketchP is the precision of the distinct counters: 2^sketchP one-byte
@@ -30,8 +31,23 @@ func hash64(s string) uint64 {
 	return h
 }
 
-func (s *sketch) add(v string) {
-	h := hash64(v)
+func (s *sketch) add(v string) { s.addHash(hash64(v)) }
+
+// addAddr adds an IP address without formatting it.
+func (s *sketch) addAddr(a netip.Addr) {
+	b := a.Unmap().As16()
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	s.addHash(h)
+}
+
+func (s *sketch) addHash(h uint64) {
 	i := h >> (64 - sketchP)
 	w := h<<sketchP | 1<<(sketchP-1)
 	r := uint8(bits.LeadingZeros64(w) + 1)

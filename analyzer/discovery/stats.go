@@ -17,6 +17,7 @@ const (
 	maxRespSchemas  = 8
 	maxHours        = 24 * 14 // hourly buckets kept (the newest)
 	maxAuthNames    = 8
+	maxOrigins      = 32 // countries and networks per endpoint
 )
 
 // Auth kinds seen on requests.
@@ -136,6 +137,8 @@ type epStats struct {
 	jwtIss      map[string]uint64
 	keyNames    map[string]uint64 // names of API key headers and query parameters
 	ips, users  sketch
+	countries   map[string]uint64 // with a GeoIP database
+	networks    map[string]uint64 // with an ASN database
 	hours       map[int64]uint64 // unix hour -> calls
 	lat         latHist
 	reqBytes    uint64
@@ -206,6 +209,8 @@ func (e *epStats) merge(o *epStats) {
 	mergeCounts(&e.jwtAlgs, o.jwtAlgs, maxAuthNames, &e.cut)
 	mergeCounts(&e.jwtIss, o.jwtIss, maxAuthNames, &e.cut)
 	mergeCounts(&e.keyNames, o.keyNames, maxAuthNames, &e.cut)
+	mergeCounts(&e.countries, o.countries, maxOrigins, &e.cut)
+	mergeCounts(&e.networks, o.networks, maxOrigins, &e.cut)
 	if o.reqSchema != nil {
 		if e.reqSchema == nil {
 			e.reqSchema = &schemaTree{}

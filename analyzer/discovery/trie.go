@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,8 @@ type trie struct {
 	unattributed uint64 // responses without a request
 	jwt          map[string]jwtInfo
 	names        map[string]string // header names as sent -> lower case
+	geo          *geoDB            // nil without a database
+	geoCache     map[netip.Addr]geoInfo
 	last         time.Time
 }
 
@@ -76,8 +79,9 @@ func (t *trie) lower(s string) string {
 	return l
 }
 
-func newTrie(cfg *Config) *trie {
-	return &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, jwt: map[string]jwtInfo{}, names: map[string]string{}}
+func newTrie(cfg *Config, geo *geoDB) *trie {
+	return &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, jwt: map[string]jwtInfo{}, names: map[string]string{},
+		geo: geo, geoCache: map[netip.Addr]geoInfo{}}
 }
 
 // add records one transaction.
@@ -258,7 +262,13 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	if len(ep.hours) > maxHours {
 		trimHours(ep.hours)
 	}
-	ep.ips.add(tx.Flow.Client.Addr().String())
+	client := tx.Flow.Client.Addr()
+	ep.ips.addAddr(client)
+	if t.geo != nil {
+		g := t.geoOf(client)
+		countStr(&ep.countries, g.country, maxOrigins, &ep.cut)
+		countStr(&ep.networks, g.network, maxOrigins, &ep.cut)
+	}
 	ep.reqBytes += uint64(req.HeadSize) + uint64(req.Body.WireBytes)
 
 	// query parameters: names and value types only

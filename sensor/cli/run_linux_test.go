@@ -40,7 +40,12 @@ func TestRunCommand(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildApitap(t, dir)
 	events := filepath.Join(dir, "events.jsonl")
-	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats", "--sensor-id", "live", "--stats-interval", "1s", "-o", events)
+	conf := filepath.Join(dir, "apitap.yaml")
+	if err := os.WriteFile(conf, []byte("analyzers:\n  discovery:\n    report_interval: 1s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats,endpoint", "--config", conf,
+		"--sensor-id", "live", "--stats-interval", "1s", "-o", events)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -78,15 +83,21 @@ func TestRunCommand(t *testing.T) {
 		resp.Body.Close()
 	}
 	// Events stream out while it runs (flushed every second), with a
-	// periodic stats event; the connection is left open on purpose.
+	// periodic stats event and the catalog's new endpoint; the connection
+	// is left open on purpose.
 	var live []byte
+	newEndpoint := `"change":"new","host":"` + addr + `","method":"GET","path":"/v1/orders/{orderId}"`
+	ready := func() bool {
+		return strings.Count(string(live), `"type":"transaction"`) == 12 && strings.Contains(string(live), `"final":false`) &&
+			strings.Contains(string(live), newEndpoint)
+	}
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		live, _ = os.ReadFile(events)
-		if strings.Count(string(live), `"type":"transaction"`) == 12 && strings.Contains(string(live), `"final":false`) {
+		if ready() {
 			break
 		}
 	}
-	if strings.Count(string(live), `"type":"transaction"`) != 12 || !strings.Contains(string(live), `"final":false`) {
+	if !ready() {
 		cmd.Process.Kill()
 		t.Fatalf("while running, the events file has:\n%s", live)
 	}
@@ -101,6 +112,9 @@ func TestRunCommand(t *testing.T) {
 	eventtest.ValidateStream(t, bytes.NewReader(out))
 	if n := strings.Count(string(out), `"type":"transaction"`); n != 12 {
 		t.Fatalf("%d transactions, want 12:\n%s\n%s", n, out, stderr.String())
+	}
+	if !strings.Contains(string(out), `"change":"final","host":"`+addr+`","method":"GET","path":"/v1/orders/{orderId}"`) {
+		t.Errorf("no final endpoint event:\n%s", out)
 	}
 	if !strings.Contains(string(out), `"final":true`) || !strings.Contains(stderr.String(), "kernel") || !strings.Contains(stderr.String(), "kept by port   8080 ") {
 		t.Fatalf("no final stats or summary:\n%s\n%s", out, stderr.String())
