@@ -325,3 +325,21 @@ func BenchmarkView(b *testing.B) {
 		cat.View()
 	}
 }
+
+func TestSketch(t *testing.T) {
+	for _, n := range []int{0, 1, 24, 25, 100, 1000, 20000} {
+		var a, b sketch
+		for i := 0; i < n; i++ {
+			a.add(fmt.Sprint("client-", i))
+			b.add(fmt.Sprint("client-", i))
+		}
+		a.merge(&b)
+		got := float64(a.count())
+		if n <= 24 && got != float64(n) {
+			t.Errorf("%d values: exact count %v", n, got)
+		}
+		if d := got/float64(max(n, 1)) - 1; n > 0 && (d > 0.2 || d < -0.2) {
+			t.Errorf("%d values: estimate %v", n, got)
+		}
+	}
+}

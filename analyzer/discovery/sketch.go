@@ -14,6 +14,25 @@ const sketchP = 8
 // never holds the values it counts (client IPs, users).
 type sketch struct {
 	reg [1 << sketchP]uint8
+	// exact holds the first distinct hashes, so small counts are exact;
+	// n > len(exact) means the registers alone count.
+	exact [24]uint64
+	n     uint8
+}
+
+func (s *sketch) remember(h uint64) {
+	if int(s.n) > len(s.exact) {
+		return
+	}
+	for _, x := range s.exact[:s.n] {
+		if x == h {
+			return
+		}
+	}
+	if int(s.n) < len(s.exact) {
+		s.exact[s.n] = h
+	}
+	s.n++
 }
 
 // hash64 is FNV-1a with a murmur3 finaliser: stable across processes.
@@ -48,6 +67,7 @@ func (s *sketch) addAddr(a netip.Addr) {
 }
 
 func (s *sketch) addHash(h uint64) {
+	s.remember(h)
 	i := h >> (64 - sketchP)
 	w := h<<sketchP | 1<<(sketchP-1)
 	r := uint8(bits.LeadingZeros64(w) + 1)
@@ -57,6 +77,13 @@ func (s *sketch) addHash(h uint64) {
 }
 
 func (s *sketch) merge(o *sketch) {
+	if int(o.n) > len(o.exact) {
+		s.n = uint8(len(s.exact) + 1)
+	} else {
+		for _, h := range o.exact[:o.n] {
+			s.remember(h)
+		}
+	}
 	for i, r := range o.reg {
 		if r > s.reg[i] {
 			s.reg[i] = r
@@ -66,6 +93,9 @@ func (s *sketch) merge(o *sketch) {
 
 // count estimates the number of distinct values added.
 func (s *sketch) count() uint64 {
+	if int(s.n) <= len(s.exact) {
+		return uint64(s.n)
+	}
 	const m = 1 << sketchP
 	var sum float64
 	zeros := 0

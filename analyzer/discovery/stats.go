@@ -139,7 +139,7 @@ type epStats struct {
 	ips, users  sketch
 	countries   map[string]uint64 // with a GeoIP database
 	networks    map[string]uint64 // with an ASN database
-	hours       map[int64]uint64 // unix hour -> calls
+	hours       map[int64]uint64  // unix hour -> calls
 	lat         latHist
 	reqBytes    uint64
 	respBytes   uint64
