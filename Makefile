@@ -10,7 +10,8 @@ FUZZ_TARGETS := \
 	./sensor/capture:FuzzFile \
 	./exporter/spool:FuzzSegment \
 	./analyzer/discovery:FuzzSchema \
-	./analyzer/discovery:FuzzTemplate
+	./analyzer/discovery:FuzzTemplate \
+	./analyzer/sensitive:FuzzScan
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 

@@ -32,6 +32,13 @@ type Flusher interface {
 	Flush(now time.Time, emit Emitter)
 }
 
+// Finisher is implemented by analyzers with pending state to report at
+// the end of the input (aggregated counts): the sensor calls Finish once,
+// instead of the last Flush.
+type Finisher interface {
+	Finish(now time.Time, emit Emitter)
+}
+
 // Env is what an analyzer gets from the sensor.
 type Env struct {
 	Log    zerolog.Logger
@@ -167,6 +174,19 @@ func (c *Chain) Analyze(tx *reassembly.Transaction, emit Emitter) {
 func (c *Chain) Flush(now time.Time, emit Emitter) {
 	for _, f := range c.flushers {
 		f.Flush(now, emit)
+	}
+}
+
+// Finish ends the input: analyzers implementing Finisher report what is
+// pending, the other Flushers flush once more.
+func (c *Chain) Finish(now time.Time, emit Emitter) {
+	for _, a := range c.list {
+		switch f := a.(type) {
+		case Finisher:
+			f.Finish(now, emit)
+		case Flusher:
+			f.Flush(now, emit)
+		}
 	}
 }
 

@@ -33,4 +33,16 @@ type Transaction struct {
 	// Seq numbers the transactions of one connection from 0.
 	Seq int
 	http1.Exchange
+	// Notes carry what analyzers learned about this transaction to the
+	// analyzers after them in the chain; the sensor clears them before the
+	// chain runs.
+	Notes Notes
+}
+
+// Notes are per-transaction findings shared along the analyzer chain.
+type Notes struct {
+	// SensitiveRequest and SensitiveResponse are bit sets of the sensitive
+	// data types found in each message: bit i is event.SensitiveTypes[i]
+	// (set by the sensitive analyzer, read by discovery for the catalog).
+	SensitiveRequest, SensitiveResponse uint64
 }

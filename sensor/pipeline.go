@@ -671,12 +671,13 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 		w.export("transaction", tx.Flow.ID, start)
 		w.flushOut()
 	}
+	tx.Notes = reassembly.Notes{}
 	w.chain.Analyze(tx, w)
 }
 
 func (w *worker) finish() {
 	w.asm.Close()
-	w.chain.Flush(w.p.lastTS, w)
+	w.chain.Finish(w.p.lastTS, w)
 	if len(w.buf) > 0 {
 		w.p.out.write(w.buf)
 		w.buf = w.buf[:0]

@@ -5,4 +5,6 @@ package all
 import (
 	// the API catalog
 	_ "github.com/apitap/apitap/analyzer/discovery"
+	// PII, card data and secrets, with redacted evidence
+	_ "github.com/apitap/apitap/analyzer/sensitive"
 )

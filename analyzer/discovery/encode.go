@@ -35,7 +35,7 @@ type EndpointJSON struct {
 	ResponseSchemas      map[string]map[string]any `json:"response_schemas,omitempty"`
 	StatusCodes          map[string]uint64         `json:"status_codes"`
 	Auth                 AuthJSON                  `json:"auth"`
-	SensitiveData        []string                  `json:"sensitive_data"`
+	SensitiveData        []SensitiveJSON           `json:"sensitive_data"`
 	Consumers            ConsumersJSON             `json:"consumers"`
 	Origins              *OriginsJSON              `json:"origins,omitempty"`
 	FirstSeen            string                    `json:"first_seen"`
@@ -65,6 +65,14 @@ type AuthJSON struct {
 	JWTAlgs    []string          `json:"jwt_algs,omitempty"`
 	JWTIssuers []string          `json:"jwt_issuers,omitempty"`
 	KeyNames   []string          `json:"key_names,omitempty"` // API key headers, query parameters, session cookies
+}
+
+// SensitiveJSON is one sensitive data type seen on the endpoint: where
+// (request or response) and in how many calls.
+type SensitiveJSON struct {
+	Type  string `json:"type"`
+	In    string `json:"in"`
+	Calls uint64 `json:"calls"`
 }
 
 // ConsumersJSON estimates distinct clients (HyperLogLog, about 6% error).
@@ -120,7 +128,17 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	st := ep.st
 	j := &EndpointJSON{
 		ID: ep.ID, Host: ep.Host, Version: ep.Version, Method: ep.Method, Path: ep.Path, Kind: ep.Kind,
-		Calls: st.calls, SensitiveData: []string{}, Params: []ParamJSON{},
+		Calls: st.calls, SensitiveData: []SensitiveJSON{}, Params: []ParamJSON{},
+	}
+	for _, in := range []struct {
+		name string
+		m    map[string]uint64
+	}{{"request", st.sensReq}, {"response", st.sensResp}} {
+		for _, t := range event.SensitiveTypes {
+			if n := in.m[t]; n > 0 {
+				j.SensitiveData = append(j.SensitiveData, SensitiveJSON{Type: t, In: in.name, Calls: n})
+			}
+		}
 	}
 	for _, p := range ep.PathParams {
 		j.Params = append(j.Params, ParamJSON{Name: p.Name, In: "path", Type: p.Type, Format: p.Format, Count: st.calls, Presence: 1})
@@ -241,6 +259,9 @@ func (j *EndpointJSON) signature() uint64 {
 	}
 	for _, k := range sortedKeys(j.ResponseContentTypes) {
 		b.WriteString("|r" + k)
+	}
+	for _, sd := range j.SensitiveData {
+		b.WriteString("|d" + sd.In + ":" + sd.Type)
 	}
 	enc := json.NewEncoder(&b)
 	enc.Encode(j.RequestSchema)

@@ -280,3 +280,38 @@ func singular(w string) string {
 	}
 	return w
 }
+
+// Template returns the online template of a path, for detections made
+// before the catalog's statistics decide: segments the typed recognisers
+// know (ids, UUIDs, hex, dates, e-mails, phone numbers, tokens) become
+// parameters named after the segment before them; other segments are
+// kept (percent-escaped). The catalog's template may fold more segments.
+func Template(path string) string {
+	var b strings.Builder
+	prev := ""
+	var names []PathParam
+	for rest := path; ; {
+		var seg string
+		seg, rest = nextSegment(rest)
+		if seg == "" {
+			if rest == "" {
+				break
+			}
+			continue
+		}
+		b.WriteByte('/')
+		if k := classify(seg); k != KindLiteral {
+			name := uniqueName(paramName(prev, k), names)
+			names = append(names, PathParam{Name: name})
+			b.WriteString("{" + name + "}")
+			prev = ""
+			continue
+		}
+		b.WriteString(escapeSegment(seg))
+		prev = seg
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
+}

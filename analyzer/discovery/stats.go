@@ -144,7 +144,9 @@ type epStats struct {
 	reqBytes    uint64
 	respBytes   uint64
 	comp        completeness
-	cut         uint64 // table entries not added because of a bound
+	sensReq     map[string]uint64 // calls whose request carried a sensitive type
+	sensResp    map[string]uint64 // ... whose response did
+	cut         uint64            // table entries not added because of a bound
 }
 
 // countIn adds n to m[k] when k is known or m has room; otherwise it
@@ -210,6 +212,8 @@ func (e *epStats) merge(o *epStats) {
 	mergeCounts(&e.jwtIss, o.jwtIss, maxAuthNames, &e.cut)
 	mergeCounts(&e.keyNames, o.keyNames, maxAuthNames, &e.cut)
 	mergeCounts(&e.countries, o.countries, maxOrigins, &e.cut)
+	mergeCounts(&e.sensReq, o.sensReq, 64, &e.cut)
+	mergeCounts(&e.sensResp, o.sensResp, 64, &e.cut)
 	mergeCounts(&e.networks, o.networks, maxOrigins, &e.cut)
 	if o.reqSchema != nil {
 		if e.reqSchema == nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -382,6 +383,8 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	countIn(&ep.status, status, 1, maxStatus, &ep.cut)
 
+	countTypes(&ep.sensReq, tx.Notes.SensitiveRequest, &ep.cut)
+	countTypes(&ep.sensResp, tx.Notes.SensitiveResponse, &ep.cut)
 	f := tx.Flags
 	switch {
 	case f&http1.FlagParseError != 0:
@@ -447,4 +450,14 @@ func lowerName(s string) string {
 var skipHeader = map[string]bool{
 	"host": true, "content-length": true, "connection": true, "accept-encoding": true,
 	"transfer-encoding": true, "keep-alive": true, "te": true, "upgrade": true,
+}
+
+// countTypes counts each sensitive type whose bit is set.
+func countTypes(m *map[string]uint64, bits uint64, cut *uint64) {
+	for i := 0; bits != 0 && i < len(event.SensitiveTypes); i++ {
+		if bits&(1<<i) != 0 {
+			countIn(m, event.SensitiveTypes[i], 1, 64, cut)
+			bits &^= 1 << i
+		}
+	}
 }

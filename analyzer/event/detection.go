@@ -26,6 +26,9 @@ type Evidence struct {
 	Name     string
 	Value    string
 	Rule     string
+	// Hash is a keyed hash of the raw value ("hmac-sha256:..."), for
+	// correlating detections about one value; "" without a key.
+	Hash string
 }
 
 // Detection is an analyzer's decision (CONTRACT.md).
@@ -96,6 +99,10 @@ func (e *Encoder) AppendDetection(dst []byte, d *Detection) []byte {
 		if ev.Rule != "" {
 			dst = append(dst, `,"rule":`...)
 			dst = AppendString(dst, ev.Rule)
+		}
+		if ev.Hash != "" {
+			dst = append(dst, `,"hash":`...)
+			dst = AppendString(dst, ev.Hash)
 		}
 		dst = append(dst, '}')
 	}

@@ -166,7 +166,7 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = append(dst, `,"host":`...)
 		dst = AppendString(dst, req.Host)
 		dst = append(dst, `,"path":`...)
-		dst = AppendString(dst, req.Path)
+		dst = AppendString(dst, redact.Path(req.Path))
 		if req.Query != "" {
 			dst = append(dst, `,"query":`...)
 			dst = AppendString(dst, redact.Query(req.Query))
@@ -256,9 +256,12 @@ func (e *Encoder) appendHeaders(dst []byte, hs []http1.Header) []byte {
 		dst = append(dst, '[')
 		dst = AppendString(dst, h.Name)
 		dst = append(dst, ',')
-		if redact.SensitiveHeader(h.Name) {
+		switch {
+		case redact.SensitiveHeader(h.Name):
 			dst = AppendString(dst, redact.Header(h.Name, h.Value))
-		} else {
+		case redact.SensitiveValue(h.Value):
+			dst = AppendString(dst, redact.Mask(h.Value))
+		default:
 			dst = AppendString(dst, h.Value)
 		}
 		dst = append(dst, ']')

@@ -111,8 +111,12 @@ func sensitiveParam(name string) bool {
 }
 
 // SensitiveValue reports whether a value looks secret or personal whatever
-// its name: a JWT, an email address, a long digit run (card, account).
+// its name: a JWT, an email address, or a run of 9 or more digits, possibly
+// broken by separators (cards, SSNs, phone numbers, accounts).
 func SensitiveValue(v string) bool {
+	if isUUID(v) {
+		return false // ids, not personal data
+	}
 	if strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") >= 2 {
 		return true
 	}
@@ -127,15 +131,64 @@ func SensitiveValue(v string) bool {
 		switch c := v[i]; {
 		case c >= '0' && c <= '9':
 			digits++
-			if digits >= 13 {
+			if digits >= 9 {
 				return true
 			}
-		case c == '-' || c == ' ' || c == '+':
+		case c == '-' || c == ' ' || c == '+' || c == '(' || c == ')' || c == '.':
+		case c == '%' && i+2 < len(v) && v[i+1] == '2' && (v[i+2] == '0' || v[i+2] == 'B' || v[i+2] == 'b'):
+			i += 2 // %20, %2B: an encoded space or plus between digit groups
 		default:
 			digits = 0
 		}
 	}
 	return false
+}
+
+func isUUID(v string) bool {
+	if len(v) != 36 || v[8] != '-' || v[13] != '-' || v[18] != '-' || v[23] != '-' {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Path returns a request path with every segment that SensitiveValue
+// flags masked (/users/jane@example.com/cards -> /users/[REDACTED len=16]/cards).
+func Path(p string) string {
+	dirty := false
+	for rest := p; rest != "" && !dirty; {
+		var seg string
+		seg, rest = nextSeg(rest)
+		dirty = SensitiveValue(seg)
+	}
+	if !dirty {
+		return p
+	}
+	var b strings.Builder
+	for i, seg := range strings.Split(p, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		if SensitiveValue(seg) {
+			b.WriteString(Mask(seg))
+		} else {
+			b.WriteString(seg)
+		}
+	}
+	return b.String()
+}
+
+func nextSeg(p string) (string, string) {
+	p = strings.TrimLeft(p, "/")
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i:]
+	}
+	return p, ""
 }
 
 // Query returns raw (a query string without '?') with the values of

@@ -78,6 +78,7 @@ func Cases() []Case {
 		{File: "continue_100.pcap", Exchanges: 1, Notes: "Expect: 100-continue, interim 100, body, 201", build: continue100},
 		{File: "upgrade.pcap", Exchanges: 1, Notes: "WebSocket upgrade (101) followed by frames that are not parsed", build: upgrade},
 		{File: "close_delimited.pcap", Exchanges: 1, Notes: "HTTP/1.0 response without length, ended by FIN", build: closeDelimited},
+		{File: "sensitive.pcap", Exchanges: 5, Notes: "cards, SSNs, IBANs, e-mails, phones, dates of birth, an IMEI, JWTs (one unsigned), cloud keys, a private key, passwords, Basic credentials, API keys and session cookies in path, query, headers, cookies, JSON, form and text bodies (SensitiveValues lists them)", build: sensitive},
 	}
 }
 

@@ -1,0 +1,341 @@
+package sensitive
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+type prefix = netip.Prefix
+
+// parsePrefix accepts a CIDR or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.IndexByte(s, '/') < 0 {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.ParsePrefix(s)
+}
+
+// personal are the types that identify a person or an account.
+var personal = [numTypes]bool{TCard: true, TSSN: true, TIBAN: true, TEmail: true, TPhone: true, TDOB: true, TIMEI: true}
+
+// severity of a type's exposure.
+func typeSeverity(t Type) string {
+	switch t {
+	case TCard, TSSN, TSecret, TPassword, TCredentials, TJWT:
+		return "high"
+	case TIP:
+		return "low"
+	}
+	return "medium"
+}
+
+func maxSeverity(a, b string) string {
+	rank := func(s string) int {
+		for i, v := range event.Severities {
+			if v == s {
+				return i
+			}
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// open is a detection being aggregated over repeat_interval.
+type open struct {
+	d        event.Detection
+	emitted  time.Time // capture time of the last emission
+	pending  int       // occurrences since
+	lastSeen time.Time
+}
+
+// finding is one detection decided for a transaction; its evidence is
+// built (masked) only if the detection is new.
+type finding struct {
+	class, severity, rule string
+	ev                    []evRef
+	count                 int
+	confidence            float64
+}
+
+// evRef names the example of type t in location loc.
+type evRef struct {
+	loc int
+	t   Type
+}
+
+// aggKey identifies an aggregated detection.
+type aggKey struct {
+	class, rule, host, method, path string
+}
+
+// typeRule are the rules of per-type findings ("unauthenticated_card").
+var unauthRule = func() (r [numTypes]string) {
+	for t := range r {
+		r[t] = "unauthenticated_" + event.SensitiveTypes[t]
+	}
+	return
+}()
+
+// decide turns the transaction's findings into detections.
+func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
+	req := tx.Request
+	var out []finding
+	conf := 0.9
+	if tx.Flags&(http1.FlagGap|http1.FlagTruncated|http1.FlagMidStreamStart|http1.FlagParseError) != 0 {
+		conf = 0.7 // part of the exchange is missing
+	}
+
+	// sensitive data in the URL: it ends up in logs, proxies and history
+	for _, loc := range []int{locPath, locQuery} {
+		for _, t := range a.typesIn(loc) {
+			if t == TIP {
+				continue
+			}
+			sev := typeSeverity(t)
+			if t == TCustom {
+				sev = a.sev[a.customOf(loc)]
+			}
+			if t == TCredentials || t == TEmail || t == TPhone {
+				sev = maxSeverity("medium", sev)
+			}
+			out = append(out, finding{class: "pii_in_url", severity: sev, rule: event.SensitiveTypes[t], ev: []evRef{{loc, t}}, count: a.counts[loc][t], confidence: conf})
+		}
+	}
+
+	// credentials in clear text on the wire
+	if !a.tlsTerminated(tx.Flow.Server.Addr()) {
+		for _, loc := range []int{locHeader, locCookie, locBody, locQuery} {
+			for _, t := range []Type{TCredentials, TPassword, TSecret} {
+				if a.counts[loc][t] == 0 {
+					continue
+				}
+				sev := "high"
+				if t == TCredentials && !strings.HasPrefix(a.ex[loc][t].rule, "authorization_basic") {
+					sev = "medium" // tokens expire; a Basic password does not
+				}
+				out = append(out, finding{class: "plaintext_credentials", severity: sev, rule: a.ex[loc][t].rule, ev: []evRef{{loc, t}}, count: a.counts[loc][t], confidence: conf})
+			}
+		}
+	}
+
+	// personal data returned: to an unauthenticated caller, or in bulk
+	authed := a.counts[locHeader][TCredentials]+a.counts[locCookie][TCredentials] > 0
+	var bulk int
+	var bulkTypes []Type
+	for _, t := range a.typesIn(locRespBody) {
+		if !personal[t] && t != TCustom {
+			continue
+		}
+		bulk += a.counts[locRespBody][t]
+		bulkTypes = append(bulkTypes, t)
+		if !authed && personal[t] {
+			out = append(out, finding{class: "sensitive_data", severity: typeSeverity(t), rule: unauthRule[t], ev: []evRef{{locRespBody, t}}, count: a.counts[locRespBody][t], confidence: conf})
+		}
+	}
+	if bulk >= a.cfg.BulkThreshold {
+		sev := "medium"
+		var ev []evRef
+		for _, t := range bulkTypes {
+			sev = maxSeverity(sev, typeSeverity(t))
+			ev = append(ev, evRef{locRespBody, t})
+		}
+		out = append(out, finding{class: "sensitive_data", severity: sev, rule: "bulk_exposure", ev: ev, count: bulk, confidence: conf})
+	}
+
+	// secrets and keys in responses
+	for _, loc := range []int{locRespBody, locRespHeader} {
+		if a.counts[loc][TSecret] > 0 {
+			sev := "high"
+			switch a.ex[loc][TSecret].rule {
+			case "private_key", "aws_access_key", "stripe_secret_key":
+				sev = "critical"
+			}
+			out = append(out, finding{class: "info_leak", severity: sev, rule: a.ex[loc][TSecret].rule, ev: []evRef{{loc, TSecret}}, count: a.counts[loc][TSecret], confidence: conf})
+		}
+	}
+
+	// unsigned tokens
+	if a.weakJWT > 0 {
+		for loc := 0; loc < numLocs; loc++ {
+			if e := a.ex[loc][TJWT]; e.set && e.weak {
+				sev := "high"
+				if loc >= locRespHeader {
+					sev = "medium"
+				}
+				out = append(out, finding{class: "jwt_weakness", severity: sev, rule: "jwt_alg_none_or_unsigned", ev: []evRef{{loc, TJWT}}, count: 1, confidence: 0.95})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	ep := event.Endpoint{Host: boundedWord(hostOf(tx)), Method: boundedWord(req.Method), Path: a.template(req.Path)}
+	at := req.Start
+	if r := tx.Response; r != nil && r.End.After(at) {
+		at = r.End
+	}
+	for _, f := range out {
+		a.report(f, ep, tx, req.Start, at, emit)
+	}
+}
+
+func hostOf(tx *reassembly.Transaction) string {
+	if h := tx.Request.Host; h != "" {
+		return strings.ToLower(h)
+	}
+	return tx.Flow.Server.String()
+}
+
+func (a *Analyzer) customOf(loc int) int {
+	// the example of the location names the custom type
+	name := a.ex[loc][TCustom].rule
+	for i := range a.scan.Custom {
+		if a.scan.Custom[i].Name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+// template is the detection path of a request path: discovery's online
+// template with any sensitive segment masked, from a bounded cache.
+func (a *Analyzer) template(p string) string {
+	if t, ok := a.templates[p]; ok {
+		return t
+	}
+	t := redact.Path(discovery.Template(p))
+	if len(a.templates) >= 4096 {
+		clear(a.templates)
+	}
+	a.templates[strings.Clone(p)] = t
+	return t
+}
+
+// evidence masks the examples behind a new detection.
+func (a *Analyzer) evidence(refs []evRef) []event.Evidence {
+	var out []event.Evidence
+	for _, r := range refs {
+		e := a.ex[r.loc][r.t]
+		if !e.set {
+			continue
+		}
+		raw := a.arena[e.v0:e.v1]
+		ev := event.Evidence{Location: locNames[r.loc], Name: boundedWord(string(a.arena[e.v1:e.f1])), Value: mask(e.typ, e.weak, raw, e.n),
+			Rule: event.SensitiveTypes[r.t] + ":" + e.rule, Hash: a.hasher.Sum(string(raw))}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
+	for _, p := range a.tls {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// report emits a detection the first time its key is seen, and then
+// aggregates repeats until Flush finds repeat_interval has passed.
+func (a *Analyzer) report(f finding, ep event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
+	key := aggKey{f.class, f.rule, ep.Host, ep.Method, ep.Path}
+	if o, ok := a.open[key]; ok {
+		o.pending += f.count
+		o.d.Count += f.count
+		o.lastSeen = at
+		o.d.Severity = maxSeverity(o.d.Severity, f.severity)
+		return
+	}
+	d := event.Detection{
+		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.Actor{IP: tx.Flow.Client.Addr().String()}, Endpoint: ep,
+		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log",
+	}
+	d.ID = detectionID(key, d.FirstSeen, d.LastSeen, d.Count)
+	emit.Detection(&d)
+	if len(a.open) >= a.cfg.MaxTracked {
+		a.untracked++
+		return
+	}
+	a.open[key] = &open{d: d, emitted: at, lastSeen: at}
+}
+
+func detectionID(k aggKey, first, last time.Time, count int) string {
+	h := uint64(14695981039346656037)
+	for _, s := range []string{k.class, k.rule, k.host, k.method, k.path, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano), strconv.Itoa(count)} {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	return "sd-" + strconv.FormatUint(h, 16)
+}
+
+// Flush re-emits aggregated detections whose interval has passed and
+// forgets those idle for two intervals.
+func (a *Analyzer) Flush(now time.Time, emit analyzer.Emitter) {
+	a.flush(now, emit, false)
+}
+
+// Finish emits every detection with occurrences not yet reported.
+func (a *Analyzer) Finish(now time.Time, emit analyzer.Emitter) {
+	a.flush(now, emit, true)
+}
+
+func (a *Analyzer) flush(now time.Time, emit analyzer.Emitter, final bool) {
+	keys := make([]aggKey, 0, len(a.open))
+	for k := range a.open {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		x, y := keys[i], keys[j]
+		if x.path != y.path {
+			return x.path < y.path
+		}
+		if x.host != y.host {
+			return x.host < y.host
+		}
+		if x.method != y.method {
+			return x.method < y.method
+		}
+		if x.class != y.class {
+			return x.class < y.class
+		}
+		return x.rule < y.rule
+	})
+	iv := a.cfg.RepeatInterval
+	for _, k := range keys {
+		o := a.open[k]
+		if o.pending > 0 && (final || now.Sub(o.emitted) >= iv) {
+			d := o.d
+			d.LastSeen = o.lastSeen
+			d.ID = detectionID(k, d.FirstSeen, d.LastSeen, d.Count)
+			emit.Detection(&d)
+			o.emitted, o.pending = now, 0
+			continue
+		}
+		if final || now.Sub(o.lastSeen) >= 2*iv {
+			delete(a.open, k)
+		}
+	}
+}

@@ -1,0 +1,516 @@
+package sensitive
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// Name is the analyzer's name and configuration key.
+const Name = "sensitive"
+
+func init() {
+	if len(event.SensitiveTypes) != int(numTypes) {
+		panic("sensitive: types out of step with event.SensitiveTypes")
+	}
+	analyzer.Register(analyzer.Descriptor{
+		Name:      Name,
+		Order:     5, // before discovery, which records the types in the catalog
+		Default:   true,
+		NewConfig: func() any { return NewConfig() },
+		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
+			return New(cfg.(*Config))
+		},
+	})
+}
+
+// Config is the `analyzers.sensitive` section.
+type Config struct {
+	// RepeatInterval (capture time): a detection is emitted when first
+	// seen, then at most once per interval with the count since.
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	// BulkThreshold personal values in one response make a bulk exposure.
+	BulkThreshold int `yaml:"bulk_threshold"`
+	// MaxTracked bounds the open detections per worker.
+	MaxTracked int `yaml:"max_tracked"`
+	// HashKeyFile holds a key: evidence then carries an HMAC of the value
+	// so detections about the same value can be correlated.
+	HashKeyFile string `yaml:"hash_key_file"`
+	// TLSTerminated lists server CIDRs whose traffic is mirrored after TLS
+	// termination: no plaintext_credentials detections for them.
+	TLSTerminated []string `yaml:"tls_terminated_cidrs"`
+	// Custom data types.
+	Custom []CustomConfig `yaml:"custom"`
+}
+
+// CustomConfig is one custom data type.
+type CustomConfig struct {
+	Name      string   `yaml:"name"`
+	Pattern   string   `yaml:"pattern"`
+	Validator string   `yaml:"validator"` // "", luhn, mod97, ssn
+	Severity  string   `yaml:"severity"`
+	Fields    []string `yaml:"fields"` // field-name hints; empty: everywhere
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000}
+}
+
+// Validate checks the section, compiling the custom patterns.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.RepeatInterval <= 0 {
+		errs = append(errs, errors.New("repeat_interval: must be positive"))
+	}
+	if c.BulkThreshold < 1 {
+		errs = append(errs, errors.New("bulk_threshold: must be at least 1"))
+	}
+	if c.MaxTracked < 1 {
+		errs = append(errs, errors.New("max_tracked: must be at least 1"))
+	}
+	for _, cidr := range c.TLSTerminated {
+		if _, err := parsePrefix(cidr); err != nil {
+			errs = append(errs, fmt.Errorf("tls_terminated_cidrs: %w", err))
+		}
+	}
+	seen := map[string]bool{}
+	for i, ct := range c.Custom {
+		where := fmt.Sprintf("custom[%d]", i)
+		if ct.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: name is required", where))
+		}
+		if seen[ct.Name] {
+			errs = append(errs, fmt.Errorf("%s: duplicate name %q", where, ct.Name))
+		}
+		seen[ct.Name] = true
+		if _, err := regexp.Compile(ct.Pattern); err != nil || ct.Pattern == "" {
+			errs = append(errs, fmt.Errorf("%s (%s): pattern: %v", where, ct.Name, errOr(err, "required")))
+		}
+		switch ct.Validator {
+		case "", "luhn", "mod97", "ssn":
+		default:
+			errs = append(errs, fmt.Errorf("%s (%s): validator %q: want luhn, mod97, ssn or none", where, ct.Name, ct.Validator))
+		}
+		if ct.Severity != "" && !validSeverity(ct.Severity) {
+			errs = append(errs, fmt.Errorf("%s (%s): severity %q: want one of %s", where, ct.Name, ct.Severity, strings.Join(event.Severities, ", ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func errOr(err error, s string) any {
+	if err != nil {
+		return err
+	}
+	return s
+}
+
+func validSeverity(s string) bool {
+	for _, v := range event.Severities {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Locations of findings, as detection evidence names them.
+const (
+	locPath = iota
+	locQuery
+	locHeader
+	locCookie
+	locBody
+	locRespHeader
+	locRespBody
+	numLocs
+)
+
+var locNames = [numLocs]string{"path", "query", "header", "cookie", "body", "response_header", "response_body"}
+
+// example is the first finding of a type in a location. Its raw value
+// and field are kept in the analyzer's arena (reset per transaction) and
+// masked only if a new detection needs them as evidence.
+type example struct {
+	set        bool
+	weak       bool
+	typ        Type
+	rule       string
+	n          int // the value's full length
+	v0, v1, f1 int // arena offsets: value [v0:v1], field [v1:f1]
+}
+
+// maxKept bounds the bytes of a value kept for masking and hashing.
+const maxKept = 512
+
+// Analyzer is one worker's instance.
+type Analyzer struct {
+	cfg    *Config
+	scan   Scanner
+	hasher *redact.Hasher
+	tls    []prefix
+	sev    []string // custom severities
+
+	// per transaction
+	loc     int
+	counts  [numLocs][numTypes]int
+	ex      [numLocs][numTypes]example
+	arena   []byte
+	weakJWT int
+	collect func(*Finding)
+
+	open      map[aggKey]*open
+	untracked uint64
+	templates map[string]string
+}
+
+// New builds an instance.
+func New(cfg *Config) (*Analyzer, error) {
+	a := &Analyzer{cfg: cfg, open: map[aggKey]*open{}, templates: map[string]string{}}
+	for _, c := range cfg.TLSTerminated {
+		p, err := parsePrefix(c)
+		if err != nil {
+			return nil, err
+		}
+		a.tls = append(a.tls, p)
+	}
+	for _, ct := range cfg.Custom {
+		var fields []string
+		for _, f := range ct.Fields {
+			fields = append(fields, strings.ToLower(f))
+		}
+		a.scan.Custom = append(a.scan.Custom, CustomType{Name: ct.Name, Re: regexp.MustCompile(ct.Pattern), Validator: ct.Validator, Fields: fields})
+		sev := ct.Severity
+		if sev == "" {
+			sev = "medium"
+		}
+		a.sev = append(a.sev, sev)
+	}
+	if cfg.HashKeyFile != "" {
+		key, err := os.ReadFile(cfg.HashKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("hash_key_file: %w", err)
+		}
+		key = []byte(strings.TrimSpace(string(key)))
+		if len(key) < 16 {
+			return nil, fmt.Errorf("hash_key_file %s: the key must have at least 16 bytes", cfg.HashKeyFile)
+		}
+		a.hasher = redact.NewHasher(key)
+	}
+	a.collect = a.onFinding
+	return a, nil
+}
+
+// Name implements analyzer.Analyzer.
+func (a *Analyzer) Name() string { return Name }
+
+func (a *Analyzer) onFinding(f *Finding) {
+	c := &a.counts[a.loc][f.Type]
+	*c++
+	if f.Weak {
+		a.weakJWT++
+	}
+	e := &a.ex[a.loc][f.Type]
+	if e.set && (e.weak || !f.Weak) {
+		return
+	}
+	v0 := len(a.arena)
+	a.arena = append(a.arena, f.Value[:min(len(f.Value), maxKept)]...)
+	v1 := len(a.arena)
+	if f.json != nil {
+		a.arena = f.json.appendPointer(a.arena)
+	} else {
+		a.arena = append(a.arena, f.Field...)
+	}
+	f1 := min(len(a.arena), v1+128)
+	a.arena = a.arena[:f1]
+	rule := f.Rule
+	if f.Type == TCustom {
+		rule = a.scan.Custom[f.Custom].Name
+	}
+	*e = example{set: true, weak: f.Weak, typ: f.Type, rule: rule, n: len(f.Value), v0: v0, v1: v1, f1: f1}
+}
+
+func boundedField(f string) string {
+	if len(f) > 128 {
+		return f[:128]
+	}
+	return f
+}
+
+// Mask is the exported form of a finding's value.
+func Mask(f *Finding) string { return mask(f.Type, f.Weak, f.Value, len(f.Value)) }
+
+// mask masks raw (the first bytes of a value of length n) by type.
+func mask(t Type, weak bool, raw []byte, n int) string {
+	v := string(raw)
+	switch t {
+	case TCard:
+		return redact.Card(v)
+	case TSSN:
+		return redact.SSN(v)
+	case TIBAN:
+		return redact.IBAN(v)
+	case TEmail:
+		return redact.Email(v)
+	case TPhone, TIMEI:
+		return redact.Tail(v, 2)
+	case TIP:
+		return redact.IPv4(v)
+	case TDOB:
+		return "[REDACTED date]"
+	case TJWT:
+		if weak {
+			return "[REDACTED JWT, unsigned]"
+		}
+		return "[REDACTED JWT]"
+	}
+	return "[REDACTED len=" + strconv.Itoa(n) + "]"
+}
+
+// Analyze scans the transaction's request and response.
+func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
+	req := tx.Request
+	if req == nil {
+		return
+	}
+	a.counts = [numLocs][numTypes]int{}
+	a.ex = [numLocs][numTypes]example{}
+	a.arena = a.arena[:0]
+	a.weakJWT = 0
+	a.scanRequest(req)
+	if resp := tx.Response; resp != nil {
+		a.scanResponse(resp)
+	}
+	var reqBits, respBits uint64
+	for l := 0; l < numLocs; l++ {
+		for t := Type(0); t < numTypes; t++ {
+			if a.counts[l][t] > 0 {
+				if l >= locRespHeader {
+					respBits |= 1 << t
+				} else {
+					reqBits |= 1 << t
+				}
+			}
+		}
+	}
+	tx.Notes.SensitiveRequest |= reqBits
+	tx.Notes.SensitiveResponse |= respBits
+	if reqBits|respBits != 0 {
+		a.decide(tx, emit)
+	}
+}
+
+func (a *Analyzer) scanRequest(req *http1.Request) {
+	a.loc = locPath
+	prev := ""
+	for rest := req.Path; rest != ""; {
+		var seg string
+		seg, rest = cutSegment(rest)
+		if seg == "" {
+			continue
+		}
+		a.scan.Value(a.scan.percentDecode(bytesOf(seg)), prev, a.collect)
+		prev = seg
+	}
+	if req.Query != "" {
+		a.loc = locQuery
+		a.scan.Form(bytesOf(req.Query), a.collect)
+	}
+	for i := range req.Headers {
+		a.header(&req.Headers[i], false)
+	}
+	a.loc = locBody
+	a.body(req.Body.Data, header(req.Headers, "content-type"))
+}
+
+func (a *Analyzer) scanResponse(resp *http1.Response) {
+	for i := range resp.Headers {
+		a.header(&resp.Headers[i], true)
+	}
+	a.loc = locRespBody
+	a.body(resp.Body.Data, header(resp.Headers, "content-type"))
+}
+
+// header scans one header; credentials are recognised by name.
+func (a *Analyzer) header(h *http1.Header, resp bool) {
+	name := h.Name
+	a.loc = locHeader
+	if resp {
+		a.loc = locRespHeader
+	}
+	switch {
+	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(h.Value), " ")
+		rule := "authorization_other"
+		switch {
+		case strings.EqualFold(scheme, "basic"):
+			rule = "authorization_basic"
+		case strings.EqualFold(scheme, "bearer"):
+			rule = "authorization_bearer"
+		case strings.EqualFold(scheme, "digest"):
+			rule = "authorization_digest"
+		}
+		f := Finding{Type: TCredentials, Rule: rule, Value: bytesOf(cred), Field: "authorization"}
+		a.onFinding(&f)
+		if strings.EqualFold(scheme, "bearer") {
+			a.scan.Value(bytesOf(strings.TrimSpace(cred)), "", a.collect)
+		}
+	case apiKeyHeader(name):
+		f := Finding{Type: TCredentials, Rule: "api_key_header", Value: bytesOf(h.Value), Field: name}
+		a.onFinding(&f)
+	case strings.EqualFold(name, "cookie"):
+		a.loc = locCookie
+		a.cookies(h.Value, ';', false)
+	case strings.EqualFold(name, "set-cookie"):
+		a.cookies(h.Value, 0, true)
+	case skipHeader(name):
+	default:
+		a.scan.Value(bytesOf(h.Value), name, a.collect)
+	}
+}
+
+// cookies scans cookie values under their names; session cookies count as
+// credentials. sep 0: a Set-Cookie value (the first pair only).
+func (a *Analyzer) cookies(v string, sep byte, set bool) {
+	for v != "" {
+		var kv string
+		if sep == 0 {
+			kv, _, _ = strings.Cut(v, ";")
+			v = ""
+		} else if i := strings.IndexByte(v, sep); i >= 0 {
+			kv, v = v[:i], v[i+1:]
+		} else {
+			kv, v = v, ""
+		}
+		k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if val == "" {
+			continue
+		}
+		if sessionCookie(k) {
+			rule := "session_cookie"
+			if set {
+				rule = "set_session_cookie"
+			}
+			f := Finding{Type: TCredentials, Rule: rule, Value: bytesOf(val), Field: k}
+			a.onFinding(&f)
+			continue
+		}
+		a.scan.Value(bytesOf(val), k, a.collect)
+	}
+}
+
+// body scans a message body by its content type.
+func (a *Analyzer) body(b []byte, ct string) {
+	if len(b) == 0 {
+		return
+	}
+	mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	switch {
+	case strings.Contains(mt, "json") || mt == "" && (b[0] == '{' || b[0] == '['):
+		a.scan.JSON(b, a.collect)
+	case mt == "application/x-www-form-urlencoded":
+		a.scan.Form(b, a.collect)
+	case strings.HasPrefix(mt, "image/"), strings.HasPrefix(mt, "audio/"), strings.HasPrefix(mt, "video/"), strings.HasPrefix(mt, "font/"),
+		mt == "application/octet-stream", mt == "application/zip", mt == "application/pdf", strings.Contains(mt, "protobuf"), mt == "application/grpc":
+		// binary: nothing to read
+	default:
+		a.scan.Text(b, a.collect)
+	}
+}
+
+func header(hs []http1.Header, name string) string {
+	for i := range hs {
+		if strings.EqualFold(hs[i].Name, name) {
+			return hs[i].Value
+		}
+	}
+	return ""
+}
+
+func cutSegment(p string) (string, string) {
+	p = strings.TrimLeft(p, "/")
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i:]
+	}
+	return p, ""
+}
+
+func boundedWord(s string) string {
+	if len(s) > 32 {
+		s = s[:32]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e || r == '"' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+var apiKeyHeaders = map[string]bool{
+	"x-api-key": true, "api-key": true, "apikey": true, "x-apikey": true, "x-auth-token": true,
+	"x-access-token": true, "ocp-apim-subscription-key": true, "x-goog-api-key": true, "x-api-token": true,
+	"private-token": true, "x-functions-key": true,
+}
+
+func apiKeyHeader(name string) bool { return apiKeyHeaders[strings.ToLower(name)] }
+
+// skipHeaders carry protocol data, not user data (user agents hold
+// version numbers that look like addresses; forwarding headers hold the
+// client addresses apitap already reports).
+var skipHeaders = map[string]bool{
+	"host": true, "user-agent": true, "accept": true, "accept-encoding": true, "accept-language": true,
+	"content-type": true, "content-length": true, "content-encoding": true, "transfer-encoding": true,
+	"connection": true, "keep-alive": true, "date": true, "server": true, "etag": true, "if-none-match": true,
+	"x-forwarded-for": true, "x-real-ip": true, "forwarded": true, "via": true, "cache-control": true,
+	"last-modified": true, "if-modified-since": true, "vary": true, "expires": true, "age": true,
+	"x-request-id": true, "traceparent": true, "tracestate": true, "x-amzn-trace-id": true, "x-b3-traceid": true,
+	"x-b3-spanid": true, "content-security-policy": true, "strict-transport-security": true,
+}
+
+func skipHeader(name string) bool {
+	if len(name) > 40 {
+		return false
+	}
+	var buf [40]byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return skipHeaders[string(buf[:len(name)])]
+}
+
+func sessionCookie(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "session", "sessionid", "laravel_session":
+		return true
+	}
+	return strings.Contains(n, "session") || strings.HasSuffix(n, "_sid") || strings.Contains(n, "auth")
+}
+
+// sortedTypes are the types with findings in loc, in order.
+func (a *Analyzer) typesIn(loc int) []Type {
+	var out []Type
+	for t := Type(0); t < numTypes; t++ {
+		if a.counts[loc][t] > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
