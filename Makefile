@@ -11,7 +11,8 @@ FUZZ_TARGETS := \
 	./exporter/spool:FuzzSegment \
 	./analyzer/discovery:FuzzSchema \
 	./analyzer/discovery:FuzzTemplate \
-	./analyzer/sensitive:FuzzScan
+	./analyzer/sensitive:FuzzScan \
+	./analyzer/conformance:FuzzLoadSpec
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 

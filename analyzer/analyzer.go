@@ -47,12 +47,18 @@ type Env struct {
 	// Shared is what the descriptor's NewShared returned (nil without
 	// one): state every worker's instance updates, such as the catalog.
 	Shared any
+	// Lookup returns another enabled analyzer's shared state by name (nil
+	// if it is off). Call it when running, not from NewShared: the states
+	// are built in chain order.
+	Lookup func(name string) any
 }
 
 // EventSink takes finished event lines (without the trailing newline) of
-// a type, with the key Kafka partitions them by.
+// a type, with the key Kafka partitions them by, and detections made by
+// shared state (encoded, exported and counted like the workers').
 type EventSink interface {
 	Event(typ, key string, line []byte)
+	Detection(d *event.Detection)
 }
 
 // Reporter is implemented by shared state that emits events of its own
@@ -120,6 +126,7 @@ type Chain struct {
 // one, by analyzer name.
 func NewShared(enabled []Enabled, env Env) (map[string]any, error) {
 	out := map[string]any{}
+	env.Lookup = func(name string) any { return out[name] }
 	for _, e := range enabled {
 		if e.Desc.NewShared == nil {
 			continue
@@ -137,6 +144,7 @@ func NewShared(enabled []Enabled, env Env) (map[string]any, error) {
 // NewShared returned.
 func NewChain(enabled []Enabled, shared map[string]any, env Env) (*Chain, error) {
 	c := &Chain{}
+	env.Lookup = func(name string) any { return shared[name] }
 	for _, e := range enabled {
 		env.Shared = shared[e.Desc.Name]
 		a, err := e.Desc.New(e.Config, env)

@@ -19,7 +19,20 @@ import (
 //	    enabled: true
 //	    max_endpoints_per_host: 5000
 type Settings struct {
-	node yaml.Node
+	node      yaml.Node
+	overrides []override
+}
+
+type override struct {
+	name   string
+	enable bool
+	fn     func(cfg any)
+}
+
+// Override changes analyzer name's decoded configuration (flags such as
+// --spec set analyzer keys); enable turns the analyzer on.
+func (s *Settings) Override(name string, enable bool, fn func(cfg any)) {
+	s.overrides = append(s.overrides, override{name, enable, fn})
 }
 
 // UnmarshalYAML keeps the section's node, to be decoded by Configure once
@@ -72,7 +85,15 @@ func Configure(s Settings) ([]Enabled, error) {
 				enabled = true // a section without `enabled` turns the analyzer on
 			}
 		}
-		if v, ok := cfg.(interface{ Validate() error }); ok {
+		for _, o := range s.overrides {
+			if o.name == d.Name {
+				if o.fn != nil {
+					o.fn(cfg)
+				}
+				enabled = enabled || o.enable
+			}
+		}
+		if v, ok := cfg.(interface{ Validate() error }); ok && enabled {
 			if err := v.Validate(); err != nil {
 				return nil, fmt.Errorf("analyzers.%s: %w", d.Name, err)
 			}

@@ -45,4 +45,10 @@ type Notes struct {
 	// data types found in each message: bit i is event.SensitiveTypes[i]
 	// (set by the sensitive analyzer, read by discovery for the catalog).
 	SensitiveRequest, SensitiveResponse uint64
+	// Conformance is how the transaction matched the published specs
+	// (set by the conformance analyzer; "" without specs): documented,
+	// shadow, zombie or undocumented_method. Violations are bits of
+	// conformance findings (undocumented parameter, status, schema).
+	Conformance string
+	Violations  uint8
 }

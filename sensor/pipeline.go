@@ -72,6 +72,9 @@ type Pipeline struct {
 	live    bool
 	shared  map[string]any // analyzers' shared state, by analyzer name
 	emitTyp map[string]bool
+	// detections made by shared state (Reporters), by class
+	sharedMu   sync.Mutex
+	sharedDets map[string]uint64
 }
 
 // Shared returns the state analyzer name shares between workers (the
@@ -99,6 +102,25 @@ func sortedKeys(m map[string]any) []string {
 // sharedSink writes the events of shared analyzer state, when their type
 // is emitted.
 type sharedSink struct{ p *Pipeline }
+
+// Detection encodes, counts and exports a detection made by shared state.
+func (s sharedSink) Detection(d *event.Detection) {
+	s.p.sharedMu.Lock()
+	if s.p.sharedDets == nil {
+		s.p.sharedDets = map[string]uint64{}
+	}
+	s.p.sharedDets[d.Class]++
+	s.p.sharedMu.Unlock()
+	if !s.p.emitDet {
+		return
+	}
+	enc := event.Encoder{Sensor: s.p.cfg.Sensor.ID}
+	line := enc.AppendDetection(nil, d)
+	s.p.out.write(line)
+	if s.p.Export != nil {
+		s.p.Export("detection", actorKey(&d.Actor), line[:len(line)-1])
+	}
+}
 
 func (s sharedSink) Event(typ, key string, line []byte) {
 	if !s.p.emitTyp[typ] {
@@ -753,6 +775,11 @@ func (p *Pipeline) summary() *Summary {
 			dets[k] += v
 		}
 	}
+	p.sharedMu.Lock()
+	for k, v := range p.sharedDets {
+		dets[k] += v
+	}
+	p.sharedMu.Unlock()
 	for k, v := range dets {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}

@@ -5,6 +5,8 @@ package all
 import (
 	// the API catalog
 	_ "github.com/apitap/apitap/analyzer/discovery"
+	// traffic against published OpenAPI specs (on with --spec)
+	_ "github.com/apitap/apitap/analyzer/conformance"
 	// PII, card data and secrets, with redacted evidence
 	_ "github.com/apitap/apitap/analyzer/sensitive"
 )

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/apigen"
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -281,6 +282,8 @@ func TestReportChanges(t *testing.T) {
 type sinkFunc func(typ, key string, line []byte)
 
 func (f sinkFunc) Event(typ, key string, line []byte) { f(typ, key, line) }
+
+func (f sinkFunc) Detection(*event.Detection) {}
 
 // BenchmarkAnalyze is the per-transaction cost on typical API traffic
 // generated from the shop spec (JSON bodies, bearer JWTs, query strings).

@@ -46,7 +46,19 @@ type EndpointJSON struct {
 	Transport            TransportJSON             `json:"transport"`
 	Completeness         CompletenessJSON          `json:"completeness"`
 	Usage                []HourJSON                `json:"usage"`
+	Conformance          *ConformanceJSON          `json:"conformance,omitempty"`
 }
+
+// ConformanceJSON is how the endpoint's calls matched the published specs
+// (present when specs are given).
+type ConformanceJSON struct {
+	Status     string            `json:"status"` // the most frequent: documented, zombie, undocumented_method, shadow
+	Calls      map[string]uint64 `json:"calls"`
+	Violations map[string]uint64 `json:"violations"` // calls with an undocumented parameter, header, status, or a schema violation
+}
+
+// violationNames name the bits of reassembly.Notes.Violations.
+var violationNames = []string{"undocumented_parameter", "undocumented_header", "undocumented_status", "schema_violation"}
 
 // ParamJSON is a path or query parameter: name, type, how often; never
 // values.
@@ -187,6 +199,15 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	j.Transport = TransportJSON{Plaintext: st.calls}
 	c := st.comp
 	j.Completeness = CompletenessJSON{Whole: c.whole, Gap: c.gap, Truncated: c.truncated, NoResponse: c.noResponse, ParseError: c.parseError, Ratio: roundTo(ratio(c.whole, st.calls), 4)}
+	if len(st.conf) > 0 {
+		status, _, _, _ := ep.ConformanceStatus()
+		j.Conformance = &ConformanceJSON{Status: status, Calls: st.conf, Violations: map[string]uint64{}}
+		for i, name := range violationNames {
+			if n := st.violations[i]; n > 0 {
+				j.Conformance.Violations[name] = n
+			}
+		}
+	}
 	hours := make([]int64, 0, len(st.hours))
 	for h := range st.hours {
 		hours = append(hours, h)
@@ -262,6 +283,12 @@ func (j *EndpointJSON) signature() uint64 {
 	}
 	for _, sd := range j.SensitiveData {
 		b.WriteString("|d" + sd.In + ":" + sd.Type)
+	}
+	if c := j.Conformance; c != nil {
+		b.WriteString("|c" + c.Status)
+		for _, k := range sortedKeys(c.Violations) {
+			b.WriteString("|v" + k)
+		}
 	}
 	enc := json.NewEncoder(&b)
 	enc.Encode(j.RequestSchema)

@@ -144,6 +144,8 @@ type epStats struct {
 	reqBytes    uint64
 	respBytes   uint64
 	comp        completeness
+	conf        map[string]uint64 // calls by conformance status (with specs)
+	violations  [8]uint64         // calls by conformance violation bit
 	sensReq     map[string]uint64 // calls whose request carried a sensitive type
 	sensResp    map[string]uint64 // ... whose response did
 	cut         uint64            // table entries not added because of a bound
@@ -213,6 +215,10 @@ func (e *epStats) merge(o *epStats) {
 	mergeCounts(&e.keyNames, o.keyNames, maxAuthNames, &e.cut)
 	mergeCounts(&e.countries, o.countries, maxOrigins, &e.cut)
 	mergeCounts(&e.sensReq, o.sensReq, 64, &e.cut)
+	mergeCounts(&e.conf, o.conf, 8, &e.cut)
+	for i, v := range o.violations {
+		e.violations[i] += v
+	}
 	mergeCounts(&e.sensResp, o.sensResp, 64, &e.cut)
 	mergeCounts(&e.networks, o.networks, maxOrigins, &e.cut)
 	if o.reqSchema != nil {

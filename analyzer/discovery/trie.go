@@ -383,6 +383,14 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	countIn(&ep.status, status, 1, maxStatus, &ep.cut)
 
+	if c := tx.Notes.Conformance; c != "" {
+		countIn(&ep.conf, c, 1, 8, &ep.cut)
+		for i, v := 0, tx.Notes.Violations; v != 0; i, v = i+1, v>>1 {
+			if v&1 != 0 {
+				ep.violations[i]++
+			}
+		}
+	}
 	countTypes(&ep.sensReq, tx.Notes.SensitiveRequest, &ep.cut)
 	countTypes(&ep.sensResp, tx.Notes.SensitiveResponse, &ep.cut)
 	f := tx.Flags

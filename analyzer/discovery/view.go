@@ -45,6 +45,19 @@ type Endpoint struct {
 	st         *epStats
 }
 
+// ConformanceStatus is the endpoint's most frequent conformance status
+// (documented, zombie, undocumented_method, shadow; "" without specs),
+// its calls and first and last capture times.
+func (ep *Endpoint) ConformanceStatus() (status string, calls uint64, first, last time.Time) {
+	var best uint64
+	for _, k := range sortedKeys(ep.st.conf) {
+		if n := ep.st.conf[k]; n > best {
+			status, best = k, n
+		}
+	}
+	return status, ep.st.calls, ep.st.first, ep.st.last
+}
+
 // PathParam is one parameter of a template.
 type PathParam struct {
 	Name   string

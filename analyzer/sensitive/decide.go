@@ -2,12 +2,11 @@ package sensitive
 
 import (
 	"net/netip"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/aggregate"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/redact"
@@ -43,28 +42,7 @@ func typeSeverity(t Type) string {
 	return "medium"
 }
 
-func maxSeverity(a, b string) string {
-	rank := func(s string) int {
-		for i, v := range event.Severities {
-			if v == s {
-				return i
-			}
-		}
-		return 0
-	}
-	if rank(b) > rank(a) {
-		return b
-	}
-	return a
-}
-
-// open is a detection being aggregated over repeat_interval.
-type open struct {
-	d        event.Detection
-	emitted  time.Time // capture time of the last emission
-	pending  int       // occurrences since
-	lastSeen time.Time
-}
+var maxSeverity = aggregate.MaxSeverity
 
 // finding is one detection decided for a transaction; its evidence is
 // built (masked) only if the detection is new.
@@ -79,11 +57,6 @@ type finding struct {
 type evRef struct {
 	loc int
 	t   Type
-}
-
-// aggKey identifies an aggregated detection.
-type aggKey struct {
-	class, rule, host, method, path string
 }
 
 // typeRule are the rules of per-type findings ("unauthenticated_card").
@@ -255,87 +228,21 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 }
 
 // report emits a detection the first time its key is seen, and then
-// aggregates repeats until Flush finds repeat_interval has passed.
+// aggregates repeats (package aggregate).
 func (a *Analyzer) report(f finding, ep event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
-	key := aggKey{f.class, f.rule, ep.Host, ep.Method, ep.Path}
-	if o, ok := a.open[key]; ok {
-		o.pending += f.count
-		o.d.Count += f.count
-		o.lastSeen = at
-		o.d.Severity = maxSeverity(o.d.Severity, f.severity)
+	key := aggregate.Key{Class: f.class, Rule: f.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path}
+	if a.agg.Seen(key) {
+		a.agg.Add(key, f.count, at, f.severity)
 		return
 	}
-	d := event.Detection{
+	a.agg.Emit(key, event.Detection{
 		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.Actor{IP: tx.Flow.Client.Addr().String()}, Endpoint: ep,
 		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log",
-	}
-	d.ID = detectionID(key, d.FirstSeen, d.LastSeen, d.Count)
-	emit.Detection(&d)
-	if len(a.open) >= a.cfg.MaxTracked {
-		a.untracked++
-		return
-	}
-	a.open[key] = &open{d: d, emitted: at, lastSeen: at}
+	}, emit)
 }
 
-func detectionID(k aggKey, first, last time.Time, count int) string {
-	h := uint64(14695981039346656037)
-	for _, s := range []string{k.class, k.rule, k.host, k.method, k.path, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano), strconv.Itoa(count)} {
-		for i := 0; i < len(s); i++ {
-			h ^= uint64(s[i])
-			h *= 1099511628211
-		}
-		h ^= 0xff
-		h *= 1099511628211
-	}
-	return "sd-" + strconv.FormatUint(h, 16)
-}
-
-// Flush re-emits aggregated detections whose interval has passed and
-// forgets those idle for two intervals.
-func (a *Analyzer) Flush(now time.Time, emit analyzer.Emitter) {
-	a.flush(now, emit, false)
-}
+// Flush re-emits aggregated detections whose interval has passed.
+func (a *Analyzer) Flush(now time.Time, emit analyzer.Emitter) { a.agg.Flush(now, emit, false) }
 
 // Finish emits every detection with occurrences not yet reported.
-func (a *Analyzer) Finish(now time.Time, emit analyzer.Emitter) {
-	a.flush(now, emit, true)
-}
-
-func (a *Analyzer) flush(now time.Time, emit analyzer.Emitter, final bool) {
-	keys := make([]aggKey, 0, len(a.open))
-	for k := range a.open {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		x, y := keys[i], keys[j]
-		if x.path != y.path {
-			return x.path < y.path
-		}
-		if x.host != y.host {
-			return x.host < y.host
-		}
-		if x.method != y.method {
-			return x.method < y.method
-		}
-		if x.class != y.class {
-			return x.class < y.class
-		}
-		return x.rule < y.rule
-	})
-	iv := a.cfg.RepeatInterval
-	for _, k := range keys {
-		o := a.open[k]
-		if o.pending > 0 && (final || now.Sub(o.emitted) >= iv) {
-			d := o.d
-			d.LastSeen = o.lastSeen
-			d.ID = detectionID(k, d.FirstSeen, d.LastSeen, d.Count)
-			emit.Detection(&d)
-			o.emitted, o.pending = now, 0
-			continue
-		}
-		if final || now.Sub(o.lastSeen) >= 2*iv {
-			delete(a.open, k)
-		}
-	}
-}
+func (a *Analyzer) Finish(now time.Time, emit analyzer.Emitter) { a.agg.Flush(now, emit, true) }

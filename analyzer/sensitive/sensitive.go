@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/aggregate"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
@@ -170,14 +171,13 @@ type Analyzer struct {
 	weakJWT int
 	collect func(*Finding)
 
-	open      map[aggKey]*open
-	untracked uint64
+	agg       *aggregate.Aggregator
 	templates map[string]string
 }
 
 // New builds an instance.
 func New(cfg *Config) (*Analyzer, error) {
-	a := &Analyzer{cfg: cfg, open: map[aggKey]*open{}, templates: map[string]string{}}
+	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}}
 	for _, c := range cfg.TLSTerminated {
 		p, err := parsePrefix(c)
 		if err != nil {

@@ -62,6 +62,7 @@ func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
+	o.specFlag(fs)
 	return fs, o
 }
 

@@ -48,6 +48,7 @@ func commands() []command {
 	return []command{
 		{"read", "read capture files (pcap, pcapng, .gz, - for stdin) and write events", runRead, readHelp},
 		{"catalog", "read captures and write the discovered API catalog (JSON, OpenAPI 3.1 or a table)", runCatalog, catalogHelp},
+		{"diff", "compare captures with published OpenAPI specs: shadow, zombie and undocumented APIs", runDiff, diffHelp},
 		{"run", "capture live traffic from an interface (AF_PACKET) until SIGINT/SIGTERM", runRun, runHelp},
 		{"version", "print the version and build information", runVersion, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap version") }},
 		{"help", "show help for apitap or one command", nil, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap help [command]") }},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/kafka"
@@ -59,7 +60,19 @@ type readOpts struct {
 	quiet     bool
 	kafka     string
 	spoolDir  string
+	specs     []string
 	setFlags  map[string]bool
+}
+
+// specFlag registers the repeatable --spec flag.
+func (o *readOpts) specFlag(fs *flag.FlagSet) {
+	fs.Func("spec", "OpenAPI 3.0/3.1 or Swagger 2.0 `file or dir` (repeatable): check traffic against it (conformance analyzer)", func(v string) error {
+		if v == "" {
+			return fmt.Errorf("empty path")
+		}
+		o.specs = append(o.specs, v)
+		return nil
+	})
 }
 
 func readFlags(stderr io.Writer) (*flag.FlagSet, *readOpts) {
@@ -85,6 +98,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
 	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
+	o.specFlag(fs)
 }
 
 // startExport connects the pipeline to the configured sinks (Kafka). block
@@ -201,6 +215,13 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["spool-dir"] {
 		cfg.Kafka.Spool.Dir = o.spoolDir
+	}
+	if len(o.specs) > 0 {
+		specs := o.specs
+		cfg.Analyzers.Override(conformance.Name, true, func(c any) {
+			cc := c.(*conformance.Config)
+			cc.Specs = append(cc.Specs, specs...)
+		})
 	}
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes

@@ -19,6 +19,7 @@ import (
 
 	xbpf "golang.org/x/net/bpf"
 
+	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
@@ -305,6 +306,11 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if st, ok := p.Shared(conformance.Name).(*conformance.State); ok {
+					if err := st.Reload(); err != nil {
+						log.Error().Err(err).Msg("SIGHUP: specs not reloaded")
+					}
+				}
 				o.reload(cfg, filter, log)
 			}
 		}

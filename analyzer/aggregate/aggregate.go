@@ -1,0 +1,143 @@
+// Package aggregate folds repeated detections: an analyzer reports each
+// occurrence, the Aggregator emits a detection the first time its key is
+// seen and then at most once per interval (capture time) with the updated
+// count and last_seen, and once more at the end of the input. It keeps a
+// bounded number of open detections; beyond the bound new ones are emitted
+// without aggregation and counted.
+//
+// Concurrency: one Aggregator per worker (not safe for concurrent use).
+package aggregate
+
+import (
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/event"
+)
+
+// Key identifies one aggregated detection.
+type Key struct {
+	Class, Rule, Host, Method, Path, Name string
+}
+
+type open struct {
+	d        event.Detection
+	emitted  time.Time
+	pending  int
+	lastSeen time.Time
+}
+
+// Aggregator holds the open detections of one worker.
+type Aggregator struct {
+	Interval  time.Duration
+	Max       int
+	Prefix    string // of detection ids ("sd-", "cf-")
+	open      map[Key]*open
+	Untracked uint64 // detections emitted without aggregation (bound reached)
+}
+
+// New returns an aggregator emitting at most once per interval per key.
+func New(interval time.Duration, max int, prefix string) *Aggregator {
+	return &Aggregator{Interval: interval, Max: max, Prefix: prefix, open: map[Key]*open{}}
+}
+
+// Seen reports whether k is open (its detection was emitted): the caller
+// may then skip building the detection and call Add.
+func (a *Aggregator) Seen(k Key) bool {
+	_, ok := a.open[k]
+	return ok
+}
+
+// Add counts n more occurrences of an open detection at capture time at;
+// severity raises the detection's severity if higher.
+func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) {
+	o := a.open[k]
+	if o == nil {
+		return
+	}
+	o.pending += n
+	o.d.Count += n
+	if at.After(o.lastSeen) {
+		o.lastSeen = at
+	}
+	o.d.Severity = MaxSeverity(o.d.Severity, severity)
+}
+
+// Emit emits a new detection d (its Count, FirstSeen and LastSeen set)
+// under key k and opens it for aggregation.
+func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
+	d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
+	emit.Detection(&d)
+	if len(a.open) >= a.Max {
+		a.Untracked++
+		return
+	}
+	a.open[k] = &open{d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+}
+
+// Flush re-emits open detections whose interval has passed with new
+// occurrences, and forgets those idle for two intervals; final emits every
+// pending one and forgets all.
+func (a *Aggregator) Flush(now time.Time, emit analyzer.Emitter, final bool) {
+	keys := make([]Key, 0, len(a.open))
+	for k := range a.open {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
+	for _, k := range keys {
+		o := a.open[k]
+		if o.pending > 0 && (final || now.Sub(o.emitted) >= a.Interval) {
+			d := o.d
+			d.LastSeen = o.lastSeen
+			d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
+			emit.Detection(&d)
+			o.emitted, o.pending = now, 0
+			continue
+		}
+		if final || now.Sub(o.lastSeen) >= 2*a.Interval {
+			delete(a.open, k)
+		}
+	}
+}
+
+func less(x, y Key) bool {
+	for _, p := range [...][2]string{{x.Path, y.Path}, {x.Host, y.Host}, {x.Method, y.Method}, {x.Class, y.Class}, {x.Rule, y.Rule}, {x.Name, y.Name}} {
+		if p[0] != p[1] {
+			return p[0] < p[1]
+		}
+	}
+	return false
+}
+
+// id is a deterministic detection id: the same key, window and count give
+// the same id (consumers deduplicate redeliveries by it).
+func (a *Aggregator) id(k Key, first, last time.Time, count int) string {
+	h := uint64(14695981039346656037)
+	for _, s := range [...]string{k.Class, k.Rule, k.Host, k.Method, k.Path, k.Name, first.UTC().Format(time.RFC3339Nano), last.UTC().Format(time.RFC3339Nano), strconv.Itoa(count)} {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	return a.Prefix + strconv.FormatUint(h, 16)
+}
+
+// MaxSeverity returns the higher of two severities.
+func MaxSeverity(a, b string) string {
+	rank := func(s string) int {
+		for i, v := range event.Severities {
+			if v == s {
+				return i
+			}
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,180 @@
+package conformance
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/rs/zerolog"
+
+	"github.com/apitap/apitap/analyzer/apigen"
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/event"
+)
+
+type discard struct{}
+
+func (discard) Detection(*event.Detection) {}
+
+type sink struct{ dets []event.Detection }
+
+func (s *sink) Event(string, string, []byte) {}
+func (s *sink) Detection(d *event.Detection) { s.dets = append(s.dets, *d) }
+
+// reduce removes items from a spec as a publisher forgets them: two whole
+// paths, one method of a path with several, one query parameter and one
+// response status. It returns what traffic must reveal.
+func reduce(t *testing.T, doc *openapi3.T, host string) []string {
+	var want []string
+	paths := doc.Paths.Map()
+	keys := make([]string, 0, len(paths))
+	for k := range paths {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	removedPaths := 0
+	removedMethod, removedParams, removedStatuses := false, 0, 0
+	for _, p := range keys {
+		item := paths[p]
+		ops := item.Operations()
+		methods := make([]string, 0, len(ops))
+		for m := range ops {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		switch {
+		case removedPaths < 2 && len(methods) == 1 && !strings.Contains(p, "{") == (removedPaths == 0):
+			for _, m := range methods {
+				want = append(want, "shadow "+strings.ToUpper(m)+" "+discovery.TemplateShape(p))
+			}
+			doc.Paths.Delete(p)
+			removedPaths++
+			continue
+		case !removedMethod && len(methods) >= 2:
+			m := methods[len(methods)-1]
+			want = append(want, "undocumented_method "+strings.ToUpper(m)+" "+discovery.TemplateShape(p))
+			item.SetOperation(strings.ToUpper(m), nil)
+			removedMethod = true
+			continue
+		}
+		for _, m := range methods {
+			op := ops[m]
+			if removedParams < 2 {
+				for i, pr := range op.Parameters {
+					if pr.Value != nil && pr.Value.In == "query" && !pr.Value.Required {
+						want = append(want, "undocumented_parameter "+strings.ToUpper(m)+" "+p+" "+pr.Value.Name)
+						op.Parameters = append(op.Parameters[:i:i], op.Parameters[i+1:]...)
+						removedParams++
+						break
+					}
+				}
+			}
+			if removedStatuses < 2 && op.Responses.Len() >= 2 {
+				codes := make([]string, 0)
+				for c := range op.Responses.Map() {
+					codes = append(codes, c)
+				}
+				sort.Strings(codes)
+				c := codes[len(codes)-1]
+				want = append(want, "undocumented_status "+strings.ToUpper(m)+" "+p+" "+c)
+				op.Responses.Delete(c)
+				removedStatuses++
+			}
+		}
+	}
+	sort.Strings(want)
+	return want
+}
+
+// TestDiffAccuracy generates traffic from each full spec and checks it
+// against the spec with items removed: every removed item is reported and
+// nothing documented is (precision and recall printed per spec).
+func TestDiffAccuracy(t *testing.T) {
+	for _, sc := range []struct{ file, host string }{
+		{"shop.yaml", "api.shop.test"}, {"saas.yaml", "api.saas.test"}, {"content.yaml", "www.content.test"}, {"payments.yaml", "api.pay.test"},
+	} {
+		t.Run(sc.file, func(t *testing.T) {
+			full, err := apigen.Load(filepath.Join("..", "..", "testdata", "specs", sc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reduced, _ := apigen.Load(filepath.Join("..", "..", "testdata", "specs", sc.file))
+			want := reduce(t, reduced, sc.host)
+			js, err := reduced.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := filepath.Join(t.TempDir(), "published.json")
+			os.WriteFile(spec, js, 0o644)
+
+			cfg := NewConfig()
+			cfg.Specs = []string{spec}
+			cat := discovery.NewCatalog(discovery.NewConfig(), "t")
+			st, err := NewState(cfg, zerolog.Nop(), func(n string) any {
+				if n == discovery.Name {
+					return cat
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := st.newWorker()
+			obs := cat.Observer()
+			g := apigen.New(full, sc.host, 5)
+			var last time.Time
+			for i := 0; i < 4000; i++ {
+				tx, _ := g.Next()
+				w.Analyze(tx, discard{})
+				obs.Analyze(tx, nil)
+				last = tx.Request.Start
+			}
+			var out sink
+			st.Report(last, true, &out)
+			d := st.Diff()
+			var got []string
+			for _, u := range d.Shadow {
+				got = append(got, "shadow "+u.Method+" "+discovery.TemplateShape(u.Path))
+			}
+			for _, u := range d.UndocumentedMethods {
+				got = append(got, "undocumented_method "+u.Method+" "+discovery.TemplateShape(u.Path))
+			}
+			for _, it := range d.Parameters {
+				got = append(got, "undocumented_parameter "+it.Op+" "+it.Name)
+			}
+			for _, it := range d.Statuses {
+				got = append(got, "undocumented_status "+it.Op+" "+it.Reason)
+			}
+			for _, list := range [][]*Item{d.Headers, d.SchemaViolations, d.Zombies} {
+				for _, it := range list {
+					b, _ := json.Marshal(it)
+					got = append(got, "unexpected "+string(b))
+				}
+			}
+			sort.Strings(got)
+			tp := 0
+			for _, g := range got {
+				for _, w := range want {
+					if g == w {
+						tp++
+					}
+				}
+			}
+			precision := float64(tp) / float64(max(len(got), 1))
+			recall := float64(tp) / float64(max(len(want), 1))
+			t.Logf("%-13s removed %d items, reported %d: precision %.3f recall %.3f; %d operations never seen",
+				sc.file, len(want), len(got), precision, recall, len(d.NeverSeen))
+			if precision != 1 || recall != 1 {
+				t.Errorf("want:\n  %s\ngot:\n  %s", strings.Join(want, "\n  "), strings.Join(got, "\n  "))
+			}
+			if len(out.dets) != len(d.Shadow)+len(d.UndocumentedMethods) {
+				t.Errorf("%d shadow/method detections for %d endpoints", len(out.dets), len(d.Shadow)+len(d.UndocumentedMethods))
+			}
+		})
+	}
+}

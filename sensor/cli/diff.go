@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apitap/apitap/analyzer/conformance"
+	"github.com/apitap/apitap/sensor"
+)
+
+// ExitDifferences is apitap diff's exit code when traffic departs from
+// the specs (for CI gates).
+const ExitDifferences = 3
+
+func diffHelp(w io.Writer) {
+	fmt.Fprint(w, `usage: apitap diff --spec SPEC [--spec SPEC...] [flags] FILE...
+
+Compares published OpenAPI specs (3.0, 3.1, or Swagger 2.0; YAML or JSON;
+a directory loads every spec in it) with what the captures show, and
+prints a report:
+
+  shadow endpoints          traffic to paths no spec documents (per template)
+  undocumented methods      documented paths called with other methods
+  zombie endpoints          deprecated operations, or ones only an older
+                            version of the spec has, still being called
+  undocumented parameters   query parameters (and cookies with
+                            analyzers.conformance.check_cookies) not in the operation
+  undocumented headers      request headers neither the operation nor the
+                            standard list (Host, User-Agent, ...) names
+  undocumented status codes responses the operation does not document
+  schema violations         request and response bodies and parameters that
+                            fail the spec's schemas (sampled per operation)
+  documented but never seen operations no transaction called
+
+Specs bind to hosts and base paths from their servers (or
+analyzers.conformance.bindings). Values are never printed, only names,
+locations and reasons.
+
+Exit codes: 0 traffic matches the specs, 3 differences found, 1 runtime
+failure, 2 usage or configuration error. "Documented but never seen" alone
+does not make a difference.
+
+Examples:
+  apitap diff --spec api.yaml capture.pcap
+  apitap diff --spec specs/ --format json -o diff.json day1.pcap.gz day2.pcap.gz
+
+Flags:
+`)
+	fs, _ := diffFlags(io.Discard)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+type diffOpts struct {
+	readOpts
+	format string
+}
+
+func diffFlags(stderr io.Writer) (*flag.FlagSet, *diffOpts) {
+	o := &diffOpts{}
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.specFlag(fs)
+	fs.StringVar(&o.config, "config", "", "YAML configuration `file`; analyzers.conformance tunes the comparison")
+	fs.StringVar(&o.out, "out", "", "write the report to `file` instead of standard output (-o is the same)")
+	fs.StringVar(&o.out, "o", "", "short for --out")
+	fs.StringVar(&o.format, "format", "text", "`format`: text or json")
+	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
+	return fs, o
+}
+
+func runDiff(args []string, env *IO) int {
+	fs, o := diffFlags(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: apitap diff --spec SPEC [flags] FILE...   (apitap help diff for details)")
+	}
+	files, set, code, done := parseArgs(fs, args, diffHelp, env)
+	if done {
+		return code
+	}
+	o.setFlags = set
+	n, err := doDiff(files, o, env)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "apitap diff: %v\n", err)
+		return exitCode(err)
+	}
+	if n > 0 {
+		return ExitDifferences
+	}
+	return ExitOK
+}
+
+func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
+	if len(o.specs) == 0 {
+		return 0, usagef("no spec given: use --spec FILE|DIR (see apitap help diff)")
+	}
+	if o.format != "text" && o.format != "json" {
+		return 0, usagef("--format: want text or json, got %q", o.format)
+	}
+	if len(files) == 0 {
+		return 0, usagef("no capture file given (use - for standard input)")
+	}
+	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	if err != nil {
+		return 0, err
+	}
+	out := o.out
+	o.setFlags["out"], o.setFlags["o"] = false, false
+	o.setFlags["emit"], o.emit = true, ""
+	cfg, err := o.buildConfig()
+	if err != nil {
+		return 0, err
+	}
+	if err := checkFiles(files); err != nil {
+		return 0, err
+	}
+	p, err := sensor.NewPipeline(cfg, io.Discard, log)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
+	failed := readFiles(p, files, &o.readOpts, env, log)
+	sum, err := p.Close()
+	if err != nil {
+		return 0, err
+	}
+	st, ok := p.Shared(conformance.Name).(*conformance.State)
+	if !ok || st.Diff() == nil {
+		return 0, fmt.Errorf("no comparison was made")
+	}
+	d := st.Diff()
+	if !o.quiet {
+		printSummary(env.Stderr, sum, cfg)
+	}
+	var doc []byte
+	if o.format == "json" {
+		doc, _ = json.MarshalIndent(d, "", "  ")
+		doc = append(doc, '\n')
+	} else {
+		var b strings.Builder
+		printDiff(&b, d, len(files))
+		doc = []byte(b.String())
+	}
+	if out == "" || out == "-" {
+		if _, err := env.Stdout.Write(doc); err != nil {
+			return 0, fmt.Errorf("write report: %w", err)
+		}
+	} else if err := os.WriteFile(out, doc, 0o644); err != nil {
+		return 0, fmt.Errorf("write report: %w", err)
+	}
+	if len(failed) > 0 {
+		return 0, fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
+	}
+	return d.Differences(), nil
+}
+
+// printDiff writes the human report.
+func printDiff(w io.Writer, d *conformance.Diff, captures int) {
+	fmt.Fprintf(w, "apitap diff: %d capture(s) against %d spec(s)\n", captures, len(d.Specs))
+	for _, s := range d.Specs {
+		var binds []string
+		for _, b := range s.Bindings {
+			h := b.Host
+			if h == "" {
+				h = "any host"
+			}
+			binds = append(binds, h+b.Base)
+		}
+		fmt.Fprintf(w, "  %s %s (%s): %d operations on %s\n", s.Title, s.Version, s.File, s.Operations, strings.Join(binds, ", "))
+	}
+	for _, s := range d.SkippedSpecs {
+		fmt.Fprintf(w, "  skipped: %s\n", s)
+	}
+	section := func(title string, n int) bool {
+		fmt.Fprintf(w, "\n%s: %d\n", title, n)
+		return n > 0
+	}
+	unmatched := func(list []conformance.Unmatched) {
+		rows := [][]string{}
+		for _, u := range list {
+			rows = append(rows, []string{u.Method, u.Host + u.Path, fmt.Sprintf("%d calls", u.Calls), u.First.UTC().Format("2006-01-02 15:04:05") + " .. " + u.Last.UTC().Format("15:04:05")})
+		}
+		table(w, rows)
+	}
+	if section("Shadow endpoints (no spec documents them)", len(d.Shadow)) {
+		unmatched(d.Shadow)
+	}
+	if section("Undocumented methods (the path is documented, the method is not)", len(d.UndocumentedMethods)) {
+		unmatched(d.UndocumentedMethods)
+	}
+	items := func(list []*conformance.Item, cols func(*conformance.Item) []string) {
+		rows := [][]string{}
+		for _, it := range list {
+			rows = append(rows, append(cols(it), fmt.Sprintf("%d calls", it.Count)))
+		}
+		table(w, rows)
+	}
+	if section("Zombie endpoints (deprecated, or only in an older version, still called)", len(d.Zombies)) {
+		items(d.Zombies, func(it *conformance.Item) []string { return []string{it.Op, it.Spec, it.Reason} })
+	}
+	if section("Undocumented parameters", len(d.Parameters)) {
+		items(d.Parameters, func(it *conformance.Item) []string { return []string{it.Op, it.Location, it.Name} })
+	}
+	if section("Undocumented headers", len(d.Headers)) {
+		items(d.Headers, func(it *conformance.Item) []string { return []string{it.Op, it.Name} })
+	}
+	if section("Undocumented status codes", len(d.Statuses)) {
+		items(d.Statuses, func(it *conformance.Item) []string { return []string{it.Op, it.Reason} })
+	}
+	if section("Schema violations", len(d.SchemaViolations)) {
+		items(d.SchemaViolations, func(it *conformance.Item) []string { return []string{it.Op, it.Location, it.Name, it.Reason} })
+	}
+	if section("Documented but never seen", len(d.NeverSeen)) {
+		for _, s := range d.NeverSeen {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	if n := d.Differences(); n > 0 {
+		fmt.Fprintf(w, "\nResult: %d difference(s) between the specs and the traffic (exit code %d).\n", n, ExitDifferences)
+	} else {
+		fmt.Fprintf(w, "\nResult: the traffic matches the specs.\n")
+	}
+}
+
+// table writes rows with aligned columns, indented.
+func table(w io.Writer, rows [][]string) {
+	width := map[int]int{}
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", width[i]-len(c)+2))
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+}
