@@ -220,3 +220,26 @@ func knownNames() []string {
 	}
 	return slices.Clip(n)
 }
+
+// Every paces periodic work in capture time (reports of shared state).
+type Every struct {
+	D    time.Duration
+	next time.Time
+}
+
+// Due says whether D has passed since the last time it was due; the first
+// call starts the clock. A zero now or D is never due.
+func (e *Every) Due(now time.Time) bool {
+	if e.D <= 0 || now.IsZero() {
+		return false
+	}
+	if e.next.IsZero() {
+		e.next = now.Add(e.D)
+		return false
+	}
+	if now.Before(e.next) {
+		return false
+	}
+	e.next = now.Add(e.D)
+	return true
+}

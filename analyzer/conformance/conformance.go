@@ -124,7 +124,7 @@ type State struct {
 	items    map[itemKey]*Item // findings for the diff, all workers
 	shadows  map[shadowKey]*shadowAgg
 	reported map[string]bool // shadow endpoints reported
-	next     time.Time       // next live report
+	every    analyzer.Every  // live reports
 	check    time.Time       // next spec change check (wall clock)
 	last     time.Time       // latest capture time
 	diff     *Diff           // set by the final report

@@ -18,17 +18,10 @@ func (s *State) Report(now time.Time, final bool, out analyzer.EventSink) {
 			s.check = wall.Add(s.cfg.ReloadCheck)
 			s.reloadIfChanged()
 		}
-		if now.IsZero() {
+		s.every.D = s.cfg.ReportInterval
+		if !s.every.Due(now) {
 			return
 		}
-		if s.next.IsZero() {
-			s.next = now.Add(s.cfg.ReportInterval)
-			return
-		}
-		if now.Before(s.next) {
-			return
-		}
-		s.next = now.Add(s.cfg.ReportInterval)
 	}
 	eps := s.unmatched()
 	for _, e := range eps {

@@ -1,8 +1,11 @@
 package conformance
 
 import (
+	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/apitap/apitap/analyzer/discovery"
 )
 
 // rnode is one position of a spec's path trie.
@@ -16,21 +19,13 @@ type rnode struct {
 // insert adds a spec path template. A segment with a {parameter} in it
 // (/files/{name}.json too) matches any one segment.
 func (n *rnode) insert(path string, op *Op) {
-	for rest := path; ; {
-		var seg string
-		seg, rest = nextSegment(rest)
-		if seg == "" {
-			if rest == "" {
-				break
-			}
-			continue
-		}
+	discovery.Segments(path, func(seg string) bool {
 		if strings.IndexByte(seg, '{') >= 0 {
 			if n.param == nil {
 				n.param = &rnode{pname: strings.Trim(seg, "{}")}
 			}
 			n = n.param
-			continue
+			return true
 		}
 		seg = unescape(seg)
 		if n.lit == nil {
@@ -42,7 +37,8 @@ func (n *rnode) insert(path string, op *Op) {
 			n.lit[seg] = c
 		}
 		n = c
-	}
+		return true
+	})
 	if n.ops == nil {
 		n.ops = map[string]*Op{}
 	}
@@ -100,51 +96,16 @@ func (n *rnode) params(segs []string, method string, out map[string]string) bool
 	return false
 }
 
-// nextSegment cuts the first segment of a path, skipping empty segments
-// and matrix parameters: the same rules as the discovery analyzer.
-func nextSegment(p string) (seg, rest string) {
-	for len(p) > 0 && p[0] == '/' {
-		p = p[1:]
-	}
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		seg, rest = p[:i], p[i:]
-	} else {
-		seg, rest = p, ""
-	}
-	if j := strings.IndexByte(seg, ';'); j >= 0 {
-		seg = seg[:j]
-	}
-	return seg, rest
-}
-
 // unescape percent-decodes a segment (unchanged when it has no escapes or
 // a bad one).
 func unescape(s string) string {
 	if strings.IndexByte(s, '%') < 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b = append(b, s[i])
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
 	}
-	return string(b)
-}
-
-func ishex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
+	return s
 }
 
 // Status of a transaction against the specs.
@@ -181,17 +142,10 @@ func NewRouter(specs []*Spec) *Router {
 			g := groups[k]
 			if g == nil {
 				g = &group{host: b.Host}
-				for rest := b.Base; ; {
-					var seg string
-					seg, rest = nextSegment(rest)
-					if seg == "" {
-						if rest == "" {
-							break
-						}
-						continue
-					}
+				discovery.Segments(b.Base, func(seg string) bool {
 					g.base = append(g.base, unescape(seg))
-				}
+					return true
+				})
 				groups[k] = g
 				r.byHost[b.Host] = append(r.byHost[b.Host], g)
 			}
@@ -228,20 +182,10 @@ func (r *Router) Match(host, method, path string, segs []string) Match {
 		}
 	}
 	segs = segs[:0]
-	for rest := path; ; {
-		var seg string
-		seg, rest = nextSegment(rest)
-		if seg == "" {
-			if rest == "" {
-				break
-			}
-			continue
-		}
-		if len(segs) == maxSegs {
-			break
-		}
+	discovery.Segments(path, func(seg string) bool {
 		segs = append(segs, unescape(seg))
-	}
+		return len(segs) < maxSegs
+	})
 	res := Match{Status: Shadow, Segs: segs}
 	for _, g := range gs {
 		if len(segs) < len(g.base) || !hasPrefix(segs, g.base) {

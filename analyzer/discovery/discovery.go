@@ -100,7 +100,7 @@ type Catalog struct {
 
 	// reporting (one goroutine at a time, see analyzer.Reporter)
 	rmu     sync.Mutex
-	next    time.Time
+	every   analyzer.Every
 	emitted map[string]uint64 // endpoint id -> signature last reported
 }
 
@@ -149,18 +149,9 @@ func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if !final {
-		if c.cfg.ReportInterval <= 0 || now.IsZero() {
-			return
-		}
-		if c.next.IsZero() {
-			c.next = now.Add(c.cfg.ReportInterval)
-			return
-		}
-		if now.Before(c.next) {
-			return
-		}
-		c.next = now.Add(c.cfg.ReportInterval)
+	c.every.D = c.cfg.ReportInterval
+	if !final && !c.every.Due(now) {
+		return
 	}
 	v := c.View()
 	if final && !now.IsZero() && now.After(v.Time) {

@@ -200,6 +200,25 @@ func isStatic(path string) bool {
 	return staticExt[strings.ToLower(path[i+1:])]
 }
 
+// Segments calls fn for each segment of a request path, with the rules
+// every analyzer shares: empty segments (// and a trailing /) are
+// skipped and matrix parameters (;x=y) cut off. fn returns false to stop.
+func Segments(p string, fn func(seg string) bool) {
+	for rest := p; ; {
+		var seg string
+		seg, rest = nextSegment(rest)
+		if seg == "" {
+			if rest == "" {
+				return
+			}
+			continue
+		}
+		if !fn(seg) {
+			return
+		}
+	}
+}
+
 // nextSegment returns the first segment of p (after leading slashes) and
 // the rest; empty segments (//) are skipped and matrix parameters (;x=y)
 // cut off.
@@ -290,26 +309,19 @@ func Template(path string) string {
 	var b strings.Builder
 	prev := ""
 	var names []PathParam
-	for rest := path; ; {
-		var seg string
-		seg, rest = nextSegment(rest)
-		if seg == "" {
-			if rest == "" {
-				break
-			}
-			continue
-		}
+	Segments(path, func(seg string) bool {
 		b.WriteByte('/')
 		if k := classify(seg); k != KindLiteral {
 			name := uniqueName(paramName(prev, k), names)
 			names = append(names, PathParam{Name: name})
 			b.WriteString("{" + name + "}")
 			prev = ""
-			continue
+			return true
 		}
 		b.WriteString(escapeSegment(seg))
 		prev = seg
-	}
+		return true
+	})
 	if b.Len() == 0 {
 		return "/"
 	}

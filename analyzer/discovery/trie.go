@@ -114,17 +114,12 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	}
 	n := &ht.root
 	n.hits++
-	for rest := path; ; {
+	for rest := path; rest != ""; {
 		var seg string
-		seg, rest = nextSegment(rest)
-		if seg == "" {
-			if rest == "" {
-				break
-			}
-			continue
+		if seg, rest = nextSegment(rest); seg != "" {
+			n = t.child(ht, n, seg)
+			n.hits++
 		}
-		n = t.child(ht, n, seg)
-		n.hits++
 	}
 	method := req.Method
 	ep := n.eps[method]

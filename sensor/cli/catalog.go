@@ -52,17 +52,10 @@ func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
 	o := &catalogOpts{}
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors); analyzers.discovery tunes templating")
-	fs.StringVar(&o.out, "out", "", "write the catalog to `file` instead of standard output (-o is the same)")
-	fs.StringVar(&o.out, "o", "", "short for --out")
+	o.reportFlags(fs, "catalog")
 	fs.StringVar(&o.format, "format", "table", "`format`: table, json, openapi (YAML) or openapi-json")
 	fs.StringVar(&o.host, "host", "", "only this `host` (openapi: one document for one service)")
-	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
 	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into the catalog (default: the host name)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
-	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
-	o.specFlag(fs)
 	return fs, o
 }
 

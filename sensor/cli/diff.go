@@ -64,15 +64,8 @@ func diffFlags(stderr io.Writer) (*flag.FlagSet, *diffOpts) {
 	o := &diffOpts{}
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o.specFlag(fs)
-	fs.StringVar(&o.config, "config", "", "YAML configuration `file`; analyzers.conformance tunes the comparison")
-	fs.StringVar(&o.out, "out", "", "write the report to `file` instead of standard output (-o is the same)")
-	fs.StringVar(&o.out, "o", "", "short for --out")
+	o.reportFlags(fs, "report")
 	fs.StringVar(&o.format, "format", "text", "`format`: text or json")
-	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
-	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
 	return fs, o
 }
 

@@ -64,6 +64,19 @@ type readOpts struct {
 	setFlags  map[string]bool
 }
 
+// reportFlags are the flags of the commands that read captures and write
+// one report (catalog, diff) instead of events: what names the report.
+func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
+	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors)")
+	fs.StringVar(&o.out, "out", "", "write the "+what+" to `file` instead of standard output (-o is the same)")
+	fs.StringVar(&o.out, "o", "", "short for --out")
+	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
+	o.specFlag(fs)
+}
+
 // specFlag registers the repeatable --spec flag.
 func (o *readOpts) specFlag(fs *flag.FlagSet) {
 	fs.Func("spec", "OpenAPI 3.0/3.1 or Swagger 2.0 `file or dir` (repeatable): check traffic against it (conformance analyzer)", func(v string) error {
