@@ -242,3 +242,55 @@ func FuzzLoadSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestExternalRefs resolves $refs to local files and refuses remote ones.
+func TestExternalRefs(t *testing.T) {
+	dir := writeSpecs(t, map[string]string{
+		"pet.yaml": "type: object\nrequired: [id]\nproperties: {id: {type: integer}}\n",
+		"api.yaml": `openapi: 3.0.3
+info: {title: Refs, version: "1"}
+paths:
+  /pets/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      responses: {"200": {description: ok, content: {application/json: {schema: {$ref: "pet.yaml"}}}}}
+`,
+		"remote.yaml": `openapi: 3.0.3
+info: {title: Remote, version: "1"}
+paths:
+  /x:
+    get:
+      responses: {"200": {description: ok, content: {application/json: {schema: {$ref: "http://127.0.0.1:1/schema.yaml"}}}}}
+`})
+	sp, err := LoadSpec(filepath.Join(dir, "api.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.Ops) != 1 {
+		t.Fatalf("ops %d", len(sp.Ops))
+	}
+	if _, err := LoadSpec(filepath.Join(dir, "remote.yaml"), nil); err == nil || !strings.Contains(err.Error(), "only local files") {
+		t.Fatalf("remote $ref: %v", err)
+	}
+}
+
+// TestReloadOnChange: a live sensor's reports notice a changed spec file.
+func TestReloadOnChange(t *testing.T) {
+	dir := writeSpecs(t, map[string]string{"pets.yaml": petsV2})
+	cfg := NewConfig()
+	cfg.Specs = []string{dir}
+	cfg.ReloadCheck = time.Millisecond
+	st, err := NewState(cfg, zerolog.Nop(), func(string) any { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "pets.yaml")
+	os.WriteFile(file, []byte(petsV1), 0o644)
+	later := time.Now().Add(2 * time.Second)
+	os.Chtimes(file, later, later)
+	time.Sleep(5 * time.Millisecond)
+	st.Report(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false, &sink{})
+	if v := st.Router().Specs[0].Version; v != "1.0" {
+		t.Fatalf("version after the change: %s", v)
+	}
+}
