@@ -12,7 +12,8 @@ FUZZ_TARGETS := \
 	./analyzer/discovery:FuzzSchema \
 	./analyzer/discovery:FuzzTemplate \
 	./analyzer/sensitive:FuzzScan \
-	./analyzer/conformance:FuzzLoadSpec
+	./analyzer/conformance:FuzzLoadSpec \
+	./analyzer/attack:FuzzAnalyze
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 

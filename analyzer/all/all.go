@@ -3,6 +3,8 @@
 package all
 
 import (
+	// injection, exploits, scanners and CVE rule packs
+	_ "github.com/apitap/apitap/analyzer/attack"
 	// the API catalog
 	_ "github.com/apitap/apitap/analyzer/discovery"
 	// traffic against published OpenAPI specs (on with --spec)

@@ -44,6 +44,9 @@ type Detection struct {
 	LastSeen   time.Time
 	Count      int
 	Action     string // log, rate_limit, block, deceive
+	// Succeeded is "likely" when the response shows the attack worked
+	// (an SQL error, file contents, a reflected payload); "" otherwise.
+	Succeeded string
 }
 
 // AppendDetection appends one detection event line; its time is LastSeen.
@@ -118,5 +121,9 @@ func (e *Encoder) AppendDetection(dst []byte, d *Detection) []byte {
 		action = "log"
 	}
 	dst = AppendString(dst, action)
+	if d.Succeeded != "" {
+		dst = append(dst, `,"succeeded":`...)
+		dst = AppendString(dst, d.Succeeded)
+	}
 	return append(dst, "}\n"...)
 }

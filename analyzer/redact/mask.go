@@ -104,3 +104,44 @@ func (h *Hasher) Sum(v string) string {
 	m.Write([]byte(v))
 	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil)[:8])
 }
+
+// Snippet is an attack payload as evidence: at most max bytes, control
+// characters replaced, and every token that looks personal or secret (an
+// e-mail address, a JWT, a long digit run) masked, so the payload stays
+// readable without carrying data.
+func Snippet(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+	}
+	var b strings.Builder
+	start := -1
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		tok := s[start:end]
+		if SensitiveValue(tok) {
+			b.WriteString(Mask(tok))
+		} else {
+			b.WriteString(tok)
+		}
+		start = -1
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			flush(i)
+			b.WriteByte(' ')
+		case c == ' ' || c == '\'' || c == '"' || c == '=' || c == '&' || c == ',' || c == ';' || c == '(' || c == ')' || c == '<' || c == '>':
+			flush(i)
+			b.WriteByte(c)
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	flush(len(s))
+	return b.String()
+}

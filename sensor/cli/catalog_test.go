@@ -98,3 +98,22 @@ func TestDemoCatalogTable(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoAttacks: the demo capture's attacks appear as detections with
+// their payloads as evidence (personal values masked).
+func TestDemoAttacks(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "read", "--emit", "detection", "--workers", "1", "--progress", "never", "--quiet", demoCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	eventtest.ValidateStream(t, bytes.NewReader(out))
+	for _, want := range []string{
+		`"class":"sqli"`, `"value":"' UNION SELECT username,password FROM users--"`,
+		`"class":"xss"`, `"class":"path_traversal"`, `"value":"../../../../etc/passwd"`,
+		`"class":"scanner"`, `"rule":"user_agent:nikto"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("detections lack %s", want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/apitap/apitap/analyzer/attack"
 	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/exporter"
@@ -61,6 +62,7 @@ type readOpts struct {
 	kafka     string
 	spoolDir  string
 	specs     []string
+	rules     []string
 	setFlags  map[string]bool
 }
 
@@ -112,6 +114,13 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
 	o.specFlag(fs)
+	fs.Func("rules", "directory (or file) of YAML attack rule `packs` (repeatable), on top of the built-in CVE pack; reloaded on SIGHUP by apitap run", func(v string) error {
+		if v == "" {
+			return fmt.Errorf("empty path")
+		}
+		o.rules = append(o.rules, v)
+		return nil
+	})
 }
 
 // startExport connects the pipeline to the configured sinks (Kafka). block
@@ -234,6 +243,13 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 		cfg.Analyzers.Override(conformance.Name, true, func(c any) {
 			cc := c.(*conformance.Config)
 			cc.Specs = append(cc.Specs, specs...)
+		})
+	}
+	if len(o.rules) > 0 {
+		rules := o.rules
+		cfg.Analyzers.Override(attack.Name, true, func(c any) {
+			ac := c.(*attack.Config)
+			ac.Rules = append(ac.Rules, rules...)
 		})
 	}
 	if o.setFlags["body-bytes"] {

@@ -19,6 +19,7 @@ import (
 
 	xbpf "golang.org/x/net/bpf"
 
+	"github.com/apitap/apitap/analyzer/attack"
 	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/bpf"
@@ -309,6 +310,11 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 				if st, ok := p.Shared(conformance.Name).(*conformance.State); ok {
 					if err := st.Reload(); err != nil {
 						log.Error().Err(err).Msg("SIGHUP: specs not reloaded")
+					}
+				}
+				if st, ok := p.Shared(attack.Name).(*attack.State); ok {
+					if err := st.Reload(); err != nil {
+						log.Error().Err(err).Msg("SIGHUP: attack rules not reloaded")
 					}
 				}
 				o.reload(cfg, filter, log)

@@ -1,0 +1,424 @@
+package attack
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/aggregate"
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// Name is the analyzer's name and configuration key.
+const Name = "attack"
+
+// Config is the `analyzers.attack` section.
+type Config struct {
+	// Rules are directories (or files) of YAML rule packs (--rules).
+	Rules []string `yaml:"rules"`
+	// NoStarterRules leaves the built-in CVE pack out.
+	NoStarterRules bool `yaml:"no_starter_rules"`
+	// Classes turns detectors off by name (all on by default).
+	Disabled []string `yaml:"disabled"`
+	// ScannerPaths reports requests for well-known probe paths.
+	ScannerPaths bool `yaml:"scanner_paths"`
+	// RepeatInterval and MaxTracked aggregate repeats per actor.
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	MaxTracked     int           `yaml:"max_tracked"`
+	// MaxBodyBytes of a body are examined.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{ScannerPaths: true, RepeatInterval: 5 * time.Minute, MaxTracked: 20000, MaxBodyBytes: 65536}
+}
+
+// Validate checks the section and that the rule packs load.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, d := range c.Disabled {
+		if !ruleClasses[d] || d == "cve" {
+			errs = append(errs, fmt.Errorf("disabled: %q is not a detector class", d))
+		}
+	}
+	if c.RepeatInterval <= 0 || c.MaxTracked < 1 || c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("repeat_interval, max_tracked must be positive and max_body_bytes not negative"))
+	}
+	if _, err := LoadRules(c.Rules, c.NoStarterRules); err != nil {
+		errs = append(errs, fmt.Errorf("rules: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func init() {
+	analyzer.Register(analyzer.Descriptor{
+		Name:      Name,
+		Order:     20,
+		Default:   true,
+		NewConfig: func() any { return NewConfig() },
+		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewState(cfg.(*Config), env.Log) },
+		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
+			st, ok := env.Shared.(*State)
+			if !ok {
+				return nil, errors.New("attack: no shared state")
+			}
+			return newWorker(st), nil
+		},
+	})
+}
+
+// State holds what the workers share: the rules (swapped on reload).
+type State struct {
+	cfg   *Config
+	log   zerolog.Logger
+	rules atomic.Pointer[[]*Rule]
+	pre   *prefilter
+}
+
+// NewState loads the rule packs.
+func NewState(cfg *Config, log zerolog.Logger) (*State, error) {
+	rules, err := LoadRules(cfg.Rules, cfg.NoStarterRules)
+	if err != nil {
+		return nil, err
+	}
+	s := &State{cfg: cfg, log: log, pre: newPrefilter()}
+	s.rules.Store(&rules)
+	return s, nil
+}
+
+// Reload reads the rule packs again (SIGHUP); on an error the old rules stay.
+func (s *State) Reload() error {
+	rules, err := LoadRules(s.cfg.Rules, s.cfg.NoStarterRules)
+	if err != nil {
+		return fmt.Errorf("rules not reloaded: %w", err)
+	}
+	s.rules.Store(&rules)
+	s.log.Info().Int("rules", len(rules)).Msg("attack: rules reloaded")
+	return nil
+}
+
+// Rules returns the loaded rules.
+func (s *State) Rules() []*Rule { return *s.rules.Load() }
+
+// hit is one detection candidate of a transaction.
+type hit struct {
+	class    string
+	rule     string
+	severity string
+	action   string
+	loc      string
+	name     string
+	value    string // normalized payload (redacted when reported)
+}
+
+// worker is one worker's instance.
+type worker struct {
+	st       *State
+	off      int // disabled class bits
+	norm     normalizer
+	agg      *aggregate.Aggregator
+	hits     []hit
+	seen     int // class bits already hit in this transaction
+	values []kv
+	names  []kv
+}
+
+// kv is a named value of the request, for rules.
+type kv struct{ loc, name, value string }
+
+func newWorker(st *State) *worker {
+	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-")}
+	for _, d := range st.cfg.Disabled {
+		for i, n := range classNames {
+			if n == d {
+				w.off |= 1 << i
+			}
+		}
+	}
+	return w
+}
+
+// Name implements analyzer.Analyzer.
+func (w *worker) Name() string { return Name }
+
+// Flush re-emits aggregated detections.
+func (w *worker) Flush(now time.Time, emit analyzer.Emitter) { w.agg.Flush(now, emit, false) }
+
+// Finish emits what is pending.
+func (w *worker) Finish(now time.Time, emit analyzer.Emitter) { w.agg.Flush(now, emit, true) }
+
+// Analyze examines every input of the request, then the response for
+// signs of success.
+func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
+	req := tx.Request
+	if req == nil {
+		return
+	}
+	w.hits, w.seen = w.hits[:0], 0
+	w.values, w.names = w.values[:0], w.names[:0]
+	w.request(req)
+	w.rulesCheck(tx)
+	if len(w.hits) == 0 {
+		return
+	}
+	succeeded, why := responseEvidence(tx, w.hits)
+	w.report(tx, emit, succeeded, why)
+}
+
+// value examines one input value; name is its parameter or header name.
+func (w *worker) value(loc, name, raw string, plus bool) {
+	if raw == "" {
+		return
+	}
+	v := w.norm.norm(raw, plus)
+	w.values = append(w.values, kv{loc, name, v})
+	bits := w.st.pre.classes(v) &^ w.off
+	if bits == 0 {
+		return
+	}
+	if opaque(v) {
+		bits &= cLog4Shell
+	}
+	lv := ""
+	lower := func() string {
+		if lv == "" {
+			lv = strings.ToLower(v)
+		}
+		return lv
+	}
+	if bits&cLog4Shell != 0 {
+		if ok, rule := log4shell(lower()); ok {
+			w.add(cLog4Shell, rule, loc, name, v)
+		}
+	}
+	if bits&cSQLi != 0 {
+		if ok, fp := sqli(v); ok {
+			w.add(cSQLi, "libinjection:"+fp, loc, name, v)
+		}
+	}
+	if bits&cXSS != 0 {
+		if xss(v) {
+			w.add(cXSS, "libinjection", loc, name, v)
+		} else if scriptURL(lower()) {
+			w.add(cXSS, "script_url", loc, name, v)
+		}
+	}
+	if bits&cTraversal != 0 {
+		if ok, rule := traversal(lower()); ok {
+			w.add(cTraversal, rule, loc, name, v)
+		}
+	}
+	if bits&cCmd != 0 {
+		if ok, rule := cmdInjection(lower()); ok {
+			w.add(cCmd, rule, loc, name, v)
+		}
+	}
+	if bits&cSSRF != 0 {
+		if ok, rule := ssrf(lower(), name); ok {
+			w.add(cSSRF, rule, loc, name, v)
+		}
+	}
+	if bits&cXXE != 0 {
+		if ok, rule := xxe(lower()); ok {
+			w.add(cXXE, rule, loc, name, v)
+		}
+	}
+	if bits&cSSTI != 0 {
+		if ok, rule := ssti(lower()); ok {
+			w.add(cSSTI, rule, loc, name, v)
+		}
+	}
+	if bits&cNoSQLi != 0 && (strings.HasPrefix(v, "$where") || strings.HasPrefix(v, "{\"$")) {
+		w.add(cNoSQLi, "operator_in_value", loc, name, v)
+	}
+}
+
+// key examines a parameter or JSON key name.
+func (w *worker) key(loc, k string) {
+	if k == "" {
+		return
+	}
+	w.names = append(w.names, kv{loc, k, k})
+	if w.off&cNoSQLi == 0 {
+		if ok, rule := nosqliKey(k); ok {
+			w.add(cNoSQLi, rule, loc, k, k)
+		}
+	}
+	if w.off&cProto == 0 {
+		if ok, rule := protoKey(k); ok {
+			w.add(cProto, rule, loc, k, k)
+		}
+	}
+}
+
+func (w *worker) add(class int, rule, loc, name, v string) {
+	i := 0
+	for class>>i != 1 {
+		i++
+	}
+	if w.seen&class != 0 {
+		return // one hit per class and transaction
+	}
+	w.seen |= class
+	w.hits = append(w.hits, hit{class: classNames[i], rule: rule, severity: classSeverity[i], action: "log", loc: loc, name: name, value: v})
+}
+
+// request walks the inputs: path, query, headers, cookies, body.
+func (w *worker) request(req *http1.Request) {
+	path := w.norm.norm(req.Path, false)
+	w.value("path", "", path, false)
+	if w.off&cTraversal == 0 && w.seen&cTraversal == 0 {
+		if ok, rule := traversal(strings.ToLower(path)); ok {
+			w.add(cTraversal, rule, "path", "", path)
+		}
+	}
+	for q := req.Query; q != ""; {
+		var p string
+		p, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(p, "=")
+		name := w.norm.norm(k, true)
+		w.key("query", name)
+		w.value("query", name, v, true)
+	}
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		switch {
+		case strings.EqualFold(h.Name, "cookie"):
+			for c := h.Value; c != ""; {
+				var p string
+				p, c, _ = strings.Cut(c, ";")
+				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+				w.value("cookie", k, v, true) // frameworks URL-encode cookie values
+			}
+		case strings.EqualFold(h.Name, "authorization"):
+			// credentials: only log4shell-style lookups are looked for
+			if strings.Contains(h.Value, "${") {
+				if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
+					w.add(cLog4Shell, rule, "header", h.Name, h.Value)
+				}
+			}
+		default:
+			w.value("header", h.Name, h.Value, false)
+		}
+	}
+	body := req.Body.Data
+	if len(body) > w.st.cfg.MaxBodyBytes {
+		body = body[:w.st.cfg.MaxBodyBytes]
+	}
+	if len(body) == 0 {
+		return
+	}
+	ct := strings.ToLower(header(req.Headers, "content-type"))
+	switch {
+	case strings.Contains(ct, "json") || body[0] == '{' || body[0] == '[':
+		walkJSON(body, func(key string, val []byte, isKey bool) {
+			if isKey {
+				w.key("body", key)
+				return
+			}
+			w.value("body", key, string(val), false)
+		})
+	case strings.Contains(ct, "x-www-form-urlencoded"):
+		for q := string(body); q != ""; {
+			var p string
+			p, q, _ = strings.Cut(q, "&")
+			k, v, _ := strings.Cut(p, "=")
+			name := w.norm.norm(k, true)
+			w.key("body", name)
+			w.value("body", name, v, true)
+		}
+	case strings.Contains(ct, "xml"):
+		lb := strings.ToLower(string(body))
+		if ok, rule := xxe(lb); ok && w.off&cXXE == 0 {
+			w.add(cXXE, rule, "body", "", string(body))
+		}
+	default:
+		w.value("body", "", string(body), false)
+	}
+}
+
+func header(hs []http1.Header, name string) string {
+	for i := range hs {
+		if strings.EqualFold(hs[i].Name, name) {
+			return hs[i].Value
+		}
+	}
+	return ""
+}
+
+// report emits the hits as detections (aggregated per actor).
+func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succeeded bool, why string) {
+	req := tx.Request
+	ip := tx.Flow.Client.Addr().String()
+	ep := event.Endpoint{Host: boundedName(strings.ToLower(req.Host)), Method: boundedName(req.Method), Path: redact.Path(discovery.Template(req.Path))}
+	at := req.Start
+	last := at
+	if r := tx.Response; r != nil && r.End.After(last) {
+		last = r.End
+	}
+	for _, h := range w.hits {
+		sev, conf := h.severity, 0.8
+		if strings.HasPrefix(h.rule, "libinjection") {
+			conf = 0.85
+		}
+		if succeeded {
+			sev, conf = raise(sev), 0.95
+		}
+		if tx.Flags&(http1.FlagGap|http1.FlagTruncated) != 0 {
+			conf -= 0.1
+		}
+		key := aggregate.Key{Class: h.class, Rule: h.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path, Name: ip}
+		if h.class == "scanner" {
+			key.Method, key.Path = "", "" // a scanner is one detection per actor and tool, not per probed path
+		}
+		if w.agg.Seen(key) {
+			w.agg.Add(key, 1, last, sev)
+			continue
+		}
+		ev := []event.Evidence{{Location: h.loc, Name: boundedName(h.name), Value: redact.Snippet(h.value, 160), Rule: h.rule}}
+		if succeeded {
+			ev = append(ev, event.Evidence{Location: "response_body", Rule: "succeeded:" + why})
+		}
+		w.agg.Emit(key, event.Detection{Class: h.class, Severity: sev, Confidence: conf, Actor: event.Actor{IP: ip}, Endpoint: ep,
+			Evidence: ev, FirstSeen: at, LastSeen: last, Count: 1, Action: h.action, Succeeded: succeededText(succeeded)}, emit)
+	}
+}
+
+func succeededText(ok bool) string {
+	if ok {
+		return "likely"
+	}
+	return ""
+}
+
+// raise is one severity level up.
+func raise(s string) string {
+	for i, v := range event.Severities {
+		if v == s && i+1 < len(event.Severities) {
+			return event.Severities[i+1]
+		}
+	}
+	return s
+}
+
+func boundedName(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
+}

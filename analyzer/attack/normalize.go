@@ -1,0 +1,197 @@
+package attack
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// normalizer undoes the encodings attackers hide payloads in, once per
+// value, into reused buffers: URL decoding repeated (double encoding,
+// %uXXXX, overlong UTF-8 for '.', '/' and '\'), '+' as space in query and
+// form values, HTML entities, backslash escapes (\x3c, \u003c), and
+// collapses SQL comments and white space runs.
+type normalizer struct {
+	a, b []byte
+}
+
+// maxValue bounds the bytes of one value that are normalized and matched.
+const maxValue = 8192
+
+// norm returns the normalized form of v (v itself when nothing applies).
+func (n *normalizer) norm(v string, plus bool) string {
+	if len(v) > maxValue {
+		v = v[:maxValue]
+	}
+	if !needsNorm(v, plus) {
+		return v
+	}
+	cur := append(n.a[:0], v...)
+	for round := 0; round < 3; round++ {
+		// '+' is a space in every round of a query or form value: a
+		// double-encoded space arrives as %2B
+		next, changed := decodeOnce(n.b[:0], cur, plus)
+		n.a, n.b = next, cur
+		cur = next
+		if !changed {
+			break
+		}
+	}
+	next := htmlEntities(n.b[:0], cur)
+	n.a, n.b = next, cur
+	cur = next
+	next = backslashes(n.b[:0], cur)
+	n.a, n.b = next, cur
+	return string(next)
+}
+
+func needsNorm(v string, plus bool) bool {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '%', '&', '\\':
+			return true
+		case '+':
+			if plus {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decodeOnce percent-decodes b into dst once.
+func decodeOnce(dst, b []byte, plus bool) ([]byte, bool) {
+	changed := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '+' && plus:
+			dst = append(dst, ' ')
+			changed = true
+		case c == '%' && i+5 < len(b) && (b[i+1] == 'u' || b[i+1] == 'U') && ishex(b[i+2]) && ishex(b[i+3]) && ishex(b[i+4]) && ishex(b[i+5]):
+			r := rune(unhex(b[i+2]))<<12 | rune(unhex(b[i+3]))<<8 | rune(unhex(b[i+4]))<<4 | rune(unhex(b[i+5]))
+			dst = utf8.AppendRune(dst, fold(r))
+			i += 5
+			changed = true
+		case c == '%' && i+5 < len(b) && b[i+3] == '%' && ishex(b[i+1]) && ishex(b[i+2]) && ishex(b[i+4]) && ishex(b[i+5]) && overlong(hexByte(b[i+1:]), hexByte(b[i+4:])) != 0:
+			// overlong UTF-8: %c0%ae is '.', %c0%af is '/', %c1%9c is '\'
+			dst = append(dst, overlong(hexByte(b[i+1:]), hexByte(b[i+4:])))
+			i += 5
+			changed = true
+		case c == '%' && i+2 < len(b) && ishex(b[i+1]) && ishex(b[i+2]):
+			dst = append(dst, hexByte(b[i+1:]))
+			i += 2
+			changed = true
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst, changed
+}
+
+// fold maps full-width and other look-alike runes to ASCII where a
+// payload would use them (＜ to <).
+func fold(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E {
+		return r - 0xFF01 + '!'
+	}
+	return r
+}
+
+func overlong(a, b byte) byte {
+	if a != 0xc0 && a != 0xc1 && a != 0xe0 {
+		return 0
+	}
+	v := (a&0x1f)<<6 | b&0x3f
+	switch v {
+	case '.', '/', '\\':
+		return v
+	}
+	return 0
+}
+
+func hexByte(b []byte) byte { return unhex(b[0])<<4 | unhex(b[1]) }
+
+func ishex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+var entities = map[string]byte{"lt": '<', "gt": '>', "quot": '"', "apos": '\'', "amp": '&', "sol": '/', "colon": ':', "lpar": '(', "rpar": ')', "tab": ' ', "newline": ' ', "bsol": '\\', "equals": '=', "semi": ';'}
+
+// htmlEntities decodes &lt; &#60; &#x3c; (and without the semicolon).
+func htmlEntities(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '&' || i+2 >= len(b) {
+			dst = append(dst, b[i])
+			continue
+		}
+		j := i + 1
+		if b[j] == '#' {
+			j++
+			hex := j < len(b) && (b[j] == 'x' || b[j] == 'X')
+			if hex {
+				j++
+			}
+			v, k := 0, j
+			for k < len(b) && k-j < 7 && (hex && ishex(b[k]) || !hex && b[k] >= '0' && b[k] <= '9') {
+				if hex {
+					v = v*16 + int(unhex(b[k]))
+				} else {
+					v = v*10 + int(b[k]-'0')
+				}
+				k++
+			}
+			if k > j && v > 0 && v < 0x110000 {
+				dst = utf8.AppendRune(dst, fold(rune(v)))
+				if k < len(b) && b[k] == ';' {
+					k++
+				}
+				i = k - 1
+				continue
+			}
+			dst = append(dst, b[i])
+			continue
+		}
+		k := j
+		for k < len(b) && k-j < 8 && (b[k] >= 'a' && b[k] <= 'z' || b[k] >= 'A' && b[k] <= 'Z') {
+			k++
+		}
+		if c, ok := entities[strings.ToLower(string(b[j:k]))]; ok && k > j {
+			dst = append(dst, c)
+			if k < len(b) && b[k] == ';' {
+				k++
+			}
+			i = k - 1
+			continue
+		}
+		dst = append(dst, b[i])
+	}
+	return dst
+}
+
+// backslashes decodes \xHH and \uHHHH escapes (JavaScript, JSON strings
+// inside strings).
+func backslashes(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+3 < len(b) && (b[i+1] == 'x' || b[i+1] == 'X') && ishex(b[i+2]) && ishex(b[i+3]) {
+			dst = append(dst, hexByte(b[i+2:]))
+			i += 3
+			continue
+		}
+		if b[i] == '\\' && i+5 < len(b) && b[i+1] == 'u' && ishex(b[i+2]) && ishex(b[i+3]) && ishex(b[i+4]) && ishex(b[i+5]) {
+			r := rune(unhex(b[i+2]))<<12 | rune(unhex(b[i+3]))<<8 | rune(unhex(b[i+4]))<<4 | rune(unhex(b[i+5]))
+			dst = utf8.AppendRune(dst, fold(r))
+			i += 5
+			continue
+		}
+		dst = append(dst, b[i])
+	}
+	return dst
+}

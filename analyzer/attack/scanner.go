@@ -1,0 +1,151 @@
+package attack
+
+import (
+	"strings"
+
+	"github.com/apitap/apitap/reassembly"
+)
+
+// scannerAgents are user agents of security tools.
+var scannerAgents = []string{"sqlmap", "nikto", "nmap", "nuclei", "masscan", "zgrab", "dirbuster", "gobuster", "wpscan", "acunetix",
+	"nessus", "openvas", "burp", "ffuf", "feroxbuster", "wfuzz", "hydra", "whatweb", "metasploit", "arachni", "w3af", "appscan",
+	"netsparker", "qualys", "jaeles", "dirsearch", "zap/", "owasp", "commix", "xsstrike", "httpx", "interactsh"}
+
+// probePaths are paths scanners request and APIs do not serve.
+var probePaths = []string{"/.env", "/.git/", "/.git/config", "/wp-login.php", "/wp-admin", "/xmlrpc.php", "/phpmyadmin", "/server-status",
+	"/actuator/env", "/actuator/heapdump", "/.aws/credentials", "/.ds_store", "/cgi-bin/", "/hnap1", "/boaform", "/.svn/", "/config.json",
+	"/web.config", "/.htaccess", "/vendor/phpunit", "/solr/admin", "/console/", "/manager/html", "/etc/passwd", "/shell.php", "/.well-known/security.txt.bak"}
+
+// scanner reports tool user agents and probe paths.
+func (w *worker) scanner(tx *reassembly.Transaction) {
+	ua := strings.ToLower(header(tx.Request.Headers, "user-agent"))
+	for _, a := range scannerAgents {
+		if strings.Contains(ua, a) {
+			w.hits = append(w.hits, hit{class: "scanner", rule: "user_agent:" + strings.Trim(a, "/"), severity: "medium", action: "log", loc: "header", name: "User-Agent", value: ua})
+			return
+		}
+	}
+	if !w.st.cfg.ScannerPaths {
+		return
+	}
+	p := strings.ToLower(tx.Request.Path)
+	for _, pp := range probePaths {
+		if strings.HasPrefix(p, pp) {
+			w.hits = append(w.hits, hit{class: "scanner", rule: "probe_path:" + pp, severity: "low", action: "log", loc: "path", value: p})
+			return
+		}
+	}
+}
+
+// smuggling looks for the framing ambiguities request smuggling needs:
+// Content-Length with Transfer-Encoding, Content-Length twice with
+// different values, or a Transfer-Encoding that is not exactly chunked.
+func (w *worker) smuggling(tx *reassembly.Transaction) {
+	var cl []string
+	var te string
+	for _, h := range tx.Request.Headers {
+		switch strings.ToLower(h.Name) {
+		case "content-length":
+			cl = append(cl, strings.TrimSpace(h.Value))
+		case "transfer-encoding":
+			te += h.Value + ","
+		}
+	}
+	rule := ""
+	switch {
+	case len(cl) > 0 && te != "":
+		rule = "content_length_and_transfer_encoding"
+	case len(cl) > 1 && cl[0] != cl[1]:
+		rule = "conflicting_content_length"
+	case te != "" && strings.ToLower(strings.TrimSuffix(strings.TrimSpace(te), ",")) != "chunked":
+		rule = "obfuscated_transfer_encoding"
+	}
+	if rule != "" {
+		w.hits = append(w.hits, hit{class: "request_smuggling", rule: rule, severity: "high", action: "log", loc: "header", name: "Transfer-Encoding", value: te})
+	}
+}
+
+// rulesCheck evaluates the rule packs.
+func (w *worker) rulesCheck(tx *reassembly.Transaction) {
+	w.scanner(tx)
+	w.smuggling(tx)
+	req := tx.Request
+	for _, r := range w.st.Rules() {
+		if w.ruleMatches(r, tx) {
+			loc, name := "path", ""
+			w.hits = append(w.hits, hit{class: r.Class, rule: r.ID, severity: r.Severity, action: r.Action, loc: loc, name: name, value: req.Path})
+		}
+	}
+}
+
+func (w *worker) ruleMatches(r *Rule, tx *reassembly.Transaction) bool {
+	for i := range r.Match.All {
+		if !w.condition(&r.Match.All[i], tx) {
+			return false
+		}
+	}
+	if len(r.Match.Any) == 0 {
+		return true
+	}
+	for i := range r.Match.Any {
+		if w.condition(&r.Match.Any[i], tx) {
+			return true
+		}
+	}
+	return false
+}
+
+// condition tests one rule condition against the transaction's values
+// (collected, decoded, by the detectors' walk).
+func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
+	req := tx.Request
+	decoded := c.Decoded == nil || *c.Decoded
+	switch c.Target {
+	case "method":
+		return c.test(req.Method)
+	case "host":
+		return c.test(req.Host)
+	case "raw_path":
+		return c.test(req.Path)
+	case "path":
+		if !decoded {
+			return c.test(req.Path)
+		}
+		return c.test(w.norm.norm(req.Path, false))
+	case "body":
+		return c.test(string(req.Body.Data))
+	case "header":
+		for _, h := range req.Headers {
+			if (c.Name == "" || strings.EqualFold(h.Name, c.Name)) && c.test(h.Value) {
+				return true
+			}
+		}
+		return false
+	case "query_name":
+		for _, n := range w.names {
+			if n.loc == "query" && c.test(n.value) {
+				return true
+			}
+		}
+		return false
+	case "query", "any_value":
+		for _, v := range w.values {
+			if c.Target == "query" && v.loc != "query" {
+				continue
+			}
+			if (c.Name == "" || strings.EqualFold(v.name, c.Name)) && c.test(v.value) {
+				return true
+			}
+		}
+		return false
+	case "json":
+		last := c.Name[strings.LastIndexByte(c.Name, '/')+1:]
+		for _, v := range w.values {
+			if v.loc == "body" && v.name == last && c.test(v.value) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
