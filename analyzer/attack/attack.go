@@ -123,12 +123,12 @@ type hit struct {
 
 // worker is one worker's instance.
 type worker struct {
-	st       *State
-	off      int // disabled class bits
-	norm     normalizer
-	agg      *aggregate.Aggregator
-	hits     []hit
-	seen     int // class bits already hit in this transaction
+	st     *State
+	off    int // disabled class bits
+	norm   normalizer
+	agg    *aggregate.Aggregator
+	hits   []hit
+	seen   int // class bits already hit in this transaction
 	values []kv
 	names  []kv
 }
