@@ -131,13 +131,16 @@ type worker struct {
 	seen   int // class bits already hit in this transaction
 	values []kv
 	names  []kv
+	path   string              // the decoded path of the transaction
+	agents map[string]string   // user agent -> scanner tool ("" none), bounded
+	clean  map[string]struct{} // header values without findings, bounded
 }
 
 // kv is a named value of the request, for rules.
 type kv struct{ loc, name, value string }
 
 func newWorker(st *State) *worker {
-	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-")}
+	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]struct{}{}}
 	for _, d := range st.cfg.Disabled {
 		for i, n := range classNames {
 			if n == d {
@@ -276,6 +279,7 @@ func (w *worker) add(class int, rule, loc, name, v string) {
 // request walks the inputs: path, query, headers, cookies, body.
 func (w *worker) request(req *http1.Request) {
 	path := w.norm.norm(req.Path, false)
+	w.path = path
 	w.value("path", "", path, false)
 	if w.off&cTraversal == 0 && w.seen&cTraversal == 0 {
 		if ok, rule := traversal(strings.ToLower(path)); ok {
@@ -308,7 +312,18 @@ func (w *worker) request(req *http1.Request) {
 				}
 			}
 		default:
+			// header values repeat (User-Agent, Accept): remember the clean ones
+			if _, clean := w.clean[h.Value]; clean {
+				continue
+			}
+			n := len(w.hits)
 			w.value("header", h.Name, h.Value, false)
+			if len(w.hits) == n && len(h.Value) <= 512 {
+				if len(w.clean) >= 4096 {
+					clear(w.clean)
+				}
+				w.clean[strings.Clone(h.Value)] = struct{}{}
+			}
 		}
 	}
 	body := req.Body.Data

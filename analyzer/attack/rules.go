@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 
@@ -63,6 +64,8 @@ type Condition struct {
 	// default true.
 	Decoded *bool `yaml:"decoded"`
 	re      *regexp.Regexp
+	// must is a literal every match of re contains: a fast reject
+	must string
 }
 
 var targets = map[string]bool{"method": true, "host": true, "path": true, "raw_path": true, "query": true, "query_name": true,
@@ -220,6 +223,7 @@ func (r *Rule) check() error {
 					return fmt.Errorf("regex: %v", err)
 				}
 				c.re = re
+				c.must = requiredLiteral(c.Regex)
 			}
 			if c.Target == "json" && !strings.HasPrefix(c.Name, "/") {
 				return errors.New("target json: name must be a JSON pointer (/a/b)")
@@ -234,7 +238,7 @@ func (r *Rule) check() error {
 func (c *Condition) test(v string) bool {
 	switch {
 	case c.re != nil:
-		return c.re.MatchString(v)
+		return (c.must == "" || containsFold(v, c.must)) && c.re.MatchString(v)
 	case c.Contains != "":
 		return containsFold(v, c.Contains)
 	case c.Prefix != "":
@@ -243,17 +247,102 @@ func (c *Condition) test(v string) bool {
 	return strings.EqualFold(v, c.Equals)
 }
 
-func containsFold(s, sub string) bool {
-	if len(sub) > len(s) {
-		return false
+// requiredLiteral is the longest literal that every match of a regular
+// expression contains (case folded), or "": rules test it before running
+// the expression.
+func requiredLiteral(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
 	}
+	re = re.Simplify()
+	best := ""
+	consider := func(r *syntax.Regexp) {
+		if r.Op == syntax.OpLiteral && len(string(r.Rune)) > len(best) {
+			best = string(r.Rune)
+		}
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		consider(re)
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			consider(sub)
+		}
+	}
+	for i := 0; i < len(best); i++ {
+		if best[i] >= 0x80 {
+			return ""
+		}
+	}
+	return best
+}
+
+// containsFold is a case-insensitive strings.Contains for ASCII needles:
+// it jumps between occurrences of the needle's rarest byte (either case)
+// and compares around them.
+func containsFold(s, sub string) bool {
 	if sub == "" {
 		return true
 	}
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+	if len(sub) > len(s) {
+		return false
+	}
+	k := rarest(sub)
+	c := sub[k]
+	lo, up := c|0x20, c&^0x20
+	if !(lo >= 'a' && lo <= 'z') {
+		lo, up = c, c
+	}
+	for i := k; i+len(sub)-k <= len(s); {
+		j := indexEither(s[i:len(s)-len(sub)+k+1], lo, up)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if strings.EqualFold(s[i-k:i-k+len(sub)], sub) {
 			return true
 		}
+		i++
 	}
 	return false
+}
+
+// letterRank orders letters from most to least frequent in text.
+const letterRank = "etaoinshrdlcumwfgypbvkjxqz"
+
+// rarest is the index of the needle byte least likely in traffic.
+func rarest(sub string) int {
+	best, bestScore := 0, -1
+	for i := 0; i < len(sub); i++ {
+		c := sub[i] | 0x20
+		score := 20 // punctuation and digits: middling
+		if r := strings.IndexByte(letterRank, c); r >= 0 && sub[i] >= 'A' {
+			score = r
+		}
+		switch sub[i] {
+		case '"', ',', ':', ' ', '/', '.', '-', '_', '0', '1':
+			score = 0
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}
+
+// indexEither is the first index of a or b in s.
+func indexEither(s string, a, b byte) int {
+	i := strings.IndexByte(s, a)
+	if a == b {
+		return i
+	}
+	j := strings.IndexByte(s, b)
+	switch {
+	case i < 0:
+		return j
+	case j < 0 || i < j:
+		return i
+	}
+	return j
 }

@@ -126,3 +126,18 @@ func TestRuleErrors(t *testing.T) {
 		t.Fatalf("reload of a broken pack: %v, %d rules", err, len(st.Rules()))
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	for _, c := range []struct {
+		s, sub string
+		want   bool
+	}{
+		{"class.module.classLoader=x", "CLASS.MODULE.CLASSLOADER", true}, {"xx", "xxx", false}, {"abc", "", true},
+		{"/tmui/login.jsp/..;/", "login.JSP", true}, {"the quick brown fox", "QUICK BROWN", true}, {"quick", "quack", false},
+		{"zzzz", "z", true}, {"a.b", "a.b", true}, {"prefix-suffix", "x-s", true}, {"prefixsuffix", "x-s", false},
+	} {
+		if got := containsFold(c.s, c.sub); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v", c.s, c.sub, got)
+		}
+	}
+}

@@ -18,19 +18,31 @@ var probePaths = []string{"/.env", "/.git/", "/.git/config", "/wp-login.php", "/
 
 // scanner reports tool user agents and probe paths.
 func (w *worker) scanner(tx *reassembly.Transaction) {
-	ua := strings.ToLower(header(tx.Request.Headers, "user-agent"))
-	for _, a := range scannerAgents {
-		if strings.Contains(ua, a) {
-			w.hits = append(w.hits, hit{class: "scanner", rule: "user_agent:" + strings.Trim(a, "/"), severity: "medium", action: "log", loc: "header", name: "User-Agent", value: ua})
-			return
+	ua := header(tx.Request.Headers, "user-agent")
+	tool, ok := w.agents[ua]
+	if !ok {
+		lua := strings.ToLower(ua)
+		for _, a := range scannerAgents {
+			if strings.Contains(lua, a) {
+				tool = strings.Trim(a, "/")
+				break
+			}
 		}
+		if len(w.agents) >= 1024 {
+			clear(w.agents)
+		}
+		w.agents[strings.Clone(ua)] = tool
+	}
+	if tool != "" {
+		w.hits = append(w.hits, hit{class: "scanner", rule: "user_agent:" + tool, severity: "medium", action: "log", loc: "header", name: "User-Agent", value: ua})
+		return
 	}
 	if !w.st.cfg.ScannerPaths {
 		return
 	}
-	p := strings.ToLower(tx.Request.Path)
+	p := tx.Request.Path
 	for _, pp := range probePaths {
-		if strings.HasPrefix(p, pp) {
+		if len(p) >= len(pp) && strings.EqualFold(p[:len(pp)], pp) {
 			w.hits = append(w.hits, hit{class: "scanner", rule: "probe_path:" + pp, severity: "low", action: "log", loc: "path", value: p})
 			return
 		}
@@ -111,7 +123,7 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 		if !decoded {
 			return c.test(req.Path)
 		}
-		return c.test(w.norm.norm(req.Path, false))
+		return c.test(w.path)
 	case "body":
 		return c.test(string(req.Body.Data))
 	case "header":
@@ -129,6 +141,13 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 		}
 		return false
 	case "query", "any_value":
+		if c.Target == "any_value" {
+			for _, h := range req.Headers {
+				if (c.Name == "" || strings.EqualFold(h.Name, c.Name)) && c.test(h.Value) {
+					return true
+				}
+			}
+		}
 		for _, v := range w.values {
 			if c.Target == "query" && v.loc != "query" {
 				continue

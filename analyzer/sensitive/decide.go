@@ -48,7 +48,7 @@ var maxSeverity = aggregate.MaxSeverity
 // built (masked) only if the detection is new.
 type finding struct {
 	class, severity, rule string
-	ev                    []evRef
+	ev                    evRefs
 	count                 int
 	confidence            float64
 }
@@ -57,6 +57,25 @@ type finding struct {
 type evRef struct {
 	loc int
 	t   Type
+}
+
+// evRefs is a short list of examples, kept by value (no allocation).
+type evRefs struct {
+	n    int
+	refs [numTypes]evRef
+}
+
+func one(loc int, t Type) evRefs {
+	var e evRefs
+	e.add(loc, t)
+	return e
+}
+
+func (e *evRefs) add(loc int, t Type) {
+	if e.n < len(e.refs) {
+		e.refs[e.n] = evRef{loc, t}
+		e.n++
+	}
 }
 
 // typeRule are the rules of per-type findings ("unauthenticated_card").
@@ -70,7 +89,8 @@ var unauthRule = func() (r [numTypes]string) {
 // decide turns the transaction's findings into detections.
 func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	req := tx.Request
-	var out []finding
+	out := a.out[:0]
+	defer func() { a.out = out[:0] }()
 	conf := 0.9
 	if tx.Flags&(http1.FlagGap|http1.FlagTruncated|http1.FlagMidStreamStart|http1.FlagParseError) != 0 {
 		conf = 0.7 // part of the exchange is missing
@@ -89,7 +109,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			if t == TCredentials || t == TEmail || t == TPhone {
 				sev = maxSeverity("medium", sev)
 			}
-			out = append(out, finding{class: "pii_in_url", severity: sev, rule: event.SensitiveTypes[t], ev: []evRef{{loc, t}}, count: a.counts[loc][t], confidence: conf})
+			out = append(out, finding{class: "pii_in_url", severity: sev, rule: event.SensitiveTypes[t], ev: one(loc, t), count: a.counts[loc][t], confidence: conf})
 		}
 	}
 
@@ -104,7 +124,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				if t == TCredentials && !strings.HasPrefix(a.ex[loc][t].rule, "authorization_basic") {
 					sev = "medium" // tokens expire; a Basic password does not
 				}
-				out = append(out, finding{class: "plaintext_credentials", severity: sev, rule: a.ex[loc][t].rule, ev: []evRef{{loc, t}}, count: a.counts[loc][t], confidence: conf})
+				out = append(out, finding{class: "plaintext_credentials", severity: sev, rule: a.ex[loc][t].rule, ev: one(loc, t), count: a.counts[loc][t], confidence: conf})
 			}
 		}
 	}
@@ -120,15 +140,15 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		bulk += a.counts[locRespBody][t]
 		bulkTypes = append(bulkTypes, t)
 		if !authed && personal[t] {
-			out = append(out, finding{class: "sensitive_data", severity: typeSeverity(t), rule: unauthRule[t], ev: []evRef{{locRespBody, t}}, count: a.counts[locRespBody][t], confidence: conf})
+			out = append(out, finding{class: "sensitive_data", severity: typeSeverity(t), rule: unauthRule[t], ev: one(locRespBody, t), count: a.counts[locRespBody][t], confidence: conf})
 		}
 	}
 	if bulk >= a.cfg.BulkThreshold {
 		sev := "medium"
-		var ev []evRef
+		var ev evRefs
 		for _, t := range bulkTypes {
 			sev = maxSeverity(sev, typeSeverity(t))
-			ev = append(ev, evRef{locRespBody, t})
+			ev.add(locRespBody, t)
 		}
 		out = append(out, finding{class: "sensitive_data", severity: sev, rule: "bulk_exposure", ev: ev, count: bulk, confidence: conf})
 	}
@@ -141,7 +161,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			case "private_key", "aws_access_key", "stripe_secret_key":
 				sev = "critical"
 			}
-			out = append(out, finding{class: "info_leak", severity: sev, rule: a.ex[loc][TSecret].rule, ev: []evRef{{loc, TSecret}}, count: a.counts[loc][TSecret], confidence: conf})
+			out = append(out, finding{class: "info_leak", severity: sev, rule: a.ex[loc][TSecret].rule, ev: one(loc, TSecret), count: a.counts[loc][TSecret], confidence: conf})
 		}
 	}
 
@@ -153,7 +173,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				if loc >= locRespHeader {
 					sev = "medium"
 				}
-				out = append(out, finding{class: "jwt_weakness", severity: sev, rule: "jwt_alg_none_or_unsigned", ev: []evRef{{loc, TJWT}}, count: 1, confidence: 0.95})
+				out = append(out, finding{class: "jwt_weakness", severity: sev, rule: "jwt_alg_none_or_unsigned", ev: one(loc, TJWT), count: 1, confidence: 0.95})
 			}
 		}
 	}
@@ -203,9 +223,9 @@ func (a *Analyzer) template(p string) string {
 }
 
 // evidence masks the examples behind a new detection.
-func (a *Analyzer) evidence(refs []evRef) []event.Evidence {
+func (a *Analyzer) evidence(refs evRefs) []event.Evidence {
 	var out []event.Evidence
-	for _, r := range refs {
+	for _, r := range refs.refs[:refs.n] {
 		e := a.ex[r.loc][r.t]
 		if !e.set {
 			continue

@@ -69,13 +69,35 @@ type Scanner struct {
 	hints  hintCache
 	fn     func(*Finding)
 	f      Finding
-	d      [32]byte // digits of the current token
-	form   []byte   // decoded parameters
-	unesc  []byte   // unescaped JSON strings
-	comp   []byte   // compacted IBAN candidates
-	stack  []frame  // JSON path
-	inJSON bool     // findings get the JSON pointer as Field
-	found  bool     // the current value produced a finding
+	d      [32]byte         // digits of the current token
+	form   []byte           // decoded parameters
+	unesc  []byte           // unescaped JSON strings
+	comp   []byte           // compacted IBAN candidates
+	stack  []frame          // JSON path
+	inJSON bool             // findings get the JSON pointer as Field
+	found  bool             // the current value produced a finding
+	jwts   map[string]uint8 // decoded tokens: bit 1 a JWT, bit 2 weak (bounded)
+}
+
+// jwt decodes a JWT's header through a bounded cache: the same bearer
+// token comes with every request of a session.
+func (s *Scanner) jwt(t []byte) (ok, weak bool) {
+	if r, hit := s.jwts[string(t)]; hit {
+		return r&1 != 0, r&2 != 0
+	}
+	ok, weak, _ = jwtCheck(t)
+	if s.jwts == nil || len(s.jwts) >= 4096 {
+		s.jwts = map[string]uint8{}
+	}
+	var r uint8
+	if ok {
+		r |= 1
+	}
+	if weak {
+		r |= 2
+	}
+	s.jwts[string(t)] = r
+	return ok, weak
 }
 
 // frame is one level of the JSON path: an object key or an array index.
@@ -381,7 +403,7 @@ func extendGroups(b []byte, j int) int {
 func (s *Scanner) check(t []byte, h hint, field string, prev byte) bool {
 	if len(t) > 20 && t[0] == 'e' && t[1] == 'y' && t[2] == 'J' {
 		// a JWT without a signature ends in its last dot
-		if ok, weak, _ := jwtCheck(t); ok {
+		if ok, weak := s.jwt(t); ok {
 			s.f = Finding{Type: TJWT, Rule: "jwt", Value: t, Field: field, Weak: weak}
 			if weak {
 				s.f.Rule = "jwt_unsigned"

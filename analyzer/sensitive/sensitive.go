@@ -52,6 +52,12 @@ type Config struct {
 	TLSTerminated []string `yaml:"tls_terminated_cidrs"`
 	// Custom data types.
 	Custom []CustomConfig `yaml:"custom"`
+	// LearnResponses: every response body of an endpoint is scanned until
+	// it has this many calls; then one in SampleEvery, unless a response
+	// of the endpoint held personal or secret data (then all of them).
+	// Requests are always scanned whole.
+	LearnResponses int `yaml:"learn_responses"`
+	SampleEvery    int `yaml:"sample_every"`
 }
 
 // CustomConfig is one custom data type.
@@ -65,7 +71,7 @@ type CustomConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000}
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 50, SampleEvery: 16}
 }
 
 // Validate checks the section, compiling the custom patterns.
@@ -79,6 +85,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTracked < 1 {
 		errs = append(errs, errors.New("max_tracked: must be at least 1"))
+	}
+	if c.LearnResponses < 0 || c.SampleEvery < 1 {
+		errs = append(errs, errors.New("learn_responses must not be negative and sample_every must be at least 1"))
 	}
 	for _, cidr := range c.TLSTerminated {
 		if _, err := parsePrefix(cidr); err != nil {
@@ -173,11 +182,14 @@ type Analyzer struct {
 
 	agg       *aggregate.Aggregator
 	templates map[string]string
+	samples   map[sampleKey]*endpointSample
+	out       []finding // reused by decide
+	skipped   uint64 // response bodies not scanned (sampling)
 }
 
 // New builds an instance.
 func New(cfg *Config) (*Analyzer, error) {
-	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}}
+	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, samples: map[sampleKey]*endpointSample{}}
 	for _, c := range cfg.TLSTerminated {
 		p, err := parsePrefix(c)
 		if err != nil {
@@ -291,7 +303,18 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	a.weakJWT = 0
 	a.scanRequest(req)
 	if resp := tx.Response; resp != nil {
-		a.scanResponse(resp)
+		smp := a.sampling(tx)
+		scan := smp.hot || smp.calls < uint32(a.cfg.LearnResponses) || smp.calls%uint32(a.cfg.SampleEvery) == 0
+		smp.calls++
+		a.scanResponse(resp, scan)
+		if !scan {
+			a.skipped++
+		}
+		for t := Type(0); t < numTypes; t++ {
+			if a.counts[locRespBody][t] > 0 && (personal[t] || t == TSecret || t == TCustom) {
+				smp.hot = true
+			}
+		}
 	}
 	var reqBits, respBits uint64
 	for l := 0; l < numLocs; l++ {
@@ -335,12 +358,37 @@ func (a *Analyzer) scanRequest(req *http1.Request) {
 	a.body(req.Body.Data, header(req.Headers, "content-type"))
 }
 
-func (a *Analyzer) scanResponse(resp *http1.Response) {
+func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 	for i := range resp.Headers {
 		a.header(&resp.Headers[i], true)
 	}
-	a.loc = locRespBody
-	a.body(resp.Body.Data, header(resp.Headers, "content-type"))
+	if body {
+		a.loc = locRespBody
+		a.body(resp.Body.Data, header(resp.Headers, "content-type"))
+	}
+}
+
+// endpointSample is what response sampling knows of one endpoint.
+type endpointSample struct {
+	calls uint32
+	hot   bool // personal or secret data seen in a response: scan them all
+}
+
+type sampleKey struct{ host, method, path string }
+
+// sampling returns the response-sampling state of the transaction's
+// endpoint (by online template; bounded, forgotten when full).
+func (a *Analyzer) sampling(tx *reassembly.Transaction) *endpointSample {
+	k := sampleKey{tx.Request.Host, tx.Request.Method, a.template(tx.Request.Path)}
+	e := a.samples[k]
+	if e == nil {
+		if len(a.samples) >= 10000 {
+			clear(a.samples)
+		}
+		e = &endpointSample{}
+		a.samples[sampleKey{strings.Clone(k.host), strings.Clone(k.method), k.path}] = e
+	}
+	return e
 }
 
 // header scans one header; credentials are recognised by name.
@@ -465,7 +513,20 @@ var apiKeyHeaders = map[string]bool{
 	"private-token": true, "x-functions-key": true,
 }
 
-func apiKeyHeader(name string) bool { return apiKeyHeaders[strings.ToLower(name)] }
+func apiKeyHeader(name string) bool {
+	if len(name) > 40 {
+		return false
+	}
+	var buf [40]byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return apiKeyHeaders[string(buf[:len(name)])] // no allocation: a map index
+}
 
 // skipHeaders carry protocol data, not user data (user agents hold
 // version numbers that look like addresses; forwarding headers hold the

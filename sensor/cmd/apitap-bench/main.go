@@ -127,6 +127,14 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	// the pipeline alone (the spine's targets) and the full sensor
+	pipelineOnly := filepath.Join(dir, "pipeline-only.yaml")
+	if err := os.WriteFile(pipelineOnly, []byte("analyzers:\n  discovery: {enabled: false}\n  sensitive: {enabled: false}\n  attack: {enabled: false}\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if !o.keep {
+		defer os.Remove(pipelineOnly)
+	}
 	pin := findPinning(ctx, o.cpu)
 	rep := &report{pin: pin, runs: o.runs}
 	specs := []struct {
@@ -152,7 +160,8 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 			return nil, err
 		}
 		progs := []program{
-			{name: "apitap", argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", c.path}},
+			{name: "apitap", argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", "--config", pipelineOnly, c.path}},
+			{name: "apitap+all", argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", c.path}},
 			{name: "naive", argv: []string{o.naive, c.path}},
 		}
 		ms := make([]*measurement, len(progs))

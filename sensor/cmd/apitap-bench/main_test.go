@@ -63,7 +63,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "human summary, to be discarded")
 		fmt.Println("{\"type\":\"endpoint\",\"id\":\"x\"}")
 		fmt.Println("{\"type\":\"stats\",\"final\":false,\"packets\":1,\"bytes\":2,\"transactions\":3}")
-		fmt.Printf("{\"type\":\"stats\",\"final\":true,\"packets\":10,\"bytes\":2000,\"transactions\":%s,\"drops\":{}}\n", tx(a[5], "FAKE_APITAP_TX"))
+		fmt.Printf("{\"type\":\"stats\",\"final\":true,\"packets\":10,\"bytes\":2000,\"transactions\":%s,\"drops\":{}}\n", tx(a[len(a)-1], "FAKE_APITAP_TX"))
 	default:
 		if os.Getenv("FAKE_FAIL") == "naive" {
 			fmt.Fprintln(os.Stderr, "naive exploded on purpose")

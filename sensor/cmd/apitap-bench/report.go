@@ -85,7 +85,7 @@ func mb(bytes int64) float64 { return float64(bytes) / millionBytes }
 
 // report is the outcome of a whole benchmark run.
 type report struct {
-	rows []*measurement // per capture: apitap, then naive
+	rows []*measurement // per capture: apitap (pipeline only), apitap+all, naive
 	pin  pinning
 	runs int
 }
@@ -128,6 +128,18 @@ func (r *report) summary() []string {
 		speed = append(speed, fmt.Sprintf("%s %.2f", name, a.mbps()/n.mbps()))
 	}
 	lines := []string{"speed-up (apitap/naive): " + strings.Join(speed, ", ")}
+	var cost []string
+	for _, name := range []string{"large", "small"} {
+		a, f := r.find(name, "apitap"), r.find(name, "apitap+all")
+		if a == nil || f == nil {
+			continue
+		}
+		x := a.mbps() / f.mbps()
+		cost = append(cost, fmt.Sprintf("%s %.2fx %s", name, x, met(x <= 1.5)))
+	}
+	if len(cost) > 0 {
+		lines = append(lines, "analyzers (apitap+all: discovery, sensitive, attack, on by default) slow the pipeline down by: "+strings.Join(cost, ", ")+" (target: within 1.5x)")
+	}
 
 	var targets []string
 	if a := r.find("large", "apitap"); a != nil {
@@ -138,7 +150,7 @@ func (r *report) summary() []string {
 	}
 	var rss int64
 	for _, m := range r.rows {
-		if m.program == "apitap" {
+		if m.program != "naive" {
 			rss = max(rss, m.peakRSS())
 		}
 	}
@@ -203,13 +215,13 @@ func (r *report) markdown() string {
 func (r *report) mismatches() []string {
 	var out []string
 	for _, m := range r.rows {
-		if m.program != "apitap" {
+		if m.program == "naive" {
 			continue
 		}
 		for i, run := range m.runs {
 			if got, want := run.stats.Transactions, m.capture.gen.Transactions; got != want {
-				out = append(out, fmt.Sprintf("MISMATCH: apitap counted %d transactions on the %s capture (run %d), the generator wrote %d",
-					got, m.capture.name, i+1, want))
+				out = append(out, fmt.Sprintf("MISMATCH: %s counted %d transactions on the %s capture (run %d), the generator wrote %d",
+					m.program, got, m.capture.name, i+1, want))
 			}
 		}
 	}
