@@ -15,21 +15,28 @@ var demoCapture = filepath.Join(repoRoot, "testdata", "demo", "demo.pcap")
 
 // TestCatalogGolden writes the demo's catalog as JSON, compares it byte for
 // byte with testdata/golden/demo.catalog.json and checks that one worker
-// and three give the same catalog.
+// and three give the same catalog (with every response scanned: sampling
+// decisions are per worker).
 func TestCatalogGolden(t *testing.T) {
-	var first []byte
+	noSampling := filepath.Join(t.TempDir(), "all.yaml")
+	os.WriteFile(noSampling, []byte("analyzers:\n  sensitive:\n    sample_every: 1\n"), 0o644)
+	var one []byte
 	for _, workers := range []string{"1", "3"} {
-		code, out, errOut := runCLI(t, nil, "catalog", "--format", "json", "--workers", workers, "--sensor-id", "golden", "--quiet", demoCapture)
+		code, out, errOut := runCLI(t, nil, "catalog", "--format", "json", "--workers", workers, "--config", noSampling, "--sensor-id", "golden", "--quiet", demoCapture)
 		if code != ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if first == nil {
-			first = out
+		if one == nil {
+			one = out
 			continue
 		}
-		if !bytes.Equal(first, out) {
+		if !bytes.Equal(one, out) {
 			t.Fatalf("--workers %s gives another catalog than --workers 1", workers)
 		}
+	}
+	code, first, errOut := runCLI(t, nil, "catalog", "--format", "json", "--workers", "1", "--sensor-id", "golden", "--quiet", demoCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden := filepath.Join(repoRoot, "testdata", "golden", "demo.catalog.json")
 	if *update {
