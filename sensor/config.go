@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/sensor/decode"
@@ -30,6 +31,8 @@ type Config struct {
 	Output     OutputConfig      `yaml:"output"`
 	Capture    CaptureConfig     `yaml:"capture"`
 	Kafka      kafka.Config      `yaml:"kafka"`
+	// Blocklist is the mitigation policy (exporter/blocklist).
+	Blocklist blocklist.Config `yaml:"blocklist"`
 	// Analyzers configures the analyzers, one section each (see package
 	// analyzer and each analyzer's README).
 	Analyzers analyzer.Settings `yaml:"analyzers"`
@@ -135,6 +138,7 @@ func (c Config) WithDefaults() Config {
 		c.Output.Emit = DefaultEmit
 	}
 	c.Reassembly = c.Reassembly.WithDefaults()
+	c.Blocklist = c.Blocklist.WithDefaults()
 	return c
 }
 
@@ -179,6 +183,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
+	if err := c.Blocklist.WithDefaults().Validate(); err != nil {
 		return err
 	}
 	_, err := analyzer.Configure(c.Analyzers)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/sensor/capture"
@@ -75,6 +76,9 @@ type Pipeline struct {
 	// detections made by shared state (Reporters), by class
 	sharedMu   sync.Mutex
 	sharedDets map[string]uint64
+	// Block is the blocklist policy every detection goes through.
+	Block     *blocklist.Manager
+	blockTick int64 // capture second of the last Tick (file reads)
 }
 
 // Shared returns the state analyzer name shares between workers (the
@@ -103,8 +107,25 @@ func sortedKeys(m map[string]any) []string {
 // is emitted.
 type sharedSink struct{ p *Pipeline }
 
+// blocklistOut writes blocklist events (and exports Kafka tombstones).
+func (p *Pipeline) blocklistOut(key string, line []byte, tombstone bool) {
+	if tombstone {
+		if p.Export != nil {
+			p.Export("blocklist", key, nil)
+		}
+		return
+	}
+	if p.emitTyp["blocklist"] {
+		p.out.write(append(append(make([]byte, 0, len(line)+1), line...), '\n'))
+	}
+	if p.Export != nil {
+		p.Export("blocklist", key, line)
+	}
+}
+
 // Detection encodes, counts and exports a detection made by shared state.
 func (s sharedSink) Detection(d *event.Detection) {
+	s.p.Block.Detection(d)
 	s.p.sharedMu.Lock()
 	if s.p.sharedDets == nil {
 		s.p.sharedDets = map[string]uint64{}
@@ -184,6 +205,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 			p.emitDet = true
 		}
 	}
+	p.Block = blocklist.New(cfg.Blocklist, cfg.Sensor.ID, p.blocklistOut)
 	p.Analyzers = analyzer.Names(enabled)
 	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
 	if err != nil {
@@ -337,6 +359,10 @@ func (p *Pipeline) Run(src capture.Source) error {
 		res.Bytes += uint64(len(data))
 		if ci.Timestamp.After(p.lastTS) {
 			p.lastTS = ci.Timestamp
+			if sec := p.lastTS.Unix(); sec != p.blockTick {
+				p.blockTick = sec
+				p.Block.Tick(p.lastTS) // entries expire in capture time
+			}
 		}
 		if inline {
 			p.workers[0].frame(data, ci, link)
@@ -509,6 +535,7 @@ const analyzerFlushEvery = time.Second
 
 // Detection implements analyzer.Emitter.
 func (w *worker) Detection(d *event.Detection) {
+	w.p.Block.Detection(d)
 	if w.dets == nil {
 		w.dets = map[string]uint64{}
 	}
@@ -807,6 +834,9 @@ func (p *Pipeline) statsLoop(ctx context.Context) {
 			if len(p.shared) > 0 {
 				p.report(p.lastCapture(), false)
 			}
+			// live: capture time is wall time, and it must advance when
+			// no packet comes for entries to expire
+			p.Block.Tick(time.Now())
 			if p.emitSt && p.cfg.Output.StatsInterval > 0 && !now.Before(next) {
 				next = now.Add(p.cfg.Output.StatsInterval)
 				st := p.snapshot().Event(time.Time{})

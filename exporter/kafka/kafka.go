@@ -174,10 +174,14 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 		if topic == "" {
 			continue
 		}
+		value := r.Value
+		if len(value) == 0 {
+			value = nil // a tombstone (blocklist revocations on a compacted topic)
+		}
 		s.msgs = append(s.msgs, kafkago.Message{
 			Topic: topic,
 			Key:   []byte(r.Key),
-			Value: r.Value,
+			Value: value,
 			Headers: []kafkago.Header{
 				{Key: "schema", Value: []byte(event.SchemaVersion)},
 				{Key: "sensor", Value: []byte(s.sensor)},
