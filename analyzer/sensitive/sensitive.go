@@ -184,7 +184,7 @@ type Analyzer struct {
 	templates map[string]string
 	samples   map[sampleKey]*endpointSample
 	out       []finding // reused by decide
-	skipped   uint64 // response bodies not scanned (sampling)
+	skipped   uint64    // response bodies not scanned (sampling)
 }
 
 // New builds an instance.

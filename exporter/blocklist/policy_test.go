@@ -42,7 +42,7 @@ func TestPolicy(t *testing.T) {
 		t.Fatalf("unexpected entries %v (allowed %d)", s.lines, m.Allowed)
 	}
 	m.Detection(det("sqli", "high", "192.0.2.1", t0))
-	m.Detection(det("sqli", "high", "192.0.2.1", t0.Add(time.Second)))  // refresh within a tenth of the TTL: silent
+	m.Detection(det("sqli", "high", "192.0.2.1", t0.Add(time.Second)))    // refresh within a tenth of the TTL: silent
 	m.Detection(det("sqli", "high", "192.0.2.1", t0.Add(10*time.Second))) // announced refresh
 	m.Detection(det("scanner", "medium", "198.51.100.77", t0))
 	if len(s.lines) != 3 || !strings.Contains(s.lines[2], `"key":"cidr:198.51.100.0/24"`) || !strings.Contains(s.lines[2], `"action":"rate_limit"`) {
