@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -101,6 +102,7 @@ func (c Config) Validate() error {
 // Sink writes records to Kafka.
 type Sink struct {
 	w      *kafkago.Writer
+	cfg    Config
 	topics map[string]string
 	sensor string
 	msgs   []kafkago.Message
@@ -127,6 +129,17 @@ func New(c Config, sensor string) (*Sink, error) {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 10
 	}
+	w, err := newWriter(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{w: w, cfg: c, topics: topics, sensor: sensor}, nil
+}
+
+// newWriter builds the producer, with a transport of its own: kafka-go's
+// shared default keeps the state of failed connections, which would
+// outlive a broker's return.
+func newWriter(c Config) (*kafkago.Writer, error) {
 	w := &kafkago.Writer{
 		Addr:                   kafkago.TCP(c.Brokers...),
 		Balancer:               &kafkago.Hash{},
@@ -148,8 +161,6 @@ func New(c Config, sensor string) (*Sink, error) {
 	case "gzip":
 		w.Compression = compress.Gzip
 	}
-	// A transport of its own: kafka-go's shared default keeps the state of
-	// failed connections, which would outlive a broker's return.
 	tr := &kafkago.Transport{}
 	var err error
 	if tr.TLS, err = c.TLS.Config(); err != nil {
@@ -159,7 +170,7 @@ func New(c Config, sensor string) (*Sink, error) {
 		return nil, err
 	}
 	w.Transport = tr
-	return &Sink{w: w, topics: topics, sensor: sensor}, nil
+	return w, nil
 }
 
 // Name implements exporter.Sink.
@@ -192,7 +203,35 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 	if len(s.msgs) == 0 {
 		return nil
 	}
-	return s.w.WriteMessages(ctx, s.msgs...)
+	err := s.w.WriteMessages(ctx, s.msgs...)
+	if unknownTopic(err) {
+		// a broker that came back without our topics (or a topic that was
+		// deleted): the writer's cached metadata stops it from creating
+		// them; a fresh writer asks again, auto-creates them, and retries
+		if w, werr := newWriter(s.cfg); werr == nil {
+			s.w.Close()
+			s.w = w
+			err = s.w.WriteMessages(ctx, s.msgs...)
+		}
+	}
+	return err
+}
+
+// unknownTopic says whether a write failed on a missing topic.
+func unknownTopic(err error) bool {
+	if err == nil {
+		return false
+	}
+	var we kafkago.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if errors.Is(e, kafkago.UnknownTopicOrPartition) {
+				return true
+			}
+		}
+		return false
+	}
+	return errors.Is(err, kafkago.UnknownTopicOrPartition)
 }
 
 // Close implements exporter.Sink.

@@ -9,9 +9,11 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -319,5 +321,116 @@ func TestMTLSAndSCRAM(t *testing.T) {
 		&cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
 	if code != 1 || !strings.Contains(stderr.String(), "could not be delivered") {
 		t.Fatalf("wrong password: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// startBrokerCmd starts the broker on a port and returns its process.
+func startBrokerCmd(t *testing.T, port int) (*exec.Cmd, string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kfakebroker")
+	if out, err := exec.Command("go", "build", "-o", bin, "./kfakebroker").CombinedOutput(); err != nil {
+		t.Fatalf("build kfakebroker: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-partitions", "3", "-port", strconv.Itoa(port))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening ") {
+		t.Fatalf("kfakebroker: %q %v", line, err)
+	}
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+}
+
+// TestOutageMidStream stops the broker in the middle of a capture read
+// from a pipe, keeps feeding, and brings a broker back on the same port
+// before the input ends: every transaction arrives (those before the
+// outage in the first broker, the rest, spooled on disk meanwhile, in the
+// second), in order per flow.
+func TestOutageMidStream(t *testing.T) {
+	demo, err := os.ReadFile("../../testdata/demo/demo.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cut the capture at a record boundary about half way
+	cut := 24
+	for cut < len(demo)/2 {
+		cut += 16 + int(binary.LittleEndian.Uint32(demo[cut+8:]))
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	broker1, addr := startBrokerCmd(t, port)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("kafka:\n  max_attempts: 2\n"), 0o644)
+	bin := filepath.Join(dir, "apitap")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../sensor/cmd/apitap").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "read", "--config", cfg, "--kafka-brokers", addr, "--spool-dir", filepath.Join(dir, "spool"), "--emit", "transaction",
+		"--workers", "1", "--sensor-id", "mid", "--log-level", "debug", "-")
+	stdin, _ := cmd.StdinPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write(demo[:cut])
+	// the first half's transactions reach the first broker
+	var first []kafkago.Message
+	for end := time.Now().Add(20 * time.Second); len(first) < 100 && time.Now().Before(end); {
+		first = readTopic(t, addr, "apitap.transactions", 3)
+	}
+	if len(first) < 100 {
+		t.Fatalf("only %d transactions before the outage\n%s", len(first), stderr.String())
+	}
+	broker1.Process.Kill()
+	broker1.Wait()
+	stdin.Write(demo[cut:]) // events now go to the spool
+	time.Sleep(2 * time.Second)
+	_, addr2 := startBrokerCmd(t, port)
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("apitap: %v\n%s", err, stderr.String())
+	}
+	second := readTopic(t, addr2, "apitap.transactions", 3)
+	ids := map[string]int{}
+	type ev struct {
+		ID   string `json:"id"`
+		Seq  int    `json:"seq"`
+		Flow struct {
+			ID string `json:"id"`
+		} `json:"flow"`
+	}
+	lastSeq := map[string]int{}
+	dups := 0
+	for i, batch := range [][]kafkago.Message{first, second} {
+		for _, m := range batch {
+			var e ev
+			json.Unmarshal(m.Value, &e)
+			if ids[e.ID] > 0 {
+				dups++ // at-least-once: a redelivery, deduplicated by id
+				continue
+			}
+			ids[e.ID]++
+			if prev, ok := lastSeq[e.Flow.ID]; ok && e.Seq <= prev {
+				t.Fatalf("broker %d: flow %s seq %d after %d", i+1, e.Flow.ID, e.Seq, prev)
+			}
+			lastSeq[e.Flow.ID] = e.Seq
+		}
+	}
+	t.Logf("before the outage %d transactions, after %d, duplicates %d, distinct %d", len(first), len(second), dups, len(ids))
+	if len(ids) != 355 {
+		t.Fatalf("%d distinct transactions delivered, want 355\n%s", len(ids), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "spool") {
+		t.Errorf("the outage did not go through the spool:\n%s", stderr.String())
 	}
 }
