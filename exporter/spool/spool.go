@@ -3,8 +3,11 @@
 // and a CRC-32C, delivered in order and deleted once the sink took them.
 // It sits between the exporter's fan-out and a sink (see exporter.Spooled).
 //
-// Bounded: when the spool would exceed its size, the oldest segment is
-// deleted and its records counted as lost. A spool left by a stopped
+// Bounded: when the spool would exceed its size, the oldest segments lose
+// their low-priority records first (transactions, stats, endpoints, low
+// and medium detections; blocklist entries and high and critical
+// detections stay), then the oldest segment is deleted; every record
+// removed is counted as lost. A spool left by a stopped
 // sensor is read again, from its oldest record, when the next one starts
 // (at-least-once: records delivered just before a crash may come twice;
 // event ids let consumers deduplicate). A torn or corrupt tail ends its
@@ -15,6 +18,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,9 +49,10 @@ type Options struct {
 }
 
 type segment struct {
-	seq     uint64
-	size    int64
-	records int
+	seq       uint64
+	size      int64
+	records   int
+	compacted bool // low-priority records removed (the spool was full)
 }
 
 // Spool is an on-disk FIFO of records.
@@ -65,6 +70,7 @@ type Spool struct {
 	pending []int64
 	// counters
 	Lost    uint64 // records deleted because the spool was full
+	LostLow uint64 // of those, low-priority records removed while important ones were kept
 	Corrupt uint64 // torn or corrupt records skipped
 	total   int64
 	count   int
@@ -253,7 +259,7 @@ func (s *Spool) Append(recs []exporter.Record) error {
 			}
 		}
 		for s.total+size > s.opts.MaxBytes && len(s.segs) > 1 {
-			s.dropOldest()
+			s.evict()
 		}
 		var h [headerLen]byte
 		h[0] = magic
@@ -301,6 +307,89 @@ func (s *Spool) rotate() error {
 	s.w, s.bw = f, bufio.NewWriterSize(f, 256<<10)
 	s.segs = append(s.segs, segment{seq: seq})
 	return nil
+}
+
+// important records are kept longest when the spool is full: blocklist
+// entries and high or critical detections.
+func important(p []byte) bool {
+	r, err := decode(p)
+	if err != nil {
+		return false
+	}
+	switch r.Type {
+	case "blocklist":
+		return true
+	case "detection":
+		return bytes.Contains(r.Value, []byte(`"severity":"high"`)) || bytes.Contains(r.Value, []byte(`"severity":"critical"`))
+	}
+	return false
+}
+
+// evict makes room: first the oldest segment not yet compacted loses its
+// low-priority records (transactions, stats, endpoints, low and medium
+// detections), then, when every full segment holds only important
+// records, the oldest segment goes. Every record removed is counted.
+func (s *Spool) evict() {
+	for i := range s.segs[:len(s.segs)-1] { // not the one being written
+		if s.segs[i].compacted || i == 0 && (s.r != nil || s.readN > 0) {
+			continue // the head being read is dropped whole when it must go
+		}
+		if s.compact(i) {
+			return
+		}
+	}
+	s.dropOldest()
+}
+
+// compact rewrites segment i with its important records only; it reports
+// whether it freed space.
+func (s *Spool) compact(i int) bool {
+	seg := &s.segs[i]
+	seg.compacted = true
+	path := s.path(seg.seq)
+	in, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer in.Close()
+	tmp := path + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return false
+	}
+	bw := bufio.NewWriter(out)
+	br := bufio.NewReader(in)
+	var size int64
+	kept := 0
+	for {
+		p, n, err := readRecord(br)
+		if err != nil {
+			break
+		}
+		if !important(p) {
+			continue
+		}
+		var h [headerLen]byte
+		h[0] = magic
+		binary.BigEndian.PutUint32(h[1:5], uint32(len(p)))
+		binary.BigEndian.PutUint32(h[5:9], crc32.Checksum(p, castagnoli))
+		bw.Write(h[:])
+		bw.Write(p)
+		size += n
+		kept++
+	}
+	if bw.Flush() != nil || out.Close() != nil || os.Rename(tmp, path) != nil {
+		os.Remove(tmp)
+		return false
+	}
+	dropped := seg.records - kept
+	s.Lost += uint64(dropped)
+	s.LostLow += uint64(dropped)
+	s.count -= dropped
+	s.total -= seg.size - size
+	freed := seg.size > size
+	seg.size, seg.records = size, kept
+	return freed
 }
 
 // dropOldest deletes the oldest segment (the spool is full).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,4 +224,58 @@ func FuzzSegment(f *testing.F) {
 		}
 		sp.Close()
 	})
+}
+
+// TestEvictLowPriorityFirst fills a small spool with transactions and a
+// few blocklist entries and critical detections: when it overflows, the
+// oldest low-priority records go first and the important ones survive.
+func TestEvictLowPriorityFirst(t *testing.T) {
+	sp, err := Open(t.TempDir(), Options{MaxBytes: 8 << 10, SegmentBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	pad := strings.Repeat("x", 150)
+	var important []string
+	for i := 0; i < 200; i++ {
+		rec := exporter.Record{Type: "transaction", Key: "f", Value: []byte(fmt.Sprintf(`{"seq":%d,"pad":"%s"}`, i, pad))}
+		switch i % 25 {
+		case 3:
+			rec = exporter.Record{Type: "blocklist", Key: fmt.Sprintf("ip:192.0.2.%d", i), Value: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+			important = append(important, string(rec.Value))
+		case 7:
+			rec = exporter.Record{Type: "detection", Key: "ip:x", Value: []byte(fmt.Sprintf(`{"n":%d,"severity":"critical"}`, i))}
+			important = append(important, string(rec.Value))
+		case 9:
+			rec = exporter.Record{Type: "detection", Key: "ip:x", Value: []byte(fmt.Sprintf(`{"n":%d,"severity":"low","pad":"%s"}`, i, pad))}
+		}
+		if err := sp.Append([]exporter.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sp.Bytes() > 8<<10 {
+		t.Fatalf("spool holds %d bytes, bound 8 KiB", sp.Bytes())
+	}
+	var recs []exporter.Record
+	for sp.Len() > 0 {
+		batch, err := sp.Peek(1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, batch...)
+		sp.Commit()
+	}
+	var got []string
+	for _, r := range recs {
+		if r.Type == "blocklist" || strings.Contains(string(r.Value), "critical") {
+			got = append(got, string(r.Value))
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(important, " ") {
+		t.Fatalf("important records kept:\n%v\nwant\n%v", got, important)
+	}
+	if sp.Lost == 0 || sp.LostLow != sp.Lost || int(sp.Lost)+len(recs) != 200 {
+		t.Fatalf("lost %d (low %d), kept %d of 200", sp.Lost, sp.LostLow, len(recs))
+	}
+	t.Logf("kept %d of 200 records (all %d important ones), lost %d low-priority ones", len(recs), len(important), sp.Lost)
 }
