@@ -51,4 +51,12 @@ type Notes struct {
 	// conformance findings (undocumented parameter, status, schema).
 	Conformance string
 	Violations  uint8
+	// Attacks are bits of the attack classes detected in the request
+	// (attack analyzer; bit i is attack.ClassNames[i]), AttackSucceeded
+	// when the response showed one worked.
+	Attacks         uint32
+	AttackSucceeded bool
+	// Misconfig are bits of security misconfigurations in the response
+	// (risk analyzer; bit i is risk.MisconfigNames[i]).
+	Misconfig uint8
 }

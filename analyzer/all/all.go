@@ -9,6 +9,8 @@ import (
 	_ "github.com/apitap/apitap/analyzer/discovery"
 	// traffic against published OpenAPI specs (on with --spec)
 	_ "github.com/apitap/apitap/analyzer/conformance"
+	// risk score per endpoint, from every other analyzer's findings
+	_ "github.com/apitap/apitap/analyzer/risk"
 	// PII, card data and secrets, with redacted evidence
 	_ "github.com/apitap/apitap/analyzer/sensitive"
 )

@@ -63,7 +63,7 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     20,
+		Order:     8, // before discovery, which records the attack classes per endpoint
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewState(cfg.(*Config), env.Log) },
@@ -175,6 +175,10 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		return
 	}
 	succeeded, why := responseEvidence(tx, w.hits)
+	for _, h := range w.hits {
+		tx.Notes.Attacks |= ClassBit(h.class)
+	}
+	tx.Notes.AttackSucceeded = succeeded
 	w.report(tx, emit, succeeded, why)
 }
 

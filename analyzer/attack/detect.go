@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/corazawaf/libinjection-go"
+
+	"github.com/apitap/apitap/analyzer/discovery"
 )
 
 // Classes the detectors report (CONTRACT.md vocabulary, plus
@@ -25,6 +27,22 @@ const (
 )
 
 var classNames = [numClasses]string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "prototype_pollution"}
+
+// ClassNames name the bits of reassembly.Notes.Attacks: the detector
+// classes, then the classes of signatures.
+var ClassNames = append(classNames[:numClasses:numClasses], "request_smuggling", "scanner", "cve")
+
+func init() { discovery.AttackNames = ClassNames }
+
+// ClassBit is the Notes.Attacks bit of a class (0 for an unknown one).
+func ClassBit(class string) uint32 {
+	for i, n := range ClassNames {
+		if n == class {
+			return 1 << i
+		}
+	}
+	return 0
+}
 
 var classSeverity = [numClasses]string{"high", "medium", "high", "critical", "high", "critical", "high", "high", "high", "medium"}
 

@@ -95,8 +95,9 @@ type Catalog struct {
 	sensor string
 	geo    *geoDB
 
-	mu    sync.Mutex
-	tries []*trie
+	mu       sync.Mutex
+	tries    []*trie
+	decorate func(*EndpointJSON)
 
 	// reporting (one goroutine at a time, see analyzer.Reporter)
 	rmu     sync.Mutex
@@ -118,6 +119,14 @@ func OpenCatalog(cfg *Config, sensor string) (*Catalog, error) {
 	}
 	c.geo = g
 	return c, nil
+}
+
+// SetDecorator sets a function that completes every endpoint's JSON (the
+// risk analyzer adds the risk score). It must be safe for concurrent use.
+func (c *Catalog) SetDecorator(fn func(*EndpointJSON)) {
+	c.mu.Lock()
+	c.decorate = fn
+	c.mu.Unlock()
 }
 
 // Observer returns a new worker's part of the catalog.

@@ -47,7 +47,22 @@ type EndpointJSON struct {
 	Completeness         CompletenessJSON          `json:"completeness"`
 	Usage                []HourJSON                `json:"usage"`
 	Conformance          *ConformanceJSON          `json:"conformance,omitempty"`
+	// Attacks counts calls by attack class (attack analyzer), Succeeded
+	// the calls where one seemed to work; Misconfig counts calls by
+	// security misconfiguration seen in responses (risk analyzer).
+	Attacks   map[string]uint64 `json:"attacks,omitempty"`
+	Succeeded uint64            `json:"attacks_succeeded,omitempty"`
+	Misconfig map[string]uint64 `json:"misconfig,omitempty"`
+	// Risk is filled by the risk analyzer when it runs.
+	Risk any `json:"risk,omitempty"`
 }
+
+// Names of the Notes.Attacks and Notes.Misconfig bits, set by the
+// analyzers that own them (attack, risk) from their init functions.
+var (
+	AttackNames    []string
+	MisconfigNames []string
+)
 
 // ConformanceJSON is how the endpoint's calls matched the published specs
 // (present when specs are given).
@@ -208,6 +223,23 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 			}
 		}
 	}
+	for i, n := range st.attacks {
+		if n > 0 && i < len(AttackNames) {
+			if j.Attacks == nil {
+				j.Attacks = map[string]uint64{}
+			}
+			j.Attacks[AttackNames[i]] = n
+		}
+	}
+	j.Succeeded = st.succeeded
+	for i, n := range st.misconfig {
+		if n > 0 && i < len(MisconfigNames) {
+			if j.Misconfig == nil {
+				j.Misconfig = map[string]uint64{}
+			}
+			j.Misconfig[MisconfigNames[i]] = n
+		}
+	}
 	hours := make([]int64, 0, len(st.hours))
 	for h := range st.hours {
 		hours = append(hours, h)
@@ -216,6 +248,9 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	j.Usage = make([]HourJSON, 0, len(hours))
 	for _, h := range hours {
 		j.Usage = append(j.Usage, HourJSON{Hour: time.Unix(h*3600, 0).UTC().Format(time.RFC3339), Calls: st.hours[h]})
+	}
+	if ep.decorate != nil {
+		ep.decorate(j)
 	}
 	return j
 }

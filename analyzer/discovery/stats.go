@@ -145,6 +145,9 @@ type epStats struct {
 	respBytes   uint64
 	comp        completeness
 	conf        map[string]uint64 // calls by conformance status (with specs)
+	attacks     [32]uint64        // calls by attack class bit (Notes.Attacks)
+	succeeded   uint64            // calls where an attack seemed to work
+	misconfig   [8]uint64         // calls by misconfiguration bit (Notes.Misconfig)
 	violations  [8]uint64         // calls by conformance violation bit
 	sensReq     map[string]uint64 // calls whose request carried a sensitive type
 	sensResp    map[string]uint64 // ... whose response did
@@ -219,6 +222,13 @@ func (e *epStats) merge(o *epStats) {
 	for i, v := range o.violations {
 		e.violations[i] += v
 	}
+	for i, v := range o.attacks {
+		e.attacks[i] += v
+	}
+	for i, v := range o.misconfig {
+		e.misconfig[i] += v
+	}
+	e.succeeded += o.succeeded
 	mergeCounts(&e.sensResp, o.sensResp, 64, &e.cut)
 	mergeCounts(&e.networks, o.networks, maxOrigins, &e.cut)
 	if o.reqSchema != nil {

@@ -386,6 +386,19 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			}
 		}
 	}
+	for i, v := 0, tx.Notes.Attacks; v != 0; i, v = i+1, v>>1 {
+		if v&1 != 0 {
+			ep.attacks[i]++
+		}
+	}
+	if tx.Notes.AttackSucceeded {
+		ep.succeeded++
+	}
+	for i, v := 0, tx.Notes.Misconfig; v != 0; i, v = i+1, v>>1 {
+		if v&1 != 0 {
+			ep.misconfig[i]++
+		}
+	}
 	countTypes(&ep.sensReq, tx.Notes.SensitiveRequest, &ep.cut)
 	countTypes(&ep.sensResp, tx.Notes.SensitiveResponse, &ep.cut)
 	f := tx.Flags

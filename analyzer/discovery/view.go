@@ -43,6 +43,7 @@ type Endpoint struct {
 	// PathParams are the template's parameters in order.
 	PathParams []PathParam
 	st         *epStats
+	decorate   func(*EndpointJSON)
 }
 
 // ConformanceStatus is the endpoint's most frequent conformance status
@@ -71,6 +72,7 @@ func (c *Catalog) View() *View {
 	v := &View{}
 	c.mu.Lock()
 	tries := append([]*trie(nil), c.tries...)
+	dec := c.decorate
 	c.mu.Unlock()
 	for _, t := range tries {
 		t.mu.Lock()
@@ -122,7 +124,7 @@ func (c *Catalog) View() *View {
 				}
 				eps = append(eps, &Endpoint{
 					ID: endpointID(k.host, k.version, m, path), Host: k.host, Version: k.version, Method: m,
-					Path: path, Kind: kind, PathParams: append([]PathParam(nil), params...), st: st,
+					Path: path, Kind: kind, PathParams: append([]PathParam(nil), params...), st: st, decorate: dec,
 				})
 			}
 		})

@@ -1,0 +1,209 @@
+// Package risk is the risk analyzer: a 0-100 score per catalog endpoint,
+// explained as weighted factors: authentication strength, sensitive data
+// exposed (most when the endpoint answers without authentication),
+// plaintext credentials, conformance (shadow, zombie, violations),
+// security misconfiguration seen in responses (CORS allowing any origin
+// with credentials, missing security headers on browser-facing endpoints,
+// version banners, stack traces), attack activity and whether attacks
+// seemed to succeed.
+//
+// Pipeline position: its per-transaction part runs before discovery and
+// marks response misconfigurations in tx.Notes (discovery counts them per
+// endpoint, with the other analyzers' notes); its shared part decorates
+// every catalog entry with the score when the catalog is written, so the
+// score always reflects the whole catalog. Deterministic for a capture.
+package risk
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/reassembly"
+)
+
+// Name is the analyzer's name and configuration key.
+const Name = "risk"
+
+// MisconfigNames name the bits of reassembly.Notes.Misconfig.
+var MisconfigNames = []string{"cors_any_origin_with_credentials", "cors_any_origin", "missing_security_headers", "version_banner", "stack_trace"}
+
+const (
+	mCORSCreds = 1 << iota
+	mCORSAny
+	mMissingHeaders
+	mBanner
+	mStackTrace
+)
+
+func init() {
+	discovery.MisconfigNames = MisconfigNames
+	analyzer.Register(analyzer.Descriptor{
+		Name:      Name,
+		Order:     9, // before discovery, which counts the notes per endpoint
+		Default:   true,
+		NewConfig: func() any { return NewConfig() },
+		NewShared: func(cfg any, env analyzer.Env) (any, error) {
+			return &state{cfg: cfg.(*Config), lookup: env.Lookup}, nil
+		},
+		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
+			st, ok := env.Shared.(*state)
+			if !ok {
+				return nil, errors.New("risk: no shared state")
+			}
+			st.attach()
+			return &worker{}, nil
+		},
+	})
+}
+
+// Config is the `analyzers.risk` section: factor weights (points out of 100).
+type Config struct {
+	Weights map[string]int `yaml:"weights"`
+}
+
+// DefaultWeights are the points each factor adds, at full strength.
+var DefaultWeights = map[string]int{
+	"auth_none":                        30, // no authentication seen
+	"auth_basic":                       20, // Basic credentials
+	"auth_api_key_query":               18, // API key in the URL
+	"auth_api_key":                     10, // API key header
+	"auth_session":                     8,  // session cookie
+	"auth_bearer":                      4,  // bearer token / JWT
+	"sensitive_response":               15, // personal data in responses
+	"sensitive_response_critical":      25, // cards, SSNs, IBANs, secrets in responses
+	"unauthenticated_sensitive":        15, // ... to callers without credentials
+	"sensitive_in_request_url":         10, // personal data or secrets in URLs
+	"plaintext_credentials":            10, // credentials seen in clear text
+	"shadow":                           15, // not in any published spec
+	"zombie":                           15, // deprecated or from an older spec version
+	"conformance_violations":           5,  // undocumented parameters, statuses, schema violations
+	"cors_any_origin_with_credentials": 15,
+	"cors_any_origin":                  3,
+	"missing_security_headers":         4,
+	"version_banner":                   3,
+	"stack_trace":                      10,
+	"attacked":                         10, // attacks against the endpoint
+	"attack_succeeded":                 25, // ... that seemed to work
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config { return &Config{Weights: map[string]int{}} }
+
+// Validate checks the weights.
+func (c *Config) Validate() error {
+	for k, v := range c.Weights {
+		if _, ok := DefaultWeights[k]; !ok {
+			keys := make([]string, 0, len(DefaultWeights))
+			for k := range DefaultWeights {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			return fmt.Errorf("weights: unknown factor %q (known: %s)", k, strings.Join(keys, ", "))
+		}
+		if v < 0 || v > 100 {
+			return fmt.Errorf("weights.%s: 0 to 100, not %d", k, v)
+		}
+	}
+	return nil
+}
+
+func (c *Config) weight(f string) int {
+	if w, ok := c.Weights[f]; ok {
+		return w
+	}
+	return DefaultWeights[f]
+}
+
+type state struct {
+	cfg    *Config
+	lookup func(string) any
+}
+
+// attach registers the scoring on the discovery catalog (once it exists).
+func (s *state) attach() {
+	if cat, ok := s.lookup(discovery.Name).(*discovery.Catalog); ok && cat != nil {
+		cat.SetDecorator(func(j *discovery.EndpointJSON) { j.Risk = Score(j, s.cfg) })
+	}
+}
+
+// worker marks response misconfigurations.
+type worker struct{}
+
+func (w *worker) Name() string { return Name }
+
+// Analyze looks at the response headers and the start of the body.
+func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
+	resp := tx.Response
+	if resp == nil {
+		return
+	}
+	var origin, creds, ctype, server, powered string
+	hsts, nosniff, csp := false, false, false
+	for _, h := range resp.Headers {
+		switch strings.ToLower(h.Name) {
+		case "access-control-allow-origin":
+			origin = h.Value
+		case "access-control-allow-credentials":
+			creds = strings.ToLower(strings.TrimSpace(h.Value))
+		case "content-type":
+			ctype = strings.ToLower(h.Value)
+		case "server":
+			server = h.Value
+		case "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version":
+			powered = h.Value
+		case "strict-transport-security":
+			hsts = true
+		case "x-content-type-options":
+			nosniff = true
+		case "content-security-policy":
+			csp = true
+		}
+	}
+	var m uint8
+	if strings.TrimSpace(origin) == "*" || origin != "" && tx.Request != nil && origin == header(tx.Request.Headers, "origin") && creds == "true" {
+		if creds == "true" {
+			m |= mCORSCreds
+		} else {
+			m |= mCORSAny
+		}
+	}
+	if strings.Contains(ctype, "text/html") && !(nosniff && (csp || hsts)) {
+		m |= mMissingHeaders // browser-facing without the basic security headers
+	}
+	if hasVersion(server) || powered != "" {
+		m |= mBanner
+	}
+	if resp.Status >= 500 || strings.Contains(ctype, "html") || strings.Contains(ctype, "text/plain") {
+		b := resp.Body.Data
+		if len(b) > 8192 {
+			b = b[:8192]
+		}
+		lb := strings.ToLower(string(b))
+		for _, s := range []string{"traceback (most recent call last)", "exception in thread", "\tat java.", "goroutine 1 [running]", "stack trace:", "at system.", ".php on line"} {
+			if strings.Contains(lb, s) {
+				m |= mStackTrace
+				break
+			}
+		}
+	}
+	tx.Notes.Misconfig |= m
+}
+
+func header(hs []http1Header, name string) string {
+	for _, h := range hs {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// hasVersion says whether a Server banner names a version (nginx/1.27).
+func hasVersion(s string) bool {
+	i := strings.IndexByte(s, '/')
+	return i > 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9'
+}
