@@ -42,7 +42,9 @@ func TestFactorsMoveTheScore(t *testing.T) {
 		{"zombie", func(j *discovery.EndpointJSON) {
 			j.Conformance = &discovery.ConformanceJSON{Status: "zombie", Calls: map[string]uint64{"zombie": 100}}
 		}},
-		{"CORS", func(j *discovery.EndpointJSON) { j.Misconfig = map[string]uint64{"cors_any_origin_with_credentials": 100} }},
+		{"CORS", func(j *discovery.EndpointJSON) {
+			j.Misconfig = map[string]uint64{"cors_any_origin_with_credentials": 100}
+		}},
 		{"stack traces", func(j *discovery.EndpointJSON) { j.Misconfig = map[string]uint64{"stack_trace": 2} }},
 		{"attacked", func(j *discovery.EndpointJSON) { j.Attacks = map[string]uint64{"sqli": 5} }},
 	} {
