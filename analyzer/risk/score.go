@@ -2,6 +2,7 @@ package risk
 
 import (
 	"math"
+	"strconv"
 	"sort"
 
 	"github.com/apitap/apitap/analyzer/discovery"
@@ -23,6 +24,9 @@ type Result struct {
 	Band    string   `json:"band"`  // low, medium, high, critical
 	Factors []Factor `json:"factors"`
 }
+
+// Summary is the score and band, for tables: "73 high".
+func (r *Result) Summary() string { return strconv.Itoa(r.Score) + " " + r.Band }
 
 // Bands cut the score into severities.
 func band(score int) string {

@@ -198,7 +198,7 @@ func printCatalog(w io.Writer, v *discovery.View, maxRows int) {
 		return
 	}
 	fmt.Fprintf(w, "\ncatalog: %d endpoint(s) on %d host(s)\n", len(v.Endpoints), len(v.Hosts))
-	rows := [][]string{{"HOST", "METHOD", "TEMPLATE", "CALLS", "AUTH", "STATUS"}}
+	rows := [][]string{{"HOST", "METHOD", "TEMPLATE", "CALLS", "RISK", "AUTH", "STATUS"}}
 	for i, ep := range v.Endpoints {
 		if maxRows > 0 && i >= maxRows {
 			break
@@ -208,7 +208,11 @@ func printCatalog(w io.Writer, v *discovery.View, maxRows int) {
 		if j.Kind != "api" {
 			path += " (" + j.Kind + ")"
 		}
-		rows = append(rows, []string{j.Host, j.Method, path, fmt.Sprint(j.Calls), countList(j.Auth.Types), countList(j.StatusCodes)})
+		risk := "-"
+		if r, ok := j.Risk.(interface{ Summary() string }); ok {
+			risk = r.Summary()
+		}
+		rows = append(rows, []string{j.Host, j.Method, path, fmt.Sprint(j.Calls), risk, countList(j.Auth.Types), countList(j.StatusCodes)})
 	}
 	width := make([]int, len(rows[0]))
 	for _, r := range rows {
