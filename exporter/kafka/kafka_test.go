@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,6 +378,24 @@ func TestMTLSAndSCRAM(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe for a child's writes and our reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startBrokerCmd starts the broker on a port and returns its process.
 func startBrokerCmd(t *testing.T, port int) (*exec.Cmd, string) {
 	t.Helper()
@@ -429,8 +448,8 @@ func TestOutageMidStream(t *testing.T) {
 	cmd := exec.Command(bin, "read", "--config", cfg, "--kafka-brokers", addr, "--spool-dir", filepath.Join(dir, "spool"), "--emit", "transaction",
 		"--workers", "1", "--sensor-id", "mid", "--log-level", "debug", "-")
 	stdin, _ := cmd.StdinPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -449,6 +468,10 @@ func TestOutageMidStream(t *testing.T) {
 	stdin.Write(demo[cut:]) // events now go to the spool
 	time.Sleep(2 * time.Second)
 	_, addr2 := startBrokerCmd(t, port)
+	// the running sensor notices the broker is back and drains its spool
+	for end := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "spool drained") && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apitap: %v\n%s", err, stderr.String())
