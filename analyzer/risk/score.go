@@ -2,8 +2,8 @@ package risk
 
 import (
 	"math"
-	"strconv"
 	"sort"
+	"strconv"
 
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/reassembly/http1"
