@@ -6,7 +6,7 @@
 // Pipeline position: in the analyzer chain after conformance. For every
 // input value (path, query names and values, headers, cookies, JSON keys
 // and values, form fields, XML bodies) it normalises once (URL decoding
-// repeated, %uXXXX, overlong UTF-8, HTML entities, backslash escapes), runs
+// repeated, %u escapes, overlong UTF-8, HTML entities, backslash escapes), runs
 // one Aho-Corasick prefilter pass that says which classes' keywords occur,
 // and only then the detectors of those classes (libinjection for SQL and
 // XSS). The response is checked for signs of success (SQL errors, file

@@ -7,7 +7,7 @@ import (
 
 // normalizer undoes the encodings attackers hide payloads in, once per
 // value, into reused buffers: URL decoding repeated (double encoding,
-// %uXXXX, overlong UTF-8 for '.', '/' and '\'), '+' as space in query and
+// %u with four hex digits, overlong UTF-8 for '.', '/' and '\'), '+' as space in query and
 // form values, HTML entities, backslash escapes (\x3c, \u003c), and
 // collapses SQL comments and white space runs.
 type normalizer struct {

@@ -132,7 +132,7 @@ func TestContainsFold(t *testing.T) {
 		s, sub string
 		want   bool
 	}{
-		{"class.module.classLoader=x", "CLASS.MODULE.CLASSLOADER", true}, {"xx", "xxx", false}, {"abc", "", true},
+		{"class.module.classLoader=x", "CLASS.MODULE.CLASSLOADER", true}, {"ab", "abc", false}, {"abc", "", true},
 		{"/tmui/login.jsp/..;/", "login.JSP", true}, {"the quick brown fox", "QUICK BROWN", true}, {"quick", "quack", false},
 		{"zzzz", "z", true}, {"a.b", "a.b", true}, {"prefix-suffix", "x-s", true}, {"prefixsuffix", "x-s", false},
 	} {
