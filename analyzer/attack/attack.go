@@ -284,12 +284,7 @@ func (w *worker) add(class int, rule, loc, name, v string) {
 func (w *worker) request(req *http1.Request) {
 	path := w.norm.norm(req.Path, false)
 	w.path = path
-	w.value("path", "", path, false)
-	if w.off&cTraversal == 0 && w.seen&cTraversal == 0 {
-		if ok, rule := traversal(strings.ToLower(path)); ok {
-			w.add(cTraversal, rule, "path", "", path)
-		}
-	}
+	w.value("path", "", path, false) // traversal runs when its keywords occur
 	for q := req.Query; q != ""; {
 		var p string
 		p, q, _ = strings.Cut(q, "&")

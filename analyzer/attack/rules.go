@@ -66,6 +66,8 @@ type Condition struct {
 	re      *regexp.Regexp
 	// must is a literal every match of re contains: a fast reject
 	must string
+	// rare* are the indexes of the rarest bytes of must and Contains
+	rareMust, rareContains int
 }
 
 var targets = map[string]bool{"method": true, "host": true, "path": true, "raw_path": true, "query": true, "query_name": true,
@@ -224,7 +226,9 @@ func (r *Rule) check() error {
 				}
 				c.re = re
 				c.must = requiredLiteral(c.Regex)
+				c.rareMust = rarest(c.must)
 			}
+			c.rareContains = rarest(c.Contains)
 			if c.Target == "json" && !strings.HasPrefix(c.Name, "/") {
 				return errors.New("target json: name must be a JSON pointer (/a/b)")
 			}
@@ -238,9 +242,9 @@ func (r *Rule) check() error {
 func (c *Condition) test(v string) bool {
 	switch {
 	case c.re != nil:
-		return (c.must == "" || containsFold(v, c.must)) && c.re.MatchString(v)
+		return (c.must == "" || containsFoldAt(v, c.must, c.rareMust)) && c.re.MatchString(v)
 	case c.Contains != "":
-		return containsFold(v, c.Contains)
+		return containsFoldAt(v, c.Contains, c.rareContains)
 	case c.Prefix != "":
 		return len(v) >= len(c.Prefix) && strings.EqualFold(v[:len(c.Prefix)], c.Prefix)
 	}
@@ -281,14 +285,16 @@ func requiredLiteral(expr string) string {
 // containsFold is a case-insensitive strings.Contains for ASCII needles:
 // it jumps between occurrences of the needle's rarest byte (either case)
 // and compares around them.
-func containsFold(s, sub string) bool {
+func containsFold(s, sub string) bool { return containsFoldAt(s, sub, rarest(sub)) }
+
+// containsFoldAt is containsFold with the needle's rarest byte index known.
+func containsFoldAt(s, sub string, k int) bool {
 	if sub == "" {
 		return true
 	}
 	if len(sub) > len(s) {
 		return false
 	}
-	k := rarest(sub)
 	c := sub[k]
 	lo, up := c|0x20, c&^0x20
 	if !(lo >= 'a' && lo <= 'z') {

@@ -56,10 +56,10 @@ func (w *worker) smuggling(tx *reassembly.Transaction) {
 	var cl []string
 	var te string
 	for _, h := range tx.Request.Headers {
-		switch strings.ToLower(h.Name) {
-		case "content-length":
+		switch {
+		case len(h.Name) == 14 && strings.EqualFold(h.Name, "content-length"):
 			cl = append(cl, strings.TrimSpace(h.Value))
-		case "transfer-encoding":
+		case len(h.Name) == 17 && strings.EqualFold(h.Name, "transfer-encoding"):
 			te += h.Value + ","
 		}
 	}

@@ -131,7 +131,23 @@ func (s *state) attach() {
 }
 
 // worker marks response misconfigurations.
-type worker struct{}
+type worker struct {
+	names map[string]string // header names as sent -> lower case (bounded)
+}
+
+func (w *worker) lower(n string) string {
+	if l, ok := w.names[n]; ok {
+		return l
+	}
+	l := strings.ToLower(n)
+	if w.names == nil {
+		w.names = map[string]string{}
+	}
+	if len(w.names) < 1024 {
+		w.names[strings.Clone(n)] = l
+	}
+	return l
+}
 
 func (w *worker) Name() string { return Name }
 
@@ -144,7 +160,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 	var origin, creds, ctype, server, powered string
 	hsts, nosniff, csp := false, false, false
 	for _, h := range resp.Headers {
-		switch strings.ToLower(h.Name) {
+		switch w.lower(h.Name) {
 		case "access-control-allow-origin":
 			origin = h.Value
 		case "access-control-allow-credentials":

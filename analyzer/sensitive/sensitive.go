@@ -183,13 +183,14 @@ type Analyzer struct {
 	agg       *aggregate.Aggregator
 	templates map[string]string
 	samples   map[sampleKey]*endpointSample
-	out       []finding // reused by decide
-	skipped   uint64    // response bodies not scanned (sampling)
+	hkinds    map[string]int // header name as sent -> kind
+	out       []finding      // reused by decide
+	skipped   uint64         // response bodies not scanned (sampling)
 }
 
 // New builds an instance.
 func New(cfg *Config) (*Analyzer, error) {
-	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, samples: map[sampleKey]*endpointSample{}}
+	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, samples: map[sampleKey]*endpointSample{}, hkinds: map[string]int{}}
 	for _, c := range cfg.TLSTerminated {
 		p, err := parsePrefix(c)
 		if err != nil {
@@ -391,6 +392,41 @@ func (a *Analyzer) sampling(tx *reassembly.Transaction) *endpointSample {
 	return e
 }
 
+// Header kinds, by name.
+const (
+	hkOther = iota
+	hkAuthorization
+	hkAPIKey
+	hkCookie
+	hkSetCookie
+	hkSkip
+)
+
+// kindOf classifies a header name through a bounded per-worker cache keyed
+// by the name as sent: names repeat, and a lookup costs less than folding.
+func (a *Analyzer) kindOf(name string) int {
+	if k, ok := a.hkinds[name]; ok {
+		return k
+	}
+	k := hkOther
+	switch {
+	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
+		k = hkAuthorization
+	case apiKeyHeader(name):
+		k = hkAPIKey
+	case strings.EqualFold(name, "cookie"):
+		k = hkCookie
+	case strings.EqualFold(name, "set-cookie"):
+		k = hkSetCookie
+	case skipHeader(name):
+		k = hkSkip
+	}
+	if len(a.hkinds) < 1024 {
+		a.hkinds[strings.Clone(name)] = k
+	}
+	return k
+}
+
 // header scans one header; credentials are recognised by name.
 func (a *Analyzer) header(h *http1.Header, resp bool) {
 	name := h.Name
@@ -398,8 +434,8 @@ func (a *Analyzer) header(h *http1.Header, resp bool) {
 	if resp {
 		a.loc = locRespHeader
 	}
-	switch {
-	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
+	switch a.kindOf(name) {
+	case hkAuthorization:
 		scheme, cred, _ := strings.Cut(strings.TrimSpace(h.Value), " ")
 		rule := "authorization_other"
 		switch {
@@ -412,18 +448,18 @@ func (a *Analyzer) header(h *http1.Header, resp bool) {
 		}
 		f := Finding{Type: TCredentials, Rule: rule, Value: bytesOf(cred), Field: "authorization"}
 		a.onFinding(&f)
-		if strings.EqualFold(scheme, "bearer") {
+		if rule == "authorization_bearer" {
 			a.scan.Value(bytesOf(strings.TrimSpace(cred)), "", a.collect)
 		}
-	case apiKeyHeader(name):
+	case hkAPIKey:
 		f := Finding{Type: TCredentials, Rule: "api_key_header", Value: bytesOf(h.Value), Field: name}
 		a.onFinding(&f)
-	case strings.EqualFold(name, "cookie"):
+	case hkCookie:
 		a.loc = locCookie
 		a.cookies(h.Value, ';', false)
-	case strings.EqualFold(name, "set-cookie"):
+	case hkSetCookie:
 		a.cookies(h.Value, 0, true)
-	case skipHeader(name):
+	case hkSkip:
 	default:
 		a.scan.Value(bytesOf(h.Value), name, a.collect)
 	}
