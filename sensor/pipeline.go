@@ -41,6 +41,7 @@ const (
 // workers' pace, so nothing is dropped).
 type Pipeline struct {
 	cfg     Config
+	final   atomic.Pointer[Summary] // set by Close
 	out     *lockedWriter
 	emitTx  bool
 	emitSt  bool
@@ -453,6 +454,7 @@ func (p *Pipeline) Close() (*Summary, error) {
 	}
 	p.report(p.lastTS, true)
 	s := p.summary()
+	p.final.Store(s)
 	if p.emitSt {
 		var buf []byte
 		enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
@@ -853,6 +855,24 @@ func (p *Pipeline) statsLoop(ctx context.Context) {
 	}
 }
 
+// Stats is a live snapshot of the counters (safe from any goroutine):
+// what the live workers last published, about once a second, and the
+// final counters once the pipeline is closed.
+func (p *Pipeline) Stats() event.Stats {
+	if s := p.final.Load(); s != nil {
+		return s.Event(p.lastTS)
+	}
+	return p.snapshot().Event(time.Time{})
+}
+
+// StatsEvent is Stats as a stats event line (without the newline).
+func (p *Pipeline) StatsEvent() []byte {
+	st := p.Stats()
+	enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
+	line := enc.AppendStats(nil, &st)
+	return line[:len(line)-1]
+}
+
 // lastCapture is the latest capture time the live workers published.
 func (p *Pipeline) lastCapture() time.Time {
 	var t time.Time
@@ -887,6 +907,11 @@ func (p *Pipeline) snapshot() *Summary {
 		}
 		sn.mu.Unlock()
 	}
+	p.sharedMu.Lock()
+	for k, v := range p.sharedDets {
+		dets[k] += v
+	}
+	p.sharedMu.Unlock()
 	for k, v := range dets {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}

@@ -387,6 +387,13 @@ func (m *Manager) Tick(now time.Time) {
 	}
 }
 
+// Dropped returns the entries not made: over the rate limit, or full.
+func (m *Manager) Dropped() (limited, full uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Limited, m.Full
+}
+
 // Active lists the active entries, by key.
 func (m *Manager) Active() []Entry {
 	m.mu.Lock()

@@ -49,6 +49,7 @@ func commands() []command {
 		{"read", "read capture files (pcap, pcapng, .gz, - for stdin) and write events", runRead, readHelp},
 		{"blocklist", "consume the Kafka blocklist topic into nginx/HAProxy/plain/JSON files and an HTTP feed", runBlocklist, blocklistHelp},
 		{"catalog", "read captures and write the discovered API catalog (JSON, OpenAPI 3.1 or a table)", runCatalog, catalogHelp},
+		{"config", "check a configuration file and print the effective configuration (apitap config check FILE)", runConfig, configHelp},
 		{"diff", "compare captures with published OpenAPI specs: shadow, zombie and undocumented APIs", runDiff, diffHelp},
 		{"run", "capture live traffic from an interface (AF_PACKET) until SIGINT/SIGTERM", runRun, runHelp},
 		{"version", "print the version and build information", runVersion, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap version") }},

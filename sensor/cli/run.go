@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -24,6 +25,7 @@ import (
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/bpf"
 	"github.com/apitap/apitap/sensor"
+	"github.com/apitap/apitap/sensor/admin"
 	"github.com/apitap/apitap/sensor/capture"
 )
 
@@ -76,18 +78,19 @@ func (l *ifaceList) Set(v string) error {
 
 type runOpts struct {
 	readOpts
-	ifaces  ifaceList
-	ringMB  int
-	promisc bool
-	ebpf    bool
-	ports   string
-	allow   string
-	deny    string
-	vlans   string
-	sample  int
-	tunnels bool
-	source  string
-	bpfExpr string
+	ifaces                    ifaceList
+	adminAddr, adminTokenFile string
+	ringMB                    int
+	promisc                   bool
+	ebpf                      bool
+	ports                     string
+	allow                     string
+	deny                      string
+	vlans                     string
+	sample                    int
+	tunnels                   bool
+	source                    string
+	bpfExpr                   string
 
 	statsInterval time.Duration
 }
@@ -110,6 +113,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.StringVar(&o.bpfExpr, "bpf", "", "classic BPF `filter` in tcpdump syntax, instead of the eBPF pre-filter (needs a build with -tags pcap)")
 	o.commonFlags(fs)
 	fs.DurationVar(&o.statsInterval, "stats-interval", 0, "write a stats event this often (default 60s; 0 keeps the configuration's)")
+	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "serve /metrics (Prometheus), /healthz, /readyz and the read-only API (/api/catalog, /api/catalog/openapi, /api/blocklist, /api/stats) on `host:port`; \"\" turns it off")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "`file` whose first line is a bearer token the admin API requires (use it whenever --admin-addr is not on localhost)")
 	o.progress = "never"
 	return fs, o
 }
@@ -273,7 +278,14 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	} else {
 		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
 	}
+	adm, err := o.startAdmin(ctx, p, cfg.Sensor.ID, log)
+	if err != nil {
+		return err
+	}
 	log.Info().Strs("iface", o.ifaces).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
+	if adm != nil {
+		adm.SetReady(true)
+	}
 	kernelDrops := func() (total uint64) {
 		for _, s := range srcs {
 			if k, ok := s.(interface {
@@ -555,4 +567,45 @@ func openLive(o *runOpts, iface string, workers, progFD int, classic []xbpf.RawI
 		srcs = append(srcs, s)
 	}
 	return srcs, nil
+}
+
+// startAdmin serves the admin endpoints until ctx ends. The default
+// address being busy is a warning; an address given on purpose must work.
+func (o *runOpts) startAdmin(ctx context.Context, p *sensor.Pipeline, sensorID string, log zerolog.Logger) (*admin.Server, error) {
+	if o.adminAddr == "" {
+		return nil, nil
+	}
+	token := ""
+	if o.adminTokenFile != "" {
+		b, err := os.ReadFile(o.adminTokenFile)
+		if err != nil {
+			return nil, usagef("--admin-token-file: %v", err)
+		}
+		token = strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+		if len(token) < 16 {
+			return nil, usagef("--admin-token-file: the token must have at least 16 characters")
+		}
+	}
+	ln, err := net.Listen("tcp", o.adminAddr)
+	if err != nil {
+		if !o.setFlags["admin-addr"] {
+			log.Warn().Err(err).Msg("admin server not started (the default address is busy; set --admin-addr)")
+			return nil, nil
+		}
+		return nil, fmt.Errorf("admin server: %w", err)
+	}
+	if token == "" {
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			log.Warn().Str("addr", ln.Addr().String()).Msg("the admin server is reachable from other hosts without a token; set --admin-token-file")
+		}
+	}
+	srv := admin.New(p, sensorID, token)
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		hs.Close()
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Bool("token", token != "").Msg("admin server: /metrics /healthz /readyz /api/")
+	return srv, nil
 }

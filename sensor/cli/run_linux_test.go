@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,8 +45,14 @@ func TestRunCommand(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("analyzers:\n  discovery:\n    report_interval: 1s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := l.Addr().String()
+	l.Close()
 	cmd := exec.Command(bin, "run", "-i", n.Host, "--workers", "2", "--ring-mb", "8", "--emit", "transaction,stats,endpoint", "--config", conf,
-		"--sensor-id", "live", "--stats-interval", "1s", "-o", events)
+		"--sensor-id", "live", "--stats-interval", "1s", "-o", events, "--admin-addr", adminAddr)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -95,6 +102,36 @@ func TestRunCommand(t *testing.T) {
 		live, _ = os.ReadFile(events)
 		if ready() {
 			break
+		}
+	}
+	// the admin server: metrics, readiness and the live catalog
+	adminGet := func(path string) string {
+		resp, err := http.Get("http://" + adminAddr + path)
+		if err != nil {
+			t.Fatalf("admin %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("admin %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if ready() {
+		adminGet("/readyz")
+		for _, want := range []string{"apitap_transactions_total 12", "apitap_packets_total ", "apitap_flows_open "} {
+			for end := time.Now().Add(5 * time.Second); !strings.Contains(adminGet("/metrics"), want) && time.Now().Before(end); {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if m := adminGet("/metrics"); !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %q:\n%s", want, m)
+			}
+		}
+		if c := adminGet("/api/catalog"); !strings.Contains(c, `"path": "/v1/orders/{orderId}"`) {
+			t.Errorf("/api/catalog:\n%s", c)
+		}
+		if o := adminGet("/api/catalog/openapi"); !strings.Contains(o, "openapi: 3.1.0") {
+			t.Errorf("/api/catalog/openapi:\n%s", o)
 		}
 	}
 	if !ready() {

@@ -1,0 +1,121 @@
+package admin
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	_ "github.com/apitap/apitap/analyzer/all"
+	"github.com/apitap/apitap/sensor"
+	"github.com/apitap/apitap/sensor/capture"
+	"github.com/apitap/apitap/sensor/pcapgen"
+)
+
+// pipeline runs the whole default analyzer chain over a capture and
+// returns the pipeline, still open, as a running sensor would hold it.
+func pipeline(t *testing.T, file string) *sensor.Pipeline {
+	t.Helper()
+	var cfg sensor.Config
+	cfg.Sensor.ID, cfg.Sensor.Workers = "admin-test", 2
+	cfg.Output.Emit = []string{"stats"}
+	p, err := sensor.NewPipeline(cfg.WithDefaults(), io.Discard, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := p.Run(src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Close(); err != nil { // the counters as a stopped sensor last published them
+		t.Fatal(err)
+	}
+	return p
+}
+
+func get(t *testing.T, h http.Handler, path, auth string) (int, string) {
+	t.Helper()
+	r := httptest.NewRequest("GET", path, nil)
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code, w.Body.String()
+}
+
+func TestEndpoints(t *testing.T) {
+	s := New(pipeline(t, "../../testdata/demo/demo.pcap"), "admin-test", "")
+	h := s.Handler()
+	if code, _ := get(t, h, "/readyz", ""); code != 503 {
+		t.Errorf("/readyz before SetReady: %d, want 503", code)
+	}
+	s.SetReady(true)
+	cases := []struct{ path, want string }{
+		{"/healthz", "ok"},
+		{"/readyz", "ready"},
+		{"/metrics", "apitap_transactions_total "},
+		{"/metrics", `apitap_detections_total{class="sqli"}`},
+		{"/metrics", "go_goroutines"},
+		{"/api/catalog", `"path": "/v2/accounts/{accountId}"`},
+		{"/api/catalog/openapi", "openapi: 3.1.0"},
+		{"/api/catalog/openapi?format=json", `"openapi": "3.1.0"`},
+		{"/api/blocklist", `"entries"`},
+		{"/api/stats", `"type":"stats"`},
+	}
+	for _, c := range cases {
+		code, body := get(t, h, c.path, "")
+		if code != 200 || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d, lacks %q:\n%.2000s", c.path, code, c.want, body)
+		}
+	}
+}
+
+func TestToken(t *testing.T) {
+	s := New(pipeline(t, "../../testdata/demo/demo.pcap"), "admin-test", "0123456789abcdef")
+	s.SetReady(true)
+	h := s.Handler()
+	cases := []struct {
+		path, auth string
+		code       int
+	}{
+		{"/metrics", "", 401},
+		{"/api/catalog", "Bearer wrong", 401},
+		{"/api/catalog", "0123456789abcdef", 401},
+		{"/api/catalog", "Bearer 0123456789abcdef", 200},
+		{"/metrics", "Bearer 0123456789abcdef", 200},
+		{"/healthz", "", 200}, // probes need no token
+		{"/readyz", "", 200},
+	}
+	for _, c := range cases {
+		if code, _ := get(t, h, c.path, c.auth); code != c.code {
+			t.Errorf("%s with %q: %d, want %d", c.path, c.auth, code, c.code)
+		}
+	}
+}
+
+// TestNoRawValues serves everything after the capture full of planted
+// sensitive values: none of them may appear in any answer.
+func TestNoRawValues(t *testing.T) {
+	s := New(pipeline(t, "../../testdata/pcaps/sensitive.pcap"), "admin-test", "")
+	s.SetReady(true)
+	h := s.Handler()
+	for _, path := range []string{"/metrics", "/api/catalog", "/api/catalog/openapi", "/api/catalog/openapi?format=json", "/api/blocklist", "/api/stats"} {
+		code, body := get(t, h, path, "")
+		if code != 200 {
+			t.Fatalf("%s: %d", path, code)
+		}
+		for _, v := range pcapgen.SensitiveValues {
+			if strings.Contains(body, v) {
+				t.Errorf("%s exposes the raw value %q", path, v)
+			}
+		}
+	}
+}
