@@ -18,7 +18,8 @@ FUZZ_TARGETS := \
 	./analyzer/discovery:FuzzTemplate:8000 \
 	./analyzer/sensitive:FuzzScan:20000 \
 	./analyzer/conformance:FuzzLoadSpec:1500 \
-	./analyzer/attack:FuzzAnalyze:20000
+	./analyzer/attack:FuzzAnalyze:20000 \
+	./analyzer/behavior:FuzzAnalyze:20000
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 

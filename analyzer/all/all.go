@@ -5,6 +5,8 @@ package all
 import (
 	// injection, exploits, scanners and CVE rule packs
 	_ "github.com/apitap/apitap/analyzer/attack"
+	// threat actors: credential stuffing, brute force, BOLA, bots, rate abuse, exfiltration
+	_ "github.com/apitap/apitap/analyzer/behavior"
 	// the API catalog
 	_ "github.com/apitap/apitap/analyzer/discovery"
 	// traffic against published OpenAPI specs (on with --spec)

@@ -327,3 +327,8 @@ func Template(path string) string {
 	}
 	return b.String()
 }
+
+// Classify is the typed recognisers' verdict on one path segment (not
+// unescaped), for analyzers that key state on templates: anything but
+// KindLiteral becomes a parameter in Template. It allocates nothing.
+func Classify(seg string) Kind { return classify(seg) }

@@ -214,28 +214,7 @@ func printCatalog(w io.Writer, v *discovery.View, maxRows int) {
 		}
 		rows = append(rows, []string{j.Host, j.Method, path, fmt.Sprint(j.Calls), risk, countList(j.Auth.Types), countList(j.StatusCodes)})
 	}
-	width := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], len(c))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		b.WriteString("  ")
-		for i, c := range r {
-			if i == len(r)-1 {
-				b.WriteString(c)
-				break
-			}
-			if i == 3 { // right-align counts
-				b.WriteString(strings.Repeat(" ", width[i]-len(c)) + c + "  ")
-				continue
-			}
-			b.WriteString(c + strings.Repeat(" ", width[i]-len(c)+2))
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
+	writeTable(w, rows, map[int]bool{3: true}) // counts right-aligned
 	if maxRows > 0 && len(v.Endpoints) > maxRows {
 		fmt.Fprintf(w, "  ... and %d more (apitap catalog lists them all)\n", len(v.Endpoints)-maxRows)
 	}

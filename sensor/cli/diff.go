@@ -222,22 +222,4 @@ func printDiff(w io.Writer, d *conformance.Diff, captures int) {
 }
 
 // table writes rows with aligned columns, indented.
-func table(w io.Writer, rows [][]string) {
-	width := map[int]int{}
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], len(c))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		b.WriteString("  ")
-		for i, c := range r {
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", width[i]-len(c)+2))
-			}
-		}
-		fmt.Fprintln(w, b.String())
-	}
-}
+func table(w io.Writer, rows [][]string) { writeTable(w, rows, nil) }

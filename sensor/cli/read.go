@@ -11,6 +11,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer/attack"
 	"github.com/apitap/apitap/analyzer/conformance"
+	"github.com/apitap/apitap/analyzer/behavior"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/kafka"
@@ -316,6 +317,9 @@ func doRead(files []string, o *readOpts, env *IO) error {
 		printSummary(env.Stderr, sum, cfg)
 		if cat, ok := p.Shared(discovery.Name).(*discovery.Catalog); ok {
 			printCatalog(env.Stderr, cat.View(), catalogRows)
+		}
+		if t, ok := p.Shared(behavior.Name).(*behavior.Tracker); ok {
+			printActors(env.Stderr, t, sum.LastTime, actorRows)
 		}
 	}
 	if xerr := finishExport(fan, env.Stderr, o.quiet); err == nil {

@@ -1,0 +1,544 @@
+package behavior
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/attack"
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/reassembly"
+)
+
+// Name is the analyzer's name and configuration section.
+const Name = "behavior"
+
+func init() {
+	analyzer.Register(analyzer.Descriptor{
+		Name:      Name,
+		Order:     8, // after sensitive and attack, whose notes it reads
+		Default:   true,
+		NewConfig: func() any { return NewConfig() },
+		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewTracker(cfg.(*Config), env.Sensor), nil },
+		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
+			t, ok := env.Shared.(*Tracker)
+			if !ok {
+				return nil, errors.New("behavior: no shared tracker")
+			}
+			return t.NewWorker(), nil
+		},
+	})
+}
+
+// allowlist holds the actors never flagged.
+type allowlist struct {
+	nets  []netip.Prefix
+	users map[string]bool
+	uas   []string
+}
+
+func newAllowlist(entries []string) allowlist {
+	a := allowlist{users: map[string]bool{}}
+	for _, e := range entries {
+		switch {
+		case strings.HasPrefix(e, "user:"):
+			a.users[strings.ToLower(e[5:])] = true
+		case strings.HasPrefix(e, "ua:"):
+			a.uas = append(a.uas, strings.ToLower(e[3:]))
+		default:
+			if p, err := parsePrefix(e); err == nil {
+				a.nets = append(a.nets, p)
+			}
+		}
+	}
+	return a
+}
+
+func validAllowEntry(e string) error {
+	if strings.HasPrefix(e, "user:") || strings.HasPrefix(e, "ua:") {
+		if len(e) <= strings.IndexByte(e, ':')+1 {
+			return fmt.Errorf("allowlist: %q is empty after the prefix", e)
+		}
+		return nil
+	}
+	if _, err := parsePrefix(e); err != nil {
+		return fmt.Errorf("allowlist: %q is neither an address, a CIDR, user:NAME nor ua:TEXT", e)
+	}
+	return nil
+}
+
+func (a *allowlist) match(id *identity) bool {
+	for _, p := range a.nets {
+		if p.Contains(id.ip) {
+			return true
+		}
+	}
+	if len(a.users) > 0 && id.user != "" && a.users[strings.ToLower(id.user)] {
+		return true
+	}
+	if len(a.uas) > 0 && id.ua != "" {
+		low := strings.ToLower(id.ua)
+		for _, u := range a.uas {
+			if strings.Contains(low, u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Worker is the per-worker half: identity resolution with its caches.
+type Worker struct {
+	t    *Tracker
+	res  *resolver
+	id   identity
+	dets []event.Detection
+}
+
+// NewWorker returns a worker feeding t.
+func (t *Tracker) NewWorker() *Worker { return &Worker{t: t, res: newResolver(t.cfg)} }
+
+// Name implements analyzer.Analyzer.
+func (w *Worker) Name() string { return Name }
+
+var scannerBit = attack.ClassBit("scanner")
+
+// pathInfo walks the path once: the template's hash and the last
+// parameter segment (an object id).
+func pathInfo(p string) (tpl uint64, idSeg string) {
+	h := uint64(14695981039346656037)
+	discovery.Segments(p, func(seg string) bool {
+		if discovery.Classify(seg) != discovery.KindLiteral {
+			idSeg = seg
+			seg = "{}"
+		}
+		for i := 0; i < len(seg); i++ {
+			h ^= uint64(seg[i])
+			h *= 1099511628211
+		}
+		h ^= '/'
+		h *= 1099511628211
+		return true
+	})
+	return h, idSeg
+}
+
+// Analyze implements analyzer.Analyzer.
+func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
+	req := tx.Request
+	if req == nil {
+		return
+	}
+	t := w.t
+	cfg := t.cfg
+	now := req.Start.UnixNano()
+	if req.Start.IsZero() {
+		return
+	}
+	id := &w.id
+	w.res.resolve(tx, id)
+	if t.allow.match(id) {
+		return
+	}
+	status := 0
+	if tx.Response != nil {
+		status = tx.Response.Status
+	}
+	ok2xx := status >= 200 && status < 300
+	tplHash, idSeg := pathInfo(req.Path)
+	host := strings.ToLower(req.Host)
+	tplHash ^= keyOf(kUser, host) ^ keyOf(kIP, req.Method)
+	var tpl string
+	endpoint := func() event.Endpoint {
+		if tpl == "" {
+			tpl = discovery.Template(req.Path)
+		}
+		return event.Endpoint{Host: bounded(host), Method: bounded(req.Method), Path: redact.Path(tpl)}
+	}
+	w.dets = w.dets[:0]
+
+	// the principal: who the request says it is
+	user := id.user
+	if user == "" && id.session != "" {
+		user = t.stitched(id.session)
+	} else if user != "" && id.session != "" {
+		t.stitch(id.session, user)
+	}
+	k, kv := kIP, ""
+	switch {
+	case user != "":
+		k, kv = kUser, user
+	case id.apiKey != "":
+		k, kv = kKey, id.apiKey
+	case id.session != "":
+		k, kv = kSession, id.session
+	}
+	var key uint64
+	if k == kIP {
+		b := id.ip.As16()
+		key = keyOf(kIP, string(b[:]))
+	} else {
+		key = keyOf(k, kv)
+	}
+	s, r := t.lock(key, k, now)
+	w.identify(r, id, user)
+	r.requests++
+
+	// rate: requests per minute against the actors' usual rate
+	if m := now / int64(time.Minute); m != r.minute {
+		if r.minCount > 0 {
+			s.baseline = s.baseline*0.98 + 0.02*float64(r.minCount)
+		}
+		r.minute, r.minCount = m, 0
+	}
+	r.minCount++
+	if r.minCount >= uint32(cfg.RatePerMinute) && float64(r.minCount) >= cfg.RateFactor*s.baseline {
+		t.detect(s, r, cRate, r.minute*int64(time.Minute), now, "medium", 0.8, int(r.minCount), endpoint(),
+			[]event.Evidence{{Location: "path", Name: "requests_per_minute", Value: strconv.Itoa(int(r.minCount)), Rule: fmt.Sprintf("rate_per_minute>=%d, %.0fx the usual %.1f", cfg.RatePerMinute, cfg.RateFactor, s.baseline)}}, &w.dets)
+	}
+
+	// bots: automation signals, machine-regular timing
+	if id.tool || id.spoofed {
+		if r.bot == nil {
+			r.bot = &botState{}
+		}
+		b := r.bot
+		if roll(&b.start, now, t.window) {
+			*b = botState{start: now}
+		}
+		b.n++
+		if id.spoofed {
+			b.spoof++
+		} else {
+			b.tool++
+		}
+		if b.lastAt > 0 && now > b.lastAt {
+			gap := float64(now-b.lastAt) / 1e9
+			b.gaps++
+			d := gap - b.mean
+			b.mean += d / float64(b.gaps)
+			b.m2 += d * (gap - b.mean)
+		}
+		b.lastAt = now
+		if b.n >= uint32(cfg.BotRequests) {
+			cv := math.Inf(1)
+			if b.gaps > 1 && b.mean > 0 {
+				cv = math.Sqrt(b.m2/float64(b.gaps-1)) / b.mean
+			}
+			switch {
+			case b.spoof*10 >= b.n*8:
+				t.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
+					[]event.Evidence{{Location: "header", Name: "user-agent", Value: "browser User-Agent without browser headers", Rule: "spoofed_browser"}}, &w.dets)
+			case b.tool*10 >= b.n*8 && cv < 0.25 && k == kIP:
+				t.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
+					[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv)}}, &w.dets)
+			}
+		}
+	}
+
+	// broken object-level authorization, for authenticated principals
+	objs := objUnknown
+	if k != kIP && idSeg != "" && ok2xx {
+		s.mu.Unlock()
+		objs = t.sharedObjects(tplHash, keyOf(kSession, idSeg), key)
+		s, r = t.lock(key, k, now)
+	}
+	if k != kIP && idSeg != "" {
+		if r.walk == nil {
+			r.walk = &walkState{}
+		}
+		wk := r.walk
+		if roll(&wk.start, now, t.window) || (wk.tpl != tplHash && wk.ids.len() < 3) {
+			wk.ids.reset()
+			*wk = walkState{start: wk.start, tpl: tplHash, ids: wk.ids}
+		}
+		if wk.tpl == tplHash {
+			wk.seen++
+			if ok2xx {
+				wk.ok++
+			}
+			if wk.ids.add(keyOf(kSession, idSeg), 4*cfg.IDWalk) {
+				if v, err := strconv.ParseInt(idSeg, 10, 64); err == nil {
+					if wk.numeric == 0 || v < wk.lo {
+						wk.lo = v
+					}
+					if wk.numeric == 0 || v > wk.hi {
+						wk.hi = v
+					}
+					wk.numeric++
+				}
+			}
+			n := wk.ids.len()
+			if n >= cfg.IDWalk && wk.ok*2 >= wk.seen && objs != objShared {
+				// a dense run of numeric ids is a walk (scattered ids are
+				// left to the owner fields of the answers)
+				if int(wk.numeric) == n && wk.hi-wk.lo < int64(3*n) {
+					how := fmt.Sprintf("%d distinct ids within a range of %d", n, wk.hi-wk.lo+1)
+					t.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
+						[]event.Evidence{{Location: "path", Name: "kind", Value: "enumeration: " + how + fmt.Sprintf(", %d of %d answered 2xx", wk.ok, wk.seen), Rule: fmt.Sprintf("id_walk>=%d", cfg.IDWalk)}}, &w.dets)
+				}
+			}
+		}
+		if ok2xx && tx.Response != nil {
+			if o := ownerOf(tx.Response.Body.Data); o != nil {
+				if r.own == nil {
+					r.own = &ownState{}
+				}
+				ow := r.own
+				if roll(&ow.start, now, t.window) {
+					ow.owners.reset()
+				}
+				ow.owners.add(keyOf(kUser, string(o)), 64)
+				if n := ow.owners.len(); n >= cfg.BOLAObjects {
+					t.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
+						[]event.Evidence{{Location: "response_body", Name: "owner", Value: fmt.Sprintf("objects of %d different owners read", n), Rule: fmt.Sprintf("bola_objects>=%d", cfg.BOLAObjects)}}, &w.dets)
+				}
+			}
+		}
+	}
+
+	// exfiltration: sensitive records flowing to one actor
+	if tx.Notes.SensitiveResponse != 0 && ok2xx {
+		if r.exfil == nil {
+			r.exfil = &exfilState{}
+		}
+		e := r.exfil
+		if roll(&e.start, now, t.window) {
+			*e = exfilState{start: now}
+		}
+		e.n++
+		e.bytes += uint64(tx.Response.Body.WireBytes)
+		e.types |= tx.Notes.SensitiveResponse
+		if e.n >= uint32(cfg.ExfilResponses) {
+			t.detect(s, r, cExfil, e.start, now, "high", 0.8, int(e.n), endpoint(),
+				[]event.Evidence{{Location: "response_body", Name: "sensitive_types", Value: sensitiveNames(e.types), Rule: fmt.Sprintf("exfil_responses>=%d (%d bytes)", cfg.ExfilResponses, e.bytes)}}, &w.dets)
+		}
+	}
+
+	// what the attack analyzer found moves the actor along the kill chain
+	if a := tx.Notes.Attacks; a != 0 {
+		switch {
+		case tx.Notes.AttackSucceeded:
+			t.raise(s, r, now, 10, stExploitation)
+		case a&^scannerBit != 0:
+			t.raise(s, r, now, 3, stProbing)
+		default:
+			t.raise(s, r, now, 1, stRecon)
+		}
+	}
+	s.mu.Unlock()
+
+	// logins: the source (address and fingerprint) and the target
+	if req.Method == "POST" {
+		if tpl == "" && len(cfg.LoginPaths) > 0 {
+			tpl = discovery.Template(req.Path)
+		}
+		if la, isLogin := w.res.parseLogin(tx, tpl); isLogin {
+			w.login(id, &la, now, endpoint, k != kIP)
+			if la.success && la.session != "" && la.user != "" {
+				t.stitch(la.session, la.user)
+			}
+		}
+	}
+	for i := range w.dets {
+		emit.Detection(&w.dets[i])
+	}
+}
+
+// identify records the identities of the request on its actor.
+func (w *Worker) identify(r *record, id *identity, user string) {
+	if r.lastIP != id.ip {
+		r.lastIP = id.ip
+		r.actor.IP = id.ip.String()
+		r.ips.add(r.actor.IP, 8)
+	}
+	if r.lastFP != id.fp {
+		r.lastFP = id.fp
+		r.actor.Fingerprint = fpID(id.fp)
+		r.fps.add(r.actor.Fingerprint, 4)
+	}
+	if user != "" && r.actor.User == "" {
+		r.actor.User = exportUser(user)
+		r.users.add(r.actor.User, 8)
+	}
+	if id.session != "" && r.lastSession != id.session {
+		r.lastSession = strings.Clone(id.session)
+		r.actor.Session = tokenID("s:", id.session)
+		r.sess.add(r.actor.Session, 4)
+	}
+	if id.apiKey != "" && r.actor.APIKey == "" {
+		r.actor.APIKey = tokenID("k:", id.apiKey)
+	}
+}
+
+// login counts one login attempt at its source address, its source
+// fingerprint and its target username.
+func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func() event.Endpoint, principal bool) {
+	t, cfg := w.t, w.t.cfg
+	b := id.ip.As16()
+	userHash := keyOf(kUser, la.user)
+	ipHash := keyOf(kIP, string(b[:]))
+	for _, src := range [...]struct {
+		k   kind
+		key uint64
+	}{{kIP, ipHash}, {kFP, keyOf(kFP, strconv.FormatUint(id.fp, 16))}} {
+		s, r := t.lock(src.key, src.k, now)
+		w.identify(r, id, "")
+		if src.k == kFP || principal {
+			r.requests++ // the address's own record counted it otherwise
+		}
+		if r.login == nil {
+			r.login = &loginState{}
+		}
+		l := r.login
+		if roll(&l.start, now, t.window) {
+			l.attempts, l.failures = 0, 0
+			l.users.reset()
+			l.ips.reset()
+		}
+		l.attempts++
+		l.users.add(userHash, 64)
+		l.ips.add(ipHash, 64)
+		if la.success {
+			if src.k == kIP && int(l.failRun) >= cfg.TakeoverFailures {
+				d := event.Evidence{Location: "body", Name: "username", Value: exportUser(la.user), Rule: fmt.Sprintf("success after %d failed logins", l.failRun)}
+				before := r.actor.User
+				r.actor.User = exportUser(la.user)
+				t.detect(s, r, cTakeover, l.start, now, "high", 0.75, int(l.failRun)+1, endpoint(), []event.Evidence{d}, &w.dets)
+				r.actor.User = before
+			}
+			l.failRun = 0
+		} else {
+			l.failures++
+			l.failRun++
+		}
+		users := l.users.len()
+		// one address: its own record says it; a fingerprint (shared by
+		// every user of a common browser) needs several addresses and twice
+		// the usernames
+		need := cfg.StuffingUsers
+		if src.k == kFP {
+			need *= 2
+		}
+		enough := src.k == kIP || l.ips.len() >= 2
+		if enough && users >= need && int(l.attempts) >= need && float64(l.failures) >= cfg.StuffingFailRatio*float64(l.attempts) {
+			t.detect(s, r, cStuffing, l.start, now, "high", 0.9, int(l.attempts), endpoint(),
+				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d distinct usernames, %d of %d failed, from %d addresses", users, l.failures, l.attempts, l.ips.len()), Rule: fmt.Sprintf("stuffing_users>=%d", cfg.StuffingUsers)}}, &w.dets)
+		}
+		if src.k == kIP && users <= 2 && int(l.failures) >= cfg.BruteForce {
+			t.detect(s, r, cBrute, l.start, now, "high", 0.85, int(l.failures), endpoint(),
+				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins for %d username(s)", l.failures, users), Rule: fmt.Sprintf("brute_force>=%d", cfg.BruteForce)}}, &w.dets)
+		}
+		s.mu.Unlock()
+	}
+	if la.user == "" {
+		return
+	}
+	// many addresses against one account: a distributed brute force
+	s, r := t.lock(userHash, kUser, now)
+	if r.actor.User == "" {
+		r.actor.User = exportUser(la.user)
+		r.users.add(r.actor.User, 8)
+	}
+	if r.login == nil {
+		r.login = &loginState{}
+	}
+	l := r.login
+	if roll(&l.tStart, now, t.window) {
+		l.tFail = 0
+		l.tIPs.reset()
+	}
+	if !la.success {
+		l.tFail++
+		l.tIPs.add(ipHash, 64)
+		if int(l.tFail) >= 2*cfg.BruteForce && l.tIPs.len() >= 3 {
+			t.detect(s, r, cBrute, l.tStart, now, "medium", 0.75, int(l.tFail), endpoint(),
+				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins from %d addresses against this account", l.tFail, l.tIPs.len()), Rule: fmt.Sprintf("brute_force>=%d (distributed)", 2*cfg.BruteForce)}}, &w.dets)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func bounded(s string) string {
+	if len(s) > 256 {
+		return s[:256]
+	}
+	return s
+}
+
+// stitch links a session to the user it belongs to; stitched looks it up.
+func (t *Tracker) stitch(session, user string) {
+	h := keyOf(kSession, session)
+	s := &t.shards[h%numShards]
+	s.mu.Lock()
+	if s.sessions == nil {
+		s.sessions = map[uint64]string{}
+	}
+	if s.sessions[h] != user {
+		if len(s.sessions) >= s.max {
+			clear(s.sessions)
+		}
+		s.sessions[h] = strings.Clone(user)
+	}
+	s.mu.Unlock()
+}
+
+func (t *Tracker) stitched(session string) string {
+	h := keyOf(kSession, session)
+	s := &t.shards[h%numShards]
+	s.mu.Lock()
+	u := s.sessions[h]
+	s.mu.Unlock()
+	return u
+}
+
+// Report writes an actor event for every actor whose score band or stage
+// changed since the last report (implements analyzer.Reporter).
+func (t *Tracker) Report(now time.Time, final bool, out analyzer.EventSink) {
+	var due []*record
+	at := now.UnixNano()
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for _, r := range s.dirty {
+			r.dirty = false
+			if !r.live {
+				continue
+			}
+			band := int(t.decayed(r, at) / 10)
+			if band != r.repScore || r.stage != r.repStage {
+				r.repScore, r.repStage = band, r.stage
+				due = append(due, r)
+			}
+		}
+		s.dirty = s.dirty[:0]
+		s.mu.Unlock()
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].key < due[j].key })
+	for _, r := range due {
+		s := &t.shards[r.key%numShards]
+		s.mu.Lock()
+		a := t.snapshot(r, at)
+		s.mu.Unlock()
+		out.Event("actor", a.Name(), encodeActor(&a, t.sensor, now))
+	}
+}
+
+// sensitiveNames lists the types of a bit set.
+func sensitiveNames(bits uint64) string {
+	var names []string
+	for i, n := range event.SensitiveTypes {
+		if bits&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
+}

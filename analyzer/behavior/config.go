@@ -1,0 +1,123 @@
+package behavior
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config is the `analyzers.behavior` section.
+type Config struct {
+	// TrustedProxies are CIDRs of load balancers and proxies whose
+	// X-Forwarded-For, Forwarded and X-Real-IP headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SessionCookies name the cookies that carry a session.
+	SessionCookies []string `yaml:"session_cookies"`
+	// APIKeyHeaders name the request headers that carry an API key.
+	APIKeyHeaders []string `yaml:"api_key_headers"`
+	// UserFields are the login body fields (JSON or form) naming the user.
+	UserFields []string `yaml:"user_fields"`
+	// LoginPaths are path templates of login endpoints, besides the
+	// inferred ones (POST to .../login, /signin, /auth, /token, /session
+	// with a password field).
+	LoginPaths []string `yaml:"login_paths"`
+	// Allowlist are CIDRs, users and User-Agent substrings never flagged
+	// (a legitimate crawler, health checkers, internal scanners).
+	Allowlist []string `yaml:"allowlist"`
+	// MaxActors bounds the actor table (least recently seen go first).
+	MaxActors int `yaml:"max_actors"`
+	// Window is the span over which counts are compared with thresholds.
+	Window time.Duration `yaml:"window"`
+	// ScoreHalfLife is how fast an actor's threat score decays.
+	ScoreHalfLife time.Duration `yaml:"score_half_life"`
+	// Thresholds of the detectors, per actor and window.
+	StuffingUsers     int     `yaml:"stuffing_users"`      // distinct usernames tried
+	StuffingFailRatio float64 `yaml:"stuffing_fail_ratio"` // share of failed logins
+	BruteForce        int     `yaml:"brute_force"`         // failed logins for one username
+	TakeoverFailures  int     `yaml:"takeover_failures"`   // failures before a success
+	BOLAObjects       int     `yaml:"bola_objects"`        // objects of other owners read
+	IDWalk            int     `yaml:"id_walk"`             // distinct ids of one endpoint, densely
+	RatePerMinute     int     `yaml:"rate_per_minute"`     // requests per minute, at least
+	RateFactor        float64 `yaml:"rate_factor"`         // times the actors' usual rate
+	BotRequests       int     `yaml:"bot_requests"`        // requests with automation signals
+	ExfilResponses    int     `yaml:"exfil_responses"`     // responses with sensitive data
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{
+		SessionCookies:    []string{"session", "sessionid", "session_id", "sid", "jsessionid", "phpsessid", "connect.sid", "_session", "asp.net_sessionid"},
+		APIKeyHeaders:     []string{"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token"},
+		UserFields:        []string{"username", "user", "email", "login", "user_name", "userName", "account"},
+		MaxActors:         200000,
+		Window:            10 * time.Minute,
+		ScoreHalfLife:     time.Hour,
+		StuffingUsers:     10,
+		StuffingFailRatio: 0.8,
+		BruteForce:        10,
+		TakeoverFailures:  5,
+		BOLAObjects:       5,
+		IDWalk:            20,
+		RatePerMinute:     300,
+		RateFactor:        10,
+		BotRequests:       50,
+		ExfilResponses:    100,
+	}
+}
+
+// Validate checks the section.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("trusted_proxies: %w", err))
+		}
+	}
+	for _, p := range c.LoginPaths {
+		if !strings.HasPrefix(p, "/") {
+			errs = append(errs, fmt.Errorf("login_paths: %q must start with /", p))
+		}
+	}
+	for _, e := range c.Allowlist {
+		if err := validAllowEntry(e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.MaxActors < 100 {
+		errs = append(errs, errors.New("max_actors must be at least 100"))
+	}
+	if c.Window < time.Second || c.ScoreHalfLife < time.Second {
+		errs = append(errs, errors.New("window and score_half_life must be at least 1s"))
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"stuffing_users", c.StuffingUsers}, {"brute_force", c.BruteForce}, {"takeover_failures", c.TakeoverFailures}, {"bola_objects", c.BOLAObjects},
+		{"id_walk", c.IDWalk}, {"rate_per_minute", c.RatePerMinute}, {"bot_requests", c.BotRequests}, {"exfil_responses", c.ExfilResponses}} {
+		if v.n < 2 {
+			errs = append(errs, fmt.Errorf("%s must be at least 2, got %d", v.name, v.n))
+		}
+	}
+	if c.StuffingFailRatio <= 0 || c.StuffingFailRatio > 1 {
+		errs = append(errs, fmt.Errorf("stuffing_fail_ratio must be in (0,1], got %v", c.StuffingFailRatio))
+	}
+	if c.RateFactor < 1 {
+		errs = append(errs, fmt.Errorf("rate_factor must be at least 1, got %v", c.RateFactor))
+	}
+	return errors.Join(errs...)
+}
+
+// parsePrefix reads a CIDR or a bare address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

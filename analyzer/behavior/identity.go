@@ -1,0 +1,446 @@
+package behavior
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/apitap/apitap/reassembly"
+)
+
+// identity is what one request says about who sent it. Strings point into
+// the transaction (which allows keeping them); nothing here is exported
+// before redaction.
+type identity struct {
+	ip            netip.Addr
+	user          string // the principal: JWT sub, Basic user (not a login attempt's username)
+	session       string // session cookie value
+	sessionCookie string
+	apiKey        string
+	fp            uint64 // HTTP fingerprint: header names, order and casing, User-Agent family
+	ua            string
+	tool          bool // a library, tool or empty User-Agent
+	spoofed       bool // a browser User-Agent without the headers browsers send
+}
+
+// resolver turns requests into identities; one per worker (its JWT cache
+// is not shared).
+type resolver struct {
+	cfg      *Config
+	trusted  []netip.Prefix
+	sessions map[string]bool // lower-case cookie names
+	keys     map[string]bool // lower-case header names
+	jwtSub   map[string]string
+	uaFam    map[string]string
+}
+
+func newResolver(cfg *Config) *resolver {
+	r := &resolver{cfg: cfg, sessions: map[string]bool{}, keys: map[string]bool{}, jwtSub: map[string]string{}, uaFam: map[string]string{}}
+	for _, p := range cfg.TrustedProxies {
+		if pr, err := parsePrefix(p); err == nil {
+			r.trusted = append(r.trusted, pr)
+		}
+	}
+	for _, c := range cfg.SessionCookies {
+		r.sessions[strings.ToLower(c)] = true
+	}
+	for _, h := range cfg.APIKeyHeaders {
+		r.keys[strings.ToLower(h)] = true
+	}
+	return r
+}
+
+const maxJWTCache = 4096
+
+func (r *resolver) isTrusted(a netip.Addr) bool {
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve reads the request's headers once.
+func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
+	*id = identity{ip: tx.Flow.Client.Addr().Unmap()}
+	req := tx.Request
+	var xff, realIP, fwd, acceptLang string
+	h := uint64(14695981039346656037)
+	for i := range req.Headers {
+		hd := &req.Headers[i]
+		name := hd.Name
+		switch {
+		case eqFold(name, "authorization"):
+			r.authorization(hd.Value, id)
+			continue
+		case eqFold(name, "cookie"):
+			if id.session == "" {
+				id.sessionCookie, id.session = r.sessionCookie(hd.Value)
+			}
+			continue
+		case eqFold(name, "content-length"), eqFold(name, "content-type"), eqFold(name, "transfer-encoding"):
+			continue // they follow the request, not the client
+		case eqFold(name, "user-agent"):
+			id.ua = hd.Value
+		case eqFold(name, "x-forwarded-for"):
+			xff = hd.Value
+		case eqFold(name, "x-real-ip"):
+			realIP = hd.Value
+		case eqFold(name, "forwarded"):
+			fwd = hd.Value
+		case eqFold(name, "accept-language"):
+			acceptLang = hd.Value
+		default:
+			if id.apiKey == "" && len(r.keys) > 0 && r.keys[lowerShort(name)] {
+				id.apiKey = hd.Value
+				continue
+			}
+		}
+		for j := 0; j < len(name); j++ {
+			h ^= uint64(name[j])
+			h *= 1099511628211
+		}
+		h ^= '\n'
+		h *= 1099511628211
+	}
+	fam, ok := r.uaFam[id.ua]
+	if !ok {
+		fam = uaFamily(id.ua)
+		if len(r.uaFam) >= maxJWTCache {
+			clear(r.uaFam)
+		}
+		r.uaFam[id.ua] = fam
+	}
+	for j := 0; j < len(fam); j++ {
+		h ^= uint64(fam[j])
+		h *= 1099511628211
+	}
+	id.fp = h
+	id.tool = fam == "" || !strings.HasPrefix(fam, "browser")
+	id.spoofed = !id.tool && acceptLang == ""
+	if len(r.trusted) > 0 && r.isTrusted(id.ip) {
+		if a, ok := r.forwardedClient(xff, fwd, realIP); ok {
+			id.ip = a
+		}
+	}
+}
+
+// forwardedClient is the first address, from the right, that is not a
+// trusted proxy.
+func (r *resolver) forwardedClient(xff, fwd, realIP string) (netip.Addr, bool) {
+	list := xff
+	if list == "" && fwd != "" {
+		var b strings.Builder
+		for _, el := range strings.Split(fwd, ",") {
+			for _, kv := range strings.Split(el, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+				if ok && strings.EqualFold(k, "for") {
+					v = strings.Trim(v, `"`)
+					if strings.HasPrefix(v, "[") {
+						if end := strings.IndexByte(v, ']'); end > 0 {
+							v = v[1:end]
+						}
+					} else if ap, err := netip.ParseAddrPort(v); err == nil {
+						v = ap.Addr().String()
+					}
+					b.WriteString(v + ",")
+				}
+			}
+		}
+		list = b.String()
+	}
+	for list != "" {
+		i := strings.LastIndexByte(list, ',')
+		item := strings.TrimSpace(list[i+1:])
+		list = list[:max(i, 0)]
+		if item == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = a.Unmap()
+		if !r.isTrusted(a) {
+			return a, true
+		}
+		if i < 0 {
+			break
+		}
+	}
+	if a, err := netip.ParseAddr(strings.TrimSpace(realIP)); err == nil {
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func (r *resolver) authorization(v string, id *identity) {
+	scheme, cred, _ := strings.Cut(v, " ")
+	cred = strings.TrimSpace(cred)
+	switch {
+	case strings.EqualFold(scheme, "bearer"):
+		if strings.Count(cred, ".") == 2 {
+			id.user = r.jwtSubject(cred)
+		}
+		if id.user == "" && id.apiKey == "" {
+			id.apiKey = cred // an opaque token identifies its holder
+		}
+	case strings.EqualFold(scheme, "basic"):
+		if len(cred) <= 512 {
+			var buf [384]byte
+			if n, err := base64.StdEncoding.Decode(buf[:], []byte(cred)); err == nil {
+				if u, _, ok := bytes.Cut(buf[:n], []byte{':'}); ok && len(u) > 0 {
+					id.user = string(u)
+				}
+			}
+		}
+	default:
+		if id.apiKey == "" {
+			id.apiKey = cred
+		}
+	}
+}
+
+// jwtSubject returns the token's "sub" claim (the signature is not
+// checked: the sensor identifies, it does not authorize).
+func (r *resolver) jwtSubject(tok string) string {
+	if s, ok := r.jwtSub[tok]; ok {
+		return s
+	}
+	sub := ""
+	parts := strings.SplitN(tok, ".", 3)
+	if len(parts) == 3 && len(parts[1]) <= 4096 {
+		if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
+			var c struct {
+				Sub      string `json:"sub"`
+				ClientID string `json:"client_id"`
+			}
+			if json.Unmarshal(raw, &c) == nil {
+				sub = c.Sub
+				if sub == "" {
+					sub = c.ClientID
+				}
+				if len(sub) > 128 {
+					sub = sub[:128]
+				}
+			}
+		}
+	}
+	if len(r.jwtSub) >= maxJWTCache {
+		clear(r.jwtSub)
+	}
+	r.jwtSub[tok] = sub
+	return sub
+}
+
+// sessionCookie finds the first configured session cookie.
+func (r *resolver) sessionCookie(v string) (name, value string) {
+	for v != "" {
+		var kv string
+		kv, v, _ = strings.Cut(v, ";")
+		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if ok && val != "" && r.sessions[lowerShort(k)] {
+			return k, val
+		}
+	}
+	return "", ""
+}
+
+// uaFamily names the client software: "browser/<engine>" for browsers,
+// the tool's name for libraries and tools, "" when there is none.
+func uaFamily(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	l := ua
+	if len(l) > 256 {
+		l = l[:256]
+	}
+	low := strings.ToLower(l)
+	for _, t := range tools {
+		if strings.Contains(low, t) {
+			return t
+		}
+	}
+	if strings.HasPrefix(ua, "Mozilla/") {
+		switch {
+		case strings.Contains(l, "Firefox/"):
+			return "browser/firefox"
+		case strings.Contains(l, "Edg/"):
+			return "browser/edge"
+		case strings.Contains(l, "Chrome/"):
+			return "browser/chrome"
+		case strings.Contains(l, "Safari/"):
+			return "browser/safari"
+		}
+		return "browser/other"
+	}
+	if i := strings.IndexAny(l, "/ ("); i > 0 {
+		return strings.ToLower(l[:i])
+	}
+	return strings.ToLower(l)
+}
+
+// tools are User-Agent markers of libraries, tools and crawlers (checked
+// before the browser markers: many tools pretend to be Mozilla).
+var tools = []string{"curl", "wget", "python-requests", "python-urllib", "python-httpx", "aiohttp", "go-http-client", "okhttp", "java/", "apache-httpclient",
+	"libwww-perl", "scrapy", "axios", "node-fetch", "undici", "postmanruntime", "insomnia", "httpie", "powershell", "headlesschrome", "phantomjs", "selenium",
+	"puppeteer", "playwright", "sqlmap", "nikto", "nuclei", "masscan", "zgrab", "gobuster", "dirbuster", "ffuf", "wpscan", "bot", "crawler", "spider"}
+
+// loginAttempt is what a login request tried.
+type loginAttempt struct {
+	user    string // the username tried (raw; redacted before export)
+	success bool
+	session string // the session cookie the response set
+}
+
+// loginNames are last path segments of login endpoints.
+var loginNames = map[string]bool{"login": true, "signin": true, "sign-in": true, "sign_in": true, "logon": true, "authenticate": true, "auth": true,
+	"token": true, "session": true, "sessions": true, "log-in": true}
+
+// parseLogin says whether the request is a login with a password and
+// what it tried; paths are the configured login templates.
+func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAttempt, bool) {
+	req := tx.Request
+	if req.Method != "POST" || len(req.Body.Data) == 0 || len(req.Body.Data) > 8192 {
+		return loginAttempt{}, false
+	}
+	configured := false
+	for _, p := range r.cfg.LoginPaths {
+		if p == tpl || p == req.Path {
+			configured = true
+		}
+	}
+	if !configured {
+		last := req.Path
+		if i := strings.LastIndexByte(strings.TrimRight(last, "/"), '/'); i >= 0 {
+			last = strings.TrimRight(last[i+1:], "/")
+		}
+		if !loginNames[strings.ToLower(last)] {
+			return loginAttempt{}, false
+		}
+	}
+	fields := map[string]string{}
+	body := bytes.TrimSpace(req.Body.Data)
+	if len(body) > 0 && body[0] == '{' {
+		var m map[string]any
+		if json.Unmarshal(body, &m) != nil {
+			return loginAttempt{}, false
+		}
+		for k, v := range m {
+			if s, ok := v.(string); ok {
+				fields[strings.ToLower(k)] = s
+			}
+		}
+	} else {
+		q, err := url.ParseQuery(string(body))
+		if err != nil {
+			return loginAttempt{}, false
+		}
+		for k, v := range q {
+			if len(v) > 0 {
+				fields[strings.ToLower(k)] = v[0]
+			}
+		}
+	}
+	pw := false
+	for _, k := range []string{"password", "passwd", "pass", "pwd", "passphrase"} {
+		if fields[k] != "" {
+			pw = true
+		}
+	}
+	if !pw && !configured {
+		return loginAttempt{}, false
+	}
+	var la loginAttempt
+	for _, k := range r.cfg.UserFields {
+		if v := fields[strings.ToLower(k)]; v != "" {
+			la.user = strings.ToLower(strings.TrimSpace(v))
+			if len(la.user) > 128 {
+				la.user = la.user[:128]
+			}
+			break
+		}
+	}
+	resp := tx.Response
+	if resp == nil {
+		return la, true
+	}
+	la.success = resp.Status < 400 && !failureBody(resp.Body.Data)
+	if la.success {
+		for i := range resp.Headers {
+			if eqFold(resp.Headers[i].Name, "set-cookie") {
+				if _, v := r.sessionCookie(strings.SplitN(resp.Headers[i].Value, ";", 2)[0]); v != "" {
+					la.session = v
+				}
+			}
+		}
+	}
+	return la, true
+}
+
+// failureBody says a 2xx login answer reports a failure anyway.
+func failureBody(b []byte) bool {
+	if len(b) > 512 {
+		b = b[:512]
+	}
+	low := bytes.ToLower(b)
+	for _, w := range [...]string{"invalid", "incorrect", "failed", "failure", "wrong", "denied", "unauthorized", "\"error\""} {
+		if bytes.Contains(low, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownerKeys are JSON fields naming an object's owner.
+var ownerKeys = [...][]byte{[]byte(`"user_id"`), []byte(`"userId"`), []byte(`"owner_id"`), []byte(`"ownerId"`), []byte(`"customer_id"`), []byte(`"customerId"`), []byte(`"owner"`)}
+
+// ownerOf returns the owner field's value of a JSON object response (the
+// first 2 KiB), "" when there is none.
+func ownerOf(b []byte) []byte {
+	if len(b) > 2048 {
+		b = b[:2048]
+	}
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || b[0] != '{' {
+		return nil
+	}
+	for _, k := range ownerKeys {
+		i := bytes.Index(b, k)
+		if i < 0 {
+			continue
+		}
+		v := bytes.TrimLeft(b[i+len(k):], " \t\r\n")
+		if len(v) == 0 || v[0] != ':' {
+			continue
+		}
+		v = bytes.TrimLeft(v[1:], " \t\r\n")
+		end := bytes.IndexAny(v, ",}]\n")
+		if end < 0 {
+			end = len(v)
+		}
+		v = bytes.Trim(bytes.TrimSpace(v[:end]), `"`)
+		if len(v) > 0 && len(v) <= 128 {
+			return v
+		}
+	}
+	return nil
+}
+
+func eqFold(a, b string) bool { return len(a) == len(b) && strings.EqualFold(a, b) }
+
+// lowerShort lower-cases a header or cookie name without allocating when
+// it is already lower case.
+func lowerShort(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}

@@ -1,0 +1,229 @@
+package behavior
+
+import (
+	"encoding/base64"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+func TestResolve(t *testing.T) {
+	cfg := NewConfig()
+	cfg.TrustedProxies = []string{"10.0.0.0/8"}
+	r := newResolver(cfg)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("carol:secret"))
+	cases := []struct {
+		name    string
+		client  string
+		headers []http1.Header
+		ip      string
+		user    string
+		session string
+		apiKey  string
+		tool    bool
+		spoofed bool
+	}{
+		{"plain browser", "198.51.100.1", browser(), "198.51.100.1", "", "", "", false, false},
+		{"jwt sub", "198.51.100.1", browser(bearer("u42")), "198.51.100.1", "u42", "", "", false, false},
+		{"basic user", "198.51.100.1", []http1.Header{{Name: "Authorization", Value: basic}}, "198.51.100.1", "carol", "", "", true, false},
+		{"opaque bearer is a key", "198.51.100.1", []http1.Header{{Name: "Authorization", Value: "Bearer abcdef0123456789"}}, "198.51.100.1", "", "", "abcdef0123456789", true, false},
+		{"api key header", "198.51.100.1", []http1.Header{{Name: "X-Api-Key", Value: "k1"}, {Name: "User-Agent", Value: "curl/8.0"}}, "198.51.100.1", "", "", "k1", true, false},
+		{"session cookie", "198.51.100.1", browser(http1.Header{Name: "Cookie", Value: "theme=dark; SID=abc123"}), "198.51.100.1", "", "abc123", "", false, false},
+		{"spoofed browser", "198.51.100.1", []http1.Header{{Name: "User-Agent", Value: chrome}}, "198.51.100.1", "", "", "", false, true},
+		{"xff from untrusted peer ignored", "198.51.100.1", []http1.Header{{Name: "X-Forwarded-For", Value: "1.2.3.4"}}, "198.51.100.1", "", "", "", true, false},
+		{"xff from trusted proxy", "10.1.1.1", []http1.Header{{Name: "X-Forwarded-For", Value: "203.0.113.9, 10.2.2.2"}}, "203.0.113.9", "", "", "", true, false},
+		{"xff spoofed left part skipped", "10.1.1.1", []http1.Header{{Name: "X-Forwarded-For", Value: "6.6.6.6, 203.0.113.9"}}, "203.0.113.9", "", "", "", true, false},
+		{"forwarded header", "10.1.1.1", []http1.Header{{Name: "Forwarded", Value: `for="[2001:db8::7]:4711";proto=https`}}, "2001:db8::7", "", "", "", true, false},
+		{"x-real-ip", "10.1.1.1", []http1.Header{{Name: "X-Real-IP", Value: "203.0.113.10"}}, "203.0.113.10", "", "", "", true, false},
+		{"garbage xff keeps peer", "10.1.1.1", []http1.Header{{Name: "X-Forwarded-For", Value: "not-an-ip"}}, "10.1.1.1", "", "", "", true, false},
+		{"mapped v4", "::ffff:198.51.100.3", nil, "198.51.100.3", "", "", "", true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tx := &reassembly.Transaction{Flow: reassembly.Flow{Client: netip.AddrPortFrom(netip.MustParseAddr(c.client), 1)}}
+			tx.Request = &http1.Request{Method: "GET", Path: "/", Headers: c.headers}
+			var id identity
+			r.resolve(tx, &id)
+			if id.ip.String() != c.ip || id.user != c.user || id.session != c.session || id.apiKey != c.apiKey || id.tool != c.tool || id.spoofed != c.spoofed {
+				t.Errorf("got ip=%s user=%q session=%q key=%q tool=%v spoofed=%v", id.ip, id.user, id.session, id.apiKey, id.tool, id.spoofed)
+			}
+		})
+	}
+}
+
+// TestFingerprint: the same client software gives the same print whatever
+// it sends in values; header order, casing or another tool changes it.
+func TestFingerprint(t *testing.T) {
+	r := newResolver(NewConfig())
+	fp := func(hs ...http1.Header) uint64 {
+		tx := &reassembly.Transaction{Flow: reassembly.Flow{Client: netip.MustParseAddrPort("192.0.2.1:1")}}
+		tx.Request = &http1.Request{Method: "GET", Path: "/", Headers: hs}
+		var id identity
+		r.resolve(tx, &id)
+		return id.fp
+	}
+	a := fp(browser(bearer("a"))...)
+	if b := fp(browser(bearer("b"), http1.Header{Name: "Content-Length", Value: "3"})...); a != b {
+		t.Error("credentials and body headers change the print")
+	}
+	h := browser()
+	h[1], h[2] = h[2], h[1]
+	if fp(h...) == a {
+		t.Error("header order does not change the print")
+	}
+	h = browser()
+	h[3].Name = "accept-language"
+	if fp(h...) == a {
+		t.Error("header casing does not change the print")
+	}
+}
+
+func TestUAFamily(t *testing.T) {
+	for ua, want := range map[string]string{
+		"":                       "",
+		chrome:                   "browser/chrome",
+		"python-requests/2.31.0": "python-requests",
+		"Mozilla/5.0 (compatible; Googlebot/2.1)": "bot",
+		"MyApp/1.2 (iOS 17)":                      "myapp",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0": "browser/firefox",
+	} {
+		if got := uaFamily(ua); got != want {
+			t.Errorf("uaFamily(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestParseLogin(t *testing.T) {
+	r := newResolver(NewConfig())
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		resp                     string
+		setCookie                string
+		login                    bool
+		user                     string
+		success                  bool
+		session                  string
+	}{
+		{"json failure", "POST", "/v1/login", `{"username":"Dave","password":"x"}`, 401, `{}`, "", true, "dave", false, ""},
+		{"form success with session", "POST", "/auth/signin", "email=e%40x.example&password=p", 302, "", "session=s1; HttpOnly", true, "e@x.example", true, "s1"},
+		{"200 that says invalid", "POST", "/api/token", `{"login":"f","pwd":"x"}`, 200, `{"status":"Invalid password"}`, "", true, "f", false, ""},
+		{"no password: oauth client credentials", "POST", "/oauth/token", "grant_type=client_credentials&client_id=a", 200, "{}", "", false, "", false, ""},
+		{"not a login path", "POST", "/v1/users", `{"username":"g","password":"x"}`, 201, "{}", "", false, "", false, ""},
+		{"get is not a login", "GET", "/v1/login", `{"username":"g","password":"x"}`, 200, "{}", "", false, "", false, ""},
+		{"broken json", "POST", "/login", `{"username":`, 400, "", "", false, "", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tx := &reassembly.Transaction{}
+			tx.Request = &http1.Request{Method: c.method, Path: c.path, Body: http1.Body{Data: []byte(c.body)}}
+			tx.Response = &http1.Response{Status: c.status, Body: http1.Body{Data: []byte(c.resp)}}
+			if c.setCookie != "" {
+				tx.Response.Headers = []http1.Header{{Name: "Set-Cookie", Value: c.setCookie}}
+			}
+			la, ok := r.parseLogin(tx, "")
+			if ok != c.login || la.user != c.user || la.success != c.success || la.session != c.session {
+				t.Errorf("got login=%v %+v", ok, la)
+			}
+		})
+	}
+}
+
+func TestOwnerOf(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"id":1,"user_id":42,"x":1}`: "42",
+		`{"ownerId": "u-7"}`:          "u-7",
+		`[{"user_id":1}]`:             "",
+		`{"seller_id":3}`:             "",
+		`{"customer_id":"c9"}`:        "c9",
+		`{"owner":{"id":1}}`:          "{\"id\":1",
+		"":                            "",
+	} {
+		if got := string(ownerOf([]byte(body))); got != want {
+			t.Errorf("ownerOf(%s) = %q, want %q", body, got, want)
+		}
+	}
+}
+
+// TestNoRawIdentities: detections and actor events carry masked users
+// and hashed sessions and keys.
+func TestNoRawIdentities(t *testing.T) {
+	cfg := NewConfig()
+	tr := NewTracker(cfg, "t")
+	w := tr.NewWorker()
+	var c collector
+	raw := []string{"victim@corp.example", "sess-raw-value-123", "pk_live_secret_999"}
+	for k := 0; k < 12; k++ {
+		rq := loginReq(time.Duration(k)*time.Second, "203.0.113.1", raw[0], k == 11, []http1.Header{{Name: "Cookie", Value: "sid=" + raw[1]}, {Name: "X-API-Key", Value: raw[2]}})
+		w.Analyze(rq.tx(), &c)
+	}
+	var out []byte
+	enc := event.Encoder{Sensor: "t"}
+	for i := range c.dets {
+		out = enc.AppendDetection(out, &c.dets[i])
+	}
+	sink := &lines{}
+	tr.Report(t0.Add(time.Minute), true, sink)
+	out = append(out, sink.b...)
+	if len(c.dets) == 0 || len(sink.b) == 0 {
+		t.Fatalf("no detections (%d) or actor events", len(c.dets))
+	}
+	for _, v := range raw {
+		if containsBytes(out, v) {
+			t.Errorf("raw %q in output:\n%s", v, out)
+		}
+	}
+}
+
+type lines struct{ b []byte }
+
+func (l *lines) Event(typ, key string, line []byte) { l.b = append(append(l.b, line...), '\n') }
+func (l *lines) Detection(d *event.Detection)       {}
+
+func containsBytes(b []byte, s string) bool {
+	return len(s) > 0 && string(b) != "" && (func() bool {
+		for i := 0; i+len(s) <= len(b); i++ {
+			if string(b[i:i+len(s)]) == s {
+				return true
+			}
+		}
+		return false
+	})()
+}
+
+// TestMillionActors: a million distinct addresses keep the table at its
+// bound and the heap well under 512 MB.
+func TestMillionActors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the million-actor memory test takes a few seconds")
+	}
+	cfg := NewConfig()
+	tr := NewTracker(cfg, "t")
+	w := tr.NewWorker()
+	var c collector
+	tx := req{ip: "1.0.0.1", method: "GET", path: "/v1/items/7", headers: browser(), status: 200, resp: `{"user_id":1}`}.tx()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 1_000_000; i++ {
+		tx.Flow.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1)
+		tx.Request.Start = t0.Add(time.Duration(i) * time.Millisecond)
+		w.Analyze(tx, &c)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("1,000,000 actors: %d held (max_actors %d), %d evicted, heap +%.1f MB", tr.Len(), cfg.MaxActors, tr.Evicted(), float64(heap)/(1<<20))
+	if tr.Len() > cfg.MaxActors {
+		t.Errorf("%d actors held, bound %d", tr.Len(), cfg.MaxActors)
+	}
+	if heap > 512<<20 {
+		t.Errorf("heap grew by %d MB", heap>>20)
+	}
+}

@@ -1,0 +1,490 @@
+package behavior
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/redact"
+)
+
+// class numbers the detectors.
+type class uint8
+
+const (
+	cStuffing class = iota
+	cBrute
+	cTakeover
+	cBOLA
+	cRate
+	cBot
+	cExfil
+	numClasses
+)
+
+var classNames = [numClasses]string{"credential_stuffing", "brute_force", "account_takeover", "bola", "rate_abuse", "bot", "exfiltration"}
+
+// kind is what an actor is keyed on.
+type kind uint8
+
+const (
+	kIP kind = iota
+	kUser
+	kKey
+	kSession
+	kFP
+)
+
+var kindNames = [...]string{"ip", "user", "api_key", "session", "fingerprint"}
+
+// Stages of the kill chain, in order.
+var Stages = []string{"", "recon", "probing", "exploitation", "abuse", "exfiltration"}
+
+const (
+	stRecon = 1 + iota
+	stProbing
+	stExploitation
+	stAbuse
+	stExfiltration
+)
+
+// set is a small exact set of hashes; past its capacity it only counts
+// up to the capacity (enough for thresholds, bounded in memory).
+type set struct{ h []uint64 }
+
+func (s *set) add(x uint64, capacity int) bool {
+	for _, y := range s.h {
+		if y == x {
+			return false
+		}
+	}
+	if len(s.h) >= capacity {
+		return false
+	}
+	s.h = append(s.h, x)
+	return true
+}
+
+func (s *set) len() int { return len(s.h) }
+func (s *set) reset()   { s.h = s.h[:0] }
+
+// strs is a small list of distinct strings (linked identities).
+type strs []string
+
+func (l *strs) add(v string, capacity int) {
+	if v == "" {
+		return
+	}
+	for _, x := range *l {
+		if x == v {
+			return
+		}
+	}
+	if len(*l) < capacity {
+		*l = append(*l, v)
+	}
+}
+
+// record is one actor, or a login source or target.
+type record struct {
+	key         uint64
+	kind        kind
+	actor       event.Actor // identities as exported (redacted), latest
+	ips, fps    strs        // linked identities
+	users, sess strs
+	first, last int64
+	requests    uint64
+	lastIP      netip.Addr
+	lastFP      uint64
+	lastSession string
+
+	score    float64
+	scoreAt  int64
+	stage    uint8
+	repScore int
+	repStage uint8
+	dirty    bool
+	live     bool
+	dets     [numClasses]uint32
+
+	minute   int64 // rate: current minute and its count
+	minCount uint32
+
+	login *loginState
+	walk  *walkState
+	own   *ownState
+	bot   *botState
+	exfil *exfilState
+
+	emitted    [numClasses]int64 // window start of the last detection, per class
+	prev, next *record
+}
+
+type loginState struct {
+	start              int64
+	attempts, failures uint32
+	users, ips         set
+	failRun            uint32 // consecutive failures (as a source)
+	// as the target of attempts (a username)
+	tStart int64
+	tFail  uint32
+	tIPs   set
+}
+
+type walkState struct {
+	start    int64
+	tpl      uint64 // the endpoint walked
+	ids      set
+	lo, hi   int64 // numeric ids seen
+	numeric  uint32
+	ok, seen uint32
+}
+
+type ownState struct {
+	start  int64
+	owners set
+}
+
+type botState struct {
+	start          int64
+	n, tool, spoof uint32
+	lastAt         int64
+	gaps           uint32
+	mean, m2       float64 // of the gaps (Welford), seconds
+}
+
+// epState learns whether an endpoint's objects are shared (a catalog many
+// principals read) or owned (each id read by one principal).
+type epState struct {
+	first         map[uint64]uint64 // id -> first principal, bounded
+	total, shared uint32
+}
+
+// objects says what an endpoint's objects look like so far.
+type objects uint8
+
+const (
+	objUnknown objects = iota
+	objShared          // many principals read the same ids: a catalog
+)
+
+// maxEndpointIDs bounds the ids remembered per endpoint.
+const maxEndpointIDs = 4096
+
+// sharedObjects records a read of object id by principal and says whether
+// the endpoint's objects are read by several principals (then walking its
+// ids is scraping a catalog, not reading other users' objects) or each by
+// its own (unknown).
+func (t *Tracker) sharedObjects(tpl, id, principal uint64) objects {
+	s := &t.shards[tpl%numShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.endpoints == nil {
+		s.endpoints = map[uint64]*epState{}
+	}
+	e := s.endpoints[tpl]
+	if e == nil {
+		if len(s.endpoints) >= 1024 {
+			return objUnknown
+		}
+		e = &epState{first: map[uint64]uint64{}}
+		s.endpoints[tpl] = e
+	}
+	e.total++
+	switch p, ok := e.first[id]; {
+	case !ok:
+		if len(e.first) < maxEndpointIDs {
+			e.first[id] = principal
+		}
+	case p != principal:
+		e.shared++
+	}
+	if e.total > 1<<30 {
+		e.total, e.shared = e.total/2, e.shared/2
+	}
+	if e.total >= 20 && e.shared*5 >= e.total {
+		return objShared
+	}
+	return objUnknown
+}
+
+type exfilState struct {
+	start int64
+	n     uint32
+	bytes uint64
+	types uint64
+}
+
+const numShards = 32
+
+type shard struct {
+	mu         sync.Mutex
+	m          map[uint64]*record
+	head, tail *record // most recently seen first
+	max        int
+	baseline   float64           // per-actor requests per minute, exponentially weighted
+	sessions   map[uint64]string // session -> user, for stitching
+	endpoints  map[uint64]*epState
+	dirty      []*record
+}
+
+// Tracker is the state every worker shares.
+type Tracker struct {
+	cfg     *Config
+	window  int64
+	shards  [numShards]shard
+	evicted atomic.Uint64
+	sensor  string
+	allow   allowlist
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker(cfg *Config, sensor string) *Tracker {
+	t := &Tracker{cfg: cfg, window: int64(cfg.Window), sensor: sensor, allow: newAllowlist(cfg.Allowlist)}
+	for i := range t.shards {
+		t.shards[i].m = map[uint64]*record{}
+		t.shards[i].max = max(cfg.MaxActors/numShards, 4)
+	}
+	return t
+}
+
+// Evicted counts actors dropped from the full table.
+func (t *Tracker) Evicted() uint64 { return t.evicted.Load() }
+
+// Len is the number of actors held.
+func (t *Tracker) Len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func keyOf(k kind, v string) uint64 {
+	h := uint64(14695981039346656037) ^ uint64(k)
+	h *= 1099511628211
+	for i := 0; i < len(v); i++ {
+		h ^= uint64(v[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// lock finds or makes the record for key and returns it with its shard
+// locked; the caller unlocks.
+func (t *Tracker) lock(key uint64, k kind, now int64) (*shard, *record) {
+	s := &t.shards[key%numShards]
+	s.mu.Lock()
+	r := s.m[key]
+	if r == nil {
+		if len(s.m) >= s.max {
+			old := s.tail
+			s.unlink(old)
+			delete(s.m, old.key)
+			old.live = false
+			t.evicted.Add(1)
+		}
+		r = &record{key: key, kind: k, first: now, live: true, repScore: -1}
+		s.m[key] = r
+	} else {
+		s.unlink(r)
+	}
+	r.next, r.prev = s.head, nil
+	if s.head != nil {
+		s.head.prev = r
+	}
+	s.head = r
+	if s.tail == nil {
+		s.tail = r
+	}
+	if now > r.last {
+		r.last = now
+	}
+	return s, r
+}
+
+func (s *shard) unlink(r *record) {
+	if r.prev != nil {
+		r.prev.next = r.next
+	} else if s.head == r {
+		s.head = r.next
+	}
+	if r.next != nil {
+		r.next.prev = r.prev
+	} else if s.tail == r {
+		s.tail = r.prev
+	}
+	r.prev, r.next = nil, nil
+}
+
+// roll restarts a window that is over (or never started).
+func roll(start *int64, now, span int64) bool {
+	if *start == 0 || now-*start >= span || now < *start {
+		*start = now
+		return true
+	}
+	return false
+}
+
+// decayed is the score now.
+func (t *Tracker) decayed(r *record, now int64) float64 {
+	if r.score == 0 || now <= r.scoreAt {
+		return r.score
+	}
+	return r.score * math.Exp2(-float64(now-r.scoreAt)/float64(t.cfg.ScoreHalfLife))
+}
+
+// raise adds to the actor's threat score and moves its stage forward.
+func (t *Tracker) raise(s *shard, r *record, now int64, by float64, stage uint8) {
+	r.score = min(t.decayed(r, now)+by, 100)
+	r.scoreAt = now
+	if stage > r.stage {
+		r.stage = stage
+	}
+	if !r.dirty {
+		r.dirty = true
+		s.dirty = append(s.dirty, r)
+	}
+}
+
+var severityScore = map[string]float64{"info": 1, "low": 5, "medium": 15, "high": 30, "critical": 50}
+
+// classStage is the kill-chain stage a detection puts its actor in.
+var classStage = [numClasses]uint8{cStuffing: stAbuse, cBrute: stAbuse, cTakeover: stExploitation, cBOLA: stExploitation, cRate: stAbuse, cBot: stProbing, cExfil: stExfiltration}
+
+// detect makes a detection once per actor, class and window.
+func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
+	if r.emitted[c] == winStart {
+		return
+	}
+	r.emitted[c] = winStart
+	r.dets[c]++
+	t.raise(s, r, now, severityScore[sev], classStage[c])
+	h := keyOf(kind(c), classNames[c])
+	for _, x := range [...]uint64{r.key, uint64(winStart)} {
+		h ^= x
+		h *= 1099511628211
+	}
+	*out = append(*out, event.Detection{
+		ID:    "bh-" + hex.EncodeToString([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}),
+		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.actor, Endpoint: ep, Evidence: ev,
+		FirstSeen: time.Unix(0, winStart).UTC(), LastSeen: time.Unix(0, now).UTC(), Count: count, Action: "log",
+	})
+}
+
+// exportUser is a username as it may leave the sensor: e-mail addresses
+// masked, anything that looks personal or secret replaced by its length.
+func exportUser(u string) string {
+	switch {
+	case u == "":
+		return ""
+	case strings.Contains(u, "@"):
+		return redact.Email(u)
+	case redact.SensitiveValue(u) || len(u) > 64:
+		return redact.Mask(u)
+	}
+	return u
+}
+
+// tokenID names a session or API key by a hash (the raw value never
+// leaves the sensor).
+func tokenID(prefix, v string) string {
+	if v == "" {
+		return ""
+	}
+	s := sha256.Sum256([]byte("apitap-actor\x00" + v))
+	return prefix + hex.EncodeToString(s[:6])
+}
+
+func fpID(fp uint64) string {
+	return "h:" + hex.EncodeToString([]byte{byte(fp >> 40), byte(fp >> 32), byte(fp >> 24), byte(fp >> 16), byte(fp >> 8), byte(fp)})
+}
+
+// Actor is one actor as reported (events, the read summary).
+type Actor struct {
+	Kind       string
+	Actor      event.Actor
+	Score      float64
+	Stage      string
+	Requests   uint64
+	First      time.Time
+	Last       time.Time
+	IPs        []string
+	Users      []string
+	Prints     []string
+	Sessions   []string
+	Detections map[string]uint32
+}
+
+func (t *Tracker) snapshot(r *record, now int64) Actor {
+	a := Actor{Kind: kindNames[r.kind], Actor: r.actor, Score: math.Round(t.decayed(r, now)*10) / 10, Stage: Stages[r.stage], Requests: r.requests,
+		First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(),
+		IPs: append([]string(nil), r.ips...), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...)}
+	for c, n := range r.dets {
+		if n > 0 {
+			if a.Detections == nil {
+				a.Detections = map[string]uint32{}
+			}
+			a.Detections[classNames[c]] = n
+		}
+	}
+	return a
+}
+
+// Top returns the n actors with the highest scores at time now (capture
+// time), highest first.
+func (t *Tracker) Top(n int, now time.Time) []Actor {
+	var all []Actor
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for _, r := range s.m {
+			if r.score > 0 {
+				all = append(all, t.snapshot(r, now.UnixNano()))
+			}
+		}
+		s.mu.Unlock()
+	}
+	sortActors(all)
+	if len(all) > n {
+		all = all[:n]
+	}
+	return all
+}
+
+func sortActors(all []Actor) {
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Score != all[j].Score {
+			return all[i].Score > all[j].Score
+		}
+		return actorName(all[i]) < actorName(all[j])
+	})
+}
+
+// actorName is the actor's main identity, for sorting and display.
+func actorName(a Actor) string {
+	switch a.Kind {
+	case "user":
+		return "user:" + a.Actor.User
+	case "api_key":
+		return "api_key:" + a.Actor.APIKey
+	case "session":
+		return "session:" + a.Actor.Session
+	case "fingerprint":
+		return "fingerprint:" + a.Actor.Fingerprint
+	}
+	return "ip:" + a.Actor.IP
+}
+
+// Name is the actor's main identity ("user:alice", "ip:203.0.113.7").
+func (a Actor) Name() string { return actorName(a) }
