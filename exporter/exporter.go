@@ -42,6 +42,29 @@ type sinkQueue struct {
 	sent    atomic.Uint64
 	dropped atomic.Uint64 // queue full
 	failed  atomic.Uint64 // Send gave up
+	// Send calls: how many, how many failed, their latency
+	sends, sendErrors atomic.Uint64
+	sendNanos         atomic.Uint64
+	latency           [len(LatencyBuckets)]atomic.Uint64 // not cumulative
+}
+
+// LatencyBuckets are the upper bounds, in seconds, of the Send latency
+// histogram (Stat.Latency).
+var LatencyBuckets = [...]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+func (q *sinkQueue) observe(d time.Duration, err error) {
+	q.sends.Add(1)
+	if err != nil {
+		q.sendErrors.Add(1)
+	}
+	q.sendNanos.Add(uint64(d))
+	sec := d.Seconds()
+	for i, b := range LatencyBuckets {
+		if sec <= b {
+			q.latency[i].Add(1)
+			return
+		}
+	}
 }
 
 // FanOut hands every record to every sink.
@@ -135,7 +158,10 @@ func (f *FanOut) run(q *sinkQueue) {
 			q.failed.Add(uint64(len(batch)))
 			continue
 		}
-		if err := q.sink.Send(f.ctx, batch); err != nil {
+		start := time.Now()
+		err := q.sink.Send(f.ctx, batch)
+		q.observe(time.Since(start), err)
+		if err != nil {
 			q.failed.Add(uint64(len(batch)))
 			if fails++; fails >= downAfter {
 				downUntil = time.Now().Add(downFor)
@@ -182,17 +208,30 @@ func (f *FanOut) Close() error {
 	return nil
 }
 
-// Stat counts one sink's records.
+// Stat counts one sink's records and Send calls.
 type Stat struct {
 	Sink                  string
 	Sent, Dropped, Failed uint64
+	// Sends and SendErrors count Send calls (batches); SendSeconds is
+	// their total time and Latency their cumulative counts per
+	// LatencyBuckets bound (calls over the last bound are only in Sends).
+	Sends, SendErrors uint64
+	SendSeconds       float64
+	Latency           []uint64
 }
 
 // Stats reports every sink's counters, by sink name.
 func (f *FanOut) Stats() []Stat {
 	var out []Stat
 	for _, q := range f.queues {
-		out = append(out, Stat{Sink: q.sink.Name(), Sent: q.sent.Load(), Dropped: q.dropped.Load(), Failed: q.failed.Load()})
+		st := Stat{Sink: q.sink.Name(), Sent: q.sent.Load(), Dropped: q.dropped.Load(), Failed: q.failed.Load(),
+			Sends: q.sends.Load(), SendErrors: q.sendErrors.Load(), SendSeconds: float64(q.sendNanos.Load()) / 1e9}
+		var cum uint64
+		for i := range q.latency {
+			cum += q.latency[i].Load()
+			st.Latency = append(st.Latency, cum)
+		}
+		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Sink < out[j].Sink })
 	return out

@@ -13,19 +13,23 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/apitap/apitap/analyzer/behavior"
 	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/sensor"
 )
 
 // Server serves one pipeline.
 type Server struct {
 	p      *sensor.Pipeline
+	fan    atomic.Pointer[exporter.FanOut]
 	sensor string
 	token  string
 	ready  atomic.Bool
@@ -37,13 +41,20 @@ func New(p *sensor.Pipeline, sensorID, token string) *Server {
 	return &Server{p: p, sensor: sensorID, token: token}
 }
 
+// SetExport adds the export sinks' metrics (Kafka and its spool).
+func (s *Server) SetExport(f *exporter.FanOut) {
+	if f != nil {
+		s.fan.Store(f)
+	}
+}
+
 // SetReady marks the sensor ready (capture and sinks are up) or not.
 func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 
 // Handler routes the endpoints.
 func (s *Server) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{p: s.p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{p: s.p, s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -80,6 +91,24 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"entries": s.p.Block.Active()})
 	})
+	mux.HandleFunc("/api/actors", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := s.p.Shared(behavior.Name).(*behavior.Tracker)
+		if !ok {
+			http.Error(w, "the behavior analyzer is off", http.StatusNotFound)
+			return
+		}
+		n := 50
+		if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 && v <= 10000 {
+			n = v
+		}
+		at := s.p.Stats().Time
+		out := []*behavior.ActorJSON{}
+		for _, a := range t.Top(n, at) {
+			out = append(out, a.JSON(s.sensor, at))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"actors": out})
+	})
 	mux.HandleFunc("/api/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.p.StatsEvent())
@@ -98,7 +127,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 // collector turns the pipeline's snapshot into metrics at scrape time.
-type collector struct{ p *sensor.Pipeline }
+type collector struct {
+	p *sensor.Pipeline
+	s *Server
+}
 
 var (
 	descPackets      = prometheus.NewDesc("apitap_packets_total", "Packets read from the sources.", nil, nil)
@@ -112,10 +144,19 @@ var (
 	descDetections   = prometheus.NewDesc("apitap_detections_total", "Detections, by class.", []string{"class"}, nil)
 	descBlocklist    = prometheus.NewDesc("apitap_blocklist_entries", "Active blocklist entries, by action.", []string{"action"}, nil)
 	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made, by reason.", []string{"reason"}, nil)
+	descActors       = prometheus.NewDesc("apitap_actors", "Threat actors held by the behavior analyzer.", nil, nil)
+	descActorsEvict  = prometheus.NewDesc("apitap_actors_evicted_total", "Actors evicted from the full actor table.", nil, nil)
+	descSinkRecords  = prometheus.NewDesc("apitap_sink_records_total", "Records per export sink, by outcome (sent, dropped: queue full, failed: given up).", []string{"sink", "outcome"}, nil)
+	descSinkSend     = prometheus.NewDesc("apitap_sink_send_seconds", "Latency of a sink's Send calls (one batch each; Kafka produce with acks).", []string{"sink"}, nil)
+	descSinkErrors   = prometheus.NewDesc("apitap_sink_send_errors_total", "Send calls that failed, per sink.", []string{"sink"}, nil)
+	descSpoolRecords = prometheus.NewDesc("apitap_spool_records", "Records waiting in the on-disk spool.", nil, nil)
+	descSpoolBytes   = prometheus.NewDesc("apitap_spool_bytes", "Bytes of the on-disk spool.", nil, nil)
+	descSpoolLost    = prometheus.NewDesc("apitap_spool_lost_total", "Records the full spool evicted, or that were corrupt on disk.", []string{"reason"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped,
+		descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
 		ch <- d
 	}
 }
@@ -149,4 +190,38 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	limited, full := c.p.Block.Dropped()
 	ch <- prometheus.MustNewConstMetric(descBlockDropped, prometheus.CounterValue, float64(limited), "rate_limited")
 	ch <- prometheus.MustNewConstMetric(descBlockDropped, prometheus.CounterValue, float64(full), "full")
+	if t, ok := c.p.Shared(behavior.Name).(*behavior.Tracker); ok {
+		ch <- prometheus.MustNewConstMetric(descActors, prometheus.GaugeValue, float64(t.Len()))
+		ch <- prometheus.MustNewConstMetric(descActorsEvict, prometheus.CounterValue, float64(t.Evicted()))
+	}
+	fan := c.s.fan.Load()
+	if fan == nil {
+		return
+	}
+	for _, st := range fan.Stats() {
+		for _, o := range [...]struct {
+			name string
+			n    uint64
+		}{{"sent", st.Sent}, {"dropped", st.Dropped}, {"failed", st.Failed}} {
+			ch <- prometheus.MustNewConstMetric(descSinkRecords, prometheus.CounterValue, float64(o.n), st.Sink, o.name)
+		}
+		buckets := map[float64]uint64{}
+		for i, b := range exporter.LatencyBuckets {
+			buckets[b] = st.Latency[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(descSinkSend, st.Sends, st.SendSeconds, buckets, st.Sink)
+		ch <- prometheus.MustNewConstMetric(descSinkErrors, prometheus.CounterValue, float64(st.SendErrors), st.Sink)
+	}
+	for _, sk := range fan.Sinks() {
+		if sp, ok := sk.(interface {
+			Stats() (records int, bytes int64, lost, corrupt uint64)
+		}); ok {
+			n, b, lost, corrupt := sp.Stats()
+			ch <- prometheus.MustNewConstMetric(descSpoolRecords, prometheus.GaugeValue, float64(n))
+			ch <- prometheus.MustNewConstMetric(descSpoolBytes, prometheus.GaugeValue, float64(b))
+			ch <- prometheus.MustNewConstMetric(descSpoolLost, prometheus.CounterValue, float64(lost), "evicted")
+			ch <- prometheus.MustNewConstMetric(descSpoolLost, prometheus.CounterValue, float64(corrupt), "corrupt")
+			break
+		}
+	}
 }

@@ -1,15 +1,19 @@
 package admin
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	_ "github.com/apitap/apitap/analyzer/all"
+	"github.com/apitap/apitap/exporter"
+	"github.com/apitap/apitap/exporter/spool"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/pcapgen"
@@ -68,6 +72,7 @@ func TestEndpoints(t *testing.T) {
 		{"/api/catalog/openapi", "openapi: 3.1.0"},
 		{"/api/catalog/openapi?format=json", `"openapi": "3.1.0"`},
 		{"/api/blocklist", `"entries"`},
+		{"/api/actors", `"stage":"abuse"`},
 		{"/api/stats", `"type":"stats"`},
 	}
 	for _, c := range cases {
@@ -107,7 +112,7 @@ func TestNoRawValues(t *testing.T) {
 	s := New(pipeline(t, "../../testdata/pcaps/sensitive.pcap"), "admin-test", "")
 	s.SetReady(true)
 	h := s.Handler()
-	for _, path := range []string{"/metrics", "/api/catalog", "/api/catalog/openapi", "/api/catalog/openapi?format=json", "/api/blocklist", "/api/stats"} {
+	for _, path := range []string{"/metrics", "/api/catalog", "/api/catalog/openapi", "/api/catalog/openapi?format=json", "/api/blocklist", "/api/actors", "/api/stats"} {
 		code, body := get(t, h, path, "")
 		if code != 200 {
 			t.Fatalf("%s: %d", path, code)
@@ -116,6 +121,47 @@ func TestNoRawValues(t *testing.T) {
 			if strings.Contains(body, v) {
 				t.Errorf("%s exposes the raw value %q", path, v)
 			}
+		}
+	}
+}
+
+// memSink accepts every batch.
+type memSink struct{ n int }
+
+func (m *memSink) Name() string { return "mem" }
+func (m *memSink) Send(_ context.Context, recs []exporter.Record) error {
+	m.n += len(recs)
+	return nil
+}
+func (m *memSink) Close() error { return nil }
+
+// TestExportMetrics: the sinks' record counts, Send latency histogram and
+// spool depth are on /metrics.
+func TestExportMetrics(t *testing.T) {
+	sp, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fan := exporter.New(exporter.Options{Block: true}, spool.NewSink(&memSink{}, sp, zerolog.Nop()))
+	for i := 0; i < 10; i++ {
+		fan.Add(exporter.Record{Type: "detection", Key: "k", Value: []byte(`{}`)})
+	}
+	defer fan.Close()
+	s := New(pipeline(t, "../../testdata/demo/demo.pcap"), "admin-test", "")
+	s.SetExport(fan)
+	h := s.Handler()
+	want := []string{`apitap_sink_records_total{outcome="sent",sink="mem"} 10`, `apitap_sink_send_seconds_bucket{sink="mem",le="0.005"}`,
+		`apitap_sink_send_seconds_count{sink="mem"}`, "apitap_spool_records 0", `apitap_spool_lost_total{reason="evicted"} 0`, "apitap_actors "}
+	var body string
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		_, body = get(t, h, "/metrics", "")
+		if strings.Contains(body, want[0]) {
+			break
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %s", w)
 		}
 	}
 }
