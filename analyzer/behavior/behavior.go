@@ -16,6 +16,7 @@ import (
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // Name is the analyzer's name and configuration section.
@@ -188,9 +189,25 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	} else {
 		key = keyOf(k, kv)
 	}
+	// the endpoint: its load (dos) and whether its objects are shared
+	var idHash uint64
+	if idSeg != "" && ok2xx {
+		idHash = keyOf(kSession, idSeg)
+	}
+	lat := 0.0
+	if tx.Response != nil && !tx.Response.Start.IsZero() && !req.End.IsZero() && tx.Response.Start.After(req.End) {
+		lat = tx.Response.Start.Sub(req.End).Seconds()
+	}
+	ld := t.observeEndpoint(tplHash, idHash, key, now, status >= 500, lat)
+
 	s, r := t.lock(key, k, now)
 	w.identify(r, id, user)
 	r.requests++
+	if ld.surge {
+		what := fmt.Sprintf("%d requests this minute, usually %.0f; %d answered 5xx; latency %.3fs, usually %.3fs", ld.count, ld.usual, ld.n5xx, ld.lat, ld.usualLt)
+		t.detect(s, r, cDos, ld.minute*int64(time.Minute), now, "high", 0.7, int(ld.count), endpoint(),
+			[]event.Evidence{{Location: "path", Name: "endpoint_load", Value: what, Rule: fmt.Sprintf("dos_per_minute>=%d, %.0fx the usual", cfg.DosPerMinute, cfg.DosFactor)}}, &w.dets)
+	}
 
 	// rate: requests per minute against the actors' usual rate
 	if m := now / int64(time.Minute); m != r.minute {
@@ -244,14 +261,9 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 	}
 
-	// broken object-level authorization, for authenticated principals
-	objs := objUnknown
-	if k != kIP && idSeg != "" && ok2xx {
-		s.mu.Unlock()
-		objs = t.sharedObjects(tplHash, keyOf(kSession, idSeg), key)
-		s, r = t.lock(key, k, now)
-	}
-	if k != kIP && idSeg != "" {
+	// object walks: broken object-level authorization by a principal, or
+	// scraping of objects many principals read
+	if idSeg != "" {
 		if r.walk == nil {
 			r.walk = &walkState{}
 		}
@@ -265,7 +277,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			if ok2xx {
 				wk.ok++
 			}
-			if wk.ids.add(keyOf(kSession, idSeg), 4*cfg.IDWalk) {
+			if wk.ids.add(keyOf(kSession, idSeg), max(4*cfg.IDWalk, cfg.ScrapeObjects)) {
 				if v, err := strconv.ParseInt(idSeg, 10, 64); err == nil {
 					if wk.numeric == 0 || v < wk.lo {
 						wk.lo = v
@@ -277,16 +289,24 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				}
 			}
 			n := wk.ids.len()
-			if n >= cfg.IDWalk && wk.ok*2 >= wk.seen && objs != objShared {
+			switch {
+			case ld.objs == objShared && n >= cfg.ScrapeObjects && wk.ok*2 >= wk.seen:
+				sev := "low"
+				if id.tool || id.spoofed {
+					sev = "medium"
+				}
+				t.detect(s, r, cScraping, wk.start, now, sev, 0.7, n, endpoint(),
+					[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("%d distinct objects of an endpoint many principals read, %d of %d answered 2xx", n, wk.ok, wk.seen), Rule: fmt.Sprintf("scrape_objects>=%d", cfg.ScrapeObjects)}}, &w.dets)
+			case k != kIP && ld.objs != objShared && n >= cfg.IDWalk && wk.ok*2 >= wk.seen && int(wk.numeric) == n && wk.hi-wk.lo < int64(3*n):
 				// a dense run of numeric ids is a walk (scattered ids are
 				// left to the owner fields of the answers)
-				if int(wk.numeric) == n && wk.hi-wk.lo < int64(3*n) {
-					how := fmt.Sprintf("%d distinct ids within a range of %d", n, wk.hi-wk.lo+1)
-					t.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
-						[]event.Evidence{{Location: "path", Name: "kind", Value: "enumeration: " + how + fmt.Sprintf(", %d of %d answered 2xx", wk.ok, wk.seen), Rule: fmt.Sprintf("id_walk>=%d", cfg.IDWalk)}}, &w.dets)
-				}
+				how := fmt.Sprintf("%d distinct ids within a range of %d", n, wk.hi-wk.lo+1)
+				t.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
+					[]event.Evidence{{Location: "path", Name: "kind", Value: "enumeration: " + how + fmt.Sprintf(", %d of %d answered 2xx", wk.ok, wk.seen), Rule: fmt.Sprintf("id_walk>=%d", cfg.IDWalk)}}, &w.dets)
 			}
 		}
+	}
+	if k != kIP && idSeg != "" {
 		if ok2xx && tx.Response != nil {
 			if o := ownerOf(tx.Response.Body.Data); o != nil {
 				if r.own == nil {
@@ -333,8 +353,17 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		default:
 			t.raise(s, r, now, 1, stRecon)
 		}
+		if k != kIP {
+			w.slow(s, r, id, req.Path, now, endpoint)
+		}
 	}
 	s.mu.Unlock()
+	if tx.Notes.Attacks != 0 && k == kIP { // unauthenticated probes: followed by fingerprint across addresses
+		fs, fr := t.lock(keyOf(kFP, strconv.FormatUint(id.fp, 16)), kFP, now)
+		w.identify(fr, id, "")
+		w.slow(fs, fr, id, req.Path, now, endpoint)
+		fs.mu.Unlock()
+	}
 
 	// logins: the source (address and fingerprint) and the target
 	if req.Method == "POST" {
@@ -346,6 +375,12 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			if la.success && la.session != "" && la.user != "" {
 				t.stitch(la.session, la.user)
 			}
+		} else if u := w.res.accountProbe(tx); u != "" {
+			w.enumerate(id, u, tx.Response, now, endpoint)
+		}
+	} else if req.Method == "GET" {
+		if u := w.res.accountProbe(tx); u != "" {
+			w.enumerate(id, u, tx.Response, now, endpoint)
 		}
 	}
 	for i := range w.dets {
@@ -419,6 +454,9 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 		} else {
 			l.failures++
 			l.failRun++
+			if src.k == kIP {
+				w.enumerateLocked(s, r, userHash, la.resp, now, endpoint)
+			}
 		}
 		users := l.users.len()
 		// one address: its own record says it; a fingerprint (shared by
@@ -541,4 +579,84 @@ func sensitiveNames(bits uint64) string {
 		}
 	}
 	return strings.Join(names, ",")
+}
+
+// slow counts a probe (a request the attack analyzer flagged) over the
+// long window; the record's shard is locked.
+func (w *Worker) slow(s *shard, r *record, id *identity, path string, now int64, endpoint func() event.Endpoint) {
+	t, cfg := w.t, w.t.cfg
+	if r.slow == nil {
+		r.slow = &slowState{}
+	}
+	st := r.slow
+	if roll(&st.start, now, int64(cfg.SlowWindow)) {
+		st.probes = 0
+		st.paths.reset()
+		st.ips.reset()
+	}
+	st.probes++
+	st.paths.add(keyOf(kSession, path), 64)
+	b := id.ip.As16()
+	st.ips.add(keyOf(kIP, string(b[:])), 64)
+	// slow: spread over a normal window at least, from several addresses
+	if int(st.probes) >= cfg.SlowProbes && st.ips.len() >= 3 && now-st.start >= t.window {
+		t.detect(s, r, cSlow, st.start, now, "medium", 0.75, int(st.probes), endpoint(),
+			[]event.Evidence{{Location: "path", Name: "probes", Value: fmt.Sprintf("%d flagged requests to %d paths from %d addresses over %s", st.probes, st.paths.len(), st.ips.len(), time.Duration(now-st.start).Round(time.Second)), Rule: fmt.Sprintf("slow_probes>=%d in slow_window", cfg.SlowProbes)}}, &w.dets)
+	}
+}
+
+// loginResp carries a login attempt's answer to the enumeration check.
+type loginResp struct {
+	status int
+	body   []byte
+}
+
+// respClass groups answers that look alike: the status and the body with
+// digits left out (ids, timestamps), first 96 bytes.
+func respClass(status int, body []byte) uint64 {
+	h := uint64(14695981039346656037) ^ uint64(status)
+	if len(body) > 96 {
+		body = body[:96]
+	}
+	for _, c := range body {
+		if c >= '0' && c <= '9' {
+			continue
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// enumerate counts one username probed at an account endpoint (password
+// reset, availability check, sign-up) from the request's address.
+func (w *Worker) enumerate(id *identity, user string, resp *http1.Response, now int64, endpoint func() event.Endpoint) {
+	b := id.ip.As16()
+	s, r := w.t.lock(keyOf(kIP, string(b[:])), kIP, now)
+	lr := loginResp{}
+	if resp != nil {
+		lr = loginResp{resp.Status, resp.Body.Data}
+	}
+	w.enumerateLocked(s, r, keyOf(kUser, user), lr, now, endpoint)
+	s.mu.Unlock()
+}
+
+// enumerateLocked: many usernames whose answers fall in different classes
+// (known and unknown users answered differently) is user enumeration.
+func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginResp, now int64, endpoint func() event.Endpoint) {
+	t, cfg := w.t, w.t.cfg
+	if r.enum == nil {
+		r.enum = &enumState{}
+	}
+	e := r.enum
+	if roll(&e.start, now, t.window) {
+		e.users.reset()
+		e.classes.reset()
+	}
+	e.users.add(user, 64)
+	e.classes.add(respClass(resp.status, resp.body), 8)
+	if e.users.len() >= cfg.StuffingUsers && e.classes.len() >= 2 {
+		t.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),
+			[]event.Evidence{{Location: "response_body", Name: "answers", Value: fmt.Sprintf("%d usernames probed, answered in %d different ways", e.users.len(), e.classes.len()), Rule: fmt.Sprintf("stuffing_users>=%d with differing answers", cfg.StuffingUsers)}}, &w.dets)
+	}
 }

@@ -43,6 +43,14 @@ type Config struct {
 	RateFactor        float64 `yaml:"rate_factor"`         // times the actors' usual rate
 	BotRequests       int     `yaml:"bot_requests"`        // requests with automation signals
 	ExfilResponses    int     `yaml:"exfil_responses"`     // responses with sensitive data
+	ScrapeObjects     int     `yaml:"scrape_objects"`      // distinct catalog objects read
+	DosPerMinute      int     `yaml:"dos_per_minute"`      // requests per minute to one endpoint, at least
+	DosFactor         float64 `yaml:"dos_factor"`          // times the endpoint's usual rate
+	// SlowWindow is the long window of low_and_slow; SlowProbes the probes
+	// (requests the attack analyzer flagged) one fingerprint or principal
+	// makes in it from several addresses.
+	SlowWindow time.Duration `yaml:"slow_window"`
+	SlowProbes int           `yaml:"slow_probes"`
 }
 
 // NewConfig returns the defaults.
@@ -64,6 +72,11 @@ func NewConfig() *Config {
 		RateFactor:        10,
 		BotRequests:       50,
 		ExfilResponses:    100,
+		ScrapeObjects:     100,
+		DosPerMinute:      1000,
+		DosFactor:         10,
+		SlowWindow:        6 * time.Hour,
+		SlowProbes:        20,
 	}
 }
 
@@ -88,14 +101,15 @@ func (c *Config) Validate() error {
 	if c.MaxActors < 100 {
 		errs = append(errs, errors.New("max_actors must be at least 100"))
 	}
-	if c.Window < time.Second || c.ScoreHalfLife < time.Second {
-		errs = append(errs, errors.New("window and score_half_life must be at least 1s"))
+	if c.Window < time.Second || c.ScoreHalfLife < time.Second || c.SlowWindow < time.Second {
+		errs = append(errs, errors.New("window, slow_window and score_half_life must be at least 1s"))
 	}
 	for _, v := range []struct {
 		name string
 		n    int
 	}{{"stuffing_users", c.StuffingUsers}, {"brute_force", c.BruteForce}, {"takeover_failures", c.TakeoverFailures}, {"bola_objects", c.BOLAObjects},
-		{"id_walk", c.IDWalk}, {"rate_per_minute", c.RatePerMinute}, {"bot_requests", c.BotRequests}, {"exfil_responses", c.ExfilResponses}} {
+		{"id_walk", c.IDWalk}, {"rate_per_minute", c.RatePerMinute}, {"bot_requests", c.BotRequests}, {"exfil_responses", c.ExfilResponses},
+		{"scrape_objects", c.ScrapeObjects}, {"dos_per_minute", c.DosPerMinute}, {"slow_probes", c.SlowProbes}} {
 		if v.n < 2 {
 			errs = append(errs, fmt.Errorf("%s must be at least 2, got %d", v.name, v.n))
 		}
@@ -103,8 +117,8 @@ func (c *Config) Validate() error {
 	if c.StuffingFailRatio <= 0 || c.StuffingFailRatio > 1 {
 		errs = append(errs, fmt.Errorf("stuffing_fail_ratio must be in (0,1], got %v", c.StuffingFailRatio))
 	}
-	if c.RateFactor < 1 {
-		errs = append(errs, fmt.Errorf("rate_factor must be at least 1, got %v", c.RateFactor))
+	if c.RateFactor < 1 || c.DosFactor < 1 {
+		errs = append(errs, fmt.Errorf("rate_factor and dos_factor must be at least 1, got %v and %v", c.RateFactor, c.DosFactor))
 	}
 	return errors.Join(errs...)
 }

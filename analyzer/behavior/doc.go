@@ -1,9 +1,10 @@
 // Package behavior is the behaviour analyzer: it follows threat actors
 // (users, API keys, sessions, client IPs and HTTP fingerprints, linked into
 // one actor over time) across connections and workers, and catches abuse
-// that no single request reveals: credential stuffing, brute force,
-// account takeover, broken object-level authorization (id walking and
-// objects of other owners), rate abuse, bots and data exfiltration.
+// that no single request reveals: credential stuffing, brute force, user
+// enumeration, account takeover, broken object-level authorization (id
+// walking and objects of other owners), rate abuse, denial of service,
+// bots, scraping, low-and-slow probing and data exfiltration.
 //
 // State is shared by every worker (a sharded table with a hard bound and
 // least-recently-used eviction) and all time comes from capture

@@ -296,6 +296,7 @@ type loginAttempt struct {
 	user    string // the username tried (raw; redacted before export)
 	success bool
 	session string // the session cookie the response set
+	resp    loginResp
 }
 
 // loginNames are last path segments of login endpoints.
@@ -370,6 +371,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 	if resp == nil {
 		return la, true
 	}
+	la.resp = loginResp{resp.Status, resp.Body.Data}
 	la.success = resp.Status < 400 && !failureBody(resp.Body.Data)
 	if la.success {
 		for i := range resp.Headers {
@@ -443,4 +445,55 @@ func lowerShort(s string) string {
 		}
 	}
 	return s
+}
+
+// probeNames are last path segments of endpoints that answer whether an
+// account exists, one way or another.
+var probeNames = map[string]bool{"forgot": true, "forgot-password": true, "forgot_password": true, "reset": true, "reset-password": true, "password-reset": true,
+	"recover": true, "exists": true, "check": true, "availability": true, "lookup": true, "register": true, "signup": true, "sign-up": true, "verify-email": true}
+
+// accountProbe returns the username an account endpoint was asked about
+// ("" when the request is not one).
+func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
+	req := tx.Request
+	last := strings.TrimRight(req.Path, "/")
+	if i := strings.LastIndexByte(last, '/'); i >= 0 {
+		last = last[i+1:]
+	}
+	if !probeNames[strings.ToLower(last)] {
+		return ""
+	}
+	fields := map[string]string{}
+	if q, err := url.ParseQuery(req.Query); err == nil {
+		for k, v := range q {
+			fields[strings.ToLower(k)] = v[0]
+		}
+	}
+	body := bytes.TrimSpace(req.Body.Data)
+	if len(body) > 0 && len(body) <= 8192 {
+		if body[0] == '{' {
+			var m map[string]any
+			if json.Unmarshal(body, &m) == nil {
+				for k, v := range m {
+					if s, ok := v.(string); ok {
+						fields[strings.ToLower(k)] = s
+					}
+				}
+			}
+		} else if q, err := url.ParseQuery(string(body)); err == nil {
+			for k, v := range q {
+				fields[strings.ToLower(k)] = v[0]
+			}
+		}
+	}
+	for _, k := range r.cfg.UserFields {
+		if v := fields[strings.ToLower(k)]; v != "" {
+			v = strings.ToLower(strings.TrimSpace(v))
+			if len(v) > 128 {
+				v = v[:128]
+			}
+			return v
+		}
+	}
+	return ""
 }

@@ -41,6 +41,7 @@ type req struct {
 	status  int
 	resp    string
 	sens    bool // the response carries sensitive data
+	attack  bool // the attack analyzer flagged the request (a scanner probe)
 }
 
 func (r req) tx() *reassembly.Transaction {
@@ -50,6 +51,9 @@ func (r req) tx() *reassembly.Transaction {
 	p, q, _ := strings.Cut(r.path, "?")
 	tx.Request = &http1.Request{Method: r.method, Target: r.path, Path: p, Query: q, Host: host, Proto: "HTTP/1.1", Headers: r.headers, Body: http1.Body{Data: []byte(r.body), WireBytes: int64(len(r.body))}, Start: start, End: start}
 	tx.Response = &http1.Response{Status: r.status, Proto: "HTTP/1.1", Body: http1.Body{Data: []byte(r.resp), WireBytes: int64(len(r.resp))}, Start: start.Add(time.Millisecond), End: start.Add(2 * time.Millisecond)}
+	if r.attack {
+		tx.Notes.Attacks = scannerBit
+	}
 	if r.sens {
 		tx.Notes.SensitiveResponse = event.SensitiveBit("email") | event.SensitiveBit("phone")
 	}
@@ -226,6 +230,52 @@ func scenarios() []scenario {
 				headers: browser(bearer("exporter")), status: 200, resp: `[{"email":"x"}]`, sens: true})
 		}
 		s = append(s, scenario{"exfiltration", "exfiltration", userIs("exporter"), rs})
+	}
+	{ // a scraper reading the product catalog
+		var rs []req
+		for k := 1; k <= 150; k++ {
+			rs = append(rs, req{at: 1900*time.Second + time.Duration(k)*4*time.Second, ip: "203.0.113.80", method: "GET", path: fmt.Sprintf("/v1/products/%d", k),
+				headers: tool, status: 200, resp: `{"id":1,"name":"Lamp"}`})
+		}
+		s = append(s, scenario{"scraping", "scraping", ipIs("203.0.113.80"), rs})
+	}
+	{ // a flood against search from 60 addresses, answered 503
+		var rs []req
+		for k := 0; k < 10*20; k++ { // the usual: 20 a minute
+			rs = append(rs, req{at: 300*time.Second + time.Duration(k)*3*time.Second, ip: "100.64.0.7", method: "GET", path: "/v1/search?q=lamp", headers: browser(), status: 200, resp: `[]`})
+		}
+		var ips []string
+		for k := 0; k < 2000; k++ {
+			ip := fmt.Sprintf("198.51.100.%d", 10+k%60)
+			if k < 60 {
+				ips = append(ips, ip)
+			}
+			rs = append(rs, req{at: 960*time.Second + time.Duration(k)*25*time.Millisecond, ip: ip, method: "GET", path: "/v1/search?q=" + fmt.Sprint(k), headers: tool, status: 503, resp: `{"error":"overloaded"}`})
+		}
+		s = append(s, scenario{"dos", "dos", ipIs(ips...), rs})
+	}
+	{ // a probe every 10 minutes for five hours, one tool, rotating addresses
+		var rs []req
+		var ips []string
+		for k := 0; k < 30; k++ {
+			ip := fmt.Sprintf("192.0.2.%d", 100+k%10)
+			ips = append(ips, ip)
+			rs = append(rs, req{at: time.Duration(k) * 10 * time.Minute, ip: ip, method: "GET", path: fmt.Sprintf("/backup-%d.zip", k),
+				headers: []http1.Header{{Name: "User-Agent", Value: "Mozilla/5.0 (compatible; Nimbostratus-Bot/v1.3.2)"}}, status: 404, resp: `{}`, attack: true})
+		}
+		s = append(s, scenario{"low and slow", "low_and_slow", ipIs(ips...), rs})
+	}
+	{ // password resets tell known from unknown addresses
+		var rs []req
+		for k := 0; k < 30; k++ {
+			status, resp := 404, `{"error":"unknown email"}`
+			if k%10 == 3 {
+				status, resp = 200, `{"status":"sent"}`
+			}
+			rs = append(rs, req{at: 2000*time.Second + time.Duration(k)*2*time.Second, ip: "203.0.113.90", method: "POST", path: "/v1/password/reset",
+				headers: append(tool, http1.Header{Name: "Content-Type", Value: "application/json"}), body: fmt.Sprintf(`{"email":"who%02d@mail.example"}`, k), status: status, resp: resp})
+		}
+		s = append(s, scenario{"user enumeration", "user_enumeration", ipIs("203.0.113.90"), rs})
 	}
 	return s
 }

@@ -26,10 +26,15 @@ const (
 	cRate
 	cBot
 	cExfil
+	cScraping
+	cDos
+	cSlow
+	cEnum
 	numClasses
 )
 
-var classNames = [numClasses]string{"credential_stuffing", "brute_force", "account_takeover", "bola", "rate_abuse", "bot", "exfiltration"}
+var classNames = [numClasses]string{"credential_stuffing", "brute_force", "account_takeover", "bola", "rate_abuse", "bot", "exfiltration",
+	"scraping", "dos", "low_and_slow", "user_enumeration"}
 
 // kind is what an actor is keyed on.
 type kind uint8
@@ -122,6 +127,8 @@ type record struct {
 	own   *ownState
 	bot   *botState
 	exfil *exfilState
+	slow  *slowState
+	enum  *enumState
 
 	emitted    [numClasses]int64 // window start of the last detection, per class
 	prev, next *record
@@ -165,6 +172,14 @@ type botState struct {
 type epState struct {
 	first         map[uint64]uint64 // id -> first principal, bounded
 	total, shared uint32
+	// load: this minute's requests, 5xx answers and latency, and what is
+	// usual (exponentially weighted over the minutes seen)
+	minute          int64
+	count, n5xx     uint32
+	latSum          float64
+	usual, usualLat float64
+	minutes         uint32
+	dosAt           int64 // minute of the last dos detection
 }
 
 // objects says what an endpoint's objects look like so far.
@@ -178,11 +193,25 @@ const (
 // maxEndpointIDs bounds the ids remembered per endpoint.
 const maxEndpointIDs = 4096
 
-// sharedObjects records a read of object id by principal and says whether
-// the endpoint's objects are read by several principals (then walking its
-// ids is scraping a catalog, not reading other users' objects) or each by
-// its own (unknown).
-func (t *Tracker) sharedObjects(tpl, id, principal uint64) objects {
+// load is what observeEndpoint says about an endpoint's traffic.
+type load struct {
+	objs    objects
+	surge   bool // a dos: far above the usual rate, failing or slowing
+	count   uint32
+	usual   float64
+	n5xx    uint32
+	lat     float64 // this minute's mean latency, seconds
+	usualLt float64
+	minute  int64
+}
+
+// observeEndpoint counts one request to an endpoint: its minute's load
+// against the usual, and (for a 2xx read of object id by principal, when
+// id is not 0) whether the endpoint's objects are read by several
+// principals (walking them is scraping a catalog, not reading other
+// users' objects).
+func (t *Tracker) observeEndpoint(tpl, id, principal uint64, now int64, fail bool, latency float64) (l load) {
+	cfg := t.cfg
 	s := &t.shards[tpl%numShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -191,11 +220,38 @@ func (t *Tracker) sharedObjects(tpl, id, principal uint64) objects {
 	}
 	e := s.endpoints[tpl]
 	if e == nil {
-		if len(s.endpoints) >= 1024 {
-			return objUnknown
+		if len(s.endpoints) >= max(t.cfg.MaxActors/numShards/8, 64) {
+			return l
 		}
 		e = &epState{first: map[uint64]uint64{}}
 		s.endpoints[tpl] = e
+	}
+	if m := now / int64(time.Minute); m != e.minute {
+		if e.count > 0 && e.minute != 0 {
+			lat := e.latSum / float64(e.count)
+			if e.minutes == 0 {
+				e.usual, e.usualLat = float64(e.count), lat
+			} else if e.dosAt != e.minute { // a surge does not teach what is usual
+				e.usual = e.usual*0.9 + 0.1*float64(e.count)
+				e.usualLat = e.usualLat*0.9 + 0.1*lat
+			}
+			e.minutes++
+		}
+		e.minute, e.count, e.n5xx, e.latSum = m, 0, 0, 0
+	}
+	e.count++
+	if fail {
+		e.n5xx++
+	}
+	e.latSum += latency
+	l = load{count: e.count, usual: e.usual, n5xx: e.n5xx, lat: e.latSum / float64(e.count), usualLt: e.usualLat, minute: e.minute}
+	if e.dosAt != e.minute && e.minutes >= 3 && e.count >= uint32(cfg.DosPerMinute) && float64(e.count) >= cfg.DosFactor*e.usual &&
+		(e.n5xx*5 >= e.count || (e.usualLat > 0 && l.lat >= 3*e.usualLat)) {
+		e.dosAt = e.minute
+		l.surge = true
+	}
+	if id == 0 {
+		return l
 	}
 	e.total++
 	switch p, ok := e.first[id]; {
@@ -210,9 +266,20 @@ func (t *Tracker) sharedObjects(tpl, id, principal uint64) objects {
 		e.total, e.shared = e.total/2, e.shared/2
 	}
 	if e.total >= 20 && e.shared*5 >= e.total {
-		return objShared
+		l.objs = objShared
 	}
-	return objUnknown
+	return l
+}
+
+type slowState struct {
+	start      int64
+	probes     uint32
+	paths, ips set
+}
+
+type enumState struct {
+	start          int64
+	users, classes set
 }
 
 type exfilState struct {
@@ -360,7 +427,8 @@ func (t *Tracker) raise(s *shard, r *record, now int64, by float64, stage uint8)
 var severityScore = map[string]float64{"info": 1, "low": 5, "medium": 15, "high": 30, "critical": 50}
 
 // classStage is the kill-chain stage a detection puts its actor in.
-var classStage = [numClasses]uint8{cStuffing: stAbuse, cBrute: stAbuse, cTakeover: stExploitation, cBOLA: stExploitation, cRate: stAbuse, cBot: stProbing, cExfil: stExfiltration}
+var classStage = [numClasses]uint8{cStuffing: stAbuse, cBrute: stAbuse, cTakeover: stExploitation, cBOLA: stExploitation, cRate: stAbuse, cBot: stProbing, cExfil: stExfiltration,
+	cScraping: stAbuse, cDos: stAbuse, cSlow: stProbing, cEnum: stRecon}
 
 // detect makes a detection once per actor, class and window.
 func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
