@@ -1,6 +1,7 @@
 package behavior
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -321,6 +322,25 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 					t.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
 						[]event.Evidence{{Location: "response_body", Name: "owner", Value: fmt.Sprintf("objects of %d different owners read", n), Rule: fmt.Sprintf("bola_objects>=%d", cfg.BOLAObjects)}}, &w.dets)
 				}
+			}
+		}
+	}
+
+	// function-level authorization and mass assignment
+	if k != kIP && ok2xx {
+		if privilegedPath(req.Path) {
+			if r.privCalls == 0 && r.userCalls >= 20 {
+				t.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
+					[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("function: a privileged endpoint answered 2xx to a principal that made %d ordinary calls before", r.userCalls), Rule: "privileged_after_ordinary"}}, &w.dets)
+			}
+			r.privCalls++
+		} else if r.userCalls < 1<<31 {
+			r.userCalls++
+		}
+		if req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH" {
+			if key := massAssigned(req.Body.Data, tx.Response.Body.Data); key != "" {
+				t.detect(s, r, cBOLA, now, now, "medium", 0.65, 1, endpoint(),
+					[]event.Evidence{{Location: "body", Name: key, Value: "mass_assignment: a server-owned property written and accepted", Rule: "server_owned_property"}}, &w.dets)
 			}
 		}
 	}
@@ -659,4 +679,45 @@ func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginRes
 		t.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),
 			[]event.Evidence{{Location: "response_body", Name: "answers", Value: fmt.Sprintf("%d usernames probed, answered in %d different ways", e.users.len(), e.classes.len()), Rule: fmt.Sprintf("stuffing_users>=%d with differing answers", cfg.StuffingUsers)}}, &w.dets)
 	}
+}
+
+// privilegedNames are path segments of administrative functions.
+var privilegedNames = map[string]bool{"admin": true, "administrator": true, "_admin": true, "internal": true, "manage": true, "management": true,
+	"actuator": true, "debug": true, "superuser": true, "staff": true, "sudo": true, "backoffice": true, "console": true}
+
+func privilegedPath(p string) bool {
+	priv := false
+	discovery.Segments(p, func(seg string) bool {
+		if len(seg) <= 13 && privilegedNames[strings.ToLower(seg)] {
+			priv = true
+			return false
+		}
+		return true
+	})
+	return priv
+}
+
+// serverOwned are properties a client should not set on itself.
+var serverOwned = [...]string{"role", "roles", "is_admin", "isAdmin", "admin", "balance", "credit", "permissions", "owner_id", "ownerId",
+	"account_type", "accountType", "is_verified", "verified", "plan", "tier", "user_type"}
+
+// massAssigned returns a server-owned property that a JSON write set and
+// its answer echoed ("" when none).
+func massAssigned(req, resp []byte) string {
+	if len(req) == 0 || len(req) > 8192 || len(resp) == 0 {
+		return ""
+	}
+	if b := bytes.TrimSpace(req); len(b) == 0 || b[0] != '{' {
+		return ""
+	}
+	if len(resp) > 8192 {
+		resp = resp[:8192]
+	}
+	for _, k := range serverOwned {
+		q := `"` + k + `"`
+		if bytes.Contains(req, []byte(q)) && bytes.Contains(resp, []byte(q)) {
+			return k
+		}
+	}
+	return ""
 }

@@ -277,6 +277,19 @@ func scenarios() []scenario {
 		}
 		s = append(s, scenario{"user enumeration", "user_enumeration", ipIs("203.0.113.90"), rs})
 	}
+	{ // an ordinary user that reaches an admin function
+		var rs []req
+		for k := 0; k < 30; k++ {
+			rs = append(rs, req{at: 2100*time.Second + time.Duration(k)*5*time.Second, ip: "100.64.0.11", method: "GET", path: "/v1/users/4242", headers: browser(bearer("trudy")), status: 200, resp: `{"id":4242}`})
+		}
+		rs = append(rs, req{at: 2300 * time.Second, ip: "100.64.0.11", method: "POST", path: "/v1/admin/users/7/reset", headers: browser(bearer("trudy")), status: 200, resp: `{"ok":true}`})
+		s = append(s, scenario{"function-level authorization", "bola", userIs("trudy"), rs})
+	}
+	{ // a profile update that makes its author an admin
+		rs := []req{{at: 2400 * time.Second, ip: "100.64.0.12", method: "PATCH", path: "/v1/users/4343", headers: browser(bearer("oscar")),
+			body: `{"name":"Oscar","role":"admin"}`, status: 200, resp: `{"id":4343,"name":"Oscar","role":"admin"}`}}
+		s = append(s, scenario{"mass assignment", "bola", userIs("oscar"), rs})
+	}
 	return s
 }
 

@@ -122,6 +122,8 @@ type record struct {
 	minute   int64 // rate: current minute and its count
 	minCount uint32
 
+	userCalls, privCalls uint32 // 2xx calls to ordinary and privileged endpoints
+
 	login *loginState
 	walk  *walkState
 	own   *ownState
