@@ -59,4 +59,8 @@ type Notes struct {
 	// Misconfig are bits of security misconfigurations in the response
 	// (risk analyzer; bit i is risk.MisconfigNames[i]).
 	Misconfig uint8
+	// Abuse are bits of the behaviour classes its actor was detected for
+	// in the current window (behavior analyzer; bit i is
+	// behavior.ClassNames[i]).
+	Abuse uint16
 }

@@ -23,7 +23,11 @@ import (
 // Name is the analyzer's name and configuration section.
 const Name = "behavior"
 
+// ClassNames name the bits of reassembly.Notes.Abuse.
+var ClassNames = classNames[:]
+
 func init() {
+	discovery.AbuseNames = ClassNames
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
 		Order:     8, // after sensitive and attack, whose notes it reads
@@ -377,6 +381,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			w.slow(s, r, id, req.Path, now, endpoint)
 		}
 	}
+	for c := range r.emitted { // the actor's detections still in their window
+		if e := r.emitted[c]; e != 0 && now-e < t.window {
+			tx.Notes.Abuse |= 1 << c
+		}
+	}
 	s.mu.Unlock()
 	if tx.Notes.Attacks != 0 && k == kIP { // unauthenticated probes: followed by fingerprint across addresses
 		fs, fr := t.lock(keyOf(kFP, strconv.FormatUint(id.fp, 16)), kFP, now)
@@ -404,6 +413,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 	}
 	for i := range w.dets {
+		for c, n := range classNames {
+			if n == w.dets[i].Class {
+				tx.Notes.Abuse |= 1 << c
+			}
+		}
 		emit.Detection(&w.dets[i])
 	}
 }

@@ -53,15 +53,20 @@ type EndpointJSON struct {
 	Attacks   map[string]uint64 `json:"attacks,omitempty"`
 	Succeeded uint64            `json:"attacks_succeeded,omitempty"`
 	Misconfig map[string]uint64 `json:"misconfig,omitempty"`
+	// Abuse counts calls by actors the behaviour analyzer had detected,
+	// by class, in the detection's window.
+	Abuse map[string]uint64 `json:"abuse,omitempty"`
 	// Risk is filled by the risk analyzer when it runs.
 	Risk any `json:"risk,omitempty"`
 }
 
-// Names of the Notes.Attacks and Notes.Misconfig bits, set by the
-// analyzers that own them (attack, risk) from their init functions.
+// Names of the Notes.Attacks, Notes.Misconfig and Notes.Abuse bits, set by
+// the analyzers that own them (attack, risk, behavior) from their init
+// functions.
 var (
 	AttackNames    []string
 	MisconfigNames []string
+	AbuseNames     []string
 )
 
 // ConformanceJSON is how the endpoint's calls matched the published specs
@@ -232,6 +237,14 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 		}
 	}
 	j.Succeeded = st.succeeded
+	for i, n := range st.abuse {
+		if n > 0 && i < len(AbuseNames) {
+			if j.Abuse == nil {
+				j.Abuse = map[string]uint64{}
+			}
+			j.Abuse[AbuseNames[i]] = n
+		}
+	}
 	for i, n := range st.misconfig {
 		if n > 0 && i < len(MisconfigNames) {
 			if j.Misconfig == nil {

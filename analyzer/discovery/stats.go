@@ -148,6 +148,7 @@ type epStats struct {
 	attacks     [32]uint64        // calls by attack class bit (Notes.Attacks)
 	succeeded   uint64            // calls where an attack seemed to work
 	misconfig   [8]uint64         // calls by misconfiguration bit (Notes.Misconfig)
+	abuse       [16]uint64        // calls by behaviour class bit (Notes.Abuse)
 	violations  [8]uint64         // calls by conformance violation bit
 	sensReq     map[string]uint64 // calls whose request carried a sensitive type
 	sensResp    map[string]uint64 // ... whose response did
@@ -227,6 +228,9 @@ func (e *epStats) merge(o *epStats) {
 	}
 	for i, v := range o.misconfig {
 		e.misconfig[i] += v
+	}
+	for i, v := range o.abuse {
+		e.abuse[i] += v
 	}
 	e.succeeded += o.succeeded
 	mergeCounts(&e.sensResp, o.sensResp, 64, &e.cut)

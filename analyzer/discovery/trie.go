@@ -394,6 +394,11 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	if tx.Notes.AttackSucceeded {
 		ep.succeeded++
 	}
+	for i, v := 0, tx.Notes.Abuse; v != 0; i, v = i+1, v>>1 {
+		if v&1 != 0 {
+			ep.abuse[i]++
+		}
+	}
 	for i, v := 0, tx.Notes.Misconfig; v != 0; i, v = i+1, v>>1 {
 		if v&1 != 0 {
 			ep.misconfig[i]++

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
@@ -88,6 +89,7 @@ var DefaultWeights = map[string]int{
 	"stack_trace":                      10,
 	"attacked":                         10, // attacks against the endpoint
 	"attack_succeeded":                 25, // ... that seemed to work
+	"abused":                           15, // calls by actors the behaviour analyzer detected
 }
 
 // NewConfig returns the defaults.
@@ -119,8 +121,10 @@ func (c *Config) weight(f string) int {
 }
 
 type state struct {
-	cfg    *Config
-	lookup func(string) any
+	cfg        *Config
+	lookup     func(string) any
+	lastReport time.Time
+	bands      map[string]int // endpoint id -> highest band reported
 }
 
 // attach registers the scoring on the discovery catalog (once it exists).

@@ -136,6 +136,11 @@ func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 	}
 	add("attacked", attacked)
 	add("attack_succeeded", j.Succeeded)
+	var abused uint64
+	for _, n := range j.Abuse {
+		abused = max(abused, n)
+	}
+	add("abused", abused)
 	total := 0.0
 	for _, f := range r.Factors {
 		total += f.Points

@@ -10,8 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apitap/apitap/analyzer/attack"
-	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/behavior"
+	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/kafka"
