@@ -40,12 +40,15 @@ const (
 // for files the reader waits when a queue is full (a file can be read at the
 // workers' pace, so nothing is dropped).
 type Pipeline struct {
-	cfg     Config
-	final   atomic.Pointer[Summary] // set by Close
-	out     *lockedWriter
-	emitTx  bool
-	emitSt  bool
-	emitDet bool
+	cfg   Config
+	final atomic.Pointer[Summary] // set by Close
+	// Detections keeps the recent detections and counts over time, for
+	// the report and the admin API.
+	Detections *DetectionLog
+	out        *lockedWriter
+	emitTx     bool
+	emitSt     bool
+	emitDet    bool
 	// Analyzers lists the analyzers run on every transaction, in order.
 	Analyzers []string
 	// Export, when set, also receives every event written, one at a time:
@@ -127,6 +130,7 @@ func (p *Pipeline) blocklistOut(key string, line []byte, tombstone bool) {
 // Detection encodes, counts and exports a detection made by shared state.
 func (s sharedSink) Detection(d *event.Detection) {
 	s.p.Block.Detection(d)
+	s.p.Detections.Add(d)
 	s.p.sharedMu.Lock()
 	if s.p.sharedDets == nil {
 		s.p.sharedDets = map[string]uint64{}
@@ -188,7 +192,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{
+	p := &Pipeline{Detections: NewDetectionLog(),
 		cfg:     cfg,
 		out:     &lockedWriter{w: bufio.NewWriterSize(out, 256<<10)},
 		dec:     decode.New(cfg.DecodeOptions()),
@@ -538,6 +542,7 @@ const analyzerFlushEvery = time.Second
 // Detection implements analyzer.Emitter.
 func (w *worker) Detection(d *event.Detection) {
 	w.p.Block.Detection(d)
+	w.p.Detections.Add(d)
 	if w.dets == nil {
 		w.dets = map[string]uint64{}
 	}

@@ -10,9 +10,11 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -22,17 +24,22 @@ import (
 
 	"github.com/apitap/apitap/analyzer/behavior"
 	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/sensor"
+	"github.com/apitap/apitap/sensor/report"
 )
+
+func contains(s []string, v string) bool { return slices.Contains(s, v) }
 
 // Server serves one pipeline.
 type Server struct {
-	p      *sensor.Pipeline
-	fan    atomic.Pointer[exporter.FanOut]
-	sensor string
-	token  string
-	ready  atomic.Bool
+	p       *sensor.Pipeline
+	fan     atomic.Pointer[exporter.FanOut]
+	sources []string
+	sensor  string
+	token   string
+	ready   atomic.Bool
 }
 
 // New returns the server for p; token "" means no authentication (keep
@@ -40,6 +47,10 @@ type Server struct {
 func New(p *sensor.Pipeline, sensorID, token string) *Server {
 	return &Server{p: p, sensor: sensorID, token: token}
 }
+
+// SetSources names what the sensor captures from (for the report); call
+// it before serving.
+func (s *Server) SetSources(src []string) { s.sources = src }
 
 // SetExport adds the export sinks' metrics (Kafka and its spool).
 func (s *Server) SetExport(f *exporter.FanOut) {
@@ -108,6 +119,37 @@ func (s *Server) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"actors": out})
+	})
+	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) {
+		st := s.p.Stats()
+		in := &report.Input{Title: "apitap live report", Sensor: s.sensor, Live: true, Transactions: st.Transactions, Until: st.Time,
+			Detections: s.p.Detections, Specs: contains(s.p.Analyzers, "conformance"), Sources: s.sources}
+		if cat, ok := s.p.Shared(discovery.Name).(*discovery.Catalog); ok {
+			in.Catalog = cat.View()
+		}
+		if t, ok := s.p.Shared(behavior.Name).(*behavior.Tracker); ok {
+			in.Actors = t.Top(20, st.Time)
+		}
+		var b bytes.Buffer
+		if err := report.Render(&b, in); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(b.Bytes())
+	})
+	mux.HandleFunc("/api/detections", func(w http.ResponseWriter, r *http.Request) {
+		n := 100
+		if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 && v <= sensor.MaxRecent {
+			n = v
+		}
+		enc := event.Encoder{Sensor: s.sensor}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		var b []byte
+		for _, d := range s.p.Detections.Recent(n) {
+			b = enc.AppendDetection(b[:0], &d)
+			w.Write(b)
+		}
 	})
 	mux.HandleFunc("/api/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

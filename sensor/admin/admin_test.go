@@ -73,6 +73,8 @@ func TestEndpoints(t *testing.T) {
 		{"/api/catalog/openapi?format=json", `"openapi": "3.1.0"`},
 		{"/api/blocklist", `"entries"`},
 		{"/api/actors", `"stage":"abuse"`},
+		{"/api/detections?limit=5", `"type":"detection"`},
+		{"/report", `<svg id="timeline"`},
 		{"/api/stats", `"type":"stats"`},
 	}
 	for _, c := range cases {
@@ -112,7 +114,7 @@ func TestNoRawValues(t *testing.T) {
 	s := New(pipeline(t, "../../testdata/pcaps/sensitive.pcap"), "admin-test", "")
 	s.SetReady(true)
 	h := s.Handler()
-	for _, path := range []string{"/metrics", "/api/catalog", "/api/catalog/openapi", "/api/catalog/openapi?format=json", "/api/blocklist", "/api/actors", "/api/stats"} {
+	for _, path := range []string{"/metrics", "/api/catalog", "/api/catalog/openapi", "/api/catalog/openapi?format=json", "/api/blocklist", "/api/actors", "/api/detections?limit=1000", "/report", "/api/stats"} {
 		code, body := get(t, h, path, "")
 		if code != 200 {
 			t.Fatalf("%s: %d", path, code)

@@ -51,6 +51,7 @@ func commands() []command {
 		{"catalog", "read captures and write the discovered API catalog (JSON, OpenAPI 3.1 or a table)", runCatalog, catalogHelp},
 		{"config", "check a configuration file and print the effective configuration (apitap config check FILE)", runConfig, configHelp},
 		{"diff", "compare captures with published OpenAPI specs: shadow, zombie and undocumented APIs", runDiff, diffHelp},
+		{"report", "read captures and write a self-contained HTML report: catalog, risk, detections, actors", runReport, reportHelp},
 		{"run", "capture live traffic from an interface (AF_PACKET) until SIGINT/SIGTERM", runRun, runHelp},
 		{"version", "print the version and build information", runVersion, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap version") }},
 		{"help", "show help for apitap or one command", nil, func(w io.Writer) { fmt.Fprintln(w, "usage: apitap help [command]") }},

@@ -113,7 +113,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.StringVar(&o.bpfExpr, "bpf", "", "classic BPF `filter` in tcpdump syntax, instead of the eBPF pre-filter (needs a build with -tags pcap)")
 	o.commonFlags(fs)
 	fs.DurationVar(&o.statsInterval, "stats-interval", 0, "write a stats event this often (default 60s; 0 keeps the configuration's)")
-	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "serve /metrics (Prometheus), /healthz, /readyz and the read-only API (/api/catalog, /api/catalog/openapi, /api/blocklist, /api/actors, /api/stats) on `host:port`; \"\" turns it off")
+	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "serve /metrics (Prometheus), /healthz, /readyz and the read-only API (/api/catalog, /api/catalog/openapi, /api/blocklist, /api/actors, /api/detections, /api/stats) and the live /report on `host:port`; \"\" turns it off")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "`file` whose first line is a bearer token the admin API requires (use it whenever --admin-addr is not on localhost)")
 	o.progress = "never"
 	return fs, o
@@ -601,6 +601,7 @@ func (o *runOpts) startAdmin(ctx context.Context, p *sensor.Pipeline, sensorID s
 		}
 	}
 	srv := admin.New(p, sensorID, token)
+	srv.SetSources(o.ifaces)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
 	go func() {
