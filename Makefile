@@ -24,8 +24,8 @@ FUZZ_TARGETS := \
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 
 help:
-	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap)"
-	@echo "make test      vet, all tests, golden end-to-end tests and a short fuzz run per parser"
+	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap), then write bin/demo-report.html"
+	@echo "make test      vet, all tests, golden end-to-end tests, deploy/ checks and a short fuzz run per parser"
 	@echo "make bench     throughput table: apitap vs the naive baseline on a generated 1 GB capture"
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
 	@echo "make bench-go  Go micro-benchmarks of the hot paths (ns/op, B/op, allocs/op)"
@@ -39,15 +39,21 @@ build:
 
 demo: build
 	./$(BIN)/apitap read --sensor-id demo testdata/demo/demo.pcap
+	@./$(BIN)/apitap report --quiet --progress never --sensor-id demo --title "apitap demo" --spec testdata/demo/spec.yaml -o $(BIN)/demo-report.html testdata/demo/demo.pcap
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	@# deploy/test is a module of its own (Kubernetes and Helm dependencies)
+	cd deploy/test && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 ./...
 	@# the libpcap source and classic BPF filters (cgo, libpcap-dev)
 	$(GO) test -count=1 -tags pcap ./sensor/capture/ ./sensor/
+	@# the Kubernetes manifests, the Helm chart and the Dockerfile (docs/kubernetes.md);
+	@# -count=1: go test does not notice changes to files outside the deploy/test module
+	cd deploy/test && $(GO) test -count=1 ./...
 
 test: vet unit
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
