@@ -139,8 +139,8 @@ func (r *reader) bytes(n int) []byte {
 func parseBody(body []byte) (*Hello, error) {
 	r := &reader{b: body}
 	h := &Hello{Version: uint16(r.u16())}
-	r.bytes(32)      // random
-	r.bytes(r.u8())  // session id
+	r.bytes(32)     // random
+	r.bytes(r.u8()) // session id
 	cs := r.bytes(r.u16())
 	r.bytes(r.u8()) // compression methods
 	if r.bad || len(cs)%2 != 0 {
