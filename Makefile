@@ -19,7 +19,8 @@ FUZZ_TARGETS := \
 	./analyzer/sensitive:FuzzScan:20000 \
 	./analyzer/conformance:FuzzLoadSpec:1500 \
 	./analyzer/attack:FuzzAnalyze:20000 \
-	./analyzer/behavior:FuzzAnalyze:20000
+	./analyzer/behavior:FuzzAnalyze:20000 \
+	./reassembly/tlshello:FuzzParse:50000
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
 
