@@ -35,6 +35,19 @@ type IO struct {
 	StderrTTY bool
 	// StdoutTTY says stdout is a terminal.
 	StdoutTTY bool
+	// Getenv reads the environment (APITAP_* variables stand for flags);
+	// nil means os.LookupEnv.
+	Getenv func(key string) (string, bool)
+}
+
+// EnvPrefix starts the environment variable of every flag: --kafka-brokers
+// is APITAP_KAFKA_BROKERS. A flag on the command line wins over its
+// variable, which wins over the configuration file.
+const EnvPrefix = "APITAP_"
+
+// EnvName is the environment variable standing for a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 type command struct {
@@ -126,7 +139,10 @@ Examples:
   apitap read --emit transaction a.pcap.gz    one JSON line per HTTP transaction
   tcpdump -w - -U port 80 | apitap read -     read a live pipe
 
-Run 'apitap help <command>' for the flags of a command.
+Run 'apitap help <command>' for the flags of a command. Every long flag can
+also come from the environment: --kafka-brokers is APITAP_KAFKA_BROKERS
+(a flag on the command line wins over its variable, which wins over the
+configuration file).
 Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 `)
 }
@@ -201,6 +217,29 @@ func parseArgs(fs *flag.FlagSet, args []string, help func(io.Writer), env *IO) (
 	}
 	set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || envErr != nil || len(f.Name) < 2 { // one-letter flags have a long twin
+			return
+		}
+		v, ok := getenv(EnvName(f.Name))
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
+			return
+		}
+		set[f.Name] = true
+	})
+	if envErr != nil {
+		fmt.Fprintf(env.Stderr, "apitap: %v\n", envErr)
+		return nil, nil, ExitUsage, true
+	}
 	return rest, set, 0, false
 }
 

@@ -100,6 +100,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&o.ifaces, "i", "network `interface` to capture on; repeat for several; \"any\" captures every interface (cooked, without link headers)")
+	fs.Var(&o.ifaces, "iface", "same as -i (comma-separated list allowed; APITAP_IFACE=eth0,eth1)")
 	fs.IntVar(&o.ringMB, "ring-mb", 64, "AF_PACKET ring size per worker, in `MiB`")
 	fs.BoolVar(&o.promisc, "promisc", true, "put the interface in promiscuous mode")
 	fs.BoolVar(&o.ebpf, "ebpf", true, "filter in the kernel with the eBPF pre-filter (falls back to no pre-filter, with a warning, where the kernel refuses it)")
