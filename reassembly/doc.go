@@ -15,7 +15,10 @@
 // learns "now" from packet timestamps and Tick, never from the wall clock,
 // so a replayed capture always yields the same transactions.
 //
-// Memory is bounded by Config: concurrent flows, buffered out-of-order bytes
-// in total and per flow, body bytes kept per message, and idle timeouts.
-// Everything dropped because of a bound is counted in Stats.
+// Memory is bounded by Config: concurrent flows, pending connection attempts
+// (SYNs wait outside the flow table until their connection answers, so a SYN
+// flood can not fill it), buffered out-of-order bytes in total and per flow,
+// body bytes kept per message, and idle timeouts. Everything dropped because
+// of a bound is counted in Stats, as are overlapping segments that disagree
+// (Stats.OverlapConflicts).
 package reassembly

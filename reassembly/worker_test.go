@@ -263,6 +263,87 @@ func TestWorkerScenarios(t *testing.T) {
 	}
 }
 
+// TestWorkerOverlapConflicts feeds retransmissions that agree and overlaps
+// that disagree with the original bytes (the evasion trick of sending two
+// versions of one sequence range): only the latter are counted.
+func TestWorkerOverlapConflicts(t *testing.T) {
+	evil := strings.Replace(req1, "/v1/users/1", "/v1/admin/1", 1)
+	for _, tc := range []struct {
+		name string
+		segs func(c *conn) []seg
+		want uint64
+		path string // what the parser saw
+	}{
+		{"identical retransmission", func(c *conn) []seg {
+			r := c.send(true, req1, 1448)
+			return append(r, r[0])
+		}, 0, "/v1/users/1"},
+		{"conflict after delivery", func(c *conn) []seg {
+			r := c.send(true, req1, 1448)
+			return append(r, seg{true, r[0].seq, "A", []byte(evil), c.tick()})
+		}, 1, "/v1/users/1"},
+		{"conflict while queued", func(c *conn) []seg {
+			r := c.send(true, req1, 10)
+			alt := seg{true, r[1].seq, "A", []byte(evil[10:20]), c.tick()}
+			return append([]seg{r[1], alt, r[0]}, r[2:]...)
+		}, 1, "/v1/usmin/1"}, // queued bytes: the later version wins
+		{"coalesced retransmission", func(c *conn) []seg {
+			r := c.send(true, req1, 10)
+			all := seg{true, r[0].seq, "A", []byte(req1), c.tick()}
+			return append(r, all)
+		}, 0, "/v1/users/1"},
+		{"coalesced conflict", func(c *conn) []seg {
+			r := c.send(true, req1, 20)
+			all := seg{true, r[0].seq, "A", []byte(evil), c.tick()}
+			return append(r, all)
+		}, 1, "/v1/users/1"},
+		{"long segment, conflict in its tail", func(c *conn) []seg {
+			long := strings.Replace(req1, "Host:", "X-Pad: "+strings.Repeat("a", 900)+"\r\nHost:", 1)
+			alt := strings.Replace(long, "api.example", "api.exampl3", 1)
+			r := c.send(true, long, 1448)
+			return append(r, seg{true, r[0].seq, "A", []byte(alt), c.tick()})
+		}, 1, "/v1/users/1"},
+		{"long segment, conflict in its middle (not hashed)", func(c *conn) []seg {
+			long := strings.Replace(req1, "Host:", "X-Pad: "+strings.Repeat("a", 900)+"\r\nHost:", 1)
+			alt := []byte(long)
+			alt[500] = 'b'
+			r := c.send(true, long, 1448)
+			return append(r, seg{true, r[0].seq, "A", alt, c.tick()})
+		}, 0, "/v1/users/1"},
+		{"shorter conflict (not compared)", func(c *conn) []seg {
+			r := c.send(true, req1, 1448)
+			return append(r, seg{true, r[0].seq, "A", []byte(evil[:12]), c.tick()})
+		}, 0, "/v1/users/1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []rec
+			w := NewWorker(Config{}, collect(&got))
+			c := newConn(1)
+			s := c.handshake()
+			s = append(s, tc.segs(c)...)
+			// the response, sent again with a different body when the
+			// case conflicts
+			r := c.send(false, resp1, 1448)
+			if tc.want > 0 {
+				alt := []byte(strings.Replace(resp1, `"a":2`, `"a":3`, 1))
+				r = append(r, seg{false, r[0].seq, "A", alt, c.tick()})
+			}
+			c.feed(w, append(s, r...)...)
+			w.Close()
+			want := tc.want
+			if want > 0 {
+				want++ // the response conflict
+			}
+			if w.Stats.OverlapConflicts != want {
+				t.Errorf("OverlapConflicts %d, want %d", w.Stats.OverlapConflicts, want)
+			}
+			if len(got) == 0 || got[0].path != tc.path || got[0].status != 200 {
+				t.Errorf("got %+v, want %s answered 200", got, tc.path)
+			}
+		})
+	}
+}
+
 func TestWorkerMaxFlows(t *testing.T) {
 	var got []rec
 	w := NewWorker(Config{MaxFlows: 2}, collect(&got))
@@ -275,6 +356,100 @@ func TestWorkerMaxFlows(t *testing.T) {
 	w.Close()
 	if len(got) != 2 || w.Stats.Flows != 2 || w.Stats.FlowsRejected == 0 {
 		t.Fatalf("got %d transactions, %d flows, %d rejected; want 2, 2, >0", len(got), w.Stats.Flows, w.Stats.FlowsRejected)
+	}
+}
+
+// TestWorkerSYNFlood: SYNs that nothing follows wait in the pending table,
+// not in the flow table, so connections that go on are still tracked.
+func TestWorkerSYNFlood(t *testing.T) {
+	var got []rec
+	w := NewWorker(Config{MaxFlows: 100}, collect(&got)) // 256 pending SYNs
+	for i := 0; i < 1000; i++ {
+		c := &conn{
+			cli: netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 1024),
+			srv: netip.MustParseAddrPort("10.1.0.1:80"), cseq: uint32(i), ts: t0,
+		}
+		c.feed(w, c.handshake()[0])
+	}
+	c := newConn(1)
+	s := c.handshake()
+	s = append(s, c.send(true, req1, 1448)...)
+	c.feed(w, append(s, c.send(false, resp1, 1448)...)...)
+	// 1001 SYNs (the last one legitimate) went through 256 slots
+	if w.Stats.Flows != 1 || w.Stats.FlowsRejected != 0 || w.Stats.HalfOpenDropped != 1001-256 {
+		t.Errorf("flows %d, rejected %d, half-open dropped %d; want 1, 0, 745", w.Stats.Flows, w.Stats.FlowsRejected, w.Stats.HalfOpenDropped)
+	}
+	w.Close()
+	if len(got) != 1 || got[0].flags != 0 || got[0].path != "/v1/users/1" {
+		t.Errorf("got %+v, want one clean transaction", got)
+	}
+	// the pending SYNs are replayed at the end, within max_flows
+	if w.Stats.Flows != 100 || w.Stats.FlowsRejected != 255-99 { // 255 flood SYNs pending
+		t.Errorf("after Close: flows %d, rejected %d; want 100, 156", w.Stats.Flows, w.Stats.FlowsRejected)
+	}
+}
+
+// TestWorkerPendingSYN: how a held SYN reaches gopacket.
+func TestWorkerPendingSYN(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		segs func(c *conn) []seg
+		want string // "PATH STATUS flags"
+	}{
+		{"client side only", func(c *conn) []seg {
+			s := c.handshake()[:1]
+			c.cseq++
+			return append(s, c.send(true, req1, 1448)...)
+		}, "/v1/users/1 0 unmatched_request"},
+		{"syn retransmitted", func(c *conn) []seg {
+			s := c.handshake()
+			s = append(s[:1], s[0], s[1], s[0])
+			s = append(s, c.send(true, req1, 1448)...)
+			return append(s, c.send(false, resp1, 1448)...)
+		}, "/v1/users/1 200 "},
+		{"syn-ack before syn", func(c *conn) []seg {
+			s := c.handshake()
+			s = append(s[1:], s[0])
+			s = append(s, c.send(true, req1, 1448)...)
+			return append(s, c.send(false, resp1, 1448)...)
+		}, "/v1/users/1 200 "},
+		{"syn expired", func(c *conn) []seg {
+			s := c.handshake()
+			s[1].ts = s[1].ts.Add(5 * time.Minute) // the SYN is forgotten
+			c.ts = s[1].ts
+			s = append(s, c.send(true, req1, 1448)...)
+			return append(s, c.send(false, resp1, 1448)...)
+		}, "/v1/users/1 200 mid_stream_start"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []rec
+			w := NewWorker(Config{}, collect(&got))
+			c := newConn(1)
+			segs := tc.segs(c)
+			for i, s := range segs { // a tick before each packet, as the sensor's clock would
+				if i > 0 {
+					w.Tick(s.ts)
+				}
+				c.feed(w, s)
+			}
+			w.Close()
+			var lines []string
+			for _, r := range got {
+				var fl []string
+				for i, n := range http1.FlagNames {
+					if r.flags&(1<<i) != 0 {
+						fl = append(fl, n)
+					}
+				}
+				lines = append(lines, fmt.Sprintf("%s %d %s", r.path, r.status, strings.Join(fl, ",")))
+			}
+			if strings.Join(lines, "\n") != tc.want {
+				t.Errorf("got %q, want %q", lines, tc.want)
+			}
+			if w.Stats.Flows != 1 {
+				t.Errorf("flows %d, want 1", w.Stats.Flows)
+			}
+		})
 	}
 }
 

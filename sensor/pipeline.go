@@ -572,10 +572,10 @@ func actorKey(a *event.Actor) string {
 		return "api_key:" + a.APIKey
 	case a.Session != "":
 		return "session:" + a.Session
-	case a.Fingerprint != "":
-		return "fingerprint:" + a.Fingerprint
 	case a.IP != "":
 		return "ip:" + a.IP
+	case a.Fingerprint != "": // shared by every client of one kind: last
+		return "fingerprint:" + a.Fingerprint
 	}
 	return "unknown"
 }
@@ -933,6 +933,11 @@ func (s *Summary) Drops() []event.Count {
 		{Name: "reassembly_flows", N: s.Reassembly.FlowsRejected},
 		{Name: "http_buffer", N: s.Reassembly.BufferDenied},
 		{Name: "http_pipeline", N: s.Reassembly.HTTP.ParseErrors[http1.ErrPipelineOverflow]},
+		// segments whose bytes disagreed with what was already seen for
+		// their sequence range: one version was dropped (evasion attempt)
+		{Name: "reassembly_overlap_conflict", N: s.Reassembly.OverlapConflicts},
+		// connection attempts (SYN only) forgotten: a SYN flood
+		{Name: "reassembly_half_open", N: s.Reassembly.HalfOpenDropped},
 	}
 	d = append(d, s.Extra...)
 	sort.Slice(d, func(i, j int) bool { return d[i].Name < d[j].Name })

@@ -173,16 +173,30 @@ func TestAttackEventsToKafka(t *testing.T) {
 				ID    string `json:"id"`
 				Key   string `json:"key"`
 				Actor struct {
-					IP    string `json:"ip"`
-					Type  string `json:"type"`
-					Value string `json:"value"`
+					IP      string `json:"ip"`
+					User    string `json:"user"`
+					APIKey  string `json:"api_key"`
+					Session string `json:"session"`
+					Type    string `json:"type"`
+					Value   string `json:"value"`
 				} `json:"actor"`
 			}
 			json.Unmarshal(m.Value, &ev)
 			want := ""
 			switch typ {
-			case "detection":
-				want = "ip:" + ev.Actor.IP
+			case "detection": // the most specific identity
+				switch a := ev.Actor; {
+				case a.User != "":
+					want = "user:" + a.User
+				case a.APIKey != "":
+					want = "api_key:" + a.APIKey
+				case a.Session != "":
+					want = "session:" + a.Session
+				case a.IP != "":
+					want = "ip:" + a.IP
+				default:
+					want = "unknown"
+				}
 			case "blocklist":
 				want = ev.Actor.Type + ":" + ev.Actor.Value
 			case "endpoint":
