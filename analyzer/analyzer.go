@@ -10,6 +10,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/tlshello"
 )
 
 // Emitter receives what analyzers decide. The sensor worker that runs a
@@ -120,6 +121,25 @@ func Registered() []Descriptor {
 type Chain struct {
 	list     []Analyzer
 	flushers []Flusher
+	tls      []TLSObserver
+}
+
+// TLSObserver is an optional Analyzer interface: it sees the ClientHello
+// of every TLS connection (which the sensor cannot decrypt), with the
+// flow whose Client sent it, at the capture time of the hello. The hello
+// is only valid during the call.
+type TLSObserver interface {
+	TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello)
+}
+
+// ObservesTLS says whether an analyzer of the chain wants ClientHellos.
+func (c *Chain) ObservesTLS() bool { return len(c.tls) > 0 }
+
+// TLSHello hands a ClientHello to the analyzers that observe TLS.
+func (c *Chain) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello) {
+	for _, o := range c.tls {
+		o.TLSHello(flow, at, h)
+	}
 }
 
 // NewShared builds the shared state of the enabled analyzers that have
@@ -154,6 +174,9 @@ func NewChain(enabled []Enabled, shared map[string]any, env Env) (*Chain, error)
 		c.list = append(c.list, a)
 		if f, ok := a.(Flusher); ok {
 			c.flushers = append(c.flushers, f)
+		}
+		if o, ok := a.(TLSObserver); ok {
+			c.tls = append(c.tls, o)
 		}
 	}
 	return c, nil

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"hash/fnv"
 	"hash/maphash"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	gpr "github.com/gopacket/gopacket/reassembly"
 
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/tlshello"
 )
 
 // Packet is one decoded TCP segment handed to a Worker. The sensor fills one
@@ -69,7 +71,12 @@ type Stats struct {
 	// yet) forgotten because more were waiting than the table of pending
 	// SYNs holds: a SYN flood. See Worker.holdSYN.
 	HalfOpenDropped uint64
-	HTTP            http1.Stats
+	// TLSHellos counts TLS connections whose ClientHello was read (and
+	// handed to Worker.OnTLS); their bytes are not parsed as HTTP.
+	// TLSUnparsed counts connections that started like TLS but whose
+	// hello could not be read.
+	TLSHellos, TLSUnparsed uint64
+	HTTP                   http1.Stats
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -88,6 +95,8 @@ func (s *Stats) Add(o *Stats) {
 	s.BufferDenied += o.BufferDenied
 	s.OverlapConflicts += o.OverlapConflicts
 	s.HalfOpenDropped += o.HalfOpenDropped
+	s.TLSHellos += o.TLSHellos
+	s.TLSUnparsed += o.TLSUnparsed
 	s.HTTP.Add(&o.HTTP)
 }
 
@@ -112,6 +121,10 @@ type Worker struct {
 	seed   maphash.Seed // for segment checksums (overlap conflicts)
 	syns   synTable     // connection attempts not handed to gopacket yet
 	synTCP layers.TCP   // a pending SYN being replayed
+	// OnTLS, when set, is called with the ClientHello of every TLS
+	// connection (flow's Client is the side that sent it), at the capture
+	// time of its first byte. The hello is only valid during the call.
+	OnTLS func(flow *Flow, at time.Time, h *tlshello.Hello)
 	// Budget bounds the bytes the worker's HTTP parsers hold.
 	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.
@@ -379,7 +392,18 @@ type stream struct {
 	// overlaps: 2*recentSegs*16 bytes per connection.
 	recent  [2][recentSegs]segSum
 	recentI [2]uint8
+	// tls: 0 the first bytes are not seen yet, tlsWait a ClientHello is
+	// being collected in hello, tlsDone the connection is TLS (its bytes
+	// are not HTTP), tlsNo it is not TLS.
+	tls   uint8
+	hello []byte
 }
+
+const (
+	tlsWait = 1 + iota
+	tlsDone
+	tlsNo
+)
 
 // recentSegs is how many recent data segments per direction are compared
 // with new ones.
@@ -397,6 +421,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.b = netip.AddrPortFrom(p.Dst, p.DstPort)
 	s.seq, s.midSeen, s.rst, s.closed = 0, false, false, false
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
+	s.tls, s.hello = 0, s.hello[:0]
 	s.flow = Flow{Tunnel: p.Tunnel}
 	if p.NVLAN > 0 {
 		s.flow.VLAN = append(s.flow.VLAN[:0:0], p.VLAN[:p.NVLAN]...)
@@ -527,8 +552,17 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		s.conn.Gap(d, skip, ts)
 	}
 	if length > 0 && !s.closed && !s.conn.Done() {
+		data := sg.Fetch(length)
+		if s.tls != tlsNo && s.tlsData(d, data, ts) {
+			return // TLS: nothing for the HTTP parser
+		}
 		last := sg.CaptureInfo(length - 1).Timestamp
-		s.conn.Data(d, sg.Fetch(length), ts, last)
+		s.conn.Data(d, data, ts, last)
+	}
+	if end && s.tls == tlsWait { // the hello never completed
+		s.tls = tlsDone
+		s.w.Stats.TLSUnparsed++
+		s.hello = s.hello[:0]
 	}
 	if end && !s.closed {
 		if s.rst {
@@ -537,6 +571,56 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 			s.conn.CloseDir(d, ts)
 		}
 	}
+}
+
+// tlsData looks at the first bytes of a connection: a TLS ClientHello is
+// collected (up to tlshello.MaxHello), read and handed to OnTLS, and the
+// connection's bytes are kept from the HTTP parser. It says whether data
+// belongs to a TLS connection.
+func (s *stream) tlsData(d http1.Dir, data []byte, ts time.Time) bool {
+	switch s.tls {
+	case tlsDone:
+		return true
+	case 0:
+		if data[0] != 22 || len(data) >= 3 && !tlshello.Looks(data) {
+			s.tls = tlsNo
+			return false
+		}
+		s.tls = tlsWait
+	}
+	s.hello = append(s.hello, data[:min(len(data), tlshello.MaxHello-len(s.hello))]...)
+	h, err := tlshello.Parse(s.hello)
+	switch {
+	case err == nil:
+		s.tls = tlsDone
+		s.w.Stats.TLSHellos++
+		if s.w.OnTLS != nil {
+			f := s.flow
+			f.Client, f.Server = s.a, s.b
+			if d != http1.DirA {
+				f.Client, f.Server = s.b, s.a
+			}
+			s.w.OnTLS(&f, ts, h)
+		}
+	case errors.Is(err, tlshello.ErrShort) && len(s.hello) < tlshello.MaxHello:
+		return true // wait for the rest of the hello
+	case errors.Is(err, tlshello.ErrNotHello):
+		// the first bytes were too few to tell: not TLS after all
+		s.tls = tlsNo
+		data = s.hello
+		s.hello = s.hello[:0]
+		s.conn.Data(d, data, ts, ts)
+		return true
+	default:
+		s.tls = tlsDone
+		s.w.Stats.TLSUnparsed++
+	}
+	if cap(s.hello) > 4096 {
+		s.hello = nil // do not keep a large buffer per recycled stream
+	} else {
+		s.hello = s.hello[:0]
+	}
+	return true
 }
 
 // ReassemblyComplete implements gopacket's Stream: both directions are over.

@@ -20,6 +20,7 @@ import (
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
 	"github.com/apitap/apitap/sensor/shard"
@@ -666,6 +667,9 @@ func newWorker(p *Pipeline, chain *analyzer.Chain) *worker {
 		enc:   event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
 	}
 	w.asm = reassembly.NewWorker(p.cfg.Reassembly, w.onTransaction)
+	if chain != nil && chain.ObservesTLS() {
+		w.asm.OnTLS = func(f *reassembly.Flow, at time.Time, h *tlshello.Hello) { chain.TLSHello(f, at, h) }
+	}
 	return w
 }
 

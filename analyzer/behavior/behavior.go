@@ -18,6 +18,7 @@ import (
 	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/tlshello"
 )
 
 // Name is the analyzer's name and configuration section.
@@ -107,6 +108,18 @@ type Worker struct {
 	res  *resolver
 	id   identity
 	dets []event.Detection
+	// primary is the key of the transaction's own actor; abuse the
+	// classes detected on it by this transaction (Notes.Abuse).
+	primary uint64
+	abuse   uint16
+}
+
+// detect makes a detection on r (see Tracker.detect) and notes the
+// classes detected on the transaction's own actor.
+func (w *Worker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
+	if w.t.detect(s, r, c, winStart, now, sev, conf, count, ep, ev, out) && r.key == w.primary {
+		w.abuse |= 1 << c
+	}
 }
 
 // NewWorker returns a worker feeding t.
@@ -206,11 +219,12 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	ld := t.observeEndpoint(tplHash, idHash, key, now, status >= 500, lat)
 
 	s, r := t.lock(key, k, now)
+	w.primary, w.abuse = key, 0
 	w.identify(r, id, user)
 	r.requests++
 	if ld.surge {
 		what := fmt.Sprintf("%d requests this minute, usually %.0f; %d answered 5xx; latency %.3fs, usually %.3fs", ld.count, ld.usual, ld.n5xx, ld.lat, ld.usualLt)
-		t.detect(s, r, cDos, ld.minute*int64(time.Minute), now, "high", 0.7, int(ld.count), endpoint(),
+		w.detect(s, r, cDos, ld.minute*int64(time.Minute), now, "high", 0.7, int(ld.count), endpoint(),
 			[]event.Evidence{{Location: "path", Name: "endpoint_load", Value: what, Rule: fmt.Sprintf("dos_per_minute>=%d, %.0fx the usual", cfg.DosPerMinute, cfg.DosFactor)}}, &w.dets)
 	}
 
@@ -223,7 +237,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	r.minCount++
 	if r.minCount >= uint32(cfg.RatePerMinute) && float64(r.minCount) >= cfg.RateFactor*s.baseline {
-		t.detect(s, r, cRate, r.minute*int64(time.Minute), now, "medium", 0.8, int(r.minCount), endpoint(),
+		w.detect(s, r, cRate, r.minute*int64(time.Minute), now, "medium", 0.8, int(r.minCount), endpoint(),
 			[]event.Evidence{{Location: "path", Name: "requests_per_minute", Value: strconv.Itoa(int(r.minCount)), Rule: fmt.Sprintf("rate_per_minute>=%d, %.0fx the usual %.1f", cfg.RatePerMinute, cfg.RateFactor, s.baseline)}}, &w.dets)
 	}
 
@@ -257,10 +271,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			}
 			switch {
 			case b.spoof*10 >= b.n*8:
-				t.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
+				w.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
 					[]event.Evidence{{Location: "header", Name: "user-agent", Value: "browser User-Agent without browser headers", Rule: "spoofed_browser"}}, &w.dets)
 			case b.tool*10 >= b.n*8 && cv < 0.25 && k == kIP:
-				t.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
+				w.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
 					[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv)}}, &w.dets)
 			}
 		}
@@ -300,13 +314,13 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				if id.tool || id.spoofed {
 					sev = "medium"
 				}
-				t.detect(s, r, cScraping, wk.start, now, sev, 0.7, n, endpoint(),
+				w.detect(s, r, cScraping, wk.start, now, sev, 0.7, n, endpoint(),
 					[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("%d distinct objects of an endpoint many principals read, %d of %d answered 2xx", n, wk.ok, wk.seen), Rule: fmt.Sprintf("scrape_objects>=%d", cfg.ScrapeObjects)}}, &w.dets)
 			case k != kIP && ld.objs != objShared && n >= cfg.IDWalk && wk.ok*2 >= wk.seen && int(wk.numeric) == n && wk.hi-wk.lo < int64(3*n):
 				// a dense run of numeric ids is a walk (scattered ids are
 				// left to the owner fields of the answers)
 				how := fmt.Sprintf("%d distinct ids within a range of %d", n, wk.hi-wk.lo+1)
-				t.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
+				w.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
 					[]event.Evidence{{Location: "path", Name: "kind", Value: "enumeration: " + how + fmt.Sprintf(", %d of %d answered 2xx", wk.ok, wk.seen), Rule: fmt.Sprintf("id_walk>=%d", cfg.IDWalk)}}, &w.dets)
 			}
 		}
@@ -323,7 +337,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				}
 				ow.owners.add(keyOf(kUser, string(o)), 64)
 				if n := ow.owners.len(); n >= cfg.BOLAObjects {
-					t.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
+					w.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
 						[]event.Evidence{{Location: "response_body", Name: "owner", Value: fmt.Sprintf("objects of %d different owners read", n), Rule: fmt.Sprintf("bola_objects>=%d", cfg.BOLAObjects)}}, &w.dets)
 				}
 			}
@@ -334,7 +348,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if k != kIP && ok2xx {
 		if privilegedPath(req.Path) {
 			if r.privCalls == 0 && r.userCalls >= 20 {
-				t.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
+				w.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
 					[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("function: a privileged endpoint answered 2xx to a principal that made %d ordinary calls before", r.userCalls), Rule: "privileged_after_ordinary"}}, &w.dets)
 			}
 			r.privCalls++
@@ -343,7 +357,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		if req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH" {
 			if key := massAssigned(req.Body.Data, tx.Response.Body.Data); key != "" {
-				t.detect(s, r, cBOLA, now, now, "medium", 0.65, 1, endpoint(),
+				w.detect(s, r, cBOLA, now, now, "medium", 0.65, 1, endpoint(),
 					[]event.Evidence{{Location: "body", Name: key, Value: "mass_assignment: a server-owned property written and accepted", Rule: "server_owned_property"}}, &w.dets)
 			}
 		}
@@ -362,7 +376,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		e.bytes += uint64(tx.Response.Body.WireBytes)
 		e.types |= tx.Notes.SensitiveResponse
 		if e.n >= uint32(cfg.ExfilResponses) {
-			t.detect(s, r, cExfil, e.start, now, "high", 0.8, int(e.n), endpoint(),
+			w.detect(s, r, cExfil, e.start, now, "high", 0.8, int(e.n), endpoint(),
 				[]event.Evidence{{Location: "response_body", Name: "sensitive_types", Value: sensitiveNames(e.types), Rule: fmt.Sprintf("exfil_responses>=%d (%d bytes)", cfg.ExfilResponses, e.bytes)}}, &w.dets)
 		}
 	}
@@ -412,12 +426,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			w.enumerate(id, u, tx.Response, now, endpoint)
 		}
 	}
+	// the actor's own detections mark the transaction (those made on its
+	// address's fingerprint or on the account it tried do not: which
+	// connection crosses their thresholds depends on the worker order)
+	tx.Notes.Abuse |= w.abuse
 	for i := range w.dets {
-		for c, n := range classNames {
-			if n == w.dets[i].Class {
-				tx.Notes.Abuse |= 1 << c
-			}
-		}
 		emit.Detection(&w.dets[i])
 	}
 }
@@ -481,7 +494,7 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 				d := event.Evidence{Location: "body", Name: "username", Value: exportUser(la.user), Rule: fmt.Sprintf("success after %d failed logins", l.failRun)}
 				before := r.actor.User
 				r.actor.User = exportUser(la.user)
-				t.detect(s, r, cTakeover, l.start, now, "high", 0.75, int(l.failRun)+1, endpoint(), []event.Evidence{d}, &w.dets)
+				w.detect(s, r, cTakeover, l.start, now, "high", 0.75, int(l.failRun)+1, endpoint(), []event.Evidence{d}, &w.dets)
 				r.actor.User = before
 			}
 			l.failRun = 0
@@ -502,11 +515,11 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 		}
 		enough := src.k == kIP || l.ips.len() >= 2
 		if enough && users >= need && int(l.attempts) >= need && float64(l.failures) >= cfg.StuffingFailRatio*float64(l.attempts) {
-			t.detect(s, r, cStuffing, l.start, now, "high", 0.9, int(l.attempts), endpoint(),
+			w.detect(s, r, cStuffing, l.start, now, "high", 0.9, int(l.attempts), endpoint(),
 				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d distinct usernames, %d of %d failed, from %d addresses", users, l.failures, l.attempts, l.ips.len()), Rule: fmt.Sprintf("stuffing_users>=%d", cfg.StuffingUsers)}}, &w.dets)
 		}
 		if src.k == kIP && users <= 2 && int(l.failures) >= cfg.BruteForce {
-			t.detect(s, r, cBrute, l.start, now, "high", 0.85, int(l.failures), endpoint(),
+			w.detect(s, r, cBrute, l.start, now, "high", 0.85, int(l.failures), endpoint(),
 				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins for %d username(s)", l.failures, users), Rule: fmt.Sprintf("brute_force>=%d", cfg.BruteForce)}}, &w.dets)
 		}
 		s.mu.Unlock()
@@ -532,7 +545,7 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 		l.tFail++
 		l.tIPs.add(ipHash, 64)
 		if int(l.tFail) >= 2*cfg.BruteForce && l.tIPs.len() >= 3 {
-			t.detect(s, r, cBrute, l.tStart, now, "medium", 0.75, int(l.tFail), endpoint(),
+			w.detect(s, r, cBrute, l.tStart, now, "medium", 0.75, int(l.tFail), endpoint(),
 				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins from %d addresses against this account", l.tFail, l.tIPs.len()), Rule: fmt.Sprintf("brute_force>=%d (distributed)", 2*cfg.BruteForce)}}, &w.dets)
 		}
 	}
@@ -634,7 +647,7 @@ func (w *Worker) slow(s *shard, r *record, id *identity, path string, now int64,
 	st.ips.add(keyOf(kIP, string(b[:])), 64)
 	// slow: spread over a normal window at least, from several addresses
 	if int(st.probes) >= cfg.SlowProbes && st.ips.len() >= 3 && now-st.start >= t.window {
-		t.detect(s, r, cSlow, st.start, now, "medium", 0.75, int(st.probes), endpoint(),
+		w.detect(s, r, cSlow, st.start, now, "medium", 0.75, int(st.probes), endpoint(),
 			[]event.Evidence{{Location: "path", Name: "probes", Value: fmt.Sprintf("%d flagged requests to %d paths from %d addresses over %s", st.probes, st.paths.len(), st.ips.len(), time.Duration(now-st.start).Round(time.Second)), Rule: fmt.Sprintf("slow_probes>=%d in slow_window", cfg.SlowProbes)}}, &w.dets)
 	}
 }
@@ -690,7 +703,7 @@ func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginRes
 	e.users.add(user, 64)
 	e.classes.add(respClass(resp.status, resp.body), 8)
 	if e.users.len() >= cfg.StuffingUsers && e.classes.len() >= 2 {
-		t.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),
+		w.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),
 			[]event.Evidence{{Location: "response_body", Name: "answers", Value: fmt.Sprintf("%d usernames probed, answered in %d different ways", e.users.len(), e.classes.len()), Rule: fmt.Sprintf("stuffing_users>=%d with differing answers", cfg.StuffingUsers)}}, &w.dets)
 	}
 }
@@ -734,4 +747,28 @@ func massAssigned(req, resp []byte) string {
 		}
 	}
 	return ""
+}
+
+// TLSHello links a TLS client's JA4 fingerprint and the server names it
+// asks for to its address's actor (implements analyzer.TLSObserver): the
+// sensor cannot read HTTPS, but the same address may be seen in clear
+// text (behind a TLS-terminating balancer, through trusted proxies).
+func (w *Worker) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello) {
+	id := &w.id
+	*id = identity{ip: flow.Client.Addr().Unmap()}
+	if w.t.allow.match(id) {
+		return
+	}
+	b := id.ip.As16()
+	s, r := w.t.lock(keyOf(kIP, string(b[:])), kIP, at.UnixNano())
+	if r.lastIP != id.ip {
+		r.lastIP = id.ip
+		r.actor.IP = id.ip.String()
+		r.ips.add(r.actor.IP, 8)
+	}
+	r.fps.add("ja4:"+h.JA4(), 4)
+	if h.SNI != "" {
+		r.snis.add(bounded(h.SNI), 4)
+	}
+	s.mu.Unlock()
 }

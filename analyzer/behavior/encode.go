@@ -44,7 +44,7 @@ func (a *Actor) JSON(sensor string, t time.Time) *ActorJSON {
 	for _, l := range [...]struct {
 		typ  string
 		vals []string
-	}{{"user", a.Users}, {"ip", a.IPs}, {"session", a.Sessions}, {"fingerprint", a.Prints}} {
+	}{{"user", a.Users}, {"ip", a.IPs}, {"session", a.Sessions}, {"fingerprint", a.Prints}, {"sni", a.SNIs}} {
 		for _, v := range l.vals {
 			j.Identities = append(j.Identities, Identity{l.typ, v})
 		}

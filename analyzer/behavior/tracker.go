@@ -102,8 +102,9 @@ type record struct {
 	key         uint64
 	kind        kind
 	actor       event.Actor // identities as exported (redacted), latest
-	ips, fps    strs        // linked identities
+	ips, fps    strs        // linked identities (fps: HTTP prints h:..., TLS ja4:...)
 	users, sess strs
+	snis        strs // TLS server names asked for
 	first, last int64
 	requests    uint64
 	lastIP      netip.Addr
@@ -433,9 +434,9 @@ var classStage = [numClasses]uint8{cStuffing: stAbuse, cBrute: stAbuse, cTakeove
 	cScraping: stAbuse, cDos: stAbuse, cSlow: stProbing, cEnum: stRecon}
 
 // detect makes a detection once per actor, class and window.
-func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
+func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) bool {
 	if r.emitted[c] == winStart {
-		return
+		return false
 	}
 	r.emitted[c] = winStart
 	r.dets[c]++
@@ -450,6 +451,7 @@ func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev 
 		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.actor, Endpoint: ep, Evidence: ev,
 		FirstSeen: time.Unix(0, winStart).UTC(), LastSeen: time.Unix(0, now).UTC(), Count: count, Action: "log",
 	})
+	return true
 }
 
 // exportUser is a username as it may leave the sensor: e-mail addresses
@@ -493,13 +495,15 @@ type Actor struct {
 	Users      []string
 	Prints     []string
 	Sessions   []string
+	SNIs       []string
 	Detections map[string]uint32
 }
 
 func (t *Tracker) snapshot(r *record, now int64) Actor {
 	a := Actor{Kind: kindNames[r.kind], Actor: r.actor, Score: math.Round(t.decayed(r, now)*10) / 10, Stage: Stages[r.stage], Requests: r.requests,
 		First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(),
-		IPs: append([]string(nil), r.ips...), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...)}
+		IPs: append([]string(nil), r.ips...), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...),
+		SNIs: append([]string(nil), r.snis...)}
 	for c, n := range r.dets {
 		if n > 0 {
 			if a.Detections == nil {

@@ -1,12 +1,8 @@
 package tlshello
 
 import (
-	"crypto/tls"
-	"errors"
-	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // hello builds a ClientHello record (one record, or split in two).
@@ -128,37 +124,8 @@ func TestJA4Variants(t *testing.T) {
 	}
 }
 
-// TestGoClient fingerprints the ClientHello that crypto/tls really sends.
-func TestGoClient(t *testing.T) {
-	cli, srv := net.Pipe()
-	defer srv.Close()
-	go func() {
-		c := tls.Client(cli, &tls.Config{ServerName: "api.example.com", NextProtos: []string{"h2", "http/1.1"}})
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Handshake() // fails when srv closes: only the hello matters
-		cli.Close()
-	}()
-	srv.SetDeadline(time.Now().Add(5 * time.Second))
-	var buf []byte
-	tmp := make([]byte, 4096)
-	var h *Hello
-	for {
-		n, err := srv.Read(tmp)
-		buf = append(buf, tmp[:n]...)
-		h, err = Parse(buf)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrShort) {
-			t.Fatalf("after %d bytes: %v", len(buf), err)
-		}
-	}
-	ja4 := h.JA4()
-	t.Logf("Go %s ClientHello: %s (SNI %s, ALPN %v)", "crypto/tls", ja4, h.SNI, h.ALPN)
-	if !strings.HasPrefix(ja4, "t13d") || !strings.Contains(ja4, "h2_") || h.SNI != "api.example.com" {
-		t.Errorf("JA4 %s SNI %q", ja4, h.SNI)
-	}
-	// the parse is the same byte by byte: every prefix is short, never wrong
+// TestPrefixes: every prefix of a hello is short, never wrong.
+func TestPrefixes(t *testing.T) {
 	whole := chrome.bytes(true)
 	for i := 0; i < len(whole); i++ {
 		if _, err := Parse(whole[:i]); err != ErrShort {

@@ -24,6 +24,12 @@ func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 	if r.MidStream > 0 {
 		fmt.Fprintf(w, ", %s directions joined mid-stream", humanCount(r.MidStream))
 	}
+	if r.TLSHellos+r.TLSUnparsed > 0 {
+		fmt.Fprintf(w, ", %s TLS (ClientHello fingerprinted, JA4)", humanCount(r.TLSHellos))
+		if r.TLSUnparsed > 0 {
+			fmt.Fprintf(w, " + %s with an unreadable hello", humanCount(r.TLSUnparsed))
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  transactions   %s HTTP request/response exchanges (%s requests, %s responses)\n",
 		humanCount(st.Transactions), humanCount(r.HTTP.Requests), humanCount(r.HTTP.Responses))
