@@ -30,12 +30,32 @@ type Config struct {
 	Reassembly reassembly.Config `yaml:"reassembly"`
 	Output     OutputConfig      `yaml:"output"`
 	Capture    CaptureConfig     `yaml:"capture"`
+	// Admin is apitap run's admin server (metrics, health, API, report).
+	Admin AdminConfig `yaml:"admin"`
+	// Log sets the log level.
+	Log LogConfig `yaml:"log"`
 	Kafka      kafka.Config      `yaml:"kafka"`
 	// Blocklist is the mitigation policy (exporter/blocklist).
 	Blocklist blocklist.Config `yaml:"blocklist"`
 	// Analyzers configures the analyzers, one section each (see package
 	// analyzer and each analyzer's README).
 	Analyzers analyzer.Settings `yaml:"analyzers"`
+}
+
+// AdminConfig is the admin server of apitap run (docs/live-capture.md).
+type AdminConfig struct {
+	// Addr is host:port; "" turns the server off. Default 127.0.0.1:9090
+	// (--admin-addr).
+	Addr *string `yaml:"addr"`
+	// TokenFile holds the bearer token every request but the probes must
+	// carry (--admin-token-file).
+	TokenFile string `yaml:"token_file"`
+}
+
+// LogConfig sets the log level: debug, info (default), warn, error
+// (--log-level).
+type LogConfig struct {
+	Level string `yaml:"level"`
 }
 
 // SensorConfig names the sensor and sizes its workers.
@@ -54,6 +74,14 @@ type SensorConfig struct {
 // the traffic that reaches the sensor. Empty lists select everything. It is
 // re-applied on SIGHUP without reattaching anything.
 type CaptureConfig struct {
+	// Live capture (apitap run); changing these needs a restart.
+	Interfaces []string `yaml:"interfaces"` // interfaces to capture (-i, --iface)
+	Source     string   `yaml:"source"`     // afpacket (default) or pcap (--source)
+	RingMB     int      `yaml:"ring_mb"`    // AF_PACKET ring per worker, MiB; default 64 (--ring-mb)
+	Promisc    *bool    `yaml:"promisc"`    // promiscuous mode; default true (--promisc)
+	EBPF       *bool    `yaml:"ebpf"`       // the eBPF pre-filter; default true (--ebpf)
+	BPF        string   `yaml:"bpf"`        // classic BPF filter instead of it (--bpf)
+	// The selection, re-applied on SIGHUP:
 	Ports          []uint16 `yaml:"ports"`            // TCP server ports to keep
 	Allow          []string `yaml:"allow"`            // CIDRs (or addresses) to keep
 	Deny           []string `yaml:"deny"`             // CIDRs (or addresses) to drop
@@ -145,6 +173,12 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first bad setting, naming its YAML key.
 func (c Config) Validate() error {
 	switch {
+	case c.Capture.Source != "" && c.Capture.Source != "afpacket" && c.Capture.Source != "pcap":
+		return fmt.Errorf("capture.source: want afpacket or pcap, got %q", c.Capture.Source)
+	case c.Capture.RingMB != 0 && (c.Capture.RingMB < 2 || c.Capture.RingMB > 1<<16):
+		return fmt.Errorf("capture.ring_mb must be between 2 and 65536, got %d", c.Capture.RingMB)
+	case c.Log.Level != "" && c.Log.Level != "debug" && c.Log.Level != "info" && c.Log.Level != "warn" && c.Log.Level != "error":
+		return fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level)
 	case c.Sensor.Workers < 0 || c.Sensor.Workers > 1024:
 		return fmt.Errorf("sensor.workers must be between 1 and 1024, got %d", c.Sensor.Workers)
 	case c.Sensor.QueueBatches < 0:

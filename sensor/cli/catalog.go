@@ -85,7 +85,7 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 	if len(files) == 0 {
 		return usagef("no capture file given (use - for standard input); see apitap help catalog")
 	}
-	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	log, err := o.logger(env)
 	if err != nil {
 		return err
 	}

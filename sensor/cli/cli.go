@@ -14,6 +14,7 @@ import (
 
 	// every analyzer, registered from its init function
 	_ "github.com/apitap/apitap/analyzer/all"
+	"github.com/apitap/apitap/sensor"
 )
 
 // Exit codes.
@@ -241,6 +242,18 @@ func parseArgs(fs *flag.FlagSet, args []string, help func(io.Writer), env *IO) (
 		return nil, nil, ExitUsage, true
 	}
 	return rest, set, 0, false
+}
+
+// logger is the command's logger: --log-level, else the configuration
+// file's log.level, else info.
+func (o *readOpts) logger(env *IO) (zerolog.Logger, error) {
+	level := o.logLevel
+	if !o.setFlags["log-level"] && o.config != "" {
+		if cfg, err := sensor.LoadConfig(o.config); err == nil && cfg.Log.Level != "" {
+			level = cfg.Log.Level
+		}
+	}
+	return newLogger(env.Stderr, level, env.StderrTTY)
 }
 
 func newLogger(w io.Writer, level string, tty bool) (zerolog.Logger, error) {

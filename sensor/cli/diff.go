@@ -100,7 +100,7 @@ func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
 	if len(files) == 0 {
 		return 0, usagef("no capture file given (use - for standard input)")
 	}
-	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	log, err := o.logger(env)
 	if err != nil {
 		return 0, err
 	}

@@ -276,7 +276,7 @@ func doRead(files []string, o *readOpts, env *IO) error {
 	if len(files) == 0 {
 		return usagef("no capture file given (use - for standard input); see apitap help read")
 	}
-	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	log, err := o.logger(env)
 	if err != nil {
 		return err
 	}

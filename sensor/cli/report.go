@@ -78,7 +78,7 @@ func doReport(files []string, o *reportOpts, env *IO) error {
 	if len(files) == 0 {
 		return usagef("no capture file given (use - for standard input); see apitap help report")
 	}
-	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
+	log, err := o.logger(env)
 	if err != nil {
 		return err
 	}

@@ -141,8 +141,13 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if len(rest) > 0 {
 		return usagef("unexpected arguments %q (capture files are read with apitap read)", strings.Join(rest, " "))
 	}
+	cfg, err := o.buildConfig()
+	if err != nil {
+		return err
+	}
+	o.fromConfig(cfg)
 	if len(o.ifaces) == 0 {
-		return usagef("no interface given: use -i IFACE")
+		return usagef("no interface given: use -i IFACE (or capture.interfaces in --config)")
 	}
 	if o.ringMB < 2 || o.ringMB > 1<<16 {
 		return usagef("--ring-mb must be between 2 and 65536, got %d", o.ringMB)
@@ -159,10 +164,6 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 		}
 	}
 	log, err := newLogger(env.Stderr, o.logLevel, env.StderrTTY)
-	if err != nil {
-		return err
-	}
-	cfg, err := o.buildConfig()
 	if err != nil {
 		return err
 	}
@@ -502,6 +503,16 @@ func (o *runOpts) reload(running sensor.Config, filter *bpf.Filter, log zerolog.
 			restart = append(restart, name)
 		}
 	}
+	// the live-capture keys of the capture section are set up once
+	ca, cb := reflect.ValueOf(running.Capture), reflect.ValueOf(cfg.Capture)
+	for i := 0; i < ca.NumField(); i++ {
+		switch name := strings.Split(ca.Type().Field(i).Tag.Get("yaml"), ",")[0]; name {
+		case "interfaces", "source", "ring_mb", "promisc", "ebpf", "bpf":
+			if !reflect.DeepEqual(ca.Field(i).Interface(), cb.Field(i).Interface()) {
+				restart = append(restart, "capture."+name)
+			}
+		}
+	}
 	ev := log.Info().Str("applied", applied)
 	if len(restart) > 0 {
 		ev = ev.Strs("needs_restart", restart)
@@ -569,6 +580,41 @@ func openLive(o *runOpts, iface string, workers, progFD int, classic []xbpf.RawI
 		srcs = append(srcs, s)
 	}
 	return srcs, nil
+}
+
+// fromConfig takes the live-capture, admin and log settings of the
+// configuration file where no flag (or APITAP_ variable) gave them.
+func (o *runOpts) fromConfig(cfg sensor.Config) {
+	set := o.setFlags
+	c := cfg.Capture
+	if !set["i"] && !set["iface"] && len(c.Interfaces) > 0 {
+		o.ifaces = append(ifaceList(nil), c.Interfaces...)
+	}
+	if !set["ring-mb"] && c.RingMB != 0 {
+		o.ringMB = c.RingMB
+	}
+	if !set["promisc"] && c.Promisc != nil {
+		o.promisc = *c.Promisc
+	}
+	if !set["ebpf"] && c.EBPF != nil {
+		o.ebpf = *c.EBPF
+	}
+	if !set["source"] && c.Source != "" {
+		o.source = c.Source
+	}
+	if !set["bpf"] && c.BPF != "" {
+		o.bpfExpr = c.BPF
+	}
+	if !set["admin-addr"] && cfg.Admin.Addr != nil {
+		o.adminAddr = *cfg.Admin.Addr
+		set["admin-addr"] = true // given on purpose: a busy address is an error
+	}
+	if !set["admin-token-file"] && cfg.Admin.TokenFile != "" {
+		o.adminTokenFile = cfg.Admin.TokenFile
+	}
+	if !set["log-level"] && cfg.Log.Level != "" {
+		o.logLevel = cfg.Log.Level
+	}
 }
 
 // startAdmin serves the admin endpoints until ctx ends. The default

@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"io"
+	"testing"
+
+	"github.com/apitap/apitap/sensor"
+)
+
+// TestRunFromConfig: apitap run takes its live-capture, admin and log
+// settings from the configuration file where no flag gave them.
+func TestRunFromConfig(t *testing.T) {
+	off, addr := false, "0.0.0.0:9191"
+	cfg := sensor.Config{Capture: sensor.CaptureConfig{Interfaces: []string{"eth1", "eth2"}, RingMB: 128, Promisc: &off, EBPF: &off, Source: "pcap", BPF: "tcp port 80"},
+		Admin: sensor.AdminConfig{Addr: &addr, TokenFile: "/run/token"}, Log: sensor.LogConfig{Level: "debug"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	fs, o := runFlags(io.Discard)
+	if err := fs.Parse([]string{"--ring-mb", "32"}); err != nil {
+		t.Fatal(err)
+	}
+	o.setFlags = map[string]bool{"ring-mb": true}
+	o.fromConfig(cfg)
+	if len(o.ifaces) != 2 || o.ifaces[1] != "eth2" || o.ringMB != 32 || o.promisc || o.ebpf || o.source != "pcap" || o.bpfExpr != "tcp port 80" ||
+		o.adminAddr != addr || !o.setFlags["admin-addr"] || o.adminTokenFile != "/run/token" || o.logLevel != "debug" {
+		t.Errorf("%+v", o)
+	}
+	for _, bad := range []sensor.Config{{Capture: sensor.CaptureConfig{Source: "dpdk"}}, {Capture: sensor.CaptureConfig{RingMB: 1}}, {Log: sensor.LogConfig{Level: "loud"}}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v validates", bad)
+		}
+	}
+}
