@@ -33,8 +33,8 @@ type Config struct {
 	// Admin is apitap run's admin server (metrics, health, API, report).
 	Admin AdminConfig `yaml:"admin"`
 	// Log sets the log level.
-	Log LogConfig `yaml:"log"`
-	Kafka      kafka.Config      `yaml:"kafka"`
+	Log   LogConfig    `yaml:"log"`
+	Kafka kafka.Config `yaml:"kafka"`
 	// Blocklist is the mitigation policy (exporter/blocklist).
 	Blocklist blocklist.Config `yaml:"blocklist"`
 	// Analyzers configures the analyzers, one section each (see package
