@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"sync/atomic"
 	"slices"
 	"sort"
 	"time"
@@ -122,6 +123,31 @@ type Chain struct {
 	list     []Analyzer
 	flushers []Flusher
 	tls      []TLSObserver
+	// one transaction in costEvery is timed, analyzer by analyzer
+	n       uint64
+	sampled atomic.Uint64
+	nanos   []atomic.Uint64
+}
+
+// costEvery: the chain times one transaction in this many.
+const costEvery = 64
+
+// Cost is the time analyzers spent on the sampled transactions.
+type Cost struct {
+	Analyzer string
+	Sampled  uint64 // transactions timed
+	Nanos    uint64 // time spent on them by this analyzer
+}
+
+// Costs reports the sampled cost of each analyzer (safe from any
+// goroutine).
+func (c *Chain) Costs() []Cost {
+	out := make([]Cost, len(c.list))
+	n := c.sampled.Load()
+	for i, a := range c.list {
+		out[i] = Cost{Analyzer: a.Name(), Sampled: n, Nanos: c.nanos[i].Load()}
+	}
+	return out
 }
 
 // TLSObserver is an optional Analyzer interface: it sees the ClientHello
@@ -179,6 +205,7 @@ func NewChain(enabled []Enabled, shared map[string]any, env Env) (*Chain, error)
 			c.tls = append(c.tls, o)
 		}
 	}
+	c.nanos = make([]atomic.Uint64, len(c.list))
 	return c, nil
 }
 
@@ -196,9 +223,19 @@ func (c *Chain) Names() []string {
 
 // Analyze hands tx to every analyzer in order.
 func (c *Chain) Analyze(tx *reassembly.Transaction, emit Emitter) {
-	for _, a := range c.list {
-		a.Analyze(tx, emit)
+	c.n++
+	if c.n%costEvery != 0 {
+		for _, a := range c.list {
+			a.Analyze(tx, emit)
+		}
+		return
 	}
+	for i, a := range c.list {
+		start := time.Now()
+		a.Analyze(tx, emit)
+		c.nanos[i].Add(uint64(time.Since(start)))
+	}
+	c.sampled.Add(1)
 }
 
 // Flush lets windowed analyzers report what is due at capture time now.

@@ -931,6 +931,25 @@ func (p *Pipeline) snapshot() *Summary {
 	return s
 }
 
+// AnalyzerCosts sums, over the workers, the time each analyzer spent on
+// the transactions timed (one in 64; safe from any goroutine).
+func (p *Pipeline) AnalyzerCosts() []analyzer.Cost {
+	var out []analyzer.Cost
+	for _, w := range p.workers {
+		if w.chain == nil {
+			continue
+		}
+		for i, c := range w.chain.Costs() {
+			if i == len(out) {
+				out = append(out, analyzer.Cost{Analyzer: c.Analyzer})
+			}
+			out[i].Sampled += c.Sampled
+			out[i].Nanos += c.Nanos
+		}
+	}
+	return out
+}
+
 // Drops lists what was dropped, by pipeline stage.
 func (s *Summary) Drops() []event.Count {
 	d := []event.Count{

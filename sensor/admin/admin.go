@@ -183,7 +183,9 @@ var (
 	descDropped      = prometheus.NewDesc("apitap_dropped_total", "Data dropped, by pipeline stage.", []string{"stage"}, nil)
 	descParseErrors  = prometheus.NewDesc("apitap_parse_errors_total", "HTTP parse errors, by reason.", []string{"reason"}, nil)
 	descDecode       = prometheus.NewDesc("apitap_decode_failures_total", "Frames not decoded, by result.", []string{"result"}, nil)
-	descDetections   = prometheus.NewDesc("apitap_detections_total", "Detections, by class.", []string{"class"}, nil)
+	descDetections   = prometheus.NewDesc("apitap_detections_total", "Detections, by class and severity.", []string{"class", "severity"}, nil)
+	descAnalyzerTime = prometheus.NewDesc("apitap_analyzer_sampled_seconds_total", "Time each analyzer spent on the sampled transactions (one in 64; divide by apitap_analyzer_sampled_transactions_total for the mean).", []string{"analyzer"}, nil)
+	descAnalyzerTx   = prometheus.NewDesc("apitap_analyzer_sampled_transactions_total", "Transactions whose analysis was timed (one in 64).", nil, nil)
 	descBlocklist    = prometheus.NewDesc("apitap_blocklist_entries", "Active blocklist entries, by action.", []string{"action"}, nil)
 	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made, by reason.", []string{"reason"}, nil)
 	descActors       = prometheus.NewDesc("apitap_actors", "Threat actors held by the behavior analyzer.", nil, nil)
@@ -198,7 +200,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped,
-		descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
+		descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
 		ch <- d
 	}
 }
@@ -219,9 +221,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range st.Decode {
 		ch <- prometheus.MustNewConstMetric(descDecode, prometheus.CounterValue, float64(d.N), d.Name)
 	}
-	for _, d := range st.Detections {
-		ch <- prometheus.MustNewConstMetric(descDetections, prometheus.CounterValue, float64(d.N), d.Name)
+	for _, c := range c.p.Detections.Classes() {
+		for i, n := range c.N {
+			if n > 0 {
+				ch <- prometheus.MustNewConstMetric(descDetections, prometheus.CounterValue, float64(n), c.Class, event.Severities[i])
+			}
+		}
 	}
+	var sampled uint64
+	for _, a := range c.p.AnalyzerCosts() {
+		ch <- prometheus.MustNewConstMetric(descAnalyzerTime, prometheus.CounterValue, float64(a.Nanos)/1e9, a.Analyzer)
+		sampled = a.Sampled
+	}
+	ch <- prometheus.MustNewConstMetric(descAnalyzerTx, prometheus.CounterValue, float64(sampled))
 	byAction := map[string]int{}
 	for _, e := range c.p.Block.Active() {
 		byAction[e.Action]++
