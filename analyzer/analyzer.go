@@ -2,9 +2,9 @@ package analyzer
 
 import (
 	"fmt"
-	"sync/atomic"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
