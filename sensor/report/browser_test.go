@@ -101,7 +101,7 @@ func TestReportInChromium(t *testing.T) {
 	}
 	filtered := count(`Array.from(document.querySelectorAll("#tree .ep")).filter(e => e.style.display !== "none").length`)
 	count(`(function(){ var f = document.getElementById("filter"); f.value = ""; f.dispatchEvent(new Event("input")); return 0; })()`)
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,31 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	_ "github.com/apitap/apitap/analyzer/all"
 )
+
+// defaultAnalyzers are the analyzers apitap runs when its configuration
+// does not mention them (apitap+all), from the same registry.
+func defaultAnalyzers() []string {
+	var names []string
+	for _, d := range analyzer.Registered() {
+		if d.Default {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// pipelineOnlyConfig turns every default analyzer off.
+func pipelineOnlyConfig() string {
+	s := "analyzers:\n"
+	for _, n := range defaultAnalyzers() {
+		s += "  " + n + ": {enabled: false}\n"
+	}
+	return s
+}
 
 func main() {
 	// On Ctrl-C the running child is killed and the captures are removed.
@@ -129,7 +153,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 	}
 	// the pipeline alone (the spine's targets) and the full sensor
 	pipelineOnly := filepath.Join(dir, "pipeline-only.yaml")
-	if err := os.WriteFile(pipelineOnly, []byte("analyzers:\n  discovery: {enabled: false}\n  sensitive: {enabled: false}\n  attack: {enabled: false}\n"), 0o644); err != nil {
+	if err := os.WriteFile(pipelineOnly, []byte(pipelineOnlyConfig()), 0o644); err != nil {
 		return nil, err
 	}
 	if !o.keep {

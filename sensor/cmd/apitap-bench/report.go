@@ -138,7 +138,7 @@ func (r *report) summary() []string {
 		cost = append(cost, fmt.Sprintf("%s %.2fx %s", name, x, met(x <= 1.5)))
 	}
 	if len(cost) > 0 {
-		lines = append(lines, "analyzers (apitap+all: discovery, sensitive, attack, on by default) slow the pipeline down by: "+strings.Join(cost, ", ")+" (target: within 1.5x)")
+		lines = append(lines, "analyzers (apitap+all: "+strings.Join(defaultAnalyzers(), ", ")+", on by default) slow the pipeline down by: "+strings.Join(cost, ", ")+" (target: within 1.5x)")
 	}
 
 	var targets []string
