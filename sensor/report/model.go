@@ -265,8 +265,23 @@ func build(in *Input) *page {
 		for _, c := range in.Detections.Classes() {
 			p.Classes = append(p.Classes, classRow{c.Class, c.N, c.Total})
 		}
-		for _, d := range in.Detections.Recent(100) {
-			p.Recent = append(p.Recent, detectionOf(&d))
+		// a repeated detection is re-emitted with its growing count: show
+		// the latest of each (most severe first, then latest first)
+		seen := map[string]bool{}
+		for _, d := range in.Detections.Recent(sensor.MaxRecent) {
+			r := detectionOf(&d)
+			key := r.Class + "|" + r.Endpoint + "|" + r.Actor + "|" + r.Severity
+			if len(d.Evidence) > 0 {
+				key += "|" + d.Evidence[0].Location + "|" + d.Evidence[0].Name
+			}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			p.Recent = append(p.Recent, r)
+			if len(p.Recent) == 100 {
+				break
+			}
 		}
 	} else {
 		p.Chart = chart{Empty: true}
