@@ -115,7 +115,9 @@ type Worker struct {
 }
 
 // detect makes a detection on r (see Tracker.detect) and notes the
-// classes detected on the transaction's own actor.
+// classes detected on the transaction's own actor. Callers check
+// r.emitted[c] first, so that the evidence of a detection already made in
+// the window is not built on every request.
 func (w *Worker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
 	if w.t.detect(s, r, c, winStart, now, sev, conf, count, ep, ev, out) && r.key == w.primary {
 		w.abuse |= 1 << c
@@ -224,8 +226,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	r.requests++
 	if ld.surge {
 		what := fmt.Sprintf("%d requests this minute, usually %.0f; %d answered 5xx; latency %.3fs, usually %.3fs", ld.count, ld.usual, ld.n5xx, ld.lat, ld.usualLt)
-		w.detect(s, r, cDos, ld.minute*int64(time.Minute), now, "high", 0.7, int(ld.count), endpoint(),
-			[]event.Evidence{{Location: "path", Name: "endpoint_load", Value: what, Rule: fmt.Sprintf("dos_per_minute>=%d, %.0fx the usual", cfg.DosPerMinute, cfg.DosFactor)}}, &w.dets)
+		if r.emitted[cDos] != ld.minute*int64(time.Minute) {
+			w.detect(s, r, cDos, ld.minute*int64(time.Minute), now, "high", 0.7, int(ld.count), endpoint(),
+				[]event.Evidence{{Location: "path", Name: "endpoint_load", Value: what, Rule: fmt.Sprintf("dos_per_minute>=%d, %.0fx the usual", cfg.DosPerMinute, cfg.DosFactor)}}, &w.dets)
+		}
 	}
 
 	// rate: requests per minute against the actors' usual rate
@@ -237,8 +241,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	r.minCount++
 	if r.minCount >= uint32(cfg.RatePerMinute) && float64(r.minCount) >= cfg.RateFactor*s.baseline {
-		w.detect(s, r, cRate, r.minute*int64(time.Minute), now, "medium", 0.8, int(r.minCount), endpoint(),
-			[]event.Evidence{{Location: "path", Name: "requests_per_minute", Value: strconv.Itoa(int(r.minCount)), Rule: fmt.Sprintf("rate_per_minute>=%d, %.0fx the usual %.1f", cfg.RatePerMinute, cfg.RateFactor, s.baseline)}}, &w.dets)
+		if r.emitted[cRate] != r.minute*int64(time.Minute) {
+			w.detect(s, r, cRate, r.minute*int64(time.Minute), now, "medium", 0.8, int(r.minCount), endpoint(),
+				[]event.Evidence{{Location: "path", Name: "requests_per_minute", Value: strconv.Itoa(int(r.minCount)), Rule: fmt.Sprintf("rate_per_minute>=%d, %.0fx the usual %.1f", cfg.RatePerMinute, cfg.RateFactor, s.baseline)}}, &w.dets)
+		}
 	}
 
 	// bots: automation signals, machine-regular timing
@@ -271,11 +277,15 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			}
 			switch {
 			case b.spoof*10 >= b.n*8:
-				w.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
-					[]event.Evidence{{Location: "header", Name: "user-agent", Value: "browser User-Agent without browser headers", Rule: "spoofed_browser"}}, &w.dets)
+				if r.emitted[cBot] != b.start {
+					w.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
+						[]event.Evidence{{Location: "header", Name: "user-agent", Value: "browser User-Agent without browser headers", Rule: "spoofed_browser"}}, &w.dets)
+				}
 			case b.tool*10 >= b.n*8 && cv < 0.25 && k == kIP:
-				w.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
-					[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv)}}, &w.dets)
+				if r.emitted[cBot] != b.start {
+					w.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
+						[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv)}}, &w.dets)
+				}
 			}
 		}
 	}
@@ -314,14 +324,18 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				if id.tool || id.spoofed {
 					sev = "medium"
 				}
-				w.detect(s, r, cScraping, wk.start, now, sev, 0.7, n, endpoint(),
-					[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("%d distinct objects of an endpoint many principals read, %d of %d answered 2xx", n, wk.ok, wk.seen), Rule: fmt.Sprintf("scrape_objects>=%d", cfg.ScrapeObjects)}}, &w.dets)
+				if r.emitted[cScraping] != wk.start {
+					w.detect(s, r, cScraping, wk.start, now, sev, 0.7, n, endpoint(),
+						[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("%d distinct objects of an endpoint many principals read, %d of %d answered 2xx", n, wk.ok, wk.seen), Rule: fmt.Sprintf("scrape_objects>=%d", cfg.ScrapeObjects)}}, &w.dets)
+				}
 			case k != kIP && ld.objs != objShared && n >= cfg.IDWalk && wk.ok*2 >= wk.seen && int(wk.numeric) == n && wk.hi-wk.lo < int64(3*n):
 				// a dense run of numeric ids is a walk (scattered ids are
 				// left to the owner fields of the answers)
 				how := fmt.Sprintf("%d distinct ids within a range of %d", n, wk.hi-wk.lo+1)
-				w.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
-					[]event.Evidence{{Location: "path", Name: "kind", Value: "enumeration: " + how + fmt.Sprintf(", %d of %d answered 2xx", wk.ok, wk.seen), Rule: fmt.Sprintf("id_walk>=%d", cfg.IDWalk)}}, &w.dets)
+				if r.emitted[cBOLA] != wk.start {
+					w.detect(s, r, cBOLA, wk.start, now, "high", 0.85, n, endpoint(),
+						[]event.Evidence{{Location: "path", Name: "kind", Value: "enumeration: " + how + fmt.Sprintf(", %d of %d answered 2xx", wk.ok, wk.seen), Rule: fmt.Sprintf("id_walk>=%d", cfg.IDWalk)}}, &w.dets)
+				}
 			}
 		}
 	}
@@ -337,8 +351,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				}
 				ow.owners.add(keyOf(kUser, string(o)), 64)
 				if n := ow.owners.len(); n >= cfg.BOLAObjects {
-					w.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
-						[]event.Evidence{{Location: "response_body", Name: "owner", Value: fmt.Sprintf("objects of %d different owners read", n), Rule: fmt.Sprintf("bola_objects>=%d", cfg.BOLAObjects)}}, &w.dets)
+					if r.emitted[cBOLA] != ow.start {
+						w.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
+							[]event.Evidence{{Location: "response_body", Name: "owner", Value: fmt.Sprintf("objects of %d different owners read", n), Rule: fmt.Sprintf("bola_objects>=%d", cfg.BOLAObjects)}}, &w.dets)
+					}
 				}
 			}
 		}
@@ -348,8 +364,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if k != kIP && ok2xx {
 		if privilegedPath(req.Path) {
 			if r.privCalls == 0 && r.userCalls >= 20 {
-				w.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
-					[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("function: a privileged endpoint answered 2xx to a principal that made %d ordinary calls before", r.userCalls), Rule: "privileged_after_ordinary"}}, &w.dets)
+				if r.emitted[cBOLA] != now {
+					w.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
+						[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("function: a privileged endpoint answered 2xx to a principal that made %d ordinary calls before", r.userCalls), Rule: "privileged_after_ordinary"}}, &w.dets)
+				}
 			}
 			r.privCalls++
 		} else if r.userCalls < 1<<31 {
@@ -357,8 +375,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		if req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH" {
 			if key := massAssigned(req.Body.Data, tx.Response.Body.Data); key != "" {
-				w.detect(s, r, cBOLA, now, now, "medium", 0.65, 1, endpoint(),
-					[]event.Evidence{{Location: "body", Name: key, Value: "mass_assignment: a server-owned property written and accepted", Rule: "server_owned_property"}}, &w.dets)
+				if r.emitted[cBOLA] != now {
+					w.detect(s, r, cBOLA, now, now, "medium", 0.65, 1, endpoint(),
+						[]event.Evidence{{Location: "body", Name: key, Value: "mass_assignment: a server-owned property written and accepted", Rule: "server_owned_property"}}, &w.dets)
+				}
 			}
 		}
 	}
@@ -376,8 +396,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		e.bytes += uint64(tx.Response.Body.WireBytes)
 		e.types |= tx.Notes.SensitiveResponse
 		if e.n >= uint32(cfg.ExfilResponses) {
-			w.detect(s, r, cExfil, e.start, now, "high", 0.8, int(e.n), endpoint(),
-				[]event.Evidence{{Location: "response_body", Name: "sensitive_types", Value: sensitiveNames(e.types), Rule: fmt.Sprintf("exfil_responses>=%d (%d bytes)", cfg.ExfilResponses, e.bytes)}}, &w.dets)
+			if r.emitted[cExfil] != e.start {
+				w.detect(s, r, cExfil, e.start, now, "high", 0.8, int(e.n), endpoint(),
+					[]event.Evidence{{Location: "response_body", Name: "sensitive_types", Value: sensitiveNames(e.types), Rule: fmt.Sprintf("exfil_responses>=%d (%d bytes)", cfg.ExfilResponses, e.bytes)}}, &w.dets)
+			}
 		}
 	}
 
@@ -494,7 +516,9 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 				d := event.Evidence{Location: "body", Name: "username", Value: exportUser(la.user), Rule: fmt.Sprintf("success after %d failed logins", l.failRun)}
 				before := r.actor.User
 				r.actor.User = exportUser(la.user)
-				w.detect(s, r, cTakeover, l.start, now, "high", 0.75, int(l.failRun)+1, endpoint(), []event.Evidence{d}, &w.dets)
+				if r.emitted[cTakeover] != l.start {
+					w.detect(s, r, cTakeover, l.start, now, "high", 0.75, int(l.failRun)+1, endpoint(), []event.Evidence{d}, &w.dets)
+				}
 				r.actor.User = before
 			}
 			l.failRun = 0
@@ -515,12 +539,16 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 		}
 		enough := src.k == kIP || l.ips.len() >= 2
 		if enough && users >= need && int(l.attempts) >= need && float64(l.failures) >= cfg.StuffingFailRatio*float64(l.attempts) {
-			w.detect(s, r, cStuffing, l.start, now, "high", 0.9, int(l.attempts), endpoint(),
-				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d distinct usernames, %d of %d failed, from %d addresses", users, l.failures, l.attempts, l.ips.len()), Rule: fmt.Sprintf("stuffing_users>=%d", cfg.StuffingUsers)}}, &w.dets)
+			if r.emitted[cStuffing] != l.start {
+				w.detect(s, r, cStuffing, l.start, now, "high", 0.9, int(l.attempts), endpoint(),
+					[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d distinct usernames, %d of %d failed, from %d addresses", users, l.failures, l.attempts, l.ips.len()), Rule: fmt.Sprintf("stuffing_users>=%d", cfg.StuffingUsers)}}, &w.dets)
+			}
 		}
 		if src.k == kIP && users <= 2 && int(l.failures) >= cfg.BruteForce {
-			w.detect(s, r, cBrute, l.start, now, "high", 0.85, int(l.failures), endpoint(),
-				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins for %d username(s)", l.failures, users), Rule: fmt.Sprintf("brute_force>=%d", cfg.BruteForce)}}, &w.dets)
+			if r.emitted[cBrute] != l.start {
+				w.detect(s, r, cBrute, l.start, now, "high", 0.85, int(l.failures), endpoint(),
+					[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins for %d username(s)", l.failures, users), Rule: fmt.Sprintf("brute_force>=%d", cfg.BruteForce)}}, &w.dets)
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -545,8 +573,10 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 		l.tFail++
 		l.tIPs.add(ipHash, 64)
 		if int(l.tFail) >= 2*cfg.BruteForce && l.tIPs.len() >= 3 {
-			w.detect(s, r, cBrute, l.tStart, now, "medium", 0.75, int(l.tFail), endpoint(),
-				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins from %d addresses against this account", l.tFail, l.tIPs.len()), Rule: fmt.Sprintf("brute_force>=%d (distributed)", 2*cfg.BruteForce)}}, &w.dets)
+			if r.emitted[cBrute] != l.tStart {
+				w.detect(s, r, cBrute, l.tStart, now, "medium", 0.75, int(l.tFail), endpoint(),
+					[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins from %d addresses against this account", l.tFail, l.tIPs.len()), Rule: fmt.Sprintf("brute_force>=%d (distributed)", 2*cfg.BruteForce)}}, &w.dets)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -647,8 +677,10 @@ func (w *Worker) slow(s *shard, r *record, id *identity, path string, now int64,
 	st.ips.add(keyOf(kIP, string(b[:])), 64)
 	// slow: spread over a normal window at least, from several addresses
 	if int(st.probes) >= cfg.SlowProbes && st.ips.len() >= 3 && now-st.start >= t.window {
-		w.detect(s, r, cSlow, st.start, now, "medium", 0.75, int(st.probes), endpoint(),
-			[]event.Evidence{{Location: "path", Name: "probes", Value: fmt.Sprintf("%d flagged requests to %d paths from %d addresses over %s", st.probes, st.paths.len(), st.ips.len(), time.Duration(now-st.start).Round(time.Second)), Rule: fmt.Sprintf("slow_probes>=%d in slow_window", cfg.SlowProbes)}}, &w.dets)
+		if r.emitted[cSlow] != st.start {
+			w.detect(s, r, cSlow, st.start, now, "medium", 0.75, int(st.probes), endpoint(),
+				[]event.Evidence{{Location: "path", Name: "probes", Value: fmt.Sprintf("%d flagged requests to %d paths from %d addresses over %s", st.probes, st.paths.len(), st.ips.len(), time.Duration(now-st.start).Round(time.Second)), Rule: fmt.Sprintf("slow_probes>=%d in slow_window", cfg.SlowProbes)}}, &w.dets)
+		}
 	}
 }
 
@@ -703,8 +735,10 @@ func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginRes
 	e.users.add(user, 64)
 	e.classes.add(respClass(resp.status, resp.body), 8)
 	if e.users.len() >= cfg.StuffingUsers && e.classes.len() >= 2 {
-		w.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),
-			[]event.Evidence{{Location: "response_body", Name: "answers", Value: fmt.Sprintf("%d usernames probed, answered in %d different ways", e.users.len(), e.classes.len()), Rule: fmt.Sprintf("stuffing_users>=%d with differing answers", cfg.StuffingUsers)}}, &w.dets)
+		if r.emitted[cEnum] != e.start {
+			w.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),
+				[]event.Evidence{{Location: "response_body", Name: "answers", Value: fmt.Sprintf("%d usernames probed, answered in %d different ways", e.users.len(), e.classes.len()), Rule: fmt.Sprintf("stuffing_users>=%d with differing answers", cfg.StuffingUsers)}}, &w.dets)
+		}
 	}
 }
 
