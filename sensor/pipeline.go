@@ -496,6 +496,7 @@ type worker struct {
 // worker's own counters are not safe to read from another goroutine.
 type workerSnap struct {
 	mu       sync.Mutex
+	source   string    // the live source the worker reads
 	at       time.Time // wall clock of the last publication
 	packets  uint64
 	bytes    uint64
@@ -514,7 +515,7 @@ func (w *worker) publish(now time.Time, res *FileResult) {
 	}
 	sn := &w.snap
 	sn.mu.Lock()
-	sn.at, sn.packets, sn.bytes, sn.last = now, res.Packets, res.Bytes, w.last
+	sn.source, sn.at, sn.packets, sn.bytes, sn.last = res.Name, now, res.Packets, res.Bytes, w.last
 	sn.decode = w.decode
 	sn.stats = w.asm.Stats
 	sn.stats.BufferDenied = w.asm.Budget.Denied
@@ -929,6 +930,38 @@ func (p *Pipeline) snapshot() *Summary {
 		s.Extra = p.ExtraDrops()
 	}
 	return s
+}
+
+// SourceStats is what one live source delivered.
+type SourceStats struct {
+	Source         string
+	Packets, Bytes uint64
+}
+
+// Sources reports the packets and bytes per live source (apitap run; by
+// source name, sorted), as the workers last published them.
+func (p *Pipeline) Sources() []SourceStats {
+	by := map[string]*SourceStats{}
+	var out []SourceStats
+	for _, w := range p.workers {
+		sn := &w.snap
+		sn.mu.Lock()
+		if sn.source != "" {
+			s := by[sn.source]
+			if s == nil {
+				s = &SourceStats{Source: sn.source}
+				by[sn.source] = s
+			}
+			s.Packets += sn.packets
+			s.Bytes += sn.bytes
+		}
+		sn.mu.Unlock()
+	}
+	for _, s := range by {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out
 }
 
 // AnalyzerCosts sums, over the workers, the time each analyzer spent on

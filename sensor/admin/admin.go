@@ -188,6 +188,8 @@ var (
 	descAnalyzerTx   = prometheus.NewDesc("apitap_analyzer_sampled_transactions_total", "Transactions whose analysis was timed (one in 64).", nil, nil)
 	descBlocklist    = prometheus.NewDesc("apitap_blocklist_entries", "Active blocklist entries, by action.", []string{"action"}, nil)
 	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made, by reason.", []string{"reason"}, nil)
+	descSrcPackets   = prometheus.NewDesc("apitap_source_packets_total", "Packets read, per live source (interface and fanout member).", []string{"source"}, nil)
+	descSrcBytes     = prometheus.NewDesc("apitap_source_bytes_total", "Bytes of frames read, per live source.", []string{"source"}, nil)
 	descActors       = prometheus.NewDesc("apitap_actors", "Threat actors held by the behavior analyzer.", nil, nil)
 	descActorsEvict  = prometheus.NewDesc("apitap_actors_evicted_total", "Actors evicted from the full actor table.", nil, nil)
 	descSinkRecords  = prometheus.NewDesc("apitap_sink_records_total", "Records per export sink, by outcome (sent, dropped: queue full, failed: given up).", []string{"sink", "outcome"}, nil)
@@ -200,7 +202,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped,
-		descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
+		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
 		ch <- d
 	}
 }
@@ -227,6 +229,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descDetections, prometheus.CounterValue, float64(n), c.Class, event.Severities[i])
 			}
 		}
+	}
+	for _, s := range c.p.Sources() {
+		ch <- prometheus.MustNewConstMetric(descSrcPackets, prometheus.CounterValue, float64(s.Packets), s.Source)
+		ch <- prometheus.MustNewConstMetric(descSrcBytes, prometheus.CounterValue, float64(s.Bytes), s.Source)
 	}
 	var sampled uint64
 	for _, a := range c.p.AnalyzerCosts() {

@@ -119,7 +119,7 @@ func TestRunCommand(t *testing.T) {
 	}
 	if ready() {
 		adminGet("/readyz")
-		for _, want := range []string{"apitap_transactions_total 12", "apitap_packets_total ", "apitap_flows_open "} {
+		for _, want := range []string{"apitap_transactions_total 12", "apitap_packets_total ", "apitap_flows_open ", "apitap_source_packets_total{source="} {
 			for end := time.Now().Add(5 * time.Second); !strings.Contains(adminGet("/metrics"), want) && time.Now().Before(end); {
 				time.Sleep(100 * time.Millisecond)
 			}
