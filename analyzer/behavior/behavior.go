@@ -134,12 +134,14 @@ var scannerBit = attack.ClassBit("scanner")
 
 // pathInfo walks the path once: the template's hash and the last
 // parameter segment (an object id).
-func pathInfo(p string) (tpl uint64, idSeg string) {
+func pathInfo(p string) (tpl uint64, idSeg string, priv bool) {
 	h := uint64(14695981039346656037)
 	discovery.Segments(p, func(seg string) bool {
 		if discovery.Classify(seg) != discovery.KindLiteral {
 			idSeg = seg
 			seg = "{}"
+		} else if !priv && len(seg) >= 4 && len(seg) <= 13 && privilegedNames[lowerShort(seg)] {
+			priv = true
 		}
 		for i := 0; i < len(seg); i++ {
 			h ^= uint64(seg[i])
@@ -149,7 +151,7 @@ func pathInfo(p string) (tpl uint64, idSeg string) {
 		h *= 1099511628211
 		return true
 	})
-	return h, idSeg
+	return h, idSeg, priv
 }
 
 // Analyze implements analyzer.Analyzer.
@@ -174,7 +176,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		status = tx.Response.Status
 	}
 	ok2xx := status >= 200 && status < 300
-	tplHash, idSeg := pathInfo(req.Path)
+	tplHash, idSeg, priv := pathInfo(req.Path)
 	host := strings.ToLower(req.Host)
 	tplHash ^= keyOf(kUser, host) ^ keyOf(kIP, req.Method)
 	var tpl string
@@ -341,7 +343,12 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	if k != kIP && idSeg != "" {
 		if ok2xx && tx.Response != nil {
-			if o := ownerOf(tx.Response.Body.Data); o != nil {
+			var o []byte
+			if ld.ep.wantsOwner() {
+				o = ownerOf(tx.Response.Body.Data)
+				ld.ep.sawOwner(o != nil)
+			}
+			if o != nil {
 				if r.own == nil {
 					r.own = &ownState{}
 				}
@@ -362,7 +369,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 
 	// function-level authorization and mass assignment
 	if k != kIP && ok2xx {
-		if privilegedPath(req.Path) {
+		if priv {
 			if r.privCalls == 0 && r.userCalls >= 20 {
 				if r.emitted[cBOLA] != now {
 					w.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
@@ -745,18 +752,6 @@ func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginRes
 // privilegedNames are path segments of administrative functions.
 var privilegedNames = map[string]bool{"admin": true, "administrator": true, "_admin": true, "internal": true, "manage": true, "management": true,
 	"actuator": true, "debug": true, "superuser": true, "staff": true, "sudo": true, "backoffice": true, "console": true}
-
-func privilegedPath(p string) bool {
-	priv := false
-	discovery.Segments(p, func(seg string) bool {
-		if len(seg) <= 13 && privilegedNames[strings.ToLower(seg)] {
-			priv = true
-			return false
-		}
-		return true
-	})
-	return priv
-}
 
 // serverOwned are properties a client should not set on itself.
 var serverOwned = [...]string{"role", "roles", "is_admin", "isAdmin", "admin", "balance", "credit", "permissions", "owner_id", "ownerId",

@@ -183,6 +183,25 @@ type epState struct {
 	usual, usualLat float64
 	minutes         uint32
 	dosAt           int64 // minute of the last dos detection
+	// owner fields: answers checked and answers that had one; once 64
+	// answers had none the endpoint's answers are not searched any more
+	ownerChecks, ownerHits atomic.Uint32
+}
+
+// wantsOwner says whether the endpoint's answers may carry owner fields.
+func (e *epState) wantsOwner() bool {
+	return e == nil || e.ownerHits.Load() > 0 || e.ownerChecks.Load() < 64
+}
+
+// sawOwner counts one answer searched for an owner field.
+func (e *epState) sawOwner(found bool) {
+	if e == nil {
+		return
+	}
+	e.ownerChecks.Add(1)
+	if found {
+		e.ownerHits.Add(1)
+	}
 }
 
 // objects says what an endpoint's objects look like so far.
@@ -206,6 +225,7 @@ type load struct {
 	lat     float64 // this minute's mean latency, seconds
 	usualLt float64
 	minute  int64
+	ep      *epState // nil when the endpoint table is full
 }
 
 // observeEndpoint counts one request to an endpoint: its minute's load
@@ -247,7 +267,7 @@ func (t *Tracker) observeEndpoint(tpl, id, principal uint64, now int64, fail boo
 		e.n5xx++
 	}
 	e.latSum += latency
-	l = load{count: e.count, usual: e.usual, n5xx: e.n5xx, lat: e.latSum / float64(e.count), usualLt: e.usualLat, minute: e.minute}
+	l = load{count: e.count, usual: e.usual, n5xx: e.n5xx, lat: e.latSum / float64(e.count), usualLt: e.usualLat, minute: e.minute, ep: e}
 	if e.dosAt != e.minute && e.minutes >= 3 && e.count >= uint32(cfg.DosPerMinute) && float64(e.count) >= cfg.DosFactor*e.usual &&
 		(e.n5xx*5 >= e.count || (e.usualLat > 0 && l.lat >= 3*e.usualLat)) {
 		e.dosAt = e.minute
