@@ -321,6 +321,10 @@ func TestRunEBPFFallback(t *testing.T) {
 				t.Fatalf("no start:\n%s", stderr.String())
 			}
 		}
+		// under load the first packets after "capturing" were sometimes
+		// missed (the connection was then joined mid-stream): give the
+		// sockets a moment
+		time.Sleep(300 * time.Millisecond)
 		client := &http.Client{}
 		for i := 0; i < 4; i++ {
 			resp, err := client.Get(fmt.Sprintf("http://%s/fallback/%d", addr, i))
