@@ -3,6 +3,7 @@ package attack
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,11 +37,15 @@ type Config struct {
 	MaxTracked     int           `yaml:"max_tracked"`
 	// MaxBodyBytes of a body are examined.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// DeepCheck runs Coraza with the OWASP Core Rule Set (off by default).
+	DeepCheck DeepConfig `yaml:"deep_check"`
 }
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{ScannerPaths: true, RepeatInterval: 5 * time.Minute, MaxTracked: 20000, MaxBodyBytes: 65536}
+	flagged := true
+	return &Config{ScannerPaths: true, RepeatInterval: 5 * time.Minute, MaxTracked: 20000, MaxBodyBytes: 65536,
+		DeepCheck: DeepConfig{Flagged: &flagged, MaxPerSecond: 200, Paranoia: 1}}
 }
 
 // Validate checks the section and that the rule packs load.
@@ -53,6 +58,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RepeatInterval <= 0 || c.MaxTracked < 1 || c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("repeat_interval, max_tracked must be positive and max_body_bytes not negative"))
+	}
+	if err := c.DeepCheck.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := LoadRules(c.Rules, c.NoStarterRules); err != nil {
 		errs = append(errs, fmt.Errorf("rules: %w", err))
@@ -83,6 +91,7 @@ type State struct {
 	log   zerolog.Logger
 	rules atomic.Pointer[[]*Rule]
 	pre   *prefilter
+	deep  *deep // the Coraza deep check, nil when off
 }
 
 // NewState loads the rule packs.
@@ -93,6 +102,11 @@ func NewState(cfg *Config, log zerolog.Logger) (*State, error) {
 	}
 	s := &State{cfg: cfg, log: log, pre: newPrefilter()}
 	s.rules.Store(&rules)
+	if cfg.DeepCheck.Enabled {
+		if s.deep, err = newDeep(cfg.DeepCheck); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -134,6 +148,10 @@ type worker struct {
 	path   string              // the decoded path of the transaction
 	agents map[string]string   // user agent -> scanner tool ("" none), bounded
 	clean  map[string]struct{} // header values without findings, bounded
+	crs    []crsMatch          // the deep check's matches for this transaction
+	// deep check budget: checks made in the current second of capture time
+	deepSec int64
+	deepN   int
 }
 
 // kv is a named value of the request, for rules.
@@ -171,6 +189,18 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	w.values, w.names = w.values[:0], w.names[:0]
 	w.request(req)
 	w.rulesCheck(tx)
+	w.crs = w.crs[:0]
+	if w.st.deep != nil && w.deepDue(tx, len(w.hits) > 0) {
+		w.crs = w.st.deep.check(tx, w.st.cfg.MaxBodyBytes)
+		if len(w.hits) == 0 { // sampled: the Core Rule Set's findings are the detections
+			for _, m := range w.crs {
+				if m.class == "" || w.off&classMask(m.class) != 0 || w.hasClass(m.class) {
+					continue
+				}
+				w.hits = append(w.hits, hit{class: m.class, rule: "crs:" + strconv.Itoa(m.id), severity: m.severity, action: "log", loc: m.loc, name: m.name, value: m.value})
+			}
+		}
+	}
 	if len(w.hits) == 0 {
 		return
 	}
@@ -400,6 +430,17 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 			continue
 		}
 		ev := []event.Evidence{{Location: h.loc, Name: boundedName(h.name), Value: redact.Snippet(h.value, 160), Rule: h.rule}}
+		if !strings.HasPrefix(h.rule, "crs:") { // the deep check's matches of the same class back the finding
+			n := 0
+			for _, m := range w.crs {
+				if m.class != h.class || n == 2 {
+					continue
+				}
+				n++
+				ev = append(ev, event.Evidence{Location: m.loc, Name: boundedName(m.name), Value: redact.Snippet(m.value, 80), Rule: "crs:" + strconv.Itoa(m.id) + " " + redact.Snippet(m.msg, 80)})
+				conf = min(conf+0.05, 0.99)
+			}
+		}
 		if succeeded {
 			ev = append(ev, event.Evidence{Location: "response_body", Rule: "succeeded:" + why})
 		}
@@ -435,4 +476,25 @@ func boundedName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// hasClass says a hit of class is already there.
+func (w *worker) hasClass(class string) bool {
+	for _, h := range w.hits {
+		if h.class == class {
+			return true
+		}
+	}
+	return false
+}
+
+// classMask is the detector bit of a class (for the disabled list; 0 for
+// the signature classes, which can not be disabled).
+func classMask(class string) int {
+	for i, n := range classNames {
+		if n == class {
+			return 1 << i
+		}
+	}
+	return 0
 }
