@@ -73,3 +73,37 @@ func TestWorkerNotTLS(t *testing.T) {
 		t.Errorf("calls %d, hellos %d, unparsed %d", calls, w.Stats.TLSHellos, w.Stats.TLSUnparsed)
 	}
 }
+
+// TestWorkerTLSBounds: the other side answering before a hello is complete
+// ends the TLS guess (both sides' bytes reach the parser in their own
+// direction), and incomplete hellos are bounded per worker.
+func TestWorkerTLSBounds(t *testing.T) {
+	var out []rec
+	w := NewWorker(Config{}, collect(&out))
+	c := newConn(5)
+	c.feed(w, c.handshake()...)
+	c.feed(w, c.send(true, "\x16", 1400)...)
+	c.feed(w, c.send(false, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 1400)...)
+	if w.tlsHeld != 0 {
+		t.Errorf("%d hello bytes held after the guess ended", w.tlsHeld)
+	}
+	// 700 connections each start a 15 KiB hello and never finish it
+	big := append([]byte{22, 3, 1, 0x3f, 0xf0, 1, 0, 0x3f, 0xec}, make([]byte, 15000)...)
+	for i := 0; i < 700; i++ {
+		d := newConn(10 + i%200)
+		d.cli = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(1000+i))
+		d.feed(w, d.handshake()...)
+		d.feed(w, d.send(true, string(big), 1400)...)
+		if w.tlsHeld > maxTLSHeld {
+			t.Fatalf("%d bytes held, bound %d", w.tlsHeld, maxTLSHeld)
+		}
+	}
+	if w.Stats.TLSUnparsed == 0 {
+		t.Error("no hello given up past the bound")
+	}
+	w.Close()
+	if w.tlsHeld != 0 {
+		t.Errorf("%d hello bytes still held after Close", w.tlsHeld)
+	}
+	t.Logf("%d hellos given up; %d flows; none parsed as HTTP", w.Stats.TLSUnparsed, w.Stats.Flows)
+}

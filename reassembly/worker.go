@@ -107,20 +107,22 @@ const flushEvery = time.Second
 // Worker reassembles the TCP connections of one shard and parses HTTP on
 // them. It is not safe for concurrent use.
 type Worker struct {
-	cfg    Config
-	lim    http1.Limits
-	h      Handler
-	pool   *gpr.StreamPool
-	asm    *gpr.Assembler
-	now    time.Time
-	flush  time.Time // next flush due (capture time)
-	free   []*stream // recycled streams, keeping their parser buffers
-	tx     Transaction
-	ctx    [ctxRing]pktCtx
-	ctxi   int
-	seed   maphash.Seed // for segment checksums (overlap conflicts)
-	syns   synTable     // connection attempts not handed to gopacket yet
-	synTCP layers.TCP   // a pending SYN being replayed
+	cfg   Config
+	lim   http1.Limits
+	h     Handler
+	pool  *gpr.StreamPool
+	asm   *gpr.Assembler
+	now   time.Time
+	flush time.Time // next flush due (capture time)
+	free  []*stream // recycled streams, keeping their parser buffers
+	tx    Transaction
+	ctx   [ctxRing]pktCtx
+	ctxi  int
+	seed  maphash.Seed // for segment checksums (overlap conflicts)
+	syns  synTable     // connection attempts not handed to gopacket yet
+	// tlsHeld is the bytes of incomplete ClientHellos held (maxTLSHeld)
+	tlsHeld int
+	synTCP  layers.TCP // a pending SYN being replayed
 	// OnTLS, when set, is called with the ClientHello of every TLS
 	// connection (flow's Client is the side that sent it), at the capture
 	// time of its first byte. The hello is only valid during the call.
@@ -395,8 +397,10 @@ type stream struct {
 	// tls: 0 the first bytes are not seen yet, tlsWait a ClientHello is
 	// being collected in hello, tlsDone the connection is TLS (its bytes
 	// are not HTTP), tlsNo it is not TLS.
-	tls   uint8
-	hello []byte
+	tls     uint8
+	tlsDir  http1.Dir // the side that sent the first byte
+	hello   []byte
+	helloAt time.Time
 }
 
 const (
@@ -421,7 +425,10 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.b = netip.AddrPortFrom(p.Dst, p.DstPort)
 	s.seq, s.midSeen, s.rst, s.closed = 0, false, false, false
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
-	s.tls, s.hello = 0, s.hello[:0]
+	s.tls = 0
+	if len(s.hello) > 0 { // recycled while collecting a hello
+		s.releaseHello()
+	}
 	s.flow = Flow{Tunnel: p.Tunnel}
 	if p.NVLAN > 0 {
 		s.flow.VLAN = append(s.flow.VLAN[:0:0], p.VLAN[:p.NVLAN]...)
@@ -553,16 +560,15 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 	}
 	if length > 0 && !s.closed && !s.conn.Done() {
 		data := sg.Fetch(length)
-		if s.tls != tlsNo && s.tlsData(d, data, ts) {
-			return // TLS: nothing for the HTTP parser
+		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
+			last := sg.CaptureInfo(length - 1).Timestamp
+			s.conn.Data(d, data, ts, last)
 		}
-		last := sg.CaptureInfo(length - 1).Timestamp
-		s.conn.Data(d, data, ts, last)
 	}
 	if end && s.tls == tlsWait { // the hello never completed
 		s.tls = tlsDone
 		s.w.Stats.TLSUnparsed++
-		s.hello = s.hello[:0]
+		s.releaseHello()
 	}
 	if end && !s.closed {
 		if s.rst {
@@ -573,10 +579,16 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 	}
 }
 
+// maxTLSHeld bounds the ClientHello bytes a worker holds for connections
+// whose hello is not complete yet; past it a hello is given up (counted
+// as TLSUnparsed) rather than buffered.
+const maxTLSHeld = 8 << 20
+
 // tlsData looks at the first bytes of a connection: a TLS ClientHello is
-// collected (up to tlshello.MaxHello), read and handed to OnTLS, and the
-// connection's bytes are kept from the HTTP parser. It says whether data
-// belongs to a TLS connection.
+// collected from the side that sent the first byte (up to
+// tlshello.MaxHello), read and handed to OnTLS, and the connection's bytes
+// are kept from the HTTP parser. It says whether data was taken (TLS, or
+// replayed to the HTTP parser here).
 func (s *stream) tlsData(d http1.Dir, data []byte, ts time.Time) bool {
 	switch s.tls {
 	case tlsDone:
@@ -586,9 +598,24 @@ func (s *stream) tlsData(d http1.Dir, data []byte, ts time.Time) bool {
 			s.tls = tlsNo
 			return false
 		}
-		s.tls = tlsWait
+		s.tls, s.tlsDir, s.helloAt = tlsWait, d, ts
+	case tlsWait:
+		if d != s.tlsDir { // the other side spoke before a hello was complete: not TLS
+			s.tls = tlsNo
+			s.conn.Data(s.tlsDir, s.hello, s.helloAt, ts)
+			s.releaseHello()
+			return false
+		}
 	}
-	s.hello = append(s.hello, data[:min(len(data), tlshello.MaxHello-len(s.hello))]...)
+	n := min(len(data), tlshello.MaxHello-len(s.hello))
+	if s.w.tlsHeld+n > maxTLSHeld {
+		s.tls = tlsDone
+		s.w.Stats.TLSUnparsed++
+		s.releaseHello()
+		return true
+	}
+	s.hello = append(s.hello, data[:n]...)
+	s.w.tlsHeld += n
 	h, err := tlshello.Parse(s.hello)
 	switch {
 	case err == nil:
@@ -597,34 +624,43 @@ func (s *stream) tlsData(d http1.Dir, data []byte, ts time.Time) bool {
 		if s.w.OnTLS != nil {
 			f := s.flow
 			f.Client, f.Server = s.a, s.b
-			if d != http1.DirA {
+			if s.tlsDir != http1.DirA {
 				f.Client, f.Server = s.b, s.a
 			}
-			s.w.OnTLS(&f, ts, h)
+			s.w.OnTLS(&f, s.helloAt, h)
 		}
 	case errors.Is(err, tlshello.ErrShort) && len(s.hello) < tlshello.MaxHello:
 		return true // wait for the rest of the hello
 	case errors.Is(err, tlshello.ErrNotHello):
-		// the first bytes were too few to tell: not TLS after all
+		// the first bytes were too few to tell: not TLS after all; the
+		// parser gets everything, from the first byte's time
 		s.tls = tlsNo
-		data = s.hello
-		s.hello = s.hello[:0]
-		s.conn.Data(d, data, ts, ts)
-		return true
+		s.conn.Data(s.tlsDir, append(s.hello, data[n:]...), s.helloAt, ts)
 	default:
 		s.tls = tlsDone
 		s.w.Stats.TLSUnparsed++
 	}
+	s.releaseHello()
+	return true
+}
+
+// releaseHello gives the hello buffer's bytes back to the worker's bound.
+func (s *stream) releaseHello() {
+	s.w.tlsHeld -= len(s.hello)
 	if cap(s.hello) > 4096 {
 		s.hello = nil // do not keep a large buffer per recycled stream
 	} else {
 		s.hello = s.hello[:0]
 	}
-	return true
 }
 
 // ReassemblyComplete implements gopacket's Stream: both directions are over.
 func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
+	if s.tls == tlsWait { // the hello never completed
+		s.tls = tlsDone
+		s.w.Stats.TLSUnparsed++
+		s.releaseHello()
+	}
 	s.close(s.w.now)
 	s.w.Stats.FlowsOpen--
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back

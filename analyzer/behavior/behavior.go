@@ -120,7 +120,7 @@ type Worker struct {
 // the window is not built on every request.
 func (w *Worker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
 	if w.t.detect(s, r, c, winStart, now, sev, conf, count, ep, ev, out) && r.key == w.primary {
-		w.abuse |= 1 << c
+		w.abuse |= abuseBit(c)
 	}
 }
 
@@ -235,7 +235,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 
 	// rate: requests per minute against the actors' usual rate
-	if m := now / int64(time.Minute); m != r.minute {
+	if m := now / int64(time.Minute); m > r.minute { // a late transaction counts in the current minute
 		if r.minCount > 0 {
 			s.baseline = s.baseline*0.98 + 0.02*float64(r.minCount)
 		}
@@ -356,10 +356,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 				if roll(&ow.start, now, t.window) {
 					ow.owners.reset()
 				}
-				ow.owners.add(keyOf(kUser, string(o)), 64)
+				ow.owners.add(keyOf(kUser, string(o)), max(64, cfg.BOLAObjects))
 				if n := ow.owners.len(); n >= cfg.BOLAObjects {
-					if r.emitted[cBOLA] != ow.start {
-						w.detect(s, r, cBOLA, ow.start, now, "high", 0.9, n, endpoint(),
+					if r.emitted[cBOLAOwner] != ow.start {
+						w.detect(s, r, cBOLAOwner, ow.start, now, "high", 0.9, n, endpoint(),
 							[]event.Evidence{{Location: "response_body", Name: "owner", Value: fmt.Sprintf("objects of %d different owners read", n), Rule: fmt.Sprintf("bola_objects>=%d", cfg.BOLAObjects)}}, &w.dets)
 					}
 				}
@@ -371,8 +371,8 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if k != kIP && ok2xx {
 		if priv {
 			if r.privCalls == 0 && r.userCalls >= 20 {
-				if r.emitted[cBOLA] != now {
-					w.detect(s, r, cBOLA, now, now, "medium", 0.6, 1, endpoint(),
+				if win := now - now%t.window; r.emitted[cBOLAFunc] != win {
+					w.detect(s, r, cBOLAFunc, win, now, "medium", 0.6, 1, endpoint(),
 						[]event.Evidence{{Location: "path", Name: "kind", Value: fmt.Sprintf("function: a privileged endpoint answered 2xx to a principal that made %d ordinary calls before", r.userCalls), Rule: "privileged_after_ordinary"}}, &w.dets)
 				}
 			}
@@ -382,8 +382,8 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		if req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH" {
 			if key := massAssigned(req.Body.Data, tx.Response.Body.Data); key != "" {
-				if r.emitted[cBOLA] != now {
-					w.detect(s, r, cBOLA, now, now, "medium", 0.65, 1, endpoint(),
+				if win := now - now%t.window; r.emitted[cBOLAMass] != win {
+					w.detect(s, r, cBOLAMass, win, now, "medium", 0.65, 1, endpoint(),
 						[]event.Evidence{{Location: "body", Name: key, Value: "mass_assignment: a server-owned property written and accepted", Rule: "server_owned_property"}}, &w.dets)
 				}
 			}
@@ -426,7 +426,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	for c := range r.emitted { // the actor's detections still in their window
 		if e := r.emitted[c]; e != 0 && now-e < t.window {
-			tx.Notes.Abuse |= 1 << c
+			tx.Notes.Abuse |= abuseBit(class(c))
 		}
 	}
 	s.mu.Unlock()
@@ -516,7 +516,7 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 			l.ips.reset()
 		}
 		l.attempts++
-		l.users.add(userHash, 64)
+		l.users.add(userHash, max(64, 2*cfg.StuffingUsers))
 		l.ips.add(ipHash, 64)
 		if la.success {
 			if src.k == kIP && int(l.failRun) >= cfg.TakeoverFailures {
@@ -739,7 +739,7 @@ func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginRes
 		e.users.reset()
 		e.classes.reset()
 	}
-	e.users.add(user, 64)
+	e.users.add(user, max(64, cfg.StuffingUsers))
 	e.classes.add(respClass(resp.status, resp.body), 8)
 	if e.users.len() >= cfg.StuffingUsers && e.classes.len() >= 2 {
 		if r.emitted[cEnum] != e.start {
@@ -800,4 +800,14 @@ func (w *Worker) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello
 		r.snis.add(bounded(h.SNI), 4)
 	}
 	s.mu.Unlock()
+}
+
+// abuseBit is the Notes.Abuse bit of a class: the kinds of bola share
+// one, so that the catalog counts calls, not kinds.
+func abuseBit(c class) uint16 {
+	switch c {
+	case cBOLAOwner, cBOLAFunc, cBOLAMass:
+		c = cBOLA
+	}
+	return 1 << c
 }

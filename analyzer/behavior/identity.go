@@ -110,10 +110,12 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	fam, ok := r.uaFam[id.ua]
 	if !ok {
 		fam = uaFamily(id.ua)
-		if len(r.uaFam) >= maxJWTCache {
-			clear(r.uaFam)
+		if len(id.ua) <= 512 {
+			if len(r.uaFam) >= maxJWTCache {
+				clear(r.uaFam)
+			}
+			r.uaFam[strings.Clone(id.ua)] = fam
 		}
-		r.uaFam[id.ua] = fam
 	}
 	for j := 0; j < len(fam); j++ {
 		h ^= uint64(fam[j])
@@ -216,13 +218,13 @@ func (r *resolver) jwtSubject(tok string) string {
 	if len(parts) == 3 && len(parts[1]) <= 4096 {
 		if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
 			var c struct {
-				Sub      string `json:"sub"`
-				ClientID string `json:"client_id"`
+				Sub      json.RawMessage `json:"sub"`
+				ClientID json.RawMessage `json:"client_id"`
 			}
 			if json.Unmarshal(raw, &c) == nil {
-				sub = c.Sub
+				sub = claimString(c.Sub)
 				if sub == "" {
-					sub = c.ClientID
+					sub = claimString(c.ClientID)
 				}
 				if len(sub) > 128 {
 					sub = sub[:128]
@@ -230,10 +232,12 @@ func (r *resolver) jwtSubject(tok string) string {
 			}
 		}
 	}
-	if len(r.jwtSub) >= maxJWTCache {
-		clear(r.jwtSub)
+	if len(tok) <= 4096 { // keys are cloned: tok points into the whole request head
+		if len(r.jwtSub) >= maxJWTCache {
+			clear(r.jwtSub)
+		}
+		r.jwtSub[strings.Clone(tok)] = sub
 	}
-	r.jwtSub[tok] = sub
 	return sub
 }
 
@@ -512,6 +516,23 @@ func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
 			}
 			return v
 		}
+	}
+	return ""
+}
+
+// claimString is a JWT claim as a string: strings unquoted, numbers as
+// written ("sub": 123 is user 123), anything else "".
+func claimString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -225,5 +226,68 @@ func TestMillionActors(t *testing.T) {
 	}
 	if heap > 512<<20 {
 		t.Errorf("heap grew by %d MB", heap>>20)
+	}
+}
+
+// TestReviewFindings pins bugs a review found: one bola detection per kind
+// and window, no raw secret through the user name, numeric JWT subjects,
+// late transactions do not reset the endpoint's usual rate.
+func TestReviewFindings(t *testing.T) {
+	for u, want := range map[string]string{
+		"bob@example.com:S3cret!pass": "[REDACTED len=27]",
+		"alice@example.com":           "a***@example.com",
+		"auth0|5f7c1d":                "auth0|5f7c1d",
+		"Summer2024!":                 "[REDACTED len=11]",
+	} {
+		if got := exportUser(u); got != want {
+			t.Errorf("exportUser(%q) = %q, want %q", u, got, want)
+		}
+	}
+	if got := claimString([]byte("123")); got != "123" {
+		t.Errorf("numeric sub: %q", got)
+	}
+	tr := NewTracker(NewConfig(), "t")
+	w := tr.NewWorker()
+	var c collector
+	rq := req{at: 0, ip: "100.64.0.9", method: "GET", path: "/v1/orders/1", headers: browser(bearer("mallory")), status: 404, resp: `{}`}
+	w.Analyze(rq.tx(), &c)
+	for id := 2; id <= 60; id++ {
+		rq := req{at: time.Duration(id) * time.Second, ip: "100.64.0.9", method: "GET", path: "/v1/orders/" + strconv.Itoa(id), headers: browser(bearer("mallory")),
+			status: 200, resp: `{"id":1,"user_id":"u` + strconv.Itoa(id) + `"}`}
+		w.Analyze(rq.tx(), &c)
+	}
+	n := 0
+	for _, d := range c.dets {
+		if d.Class == "bola" {
+			n++
+		}
+	}
+	if n == 0 || n > 2 {
+		t.Errorf("%d bola detections in one window, want 1 or 2 (walk, owners)", n)
+	}
+}
+
+// TestLateTransactions: transactions of the previous minute arriving late
+// (several workers) count in the current minute instead of resetting the
+// endpoint's usual rate.
+func TestLateTransactions(t *testing.T) {
+	tr := NewTracker(NewConfig(), "t")
+	minute := int64(time.Minute)
+	base := t0.UnixNano() - t0.UnixNano()%minute
+	for m := int64(0); m < 5; m++ {
+		for i := int64(0); i < 1000; i++ {
+			tr.observeEndpoint(7, 0, 1, base+m*minute+i*int64(time.Millisecond)*50, false, 0.01)
+		}
+	}
+	var l load
+	for i := int64(0); i < 20; i++ { // alternating between minutes 5 and 4
+		at := base + 5*minute + i*int64(time.Millisecond)
+		if i%2 == 1 {
+			at = base + 4*minute + 59*int64(time.Second)
+		}
+		l = tr.observeEndpoint(7, 0, 1, at, false, 0.01)
+	}
+	if l.usual < 500 {
+		t.Errorf("usual rate %.0f after late transactions, want about 1000", l.usual)
 	}
 }

@@ -30,11 +30,15 @@ const (
 	cDos
 	cSlow
 	cEnum
+	// the other kinds of bola, each with its own once-per-window slot
+	cBOLAOwner
+	cBOLAFunc
+	cBOLAMass
 	numClasses
 )
 
 var classNames = [numClasses]string{"credential_stuffing", "brute_force", "account_takeover", "bola", "rate_abuse", "bot", "exfiltration",
-	"scraping", "dos", "low_and_slow", "user_enumeration"}
+	"scraping", "dos", "low_and_slow", "user_enumeration", "bola", "bola", "bola"}
 
 // kind is what an actor is keyed on.
 type kind uint8
@@ -249,7 +253,7 @@ func (t *Tracker) observeEndpoint(tpl, id, principal uint64, now int64, fail boo
 		e = &epState{first: map[uint64]uint64{}}
 		s.endpoints[tpl] = e
 	}
-	if m := now / int64(time.Minute); m != e.minute {
+	if m := now / int64(time.Minute); m > e.minute { // a late transaction counts in the current minute
 		if e.count > 0 && e.minute != 0 {
 			lat := e.latSum / float64(e.count)
 			if e.minutes == 0 {
@@ -451,7 +455,7 @@ var severityScore = map[string]float64{"info": 1, "low": 5, "medium": 15, "high"
 
 // classStage is the kill-chain stage a detection puts its actor in.
 var classStage = [numClasses]uint8{cStuffing: stAbuse, cBrute: stAbuse, cTakeover: stExploitation, cBOLA: stExploitation, cRate: stAbuse, cBot: stProbing, cExfil: stExfiltration,
-	cScraping: stAbuse, cDos: stAbuse, cSlow: stProbing, cEnum: stRecon}
+	cScraping: stAbuse, cDos: stAbuse, cSlow: stProbing, cEnum: stRecon, cBOLAOwner: stExploitation, cBOLAFunc: stExploitation, cBOLAMass: stExploitation}
 
 // detect makes a detection once per actor, class and window.
 func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) bool {
@@ -480,12 +484,44 @@ func exportUser(u string) string {
 	switch {
 	case u == "":
 		return ""
-	case strings.Contains(u, "@"):
-		return redact.Email(u)
-	case redact.SensitiveValue(u) || len(u) > 64:
+	case len(u) > 64:
 		return redact.Mask(u)
+	case isEmail(u):
+		return redact.Email(u)
+	case plainName(u) && !redact.SensitiveValue(u):
+		return strings.Clone(u) // u may point into a request body
 	}
-	return u
+	return redact.Mask(u) // a password typed as a username, a botched stuffing list line
+}
+
+// isEmail is a strict local@domain shape.
+func isEmail(u string) bool {
+	local, domain, ok := strings.Cut(u, "@")
+	if !ok || local == "" || len(local) > 64 || domain == "" || !strings.Contains(domain, ".") {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._%+-", c) >= 0) {
+			return false
+		}
+	}
+	for i := 0; i < len(domain); i++ {
+		if c := domain[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// plainName is a user name of identifier characters (JWT subjects such
+// as "auth0|5f7c" or "tenant:42" included).
+func plainName(u string) bool {
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._-|:", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // tokenID names a session or API key by a hash (the raw value never
@@ -529,7 +565,7 @@ func (t *Tracker) snapshot(r *record, now int64) Actor {
 			if a.Detections == nil {
 				a.Detections = map[string]uint32{}
 			}
-			a.Detections[classNames[c]] = n
+			a.Detections[classNames[c]] += n
 		}
 	}
 	return a

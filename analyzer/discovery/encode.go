@@ -242,7 +242,7 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 			if j.Abuse == nil {
 				j.Abuse = map[string]uint64{}
 			}
-			j.Abuse[AbuseNames[i]] = n
+			j.Abuse[AbuseNames[i]] += n // several bits may share a class name
 		}
 	}
 	for i, n := range st.misconfig {

@@ -169,7 +169,7 @@ func parseBody(body []byte) (*Hello, error) {
 			for len(list.b) > 0 && !list.bad {
 				kind := list.u8()
 				name := list.bytes(list.u16())
-				if kind == 0 && h.SNI == "" && !list.bad {
+				if kind == 0 && h.SNI == "" && !list.bad && len(name) <= 253 { // a DNS name, at most
 					h.SNI = strings.ToLower(string(name))
 				}
 			}
