@@ -34,7 +34,7 @@ func init() {
 		Order:     8, // after sensitive and attack, whose notes it reads
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
-		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewTracker(cfg.(*Config), env.Sensor), nil },
+		NewShared: func(cfg any, env analyzer.Env) (any, error) { return OpenTracker(cfg.(*Config), env.Sensor) },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
 			t, ok := env.Shared.(*Tracker)
 			if !ok {
@@ -82,24 +82,28 @@ func validAllowEntry(e string) error {
 	return nil
 }
 
-func (a *allowlist) match(id *identity) bool {
+// match says whether the request's address is allowed (trusted: not
+// followed at all) or its user or User-Agent is (claimed by the client, so
+// only the detectors of one actor's volume and shape are off; logins are
+// still counted, so a stuffing tool calling itself Googlebot is caught).
+func (a *allowlist) match(id *identity) (trusted, claimed bool) {
 	for _, p := range a.nets {
 		if p.Contains(id.ip) {
-			return true
+			return true, false
 		}
 	}
 	if len(a.users) > 0 && id.user != "" && a.users[strings.ToLower(id.user)] {
-		return true
+		return false, true
 	}
 	if len(a.uas) > 0 && id.ua != "" {
 		low := strings.ToLower(id.ua)
 		for _, u := range a.uas {
 			if strings.Contains(low, u) {
-				return true
+				return false, true
 			}
 		}
 	}
-	return false
+	return false, false
 }
 
 // Worker is the per-worker half: identity resolution with its caches.
@@ -112,6 +116,7 @@ type Worker struct {
 	// classes detected on it by this transaction (Notes.Abuse).
 	primary uint64
 	abuse   uint16
+	claimed bool // allowlisted by user or User-Agent: login detectors only
 }
 
 // detect makes a detection on r (see Tracker.detect) and notes the
@@ -119,6 +124,9 @@ type Worker struct {
 // r.emitted[c] first, so that the evidence of a detection already made in
 // the window is not built on every request.
 func (w *Worker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) {
+	if w.claimed && c != cStuffing && c != cBrute && c != cTakeover && c != cEnum {
+		return
+	}
 	if w.t.detect(s, r, c, winStart, now, sev, conf, count, ep, ev, out) && r.key == w.primary {
 		w.abuse |= abuseBit(c)
 	}
@@ -168,9 +176,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	id := &w.id
 	w.res.resolve(tx, id)
-	if t.allow.match(id) {
+	trusted, claimed := t.allow.match(id)
+	if trusted {
 		return
 	}
+	w.claimed = claimed
 	status := 0
 	if tx.Response != nil {
 		status = tx.Response.Status
@@ -482,11 +492,11 @@ func (w *Worker) identify(r *record, id *identity, user string) {
 	}
 	if id.session != "" && r.lastSession != id.session {
 		r.lastSession = strings.Clone(id.session)
-		r.actor.Session = tokenID("s:", id.session)
+		r.actor.Session = w.t.tokenID("s:", id.session)
 		r.sess.add(r.actor.Session, 4)
 	}
 	if id.apiKey != "" && r.actor.APIKey == "" {
-		r.actor.APIKey = tokenID("k:", id.apiKey)
+		r.actor.APIKey = w.t.tokenID("k:", id.apiKey)
 	}
 }
 
@@ -785,7 +795,7 @@ func massAssigned(req, resp []byte) string {
 func (w *Worker) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello) {
 	id := &w.id
 	*id = identity{ip: flow.Client.Addr().Unmap()}
-	if w.t.allow.match(id) {
+	if trusted, _ := w.t.allow.match(id); trusted {
 		return
 	}
 	b := id.ip.As16()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 )
@@ -23,6 +24,10 @@ type Config struct {
 	// inferred ones (POST to .../login, /signin, /auth, /token, /session
 	// with a password field).
 	LoginPaths []string `yaml:"login_paths"`
+	// HashKeyFile holds a key (16 bytes or more) for the hashes that name
+	// sessions and API keys in events (HMAC-SHA256); without one they are
+	// plain SHA-256, which a short or guessable token does not resist.
+	HashKeyFile string `yaml:"hash_key_file"`
 	// Allowlist are CIDRs, users and User-Agent substrings never flagged
 	// (a legitimate crawler, health checkers, internal scanners).
 	Allowlist []string `yaml:"allowlist"`
@@ -93,6 +98,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("login_paths: %q must start with /", p))
 		}
 	}
+	if c.HashKeyFile != "" {
+		if _, err := readKey(c.HashKeyFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, e := range c.Allowlist {
 		if err := validAllowEntry(e); err != nil {
 			errs = append(errs, err)
@@ -134,4 +144,17 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// readKey reads hash_key_file: its bytes, trailing newline removed.
+func readKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("hash_key_file: %w", err)
+	}
+	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(b) < 16 {
+		return nil, fmt.Errorf("hash_key_file %s: the key must have at least 16 bytes", path)
+	}
+	return b, nil
 }

@@ -291,3 +291,24 @@ func TestLateTransactions(t *testing.T) {
 		t.Errorf("usual rate %.0f after late transactions, want about 1000", l.usual)
 	}
 }
+
+// TestClaimedAllowlist: a stuffing tool calling itself Googlebot is still
+// caught; the real crawler's volume is not flagged.
+func TestClaimedAllowlist(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Allowlist = []string{"ua:Googlebot"}
+	tr := NewTracker(cfg, "t")
+	w := tr.NewWorker()
+	var c collector
+	gb := []http1.Header{{Name: "User-Agent", Value: "Mozilla/5.0 (compatible; Googlebot/2.1)"}}
+	for k := 0; k < 30; k++ {
+		w.Analyze(loginReq(time.Duration(k)*time.Second, "203.0.113.99", "u"+strconv.Itoa(k)+"@x.example", false, gb).tx(), &c)
+	}
+	got := map[string]bool{}
+	for _, d := range c.dets {
+		got[d.Class] = true
+	}
+	if !got["credential_stuffing"] {
+		t.Errorf("stuffing under a Googlebot User-Agent not detected: %v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package behavior
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -217,7 +218,12 @@ const (
 )
 
 // maxEndpointIDs bounds the ids remembered per endpoint.
-const maxEndpointIDs = 4096
+const maxEndpointIDs = 512
+
+// maxEndpoints bounds the endpoints tracked per shard (4096 in all: with
+// maxEndpointIDs, at most about 2M remembered ids); more are not tracked
+// (no dos baseline, no catalog test for their walks).
+const maxEndpoints = 128
 
 // load is what observeEndpoint says about an endpoint's traffic.
 type load struct {
@@ -247,7 +253,7 @@ func (t *Tracker) observeEndpoint(tpl, id, principal uint64, now int64, fail boo
 	}
 	e := s.endpoints[tpl]
 	if e == nil {
-		if len(s.endpoints) >= max(t.cfg.MaxActors/numShards/8, 64) {
+		if len(s.endpoints) >= maxEndpoints {
 			return l
 		}
 		e = &epState{first: map[uint64]uint64{}}
@@ -337,9 +343,24 @@ type Tracker struct {
 	evicted atomic.Uint64
 	sensor  string
 	allow   allowlist
+	key     []byte // hash_key_file's key, for session and API key hashes
 }
 
-// NewTracker returns an empty tracker.
+// OpenTracker reads the hash key (when configured) and returns an empty
+// tracker.
+func OpenTracker(cfg *Config, sensor string) (*Tracker, error) {
+	t := NewTracker(cfg, sensor)
+	if cfg.HashKeyFile != "" {
+		key, err := readKey(cfg.HashKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		t.key = key
+	}
+	return t, nil
+}
+
+// NewTracker returns an empty tracker (without a hash key).
 func NewTracker(cfg *Config, sensor string) *Tracker {
 	t := &Tracker{cfg: cfg, window: int64(cfg.Window), sensor: sensor, allow: newAllowlist(cfg.Allowlist)}
 	for i := range t.shards {
@@ -526,9 +547,14 @@ func plainName(u string) bool {
 
 // tokenID names a session or API key by a hash (the raw value never
 // leaves the sensor).
-func tokenID(prefix, v string) string {
+func (t *Tracker) tokenID(prefix, v string) string {
 	if v == "" {
 		return ""
+	}
+	if t.key != nil { // keyed: short or guessable tokens can not be found by trying them
+		m := hmac.New(sha256.New, t.key)
+		m.Write([]byte(v))
+		return prefix + hex.EncodeToString(m.Sum(nil)[:6])
 	}
 	s := sha256.Sum256([]byte("apitap-actor\x00" + v))
 	return prefix + hex.EncodeToString(s[:6])

@@ -176,10 +176,12 @@ func build(in *Input) *page {
 		p.Title = "apitap report"
 	}
 	var rows []endpointRow
+	var jsons []*discovery.EndpointJSON // built once: JSON() is not cheap on a big catalog
 	var from, to time.Time
 	if in.Catalog != nil {
 		for _, ep := range in.Catalog.Endpoints {
 			j := ep.JSON(in.Catalog.Time)
+			jsons = append(jsons, j)
 			rows = append(rows, endpointOf(j))
 			if t, err := time.Parse(time.RFC3339Nano, j.FirstSeen); err == nil && (from.IsZero() || t.Before(from)) {
 				from = t
@@ -248,7 +250,7 @@ func build(in *Input) *page {
 	if len(p.Risky) > 10 {
 		p.Risky = p.Risky[:10]
 	}
-	for _, r := range rows {
+	for i, r := range rows {
 		if r.Conformance == "shadow" || r.Conformance == "zombie" || r.Conformance == "undocumented_method" {
 			p.ShadowZombie = append(p.ShadowZombie, r)
 		}
@@ -256,7 +258,7 @@ func build(in *Input) *page {
 			p.Conformance = append(p.Conformance, r)
 		}
 		if len(r.Sensitive) > 0 {
-			p.Sensitive = append(p.Sensitive, sensitiveOf(in.Catalog, r))
+			p.Sensitive = append(p.Sensitive, sensitiveOf(jsons[i], r))
 		}
 	}
 	// detections
@@ -299,22 +301,15 @@ func toneOf(bad bool, tone string) string {
 	return ""
 }
 
-func sensitiveOf(v *discovery.View, r endpointRow) sensitiveRow {
+func sensitiveOf(j *discovery.EndpointJSON, r endpointRow) sensitiveRow {
 	s := sensitiveRow{Endpoint: r.Method + " " + r.Host + r.Path, Band: r.Band}
-	for _, ep := range v.Endpoints {
-		j := ep.JSON(v.Time)
-		if j.Host != r.Host || j.Method != r.Method || j.Path != r.Path {
-			continue
+	for _, sd := range j.SensitiveData {
+		item := fmt.Sprintf("%s (%d)", sd.Type, sd.Calls)
+		if sd.In == "request" {
+			s.Request = append(s.Request, item)
+		} else {
+			s.Response = append(s.Response, item)
 		}
-		for _, sd := range j.SensitiveData {
-			item := fmt.Sprintf("%s (%d)", sd.Type, sd.Calls)
-			if sd.In == "request" {
-				s.Request = append(s.Request, item)
-			} else {
-				s.Response = append(s.Response, item)
-			}
-		}
-		break
 	}
 	return s
 }
