@@ -183,9 +183,11 @@ type Analyzer struct {
 	agg       *aggregate.Aggregator
 	templates map[string]string
 	samples   map[sampleKey]*endpointSample
-	hkinds    map[string]int // header name as sent -> kind
-	out       []finding      // reused by decide
-	skipped   uint64         // response bodies not scanned (sampling)
+	hkinds    map[string]int      // header name as sent -> kind
+	clean     map[hdrKey]struct{} // header values that had nothing, bounded
+	found     int                 // findings so far (all transactions)
+	out       []finding           // reused by decide
+	skipped   uint64              // response bodies not scanned (sampling)
 }
 
 // New builds an instance.
@@ -229,6 +231,7 @@ func New(cfg *Config) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return Name }
 
 func (a *Analyzer) onFinding(f *Finding) {
+	a.found++
 	c := &a.counts[a.loc][f.Type]
 	*c++
 	if f.Weak {
@@ -461,9 +464,25 @@ func (a *Analyzer) header(h *http1.Header, resp bool) {
 		a.cookies(h.Value, 0, true)
 	case hkSkip:
 	default:
+		// header values repeat (User-Agent, Accept...): remember the clean
+		// ones, by name too (a field-name hint can change the verdict)
+		k := hdrKey{name, h.Value}
+		if _, ok := a.clean[k]; ok {
+			return
+		}
+		n := a.found
 		a.scan.Value(bytesOf(h.Value), name, a.collect)
+		if a.found == n && len(h.Value) <= 512 && len(name) <= 64 {
+			if a.clean == nil || len(a.clean) >= 4096 {
+				a.clean = make(map[hdrKey]struct{}, 256)
+			}
+			a.clean[hdrKey{strings.Clone(name), strings.Clone(h.Value)}] = struct{}{}
+		}
 	}
 }
+
+// hdrKey is a header field, for the cache of clean values.
+type hdrKey struct{ name, value string }
 
 // cookies scans cookie values under their names; session cookies count as
 // credentials. sep 0: a Set-Cookie value (the first pair only).
