@@ -543,7 +543,7 @@ func (w *Worker) login(id *identity, la *loginAttempt, now int64, endpoint func(
 			l.failures++
 			l.failRun++
 			if src.k == kIP {
-				w.enumerateLocked(s, r, userHash, la.resp, now, endpoint)
+				w.enumerateLocked(s, r, la.user, userHash, la.resp, now, endpoint)
 			}
 		}
 		users := l.users.len()
@@ -707,14 +707,38 @@ type loginResp struct {
 	body   []byte
 }
 
-// respClass groups answers that look alike: the status and the body with
-// digits left out (ids, timestamps), first 96 bytes.
-func respClass(status int, body []byte) uint64 {
+// respClass groups answers that look alike: the status and the first 256
+// bytes of the body, lower case, without the username tried (answers echo
+// it), runs of 8 or more hex digits and dashes (request ids, UUIDs) and
+// digits (timestamps).
+func respClass(status int, body []byte, user string) uint64 {
 	h := uint64(14695981039346656037) ^ uint64(status)
-	if len(body) > 96 {
-		body = body[:96]
+	if len(body) > 256 {
+		body = body[:256]
 	}
-	for _, c := range body {
+	low := bytes.ToLower(body)
+	if user != "" {
+		u := strings.ToLower(user)
+		low = bytes.ReplaceAll(low, []byte(u), nil)
+		if local, _, ok := strings.Cut(u, "@"); ok && len(local) >= 3 {
+			low = bytes.ReplaceAll(low, []byte(local), nil)
+		}
+	}
+	hexish := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-' }
+	for i := 0; i < len(low); {
+		j := i
+		for j < len(low) && j-i < 8 && hexish(low[j]) {
+			j++
+		}
+		if j-i == 8 {
+			for j < len(low) && hexish(low[j]) {
+				j++
+			}
+			i = j
+			continue
+		}
+		c := low[i]
+		i++
 		if c >= '0' && c <= '9' {
 			continue
 		}
@@ -733,13 +757,13 @@ func (w *Worker) enumerate(id *identity, user string, resp *http1.Response, now 
 	if resp != nil {
 		lr = loginResp{resp.Status, resp.Body.Data}
 	}
-	w.enumerateLocked(s, r, keyOf(kUser, user), lr, now, endpoint)
+	w.enumerateLocked(s, r, user, keyOf(kUser, user), lr, now, endpoint)
 	s.mu.Unlock()
 }
 
 // enumerateLocked: many usernames whose answers fall in different classes
 // (known and unknown users answered differently) is user enumeration.
-func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginResp, now int64, endpoint func() event.Endpoint) {
+func (w *Worker) enumerateLocked(s *shard, r *record, name string, user uint64, resp loginResp, now int64, endpoint func() event.Endpoint) {
 	t, cfg := w.t, w.t.cfg
 	if r.enum == nil {
 		r.enum = &enumState{}
@@ -750,7 +774,7 @@ func (w *Worker) enumerateLocked(s *shard, r *record, user uint64, resp loginRes
 		e.classes.reset()
 	}
 	e.users.add(user, max(64, cfg.StuffingUsers))
-	e.classes.add(respClass(resp.status, resp.body), 8)
+	e.classes.add(respClass(resp.status, resp.body, name), 8)
 	if e.users.len() >= cfg.StuffingUsers && e.classes.len() >= 2 {
 		if r.emitted[cEnum] != e.start {
 			w.detect(s, r, cEnum, e.start, now, "medium", 0.7, e.users.len(), endpoint(),

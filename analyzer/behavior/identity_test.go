@@ -312,3 +312,17 @@ func TestClaimedAllowlist(t *testing.T) {
 		t.Errorf("stuffing under a Googlebot User-Agent not detected: %v", got)
 	}
 }
+
+// TestRespClass: answers that differ only by the username they echo, a
+// request id or a time are one class; a different message is another.
+func TestRespClass(t *testing.T) {
+	a := respClass(401, []byte(`{"error":"invalid password for alice@x.example","request_id":"9f3c2a1b-77de-4c1a","at":1700000000}`), "alice@x.example")
+	b := respClass(401, []byte(`{"error":"invalid password for bob@x.example","request_id":"0a1b2c3d-88ee-4f00","at":1700000042}`), "bob@x.example")
+	c := respClass(404, []byte(`{"error":"no such user"}`), "carol@x.example")
+	if a != b {
+		t.Error("answers differing by username, id and time are two classes")
+	}
+	if a == c {
+		t.Error("a different answer is the same class")
+	}
+}
