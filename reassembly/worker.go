@@ -240,19 +240,28 @@ func (t *synTable) init(n int) {
 // keeping the live ones in order.
 func (t *synTable) grow() bool {
 	if len(t.ring) >= t.max {
-		return false
+		if len(t.idx) > len(t.ring)*3/4 {
+			return false // (nearly) every slot holds a live SYN: the oldest goes
+		}
+		t.resize(len(t.ring)) // full size, but a quarter replayed in between: compact
+		return true
 	}
-	ring := make([]pendingSYN, min(max(2*len(t.ring), 64), t.max))
-	n := 0
+	t.resize(min(max(2*len(t.ring), 64), t.max))
+	return true
+}
+
+// resize copies the live SYNs, in order, into a ring of n slots.
+func (t *synTable) resize(n int) {
+	ring := make([]pendingSYN, n)
+	live := 0
 	for ; t.head < t.tail; t.head++ {
 		if e := &t.ring[t.head%len(t.ring)]; e.live {
-			ring[n] = *e
-			t.idx[e.key] = n
-			n++
+			ring[live] = *e
+			t.idx[e.key] = live
+			live++
 		}
 	}
-	t.ring, t.head, t.tail = ring, 0, n
-	return true
+	t.ring, t.head, t.tail = ring, 0, live
 }
 
 // pop frees the oldest slot and reports whether it was live.
