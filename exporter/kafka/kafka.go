@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -195,7 +196,7 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 			Value: value,
 			Headers: []kafkago.Header{
 				{Key: "schema", Value: []byte(event.SchemaVersion)},
-				{Key: "sensor", Value: []byte(s.sensor)},
+				{Key: "sensor", Value: sensorOf(value, s.sensor)},
 				{Key: "type", Value: []byte(r.Type)},
 			},
 		})
@@ -289,4 +290,20 @@ func (c SASLConfig) Build() (sasl.Mechanism, error) {
 	default:
 		return scram.Mechanism(scram.SHA512, c.Username, pass)
 	}
+}
+
+// sensorOf is the "sensor" field of an event's envelope (the events a
+// restarted sensor replays from its spool keep the id that made them), or
+// def when the value has none (tombstones).
+func sensorOf(value []byte, def string) []byte {
+	head := value[:min(len(value), 256)]
+	i := bytes.Index(head, []byte(`"sensor":"`))
+	if i < 0 {
+		return []byte(def)
+	}
+	v := head[i+10:]
+	if j := bytes.IndexByte(v, '"'); j > 0 && bytes.IndexByte(v[:j], '\\') < 0 {
+		return v[:j:j]
+	}
+	return []byte(def)
 }

@@ -607,6 +607,9 @@ func TestKilledSensorSpool(t *testing.T) {
 		json.Unmarshal(m.Value, &e)
 		if e.Sensor == "killed" {
 			ids[e.ID] = true
+			if h := header(m, "sensor"); h != "killed" {
+				t.Fatalf("a replayed event of sensor killed has the sensor header %q", h)
+			}
 		}
 	}
 	missing := 0
