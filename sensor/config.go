@@ -128,6 +128,11 @@ type OutputConfig struct {
 	// clock; 0: only the final one). `apitap read` writes only the final
 	// one. Default 60s.
 	StatsInterval time.Duration `yaml:"stats_interval"`
+	// Quiet leaves out the summary on standard error (--quiet).
+	Quiet bool `yaml:"quiet"`
+	// Progress is the progress bar of file reads: auto (when standard
+	// error is a terminal), always, never (--progress).
+	Progress string `yaml:"progress"`
 }
 
 // EventTypes are the event types of the contract, in documentation order.

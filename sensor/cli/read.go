@@ -256,6 +256,12 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes
 	}
+	if !o.setFlags["quiet"] && cfg.Output.Quiet {
+		o.quiet = true
+	}
+	if !o.setFlags["progress"] && cfg.Output.Progress != "" {
+		o.progress = cfg.Output.Progress
+	}
 	switch o.progress {
 	case "auto", "always", "never":
 	default:

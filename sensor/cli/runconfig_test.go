@@ -2,6 +2,9 @@ package cli
 
 import (
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apitap/apitap/sensor"
@@ -30,5 +33,21 @@ func TestRunFromConfig(t *testing.T) {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v validates", bad)
 		}
+	}
+}
+
+// TestOutputFromConfig: output.quiet and output.progress stand for their
+// flags.
+func TestOutputFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "c.yaml")
+	os.WriteFile(conf, []byte("output:\n  quiet: true\n  progress: never\n  emit: [stats]\n"), 0o644)
+	code, out, errOut := runCLI(t, nil, "read", "--config", conf, demoCapture)
+	if code != ExitOK || len(errOut) != 0 || !strings.Contains(string(out), `"type":"stats"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "read", "--config", conf, "--quiet=false", demoCapture)
+	if code != ExitOK || !strings.Contains(string(errOut), "transactions") {
+		t.Errorf("--quiet=false did not win over the file: %q", errOut)
 	}
 }
