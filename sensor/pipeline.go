@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -92,20 +94,11 @@ func (p *Pipeline) Shared(name string) any { return p.shared[name] }
 
 // report lets every shared Reporter emit what is due.
 func (p *Pipeline) report(now time.Time, final bool) {
-	for _, name := range sortedKeys(p.shared) {
+	for _, name := range slices.Sorted(maps.Keys(p.shared)) {
 		if r, ok := p.shared[name].(analyzer.Reporter); ok {
 			r.Report(now, final, sharedSink{p})
 		}
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // sharedSink writes the events of shared analyzer state, when their type

@@ -3,6 +3,8 @@ package discovery
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -175,7 +177,7 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	for _, p := range ep.PathParams {
 		j.Params = append(j.Params, ParamJSON{Name: p.Name, In: "path", Type: p.Type, Format: p.Format, Count: st.calls, Presence: 1})
 	}
-	for _, k := range sortedKeys(st.query) {
+	for _, k := range slices.Sorted(maps.Keys(st.query)) {
 		p := st.query[k]
 		typ, format := p.typ()
 		j.Params = append(j.Params, ParamJSON{Name: k, In: "query", Type: typ, Format: format, Count: p.count, Presence: ratio(p.count, st.calls)})
@@ -186,7 +188,7 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	if st.reqSchema != nil && st.reqSchema.root.types != 0 {
 		j.RequestSchema = st.reqSchema.root.JSONSchema()
 	}
-	for _, code := range sortedIntKeys(st.respSchema) {
+	for _, code := range slices.Sorted(maps.Keys(st.respSchema)) {
 		if s := st.respSchema[code]; s.root.types != 0 {
 			if j.ResponseSchemas == nil {
 				j.ResponseSchemas = map[string]map[string]any{}
@@ -204,7 +206,7 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 			j.Auth.Types[authNames[i]] = n
 		}
 	}
-	j.Auth.JWTAlgs, j.Auth.JWTIssuers, j.Auth.KeyNames = sortedKeys(st.jwtAlgs), sortedKeys(st.jwtIss), sortedKeys(st.keyNames)
+	j.Auth.JWTAlgs, j.Auth.JWTIssuers, j.Auth.KeyNames = slices.Sorted(maps.Keys(st.jwtAlgs)), slices.Sorted(maps.Keys(st.jwtIss)), slices.Sorted(maps.Keys(st.keyNames))
 	j.Consumers = ConsumersJSON{IPs: st.ips.count(), Users: st.users.count()}
 	if len(st.countries)+len(st.networks) > 0 {
 		j.Origins = &OriginsJSON{Countries: st.countries, Networks: st.networks}
@@ -317,16 +319,16 @@ func (j *EndpointJSON) signature() uint64 {
 	for _, p := range j.Params {
 		b.WriteString("|" + p.In + ":" + p.Name + ":" + p.Type + ":" + p.Format)
 	}
-	for _, k := range sortedKeys(j.StatusCodes) {
+	for _, k := range slices.Sorted(maps.Keys(j.StatusCodes)) {
 		b.WriteString("|s" + k)
 	}
-	for _, k := range sortedKeys(j.Auth.Types) {
+	for _, k := range slices.Sorted(maps.Keys(j.Auth.Types)) {
 		b.WriteString("|a" + k)
 	}
-	for _, k := range sortedKeys(j.RequestContentTypes) {
+	for _, k := range slices.Sorted(maps.Keys(j.RequestContentTypes)) {
 		b.WriteString("|q" + k)
 	}
-	for _, k := range sortedKeys(j.ResponseContentTypes) {
+	for _, k := range slices.Sorted(maps.Keys(j.ResponseContentTypes)) {
 		b.WriteString("|r" + k)
 	}
 	for _, sd := range j.SensitiveData {
@@ -334,7 +336,7 @@ func (j *EndpointJSON) signature() uint64 {
 	}
 	if c := j.Conformance; c != nil {
 		b.WriteString("|c" + c.Status)
-		for _, k := range sortedKeys(c.Violations) {
+		for _, k := range slices.Sorted(maps.Keys(c.Violations)) {
 			b.WriteString("|v" + k)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,7 +145,7 @@ func operation(j *EndpointJSON, opIDs map[string]int, schemes obj) obj {
 	}
 	if len(j.RequestContentTypes) > 0 && !bodylessMethod(j.Method) {
 		content := obj{}
-		for _, ct := range sortedKeys(j.RequestContentTypes) {
+		for _, ct := range slices.Sorted(maps.Keys(j.RequestContentTypes)) {
 			if ct == "" {
 				continue
 			}
@@ -158,7 +160,7 @@ func operation(j *EndpointJSON, opIDs map[string]int, schemes obj) obj {
 		}
 	}
 	responses := obj{}
-	for _, code := range sortedKeys(j.StatusCodes) {
+	for _, code := range slices.Sorted(maps.Keys(j.StatusCodes)) {
 		n, err := strconv.Atoi(code)
 		if err != nil || n < 100 || n > 599 {
 			continue
@@ -166,7 +168,7 @@ func operation(j *EndpointJSON, opIDs map[string]int, schemes obj) obj {
 		r := obj{"description": fmt.Sprintf("observed %d times", j.StatusCodes[code])}
 		if s, ok := j.ResponseSchemas[code]; ok {
 			content := obj{}
-			for _, ct := range sortedKeys(j.ResponseContentTypes) {
+			for _, ct := range slices.Sorted(maps.Keys(j.ResponseContentTypes)) {
 				if isJSON(ct) {
 					content[ct] = obj{"schema": s}
 				}
@@ -183,7 +185,7 @@ func operation(j *EndpointJSON, opIDs map[string]int, schemes obj) obj {
 	}
 	op["responses"] = responses
 	var security []any
-	for _, a := range sortedKeys(j.Auth.Types) {
+	for _, a := range slices.Sorted(maps.Keys(j.Auth.Types)) {
 		switch a {
 		case "none":
 			security = append(security, obj{})

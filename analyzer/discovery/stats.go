@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -193,10 +195,10 @@ func (e *epStats) merge(o *epStats) {
 	if o.last.After(e.last) {
 		e.last = o.last
 	}
-	for _, k := range sortedIntKeys(o.status) {
+	for _, k := range slices.Sorted(maps.Keys(o.status)) {
 		countIn(&e.status, k, o.status[k], maxStatus, &e.cut)
 	}
-	for _, k := range sortedKeys(o.query) {
+	for _, k := range slices.Sorted(maps.Keys(o.query)) {
 		p, ok := e.query[k]
 		if !ok {
 			if len(e.query) >= maxQueryParams {
@@ -241,7 +243,7 @@ func (e *epStats) merge(o *epStats) {
 		}
 		e.reqSchema.merge(o.reqSchema)
 	}
-	for _, st := range sortedIntKeys(o.respSchema) {
+	for _, st := range slices.Sorted(maps.Keys(o.respSchema)) {
 		s, ok := e.respSchema[st]
 		if !ok {
 			if len(e.respSchema) >= maxRespSchemas {
@@ -277,7 +279,7 @@ func (e *epStats) merge(o *epStats) {
 }
 
 func mergeCounts(dst *map[string]uint64, src map[string]uint64, max int, cut *uint64) {
-	for _, k := range sortedKeys(src) {
+	for _, k := range slices.Sorted(maps.Keys(src)) {
 		countIn(dst, k, src[k], max, cut)
 	}
 }
@@ -295,22 +297,4 @@ func trimHours(m map[int64]uint64) {
 	for _, h := range hs[:len(hs)-maxHours] {
 		delete(m, h)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedIntKeys[V any](m map[int]V) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
 }

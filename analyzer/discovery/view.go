@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"maps"
 	"math/bits"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +53,7 @@ type Endpoint struct {
 // its calls and first and last capture times.
 func (ep *Endpoint) ConformanceStatus() (status string, calls uint64, first, last time.Time) {
 	var best uint64
-	for _, k := range sortedKeys(ep.st.conf) {
+	for _, k := range slices.Sorted(maps.Keys(ep.st.conf)) {
 		if n := ep.st.conf[k]; n > best {
 			status, best = k, n
 		}
@@ -112,7 +114,7 @@ func (c *Catalog) View() *View {
 		var eps []*Endpoint
 		walk(&ht.root, nil, nil, func(segs []string, params []PathParam, n *node) {
 			path := "/" + strings.Join(segs, "/")
-			for _, m := range sortedKeys(n.eps) {
+			for _, m := range slices.Sorted(maps.Keys(n.eps)) {
 				st := n.eps[m]
 				if st.status[404] == st.calls && st.calls > 0 {
 					hs.Noise += st.calls
@@ -143,7 +145,7 @@ func mergeNode(dst, src *node) {
 	for _, p := range src.prefixes {
 		dst.addPrefix(p)
 	}
-	for _, k := range sortedKeys(src.lit) {
+	for _, k := range slices.Sorted(maps.Keys(src.lit)) {
 		d := dst.lit[k]
 		if d == nil {
 			if dst.lit == nil {
@@ -160,7 +162,7 @@ func mergeNode(dst, src *node) {
 		}
 		mergeNode(dst.param, src.param)
 	}
-	for _, m := range sortedKeys(src.eps) {
+	for _, m := range slices.Sorted(maps.Keys(src.eps)) {
 		e := dst.eps[m]
 		if e == nil {
 			if dst.eps == nil {
@@ -240,7 +242,7 @@ func foldAt(n *node, cfg *Config, top bool) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(n.lit) {
+	for _, k := range slices.Sorted(maps.Keys(n.lit)) {
 		foldAt(n.lit[k], cfg, isVersion(k))
 	}
 	if n.param != nil {
@@ -276,11 +278,11 @@ func alike(n *node, vals []string, min int) bool {
 // from values.
 func shape(n *node) string {
 	var b strings.Builder
-	for _, m := range sortedKeys(n.eps) {
+	for _, m := range slices.Sorted(maps.Keys(n.eps)) {
 		b.WriteString(m + " ")
 	}
 	b.WriteByte('|')
-	for _, k := range sortedKeys(n.lit) {
+	for _, k := range slices.Sorted(maps.Keys(n.lit)) {
 		b.WriteString(k + " ")
 	}
 	if n.param != nil {
@@ -303,7 +305,7 @@ func walk(n *node, segs []string, params []PathParam, visit func([]string, []Pat
 	if len(n.eps) > 0 {
 		visit(segs, params, n)
 	}
-	for _, k := range sortedKeys(n.lit) {
+	for _, k := range slices.Sorted(maps.Keys(n.lit)) {
 		walk(n.lit[k], append(segs, escapeSegment(k)), params, visit)
 	}
 	if p := n.param; p != nil {

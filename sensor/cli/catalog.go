@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/apitap/apitap/analyzer/discovery"
-	"github.com/apitap/apitap/sensor"
 )
 
 func catalogHelp(w io.Writer) {
@@ -82,36 +81,11 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 	default:
 		return usagef("--format: want table, json, openapi or openapi-json, got %q", o.format)
 	}
-	if len(files) == 0 {
-		return usagef("no capture file given (use - for standard input); see apitap help catalog")
-	}
-	log, err := o.logger(env)
+	a, err := o.analyse(files, env, discovery.Name)
 	if err != nil {
 		return err
 	}
-	// the catalog is the output: no events, and the file flag is ours
-	out := o.out
-	o.setFlags["out"], o.setFlags["o"] = false, false
-	o.setFlags["emit"], o.emit = true, ""
-	cfg, err := o.buildConfig()
-	if err != nil {
-		return err
-	}
-	if err := checkFiles(files); err != nil {
-		return err
-	}
-	p, err := sensor.NewPipeline(cfg, io.Discard, log)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	if !contains(p.Analyzers, discovery.Name) {
-		return usagef("the discovery analyzer is disabled in %s", o.config)
-	}
-	failed := readFiles(p, files, &o.readOpts, env, log)
-	sum, err := p.Close()
-	if err != nil {
-		return err
-	}
+	p, sum, cfg, out := a.p, a.sum, a.cfg, a.out
 	cat, ok := p.Shared(discovery.Name).(*discovery.Catalog)
 	if !ok {
 		return usagef("the discovery analyzer is disabled in %s", o.config)
@@ -154,10 +128,7 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 	} else if err := os.WriteFile(out, doc, 0o644); err != nil {
 		return fmt.Errorf("write catalog: %w", err)
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
-	}
-	return nil
+	return a.failures(files)
 }
 
 func contains(s []string, v string) bool {

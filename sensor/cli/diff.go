@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/apitap/apitap/analyzer/conformance"
-	"github.com/apitap/apitap/sensor"
 )
 
 // ExitDifferences is apitap diff's exit code when traffic departs from
@@ -97,32 +96,11 @@ func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
 	if o.format != "text" && o.format != "json" {
 		return 0, usagef("--format: want text or json, got %q", o.format)
 	}
-	if len(files) == 0 {
-		return 0, usagef("no capture file given (use - for standard input)")
-	}
-	log, err := o.logger(env)
+	a, err := o.analyse(files, env, conformance.Name)
 	if err != nil {
 		return 0, err
 	}
-	out := o.out
-	o.setFlags["out"], o.setFlags["o"] = false, false
-	o.setFlags["emit"], o.emit = true, ""
-	cfg, err := o.buildConfig()
-	if err != nil {
-		return 0, err
-	}
-	if err := checkFiles(files); err != nil {
-		return 0, err
-	}
-	p, err := sensor.NewPipeline(cfg, io.Discard, log)
-	if err != nil {
-		return 0, usageError{err.Error()}
-	}
-	failed := readFiles(p, files, &o.readOpts, env, log)
-	sum, err := p.Close()
-	if err != nil {
-		return 0, err
-	}
+	p, sum, cfg, out := a.p, a.sum, a.cfg, a.out
 	st, ok := p.Shared(conformance.Name).(*conformance.State)
 	if !ok || st.Diff() == nil {
 		return 0, fmt.Errorf("no comparison was made")
@@ -147,8 +125,8 @@ func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
 	} else if err := os.WriteFile(out, doc, 0o644); err != nil {
 		return 0, fmt.Errorf("write report: %w", err)
 	}
-	if len(failed) > 0 {
-		return 0, fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
+	if err := a.failures(files); err != nil {
+		return 0, err
 	}
 	return d.Differences(), nil
 }

@@ -342,6 +342,57 @@ func doRead(files []string, o *readOpts, env *IO) error {
 
 // readFiles runs every capture through p, with a progress bar when asked,
 // and returns the names of those that could not be read.
+// analysis is a read of captures whose product is not the event stream
+// (catalog, diff, report): no events are written and --out names the
+// product.
+type analysis struct {
+	p      *sensor.Pipeline
+	sum    *sensor.Summary
+	cfg    sensor.Config
+	out    string   // --out: where the product goes
+	failed []string // captures that could not be read
+}
+
+// analyse reads files with every event type off. need names an analyzer
+// the product comes from: it is checked before anything is read.
+func (o *readOpts) analyse(files []string, env *IO, need string) (*analysis, error) {
+	if len(files) == 0 {
+		return nil, usagef("no capture file given (use - for standard input)")
+	}
+	log, err := o.logger(env)
+	if err != nil {
+		return nil, err
+	}
+	a := &analysis{out: o.out}
+	o.setFlags["out"], o.setFlags["o"] = false, false
+	o.setFlags["emit"], o.emit = true, ""
+	if a.cfg, err = o.buildConfig(); err != nil {
+		return nil, err
+	}
+	if err := checkFiles(files); err != nil {
+		return nil, err
+	}
+	if a.p, err = sensor.NewPipeline(a.cfg, io.Discard, log); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if need != "" && !contains(a.p.Analyzers, need) {
+		return nil, usagef("the %s analyzer is disabled in %s", need, o.config)
+	}
+	a.failed = readFiles(a.p, files, o, env, log)
+	if a.sum, err = a.p.Close(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// failures is the error of the captures that could not be read.
+func (a *analysis) failures(files []string) error {
+	if len(a.failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d captures could not be read: %s", len(a.failed), len(files), strings.Join(a.failed, ", "))
+}
+
 func readFiles(p *sensor.Pipeline, files []string, o *readOpts, env *IO, log zerolog.Logger) []string {
 	showProgress := o.progress == "always" || (o.progress == "auto" && env.StderrTTY)
 	var failed []string

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/apitap/apitap/analyzer/behavior"
 	"github.com/apitap/apitap/analyzer/discovery"
-	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/report"
 )
 
@@ -75,34 +73,13 @@ func runReport(args []string, env *IO) int {
 }
 
 func doReport(files []string, o *reportOpts, env *IO) error {
-	if len(files) == 0 {
-		return usagef("no capture file given (use - for standard input); see apitap help report")
-	}
-	log, err := o.logger(env)
+	a, err := o.analyse(files, env, "")
 	if err != nil {
 		return err
 	}
-	out := o.out
+	p, sum, cfg, out := a.p, a.sum, a.cfg, a.out
 	if out == "" {
 		out = "report.html"
-	}
-	o.setFlags["out"], o.setFlags["o"] = false, false
-	o.setFlags["emit"], o.emit = true, ""
-	cfg, err := o.buildConfig()
-	if err != nil {
-		return err
-	}
-	if err := checkFiles(files); err != nil {
-		return err
-	}
-	p, err := sensor.NewPipeline(cfg, io.Discard, log)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	failed := readFiles(p, files, &o.readOpts, env, log)
-	sum, err := p.Close()
-	if err != nil {
-		return err
 	}
 	in := &report.Input{Title: o.title, Sensor: cfg.Sensor.ID, Transactions: sum.Reassembly.Transactions, Until: sum.LastTime, Detections: p.Detections, Specs: contains(p.Analyzers, "conformance")}
 	for _, f := range files {
@@ -134,8 +111,5 @@ func doReport(files []string, o *reportOpts, env *IO) error {
 		abs, _ := filepath.Abs(out)
 		fmt.Fprintf(env.Stderr, "report: %s (%d KB); open it in a browser\n", abs, (b.Len()+1023)/1024)
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d captures could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
-	}
-	return nil
+	return a.failures(files)
 }

@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -138,7 +140,7 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 		}
 		r.Factors = strings.Join(fs, ", ")
 	}
-	for _, a := range sortedKeys(j.Auth.Types) {
+	for _, a := range slices.Sorted(maps.Keys(j.Auth.Types)) {
 		r.Auth = append(r.Auth, a)
 	}
 	seen := map[string]bool{}
@@ -152,21 +154,12 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 	if c := j.Conformance; c != nil {
 		r.Conformance = c.Status
 		var vs []string
-		for _, k := range sortedKeys(c.Violations) {
+		for _, k := range slices.Sorted(maps.Keys(c.Violations)) {
 			vs = append(vs, fmt.Sprintf("%s %d", k, c.Violations[k]))
 		}
 		r.Violations = strings.Join(vs, ", ")
 	}
 	return r
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // build turns the input into the page model.
@@ -376,7 +369,7 @@ func actorOf(a behavior.Actor) actorRow {
 	}
 	r.Linked = strings.Join(linked, ", ")
 	var ds []string
-	for _, c := range sortedKeys(a.Detections) {
+	for _, c := range slices.Sorted(maps.Keys(a.Detections)) {
 		ds = append(ds, fmt.Sprintf("%s %d", c, a.Detections[c]))
 	}
 	r.Detections = strings.Join(ds, ", ")
