@@ -159,7 +159,7 @@ func (w *Worker) Packet(p *Packet) {
 	case t.SYN && !t.ACK && !t.FIN && !t.RST && len(t.Payload) == 0 && len(t.Contents) <= maxTCPHeader:
 		w.holdSYN(p)
 	default:
-		if len(w.syns.idx) > 0 {
+		if len(w.syns.idx) > 0 && w.syns.ports[p.SrcPort^p.DstPort] > 0 { // cheap test first: most packets have no pending SYN
 			if i, ok := w.syns.idx[synKeyOf(p)]; ok {
 				w.replaySYN(i)
 			}
@@ -229,6 +229,11 @@ type synTable struct {
 	head, tail int // tail-head slots in use
 	max        int
 	idx        map[synKey]int
+	// ports counts the pending SYNs by the XOR of their two ports (the
+	// same for both directions): a packet whose count is 0 needs no map
+	// lookup (and no key to build). uint16 holds any count: the table
+	// holds at most maxPendingSYNs (< 1<<16) SYNs.
+	ports [1 << 16]uint16
 }
 
 func (t *synTable) init(n int) {
@@ -273,6 +278,7 @@ func (t *synTable) pop() bool {
 	}
 	e.live = false
 	delete(t.idx, e.key)
+	t.ports[e.key.loPort^e.key.hiPort]--
 	return true
 }
 
@@ -297,6 +303,7 @@ func (w *Worker) holdSYN(p *Packet) {
 	e.hlen = uint8(copy(e.hdr[:], p.TCP.Contents))
 	e.seq, e.win = p.TCP.Seq, p.TCP.Window
 	t.idx[k] = i
+	t.ports[k.loPort^k.hiPort]++
 }
 
 // replaySYN hands the pending SYN in slot i to gopacket.
@@ -305,6 +312,7 @@ func (w *Worker) replaySYN(i int) {
 	e := &t.ring[i]
 	e.live = false
 	delete(t.idx, e.key)
+	t.ports[e.key.loPort^e.key.hiPort]--
 	tcp := &w.synTCP
 	if e.hlen == 0 || tcp.DecodeFromBytes(e.hdr[:e.hlen], gopacket.NilDecodeFeedback) != nil {
 		// built by hand, as the tests do (no port bytes for TransportFlow)

@@ -15,8 +15,10 @@ package apigen
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,19 +66,11 @@ func New(doc *openapi3.T, host string, seed uint64) *Generator {
 	g := &Generator{Host: host, doc: doc, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	paths := doc.Paths.Map()
-	keys := make([]string, 0, len(paths))
-	for k := range paths {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(paths))
 	for _, p := range keys {
 		item := paths[p]
 		ops := item.Operations()
-		methods := make([]string, 0, len(ops))
-		for m := range ops {
-			methods = append(methods, m)
-		}
-		sort.Strings(methods)
+		methods := slices.Sorted(maps.Keys(ops))
 		for _, m := range methods {
 			op := ops[m]
 			w := 1 + g.rng.IntN(10)

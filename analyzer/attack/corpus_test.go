@@ -2,11 +2,12 @@ package attack
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"net/url"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,11 +162,7 @@ func TestCorpus(t *testing.T) {
 	st := newTestState(t)
 	w := newWorker(st)
 	r := rand.New(rand.NewPCG(3, 4))
-	classes := make([]string, 0, len(payloads))
-	for c := range payloads {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
+	classes := slices.Sorted(maps.Keys(payloads))
 	var misses []string
 	t.Logf("%-15s %6s %6s %7s", "class", "total", "found", "recall")
 	for _, class := range classes {

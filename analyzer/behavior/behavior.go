@@ -24,8 +24,9 @@ import (
 // Name is the analyzer's name and configuration section.
 const Name = "behavior"
 
-// ClassNames name the bits of reassembly.Notes.Abuse.
-var ClassNames = classNames[:]
+// ClassNames name the bits of reassembly.Notes.Abuse: one per class (the
+// kinds of bola after cBOLA share cBOLA's bit, see abuseBit).
+var ClassNames = classNames[:cBOLAOwner]
 
 func init() {
 	discovery.AbuseNames = ClassNames

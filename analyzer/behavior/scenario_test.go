@@ -3,6 +3,7 @@ package behavior
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -363,11 +364,7 @@ func scenarioRun(t *testing.T, seed uint64) {
 			}
 		}
 	}
-	classes := make([]string, 0, len(total))
-	for c := range total {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
+	classes := slices.Sorted(maps.Keys(total))
 	for _, c := range classes {
 		t.Logf("%-20s recall %d/%d = %.2f, false positives %d", c, found[c], total[c], float64(found[c])/float64(total[c]), fp[c])
 	}

@@ -2,8 +2,10 @@ package conformance
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -32,21 +34,13 @@ func (s *sink) Detection(d *event.Detection) { s.dets = append(s.dets, *d) }
 func reduce(t *testing.T, doc *openapi3.T, host string) []string {
 	var want []string
 	paths := doc.Paths.Map()
-	keys := make([]string, 0, len(paths))
-	for k := range paths {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(paths))
 	removedPaths := 0
 	removedMethod, removedParams, removedStatuses := false, 0, 0
 	for _, p := range keys {
 		item := paths[p]
 		ops := item.Operations()
-		methods := make([]string, 0, len(ops))
-		for m := range ops {
-			methods = append(methods, m)
-		}
-		sort.Strings(methods)
+		methods := slices.Sorted(maps.Keys(ops))
 		switch {
 		case removedPaths < 2 && len(methods) == 1 && !strings.Contains(p, "{") == (removedPaths == 0):
 			for _, m := range methods {

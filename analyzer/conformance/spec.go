@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -180,19 +182,11 @@ func LoadSpec(file string, overrides []BindingConfig) (*Spec, error) {
 	}
 	schemes := securityNames(doc)
 	paths := doc.Paths.Map()
-	keys := make([]string, 0, len(paths))
-	for k := range paths {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(paths))
 	for _, p := range keys {
 		item := paths[p]
 		ops := item.Operations()
-		methods := make([]string, 0, len(ops))
-		for m := range ops {
-			methods = append(methods, m)
-		}
-		sort.Strings(methods)
+		methods := slices.Sorted(maps.Keys(ops))
 		for _, m := range methods {
 			op := newOp(s, strings.ToUpper(m), p, item, ops[m], schemes)
 			s.Ops = append(s.Ops, op)

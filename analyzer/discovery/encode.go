@@ -244,7 +244,7 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 			if j.Abuse == nil {
 				j.Abuse = map[string]uint64{}
 			}
-			j.Abuse[AbuseNames[i]] += n // several bits may share a class name
+			j.Abuse[AbuseNames[i]] = n
 		}
 	}
 	for i, n := range st.misconfig {

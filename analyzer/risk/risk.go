@@ -17,7 +17,8 @@ package risk
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,11 +100,7 @@ func NewConfig() *Config { return &Config{Weights: map[string]int{}} }
 func (c *Config) Validate() error {
 	for k, v := range c.Weights {
 		if _, ok := DefaultWeights[k]; !ok {
-			keys := make([]string, 0, len(DefaultWeights))
-			for k := range DefaultWeights {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
+			keys := slices.Sorted(maps.Keys(DefaultWeights))
 			return fmt.Errorf("weights: unknown factor %q (known: %s)", k, strings.Join(keys, ", "))
 		}
 		if v < 0 || v > 100 {
