@@ -51,11 +51,12 @@ func (a *Aggregator) Seen(k Key) bool {
 }
 
 // Add counts n more occurrences of an open detection at capture time at;
-// severity raises the detection's severity if higher.
-func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) {
+// severity raises the detection's severity if higher. It reports whether
+// the detection was open (one lookup: Seen first is not needed).
+func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 	o := a.open[k]
 	if o == nil {
-		return
+		return false
 	}
 	o.pending += n
 	o.d.Count += n
@@ -63,6 +64,7 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) {
 		o.lastSeen = at
 	}
 	o.d.Severity = MaxSeverity(o.d.Severity, severity)
+	return true
 }
 
 // Emit emits a new detection d (its Count, FirstSeen and LastSeen set)

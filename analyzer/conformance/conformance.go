@@ -337,8 +337,7 @@ func (w *worker) find(tx *reassembly.Transaction, emit analyzer.Emitter, ep even
 	at := tx.Request.Start
 	w.st.record(itemKey{class: class, op: op.ID(), location: ev.Location, name: ev.Name, reason: ev.Value}, specName(op.Spec), at)
 	key := aggregate.Key{Class: class, Rule: rule, Host: ep.Host, Method: ep.Method, Path: ep.Path, Name: ev.Location + ":" + ev.Name}
-	if w.agg.Seen(key) {
-		w.agg.Add(key, 1, at, severity)
+	if w.agg.Add(key, 1, at, severity) {
 		return
 	}
 	last := at

@@ -180,7 +180,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if len(out) == 0 {
 		return
 	}
-	ep := event.Endpoint{Host: boundedWord(hostOf(tx)), Method: boundedWord(req.Method), Path: a.template(req.Path)}
+	ep := event.Endpoint{Host: boundedWord(hostOf(tx)), Method: boundedWord(req.Method), Path: a.tpl}
 	at := req.Start
 	if r := tx.Response; r != nil && r.End.After(at) {
 		at = r.End
@@ -251,8 +251,7 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 // aggregates repeats (package aggregate).
 func (a *Analyzer) report(f finding, ep event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
 	key := aggregate.Key{Class: f.class, Rule: f.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path}
-	if a.agg.Seen(key) {
-		a.agg.Add(key, f.count, at, f.severity)
+	if a.agg.Add(key, f.count, at, f.severity) {
 		return
 	}
 	a.agg.Emit(key, event.Detection{

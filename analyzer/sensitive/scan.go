@@ -28,7 +28,7 @@ const (
 
 // Finding is one sensitive value found by a Scanner. Value points into
 // the scanned data or the scanner's scratch space: it is valid only during
-// the callback and must never be exported unmasked.
+// the callback (as is Field) and must never be exported unmasked.
 type Finding struct {
 	Type  Type
 	Rule  string // the detector: luhn_iin, ssn_format, aws_access_key, high_entropy_field, a custom type's name...
@@ -166,7 +166,8 @@ func (s *Scanner) Form(b []byte, fn func(*Finding)) {
 			continue
 		}
 		val = s.percentDecode(val)
-		s.value(val, string(name), s.hints.of(name), string(name))
+		field := stringOf(name) // no copy: Field is valid only during the callback
+		s.value(val, field, s.hints.of(name), field)
 	}
 }
 

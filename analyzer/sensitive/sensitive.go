@@ -3,6 +3,7 @@ package sensitive
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"regexp"
 	"strconv"
@@ -180,14 +181,22 @@ type Analyzer struct {
 	weakJWT int
 	collect func(*Finding)
 
-	agg       *aggregate.Aggregator
-	templates map[string]string
-	samples   map[sampleKey]*endpointSample
-	hkinds    map[string]int      // header name as sent -> kind
-	clean     map[hdrKey]struct{} // header values that had nothing, bounded
-	found     int                 // findings so far (all transactions)
-	out       []finding           // reused by decide
-	skipped   uint64              // response bodies not scanned (sampling)
+	agg        *aggregate.Aggregator
+	templates  map[string]string
+	samples    map[sampleKey]*endpointSample
+	hkinds     map[string]int          // header name as sent -> kind
+	tpl        string                  // the transaction's template (a.template)
+	seen       [numLocs]uint64         // types with findings in this transaction, by location
+	types      [numLocs][numTypes]Type // typesIn's results
+	clean      map[hdrKey]struct{}     // header values that had nothing, bounded
+	tokens     map[string]tokenScan    // bearer tokens' findings, bounded (memo.go)
+	memo       tokenScan               // scanToken's findings so far
+	memoOK     bool                    // memo is replayable so far
+	memoOf     string                  // the token scanToken scans
+	collectTok func(*Finding)          // collectMemo, bound once
+	found      int                     // findings so far (all transactions)
+	out        []finding               // reused by decide
+	skipped    uint64                  // response bodies not scanned (sampling)
 }
 
 // New builds an instance.
@@ -224,6 +233,7 @@ func New(cfg *Config) (*Analyzer, error) {
 		a.hasher = redact.NewHasher(key)
 	}
 	a.collect = a.onFinding
+	a.collectTok = a.collectMemo
 	return a, nil
 }
 
@@ -234,6 +244,7 @@ func (a *Analyzer) onFinding(f *Finding) {
 	a.found++
 	c := &a.counts[a.loc][f.Type]
 	*c++
+	a.seen[a.loc] |= 1 << f.Type
 	if f.Weak {
 		a.weakJWT++
 	}
@@ -301,10 +312,9 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if req == nil {
 		return
 	}
-	a.counts = [numLocs][numTypes]int{}
-	a.ex = [numLocs][numTypes]example{}
-	a.arena = a.arena[:0]
+	a.reset()
 	a.weakJWT = 0
+	a.tpl = a.template(req.Path) // once: response sampling and detections use it
 	a.scanRequest(req)
 	if resp := tx.Response; resp != nil {
 		smp := a.sampling(tx)
@@ -314,22 +324,16 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		if !scan {
 			a.skipped++
 		}
-		for t := Type(0); t < numTypes; t++ {
-			if a.counts[locRespBody][t] > 0 && (personal[t] || t == TSecret || t == TCustom) {
-				smp.hot = true
-			}
+		if a.seen[locRespBody]&hotTypes != 0 {
+			smp.hot = true
 		}
 	}
 	var reqBits, respBits uint64
 	for l := 0; l < numLocs; l++ {
-		for t := Type(0); t < numTypes; t++ {
-			if a.counts[l][t] > 0 {
-				if l >= locRespHeader {
-					respBits |= 1 << t
-				} else {
-					reqBits |= 1 << t
-				}
-			}
+		if l >= locRespHeader {
+			respBits |= a.seen[l]
+		} else {
+			reqBits |= a.seen[l]
 		}
 	}
 	tx.Notes.SensitiveRequest |= reqBits
@@ -383,7 +387,7 @@ type sampleKey struct{ host, method, path string }
 // sampling returns the response-sampling state of the transaction's
 // endpoint (by online template; bounded, forgotten when full).
 func (a *Analyzer) sampling(tx *reassembly.Transaction) *endpointSample {
-	k := sampleKey{tx.Request.Host, tx.Request.Method, a.template(tx.Request.Path)}
+	k := sampleKey{tx.Request.Host, tx.Request.Method, a.tpl}
 	e := a.samples[k]
 	if e == nil {
 		if len(a.samples) >= 10000 {
@@ -405,29 +409,48 @@ const (
 	hkSkip
 )
 
-// kindOf classifies a header name through a bounded per-worker cache keyed
-// by the name as sent: names repeat, and a lookup costs less than folding.
-func (a *Analyzer) kindOf(name string) int {
+// byID is the kind of each well-known header name (http1.HeaderID).
+var byID = func() (t [http1.NumHeaderIDs]int) {
+	for id := range t {
+		if id > int(http1.IDOther) {
+			t[id] = classifyHeader(http1.KnownName(http1.HeaderID(id)))
+		}
+	}
+	return
+}()
+
+// kindOf classifies a header: well-known names by their parse-time ID,
+// others through a bounded per-worker cache keyed by the name as sent
+// (names repeat, and a lookup costs less than folding).
+func (a *Analyzer) kindOf(h *http1.Header) int {
+	if id := h.Known(); id != http1.IDOther {
+		return byID[id]
+	}
+	name := h.Name
 	if k, ok := a.hkinds[name]; ok {
 		return k
 	}
-	k := hkOther
-	switch {
-	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
-		k = hkAuthorization
-	case apiKeyHeader(name):
-		k = hkAPIKey
-	case strings.EqualFold(name, "cookie"):
-		k = hkCookie
-	case strings.EqualFold(name, "set-cookie"):
-		k = hkSetCookie
-	case skipHeader(name):
-		k = hkSkip
-	}
+	k := classifyHeader(name)
 	if len(a.hkinds) < 1024 {
 		a.hkinds[strings.Clone(name)] = k
 	}
 	return k
+}
+
+func classifyHeader(name string) int {
+	switch {
+	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
+		return hkAuthorization
+	case apiKeyHeader(name):
+		return hkAPIKey
+	case strings.EqualFold(name, "cookie"):
+		return hkCookie
+	case strings.EqualFold(name, "set-cookie"):
+		return hkSetCookie
+	case skipHeader(name):
+		return hkSkip
+	}
+	return hkOther
 }
 
 // header scans one header; credentials are recognised by name.
@@ -437,7 +460,7 @@ func (a *Analyzer) header(h *http1.Header, resp bool) {
 	if resp {
 		a.loc = locRespHeader
 	}
-	switch a.kindOf(name) {
+	switch a.kindOf(h) {
 	case hkAuthorization:
 		scheme, cred, _ := strings.Cut(strings.TrimSpace(h.Value), " ")
 		rule := "authorization_other"
@@ -452,7 +475,7 @@ func (a *Analyzer) header(h *http1.Header, resp bool) {
 		f := Finding{Type: TCredentials, Rule: rule, Value: bytesOf(cred), Field: "authorization"}
 		a.onFinding(&f)
 		if rule == "authorization_bearer" {
-			a.scan.Value(bytesOf(strings.TrimSpace(cred)), "", a.collect)
+			a.scanToken(strings.TrimSpace(cred))
 		}
 	case hkAPIKey:
 		f := Finding{Type: TCredentials, Rule: "api_key_header", Value: bytesOf(h.Value), Field: name}
@@ -554,6 +577,14 @@ func boundedWord(s string) string {
 	if len(s) > 32 {
 		s = s[:32]
 	}
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		c := s[i]
+		clean = c >= 0x21 && c <= 0x7e && c != '"' && c != '\\'
+	}
+	if clean {
+		return s // the usual case: no copy
+	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x21 || r > 0x7e || r == '"' || r == '\\' {
 			return '_'
@@ -622,11 +653,33 @@ func sessionCookie(name string) bool {
 
 // sortedTypes are the types with findings in loc, in order.
 func (a *Analyzer) typesIn(loc int) []Type {
-	var out []Type
-	for t := Type(0); t < numTypes; t++ {
-		if a.counts[loc][t] > 0 {
-			out = append(out, t)
-		}
+	out := a.types[loc][:0]
+	for m := a.seen[loc]; m != 0; m &= m - 1 {
+		out = append(out, Type(bits.TrailingZeros64(m)))
 	}
 	return out
 }
+
+// reset forgets the previous transaction's findings: only the counts and
+// examples it set (clearing all of them costs more than most scans).
+func (a *Analyzer) reset() {
+	for l := range a.seen {
+		for m := a.seen[l]; m != 0; m &= m - 1 {
+			t := bits.TrailingZeros64(m)
+			a.counts[l][t] = 0
+			a.ex[l][t] = example{}
+		}
+		a.seen[l] = 0
+	}
+	a.arena = a.arena[:0]
+}
+
+// hotTypes are the types that make an endpoint's responses all scanned.
+var hotTypes = func() (m uint64) {
+	for t := Type(0); t < numTypes; t++ {
+		if personal[t] || t == TSecret || t == TCustom {
+			m |= 1 << t
+		}
+	}
+	return
+}()

@@ -169,39 +169,32 @@ func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
 		}
 		name := line[:colon]
 		value := trimOWS(line[colon+1:])
+		id := LookupHeader(name)
 		if len(hdrs) < c.lim.MaxHeaders {
-			hdrs = append(hdrs, Header{Name: name, Value: value})
+			hdrs = append(hdrs, Header{Name: name, Value: value, ID: id})
 		} else {
 			f.tooMany = true
 		}
-		switch len(name) {
-		case 4:
-			if strings.EqualFold(name, "host") && f.host == "" {
+		switch id {
+		case IDHost:
+			if f.host == "" {
 				f.host = value
 			}
-		case 7:
-			if strings.EqualFold(name, "upgrade") {
-				f.upgrade = true
-			}
-		case 14:
-			if strings.EqualFold(name, "content-length") {
-				for _, v := range strings.Split(value, ",") { // rare: lists are invalid but seen
-					n, ok := parseDecimal(trimOWS(v))
-					if !ok || (f.clSeen && n != f.cl) {
-						f.clBad = true
-					}
-					f.cl, f.clSeen = n, true
+		case IDUpgrade:
+			f.upgrade = true
+		case IDContentLength:
+			for _, v := range strings.Split(value, ",") { // rare: lists are invalid but seen
+				n, ok := parseDecimal(trimOWS(v))
+				if !ok || (f.clSeen && n != f.cl) {
+					f.clBad = true
 				}
+				f.cl, f.clSeen = n, true
 			}
-		case 16:
-			if strings.EqualFold(name, "content-encoding") {
-				f.enc = normEncoding(lastListItem(value))
-			}
-		case 17:
-			if strings.EqualFold(name, "transfer-encoding") {
-				f.te = true
-				f.chunked = strings.EqualFold(lastListItem(value), "chunked")
-			}
+		case IDContentEncoding:
+			f.enc = normEncoding(lastListItem(value))
+		case IDTransferEncoding:
+			f.te = true
+			f.chunked = strings.EqualFold(lastListItem(value), "chunked")
 		}
 	}
 	if f.tooMany {

@@ -41,6 +41,9 @@ var FlagNames = [...]string{
 type Header struct {
 	Name  string
 	Value string
+	// ID numbers a well-known name (set by the parser; use Known, which
+	// also looks up headers built by hand).
+	ID HeaderID
 }
 
 // Body is a message body after transfer decoding (chunked) and content

@@ -1,0 +1,143 @@
+package http1
+
+// Well-known header names get a small number at parse time (Header.ID), so
+// that each analyzer classifies a header by indexing a table it built once
+// instead of folding and hashing the name again: five analyzers look at
+// every header of every transaction.
+
+// HeaderID numbers a well-known header name; 0 means not looked up (a
+// Header built by hand), IDOther a name outside the list.
+type HeaderID uint8
+
+// The well-known names. Analyzers use the named ones directly; the rest
+// only have to be known to be classified through a table.
+const (
+	IDNone HeaderID = iota
+	IDOther
+	IDHost
+	IDUserAgent
+	IDAccept
+	IDAcceptEncoding
+	IDAcceptLanguage
+	IDAuthorization
+	IDProxyAuthorization
+	IDCookie
+	IDSetCookie
+	IDContentType
+	IDContentLength
+	IDContentEncoding
+	IDTransferEncoding
+	IDConnection
+	IDKeepAlive
+	IDUpgrade
+	IDDate
+	IDServer
+	IDXForwardedFor
+	IDXRealIP
+	IDForwarded
+	IDVia
+	IDReferer
+	IDOrigin
+	IDXRequestID
+	IDXAPIKey
+	idCount // (the names below have no constant of their own)
+)
+
+// knownNames are the lower-case names, indexed by HeaderID (the first
+// idCount ones are the constants above).
+var knownNames = [...]string{
+	"", "",
+	"host", "user-agent", "accept", "accept-encoding", "accept-language",
+	"authorization", "proxy-authorization", "cookie", "set-cookie",
+	"content-type", "content-length", "content-encoding", "transfer-encoding",
+	"connection", "keep-alive", "upgrade", "date", "server",
+	"x-forwarded-for", "x-real-ip", "forwarded", "via", "referer", "origin",
+	"x-request-id", "x-api-key",
+	// known, without a constant
+	"etag", "if-none-match", "if-modified-since", "last-modified", "cache-control",
+	"pragma", "vary", "expires", "age", "location", "www-authenticate",
+	"traceparent", "tracestate", "x-amzn-trace-id", "x-b3-traceid", "x-b3-spanid",
+	"x-correlation-id", "content-security-policy", "strict-transport-security",
+	"x-frame-options", "x-content-type-options", "x-xss-protection",
+	"access-control-allow-origin", "access-control-allow-credentials",
+	"access-control-request-method", "content-disposition", "range", "expect", "te",
+	"x-powered-by", "x-aspnet-version", "x-csrf-token", "x-xsrf-token",
+	"x-http-method-override", "api-key", "apikey", "x-apikey", "x-auth-token",
+	"api-version", "x-api-version", "accept-version", "dnt", "priority",
+	"sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user",
+	"sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "upgrade-insecure-requests",
+	"x-requested-with", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+	"if-match", "if-unmodified-since", "content-language", "retry-after",
+	"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "alt-svc",
+}
+
+// NumHeaderIDs bounds HeaderID values: tables indexed by ID have this many
+// entries.
+const NumHeaderIDs = len(knownNames)
+
+// KnownName returns the lower-case name of a well-known ID ("" for IDNone
+// and IDOther).
+func KnownName(id HeaderID) string { return knownNames[id] }
+
+// knownSlots is an open-addressing table from a name's hash to its ID.
+var knownSlots [512]HeaderID
+
+const knownMaxLen = 40 // no well-known name is longer
+
+func init() {
+	for id := IDOther + 1; int(id) < len(knownNames); id++ {
+		h := nameHash(knownNames[id])
+		for knownSlots[h&511] != IDNone {
+			h++
+		}
+		knownSlots[h&511] = id
+	}
+}
+
+// nameHash hashes a header name case-insensitively, from its length and
+// three of its bytes (cheap; LookupHeader compares the whole name after).
+func nameHash(name string) uint32 {
+	n := len(name)
+	k := uint32(n)<<24 | uint32(name[0]|0x20)<<16 | uint32(name[n/2]|0x20)<<8 | uint32(name[n-1]|0x20)
+	return (k * 2654435761) >> 23 // the top 9 bits: a slot of 512
+}
+
+// LookupHeader returns the ID of a header name (any casing): a well-known
+// one, or IDOther.
+func LookupHeader(name string) HeaderID {
+	if len(name) == 0 || len(name) > knownMaxLen {
+		return IDOther
+	}
+	for h := nameHash(name); ; h++ {
+		id := knownSlots[h&511]
+		if id == IDNone {
+			return IDOther
+		}
+		if k := knownNames[id]; len(k) == len(name) && foldEq(name, k) {
+			return id
+		}
+	}
+}
+
+// foldEq compares name with a lower-case ASCII name, ignoring ASCII case.
+func foldEq(name, lower string) bool {
+	for i := 0; i < len(lower); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Known returns the header's ID, looking it up when the Header was built
+// by hand (ID not set).
+func (h *Header) Known() HeaderID {
+	if h.ID != IDNone {
+		return h.ID
+	}
+	return LookupHeader(h.Name)
+}
