@@ -14,6 +14,7 @@ import (
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/txtest"
 )
 
 func TestClassify(t *testing.T) {
@@ -306,6 +307,17 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		o.Analyze(txs[i&4095], nil)
+	}
+}
+
+// BenchmarkAnalyzeSmallGET is the cost of the most common API call (the
+// shape of apitap-bench's small capture).
+func BenchmarkAnalyzeSmallGET(b *testing.B) {
+	txs := txtest.SmallGETs(500)
+	o := NewCatalog(NewConfig(), "b").Observer()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		o.Analyze(txs[i%len(txs)], nil)
 	}
 }
 

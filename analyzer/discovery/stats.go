@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // Bounds of the per-endpoint tables; what does not fit is counted in the
@@ -68,12 +70,43 @@ func (h *latHist) add(d time.Duration) {
 	if d < 0 {
 		return
 	}
+	// the last bound at or below d (a binary search: no logarithm)
+	lo, hi := 0, latBuckets-1
+	for lo < hi {
+		if m := (lo + hi + 1) / 2; latBounds[m] <= d {
+			lo = m
+		} else {
+			hi = m - 1
+		}
+	}
+	h.n[lo]++
+}
+
+// latBucket is the bucket of d by its definition.
+func latBucket(d time.Duration) int {
 	i := 0
 	if d >= latBase {
 		i = int(2*math.Log2(float64(d)/float64(latBase))) + 1
 	}
-	h.n[min(i, latBuckets-1)]++
+	return min(i, latBuckets-1)
 }
+
+// latBounds[i] is the shortest duration in bucket i (found with latBucket,
+// which grows with d, so add agrees with it to the nanosecond).
+var latBounds = func() (b [latBuckets]time.Duration) {
+	for i := 1; i < latBuckets; i++ {
+		lo, hi := b[i-1], latBase<<(latBuckets/2+1)
+		for lo < hi {
+			if m := lo + (hi-lo)/2; latBucket(m) >= i {
+				hi = m
+			} else {
+				lo = m + 1
+			}
+		}
+		b[i] = lo
+	}
+	return
+}()
 
 func (h *latHist) merge(o *latHist) {
 	for i, v := range o.n {
@@ -128,6 +161,7 @@ type epStats struct {
 	status      map[int]uint64 // 0: no response; -1: (other)
 	query       map[string]*paramStat
 	headers     map[string]uint64
+	known       []hdrCount // well-known request headers, by ID; merge moves them into headers
 	reqCT       map[string]uint64
 	respCT      map[string]uint64
 	reqSchema   *schemaTree
@@ -186,6 +220,24 @@ func countStr(m *map[string]uint64, k string, max int, cut *uint64) {
 	(*m)[k]++
 }
 
+// hdrCount counts a well-known header name.
+type hdrCount struct {
+	id http1.HeaderID
+	n  uint64
+}
+
+// countKnown counts a well-known request header: a short list searched in
+// order, cheaper than a map of names (a request has a dozen headers).
+func (e *epStats) countKnown(id http1.HeaderID) {
+	for i := range e.known {
+		if e.known[i].id == id {
+			e.known[i].n++
+			return
+		}
+	}
+	e.known = append(e.known, hdrCount{id, 1}) // at most http1.NumHeaderIDs
+}
+
 // merge adds o (a copy from another worker or a folded sibling) into e.
 func (e *epStats) merge(o *epStats) {
 	e.calls += o.calls
@@ -213,7 +265,17 @@ func (e *epStats) merge(o *epStats) {
 		}
 		p.merge(o.query[k])
 	}
-	mergeCounts(&e.headers, o.headers, maxHeaders, &e.cut)
+	hdrs := o.headers
+	if len(o.known) > 0 { // names in one sorted merge, as if counted by name
+		hdrs = maps.Clone(o.headers)
+		if hdrs == nil {
+			hdrs = map[string]uint64{}
+		}
+		for _, k := range o.known {
+			hdrs[http1.KnownName(k.id)] += k.n
+		}
+	}
+	mergeCounts(&e.headers, hdrs, maxHeaders, &e.cut)
 	mergeCounts(&e.reqCT, o.reqCT, maxContentTypes, &e.cut)
 	mergeCounts(&e.respCT, o.respCT, maxContentTypes, &e.cut)
 	mergeCounts(&e.jwtAlgs, o.jwtAlgs, maxAuthNames, &e.cut)

@@ -65,6 +65,9 @@ type trie struct {
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
 	last         time.Time
+	// version headers: well-known ones by ID, the others by name
+	verByID  [http1.NumHeaderIDs]bool
+	verOther []string
 }
 
 // lower returns the lower-case form of a header name from a bounded
@@ -81,8 +84,16 @@ func (t *trie) lower(s string) string {
 }
 
 func newTrie(cfg *Config, geo *geoDB) *trie {
-	return &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, jwt: map[string]jwtInfo{}, names: map[string]string{},
+	t := &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, jwt: map[string]jwtInfo{}, names: map[string]string{},
 		geo: geo, geoCache: map[netip.Addr]geoInfo{}}
+	for _, name := range cfg.VersionHeaders {
+		if id := http1.LookupHeader(name); id != http1.IDOther {
+			t.verByID[id] = true
+		} else {
+			t.verOther = append(t.verOther, name)
+		}
+	}
+	return t
 }
 
 // add records one transaction.
@@ -177,8 +188,16 @@ func (t *trie) child(ht *hostTree, n *node, seg string) *node {
 
 // version is the API version a request names in a header or the query.
 func (t *trie) version(req *http1.Request) string {
-	for _, h := range req.Headers {
-		for _, name := range t.cfg.VersionHeaders {
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		id := h.Known()
+		if t.verByID[id] {
+			return boundedToken(h.Value)
+		}
+		if id != http1.IDOther {
+			continue
+		}
+		for _, name := range t.verOther {
 			if strings.EqualFold(h.Name, name) {
 				return boundedToken(h.Value)
 			}
@@ -308,16 +327,23 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	au := authInfo{}
 	for i := range req.Headers {
 		h := &req.Headers[i]
+		id := h.Known()
+		if id != http1.IDOther { // well-known: no folding, no lookups
+			if !hdrSkip[id] {
+				ep.countKnown(id)
+			}
+			if id == http1.IDContentType {
+				reqCT = h.Value
+			} else if hdrAuth[id] {
+				t.authHeader(http1.KnownName(id), h.Value, &au)
+			}
+			continue
+		}
 		name := t.lower(h.Name)
 		if !skipHeader[name] {
 			countStr(&ep.headers, name, maxHeaders, &ep.cut)
 		}
-		switch name {
-		case "content-type":
-			reqCT = h.Value
-		default:
-			t.authHeader(name, h.Value, &au)
-		}
+		t.authHeader(name, h.Value, &au)
 	}
 	if au.kind == authNone {
 		authQuery(req.Query, &au)
@@ -356,7 +382,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		}
 		for i := range resp.Headers {
 			h := &resp.Headers[i]
-			if len(h.Name) == len("content-type") && strings.EqualFold(h.Name, "content-type") {
+			if h.Known() == http1.IDContentType {
 				countStr(&ep.respCT, mediaType(h.Value), maxContentTypes, &ep.cut)
 				if len(resp.Body.Data) > 0 && isJSON(h.Value) && sample(ep.respSampled, ep.calls, cfg) {
 					ep.respSampled++
@@ -472,6 +498,17 @@ var skipHeader = map[string]bool{
 	"host": true, "content-length": true, "connection": true, "accept-encoding": true,
 	"transfer-encoding": true, "keep-alive": true, "te": true, "upgrade": true,
 }
+
+// hdrSkip and hdrAuth say, by well-known header ID, whether the name is
+// in skipHeader and whether authHeader looks at it.
+var hdrSkip, hdrAuth = func() (skip, auth [http1.NumHeaderIDs]bool) {
+	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
+		n := http1.KnownName(id)
+		skip[id] = skipHeader[n]
+		auth[id] = n == "authorization" || n == "cookie" || apiKeyHeaders[n]
+	}
+	return
+}()
 
 // countTypes counts each sensitive type whose bit is set.
 func countTypes(m *map[string]uint64, bits uint64, cut *uint64) {

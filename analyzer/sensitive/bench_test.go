@@ -1,12 +1,11 @@
 package sensitive
 
 import (
-	"encoding/base64"
 	"fmt"
-	"github.com/apitap/apitap/reassembly"
-	"github.com/apitap/apitap/reassembly/http1"
 	"strings"
 	"testing"
+
+	"github.com/apitap/apitap/reassembly/txtest"
 )
 
 // jsonBody is a typical API response: a page of customer records, some
@@ -70,40 +69,11 @@ func BenchmarkNaiveRegex(b *testing.B) {
 }
 
 // BenchmarkAnalyzeSmallGET is the cost of the most common API call: a GET
-// with a bearer token from one of 50 users and a short JSON page of
-// products (the shape of apitap-bench's small capture).
+// with a bearer token from one of 50 users and a short JSON page (the
+// shape of apitap-bench's small capture).
 func BenchmarkAnalyzeSmallGET(b *testing.B) {
 	a, _ := New(NewConfig())
-	txs := make([]*reassembly.Transaction, 50)
-	for i := range txs {
-		claims := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"bench%d","iat":1768471200,"scope":"shop"}`, i)))
-		var body strings.Builder
-		body.WriteString(`{"page":1,"items":[`)
-		for j := 0; j < 8; j++ {
-			if j > 0 {
-				body.WriteByte(',')
-			}
-			fmt.Fprintf(&body, `{"id":%d,"name":"desk lamp","price":%d.%02d,"stock":%d}`, i*1000+j, 100+j*7, j*13%100, j*37)
-		}
-		body.WriteString(`],"next":null}`)
-		txs[i] = mktx("GET", fmt.Sprintf("/v1/accounts/%d/transactions?page=%d&limit=50", 10000+i, i%5), []http1.Header{
-			{Name: "Host", Value: "api.example"},
-			{Name: "User-Agent", Value: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"},
-			{Name: "Accept", Value: "application/json"},
-			{Name: "Authorization", Value: "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + claims + ".SgSgSgSgSgSgSgSgSgSgSgSgSgSgSgSgSgSgSgSgSg"},
-			{Name: "X-Request-Id", Value: fmt.Sprintf("%016x", i*7919)},
-		}, "", 200, []http1.Header{
-			{Name: "Date", Value: "Thu, 15 Jan 2026 10:00:00 GMT"}, {Name: "Server", Value: "nginx/1.27"},
-			{Name: "Cache-Control", Value: "no-store"}, {Name: "Content-Type", Value: "application/json"}, {Name: "Content-Length", Value: "1005"},
-		}, body.String())
-	}
-	for _, tx := range txs { // as the parser numbers them
-		for _, hs := range [][]http1.Header{tx.Request.Headers, tx.Response.Headers} {
-			for i := range hs {
-				hs[i].ID = http1.LookupHeader(hs[i].Name)
-			}
-		}
-	}
+	txs := txtest.SmallGETs(500)
 	var col collector
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
