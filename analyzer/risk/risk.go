@@ -25,6 +25,7 @@ import (
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // Name is the analyzer's name and configuration key.
@@ -160,8 +161,13 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 	}
 	var origin, creds, ctype, server, powered string
 	hsts, nosniff, csp := false, false, false
-	for _, h := range resp.Headers {
-		switch w.lower(h.Name) {
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		name := http1.KnownName(h.Known()) // well-known: no folding, no lookup
+		if name == "" {
+			name = w.lower(h.Name)
+		}
+		switch name {
 		case "access-control-allow-origin":
 			origin = h.Value
 		case "access-control-allow-credentials":
