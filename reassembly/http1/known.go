@@ -102,8 +102,8 @@ func nameHash(name string) uint32 {
 	return (k * 2654435761) >> 23 // the top 9 bits: a slot of 512
 }
 
-// LookupHeader returns the ID of a header name (any casing): a well-known
-// one, or IDOther.
+// LookupHeader returns the ID of a header name (any casing; a token, as
+// the parser accepts): a well-known one, or IDOther.
 func LookupHeader(name string) HeaderID {
 	if len(name) == 0 || len(name) > knownMaxLen {
 		return IDOther
@@ -119,18 +119,32 @@ func LookupHeader(name string) HeaderID {
 	}
 }
 
-// foldEq compares name with a lower-case ASCII name, ignoring ASCII case.
+// foldEq compares name with a lower-case name of letters, digits and
+// dashes, ignoring ASCII case, eight bytes at a time: c|0x20 is the lower
+// case of a letter and leaves digits and '-' as they are; the only other
+// bytes it maps onto them are control characters, which a field name
+// (a token) never holds.
 func foldEq(name, lower string) bool {
-	for i := 0; i < len(lower); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	n := len(lower)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if load64(name[i:])|0x2020202020202020 != load64(lower[i:]) {
+			return false
 		}
-		if c != lower[i] {
+	}
+	for ; i < n; i++ {
+		if name[i]|0x20 != lower[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// load64 reads the first eight bytes of s (little-endian).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // Known returns the header's ID, looking it up when the Header was built
