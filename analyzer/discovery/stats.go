@@ -3,11 +3,13 @@ package discovery
 import (
 	"maps"
 	"math"
+	mbits "math/bits"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -188,7 +190,12 @@ type epStats struct {
 	violations  [8]uint64         // calls by conformance violation bit
 	sensReq     map[string]uint64 // calls whose request carried a sensitive type
 	sensResp    map[string]uint64 // ... whose response did
-	cut         uint64            // table entries not added because of a bound
+	// while recording: sensitive types by number (merge moves them into
+	// sensReq and sensResp), and calls of the last hour not yet in hours
+	typesReq, typesResp []typeCount
+	hourLast            int64
+	hourPend            uint64
+	cut                 uint64 // table entries not added because of a bound
 }
 
 // countIn adds n to m[k] when k is known or m has room; otherwise it
@@ -218,6 +225,57 @@ func countStr(m *map[string]uint64, k string, max int, cut *uint64) {
 		k = strings.Clone(k)
 	}
 	(*m)[k]++
+}
+
+// typeCount counts a sensitive type by number (event.SensitiveTypes).
+type typeCount struct {
+	t int
+	n uint64
+}
+
+// countTypes counts each sensitive type whose bit is set, in a short list
+// (cheaper than a map of names on every call).
+func countTypes(l *[]typeCount, bits uint64) {
+	for bits != 0 {
+		t := mbits.TrailingZeros64(bits)
+		bits &= bits - 1
+		if t >= len(event.SensitiveTypes) {
+			return
+		}
+		i := 0
+		for i < len(*l) && (*l)[i].t != t {
+			i++
+		}
+		if i == len(*l) {
+			*l = append(*l, typeCount{t: t}) // at most 64
+		}
+		(*l)[i].n++
+	}
+}
+
+// withTypes returns m with the counts of l added by name.
+func withTypes(m map[string]uint64, l []typeCount) map[string]uint64 {
+	if len(l) == 0 {
+		return m
+	}
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]uint64{}
+	}
+	for _, c := range l {
+		out[event.SensitiveTypes[c.t]] += c.n
+	}
+	return out
+}
+
+// flushHour moves the pending calls of the last hour into hours (unless
+// trimming removed that hour at once: it was older than every kept one,
+// and each of its calls would have been trimmed away in turn).
+func (e *epStats) flushHour() {
+	if _, ok := e.hours[e.hourLast]; ok && e.hourPend > 0 {
+		e.hours[e.hourLast] += e.hourPend
+	}
+	e.hourPend = 0
 }
 
 // hdrCount counts a well-known header name.
@@ -282,7 +340,7 @@ func (e *epStats) merge(o *epStats) {
 	mergeCounts(&e.jwtIss, o.jwtIss, maxAuthNames, &e.cut)
 	mergeCounts(&e.keyNames, o.keyNames, maxAuthNames, &e.cut)
 	mergeCounts(&e.countries, o.countries, maxOrigins, &e.cut)
-	mergeCounts(&e.sensReq, o.sensReq, 64, &e.cut)
+	mergeCounts(&e.sensReq, withTypes(o.sensReq, o.typesReq), 64, &e.cut)
 	mergeCounts(&e.conf, o.conf, 8, &e.cut)
 	for i, v := range o.violations {
 		e.violations[i] += v
@@ -297,7 +355,7 @@ func (e *epStats) merge(o *epStats) {
 		e.abuse[i] += v
 	}
 	e.succeeded += o.succeeded
-	mergeCounts(&e.sensResp, o.sensResp, 64, &e.cut)
+	mergeCounts(&e.sensResp, withTypes(o.sensResp, o.typesResp), 64, &e.cut)
 	mergeCounts(&e.networks, o.networks, maxOrigins, &e.cut)
 	if o.reqSchema != nil {
 		if e.reqSchema == nil {
@@ -331,6 +389,9 @@ func (e *epStats) merge(o *epStats) {
 			e.hours = map[int64]uint64{}
 		}
 		e.hours[h] += v
+	}
+	if _, ok := o.hours[o.hourLast]; ok && o.hourPend > 0 {
+		e.hours[o.hourLast] += o.hourPend
 	}
 	trimHours(e.hours)
 	e.lat.merge(&o.lat)

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -270,12 +269,18 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		ep.last = req.Start
 	}
 	hour := req.Start.Unix() / 3600
-	if ep.hours == nil {
-		ep.hours = map[int64]uint64{}
-	}
-	ep.hours[hour]++
-	if len(ep.hours) > maxHours {
-		trimHours(ep.hours)
+	if ep.hours != nil && hour == ep.hourLast {
+		ep.hourPend++ // the hour of the last call: no map operation
+	} else {
+		if ep.hours == nil {
+			ep.hours = map[int64]uint64{}
+		}
+		ep.flushHour()
+		ep.hours[hour]++
+		ep.hourLast = hour
+		if len(ep.hours) > maxHours {
+			trimHours(ep.hours)
+		}
 	}
 	client := tx.Flow.Client.Addr()
 	ep.ips.addAddr(client)
@@ -430,8 +435,8 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			ep.misconfig[i]++
 		}
 	}
-	countTypes(&ep.sensReq, tx.Notes.SensitiveRequest, &ep.cut)
-	countTypes(&ep.sensResp, tx.Notes.SensitiveResponse, &ep.cut)
+	countTypes(&ep.typesReq, tx.Notes.SensitiveRequest)
+	countTypes(&ep.typesResp, tx.Notes.SensitiveResponse)
 	f := tx.Flags
 	switch {
 	case f&http1.FlagParseError != 0:
@@ -509,13 +514,3 @@ var hdrSkip, hdrAuth = func() (skip, auth [http1.NumHeaderIDs]bool) {
 	}
 	return
 }()
-
-// countTypes counts each sensitive type whose bit is set.
-func countTypes(m *map[string]uint64, bits uint64, cut *uint64) {
-	for i := 0; bits != 0 && i < len(event.SensitiveTypes); i++ {
-		if bits&(1<<i) != 0 {
-			countIn(m, event.SensitiveTypes[i], 1, 64, cut)
-			bits &^= 1 << i
-		}
-	}
-}
