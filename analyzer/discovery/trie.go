@@ -67,6 +67,9 @@ type trie struct {
 	// version headers: well-known ones by ID, the others by name
 	verByID  [http1.NumHeaderIDs]bool
 	verOther []string
+	// the host of the last call
+	lastHK hostKey
+	lastHT *hostTree
 }
 
 // lower returns the lower-case form of a header name from a bounded
@@ -107,7 +110,10 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		t.last = at
 	}
 	hk := hostKey{host: normHost(req.Host, tx), version: t.version(req)}
-	ht := t.hosts[hk]
+	ht := t.lastHT // most calls go to the host of the previous one (hosts are never removed)
+	if ht == nil || hk != t.lastHK {
+		ht = t.hosts[hk]
+	}
 	if ht == nil {
 		if len(t.hosts) >= t.cfg.MaxHosts {
 			t.hostsDropped++
@@ -116,6 +122,7 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		ht = &hostTree{}
 		t.hosts[hk] = ht
 	}
+	t.lastHK, t.lastHT = hk, ht
 	ht.calls++
 	path := req.Path
 	if isStatic(path) {
