@@ -3,6 +3,7 @@ package discovery
 import (
 	"encoding/base64"
 	"encoding/json"
+	"hash/maphash"
 	"strings"
 )
 
@@ -103,18 +104,34 @@ func authQuery(q string, au *authInfo) {
 }
 
 // decodeJWT decodes the header and claims of a JWT (without verifying
-// it), through a bounded per-worker cache keyed by the token.
-func (t *trie) decodeJWT(tok string) jwtInfo {
-	if j, ok := t.jwt[tok]; ok {
-		return j
+// it), through a bounded per-worker cache keyed by the token: a
+// direct-mapped table (a hit costs a hash and one comparison, less than
+// a map lookup).
+func (t *trie) decodeJWT(tok string) *jwtInfo {
+	if t.jwt == nil {
+		t.jwt = make([]jwtSlot, jwtSlots)
 	}
-	j := parseJWT(tok)
-	if len(t.jwt) >= 4096 {
-		clear(t.jwt)
+	e := &t.jwt[tokenSlot(tok)]
+	if e.tok != tok || e.tok == "" {
+		e.tok, e.info = strings.Clone(tok), parseJWT(tok)
 	}
-	t.jwt[strings.Clone(tok)] = j
-	return j
+	return &e.info
 }
+
+// jwtSlots bounds decodeJWT's cache per worker (a power of two).
+const jwtSlots = 4096
+
+type jwtSlot struct {
+	tok  string
+	info jwtInfo
+}
+
+// tokenSlot picks a token's slot (the seed only spreads tokens).
+func tokenSlot(tok string) int {
+	return int(maphash.String(slotSeed, tok) & (jwtSlots - 1))
+}
+
+var slotSeed = maphash.MakeSeed()
 
 func parseJWT(tok string) jwtInfo {
 	if len(tok) > 8192 {

@@ -57,9 +57,9 @@ type trie struct {
 	mu           sync.Mutex
 	cfg          *Config
 	hosts        map[hostKey]*hostTree
-	hostsDropped uint64 // observations of hosts beyond max_hosts
-	unattributed uint64 // responses without a request
-	jwt          map[string]jwtInfo
+	hostsDropped uint64            // observations of hosts beyond max_hosts
+	unattributed uint64            // responses without a request
+	jwt          []jwtSlot         // decodeJWT's cache
 	names        map[string]string // header names as sent -> lower case
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
@@ -86,7 +86,7 @@ func (t *trie) lower(s string) string {
 }
 
 func newTrie(cfg *Config, geo *geoDB) *trie {
-	t := &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, jwt: map[string]jwtInfo{}, names: map[string]string{},
+	t := &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, names: map[string]string{},
 		geo: geo, geoCache: map[netip.Addr]geoInfo{}}
 	for _, name := range cfg.VersionHeaders {
 		if id := http1.LookupHeader(name); id != http1.IDOther {
@@ -209,11 +209,16 @@ func (t *trie) version(req *http1.Request) string {
 			}
 		}
 	}
+	const param = "api-version"
 	for q := req.Query; q != ""; {
-		var kv string
-		kv, q, _ = strings.Cut(q, "&")
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, "api-version") {
-			return boundedToken(v)
+		kv := q
+		if i := strings.IndexByte(q, '&'); i >= 0 {
+			kv, q = q[:i], q[i+1:]
+		} else {
+			q = ""
+		}
+		if len(kv) > len(param) && kv[len(param)] == '=' && strings.EqualFold(kv[:len(param)], param) {
+			return boundedToken(kv[len(param)+1:])
 		}
 	}
 	return ""
