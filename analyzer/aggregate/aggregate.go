@@ -36,6 +36,10 @@ type Aggregator struct {
 	Prefix    string // of detection ids ("sd-", "cf-")
 	open      map[Key]*open
 	Untracked uint64 // detections emitted without aggregation (bound reached)
+	// the detection Add found last: the same finding repeats on call after
+	// call, and comparing keys costs less than hashing one
+	lastK Key
+	lastO *open
 }
 
 // New returns an aggregator emitting at most once per interval per key.
@@ -54,9 +58,12 @@ func (a *Aggregator) Seen(k Key) bool {
 // severity raises the detection's severity if higher. It reports whether
 // the detection was open (one lookup: Seen first is not needed).
 func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
-	o := a.open[k]
-	if o == nil {
-		return false
+	o := a.lastO
+	if o == nil || k != a.lastK {
+		if o = a.open[k]; o == nil {
+			return false
+		}
+		a.lastK, a.lastO = k, o
 	}
 	o.pending += n
 	o.d.Count += n
@@ -100,6 +107,7 @@ func (a *Aggregator) Flush(now time.Time, emit analyzer.Emitter, final bool) {
 		}
 		if final || now.Sub(o.lastSeen) >= 2*a.Interval {
 			delete(a.open, k)
+			a.lastO = nil
 		}
 	}
 }
