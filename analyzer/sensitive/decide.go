@@ -55,7 +55,7 @@ type finding struct {
 
 // evRef names the example of type t in location loc.
 type evRef struct {
-	loc int
+	loc uint8
 	t   Type
 }
 
@@ -73,7 +73,7 @@ func one(loc int, t Type) evRefs {
 
 func (e *evRefs) add(loc int, t Type) {
 	if e.n < len(e.refs) {
-		e.refs[e.n] = evRef{loc, t}
+		e.refs[e.n] = evRef{uint8(loc), t}
 		e.n++
 	}
 }
@@ -180,13 +180,16 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if len(out) == 0 {
 		return
 	}
-	ep := event.Endpoint{Host: boundedWord(hostOf(tx)), Method: boundedWord(req.Method), Path: a.tpl}
+	if req.Host == "" || req.Host != a.hostRaw { // hosts repeat: the last one is remembered
+		a.hostRaw, a.host = req.Host, boundedWord(hostOf(tx))
+	}
+	ep := event.Endpoint{Host: a.host, Method: boundedWord(req.Method), Path: a.tpl}
 	at := req.Start
 	if r := tx.Response; r != nil && r.End.After(at) {
 		at = r.End
 	}
-	for _, f := range out {
-		a.report(f, ep, tx, req.Start, at, emit)
+	for i := range out {
+		a.report(&out[i], &ep, tx, req.Start, at, emit)
 	}
 }
 
@@ -249,13 +252,13 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 
 // report emits a detection the first time its key is seen, and then
 // aggregates repeats (package aggregate).
-func (a *Analyzer) report(f finding, ep event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
+func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
 	key := aggregate.Key{Class: f.class, Rule: f.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path}
 	if a.agg.Add(key, f.count, at, f.severity) {
 		return
 	}
 	a.agg.Emit(key, event.Detection{
-		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.Actor{IP: tx.Flow.Client.Addr().String()}, Endpoint: ep,
+		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.Actor{IP: tx.Flow.Client.Addr().String()}, Endpoint: *ep,
 		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log",
 	}, emit)
 }

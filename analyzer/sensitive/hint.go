@@ -82,11 +82,12 @@ func (c *hintCache) of(name []byte) hint {
 	if len(name) == 0 {
 		return 0
 	}
-	x := uint32(len(name))
-	for _, b := range name {
-		x = x*31 + uint32(b)
-	}
-	e := &c.slots[x&511]
+	// the slot from the length and five bytes (a collision only costs a
+	// new hintOf): no loop over the name
+	n := len(name)
+	x := uint32(n)*0x9e3779b1 ^ uint32(name[0]) ^ uint32(name[n/4])<<6 ^ uint32(name[n/2])<<12 ^ uint32(name[3*n/4])<<18 ^ uint32(name[n-1])<<24
+	x *= 0x85ebca6b
+	e := &c.slots[x>>23] // the top 9 bits: 512 slots
 	if e.set && e.name == string(name) {
 		return e.h
 	}

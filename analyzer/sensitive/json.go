@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"bytes"
 	"strconv"
 )
 
@@ -84,9 +85,14 @@ func (s *Scanner) JSON(b []byte, fn func(*Finding)) bool {
 	return true
 }
 
-func jsonDelim(c byte) bool {
-	return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ':' || c == '"'
-}
+func jsonDelim(c byte) bool { return jsonDelims[c] }
+
+var jsonDelims = func() (t [256]bool) {
+	for _, c := range []byte(",}] \n\r\t:\"") {
+		t[c] = true
+	}
+	return
+}()
 
 func (s *Scanner) push(f frame) {
 	if len(s.stack) < maxDepth {
@@ -143,14 +149,26 @@ func (s *Scanner) appendPointer(dst []byte) []byte {
 // at b[i] (after the opening quote) and whether it has escapes.
 func endString(b []byte, i int) (int, bool) {
 	esc := false
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			esc = true
-			i++
-		case '"':
-			return i, esc
+	for i < len(b) {
+		q := bytes.IndexByte(b[i:], '"') // the next quote, then look for escapes before it
+		if q < 0 {
+			return -1, esc || bytes.IndexByte(b[i:], '\\') >= 0
 		}
+		q += i
+		if bytes.IndexByte(b[i:q], '\\') < 0 {
+			return q, esc
+		}
+		// escapes before the quote: walk them as they come
+		esc = true
+		for ; i < q; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		if i == q {
+			return q, esc // the quote is not escaped
+		}
+		i = q + 1 // it was: go on after it
 	}
 	return -1, esc
 }

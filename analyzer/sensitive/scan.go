@@ -173,7 +173,14 @@ func (s *Scanner) Form(b []byte, fn func(*Finding)) {
 
 // percentDecode decodes %XX and + into the scratch buffer when needed.
 func (s *Scanner) percentDecode(v []byte) []byte {
-	if indexByte(v, '%') < 0 && indexByte(v, '+') < 0 {
+	plain := true
+	for _, c := range v {
+		if c == '%' || c == '+' {
+			plain = false
+			break
+		}
+	}
+	if plain {
 		return v
 	}
 	out := s.form[:0]

@@ -186,6 +186,8 @@ type Analyzer struct {
 	samples    map[sampleKey]*endpointSample
 	hkinds     map[string]int          // header name as sent -> kind
 	tpl        string                  // the transaction's template (a.template)
+	hostRaw    string                  // the Host of the last detection
+	host       string                  // ... as detections name it
 	seen       [numLocs]uint64         // types with findings in this transaction, by location
 	types      [numLocs][numTypes]Type // typesIn's results
 	clean      map[hdrKey]struct{}     // header values that had nothing, bounded
