@@ -365,7 +365,9 @@ func (a *Analyzer) scanRequest(req *http1.Request) {
 		a.header(&req.Headers[i], false)
 	}
 	a.loc = locBody
-	a.body(req.Body.Data, header(req.Headers, "content-type"))
+	if len(req.Body.Data) > 0 {
+		a.body(req.Body.Data, contentType(req.Headers))
+	}
 }
 
 func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
@@ -374,7 +376,7 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 	}
 	if body {
 		a.loc = locRespBody
-		a.body(resp.Body.Data, header(resp.Headers, "content-type"))
+		a.body(resp.Body.Data, contentType(resp.Headers))
 	}
 }
 
@@ -544,7 +546,8 @@ func (a *Analyzer) body(b []byte, ct string) {
 	if len(b) == 0 {
 		return
 	}
-	mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
 	switch {
 	case strings.Contains(mt, "json") || mt == "" && (b[0] == '{' || b[0] == '['):
 		a.scan.JSON(b, a.collect)
@@ -558,9 +561,10 @@ func (a *Analyzer) body(b []byte, ct string) {
 	}
 }
 
-func header(hs []http1.Header, name string) string {
+// contentType returns the Content-Type of a message.
+func contentType(hs []http1.Header) string {
 	for i := range hs {
-		if strings.EqualFold(hs[i].Name, name) {
+		if hs[i].Known() == http1.IDContentType {
 			return hs[i].Value
 		}
 	}
