@@ -153,6 +153,50 @@ func (w *worker) lower(n string) string {
 
 func (w *worker) Name() string { return Name }
 
+// The response headers risk looks at.
+const (
+	rhNone = iota
+	rhOrigin
+	rhCreds
+	rhContentType
+	rhServer
+	rhPowered
+	rhHSTS
+	rhNosniff
+	rhCSP
+)
+
+// riskHeader classifies a lower-case response header name.
+func riskHeader(name string) uint8 {
+	switch name {
+	case "access-control-allow-origin":
+		return rhOrigin
+	case "access-control-allow-credentials":
+		return rhCreds
+	case "content-type":
+		return rhContentType
+	case "server":
+		return rhServer
+	case "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version":
+		return rhPowered
+	case "strict-transport-security":
+		return rhHSTS
+	case "x-content-type-options":
+		return rhNosniff
+	case "content-security-policy":
+		return rhCSP
+	}
+	return rhNone
+}
+
+// riskByID is riskHeader of each well-known name.
+var riskByID = func() (t [http1.NumHeaderIDs]uint8) {
+	for id := range t {
+		t[id] = riskHeader(http1.KnownName(http1.HeaderID(id)))
+	}
+	return
+}()
+
 // Analyze looks at the response headers and the start of the body.
 func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 	resp := tx.Response
@@ -163,26 +207,27 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 	hsts, nosniff, csp := false, false, false
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
-		name := http1.KnownName(h.Known()) // well-known: no folding, no lookup
-		if name == "" {
-			name = w.lower(h.Name)
+		id := h.Known()
+		k := riskByID[id] // well-known names: no folding, no lookup
+		if id == http1.IDOther {
+			k = riskHeader(w.lower(h.Name))
 		}
-		switch name {
-		case "access-control-allow-origin":
+		switch k {
+		case rhOrigin:
 			origin = h.Value
-		case "access-control-allow-credentials":
+		case rhCreds:
 			creds = strings.ToLower(strings.TrimSpace(h.Value))
-		case "content-type":
+		case rhContentType:
 			ctype = strings.ToLower(h.Value)
-		case "server":
+		case rhServer:
 			server = h.Value
-		case "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version":
+		case rhPowered:
 			powered = h.Value
-		case "strict-transport-security":
+		case rhHSTS:
 			hsts = true
-		case "x-content-type-options":
+		case rhNosniff:
 			nosniff = true
-		case "content-security-policy":
+		case rhCSP:
 			csp = true
 		}
 	}
