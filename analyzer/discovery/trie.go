@@ -250,7 +250,7 @@ func normHost(h string, tx *reassembly.Transaction) string {
 	}
 	h = strings.TrimSuffix(h, ":80")
 	for i := 0; i < len(h); i++ {
-		if c := h[i]; c >= 'A' && c <= 'Z' || !hostChar(c) {
+		if !hostLower[h[i]] {
 			return strings.Map(func(r rune) rune {
 				switch {
 				case r >= 'A' && r <= 'Z':
@@ -264,6 +264,14 @@ func normHost(h string, tx *reassembly.Transaction) string {
 	}
 	return h
 }
+
+// hostLower holds the bytes a normalised host keeps as they are.
+var hostLower = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = hostChar(byte(c)) && !(c >= 'A' && c <= 'Z')
+	}
+	return
+}()
 
 func hostChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_'
