@@ -23,7 +23,7 @@ FUZZ_TARGETS := \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000
 
-.PHONY: help build demo test unit fuzz vet bench bench-live bench-go generate clean
+.PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean
 
 help:
 	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap), then write bin/demo-report.html"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench     throughput table: apitap vs the naive baseline on a generated 1 GB capture"
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
 	@echo "make bench-go  Go micro-benchmarks of the hot paths (ns/op, B/op, allocs/op)"
+	@echo "make bench-instructions  instructions per transaction, pipeline vs all analyzers (valgrind; not moved by machine load)"
 	@echo "make fuzz      fuzz every parser (a fixed number of inputs each, or FUZZTIME=60s per target)"
 	@echo "make generate  regenerate the eBPF objects (needs clang) and the test captures (deterministic)"
 	@echo "make build     build bin/apitap"
@@ -77,6 +78,10 @@ bench:
 
 bench-live:
 	deploy/bench/live-replay.sh 200MB 2 64
+
+bench-instructions: build
+	$(GO) build -o $(BIN)/apitap-gen ./sensor/cmd/apitap-gen
+	deploy/bench/instructions.sh 100MB $(BIN)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
