@@ -87,51 +87,74 @@ var normKeywords = []struct {
 
 // prefilter finds which classes' keywords occur in a value in one pass:
 // an Aho-Corasick automaton compiled to a full DFA over lower-cased bytes,
-// whose transitions carry the bits of the classes of the keywords ending
-// in the state they lead to. (A general Aho-Corasick package cost 350 ns
-// and 5 allocations per short value here; this costs about a nanosecond
-// per byte and allocates nothing.)
+// whose states carry the bits of the classes of the keywords ending there.
+// (A general Aho-Corasick package cost 350 ns and 5 allocations per short
+// value here; this costs about a nanosecond per byte and allocates
+// nothing.)
 //
-// Bytes that occur in no keyword share one column, and upper-case letters
-// the column of their lower case: a state's row is then a few cache lines,
-// not 256 entries, so the rows text visits stay in the L1 cache.
+// The table is kept small, for the cache lines text visits to be few and
+// still cached when the next transaction comes: bytes that occur in no
+// keyword share one column and upper-case letters use their lower
+// case's, which leaves 55 columns of 256, the bytes common in requests
+// first (in a row's first cache line); a transition is 16 bits; and the
+// states where keywords end, which benign text rarely reaches, are
+// numbered last, so that the loop only looks their class bits up when it
+// enters one.
 type prefilter struct {
-	col  [256]uint8 // byte -> column
-	cols int
+	col [256]uint8 // byte -> column
 	// next[s+col[b]] is the transition from the state whose row starts at
-	// s on byte b: the row of the next state in the low bits (rows are
-	// stored as offsets, which saves a multiplication per byte), the
-	// class bits of the keywords that end there above stateBits.
-	next []uint32
+	// s on byte b: the next state's row. Rows are stored as offsets of
+	// rowLen entries, which saves a multiplication per byte.
+	next []uint16
+	// rows from accept on are those of states where keywords end; out
+	// holds their class bits, by row
+	accept uint32
+	out    []int
 }
 
-const stateBits = 20
+// commonBytes are the bytes most frequent in requests, most frequent
+// first.
+const commonBytes = "etaoinsrlcdhupmgfby/.-_ 0123456789:vwkxjqz="
+
+// rowLen is the length of a row (columns, rounded up to a power of two
+// for out's index).
+const rowLen = 64
 
 func newPrefilter() *prefilter {
 	p := &prefilter{}
 	all := append(keywords[:len(keywords):len(keywords)], normKeywords...)
-	p.cols = 1 // column 0: bytes of no keyword
+	// Column 0 is the bytes of no keyword, the common ones come next.
+	var used [256]bool
 	for _, k := range all {
 		for i := 0; i < len(k.kw); i++ {
-			c := lowerTab[k.kw[i]]
-			if p.col[c] == 0 {
-				p.col[c] = uint8(p.cols)
-				p.cols++
-			}
+			used[lowerTab[k.kw[i]]] = true
+		}
+	}
+	cols := 1
+	for _, c := range []byte(commonBytes) {
+		if used[c] && p.col[c] == 0 {
+			p.col[c] = uint8(cols)
+			cols++
+		}
+	}
+	for c := range used {
+		if used[c] && p.col[c] == 0 {
+			p.col[c] = uint8(cols)
+			cols++
 		}
 	}
 	for c := 'A'; c <= 'Z'; c++ {
 		p.col[c] = p.col[c+'a'-'A']
 	}
 	// the trie
-	next := [][]int{make([]int, p.cols)}
+	next := [][]int{make([]int, cols)}
 	out := []int{0}
 	for _, k := range all {
 		s := 0
 		for i := 0; i < len(k.kw); i++ {
 			c := p.col[k.kw[i]]
 			if next[s][c] == 0 {
-				next = append(next, make([]int, p.cols))
+				next = append(next, make([]int, cols))
 				out = append(out, 0)
 				next[s][c] = len(next) - 1
 			}
@@ -142,7 +165,7 @@ func newPrefilter() *prefilter {
 	// failure links, breadth first, folded into a full DFA
 	fail := make([]int, len(next))
 	queue := []int{}
-	for c := 0; c < p.cols; c++ {
+	for c := 0; c < cols; c++ {
 		if t := next[0][c]; t != 0 {
 			queue = append(queue, t)
 		}
@@ -151,7 +174,7 @@ func newPrefilter() *prefilter {
 		s := queue[0]
 		queue = queue[1:]
 		out[s] |= out[fail[s]]
-		for c := 0; c < p.cols; c++ {
+		for c := 0; c < cols; c++ {
 			t := next[s][c]
 			if t != 0 {
 				fail[t] = next[fail[s]][c]
@@ -161,13 +184,32 @@ func newPrefilter() *prefilter {
 			}
 		}
 	}
-	if len(next)*p.cols >= 1<<stateBits || out[0] != 0 {
+	if cols > rowLen || len(next)*rowLen > 1<<16 || out[0] != 0 {
 		panic("attack: prefilter keywords do not fit its table")
 	}
-	p.next = make([]uint32, len(next)*p.cols)
+	// number the states without class bits first (the start state 0
+	// among them), then the others
+	order := make([]int, len(next)) // state -> its row
+	n := 0
+	for pass := 0; pass < 2; pass++ {
+		for s := range next {
+			if (out[s] != 0) == (pass == 1) {
+				order[s] = n
+				n++
+			}
+		}
+		if pass == 0 {
+			p.accept = uint32(n * rowLen)
+		}
+	}
+	p.next = make([]uint16, len(next)*rowLen)
+	p.out = make([]int, len(next)-int(p.accept/rowLen))
 	for s := range next {
 		for c, t := range next[s] {
-			p.next[s*p.cols+c] = uint32(t*p.cols) | uint32(out[t])<<stateBits
+			p.next[order[s]*rowLen+c] = uint16(order[t] * rowLen)
+		}
+		if out[s] != 0 {
+			p.out[order[s]-int(p.accept/rowLen)] = out[s]
 		}
 	}
 	return p
@@ -187,39 +229,39 @@ var lowerTab = func() (t [256]byte) {
 // scan returns the bits of the classes whose keywords occur in v, with
 // pNorm and pPlus.
 func (p *prefilter) scan(v string) int {
-	next, col := p.next, &p.col // in registers for the loop
-	var acc uint32
+	next, col, accept := p.next, &p.col, p.accept // in registers for the loop
+	bits := 0
 	s := uint32(0)
 	for i := 0; i < len(v); i++ {
-		t := next[s+uint32(col[v[i]])]
-		s = t & (1<<stateBits - 1)
-		acc |= t
+		s = uint32(next[s+uint32(col[v[i]])])
+		if s >= accept {
+			bits |= p.out[(s-accept)/rowLen]
+		}
 	}
-	return int(acc >> stateBits)
+	return bits
 }
 
 // scanGrams is scan that also returns the bigrams of v, for the rules'
 // gates (see ruleindex.go). The prefilter's loop waits on each table
 // load; the bigrams are computed in its shadow, at next to no cost.
 func (p *prefilter) scanGrams(v string) (int, grams) {
-	if len(v) == 0 {
-		return 0, 0
-	}
-	next, col := p.next, &p.col
-	var acc uint32
+	next, col, accept := p.next, &p.col, p.accept
+	bits := 0
 	var g grams
-	s := next[col[v[0]]] & (1<<stateBits - 1)
-	acc |= next[col[v[0]]]
-	prev := uint32(lowerTab[v[0]])
-	for i := 1; i < len(v); i++ {
-		t := next[s+uint32(col[v[i]])]
-		s = t & (1<<stateBits - 1)
-		acc |= t
+	s := uint32(0)
+	prev := uint32(0)
+	for i := 0; i < len(v); i++ {
+		s = uint32(next[s+uint32(col[v[i]])])
+		if s >= accept {
+			bits |= p.out[(s-accept)/rowLen]
+		}
 		c := uint32(lowerTab[v[i]])
-		g |= bigram(prev, c)
+		if i > 0 {
+			g |= bigram(prev, c)
+		}
 		prev = c
 	}
-	return int(acc >> stateBits), g
+	return bits, g
 }
 
 // classes returns the bits of the classes whose keywords occur in v.

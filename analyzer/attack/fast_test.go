@@ -126,7 +126,7 @@ func TestRuleGates(t *testing.T) {
 	rs := newTestState(t).rules.Load()
 	open := 0
 	for _, g := range rs.gates {
-		if g.grams == 0 && len(g.or) == 0 {
+		if g.grams == 0 && !g.or {
 			open++
 		}
 	}
@@ -167,6 +167,42 @@ func TestProbesBy(t *testing.T) {
 		}
 		if want := old(p); got != want {
 			t.Fatalf("%q: probe %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestPrefilter compares the prefilter with a plain search for every
+// keyword in the lower-cased value.
+func TestPrefilter(t *testing.T) {
+	p := newPrefilter()
+	all := append(keywords[:len(keywords):len(keywords)], normKeywords...)
+	oracle := func(v string) int {
+		b := []byte(v)
+		for i := range b {
+			b[i] = lowerTab[b[i]]
+		}
+		bits := 0
+		for _, k := range all {
+			if strings.Contains(string(b), k.kw) {
+				bits |= k.class
+			}
+		}
+		return bits
+	}
+	var parts []string
+	for _, k := range all {
+		parts = append(parts, k.kw, strings.ToUpper(k.kw), k.kw[:len(k.kw)/2])
+	}
+	parts = append(parts, "a", "e", "x", " ", "/", "\xc5")
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 200000; i++ {
+		var b strings.Builder
+		for n := r.IntN(8); n > 0; n-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		v := b.String()
+		if got, want := p.scan(v), oracle(v); got != want {
+			t.Fatalf("scan(%q) = %b, want %b", v, got, want)
 		}
 	}
 }

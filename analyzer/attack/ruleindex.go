@@ -21,6 +21,10 @@ const (
 	gRawPath          // the path as sent (raw_path, or path with decoded: false)
 	gQueryName        // every query parameter name
 	gQuery            // every query parameter value
+	// gBody stands for the body (targets body and json) by whether there
+	// is one: all bigrams or none. Summing it up would cost a pass over
+	// it, but most API calls have no body.
+	gBody
 	numGateTargets
 )
 
@@ -56,30 +60,31 @@ func (g grams) within(t grams) bool { return g&^t == 0 }
 type gateLit struct {
 	grams  grams
 	target uint8
-}
-
-// ruleGate is a rule's necessary condition: its literal, or one of the
-// others, is in the request. A rule without a gate has a literal without
-// bigrams, which every request passes.
-type ruleGate struct {
-	gateLit
-	or []gateLit
+	or     bool // the rule has more gate literals (ruleSet.or), one must hold
 }
 
 // ruleSet is the loaded rules with their gates.
 type ruleSet struct {
-	rules    []*Rule
-	gates    []ruleGate           // by rule
+	rules []*Rule
+	// gates are the rules' necessary conditions: the literal, or one of
+	// the others in or, is in the request. A rule without a gate has a
+	// literal without bigrams, which every request passes. (Apart from
+	// the rules, so that going over them reads a few cache lines.)
+	gates    []gateLit
+	or       map[int][]gateLit
 	need     [numGateTargets]bool // targets some gate looks at
 	anyValue bool                 // a rule looks at every value (target any_value)
 }
 
 func newRuleSet(rules []*Rule) *ruleSet {
-	rs := &ruleSet{rules: rules, gates: make([]ruleGate, len(rules))}
+	rs := &ruleSet{rules: rules, gates: make([]gateLit, len(rules)), or: map[int][]gateLit{}}
 	for i, r := range rules {
 		g := gateOf(r)
 		if len(g) > 0 {
-			rs.gates[i] = ruleGate{gateLit: g[0], or: g[1:]}
+			rs.gates[i] = g[0]
+		}
+		if len(g) > 1 {
+			rs.gates[i].or, rs.or[i] = true, g[1:]
 		}
 		for _, l := range g {
 			rs.need[l.target] = true
@@ -95,13 +100,21 @@ func newRuleSet(rules []*Rule) *ruleSet {
 // conditions (each of which must hold), else one literal of each of its
 // `any` conditions (one of which must hold), when all of them have one.
 // The paths' bigrams are always at hand: a literal in the path is chosen
-// over a longer one elsewhere.
+// over a longer one elsewhere, and the body's presence last.
 func gateOf(r *Rule) []gateLit {
 	best, bestLit := -1, ""
+	rank := func(t int) int {
+		switch t {
+		case gPath, gRawPath:
+			return 2
+		case gBody:
+			return 0
+		}
+		return 1
+	}
 	better := func(t int, lit string) bool {
-		path := func(t int) bool { return t == gPath || t == gRawPath }
-		if best < 0 || path(t) != path(best) {
-			return best < 0 || path(t)
+		if best < 0 || rank(t) != rank(best) {
+			return best < 0 || rank(t) > rank(best)
 		}
 		return len(lit) > len(bestLit)
 	}
@@ -153,6 +166,8 @@ func gateLiteral(c *Condition) (int, string, bool) {
 		t = gQueryName
 	case "query":
 		t = gQuery
+	case "body", "json":
+		t = gBody
 	default:
 		return 0, "", false
 	}
@@ -232,14 +247,19 @@ func (w *worker) summarize(rs *ruleSet, req *http1.Request) {
 			}
 		}
 	}
+	if len(req.Body.Data) > 0 {
+		g[gBody] = ^grams(0)
+	}
 }
 
-// passes says whether a rule's gate lets it be evaluated.
-func (w *worker) passes(g *ruleGate) bool {
-	if g.grams.within(w.grams[g.target]) {
+// passes says whether rule i's gate lets it be evaluated.
+func (w *worker) passes(rs *ruleSet, i int) bool {
+	if g := &rs.gates[i]; g.grams.within(w.grams[g.target%numGateTargets]) {
 		return true
+	} else if !g.or {
+		return false
 	}
-	for _, l := range g.or {
+	for _, l := range rs.or[i] {
 		if l.grams.within(w.grams[l.target]) {
 			return true
 		}

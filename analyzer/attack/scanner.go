@@ -106,7 +106,7 @@ func (w *worker) rulesCheck(tx *reassembly.Transaction) {
 	rs := w.rs
 	w.summarize(rs, req)
 	for i := range rs.gates {
-		if !w.passes(&rs.gates[i]) {
+		if !w.passes(rs, i) {
 			continue // the rule's literal is not there
 		}
 		if r := rs.rules[i]; w.ruleMatches(r, tx) {
