@@ -156,8 +156,12 @@ type worker struct {
 	agents  map[string]string     // user agent -> scanner tool ("" none), bounded
 	clean   map[string]cleanValue // header values without findings, bounded
 	once    [1024]uint64          // hashes of header values seen once
-	seed    maphash.Seed
-	crs     []crsMatch // the deep check's matches for this transaction
+	// last are the short clean header values of the requests before, by
+	// position: the same client sends the same Host and Accept in the
+	// same place, and hashing them would cost what scanning them does
+	last [8]shortClean
+	seed maphash.Seed
+	crs  []crsMatch // the deep check's matches for this transaction
 	// the request's bigrams, for the rules' gates: per gate target, and
 	// of the path as sent (made by the path's scan)
 	grams    [numGateTargets]grams
@@ -406,7 +410,7 @@ func (w *worker) request(req *http1.Request) {
 	for i := range req.Headers {
 		h := &req.Headers[i]
 		if h.Name == "" {
-			w.header(h)
+			w.header(i, h)
 			continue
 		}
 		// the names looked for start with ASCII letters no other rune
@@ -440,7 +444,7 @@ func (w *worker) request(req *http1.Request) {
 				w.ua, ua = h.Value, true
 			}
 		}
-		w.header(h)
+		w.header(i, h)
 	}
 	body := req.Body.Data
 	if len(body) > w.st.cfg.MaxBodyBytes {
@@ -500,13 +504,21 @@ type cleanValue struct {
 	ssrf, fetch bool
 }
 
-// header examines a header value, through the memory of clean values.
-func (w *worker) header(h *http1.Header) {
+// header examines the value of the request's i-th header, through the
+// memory of clean values.
+func (w *worker) header(i int, h *http1.Header) {
 	if h.Value == "" {
 		return
 	}
 	long := len(h.Value) > shortHeader
 	if long && w.remembered(h) {
+		return
+	}
+	if !long && i < len(w.last) && w.last[i].is(h.Value) {
+		// as in the last request: nothing to decode or look for
+		if w.rs.anyValue {
+			w.values = append(w.values, kv{"header", h.Name, h.Value})
+		}
 		return
 	}
 	v, bits := w.scan(h.Value, false)
@@ -516,8 +528,10 @@ func (w *worker) header(h *http1.Header) {
 	if bits&classBits&^w.off == 0 {
 		if long {
 			w.remember(h, v, bits)
+		} else if v == h.Value && i < len(w.last) {
+			w.last[i].set(h.Value)
 		}
-		return // nothing to examine: short ones are not worth remembering
+		return
 	}
 	if !long {
 		if c, ok := w.clean[h.Value]; ok && w.cleanFor(c, h) {
@@ -528,6 +542,17 @@ func (w *worker) header(h *http1.Header) {
 		w.remember(h, v, bits)
 	}
 }
+
+// shortClean is a short header value that needs no decoding and has no
+// keyword (a copy: the request's bytes are not ours to keep).
+type shortClean struct {
+	b [shortHeader]byte
+	n uint8
+}
+
+func (c *shortClean) is(v string) bool { return string(c.b[:c.n]) == v }
+
+func (c *shortClean) set(v string) { c.n = uint8(copy(c.b[:], v)) }
 
 // remembered looks a header value up in the memory of clean ones.
 func (w *worker) remembered(h *http1.Header) bool {
