@@ -3,10 +3,12 @@ package attack
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -89,7 +91,7 @@ func init() {
 type State struct {
 	cfg   *Config
 	log   zerolog.Logger
-	rules atomic.Pointer[[]*Rule]
+	rules atomic.Pointer[ruleSet]
 	pre   *prefilter
 	deep  *deep // the Coraza deep check, nil when off
 }
@@ -101,7 +103,7 @@ func NewState(cfg *Config, log zerolog.Logger) (*State, error) {
 		return nil, err
 	}
 	s := &State{cfg: cfg, log: log, pre: newPrefilter()}
-	s.rules.Store(&rules)
+	s.rules.Store(newRuleSet(rules))
 	if cfg.DeepCheck.Enabled {
 		if s.deep, err = newDeep(cfg.DeepCheck); err != nil {
 			return nil, err
@@ -116,13 +118,13 @@ func (s *State) Reload() error {
 	if err != nil {
 		return fmt.Errorf("rules not reloaded: %w", err)
 	}
-	s.rules.Store(&rules)
+	s.rules.Store(newRuleSet(rules))
 	s.log.Info().Int("rules", len(rules)).Msg("attack: rules reloaded")
 	return nil
 }
 
 // Rules returns the loaded rules.
-func (s *State) Rules() []*Rule { return *s.rules.Load() }
+func (s *State) Rules() []*Rule { return s.rules.Load().rules }
 
 // hit is one detection candidate of a transaction.
 type hit struct {
@@ -145,10 +147,25 @@ type worker struct {
 	seen   int // class bits already hit in this transaction
 	values []kv
 	names  []kv
-	path   string              // the decoded path of the transaction
-	agents map[string]string   // user agent -> scanner tool ("" none), bounded
-	clean  map[string]struct{} // header values without findings, bounded
-	crs    []crsMatch          // the deep check's matches for this transaction
+	path   string   // the decoded path of the transaction
+	rs     *ruleSet // the rules, for the transaction
+	ua     string   // the request's first User-Agent
+	// framing: the request has a header that may be Content-Length or
+	// Transfer-Encoding
+	framing bool
+	agents  map[string]string     // user agent -> scanner tool ("" none), bounded
+	clean   map[string]cleanValue // header values without findings, bounded
+	once    [1024]uint64          // hashes of header values seen once
+	// last are the short clean header values of the requests before, by
+	// position: the same client sends the same Host and Accept in the
+	// same place, and hashing them would cost what scanning them does
+	last [8]shortClean
+	seed maphash.Seed
+	crs  []crsMatch // the deep check's matches for this transaction
+	// the request's bigrams, for the rules' gates: per gate target, and
+	// of the path as sent (made by the path's scan)
+	grams    [numGateTargets]grams
+	rawGrams grams
 	// deep check budget: checks made in the current second of capture time
 	deepSec int64
 	deepN   int
@@ -158,7 +175,8 @@ type worker struct {
 type kv struct{ loc, name, value string }
 
 func newWorker(st *State) *worker {
-	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]struct{}{}}
+	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]cleanValue{},
+		seed: maphash.MakeSeed()}
 	for _, d := range st.cfg.Disabled {
 		for i, n := range classNames {
 			if n == d {
@@ -187,6 +205,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	w.hits, w.seen = w.hits[:0], 0
 	w.values, w.names = w.values[:0], w.names[:0]
+	w.rs = w.st.rules.Load() // one rule set for the whole transaction
 	w.request(req)
 	w.rulesCheck(tx)
 	w.crs = w.crs[:0]
@@ -217,11 +236,34 @@ func (w *worker) value(loc, name, raw string, plus bool) {
 	if raw == "" {
 		return
 	}
-	v := w.norm.norm(raw, plus)
+	v, bits := w.scan(raw, plus)
 	w.values = append(w.values, kv{loc, name, v})
-	bits := w.st.pre.classes(v) &^ w.off
+	w.detect(loc, name, v, bits)
+}
+
+// scan normalises a value and runs the prefilter over the result. The
+// prefilter also finds the bytes that call for decoding, so a value that
+// needs none (most) is read once.
+func (w *worker) scan(raw string, plus bool) (v string, bits int) {
+	v = raw
+	if len(v) > maxValue {
+		v = v[:maxValue]
+	}
+	bits = w.st.pre.scan(v)
+	if bits&pNorm != 0 || plus && bits&pPlus != 0 {
+		v = w.norm.norm(raw, plus)
+		bits = w.st.pre.scan(v)
+	}
+	return v, bits
+}
+
+// detect runs the detectors of the classes in bits (prefilter bits of the
+// normalised value v) and says whether any matched, including classes
+// this transaction already has a hit of.
+func (w *worker) detect(loc, name, v string, bits int) (found bool) {
+	bits &= classBits &^ w.off
 	if bits == 0 {
-		return
+		return false
 	}
 	if opaque(v) {
 		bits &= cLog4Shell
@@ -235,50 +277,63 @@ func (w *worker) value(loc, name, raw string, plus bool) {
 	}
 	if bits&cLog4Shell != 0 {
 		if ok, rule := log4shell(lower()); ok {
+			found = true
 			w.add(cLog4Shell, rule, loc, name, v)
 		}
 	}
 	if bits&cSQLi != 0 {
 		if ok, fp := sqli(v); ok {
+			found = true
 			w.add(cSQLi, "libinjection:"+fp, loc, name, v)
 		}
 	}
 	if bits&cXSS != 0 {
 		if xss(v) {
+			found = true
 			w.add(cXSS, "libinjection", loc, name, v)
 		} else if scriptURL(lower()) {
+			found = true
 			w.add(cXSS, "script_url", loc, name, v)
 		}
 	}
 	if bits&cTraversal != 0 {
 		if ok, rule := traversal(lower()); ok {
+			found = true
 			w.add(cTraversal, rule, loc, name, v)
 		}
 	}
 	if bits&cCmd != 0 {
 		if ok, rule := cmdInjection(lower()); ok {
+			found = true
 			w.add(cCmd, rule, loc, name, v)
 		}
 	}
 	if bits&cSSRF != 0 {
 		if ok, rule := ssrf(lower(), name); ok {
+			found = true
 			w.add(cSSRF, rule, loc, name, v)
 		}
 	}
 	if bits&cXXE != 0 {
 		if ok, rule := xxe(lower()); ok {
+			found = true
 			w.add(cXXE, rule, loc, name, v)
 		}
 	}
 	if bits&cSSTI != 0 {
 		if ok, rule := ssti(lower()); ok {
+			found = true
 			w.add(cSSTI, rule, loc, name, v)
 		}
 	}
 	if bits&cNoSQLi != 0 && (strings.HasPrefix(v, "$where") || strings.HasPrefix(v, "{\"$")) {
+		found = true
 		w.add(cNoSQLi, "operator_in_value", loc, name, v)
 	}
+	return found
 }
+
+var rareProto = rarest("proto")
 
 // key examines a parameter or JSON key name.
 func (w *worker) key(loc, k string) {
@@ -286,12 +341,15 @@ func (w *worker) key(loc, k string) {
 		return
 	}
 	w.names = append(w.names, kv{loc, k, k})
-	if w.off&cNoSQLi == 0 {
+	// every operator has a '$', and both pollution keys have "proto" (no
+	// other rune lower-cases to one of its letters): most names are
+	// passed over without the lower-casing the detectors do
+	if w.off&cNoSQLi == 0 && strings.IndexByte(k, '$') >= 0 {
 		if ok, rule := nosqliKey(k); ok {
 			w.add(cNoSQLi, rule, loc, k, k)
 		}
 	}
-	if w.off&cProto == 0 {
+	if w.off&cProto == 0 && containsFoldAt(k, "proto", rareProto) {
 		if ok, rule := protoKey(k); ok {
 			w.add(cProto, rule, loc, k, k)
 		}
@@ -307,14 +365,38 @@ func (w *worker) add(class int, rule, loc, name, v string) {
 		return // one hit per class and transaction
 	}
 	w.seen |= class
+	if loc == "body" { // the body's bytes are not ours to keep (see view)
+		name, v = strings.Clone(name), strings.Clone(v)
+	}
 	w.hits = append(w.hits, hit{class: classNames[i], rule: rule, severity: classSeverity[i], action: "log", loc: loc, name: name, value: v})
 }
 
 // request walks the inputs: path, query, headers, cookies, body.
 func (w *worker) request(req *http1.Request) {
-	path := w.norm.norm(req.Path, false)
+	// the path as sent is scanned for keywords and summarised for the
+	// rules' gates in one pass
+	path := req.Path
+	if len(path) > maxValue {
+		path = path[:maxValue]
+	}
+	bits, g := w.st.pre.scanGrams(path)
+	w.rawGrams = g
+	if bits&pNorm != 0 {
+		path = w.norm.norm(req.Path, false)
+		bits = w.st.pre.scan(path)
+	}
 	w.path = path
-	w.value("path", "", path, false) // traversal runs when its keywords occur
+	if path != "" { // traversal runs when its keywords occur
+		if bits&pNorm != 0 || len(path) > maxValue {
+			// the decoded path is examined as a value, and values are
+			// normalised: decode it again
+			path, bits = w.scan(path, false)
+		}
+		if w.rs.anyValue {
+			w.values = append(w.values, kv{"path", "", path})
+		}
+		w.detect("path", "", path, bits)
+	}
 	for q := req.Query; q != ""; {
 		var p string
 		p, q, _ = strings.Cut(q, "&")
@@ -323,37 +405,46 @@ func (w *worker) request(req *http1.Request) {
 		w.key("query", name)
 		w.value("query", name, v, true)
 	}
+	w.ua, w.framing = "", false
+	ua := false
 	for i := range req.Headers {
 		h := &req.Headers[i]
-		switch {
-		case strings.EqualFold(h.Name, "cookie"):
-			for c := h.Value; c != ""; {
-				var p string
-				p, c, _ = strings.Cut(c, ";")
-				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-				w.value("cookie", k, v, true) // frameworks URL-encode cookie values
-			}
-		case strings.EqualFold(h.Name, "authorization"):
-			// credentials: only log4shell-style lookups are looked for
-			if strings.Contains(h.Value, "${") {
-				if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
-					w.add(cLog4Shell, rule, "header", h.Name, h.Value)
+		if h.Name == "" {
+			w.header(i, h)
+			continue
+		}
+		// the names looked for start with ASCII letters no other rune
+		// folds to: the first byte picks the one to compare
+		switch lowerTab[h.Name[0]] {
+		case 'c':
+			if nameIs(h.Name, "cookie") {
+				for c := h.Value; c != ""; {
+					var p string
+					p, c, _ = strings.Cut(c, ";")
+					k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+					w.value("cookie", k, v, true) // frameworks URL-encode cookie values
 				}
-			}
-		default:
-			// header values repeat (User-Agent, Accept): remember the clean ones
-			if _, clean := w.clean[h.Value]; clean {
 				continue
 			}
-			n := len(w.hits)
-			w.value("header", h.Name, h.Value, false)
-			if len(w.hits) == n && len(h.Value) <= 512 {
-				if len(w.clean) >= 4096 {
-					clear(w.clean)
+			w.framing = w.framing || len(h.Name) == len("content-length")
+		case 't':
+			w.framing = w.framing || len(h.Name) == len("transfer-encoding")
+		case 'a':
+			if nameIs(h.Name, "authorization") {
+				// credentials: only log4shell-style lookups are looked for
+				if strings.Contains(h.Value, "${") {
+					if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
+						w.add(cLog4Shell, rule, "header", h.Name, h.Value)
+					}
 				}
-				w.clean[strings.Clone(h.Value)] = struct{}{}
+				continue
+			}
+		case 'u':
+			if !ua && nameIs(h.Name, "user-agent") {
+				w.ua, ua = h.Value, true
 			}
 		}
+		w.header(i, h)
 	}
 	body := req.Body.Data
 	if len(body) > w.st.cfg.MaxBodyBytes {
@@ -370,10 +461,10 @@ func (w *worker) request(req *http1.Request) {
 				w.key("body", key)
 				return
 			}
-			w.value("body", key, string(val), false)
+			w.value("body", key, view(val), false)
 		})
 	case strings.Contains(ct, "x-www-form-urlencoded"):
-		for q := string(body); q != ""; {
+		for q := view(body); q != ""; {
 			var p string
 			p, q, _ = strings.Cut(q, "&")
 			k, v, _ := strings.Cut(p, "=")
@@ -382,22 +473,162 @@ func (w *worker) request(req *http1.Request) {
 			w.value("body", name, v, true)
 		}
 	case strings.Contains(ct, "xml"):
-		lb := strings.ToLower(string(body))
+		lb := strings.ToLower(view(body))
 		if ok, rule := xxe(lb); ok && w.off&cXXE == 0 {
-			w.add(cXXE, rule, "body", "", string(body))
+			w.add(cXXE, rule, "body", "", view(body))
 		}
 	default:
-		w.value("body", "", string(body), false)
+		w.value("body", "", view(body), false)
 	}
 }
 
+// Header values repeat (User-Agent, Accept, a client's X-Forwarded-For),
+// so the worker remembers the values the detectors found nothing in, with
+// their normalised form. The memory is a cache: a value found in it
+// yields what examining it again would.
+const (
+	// shortHeader is the length up to which a value is examined rather
+	// than looked up first: scanning a short value costs what hashing it
+	// does.
+	shortHeader = 32
+	// maxClean values of at most maxCleanLen bytes are remembered.
+	maxClean, maxCleanLen = 4096, 512
+)
+
+// cleanValue is a remembered header value.
+type cleanValue struct {
+	norm string // the value normalised
+	// ssrf: the SSRF detector looked at it, and its verdict depends on
+	// whether the header's name is one whose value the server fetches
+	// (fetch, the name it was examined under)
+	ssrf, fetch bool
+}
+
+// header examines the value of the request's i-th header, through the
+// memory of clean values.
+func (w *worker) header(i int, h *http1.Header) {
+	if h.Value == "" {
+		return
+	}
+	long := len(h.Value) > shortHeader
+	if long && w.remembered(h) {
+		return
+	}
+	if !long && i < len(w.last) && w.last[i].is(h.Value) {
+		// as in the last request: nothing to decode or look for
+		if w.rs.anyValue {
+			w.values = append(w.values, kv{"header", h.Name, h.Value})
+		}
+		return
+	}
+	v, bits := w.scan(h.Value, false)
+	if w.rs.anyValue {
+		w.values = append(w.values, kv{"header", h.Name, v})
+	}
+	if bits&classBits&^w.off == 0 {
+		if long {
+			w.remember(h, v, bits)
+		} else if v == h.Value && i < len(w.last) {
+			w.last[i].set(h.Value)
+		}
+		return
+	}
+	if !long {
+		if c, ok := w.clean[h.Value]; ok && w.cleanFor(c, h) {
+			return
+		}
+	}
+	if !w.detect("header", h.Name, v, bits) {
+		w.remember(h, v, bits)
+	}
+}
+
+// shortClean is a short header value that needs no decoding and has no
+// keyword (a copy: the request's bytes are not ours to keep).
+type shortClean struct {
+	b [shortHeader]byte
+	n uint8
+}
+
+func (c *shortClean) is(v string) bool { return string(c.b[:c.n]) == v }
+
+func (c *shortClean) set(v string) { c.n = uint8(copy(c.b[:], v)) }
+
+// remembered looks a header value up in the memory of clean ones.
+func (w *worker) remembered(h *http1.Header) bool {
+	c, ok := w.clean[h.Value]
+	if !ok || !w.cleanFor(c, h) {
+		return false
+	}
+	if w.rs.anyValue {
+		w.values = append(w.values, kv{"header", h.Name, c.norm})
+	}
+	return true
+}
+
+// cleanFor says whether a remembered value is clean under h's name.
+func (w *worker) cleanFor(c cleanValue, h *http1.Header) bool {
+	return !c.ssrf || fetchParam(h.Name) == c.fetch
+}
+
+// remember keeps a clean header value when it has been seen before (by
+// a table of hashes: values seen once, like request and trace ids, cost
+// no copy and do not crowd out the ones that repeat).
+func (w *worker) remember(h *http1.Header, v string, bits int) {
+	if len(h.Value) > maxCleanLen {
+		return
+	}
+	sum := maphash.String(w.seed, h.Value)
+	if i := sum % uint64(len(w.once)); w.once[i] != sum {
+		w.once[i] = sum
+		return
+	}
+	if len(w.clean) >= maxClean {
+		clear(w.clean)
+	}
+	k := strings.Clone(h.Value)
+	if v == h.Value {
+		v = k // not the reassembly buffer's bytes
+	}
+	c := cleanValue{norm: v}
+	if bits&cSSRF&^w.off != 0 {
+		c.ssrf, c.fetch = true, fetchParam(h.Name)
+	}
+	w.clean[k] = c
+}
+
+// header is the value of the first header named name (lower case).
 func header(hs []http1.Header, name string) string {
 	for i := range hs {
-		if strings.EqualFold(hs[i].Name, name) {
+		if nameIs(hs[i].Name, name) {
 			return hs[i].Value
 		}
 	}
 	return ""
+}
+
+// nameIs is strings.EqualFold(name, lower) for an ASCII lower-case
+// lower (a header or parameter name), quick to say no. A name can only
+// match when it is at least as long (runes that fold to ASCII letters, K
+// and ſ, take more bytes) and its first byte, when ASCII, is lower's in
+// either case.
+func nameIs(name, lower string) bool {
+	if len(name) < len(lower) || len(lower) == 0 {
+		return len(name) == len(lower)
+	}
+	if c := name[0]; c < utf8.RuneSelf && lowerTab[c] != lower[0] {
+		return false
+	}
+	if len(name) == len(lower) {
+		// names are ASCII: compare bytes, and leave others to EqualFold
+		for i := 0; i < len(name); i++ {
+			if lowerTab[name[i]] != lower[i] {
+				return name[i] >= utf8.RuneSelf && strings.EqualFold(name, lower)
+			}
+		}
+		return true
+	}
+	return strings.EqualFold(name, lower)
 }
 
 // report emits the hits as detections (aggregated per actor).

@@ -70,52 +70,146 @@ var keywords = []struct {
 	{"__proto__", cProto}, {"prototype", cProto},
 }
 
+// Pseudo-classes of the prefilter: not detectors, but the bytes that make
+// a value need normalisation (needsNorm), so that one pass over a value
+// both finds its keywords and says whether it must be decoded first.
+const (
+	pNorm     = 1 << (numClasses + iota) // '%', '&', '\\'
+	pPlus                                // '+', a space in query and form values
+	classBits = 1<<numClasses - 1
+)
+
+// normKeywords are the bytes needsNorm looks for, as prefilter keywords.
+var normKeywords = []struct {
+	kw    string
+	class int
+}{{"%", pNorm}, {"&", pNorm}, {"\\", pNorm}, {"+", pPlus}}
+
 // prefilter finds which classes' keywords occur in a value in one pass:
 // an Aho-Corasick automaton compiled to a full DFA over lower-cased bytes,
 // whose states carry the bits of the classes of the keywords ending there.
 // (A general Aho-Corasick package cost 350 ns and 5 allocations per short
-// value here; this costs about a nanosecond per byte and allocates nothing.)
+// value here; this costs about a nanosecond per byte and allocates
+// nothing.)
+//
+// The table is kept small, for the cache lines text visits to be few and
+// still cached when the next transaction comes: bytes that occur in no
+// keyword share one column and upper-case letters use their lower
+// case's, which leaves 55 columns of 256, the bytes common in requests
+// first (in a row's first cache line); a transition is 16 bits; and the
+// states where keywords end, which benign text rarely reaches, are
+// numbered last, so that the loop only looks their class bits up when it
+// enters one.
 type prefilter struct {
-	next [][256]uint16 // state transitions on lower-cased bytes
-	out  []int         // class bits of the keywords that end in a state
+	col [256]uint8 // byte -> column
+	// next[s+col[b]] is the transition from the state whose row starts at
+	// s on byte b: the next state's row. Rows are stored as offsets of
+	// rowLen entries, which saves a multiplication per byte.
+	next []uint16
+	// rows from accept on are those of states where keywords end; out
+	// holds their class bits, by row
+	accept uint32
+	out    []int
 }
 
+// commonBytes are the bytes most frequent in requests, most frequent
+// first.
+const commonBytes = "etaoinsrlcdhupmgfby/.-_ 0123456789:vwkxjqz="
+
+// rowLen is the length of a row (columns, rounded up to a power of two
+// for out's index).
+const rowLen = 64
+
 func newPrefilter() *prefilter {
-	p := &prefilter{next: make([][256]uint16, 1), out: make([]int, 1)}
+	p := &prefilter{}
+	all := append(keywords[:len(keywords):len(keywords)], normKeywords...)
+	// Column 0 is the bytes of no keyword, the common ones come next.
+	var used [256]bool
+	for _, k := range all {
+		for i := 0; i < len(k.kw); i++ {
+			used[lowerTab[k.kw[i]]] = true
+		}
+	}
+	cols := 1
+	for _, c := range []byte(commonBytes) {
+		if used[c] && p.col[c] == 0 {
+			p.col[c] = uint8(cols)
+			cols++
+		}
+	}
+	for c := range used {
+		if used[c] && p.col[c] == 0 {
+			p.col[c] = uint8(cols)
+			cols++
+		}
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		p.col[c] = p.col[c+'a'-'A']
+	}
 	// the trie
-	for _, k := range keywords {
+	next := [][]int{make([]int, cols)}
+	out := []int{0}
+	for _, k := range all {
 		s := 0
 		for i := 0; i < len(k.kw); i++ {
-			c := lowerTab[k.kw[i]]
-			if p.next[s][c] == 0 {
-				p.next = append(p.next, [256]uint16{})
-				p.out = append(p.out, 0)
-				p.next[s][c] = uint16(len(p.next) - 1)
+			c := p.col[k.kw[i]]
+			if next[s][c] == 0 {
+				next = append(next, make([]int, cols))
+				out = append(out, 0)
+				next[s][c] = len(next) - 1
 			}
-			s = int(p.next[s][c])
+			s = next[s][c]
 		}
-		p.out[s] |= k.class
+		out[s] |= k.class
 	}
 	// failure links, breadth first, folded into a full DFA
-	fail := make([]int, len(p.next))
+	fail := make([]int, len(next))
 	queue := []int{}
-	for c := 0; c < 256; c++ {
-		if t := int(p.next[0][c]); t != 0 {
+	for c := 0; c < cols; c++ {
+		if t := next[0][c]; t != 0 {
 			queue = append(queue, t)
 		}
 	}
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		p.out[s] |= p.out[fail[s]]
-		for c := 0; c < 256; c++ {
-			t := int(p.next[s][c])
+		out[s] |= out[fail[s]]
+		for c := 0; c < cols; c++ {
+			t := next[s][c]
 			if t != 0 {
-				fail[t] = int(p.next[fail[s]][c])
+				fail[t] = next[fail[s]][c]
 				queue = append(queue, t)
 			} else {
-				p.next[s][c] = p.next[fail[s]][c]
+				next[s][c] = next[fail[s]][c]
 			}
+		}
+	}
+	if cols > rowLen || len(next)*rowLen > 1<<16 || out[0] != 0 {
+		panic("attack: prefilter keywords do not fit its table")
+	}
+	// number the states without class bits first (the start state 0
+	// among them), then the others
+	order := make([]int, len(next)) // state -> its row
+	n := 0
+	for pass := 0; pass < 2; pass++ {
+		for s := range next {
+			if (out[s] != 0) == (pass == 1) {
+				order[s] = n
+				n++
+			}
+		}
+		if pass == 0 {
+			p.accept = uint32(n * rowLen)
+		}
+	}
+	p.next = make([]uint16, len(next)*rowLen)
+	p.out = make([]int, len(next)-int(p.accept/rowLen))
+	for s := range next {
+		for c, t := range next[s] {
+			p.next[order[s]*rowLen+c] = uint16(order[t] * rowLen)
+		}
+		if out[s] != 0 {
+			p.out[order[s]-int(p.accept/rowLen)] = out[s]
 		}
 	}
 	return p
@@ -132,15 +226,46 @@ var lowerTab = func() (t [256]byte) {
 	return
 }()
 
-// classes returns the bits of the classes whose keywords occur in v.
-func (p *prefilter) classes(v string) int {
-	bits, s := 0, 0
+// scan returns the bits of the classes whose keywords occur in v, with
+// pNorm and pPlus.
+func (p *prefilter) scan(v string) int {
+	next, col, accept := p.next, &p.col, p.accept // in registers for the loop
+	bits := 0
+	s := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = int(p.next[s][lowerTab[v[i]]])
-		bits |= p.out[s]
+		s = uint32(next[s+uint32(col[v[i]])])
+		if s >= accept {
+			bits |= p.out[(s-accept)/rowLen]
+		}
 	}
 	return bits
 }
+
+// scanGrams is scan that also returns the bigrams of v, for the rules'
+// gates (see ruleindex.go). The prefilter's loop waits on each table
+// load; the bigrams are computed in its shadow, at next to no cost.
+func (p *prefilter) scanGrams(v string) (int, grams) {
+	next, col, accept := p.next, &p.col, p.accept
+	bits := 0
+	var g grams
+	s := uint32(0)
+	prev := uint32(0)
+	for i := 0; i < len(v); i++ {
+		s = uint32(next[s+uint32(col[v[i]])])
+		if s >= accept {
+			bits |= p.out[(s-accept)/rowLen]
+		}
+		c := uint32(lowerTab[v[i]])
+		if i > 0 {
+			g |= bigram(prev, c)
+		}
+		prev = c
+	}
+	return bits, g
+}
+
+// classes returns the bits of the classes whose keywords occur in v.
+func (p *prefilter) classes(v string) int { return p.scan(v) & classBits }
 
 // opaque says whether a value is an encoded blob (base64, a JWT, hex),
 // where injection detectors only see noise.

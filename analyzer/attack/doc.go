@@ -9,7 +9,8 @@
 // repeated, %u escapes, overlong UTF-8, HTML entities, backslash escapes), runs
 // one Aho-Corasick prefilter pass that says which classes' keywords occur,
 // and only then the detectors of those classes (libinjection for SQL and
-// XSS). The response is checked for signs of success (SQL errors, file
+// XSS). Rules are evaluated only when their gate, a literal they need,
+// is in the request (ruleindex.go). The response is checked for signs of success (SQL errors, file
 // contents, reflected payloads, 5xx after injection), which raise severity
 // and confidence and mark the detection succeeded: likely.
 //

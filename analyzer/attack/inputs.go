@@ -12,7 +12,7 @@ const maxJSONDepth = 32
 
 // walkJSON calls fn for every object key (isKey) and every string or
 // number value with its key, without building a document. Malformed JSON
-// is walked up to the damage.
+// is walked up to the damage. Keys are views of b (see view).
 func walkJSON(b []byte, fn func(key string, val []byte, isKey bool)) {
 	var keys [maxJSONDepth]string
 	var inObj [maxJSONDepth]bool
@@ -60,7 +60,7 @@ func walkJSON(b []byte, fn func(key string, val []byte, isKey bool)) {
 			}
 			i = j + 1
 			if expectKey && depth >= 0 {
-				keys[depth] = string(s)
+				keys[depth] = view(s) // fn copies what it keeps
 				fn(keys[depth], nil, true)
 				expectKey = false
 				continue

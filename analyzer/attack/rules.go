@@ -68,6 +68,8 @@ type Condition struct {
 	must string
 	// rare* are the indexes of the rarest bytes of must and Contains
 	rareMust, rareContains int
+	// lname is Name in lower case when it is ASCII, for nameIs
+	lname string
 }
 
 var targets = map[string]bool{"method": true, "host": true, "path": true, "raw_path": true, "query": true, "query_name": true,
@@ -229,6 +231,9 @@ func (r *Rule) check() error {
 				c.rareMust = rarest(c.must)
 			}
 			c.rareContains = rarest(c.Contains)
+			if isASCII(c.Name) {
+				c.lname = strings.ToLower(c.Name)
+			}
 			if c.Target == "json" && !strings.HasPrefix(c.Name, "/") {
 				return errors.New("target json: name must be a JSON pointer (/a/b)")
 			}
@@ -249,6 +254,18 @@ func (c *Condition) test(v string) bool {
 		return len(v) >= len(c.Prefix) && strings.EqualFold(v[:len(c.Prefix)], c.Prefix)
 	}
 	return strings.EqualFold(v, c.Equals)
+}
+
+// named says whether a header or parameter name is the condition's
+// Name (in either case), or the condition names none.
+func (c *Condition) named(name string) bool {
+	switch {
+	case c.Name == "":
+		return true
+	case c.lname != "":
+		return nameIs(name, c.lname)
+	}
+	return strings.EqualFold(name, c.Name)
 }
 
 // requiredLiteral is the longest literal that every match of a regular

@@ -2,6 +2,7 @@ package attack
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apitap/apitap/reassembly"
 )
@@ -16,9 +17,22 @@ var probePaths = []string{"/.env", "/.git/", "/.git/config", "/wp-login.php", "/
 	"/actuator/env", "/actuator/heapdump", "/.aws/credentials", "/.ds_store", "/cgi-bin/", "/hnap1", "/boaform", "/.svn/", "/config.json",
 	"/web.config", "/.htaccess", "/vendor/phpunit", "/solr/admin", "/console/", "/manager/html", "/etc/passwd", "/shell.php", "/.well-known/security.txt.bak"}
 
+// probesBy are the probe paths by their lower-cased second byte, in the
+// order of probePaths. A path can only start with a probe path (in
+// either case) when its second byte is the probe path's in either case:
+// the part of the path compared has as many bytes as the ASCII probe
+// path, so no rune that folds to an ASCII letter but is longer fits.
+var probesBy = func() (by [utf8.RuneSelf][]string) {
+	for _, pp := range probePaths {
+		c := lowerTab[pp[1]]
+		by[c] = append(by[c], pp)
+	}
+	return by
+}()
+
 // scanner reports tool user agents and probe paths.
 func (w *worker) scanner(tx *reassembly.Transaction) {
-	ua := header(tx.Request.Headers, "user-agent")
+	ua := w.ua // header(tx.Request.Headers, "user-agent"), found by request
 	tool, ok := w.agents[ua]
 	if !ok {
 		lua := strings.ToLower(ua)
@@ -41,7 +55,10 @@ func (w *worker) scanner(tx *reassembly.Transaction) {
 		return
 	}
 	p := tx.Request.Path
-	for _, pp := range probePaths {
+	if len(p) < 2 || p[1] >= utf8.RuneSelf {
+		return // every probe path is longer, and ASCII
+	}
+	for _, pp := range probesBy[lowerTab[p[1]]] {
 		if len(p) >= len(pp) && strings.EqualFold(p[:len(pp)], pp) {
 			w.hits = append(w.hits, hit{class: "scanner", rule: "probe_path:" + pp, severity: "low", action: "log", loc: "path", value: p})
 			return
@@ -53,9 +70,13 @@ func (w *worker) scanner(tx *reassembly.Transaction) {
 // Content-Length with Transfer-Encoding, Content-Length twice with
 // different values, or a Transfer-Encoding that is not exactly chunked.
 func (w *worker) smuggling(tx *reassembly.Transaction) {
+	if !w.framing {
+		return // request saw no header of the two lengths
+	}
 	var cl []string
 	var te string
-	for _, h := range tx.Request.Headers {
+	for i := range tx.Request.Headers {
+		h := &tx.Request.Headers[i]
 		switch {
 		case len(h.Name) == 14 && strings.EqualFold(h.Name, "content-length"):
 			cl = append(cl, strings.TrimSpace(h.Value))
@@ -82,8 +103,13 @@ func (w *worker) rulesCheck(tx *reassembly.Transaction) {
 	w.scanner(tx)
 	w.smuggling(tx)
 	req := tx.Request
-	for _, r := range w.st.Rules() {
-		if w.ruleMatches(r, tx) {
+	rs := w.rs
+	w.summarize(rs, req)
+	for i := range rs.gates {
+		if !w.passes(rs, i) {
+			continue // the rule's literal is not there
+		}
+		if r := rs.rules[i]; w.ruleMatches(r, tx) {
 			loc, name := "path", ""
 			w.hits = append(w.hits, hit{class: r.Class, rule: r.ID, severity: r.Severity, action: r.Action, loc: loc, name: name, value: req.Path})
 		}
@@ -125,34 +151,35 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 		}
 		return c.test(w.path)
 	case "body":
-		return c.test(string(req.Body.Data))
+		return c.test(view(req.Body.Data))
 	case "header":
-		for _, h := range req.Headers {
-			if (c.Name == "" || strings.EqualFold(h.Name, c.Name)) && c.test(h.Value) {
+		for i := range req.Headers {
+			if h := &req.Headers[i]; c.named(h.Name) && c.test(h.Value) {
 				return true
 			}
 		}
 		return false
 	case "query_name":
-		for _, n := range w.names {
-			if n.loc == "query" && c.test(n.value) {
+		for i := range w.names {
+			if n := &w.names[i]; n.loc == "query" && c.test(n.value) {
 				return true
 			}
 		}
 		return false
 	case "query", "any_value":
 		if c.Target == "any_value" {
-			for _, h := range req.Headers {
-				if (c.Name == "" || strings.EqualFold(h.Name, c.Name)) && c.test(h.Value) {
+			for i := range req.Headers {
+				if h := &req.Headers[i]; c.named(h.Name) && c.test(h.Value) {
 					return true
 				}
 			}
 		}
-		for _, v := range w.values {
+		for i := range w.values {
+			v := &w.values[i]
 			if c.Target == "query" && v.loc != "query" {
 				continue
 			}
-			if (c.Name == "" || strings.EqualFold(v.name, c.Name)) && c.test(v.value) {
+			if c.named(v.name) && c.test(v.value) {
 				return true
 			}
 		}
