@@ -309,7 +309,11 @@ func (w *worker) detect(loc, name, v string, bits int) (found bool) {
 		}
 	}
 	if bits&cSSRF != 0 {
-		if ok, rule := ssrf(lower(), name); ok {
+		// the Host header names the server the request went to: internal
+		// names and addresses are normal there (in-cluster calls, health
+		// checks); only a cloud metadata address is an attack (routing-based
+		// SSRF through a proxy that forwards by Host)
+		if ok, rule := ssrf(lower(), name); ok && (loc != "header" || rule == "cloud_metadata" || http1.LookupHeader(name) != http1.IDHost) {
 			found = true
 			w.add(cSSRF, rule, loc, name, v)
 		}

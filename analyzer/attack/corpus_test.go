@@ -284,3 +284,27 @@ func BenchmarkAnalyze(b *testing.B) {
 		w.Analyze(txs[i&1023], &c)
 	}
 }
+
+// TestHostHeaderSSRF: internal names and addresses in the Host header are
+// ordinary (in-cluster calls, probes); a cloud metadata address is not.
+func TestHostHeaderSSRF(t *testing.T) {
+	st := newTestState(t)
+	for _, c := range []struct {
+		host string
+		want bool
+	}{
+		{"localhost:8080", false}, {"127.0.0.1", false}, {"10.0.0.5:8080", false}, {"orders.shop.svc.cluster.local", false},
+		{"kubernetes.default.svc", false}, {"api.internal", false}, {"169.254.169.254", true}, {"metadata.google.internal", true},
+	} {
+		w := newWorker(st)
+		var col collector
+		w.Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "Host", Value: c.host}}, "", ""), &col)
+		got := false
+		for _, d := range col.dets {
+			got = got || d.Class == "ssrf"
+		}
+		if got != c.want {
+			t.Errorf("Host: %s: ssrf %v, want %v", c.host, got, c.want)
+		}
+	}
+}
