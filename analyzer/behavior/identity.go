@@ -31,24 +31,18 @@ type identity struct {
 type resolver struct {
 	cfg      *Config
 	trusted  []netip.Prefix
-	sessions map[string]bool // lower-case cookie names
-	keys     map[string]bool // lower-case header names
+	sessions nameSet // cookie names
+	keys     nameSet // header names
 	jwtSub   map[string]string
 	uaFam    map[string]string
 }
 
 func newResolver(cfg *Config) *resolver {
-	r := &resolver{cfg: cfg, sessions: map[string]bool{}, keys: map[string]bool{}, jwtSub: map[string]string{}, uaFam: map[string]string{}}
+	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...), jwtSub: map[string]string{}, uaFam: map[string]string{}}
 	for _, p := range cfg.TrustedProxies {
 		if pr, err := parsePrefix(p); err == nil {
 			r.trusted = append(r.trusted, pr)
 		}
-	}
-	for _, c := range cfg.SessionCookies {
-		r.sessions[strings.ToLower(c)] = true
-	}
-	for _, h := range cfg.APIKeyHeaders {
-		r.keys[strings.ToLower(h)] = true
 	}
 	return r
 }
@@ -73,29 +67,29 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	for i := range req.Headers {
 		hd := &req.Headers[i]
 		name := hd.Name
-		switch {
-		case eqFold(name, "authorization"):
+		switch requestHeader(name) {
+		case hAuthorization:
 			r.authorization(hd.Value, id)
 			continue
-		case eqFold(name, "cookie"):
+		case hCookie:
 			if id.session == "" {
 				id.sessionCookie, id.session = r.sessionCookie(hd.Value)
 			}
 			continue
-		case eqFold(name, "content-length"), eqFold(name, "content-type"), eqFold(name, "transfer-encoding"):
+		case hBody:
 			continue // they follow the request, not the client
-		case eqFold(name, "user-agent"):
+		case hUserAgent:
 			id.ua = hd.Value
-		case eqFold(name, "x-forwarded-for"):
+		case hXForwardedFor:
 			xff = hd.Value
-		case eqFold(name, "x-real-ip"):
+		case hXRealIP:
 			realIP = hd.Value
-		case eqFold(name, "forwarded"):
+		case hForwarded:
 			fwd = hd.Value
-		case eqFold(name, "accept-language"):
+		case hAcceptLanguage:
 			acceptLang = hd.Value
 		default:
-			if id.apiKey == "" && len(r.keys) > 0 && r.keys[lowerShort(name)] {
+			if id.apiKey == "" && r.keys.len() > 0 && r.keys.has(name, lowerShort) {
 				id.apiKey = hd.Value
 				continue
 			}
@@ -129,6 +123,65 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 			id.ip = a
 		}
 	}
+}
+
+// The request headers resolve reads.
+const (
+	hOther = iota
+	hAuthorization
+	hCookie
+	hBody // Content-Length, Content-Type, Transfer-Encoding
+	hUserAgent
+	hXForwardedFor
+	hXRealIP
+	hForwarded
+	hAcceptLanguage
+)
+
+// requestHeader tells the headers resolve reads apart, by their length
+// first (every header of every request goes through it).
+func requestHeader(name string) int {
+	switch len(name) {
+	case 6:
+		if eqFold(name, "cookie") {
+			return hCookie
+		}
+	case 9:
+		switch {
+		case eqFold(name, "x-real-ip"):
+			return hXRealIP
+		case eqFold(name, "forwarded"):
+			return hForwarded
+		}
+	case 10:
+		if eqFold(name, "user-agent") {
+			return hUserAgent
+		}
+	case 12:
+		if eqFold(name, "content-type") {
+			return hBody
+		}
+	case 13:
+		if eqFold(name, "authorization") {
+			return hAuthorization
+		}
+	case 14:
+		if eqFold(name, "content-length") {
+			return hBody
+		}
+	case 15:
+		switch {
+		case eqFold(name, "x-forwarded-for"):
+			return hXForwardedFor
+		case eqFold(name, "accept-language"):
+			return hAcceptLanguage
+		}
+	case 17:
+		if eqFold(name, "transfer-encoding") {
+			return hBody
+		}
+	}
+	return hOther
 }
 
 // forwardedClient is the first address, from the right, that is not a
@@ -247,7 +300,7 @@ func (r *resolver) sessionCookie(v string) (name, value string) {
 		var kv string
 		kv, v, _ = strings.Cut(v, ";")
 		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if ok && val != "" && r.sessions[lowerShort(k)] {
+		if ok && val != "" && r.sessions.has(k, lowerShort) {
 			return k, val
 		}
 	}

@@ -1,0 +1,72 @@
+package behavior
+
+import "strings"
+
+// nameSet is a set of lower-case names (header, cookie and path segment
+// names) looked up case-insensitively on every request. Most lookups miss:
+// a bit per name length and a bit per last byte reject them before any
+// lower-casing or hashing, and an ASCII name that passes is lower-cased in
+// a buffer on the stack (no allocation).
+type nameSet struct {
+	m    map[string]bool
+	lens uint64    // bit n: a name of n bytes (n < 64)
+	last [4]uint64 // bit c: a name ending in byte c
+	long bool      // a name of 64 bytes or more
+}
+
+func newNameSet(names ...string) nameSet {
+	s := nameSet{m: map[string]bool{}}
+	for _, n := range names {
+		s.add(n)
+	}
+	return s
+}
+
+// add puts a name, lower-cased, in the set.
+func (s *nameSet) add(name string) {
+	n := strings.ToLower(name)
+	s.m[n] = true
+	if len(n) < 64 {
+		s.lens |= 1 << len(n)
+	} else {
+		s.long = true
+	}
+	if n != "" {
+		c := n[len(n)-1]
+		s.last[c>>6] |= 1 << (c & 63)
+	}
+}
+
+func (s *nameSet) len() int { return len(s.m) }
+
+// has says whether s holds name lower-cased by fold, which must agree
+// with an ASCII lower-casing on ASCII names (lowerShort, strings.ToLower);
+// fold only sees names with other bytes (which a Unicode lower-casing may
+// shorten: the Kelvin sign is a k).
+func (s *nameSet) has(name string, fold func(string) string) bool {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return s.m[fold(name)]
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x80 {
+			return s.m[fold(name)]
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	// ASCII: lower-casing keeps the length and maps byte by byte
+	n := len(name)
+	if n < 64 && s.lens&(1<<n) == 0 || n == 64 && !s.long {
+		return false
+	}
+	if n > 0 {
+		if c := buf[n-1]; s.last[c>>6]&(1<<(c&63)) == 0 {
+			return false
+		}
+	}
+	return s.m[string(buf[:n])] // no allocation: the key is only looked up
+}
