@@ -2,6 +2,7 @@ package behavior
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -118,6 +119,27 @@ type Worker struct {
 	primary uint64
 	abuse   uint16
 	claimed bool // allowlisted by user or User-Agent: login detectors only
+	ipText  ipTexts
+}
+
+// ipTexts caches the text of recent client addresses (direct-mapped, a
+// bounded array): a user's requests come over many connections, so its
+// actor's address changes from one request to the next, and formatting
+// an address allocates.
+type ipTexts [256]struct {
+	ip   netip.Addr
+	text string
+}
+
+// of returns a.String().
+func (c *ipTexts) of(a netip.Addr) string {
+	b := a.As16()
+	h := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
+	e := &c[(h*0x9e3779b97f4a7c15)>>56]
+	if e.ip != a || e.text == "" {
+		e.ip, e.text = a, a.String()
+	}
+	return e.text
 }
 
 // detect makes a detection on r (see Tracker.detect) and notes the
@@ -149,7 +171,7 @@ func pathInfo(p string) (tpl uint64, idSeg string, priv bool) {
 		if discovery.Classify(seg) != discovery.KindLiteral {
 			idSeg = seg
 			seg = "{}"
-		} else if !priv && len(seg) >= 4 && len(seg) <= 13 && privilegedNames[lowerShort(seg)] {
+		} else if !priv && len(seg) >= 4 && len(seg) <= 13 && privilegedNames.has(seg, lowerShort) {
 			priv = true
 		}
 		for i := 0; i < len(seg); i++ {
@@ -188,14 +210,13 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	ok2xx := status >= 200 && status < 300
 	tplHash, idSeg, priv := pathInfo(req.Path)
-	host := strings.ToLower(req.Host)
-	tplHash ^= keyOf(kUser, host) ^ keyOf(kIP, req.Method)
+	tplHash ^= keyOfLower(kUser, req.Host) ^ keyOf(kIP, req.Method)
 	var tpl string
 	endpoint := func() event.Endpoint {
 		if tpl == "" {
 			tpl = discovery.Template(req.Path)
 		}
-		return event.Endpoint{Host: bounded(host), Method: bounded(req.Method), Path: redact.Path(tpl)}
+		return event.Endpoint{Host: bounded(strings.ToLower(req.Host)), Method: bounded(req.Method), Path: redact.Path(tpl)}
 	}
 	w.dets = w.dets[:0]
 
@@ -479,7 +500,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 func (w *Worker) identify(r *record, id *identity, user string) {
 	if r.lastIP != id.ip {
 		r.lastIP = id.ip
-		r.actor.IP = id.ip.String()
+		r.actor.IP = w.ipText.of(id.ip)
 		r.ips.add(r.actor.IP, 8)
 	}
 	if r.lastFP != id.fp {
@@ -785,8 +806,8 @@ func (w *Worker) enumerateLocked(s *shard, r *record, name string, user uint64, 
 }
 
 // privilegedNames are path segments of administrative functions.
-var privilegedNames = map[string]bool{"admin": true, "administrator": true, "_admin": true, "internal": true, "manage": true, "management": true,
-	"actuator": true, "debug": true, "superuser": true, "staff": true, "sudo": true, "backoffice": true, "console": true}
+var privilegedNames = newNameSet("admin", "administrator", "_admin", "internal", "manage", "management", "actuator", "debug", "superuser", "staff", "sudo",
+	"backoffice", "console")
 
 // serverOwned are properties a client should not set on itself.
 var serverOwned = [...]string{"role", "roles", "is_admin", "isAdmin", "admin", "balance", "credit", "permissions", "owner_id", "ownerId",
@@ -827,7 +848,7 @@ func (w *Worker) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello
 	s, r := w.t.lock(keyOf(kIP, string(b[:])), kIP, at.UnixNano())
 	if r.lastIP != id.ip {
 		r.lastIP = id.ip
-		r.actor.IP = id.ip.String()
+		r.actor.IP = w.ipText.of(id.ip)
 		r.ips.add(r.actor.IP, 8)
 	}
 	r.fps.add("ja4:"+h.JA4(), 4)

@@ -238,7 +238,9 @@ func (r *resolver) authorization(v string, id *identity) {
 	cred = strings.TrimSpace(cred)
 	switch {
 	case strings.EqualFold(scheme, "bearer"):
-		if strings.Count(cred, ".") == 2 {
+		if sub, ok := r.jwtSub[cred]; ok { // only tokens of three parts are cached
+			id.user = sub
+		} else if strings.Count(cred, ".") == 2 {
 			id.user = r.jwtSubject(cred)
 		}
 		if id.user == "" && id.apiKey == "" {
@@ -263,9 +265,6 @@ func (r *resolver) authorization(v string, id *identity) {
 // jwtSubject returns the token's "sub" claim (the signature is not
 // checked: the sensor identifies, it does not authorize).
 func (r *resolver) jwtSubject(tok string) string {
-	if s, ok := r.jwtSub[tok]; ok {
-		return s
-	}
 	sub := ""
 	parts := strings.SplitN(tok, ".", 3)
 	if len(parts) == 3 && len(parts[1]) <= 4096 {
@@ -357,8 +356,7 @@ type loginAttempt struct {
 }
 
 // loginNames are last path segments of login endpoints.
-var loginNames = map[string]bool{"login": true, "signin": true, "sign-in": true, "sign_in": true, "logon": true, "authenticate": true, "auth": true,
-	"token": true, "session": true, "sessions": true, "log-in": true}
+var loginNames = newNameSet("login", "signin", "sign-in", "sign_in", "logon", "authenticate", "auth", "token", "session", "sessions", "log-in")
 
 // parseLogin says whether the request is a login with a password and
 // what it tried; paths are the configured login templates.
@@ -378,7 +376,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		if i := strings.LastIndexByte(strings.TrimRight(last, "/"), '/'); i >= 0 {
 			last = strings.TrimRight(last[i+1:], "/")
 		}
-		if !loginNames[strings.ToLower(last)] {
+		if !loginNames.has(last, strings.ToLower) {
 			return loginAttempt{}, false
 		}
 	}
@@ -524,8 +522,8 @@ func lowerShort(s string) string {
 
 // probeNames are last path segments of endpoints that answer whether an
 // account exists, one way or another.
-var probeNames = map[string]bool{"forgot": true, "forgot-password": true, "forgot_password": true, "reset": true, "reset-password": true, "password-reset": true,
-	"recover": true, "exists": true, "check": true, "availability": true, "lookup": true, "register": true, "signup": true, "sign-up": true, "verify-email": true}
+var probeNames = newNameSet("forgot", "forgot-password", "forgot_password", "reset", "reset-password", "password-reset", "recover", "exists", "check",
+	"availability", "lookup", "register", "signup", "sign-up", "verify-email")
 
 // accountProbe returns the username an account endpoint was asked about
 // ("" when the request is not one).
@@ -535,7 +533,7 @@ func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
 	if i := strings.LastIndexByte(last, '/'); i >= 0 {
 		last = last[i+1:]
 	}
-	if !probeNames[strings.ToLower(last)] {
+	if !probeNames.has(last, strings.ToLower) {
 		return ""
 	}
 	fields := map[string]string{}

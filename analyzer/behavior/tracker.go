@@ -395,6 +395,25 @@ func keyOf(k kind, v string) uint64 {
 	return h
 }
 
+// keyOfLower is keyOf(k, strings.ToLower(v)), without making the
+// lower-case copy when v is ASCII.
+func keyOfLower(k kind, v string) uint64 {
+	h := uint64(14695981039346656037) ^ uint64(k)
+	h *= 1099511628211
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 0x80 {
+			return keyOf(k, strings.ToLower(v))
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
 // lock finds or makes the record for key and returns it with its shard
 // locked; the caller unlocks.
 func (t *Tracker) lock(key uint64, k kind, now int64) (*shard, *record) {
