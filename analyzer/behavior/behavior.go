@@ -120,6 +120,7 @@ type Worker struct {
 	abuse   uint16
 	claimed bool // allowlisted by user or User-Agent: login detectors only
 	ipText  ipTexts
+	paths   pathCache
 }
 
 // ipTexts caches the text of recent client addresses (direct-mapped, a
@@ -163,28 +164,6 @@ func (w *Worker) Name() string { return Name }
 
 var scannerBit = attack.ClassBit("scanner")
 
-// pathInfo walks the path once: the template's hash and the last
-// parameter segment (an object id).
-func pathInfo(p string) (tpl uint64, idSeg string, priv bool) {
-	h := uint64(14695981039346656037)
-	discovery.Segments(p, func(seg string) bool {
-		if discovery.Classify(seg) != discovery.KindLiteral {
-			idSeg = seg
-			seg = "{}"
-		} else if !priv && len(seg) >= 4 && len(seg) <= 13 && privilegedNames.has(seg, lowerShort) {
-			priv = true
-		}
-		for i := 0; i < len(seg); i++ {
-			h ^= uint64(seg[i])
-			h *= 1099511628211
-		}
-		h ^= '/'
-		h *= 1099511628211
-		return true
-	})
-	return h, idSeg, priv
-}
-
 // Analyze implements analyzer.Analyzer.
 func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	req := tx.Request
@@ -209,7 +188,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		status = tx.Response.Status
 	}
 	ok2xx := status >= 200 && status < 300
-	tplHash, idSeg, priv := pathInfo(req.Path)
+	tplHash, idSeg, priv := w.paths.info(req.Path)
 	tplHash ^= keyOfLower(kUser, req.Host) ^ keyOf(kIP, req.Method)
 	var tpl string
 	endpoint := func() event.Endpoint {
@@ -804,10 +783,6 @@ func (w *Worker) enumerateLocked(s *shard, r *record, name string, user uint64, 
 		}
 	}
 }
-
-// privilegedNames are path segments of administrative functions.
-var privilegedNames = newNameSet("admin", "administrator", "_admin", "internal", "manage", "management", "actuator", "debug", "superuser", "staff", "sudo",
-	"backoffice", "console")
 
 // serverOwned are properties a client should not set on itself.
 var serverOwned = [...]string{"role", "roles", "is_admin", "isAdmin", "admin", "balance", "credit", "permissions", "owner_id", "ownerId",
