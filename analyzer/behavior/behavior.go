@@ -284,9 +284,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		b.lastAt = now
 		if b.n >= uint32(cfg.BotRequests) {
-			cv := math.Inf(1)
-			if b.gaps > 1 && b.mean > 0 {
-				cv = math.Sqrt(b.m2/float64(b.gaps-1)) / b.mean
+			cv := func() float64 { // the gaps' coefficient of variation, for unauthenticated tools only
+				if b.gaps > 1 && b.mean > 0 {
+					return math.Sqrt(b.m2/float64(b.gaps-1)) / b.mean
+				}
+				return math.Inf(1)
 			}
 			switch {
 			case b.spoof*10 >= b.n*8:
@@ -294,10 +296,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 					w.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
 						[]event.Evidence{{Location: "header", Name: "user-agent", Value: "browser User-Agent without browser headers", Rule: "spoofed_browser"}}, &w.dets)
 				}
-			case b.tool*10 >= b.n*8 && cv < 0.25 && k == kIP:
+			case b.tool*10 >= b.n*8 && k == kIP && cv() < 0.25:
 				if r.emitted[cBot] != b.start {
 					w.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
-						[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv)}}, &w.dets)
+						[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv())}}, &w.dets)
 				}
 			}
 		}

@@ -4,14 +4,14 @@ import "strings"
 
 // nameSet is a set of lower-case names (header, cookie and path segment
 // names) looked up case-insensitively on every request. Most lookups miss:
-// a bit per name length and a bit per last byte reject them before any
-// lower-casing or hashing, and an ASCII name that passes is lower-cased in
-// a buffer on the stack (no allocation).
+// a bit per name length and per first and last byte reject them before a
+// hash is computed, and an ASCII name is lower-cased in a buffer on the
+// stack (no allocation).
 type nameSet struct {
-	m    map[string]bool
-	lens uint64    // bit n: a name of n bytes (n < 64)
-	last [4]uint64 // bit c: a name ending in byte c
-	long bool      // a name of 64 bytes or more
+	m           map[string]bool
+	lens        uint64    // bit n: a name of n bytes (n < 64)
+	first, last [4]uint64 // bit c: a name starting, ending with byte c
+	long        bool      // a name of 64 bytes or more
 }
 
 func newNameSet(names ...string) nameSet {
@@ -32,8 +32,9 @@ func (s *nameSet) add(name string) {
 		s.long = true
 	}
 	if n != "" {
-		c := n[len(n)-1]
-		s.last[c>>6] |= 1 << (c & 63)
+		c, d := n[0], n[len(n)-1]
+		s.first[c>>6] |= 1 << (c & 63)
+		s.last[d>>6] |= 1 << (d & 63)
 	}
 }
 
@@ -64,7 +65,7 @@ func (s *nameSet) has(name string, fold func(string) string) bool {
 		return false
 	}
 	if n > 0 {
-		if c := buf[n-1]; s.last[c>>6]&(1<<(c&63)) == 0 {
+		if c, d := buf[0], buf[n-1]; s.first[c>>6]&(1<<(c&63)) == 0 || s.last[d>>6]&(1<<(d&63)) == 0 {
 			return false
 		}
 	}

@@ -89,7 +89,7 @@ func (s *set) reset()   { s.h = s.h[:0] }
 type strs []string
 
 func (l *strs) add(v string, capacity int) {
-	if v == "" {
+	if v == "" || len(*l) >= capacity { // full: nothing more to learn
 		return
 	}
 	for _, x := range *l {
