@@ -790,6 +790,14 @@ func (w *Worker) enumerateLocked(s *shard, r *record, name string, user uint64, 
 var serverOwned = [...]string{"role", "roles", "is_admin", "isAdmin", "admin", "balance", "credit", "permissions", "owner_id", "ownerId",
 	"account_type", "accountType", "is_verified", "verified", "plan", "tier", "user_type"}
 
+// serverOwnedKeys are serverOwned as JSON keys ("role" with its quotes).
+var serverOwnedKeys = func() (q [len(serverOwned)][]byte) {
+	for i, k := range serverOwned {
+		q[i] = []byte(`"` + k + `"`)
+	}
+	return q
+}()
+
 // massAssigned returns a server-owned property that a JSON write set and
 // its answer echoed ("" when none).
 func massAssigned(req, resp []byte) string {
@@ -802,10 +810,9 @@ func massAssigned(req, resp []byte) string {
 	if len(resp) > 8192 {
 		resp = resp[:8192]
 	}
-	for _, k := range serverOwned {
-		q := `"` + k + `"`
-		if bytes.Contains(req, []byte(q)) && bytes.Contains(resp, []byte(q)) {
-			return k
+	for i, q := range serverOwnedKeys {
+		if bytes.Contains(req, q) && bytes.Contains(resp, q) {
+			return serverOwned[i]
 		}
 	}
 	return ""

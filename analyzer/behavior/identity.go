@@ -507,7 +507,25 @@ func fieldValue(v []byte) []byte {
 	return nil
 }
 
-func eqFold(a, b string) bool { return len(a) == len(b) && strings.EqualFold(a, b) }
+// eqFold is len(a) == len(b) && strings.EqualFold(a, b) for b in lower-case
+// ASCII, compared byte by byte: a name with other bytes is longer than
+// the ASCII name it may fold to (the Kelvin sign is three bytes, k one),
+// so it never has b's length and folds to it.
+func eqFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != b[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // lowerShort lower-cases a header or cookie name without allocating when
 // it is already lower case.
