@@ -45,29 +45,49 @@ func (s *nameSet) len() int { return len(s.m) }
 // fold only sees names with other bytes (which a Unicode lower-casing may
 // shorten: the Kelvin sign is a k).
 func (s *nameSet) has(name string, fold func(string) string) bool {
-	var buf [64]byte
-	if len(name) > len(buf) {
+	n := len(name)
+	if n > 64 || !isASCII(name) {
 		return s.m[fold(name)]
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 0x80 {
-			return s.m[fold(name)]
-		}
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
 	// ASCII: lower-casing keeps the length and maps byte by byte
-	n := len(name)
 	if n < 64 && s.lens&(1<<n) == 0 || n == 64 && !s.long {
 		return false
 	}
 	if n > 0 {
-		if c, d := buf[0], buf[n-1]; s.first[c>>6]&(1<<(c&63)) == 0 || s.last[d>>6]&(1<<(d&63)) == 0 {
+		if c, d := lowerByte(name[0]), lowerByte(name[n-1]); s.first[c>>6]&(1<<(c&63)) == 0 || s.last[d>>6]&(1<<(d&63)) == 0 {
 			return false
 		}
 	}
+	var buf [64]byte
+	for i := 0; i < n; i++ {
+		buf[i] = lowerByte(name[i])
+	}
 	return s.m[string(buf[:n])] // no allocation: the key is only looked up
+}
+
+// isASCII says whether s has no byte of 0x80 or more.
+func isASCII(s string) bool {
+	var or uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		or |= word(s, i)
+	}
+	for ; i < len(s); i++ {
+		or |= uint64(s[i])
+	}
+	return or&0x8080808080808080 == 0
+}
+
+// word reads the 8 bytes of s at i, little-endian (the compiler makes it
+// one load).
+func word(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 | uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return c
 }

@@ -36,3 +36,20 @@ func TestEqFold(t *testing.T) {
 		}
 	}
 }
+
+// TestIsASCII: word by word as byte by byte, a high byte in every place.
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		b := []byte(strings.Repeat("a", n))
+		if !isASCII(string(b)) {
+			t.Errorf("isASCII(%q) = false", b)
+		}
+		for i := 0; i < n; i++ {
+			b[i] = 0x80 | byte(i)
+			if isASCII(string(b)) {
+				t.Errorf("isASCII(%q) = true", b)
+			}
+			b[i] = 'a'
+		}
+	}
+}
