@@ -228,8 +228,8 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		idHash = keyOf(kSession, idSeg)
 	}
 	lat := 0.0
-	if tx.Response != nil && !tx.Response.Start.IsZero() && !req.End.IsZero() && tx.Response.Start.After(req.End) {
-		lat = tx.Response.Start.Sub(req.End).Seconds()
+	if tx.Response != nil && !tx.Response.Start.IsZero() && !req.End.IsZero() {
+		lat = latency(tx.Response.Start, req.End)
 	}
 	ld := t.observeEndpoint(tplHash, idHash, key, now, status >= 500, lat)
 

@@ -461,6 +461,26 @@ func (s *shard) unlink(r *record) {
 	r.prev, r.next = nil, nil
 }
 
+// latency is resp.Sub(req).Seconds() when resp is after req, 0 when it
+// is not. Times of the years 1834 to 2106 without a monotonic clock
+// reading (capture times) are subtracted as seconds and nanoseconds: no
+// overflow to guard against, no monotonic readings to compare, and the
+// code of Sub and After stays out of the instruction cache.
+func latency(resp, req time.Time) float64 {
+	const lim = 1 << 32 // seconds from 1970: (2*lim)*1e9 fits in an int64
+	rs, qs := resp.Unix(), req.Unix()
+	if rs <= -lim || rs >= lim || qs <= -lim || qs >= lim || resp != resp.Round(0) || req != req.Round(0) {
+		if resp.After(req) {
+			return resp.Sub(req).Seconds()
+		}
+		return 0
+	}
+	if d := time.Duration((rs-qs)*int64(time.Second) + int64(resp.Nanosecond()-req.Nanosecond())); d > 0 {
+		return d.Seconds()
+	}
+	return 0
+}
+
 // roll restarts a window that is over (or never started).
 func roll(start *int64, now, span int64) bool {
 	if *start == 0 || now-*start >= span || now < *start {
