@@ -1,7 +1,6 @@
 package behavior
 
 import (
-	"hash/maphash"
 	"strings"
 
 	"github.com/apitap/apitap/analyzer/discovery"
@@ -34,8 +33,9 @@ var privilegedNames = newNameSet("admin", "administrator", "_admin", "internal",
 	"backoffice", "console")
 
 const (
-	pathCacheSize = 512 // entries, a power of two
-	maxCachedPath = 64  // bytes
+	pathCacheBits = 9
+	pathCacheSize = 1 << pathCacheBits // entries
+	maxCachedPath = 64                 // bytes
 )
 
 // pathCache remembers pathInfo of a worker's recent paths: clients ask
@@ -44,7 +44,6 @@ const (
 // hold copies of short paths, so it is bounded and a miss (a path of a
 // fresh object id) allocates nothing.
 type pathCache struct {
-	seed    maphash.Seed // only places paths in the table: the answers do not depend on it
 	entries *[pathCacheSize]pathEntry
 }
 
@@ -62,10 +61,9 @@ func (c *pathCache) info(p string) (tpl uint64, idSeg string, priv bool) {
 		return pathInfo(p)
 	}
 	if c.entries == nil {
-		c.seed = maphash.MakeSeed()
 		c.entries = new([pathCacheSize]pathEntry)
 	}
-	e := &c.entries[maphash.String(c.seed, p)%pathCacheSize]
+	e := &c.entries[pathSlot(p)]
 	if int(e.n) == len(p) && string(e.path[:e.n]) == p {
 		if e.idLen > 0 {
 			idSeg = p[e.idOff : e.idOff+e.idLen]
@@ -79,4 +77,24 @@ func (c *pathCache) info(p string) (tpl uint64, idSeg string, priv bool) {
 		e.idOff, e.idLen = uint8(strings.Index(p, idSeg)), uint8(len(idSeg))
 	}
 	return tpl, idSeg, priv
+}
+
+// pathSlot places a path in the cache, a word at a time (inline: a hash
+// function of the runtime is more code to fetch on every request). Paths
+// that share a slot take turns; the entry's copy of the path tells them
+// apart.
+func pathSlot(p string) int {
+	const k = 0x9e3779b97f4a7c15 // multiplying carries every bit of a word up to the top bits
+	h, i := uint64(len(p)), 0
+	for ; i+8 <= len(p); i += 8 {
+		h = (h ^ word(p, i)) * k
+	}
+	if i < len(p) {
+		var t uint64
+		for ; i < len(p); i++ {
+			t = t<<8 | uint64(p[i])
+		}
+		h = (h ^ t) * k
+	}
+	return int(h >> (64 - pathCacheBits))
 }
