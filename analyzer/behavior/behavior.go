@@ -2,7 +2,6 @@ package behavior
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -119,28 +118,7 @@ type Worker struct {
 	primary uint64
 	abuse   uint16
 	claimed bool // allowlisted by user or User-Agent: login detectors only
-	ipText  ipTexts
 	paths   pathCache
-}
-
-// ipTexts caches the text of recent client addresses (direct-mapped, a
-// bounded array): a user's requests come over many connections, so its
-// actor's address changes from one request to the next, and formatting
-// an address allocates.
-type ipTexts [256]struct {
-	ip   netip.Addr
-	text string
-}
-
-// of returns a.String().
-func (c *ipTexts) of(a netip.Addr) string {
-	b := a.As16()
-	h := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
-	e := &c[(h*0x9e3779b97f4a7c15)>>56]
-	if e.ip != a || e.text == "" {
-		e.ip, e.text = a, a.String()
-	}
-	return e.text
 }
 
 // detect makes a detection on r (see Tracker.detect) and notes the
@@ -479,11 +457,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 
 // identify records the identities of the request on its actor.
 func (w *Worker) identify(r *record, id *identity, user string) {
-	if r.lastIP != id.ip {
-		r.lastIP = id.ip
-		r.actor.IP = w.ipText.of(id.ip)
-		r.ips.add(r.actor.IP, 8)
-	}
+	r.sawIP(id.ip)
 	if r.lastFP != id.fp {
 		r.lastFP = id.fp
 		r.actor.Fingerprint = fpID(id.fp)
@@ -830,11 +804,7 @@ func (w *Worker) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello
 	}
 	b := id.ip.As16()
 	s, r := w.t.lock(keyOf(kIP, string(b[:])), kIP, at.UnixNano())
-	if r.lastIP != id.ip {
-		r.lastIP = id.ip
-		r.actor.IP = w.ipText.of(id.ip)
-		r.ips.add(r.actor.IP, 8)
-	}
+	r.sawIP(id.ip)
 	r.fps.add("ja4:"+h.JA4(), 4)
 	if h.SNI != "" {
 		r.snis.add(bounded(h.SNI), 4)

@@ -3,7 +3,6 @@ package behavior
 import (
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"strings"
 	"testing"
 )
@@ -33,22 +32,6 @@ func TestPathCache(t *testing.T) {
 			if tpl != wtpl || id != wid || priv != wpriv {
 				t.Fatalf("info(%q) = %x %q %v, want %x %q %v", p, tpl, id, priv, wtpl, wid, wpriv)
 			}
-		}
-	}
-}
-
-// TestIPTexts: cached address texts are the addresses' texts.
-func TestIPTexts(t *testing.T) {
-	var c ipTexts
-	for i := 0; i < 3; i++ {
-		for _, s := range []string{"10.0.0.1", "10.0.1.0", "::1", "2001:db8::1", "fe80::1%eth0", "fe80::1%eth1", "::ffff:10.0.0.1", "0.0.0.0", "::"} {
-			a := netip.MustParseAddr(s)
-			if got := c.of(a); got != a.String() {
-				t.Errorf("of(%s) = %s", a, got)
-			}
-		}
-		if got := c.of(netip.Addr{}); got != "invalid IP" {
-			t.Errorf("of(zero) = %s", got)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -102,17 +103,41 @@ func (l *strs) add(v string, capacity int) {
 	}
 }
 
+// sawIP links an address to the actor. Addresses are formatted only when
+// exported: a user's requests come over many connections, so the
+// latest address changes from one request to the next.
+func (r *record) sawIP(a netip.Addr) {
+	if r.lastIP == a {
+		return
+	}
+	r.lastIP, r.ipSeen = a, true
+	if len(r.ips) < 8 && !slices.Contains(r.ips, a) {
+		r.ips = append(r.ips, a)
+	}
+}
+
+// exported is the actor as it leaves the sensor, with its latest address.
+func (r *record) exported() event.Actor {
+	a := r.actor
+	if r.ipSeen {
+		a.IP = r.lastIP.String()
+	}
+	return a
+}
+
 // record is one actor, or a login source or target.
 type record struct {
 	key         uint64
 	kind        kind
-	actor       event.Actor // identities as exported (redacted), latest
-	ips, fps    strs        // linked identities (fps: HTTP prints h:..., TLS ja4:...)
+	actor       event.Actor  // identities as exported (redacted), latest; IP is filled in by exported
+	ips         []netip.Addr // linked identities: addresses (as text when exported),
+	fps         strs         // HTTP prints h:..., TLS ja4:...,
 	users, sess strs
 	snis        strs // TLS server names asked for
 	first, last int64
 	requests    uint64
 	lastIP      netip.Addr
+	ipSeen      bool // lastIP was set (it may be the zero Addr)
 	lastFP      uint64
 	lastSession string
 
@@ -532,7 +557,7 @@ func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev 
 	}
 	*out = append(*out, event.Detection{
 		ID:    "bh-" + hex.EncodeToString([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}),
-		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.actor, Endpoint: ep, Evidence: ev,
+		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.exported(), Endpoint: ep, Evidence: ev,
 		FirstSeen: time.Unix(0, winStart).UTC(), LastSeen: time.Unix(0, now).UTC(), Count: count, Action: "log",
 	})
 	return true
@@ -621,9 +646,9 @@ type Actor struct {
 }
 
 func (t *Tracker) snapshot(r *record, now int64) Actor {
-	a := Actor{Kind: kindNames[r.kind], Actor: r.actor, Score: math.Round(t.decayed(r, now)*10) / 10, Stage: Stages[r.stage], Requests: r.requests,
+	a := Actor{Kind: kindNames[r.kind], Actor: r.exported(), Score: math.Round(t.decayed(r, now)*10) / 10, Stage: Stages[r.stage], Requests: r.requests,
 		First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(),
-		IPs: append([]string(nil), r.ips...), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...),
+		IPs: ipTexts(r.ips), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...),
 		SNIs: append([]string(nil), r.snis...)}
 	for c, n := range r.dets {
 		if n > 0 {
@@ -634,6 +659,15 @@ func (t *Tracker) snapshot(r *record, now int64) Actor {
 		}
 	}
 	return a
+}
+
+// ipTexts formats addresses (nil for none).
+func ipTexts(ips []netip.Addr) []string {
+	var s []string
+	for _, a := range ips {
+		s = append(s, a.String())
+	}
+	return s
 }
 
 // Top returns the n actors with the highest scores at time now (capture
