@@ -415,9 +415,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			w.slow(s, r, id, req.Path, now, endpoint)
 		}
 	}
-	for c := range r.emitted { // the actor's detections still in their window
-		if e := r.emitted[c]; e != 0 && now-e < t.window {
-			tx.Notes.Abuse |= abuseBit(class(c))
+	if now-r.emitMax < t.window { // else no detection of the actor is in its window
+		for c := range r.emitted {
+			if e := r.emitted[c]; e != 0 && now-e < t.window {
+				tx.Notes.Abuse |= abuseBit(class(c))
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -164,6 +164,7 @@ type record struct {
 	enum  *enumState
 
 	emitted    [numClasses]int64 // window start of the last detection, per class
+	emitMax    int64             // the latest of them
 	prev, next *record
 }
 
@@ -548,6 +549,7 @@ func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev 
 		return false
 	}
 	r.emitted[c] = winStart
+	r.emitMax = max(r.emitMax, winStart)
 	r.dets[c]++
 	t.raise(s, r, now, severityScore[sev], classStage[c])
 	h := keyOf(kind(c), classNames[c])
