@@ -118,6 +118,7 @@ type Worker struct {
 	primary uint64
 	abuse   uint16
 	claimed bool // allowlisted by user or User-Agent: login detectors only
+	paths   pathCache
 }
 
 // detect makes a detection on r (see Tracker.detect) and notes the
@@ -140,28 +141,6 @@ func (t *Tracker) NewWorker() *Worker { return &Worker{t: t, res: newResolver(t.
 func (w *Worker) Name() string { return Name }
 
 var scannerBit = attack.ClassBit("scanner")
-
-// pathInfo walks the path once: the template's hash and the last
-// parameter segment (an object id).
-func pathInfo(p string) (tpl uint64, idSeg string, priv bool) {
-	h := uint64(14695981039346656037)
-	discovery.Segments(p, func(seg string) bool {
-		if discovery.Classify(seg) != discovery.KindLiteral {
-			idSeg = seg
-			seg = "{}"
-		} else if !priv && len(seg) >= 4 && len(seg) <= 13 && privilegedNames[lowerShort(seg)] {
-			priv = true
-		}
-		for i := 0; i < len(seg); i++ {
-			h ^= uint64(seg[i])
-			h *= 1099511628211
-		}
-		h ^= '/'
-		h *= 1099511628211
-		return true
-	})
-	return h, idSeg, priv
-}
 
 // Analyze implements analyzer.Analyzer.
 func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
@@ -187,15 +166,14 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		status = tx.Response.Status
 	}
 	ok2xx := status >= 200 && status < 300
-	tplHash, idSeg, priv := pathInfo(req.Path)
-	host := strings.ToLower(req.Host)
-	tplHash ^= keyOf(kUser, host) ^ keyOf(kIP, req.Method)
+	tplHash, idSeg, priv := w.paths.info(req.Path)
+	tplHash ^= keyOfLower(kUser, req.Host) ^ keyOf(kIP, req.Method)
 	var tpl string
 	endpoint := func() event.Endpoint {
 		if tpl == "" {
 			tpl = discovery.Template(req.Path)
 		}
-		return event.Endpoint{Host: bounded(host), Method: bounded(req.Method), Path: redact.Path(tpl)}
+		return event.Endpoint{Host: bounded(strings.ToLower(req.Host)), Method: bounded(req.Method), Path: redact.Path(tpl)}
 	}
 	w.dets = w.dets[:0]
 
@@ -228,8 +206,8 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		idHash = keyOf(kSession, idSeg)
 	}
 	lat := 0.0
-	if tx.Response != nil && !tx.Response.Start.IsZero() && !req.End.IsZero() && tx.Response.Start.After(req.End) {
-		lat = tx.Response.Start.Sub(req.End).Seconds()
+	if tx.Response != nil && !tx.Response.Start.IsZero() && !req.End.IsZero() {
+		lat = latency(tx.Response.Start, req.End)
 	}
 	ld := t.observeEndpoint(tplHash, idHash, key, now, status >= 500, lat)
 
@@ -284,9 +262,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		b.lastAt = now
 		if b.n >= uint32(cfg.BotRequests) {
-			cv := math.Inf(1)
-			if b.gaps > 1 && b.mean > 0 {
-				cv = math.Sqrt(b.m2/float64(b.gaps-1)) / b.mean
+			cv := func() float64 { // the gaps' coefficient of variation, for unauthenticated tools only
+				if b.gaps > 1 && b.mean > 0 {
+					return math.Sqrt(b.m2/float64(b.gaps-1)) / b.mean
+				}
+				return math.Inf(1)
 			}
 			switch {
 			case b.spoof*10 >= b.n*8:
@@ -294,10 +274,10 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 					w.detect(s, r, cBot, b.start, now, "medium", 0.8, int(b.n), endpoint(),
 						[]event.Evidence{{Location: "header", Name: "user-agent", Value: "browser User-Agent without browser headers", Rule: "spoofed_browser"}}, &w.dets)
 				}
-			case b.tool*10 >= b.n*8 && cv < 0.25 && k == kIP:
+			case b.tool*10 >= b.n*8 && k == kIP && cv() < 0.25:
 				if r.emitted[cBot] != b.start {
 					w.detect(s, r, cBot, b.start, now, "low", 0.7, int(b.n), endpoint(),
-						[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv)}}, &w.dets)
+						[]event.Evidence{{Location: "header", Name: "user-agent", Value: uaFamily(id.ua), Rule: fmt.Sprintf("tool_client_regular_timing cv=%.2f", cv())}}, &w.dets)
 				}
 			}
 		}
@@ -435,9 +415,11 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			w.slow(s, r, id, req.Path, now, endpoint)
 		}
 	}
-	for c := range r.emitted { // the actor's detections still in their window
-		if e := r.emitted[c]; e != 0 && now-e < t.window {
-			tx.Notes.Abuse |= abuseBit(class(c))
+	if now-r.emitMax < t.window { // else no detection of the actor is in its window
+		for c := range r.emitted {
+			if e := r.emitted[c]; e != 0 && now-e < t.window {
+				tx.Notes.Abuse |= abuseBit(class(c))
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -477,11 +459,7 @@ func (w *Worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 
 // identify records the identities of the request on its actor.
 func (w *Worker) identify(r *record, id *identity, user string) {
-	if r.lastIP != id.ip {
-		r.lastIP = id.ip
-		r.actor.IP = id.ip.String()
-		r.ips.add(r.actor.IP, 8)
-	}
+	r.sawIP(id.ip)
 	if r.lastFP != id.fp {
 		r.lastFP = id.fp
 		r.actor.Fingerprint = fpID(id.fp)
@@ -784,13 +762,17 @@ func (w *Worker) enumerateLocked(s *shard, r *record, name string, user uint64, 
 	}
 }
 
-// privilegedNames are path segments of administrative functions.
-var privilegedNames = map[string]bool{"admin": true, "administrator": true, "_admin": true, "internal": true, "manage": true, "management": true,
-	"actuator": true, "debug": true, "superuser": true, "staff": true, "sudo": true, "backoffice": true, "console": true}
-
 // serverOwned are properties a client should not set on itself.
 var serverOwned = [...]string{"role", "roles", "is_admin", "isAdmin", "admin", "balance", "credit", "permissions", "owner_id", "ownerId",
 	"account_type", "accountType", "is_verified", "verified", "plan", "tier", "user_type"}
+
+// serverOwnedKeys are serverOwned as JSON keys ("role" with its quotes).
+var serverOwnedKeys = func() (q [len(serverOwned)][]byte) {
+	for i, k := range serverOwned {
+		q[i] = []byte(`"` + k + `"`)
+	}
+	return q
+}()
 
 // massAssigned returns a server-owned property that a JSON write set and
 // its answer echoed ("" when none).
@@ -804,10 +786,9 @@ func massAssigned(req, resp []byte) string {
 	if len(resp) > 8192 {
 		resp = resp[:8192]
 	}
-	for _, k := range serverOwned {
-		q := `"` + k + `"`
-		if bytes.Contains(req, []byte(q)) && bytes.Contains(resp, []byte(q)) {
-			return k
+	for i, q := range serverOwnedKeys {
+		if bytes.Contains(req, q) && bytes.Contains(resp, q) {
+			return serverOwned[i]
 		}
 	}
 	return ""
@@ -825,11 +806,7 @@ func (w *Worker) TLSHello(flow *reassembly.Flow, at time.Time, h *tlshello.Hello
 	}
 	b := id.ip.As16()
 	s, r := w.t.lock(keyOf(kIP, string(b[:])), kIP, at.UnixNano())
-	if r.lastIP != id.ip {
-		r.lastIP = id.ip
-		r.actor.IP = id.ip.String()
-		r.ips.add(r.actor.IP, 8)
-	}
+	r.sawIP(id.ip)
 	r.fps.add("ja4:"+h.JA4(), 4)
 	if h.SNI != "" {
 		r.snis.add(bounded(h.SNI), 4)

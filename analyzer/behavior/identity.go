@@ -31,24 +31,18 @@ type identity struct {
 type resolver struct {
 	cfg      *Config
 	trusted  []netip.Prefix
-	sessions map[string]bool // lower-case cookie names
-	keys     map[string]bool // lower-case header names
+	sessions nameSet // cookie names
+	keys     nameSet // header names
 	jwtSub   map[string]string
 	uaFam    map[string]string
 }
 
 func newResolver(cfg *Config) *resolver {
-	r := &resolver{cfg: cfg, sessions: map[string]bool{}, keys: map[string]bool{}, jwtSub: map[string]string{}, uaFam: map[string]string{}}
+	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...), jwtSub: map[string]string{}, uaFam: map[string]string{}}
 	for _, p := range cfg.TrustedProxies {
 		if pr, err := parsePrefix(p); err == nil {
 			r.trusted = append(r.trusted, pr)
 		}
-	}
-	for _, c := range cfg.SessionCookies {
-		r.sessions[strings.ToLower(c)] = true
-	}
-	for _, h := range cfg.APIKeyHeaders {
-		r.keys[strings.ToLower(h)] = true
 	}
 	return r
 }
@@ -73,29 +67,29 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	for i := range req.Headers {
 		hd := &req.Headers[i]
 		name := hd.Name
-		switch {
-		case eqFold(name, "authorization"):
+		switch requestHeader(name) {
+		case hAuthorization:
 			r.authorization(hd.Value, id)
 			continue
-		case eqFold(name, "cookie"):
+		case hCookie:
 			if id.session == "" {
 				id.sessionCookie, id.session = r.sessionCookie(hd.Value)
 			}
 			continue
-		case eqFold(name, "content-length"), eqFold(name, "content-type"), eqFold(name, "transfer-encoding"):
+		case hBody:
 			continue // they follow the request, not the client
-		case eqFold(name, "user-agent"):
+		case hUserAgent:
 			id.ua = hd.Value
-		case eqFold(name, "x-forwarded-for"):
+		case hXForwardedFor:
 			xff = hd.Value
-		case eqFold(name, "x-real-ip"):
+		case hXRealIP:
 			realIP = hd.Value
-		case eqFold(name, "forwarded"):
+		case hForwarded:
 			fwd = hd.Value
-		case eqFold(name, "accept-language"):
+		case hAcceptLanguage:
 			acceptLang = hd.Value
 		default:
-			if id.apiKey == "" && len(r.keys) > 0 && r.keys[lowerShort(name)] {
+			if id.apiKey == "" && r.keys.len() > 0 && r.keys.has(name, lowerShort) {
 				id.apiKey = hd.Value
 				continue
 			}
@@ -129,6 +123,65 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 			id.ip = a
 		}
 	}
+}
+
+// The request headers resolve reads.
+const (
+	hOther = iota
+	hAuthorization
+	hCookie
+	hBody // Content-Length, Content-Type, Transfer-Encoding
+	hUserAgent
+	hXForwardedFor
+	hXRealIP
+	hForwarded
+	hAcceptLanguage
+)
+
+// requestHeader tells the headers resolve reads apart, by their length
+// first (every header of every request goes through it).
+func requestHeader(name string) int {
+	switch len(name) {
+	case 6:
+		if eqFold(name, "cookie") {
+			return hCookie
+		}
+	case 9:
+		switch {
+		case eqFold(name, "x-real-ip"):
+			return hXRealIP
+		case eqFold(name, "forwarded"):
+			return hForwarded
+		}
+	case 10:
+		if eqFold(name, "user-agent") {
+			return hUserAgent
+		}
+	case 12:
+		if eqFold(name, "content-type") {
+			return hBody
+		}
+	case 13:
+		if eqFold(name, "authorization") {
+			return hAuthorization
+		}
+	case 14:
+		if eqFold(name, "content-length") {
+			return hBody
+		}
+	case 15:
+		switch {
+		case eqFold(name, "x-forwarded-for"):
+			return hXForwardedFor
+		case eqFold(name, "accept-language"):
+			return hAcceptLanguage
+		}
+	case 17:
+		if eqFold(name, "transfer-encoding") {
+			return hBody
+		}
+	}
+	return hOther
 }
 
 // forwardedClient is the first address, from the right, that is not a
@@ -185,7 +238,9 @@ func (r *resolver) authorization(v string, id *identity) {
 	cred = strings.TrimSpace(cred)
 	switch {
 	case strings.EqualFold(scheme, "bearer"):
-		if strings.Count(cred, ".") == 2 {
+		if sub, ok := r.jwtSub[cred]; ok { // only tokens of three parts are cached
+			id.user = sub
+		} else if strings.Count(cred, ".") == 2 {
 			id.user = r.jwtSubject(cred)
 		}
 		if id.user == "" && id.apiKey == "" {
@@ -210,9 +265,6 @@ func (r *resolver) authorization(v string, id *identity) {
 // jwtSubject returns the token's "sub" claim (the signature is not
 // checked: the sensor identifies, it does not authorize).
 func (r *resolver) jwtSubject(tok string) string {
-	if s, ok := r.jwtSub[tok]; ok {
-		return s
-	}
 	sub := ""
 	parts := strings.SplitN(tok, ".", 3)
 	if len(parts) == 3 && len(parts[1]) <= 4096 {
@@ -247,7 +299,7 @@ func (r *resolver) sessionCookie(v string) (name, value string) {
 		var kv string
 		kv, v, _ = strings.Cut(v, ";")
 		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if ok && val != "" && r.sessions[lowerShort(k)] {
+		if ok && val != "" && r.sessions.has(k, lowerShort) {
 			return k, val
 		}
 	}
@@ -304,8 +356,7 @@ type loginAttempt struct {
 }
 
 // loginNames are last path segments of login endpoints.
-var loginNames = map[string]bool{"login": true, "signin": true, "sign-in": true, "sign_in": true, "logon": true, "authenticate": true, "auth": true,
-	"token": true, "session": true, "sessions": true, "log-in": true}
+var loginNames = newNameSet("login", "signin", "sign-in", "sign_in", "logon", "authenticate", "auth", "token", "session", "sessions", "log-in")
 
 // parseLogin says whether the request is a login with a password and
 // what it tried; paths are the configured login templates.
@@ -325,7 +376,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		if i := strings.LastIndexByte(strings.TrimRight(last, "/"), '/'); i >= 0 {
 			last = strings.TrimRight(last[i+1:], "/")
 		}
-		if !loginNames[strings.ToLower(last)] {
+		if !loginNames.has(last, strings.ToLower) {
 			return loginAttempt{}, false
 		}
 	}
@@ -456,7 +507,25 @@ func fieldValue(v []byte) []byte {
 	return nil
 }
 
-func eqFold(a, b string) bool { return len(a) == len(b) && strings.EqualFold(a, b) }
+// eqFold is len(a) == len(b) && strings.EqualFold(a, b) for b in lower-case
+// ASCII, compared byte by byte: a name with other bytes is longer than
+// the ASCII name it may fold to (the Kelvin sign is three bytes, k one),
+// so it never has b's length and folds to it.
+func eqFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != b[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // lowerShort lower-cases a header or cookie name without allocating when
 // it is already lower case.
@@ -471,8 +540,8 @@ func lowerShort(s string) string {
 
 // probeNames are last path segments of endpoints that answer whether an
 // account exists, one way or another.
-var probeNames = map[string]bool{"forgot": true, "forgot-password": true, "forgot_password": true, "reset": true, "reset-password": true, "password-reset": true,
-	"recover": true, "exists": true, "check": true, "availability": true, "lookup": true, "register": true, "signup": true, "sign-up": true, "verify-email": true}
+var probeNames = newNameSet("forgot", "forgot-password", "forgot_password", "reset", "reset-password", "password-reset", "recover", "exists", "check",
+	"availability", "lookup", "register", "signup", "sign-up", "verify-email")
 
 // accountProbe returns the username an account endpoint was asked about
 // ("" when the request is not one).
@@ -482,7 +551,7 @@ func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
 	if i := strings.LastIndexByte(last, '/'); i >= 0 {
 		last = last[i+1:]
 	}
-	if !probeNames[strings.ToLower(last)] {
+	if !probeNames.has(last, strings.ToLower) {
 		return ""
 	}
 	fields := map[string]string{}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func (s *set) reset()   { s.h = s.h[:0] }
 type strs []string
 
 func (l *strs) add(v string, capacity int) {
-	if v == "" {
+	if v == "" || len(*l) >= capacity { // full: nothing more to learn
 		return
 	}
 	for _, x := range *l {
@@ -102,17 +103,41 @@ func (l *strs) add(v string, capacity int) {
 	}
 }
 
+// sawIP links an address to the actor. Addresses are formatted only when
+// exported: a user's requests come over many connections, so the
+// latest address changes from one request to the next.
+func (r *record) sawIP(a netip.Addr) {
+	if r.lastIP == a {
+		return
+	}
+	r.lastIP, r.ipSeen = a, true
+	if len(r.ips) < 8 && !slices.Contains(r.ips, a) {
+		r.ips = append(r.ips, a)
+	}
+}
+
+// exported is the actor as it leaves the sensor, with its latest address.
+func (r *record) exported() event.Actor {
+	a := r.actor
+	if r.ipSeen {
+		a.IP = r.lastIP.String()
+	}
+	return a
+}
+
 // record is one actor, or a login source or target.
 type record struct {
 	key         uint64
 	kind        kind
-	actor       event.Actor // identities as exported (redacted), latest
-	ips, fps    strs        // linked identities (fps: HTTP prints h:..., TLS ja4:...)
+	actor       event.Actor  // identities as exported (redacted), latest; IP is filled in by exported
+	ips         []netip.Addr // linked identities: addresses (as text when exported),
+	fps         strs         // HTTP prints h:..., TLS ja4:...,
 	users, sess strs
 	snis        strs // TLS server names asked for
 	first, last int64
 	requests    uint64
 	lastIP      netip.Addr
+	ipSeen      bool // lastIP was set (it may be the zero Addr)
 	lastFP      uint64
 	lastSession string
 
@@ -139,6 +164,7 @@ type record struct {
 	enum  *enumState
 
 	emitted    [numClasses]int64 // window start of the last detection, per class
+	emitMax    int64             // the latest of them
 	prev, next *record
 }
 
@@ -395,6 +421,25 @@ func keyOf(k kind, v string) uint64 {
 	return h
 }
 
+// keyOfLower is keyOf(k, strings.ToLower(v)), without making the
+// lower-case copy when v is ASCII.
+func keyOfLower(k kind, v string) uint64 {
+	h := uint64(14695981039346656037) ^ uint64(k)
+	h *= 1099511628211
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 0x80 {
+			return keyOf(k, strings.ToLower(v))
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
 // lock finds or makes the record for key and returns it with its shard
 // locked; the caller unlocks.
 func (t *Tracker) lock(key uint64, k kind, now int64) (*shard, *record) {
@@ -442,6 +487,26 @@ func (s *shard) unlink(r *record) {
 	r.prev, r.next = nil, nil
 }
 
+// latency is resp.Sub(req).Seconds() when resp is after req, 0 when it
+// is not. Times of the years 1834 to 2106 without a monotonic clock
+// reading (capture times) are subtracted as seconds and nanoseconds: no
+// overflow to guard against, no monotonic readings to compare, and the
+// code of Sub and After stays out of the instruction cache.
+func latency(resp, req time.Time) float64 {
+	const lim = 1 << 32 // seconds from 1970: (2*lim)*1e9 fits in an int64
+	rs, qs := resp.Unix(), req.Unix()
+	if rs <= -lim || rs >= lim || qs <= -lim || qs >= lim || resp != resp.Round(0) || req != req.Round(0) {
+		if resp.After(req) {
+			return resp.Sub(req).Seconds()
+		}
+		return 0
+	}
+	if d := time.Duration((rs-qs)*int64(time.Second) + int64(resp.Nanosecond()-req.Nanosecond())); d > 0 {
+		return d.Seconds()
+	}
+	return 0
+}
+
 // roll restarts a window that is over (or never started).
 func roll(start *int64, now, span int64) bool {
 	if *start == 0 || now-*start >= span || now < *start {
@@ -484,6 +549,7 @@ func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev 
 		return false
 	}
 	r.emitted[c] = winStart
+	r.emitMax = max(r.emitMax, winStart)
 	r.dets[c]++
 	t.raise(s, r, now, severityScore[sev], classStage[c])
 	h := keyOf(kind(c), classNames[c])
@@ -493,7 +559,7 @@ func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev 
 	}
 	*out = append(*out, event.Detection{
 		ID:    "bh-" + hex.EncodeToString([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}),
-		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.actor, Endpoint: ep, Evidence: ev,
+		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.exported(), Endpoint: ep, Evidence: ev,
 		FirstSeen: time.Unix(0, winStart).UTC(), LastSeen: time.Unix(0, now).UTC(), Count: count, Action: "log",
 	})
 	return true
@@ -582,9 +648,9 @@ type Actor struct {
 }
 
 func (t *Tracker) snapshot(r *record, now int64) Actor {
-	a := Actor{Kind: kindNames[r.kind], Actor: r.actor, Score: math.Round(t.decayed(r, now)*10) / 10, Stage: Stages[r.stage], Requests: r.requests,
+	a := Actor{Kind: kindNames[r.kind], Actor: r.exported(), Score: math.Round(t.decayed(r, now)*10) / 10, Stage: Stages[r.stage], Requests: r.requests,
 		First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(),
-		IPs: append([]string(nil), r.ips...), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...),
+		IPs: ipTexts(r.ips), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...),
 		SNIs: append([]string(nil), r.snis...)}
 	for c, n := range r.dets {
 		if n > 0 {
@@ -595,6 +661,15 @@ func (t *Tracker) snapshot(r *record, now int64) Actor {
 		}
 	}
 	return a
+}
+
+// ipTexts formats addresses (nil for none).
+func ipTexts(ips []netip.Addr) []string {
+	var s []string
+	for _, a := range ips {
+		s = append(s, a.String())
+	}
+	return s
 }
 
 // Top returns the n actors with the highest scores at time now (capture
