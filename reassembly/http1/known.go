@@ -126,18 +126,29 @@ func LookupHeader(name string) HeaderID {
 // (a token) never holds.
 func foldEq(name, lower string) bool {
 	n := len(lower)
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		if load64(name[i:])|0x2020202020202020 != load64(lower[i:]) {
-			return false
+	switch {
+	case n >= 8: // words, the last one overlapping the one before
+		for i := 0; i+8 < n; i += 8 {
+			if load64(name[i:])|0x2020202020202020 != load64(lower[i:]) {
+				return false
+			}
 		}
+		return load64(name[n-8:])|0x2020202020202020 == load64(lower[n-8:])
+	case n >= 4: // two overlapping half-words
+		return load32(name)|0x20202020 == load32(lower) && load32(name[n-4:])|0x20202020 == load32(lower[n-4:])
 	}
-	for ; i < n; i++ {
+	for i := 0; i < n; i++ {
 		if name[i]|0x20 != lower[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// load32 reads the first four bytes of s (little-endian).
+func load32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // load64 reads the first eight bytes of s (little-endian).
