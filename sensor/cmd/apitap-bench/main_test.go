@@ -140,6 +140,7 @@ func TestRunWithStandIn(t *testing.T) {
 				"large 5 MB (1-64 KB)", "small 2 MB (<2 KB)",
 				"speed-up (apitap/naive): large ", ", small ",
 				"targets: >= 600 MB/s/core large",
+				"apitap+all within 1.5x of the pipeline targets: >= 400 MB/s/core large: ", ">= 133k tx/s/core small: ",
 				"best of 2 runs",
 			},
 			noStdout: []string{"MISMATCH", "note:"},

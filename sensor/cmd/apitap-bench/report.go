@@ -138,7 +138,20 @@ func (r *report) summary() []string {
 		cost = append(cost, fmt.Sprintf("%s %.2fx %s", name, x, met(x <= 1.5)))
 	}
 	if len(cost) > 0 {
-		lines = append(lines, "analyzers (apitap+all: "+strings.Join(defaultAnalyzers(), ", ")+", on by default) slow the pipeline down by: "+strings.Join(cost, ", ")+" (target: within 1.5x)")
+		lines = append(lines, "analyzers (apitap+all: "+strings.Join(defaultAnalyzers(), ", ")+", on by default) slow the pipeline down by: "+
+			strings.Join(cost, ", ")+" (within 1.5x of the pipeline as measured here)")
+	}
+	// the attack issue's target: with every analyzer, the sensor still meets
+	// the pipeline's throughput targets within a factor of 1.5
+	var full []string
+	if f := r.find("large", "apitap+all"); f != nil {
+		full = append(full, fmt.Sprintf(">= %.0f MB/s/core large: %.1f %s", targetMBps/1.5, f.mbps(), met(f.mbps() >= targetMBps/1.5)))
+	}
+	if f := r.find("small", "apitap+all"); f != nil {
+		full = append(full, fmt.Sprintf(">= %.0fk tx/s/core small: %s %s", targetTxps/1.5/1000, group(uint64(f.txps()+0.5)), met(f.txps() >= targetTxps/1.5)))
+	}
+	if len(full) > 0 {
+		lines = append(lines, "apitap+all within 1.5x of the pipeline targets: "+strings.Join(full, "; "))
 	}
 
 	var targets []string
