@@ -17,6 +17,11 @@
 // direction hunt for the next message start instead of corrupting later
 // exchanges.
 //
+// Each header carries the number of its name among about a hundred
+// well-known ones (Header.ID, known.go), found once at parse time, so that
+// analyzers classify headers by indexing tables instead of folding and
+// hashing the name again each.
+//
 // Concurrency: a Conn is used by one goroutine (its reassembly worker). The
 // Exchange passed to the Handler, and the byte slices inside it, are reused
 // after the Handler returns; the strings are not and may be kept.
