@@ -108,6 +108,10 @@ func authQuery(q string, au *authInfo) {
 // direct-mapped table (a hit costs a hash and one comparison, less than
 // a map lookup).
 func (t *trie) decodeJWT(tok string) *jwtInfo {
+	if len(tok) > maxCachedToken {
+		t.big = parseJWT(tok) // not kept: a hostile header would pin its size in every slot
+		return &t.big
+	}
 	if t.jwt == nil {
 		t.jwt = make([]jwtSlot, jwtSlots)
 	}
@@ -118,8 +122,12 @@ func (t *trie) decodeJWT(tok string) *jwtInfo {
 	return &e.info
 }
 
-// jwtSlots bounds decodeJWT's cache per worker (a power of two).
-const jwtSlots = 4096
+// jwtSlots bounds decodeJWT's cache per worker (a power of two), and
+// maxCachedToken the tokens it keeps (at most 16 MB of them per worker).
+const (
+	jwtSlots       = 4096
+	maxCachedToken = 4096
+)
 
 type jwtSlot struct {
 	tok  string

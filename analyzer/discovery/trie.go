@@ -60,6 +60,7 @@ type trie struct {
 	hostsDropped uint64            // observations of hosts beyond max_hosts
 	unattributed uint64            // responses without a request
 	jwt          []jwtSlot         // decodeJWT's cache
+	big          jwtInfo           // decodeJWT's answer for a token too long to cache
 	names        map[string]string // header names as sent -> lower case
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
