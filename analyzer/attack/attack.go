@@ -542,7 +542,9 @@ func (w *worker) header(i int, h *http1.Header) {
 			return
 		}
 	}
-	if !w.detect("header", h.Name, v, bits) {
+	// a Host value is not remembered: its SSRF exemption (see detect) would
+	// make it clean for other headers too
+	if !w.detect("header", h.Name, v, bits) && h.Known() != http1.IDHost {
 		w.remember(h, v, bits)
 	}
 }

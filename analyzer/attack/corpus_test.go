@@ -308,3 +308,26 @@ func TestHostHeaderSSRF(t *testing.T) {
 		}
 	}
 }
+
+// TestHostNotRememberedClean: a Host value spared by the SSRF exemption
+// is not remembered as clean, so the same value in another fetch-named
+// header (X-Forwarded-Host) is still reported.
+func TestHostNotRememberedClean(t *testing.T) {
+	for _, v := range []string{"localhost", "localhost:8080", "169.254.1.1", "my-very-long-service-name.ns.svc.cluster.local"} {
+		var fresh collector
+		newWorker(newTestState(t)).Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "X-Forwarded-Host", Value: v}}, "", ""), &fresh)
+		if len(fresh.dets) == 0 {
+			continue // not reported anyway
+		}
+		w := newWorker(newTestState(t))
+		var col collector
+		for i := 0; i < 2; i++ {
+			w.Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "Host", Value: v}}, "", ""), &col)
+		}
+		col.dets = nil
+		w.Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "Accept", Value: "*/*"}, {Name: "X-Forwarded-Host", Value: v}}, "", ""), &col)
+		if len(col.dets) == 0 {
+			t.Errorf("%q in X-Forwarded-Host not reported after two requests with it as Host", v)
+		}
+	}
+}

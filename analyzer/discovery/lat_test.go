@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // TestLatBuckets: the binary search over latBounds puts every duration in
@@ -65,5 +67,37 @@ func TestPendingCounts(t *testing.T) {
 	want := "10=3 11=2 12=3 request:card=4 request:email=8 response:email=3 response:phone=3 response:dob=2"
 	if g := strings.Join(got, " "); g != want {
 		t.Errorf("got  %s\nwant %s", g, want)
+	}
+}
+
+// TestHeaderBound: well-known and other header names share one bound,
+// first come first kept, as when all were counted by name.
+func TestHeaderBound(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	o := cat.Observer()
+	x := tx("GET", "api.example", "/v1/things", 200)
+	for i := 0; i < maxHeaders; i++ {
+		x.Request.Headers = append(x.Request.Headers, http1.Header{Name: fmt.Sprintf("X-Custom-%02d", i), Value: "v"})
+	}
+	o.Analyze(x, nil)
+	y := tx("GET", "api.example", "/v1/things", 200)
+	y.Request.Headers = []http1.Header{{Name: "Accept", Value: "*/*", ID: http1.IDAccept}, {Name: "Authorization", Value: "Bearer abc", ID: http1.IDAuthorization}}
+	o.Analyze(y, nil)
+	v := cat.View()
+	j := v.Endpoints[0].JSON(v.Time)
+	if len(j.Headers) != maxHeaders || j.Headers["accept"] != 0 || j.Headers["x-custom-47"] != 1 {
+		t.Errorf("%d names, accept %d, x-custom-47 %d: want the first %d names", len(j.Headers), j.Headers["accept"], j.Headers["x-custom-47"], maxHeaders)
+	}
+}
+
+// TestVersionFold: version names fold as strings.EqualFold does, non-ASCII
+// spellings (ſ for s) included.
+func TestVersionFold(t *testing.T) {
+	tr := newTrie(NewConfig(), nil)
+	q := &http1.Request{Query: "a=1&api-ver\u017fion=2024-01-01"}
+	h := &http1.Request{Headers: []http1.Header{{Name: "Accept-Ver\u017fion", Value: "v2"}}}
+	k := &http1.Request{Headers: []http1.Header{{Name: "Api-Version", Value: "v3", ID: http1.LookupHeader("Api-Version")}}}
+	if a, b, c := tr.version(q), tr.version(h), tr.version(k); a != "2024-01-01" || b != "v2" || c != "v3" {
+		t.Errorf("versions %q %q %q", a, b, c)
 	}
 }

@@ -293,7 +293,11 @@ func (e *epStats) countKnown(id http1.HeaderID) {
 			return
 		}
 	}
-	e.known = append(e.known, hdrCount{id, 1}) // at most http1.NumHeaderIDs
+	if len(e.known)+len(e.headers) >= maxHeaders { // one bound for both lists, first come first kept
+		e.cut++
+		return
+	}
+	e.known = append(e.known, hdrCount{id, 1})
 }
 
 // merge adds o (a copy from another worker or a folded sibling) into e.

@@ -89,13 +89,16 @@ func (t *trie) lower(s string) string {
 func newTrie(cfg *Config, geo *geoDB) *trie {
 	t := &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, names: map[string]string{},
 		geo: geo, geoCache: map[netip.Addr]geoInfo{}}
-	for _, name := range cfg.VersionHeaders {
-		if id := http1.LookupHeader(name); id != http1.IDOther {
-			t.verByID[id] = true
-		} else {
-			t.verOther = append(t.verOther, name)
+	// a well-known name folds to a version header exactly when the header
+	// names it stands for do (folding is an equivalence)
+	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
+		for _, name := range cfg.VersionHeaders {
+			t.verByID[id] = t.verByID[id] || strings.EqualFold(http1.KnownName(id), name)
 		}
 	}
+	// names outside the list are compared with all of them, folded as
+	// strings.EqualFold does (a non-ASCII spelling can fold to a listed one)
+	t.verOther = cfg.VersionHeaders
 	return t
 }
 
@@ -218,8 +221,8 @@ func (t *trie) version(req *http1.Request) string {
 		} else {
 			q = ""
 		}
-		if len(kv) > len(param) && kv[len(param)] == '=' && strings.EqualFold(kv[:len(param)], param) {
-			return boundedToken(kv[len(param)+1:])
+		if eq := strings.IndexByte(kv, '='); eq >= 0 && strings.EqualFold(kv[:eq], param) {
+			return boundedToken(kv[eq+1:])
 		}
 	}
 	return ""
@@ -367,7 +370,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		}
 		name := t.lower(h.Name)
 		if !skipHeader[name] {
-			countStr(&ep.headers, name, maxHeaders, &ep.cut)
+			countStr(&ep.headers, name, maxHeaders-len(ep.known), &ep.cut) // one bound for both lists
 		}
 		t.authHeader(name, h.Value, &au)
 	}

@@ -164,5 +164,8 @@ func (h *Header) Known() HeaderID {
 	if h.ID != IDNone {
 		return h.ID
 	}
+	if !validName(h.Name) {
+		return IDOther // LookupHeader takes tokens only
+	}
 	return LookupHeader(h.Name)
 }

@@ -62,3 +62,13 @@ func FuzzLookupHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestKnownNonToken: a hand-built name with control bytes is not taken for
+// a well-known one (LookupHeader compares words folded with |0x20).
+func TestKnownNonToken(t *testing.T) {
+	for _, n := range []string{"content\rlength", "Transfer\rEncoding", "x-b\x13-traceid"} {
+		if h := (Header{Name: n}); h.Known() != IDOther {
+			t.Errorf("%q known as %q", n, KnownName(h.Known()))
+		}
+	}
+}
