@@ -164,8 +164,14 @@ func (h *Header) Known() HeaderID {
 	if h.ID != IDNone {
 		return h.ID
 	}
-	if !validName(h.Name) {
+	return lookupBuilt(h.Name)
+}
+
+// lookupBuilt looks up the name of a header built by hand (apart from
+// Known, which stays small enough to inline).
+func lookupBuilt(name string) HeaderID {
+	if !validName(name) {
 		return IDOther // LookupHeader takes tokens only
 	}
-	return LookupHeader(h.Name)
+	return LookupHeader(name)
 }
