@@ -147,9 +147,11 @@ type worker struct {
 	seen   int // class bits already hit in this transaction
 	values []kv
 	names  []kv
-	path   string   // the decoded path of the transaction
-	rs     *ruleSet // the rules, for the transaction
-	ua     string   // the request's first User-Agent
+	// matched is where the last rule condition matched (scanner.go)
+	matched kv
+	path    string   // the decoded path of the transaction
+	rs      *ruleSet // the rules, for the transaction
+	ua      string   // the request's first User-Agent
 	// framing: the request has a header that may be Content-Length or
 	// Transfer-Encoding
 	framing bool

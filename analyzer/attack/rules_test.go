@@ -74,6 +74,10 @@ func TestStarterRules(t *testing.T) {
 						if d.Class != "cve" || d.Severity != "critical" || d.Action != "block" {
 							t.Errorf("detection %+v", d)
 						}
+						// the evidence is where the rule matched
+						if want := evidenceAt[c.id]; want != "" && d.Evidence[0].Location+":"+d.Evidence[0].Name != want {
+							t.Errorf("evidence at %s:%s, want %s", d.Evidence[0].Location, d.Evidence[0].Name, want)
+						}
 					}
 				}
 				if got != x.want {
@@ -85,6 +89,13 @@ func TestStarterRules(t *testing.T) {
 	if len(cases) != len(st.Rules()) {
 		t.Errorf("%d starter rules, %d tested", len(st.Rules()), len(cases))
 	}
+}
+
+// evidenceAt is where a starter rule's match shows (location:name).
+var evidenceAt = map[string]string{
+	"CVE-2017-5638":  "header:Content-Type",
+	"CVE-2023-34362": "header:X-siLock-Transaction",
+	"CVE-2019-19781": "path:",
 }
 
 // TestRuleErrors: a broken pack is refused with file, line and reason;

@@ -109,9 +109,10 @@ func (w *worker) rulesCheck(tx *reassembly.Transaction) {
 		if !w.passes(rs, i) {
 			continue // the rule's literal is not there
 		}
+		w.matched = kv{"path", "", req.Path} // evidence when no condition names a value
 		if r := rs.rules[i]; w.ruleMatches(r, tx) {
-			loc, name := "path", ""
-			w.hits = append(w.hits, hit{class: r.Class, rule: r.ID, severity: r.Severity, action: r.Action, loc: loc, name: name, value: req.Path})
+			m := w.matched // copied: body and decoded values are views of reused buffers
+			w.hits = append(w.hits, hit{class: r.Class, rule: r.ID, severity: r.Severity, action: r.Action, loc: m.loc, name: strings.Clone(m.name), value: strings.Clone(m.value)})
 		}
 	}
 }
@@ -133,6 +134,15 @@ func (w *worker) ruleMatches(r *Rule, tx *reassembly.Transaction) bool {
 	return false
 }
 
+// hit remembers where a rule condition matched (the value a detection
+// shows as evidence) and returns ok.
+func (w *worker) hit(ok bool, loc, name, value string) bool {
+	if ok {
+		w.matched = kv{loc, name, value}
+	}
+	return ok
+}
+
 // condition tests one rule condition against the transaction's values
 // (collected, decoded, by the detectors' walk).
 func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
@@ -144,25 +154,25 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 	case "host":
 		return c.test(req.Host)
 	case "raw_path":
-		return c.test(req.Path)
+		return w.hit(c.test(req.Path), "path", "", req.Path)
 	case "path":
 		if !decoded {
-			return c.test(req.Path)
+			return w.hit(c.test(req.Path), "path", "", req.Path)
 		}
-		return c.test(w.path)
+		return w.hit(c.test(w.path), "path", "", w.path)
 	case "body":
-		return c.test(view(req.Body.Data))
+		return w.hit(c.test(view(req.Body.Data)), "body", "", view(req.Body.Data))
 	case "header":
 		for i := range req.Headers {
 			if h := &req.Headers[i]; c.named(h.Name) && c.test(h.Value) {
-				return true
+				return w.hit(true, "header", h.Name, h.Value)
 			}
 		}
 		return false
 	case "query_name":
 		for i := range w.names {
 			if n := &w.names[i]; n.loc == "query" && c.test(n.value) {
-				return true
+				return w.hit(true, "query", n.value, n.value)
 			}
 		}
 		return false
@@ -170,7 +180,7 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 		if c.Target == "any_value" {
 			for i := range req.Headers {
 				if h := &req.Headers[i]; c.named(h.Name) && c.test(h.Value) {
-					return true
+					return w.hit(true, "header", h.Name, h.Value)
 				}
 			}
 		}
@@ -180,7 +190,7 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 				continue
 			}
 			if c.named(v.name) && c.test(v.value) {
-				return true
+				return w.hit(true, v.loc, v.name, v.value)
 			}
 		}
 		return false
@@ -188,7 +198,7 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 		last := c.Name[strings.LastIndexByte(c.Name, '/')+1:]
 		for _, v := range w.values {
 			if v.loc == "body" && v.name == last && c.test(v.value) {
-				return true
+				return w.hit(true, "body", c.Name, v.value)
 			}
 		}
 		return false
