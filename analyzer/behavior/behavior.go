@@ -97,14 +97,46 @@ func (a *allowlist) match(id *identity) (trusted, claimed bool) {
 		return false, true
 	}
 	if len(a.uas) > 0 && id.ua != "" {
-		low := strings.ToLower(id.ua)
+		ascii := true
+		for i := 0; i < len(id.ua) && ascii; i++ {
+			ascii = id.ua[i] < 0x80
+		}
+		low := id.ua
+		if !ascii {
+			low = strings.ToLower(id.ua) // rare: no allocation for ASCII agents
+		}
 		for _, u := range a.uas {
-			if strings.Contains(low, u) {
+			if ascii && containsLowerASCII(low, u) || !ascii && strings.Contains(low, u) {
 				return false, true
 			}
 		}
 	}
 	return false, false
+}
+
+// containsLowerASCII reports whether the ASCII string s contains sub (lower
+// case) ignoring the case of s, as strings.Contains(strings.ToLower(s), sub)
+// would, without building the lower-case copy.
+func containsLowerASCII(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // Worker is the per-worker half: identity resolution with its caches.

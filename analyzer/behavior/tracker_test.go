@@ -2,6 +2,7 @@ package behavior
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,6 +32,25 @@ func TestLatency(t *testing.T) {
 					t.Fatalf("latency(%v, %v) = %v, want %v", resp, req, got, w)
 				}
 			}
+		}
+	}
+}
+
+// TestContainsLowerASCII agrees with strings.Contains(strings.ToLower(s), sub).
+func TestContainsLowerASCII(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	alpha := "aAbB-/ "
+	for n := 0; n < 100000; n++ {
+		s := make([]byte, r.IntN(12))
+		for i := range s {
+			s[i] = alpha[r.IntN(len(alpha))]
+		}
+		sub := strings.ToLower(string(s[:r.IntN(len(s)+1)]))
+		if n%3 == 0 {
+			sub = strings.ToLower(alpha[r.IntN(len(alpha)):])
+		}
+		if got, want := containsLowerASCII(string(s), sub), strings.Contains(strings.ToLower(string(s)), sub); got != want {
+			t.Fatalf("%q in %q: %v, want %v", sub, s, got, want)
 		}
 	}
 }
