@@ -47,7 +47,11 @@ func newResolver(cfg *Config) *resolver {
 	return r
 }
 
-const maxJWTCache = 4096
+// Bounds of the resolver's caches (each forgotten all at once when full).
+const (
+	maxJWTCache = 4096 // token -> subject
+	maxUACache  = 4096 // User-Agent -> family
+)
 
 func (r *resolver) isTrusted(a netip.Addr) bool {
 	for _, p := range r.trusted {
@@ -105,7 +109,7 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	if !ok {
 		fam = uaFamily(id.ua)
 		if len(id.ua) <= 512 {
-			if len(r.uaFam) >= maxJWTCache {
+			if len(r.uaFam) >= maxUACache {
 				clear(r.uaFam)
 			}
 			r.uaFam[strings.Clone(id.ua)] = fam
