@@ -65,6 +65,7 @@ type CustomType struct {
 // not safe for concurrent use.
 type Scanner struct {
 	Custom []CustomType
+	slow   bool // tests: no shortcut for short values
 
 	hints  hintCache
 	fn     func(*Finding)
@@ -220,9 +221,18 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
+// minToken is the shortest token the token rules look at.
+const minToken = 6
+
 // value applies the rules of named values, then the token rules.
 func (s *Scanner) value(v []byte, name string, h hint, field string) {
 	if len(v) == 0 {
+		return
+	}
+	if len(v) < minToken && len(s.Custom) == 0 && (h&hPassword == 0 || h&hSecret != 0) && !s.slow {
+		// too short for any token rule (check wants minToken bytes, a
+		// date 8, a high-entropy secret 16): only a password field's value
+		// would be reported
 		return
 	}
 	if h&hPassword != 0 && h&(hSecret) == 0 {
@@ -355,7 +365,7 @@ func (s *Scanner) chunks(b []byte, h hint, field string) {
 				continue
 			}
 		}
-		if j-i >= 6 {
+		if j-i >= minToken {
 			s.check(b[i:j], h, field, prev)
 		}
 		i = j
@@ -424,7 +434,7 @@ func (s *Scanner) check(t []byte, h hint, field string, prev byte) bool {
 	for len(t) > 0 && (t[len(t)-1] == '.' || t[len(t)-1] == ',' || t[len(t)-1] == '-' || t[len(t)-1] == '=' && t[0] != 'e') {
 		t = t[:len(t)-1]
 	}
-	if len(t) < 6 {
+	if len(t) < minToken {
 		return false
 	}
 	var digits, letters, at, dots, seps, other int
