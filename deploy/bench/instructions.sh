@@ -28,7 +28,7 @@ all=$(count)
 awk -v p="$pipe" -v a="$all" -v n="$tx" 'BEGIN {
 	printf "small capture, %d transactions\n", n
 	printf "%-12s %15s %12s\n", "program", "instructions", "per tx"
-	printf "%-12s %15d %12.0f\n", "apitap", p, p / n
-	printf "%-12s %15d %12.0f\n", "apitap+all", a, a / n
+	printf "%-12s %15.0f %12.0f\n", "apitap", p, p / n
+	printf "%-12s %15.0f %12.0f\n", "apitap+all", a, a / n
 	printf "analyzers: %.0f instructions per transaction, %.2fx the pipeline alone\n", (a - p) / n, a / p
 }'
