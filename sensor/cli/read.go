@@ -65,6 +65,25 @@ type readOpts struct {
 	specs     []string
 	rules     []string
 	setFlags  map[string]bool
+	// offline: the command reads captures (one worker by default: the
+	// same output on every run)
+	offline bool
+}
+
+// Help of --workers, for live capture and for reading captures.
+const (
+	workersLive    = "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)"
+	workersOffline = "reassembly workers (flow shards); 1 gives the same output on every run; 0 means one per CPU " +
+		"(faster, but the order of event lines, and detections about actors whose connections land on different workers, may then differ between runs)"
+)
+
+// workersFlag registers --workers with the command's default.
+func (o *readOpts) workersFlag(fs *flag.FlagSet) {
+	if o.offline {
+		fs.IntVar(&o.workers, "workers", 1, workersOffline)
+	} else {
+		fs.IntVar(&o.workers, "workers", 0, workersLive)
+	}
 }
 
 // reportFlags are the flags of the commands that read captures and write
@@ -73,7 +92,8 @@ func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
 	fs.StringVar(&o.config, "config", "", "YAML configuration `file` (strict: unknown keys are errors)")
 	fs.StringVar(&o.out, "out", "", "write the "+what+" to `file` instead of standard output (-o is the same)")
 	fs.StringVar(&o.out, "o", "", "short for --out")
-	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
+	o.offline = true
+	o.workersFlag(fs)
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
@@ -92,7 +112,7 @@ func (o *readOpts) specFlag(fs *flag.FlagSet) {
 }
 
 func readFlags(stderr io.Writer) (*flag.FlagSet, *readOpts) {
-	o := &readOpts{}
+	o := &readOpts{offline: true}
 	fs := flag.NewFlagSet("read", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.commonFlags(fs)
@@ -106,7 +126,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "write events to `file` instead of standard output (-o is the same)")
 	fs.StringVar(&o.out, "o", "", "short for --out")
 	fs.StringVar(&o.emit, "emit", "", "comma list of event `types` to write: transaction, endpoint, detection, blocklist, actor, stats, or all (default: all but transaction)")
-	fs.IntVar(&o.workers, "workers", 0, "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)")
+	o.workersFlag(fs)
 	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into every event (default: the host name)")
 	fs.IntVar(&o.maxBody, "max-body-bytes", 0, "body `bytes` kept per HTTP message after decoding (default 65536)")
 	fs.IntVar(&o.bodyBytes, "body-bytes", 0, "put up to `n` raw body bytes into transaction events (debugging only: bodies may hold sensitive data)")
@@ -223,6 +243,8 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 			return cfg, usagef("--workers must be positive, got %d", o.workers)
 		}
 		cfg.Sensor.Workers = o.workers
+	} else if o.offline && cfg.Sensor.Workers == 0 {
+		cfg.Sensor.Workers = 1 // reading captures: the same output on every run
 	}
 	if o.sensorID != "" {
 		cfg.Sensor.ID = o.sensorID
