@@ -152,8 +152,7 @@ type worker struct {
 	path    string   // the decoded path of the transaction
 	rs      *ruleSet // the rules, for the transaction
 	ua      string   // the request's first User-Agent
-	// framing: the request has a header that may be Content-Length or
-	// Transfer-Encoding
+	// framing: the request has a Content-Length or Transfer-Encoding
 	framing bool
 	agents  map[string]string     // user agent -> scanner tool ("" none), bounded
 	clean   map[string]cleanValue // header values without findings, bounded
@@ -419,34 +418,31 @@ func (w *worker) request(req *http1.Request) {
 			w.header(i, h)
 			continue
 		}
-		// the names looked for start with ASCII letters no other rune
-		// folds to: the first byte picks the one to compare
-		switch lowerTab[h.Name[0]] {
-		case 'c':
-			if nameIs(h.Name, "cookie") {
-				for c := h.Value; c != ""; {
-					var p string
-					p, c, _ = strings.Cut(c, ";")
-					k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-					w.value("cookie", k, v, true) // frameworks URL-encode cookie values
-				}
-				continue
+		id := h.Known()
+		if id == http1.IDOther && !isASCII(h.Name) {
+			id = foldedHeader(h.Name)
+		}
+		switch id {
+		case http1.IDCookie:
+			for c := h.Value; c != ""; {
+				var p string
+				p, c, _ = strings.Cut(c, ";")
+				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+				w.value("cookie", k, v, true) // frameworks URL-encode cookie values
 			}
-			w.framing = w.framing || len(h.Name) == len("content-length")
-		case 't':
-			w.framing = w.framing || len(h.Name) == len("transfer-encoding")
-		case 'a':
-			if nameIs(h.Name, "authorization") {
-				// credentials: only log4shell-style lookups are looked for
-				if w.off&cLog4Shell == 0 && strings.Contains(h.Value, "${") {
-					if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
-						w.add(cLog4Shell, rule, "header", h.Name, h.Value)
-					}
+			continue
+		case http1.IDContentLength, http1.IDTransferEncoding:
+			w.framing = true
+		case http1.IDAuthorization:
+			// credentials: only log4shell-style lookups are looked for
+			if w.off&cLog4Shell == 0 && strings.Contains(h.Value, "${") {
+				if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
+					w.add(cLog4Shell, rule, "header", h.Name, h.Value)
 				}
-				continue
 			}
-		case 'u':
-			if !ua && nameIs(h.Name, "user-agent") {
+			continue
+		case http1.IDUserAgent:
+			if !ua {
 				w.ua, ua = h.Value, true
 			}
 		}
@@ -459,7 +455,7 @@ func (w *worker) request(req *http1.Request) {
 	if len(body) == 0 {
 		return
 	}
-	ct := strings.ToLower(header(req.Headers, "content-type"))
+	ct := strings.ToLower(http1.Get(req.Headers, http1.IDContentType))
 	switch {
 	case strings.Contains(ct, "json") || body[0] == '{' || body[0] == '[':
 		walkJSON(body, func(key string, val []byte, isKey bool) {
@@ -606,13 +602,21 @@ func (w *worker) remember(h *http1.Header, v string, bits int) {
 }
 
 // header is the value of the first header named name (lower case).
-func header(hs []http1.Header, name string) string {
-	for i := range hs {
-		if nameIs(hs[i].Name, name) {
-			return hs[i].Value
-		}
+
+// foldedHeader is the ID of a name that only folds (strings.EqualFold) to
+// a header the request walk treats apart: the Kelvin sign folds to k and ſ
+// to s (of the others, Authorization and Content-Length have neither
+// letter, and Transfer-Encoding's ſ spelling is too long for the framing
+// checks). Parsed names are ASCII tokens: only headers built by hand get
+// here.
+func foldedHeader(name string) http1.HeaderID {
+	switch {
+	case strings.EqualFold(name, "cookie"):
+		return http1.IDCookie
+	case strings.EqualFold(name, "user-agent"):
+		return http1.IDUserAgent
 	}
-	return ""
+	return http1.IDOther
 }
 
 // nameIs is strings.EqualFold(name, lower) for an ASCII lower-case

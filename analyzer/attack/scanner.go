@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // scannerAgents are user agents of security tools.
@@ -32,7 +33,7 @@ var probesBy = func() (by [utf8.RuneSelf][]string) {
 
 // scanner reports tool user agents and probe paths.
 func (w *worker) scanner(tx *reassembly.Transaction) {
-	ua := w.ua // header(tx.Request.Headers, "user-agent"), found by request
+	ua := w.ua // the User-Agent, found by request
 	tool, ok := w.agents[ua]
 	if !ok {
 		lua := strings.ToLower(ua)
@@ -71,16 +72,16 @@ func (w *worker) scanner(tx *reassembly.Transaction) {
 // different values, or a Transfer-Encoding that is not exactly chunked.
 func (w *worker) smuggling(tx *reassembly.Transaction) {
 	if !w.framing {
-		return // request saw no header of the two lengths
+		return // the request has neither header
 	}
 	var cl []string
 	var te string
 	for i := range tx.Request.Headers {
 		h := &tx.Request.Headers[i]
-		switch {
-		case len(h.Name) == 14 && strings.EqualFold(h.Name, "content-length"):
+		switch h.Known() { // (no other spelling of these names has their length)
+		case http1.IDContentLength:
 			cl = append(cl, strings.TrimSpace(h.Value))
-		case len(h.Name) == 17 && strings.EqualFold(h.Name, "transfer-encoding"):
+		case http1.IDTransferEncoding:
 			te += h.Value + ","
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // identity is what one request says about who sent it. Strings point into
@@ -31,14 +32,18 @@ type identity struct {
 type resolver struct {
 	cfg      *Config
 	trusted  []netip.Prefix
-	sessions nameSet // cookie names
-	keys     nameSet // header names
+	sessions nameSet                  // cookie names
+	keys     nameSet                  // header names
+	keyIDs   [http1.NumHeaderIDs]bool // keys that are well-known names
 	jwtSub   map[string]string
 	uaFam    map[string]string
 }
 
 func newResolver(cfg *Config) *resolver {
 	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...), jwtSub: map[string]string{}, uaFam: map[string]string{}}
+	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
+		r.keyIDs[id] = r.keys.m[http1.KnownName(id)]
+	}
 	for _, p := range cfg.TrustedProxies {
 		if pr, err := parsePrefix(p); err == nil {
 			r.trusted = append(r.trusted, pr)
@@ -71,7 +76,8 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	for i := range req.Headers {
 		hd := &req.Headers[i]
 		name := hd.Name
-		switch requestHeader(name) {
+		hid := hd.Known()
+		switch requestHeaders[hid] {
 		case hAuthorization:
 			r.authorization(hd.Value, id)
 			continue
@@ -93,7 +99,7 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 		case hAcceptLanguage:
 			acceptLang = hd.Value
 		default:
-			if id.apiKey == "" && r.keys.len() > 0 && r.keys.has(name, lowerShort) {
+			if id.apiKey == "" && (hid != http1.IDOther && r.keyIDs[hid] || hid == http1.IDOther && r.keys.len() > 0 && r.keys.has(name, lowerShort)) {
 				id.apiKey = hd.Value
 				continue
 			}
@@ -142,51 +148,19 @@ const (
 	hAcceptLanguage
 )
 
-// requestHeader tells the headers resolve reads apart, by their length
-// first (every header of every request goes through it).
-func requestHeader(name string) int {
-	switch len(name) {
-	case 6:
-		if eqFold(name, "cookie") {
-			return hCookie
-		}
-	case 9:
-		switch {
-		case eqFold(name, "x-real-ip"):
-			return hXRealIP
-		case eqFold(name, "forwarded"):
-			return hForwarded
-		}
-	case 10:
-		if eqFold(name, "user-agent") {
-			return hUserAgent
-		}
-	case 12:
-		if eqFold(name, "content-type") {
-			return hBody
-		}
-	case 13:
-		if eqFold(name, "authorization") {
-			return hAuthorization
-		}
-	case 14:
-		if eqFold(name, "content-length") {
-			return hBody
-		}
-	case 15:
-		switch {
-		case eqFold(name, "x-forwarded-for"):
-			return hXForwardedFor
-		case eqFold(name, "accept-language"):
-			return hAcceptLanguage
-		}
-	case 17:
-		if eqFold(name, "transfer-encoding") {
-			return hBody
-		}
+// requestHeaders are the kinds of the headers resolve reads, by
+// well-known ID (every name here is a well-known, ASCII one).
+var requestHeaders = func() (t [http1.NumHeaderIDs]int) {
+	for id, k := range map[http1.HeaderID]int{
+		http1.IDAuthorization: hAuthorization, http1.IDCookie: hCookie, http1.IDUserAgent: hUserAgent,
+		http1.IDXForwardedFor: hXForwardedFor, http1.IDXRealIP: hXRealIP, http1.IDForwarded: hForwarded,
+		http1.IDAcceptLanguage: hAcceptLanguage,
+		http1.IDContentType:    hBody, http1.IDContentLength: hBody, http1.IDTransferEncoding: hBody,
+	} {
+		t[id] = k
 	}
-	return hOther
-}
+	return
+}()
 
 // forwardedClient is the first address, from the right, that is not a
 // trusted proxy.
@@ -434,7 +408,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 	la.success = resp.Status < 400 && !failureBody(resp.Body.Data)
 	if la.success {
 		for i := range resp.Headers {
-			if eqFold(resp.Headers[i].Name, "set-cookie") {
+			if resp.Headers[i].Known() == http1.IDSetCookie {
 				if _, v := r.sessionCookie(strings.SplitN(resp.Headers[i].Value, ";", 2)[0]); v != "" {
 					la.session = v
 				}
@@ -509,26 +483,6 @@ func fieldValue(v []byte) []byte {
 		return v
 	}
 	return nil
-}
-
-// eqFold is len(a) == len(b) && strings.EqualFold(a, b) for b in lower-case
-// ASCII, compared byte by byte: a name with other bytes is longer than
-// the ASCII name it may fold to (the Kelvin sign is three bytes, k one),
-// so it never has b's length and folds to it.
-func eqFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		c := a[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // lowerShort lower-cases a header or cookie name without allocating when

@@ -24,19 +24,6 @@ func TestNameSet(t *testing.T) {
 	}
 }
 
-// TestEqFold: eqFold is len(a) == len(b) && strings.EqualFold(a, b) for a
-// lower-case ASCII b.
-func TestEqFold(t *testing.T) {
-	for _, b := range []string{"cookie", "set-cookie", "x-forwarded-for", "authorization", "basic"} {
-		for _, a := range []string{b, strings.ToUpper(b), "COOKIe", "coo\u212aie", "coo\u212a", "ba\u017fic", "ba\u017fi", "x\xffcookie", "", "cookies", "set_cookie",
-			"SET-COOKIE", "X-Forwarded-For", "x-forwarded-fo\u0280"} {
-			if got, want := eqFold(a, b), len(a) == len(b) && strings.EqualFold(a, b); got != want {
-				t.Errorf("eqFold(%q, %q) = %v, want %v", a, b, got, want)
-			}
-		}
-	}
-}
-
 // TestIsASCII: word by word as byte by byte, a high byte in every place.
 func TestIsASCII(t *testing.T) {
 	for n := 0; n <= 20; n++ {

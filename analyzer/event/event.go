@@ -269,31 +269,6 @@ func (e *Encoder) appendHeaders(dst []byte, hs []http1.Header) []byte {
 	return append(dst, ']')
 }
 
-func headerValue(hs []http1.Header, name string) string {
-	for _, h := range hs {
-		if len(h.Name) == len(name) && equalFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
-}
-
-func equalFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 func (e *Encoder) appendBody(dst []byte, b *http1.Body, hs []http1.Header) []byte {
 	dst = append(dst, `,"body":{"wire_bytes":`...)
 	dst = strconv.AppendInt(dst, b.WireBytes, 10)
@@ -305,7 +280,7 @@ func (e *Encoder) appendBody(dst []byte, b *http1.Body, hs []http1.Header) []byt
 	}
 	dst = append(dst, `,"truncated":`...)
 	dst = strconv.AppendBool(dst, b.Truncated)
-	if ct := headerValue(hs, "content-type"); ct != "" {
+	if ct := http1.Get(hs, http1.IDContentType); ct != "" {
 		dst = append(dst, `,"content_type":`...)
 		dst = AppendString(dst, ct)
 	}

@@ -133,23 +133,7 @@ func (s *state) attach() {
 }
 
 // worker marks response misconfigurations.
-type worker struct {
-	names map[string]string // header names as sent -> lower case (bounded)
-}
-
-func (w *worker) lower(n string) string {
-	if l, ok := w.names[n]; ok {
-		return l
-	}
-	l := strings.ToLower(n)
-	if w.names == nil {
-		w.names = map[string]string{}
-	}
-	if len(w.names) < 1024 {
-		w.names[strings.Clone(n)] = l
-	}
-	return l
-}
+type worker struct{}
 
 func (w *worker) Name() string { return Name }
 
@@ -207,12 +191,9 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 	hsts, nosniff, csp := false, false, false
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
-		id := h.Known()
-		k := riskByID[id] // well-known names: no folding, no lookup
-		if id == http1.IDOther {
-			k = riskHeader(w.lower(h.Name))
-		}
-		switch k {
+		// every name risk reads is well-known (and ASCII: no other
+		// spelling lower-cases to one), so the ID decides
+		switch riskByID[h.Known()] {
 		case rhOrigin:
 			origin = h.Value
 		case rhCreds:
@@ -232,7 +213,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 		}
 	}
 	var m uint8
-	if strings.TrimSpace(origin) == "*" || origin != "" && tx.Request != nil && origin == header(tx.Request.Headers, "origin") && creds == "true" {
+	if strings.TrimSpace(origin) == "*" || origin != "" && tx.Request != nil && origin == http1.Get(tx.Request.Headers, http1.IDOrigin) && creds == "true" {
 		if creds == "true" {
 			m |= mCORSCreds
 		} else {
@@ -259,15 +240,6 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 		}
 	}
 	tx.Notes.Misconfig |= m
-}
-
-func header(hs []http1Header, name string) string {
-	for _, h := range hs {
-		if strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
 }
 
 // hasVersion says whether a Server banner names a version (nginx/1.27).

@@ -366,7 +366,7 @@ func (a *Analyzer) scanRequest(req *http1.Request) {
 	}
 	a.loc = locBody
 	if len(req.Body.Data) > 0 {
-		a.body(req.Body.Data, contentType(req.Headers))
+		a.body(req.Body.Data, http1.Get(req.Headers, http1.IDContentType))
 	}
 }
 
@@ -376,7 +376,7 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 	}
 	if body {
 		a.loc = locRespBody
-		a.body(resp.Body.Data, contentType(resp.Headers))
+		a.body(resp.Body.Data, http1.Get(resp.Headers, http1.IDContentType))
 	}
 }
 
@@ -559,16 +559,6 @@ func (a *Analyzer) body(b []byte, ct string) {
 	default:
 		a.scan.Text(b, a.collect)
 	}
-}
-
-// contentType returns the Content-Type of a message.
-func contentType(hs []http1.Header) string {
-	for i := range hs {
-		if hs[i].Known() == http1.IDContentType {
-			return hs[i].Value
-		}
-	}
-	return ""
 }
 
 func cutSegment(p string) (string, string) {

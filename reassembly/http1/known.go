@@ -68,7 +68,7 @@ var knownNames = [...]string{
 	"sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "upgrade-insecure-requests",
 	"x-requested-with", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
 	"if-match", "if-unmodified-since", "content-language", "retry-after",
-	"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "alt-svc",
+	"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "alt-svc", "x-aspnetmvc-version",
 }
 
 // NumHeaderIDs bounds HeaderID values: tables indexed by ID have this many
@@ -156,6 +156,16 @@ func load64(s string) uint64 {
 	_ = s[7]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// Get returns the value of the first header with a well-known name, or "".
+func Get(hs []Header, id HeaderID) string {
+	for i := range hs {
+		if hs[i].Known() == id {
+			return hs[i].Value
+		}
+	}
+	return ""
 }
 
 // Known returns the header's ID, looking it up when the Header was built

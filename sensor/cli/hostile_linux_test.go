@@ -82,18 +82,6 @@ func hostileBound(flows uint64) int64 {
 	return 2*live + queues + hostileBase
 }
 
-// hostileBinary builds apitap into dir.
-func hostileBinary(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "apitap")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/apitap")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // hostileGen writes the frames of one case to a pcap stream, on one clock.
 type hostileGen struct {
 	w    *pcapgen.Writer
@@ -327,7 +315,7 @@ func TestHostileTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hostile traffic: about 10 s and a build; make test runs it")
 	}
-	bin := hostileBinary(t, t.TempDir())
+	bin := buildApitap(t, t.TempDir())
 	cases := []struct {
 		name string
 		what string // size of the attack, for the log line
