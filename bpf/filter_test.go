@@ -8,7 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/apitap/apitap/sensor/pcapgen"
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
 )
 
 func load(t *testing.T) *Filter {

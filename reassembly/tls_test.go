@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apitap/apitap/internal/testutil/tlshellotest"
 	"github.com/apitap/apitap/reassembly/tlshello"
-	"github.com/apitap/apitap/reassembly/tlshello/tlshellotest"
 )
 
 // TestWorkerTLS: a TLS connection's ClientHello (in two segments) reaches

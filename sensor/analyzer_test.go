@@ -12,7 +12,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/event"
-	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/sensor/capture"
 )

@@ -17,10 +17,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/apitap/apitap/analyzer/event/eventtest"
 	"github.com/apitap/apitap/bpf"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
+	"github.com/apitap/apitap/internal/testutil/netnstest"
 	"github.com/apitap/apitap/sensor/capture"
-	"github.com/apitap/apitap/sensor/netnstest"
 )
 
 // TestHelperHTTPServer is not a test: the live test starts the test binary

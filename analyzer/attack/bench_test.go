@@ -3,7 +3,7 @@ package attack
 import (
 	"testing"
 
-	"github.com/apitap/apitap/reassembly/txtest"
+	"github.com/apitap/apitap/internal/testgen/txtest"
 )
 
 // BenchmarkAnalyzeSmall is the cost per transaction of the sensor's

@@ -14,8 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/apitap/apitap/analyzer/apigen"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/internal/testgen/apigen"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )

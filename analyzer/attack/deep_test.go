@@ -8,7 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/apitap/apitap/analyzer/apigen"
+	"github.com/apitap/apitap/internal/testgen/apigen"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apitap/apitap/internal/testgen/txtest"
 	"github.com/apitap/apitap/reassembly"
-	"github.com/apitap/apitap/reassembly/txtest"
 )
 
 // BenchmarkAnalyze runs the whole behaviour analyzer.

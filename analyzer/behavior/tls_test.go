@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apitap/apitap/internal/testutil/tlshellotest"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/tlshello"
-	"github.com/apitap/apitap/reassembly/tlshello/tlshellotest"
 )
 
 // TestTLSLinks: the JA4 and server name of an address's TLS connections

@@ -14,9 +14,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/rs/zerolog"
 
-	"github.com/apitap/apitap/analyzer/apigen"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/internal/testgen/apigen"
 )
 
 type discard struct{}

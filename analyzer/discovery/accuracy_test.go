@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apitap/apitap/analyzer/apigen"
+	"github.com/apitap/apitap/internal/testgen/apigen"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )

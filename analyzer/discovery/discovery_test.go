@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apitap/apitap/analyzer/apigen"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/internal/testgen/apigen"
+	"github.com/apitap/apitap/internal/testgen/txtest"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
-	"github.com/apitap/apitap/reassembly/txtest"
 )
 
 func TestClassify(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apitap/apitap/reassembly/txtest"
+	"github.com/apitap/apitap/internal/testgen/txtest"
 )
 
 // jsonBody is a typical API response: a page of customer records, some

@@ -12,7 +12,7 @@ RING=${3:-64}
 command -v tcpreplay >/dev/null || { echo "needs tcpreplay (apt-get install tcpreplay)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (veth and AF_PACKET)" >&2; exit 2; }
 CGO_ENABLED=0 go build -o bin/apitap ./sensor/cmd/apitap
-go build -o bin/apitap-gen ./sensor/cmd/apitap-gen
+go build -o bin/apitap-gen ./tools/apitap-gen
 dir=$(mktemp -d)
 A=aprpl0; B=aprpl1
 cleanup() { ip link del "$A" 2>/dev/null || true; rm -rf "$dir"; }

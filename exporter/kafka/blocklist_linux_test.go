@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apitap/apitap/sensor/netnstest"
+	"github.com/apitap/apitap/internal/testutil/netnstest"
 )
 
 // buildApitap builds the static binary into dir.

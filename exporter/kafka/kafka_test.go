@@ -28,9 +28,9 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/apitap/apitap/analyzer/event/eventtest"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/kafka"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
 	"github.com/apitap/apitap/sensor/cli"
 )
 
@@ -51,7 +51,7 @@ func startBrokerOn(t testing.TB, port int) string {
 func startBrokerArgs(t testing.TB, args ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kfakebroker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./kfakebroker").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../tools/kfakebroker").CombinedOutput(); err != nil {
 		t.Fatalf("build kfakebroker: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, append([]string{"-partitions", "3"}, args...)...)
@@ -415,7 +415,7 @@ func (l *lockedBuffer) String() string {
 func startBrokerCmd(t *testing.T, port int) (*exec.Cmd, string) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kfakebroker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./kfakebroker").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../tools/kfakebroker").CombinedOutput(); err != nil {
 		t.Fatalf("build kfakebroker: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-partitions", "3", "-port", strconv.Itoa(port))

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
 	"github.com/apitap/apitap/sensor/cli"
-	"github.com/apitap/apitap/sensor/pcapgen"
 )
 
 // TestNoRawSensitiveValueReachesAnySink replays sensitive.pcap (cards,

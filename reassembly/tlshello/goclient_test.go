@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/internal/testutil/tlshellotest"
 	"github.com/apitap/apitap/reassembly/tlshello"
-	"github.com/apitap/apitap/reassembly/tlshello/tlshellotest"
 )
 
 // TestGoClient fingerprints the ClientHello that crypto/tls really sends.

@@ -14,9 +14,9 @@ import (
 	_ "github.com/apitap/apitap/analyzer/all"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/spool"
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
-	"github.com/apitap/apitap/sensor/pcapgen"
 )
 
 // pipeline runs the whole default analyzer chain over a capture and

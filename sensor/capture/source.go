@@ -28,3 +28,7 @@ var ErrTimeout = errors.New("no packet before the poll timeout")
 
 // ErrCorrupt reports a capture file with an impossible record.
 var ErrCorrupt = errors.New("capture file is corrupt")
+
+// ErrNotSupported is returned (wrapped) by live sources on systems where
+// they do not exist: AF_PACKET is Linux only. Capture files work everywhere.
+var ErrNotSupported = errors.New("not supported on this system")

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/apitap/apitap/analyzer/discovery"
-	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
 )
 
 var demoCapture = filepath.Join(repoRoot, "testdata", "demo", "demo.pcap")

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apitap/apitap/analyzer/event/eventtest"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")

@@ -31,7 +31,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apitap/apitap/sensor/pcapgen"
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
 )
 
 // The configuration every case runs with, and the bound derived from it.

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apitap/apitap/analyzer/event/eventtest"
-	"github.com/apitap/apitap/sensor/netnstest"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
+	"github.com/apitap/apitap/internal/testutil/netnstest"
 )
 
 // TestHelperHTTPServer serves HTTP inside a namespace for TestRunCommand.

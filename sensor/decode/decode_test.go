@@ -10,7 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/apitap/apitap/sensor/pcapgen"
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
 )
 
 var (

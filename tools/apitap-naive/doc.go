@@ -1,5 +1,5 @@
 // Command apitap-naive is the naive baseline of `make bench` (see package
-// sensor/naive for how it works and why it is built that way).
+// internal/naive for how it works and why it is built that way).
 //
 //	apitap-naive FILE
 //

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apitap/apitap/sensor/pcapgen"
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
 )
 
 const usage = `usage:

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/apitap/apitap/sensor/naive"
+	"github.com/apitap/apitap/internal/naive"
 )
 
 func main() {

@@ -25,7 +25,7 @@ func TestCommittedCasesReproducible(t *testing.T) {
 	}
 	for _, n := range names {
 		got, _ := os.ReadFile(filepath.Join(dir, n))
-		want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pcaps", n))
+		want, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "pcaps", n))
 		if err != nil {
 			t.Fatalf("%v (run make generate)", err)
 		}
@@ -39,7 +39,7 @@ func TestCommittedCasesReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Flush()
-	want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo", "demo.pcap"))
+	want, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "demo", "demo.pcap"))
 	if err != nil || !bytes.Equal(demo.Bytes(), want) {
 		t.Errorf("testdata/demo/demo.pcap differs from the generator's output (run make generate): %v", err)
 	}

@@ -1,5 +1,7 @@
+//go:build linux
+
 // Command apitap-bench is what `make bench` runs: it measures apitap against
-// the naive baseline (sensor/cmd/apitap-naive) on captures it generates
+// the naive baseline (tools/apitap-naive) on captures it generates
 // with apitap-gen, and prints the throughput table of docs/performance.md.
 //
 //	apitap-bench -apitap bin/apitap -naive bin/apitap-naive -gen bin/apitap-gen \

@@ -2,7 +2,7 @@
 // HTTP/1.x transaction counting written the obvious way with stock parts.
 //
 // Where it sits: outside the sensor pipeline. Nothing in apitap imports it;
-// only the command sensor/cmd/apitap-naive does, and sensor/cmd/apitap-bench
+// only the command tools/apitap-naive does, and tools/apitap-bench
 // runs that command next to apitap on the same capture.
 //
 // What it does, per packet: pcapgo reads a pcap or pcapng file (optionally
