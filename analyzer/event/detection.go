@@ -9,9 +9,13 @@ import (
 var Severities = []string{"info", "low", "medium", "high", "critical"}
 
 // Actor identifies who a detection is about. Empty fields are omitted.
-// APIKey must already be redacted or hashed by the analyzer.
+// APIKey must already be redacted or hashed by the analyzer. IP is the
+// client: the packet source, or the address a trusted proxy forwarded for
+// it (X-Forwarded-For, Forwarded, X-Real-IP); Peer is the packet source
+// when it differs from IP (the proxy), empty otherwise.
 type Actor struct {
 	IP, User, Session, APIKey, Fingerprint string
+	Peer                                   string
 }
 
 // Endpoint is the API operation a detection concerns.
@@ -47,6 +51,12 @@ type Detection struct {
 	// Succeeded is "likely" when the response shows the attack worked
 	// (an SQL error, file contents, a reflected payload); "" otherwise.
 	Succeeded string
+	// Confirmed says the flow behind the detection had a completed
+	// handshake and at least one server response (a flow joined
+	// mid-stream: once the server answered the client). Detections on
+	// unconfirmed flows (possibly spoofed sources) are reported but never
+	// become enforcement entries.
+	Confirmed bool
 }
 
 // AppendDetection appends one detection event line; its time is LastSeen.
@@ -56,13 +66,15 @@ func (e *Encoder) AppendDetection(dst []byte, d *Detection) []byte {
 	dst = AppendString(dst, d.ID)
 	dst = append(dst, `,"class":`...)
 	dst = AppendString(dst, d.Class)
+	dst = append(dst, `,"confirmed":`...)
+	dst = strconv.AppendBool(dst, d.Confirmed)
 	dst = append(dst, `,"severity":`...)
 	dst = AppendString(dst, d.Severity)
 	dst = append(dst, `,"confidence":`...)
 	dst = strconv.AppendFloat(dst, min(max(d.Confidence, 0), 1), 'f', -1, 64)
 	dst = append(dst, `,"actor":{`...)
 	n := 0
-	for _, f := range [...]struct{ k, v string }{{"ip", d.Actor.IP}, {"user", d.Actor.User}, {"session", d.Actor.Session}, {"api_key", d.Actor.APIKey}, {"fingerprint", d.Actor.Fingerprint}} {
+	for _, f := range [...]struct{ k, v string }{{"ip", d.Actor.IP}, {"peer", d.Actor.Peer}, {"user", d.Actor.User}, {"session", d.Actor.Session}, {"api_key", d.Actor.APIKey}, {"fingerprint", d.Actor.Fingerprint}} {
 		if f.v == "" {
 			continue
 		}
