@@ -76,7 +76,14 @@ type Stats struct {
 	// TLSUnparsed counts connections that started like TLS but whose
 	// hello could not be read.
 	TLSHellos, TLSUnparsed uint64
-	HTTP                   http1.Stats
+	// AckedHoles counts holes skipped at once because the other side
+	// acknowledged the missing bytes (see holes.go); they are counted in
+	// Gaps and GapBytes too.
+	AckedHoles uint64
+	// RSTIgnored counts RSTs that the connection carried on after (the
+	// endpoint did not honour them; see rst.go): they did not end it.
+	RSTIgnored uint64
+	HTTP       http1.Stats
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -97,6 +104,8 @@ func (s *Stats) Add(o *Stats) {
 	s.HalfOpenDropped += o.HalfOpenDropped
 	s.TLSHellos += o.TLSHellos
 	s.TLSUnparsed += o.TLSUnparsed
+	s.AckedHoles += o.AckedHoles
+	s.RSTIgnored += o.RSTIgnored
 	s.HTTP.Add(&o.HTTP)
 }
 
@@ -123,6 +132,15 @@ type Worker struct {
 	// tlsHeld is the bytes of incomplete ClientHellos held (maxTLSHeld)
 	tlsHeld int
 	synTCP  layers.TCP // a pending SYN being replayed
+	// acknowledged holes (holes.go)
+	holeTab map[synKey]*stream
+	fills   []fillReq
+	fillBuf []byte
+	fillPkt Packet
+	fillTCP layers.TCP
+	filling bool
+	// RSTs waiting for the connection's next packet (rst.go)
+	rsts rstTable
 	// OnTLS, when set, is called with the ClientHello of every TLS
 	// connection (flow's Client is the side that sent it), at the capture
 	// time of its first byte. The hello is only valid during the call.
@@ -157,8 +175,15 @@ func (w *Worker) Packet(p *Packet) {
 	t := p.TCP
 	switch {
 	case t.SYN && !t.ACK && !t.FIN && !t.RST && len(t.Payload) == 0 && len(t.Contents) <= maxTCPHeader:
+		if len(w.rsts.m) > 0 {
+			w.rstNext(p)
+		}
 		w.holdSYN(p)
+	case t.RST && w.holdRST(p):
 	default:
+		if len(w.rsts.m) > 0 && !t.RST {
+			w.rstNext(p)
+		}
 		if len(w.syns.idx) > 0 && w.syns.ports[p.SrcPort^p.DstPort] > 0 { // cheap test first: most packets have no pending SYN
 			if i, ok := w.syns.idx[synKeyOf(p)]; ok {
 				w.replaySYN(i)
@@ -176,6 +201,9 @@ func (w *Worker) assemble(p *Packet) {
 	w.ctxi = (w.ctxi + 1) % ctxRing
 	c.ci, c.p = p.CI, p
 	w.asm.AssembleWithContext(p.NetFlow, p.TCP, c)
+	if len(w.fills) > 0 && !w.filling {
+		w.runFills()
+	}
 }
 
 // A SYN (without ACK or payload) is not handed to gopacket at once: it waits
@@ -349,6 +377,7 @@ func (w *Worker) Tick(now time.Time) {
 	}
 	w.flush = w.now.Add(flushEvery)
 	w.expireSYNs()
+	w.expireRSTs(false)
 	w.asm.FlushWithOptions(gpr.FlushOptions{
 		T:  w.now.Add(-w.cfg.GapTimeout),
 		TC: w.now.Add(-w.cfg.IdleTimeout),
@@ -365,6 +394,7 @@ func (w *Worker) Close() {
 			w.replaySYN(i)
 		}
 	}
+	w.expireRSTs(true)
 	w.asm.FlushAll()
 	w.Stats.BufferDenied = w.Budget.Denied
 }
@@ -418,6 +448,8 @@ type stream struct {
 	tlsDir  http1.Dir // the side that sent the first byte
 	hello   []byte
 	helloAt time.Time
+	netFlow gopacket.Flow // direction A's addresses
+	holes   holes         // acknowledgement state (holes.go)
 }
 
 const (
@@ -446,6 +478,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	if len(s.hello) > 0 { // recycled while collecting a hello
 		s.releaseHello()
 	}
+	s.netFlow, s.holes = p.NetFlow, holes{}
 	s.flow = Flow{Tunnel: p.Tunnel}
 	if p.NVLAN > 0 {
 		s.flow.VLAN = append(s.flow.VLAN[:0:0], p.VLAN[:p.NVLAN]...)
@@ -491,7 +524,10 @@ func dirOf(d gpr.TCPFlowDirection) http1.Dir {
 
 // Accept implements gopacket's Stream. A direction whose first packet is
 // not a SYN starts where the capture starts (mid-stream).
-func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+func (s *stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+	if s.w.filling {
+		return true // a filler segment (holes.go)
+	}
 	if tcp.RST {
 		s.rst = true
 	}
@@ -499,6 +535,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlow
 		s.overlap(dirOf(dir), tcp.Seq, tcp.Payload)
 	}
 	if nextSeq == -1 && !tcp.SYN && !*start {
+		s.holesStart(tcp, dirOf(dir), ci.Timestamp)
 		*start = true
 		if !s.midSeen {
 			s.midSeen = true
@@ -506,6 +543,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlow
 			s.conn.SetMidStream()
 		}
 	}
+	s.holesAccept(tcp, dirOf(dir), nextSeq, *start, ci.Timestamp)
 	return true
 }
 
@@ -568,7 +606,14 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 	if st := sg.Stats(); st.QueuedBytes > 0 {
 		s.w.Stats.OutOfOrderBytes += uint64(st.QueuedBytes)
 	}
-	if skip != 0 && !s.closed {
+	drop, told := s.holesSG(d, skip, length, end)
+	if drop > 0 { // filler of an acknowledged hole: the parser knows already
+		length -= drop
+		if length > 0 {
+			ts = sg.CaptureInfo(drop).Timestamp
+		}
+	}
+	if skip != 0 && !s.closed && !told {
 		s.w.Stats.Gaps++
 		if skip > 0 {
 			s.w.Stats.GapBytes += uint64(skip)
@@ -576,9 +621,9 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		s.conn.Gap(d, skip, ts)
 	}
 	if length > 0 && !s.closed && !s.conn.Done() {
-		data := sg.Fetch(length)
+		data := sg.Fetch(length + drop)[drop:]
 		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
-			last := sg.CaptureInfo(length - 1).Timestamp
+			last := sg.CaptureInfo(drop + length - 1).Timestamp
 			s.conn.Data(d, data, ts, last)
 		}
 	}
@@ -679,6 +724,7 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 		s.releaseHello()
 	}
 	s.close(s.w.now)
+	s.w.unregisterHole(s)
 	s.w.Stats.FlowsOpen--
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
 	if len(s.w.free) < maxFree {

@@ -39,6 +39,7 @@ type reqSlot struct {
 	fromMid  bool
 	held     int  // bytes charged to the budget for this request
 	emitted  bool // reported already (paired early, or given up)
+	lost     bool // a request lost before its head was parsed (a placeholder keeping its place in line)
 }
 
 // half is the parser state of one direction.
@@ -75,7 +76,6 @@ type Conn struct {
 	done     bool // upgraded or tunnelled
 	reqs     []*reqSlot
 	head, n  int // ring of pending requests
-	lostReqs int // requests destroyed by a gap before their head parsed
 	resp     Response
 	respRaw  []byte
 	respDec  []byte
@@ -109,7 +109,7 @@ func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 		r.held = 0
 	}
 	c.known, c.done, c.client = false, false, DirA
-	c.head, c.n, c.lostReqs = 0, 0, 0
+	c.head, c.n = 0, 0
 }
 
 // SetClient records that direction d carries the requests.

@@ -7,8 +7,9 @@ import "time"
 func (c *Conn) pushReq(ts time.Time) *reqSlot {
 	if c.n >= c.lim.MaxPipelined {
 		c.st.ParseErrors[ErrPipelineOverflow]++
-		old := c.popReq()
-		c.emit(old, nil, FlagUnmatchedRequest)
+		if old := c.popReq(); !old.lost {
+			c.emit(old, nil, FlagUnmatchedRequest)
+		}
 	}
 	if c.n == len(c.reqs) && len(c.reqs) < c.lim.MaxPipelined {
 		// grow the ring, keeping order
@@ -24,8 +25,18 @@ func (c *Conn) pushReq(ts time.Time) *reqSlot {
 	s := c.reqs[(c.head+c.n)%len(c.reqs)]
 	c.n++
 	s.flags = 0
-	s.fromMid, s.emitted = false, false
+	s.fromMid, s.emitted, s.lost = false, false, false
 	return s
+}
+
+// pushLost keeps the place in line of a request that was lost before its
+// head could be parsed: the response that answers it is reported unmatched
+// instead of being paired with the next request.
+func (c *Conn) pushLost(ts time.Time, f Flags) {
+	s := c.pushReq(ts)
+	s.lost, s.flags = true, f
+	s.Request = Request{Headers: s.Headers[:0], Start: ts, End: ts}
+	s.raw = s.raw[:0]
 }
 
 func (c *Conn) popReq() *reqSlot {
@@ -73,12 +84,11 @@ func (c *Conn) finish(h *half, ts time.Time) {
 		c.st.Upgrades++
 		h.state = stDone
 	}
-	if c.lostReqs > 0 {
-		c.lostReqs--
-		c.emit(nil, r, flags|FlagUnmatchedResponse)
+	req := c.popReq()
+	if req != nil && req.lost {
+		c.emit(nil, r, flags|req.flags&FlagGap|FlagUnmatchedResponse)
 		return
 	}
-	req := c.popReq()
 	if req == nil {
 		flags |= FlagUnmatchedResponse
 	}
@@ -208,11 +218,11 @@ func (c *Conn) Gap(d Dir, n int, ts time.Time) {
 func (c *Conn) lostMessage(h *half, f Flags) {
 	switch c.roleOf(h.dir) {
 	case roleServer:
-		if req := c.popReq(); req != nil {
+		if req := c.popReq(); req != nil && !req.lost {
 			c.emit(req, nil, f)
 		}
 	case roleClient:
-		c.lostReqs++
+		c.pushLost(c.half[h.dir].lastTS, f)
 	}
 }
 
@@ -242,7 +252,8 @@ func (c *Conn) Close(ts time.Time) {
 	c.CloseDir(c.client^1, ts)
 	c.CloseDir(c.client, ts)
 	for c.n > 0 {
-		c.emit(c.popReq(), nil, 0)
+		if r := c.popReq(); !r.lost {
+			c.emit(r, nil, 0)
+		}
 	}
-	c.lostReqs = 0
 }
