@@ -65,6 +65,12 @@ type holeDir struct {
 	// direction started (firstSet): where this direction's bytes begin.
 	first    uint32
 	firstSet bool
+	// dataAck is the acknowledgement carried by this direction's last
+	// data segment (before the one being handled): where the other
+	// direction stood when this side last sent a message. A hole of the
+	// other direction starting there starts with a message.
+	dataAck    uint32
+	dataAckSet bool
 }
 
 // holes is a stream's acknowledgement state, both directions.
@@ -104,6 +110,9 @@ func (s *stream) holesAccept(tcp *layers.TCP, d http1.Dir, nextSeq gpr.Sequence,
 			h.ack, h.acked = tcp.Ack, true
 		}
 		s.checkHole(d^1, len(tcp.Payload) > 0 || tcp.FIN, ts)
+		if len(tcp.Payload) > 0 {
+			h.dataAck, h.dataAckSet = tcp.Ack, true
+		}
 	}
 	if h.nq > 0 && len(tcp.Payload) > 0 && seqAfter(tcp.Seq, h.nxt) {
 		s.checkHole(d, false, ts)
@@ -196,7 +205,7 @@ func (s *stream) checkHole(x http1.Dir, tail bool, ts time.Time) {
 	s.w.Stats.GapBytes += uint64(n)
 	s.w.Stats.AckedHoles++
 	if !s.conn.Done() && s.tls != tlsDone {
-		s.conn.Gap(x, n, ts)
+		s.conn.GapAt(x, n, ts, peer.dataAckSet && peer.dataAck == h.nxt)
 	}
 	s.w.fills = append(s.w.fills, fillReq{s: s, d: x})
 }
@@ -245,6 +254,7 @@ func (w *Worker) registerHole(s *stream) {
 	}
 	s.holes.registered = true
 	w.holeTab[s.key()] = s
+	w.holePorts[s.a.Port()^s.b.Port()]++
 }
 
 func (w *Worker) unregisterHole(s *stream) {
@@ -253,6 +263,7 @@ func (w *Worker) unregisterHole(s *stream) {
 	}
 	s.holes.registered = false
 	delete(w.holeTab, s.key())
+	w.holePorts[s.a.Port()^s.b.Port()]--
 }
 
 // key is the stream's connection key (both directions alike).
@@ -274,6 +285,32 @@ func compare16(a, b [16]byte) int {
 		}
 	}
 	return 0
+}
+
+// preAck looks at the acknowledgement of a packet of a connection with a
+// hole before gopacket sees the packet: when it shows the hole lost, the
+// hole is filled first, so that what was queued behind it (a request sent
+// after a lost one) is parsed before the packet (its response).
+func (w *Worker) preAck(p *Packet) {
+	if w.holePorts[p.SrcPort^p.DstPort] == 0 {
+		return
+	}
+	s, ok := w.holeTab[synKeyOf(p)]
+	if !ok || s.closed {
+		return
+	}
+	d := http1.DirA
+	if p.Src != s.a.Addr() || p.SrcPort != s.a.Port() {
+		d = http1.DirB
+	}
+	h, tcp := &s.holes.d[d&1], p.TCP
+	if !h.acked || seqAfter(tcp.Ack, h.ack) {
+		h.ack, h.acked = tcp.Ack, true
+	}
+	s.checkHole(d^1, len(tcp.Payload) > 0 || tcp.FIN, p.CI.Timestamp)
+	if len(w.fills) > 0 {
+		w.runFills()
+	}
 }
 
 // HasHoles reports whether some connection has a hole that a pure ACK may

@@ -163,13 +163,24 @@ type txRec struct {
 // (at least 99%), and that no request is ever paired with another
 // request's response.
 func TestLossPairing(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3, 4, 5, 6} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+	for _, tc := range []struct {
+		rate  float64
+		seeds uint64
+	}{{0.01, 10}, {0.03, 4}} {
+		for seed := uint64(1); seed <= tc.seeds; seed++ {
+			lossRun(t, tc.rate, seed)
+		}
+	}
+}
+
+func lossRun(t *testing.T, rate float64, seed uint64) {
+	{
+		t.Run(fmt.Sprintf("loss%g/seed%d", rate, seed), func(t *testing.T) {
 			pkts, exs := lossCapture(40, 60, seed)
 			r := rand.New(rand.NewPCG(seed, 99))
 			drop := map[int]bool{}
 			for i := range pkts {
-				if r.Float64() < 0.01 {
+				if r.Float64() < rate {
 					drop[i] = true
 				}
 			}

@@ -134,6 +134,9 @@ type Worker struct {
 	synTCP  layers.TCP // a pending SYN being replayed
 	// acknowledged holes (holes.go)
 	holeTab map[synKey]*stream
+	// holePorts counts holeTab's connections by the XOR of their ports,
+	// as synTable.ports does
+	holePorts [1 << 16]uint16
 	fills   []fillReq
 	fillBuf []byte
 	fillPkt Packet
@@ -197,6 +200,9 @@ func (w *Worker) Packet(p *Packet) {
 }
 
 func (w *Worker) assemble(p *Packet) {
+	if len(w.holeTab) > 0 && p.TCP.ACK && !w.filling {
+		w.preAck(p)
+	}
 	c := &w.ctx[w.ctxi]
 	w.ctxi = (w.ctxi + 1) % ctxRing
 	c.ci, c.p = p.CI, p

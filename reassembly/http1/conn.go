@@ -40,6 +40,7 @@ type reqSlot struct {
 	held     int  // bytes charged to the budget for this request
 	emitted  bool // reported already (paired early, or given up)
 	lost     bool // a request lost before its head was parsed (a placeholder keeping its place in line)
+	gapsAt   uint32 // Conn.srvGaps when it was pushed
 }
 
 // half is the parser state of one direction.
@@ -67,22 +68,30 @@ type half struct {
 
 // Conn is the HTTP/1.x state of one TCP connection.
 type Conn struct {
-	lim      *Limits
-	st       *Stats
-	h        Handler
-	half     [2]half
-	client   Dir
-	known    bool // client direction known
-	done     bool // upgraded or tunnelled
-	reqs     []*reqSlot
-	head, n  int // ring of pending requests
-	resp     Response
-	respRaw  []byte
-	respDec  []byte
-	ex       Exchange
-	scratch  []byte
-	held     int64 // bytes charged to lim.Budget
-	respHeld int   // of which the response in progress
+	lim    *Limits
+	st     *Stats
+	h      Handler
+	half   [2]half
+	client Dir
+	known  bool // client direction known
+	done   bool // upgraded or tunnelled
+	// pipelined: a request was seen sent before the previous response
+	// ended, so timing can not tell which request a response answers
+	pipelined bool
+	srvGaps   uint32 // gaps seen in the server's direction
+	// lostResps counts responses lost while no request was pending: the
+	// request they answered is lost too and will show as a gap in the
+	// client's direction (possibly later, when the server's ACK shows it)
+	lostResps int
+	reqs      []*reqSlot
+	head, n   int // ring of pending requests
+	resp      Response
+	respRaw   []byte
+	respDec   []byte
+	ex        Exchange
+	scratch   []byte
+	held      int64 // bytes charged to lim.Budget
+	respHeld  int   // of which the response in progress
 }
 
 // NewConn returns a Conn. lim should come from Limits.WithDefaults.
@@ -108,8 +117,8 @@ func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 	for _, r := range c.reqs {
 		r.held = 0
 	}
-	c.known, c.done, c.client = false, false, DirA
-	c.head, c.n = 0, 0
+	c.known, c.done, c.pipelined, c.client = false, false, false, DirA
+	c.head, c.n, c.lostResps = 0, 0, 0
 }
 
 // SetClient records that direction d carries the requests.

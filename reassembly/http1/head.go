@@ -255,6 +255,7 @@ func (c *Conn) parseRequestHead(h *half, s string, ts time.Time) bool {
 		return false
 	}
 	slot := c.pushReq(ts)
+	c.lostResps = 0 // a response lost before this request was sent was not its own
 	r := &slot.Request
 	hdrs := r.Headers[:0]
 	r.Method, r.Target, r.Proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]

@@ -22,7 +22,15 @@ func (c *Conn) pushReq(ts time.Time) *reqSlot {
 		}
 		c.reqs, c.head = grown, 0
 	}
+	if c.n > 0 && !c.pipelined {
+		// a request while the previous one waits for its response, with
+		// no byte of the server's lost since: the client pipelines
+		if prev := c.reqs[(c.head+c.n-1)%len(c.reqs)]; !prev.lost && prev.gapsAt == c.srvGaps {
+			c.pipelined = true
+		}
+	}
 	s := c.reqs[(c.head+c.n)%len(c.reqs)]
+	s.gapsAt = c.srvGaps
 	c.n++
 	s.flags = 0
 	s.fromMid, s.emitted, s.lost = false, false, false
@@ -33,6 +41,10 @@ func (c *Conn) pushReq(ts time.Time) *reqSlot {
 // head could be parsed: the response that answers it is reported unmatched
 // instead of being paired with the next request.
 func (c *Conn) pushLost(ts time.Time, f Flags) {
+	if c.lostResps > 0 { // its response was lost already
+		c.lostResps--
+		return
+	}
 	s := c.pushReq(ts)
 	s.lost, s.flags = true, f
 	s.Request = Request{Headers: s.Headers[:0], Start: ts, End: ts}
@@ -84,6 +96,7 @@ func (c *Conn) finish(h *half, ts time.Time) {
 		c.st.Upgrades++
 		h.state = stDone
 	}
+	c.skipAnswered(r)
 	req := c.popReq()
 	if req != nil && req.lost {
 		c.emit(nil, r, flags|req.flags&FlagGap|FlagUnmatchedResponse)
@@ -91,8 +104,30 @@ func (c *Conn) finish(h *half, ts time.Time) {
 	}
 	if req == nil {
 		flags |= FlagUnmatchedResponse
+	} else if c.n > 0 && flags&FlagGap == 0 && req.flags&FlagGap == 0 && c.reqs[c.head].Start.Before(r.End) {
+		c.pipelined = true // the next request was sent before this response ended
 	}
 	c.emit(req, r, flags)
+}
+
+// skipAnswered keeps a lost response from shifting the pairing: a client
+// that does not pipeline sends a request only after the previous response
+// ended, so when the request after the oldest pending one started before
+// response r did, r does not answer the oldest one, whose own response was
+// lost; it is reported unmatched (flag gap). Once a connection is seen
+// pipelining (a request sent before the previous response ended), pairing
+// is by position only.
+func (c *Conn) skipAnswered(r *Response) {
+	for !c.pipelined && c.n >= 2 {
+		next := c.reqs[(c.head+1)%len(c.reqs)]
+		if !next.Start.Before(r.Start) {
+			return
+		}
+		c.st.LostResponses++
+		if old := c.popReq(); !old.lost {
+			c.emit(old, nil, FlagGap)
+		}
+	}
 }
 
 // body fills b from the kept bytes, decoding the content coding.
@@ -175,10 +210,19 @@ func (c *Conn) emit(req *reqSlot, resp *Response, flags Flags) {
 // body of known length is skipped and the message kept (flagged gap and
 // truncated); anything else ends the message in progress and the direction
 // hunts for the next message start.
-func (c *Conn) Gap(d Dir, n int, ts time.Time) {
+func (c *Conn) Gap(d Dir, n int, ts time.Time) { c.GapAt(d, n, ts, false) }
+
+// GapAt is Gap when the caller knows more: boundary says the lost bytes
+// began with a message (the other side had received everything before them
+// when it last sent a message), so a direction hunting after an earlier gap
+// lost one more message with them.
+func (c *Conn) GapAt(d Dir, n int, ts time.Time, boundary bool) {
 	h := &c.half[d&1]
 	if c.done || h.closed || h.state == stDone {
 		return
+	}
+	if c.roleOf(d) != roleClient {
+		c.srvGaps++
 	}
 	c.clearPend(h)
 	switch {
@@ -206,7 +250,7 @@ func (c *Conn) Gap(d Dir, n int, ts time.Time) {
 		h.flags |= FlagGap
 		h.trunc = true
 		c.finish(h, ts)
-	case h.state == stHead:
+	case h.state == stHead || boundary && h.state == stHunt:
 		c.lostMessage(h, FlagGap) // a message start was lost with the bytes
 	}
 	c.startHunt(h)
@@ -218,7 +262,10 @@ func (c *Conn) Gap(d Dir, n int, ts time.Time) {
 func (c *Conn) lostMessage(h *half, f Flags) {
 	switch c.roleOf(h.dir) {
 	case roleServer:
-		if req := c.popReq(); req != nil && !req.lost {
+		switch req := c.popReq(); {
+		case req == nil:
+			c.lostResps++
+		case !req.lost:
 			c.emit(req, nil, f)
 		}
 	case roleClient:

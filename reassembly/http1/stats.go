@@ -49,6 +49,9 @@ type Stats struct {
 	UnmatchedRequests              uint64
 	UnmatchedResponses             uint64
 	Upgrades                       uint64 // 101 and CONNECT tunnels
+	// LostResponses counts requests found unanswered by timing: a later
+	// request had started before the response that came (Conn.skipAnswered).
+	LostResponses uint64
 }
 
 // Add adds o to s.
@@ -67,6 +70,7 @@ func (s *Stats) Add(o *Stats) {
 	s.UnmatchedRequests += o.UnmatchedRequests
 	s.UnmatchedResponses += o.UnmatchedResponses
 	s.Upgrades += o.Upgrades
+	s.LostResponses += o.LostResponses
 }
 
 // WithDefaults returns l with zero fields set to their defaults.
