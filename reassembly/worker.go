@@ -137,11 +137,11 @@ type Worker struct {
 	// holePorts counts holeTab's connections by the XOR of their ports,
 	// as synTable.ports does
 	holePorts [1 << 16]uint16
-	fills   []fillReq
-	fillBuf []byte
-	fillPkt Packet
-	fillTCP layers.TCP
-	filling bool
+	fills     []fillReq
+	fillBuf   []byte
+	fillPkt   Packet
+	fillTCP   layers.TCP
+	filling   bool
 	// RSTs waiting for the connection's next packet (rst.go)
 	rsts rstTable
 	// OnTLS, when set, is called with the ClientHello of every TLS

@@ -37,9 +37,9 @@ type reqSlot struct {
 	raw, dec []byte
 	flags    Flags
 	fromMid  bool
-	held     int  // bytes charged to the budget for this request
-	emitted  bool // reported already (paired early, or given up)
-	lost     bool // a request lost before its head was parsed (a placeholder keeping its place in line)
+	held     int    // bytes charged to the budget for this request
+	emitted  bool   // reported already (paired early, or given up)
+	lost     bool   // a request lost before its head was parsed (a placeholder keeping its place in line)
 	gapsAt   uint32 // Conn.srvGaps when it was pushed
 }
 
