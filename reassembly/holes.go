@@ -251,6 +251,7 @@ func (w *Worker) registerHole(s *stream) {
 	}
 	if w.holeTab == nil {
 		w.holeTab = make(map[synKey]*stream)
+		w.holePorts = new([1 << 16]uint16)
 	}
 	s.holes.registered = true
 	w.holeTab[s.key()] = s
@@ -292,7 +293,7 @@ func compare16(a, b [16]byte) int {
 // hole is filled first, so that what was queued behind it (a request sent
 // after a lost one) is parsed before the packet (its response).
 func (w *Worker) preAck(p *Packet) {
-	if w.holePorts[p.SrcPort^p.DstPort] == 0 {
+	if w.holePorts == nil || w.holePorts[p.SrcPort^p.DstPort] == 0 {
 		return
 	}
 	s, ok := w.holeTab[synKeyOf(p)]

@@ -136,7 +136,7 @@ type Worker struct {
 	holeTab map[synKey]*stream
 	// holePorts counts holeTab's connections by the XOR of their ports,
 	// as synTable.ports does
-	holePorts [1 << 16]uint16
+	holePorts *[1 << 16]uint16 // allocated with the first hole
 	fills     []fillReq
 	fillBuf   []byte
 	fillPkt   Packet

@@ -83,6 +83,11 @@ type Conn struct {
 	// request they answered is lost too and will show as a gap in the
 	// client's direction (possibly later, when the server's ACK shows it)
 	lostResps int
+	// CONNECT: connectWait from a CONNECT request head until the client's
+	// next bytes tell what the tunnel carries; tunnel once it was
+	// established: TLS inside ends parsing, clear HTTP is parsed
+	connectWait, tunnel bool
+	http09              int // HTTP/0.9 requests seen (their responses have no head)
 	reqs      []*reqSlot
 	head, n   int // ring of pending requests
 	resp      Response
@@ -119,6 +124,7 @@ func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 	}
 	c.known, c.done, c.pipelined, c.client = false, false, false, DirA
 	c.head, c.n, c.lostResps = 0, 0, 0
+	c.connectWait, c.tunnel, c.http09 = false, false, 0
 }
 
 // SetClient records that direction d carries the requests.
@@ -179,11 +185,28 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 			data = data[i:]
 			h.state = stHead
 		case stHead:
+			if (c.tunnel || c.connectWait) && !h.inMsg && data[0] == 0x16 {
+				// a TLS record where a message should start inside a
+				// CONNECT tunnel: HTTPS, not for this parser
+				c.done = true
+				c.st.Upgrades++
+				c.clearPend(h)
+				return
+			}
+			if c.http09 > 0 && c.roleOf(h.dir) == roleServer && c.n > 0 && c.reqs[c.head].Proto == "HTTP/0.9" {
+				c.begin09(h, ts)
+				continue
+			}
 			n, ok := c.parseHead(h, data, ts)
 			if !ok {
 				if n < 0 { // incomplete: keep it
 					if len(data) > c.lim.MaxHeaderBytes {
 						c.st.ParseErrors[ErrHeaderTooLarge]++
+						if c.cutHead(h, data[:c.lim.MaxHeaderBytes], ts, FlagHeadersTruncated) {
+							c.startHunt(h) // the rest of the head, and a body of unknown length
+							data = data[c.lim.MaxHeaderBytes:]
+							continue
+						}
 						c.lostMessage(h, FlagParseError)
 						c.startHunt(h)
 						data = data[1:]
@@ -379,43 +402,19 @@ func (c *Conn) broken(h *half, e ParseError) {
 var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "PURGE"}
 
-// looksLikeStart reports whether line (a whole line, or the start of one
-// when complete is false) begins a request (1) or a response (2); 0 if not,
-// -1 if more bytes are needed to tell.
-func looksLikeStart(line []byte, complete bool) int {
-	if len(line) < 12 {
-		if complete {
-			return 0
-		}
-		// could still become a start: check the prefix is plausible
-		if bytes.HasPrefix([]byte("HTTP/1."), line[:min(len(line), 7)]) {
-			return -1
-		}
-		for _, m := range knownMethods {
-			if bytes.HasPrefix([]byte(m+" "), line[:min(len(line), len(m)+1)]) {
-				return -1
-			}
-		}
-		return 0
-	}
-	if bytes.HasPrefix(line, []byte("HTTP/1.")) {
-		if (line[7] == '0' || line[7] == '1') && line[8] == ' ' && isDigit(line[9]) && isDigit(line[10]) && isDigit(line[11]) {
-			return 2
-		}
-		return 0
-	}
-	for _, m := range knownMethods {
-		if len(line) > len(m) && line[len(m)] == ' ' && string(line[:len(m)]) == m {
-			if bytes.Contains(line, []byte(" HTTP/1.")) {
-				return 1
-			}
-			if !complete && len(line) < 8192 {
-				return -1
-			}
-			return 0
-		}
-	}
-	return 0
+// begin09 starts the response to an HTTP/0.9 request: no status line and
+// no headers, the body runs to the end of the connection.
+func (c *Conn) begin09(h *half, ts time.Time) {
+	c.http09--
+	r := &c.resp
+	*r = Response{Proto: "HTTP/0.9", Headers: r.Headers[:0], Start: ts, End: ts}
+	h.isReq = false
+	c.release(h.msgHeld)
+	h.msgHeld = 0
+	h.beginMessage(ts, &c.respRaw)
+	h.flags |= FlagHTTP09
+	h.enc = ""
+	h.state = stCloseBody
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
@@ -435,7 +434,7 @@ func (c *Conn) hunt(h *half, data []byte) (int, int) {
 		if complete {
 			line = data[pos : pos+end]
 		}
-		switch k := looksLikeStart(line, complete); {
+		switch k := startKind(line, complete); {
 		case k > 0 && c.wantRole(h, k):
 			c.st.SkippedBytes += uint64(pos)
 			return pos, 0

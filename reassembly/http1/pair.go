@@ -92,8 +92,10 @@ func (c *Conn) finish(h *half, ts time.Time) {
 	c.respHeld, h.msgHeld = h.msgHeld, 0
 	c.st.Responses++
 	if flags&(FlagUpgrade|FlagConnect) != 0 {
-		c.done = true
 		c.st.Upgrades++
+	}
+	if flags&FlagUpgrade != 0 {
+		c.done = true
 		h.state = stDone
 	}
 	c.skipAnswered(r)
@@ -182,6 +184,9 @@ func (c *Conn) emit(req *reqSlot, resp *Response, flags Flags) {
 	}()
 	ex := &c.ex
 	*ex = Exchange{Response: resp, Flags: flags, ClientDir: c.client}
+	if c.tunnel {
+		ex.Flags |= FlagTunnelled
+	}
 	if req != nil {
 		ex.Request = &req.Request
 		ex.Flags |= req.flags
@@ -223,6 +228,13 @@ func (c *Conn) GapAt(d Dir, n int, ts time.Time, boundary bool) {
 	}
 	if c.roleOf(d) != roleClient {
 		c.srvGaps++
+	}
+	if h.state == stHead && !h.inMsg && len(h.pend) > 0 && c.cutHead(h, h.pend, h.lastTS, FlagTruncated|FlagGap) {
+		// a head cut short by the gap was reported; the rest of it went
+		// with the lost bytes
+		c.clearPend(h)
+		c.startHunt(h)
+		return
 	}
 	c.clearPend(h)
 	switch {
@@ -286,6 +298,8 @@ func (c *Conn) CloseDir(d Dir, ts time.Time) {
 	case h.inMsg:
 		h.trunc = true
 		c.finish(h, ts)
+	case h.state == stHead && len(h.pend) > 0:
+		c.cutHead(h, h.pend, ts, FlagTruncated) // a head that never ended
 	}
 	h.closed = true
 	c.clearPend(h)
