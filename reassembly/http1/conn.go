@@ -88,15 +88,15 @@ type Conn struct {
 	// established: TLS inside ends parsing, clear HTTP is parsed
 	connectWait, tunnel bool
 	http09              int // HTTP/0.9 requests seen (their responses have no head)
-	reqs      []*reqSlot
-	head, n   int // ring of pending requests
-	resp      Response
-	respRaw   []byte
-	respDec   []byte
-	ex        Exchange
-	scratch   []byte
-	held      int64 // bytes charged to lim.Budget
-	respHeld  int   // of which the response in progress
+	reqs                []*reqSlot
+	head, n             int // ring of pending requests
+	resp                Response
+	respRaw             []byte
+	respDec             []byte
+	ex                  Exchange
+	scratch             []byte
+	held                int64 // bytes charged to lim.Budget
+	respHeld            int   // of which the response in progress
 }
 
 // NewConn returns a Conn. lim should come from Limits.WithDefaults.

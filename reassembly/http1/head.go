@@ -245,13 +245,13 @@ type framing struct {
 	clConflict bool  // Content-Length values that differ
 	teExact    bool  // Transfer-Encoding is exactly "chunked"
 	flags      Flags // lenient readings and ambiguities found
-	te       bool // Transfer-Encoding present
-	chunked  bool // final transfer coding is chunked
-	enc      string
-	host     string
-	upgrade  bool
-	tooMany  bool
-	badField bool
+	te         bool  // Transfer-Encoding present
+	chunked    bool  // final transfer coding is chunked
+	enc        string
+	host       string
+	upgrade    bool
+	tooMany    bool
+	badField   bool
 }
 
 // parseHeaders fills hdrs from the header block and reports framing.
