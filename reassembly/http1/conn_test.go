@@ -193,9 +193,9 @@ var cases = []struct {
 		[]string{"GET /a => 200 [a] lenient_start_line", "GET /b?x=1 => 200 [b] lenient_start_line"}, Limits{}, nil},
 	{"head ending in CR CR LF", []step{c2s(getA), s2c("HTTP/1.1 200 OK\nContent-Length: 2\n\r\r\nok")}, []string{"GET /a => 200 [ok] lenient_headers"}, Limits{}, nil},
 	{"request version cut", []step{c2s("GET /v HTTP/1.\r\n\r\n"), s2c(resp(200, "", ""))}, []string{"GET /v => 200 lenient_start_line"}, Limits{}, nil},
-	{"request without target", []step{c2s("GET HTTP/1.1\r\nHost: h\r\n\r\n"), s2c(resp(400, "", ""))}, []string{"GET  => 400 lenient_start_line"}, Limits{}, nil},
+	{"request without target", []step{c2s("GET HTTP/1.1\r\nHost: h\r\n\r\n"), s2c(resp(400, "", ""))}, []string{"GET HTTP/1.1 => 400 lenient_start_line"}, Limits{}, nil},
 	{"request double spaces", []step{c2s("POST  /d  HTTP/1.0\r\nContent-Length: 1\r\n\r\nx"), s2c(resp(200, "", ""))}, []string{"POST /d [x] => 200 lenient_start_line"}, Limits{}, nil},
-	{"space inside target", []step{c2s("GET /a b HTTP/1.1\r\n\r\n"), s2c(resp(400, "", ""))}, []string{"GET /a b => 400 lenient_start_line"}, Limits{}, nil},
+	{"space inside target", []step{c2s("GET /a b HTTP/1.1\r\n\r\n"), s2c(resp(400, "", ""))}, []string{"GET /a => 400 lenient_start_line"}, Limits{}, nil},
 	{"http/0.9", []step{c2s("GET /old09\r\n"), s2c("<html>old</html>"), {dir: DirB, fin: true}}, []string{"GET /old09 => 0 [<html>old</html>] http09"}, Limits{}, nil},
 	// Content-Length edge cases and framing ambiguities
 	{"cl leading zeros", []step{c2s("POST /z HTTP/1.1\r\nContent-Length: 0000000000000000000000000002\r\n\r\nok"), s2c(resp(200, "", ""))}, []string{"POST /z [ok] => 200 lenient_framing"}, Limits{}, nil},

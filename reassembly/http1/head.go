@@ -417,9 +417,6 @@ func (c *Conn) parseRequestHead(h *half, s string, ts time.Time, extra Flags) bo
 		c.http09++
 	}
 	splitTarget(r)
-	if r.Target == "" {
-		r.Path = "/"
-	}
 	if f.host != "" {
 		r.Host = f.host
 	}

@@ -18,8 +18,10 @@ import (
 //     "HTTP/1.01") or another major version ("HTTP/2.0" in an HTTP/1
 //     stream, read as 1.1);
 //   - a status code with leading zeros ("0200");
-//   - a request without a target ("GET HTTP/1.1": path "/"), or with white
-//     space inside it (kept as sent);
+//   - a request without a target ("GET HTTP/1.1": the version is taken
+//     for the target, as libhtp does), or with white space inside it ("GET
+//     /a b HTTP/1.1": the target is "/a", as libhtp reads it; nginx, Apache
+//     and Go answer both with 400);
 //   - HTTP/0.9: "GET /path" and nothing else, answered by a bare body
 //     (FlagHTTP09).
 
@@ -110,12 +112,15 @@ func parseRequestLine(line string) (r requestLine, ok bool) {
 		if vok, _, _ := version(last); !vok || sp < at[1] {
 			return r, false
 		}
-		r.target = strings.TrimRight(line[at[1]:sp], " \t")
+		// the target is the first word, as libhtp reads it (servers
+		// refuse such lines)
+		r.target = line[at[1]:end[1]]
 		r.odd = true
 	case vok && n == 3:
 		r.target = line[at[1]:end[1]]
 	case vok && n == 2:
-		r.target, r.odd = "", true // no target
+		// no target: libhtp takes the version for it; servers refuse
+		r.target, r.odd = last, true
 	case n == 2 && r.method == "GET" && strings.HasPrefix(last, "/"):
 		r.target, r.proto, r.http09 = last, "HTTP/0.9", true
 		return r, true
