@@ -47,6 +47,9 @@ func firstLineKind(l []byte) int {
 	if len(l) >= 5 && (l[0]|0x20) == 'h' && (l[1]|0x20) == 't' && (l[2]|0x20) == 't' && (l[3]|0x20) == 'p' && l[4] == '/' {
 		return 2
 	}
+	if n := len(l); n > 9 && l[n-9] == ' ' && string(l[n-8:n-1]) == "HTTP/1." {
+		return 1 // the common request line
+	}
 	if len(l) == 0 || !isTokenChar(l[0]) {
 		return 0
 	}

@@ -91,6 +91,12 @@ type requestLine struct {
 // parseRequestLine reads a request line leniently. ok is false when the
 // line can not be a request line.
 func parseRequestLine(line string) (r requestLine, ok bool) {
+	// the common case first: METHOD SP target SP HTTP/1.x, single spaces
+	if sp1, sp2 := strings.IndexByte(line, ' '), strings.LastIndexByte(line, ' '); sp1 > 0 && sp2 > sp1+1 && len(line)-sp2 == 9 &&
+		(line[sp2+1:] == "HTTP/1.1" || line[sp2+1:] == "HTTP/1.0") && line[sp1+1] != ' ' &&
+		strings.IndexByte(line[sp1+1:sp2], ' ') < 0 && validName(line[:sp1]) && strings.IndexByte(line[:sp2], '\t') < 0 {
+		return requestLine{method: line[:sp1], target: line[sp1+1 : sp2], proto: line[sp2+1:]}, true
+	}
 	var at, end [4]int
 	if len(line) == 0 || isWS(line[0]) {
 		return r, false
@@ -142,6 +148,16 @@ type statusLine struct {
 
 // parseStatusLine reads a status line leniently.
 func parseStatusLine(line string) (s statusLine, ok bool) {
+	// the common case first: HTTP/1.x SP NNN [SP reason]
+	if len(line) >= 12 && line[:7] == "HTTP/1." && (line[7] == '1' || line[7] == '0') && line[8] == ' ' &&
+		isDigit(line[9]) && isDigit(line[10]) && isDigit(line[11]) && line[9] != '0' && (len(line) == 12 || line[12] == ' ' && (len(line) == 13 || line[13] != ' ' && line[13] != '\t')) {
+		s = statusLine{proto: line[:8], status: int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')}
+		if len(line) > 13 {
+			s.reason = line[13:]
+			s.odd = strings.IndexByte(s.reason, 0) >= 0
+		}
+		return s, true
+	}
 	i := 0
 	for i < len(line) && !isWS(line[i]) && line[i] != 0 {
 		i++
