@@ -327,9 +327,13 @@ func FuzzConn(f *testing.F) {
 			if len(b) > 0 {
 				k := min(n, len(b))
 				if mode&4 != 0 && k > 3 {
-					c.Gap(DirB, 3, t0)
+					c.GapAt(DirB, 3, t0, mode&8 != 0) // a lost segment (at a message start, says mode&8)
 					b = b[3:]
 					continue
+				}
+				if mode&16 != 0 && len(a) > 0 && k > 5 {
+					c.GapAt(DirA, 5, t0, mode&8 != 0) // and a lost request segment
+					a = a[min(5, len(a)):]
 				}
 				c.Data(DirB, b[:k], t0, t0)
 				b = b[k:]
