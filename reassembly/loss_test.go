@@ -1,4 +1,4 @@
-package reassembly
+package reassembly_test
 
 import (
 	"fmt"
@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/apitap/apitap/internal/testgen/pcapgen"
+	. "github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/sensor/decode"
 )
@@ -319,7 +320,7 @@ func replayCheck(t *testing.T, pkts []pcapgen.Packet) {
 		w.Packet(&p)
 	}
 	w.Close()
-	if w.Stats.FlowsOpen != 0 || len(w.holeTab) != 0 || w.Budget.Used != 0 {
-		t.Fatalf("after Close: flows open %d, holes %d, budget %d", w.Stats.FlowsOpen, len(w.holeTab), w.Budget.Used)
+	if w.Stats.FlowsOpen != 0 || w.HasHoles() || w.Budget.Used != 0 {
+		t.Fatalf("after Close: flows open %d, holes %v, budget %d", w.Stats.FlowsOpen, w.HasHoles(), w.Budget.Used)
 	}
 }
