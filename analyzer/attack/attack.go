@@ -73,7 +73,7 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     8, // before discovery, which records the attack classes per endpoint
+		Provides:  []string{"Notes.Attacks", "Notes.AttackSucceeded"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewState(cfg.(*Config), env.Log) },

@@ -94,7 +94,7 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     7, // after sensitive, before discovery (which records the status)
+		Provides:  []string{"Notes.Conformance", "Notes.Violations"},
 		Default:   false,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {
