@@ -68,12 +68,12 @@ type obs struct {
 	folds []fold
 	// tx is a copy of the transaction for stage-two analyzers (hasTx);
 	// req, resp, the header and body slices are its storage, reused.
-	tx     reassembly.Transaction
-	hasTx  bool
-	req    http1.Request
-	resp   http1.Response
-	hdrs   []http1.Header
-	bodies []byte
+	tx      reassembly.Transaction
+	hasTx   bool
+	req     http1.Request
+	resp    http1.Response
+	hdrs    []http1.Header
+	bodies  []byte
 	hello   *tlshello.Hello
 	flow    reassembly.Flow // the hello's flow
 	helloAt time.Time       // capture time of the hello's first byte
