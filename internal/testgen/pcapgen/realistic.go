@@ -154,8 +154,8 @@ type realGen struct {
 var (
 	realFirst = strings.Fields("Ana Ben Chloe David Elena Farid Grace Hugo Ines Jonas Keiko Liam Maya Noah Olga Pavel Quinn Rosa Samir Tara Uma Victor Wen Ximena Yusuf Zoe")
 	realLast  = strings.Fields("Alvarez Brown Chen Dubois Eriksen Fischer Garcia Haddad Ivanova Jensen Kowalski Larsen Moreau Nakamura Okafor Petrov Rossi Schmidt Tanaka Urban Vargas Weber Xu Yilmaz Zhang")
-	streets    = strings.Fields("Main Oak Pine Maple Cedar Elm Lake Hill Park River")
-	statuses   = strings.Fields("active pending shipped delivered cancelled refunded")
+	streets   = strings.Fields("Main Oak Pine Maple Cedar Elm Lake Hill Park River")
+	statuses  = strings.Fields("active pending shipped delivered cancelled refunded")
 )
 
 // wire encodes a request and its response as HTTP/1.1 bytes, replacing
