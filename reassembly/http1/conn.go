@@ -88,6 +88,7 @@ type Conn struct {
 	// established: TLS inside ends parsing, clear HTTP is parsed
 	connectWait, tunnel bool
 	http09              int // HTTP/0.9 requests seen (their responses have no head)
+	seen                [2]bool // direction d carried bytes
 	reqs                []*reqSlot
 	head, n             int // ring of pending requests
 	resp                Response
@@ -124,7 +125,7 @@ func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 	}
 	c.known, c.done, c.pipelined, c.client = false, false, false, DirA
 	c.head, c.n, c.lostResps = 0, 0, 0
-	c.connectWait, c.tunnel, c.http09 = false, false, 0
+	c.connectWait, c.tunnel, c.http09, c.seen = false, false, 0, [2]bool{}
 }
 
 // SetClient records that direction d carries the requests.
@@ -162,6 +163,7 @@ func (c *Conn) Data(d Dir, b []byte, first, last time.Time) {
 		return
 	}
 	h.lastTS = last
+	c.seen[d&1] = true
 	data := b
 	if len(h.pend) > 0 {
 		h.pend = append(h.pend, b...)

@@ -207,7 +207,8 @@ var cases = []struct {
 	{"te not exactly chunked", []step{c2s("POST /t HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"), s2c(resp(200, "", ""))}, []string{"POST /t [ok] => 200 request_smuggling"}, Limits{}, nil},
 	{"te with space before colon", []step{c2s("POST /t HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n"), s2c(resp(400, "", ""))}, []string{"POST /t => 400 parse_error lenient_headers request_smuggling"}, Limits{}, nil},
 	// what was seen is reported
-	{"request head cut by the end", []step{c2s("GET /cut HTTP/1.1\r\nHost: h\r\nX-Part")}, []string{"GET /cut => - truncated unmatched_request"}, Limits{}, nil},
+	{"request head cut by the end", []step{c2s(getA), s2c(resp(200, "", "")), c2s("GET /cut HTTP/1.1\r\nHost: h\r\nX-Part")}, []string{"GET /a => 200", "GET /cut => - truncated unmatched_request"}, Limits{}, nil},
+	{"unanswered request head cut by the end", []step{c2s("GET /cut HTTP/1.1\r\nHost: h\r\nX-Part")}, nil, Limits{}, nil},
 	{"response head cut by the end", []step{c2s(getA), s2c("HTTP/1.1 503 Busy\r\nRetry-")}, []string{"GET /a => 503 truncated"}, Limits{}, nil},
 	// CONNECT tunnels
 	{"connect with clear http inside", []step{c2s("CONNECT api.example:80 HTTP/1.1\r\nHost: api.example:80\r\n\r\n"), s2c("HTTP/1.1 200 Connection established\r\n\r\n"), c2s(getA), s2c(resp(200, "", "in"))},

@@ -230,6 +230,7 @@ func (c *Conn) GapAt(d Dir, n int, ts time.Time, boundary bool) {
 		c.srvGaps++
 	}
 	if h.state == stHead && !h.inMsg && len(h.pend) > 0 && c.cutHead(h, h.pend, h.lastTS, FlagTruncated|FlagGap) {
+		c.st.HeadsCut++
 		// a head cut short by the gap was reported; the rest of it went
 		// with the lost bytes
 		c.clearPend(h)
@@ -299,7 +300,15 @@ func (c *Conn) CloseDir(d Dir, ts time.Time) {
 		h.trunc = true
 		c.finish(h, ts)
 	case h.state == stHead && len(h.pend) > 0:
-		c.cutHead(h, h.pend, ts, FlagTruncated) // a head that never ended
+		// a head that never ended is reported, unless it is a request on
+		// a connection the server never sent a byte on: floods of
+		// unfinished heads (slowloris, connection exhaustion) would
+		// otherwise turn into as many transactions at the end
+		if c.roleOf(d) == roleClient && !c.seen[d^1] {
+			c.st.HeadsUnanswered++
+		} else if c.cutHead(h, h.pend, ts, FlagTruncated) {
+			c.st.HeadsCut++
+		}
 	}
 	h.closed = true
 	c.clearPend(h)

@@ -52,6 +52,11 @@ type Stats struct {
 	// LostResponses counts requests found unanswered by timing: a later
 	// request had started before the response that came (Conn.skipAnswered).
 	LostResponses uint64
+	// HeadsCut counts message heads reported cut short (by the end of the
+	// connection or a gap: flag truncated); HeadsUnanswered the request
+	// heads left unfinished on connections the server never answered
+	// (not reported).
+	HeadsCut, HeadsUnanswered uint64
 }
 
 // Add adds o to s.
@@ -71,6 +76,8 @@ func (s *Stats) Add(o *Stats) {
 	s.UnmatchedResponses += o.UnmatchedResponses
 	s.Upgrades += o.Upgrades
 	s.LostResponses += o.LostResponses
+	s.HeadsCut += o.HeadsCut
+	s.HeadsUnanswered += o.HeadsUnanswered
 }
 
 // WithDefaults returns l with zero fields set to their defaults.

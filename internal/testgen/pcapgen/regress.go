@@ -18,7 +18,7 @@ func regressionCases() []Case {
 		{File: "h1_lenient_responses.pcap", Exchanges: 7, Notes: "status lines servers send and clients accept: http/1.1, HTTP/1.01, HTTP/2.0, status 0200, tabs, NUL, a head ending in \\n\\r\\r\\n (flag lenient_start_line or lenient_headers)", build: lenientResponses},
 		{File: "h1_lenient_requests.pcap", Exchanges: 6, Notes: "request lines servers accept: HTTP/1., double spaces, tabs, no target, a space inside the target, Content-Length with leading zeros (flags lenient_start_line, lenient_framing)", build: lenientRequests},
 		{File: "h1_http09.pcap", Exchanges: 0, Notes: "an HTTP/0.9 request (GET /path, no version) answered by a bare body ended by FIN: 1 exchange flagged http09, without status (not counted here)", build: http09},
-		{File: "h1_truncated_heads.pcap", Exchanges: 2, Notes: "a response head cut by the end of the connection (reported truncated) and, on a second connection, a request head cut by the end of the capture (truncated, unmatched_request)", build: truncatedHeads},
+		{File: "h1_truncated_heads.pcap", Exchanges: 3, Notes: "a response head cut by the end of the connection (reported truncated)  and, on a second connection, after one exchange, a request head cut by the end of the capture (truncated, unmatched_request); a request head cut on a connection the server never answered is counted, not reported", build: truncatedHeads},
 		{File: "h1_oversized_head.pcap", Exchanges: 2, Notes: "a request head of 80 KiB (over max_header_bytes): its request line and first headers are reported, flag headers_truncated, paired with the 431; the next exchange parses", build: oversizedHead},
 		{File: "h1_rst.pcap", Exchanges: 3, Notes: "a RST that the connection carries on after (the client keeps sending: not honoured, not the end) then 2 exchanges; a second connection whose RST is honoured (nothing follows): 1 exchange, 1 unmatched request", build: rstEvasion},
 		{File: "h1_connect.pcap", Exchanges: 4, Notes: "CONNECT tunnels: clear HTTP inside (2 exchanges flagged tunnelled after the CONNECT), and TLS inside (the CONNECT only)", build: connectTunnels},
@@ -130,6 +130,7 @@ func truncatedHeads() (Link, *Encap, []Packet) {
 	c2 := NewConn(cli4, srv4, c.TS.Add(time.Millisecond))
 	c2.Cli = netip.AddrPortFrom(cli4.Addr().Next(), cli4.Port())
 	p = append(p, c2.Handshake()...)
+	p = append(p, c2.Exchange(a.Request("GET", "api.shop.example", "/v1/users/9", nil, ""), Response(200, a.User(9, false), ""))...)
 	return Ethernet, &Encap{}, append(p, c2.Send(true, []byte("POST /v1/orders HTTP/1.1\r\nHost: api.shop.example\r\nContent-Type: application/json\r\nX-Tra"))...)
 }
 
