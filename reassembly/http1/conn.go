@@ -87,7 +87,7 @@ type Conn struct {
 	// next bytes tell what the tunnel carries; tunnel once it was
 	// established: TLS inside ends parsing, clear HTTP is parsed
 	connectWait, tunnel bool
-	http09              int // HTTP/0.9 requests seen (their responses have no head)
+	http09              int     // HTTP/0.9 requests seen (their responses have no head)
 	seen                [2]bool // direction d carried bytes
 	reqs                []*reqSlot
 	head, n             int // ring of pending requests
