@@ -61,6 +61,10 @@ type Transaction struct {
 	// back to the packet source when it is not set.
 	ClientIP netip.Addr
 	http1.Exchange
+	// Source is where the exchange was read in clear; TLS describes the
+	// TLS session it was read from (nil for clear text on the wire).
+	Source Source
+	TLS    *TLSInfo
 	// Notes carry what analyzers learned about this transaction to the
 	// analyzers after them in the chain; the sensor clears them before the
 	// chain runs.

@@ -23,6 +23,7 @@ import (
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/tlsdecrypt"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
@@ -92,7 +93,8 @@ type Pipeline struct {
 	shared  map[string]any // analyzers' shared state, by analyzer name
 	emitTyp map[string]bool
 	// Block is the blocklist policy every detection goes through.
-	Block *blocklist.Manager
+	Block  *blocklist.Manager
+	keylog *tlsdecrypt.KeyLog // TLS secrets (tls.go), or nil
 }
 
 // Shared returns the state analyzer name shares between workers (the
@@ -230,6 +232,9 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		w := newWorker(p, chain, i)
 		w.direct = n == 1 // a file read with one worker: stage two runs inline
 		p.workers = append(p.workers, w)
+	}
+	if err := p.startTLS(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -1051,6 +1056,8 @@ type Summary struct {
 	// order (a worker lagged past the bound); Held is the most
 	// observations stage two's merge held at once.
 	Late, Held uint64
+	// KeyLog counts what the TLS key log read (tls.go).
+	KeyLog tlsdecrypt.KeyLogStats
 }
 
 func (p *Pipeline) summary() *Summary {
@@ -1068,6 +1075,7 @@ func (p *Pipeline) summary() *Summary {
 		mix.merge(&w.mix)
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	s.KeyLog = p.keylogStats()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
@@ -1163,6 +1171,7 @@ func (p *Pipeline) snapshot() *Summary {
 		sn.mu.Unlock()
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	s.KeyLog = p.keylogStats()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
@@ -1262,6 +1271,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
 		Detections:   s.Detections,
+		TLS:          s.tlsCounts(),
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {

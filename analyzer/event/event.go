@@ -46,6 +46,7 @@ type Stats struct {
 	Flags         []Count // transactions by flag
 	CaptureErrors []Count // damaged captures by kind
 	Detections    []Count // detections by class
+	TLS           []Count // TLS: hellos fingerprinted, decryption, key log (omitted when empty)
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -73,6 +74,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
+	if len(s.TLS) > 0 {
+		dst = appendCounts(dst, "tls", s.TLS)
+	}
 	return append(dst, "}\n"...)
 }
 
@@ -230,6 +234,9 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = e.appendBody(dst, &resp.Body, resp.Headers)
 		dst = append(dst, '}')
 	}
+	if tx.Source != reassembly.SourceWire {
+		dst = appendTLS(dst, tx)
+	}
 	if tx.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
 		n := 0
@@ -355,4 +362,51 @@ func AppendString(dst []byte, s string) []byte {
 
 func appendStringBytes(dst []byte, b []byte) []byte {
 	return AppendString(dst, unsafeString(b))
+}
+
+// appendTLS writes where a transaction was read in clear (source) and the
+// TLS session it came from.
+func appendTLS(dst []byte, tx *reassembly.Transaction) []byte {
+	dst = append(dst, `,"source":"`...)
+	dst = append(dst, tx.Source.String()...)
+	dst = append(dst, '"')
+	t := tx.TLS
+	if t == nil {
+		return dst
+	}
+	dst = append(dst, `,"tls":{`...)
+	n := 0
+	str := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, '"')
+		dst = append(dst, k...)
+		dst = append(dst, `":`...)
+		dst = AppendString(dst, v)
+	}
+	switch t.Version {
+	case 0x0303:
+		str("version", "1.2")
+	case 0x0304:
+		str("version", "1.3")
+	}
+	str("cipher", t.Cipher)
+	str("alpn", t.ALPN)
+	str("sni", t.SNI)
+	str("library", t.Library)
+	if t.PID != 0 {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, `"pid":`...)
+		dst = strconv.AppendUint(dst, uint64(t.PID), 10)
+	}
+	str("process", t.Process)
+	return append(dst, '}')
 }

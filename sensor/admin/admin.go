@@ -198,11 +198,12 @@ var (
 	descSpoolRecords = prometheus.NewDesc("apitap_spool_records", "Records waiting in the on-disk spool.", nil, nil)
 	descSpoolBytes   = prometheus.NewDesc("apitap_spool_bytes", "Bytes of the on-disk spool.", nil, nil)
 	descSpoolLost    = prometheus.NewDesc("apitap_spool_lost_total", "Records the full spool evicted, or that were corrupt on disk.", []string{"reason"}, nil)
+	descTLS          = prometheus.NewDesc("apitap_tls_total", "TLS: ClientHellos fingerprinted, key log decryption (sessions decrypted, without keys, unsupported, records, plaintext bytes, ...) and key log lines, by counter (docs/tls.md).", []string{"counter"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped,
-		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
+		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost, descTLS} {
 		ch <- d
 	}
 }
@@ -222,6 +223,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, d := range st.Decode {
 		ch <- prometheus.MustNewConstMetric(descDecode, prometheus.CounterValue, float64(d.N), d.Name)
+	}
+	for _, d := range st.TLS {
+		ch <- prometheus.MustNewConstMetric(descTLS, prometheus.CounterValue, float64(d.N), d.Name)
 	}
 	for _, c := range c.p.Detections.Classes() {
 		for i, n := range c.N {

@@ -64,6 +64,7 @@ type readOpts struct {
 	spoolDir  string
 	specs     []string
 	rules     []string
+	tlsKeylog string
 	setFlags  map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
@@ -98,6 +99,12 @@ func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
 	o.specFlag(fs)
+	o.tlsFlag(fs)
+}
+
+// tlsFlag registers --tls-keylog.
+func (o *readOpts) tlsFlag(fs *flag.FlagSet) {
+	fs.StringVar(&o.tlsKeylog, "tls-keylog", "", "NSS key log `file` (SSLKEYLOGFILE): decrypt the TLS connections whose secrets it holds and parse their HTTP; re-read as it grows (docs/tls.md)")
 }
 
 // specFlag registers the repeatable --spec flag.
@@ -142,6 +149,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 		o.rules = append(o.rules, v)
 		return nil
 	})
+	o.tlsFlag(fs)
 }
 
 // startExport connects the pipeline to the configured sinks (Kafka). block
@@ -260,6 +268,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["spool-dir"] {
 		cfg.Kafka.Spool.Dir = o.spoolDir
+	}
+	if o.setFlags["tls-keylog"] {
+		cfg.TLS.Keylog = o.tlsKeylog
 	}
 	if len(o.specs) > 0 {
 		specs := o.specs
