@@ -506,8 +506,8 @@ type stream struct {
 	tlsCloseAt time.Time
 	tlsClosing bool
 	tlsGone    bool
-	netFlow gopacket.Flow // direction A's addresses
-	holes   holes         // acknowledgement state (holes.go)
+	netFlow    gopacket.Flow // direction A's addresses
+	holes      holes         // acknowledgement state (holes.go)
 	// oneSided: no packet from the side that did not open the connection
 	// yet (counted in Stats.FlowsUnanswered). sent[d]: direction d carried
 	// payload; syn[d]: direction d sent a SYN (with ACK for the answer).

@@ -84,7 +84,7 @@ type KeyLog struct {
 	rmu   sync.Mutex // the file reader's state
 	off   int64
 	fi    os.FileInfo // the file read last, to see it replaced
-	part  []byte // a line not ended yet
+	part  []byte      // a line not ended yet
 	buf   []byte
 	last  atomic.Int64 // wall clock (UnixNano) of the last refresh
 	stats struct {

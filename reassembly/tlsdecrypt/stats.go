@@ -5,20 +5,20 @@ type Counter uint8
 
 // The counters of Stats.
 const (
-	CtrSessions      Counter = iota // TLS connections handed to decryption (their ClientHello was seen)
-	CtrKeyed                        // sessions whose secrets were found in the key log
-	CtrDecrypted                    // sessions with application data decrypted
-	CtrNoKeys                       // sessions given up because the key log did not hold their secrets within KeyWait (or the bounds)
-	CtrUnsupported                  // sessions of a version or cipher suite not decrypted (fingerprinted only)
-	CtrLost                         // sessions given up after lost bytes (a gap in the handshake, or no record found again)
-	CtrMalformed                    // sessions given up on records or handshake messages that break the rules
-	CtrRecords                      // records decrypted
-	CtrPlainBytes                   // application data bytes decrypted
-	CtrAuthFailures                 // records that failed authentication (a wrong key or sequence number, or corruption)
-	CtrKeyWaits                     // sessions that waited for secrets written after their handshake
-	CtrHeldGivenUp                  // records held while waiting for secrets and then given up
-	CtrKeyUpdates                   // TLS 1.3 key updates followed
-	CtrResyncs                      // directions that found their records again after a gap
+	CtrSessions     Counter = iota // TLS connections handed to decryption (their ClientHello was seen)
+	CtrKeyed                       // sessions whose secrets were found in the key log
+	CtrDecrypted                   // sessions with application data decrypted
+	CtrNoKeys                      // sessions given up because the key log did not hold their secrets within KeyWait (or the bounds)
+	CtrUnsupported                 // sessions of a version or cipher suite not decrypted (fingerprinted only)
+	CtrLost                        // sessions given up after lost bytes (a gap in the handshake, or no record found again)
+	CtrMalformed                   // sessions given up on records or handshake messages that break the rules
+	CtrRecords                     // records decrypted
+	CtrPlainBytes                  // application data bytes decrypted
+	CtrAuthFailures                // records that failed authentication (a wrong key or sequence number, or corruption)
+	CtrKeyWaits                    // sessions that waited for secrets written after their handshake
+	CtrHeldGivenUp                 // records held while waiting for secrets and then given up
+	CtrKeyUpdates                  // TLS 1.3 key updates followed
+	CtrResyncs                     // directions that found their records again after a gap
 	numCounters
 )
 
