@@ -576,6 +576,9 @@ func (p *Pipeline) Close() (*Summary, error) {
 	p.s2.publish()
 	s := p.summary()
 	p.final.Store(s)
+	if p.keylog != nil {
+		p.keylog.Close()
+	}
 	if p.emitSt {
 		var buf []byte
 		enc := event.Encoder{Sensor: p.cfg.Sensor.ID}

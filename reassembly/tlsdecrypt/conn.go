@@ -137,13 +137,23 @@ type Conn struct {
 	plain   bool // application data was decrypted
 	alpn    string
 	sec     Secrets
-	sides   [2]side
-	held    []byte
-	holds   []heldRec
-	waitAt  time.Time
-	needSH  bool  // waiting for the ServerHello
-	want    uint8 // waiting for these secrets (either HasClientHS or HasClientApp for a side's TLS 1.3 handshake)
-	alt     uint8 // ... or these
+	// TLS 1.2 resumption (keylog.go): what the client offered, what the
+	// server answered and issued
+	sid, ticket [32]byte // hashed (resumeKey)
+	hasSID      bool
+	hasTicket   bool
+	resumed     bool // the server echoed the offered session id
+	srvSID      [32]byte
+	hasSrvSID   bool
+	newTicket   [32]byte
+	hasNew      bool
+	sides       [2]side
+	held        []byte
+	holds       []heldRec
+	waitAt      time.Time
+	needSH      bool  // waiting for the ServerHello
+	want        uint8 // waiting for these secrets (either HasClientHS or HasClientApp for a side's TLS 1.3 handshake)
+	alt         uint8 // ... or these
 }
 
 // NewConn returns a Conn decrypting into out.
@@ -391,6 +401,9 @@ func (c *Conn) ready() bool {
 	if c.want == 0 {
 		return true
 	}
+	if c.want == HasMaster && c.resumedSecret() {
+		return true
+	}
 	return c.env.Keys.Lookup(&c.cr, c.want, &c.sec) || c.alt != 0 && c.env.Keys.Lookup(&c.cr, c.alt, &c.sec)
 }
 
@@ -545,11 +558,12 @@ var (
 func (c *Conn) setup(s Side) bool {
 	d := &c.sides[s]
 	if c.version == VersionTLS12 {
-		if !c.env.Keys.Lookup(&c.cr, HasMaster, &c.sec) {
+		if !c.env.Keys.Lookup(&c.cr, HasMaster, &c.sec) && !c.resumedSecret() {
 			c.needSH, c.want, c.alt = false, HasMaster, 0
 			return false
 		}
 		c.found()
+		c.keepResumable()
 		ck, sk, civ, siv := keys12(c.suite, c.sec.get(secMaster), &c.cr, &c.sr)
 		key, iv := ck, civ
 		if s == Server {
@@ -589,6 +603,33 @@ func (c *Conn) setup(s Side) bool {
 	c.found()
 	c.key13(s)
 	return true
+}
+
+// resumedSecret looks for the master secret of the session a TLS 1.2
+// connection resumes, by the session id the server echoed or the ticket
+// the client offered.
+func (c *Conn) resumedSecret() bool {
+	if c.resumed && c.env.Keys.Lookup(&c.sid, HasMaster, &c.sec) {
+		return true
+	}
+	return c.hasTicket && (c.resumed || !c.hasSID) && c.env.Keys.Lookup(&c.ticket, HasMaster, &c.sec)
+}
+
+// keepResumable remembers a TLS 1.2 session's master secret under its
+// session id and the ticket the server issued, once both are known.
+func (c *Conn) keepResumable() {
+	if !c.keyed || c.version != VersionTLS12 || c.sec.Has&HasMaster == 0 {
+		return
+	}
+	m := c.sec.get(secMaster)
+	if c.hasSrvSID {
+		c.env.Keys.remember(c.srvSID, m)
+		c.hasSrvSID = false
+	}
+	if c.hasNew {
+		c.env.Keys.remember(c.newTicket, m)
+		c.hasNew = false
+	}
 }
 
 // found counts a session whose secrets were found.
@@ -690,12 +731,26 @@ func (c *Conn) handshake(s Side, typ byte, body []byte) bool {
 		if !c.haveCR {
 			copy(c.cr[:], body[2:34])
 			c.haveCR = true
+			sid, ticket := helloResume(body)
+			if len(sid) > 0 {
+				c.sid, c.hasSID = resumeKey('s', sid), true
+			}
+			if len(ticket) > 0 {
+				c.ticket, c.hasTicket = resumeKey('t', ticket), true
+			}
 		}
 	case hsServerHello:
 		if s != Server || c.haveSH {
 			return true
 		}
 		return c.serverHello(body)
+	case hsNewSessionTicket:
+		if s == Server && c.version == VersionTLS12 {
+			if t := ticketOf(body); len(t) > 0 {
+				c.newTicket, c.hasNew = resumeKey('t', t), true
+				c.keepResumable()
+			}
+		}
 	case hsEncryptedExtensions:
 		if s == Server {
 			if p, ok := alpnOf(body, false); ok {
@@ -753,6 +808,11 @@ func (c *Conn) serverHello(body []byte) bool {
 	}
 	copy(c.sr[:], random)
 	c.haveSH, c.version = true, version
+	if sid := serverSessionID(body); len(sid) > 0 {
+		k := resumeKey('s', sid)
+		c.resumed = c.hasSID && k == c.sid
+		c.srvSID, c.hasSrvSID = k, true
+	}
 	if version != VersionTLS12 && version != VersionTLS13 {
 		c.giveUp(CtrUnsupported)
 		return true

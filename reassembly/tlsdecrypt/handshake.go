@@ -4,6 +4,7 @@ package tlsdecrypt
 const (
 	hsClientHello         = 1
 	hsServerHello         = 2
+	hsNewSessionTicket    = 4
 	hsEncryptedExtensions = 8
 	hsFinished            = 20
 	hsKeyUpdate           = 24
@@ -24,7 +25,53 @@ type hsParser struct {
 }
 
 func kept(typ byte) bool {
-	return typ == hsClientHello || typ == hsServerHello || typ == hsEncryptedExtensions
+	return typ == hsClientHello || typ == hsServerHello || typ == hsEncryptedExtensions || typ == hsNewSessionTicket
+}
+
+// helloResume reads what a ClientHello offers to resume a TLS 1.2 session
+// with: its session id and session ticket (RFC 5077), nil when absent.
+func helloResume(body []byte) (sid, ticket []byte) {
+	r := reader{b: body}
+	r.u16()
+	r.bytes(32)
+	sid = r.bytes(r.u8())
+	r.bytes(r.u16()) // cipher suites
+	r.bytes(r.u8())  // compression
+	if r.bad || len(r.b) == 0 {
+		return sid, nil
+	}
+	exts := reader{b: r.bytes(r.u16())}
+	for len(exts.b) > 0 && !exts.bad {
+		t := exts.u16()
+		data := exts.bytes(exts.u16())
+		if t == 35 && !exts.bad && len(data) > 0 { // session_ticket
+			return sid, data
+		}
+	}
+	return sid, nil
+}
+
+// serverSessionID reads the session id of a ServerHello body.
+func serverSessionID(body []byte) []byte {
+	r := reader{b: body}
+	r.u16()
+	r.bytes(32)
+	sid := r.bytes(r.u8())
+	if r.bad {
+		return nil
+	}
+	return sid
+}
+
+// ticketOf reads the ticket of a TLS 1.2 NewSessionTicket body.
+func ticketOf(body []byte) []byte {
+	r := reader{b: body}
+	r.bytes(4) // lifetime hint
+	t := r.bytes(r.u16())
+	if r.bad || len(r.b) > 0 {
+		return nil
+	}
+	return t
 }
 
 // feed parses b, calling fn with each complete message (body nil for

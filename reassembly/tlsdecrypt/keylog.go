@@ -2,6 +2,7 @@ package tlsdecrypt
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -82,9 +83,10 @@ type KeyLog struct {
 	fifo  [][32]byte // insertion order, for eviction (ring from head)
 	head  int
 	rmu   sync.Mutex // the file reader's state
+	f     *os.File   // kept open: a sensor that drops its privileges can still read it
 	off   int64
-	fi    os.FileInfo // the file read last, to see it replaced
-	part  []byte      // a line not ended yet
+	mtime time.Time // of the file when it was read to its end
+	part  []byte    // a line not ended yet
 	buf   []byte
 	last  atomic.Int64 // wall clock (UnixNano) of the last refresh
 	stats struct {
@@ -116,8 +118,9 @@ func NewKeyLog(opt KeyLogOptions) *KeyLog {
 }
 
 // OpenKeyLog reads the key log at path; later lookups of missing secrets
-// re-read it as it grows (or from its start when it is replaced). The file
-// may be empty, it must be readable.
+// re-read it as it grows (or from its start when it is replaced by
+// another file, or truncated). The file may be empty, it must be readable;
+// it is kept open until Close.
 func OpenKeyLog(path string, opt KeyLogOptions) (*KeyLog, error) {
 	k := NewKeyLog(opt)
 	k.path = path
@@ -125,11 +128,24 @@ func OpenKeyLog(path string, opt KeyLogOptions) (*KeyLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TLS key log: %w", err)
 	}
-	f.Close()
+	k.f = f
 	if err := k.Refresh(); err != nil {
+		f.Close()
 		return nil, err
 	}
 	return k, nil
+}
+
+// Close closes the key log's file; the secrets read stay.
+func (k *KeyLog) Close() error {
+	k.rmu.Lock()
+	defer k.rmu.Unlock()
+	if k.f == nil {
+		return nil
+	}
+	err := k.f.Close()
+	k.f, k.path = nil, ""
+	return err
 }
 
 // Path is the file the key log is read from ("" for an in-memory one).
@@ -227,23 +243,62 @@ func (k *KeyLog) line(b []byte) {
 	k.mu.Lock()
 	e := k.m[cr]
 	if e == nil {
-		if len(k.m) >= k.opt.MaxEntries {
-			k.evict()
-		}
-		e = &Secrets{}
-		k.m[cr] = e
-		if len(k.fifo) < k.opt.MaxEntries {
-			k.fifo = append(k.fifo, cr)
-		} else {
-			k.fifo[k.head] = cr
-			k.head = (k.head + 1) % len(k.fifo)
-		}
+		e = k.add(cr)
 	}
 	e.Has |= 1 << which
 	e.n[which] = uint8(n)
 	copy(e.s[which][:], sec[:n])
 	k.mu.Unlock()
 	clear(sec[:])
+}
+
+// Resumption: a resumed TLS 1.2 session (abbreviated handshake) reuses
+// the master secret of the session it resumes, and clients need not log
+// it again (Go's does not). Conns that found a TLS 1.2 master secret
+// remember it under the session's id and ticket, as Wireshark does, so
+// that the sessions resuming it are decrypted too. The keys are hashes,
+// in the same table (and bound) as the client randoms.
+
+// resumeKey is the table key of a session id (kind 's') or ticket ('t').
+func resumeKey(kind byte, b []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{kind, 'r', 'e', 's'})
+	h.Write(b)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// remember keeps master under key.
+func (k *KeyLog) remember(key [32]byte, master []byte) {
+	if len(master) != 48 {
+		return
+	}
+	k.mu.Lock()
+	e := k.m[key]
+	if e == nil {
+		e = k.add(key)
+	}
+	e.Has |= HasMaster
+	e.n[secMaster] = 48
+	copy(e.s[secMaster][:], master)
+	k.mu.Unlock()
+}
+
+// add makes an entry for key, evicting the oldest when full (mu held).
+func (k *KeyLog) add(key [32]byte) *Secrets {
+	if len(k.m) >= k.opt.MaxEntries {
+		k.evict()
+	}
+	e := &Secrets{}
+	k.m[key] = e
+	if len(k.fifo) < k.opt.MaxEntries {
+		k.fifo = append(k.fifo, key)
+	} else {
+		k.fifo[k.head] = key
+		k.head = (k.head + 1) % len(k.fifo)
+	}
+	return e
 }
 
 // evict forgets the oldest session (mu held).
@@ -259,15 +314,19 @@ func (k *KeyLog) evict() {
 	}
 }
 
-var otherLabels = []string{"CLIENT_EARLY_TRAFFIC_SECRET", "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET", "RSA", "CLIENT_TRAFFIC_SECRET_1", "SERVER_TRAFFIC_SECRET_1"}
+var otherLabels = []string{"CLIENT_EARLY_TRAFFIC_SECRET", "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET", "RSA"}
 
+// knownOther says a label is a secret of the format this package does not
+// need: exporter and early secrets, RSA pre-master secrets, and the
+// traffic secrets after key updates (CLIENT_TRAFFIC_SECRET_N, as OpenSSL
+// writes them; Conn derives them).
 func knownOther(label []byte) bool {
 	for _, l := range otherLabels {
 		if string(label) == l {
 			return true
 		}
 	}
-	return false
+	return bytes.HasPrefix(label, []byte("CLIENT_TRAFFIC_SECRET_")) || bytes.HasPrefix(label, []byte("SERVER_TRAFFIC_SECRET_"))
 }
 
 // Lookup copies the secrets of the session with client random cr into s
@@ -307,9 +366,6 @@ func (k *KeyLog) get(cr *[32]byte, want uint8, s *Secrets) bool {
 // Refresh reads what was appended to the file since the last read (all of
 // it when the file was replaced or shrank).
 func (k *KeyLog) Refresh() error {
-	if k.path == "" {
-		return nil
-	}
 	k.rmu.Lock()
 	defer k.rmu.Unlock()
 	return k.refresh()
@@ -317,40 +373,53 @@ func (k *KeyLog) Refresh() error {
 
 // refresh is Refresh with rmu held.
 func (k *KeyLog) refresh() error {
-	k.last.Store(time.Now().UnixNano())
-	f, err := os.Open(k.path)
-	if err != nil {
-		k.stats.errors.Add(1)
-		return fmt.Errorf("TLS key log: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		k.stats.errors.Add(1)
-		return fmt.Errorf("TLS key log: %w", err)
-	}
-	if k.fi != nil && (fi.Size() < k.off || !os.SameFile(fi, k.fi)) {
-		k.off, k.part = 0, k.part[:0] // replaced or truncated: read it again
-		k.stats.reopened.Add(1)
-	}
-	k.fi = fi
-	if fi.Size() == k.off {
+	if k.f == nil {
 		return nil
 	}
-	if _, err := f.Seek(k.off, io.SeekStart); err != nil {
+	k.last.Store(time.Now().UnixNano())
+	fi, err := k.f.Stat()
+	if err != nil {
 		k.stats.errors.Add(1)
 		return fmt.Errorf("TLS key log: %w", err)
+	}
+	if pfi, err := os.Stat(k.path); err == nil && !os.SameFile(pfi, fi) {
+		// replaced (rotated, or written anew by rename): read the new file
+		f, err := os.Open(k.path)
+		if err != nil {
+			k.stats.errors.Add(1)
+			return fmt.Errorf("TLS key log: %w", err)
+		}
+		if fi, err = f.Stat(); err != nil {
+			f.Close()
+			k.stats.errors.Add(1)
+			return fmt.Errorf("TLS key log: %w", err)
+		}
+		k.f.Close()
+		k.f, k.off, k.part = f, 0, k.part[:0]
+		k.stats.reopened.Add(1)
+	}
+	if fi.Size() < k.off || fi.Size() == k.off && !k.mtime.IsZero() && !fi.ModTime().Equal(k.mtime) {
+		// truncated (or rewritten to the same size): read it again
+		k.off, k.part = 0, k.part[:0]
+		k.stats.reopened.Add(1)
+	}
+	if fi.Size() == k.off {
+		return nil
 	}
 	if k.buf == nil {
 		k.buf = make([]byte, 64<<10)
 	}
 	k.stats.refreshes.Add(1)
 	for {
-		n, err := f.Read(k.buf)
+		n, err := k.f.ReadAt(k.buf, k.off)
 		k.feed(k.buf[:n])
 		clear(k.buf[:n])
 		k.off += int64(n)
 		if errors.Is(err, io.EOF) || n == 0 {
+			k.mtime = time.Time{}
+			if k.off == fi.Size() {
+				k.mtime = fi.ModTime()
+			}
 			return nil
 		}
 		if err != nil {

@@ -41,6 +41,7 @@ Examples:
   apitap read capture.pcap
   apitap read --emit transaction,stats --out events.jsonl day1.pcap.gz day2.pcapng
   tcpdump -i eth0 -w - -U 'tcp port 80' | apitap read --emit transaction -
+  apitap read --tls-keylog sslkeys.log --emit transaction https.pcap   # TLS decrypted (docs/tls.md)
 
 Flags:
 `)
