@@ -131,7 +131,9 @@ func (m *Manager) NeverBlock(reason string, ps ...netip.Prefix) { m.guard.Add(re
 // clients it is never blocked. The pipeline calls it for transactions
 // with a response; it reports whether server is learned, so a caller may
 // remember that and skip further calls for it.
-func (m *Manager) NoteServer(server, client netip.Addr) bool { return m.guard.NoteServer(server, client) }
+func (m *Manager) NoteServer(server, client netip.Addr) bool {
+	return m.guard.NoteServer(server, client)
+}
 
 // NoteClient tells the policy that identity (a user or an API key whose
 // credentials the server accepted) made a request from client at capture
