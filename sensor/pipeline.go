@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +81,7 @@ type Pipeline struct {
 	closed  bool
 	live    bool
 	shared  map[string]any // analyzers' shared state, by analyzer name
+	configs map[string]any // enabled analyzers' configurations, by name
 	emitTyp map[string]bool
 	// detections made by shared state (Reporters), by class
 	sharedMu   sync.Mutex
@@ -87,6 +90,10 @@ type Pipeline struct {
 	Block     *blocklist.Manager
 	blockTick int64 // capture second of the last Tick (file reads)
 }
+
+// AnalyzerConfig returns the configuration of enabled analyzer name (its
+// NewConfig type), or nil.
+func (p *Pipeline) AnalyzerConfig(name string) any { return p.configs[name] }
 
 // Shared returns the state analyzer name shares between workers (the
 // discovery catalog), or nil.
@@ -206,6 +213,10 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	}
 	p.Block = blocklist.New(cfg.Blocklist, cfg.Sensor.ID, p.blocklistOut)
 	p.Analyzers = analyzer.Names(enabled)
+	p.configs = map[string]any{}
+	for _, e := range enabled {
+		p.configs[e.Desc.Name] = e.Config
+	}
 	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
 	if err != nil {
 		return nil, err
@@ -483,6 +494,7 @@ type worker struct {
 	dets   map[string]uint64
 	last   time.Time // latest capture time seen (live sources)
 	snap   workerSnap
+	server netip.Addr // the last server the blocklist learned (skips the lookup)
 }
 
 // workerSnap is what a live worker last published for periodic stats: the
@@ -727,6 +739,13 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	}
 	tx.Notes = reassembly.Notes{}
 	w.chain.Analyze(tx, w)
+	// the server answered on its listening port: a monitored server,
+	// never blocked once it answered several clients
+	if tx.Response != nil && tx.Flow.Server.Addr() != w.server {
+		if w.p.Block.NoteServer(tx.Flow.Server.Addr(), tx.Flow.Client.Addr()) {
+			w.server = tx.Flow.Server.Addr()
+		}
+	}
 }
 
 func (w *worker) finish() {
@@ -787,6 +806,9 @@ type Summary struct {
 	Analyzers []string
 	// Extra are drops counted outside the pipeline (see Pipeline.ExtraDrops).
 	Extra []event.Count
+	// BlocklistWithheld counts the blocklist entries not made, by reason
+	// (non-zero ones).
+	BlocklistWithheld []event.Count
 }
 
 func (p *Pipeline) summary() *Summary {
@@ -821,6 +843,7 @@ func (p *Pipeline) summary() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -922,6 +945,7 @@ func (p *Pipeline) snapshot() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -1008,6 +1032,8 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
 		Detections:   s.Detections,
+		// sorted by name, as every counter object
+		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {

@@ -271,6 +271,7 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	guardBlocklist(p, true)
 	fan, err := startExport(cfg, p, false, log)
 	if err != nil {
 		return err
