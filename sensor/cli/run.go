@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -650,7 +649,7 @@ func (o *runOpts) startAdmin(ctx context.Context, p *sensor.Pipeline, sensorID s
 	}
 	srv := admin.New(p, sensorID, token)
 	srv.SetSources(o.ifaces)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	hs := srv.HTTPServer()
 	go hs.Serve(ln)
 	go func() {
 		<-ctx.Done()
