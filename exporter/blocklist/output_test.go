@@ -132,7 +132,7 @@ func hostileState(t *testing.T) *State {
 		s.Apply(eventFor("ip", "45.0.0.99", a))
 	}
 	s.Apply(eventFor("host", "45.0.0.98", "block"))
-	s.Apply(eventFor("ip", "45.9.9.9", "block")) // the enforcement point itself
+	s.Apply(eventFor("ip", "45.9.9.9", "block"))                                                                       // the enforcement point itself
 	s.Apply("ip:45.0.0.97", []byte(`{"type":"blocklist","actor":{"type":"ip","value":"45.0.0.96"},"action":"block"}`)) // key and value disagree
 	s.Apply("ip:45.0.0.95", []byte("not json"))
 	for v := range valid {
