@@ -118,7 +118,7 @@ func blocklistFlags(stderr io.Writer) (*flag.FlagSet, *blocklistOpts) {
 	}
 	fs.StringVar(&o.check, "check-cmd", "", "`command` (sh -c) that checks the candidate files; on failure the last good files stay ({} is replaced by the candidate paths)")
 	fs.StringVar(&o.reload, "reload-cmd", "", "`command` run (sh -c) after the files changed and passed --check-cmd")
-	fs.DurationVar(&o.debounce, "debounce", 250*time.Millisecond, "wait this `long` after a change before rewriting files and reloading, to batch bursts")
+	fs.DurationVar(&o.debounce, "debounce", 500*time.Millisecond, "rewrite the files (and reload) at most once per this `interval`: a burst of entries makes one reload")
 	fs.StringVar(&o.runtime, "haproxy-runtime", "", "HAProxy stats `socket` (unix path or host:port, level admin): apply entries over the runtime API")
 	fs.StringVar(&o.runtimeACL, "haproxy-runtime-acl", "", "ACL `reference` kept over the runtime API (default: the --haproxy file)")
 	fs.StringVar(&o.runtimeMap, "haproxy-runtime-map", "", "map `reference` kept over the runtime API (default: the --haproxy-map file)")
@@ -165,11 +165,13 @@ type consumer struct {
 	lastRT  time.Time
 	resync  time.Duration
 	log     zerolog.Logger
+	// rtChanges and fileChanges wake the runtime and file loops
+	rtChanges, fileChanges chan struct{}
 }
 
 // newConsumer checks the options and builds the consumer.
 func newConsumer(o *blocklistOpts, log zerolog.Logger) (*consumer, error) {
-	c := &consumer{enforce: map[string]bool{}, resync: o.resync, log: log}
+	c := &consumer{enforce: map[string]bool{}, resync: o.resync, log: log, rtChanges: make(chan struct{}, 1), fileChanges: make(chan struct{}, 1)}
 	for _, a := range splitList(o.actions) {
 		if !slices.Contains(blocklist.Actions, a) || strings.HasPrefix(a, "would_") {
 			return nil, usagef("--actions: %q, want rate_limit, block or deceive", a)
@@ -223,6 +225,16 @@ func newConsumer(o *blocklistOpts, log zerolog.Logger) (*consumer, error) {
 	return c, nil
 }
 
+// notify tells the runtime and file loops that the state changed.
+func (c *consumer) notify() {
+	for _, ch := range []chan struct{}{c.rtChanges, c.fileChanges} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // syncRuntime brings the HAProxy runtime API up to the state (at once:
 // no reload to batch), and at least every --resync.
 func (c *consumer) syncRuntime(ctx context.Context, force bool) {
@@ -245,18 +257,19 @@ func (c *consumer) syncRuntime(ctx context.Context, force bool) {
 	}
 }
 
-// writeFiles rewrites the files when the state changed.
-func (c *consumer) writeFiles(ctx context.Context) {
+// writeFiles rewrites the files when the state changed, and reports
+// whether a file changed (and the reload ran).
+func (c *consumer) writeFiles(ctx context.Context) bool {
 	items, v := c.st.Snapshot()
 	if v == c.written || len(c.files.Outputs) == 0 {
-		return
+		return false
 	}
 	before := c.st.Rejects.Total("")
 	changed, err := c.files.Write(ctx, items)
 	if err != nil {
 		c.log.Error().Err(err).Msg("blocklist files")
 		if !changed {
-			return // a failed check: try again with the next change
+			return true // a failed check: try again with the next change, after the interval
 		}
 	}
 	c.written = v
@@ -266,6 +279,7 @@ func (c *consumer) writeFiles(ctx context.Context) {
 	if n := c.st.Rejects.Total(""); n > before {
 		c.log.Warn().Uint64("rejected", n-before).Msg("entries refused by output validation")
 	}
+	return changed
 }
 
 func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
@@ -311,14 +325,7 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: splitList(o.brokers), GroupID: o.group, Topic: o.topic, Dialer: dialer,
 		StartOffset: kafkago.FirstOffset, MaxWait: 100 * time.Millisecond, CommitInterval: time.Second})
 	defer r.Close()
-	changes := make(chan struct{}, 1)
-	notify := func() {
-		select {
-		case changes <- struct{}{}:
-		default:
-		}
-	}
-	go c.loop(ctx, changes, notify, o.debounce)
+	go c.loop(ctx, o.debounce)
 	log.Info().Str("topic", o.topic).Str("group", o.group).Msg("consuming the blocklist")
 	for {
 		m, err := r.FetchMessage(ctx)
@@ -329,7 +336,7 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 			return fmt.Errorf("kafka: %w", err)
 		}
 		if c.st.Apply(string(m.Key), m.Value) {
-			notify()
+			c.notify()
 		}
 		if err := r.CommitMessages(ctx, m); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("commit")
@@ -337,33 +344,53 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 	}
 }
 
-// loop applies changes: the runtime API at once, the files after the
-// debounce; every second entries past their expiry leave.
-func (c *consumer) loop(ctx context.Context, changes <-chan struct{}, notify func(), debounce time.Duration) {
+// loop applies changes: the runtime API at once, on its own; the files at
+// once too, but at most one rewrite (and reload) per debounce interval, so
+// that a burst of entries makes one reload, not one each. Every second
+// entries past their expiry leave.
+func (c *consumer) loop(ctx context.Context, debounce time.Duration) {
+	if c.runtime != nil {
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-c.rtChanges:
+					c.syncRuntime(ctx, false)
+				case <-tick.C:
+					if time.Since(c.lastRT) >= c.resync {
+						c.syncRuntime(ctx, true)
+					}
+				}
+			}
+		}()
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var last time.Time // of the last rewrite
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			if c.st.Expire(time.Now()) {
-				notify()
-			}
-			if c.runtime != nil && time.Since(c.lastRT) >= c.resync {
-				c.syncRuntime(ctx, true)
+				c.notify()
 			}
 			continue
-		case <-changes:
+		case <-c.fileChanges:
 		}
-		c.syncRuntime(ctx, false)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(debounce):
+		if wait := time.Until(last.Add(debounce)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
-		c.syncRuntime(ctx, false)
-		c.writeFiles(ctx)
+		if c.writeFiles(ctx) {
+			last = time.Now()
+		}
 	}
 }
 
