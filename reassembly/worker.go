@@ -28,6 +28,10 @@ type Packet struct {
 	VLAN             [2]uint16
 	NVLAN            uint8
 	Tunnel           Tunnel
+	// Order is the packet's position in capture order (the sensor's frame
+	// counter for files, the capture time in nanoseconds for live sources):
+	// a flow's Order is its first packet's.
+	Order uint64
 }
 
 // pktCtx is the AssemblerContext handed to gopacket with each packet.
@@ -71,6 +75,13 @@ type Stats struct {
 	// yet) forgotten because more were waiting than the table of pending
 	// SYNs holds: a SYN flood. See Worker.holdSYN.
 	HalfOpenDropped uint64
+	// UnansweredRejected counts packets of new connections not tracked
+	// because MaxUnansweredFlows connections that only one side has
+	// spoken on were open already (spoofed sources, scans): they can not
+	// take the place of answered connections. FlowsUnanswered is how many
+	// such one-sided connections are open now.
+	UnansweredRejected uint64
+	FlowsUnanswered    int64
 	// TLSHellos counts TLS connections whose ClientHello was read (and
 	// handed to Worker.OnTLS); their bytes are not parsed as HTTP.
 	// TLSUnparsed counts connections that started like TLS but whose
@@ -95,6 +106,8 @@ func (s *Stats) Add(o *Stats) {
 	s.BufferDenied += o.BufferDenied
 	s.OverlapConflicts += o.OverlapConflicts
 	s.HalfOpenDropped += o.HalfOpenDropped
+	s.UnansweredRejected += o.UnansweredRejected
+	s.FlowsUnanswered += o.FlowsUnanswered
 	s.TLSHellos += o.TLSHellos
 	s.TLSUnparsed += o.TLSUnparsed
 	s.HTTP.Add(&o.HTTP)
@@ -123,6 +136,16 @@ type Worker struct {
 	// tlsHeld is the bytes of incomplete ClientHellos held (maxTLSHeld)
 	tlsHeld int
 	synTCP  layers.TCP // a pending SYN being replayed
+	// answeredReplay is set while a pending SYN is replayed because the
+	// other side of its connection sent a packet: the connection is
+	// answered from its start.
+	answeredReplay bool
+	// ManualTick, when set, leaves the clock's periodic work (gap skips,
+	// idle closes) to explicit Tick calls: the sensor ticks every worker at
+	// the same capture times, so that what times out does not depend on
+	// which packets a worker happened to get. Otherwise Packet ticks itself
+	// every second of capture time.
+	ManualTick bool
 	// OnTLS, when set, is called with the ClientHello of every TLS
 	// connection (flow's Client is the side that sent it), at the capture
 	// time of its first byte. The hello is only valid during the call.
@@ -161,12 +184,15 @@ func (w *Worker) Packet(p *Packet) {
 	default:
 		if len(w.syns.idx) > 0 && w.syns.ports[p.SrcPort^p.DstPort] > 0 { // cheap test first: most packets have no pending SYN
 			if i, ok := w.syns.idx[synKeyOf(p)]; ok {
+				e := &w.syns.ring[i]
+				w.answeredReplay = e.pkt.Src != p.Src || e.pkt.SrcPort != p.SrcPort
 				w.replaySYN(i)
+				w.answeredReplay = false
 			}
 		}
 		w.assemble(p)
 	}
-	if !w.now.Before(w.flush) {
+	if !w.ManualTick && !w.now.Before(w.flush) {
 		w.Tick(w.now)
 	}
 }
@@ -380,6 +406,10 @@ func (f *factory) New(_, _ gopacket.Flow, tcp *layers.TCP, ac gpr.AssemblerConte
 		w.Stats.FlowsRejected++
 		return nil
 	}
+	if !w.answeredReplay && w.Stats.FlowsUnanswered >= int64(w.cfg.MaxUnansweredFlows) {
+		w.Stats.UnansweredRejected++
+		return nil
+	}
 	p := ac.(*pktCtx).p
 	var s *stream
 	if n := len(w.free); n > 0 {
@@ -391,6 +421,10 @@ func (f *factory) New(_, _ gopacket.Flow, tcp *layers.TCP, ac gpr.AssemblerConte
 		s.conn.Reset(&w.lim, &w.Stats.HTTP, s.onExchange)
 	}
 	s.init(p, tcp)
+	if !w.answeredReplay {
+		s.oneSided = true
+		w.Stats.FlowsUnanswered++
+	}
 	w.Stats.Flows++
 	w.Stats.FlowsOpen++
 	return s
@@ -418,6 +452,14 @@ type stream struct {
 	tlsDir  http1.Dir // the side that sent the first byte
 	hello   []byte
 	helloAt time.Time
+	// oneSided: no packet from the side that did not open the connection
+	// yet (counted in Stats.FlowsUnanswered). sent[d]: direction d carried
+	// payload; syn[d]: direction d sent a SYN (with ACK for the answer).
+	oneSided bool
+	sent     [2]bool
+	syn      [2]bool
+	synAck   [2]bool
+	state    FlowState // the stage-one analyzers' (Flow.State)
 }
 
 const (
@@ -441,6 +483,8 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.a = netip.AddrPortFrom(p.Src, p.SrcPort)
 	s.b = netip.AddrPortFrom(p.Dst, p.DstPort)
 	s.seq, s.midSeen, s.rst, s.closed = 0, false, false, false
+	s.oneSided, s.sent, s.syn, s.synAck = false, [2]bool{}, [2]bool{}, [2]bool{}
+	s.state = FlowState{}
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
 	s.tls = 0
 	if len(s.hello) > 0 { // recycled while collecting a hello
@@ -451,6 +495,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 		s.flow.VLAN = append(s.flow.VLAN[:0:0], p.VLAN[:p.NVLAN]...)
 	}
 	s.flow.ID = flowID(p)
+	s.flow.Order = p.Order
 	switch {
 	case tcp.SYN && !tcp.ACK:
 		s.conn.SetClient(http1.DirA)
@@ -495,8 +540,21 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlow
 	if tcp.RST {
 		s.rst = true
 	}
+	d := dirOf(dir)
+	if d == http1.DirB && s.oneSided {
+		s.oneSided = false
+		s.w.Stats.FlowsUnanswered--
+	}
+	if tcp.SYN {
+		if tcp.ACK {
+			s.synAck[d] = true
+		} else {
+			s.syn[d] = true
+		}
+	}
 	if len(tcp.Payload) > 0 {
-		s.overlap(dirOf(dir), tcp.Seq, tcp.Payload)
+		s.sent[d] = true
+		s.overlap(d, tcp.Seq, tcp.Payload)
 	}
 	if nextSeq == -1 && !tcp.SYN && !*start {
 		*start = true
@@ -680,6 +738,10 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 	}
 	s.close(s.w.now)
 	s.w.Stats.FlowsOpen--
+	if s.oneSided {
+		s.oneSided = false
+		s.w.Stats.FlowsUnanswered--
+	}
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
 	if len(s.w.free) < maxFree {
 		s.w.free = append(s.w.free, s)
@@ -708,6 +770,10 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 	} else {
 		tx.Flow.Client, tx.Flow.Server = s.b, s.a
 	}
+	tx.Flow.State = &s.state
+	c, sv := ex.ClientDir, 1-ex.ClientDir
+	tx.Flow.Confirmed = s.sent[sv] && s.sent[c]
+	tx.Flow.Handshake = s.syn[c] && s.synAck[sv]
 	tx.Seq = s.seq
 	s.seq++
 	tx.Exchange = *ex

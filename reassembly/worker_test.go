@@ -383,9 +383,10 @@ func TestWorkerSYNFlood(t *testing.T) {
 	if len(got) != 1 || got[0].flags != 0 || got[0].path != "/v1/users/1" {
 		t.Errorf("got %+v, want one clean transaction", got)
 	}
-	// the pending SYNs are replayed at the end, within max_flows
-	if w.Stats.Flows != 100 || w.Stats.FlowsRejected != 255-99 { // 255 flood SYNs pending
-		t.Errorf("after Close: flows %d, rejected %d; want 100, 156", w.Stats.Flows, w.Stats.FlowsRejected)
+	// the pending SYNs are replayed at the end, within max_unanswered_flows
+	// (max_flows/4: one-sided connections never take more)
+	if w.Stats.Flows != 26 || w.Stats.FlowsRejected != 0 || w.Stats.UnansweredRejected != 255-25 { // 255 flood SYNs pending
+		t.Errorf("after Close: flows %d, rejected %d, unanswered rejected %d; want 26, 0, 230", w.Stats.Flows, w.Stats.FlowsRejected, w.Stats.UnansweredRejected)
 	}
 }
 

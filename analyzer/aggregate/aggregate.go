@@ -5,7 +5,15 @@
 // bounded number of open detections; beyond the bound new ones are emitted
 // without aggregation and counted.
 //
-// Concurrency: one Aggregator per worker (not safe for concurrent use).
+// Folding spans flows, so in the sensor it happens in stage two: when the
+// Emitter handed to Emit is an analyzer.Folder (a stage-one worker), Emit
+// forwards the occurrence to it and keeps nothing, so Seen and Add report
+// nothing open and the analyzer reports every occurrence; stage two folds
+// them with one Aggregator per analyzer in capture order (Fold). With any
+// other Emitter (tests, stage-two analyzers) the Aggregator folds itself.
+//
+// Concurrency: one Aggregator per analyzer instance (not safe for
+// concurrent use).
 package aggregate
 
 import (
@@ -18,9 +26,7 @@ import (
 )
 
 // Key identifies one aggregated detection.
-type Key struct {
-	Class, Rule, Host, Method, Path, Name string
-}
+type Key = analyzer.FoldKey
 
 type open struct {
 	d        event.Detection
@@ -74,9 +80,20 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 	return true
 }
 
+// Spec is what stage two needs to fold this aggregator's occurrences.
+func (a *Aggregator) Spec() analyzer.FoldSpec {
+	return analyzer.FoldSpec{Prefix: a.Prefix, Interval: a.Interval, Max: a.Max}
+}
+
 // Emit emits a new detection d (its Count, FirstSeen and LastSeen set)
-// under key k and opens it for aggregation.
+// under key k and opens it for aggregation; when emit is an
+// analyzer.Folder it hands the occurrence over instead (see the package
+// documentation).
 func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
+	if f, ok := emit.(analyzer.Folder); ok {
+		f.Fold(a.Spec(), k, &d)
+		return
+	}
 	d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
 	emit.Detection(&d)
 	if len(a.open) >= a.Max {
@@ -84,6 +101,19 @@ func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
 		return
 	}
 	a.open[k] = &open{d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+}
+
+// Fold counts one occurrence d reported under k (stage two): the first
+// opens and emits it, the next ones add their count, last seen time and
+// severity.
+func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
+	if a.Add(k, max(d.Count, 1), d.LastSeen, d.Severity) {
+		if d.Confirmed { // a.lastO is k's open detection after Add
+			a.lastO.d.Confirmed = true
+		}
+		return
+	}
+	a.Emit(k, *d, emit)
 }
 
 // Flush re-emits open detections whose interval has passed with new

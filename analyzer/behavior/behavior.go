@@ -32,7 +32,9 @@ func init() {
 	discovery.AbuseNames = ClassNames
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     8, // after sensitive and attack, whose notes it reads
+		Stage:     analyzer.StageOrdered, // actors span flows and workers
+		After:     []string{"sensitive", "attack"},
+		Provides:  []string{"Notes.Abuse"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) { return OpenTracker(cfg.(*Config), env.Sensor) },

@@ -164,7 +164,15 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = strconv.AppendUint(dst, uint64(tn.ID), 10)
 		dst = append(dst, '}')
 	}
-	dst = append(dst, `},"seq":`...)
+	dst = append(dst, `,"confirmed":`...)
+	dst = strconv.AppendBool(dst, tx.Flow.Confirmed)
+	dst = append(dst, `},"client":"`...)
+	dst = tx.ClientAddr().AppendTo(dst)
+	if p := tx.PeerAddr(); p.IsValid() {
+		dst = append(dst, `","peer":"`...)
+		dst = p.AppendTo(dst)
+	}
+	dst = append(dst, `","seq":`...)
 	dst = strconv.AppendInt(dst, int64(tx.Seq), 10)
 	if req != nil {
 		dst = append(dst, `,"method":`...)

@@ -46,7 +46,7 @@ func init() {
 	discovery.MisconfigNames = MisconfigNames
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     9, // before discovery, which counts the notes per endpoint
+		Provides:  []string{"Notes.Misconfig"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {

@@ -330,7 +330,6 @@ func doRead(files []string, o *readOpts, env *IO) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	guardBlocklist(p, false)
 	fan, err := startExport(cfg, p, true, log)
 	if err != nil {
 		return err

@@ -270,7 +270,7 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	guardBlocklist(p, true)
+	guardBlocklist(p)
 	fan, err := startExport(cfg, p, false, log)
 	if err != nil {
 		return err
