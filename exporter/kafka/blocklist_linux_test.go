@@ -118,7 +118,7 @@ http {
 	bin := buildApitap(t, dir)
 	cfg := filepath.Join(dir, "apitap.yaml")
 	// the test network is private (10.200.x.x): opt in to blocking it
-	os.WriteFile(cfg, []byte("blocklist:\n  never_block: {private: false}\n  rules:\n    - {classes: [sqli, path_traversal], min_severity: high, action: block, ttl: 6s}\n"), 0o644)
+	os.WriteFile(cfg, []byte("blocklist:\n  never_block: {private: false}\n  rules:\n    - {classes: [sqli, path_traversal], min_severity: high, action: block, ttl: 20s}\n"), 0o644)
 	sensorLog := &strings.Builder{}
 	run := n.Exec(bin, "run", "-i", n.Peer, "--workers", "1", "--admin-addr", "", "--kafka-brokers", broker, "--config", cfg, "--emit", "detection,blocklist",
 		"--sensor-id", "enforce", "--stats-interval", "1s", "-o", filepath.Join(dir, "events.jsonl"))
@@ -200,11 +200,11 @@ http {
 	}
 	waitStatus(n.HostIP, 403, 5*time.Second)
 	waitStatus(bystander, 200, time.Second)
-	// the TTL (6 s) passes: the entry expires, the block is lifted
-	waitStatus(n.HostIP, 200, 15*time.Second)
+	// the TTL (20 s, longer than the 21 attacks take) passes: the entry expires, the block is lifted
+	waitStatus(n.HostIP, 200, 40*time.Second)
 	// the sensor revoked the entries too: a revoked event and a tombstone
 	var b []byte
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) { // the last attack came up to ~15 s after the first
 		if b, _ = os.ReadFile(filepath.Join(dir, "events.jsonl")); strings.Count(string(b), `"revoked":true`) == len(attackers) {
 			break
 		}
