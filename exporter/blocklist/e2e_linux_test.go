@@ -258,14 +258,13 @@ backend nginx
 
 	// the sensor on the veth and on lo (HAProxy to nginx)
 	cfg := filepath.Join(dir, "apitap.yaml")
-	os.WriteFile(cfg, []byte(`reassembly:
+	os.WriteFile(cfg, []byte(`sensor:
+  trusted_proxies: [127.0.0.1/32]   # HAProxy, in front of the second nginx server
+reassembly:
   idle_timeout: 2s          # unanswered spoofed requests are reported soon
 blocklist:
   never_block:
     private: false          # the test network is 10.200.x.x
-analyzers:
-  behavior:
-    trusted_proxies: [127.0.0.1/32]
 `), 0o644)
 	events := filepath.Join(dir, "events.jsonl")
 	sensorLog := &logBuf{}
