@@ -426,17 +426,25 @@ blocklist:
 	}
 	blocked := map[string]bool{}
 	var withheld map[string]int
+	want := map[string]bool{xffClient: true}
+	for _, a := range attackers {
+		want[a] = true
+	}
+	viaProxy := map[string]bool{} // attackers named behind the proxy (HAProxy to nginx, on lo)
 	for _, e := range readEvents(t, events) {
 		switch e.Type {
 		case "blocklist":
 			blocked[e.ActorBL.Value] = true
 		case "stats":
 			withheld = e.Withheld
+		case "detection":
+			if e.Actor.Peer == "127.0.0.1" && want[e.Actor.IP] && e.Confirmed {
+				viaProxy[e.Actor.IP] = true
+			}
 		}
 	}
-	want := map[string]bool{xffClient: true}
-	for _, a := range attackers {
-		want[a] = true
+	if len(viaProxy) != len(want) {
+		fail("%d of %d attackers named by the detections behind the proxy", len(viaProxy), len(want))
 	}
 	for v := range blocked {
 		if !want[v] {
@@ -459,14 +467,19 @@ blocklist:
 		report("nginx (file, check, reload)", latNginx), report("HAProxy (runtime API)", latHAProxy), report("", latFeed))
 	t.Log(msg)
 	fmt.Println("blocklist e2e:", msg)
+	if testing.Verbose() {
+		t.Logf("consumers:\n%s", consumerLog.String())
+	}
 }
 
 // ev is what the test reads of an event.
 type ev struct {
 	Type      string `json:"type"`
+	Class     string `json:"class"`
 	Confirmed bool   `json:"confirmed"`
 	Actor     struct {
-		IP string `json:"ip"`
+		IP   string `json:"ip"`
+		Peer string `json:"peer"`
 	} `json:"actor"`
 	ActorBL struct {
 		Value string `json:"value"`

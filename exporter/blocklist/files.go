@@ -51,6 +51,9 @@ type Files struct {
 
 	lastGood map[string][]byte // content that passed the check, by path
 	loaded   map[string]bool
+	// CheckTime and ReloadTime are how long the last write's check and
+	// reload took.
+	CheckTime, ReloadTime time.Duration
 	// CheckFailures and ReloadFailures count failed commands.
 	CheckFailures, ReloadFailures atomic.Uint64
 }
@@ -120,7 +123,7 @@ func (f *Files) Write(ctx context.Context, items []Item) (bool, error) {
 			return false, err
 		}
 		if f.Check != "" {
-			if out, err := f.run(ctx, f.Check); err != nil {
+			if out, err := f.run(ctx, f.Check, &f.CheckTime); err != nil {
 				f.CheckFailures.Add(1)
 				rerr := f.restore(changed)
 				return false, errors.Join(fmt.Errorf("check %q failed, the last good files stay: %w: %s", f.Check, err, out), rerr)
@@ -131,7 +134,7 @@ func (f *Files) Write(ctx context.Context, items []Item) (bool, error) {
 		f.lastGood[c.path] = c.body
 	}
 	if f.Reload != "" {
-		if out, err := f.run(ctx, f.Reload); err != nil {
+		if out, err := f.run(ctx, f.Reload, &f.ReloadTime); err != nil {
 			f.ReloadFailures.Add(1)
 			return true, fmt.Errorf("reload %q: %w: %s", f.Reload, err, out)
 		}
@@ -170,7 +173,7 @@ func (f *Files) checkBefore(ctx context.Context, changed []fileCandidate) error 
 		paths = append(paths, shellQuote(tmp))
 	}
 	cmd := strings.ReplaceAll(f.Check, "{}", strings.Join(paths, " "))
-	if out, err := f.run(ctx, cmd); err != nil {
+	if out, err := f.run(ctx, cmd, &f.CheckTime); err != nil {
 		f.CheckFailures.Add(1)
 		return fmt.Errorf("check %q failed, the last good files stay: %w: %s", f.Check, err, out)
 	}
@@ -199,7 +202,9 @@ func (f *Files) restore(changed []fileCandidate) error {
 	return errors.Join(errs...)
 }
 
-func (f *Files) run(ctx context.Context, command string) (string, error) {
+func (f *Files) run(ctx context.Context, command string, took *time.Duration) (string, error) {
+	start := time.Now()
+	defer func() { *took = time.Since(start) }()
 	t := f.Timeout
 	if t <= 0 {
 		t = 30 * time.Second

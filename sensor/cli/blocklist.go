@@ -118,7 +118,7 @@ func blocklistFlags(stderr io.Writer) (*flag.FlagSet, *blocklistOpts) {
 	}
 	fs.StringVar(&o.check, "check-cmd", "", "`command` (sh -c) that checks the candidate files; on failure the last good files stay ({} is replaced by the candidate paths)")
 	fs.StringVar(&o.reload, "reload-cmd", "", "`command` run (sh -c) after the files changed and passed --check-cmd")
-	fs.DurationVar(&o.debounce, "debounce", 500*time.Millisecond, "rewrite the files (and reload) at most once per this `interval`: a burst of entries makes one reload")
+	fs.DurationVar(&o.debounce, "debounce", 250*time.Millisecond, "rewrite the files (and reload) at most once per this `interval`: a burst of entries makes one reload")
 	fs.StringVar(&o.runtime, "haproxy-runtime", "", "HAProxy stats `socket` (unix path or host:port, level admin): apply entries over the runtime API")
 	fs.StringVar(&o.runtimeACL, "haproxy-runtime-acl", "", "ACL `reference` kept over the runtime API (default: the --haproxy file)")
 	fs.StringVar(&o.runtimeMap, "haproxy-runtime-map", "", "map `reference` kept over the runtime API (default: the --haproxy-map file)")
@@ -274,7 +274,8 @@ func (c *consumer) writeFiles(ctx context.Context) bool {
 	}
 	c.written = v
 	if changed {
-		c.log.Info().Int("entries", len(items)).Int("enforced", len(blocklist.Enforced(items, c.enforce))).Msg("blocklist updated")
+		c.log.Info().Int("entries", len(items)).Int("enforced", len(blocklist.Enforced(items, c.enforce))).
+			Dur("check_ms", c.files.CheckTime).Dur("reload_ms", c.files.ReloadTime).Msg("blocklist updated")
 	}
 	if n := c.st.Rejects.Total(""); n > before {
 		c.log.Warn().Uint64("rejected", n-before).Msg("entries refused by output validation")
