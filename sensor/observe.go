@@ -68,13 +68,12 @@ type obs struct {
 	dets  []event.Detection
 	folds []fold
 	// tx is a copy of the transaction for stage-two analyzers (hasTx);
-	// req, resp, the header and body slices are its storage, reused.
+	// req and resp are its messages, their headers and bodies live in the
+	// batch's arenas.
 	tx      reassembly.Transaction
 	hasTx   bool
 	req     http1.Request
 	resp    http1.Response
-	hdrs    []http1.Header
-	bodies  []byte
 	hello   *tlshello.Hello
 	flow    reassembly.Flow // the hello's flow
 	helloAt time.Time       // capture time of the hello's first byte
@@ -104,55 +103,48 @@ func (o *obs) reset() {
 	o.tx, o.hasTx, o.hello, o.flow, o.helloAt = reassembly.Transaction{}, false, nil, reassembly.Flow{}, time.Time{}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.req, o.resp = http1.Request{}, http1.Response{}
-	clear(o.hdrs)
-	o.hdrs = o.hdrs[:0]
-	o.bodies = o.bodies[:0]
-	if cap(o.bodies) > 1<<20 {
-		o.bodies = nil
-	}
 }
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves
-// on: the messages, their header lists and bodies are copied into o's own
-// storage (strings are immutable and kept as they are).
-func (o *obs) copyTx(tx *reassembly.Transaction) {
+// on: the messages are copied into o, their header lists and bodies into
+// the batch's arenas (strings are immutable and kept as they are).
+func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
 	o.tx = *tx
 	o.tx.Flow.State = nil // the worker's, per connection
 	o.hasTx = true
-	n := 0
-	if tx.Request != nil {
-		n += len(tx.Request.Body.Data)
-	}
-	if tx.Response != nil {
-		n += len(tx.Response.Body.Data)
-	}
-	o.bodies = slices.Grow(o.bodies[:0], n)
 	if r := tx.Request; r != nil {
 		o.req = *r
-		o.hdrs = append(o.hdrs[:0], r.Headers...)
-		o.req.Headers = o.hdrs[:len(r.Headers):len(r.Headers)]
-		o.req.Body.Data = o.keep(r.Body.Data)
+		o.req.Headers = b.keepHeaders(r.Headers)
+		o.req.Body.Data = b.keep(r.Body.Data)
 		o.tx.Request = &o.req
 	}
 	if r := tx.Response; r != nil {
 		o.resp = *r
-		start := len(o.hdrs)
-		o.hdrs = append(o.hdrs, r.Headers...)
-		o.resp.Headers = o.hdrs[start:len(o.hdrs):len(o.hdrs)]
-		o.resp.Body.Data = o.keep(r.Body.Data)
+		o.resp.Headers = b.keepHeaders(r.Headers)
+		o.resp.Body.Data = b.keep(r.Body.Data)
 		o.tx.Response = &o.resp
 	}
 }
 
-// keep copies b into o.bodies (grown to fit both bodies beforehand, so
-// earlier copies stay where they are).
-func (o *obs) keep(b []byte) []byte {
-	if b == nil {
+// keep copies p into the batch's byte arena. When the arena grows, what it
+// held before stays where it was (the old array lives as long as it is
+// referenced).
+func (b *obsBatch) keep(p []byte) []byte {
+	if p == nil {
 		return nil
 	}
-	start := len(o.bodies)
-	o.bodies = append(o.bodies, b...)
-	return o.bodies[start:len(o.bodies):len(o.bodies)]
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return b.arena[start:len(b.arena):len(b.arena)]
+}
+
+func (b *obsBatch) keepHeaders(h []http1.Header) []http1.Header {
+	if h == nil {
+		return nil
+	}
+	start := len(b.hdrs)
+	b.hdrs = append(b.hdrs, h...)
+	return b.hdrs[start:len(b.hdrs):len(b.hdrs)]
 }
 
 // addDetection keeps a copy of d (analyzers reuse theirs).
@@ -177,6 +169,22 @@ type obsBatch struct {
 	n      int
 	mark   uint64
 	final  bool // the worker has finished: nothing follows
+	// arenas of the copied transactions' bodies and header lists
+	arena []byte
+	hdrs  []http1.Header
+}
+
+// clearArenas empties the arenas for reuse, within bounds.
+func (b *obsBatch) clearArenas() {
+	b.arena = b.arena[:0]
+	if cap(b.arena) > 8<<20 {
+		b.arena = nil
+	}
+	clear(b.hdrs)
+	b.hdrs = b.hdrs[:0]
+	if cap(b.hdrs) > 1<<14 {
+		b.hdrs = nil
+	}
 }
 
 // next returns the batch's next free slot, reset.

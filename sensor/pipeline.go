@@ -681,7 +681,7 @@ func (w *worker) done(o *obs, tx *reassembly.Transaction) {
 		return
 	}
 	if tx != nil && w.p.s2.needTx {
-		o.copyTx(tx)
+		o.copyTx(tx, w.out)
 	}
 }
 
@@ -912,6 +912,7 @@ func (w *worker) deliver() {
 		w.p.s2.process(b.items[i], nil)
 	}
 	b.n = 0
+	b.clearArenas()
 }
 
 // frame decodes one frame and feeds its TCP segment to reassembly; at is

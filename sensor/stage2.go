@@ -334,6 +334,7 @@ func (m *merge) drain(force bool) {
 
 func (m *merge) recycle(b *obsBatch) {
 	b.n, b.final, b.mark = 0, false, 0
+	b.clearArenas()
 	select {
 	case m.free <- b:
 	default:

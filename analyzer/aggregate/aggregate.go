@@ -17,6 +17,7 @@
 package aggregate
 
 import (
+	"container/heap"
 	"sort"
 	"strconv"
 	"time"
@@ -29,10 +30,43 @@ import (
 type Key = analyzer.FoldKey
 
 type open struct {
+	k        Key
 	d        event.Detection
 	emitted  time.Time
 	pending  int
 	lastSeen time.Time
+	queued   time.Time // the due time of its newest entry in the heap
+}
+
+// due is when Flush must look at o next: its interval ends (with
+// occurrences pending) or it has been idle for two intervals.
+func (o *open) due(interval time.Duration) time.Time {
+	if o.pending > 0 {
+		return o.emitted.Add(interval)
+	}
+	return o.lastSeen.Add(2 * interval)
+}
+
+// dueHeap orders open detections by the time Flush must look at them, so
+// that a flush costs what is due, not what is open. Entries go stale when
+// an open detection is queued again earlier or forgotten; Flush skips them.
+type dueHeap []dueEntry
+
+type dueEntry struct {
+	at time.Time
+	o  *open
+}
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = dueEntry{}
+	*h = old[:len(old)-1]
+	return e
 }
 
 // Aggregator holds the open detections of one worker.
@@ -41,6 +75,7 @@ type Aggregator struct {
 	Max       int
 	Prefix    string // of detection ids ("sd-", "cf-")
 	open      map[Key]*open
+	heap      dueHeap
 	Untracked uint64 // detections emitted without aggregation (bound reached)
 	// the detection Add found last: the same finding repeats on call after
 	// call, and comparing keys costs less than hashing one
@@ -71,6 +106,9 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 		}
 		a.lastK, a.lastO = k, o
 	}
+	if o.pending == 0 {
+		a.queue(o, o.emitted.Add(a.Interval)) // due earlier now
+	}
 	o.pending += n
 	o.d.Count += n
 	if at.After(o.lastSeen) {
@@ -100,7 +138,18 @@ func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
 		a.Untracked++
 		return
 	}
-	a.open[k] = &open{d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	o := &open{k: k, d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	a.open[k] = o
+	a.queue(o, o.due(a.Interval))
+}
+
+// queue puts o into the heap at at, unless it is queued earlier already.
+func (a *Aggregator) queue(o *open, at time.Time) {
+	if !o.queued.IsZero() && !at.Before(o.queued) {
+		return
+	}
+	o.queued = at
+	heap.Push(&a.heap, dueEntry{at: at, o: o})
 }
 
 // Fold counts one occurrence d reported under k (stage two): the first
@@ -118,27 +167,51 @@ func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
 
 // Flush re-emits open detections whose interval has passed with new
 // occurrences, and forgets those idle for two intervals; final emits every
-// pending one and forgets all.
+// pending one and forgets all. What is due is taken from a heap (a flush
+// costs what is due, not what is open) and handled in key order.
 func (a *Aggregator) Flush(now time.Time, emit analyzer.Emitter, final bool) {
-	keys := make([]Key, 0, len(a.open))
-	for k := range a.open {
-		keys = append(keys, k)
+	var due []*open
+	if final {
+		due = make([]*open, 0, len(a.open))
+		for _, o := range a.open {
+			due = append(due, o)
+		}
+		a.heap = a.heap[:0]
+	} else {
+		for len(a.heap) > 0 && !now.Before(a.heap[0].at) {
+			e := heap.Pop(&a.heap).(dueEntry)
+			if e.o.queued != e.at || a.open[e.o.k] != e.o {
+				continue // stale: queued again, or forgotten
+			}
+			e.o.queued = time.Time{}
+			due = append(due, e.o)
+		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
-	for _, k := range keys {
-		o := a.open[k]
+	sort.Slice(due, func(i, j int) bool { return less(due[i].k, due[j].k) })
+	for _, o := range due {
 		if o.pending > 0 && (final || now.Sub(o.emitted) >= a.Interval) {
 			d := o.d
 			d.LastSeen = o.lastSeen
-			d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
+			d.ID = a.id(o.k, d.FirstSeen, d.LastSeen, d.Count)
 			emit.Detection(&d)
 			o.emitted, o.pending = now, 0
+			if !final {
+				a.queue(o, o.due(a.Interval))
+			}
 			continue
 		}
 		if final || now.Sub(o.lastSeen) >= 2*a.Interval {
-			delete(a.open, k)
-			a.lastO = nil
+			delete(a.open, o.k)
+			if a.lastO == o {
+				a.lastO = nil
+			}
+			continue
 		}
+		a.queue(o, o.due(a.Interval))
+	}
+	if final {
+		clear(a.open)
+		a.lastO = nil
 	}
 }
 

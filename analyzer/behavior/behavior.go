@@ -16,6 +16,7 @@ import (
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/tlshello"
@@ -24,12 +25,17 @@ import (
 // Name is the analyzer's name and configuration section.
 const Name = "behavior"
 
-// ClassNames name the bits of reassembly.Notes.Abuse: one per class (the
-// kinds of bola after cBOLA share cBOLA's bit, see abuseBit).
-var ClassNames = classNames[:cBOLAOwner]
+// ClassNames name the bits of reassembly.Notes.Abuse (package vocab): one
+// per class (the kinds of bola after cBOLA share cBOLA's bit, see
+// abuseBit).
+var ClassNames = vocab.AbuseClasses
 
 func init() {
-	discovery.AbuseNames = ClassNames
+	for i, n := range classNames[:cBOLAOwner] {
+		if ClassNames[i] != n {
+			panic("behavior: classNames and vocab.AbuseClasses disagree at " + n)
+		}
+	}
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
 		Stage:     analyzer.StageOrdered, // actors span flows and workers

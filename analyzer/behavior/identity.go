@@ -32,7 +32,7 @@ type identity struct {
 // is not shared).
 type resolver struct {
 	cfg      *Config
-	trusted  bool               // trusted_proxies set (fwd resolves)
+	trusted  bool // trusted_proxies set (fwd resolves)
 	fwd      *ident.Resolver
 	sessions nameSet                  // cookie names
 	keys     nameSet                  // header names
@@ -56,7 +56,6 @@ const (
 	maxJWTCache = 4096 // token -> subject
 	maxUACache  = 4096 // User-Agent -> family
 )
-
 
 // resolve reads the request's headers once.
 func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {

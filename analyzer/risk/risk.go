@@ -24,6 +24,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -31,8 +32,8 @@ import (
 // Name is the analyzer's name and configuration key.
 const Name = "risk"
 
-// MisconfigNames name the bits of reassembly.Notes.Misconfig.
-var MisconfigNames = []string{"cors_any_origin_with_credentials", "cors_any_origin", "missing_security_headers", "version_banner", "stack_trace"}
+// MisconfigNames name the bits of reassembly.Notes.Misconfig (package vocab).
+var MisconfigNames = vocab.Misconfigs
 
 const (
 	mCORSCreds = 1 << iota
@@ -43,7 +44,6 @@ const (
 )
 
 func init() {
-	discovery.MisconfigNames = MisconfigNames
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
 		Provides:  []string{"Notes.Misconfig"},
