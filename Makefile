@@ -12,6 +12,7 @@ FUZZ_TARGETS := \
 	./sensor/decode:FuzzDecode:200000 \
 	./reassembly/http1:FuzzConn:150000 \
 	./reassembly/http1:FuzzLookupHeader:100000 \
+	./reassembly:FuzzWorkerLoss:2000 \
 	./analyzer/redact:FuzzQuery:200000 \
 	./sensor/capture:FuzzFile:50000 \
 	./exporter/spool:FuzzSegment:20000 \

@@ -87,7 +87,14 @@ type Stats struct {
 	// TLSUnparsed counts connections that started like TLS but whose
 	// hello could not be read.
 	TLSHellos, TLSUnparsed uint64
-	HTTP                   http1.Stats
+	// AckedHoles counts holes skipped at once because the other side
+	// acknowledged the missing bytes (see holes.go); they are counted in
+	// Gaps and GapBytes too.
+	AckedHoles uint64
+	// RSTIgnored counts RSTs that the connection carried on after (the
+	// endpoint did not honour them; see rst.go): they did not end it.
+	RSTIgnored uint64
+	HTTP       http1.Stats
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -110,6 +117,8 @@ func (s *Stats) Add(o *Stats) {
 	s.FlowsUnanswered += o.FlowsUnanswered
 	s.TLSHellos += o.TLSHellos
 	s.TLSUnparsed += o.TLSUnparsed
+	s.AckedHoles += o.AckedHoles
+	s.RSTIgnored += o.RSTIgnored
 	s.HTTP.Add(&o.HTTP)
 }
 
@@ -136,6 +145,18 @@ type Worker struct {
 	// tlsHeld is the bytes of incomplete ClientHellos held (maxTLSHeld)
 	tlsHeld int
 	synTCP  layers.TCP // a pending SYN being replayed
+	// acknowledged holes (holes.go)
+	holeTab map[synKey]*stream
+	// holePorts counts holeTab's connections by the XOR of their ports,
+	// as synTable.ports does
+	holePorts *[1 << 16]uint16 // allocated with the first hole
+	fills     []fillReq
+	fillBuf   []byte
+	fillPkt   Packet
+	fillTCP   layers.TCP
+	filling   bool
+	// RSTs waiting for the connection's next packet (rst.go)
+	rsts rstTable
 	// answeredReplay is set while a pending SYN is replayed because the
 	// other side of its connection sent a packet: the connection is
 	// answered from its start.
@@ -180,8 +201,15 @@ func (w *Worker) Packet(p *Packet) {
 	t := p.TCP
 	switch {
 	case t.SYN && !t.ACK && !t.FIN && !t.RST && len(t.Payload) == 0 && len(t.Contents) <= maxTCPHeader:
+		if len(w.rsts.m) > 0 {
+			w.rstNext(p)
+		}
 		w.holdSYN(p)
+	case t.RST && w.holdRST(p):
 	default:
+		if len(w.rsts.m) > 0 && !t.RST {
+			w.rstNext(p)
+		}
 		if len(w.syns.idx) > 0 && w.syns.ports[p.SrcPort^p.DstPort] > 0 { // cheap test first: most packets have no pending SYN
 			if i, ok := w.syns.idx[synKeyOf(p)]; ok {
 				e := &w.syns.ring[i]
@@ -198,10 +226,16 @@ func (w *Worker) Packet(p *Packet) {
 }
 
 func (w *Worker) assemble(p *Packet) {
+	if len(w.holeTab) > 0 && p.TCP.ACK && !w.filling {
+		w.preAck(p)
+	}
 	c := &w.ctx[w.ctxi]
 	w.ctxi = (w.ctxi + 1) % ctxRing
 	c.ci, c.p = p.CI, p
 	w.asm.AssembleWithContext(p.NetFlow, p.TCP, c)
+	if len(w.fills) > 0 && !w.filling {
+		w.runFills()
+	}
 }
 
 // A SYN (without ACK or payload) is not handed to gopacket at once: it waits
@@ -375,6 +409,7 @@ func (w *Worker) Tick(now time.Time) {
 	}
 	w.flush = w.now.Add(flushEvery)
 	w.expireSYNs()
+	w.expireRSTs(false)
 	w.asm.FlushWithOptions(gpr.FlushOptions{
 		T:  w.now.Add(-w.cfg.GapTimeout),
 		TC: w.now.Add(-w.cfg.IdleTimeout),
@@ -391,6 +426,7 @@ func (w *Worker) Close() {
 			w.replaySYN(i)
 		}
 	}
+	w.expireRSTs(true)
 	w.asm.FlushAll()
 	w.Stats.BufferDenied = w.Budget.Denied
 }
@@ -452,6 +488,8 @@ type stream struct {
 	tlsDir  http1.Dir // the side that sent the first byte
 	hello   []byte
 	helloAt time.Time
+	netFlow gopacket.Flow // direction A's addresses
+	holes   holes         // acknowledgement state (holes.go)
 	// oneSided: no packet from the side that did not open the connection
 	// yet (counted in Stats.FlowsUnanswered). sent[d]: direction d carried
 	// payload; syn[d]: direction d sent a SYN (with ACK for the answer).
@@ -490,6 +528,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	if len(s.hello) > 0 { // recycled while collecting a hello
 		s.releaseHello()
 	}
+	s.netFlow, s.holes = p.NetFlow, holes{}
 	s.flow = Flow{Tunnel: p.Tunnel}
 	if p.NVLAN > 0 {
 		s.flow.VLAN = append(s.flow.VLAN[:0:0], p.VLAN[:p.NVLAN]...)
@@ -536,7 +575,10 @@ func dirOf(d gpr.TCPFlowDirection) http1.Dir {
 
 // Accept implements gopacket's Stream. A direction whose first packet is
 // not a SYN starts where the capture starts (mid-stream).
-func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+func (s *stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+	if s.w.filling {
+		return true // a filler segment (holes.go)
+	}
 	if tcp.RST {
 		s.rst = true
 	}
@@ -557,6 +599,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlow
 		s.overlap(d, tcp.Seq, tcp.Payload)
 	}
 	if nextSeq == -1 && !tcp.SYN && !*start {
+		s.holesStart(tcp, dirOf(dir), ci.Timestamp)
 		*start = true
 		if !s.midSeen {
 			s.midSeen = true
@@ -564,6 +607,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlow
 			s.conn.SetMidStream()
 		}
 	}
+	s.holesAccept(tcp, dirOf(dir), nextSeq, *start, ci.Timestamp)
 	return true
 }
 
@@ -626,7 +670,14 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 	if st := sg.Stats(); st.QueuedBytes > 0 {
 		s.w.Stats.OutOfOrderBytes += uint64(st.QueuedBytes)
 	}
-	if skip != 0 && !s.closed {
+	drop, told := s.holesSG(d, skip, length, end)
+	if drop > 0 { // filler of an acknowledged hole: the parser knows already
+		length -= drop
+		if length > 0 {
+			ts = sg.CaptureInfo(drop).Timestamp
+		}
+	}
+	if skip != 0 && !s.closed && !told {
 		s.w.Stats.Gaps++
 		if skip > 0 {
 			s.w.Stats.GapBytes += uint64(skip)
@@ -634,9 +685,9 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		s.conn.Gap(d, skip, ts)
 	}
 	if length > 0 && !s.closed && !s.conn.Done() {
-		data := sg.Fetch(length)
+		data := sg.Fetch(length + drop)[drop:]
 		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
-			last := sg.CaptureInfo(length - 1).Timestamp
+			last := sg.CaptureInfo(drop + length - 1).Timestamp
 			s.conn.Data(d, data, ts, last)
 		}
 	}
@@ -737,6 +788,7 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 		s.releaseHello()
 	}
 	s.close(s.w.now)
+	s.w.unregisterHole(s)
 	s.w.Stats.FlowsOpen--
 	if s.oneSided {
 		s.oneSided = false

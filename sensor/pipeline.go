@@ -925,10 +925,18 @@ func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkTyp
 		return
 	}
 	t := &w.dp.TCP
-	if len(t.Payload) == 0 && !t.SYN && !t.FIN && !t.RST {
-		return // a pure ACK carries nothing the parser needs
-	}
 	rp := &w.rp
+	if len(t.Payload) == 0 && !t.SYN && !t.FIN && !t.RST {
+		// a pure ACK carries nothing the parser needs, except that it may
+		// show a hole in the other direction to be lost (Worker.Ack looks
+		// only at connections with a hole)
+		if w.asm.HasHoles() {
+			rp.NetFlow, rp.TCP, rp.CI, rp.Order = w.dp.NetFlow, t, ci, at
+			rp.Src, rp.Dst, rp.SrcPort, rp.DstPort = w.dp.Src, w.dp.Dst, w.dp.SrcPort, w.dp.DstPort
+			w.asm.Ack(rp)
+		}
+		return
+	}
 	rp.NetFlow, rp.TCP, rp.CI, rp.Order = w.dp.NetFlow, t, ci, at
 	rp.Src, rp.Dst, rp.SrcPort, rp.DstPort = w.dp.Src, w.dp.Dst, w.dp.SrcPort, w.dp.DstPort
 	rp.VLAN, rp.NVLAN = w.dp.VLAN, w.dp.NVLAN

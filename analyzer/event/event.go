@@ -220,8 +220,10 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = append(dst, '}')
 	}
 	if resp != nil {
-		dst = append(dst, `,"status":`...)
-		dst = strconv.AppendInt(dst, int64(resp.Status), 10)
+		if resp.Status > 0 { // (an HTTP/0.9 response has none)
+			dst = append(dst, `,"status":`...)
+			dst = strconv.AppendInt(dst, int64(resp.Status), 10)
+		}
 		dst = append(dst, `,"response":{"proto":`...)
 		dst = AppendString(dst, resp.Proto)
 		dst = append(dst, `,"reason":`...)
