@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,6 +203,11 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	p.Analyzers = analyzer.Names(enabled)
 	if p.ident, err = identity.New(trustedProxies(cfg, enabled)); err != nil {
 		return nil, fmt.Errorf("sensor.trusted_proxies: %w", err)
+	}
+	// the proxies whose forwarded-for headers name the client are never
+	// blocked themselves
+	if ps, err := Prefixes("sensor.trusted_proxies", trustedProxies(cfg, enabled)); err == nil {
+		p.Block.NeverBlock(blocklist.ReasonTrustedProxy, ps...)
 	}
 	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
 	if err != nil {
@@ -956,6 +962,11 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	if w.p.emitTx {
 		o.line = w.enc.AppendTransaction(o.line, tx)
 	}
+	if tx.Response != nil {
+		// a listening port answered: stage two teaches the blocklist its
+		// monitored servers, in capture order
+		o.server, o.client = tx.Flow.Server.Addr(), tx.Flow.Client.Addr()
+	}
 	w.cur, w.curTx = o, tx
 	w.chain.Analyze(tx, w)
 	w.cur, w.curTx = nil, nil
@@ -1051,6 +1062,9 @@ type Summary struct {
 	// order (a worker lagged past the bound); Held is the most
 	// observations stage two's merge held at once.
 	Late, Held uint64
+	// BlocklistWithheld counts the blocklist entries not made, by reason
+	// (non-zero ones).
+	BlocklistWithheld []event.Count
 }
 
 func (p *Pipeline) summary() *Summary {
@@ -1077,6 +1091,7 @@ func (p *Pipeline) summary() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -1170,6 +1185,7 @@ func (p *Pipeline) snapshot() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -1262,6 +1278,8 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
 		Detections:   s.Detections,
+		// sorted by name, as every counter object
+		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {

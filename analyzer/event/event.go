@@ -46,6 +46,9 @@ type Stats struct {
 	Flags         []Count // transactions by flag
 	CaptureErrors []Count // damaged captures by kind
 	Detections    []Count // detections by class
+	// BlocklistWithheld counts blocklist entries not made, by reason
+	// (written only when some were).
+	BlocklistWithheld []Count
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -73,6 +76,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
+	if len(s.BlocklistWithheld) > 0 {
+		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
+	}
 	return append(dst, "}\n"...)
 }
 
