@@ -24,6 +24,7 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \
+	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean

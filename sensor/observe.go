@@ -80,6 +80,11 @@ type obs struct {
 	// server answered client (a transaction with a response): the
 	// blocklist learns its monitored servers from it
 	server, client netip.Addr
+	// principal is the authenticated identity of a request the server
+	// accepted (below 400): the blocklist tells shared addresses (many
+	// identities behind one address) from single clients
+	principal string
+	resolved  netip.Addr // the request's client, for principal
 }
 
 // fold is one occurrence of a finding that stage two folds (see package
@@ -102,6 +107,7 @@ func (o *obs) reset() {
 	o.folds = o.folds[:0]
 	o.tx, o.hasTx, o.hello, o.flow, o.helloAt = reassembly.Transaction{}, false, nil, reassembly.Flow{}, time.Time{}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
+	o.principal, o.resolved = "", netip.Addr{}
 	o.req, o.resp = http1.Request{}, http1.Response{}
 }
 

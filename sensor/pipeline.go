@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -622,6 +623,7 @@ type worker struct {
 	curTx      *reassembly.Transaction
 	other      uint64 // detections outside a transaction, numbered
 	sentAt     time.Time
+	creds      identity.Parser // credentials, parsed once per transaction
 }
 
 // workerSnap is what a live worker last published for periodic stats: the
@@ -956,6 +958,7 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.txs.Add(1)
 	w.mix.add(tx)
 	tx.ClientIP = w.p.ident.Client(tx)
+	w.creds.Auth(tx)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
 	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
@@ -966,6 +969,9 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 		// a listening port answered: stage two teaches the blocklist its
 		// monitored servers, in capture order
 		o.server, o.client = tx.Flow.Server.Addr(), tx.Flow.Client.Addr()
+		if tx.Response.Status < 400 {
+			o.principal, o.resolved = principalKey(&tx.Auth), tx.ClientAddr()
+		}
 	}
 	w.cur, w.curTx = o, tx
 	w.chain.Analyze(tx, w)
@@ -1319,4 +1325,22 @@ func nonZero(c []event.Count) []event.Count {
 		}
 	}
 	return out
+}
+
+// principalKey names the identity a request's credentials carry, for the
+// blocklist's count of identities per address: the principal of a JWT or
+// a Basic user, else a hash of an opaque credential; "" without one.
+func principalKey(a *reassembly.Auth) string {
+	switch {
+	case a.Principal != "":
+		return "user:" + a.Principal
+	case a.Credential != "":
+		h := uint64(14695981039346656037)
+		for i := 0; i < len(a.Credential); i++ {
+			h ^= uint64(a.Credential[i])
+			h *= 1099511628211
+		}
+		return "key:" + strconv.FormatUint(h, 16)
+	}
+	return ""
 }

@@ -66,6 +66,9 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 	if o.server.IsValid() {
 		s.p.Block.NoteServer(o.server, o.client)
 	}
+	if o.principal != "" {
+		s.p.Block.NoteClient(o.resolved, o.principal, o.ts)
+	}
 	for i := range o.dets {
 		s.detection(&o.dets[i])
 	}
