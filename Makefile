@@ -15,6 +15,8 @@ FUZZ_TARGETS := \
 	./analyzer/redact:FuzzQuery:200000 \
 	./sensor/capture:FuzzFile:50000 \
 	./exporter/spool:FuzzSegment:20000 \
+	./exporter/ocsf:FuzzConvert:20000 \
+	./exporter/syslog:FuzzMessage:15000 \
 	./analyzer/discovery:FuzzSchema:100000 \
 	./analyzer/discovery:FuzzTemplate:8000 \
 	./analyzer/sensitive:FuzzScan:20000 \
