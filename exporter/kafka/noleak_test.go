@@ -3,13 +3,13 @@ package kafka_test
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apitap/apitap/internal/testgen/pcapgen"
