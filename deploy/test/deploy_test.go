@@ -187,27 +187,29 @@ var podChecks = []podCheck{
 			return err
 		}
 		var cfg struct {
-			Kafka struct {
-				TLS struct {
-					CAFile   string `json:"ca_file"`
-					CertFile string `json:"cert_file"`
-					KeyFile  string `json:"key_file"`
-				} `json:"tls"`
-				SASL struct {
-					Password     string `json:"password"`
-					PasswordFile string `json:"password_file"`
-				} `json:"sasl"`
-				Spool struct {
-					Dir string `json:"dir"`
-				} `json:"spool"`
-			} `json:"kafka"`
+			Exporters struct {
+				Kafka struct {
+					TLS struct {
+						CAFile   string `json:"ca_file"`
+						CertFile string `json:"cert_file"`
+						KeyFile  string `json:"key_file"`
+					} `json:"tls"`
+					SASL struct {
+						Password     string `json:"password"`
+						PasswordFile string `json:"password_file"`
+					} `json:"sasl"`
+					Spool struct {
+						Dir string `json:"dir"`
+					} `json:"spool"`
+				} `json:"kafka"`
+			} `json:"exporters"`
 		}
 		if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
 			return fmt.Errorf("config.yaml: %v", err)
 		}
-		k := cfg.Kafka
+		k := cfg.Exporters.Kafka
 		if k.SASL.Password != "" {
-			return errors.New("kafka.sasl.password in a ConfigMap: use password_file from a Secret")
+			return errors.New("exporters.kafka.sasl.password in a ConfigMap: use password_file from a Secret")
 		}
 		for _, f := range []string{k.SASL.PasswordFile, k.TLS.CAFile, k.TLS.CertFile, k.TLS.KeyFile} {
 			if f == "" {
@@ -220,10 +222,10 @@ var podChecks = []podCheck{
 		if k.Spool.Dir != "" {
 			m, v := p.mount(k.Spool.Dir)
 			if m == nil || v == nil {
-				return fmt.Errorf("kafka.spool.dir %s is on the read-only root filesystem: mount a volume there", k.Spool.Dir)
+				return fmt.Errorf("exporters.kafka.spool.dir %s is on the read-only root filesystem: mount a volume there", k.Spool.Dir)
 			}
 			if m.ReadOnly || (v.HostPath == nil && v.EmptyDir == nil) {
-				return fmt.Errorf("kafka.spool.dir %s must be on a writable hostPath or emptyDir volume, got mount %s of %s", k.Spool.Dir, toYAML(m), toYAML(v.VolumeSource))
+				return fmt.Errorf("exporters.kafka.spool.dir %s must be on a writable hostPath or emptyDir volume, got mount %s of %s", k.Spool.Dir, toYAML(m), toYAML(v.VolumeSource))
 			}
 		}
 		return nil
@@ -611,7 +613,7 @@ func TestChartMatchesManifests(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(ct), &cc); err != nil {
 			t.Fatal(err)
 		}
-		delete(mc, "kafka")
+		delete(mc, "exporters")
 		if !equality.Semantic.DeepEqual(mc, cc) {
 			t.Errorf("configurations differ (kafka aside):\nplain:\n%s\nchart:\n%s", toYAML(mc), toYAML(cc))
 		}
