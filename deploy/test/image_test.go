@@ -150,8 +150,8 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), version+" ") {
-		t.Fatalf("apitap version from the image: %v %q, want it to start with %s", err, out, version)
+	if err != nil || !strings.HasPrefix(string(out), "apitap "+version+" ") {
+		t.Fatalf("apitap version from the image: %v %q, want apitap %s", err, out, version)
 	}
 	if fo, _ := exec.Command("file", bin).Output(); len(fo) > 0 && !bytes.Contains(fo, []byte("statically linked")) {
 		t.Errorf("the binary is not static: %s", fo)
