@@ -109,8 +109,11 @@ const Name = "kafka"
 
 func init() {
 	exporter.Register(exporter.Descriptor{
-		Name:       Name,
-		NewConfig:  func() any { return &Config{} },
+		Name: Name,
+		NewConfig: func() any {
+			return &Config{Compression: "zstd", BatchTimeout: 5 * time.Millisecond, MaxAttempts: 10,
+				Spool: SpoolConfig{MaxBytes: 1 << 30, Fsync: "segment"}}
+		},
 		Tombstones: true, // blocklist revocations on the compacted topic
 		New: func(cfg any, out exporter.Output, env exporter.Env) (exporter.Sink, error) {
 			c := cfg.(*Config)

@@ -55,7 +55,8 @@ type Config struct {
 }
 
 func defaults() *Config {
-	return &Config{Batch: 1, Timeout: 10 * time.Second, MaxAttempts: 5, BackoffMin: 500 * time.Millisecond, BackoffMax: 30 * time.Second, Queue: 10000}
+	return &Config{Batch: 1, Timeout: 10 * time.Second, MaxAttempts: 5, BackoffMin: 500 * time.Millisecond, BackoffMax: 30 * time.Second, Queue: 10000,
+		Spool: spool.Config{MaxBytes: 1 << 30, Fsync: "segment"}}
 }
 
 // Validate checks the section.
