@@ -60,6 +60,9 @@ type Transaction struct {
 	// sensor sets it before the analyzers run; use ClientAddr, which falls
 	// back to the packet source when it is not set.
 	ClientIP netip.Addr
+	// Auth is what the request's Authorization header says, parsed once
+	// by the sensor for every analyzer (package analyzer/identity).
+	Auth Auth
 	http1.Exchange
 	// Source is where the exchange was read in clear; TLS describes the
 	// TLS session it was read from (nil for clear text on the wire).
@@ -69,6 +72,28 @@ type Transaction struct {
 	// analyzers after them in the chain; the sensor clears them before the
 	// chain runs.
 	Notes Notes
+}
+
+// Auth kinds (Auth.Kind).
+const (
+	AuthBasic     = "basic"
+	AuthBearerJWT = "bearer_jwt"
+	AuthBearer    = "bearer" // an opaque token
+	AuthOther     = "other"
+)
+
+// Auth is a request's credentials as read once per transaction: the
+// scheme of its Authorization header, the principal it names (a JWT's
+// subject or client id, a Basic user name) and, for opaque tokens and
+// other schemes, the credential itself (raw: for keying actors, never
+// exported). A JWT's algorithm and issuer come along.
+type Auth struct {
+	Kind        string
+	Principal   string
+	Credential  string
+	JWTAlg      string
+	JWTIssuer   string
+	JWTUnsigned bool
 }
 
 // ClientAddr is the resolved client (ClientIP), or the packet source when

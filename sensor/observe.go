@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"math"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -76,6 +77,14 @@ type obs struct {
 	hello   *tlshello.Hello
 	flow    reassembly.Flow // the hello's flow
 	helloAt time.Time       // capture time of the hello's first byte
+	// server answered client (a transaction with a response): the
+	// blocklist learns its monitored servers from it
+	server, client netip.Addr
+	// principal is the authenticated identity of a request the server
+	// accepted (below 400): the blocklist tells shared addresses (many
+	// identities behind one address) from single clients
+	principal string
+	resolved  netip.Addr // the request's client, for principal
 }
 
 // fold is one occurrence of a finding that stage two folds (see package
@@ -97,6 +106,8 @@ func (o *obs) reset() {
 	clear(o.folds)
 	o.folds = o.folds[:0]
 	o.tx, o.hasTx, o.hello, o.flow, o.helloAt = reassembly.Transaction{}, false, nil, reassembly.Flow{}, time.Time{}
+	o.server, o.client = netip.Addr{}, netip.Addr{}
+	o.principal, o.resolved = "", netip.Addr{}
 	o.req, o.resp = http1.Request{}, http1.Response{}
 }
 

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +206,11 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	p.Analyzers = analyzer.Names(enabled)
 	if p.ident, err = identity.New(trustedProxies(cfg, enabled)); err != nil {
 		return nil, fmt.Errorf("sensor.trusted_proxies: %w", err)
+	}
+	// the proxies whose forwarded-for headers name the client are never
+	// blocked themselves
+	if ps, err := Prefixes("sensor.trusted_proxies", trustedProxies(cfg, enabled)); err == nil {
+		p.Block.NeverBlock(blocklist.ReasonTrustedProxy, ps...)
 	}
 	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
 	if err != nil {
@@ -624,6 +631,7 @@ type worker struct {
 	curTx      *reassembly.Transaction
 	other      uint64 // detections outside a transaction, numbered
 	sentAt     time.Time
+	creds      identity.Parser // credentials, parsed once per transaction
 }
 
 // workerSnap is what a live worker last published for periodic stats: the
@@ -958,11 +966,20 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.txs.Add(1)
 	w.mix.add(tx)
 	tx.ClientIP = w.p.ident.Client(tx)
+	w.creds.Auth(tx)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
 	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
 	if w.p.emitTx {
 		o.line = w.enc.AppendTransaction(o.line, tx)
+	}
+	if tx.Response != nil {
+		// a listening port answered: stage two teaches the blocklist its
+		// monitored servers, in capture order
+		o.server, o.client = tx.Flow.Server.Addr(), tx.Flow.Client.Addr()
+		if tx.Response.Status < 400 {
+			o.principal, o.resolved = principalKey(&tx.Auth), tx.ClientAddr()
+		}
 	}
 	w.cur, w.curTx = o, tx
 	w.chain.Analyze(tx, w)
@@ -1059,6 +1076,9 @@ type Summary struct {
 	// order (a worker lagged past the bound); Held is the most
 	// observations stage two's merge held at once.
 	Late, Held uint64
+	// BlocklistWithheld counts the blocklist entries not made, by reason
+	// (non-zero ones).
+	BlocklistWithheld []event.Count
 	// KeyLog counts what the TLS key log read (tls.go).
 	KeyLog tlsdecrypt.KeyLogStats
 }
@@ -1088,6 +1108,7 @@ func (p *Pipeline) summary() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -1182,6 +1203,7 @@ func (p *Pipeline) snapshot() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -1274,6 +1296,8 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
 		Detections:   s.Detections,
+		// sorted by name, as every counter object
+		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
 		TLS:          s.tlsCounts(),
 	}
 	for i, n := range s.Decode {
@@ -1314,4 +1338,22 @@ func nonZero(c []event.Count) []event.Count {
 		}
 	}
 	return out
+}
+
+// principalKey names the identity a request's credentials carry, for the
+// blocklist's count of identities per address: the principal of a JWT or
+// a Basic user, else a hash of an opaque credential; "" without one.
+func principalKey(a *reassembly.Auth) string {
+	switch {
+	case a.Principal != "":
+		return "user:" + a.Principal
+	case a.Credential != "":
+		h := uint64(14695981039346656037)
+		for i := 0; i < len(a.Credential); i++ {
+			h ^= uint64(a.Credential[i])
+			h *= 1099511628211
+		}
+		return "key:" + strconv.FormatUint(h, 16)
+	}
+	return ""
 }

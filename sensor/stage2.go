@@ -63,6 +63,12 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 	if len(o.line) > 0 {
 		s.write(o.line, "transaction", flowKey(o, tx))
 	}
+	if o.server.IsValid() {
+		s.p.Block.NoteServer(o.server, o.client)
+	}
+	if o.principal != "" {
+		s.p.Block.NoteClient(o.resolved, o.principal, o.ts)
+	}
 	for i := range o.dets {
 		s.detection(&o.dets[i])
 	}

@@ -46,7 +46,10 @@ type Stats struct {
 	Flags         []Count // transactions by flag
 	CaptureErrors []Count // damaged captures by kind
 	Detections    []Count // detections by class
-	TLS           []Count // TLS: hellos fingerprinted, decryption, key log (omitted when empty)
+	// BlocklistWithheld counts blocklist entries not made, by reason
+	// (written only when some were).
+	BlocklistWithheld []Count
+	TLS               []Count // TLS: hellos fingerprinted, decryption, key log (omitted when empty)
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -74,6 +77,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
+	if len(s.BlocklistWithheld) > 0 {
+		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
+	}
 	if len(s.TLS) > 0 {
 		dst = appendCounts(dst, "tls", s.TLS)
 	}
