@@ -341,4 +341,3 @@ func ClassicExpr(f bpf.Config) string {
 	}
 	return strings.Join(and, " and ")
 }
-
