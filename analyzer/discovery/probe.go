@@ -1,0 +1,312 @@
+package discovery
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// probeClass says why a request is a probe rather than an API call: its
+// path carries payload syntax, the attack analyzer flagged it, or a
+// scanner asked for a path nothing answered. Probes never make catalog
+// nodes: they are counted on the nearest existing template.
+type probeClass uint8
+
+// Probe classes found from the path's syntax (the attack analyzer's
+// verdicts are counted under their own class names, see probeKey).
+const (
+	probeNone probeClass = iota
+	probeSQLi
+	probeXSS
+	probeTraversal
+	probeCmd
+	probeJNDI
+	probeTemplate
+	probeEncoding // malformed, double or overlong escapes, control bytes
+	probePayload  // other payload syntax (quotes, braces, backslashes)
+	probeScanner  // a scanner's request that only got an error
+	probeMethod   // an unknown method that only got an error
+	probeSSRF     // a URL scheme as a segment (http:, file:, gopher:)
+	numProbeClasses
+)
+
+var probeNames = [numProbeClasses]string{"", "sqli", "xss", "path_traversal", "cmd_injection", "log4shell", "ssti", "evasion", "payload", "scanner", "method", "ssrf"}
+
+// probeVerdict is the tally key offset of probes flagged by the attack
+// analyzer: key probeVerdict+i counts Notes.Attacks bit i.
+const probeVerdict = 64
+
+// probeKeyName names a tProbe key.
+func probeKeyName(k uint32) string {
+	if k < probeVerdict {
+		if int(k) < len(probeNames) {
+			return probeNames[k]
+		}
+		return "payload"
+	}
+	if i := int(k - probeVerdict); i < len(AttackNames) {
+		return AttackNames[i]
+	}
+	return "attack"
+}
+
+// segSafe holds the bytes a path segment of an API carries without any
+// suspicion (unreserved characters and the sub-delimiters APIs use).
+var segSafe = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~!$&()*,=:@" {
+		t[c] = true
+	}
+	return
+}()
+
+// ProbeSegment is probeSegment for other analyzers (conformance): it says
+// whether one path segment or parameter name (not unescaped) carries
+// payload syntax that no API identifier has.
+func ProbeSegment(seg string) bool { return probeSegment(seg) != probeNone }
+
+// probeSegment finds payload syntax in one path segment (not unescaped):
+// quotes, angle brackets, traversal, encoded or raw backslashes, command
+// and template syntax, SQL keywords between separators, malformed,
+// double or overlong escapes and control bytes. Identifiers of real APIs
+// (slugs, tokens, file names, refs such as main...develop, encoded
+// slashes as in group%2Fproject, spaces and non-ASCII letters) pass. It
+// allocates only for segments that are not plain.
+func probeSegment(seg string) probeClass {
+	plain := true
+	dots := 0
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if !segSafe[c] {
+			plain = false
+			break
+		}
+		if c == '.' {
+			dots++
+		}
+	}
+	if plain {
+		if dots == len(seg) && dots >= 2 {
+			return probeTraversal // .. and the .... of ....// evasions
+		}
+		if strings.ContainsAny(seg, "():=&$") {
+			return syntaxProbe(seg) // sleep(5), javascript:alert(1), http:
+		}
+		return probeNone
+	}
+	v, bad := unescapeProbe(seg)
+	if bad {
+		return probeEncoding
+	}
+	if strings.IndexByte(v, '%') >= 0 {
+		// an escape inside an escape: decode once more
+		if v2, bad2 := unescapeProbe(v); !bad2 && v2 != v && probeText(v2) != probeNone {
+			return probeEncoding
+		}
+	}
+	return probeText(v)
+}
+
+// probeText classifies a decoded segment.
+func probeText(v string) probeClass {
+	if v == "" {
+		return probeNone
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			return probeEncoding
+		}
+	}
+	if !utf8.ValidString(v) {
+		return probeEncoding // overlong encodings (%c0%ae) and junk
+	}
+	if strings.Trim(v, ".") == "" && len(v) >= 2 || strings.Contains(v, "../") || strings.Contains(v, "..\\") || strings.Contains(v, "/..") || strings.Contains(v, "\\..") ||
+		v[0] == '/' || v[0] == '\\' {
+		return probeTraversal
+	}
+	switch {
+	case strings.Contains(v, "${") && (strings.Contains(strings.ToLower(v), "jndi") || strings.Contains(v, "${${") || strings.Contains(v, ":-")):
+		return probeJNDI
+	case strings.Contains(v, "{{") || strings.Contains(v, "${") || strings.Contains(v, "<%") || strings.Contains(v, "#{"):
+		return probeTemplate
+	case strings.ContainsAny(v, "<>"):
+		return probeXSS
+	case strings.Contains(v, "$(") || strings.ContainsAny(v, "`|"):
+		return probeCmd
+	case strings.ContainsAny(v, "'\""):
+		return probeSQLi
+	case strings.IndexByte(v, '\\') >= 0:
+		return probeTraversal
+	case strings.ContainsAny(v, "{};[]"):
+		return probePayload
+	}
+	return syntaxProbe(v)
+}
+
+// urlSchemes are schemes whose appearance as a path segment (http:,
+// file:) is a URL pasted into the path: SSRF and file inclusion probes.
+var urlSchemes = map[string]bool{"http": true, "https": true, "ftp": true, "file": true, "gopher": true, "dict": true, "ldap": true,
+	"php": true, "data": true, "jar": true, "expect": true, "phar": true, "zip": true, "glob": true, "irc": true, "xri": true, "url": true,
+	"jndi": true, "netdoc": true, "sftp": true, "tftp": true}
+
+// syntaxProbe looks for code in a decoded segment without special
+// characters: a function call (sleep(5), bzdecompress()), a URL scheme,
+// doubled sigils ($$), and payload words between separators.
+func syntaxProbe(v string) probeClass {
+	if i := strings.IndexByte(v, ':'); i > 0 {
+		if urlSchemes[strings.ToLower(v[:i])] {
+			return probeSSRF
+		}
+	}
+	if strings.Contains(v, "$$") {
+		return probePayload
+	}
+	for i := 1; i < len(v); i++ {
+		if v[i] == '(' {
+			if c := v[i-1]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				if k := keywordProbe(v); k != probeNone {
+					return k
+				}
+				return probePayload // a function call: identifiers have none
+			}
+		}
+	}
+	return keywordProbe(v)
+}
+
+// probeWords are payload fragments that identifiers never hold (matched
+// in lower case, with spaces, '+' and SQL comments as separators).
+var probeWords = []struct {
+	w string
+	c probeClass
+}{
+	{"union select", probeSQLi}, {"union all select", probeSQLi}, {"select ", probeSQLi}, {" or 1=1", probeSQLi},
+	{" and 1=1", probeSQLi}, {" or 1=", probeSQLi}, {" or (1", probeSQLi}, {" and (1", probeSQLi}, {"' or", probeSQLi}, {"sleep(", probeSQLi}, {"benchmark(", probeSQLi},
+	{"waitfor delay", probeSQLi}, {"drop table", probeSQLi}, {"insert into", probeSQLi}, {"xp_cmdshell", probeSQLi},
+	{"@@version", probeSQLi}, {"information_schema", probeSQLi}, {"pg_sleep", probeSQLi}, {" order by ", probeSQLi},
+	{"--", probeSQLi}, {"/*", probeSQLi},
+	{"alert(", probeXSS}, {"prompt(", probeXSS}, {"confirm(", probeXSS}, {"javascript:", probeXSS}, {"onerror=", probeXSS}, {"onload=", probeXSS},
+	{"/bin/", probeCmd}, {"cmd.exe", probeCmd}, {"powershell", probeCmd}, {"&&", probeCmd}, {"wget ", probeCmd}, {"curl ", probeCmd},
+	{"sh -c", probeCmd}, {"cmd /c", probeCmd}, {"whoami", probeCmd}, {"uname -", probeCmd}, {"nc -", probeCmd}, {"ping -", probeCmd},
+	{"nslookup ", probeCmd}, {"cat /", probeCmd}, {"echo ", probeCmd},
+	{"etc/passwd", probeTraversal}, {"win.ini", probeTraversal}, {"/etc/", probeTraversal}, {"c:\\", probeTraversal},
+}
+
+// keywordProbe looks for payload words in a value that has separators
+// (spaces, '+', parentheses, '/', ':' or '=').
+func keywordProbe(v string) probeClass {
+	if !strings.ContainsAny(v, " +()/:=&-") {
+		return probeNone
+	}
+	l := strings.ToLower(strings.ReplaceAll(v, "+", " "))
+	l = strings.ReplaceAll(l, "/**/", " ")
+	for _, p := range probeWords {
+		if strings.Contains(l, p.w) {
+			if p.w == "--" && !strings.HasSuffix(strings.TrimSpace(l), "--") {
+				continue // a comment ends the payload; dashes inside names are fine
+			}
+			if p.w == "select " && !strings.Contains(l, " from") {
+				continue
+			}
+			return p.c
+		}
+	}
+	return probeNone
+}
+
+// unescapeProbe percent-decodes s; bad reports a malformed escape.
+func unescapeProbe(s string) (string, bool) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return s, true
+		}
+		b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+		i += 2
+	}
+	return b.String(), false
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// probePath returns the first probe class found in a path's segments.
+func probePath(p string) probeClass {
+	c := probeNone
+	Segments(p, func(seg string) bool {
+		c = probeSegment(seg)
+		return c == probeNone
+	})
+	return c
+}
+
+// standardMethods are the methods of HTTP and WebDAV that APIs answer.
+var standardMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true, "OPTIONS": true, "TRACE": true, "CONNECT": true,
+	"PROPFIND": true, "PROPPATCH": true, "MKCOL": true, "COPY": true, "MOVE": true, "LOCK": true, "UNLOCK": true, "REPORT": true, "SEARCH": true,
+}
+
+// actorWindow is how long a client flagged by the attack analyzer (a
+// scanner User-Agent or an injection) counts as a scanner.
+const actorWindow = time.Hour
+
+// actorSlots bounds the table of flagged clients (a power of two).
+const actorSlots = 4096
+
+// actorSlot is one client flagged as a scanner: a hash of its address
+// and the capture time it was last flagged.
+type actorSlot struct {
+	h  uint64
+	at int64
+}
+
+func addrHash(a netip.Addr) uint64 {
+	b := a.Unmap().As16()
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return fmix(h) | 1
+}
+
+// flag remembers a client the attack analyzer flagged (the table is
+// direct-mapped: a newer client replaces an older one in its slot).
+func (t *trie) flag(a netip.Addr, at time.Time) {
+	h := addrHash(a)
+	t.actors[h&(actorSlots-1)] = actorSlot{h: h, at: at.UnixNano()}
+}
+
+// flagged says whether a client was flagged within actorWindow.
+func (t *trie) flagged(a netip.Addr, at time.Time) bool {
+	h := addrHash(a)
+	s := t.actors[h&(actorSlots-1)]
+	return s.h == h && at.UnixNano()-s.at < int64(actorWindow) && at.UnixNano() >= s.at-int64(actorWindow)
+}
