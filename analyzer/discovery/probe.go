@@ -193,7 +193,7 @@ var probeWords = []struct {
 	{" and 1=1", probeSQLi}, {" or 1=", probeSQLi}, {" or (1", probeSQLi}, {" and (1", probeSQLi}, {"' or", probeSQLi}, {"sleep(", probeSQLi}, {"benchmark(", probeSQLi},
 	{"waitfor delay", probeSQLi}, {"drop table", probeSQLi}, {"insert into", probeSQLi}, {"xp_cmdshell", probeSQLi},
 	{"@@version", probeSQLi}, {"information_schema", probeSQLi}, {"pg_sleep", probeSQLi}, {" order by ", probeSQLi},
-	{"--", probeSQLi}, {"/*", probeSQLi},
+	{"--", probeSQLi}, {"/*", probeSQLi}, {"*/", probeSQLi},
 	{"alert(", probeXSS}, {"prompt(", probeXSS}, {"confirm(", probeXSS}, {"javascript:", probeXSS}, {"onerror=", probeXSS}, {"onload=", probeXSS},
 	{"/bin/", probeCmd}, {"cmd.exe", probeCmd}, {"powershell", probeCmd}, {"&&", probeCmd}, {"wget ", probeCmd}, {"curl ", probeCmd},
 	{"sh -c", probeCmd}, {"cmd /c", probeCmd}, {"whoami", probeCmd}, {"uname -", probeCmd}, {"nc -", probeCmd}, {"ping -", probeCmd},
@@ -209,6 +209,15 @@ func keywordProbe(v string) probeClass {
 	}
 	l := strings.ToLower(strings.ReplaceAll(v, "+", " "))
 	l = strings.ReplaceAll(l, "/**/", " ")
+	if i := strings.IndexAny(l, " "); i > 0 && isDecimalInt(l[:i]) {
+		// a number and an SQL operator: 9999 or ..., 1 and ...
+		rest := strings.TrimLeft(l[i:], " ")
+		for _, op := range []string{"or ", "or(", "and ", "and(", "union", "having ", "like ", "order ", "group "} {
+			if strings.HasPrefix(rest, op) || rest == strings.TrimSpace(op) {
+				return probeSQLi
+			}
+		}
+	}
 	for _, p := range probeWords {
 		if strings.Contains(l, p.w) {
 			if p.w == "--" && !strings.HasSuffix(strings.TrimSpace(l), "--") {
@@ -274,39 +283,81 @@ var standardMethods = map[string]bool{
 }
 
 // actorWindow is how long a client flagged by the attack analyzer (a
-// scanner User-Agent or an injection) counts as a scanner.
+// scanner User-Agent or an injection), or by its own misses, counts as a
+// scanner.
 const actorWindow = time.Hour
 
 // actorSlots bounds the table of flagged clients (a power of two).
 const actorSlots = 4096
 
-// actorSlot is one client flagged as a scanner: a hash of its address
-// and the capture time it was last flagged.
+// actorSlot is one client: the hash of its address (clientHash), the
+// capture time it was last flagged as a scanner (0: never), and its
+// misses (errors on paths the catalog does not know) since missAt.
 type actorSlot struct {
-	h  uint64
-	at int64
+	h      uint32
+	misses uint32
+	at     int64
+	missAt int64
 }
 
-func addrHash(a netip.Addr) uint64 {
-	b := a.Unmap().As16()
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
+// scannerMisses is how many errors on unknown paths within actorWindow
+// make a client a scanner for the catalog (legitimate clients miss on
+// known templates: /users/{id} for an id that is gone).
+const scannerMisses = 4
+
+// slot returns the table slot of a client hash, emptied for it when
+// another client held it (the table is direct-mapped: a newer client
+// replaces an older one).
+func (t *trie) slot(h uint32) *actorSlot {
+	s := &t.actors[h&(actorSlots-1)]
+	if s.h != h {
+		*s = actorSlot{h: h}
 	}
-	return fmix(h) | 1
+	return s
 }
 
-// flag remembers a client the attack analyzer flagged (the table is
-// direct-mapped: a newer client replaces an older one in its slot).
-func (t *trie) flag(a netip.Addr, at time.Time) {
-	h := addrHash(a)
-	t.actors[h&(actorSlots-1)] = actorSlot{h: h, at: at.UnixNano()}
+// flag remembers a client the attack analyzer flagged.
+func (t *trie) flag(a netip.Addr, at time.Time) { t.slot(clientHash(a)).at = at.UnixNano() }
+
+// miss counts an error answered to a client on a path the catalog does
+// not know; scannerMisses of them within actorWindow flag it.
+func (t *trie) miss(a netip.Addr, at time.Time) {
+	s := t.slot(clientHash(a))
+	ns := at.UnixNano()
+	if ns-s.missAt >= int64(actorWindow) {
+		s.misses, s.missAt = 0, ns
+	}
+	s.misses++
+	if s.misses >= scannerMisses {
+		s.at = ns
+	}
 }
 
-// flagged says whether a client was flagged within actorWindow.
+// flagged says whether a client was flagged within actorWindow of at.
 func (t *trie) flagged(a netip.Addr, at time.Time) bool {
-	h := addrHash(a)
+	h := clientHash(a)
 	s := t.actors[h&(actorSlots-1)]
-	return s.h == h && at.UnixNano()-s.at < int64(actorWindow) && at.UnixNano() >= s.at-int64(actorWindow)
+	d := at.UnixNano() - s.at
+	return s.h == h && s.at != 0 && d < int64(actorWindow) && d > -int64(actorWindow)
+}
+
+// everFlagged says whether the client of a hash is in the table as a
+// scanner.
+func (t *trie) everFlagged(h uint32) bool {
+	s := t.actors[h&(actorSlots-1)]
+	return s.h == h && s.at != 0
+}
+
+func isDecimalInt(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			if !(i == 0 && s[i] == '-' && len(s) > 1) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -70,6 +70,9 @@ func classify(s string) Kind {
 		return KindUUID
 	case other == 0 && dashes == 0 && n >= 8 && digits+hexLetters == n && digits > 0 && (lower == 0 || upper == 0):
 		return KindHex
+	case n >= 11 && other > 0 && digits+hexLetters+other == n && digits > 0 && strings.Count(s, ":") == other && (lower == 0 || upper == 0):
+		// colon-separated hex: MAC addresses, key fingerprints (3b:16:bf:...)
+		return KindHex
 	case isDate(s):
 		return KindDate
 	case strings.IndexByte(s, '@') > 0 && strings.IndexByte(s, '.') > 0:
@@ -79,12 +82,12 @@ func classify(s string) Kind {
 		// long mixed tokens: base64url ids, ULIDs, KSUIDs, Stripe-like ids
 		return KindToken
 	}
-	if n >= 12 && upper >= 3 && lower >= 3 && (caseSwitches(s) >= n/4 || upper*3 >= n) {
+	if n >= 12 && upper >= 3 && lower >= 3 && (caseSwitches(s)*3 >= n || upper*3 >= n) {
 		// random base62 without digits: inv_JKRXjXcAaUyAQT (camelCase
 		// words switch case only a few times)
 		return KindToken
 	}
-	if n >= 6 && digits >= 3 && lower+upper > 0 && digits*3 >= n {
+	if n >= 6 && digits >= 3 && lower+upper > 0 && digits*3 >= n && other <= 2 {
 		// short ids mixing letters and many digits: ord_8812, A1B2C3D4
 		return KindToken
 	}

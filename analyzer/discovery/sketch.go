@@ -44,14 +44,18 @@ func fmix(h uint64) uint64 {
 func (s *sketch) add(v string) { s.addHash(uint32(hash64(v) >> 32)) }
 
 // addAddr adds an IP address without formatting it.
-func (s *sketch) addAddr(a netip.Addr) {
+func (s *sketch) addAddr(a netip.Addr) { s.addHash(clientHash(a)) }
+
+// clientHash is the 32-bit hash a client address is counted by (in the
+// sketches and the table of scanners).
+func clientHash(a netip.Addr) uint32 {
 	b := a.Unmap().As16()
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}
-	s.addHash(uint32(fmix(h) >> 32))
+	return uint32(fmix(h) >> 32)
 }
 
 func (s *sketch) addHash(h uint32) {

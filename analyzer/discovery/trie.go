@@ -268,6 +268,14 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		t.countProbe(ht, n, req.Method, key, at)
 		return
 	}
+	if failed {
+		// an error on a path the catalog does not know: scanners make many
+		if n, complete := t.find(ht, path); !complete {
+			t.miss(client, at)
+		} else if ep, _ := n.ep(req.Method); ep == nil {
+			t.miss(client, at)
+		}
+	}
 	n := &ht.root
 	n.hits++
 	for rest := path; rest != ""; {

@@ -154,7 +154,7 @@ func (c *Catalog) View() *View {
 			sort.Strings(methods)
 			for _, m := range methods {
 				parts := byMethod[m]
-				if noise(parts) {
+				if t.noise(parts) {
 					for _, p := range parts {
 						hs.Noise += p.calls
 					}
@@ -178,12 +178,13 @@ func (c *Catalog) View() *View {
 }
 
 // noise says whether an endpoint's calls are scanner noise rather than
-// an API: it only ever answered 404, 405 or 501, or only errors, to a
-// single client, at most three times.
-func noise(parts []*epStats) bool {
+// an API: it only ever answered 404, 405 or 501, or it only ever answered
+// errors, at most three times or only to clients flagged as scanners
+// (the catalog's table of them decides after the fact for the first
+// requests of a scanner, made before it was known).
+func (t *trie) noise(parts []*epStats) bool {
 	var calls uint64
 	missing, errs := true, true
-	var ips sketch
 	for _, p := range parts {
 		calls += p.calls
 		p.t.each(tStatus, func(k uint32, n uint64) {
@@ -194,12 +195,27 @@ func noise(parts []*epStats) bool {
 				errs = false
 			}
 		})
-		ips.merge(&p.ips)
 	}
 	if calls == 0 {
 		return false
 	}
-	return missing || errs && calls <= 3 && ips.count() <= 1
+	if missing || errs && calls <= 3 {
+		return true
+	}
+	if !errs {
+		return false
+	}
+	for _, p := range parts {
+		if p.ips.reg != nil {
+			return false // many clients
+		}
+		for _, h := range p.ips.exact {
+			if !t.everFlagged(h) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // vnode is one position of a host's templates: the trie nodes folded
@@ -226,6 +242,7 @@ type vinfo struct {
 	resp    []uint32 // property paths of its main response schema (sorted)
 	req     []uint32 // ... of its request schema
 	desc    []string // literal segments two and three levels down (sorted, bounded)
+	ok      bool     // one of its endpoints answered without an error
 }
 
 func (v *vnode) paramFor(suffix string) *vnode {
@@ -328,6 +345,7 @@ func (v *vnode) inf() *vinfo {
 			if best == nil || mainScore(e) > mainScore(best) {
 				best = e
 			}
+			in.ok = in.ok || e.success()
 		}
 		for _, k := range s.kids {
 			lits[k.seg] = true
@@ -441,8 +459,8 @@ func sameSchema(a, b *vinfo) bool {
 	if len(a.resp) == 0 || len(b.resp) == 0 {
 		return false
 	}
-	if n, r := jaccard(a.resp, b.resp); r < 1 && (n < 3 || r < 0.5) {
-		return false // the same small schema, or a larger one mostly shared
+	if n, r := jaccard(a.resp, b.resp); r < 1 && (n < 3 || r < 0.5 && n*5 < 4*min(len(a.resp), len(b.resp))) {
+		return false // the same small schema, or a larger one mostly shared or contained (optional properties missing)
 	}
 	if len(a.req)+len(b.req) > 0 {
 		if n, r := jaccard(a.req, b.req); n == 0 || r < 0.5 {
@@ -453,29 +471,28 @@ func sameSchema(a, b *vinfo) bool {
 }
 
 // alikeValues says whether two literal positions look like values of one
-// parameter: the same methods and schemas, and the same sub-paths if
-// they have any; positions without endpoints must share sub-paths.
+// parameter: a method in common and the same schemas, and the same
+// sub-paths where both have some (a rarely seen value may lack them); a
+// position seen only below (no endpoint of its own) must share sub-paths.
 func alikeValues(a, b *vinfo) bool {
-	if (a.methods == "") != (b.methods == "") || a.methods != "" && !sharesWord(a.methods, b.methods) {
-		return false
-	}
-	if len(a.lits)+len(b.lits) > 0 {
+	if len(a.lits) > 0 && len(b.lits) > 0 {
 		if n, r := jaccard(a.lits, b.lits); n == 0 || r < 0.5 {
 			return false
 		}
 	}
-	if a.methods == "" {
-		return len(a.lits) > 0
+	if a.methods == "" || b.methods == "" {
+		return len(a.lits) > 0 && len(b.lits) > 0 // seen only below: the same sub-paths
 	}
-	return sameSchema(a, b)
+	return sharesWord(a.methods, b.methods) && sameSchema(a, b)
 }
 
 // fitsParam says whether a literal position is a value of an existing
 // parameter sibling: a method in common and a sub-path in common, or
 // resources in common further down (values of /repos/{owner} have pulls
-// and issues two levels down), or the same schemas, or exactly the same
-// methods and sub-paths without schemas that differ.
-func fitsParam(k, p *vinfo) bool {
+// and issues two levels down), or the same schemas; weak evidence is
+// enough where the literal is busy or only ever failed: a method in
+// common, no sub-paths, no schemas that differ.
+func fitsParam(k, p *vinfo, weak bool) bool {
 	if k.methods != "" && p.methods != "" && !sharesWord(k.methods, p.methods) {
 		return false
 	}
@@ -489,7 +506,26 @@ func fitsParam(k, p *vinfo) bool {
 		return true
 	}
 	differ := len(k.resp) > 0 && len(p.resp) > 0
-	return k.methods != "" && k.methods == p.methods && k.param == p.param && len(k.lits) == 0 && len(p.lits) == 0 && !differ
+	return weak && k.methods != "" && sharesWord(k.methods, p.methods) && len(k.lits) == 0 && !differ
+}
+
+// contradicts says whether a literal position is clearly not a value of
+// the parameter next to it: no method in common, schemas that differ, or
+// sub-paths that share nothing, not even further down.
+func contradicts(k, p *vinfo) bool {
+	if k.methods != "" && p.methods != "" && !sharesWord(k.methods, p.methods) {
+		return true
+	}
+	if len(k.resp) > 0 && len(p.resp) > 0 && !sameSchema(k, p) {
+		return true
+	}
+	if len(k.lits) > 0 && len(p.lits) > 0 {
+		if n, _ := jaccard(k.lits, p.lits); n == 0 {
+			d, _ := jaccard(k.desc, p.desc)
+			return d < 2 // values of /repos/{owner} share pulls and issues further down
+		}
+	}
+	return false
 }
 
 func sharesWord(a, b string) bool {
@@ -541,7 +577,8 @@ func fold(v *vnode, cfg *Config) {
 			if p == nil {
 				continue
 			}
-			if pre := tokenPrefix(k.seg); pre != "" && contains(p.prefixes, pre) || p.kinds&^(1<<KindSlug) != 0 && fitsParam(k.inf(), p.inf()) {
+			pi := p.inf()
+			if pre := tokenPrefix(k.seg); pre != "" && contains(p.prefixes, pre) || p.kinds&^(1<<KindSlug) != 0 && pi.ok && fitsParam(k.inf(), pi, !k.inf().ok) {
 				p.absorb(k)
 				gone[k] = true
 			}
@@ -580,10 +617,11 @@ func fold(v *vnode, cfg *Config) {
 		case v.top:
 		case folded && !many:
 			// the catalog folded this position: the literals left are the
-			// busy ones it kept; they fold only if they fit the parameter
+			// busy ones it kept; they fold unless they are clearly
+			// something else (/blog/posts/drafts next to /blog/posts/{slug})
 			exts := extTargets(vals)
 			for _, k := range vals {
-				if p := v.paramMade(exts[k]); fitsParam(k.inf(), p.inf()) {
+				if p := v.paramMade(exts[k]); !contradicts(k.inf(), p.inf()) {
 					p.absorb(k)
 					gone[k] = true
 				}
@@ -607,7 +645,7 @@ func fold(v *vnode, cfg *Config) {
 				gone[k] = true
 			}
 			for _, k := range busy {
-				if p := v.paramMade(exts[k]); fitsParam(k.inf(), p.inf()) {
+				if p := v.paramMade(exts[k]); fitsParam(k.inf(), p.inf(), true) {
 					p.absorb(k)
 					gone[k] = true
 				}
