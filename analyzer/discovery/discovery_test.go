@@ -241,10 +241,13 @@ func TestScannerBounded(t *testing.T) {
 			victim = h
 		}
 	}
-	t.Logf("%d random paths: %d hosts kept (%d requests of dropped hosts), victim: %d endpoints, %d segments folded by bounds; heap grew %.1f MB",
-		n, len(v.Hosts), v.HostsDropped, victim.Endpoints, victim.Folded, float64(grown)/1e6)
-	if len(v.Hosts) > cfg.MaxHosts || v.HostsDropped == 0 {
-		t.Errorf("hosts %d (max %d), dropped %d", len(v.Hosts), cfg.MaxHosts, v.HostsDropped)
+	t.Logf("%d random paths: %d hosts kept (%d evicted, %d requests of dropped hosts), victim: %d endpoints, %d segments folded by bounds; heap grew %.1f MB",
+		n, len(v.Hosts), v.HostsEvicted, v.HostsDropped, victim.Endpoints, victim.Folded, float64(grown)/1e6)
+	if len(v.Hosts) > cfg.MaxHosts || v.HostsDropped+v.HostsEvicted == 0 {
+		t.Errorf("hosts %d (max %d), dropped %d, evicted %d", len(v.Hosts), cfg.MaxHosts, v.HostsDropped, v.HostsEvicted)
+	}
+	if victim.Calls == 0 {
+		t.Errorf("the busy host was evicted for hosts with one call")
 	}
 	if victim.Endpoints > cfg.MaxEndpointsPerHost {
 		t.Errorf("victim endpoints %d > %d", victim.Endpoints, cfg.MaxEndpointsPerHost)

@@ -106,28 +106,25 @@ type styleResult struct {
 	fp, fn                  []string
 }
 
-func runStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload) styleResult {
+func runStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload, seed uint64, scale float64) styleResult {
 	doc, err := apigen.Load(filepath.Join("..", "..", "testdata", "specs", sc.file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := apigen.New(doc, sc.host, 17)
+	g := apigen.New(doc, sc.host, seed)
 	if mode != "clean" {
 		g.SetMix(apigen.Mix{Probe: 0.03, Scanner: 0.03, Payloads: payloads})
 	}
-	want := map[opKey]bool{}
-	for _, op := range g.Ops {
-		want[opKey{sc.host, op.Method, TemplateShape(op.Path)}] = true
-	}
+	want := map[opKey]bool{} // the operations called at least once
 	cat := NewCatalog(NewConfig(), "test")
 	o := cat.Observer()
-	res := styleResult{spec: sc.file, mode: mode, ops: len(want)}
+	res := styleResult{spec: sc.file, mode: mode}
 	type call struct {
 		tx  *reassembly.Transaction
 		lab apigen.Label
 	}
 	var calls []call
-	for i := 0; i < sc.calls; i++ {
+	for i := 0; i < int(float64(sc.calls)*scale); i++ {
 		tx, lab := g.NextLabelled()
 		if mode == "verdicts" {
 			switch {
@@ -146,6 +143,7 @@ func runStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload)
 		o.Analyze(tx, nil)
 		switch lab.Kind {
 		case apigen.Benign:
+			want[opKey{sc.host, lab.Op.Method, TemplateShape(lab.Op.Path)}] = true
 			res.benign++
 			calls = append(calls, call{tx, lab})
 		case apigen.Probe:
@@ -154,6 +152,7 @@ func runStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload)
 			}
 		}
 	}
+	res.ops = len(want)
 	v := cat.View()
 	got := map[opKey]uint64{}
 	for _, ep := range v.Endpoints {
@@ -208,31 +207,44 @@ func TestStyleAccuracy(t *testing.T) {
 		defer func() { AttackNames = nil }()
 	}
 	var lines []string
-	for _, sc := range styleSpecs {
-		for _, mode := range []string{"clean", "probes", "verdicts"} {
-			t.Run(sc.file+"/"+mode, func(t *testing.T) {
-				r := runStyle(t, sc, mode, payloads)
-				line := fmt.Sprintf("%-18s %-8s ops %3d endpoints %3d precision %.3f recall %.3f calls attributed %5d/%5d probes in path %4d as endpoints %d",
-					r.spec, r.mode, r.ops, r.endpoints, r.precision, r.recall, r.attributed, r.benign, r.probes, r.probeEndpoints)
-				lines = append(lines, line)
-				t.Log(line)
-				if len(r.fp) > 0 {
-					t.Logf("  not in the spec: %s", strings.Join(r.fp, ", "))
-				}
-				if len(r.fn) > 0 {
-					t.Logf("  missed: %s", strings.Join(r.fn, ", "))
-				}
-				if r.precision < 0.97 || r.recall < 0.97 {
-					t.Errorf("precision %.3f, recall %.3f: want both >= 0.97", r.precision, r.recall)
-				}
-				if r.attributed != r.benign {
-					t.Errorf("%d of %d benign calls are not counted on their operation's endpoint", r.benign-r.attributed, r.benign)
-				}
-				if r.probeEndpoints > 0 {
-					t.Errorf("%d probes became endpoints", r.probeEndpoints)
-				}
-			})
+	runs := []struct {
+		seed  uint64
+		scale float64
+	}{{17, 1}, {5, 0.3}}
+	if testing.Short() {
+		runs = runs[:1]
+	}
+	for _, run := range runs {
+		for _, sc := range styleSpecs {
+			for _, mode := range []string{"clean", "probes", "verdicts"} {
+				t.Run(fmt.Sprintf("%s/%s/seed=%d/scale=%v", sc.file, mode, run.seed, run.scale), func(t *testing.T) {
+					testStyle(t, sc, mode, payloads, run.seed, run.scale, &lines)
+				})
+			}
 		}
 	}
 	t.Log("summary:\n" + strings.Join(lines, "\n"))
+}
+
+func testStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload, seed uint64, scale float64, lines *[]string) {
+	r := runStyle(t, sc, mode, payloads, seed, scale)
+	line := fmt.Sprintf("%-18s %-8s seed %-3d calls %5d ops %3d endpoints %3d precision %.3f recall %.3f calls attributed %5d/%5d probes in path %4d as endpoints %d",
+		r.spec, r.mode, seed, int(float64(sc.calls)*scale), r.ops, r.endpoints, r.precision, r.recall, r.attributed, r.benign, r.probes, r.probeEndpoints)
+	*lines = append(*lines, line)
+	t.Log(line)
+	if len(r.fp) > 0 {
+		t.Logf("  not in the spec: %s", strings.Join(r.fp, ", "))
+	}
+	if len(r.fn) > 0 {
+		t.Logf("  missed: %s", strings.Join(r.fn, ", "))
+	}
+	if r.precision < 0.97 || r.recall < 0.97 {
+		t.Errorf("precision %.3f, recall %.3f: want both >= 0.97", r.precision, r.recall)
+	}
+	if r.attributed != r.benign {
+		t.Errorf("%d of %d benign calls are not counted on their operation's endpoint", r.benign-r.attributed, r.benign)
+	}
+	if r.probeEndpoints > 0 {
+		t.Errorf("%d probes became endpoints", r.probeEndpoints)
+	}
 }

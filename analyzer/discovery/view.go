@@ -242,7 +242,7 @@ type vinfo struct {
 	resp    []uint32 // property paths of its main response schema (sorted)
 	req     []uint32 // ... of its request schema
 	desc    []string // literal segments two and three levels down (sorted, bounded)
-	ok      bool     // one of its endpoints answered without an error
+	ok      bool     // an endpoint at or below it answered without an error
 }
 
 func (v *vnode) paramFor(suffix string) *vnode {
@@ -345,7 +345,6 @@ func (v *vnode) inf() *vinfo {
 			if best == nil || mainScore(e) > mainScore(best) {
 				best = e
 			}
-			in.ok = in.ok || e.success()
 		}
 		for _, k := range s.kids {
 			lits[k.seg] = true
@@ -363,7 +362,7 @@ func (v *vnode) inf() *vinfo {
 	}
 	desc := map[string]bool{}
 	for _, s := range v.srcs {
-		descend(s, 0, desc)
+		in.ok = in.ok || descend(s, 0, desc)
 	}
 	for k := range desc {
 		in.desc = append(in.desc, k)
@@ -375,20 +374,26 @@ func (v *vnode) inf() *vinfo {
 
 // descend collects the literal segments two and three levels below n (at
 // most 256): the resources under a value's subtree (/repos/{owner}'s
-// values have the same ones: pulls, issues, branches).
-func descend(n *node, depth int, out map[string]bool) {
+// values have the same ones: pulls, issues, branches). It reports
+// whether an endpoint within three levels answered without an error.
+func descend(n *node, depth int, out map[string]bool) bool {
+	ok := false
+	for _, e := range n.eps {
+		ok = ok || e.success()
+	}
 	if depth >= 3 || len(out) >= 256 {
-		return
+		return ok
 	}
 	for _, k := range n.kids {
 		if depth >= 1 && !exempt(k.seg) {
 			out[k.seg] = true
 		}
-		descend(k, depth+1, out)
+		ok = descend(k, depth+1, out) || ok
 	}
 	for _, p := range n.params {
-		descend(p, depth+1, out)
+		ok = descend(p, depth+1, out) || ok
 	}
+	return ok
 }
 
 // mainScore prefers the GET endpoint, then the busiest, as the one whose
@@ -668,6 +673,13 @@ func fold(v *vnode, cfg *Config) {
 			}
 			if len(group) < 3 {
 				continue
+			}
+			// values seen only without a body (a DELETE) join the group
+			// when nothing says they differ
+			for _, k := range vals {
+				if in := k.inf(); !gone[k] && len(in.resp) == 0 && in.methods != "" && !contains2(group, k) && !contradicts(in, seed.inf()) {
+					group = append(group, k)
+				}
 			}
 			exts := extTargets(group)
 			for _, k := range group {
@@ -955,6 +967,15 @@ func betterMatch(a, b []bool) bool {
 	for i := range a {
 		if a[i] != b[i] {
 			return a[i]
+		}
+	}
+	return false
+}
+
+func contains2(s []*vnode, v *vnode) bool {
+	for _, x := range s {
+		if x == v {
+			return true
 		}
 	}
 	return false
