@@ -170,17 +170,51 @@ func syntaxProbe(v string) probeClass {
 	if strings.Contains(v, "$$") {
 		return probePayload
 	}
-	for i := 1; i < len(v); i++ {
-		if v[i] == '(' {
-			if c := v[i-1]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-				if k := keywordProbe(v); k != probeNone {
-					return k
-				}
-				return probePayload // a function call: identifiers have none
+	if i := strings.Index(v, "=="); i >= 0 && strings.TrimRight(v[i:], "=") != "" {
+		return probePayload // a comparison (base64 padding ends a value)
+	}
+	if v[len(v)-1] == ':' && isScheme(v[:len(v)-1]) {
+		return probeSSRF // ssh2.tunnel:, a URL cut at its slashes
+	}
+	if hostPort(v) {
+		return probeSSRF // 10.0.0.1:25
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '(' || strings.IndexByte(v[i:], ')') < 0 {
+			continue
+		}
+		if i == 0 || v[i-1] >= 'a' && v[i-1] <= 'z' || v[i-1] >= 'A' && v[i-1] <= 'Z' || v[i-1] == ')' || v[i-1] == ' ' {
+			if k := keywordProbe(v); k != probeNone {
+				return k
 			}
+			return probePayload // a function call or a filter: identifiers have none
 		}
 	}
 	return keywordProbe(v)
+}
+
+// isScheme says whether s is a URL scheme (letters, digits, + . -).
+func isScheme(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// hostPort says whether s is an IPv4 address with a port (an address
+// alone is a fine identifier: floating IPs).
+func hostPort(s string) bool {
+	h, port, ok := strings.Cut(s, ":")
+	if !ok || port == "" || !isDecimalInt(port) {
+		return false
+	}
+	return isIPv4([]byte(h))
 }
 
 // probeWords are payload fragments that identifiers never hold (matched
@@ -209,6 +243,9 @@ func keywordProbe(v string) probeClass {
 	}
 	l := strings.ToLower(strings.ReplaceAll(v, "+", " "))
 	l = strings.ReplaceAll(l, "/**/", " ")
+	for strings.Contains(l, " (") {
+		l = strings.ReplaceAll(l, " (", "(") // sleep (10) is sleep(10)
+	}
 	if i := strings.IndexAny(l, " "); i > 0 && isDecimalInt(l[:i]) {
 		// a number and an SQL operator: 9999 or ..., 1 and ...
 		rest := strings.TrimLeft(l[i:], " ")
@@ -266,15 +303,29 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// probePath returns the first probe class found in a path's segments.
+// probePath returns the first probe class found in a path's segments, or
+// in the path as a whole: files attackers read (etc/passwd, .ssh/)
+// spread over several segments.
 func probePath(p string) probeClass {
 	c := probeNone
 	Segments(p, func(seg string) bool {
 		c = probeSegment(seg)
 		return c == probeNone
 	})
+	if c == probeNone && strings.IndexByte(p, '.') >= 0 || strings.Contains(p, "etc/") || strings.Contains(p, "proc/") {
+		l := strings.ToLower(p)
+		for _, f := range sensitiveFiles {
+			if strings.Contains(l, f) {
+				return probeTraversal
+			}
+		}
+	}
 	return c
 }
+
+// sensitiveFiles are files path traversal and inclusion probes ask for.
+var sensitiveFiles = []string{"etc/passwd", "etc/shadow", "etc/hosts", "etc/group", "etc/issue", "proc/self/", "win.ini", "boot.ini",
+	"system32/", ".ssh/", "id_rsa", ".aws/credentials", ".docker/", ".kube/config", "web-inf/web.xml", "wp-config.php", ".htpasswd"}
 
 // standardMethods are the methods of HTTP and WebDAV that APIs answer.
 var standardMethods = map[string]bool{

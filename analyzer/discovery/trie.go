@@ -227,6 +227,9 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		class = probeMethod
 	}
 	probe := class != probeNone || injection || scanner
+	if class != probeNone && class != probeMethod {
+		t.flag(client, at) // payloads in the path: the client is hostile
+	}
 
 	ht := t.lastHT // most calls go to the host of the previous one
 	if ht == nil || hk != t.lastHK {

@@ -458,14 +458,26 @@ func jaccard[T uint32 | string](a, b []T) (int, float64) {
 	return both, float64(both) / float64(all)
 }
 
+// similar says whether two sets of property paths (or sub-paths) are
+// those of one kind of document: the same, one holding the other
+// (optional properties missing from a few samples), or at least three in
+// common and half of all.
+func similar[T uint32 | string](a, b []T) bool {
+	n, r := jaccard(a, b)
+	if n == 0 {
+		return false
+	}
+	return r == 1 || n == min(len(a), len(b)) || n >= 3 && (r >= 0.5 || n*5 >= 4*min(len(a), len(b)))
+}
+
 // sameSchema says whether two positions answer with the same kind of
-// document: at least three property paths in common and half of all.
+// document (similar property paths, and request bodies too if any).
 func sameSchema(a, b *vinfo) bool {
 	if len(a.resp) == 0 || len(b.resp) == 0 {
 		return false
 	}
-	if n, r := jaccard(a.resp, b.resp); r < 1 && (n < 3 || r < 0.5 && n*5 < 4*min(len(a.resp), len(b.resp))) {
-		return false // the same small schema, or a larger one mostly shared or contained (optional properties missing)
+	if !similar(a.resp, b.resp) {
+		return false
 	}
 	if len(a.req)+len(b.req) > 0 {
 		if n, r := jaccard(a.req, b.req); n == 0 || r < 0.5 {
@@ -480,10 +492,8 @@ func sameSchema(a, b *vinfo) bool {
 // sub-paths where both have some (a rarely seen value may lack them); a
 // position seen only below (no endpoint of its own) must share sub-paths.
 func alikeValues(a, b *vinfo) bool {
-	if len(a.lits) > 0 && len(b.lits) > 0 {
-		if n, r := jaccard(a.lits, b.lits); n == 0 || r < 0.5 {
-			return false
-		}
+	if len(a.lits) > 0 && len(b.lits) > 0 && !similar(a.lits, b.lits) && !contained(a.lits, b.lits) {
+		return false
 	}
 	if a.methods == "" || b.methods == "" {
 		return len(a.lits) > 0 && len(b.lits) > 0 // seen only below: the same sub-paths
@@ -554,8 +564,9 @@ func sharesWord(a, b string) bool {
 //     fold_min_distinct of them and distinct/requests >= fold_ratio), or
 //     fold_max_literals of them, or twice fold_min_distinct leaves of one
 //     shape below the first level, unless their schemas say they are
-//     different resources; busy ones (eight times the median) stay unless
-//     they fit the parameter;
+//     different resources; busy ones (eight times the median) stay if they
+//     are clearly something else (no method in common, another schema,
+//     other sub-paths);
 //   - below the first level and under a literal, three or more literals
 //     with the same methods, schemas and sub-paths are values of one
 //     parameter (slugs of a small pool, a closed vocabulary such as
@@ -571,6 +582,18 @@ func fold(v *vnode, cfg *Config) {
 		}
 	}
 	gone := map[*vnode]bool{}
+	// the statistics are those of every candidate value
+	var hits uint64
+	for _, k := range vals {
+		hits += k.hits
+	}
+	overflow, folded := false, false
+	for _, s := range v.srcs {
+		overflow, folded = overflow || s.overflow, folded || s.folded
+	}
+	many := len(vals) >= cfg.FoldMaxLiterals
+	varied := len(vals) >= cfg.FoldMinDistinct && hits > 0 && float64(len(vals))/float64(hits) >= cfg.FoldRatio
+	values := overflow || many || (varied || !v.top && alike(vals, 2*cfg.FoldMinDistinct)) && !diverse(vals)
 	// prefixes and typed parameters
 	if len(v.params) > 0 {
 		for _, k := range vals {
@@ -583,7 +606,9 @@ func fold(v *vnode, cfg *Config) {
 				continue
 			}
 			pi := p.inf()
-			if pre := tokenPrefix(k.seg); pre != "" && contains(p.prefixes, pre) || p.kinds&^(1<<KindSlug) != 0 && pi.ok && fitsParam(k.inf(), pi, !k.inf().ok) {
+			typed := p.kinds&^(1<<KindSlug) != 0 && pi.ok
+			rare := k.hits <= 3 && !contradicts(k.inf(), pi)
+			if pre := tokenPrefix(k.seg); pre != "" && contains(p.prefixes, pre) || typed && (rare || fitsParam(k.inf(), pi, !k.inf().ok)) {
 				p.absorb(k)
 				gone[k] = true
 			}
@@ -592,16 +617,6 @@ func fold(v *vnode, cfg *Config) {
 	}
 	// statistics
 	if len(vals) > 0 {
-		var hits uint64
-		for _, k := range vals {
-			hits += k.hits
-		}
-		overflow, folded := false, false
-		for _, s := range v.srcs {
-			overflow, folded = overflow || s.overflow, folded || s.folded
-		}
-		many := len(vals) >= cfg.FoldMaxLiterals
-		varied := len(vals) >= cfg.FoldMinDistinct && hits > 0 && float64(len(vals))/float64(hits) >= cfg.FoldRatio
 		switch {
 		case v.top && (overflow || many):
 			// scanner junk next to the resources: the many rarely seen
@@ -632,7 +647,7 @@ func fold(v *vnode, cfg *Config) {
 				}
 			}
 			vals = without(vals, gone)
-		case overflow || many || (varied || !v.top && alike(vals, 2*cfg.FoldMinDistinct)) && !diverse(vals):
+		case values:
 			hs := make([]uint64, len(vals))
 			for i, k := range vals {
 				hs[i] = k.hits
@@ -650,7 +665,7 @@ func fold(v *vnode, cfg *Config) {
 				gone[k] = true
 			}
 			for _, k := range busy {
-				if p := v.paramMade(exts[k]); fitsParam(k.inf(), p.inf(), true) {
+				if p := v.paramMade(exts[k]); !contradicts(k.inf(), p.inf()) {
 					p.absorb(k)
 					gone[k] = true
 				}
@@ -684,6 +699,16 @@ func fold(v *vnode, cfg *Config) {
 			exts := extTargets(group)
 			for _, k := range group {
 				v.paramMade(exts[k]).absorb(k)
+				gone[k] = true
+			}
+		}
+	}
+	// the values left over fit the parameter the rules above made
+	if formed := v.paramFor(""); formed != nil && !v.top && len(gone) >= 3 {
+		pi := formed.inf()
+		for _, k := range vals {
+			if !gone[k] && fitsParam(k.inf(), pi, false) {
+				formed.absorb(k)
 				gone[k] = true
 			}
 		}
@@ -979,4 +1004,11 @@ func contains2(s []*vnode, v *vnode) bool {
 		}
 	}
 	return false
+}
+
+// contained says whether the smaller of two sets is inside the other (a
+// rarely seen value has a few of the sub-paths of the others).
+func contained(a, b []string) bool {
+	n, _ := jaccard(a, b)
+	return n > 0 && n == min(len(a), len(b))
 }
