@@ -60,7 +60,7 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() *Config {
 	return &Config{
-		MaxEndpoints: 100000, MaxHosts: 2000, MaxEndpointsPerHost: 20000, MaxNodesPerHost: 80000, MaxLiteralsPerNode: 256,
+		MaxEndpoints: 50000, MaxHosts: 2000, MaxEndpointsPerHost: 20000, MaxNodesPerHost: 80000, MaxLiteralsPerNode: 256,
 		FoldMinDistinct: 8, FoldRatio: 0.1, FoldMaxLiterals: 64,
 		SchemaSamples: 32, SchemaSampleEvery: 64,
 		ReportInterval: 30 * time.Second,

@@ -1,8 +1,11 @@
 package discovery
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -441,8 +444,17 @@ type HostJSON struct {
 	ProbeClasses map[string]uint64 `json:"probe_classes,omitempty"`
 }
 
-// CatalogJSON renders the whole view (indented JSON).
+// JSON renders the whole view (indented JSON): `apitap catalog --format
+// json`.
 func (v *View) JSON(sensor string) []byte {
+	var b bytes.Buffer
+	v.WriteJSON(&b, sensor)
+	return b.Bytes()
+}
+
+// WriteJSON writes the whole view as indented JSON, one endpoint at a time
+// (a big catalog is never held as one document in memory).
+func (v *View) WriteJSON(w io.Writer, sensor string) error {
 	doc := CatalogJSON{Schema: event.SchemaVersion, Type: "catalog", Time: v.Time.UTC().Format(time.RFC3339Nano), Sensor: sensor,
 		Hosts: []HostJSON{}, Endpoints: []*EndpointJSON{}, HostsDropped: v.HostsDropped, HostsEvicted: v.HostsEvicted, HostProbes: v.HostProbes,
 		Unattributed: v.Unattributed, Budget: v.Budget, Evicted: v.Evicted, EvictedCalls: v.EvictedCalls}
@@ -450,15 +462,38 @@ func (v *View) JSON(sensor string) []byte {
 		doc.Hosts = append(doc.Hosts, HostJSON{Host: h.Host, Version: h.Version, Calls: h.Calls, Endpoints: h.Endpoints, Static: h.Static, Noise: h.Noise,
 			Folded: h.Folded, Dropped: h.Dropped, Evicted: h.Evicted, EvictedCalls: h.EvictedCalls, Probes: h.Probes, ProbeClasses: h.ProbeClasses})
 	}
-	for _, ep := range v.Endpoints {
-		doc.Endpoints = append(doc.Endpoints, ep.JSON(v.Time))
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(doc); err != nil {
-		panic("discovery: encode catalog: " + err.Error())
+		return fmt.Errorf("encode catalog: %w", err)
 	}
-	return b.Bytes()
+	const mark = `"endpoints": []`
+	before, after, _ := bytes.Cut(head.Bytes(), []byte(mark))
+	bw := bufio.NewWriter(w)
+	bw.Write(before)
+	if len(v.Endpoints) == 0 {
+		bw.WriteString(mark)
+	} else {
+		bw.WriteString(`"endpoints": [`)
+		var one bytes.Buffer
+		for i, ep := range v.Endpoints {
+			one.Reset()
+			e := json.NewEncoder(&one)
+			e.SetEscapeHTML(false)
+			e.SetIndent("    ", "  ")
+			if err := e.Encode(ep.JSON(v.Time)); err != nil {
+				return fmt.Errorf("encode endpoint: %w", err)
+			}
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			bw.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		}
+		bw.WriteString("\n  ]")
+	}
+	bw.Write(after)
+	return bw.Flush()
 }

@@ -107,7 +107,14 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 	var doc []byte
 	switch o.format {
 	case "json":
-		doc = v.JSON(cfg.Sensor.ID)
+		// written one endpoint at a time: a big catalog is never one buffer
+		if !o.quiet {
+			printSummary(env.Stderr, sum, cfg)
+		}
+		if err := writeOut(out, env, func(w io.Writer) error { return v.WriteJSON(w, cfg.Sensor.ID) }); err != nil {
+			return fmt.Errorf("write catalog: %w", err)
+		}
+		return a.failures(files)
 	case "openapi", "openapi-json":
 		doc, err = v.OpenAPI(discovery.OpenAPIOptions{Host: o.host, JSON: o.format == "openapi-json"})
 		if err != nil {
@@ -129,6 +136,22 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 		return fmt.Errorf("write catalog: %w", err)
 	}
 	return a.failures(files)
+}
+
+// writeOut writes to the -o file, or to standard output for "" and "-".
+func writeOut(out string, env *IO, fn func(io.Writer) error) error {
+	if out == "" || out == "-" {
+		return fn(env.Stdout)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func contains(s []string, v string) bool {
