@@ -51,8 +51,8 @@ const (
 type schemaNode struct {
 	types   uint8
 	formats uint8
-	seen    uint32 // samples in which this node was present
-	objects uint32 // samples in which it was an object (for required ratios)
+	seen    uint32       // samples in which this node was present
+	objects uint32       // samples in which it was an object (for required ratios)
 	props   []schemaProp // sorted by name
 	items   *schemaNode
 }

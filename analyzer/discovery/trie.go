@@ -187,10 +187,11 @@ func scannerBit() uint32 {
 
 // add records one transaction: an API call on its endpoint (made if
 // needed, within the budget), or a probe counted on the nearest existing
-// endpoint. A probe is a request whose path carries payload syntax, one
-// the attack analyzer flagged for an injection that does not call an
-// existing endpoint, one from a client flagged as a scanner that got only
-// an error, or an unknown method that got only an error.
+// endpoint. A probe is a request whose path carries payload syntax, or
+// one that got only an error (or no answer) and that the attack analyzer
+// flagged (an injection, a scanner), or whose client it or the catalog
+// flagged as a scanner within the hour, or whose method is unknown; such
+// a probe on an existing endpoint is a call of it.
 func (t *trie) add(tx *reassembly.Transaction) {
 	req := tx.Request
 	if req == nil {
@@ -213,7 +214,9 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		status = tx.Response.Status
 	}
 	failed := status == 0 || status >= 400
-	scanner := failed && (verdict&sb != 0 || t.flagged(client, at))
+	// flagged requests that got only an error make no node: an injection
+	// the server answered without one reached a real endpoint
+	scanner := failed && (injection || verdict&sb != 0 || t.flagged(client, at))
 
 	host, clean := normHostClean(req.Host, tx)
 	if !clean {
@@ -226,7 +229,7 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	if class == probeNone && !standardMethods[req.Method] && failed {
 		class = probeMethod
 	}
-	probe := class != probeNone || injection || scanner
+	probe := class != probeNone || scanner
 	if class != probeNone && class != probeMethod {
 		t.flag(client, at) // payloads in the path: the client is hostile
 	}

@@ -98,6 +98,13 @@ func (ep *Endpoint) ConformanceStatus() (status string, calls uint64, first, las
 	return status, calls, first, last
 }
 
+// Probes is the number of probes counted on the endpoint.
+func (ep *Endpoint) Probes() uint64 {
+	var n uint64
+	ep.with(func(st *epStats) { n = st.t.sum(tProbe) })
+	return n
+}
+
 // Calls is the number of calls counted on the endpoint.
 func (ep *Endpoint) Calls() uint64 {
 	var n uint64

@@ -212,12 +212,18 @@ func printCatalog(w io.Writer, v *discovery.View, maxRows int) {
 	if maxRows > 0 && len(v.Endpoints) > maxRows {
 		fmt.Fprintf(w, "  ... and %d more (apitap catalog lists them all)\n", len(v.Endpoints)-maxRows)
 	}
-	var static, noise, folded uint64
+	var static, noise, folded, probes uint64
 	for _, h := range v.Hosts {
-		static, noise, folded = static+h.Static, noise+h.Noise, folded+h.Folded
+		static, noise, folded, probes = static+h.Static, noise+h.Noise, folded+h.Folded, probes+h.Probes
 	}
-	if static+noise+folded > 0 {
-		fmt.Fprintf(w, "  not listed: %d static asset requests, %d requests to paths that only answered 404; %d path segments folded by bounds\n", static, noise, folded)
+	for _, ep := range v.Endpoints {
+		probes += ep.Probes()
+	}
+	if static+noise+folded+probes > 0 {
+		fmt.Fprintf(w, "  not listed: %d static asset requests, %d requests to paths that only answered errors (scanner noise), %d probes (payloads, scanners) counted on the nearest endpoint or host; %d path segments folded by bounds\n", static, noise, probes, folded)
+	}
+	if v.Evicted > 0 {
+		fmt.Fprintf(w, "  evicted: %d endpoints (%d calls) beyond the budget of %d (analyzers.discovery.max_endpoints)\n", v.Evicted, v.EvictedCalls, v.Budget)
 	}
 }
 

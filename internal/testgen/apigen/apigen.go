@@ -39,8 +39,8 @@ type Operation struct {
 	// SpecPath is the template as the spec's paths list it.
 	SpecPath string
 	op       *openapi3.Operation
-	params       openapi3.Parameters
-	weight       int
+	params   openapi3.Parameters
+	weight   int
 }
 
 // Generator makes transactions for one spec and host.
