@@ -69,6 +69,19 @@ var segSafe = func() (t [256]bool) {
 	return
 }()
 
+// ProbePath says whether a request path carries payload syntax (in a
+// segment, or files attackers read across segments): for other analyzers
+// that must not take a probe for an endpoint (conformance).
+func ProbePath(p string) bool { return probePath(p) != probeNone }
+
+// IsInfrastructure says whether a path is a health check, readiness or
+// liveness probe or a metrics endpoint (kind "health" in the catalog).
+func IsInfrastructure(p string) bool {
+	last := ""
+	Segments(p, func(seg string) bool { last = seg; return true })
+	return healthNames[strings.ToLower(last)]
+}
+
 // ProbeSegment is probeSegment for other analyzers (conformance): it says
 // whether one path segment or parameter name (not unescaped) carries
 // payload syntax that no API identifier has.
