@@ -54,6 +54,15 @@ func (v *View) MergeSpec(base []byte, opt MergeOptions) ([]byte, []Addition, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("base spec: %w", err)
 	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		return nil, nil, fmt.Errorf("base spec: not an OpenAPI 3 document (openapi: %q)", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation()); err != nil {
+		return nil, nil, fmt.Errorf("base spec is invalid: %w", err)
+	}
+	if doc.Paths == nil {
+		doc.Paths = openapi3.NewPaths()
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(base, &root); err != nil {
 		return nil, nil, fmt.Errorf("base spec: %w", err)
@@ -69,7 +78,7 @@ func (v *View) MergeSpec(base []byte, opt MergeOptions) ([]byte, []Addition, err
 		}
 	}
 	var out []byte
-	if json.Valid(bytes.TrimSpace(base)) {
+	if jsonLike(base, m.root) {
 		out, err = jsonOf(&root, indentOf(base, true))
 	} else {
 		out, err = yamlOf(&root, indentOf(base, false))
@@ -81,6 +90,15 @@ func (v *View) MergeSpec(base []byte, opt MergeOptions) ([]byte, []Addition, err
 		return nil, nil, fmt.Errorf("merged spec is invalid (a bug, please report it): %w", err)
 	}
 	return out, m.added, nil
+}
+
+// jsonLike says whether a document is JSON (or JSON with YAML's leniency:
+// a flow mapping with quoted keys): it is written back as JSON.
+func jsonLike(b []byte, root *yaml.Node) bool {
+	if json.Valid(bytes.TrimSpace(b)) {
+		return true
+	}
+	return root.Style&yaml.FlowStyle != 0 && len(root.Content) > 0 && root.Content[0].Style&yaml.DoubleQuotedStyle != 0
 }
 
 // validateSpec loads a document with kin-openapi and validates it.

@@ -94,6 +94,7 @@ type endpointRow struct {
 	Sensitive                []string
 	Conformance              string
 	Violations               string
+	Probes                   uint64 // probes counted here (payloads, scanners: not calls)
 }
 
 type hostTree struct {
@@ -159,6 +160,9 @@ var bandOrder = map[string]int{"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 func endpointOf(j *discovery.EndpointJSON) endpointRow {
 	r := endpointRow{Host: j.Host, Method: j.Method, Path: j.Path, Kind: j.Kind, Calls: j.Calls, Band: "low"}
+	if j.Probes != nil {
+		r.Probes = j.Probes.Count
+	}
 	if res, ok := j.Risk.(*risk.Result); ok {
 		r.Score, r.Band = res.Score, res.Band
 		var fs []string
