@@ -236,7 +236,7 @@ type Item struct {
 	Last        time.Time `json:"last_seen"`
 
 	severity string
-	actor    string // the client of the first occurrence
+	actor    string    // the client of the first occurrence
 	emitted  uint64    // count last reported
 	at       time.Time // capture time it was last reported
 	method   string

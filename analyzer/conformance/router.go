@@ -126,7 +126,7 @@ type group struct {
 	specs []*Spec
 	// the current spec's version segments (v1, v2), oldest first, and its
 	// operations by method and version-free template
-	versions []string
+	versions  []string
 	versioned map[string][]*Op
 }
 
