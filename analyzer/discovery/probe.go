@@ -69,6 +69,18 @@ var segSafe = func() (t [256]bool) {
 	return
 }()
 
+// pathPlain holds the bytes of paths that need no closer look: segSafe
+// without '.' (dot pairs are checked apart) and the characters that start
+// code (( ) : = & $), and '/'.
+var pathPlain = func() (t [256]bool) {
+	t = segSafe
+	for _, c := range "().:=&$" {
+		t[c] = false
+	}
+	t['/'] = true
+	return
+}()
+
 // ProbePath says whether a request path carries payload syntax (in a
 // segment, or files attackers read across segments): for other analyzers
 // that must not take a probe for an endpoint (conformance).
@@ -320,6 +332,16 @@ func unhex(c byte) byte {
 // in the path as a whole: files attackers read (etc/passwd, .ssh/)
 // spread over several segments.
 func probePath(p string) probeClass {
+	// the common case in one pass: plain bytes, no dot pairs, no
+	// characters that start code (most API paths)
+	plain := true
+	for i := 0; i < len(p) && plain; i++ {
+		c := p[i]
+		plain = pathPlain[c] || c == '.' && (i+1 == len(p) || p[i+1] != '.')
+	}
+	if plain {
+		return probeNone
+	}
 	c := probeNone
 	Segments(p, func(seg string) bool {
 		c = probeSegment(seg)
