@@ -339,23 +339,31 @@ func probePath(p string) probeClass {
 		c := p[i]
 		plain = pathPlain[c] || c == '.' && (i+1 == len(p) || p[i+1] != '.')
 	}
-	if plain {
-		return probeNone
-	}
 	c := probeNone
-	Segments(p, func(seg string) bool {
-		c = probeSegment(seg)
-		return c == probeNone
-	})
-	if c == probeNone && strings.IndexByte(p, '.') >= 0 || strings.Contains(p, "etc/") || strings.Contains(p, "proc/") {
-		l := strings.ToLower(p)
-		for _, f := range sensitiveFiles {
-			if strings.Contains(l, f) {
-				return probeTraversal
-			}
-		}
+	if !plain {
+		Segments(p, func(seg string) bool {
+			c = probeSegment(seg)
+			return c == probeNone
+		})
+	}
+	if c == probeNone && sensitivePath(p) {
+		return probeTraversal
 	}
 	return c
+}
+
+// sensitivePath says whether a path names a file attackers read.
+func sensitivePath(p string) bool {
+	if strings.IndexByte(p, '.') < 0 && !strings.Contains(p, "etc/") && !strings.Contains(p, "proc/") && !strings.Contains(p, "ystem32/") {
+		return false
+	}
+	l := strings.ToLower(p)
+	for _, f := range sensitiveFiles {
+		if strings.Contains(l, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // sensitiveFiles are files path traversal and inclusion probes ask for.
