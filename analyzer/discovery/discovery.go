@@ -178,7 +178,9 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 	if final && !now.IsZero() && now.After(v.Time) {
 		v.Time = now
 	}
+	live := map[string]bool{}
 	for _, ep := range v.Endpoints {
+		live[ep.ID] = true
 		j := ep.JSON(v.Time)
 		sig := j.signature()
 		change := "final"
@@ -196,6 +198,11 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 		}
 		j.Change = change
 		out.Event("endpoint", ep.ID, c.encode(j, v.Time))
+	}
+	for id := range c.emitted {
+		if !live[id] {
+			delete(c.emitted, id) // evicted or folded away: no memory for it
+		}
 	}
 }
 

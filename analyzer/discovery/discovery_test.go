@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,5 +364,39 @@ func TestSketch(t *testing.T) {
 		if d := got/float64(max(n, 1)) - 1; n > 0 && (d > 0.2 || d < -0.2) {
 			t.Errorf("%d values: estimate %v", n, got)
 		}
+	}
+}
+
+// TestConcurrentObservers: workers record while views render (run with
+// -race): the catalog's lock covers both.
+func TestConcurrentObservers(t *testing.T) {
+	cfg := NewConfig()
+	cfg.MaxEndpoints = 500 // evictions too
+	cat := NewCatalog(cfg, "t")
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			o := cat.Observer()
+			for i := 0; i < 3000; i++ {
+				o.Analyze(tx("GET", fmt.Sprintf("h%d", i%7), fmt.Sprintf("/v1/things/%d/part-%d/x%d", i, w, i%900), 200+i%3*100), nil)
+			}
+		}(w)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			v := cat.View()
+			for _, ep := range v.Endpoints {
+				ep.JSON(v.Time)
+			}
+		}
+	}()
+	wg.Wait()
+	<-done
+	if v := cat.View(); len(v.Endpoints) == 0 || v.Evicted == 0 {
+		t.Errorf("%d endpoints, %d evicted", len(v.Endpoints), v.Evicted)
 	}
 }

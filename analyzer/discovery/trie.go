@@ -142,6 +142,9 @@ type trie struct {
 	// the host of the last call
 	lastHK hostKey
 	lastHT *hostTree
+	// the scanner class's Notes.Attacks bit, for AttackNames of sbNames names
+	sb      uint32
+	sbNames int
 }
 
 // lower returns the lower-case form of a header name from a bounded
@@ -175,14 +178,18 @@ func newTrie(cfg *Config, geo *geoDB) *trie {
 }
 
 // scannerBit is the Notes.Attacks bit of the scanner class (0 when the
-// attack analyzer is not linked in).
-func scannerBit() uint32 {
-	for i, n := range AttackNames {
-		if n == "scanner" {
-			return 1 << i
+// attack analyzer is not linked in), looked up again when AttackNames
+// changes (tests set it).
+func (t *trie) scannerBit() uint32 {
+	if len(AttackNames) != t.sbNames {
+		t.sb, t.sbNames = 0, len(AttackNames)
+		for i, n := range AttackNames {
+			if n == "scanner" {
+				t.sb = 1 << i
+			}
 		}
 	}
-	return 0
+	return t.sb
 }
 
 // add records one transaction: an API call on its endpoint (made if
@@ -204,7 +211,7 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	}
 	client := tx.Flow.Client.Addr()
 	verdict := tx.Notes.Attacks
-	sb := scannerBit()
+	sb := t.scannerBit()
 	if verdict != 0 {
 		t.flag(client, at)
 	}
