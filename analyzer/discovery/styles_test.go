@@ -101,8 +101,9 @@ type styleResult struct {
 	spec, mode              string
 	ops, endpoints, correct int
 	precision, recall       float64
-	benign, attributed      int // benign calls, and those counted on their operation's endpoint
-	probes, probeEndpoints  int // probes in the path, and endpoints whose template holds a payload
+	benign, attributed      int    // benign calls, and those counted on their operation's endpoint
+	probes, probeEndpoints  int    // probes in the path, and endpoints whose template holds a payload
+	onEndpoints, onHosts    uint64 // probes counted on endpoints, and on hosts (no endpoint near them)
 	fp, fn                  []string
 }
 
@@ -155,9 +156,14 @@ func runStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload,
 	res.ops = len(want)
 	v := cat.View()
 	got := map[opKey]uint64{}
+	for _, h := range v.Hosts {
+		res.onHosts += h.Probes
+	}
+	res.onHosts += v.HostProbes
 	for _, ep := range v.Endpoints {
 		k := opKey{ep.Host, ep.Method, TemplateShape(ep.Path)}
 		got[k] += ep.JSON(v.Time).Calls
+		res.onEndpoints += ep.Probes()
 		if strings.ContainsAny(ep.Path, "'\"<>`$|\\") || strings.Contains(ep.Path, "..") || strings.Contains(strings.ToLower(ep.Path), "%2e%2e") || strings.Contains(ep.Path, "%27") || strings.Contains(ep.Path, "%3C") {
 			res.probeEndpoints++
 		}
@@ -228,8 +234,8 @@ func TestStyleAccuracy(t *testing.T) {
 
 func testStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload, seed uint64, scale float64, lines *[]string) {
 	r := runStyle(t, sc, mode, payloads, seed, scale)
-	line := fmt.Sprintf("%-18s %-8s seed %-3d calls %5d ops %3d endpoints %3d precision %.3f recall %.3f calls attributed %5d/%5d probes in path %4d as endpoints %d",
-		r.spec, r.mode, seed, int(float64(sc.calls)*scale), r.ops, r.endpoints, r.precision, r.recall, r.attributed, r.benign, r.probes, r.probeEndpoints)
+	line := fmt.Sprintf("%-18s %-8s seed %-3d calls %5d ops %3d endpoints %3d precision %.3f recall %.3f calls attributed %5d/%5d probes in path %4d as endpoints %d; probes counted on endpoints %d, on hosts %d",
+		r.spec, r.mode, seed, int(float64(sc.calls)*scale), r.ops, r.endpoints, r.precision, r.recall, r.attributed, r.benign, r.probes, r.probeEndpoints, r.onEndpoints, r.onHosts)
 	*lines = append(*lines, line)
 	t.Log(line)
 	if len(r.fp) > 0 {
@@ -246,5 +252,8 @@ func testStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload
 	}
 	if r.probeEndpoints > 0 {
 		t.Errorf("%d probes became endpoints", r.probeEndpoints)
+	}
+	if r.probes > 0 && r.onEndpoints == 0 {
+		t.Errorf("%d probes in paths, none counted on an endpoint", r.probes)
 	}
 }
