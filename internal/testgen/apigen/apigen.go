@@ -4,10 +4,19 @@
 //
 // Parameter values follow the parameter's schema, or the x-gen extension
 // of the parameter: int, uuid, hex, slug, word, username, date, email,
-// token:PREFIX. Each value kind draws from a pool whose size is realistic
-// (tens of thousands of numeric ids, hundreds of slugs, tens of tags), so
-// the cardinality statistics discovery relies on look like production.
-// Response and request bodies are JSON made from the schemas.
+// token:PREFIX, and the identifiers of well-known public APIs (values.go:
+// logins and their repositories, branches, tags, refs, SHAs, file names,
+// SIDs, large ids, domain names, opaque keys, short ids, country codes,
+// slug pools, closed vocabularies, fingerprints, order numbers). Each value
+// kind draws from a pool whose size is realistic (tens of thousands of
+// numeric ids, hundreds of slugs, tens of tags), most with a Zipf
+// popularity, so the cardinality statistics discovery relies on look like
+// production. Response and request bodies are JSON made from the schemas.
+// Paths carry the base path of the spec's first server.
+//
+// A Mix (mix.go) adds injection probes (payloads in place of a path
+// parameter, appended to the path, or in the query) and scanner requests
+// at given rates; NextLabelled says what each transaction is.
 //
 // Concurrency: a Generator is not safe for concurrent use.
 package apigen
