@@ -380,7 +380,7 @@ func TestConcurrentObservers(t *testing.T) {
 			defer wg.Done()
 			o := cat.Observer()
 			for i := 0; i < 3000; i++ {
-				o.Analyze(tx("GET", fmt.Sprintf("h%d", i%7), fmt.Sprintf("/v1/things/%d/part-%d/x%d", i, w, i%900), 200+i%3*100), nil)
+				o.Analyze(tx("GET", fmt.Sprintf("h%d-%d.example", w, i%300), fmt.Sprintf("/v1/things/%d", i), 200+i%3*100), nil)
 			}
 		}(w)
 	}
