@@ -12,9 +12,12 @@ FUZZ_TARGETS := \
 	./sensor/decode:FuzzDecode:200000 \
 	./reassembly/http1:FuzzConn:150000 \
 	./reassembly/http1:FuzzLookupHeader:100000 \
+	./reassembly:FuzzWorkerLoss:2000 \
 	./analyzer/redact:FuzzQuery:200000 \
 	./sensor/capture:FuzzFile:50000 \
 	./exporter/spool:FuzzSegment:20000 \
+	./exporter/ocsf:FuzzConvert:20000 \
+	./exporter/syslog:FuzzMessage:15000 \
 	./analyzer/discovery:FuzzSchema:100000 \
 	./analyzer/discovery:FuzzTemplate:8000 \
 	./analyzer/discovery:FuzzProbe:40000 \
@@ -24,20 +27,27 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzAnalyze:20000 \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
-	./reassembly/tlshello:FuzzParse:50000
+	./reassembly/tlshello:FuzzParse:50000 \
+	./analyzer/identity:FuzzParseJWT:50000 \
+	./exporter/blocklist:FuzzOutputs:20000
 
-.PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean
+# VERSION: what `apitap version` and the image's labels say (make image)
+VERSION  ?=
+
+.PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean image image-check
 
 help:
 	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap), then write bin/demo-report.html"
 	@echo "make test      vet, all tests, golden end-to-end tests, deploy/ checks and a short fuzz run per parser"
-	@echo "make bench     throughput table: apitap vs the naive baseline on a generated 1 GB capture"
+	@echo "make bench     throughput table: apitap vs the naive baseline on generated captures (realistic API mix with analyzer shares and worker scaling, large, small)"
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
 	@echo "make bench-go  Go micro-benchmarks of the hot paths (ns/op, B/op, allocs/op)"
 	@echo "make bench-instructions  instructions per transaction, pipeline vs all analyzers (valgrind; not moved by machine load)"
 	@echo "make fuzz      fuzz every parser (a fixed number of inputs each, or FUZZTIME=60s per target)"
 	@echo "make generate  regenerate the eBPF objects (needs clang) and the test captures (deterministic)"
 	@echo "make build     build bin/apitap"
+	@echo "make image     the OCI image (FROM scratch, static binary, CA certificates, user 65532) as bin/apitap-image.tar, with buildah; pulls nothing"
+	@echo "make image-check  make image, then check its configuration and run apitap version from it"
 
 # CGO_ENABLED=0: one static binary, and dropping capabilities works on every thread
 build:
@@ -85,7 +95,7 @@ bench:
 	$(GO) build -o $(BIN)/apitap-naive ./tools/apitap-naive
 	$(GO) build -o $(BIN)/apitap-gen ./tools/apitap-gen
 	$(GO) build -o $(BIN)/apitap-bench ./tools/apitap-bench
-	./$(BIN)/apitap-bench -apitap $(BIN)/apitap -naive $(BIN)/apitap-naive -gen $(BIN)/apitap-gen -size 1GB -small-size 256MB
+	./$(BIN)/apitap-bench -apitap $(BIN)/apitap -naive $(BIN)/apitap-naive -gen $(BIN)/apitap-gen -realistic-size 512MB -size 1GB -small-size 256MB
 
 bench-live:
 	deploy/bench/live-replay.sh 200MB 2 64
@@ -102,6 +112,13 @@ generate:
 	cd bpf && $(GO) generate ./...
 	$(GO) run ./tools/apitap-gen cases -dir testdata/pcaps
 	$(GO) run ./tools/apitap-gen demo -o testdata/demo/demo.pcap
+
+# the OCI image, daemonless (buildah), from scratch: nothing is pulled
+image:
+	deploy/image/build.sh $(BIN)/apitap-image.tar "$(VERSION)"
+
+image-check: image
+	cd deploy/test && APITAP_IMAGE=$(CURDIR)/$(BIN)/apitap-image.tar $(GO) test -count=1 -run '^TestImage$$' -v ./...
 
 clean:
 	rm -rf $(BIN)

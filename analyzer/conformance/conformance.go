@@ -98,7 +98,8 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     9, // after attack (whose verdict tells probes apart), before discovery (which records the status)
+		After:     []string{"attack"}, // its verdict tells probes and attacks apart
+		Provides:  []string{"Notes.Conformance", "Notes.Violations"},
 		Default:   false,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {
@@ -236,9 +237,9 @@ type Item struct {
 	Last        time.Time `json:"last_seen"`
 
 	severity string
-	actor    string    // the client of the first occurrence
-	emitted  uint64    // count last reported
-	at       time.Time // capture time it was last reported
+	actor    event.Actor // the client of the earliest occurrence
+	emitted  uint64      // count last reported
+	at       time.Time   // capture time it was last reported
 	method   string
 	path     string
 	rule     string
@@ -262,12 +263,16 @@ func (s *State) record(k itemKey, op *Op, f *finding, tx *reassembly.Transaction
 			return
 		}
 		it = &Item{Class: k.class, Host: k.host, Op: k.op, Spec: specName(op.Spec), Location: k.location, Name: k.name, Reason: k.reason,
-			Replacement: f.replacement, First: at, severity: f.severity, actor: tx.Flow.Client.Addr().String(),
+			Replacement: f.replacement, First: at, severity: f.severity, actor: event.ClientActor(tx),
 			method: op.Method, path: op.Path, rule: f.rule}
 		s.items[k] = it
 	}
 	it.Count++
 	it.severity = aggregate.MaxSeverity(it.severity, f.severity)
+	// the client of the earliest occurrence, whichever worker saw it first
+	if a := event.ClientActor(tx); at.Before(it.First) || at.Equal(it.First) && a.IP < it.actor.IP {
+		it.actor = a
+	}
 	if at.Before(it.First) {
 		it.First = at
 	}
@@ -301,7 +306,7 @@ func (s *State) reportItems(now time.Time, final bool, out analyzer.EventSink) {
 			ev = append(ev, event.Evidence{Location: "path", Name: "replacement", Value: it.Replacement, Rule: "superseded"})
 		}
 		dets = append(dets, event.Detection{ID: "cf-" + hashString(k.class+"\x00"+k.host+"\x00"+k.op+"\x00"+k.location+"\x00"+k.name+"\x00"+k.reason),
-			Class: k.class, Severity: it.severity, Confidence: 0.9, Actor: event.Actor{IP: it.actor},
+			Class: k.class, Severity: it.severity, Confidence: 0.9, Actor: it.actor,
 			Endpoint: event.Endpoint{Host: k.host, Method: it.method, Path: it.path}, Evidence: ev,
 			FirstSeen: it.First, LastSeen: it.Last, Count: int(min(it.Count, 1<<31)), Action: "log"})
 	}

@@ -9,15 +9,17 @@
 // replaced them. Health, readiness and metrics endpoints no spec documents
 // are listed as infrastructure, not shadow APIs.
 //
-// Pipeline position: after attack (whose verdict tells probes and attacks
-// apart: they make no shadow endpoint and no parameter findings) and
-// before discovery; it marks each transaction's status and violations in
-// tx.Notes so the catalog records them per endpoint. Findings are counted
-// in the shared State, one per endpoint, class and name; its Report
-// emits each once and updates its count (when it has doubled and
-// repeat_interval passed, and at the end), reports shadow endpoints and
-// undocumented methods once per catalog template, and prepares the Diff
-// for `apitap diff`.
+// Pipeline position: stage one (StageFlow, on every worker), after attack
+// (After: its verdict tells probes and attacks apart: they make no shadow
+// endpoint and no parameter findings) and before discovery; it marks each
+// transaction's status and violations in tx.Notes so the catalog records
+// them per endpoint. Findings are counted in the shared State, one per
+// endpoint, class and name (counts, first and last seen and the earliest
+// client do not depend on how flows were spread over workers); its
+// Report, in stage two, emits each once and updates its count (when it
+// has doubled and repeat_interval passed, and at the end), reports shadow
+// endpoints and undocumented methods once per catalog template, and
+// prepares the Diff for `apitap diff`.
 //
 // Concurrency: the Router is immutable and swapped atomically on reload
 // (SIGHUP, or a spec file changing on disk); Op counters are atomic; the

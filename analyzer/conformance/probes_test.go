@@ -12,20 +12,17 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/internal/testgen/apigen"
 )
 
-// attackNames names Notes.Attacks bits in this test (the attack analyzer
-// does when it is linked in).
-var attackNames = []string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "ssti", "evasion", "scanner"}
-
+// attackBit is the Notes.Attacks bit of a probe's class (cve for the
+// classes without one).
 func attackBit(class string) uint32 {
-	for i, n := range attackNames {
-		if n == class {
-			return 1 << i
-		}
+	if b := vocab.Bit(vocab.AttackClasses, class); b != 0 {
+		return uint32(b)
 	}
-	return 1 << 7 // evasion stands for the classes the list lacks
+	return uint32(vocab.Bit(vocab.AttackClasses, "cve"))
 }
 
 // TestShadowUnderAttack: traffic from specs modelled on public APIs, with
@@ -34,10 +31,6 @@ func attackBit(class string) uint32 {
 // with two paths removed: the shadow endpoints are exactly the removed
 // paths, and no probe is one.
 func TestShadowUnderAttack(t *testing.T) {
-	if discovery.AttackNames == nil {
-		discovery.AttackNames = attackNames
-		defer func() { discovery.AttackNames = nil }()
-	}
 	for _, sc := range []struct {
 		file, host string
 	}{{"github.yaml", "api.github.test"}, {"twilio.yaml", "api.twilio.test"}, {"stripe.yaml", "api.stripe.test"}, {"box.yaml", "api.box.test"},

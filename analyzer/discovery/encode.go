@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/vocab"
 )
 
 // EndpointJSON is an endpoint as events and `apitap catalog` write it
@@ -80,15 +81,6 @@ type ProbesJSON struct {
 	LastSeen string            `json:"last_seen,omitempty"`
 }
 
-// Names of the Notes.Attacks, Notes.Misconfig and Notes.Abuse bits, set by
-// the analyzers that own them (attack, risk, behavior) from their init
-// functions.
-var (
-	AttackNames    []string
-	MisconfigNames []string
-	AbuseNames     []string
-)
-
 // ConformanceJSON is how the endpoint's calls matched the published specs
 // (present when specs are given).
 type ConformanceJSON struct {
@@ -96,9 +88,6 @@ type ConformanceJSON struct {
 	Calls      map[string]uint64 `json:"calls"`
 	Violations map[string]uint64 `json:"violations"` // calls with an undocumented parameter, header, status, or a schema violation
 }
-
-// violationNames name the bits of reassembly.Notes.Violations.
-var violationNames = []string{"undocumented_parameter", "undocumented_header", "undocumented_status", "schema_violation"}
 
 // ParamJSON is a path or query parameter: name, type, how often; never
 // values.
@@ -277,8 +266,8 @@ func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
 			}
 		})
 		t.each(tViolation, func(k uint32, n uint64) {
-			if int(k) < len(violationNames) {
-				conf.Violations[violationNames[k]] = n
+			if int(k) < len(vocab.Violations) {
+				conf.Violations[vocab.Violations[k]] = n
 			}
 		})
 		j.Conformance = conf
@@ -295,10 +284,10 @@ func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
 		})
 		return m
 	}
-	j.Attacks = bitNames(tAttack, AttackNames)
+	j.Attacks = bitNames(tAttack, vocab.AttackClasses)
 	j.Succeeded = t.get(tMisc, miscSucceeded)
-	j.Abuse = bitNames(tAbuse, AbuseNames)
-	j.Misconfig = bitNames(tMisconfig, MisconfigNames)
+	j.Abuse = bitNames(tAbuse, vocab.AbuseClasses)
+	j.Misconfig = bitNames(tMisconfig, vocab.Misconfigs)
 	if t.tableLen(tProbe) > 0 {
 		p := &ProbesJSON{Classes: map[string]uint64{}}
 		t.each(tProbe, func(k uint32, n uint64) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/apitap/apitap/analyzer/vocab"
 )
 
 // probeClass says why a request is a probe rather than an API call: its
@@ -45,8 +47,8 @@ func probeKeyName(k uint32) string {
 		}
 		return "payload"
 	}
-	if i := int(k - probeVerdict); i < len(AttackNames) {
-		return AttackNames[i]
+	if i := int(k - probeVerdict); i < len(vocab.AttackClasses) {
+		return vocab.AttackClasses[i]
 	}
 	return "attack"
 }

@@ -264,7 +264,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		ep.last = at
 	}
 	ep.addHour(hourOf(at))
-	client := tx.Flow.Client.Addr()
+	client := tx.ClientAddr()
 	ep.ips.addAddr(client)
 	if t.geo != nil {
 		g := t.geoOf(client)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/internal/testgen/apigen"
 	"github.com/apitap/apitap/reassembly"
 )
@@ -82,18 +83,13 @@ func crsPayloads(t testing.TB) []apigen.Payload {
 	return out
 }
 
-// testAttackNames names the Notes.Attacks bits in these tests (the attack
-// analyzer sets AttackNames when it is linked in).
-var testAttackNames = []string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "crlf_injection",
-	"java", "php", "generic", "evasion", "request_smuggling", "scanner", "cve"}
-
+// attackBit is the Notes.Attacks bit the attack analyzer sets for a
+// probe's class (classes it has no bit for count as cve, a signature).
 func attackBit(class string) uint32 {
-	for i, n := range testAttackNames {
-		if n == class {
-			return 1 << i
-		}
+	if b := vocab.Bit(vocab.AttackClasses, class); b != 0 {
+		return uint32(b)
 	}
-	return 0
+	return uint32(vocab.Bit(vocab.AttackClasses, "cve"))
 }
 
 // styleResult is what one run of a spec's traffic gives.
@@ -134,7 +130,7 @@ func runStyle(t *testing.T, sc specCase, mode string, payloads []apigen.Payload,
 			case lab.Kind == apigen.Probe:
 				// the attack analyzer finds some probes, not all
 				if i%2 == 0 {
-					tx.Notes.Attacks |= attackBit(lab.Class) | attackBit("generic")
+					tx.Notes.Attacks |= attackBit(lab.Class)
 				}
 				if lab.Flagged {
 					tx.Notes.Attacks |= attackBit("scanner")
@@ -207,10 +203,6 @@ func TestStyleAccuracy(t *testing.T) {
 	payloads := append(append([]apigen.Payload(nil), apigen.DefaultPayloads...), crsPayloads(t)...)
 	if len(payloads) == len(apigen.DefaultPayloads) {
 		t.Log("../shared/eval/crs-regression-v4.25.jsonl not found: probes use the built-in payloads only")
-	}
-	if AttackNames == nil {
-		AttackNames = testAttackNames
-		defer func() { AttackNames = nil }()
 	}
 	var lines []string
 	runs := []struct {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -142,9 +143,6 @@ type trie struct {
 	// the host of the last call
 	lastHK hostKey
 	lastHT *hostTree
-	// the scanner class's Notes.Attacks bit, for AttackNames of sbNames names
-	sb      uint32
-	sbNames int
 }
 
 // lower returns the lower-case form of a header name from a bounded
@@ -177,20 +175,8 @@ func newTrie(cfg *Config, geo *geoDB) *trie {
 	return t
 }
 
-// scannerBit is the Notes.Attacks bit of the scanner class (0 when the
-// attack analyzer is not linked in), looked up again when AttackNames
-// changes (tests set it).
-func (t *trie) scannerBit() uint32 {
-	if len(AttackNames) != t.sbNames {
-		t.sb, t.sbNames = 0, len(AttackNames)
-		for i, n := range AttackNames {
-			if n == "scanner" {
-				t.sb = 1 << i
-			}
-		}
-	}
-	return t.sb
-}
+// scannerBit is the Notes.Attacks bit of the scanner class.
+var scannerBit = uint32(vocab.Bit(vocab.AttackClasses, "scanner"))
 
 // add records one transaction: an API call on its endpoint (made if
 // needed, within the budget), or a probe counted on the nearest existing
@@ -209,9 +195,9 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	if at.After(t.last) {
 		t.last = at
 	}
-	client := tx.Flow.Client.Addr()
+	client := tx.ClientAddr()
 	verdict := tx.Notes.Attacks
-	sb := t.scannerBit()
+	sb := scannerBit
 	if verdict != 0 {
 		t.flag(client, at)
 	}

@@ -46,6 +46,9 @@ type Stats struct {
 	Flags         []Count // transactions by flag
 	CaptureErrors []Count // damaged captures by kind
 	Detections    []Count // detections by class
+	// BlocklistWithheld counts blocklist entries not made, by reason
+	// (written only when some were).
+	BlocklistWithheld []Count
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -73,6 +76,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
+	if len(s.BlocklistWithheld) > 0 {
+		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
+	}
 	return append(dst, "}\n"...)
 }
 
@@ -158,7 +164,15 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = strconv.AppendUint(dst, uint64(tn.ID), 10)
 		dst = append(dst, '}')
 	}
-	dst = append(dst, `},"seq":`...)
+	dst = append(dst, `,"confirmed":`...)
+	dst = strconv.AppendBool(dst, tx.Flow.Confirmed)
+	dst = append(dst, `},"client":"`...)
+	dst = tx.ClientAddr().AppendTo(dst)
+	if p := tx.PeerAddr(); p.IsValid() {
+		dst = append(dst, `","peer":"`...)
+		dst = p.AppendTo(dst)
+	}
+	dst = append(dst, `","seq":`...)
 	dst = strconv.AppendInt(dst, int64(tx.Seq), 10)
 	if req != nil {
 		dst = append(dst, `,"method":`...)
@@ -206,8 +220,10 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = append(dst, '}')
 	}
 	if resp != nil {
-		dst = append(dst, `,"status":`...)
-		dst = strconv.AppendInt(dst, int64(resp.Status), 10)
+		if resp.Status > 0 { // (an HTTP/0.9 response has none)
+			dst = append(dst, `,"status":`...)
+			dst = strconv.AppendInt(dst, int64(resp.Status), 10)
+		}
 		dst = append(dst, `,"response":{"proto":`...)
 		dst = AppendString(dst, resp.Proto)
 		dst = append(dst, `,"reason":`...)

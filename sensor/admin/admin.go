@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +27,7 @@ import (
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/exporter"
+	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/sensor"
 )
 
@@ -52,7 +54,8 @@ func New(p *sensor.Pipeline, sensorID, token string) *Server {
 // it before serving.
 func (s *Server) SetSources(src []string) { s.sources = src }
 
-// SetExport adds the export sinks' metrics (Kafka and its spool).
+// SetExport adds the export sinks' metrics (records, latency, and each
+// sink's own: spool, retries, rotations).
 func (s *Server) SetExport(f *exporter.FanOut) {
 	if f != nil {
 		s.fan.Store(f)
@@ -65,7 +68,7 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 // Handler routes the endpoints.
 func (s *Server) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{p: s.p, s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{p: s.p, s: s}, sinkCollector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -100,7 +103,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/api/blocklist", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"entries": s.p.Block.Active()})
+		w.Write(s.blocklistJSON())
 	})
 	mux.HandleFunc("/api/actors", func(w http.ResponseWriter, r *http.Request) {
 		t, ok := s.p.Shared(behavior.Name).(*behavior.Tracker)
@@ -153,11 +156,64 @@ func (s *Server) Handler() http.Handler {
 	want := []byte("Bearer " + s.token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			// an unauthenticated client does not keep its connection
+			w.Header().Set("Connection", "close")
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// Timeouts of the admin server's connections.
+var (
+	// ReadHeaderTimeout closes a connection whose request head is not in
+	// by then (a client that connects and sends nothing, or slowly).
+	ReadHeaderTimeout = 5 * time.Second
+	// ReadTimeout bounds reading a whole request.
+	ReadTimeout = 10 * time.Second
+	// WriteTimeout bounds writing an answer (the live report included).
+	WriteTimeout = 60 * time.Second
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout = 60 * time.Second
+)
+
+// HTTPServer is the admin HTTP server: Handler behind the timeouts above
+// and a 16 KiB bound on request heads. Serve it on a listener.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s.Handler(), ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: 16 << 10}
+}
+
+// blocklistJSON is the /api/blocklist answer
+// (docs/schema/api-blocklist.schema.json): the active entries as
+// blocklist events carry them, and what the policy withheld.
+func (s *Server) blocklistJSON() []byte {
+	b := []byte(`{"schema":"` + event.SchemaVersion + `","sensor":`)
+	b = event.AppendString(b, s.sensor)
+	b = append(b, `,"time":"`...)
+	b = s.p.Stats().Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","entries":[`...)
+	for i, e := range s.p.Block.Active() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = blocklist.AppendEntry(append(b, '{'), &e, false)
+		b = append(b, '}')
+	}
+	b = append(b, `],"withheld":{`...)
+	for i, c := range s.p.Block.Withheld() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = event.AppendString(b, c.Name)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, c.N, 10)
+	}
+	_, _, servers, _, _ := s.p.Block.Tracking()
+	b = append(b, `},"servers_learned":`...)
+	b = strconv.AppendInt(b, int64(servers), 10)
+	return append(b, "}\n"...)
 }
 
 // collector turns the pipeline's snapshot into metrics at scrape time.
@@ -179,7 +235,10 @@ var (
 	descAnalyzerTime = prometheus.NewDesc("apitap_analyzer_sampled_seconds_total", "Time each analyzer spent on the sampled transactions (one in 64; divide by apitap_analyzer_sampled_transactions_total for the mean).", []string{"analyzer"}, nil)
 	descAnalyzerTx   = prometheus.NewDesc("apitap_analyzer_sampled_transactions_total", "Transactions whose analysis was timed (one in 64).", nil, nil)
 	descBlocklist    = prometheus.NewDesc("apitap_blocklist_entries", "Active blocklist entries, by action.", []string{"action"}, nil)
-	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made, by reason.", []string{"reason"}, nil)
+	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made because of the blocklist's own bounds, by reason (rate_limited, full; also in apitap_blocklist_withheld_total).", []string{"reason"}, nil)
+	descWithheld     = prometheus.NewDesc("apitap_blocklist_withheld_total", "Blocklist entries not made, by reason (unconfirmed flow, low confidence, a never-block address and why, shared address, invalid actor, bounds).", []string{"reason"}, nil)
+	descServers      = prometheus.NewDesc("apitap_blocklist_servers_learned", "Monitored servers the blocklist learned from traffic (never blocked).", nil, nil)
+	descUntracked    = prometheus.NewDesc("apitap_blocklist_untracked_total", "Blocklist notes not kept because their table was full, by table (actors, servers, shared_addresses).", []string{"table"}, nil)
 	descSrcPackets   = prometheus.NewDesc("apitap_source_packets_total", "Packets read, per live source (interface and fanout member).", []string{"source"}, nil)
 	descSrcBytes     = prometheus.NewDesc("apitap_source_bytes_total", "Bytes of frames read, per live source.", []string{"source"}, nil)
 	descActors       = prometheus.NewDesc("apitap_actors", "Threat actors held by the behavior analyzer.", nil, nil)
@@ -187,14 +246,11 @@ var (
 	descSinkRecords  = prometheus.NewDesc("apitap_sink_records_total", "Records per export sink, by outcome (sent, dropped: queue full, failed: given up).", []string{"sink", "outcome"}, nil)
 	descSinkSend     = prometheus.NewDesc("apitap_sink_send_seconds", "Latency of a sink's Send calls (one batch each; Kafka produce with acks).", []string{"sink"}, nil)
 	descSinkErrors   = prometheus.NewDesc("apitap_sink_send_errors_total", "Send calls that failed, per sink.", []string{"sink"}, nil)
-	descSpoolRecords = prometheus.NewDesc("apitap_spool_records", "Records waiting in the on-disk spool.", nil, nil)
-	descSpoolBytes   = prometheus.NewDesc("apitap_spool_bytes", "Bytes of the on-disk spool.", nil, nil)
-	descSpoolLost    = prometheus.NewDesc("apitap_spool_lost_total", "Records the full spool evicted, or that were corrupt on disk.", []string{"reason"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped,
-		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped, descWithheld, descServers, descUntracked,
+		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors} {
 		ch <- d
 	}
 }
@@ -234,14 +290,25 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descAnalyzerTx, prometheus.CounterValue, float64(sampled))
 	byAction := map[string]int{}
 	for _, e := range c.p.Block.Active() {
-		byAction[e.Action]++
+		byAction[e.Shown()]++
 	}
 	for _, a := range []string{"rate_limit", "block", "deceive"} {
 		ch <- prometheus.MustNewConstMetric(descBlocklist, prometheus.GaugeValue, float64(byAction[a]), a)
+		if n := byAction["would_"+a]; n > 0 {
+			ch <- prometheus.MustNewConstMetric(descBlocklist, prometheus.GaugeValue, float64(n), "would_"+a)
+		}
 	}
 	limited, full := c.p.Block.Dropped()
 	ch <- prometheus.MustNewConstMetric(descBlockDropped, prometheus.CounterValue, float64(limited), "rate_limited")
 	ch <- prometheus.MustNewConstMetric(descBlockDropped, prometheus.CounterValue, float64(full), "full")
+	for _, w := range c.p.Block.Withheld() {
+		ch <- prometheus.MustNewConstMetric(descWithheld, prometheus.CounterValue, float64(w.N), w.Name)
+	}
+	_, untracked, servers, notLearned, sharedUntracked := c.p.Block.Tracking()
+	ch <- prometheus.MustNewConstMetric(descServers, prometheus.GaugeValue, float64(servers))
+	ch <- prometheus.MustNewConstMetric(descUntracked, prometheus.CounterValue, float64(untracked), "actors")
+	ch <- prometheus.MustNewConstMetric(descUntracked, prometheus.CounterValue, float64(notLearned), "servers")
+	ch <- prometheus.MustNewConstMetric(descUntracked, prometheus.CounterValue, float64(sharedUntracked), "shared_addresses")
 	if t, ok := c.p.Shared(behavior.Name).(*behavior.Tracker); ok {
 		ch <- prometheus.MustNewConstMetric(descActors, prometheus.GaugeValue, float64(t.Len()))
 		ch <- prometheus.MustNewConstMetric(descActorsEvict, prometheus.CounterValue, float64(t.Evicted()))
@@ -264,16 +331,33 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(descSinkSend, st.Sends, st.SendSeconds, buckets, st.Sink)
 		ch <- prometheus.MustNewConstMetric(descSinkErrors, prometheus.CounterValue, float64(st.SendErrors), st.Sink)
 	}
+}
+
+// sinkCollector exports the sinks' own metrics (exporter.Metered: spools,
+// retries, rotations...), each with the sink's name in a `sink` label. It
+// is unchecked (describes nothing): which metrics exist depends on the
+// sinks configured.
+type sinkCollector struct{ s *Server }
+
+func (sinkCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
+	fan := c.s.fan.Load()
+	if fan == nil {
+		return
+	}
 	for _, sk := range fan.Sinks() {
-		if sp, ok := sk.(interface {
-			Stats() (records int, bytes int64, lost, corrupt uint64)
-		}); ok {
-			n, b, lost, corrupt := sp.Stats()
-			ch <- prometheus.MustNewConstMetric(descSpoolRecords, prometheus.GaugeValue, float64(n))
-			ch <- prometheus.MustNewConstMetric(descSpoolBytes, prometheus.GaugeValue, float64(b))
-			ch <- prometheus.MustNewConstMetric(descSpoolLost, prometheus.CounterValue, float64(lost), "evicted")
-			ch <- prometheus.MustNewConstMetric(descSpoolLost, prometheus.CounterValue, float64(corrupt), "corrupt")
-			break
+		m, ok := exporter.As[exporter.Metered](sk)
+		if !ok {
+			continue
+		}
+		for _, x := range m.Metrics() {
+			kind := prometheus.CounterValue
+			if x.Gauge {
+				kind = prometheus.GaugeValue
+			}
+			d := prometheus.NewDesc(x.Name, x.Help, append([]string{"sink"}, x.Labels...), nil)
+			ch <- prometheus.MustNewConstMetric(d, kind, x.Value, append([]string{sk.Name()}, x.Values...)...)
 		}
 	}
 }

@@ -3,10 +3,12 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/sensor"
 )
 
@@ -16,7 +18,7 @@ func configHelp(w io.Writer) {
 Validates a configuration file as apitap read and run would (strict YAML:
 unknown keys, wrong types and bad values are errors naming the key and
 line), builds every enabled analyzer (loading specs, rule packs and
-databases), and prints the effective configuration, defaults included.
+databases), checks every sink section under exporters, and prints the effective configuration, defaults included.
 Exit code 0 when the file is valid, 2 when it is not.
 `)
 }
@@ -49,8 +51,13 @@ func runConfig(args []string, env *IO) int {
 		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)
 		return ExitUsage
 	}
-	if cfg.Kafka.SASL.Password != "" {
-		cfg.Kafka.SASL.Password = "[REDACTED]" // secrets are never printed
+	var sinks []exporter.Enabled
+	if err == nil {
+		sinks, err = exporter.Configure(cfg.Exporters)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)
+		return ExitUsage
 	}
 	out := map[string]any{}
 	b, _ := yaml.Marshal(cfg)
@@ -60,11 +67,35 @@ func runConfig(args []string, env *IO) int {
 		an[e.Desc.Name] = e.Config
 	}
 	out["analyzers"] = an
+	ex := map[string]any{}
+	for _, e := range sinks {
+		if m, ok := e.Config.(exporter.Secrets); ok {
+			m.Mask() // secrets are never printed
+		}
+		sec := map[string]any{}
+		b, _ := yaml.Marshal(e.Config)
+		yaml.Unmarshal(b, &sec)
+		b, _ = yaml.Marshal(e.Output)
+		yaml.Unmarshal(b, &sec)
+		ex[e.Desc.Name] = sec
+	}
+	out["exporters"] = ex
 	b, err = yaml.Marshal(out)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)
 		return ExitFailure
 	}
-	fmt.Fprintf(env.Stdout, "# %s is valid; effective configuration (enabled analyzers: %v):\n%s", args[1], analyzer.Names(enabled), b)
+	fmt.Fprintf(env.Stdout, "# %s is valid.\n# Analyzer chain, in the order it runs (stage flow: on every worker, per connection; stage ordered: one goroutine, in capture order):\n", args[1])
+	for i, e := range enabled {
+		parts := []string{fmt.Sprintf("#   %d. %-12s stage %s", i+1, e.Desc.Name, e.Desc.Stage)}
+		if len(e.Desc.After) > 0 {
+			parts = append(parts, "after "+strings.Join(e.Desc.After, ", "))
+		}
+		if len(e.Desc.Provides) > 0 {
+			parts = append(parts, "provides "+strings.Join(e.Desc.Provides, ", "))
+		}
+		fmt.Fprintln(env.Stdout, strings.Join(parts, "; "))
+	}
+	fmt.Fprintf(env.Stdout, "# Effective configuration:\n%s", b)
 	return ExitOK
 }

@@ -49,7 +49,7 @@ var tunSrc, tunDst = netip.MustParseAddr("172.31.0.5"), netip.MustParseAddr("172
 
 // Cases lists every test capture.
 func Cases() []Case {
-	return []Case{
+	return append([]Case{
 		{File: "basic.pcap", Exchanges: 3, Notes: "3 keep-alive exchanges (GET, POST, GET) with handshake and FIN", build: simple(Encap{}, cli4, srv4)},
 		{File: "vlan.pcap", Exchanges: 3, Notes: "basic traffic tagged 802.1Q VLAN 100", build: simple(Encap{VLAN: []uint16{100}}, cli4, srv4)},
 		{File: "qinq.pcap", Exchanges: 3, Notes: "basic traffic double-tagged (QinQ 0x88a8 outer 200, inner 100)", build: simple(Encap{VLAN: []uint16{200, 100}}, cli4, srv4)},
@@ -79,7 +79,7 @@ func Cases() []Case {
 		{File: "upgrade.pcap", Exchanges: 1, Notes: "WebSocket upgrade (101) followed by frames that are not parsed", build: upgrade},
 		{File: "close_delimited.pcap", Exchanges: 1, Notes: "HTTP/1.0 response without length, ended by FIN", build: closeDelimited},
 		{File: "sensitive.pcap", Exchanges: 5, Notes: "cards, SSNs, IBANs, e-mails, phones, dates of birth, an IMEI, JWTs (one unsigned), cloud keys, a private key, passwords, Basic credentials, API keys and session cookies in path, query, headers, cookies, JSON, form and text bodies (SensitiveValues lists them)", build: sensitive},
-	}
+	}, regressionCases()...)
 }
 
 func pipelining() (Link, *Encap, []Packet) {
