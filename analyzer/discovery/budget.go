@@ -1,5 +1,7 @@
 package discovery
 
+import "strings"
+
 // The catalog's memory is bounded by one endpoint budget for all hosts
 // (max_endpoints), a share of it per host (max_endpoints_per_host), node
 // bounds derived from them, and a host bound (max_hosts). When a bound is
@@ -144,6 +146,7 @@ func (t *trie) newHost(hk hostKey) *hostTree {
 		}
 		t.dropHost(victim)
 	}
+	hk = hostKey{host: strings.Clone(hk.host), version: strings.Clone(hk.version)} // not the request's head
 	ht := &hostTree{key: hk, idx: len(t.hostList)}
 	t.hosts[hk] = ht
 	t.hostList = append(t.hostList, ht)

@@ -5,15 +5,16 @@
 // consumers, usage by hour, latency, bytes, capture completeness and the
 // probes aimed at it.
 //
-// Pipeline position: it runs after the per-transaction analyzers whose
+// Pipeline position: stage two (StageOrdered), after the analyzers whose
 // verdicts it records (sensitive, attack, behavior, conformance, risk).
 // The Catalog is one trie of every host, updated by Observe under one
-// lock (each worker's Observer calls it); every decision it makes online
-// (folding fold_max_literals values into their parameter, evicting the
-// least valuable endpoint when a budget is reached, counting a probe on
-// the nearest endpoint, remembering scanner clients) depends only on the
-// order of updates, so a single goroutine feeding it in capture order
-// gets the same catalog every run.
+// lock (uncontended: stage two is one goroutine; views taken for reports
+// and the admin API take it too); every decision it makes online (folding
+// fold_max_literals values into their parameter, evicting the least
+// valuable endpoint when a budget is reached, counting a probe on the
+// nearest endpoint, remembering scanner clients) depends only on the
+// order of updates, capture order in stage two, so a capture gives the
+// same catalog for any number of workers.
 //
 // Views (View) derive templates from the trie without copying it: typed
 // recognisers (integers, UUIDs, hex, dates, emails, phone numbers, opaque
