@@ -20,6 +20,8 @@ FUZZ_TARGETS := \
 	./exporter/syslog:FuzzMessage:15000 \
 	./analyzer/discovery:FuzzSchema:100000 \
 	./analyzer/discovery:FuzzTemplate:8000 \
+	./analyzer/discovery:FuzzProbe:40000 \
+	./analyzer/discovery:FuzzMergeSpec:1500 \
 	./analyzer/sensitive:FuzzScan:20000 \
 	./analyzer/conformance:FuzzLoadSpec:1500 \
 	./analyzer/attack:FuzzAnalyze:20000 \

@@ -29,7 +29,6 @@ import (
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/sensor"
-	"github.com/apitap/apitap/sensor/report"
 )
 
 func contains(s []string, v string) bool { return slices.Contains(s, v) }
@@ -42,6 +41,7 @@ type Server struct {
 	sensor  string
 	token   string
 	ready   atomic.Bool
+	live    liveReport // the /report snapshot (report.go)
 }
 
 // New returns the server for p; token "" means no authentication (keep
@@ -124,17 +124,9 @@ func (s *Server) Handler() http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"actors": out})
 	})
 	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) {
-		st := s.p.Stats()
-		in := &report.Input{Title: "apitap live report", Sensor: s.sensor, Live: true, Transactions: st.Transactions, Until: st.Time,
-			Detections: s.p.Detections, Specs: contains(s.p.Analyzers, "conformance"), Sources: s.sources}
-		if cat, ok := s.p.Shared(discovery.Name).(*discovery.Catalog); ok {
-			in.Catalog = cat.View()
-		}
-		if t, ok := s.p.Shared(behavior.Name).(*behavior.Tracker); ok {
-			in.Actors = t.Top(20, st.Time)
-		}
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		var b bytes.Buffer
-		if err := report.Render(&b, in); err != nil {
+		if err := s.reportSnapshot().Render(&b, page-1); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
