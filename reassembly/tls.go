@@ -51,6 +51,17 @@ type tlsWorker struct {
 	free    []*tlsdecrypt.Conn
 	waiting []*stream // connections holding records until their secrets come
 	closing bool      // the worker is closing: nothing waits any more
+	// plain, when set, says the worker's input is plaintext read inside
+	// processes from their TLS library (SetPlainSource)
+	plain func(f *Flow) *TLSInfo
+}
+
+// SetPlainSource marks the worker's input as plaintext read inside the
+// processes from their TLS library (sensor/uprobe): every transaction gets
+// SourceUprobe and the TLSInfo info returns for its connection (nil when
+// it knows none). info is called on the worker's goroutine.
+func (w *Worker) SetPlainSource(info func(f *Flow) *TLSInfo) {
+	w.tlsd.plain = info
 }
 
 // SetKeyLog turns on decryption of the TLS connections whose ClientHello
@@ -178,6 +189,10 @@ func (s *stream) tlsRelease() {
 // tlsTx marks a transaction read from a decrypted connection.
 func (s *stream) tlsTx(tx *Transaction) {
 	tx.Source, tx.TLS = SourceWire, nil
+	if s.w.tlsd.plain != nil {
+		tx.Source, tx.TLS = SourceUprobe, s.w.tlsd.plain(&tx.Flow)
+		return
+	}
 	if s.tlsc == nil {
 		return
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
 	"github.com/apitap/apitap/sensor/shard"
+	"github.com/apitap/apitap/sensor/uprobe"
 )
 
 const (
@@ -97,6 +98,9 @@ type Pipeline struct {
 	// Block is the blocklist policy every detection goes through.
 	Block  *blocklist.Manager
 	keylog *tlsdecrypt.KeyLog // TLS secrets (tls.go), or nil
+	// TLS uprobes (tls.go): the probes, or why they are not running
+	uprobes   *uprobe.Manager
+	uprobeErr error
 }
 
 // Shared returns the state analyzer name shares between workers (the
@@ -1081,6 +1085,8 @@ type Summary struct {
 	BlocklistWithheld []event.Count
 	// KeyLog counts what the TLS key log read (tls.go).
 	KeyLog tlsdecrypt.KeyLogStats
+	// Uprobes counts what the TLS uprobes did (tls.go).
+	Uprobes []event.Count
 }
 
 func (p *Pipeline) summary() *Summary {
@@ -1098,7 +1104,7 @@ func (p *Pipeline) summary() *Summary {
 		mix.merge(&w.mix)
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
-	s.KeyLog = p.keylogStats()
+	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
@@ -1195,7 +1201,7 @@ func (p *Pipeline) snapshot() *Summary {
 		sn.mu.Unlock()
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
-	s.KeyLog = p.keylogStats()
+	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}

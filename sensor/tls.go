@@ -5,8 +5,12 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly/tlsdecrypt"
+	"github.com/apitap/apitap/sensor/capture"
+	"github.com/apitap/apitap/sensor/uprobe"
 )
 
 // TLSConfig is seeing inside TLS (docs/tls.md).
@@ -28,6 +32,9 @@ type TLSConfig struct {
 	// MaxKeys bounds the sessions whose secrets are kept in memory; the
 	// oldest are forgotten first. Default 100000.
 	MaxKeys int `yaml:"max_keys"`
+	// Uprobes reads the plaintext inside the node's processes, from their
+	// TLS libraries, with eBPF uprobes (apitap run --tls-uprobes).
+	Uprobes uprobe.Config `yaml:"uprobes"`
 }
 
 func (c TLSConfig) validate() error {
@@ -41,7 +48,7 @@ func (c TLSConfig) validate() error {
 	case c.MaxKeys < 0:
 		return fmt.Errorf("tls.max_keys must be positive, got %d", c.MaxKeys)
 	}
-	return nil
+	return c.Uprobes.Validate()
 }
 
 // startTLS opens the key log, when one is configured, and hands it to
@@ -84,6 +91,9 @@ func (s *Summary) tlsCounts() []event.Count {
 		{Name: "keylog_evicted", N: k.Evicted},
 		{Name: "keylog_reopened", N: k.Reopened},
 	}
+	for _, u := range s.Uprobes {
+		c = append(c, event.Count{Name: "uprobe_" + u.Name, N: u.N})
+	}
 	for i, n := range r.TLS.N {
 		c = append(c, event.Count{Name: tlsdecrypt.CounterNames[i], N: n})
 	}
@@ -92,5 +102,58 @@ func (s *Summary) tlsCounts() []event.Count {
 		return nil
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// startUprobes loads the TLS probes when tls.uprobes is on: their source
+// is added to srcs (it gets a worker of its own). Where they can not run,
+// the sensor goes on without them and says why (the error is returned for
+// the coverage).
+func startUprobes(cfg Config, srcs []capture.Source, log zerolog.Logger) ([]capture.Source, *uprobe.Manager, error) {
+	if !cfg.TLS.Uprobes.Enabled {
+		return srcs, nil, nil
+	}
+	m, err := uprobe.New(cfg.TLS.Uprobes, log)
+	if err != nil {
+		log.Warn().Msg(uprobe.ErrUnavailable(err) + "; going on without them")
+		return srcs, nil, err
+	}
+	m.Start()
+	return append(srcs, m.Source()), m, nil
+}
+
+// useUprobes hands the last worker (the one reading the probes' source)
+// its plaintext marking and keeps the probes for the coverage.
+func (p *Pipeline) useUprobes(m *uprobe.Manager, err error) {
+	p.uprobeErr = err
+	if m == nil {
+		return
+	}
+	p.uprobes = m
+	p.workers[len(p.workers)-1].asm.SetPlainSource(m.Source().Info)
+}
+
+// TLSCoverage is what the TLS uprobes cover (the admin API's /api/tls):
+// nil when they were not asked for.
+func (p *Pipeline) TLSCoverage() *uprobe.Coverage {
+	switch {
+	case p.uprobes != nil:
+		return p.uprobes.Coverage()
+	case p.uprobeErr != nil:
+		return &uprobe.Coverage{Error: uprobe.ErrUnavailable(p.uprobeErr), Counters: []uprobe.Counter{{Name: "unavailable", N: 1}}}
+	}
+	return nil
+}
+
+// uprobeCounts are the TLS uprobes' counters for the stats event.
+func (p *Pipeline) uprobeCounts() []event.Count {
+	c := p.TLSCoverage()
+	if c == nil {
+		return nil
+	}
+	out := make([]event.Count, 0, len(c.Counters))
+	for _, x := range c.Counters {
+		out = append(out, event.Count{Name: x.Name, N: x.N})
+	}
 	return out
 }

@@ -68,7 +68,7 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 // Handler routes the endpoints.
 func (s *Server) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{p: s.p, s: s}, sinkCollector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{p: s.p, s: s}, sinkCollector{s}, tlsCollector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -146,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 			w.Write(b)
 		}
 	})
+	mux.HandleFunc("/api/tls", s.serveTLS)
 	mux.HandleFunc("/api/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.p.StatsEvent())
