@@ -1304,7 +1304,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Detections:   s.Detections,
 		// sorted by name, as every counter object
 		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
-		TLS:          s.tlsCounts(),
+		TLS:               s.tlsCounts(),
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {
