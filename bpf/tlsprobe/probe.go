@@ -2,6 +2,7 @@ package tlsprobe
 
 import (
 	"errors"
+	"net/netip"
 
 	"github.com/cilium/ebpf"
 )
@@ -56,7 +57,13 @@ type Event struct {
 	Off  uint32
 	Dir  Dir
 	Lib  Library
-	Data []byte // valid until the next Read
+	// Local and Remote are the socket's addresses (the process's end
+	// first), read by the probe from the kernel's socket on the first
+	// event of a file descriptor and on DirOpen; invalid otherwise, or
+	// without the kernel's BTF (Probe.BTFErr).
+	Local, Remote netip.AddrPort
+	Comm          []byte // the thread's command name; valid until the next Read
+	Data          []byte // valid until the next Read
 }
 
 // The probes' counters (Counters).

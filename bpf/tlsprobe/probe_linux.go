@@ -3,14 +3,18 @@
 package tlsprobe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
@@ -24,6 +28,9 @@ type Probe struct {
 	rec   ringbuf.Record
 	mu    sync.Mutex
 	links []link.Link
+	// BTFErr says why the programs do not read the sockets' addresses
+	// (nil when they do): user space then finds them in /proc.
+	BTFErr error
 	// SyscallErr says why the syscall tracepoints could not be attached
 	// (nil when they were): OpenSSL calls then find their socket only
 	// when it was remembered.
@@ -51,7 +58,25 @@ func Load(ringBytes int) (*Probe, error) {
 		spec.Maps["events"].MaxEntries = uint32(ringBytes)
 	}
 	p := &Probe{}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+	// With the kernel's BTF the programs read each connection's addresses
+	// from its socket; without, those reads are left out (relocated
+	// against no types, in code that does not run) and user space finds
+	// the addresses in /proc.
+	var opts *ebpf.CollectionOptions
+	if _, err := btf.LoadKernelSpec(); err != nil || noBTF {
+		p.BTFErr = fmt.Errorf("kernel BTF: %w", err)
+		if err == nil {
+			p.BTFErr = errors.New("kernel BTF not used")
+		}
+		empty, err := emptyBTF()
+		if err != nil {
+			return nil, err
+		}
+		opts = &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: empty}}
+	} else if err := spec.Variables["read_sockets"].Set(uint32(1)); err != nil {
+		return nil, err
+	}
+	if err := spec.LoadAndAssign(&p.objs, opts); err != nil {
 		return nil, fmt.Errorf("load TLS probes: %w", err)
 	}
 	for _, sc := range syscalls {
@@ -172,7 +197,23 @@ func (p *Probe) AttachGo(path string, f GoFunc) error {
 }
 
 // header is the size of an event before its data (struct event).
-const header = 48
+const header = int(unsafe.Offsetof(tlsprobeEvent{}.Data))
+
+// emptyBTF is a type set with no kernel structure in it.
+func emptyBTF() (*btf.Spec, error) {
+	b, err := btf.NewBuilder([]btf.Type{&btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := b.Marshal(nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return btf.LoadSpecFromReader(bytes.NewReader(raw))
+}
+
+// noBTF makes Load act as on a kernel without BTF (tests).
+var noBTF bool
 
 // Read waits for the next event (until the deadline, when set: then it
 // returns os.ErrDeadlineExceeded). ev.Data is valid until the next Read.
@@ -192,6 +233,19 @@ func (p *Probe) Read(ev *Event) error {
 		ev.Len, ev.Off = le.Uint32(b[28:]), le.Uint32(b[32:])
 		n := le.Uint32(b[36:])
 		ev.Dir, ev.Lib = Dir(b[40]), Library(b[41])
+		ev.Local, ev.Remote = netip.AddrPort{}, netip.AddrPort{}
+		ev.Comm = b[80:96]
+		if i := bytes.IndexByte(ev.Comm, 0); i >= 0 {
+			ev.Comm = ev.Comm[:i]
+		}
+		switch le.Uint16(b[42:]) {
+		case 2: // AF_INET
+			ev.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[48:52])), le.Uint16(b[44:]))
+			ev.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[64:68])), le.Uint16(b[46:]))
+		case 10: // AF_INET6
+			ev.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[48:64])).Unmap(), le.Uint16(b[44:]))
+			ev.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[64:80])).Unmap(), le.Uint16(b[46:]))
+		}
 		if int(n) > len(b)-header {
 			continue
 		}

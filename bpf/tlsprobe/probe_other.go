@@ -10,7 +10,7 @@ import (
 
 // Probe is not available here: Load returns ErrNotSupported.
 type Probe struct {
-	SyscallErr error
+	BTFErr, SyscallErr error
 }
 
 // Load reports that the probes need Linux on amd64.

@@ -25,6 +25,9 @@
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <linux/in6.h>
 
 char __license[] SEC("license") = "Dual BSD/GPL";
 
@@ -61,7 +64,12 @@ struct event {
 	__u32 n;    // bytes in data
 	__u8 dir;
 	__u8 lib;
-	__u8 pad[6];
+	__u16 family; // AF_INET, AF_INET6: the addresses below are set; 0: not read
+	__u16 lport;  // the process's end (host order)
+	__u16 rport;  // the peer's
+	__u8 laddr[16]; // IPv4 in the first 4 bytes
+	__u8 raddr[16];
+	char comm[16]; // the thread's command name
 	__u8 data[2 * CHUNK]; // twice CHUNK: sizes masked with 2*CHUNK-1 satisfy the verifier
 };
 
@@ -151,10 +159,86 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+// Kernel structures, relocated by CO-RE against the running kernel's BTF
+// (only the fields read): the socket behind a file descriptor.
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct files_struct *files;
+} __attribute__((preserve_access_index));
+
+struct file {
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+// set by the loader: 1 when the kernel has BTF (the addresses are read
+// here), 0 when user space must find them in /proc
+volatile const __u32 read_sockets = 0;
+
 static __always_inline void count(__u32 i, __u64 n) {
 	__u64 *v = bpf_map_lookup_elem(&counters, &i);
 	if (v)
 		*v += n;
+}
+
+// sock_addrs reads the addresses of the TCP socket at fd of the current
+// process into e (family 0 when it is not one).
+static __always_inline void sock_addrs(__s32 fd, struct event *e) {
+	e->family = 0;
+	if (!read_sockets || fd < 0)
+		return;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
+		return;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	if (!so)
+		return;
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam == 2) { // AF_INET
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (fam == 10) { // AF_INET6
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		return;
+	}
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->family = fam;
 }
 
 // send sends the len bytes at buf in events of up to CHUNK bytes.
@@ -172,10 +256,15 @@ static __always_inline void send(__u64 conn, __s32 fd, __u64 buf, __u32 len, __u
 	e->len = len;
 	e->dir = dir;
 	e->lib = lib;
+	e->family = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (fd >= 0) {
+		// the first event of a socket (until its close) carries its
+		// addresses
 		struct fdkey fk = {.tgid = e->pid, .fd = fd};
 		__u8 one = 1;
-		bpf_map_update_elem(&tlsfds, &fk, &one, BPF_NOEXIST);
+		if (bpf_map_update_elem(&tlsfds, &fk, &one, BPF_NOEXIST) == 0 || len == 0)
+			sock_addrs(fd, e);
 	}
 	if (len == 0) { // DIR_OPEN: the header alone
 		e->off = 0;
@@ -351,6 +440,8 @@ int sys_enter_close(struct sys_enter_close *ctx) {
 	e->n = 0;
 	e->dir = DIR_CLOSE;
 	e->lib = 0;
+	e->family = 0;
+	e->comm[0] = 0;
 	if (bpf_ringbuf_output(&events, e, offsetof(struct event, data), 0) != 0)
 		count(C_LOST, 1);
 	return 0;

@@ -33,19 +33,24 @@ type tlsprobeConnkey struct {
 }
 
 type tlsprobeEvent struct {
-	_    structs.HostLayout
-	Ts   uint64
-	Conn uint64
-	Pid  uint32
-	Tid  uint32
-	Fd   int32
-	Len  uint32
-	Off  uint32
-	N    uint32
-	Dir  uint8
-	Lib  uint8
-	Pad  [6]uint8
-	Data [16384]uint8
+	_      structs.HostLayout
+	Ts     uint64
+	Conn   uint64
+	Pid    uint32
+	Tid    uint32
+	Fd     int32
+	Len    uint32
+	Off    uint32
+	N      uint32
+	Dir    uint8
+	Lib    uint8
+	Family uint16
+	Lport  uint16
+	Rport  uint16
+	Laddr  [16]uint8
+	Raddr  [16]uint8
+	Comm   [16]int8
+	Data   [16384]uint8
 }
 
 type tlsprobeFdkey struct {
@@ -92,6 +97,7 @@ const (
 	tlsprobeProgSslWriteExEnter   = "ssl_write_ex_enter"
 	tlsprobeProgSysEnterClose     = "sys_enter_close"
 	tlsprobeProgSysEnterFd        = "sys_enter_fd"
+	tlsprobeVarReadSockets        = "read_sockets"
 )
 
 // loadTlsprobe returns the embedded CollectionSpec for tlsprobe.
@@ -167,6 +173,7 @@ type tlsprobeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tlsprobeVariableSpecs struct {
+	ReadSockets *ebpf.VariableSpec `ebpf:"read_sockets"`
 }
 
 // tlsprobeObjects contains all objects after they have been loaded into the kernel.
@@ -214,6 +221,7 @@ func (m *tlsprobeMaps) Close() error {
 //
 // It can be passed to loadTlsprobeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tlsprobeVariables struct {
+	ReadSockets *ebpf.Variable `ebpf:"read_sockets"`
 }
 
 // tlsprobePrograms contains all programs after they have been loaded into the kernel.

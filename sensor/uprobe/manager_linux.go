@@ -5,6 +5,7 @@ package uprobe
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,6 +96,9 @@ func New(cfg Config, log zerolog.Logger) (*Manager, error) {
 	p, err := tlsprobe.Load(cfg.RingMB << 20)
 	if err != nil {
 		return nil, err
+	}
+	if p.BTFErr != nil {
+		log.Warn().Err(p.BTFErr).Msg("TLS uprobes: connections' addresses are looked up in /proc (a connection that ends before it is looked up is missed)")
 	}
 	if p.SyscallErr != nil {
 		log.Warn().Err(p.SyscallErr).Msg("TLS uprobes: without the syscall tracepoints an OpenSSL connection's socket is found only from earlier calls")
@@ -458,16 +462,24 @@ func (m *Manager) resolve(ev *tlsprobe.Event, now time.Time) *conn {
 		}
 		m.byFD[k] = c
 	}
-	c.proc = m.process(int(ev.PID), ev.Lib)
+	c.proc = m.process(int(ev.PID), ev.Lib, ev.Comm)
 	dir := "/proc/" + strconv.Itoa(int(ev.PID))
 	ok := false
-	if ev.FD >= 0 {
+	if ev.Local.IsValid() && ev.Remote.IsValid() && ev.Remote.Port() != 0 {
+		// read from the kernel's socket by the probe (BTF)
+		ok = true
+		c.server = m.isServer(dir, ev.Local)
+		c.key = flowKey{client: ev.Local, server: ev.Remote}
+		if c.server {
+			c.key = flowKey{client: ev.Remote, server: ev.Local}
+		}
+	} else if ev.FD >= 0 {
 		if link, err := os.Readlink(dir + "/fd/" + strconv.Itoa(int(ev.FD))); err == nil {
 			c.inode, ok = socketInode(link)
 		}
-	}
-	if ok {
-		ok = m.findSocket(dir, c)
+		if ok {
+			ok = m.findSocket(dir, c)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -529,9 +541,55 @@ func (m *Manager) findSocket(dir string, c *conn) bool {
 	return true
 }
 
+// isServer says whether local is the listening end of a connection: a
+// socket of the process's network namespace listens on its port; when the
+// process is gone already, whether the port is outside the ephemeral range.
+func (m *Manager) isServer(dir string, local netip.AddrPort) bool {
+	found, server := false, false
+	for _, f := range []string{"/net/tcp", "/net/tcp6"} {
+		b, err := os.ReadFile(dir + f)
+		if err != nil {
+			continue
+		}
+		found = true
+		parseNetTCP(b, func(x *tcpEntry) bool {
+			if x.State == tcpListen && x.Local.Port() == local.Port() {
+				server = true
+				return false
+			}
+			return true
+		})
+		if server {
+			return true
+		}
+	}
+	if found {
+		return false
+	}
+	lo, hi := ephemeralPorts()
+	return local.Port() < lo || local.Port() > hi
+}
+
+// ephemeralPorts is the range of ports connecting sockets get
+// (net.ipv4.ip_local_port_range).
+func ephemeralPorts() (lo, hi uint16) {
+	lo, hi = 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) == 2 {
+			a, err1 := strconv.ParseUint(f[0], 10, 16)
+			z, err2 := strconv.ParseUint(f[1], 10, 16)
+			if err1 == nil && err2 == nil {
+				lo, hi = uint16(a), uint16(z)
+			}
+		}
+	}
+	return lo, hi
+}
+
 // process is the coverage entry of a pid that sent events (listed by the
 // scan, or started since and covered by a file already probed).
-func (m *Manager) process(pid int, lib tlsprobe.Library) *Process {
+func (m *Manager) process(pid int, lib tlsprobe.Library, comm []byte) *Process {
 	m.mu.Lock()
 	p := m.procs[pid]
 	m.mu.Unlock()
@@ -539,6 +597,9 @@ func (m *Manager) process(pid int, lib tlsprobe.Library) *Process {
 		return p
 	}
 	p = &Process{PID: pid, Library: lib.String(), Attached: true, Comm: readComm(pid)}
+	if p.Comm == "" { // gone already: the thread's name, from the probe
+		p.Comm = string(comm)
+	}
 	if cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup"); err == nil {
 		p.Pod = podUID(cg)
 	}
@@ -599,7 +660,7 @@ func (m *Manager) sweep(now time.Time) {
 		}
 		c.checkAfter = now.Add(maintenance)
 		link, err := os.Readlink("/proc/" + strconv.Itoa(int(c.id.pid)) + "/fd/" + strconv.Itoa(int(c.fd)))
-		if ino, ok := socketInode(link); err == nil && ok && ino == c.inode {
+		if ino, ok := socketInode(link); err == nil && ok && (ino == c.inode || c.inode == 0) {
 			continue
 		}
 		m.end(c)
