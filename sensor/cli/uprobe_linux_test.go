@@ -239,3 +239,104 @@ func TestUprobesOpenSSL(t *testing.T) {
 	}
 	t.Logf("%d transactions read by the probes (nginx %d, s_server %d); tls counters %v", len(txs), len(nginx), len(ssrv), ctr)
 }
+
+// goClientSrc is a Go HTTPS client: once a line arrives on its standard
+// input it makes the tlsPaths requests and a POST on one connection
+// (HTTP/1.1) to the URL base in its argument.
+const goClientSrc = `package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+)
+
+func main() {
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxConnsPerHost: 1}
+	c := &http.Client{Transport: tr}
+	do := func(req *http.Request, err error) {
+		if err != nil {
+			panic(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	for _, p := range strings.Split(os.Args[2], ",") {
+		do(http.NewRequest("GET", os.Args[1]+p, nil))
+	}
+	do(http.NewRequest("POST", os.Args[1]+"/v1/orders", strings.NewReader(` + "`" + `{"sku":"SKU-1","qty":2}` + "`" + `)))
+	fmt.Println("done")
+}
+`
+
+// TestUprobesGo: a Go HTTPS client, built with its symbol table and
+// stripped (-s -w: crypto/tls found in the pclntab), against the Go HTTPS
+// server in a network namespace, with apitap run --tls-uprobes: every
+// transaction is read in clear from the client ((*Conn).Write at its
+// entry, (*Conn).Read at each RET), between the right addresses; the
+// server (also Go, also traced) is its duplicate.
+func TestUprobesGo(t *testing.T) {
+	r := startTLSRig(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(goClientSrc), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module goclient\n\ngo 1.21\n"), 0o644)
+	bins := map[string]string{"gocli-syms": "", "gocli-strip": "-s -w"}
+	for name, flags := range bins {
+		cmd := exec.Command("go", "build", "-ldflags", flags, "-o", filepath.Join(dir, name), ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	u := startUprobes(t, r)
+	base := fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortGo)
+	want := map[string][]string{}
+	for name := range bins {
+		cmd := exec.Command(filepath.Join(dir, name), base, strings.Join(tlsPaths, ","))
+		in, _ := cmd.StdinPipe()
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := fmt.Sprintf(`"pid":%d,`, cmd.Process.Pid)
+		waitFor(t, name+" to be probed", func() bool {
+			b := string(u.get(t, "/api/tls"))
+			i := strings.Index(b, pid)
+			return i >= 0 && strings.Contains(b[i:min(len(b), i+400)], `"attached":true`)
+		})
+		in.Write([]byte("go\n"))
+		if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "done") {
+			t.Fatalf("%s: %v\n%s", name, err, out.String())
+		}
+		want[name] = curlWant()
+	}
+	n := 0
+	for _, w := range want {
+		n += len(w)
+	}
+	waitFor(t, "the transactions", func() bool { return u.count() >= n })
+	time.Sleep(time.Second)
+	txs, ctr := u.stop(t)
+	by := map[string][]uprobeTx{}
+	for _, tx := range txs {
+		by[tx.TLS.Process] = append(by[tx.TLS.Process], tx)
+	}
+	for name, w := range want {
+		checkUprobeTxs(t, by[name], w, r.n.HostIP, r.n.PeerIP, tlsPortGo, "go")
+	}
+	if len(txs) != n || ctr["uprobe_connections"] != 2 || ctr["uprobe_connections_unresolved"] != 0 {
+		t.Errorf("%d transactions, want %d; tls counters %v", len(txs), n, ctr)
+	}
+	t.Logf("%d transactions read from Go clients (symbols and stripped); tls counters %v", len(txs), ctr)
+}
