@@ -30,6 +30,7 @@ FUZZ_TARGETS := \
 	./reassembly/tlshello:FuzzParse:50000 \
 	./reassembly/tlsdecrypt:FuzzConn:30000 \
 	./reassembly/tlsdecrypt:FuzzKeyLog:100000 \
+	./sensor/uprobe:FuzzProc:100000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000
 
