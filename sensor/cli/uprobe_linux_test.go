@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -339,4 +340,88 @@ func TestUprobesGo(t *testing.T) {
 		t.Errorf("%d transactions, want %d; tls counters %v", len(txs), n, ctr)
 	}
 	t.Logf("%d transactions read from Go clients (symbols and stripped); tls counters %v", len(txs), ctr)
+}
+
+var uprobeOverheadFlag = flag.Int("uprobe-overhead", 0, "measure the CPU time the TLS uprobes add to curl and a Go client making this many requests (root, nginx, curl)")
+
+// TestUprobesOverhead measures what the probes cost the traced process:
+// the CPU time (user + system, from its rusage) of curl (OpenSSL) and of
+// the Go client making N keep-alive requests to nginx, without apitap and
+// with apitap run --tls-uprobes, three times each, alternately; the
+// medians are logged (docs/tls.md has the numbers).
+func TestUprobesOverhead(t *testing.T) {
+	n := *uprobeOverheadFlag
+	if n == 0 {
+		t.Skip("measures the uprobes' overhead with -uprobe-overhead N")
+	}
+	r := startTLSRig(t)
+	if !r.hasNginx {
+		t.Skip("needs nginx")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(goClientSrc), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module goclient\n\ngo 1.21\n"), 0o644)
+	gocli := filepath.Join(dir, "gocli")
+	build := exec.Command("go", "build", "-o", gocli, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	base := fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortNginx)
+	var cfg strings.Builder
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/v1/users/%d", i)
+		fmt.Fprintf(&cfg, "url = %q\noutput = \"/dev/null\"\n", base+paths[i])
+	}
+	curlCfg := filepath.Join(dir, "curl.cfg")
+	os.WriteFile(curlCfg, []byte(cfg.String()), 0o644)
+	var u *uprobeRun
+	cpu := func(cmd *exec.Cmd, stdin bool) time.Duration {
+		var in io.WriteCloser
+		if stdin {
+			in, _ = cmd.StdinPipe()
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if stdin {
+			if u != nil {
+				pid := fmt.Sprintf(`"pid":%d,`, cmd.Process.Pid)
+				waitFor(t, "the Go client to be probed", func() bool {
+					b := string(u.get(t, "/api/tls"))
+					i := strings.Index(b, pid)
+					return i >= 0 && strings.Contains(b[i:min(len(b), i+400)], `"attached":true`)
+				})
+			}
+			in.Write([]byte("go\n"))
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%v: %v", cmd.Args[0], err)
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	runs := map[string][]time.Duration{}
+	measure := func(probed string) {
+		for k := 0; k < 3; k++ {
+			runs["curl "+probed] = append(runs["curl "+probed], cpu(exec.Command("curl", "-sk", "--http1.1", "-K", curlCfg), false))
+			runs["go "+probed] = append(runs["go "+probed], cpu(exec.Command(gocli, base, strings.Join(paths, ",")), true))
+		}
+	}
+	measure("without")
+	u = startUprobes(t, r)
+	measure("with")
+	waitFor(t, "the transactions", func() bool { return u.count() >= 3*(2*n+1) })
+	u.stop(t)
+	med := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	for _, c := range []string{"curl", "go"} {
+		a, b := med(runs[c+" without"]), med(runs[c+" with"])
+		t.Logf("overhead: %s, %d requests: CPU %v without probes, %v with (+%.1f%%, %.1f µs per request); runs %v / %v",
+			c, n, a, b, 100*float64(b-a)/float64(a), float64(b-a)/float64(n)/1e3, runs[c+" without"], runs[c+" with"])
+	}
 }
