@@ -11,11 +11,16 @@
 // to reassembly. This package only loads the programs, attaches them to a
 // file at given places and reads events.
 //
-// The programs read no kernel structure (no BTF, no CO-RE). The socket of
-// an OpenSSL call is the first one the thread reads or writes during the
-// call (syscall tracepoints, no kprobes); a Go connection's is read from
-// its *net.TCPConn. Go probes follow the amd64 register ABI (Go 1.17 and
-// later); other architectures get ErrNotSupported.
+// A connection's socket: for OpenSSL the descriptor given to SSL_set_fd,
+// or the first one the thread reads or writes during a call or the
+// handshake (syscall tracepoints, no kprobes), remembered per SSL object;
+// for Go it is read from the *tls.Conn's *net.TCPConn. Where the kernel
+// has BTF the programs also read the socket's addresses (CO-RE: task,
+// files, file, socket, sock) into the first event of each descriptor;
+// without, Load relocates those reads against no types (they do not run)
+// and says so in Probe.BTFErr. A close of a descriptor TLS calls used is
+// an event too (DirClose). Go probes follow the amd64 register ABI (Go
+// 1.17 and later); other architectures get ErrNotSupported.
 //
 // Concurrency: a Probe may be attached from one goroutine while another
 // reads its events; Read itself is not safe for concurrent use.

@@ -364,6 +364,9 @@ func (m *Manager) wallTime(mono uint64) time.Time {
 
 // event hands one probe event on: a new connection is resolved first.
 func (m *Manager) event(ev *tlsprobe.Event) {
+	if int(ev.PID) == m.self {
+		return // the sensor's own TLS (exporters): never read back
+	}
 	if ev.Dir == tlsprobe.DirClose {
 		if c := m.byFD[pidFD{ev.PID, ev.FD}]; c != nil {
 			m.end(c)
