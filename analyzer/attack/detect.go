@@ -1,11 +1,10 @@
 package attack
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/corazawaf/libinjection-go"
 
 	"github.com/apitap/apitap/analyzer/discovery"
 )
@@ -23,10 +22,17 @@ const (
 	cSSTI
 	cNoSQLi
 	cProto
+	cCRLF
+	cRedirect
+	cXPath
+	cDeser
+	cUpload
+	cEvasion
 	numClasses = iota
 )
 
-var classNames = [numClasses]string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "prototype_pollution"}
+var classNames = [numClasses]string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli",
+	"prototype_pollution", "crlf_injection", "open_redirect", "xpath_ldap_injection", "deserialization", "file_upload", "evasion"}
 
 // ClassNames name the bits of reassembly.Notes.Attacks: the detector
 // classes, then the classes of signatures.
@@ -44,7 +50,8 @@ func ClassBit(class string) uint32 {
 	return 0
 }
 
-var classSeverity = [numClasses]string{"high", "medium", "high", "critical", "high", "critical", "high", "high", "high", "medium"}
+var classSeverity = [numClasses]string{"high", "medium", "high", "critical", "high", "critical", "high", "high", "high", "medium",
+	"medium", "medium", "high", "critical", "high", "medium"}
 
 // keywords are the prefilter's patterns: a detector looks at a value only
 // when one of its class's keywords occurs (case-insensitively).
@@ -53,21 +60,49 @@ var keywords = []struct {
 	class int
 }{
 	{"select", cSQLi}, {"union", cSQLi}, {"insert", cSQLi}, {"update", cSQLi}, {"delete", cSQLi}, {"drop", cSQLi},
-	{"sleep", cSQLi}, {"benchmark", cSQLi}, {"waitfor", cSQLi}, {"'", cSQLi}, {"--", cSQLi}, {"/*", cSQLi},
-	{" or ", cSQLi}, {" and ", cSQLi}, {"||", cSQLi}, {"xp_", cSQLi}, {"exec", cSQLi}, {"1=1", cSQLi}, {"convert(", cSQLi}, {"@@", cSQLi},
-	{"having", cSQLi}, {"order by", cSQLi}, {"group by", cSQLi}, {"case when", cSQLi}, {"extractvalue", cSQLi},
-	{"<", cXSS}, {"javascript:", cXSS}, {"vbscript:", cXSS}, {"onerror", cXSS}, {"onload", cXSS}, {"expression(", cXSS},
-	{"data:text/html", cXSS}, {"onmouse", cXSS}, {"onfocus", cXSS}, {"alert(", cXSS}, {"prompt(", cXSS},
-	{"..", cTraversal}, {"/etc/", cTraversal}, {"\\windows\\", cTraversal}, {"/proc/self", cTraversal}, {"win.ini", cTraversal},
-	{"boot.ini", cTraversal}, {"web-inf", cTraversal}, {".ssh/", cTraversal},
-	{";", cCmd}, {"|", cCmd}, {"`", cCmd}, {"$(", cCmd}, {"&&", cCmd}, {"\n", cCmd}, {"&", cCmd},
-	{"://", cSSRF}, {"localhost", cSSRF}, {"169.254.", cSSRF}, {"metadata", cSSRF},
-	{"${", cLog4Shell}, {"%{", cLog4Shell},
+	{"sleep", cSQLi}, {"benchmark", cSQLi}, {"waitfor", cSQLi}, {"'", cSQLi}, {"--", cSQLi}, {"/*", cSQLi}, {"#", cSQLi},
+	{" or ", cSQLi}, {" and ", cSQLi}, {"||", cSQLi}, {"&&", cSQLi}, {"xp_", cSQLi}, {"sp_", cSQLi}, {"exec", cSQLi},
+	{"(", cSQLi}, {"@@", cSQLi}, {"::", cSQLi}, {"@>", cSQLi}, {"<@", cSQLi}, {"->", cSQLi}, {"\"", cSQLi}, {"`", cSQLi},
+	{"declare", cSQLi}, {"outfile", cSQLi}, {"information_schema", cSQLi},
+	{"having", cSQLi}, {"order by", cSQLi}, {"group by", cSQLi}, {"case when", cSQLi}, {"extractvalue", cSQLi}, {"sysobjects", cSQLi},
+	{"msdb", cSQLi}, {"tempdb", cSQLi}, {"pg_", cSQLi}, {"msysaccess", cSQLi}, {"northwind", cSQLi},
+	{"<", cXSS}, {"javascript", cXSS}, {"vbscript", cXSS}, {"livescript", cXSS}, {"data:", cXSS}, {"expression(", cXSS},
+	{" on", cXSS}, {"\"on", cXSS}, {"'on", cXSS}, {"/on", cXSS}, {";on", cXSS}, {"`on", cXSS}, {"+on", cXSS},
+	{"alert", cXSS}, {"prompt", cXSS}, {"confirm", cXSS}, {"eval", cXSS}, {"settimeout", cXSS}, {"setinterval", cXSS},
+	{"atob", cXSS}, {"btoa", cXSS}, {"document", cXSS}, {"window", cXSS}, {"self[", cXSS}, {"top[", cXSS}, {"constructor", cXSS},
+	{"fromcharcode", cXSS}, {"script:", cXSS}, {"formaction", cXSS}, {"srcdoc", cXSS}, {"xlink", cXSS}, {"function(", cXSS}, {"function (", cXSS}, {"adw-", cXSS}, {"+adw-", cXSS}, {"![]", cXSS}, {"+[]", cXSS}, {"[][", cXSS}, {".call`", cXSS},
+	{"..", cTraversal}, {"/etc/", cTraversal}, {"/proc/", cTraversal}, {"/sys/", cTraversal}, {"/root/", cTraversal},
+	{".ssh", cTraversal}, {".aws", cTraversal}, {".docker", cTraversal}, {".kube", cTraversal}, {".git", cTraversal},
+	{".env", cTraversal}, {".ht", cTraversal}, {"id_rsa", cTraversal}, {"win.ini", cTraversal}, {"boot.ini", cTraversal},
+	{"system32", cTraversal}, {"%systemroot%", cTraversal}, {"%windir%", cTraversal}, {"web-inf", cTraversal},
+	{"web.config", cTraversal}, {"secrets", cTraversal}, {"serviceaccount", cTraversal}, {"0x2e", cTraversal}, {"0x5c", cTraversal},
+	{"c:\\", cTraversal}, {"c:/", cTraversal}, {"file:", cTraversal}, {"wp-config", cTraversal},
+	{"/home/", cTraversal}, {"/var/", cTraversal}, {"/usr/", cTraversal}, {".netrc", cTraversal}, {".gnupg", cTraversal},
+	{";", cCmd}, {"|", cCmd}, {"`", cCmd}, {"$(", cCmd}, {"&&", cCmd}, {"\n", cCmd}, {"&", cCmd}, {"${", cCmd},
+	{"<(", cCmd}, {">(", cCmd}, {"()", cCmd}, {"/bin/", cCmd}, {"/usr/", cCmd}, {"cmd", cCmd}, {"powershell", cCmd},
+	{"<!--#", cCmd}, {"system(", cCmd}, {"exec(", cCmd}, {"popen(", cCmd}, {"spawn(", cCmd}, {"subprocess", cCmd},
+	{"<<<", cCmd}, {"/dev/", cCmd}, {"$[", cCmd}, {"rundll32", cCmd}, {"certutil", cCmd}, {"mshta", cCmd}, {"regsvr32", cCmd},
+	{"wmic", cCmd}, {"bitsadmin", cCmd}, {"child_process", cCmd}, {"getruntime", cCmd}, {"processbuilder", cCmd},
+	{"://", cSSRF}, {"localhost", cSSRF}, {"254.", cSSRF}, {"metadata", cSSRF},
+	{"${", cLog4Shell}, {"%{", cLog4Shell}, {"jndi", cLog4Shell},
 	{"<!doctype", cXXE}, {"<!entity", cXXE},
-	{"{{", cSSTI}, {"${", cSSTI}, {"<%", cSSTI}, {"#{", cSSTI}, {"*{", cSSTI},
+	{"{{", cSSTI}, {"${", cSSTI}, {"<%", cSSTI}, {"#{", cSSTI}, {"*{", cSSTI}, {"{%", cSSTI},
 	{"$ne", cNoSQLi}, {"$gt", cNoSQLi}, {"$lt", cNoSQLi}, {"$regex", cNoSQLi}, {"$where", cNoSQLi}, {"$nin", cNoSQLi},
 	{"$exists", cNoSQLi}, {"$or", cNoSQLi}, {"$in", cNoSQLi}, {"$expr", cNoSQLi},
 	{"__proto__", cProto}, {"prototype", cProto},
+	{"\r", cCRLF}, {"\n", cCRLF},
+	{"//", cRedirect}, {"\\", cRedirect}, {":/", cRedirect},
+	{")(", cXPath}, {") (", cXPath}, {"*)", cXPath}, {"::", cXPath}, {"count(", cXPath}, {"name(", cXPath}, {"(objectclass", cXPath},
+	{"text()", cXPath}, {"position()", cXPath}, {"//*", cXPath}, {"(|(", cXPath},
+	{"ro0ab", cDeser}, {"aced0005", cDeser}, {"aaeaaad", cDeser}, {"$type", cDeser}, {"@type", cDeser},
+	{"!!", cDeser}, {"!ruby", cDeser}, {"_$$nd_func", cDeser}, {"transformer", cDeser}, {"objectdataprovider", cDeser},
+	{"typeconfuse", cDeser}, {"processbuilder", cDeser}, {"runtime", cDeser}, {"rowsetimpl", cDeser}, {"templatesimpl", cDeser},
+	{"cos\n", cDeser}, {"cposix", cDeser}, {"builtin", cDeser}, {"gasv", cDeser}, {"gaswl", cDeser}, {":{s:", cDeser}, {":{i:", cDeser},
+	{"phar:", cDeser}, {"ysoserial", cDeser}, {"scriptengine", cDeser}, {"classloader", cDeser}, {"closure", cDeser},
+	{"factory", cDeser}, {"java.", cDeser}, {"javax.", cDeser}, {"com.sun", cDeser}, {"org.apache", cDeser}, {"xwork", cDeser},
+	{"xmldecoder", cDeser}, {"system.windows", cDeser}, {"system.diagnostics", cDeser}, {"windowsidentity", cDeser},
+	{"expandedwrapper", cDeser}, {"surrogate", cDeser}, {"textformatting", cDeser}, {"groovy", cDeser}, {"c3p0", cDeser},
+	{"bsh.", cDeser}, {"springframework", cDeser}, {"opensymphony", cDeser}, {"struts", cDeser},
 }
 
 // Pseudo-classes of the prefilter: not detectors, but the bytes that make
@@ -83,7 +118,7 @@ const (
 var normKeywords = []struct {
 	kw    string
 	class int
-}{{"%", pNorm}, {"&", pNorm}, {"\\", pNorm}, {"+", pPlus}}
+}{{"%", pNorm}, {"&", pNorm}, {"\\", pNorm}, {"\xef", pNorm}, {"+", pPlus}}
 
 // prefilter finds which classes' keywords occur in a value in one pass:
 // an Aho-Corasick automaton compiled to a full DFA over lower-cased bytes,
@@ -96,7 +131,8 @@ var normKeywords = []struct {
 // still cached when the next transaction comes: bytes that occur in no
 // keyword share one column and upper-case letters use their lower
 // case's, which leaves 55 columns of 256, the bytes common in requests
-// first (in a row's first cache line); a transition is 16 bits; and the
+// first (in a row's first cache line); a transition is 32 bits (the row of
+// the next state: more than a thousand states do not fit 16); and the
 // states where keywords end, which benign text rarely reaches, are
 // numbered last, so that the loop only looks their class bits up when it
 // enters one.
@@ -105,7 +141,7 @@ type prefilter struct {
 	// next[s+col[b]] is the transition from the state whose row starts at
 	// s on byte b: the next state's row. Rows are stored as offsets of
 	// rowLen entries, which saves a multiplication per byte.
-	next []uint16
+	next []uint32
 	// rows from accept on are those of states where keywords end; out
 	// holds their class bits, by row
 	accept uint32
@@ -184,8 +220,8 @@ func newPrefilter() *prefilter {
 			}
 		}
 	}
-	if cols > rowLen || len(next)*rowLen > 1<<16 || out[0] != 0 {
-		panic("attack: prefilter keywords do not fit its table")
+	if cols > rowLen || out[0] != 0 {
+		panic(fmt.Sprint("attack: prefilter keywords do not fit its table ", cols, len(next)))
 	}
 	// number the states without class bits first (the start state 0
 	// among them), then the others
@@ -202,11 +238,11 @@ func newPrefilter() *prefilter {
 			p.accept = uint32(n * rowLen)
 		}
 	}
-	p.next = make([]uint16, len(next)*rowLen)
+	p.next = make([]uint32, len(next)*rowLen)
 	p.out = make([]int, len(next)-int(p.accept/rowLen))
 	for s := range next {
 		for c, t := range next[s] {
-			p.next[order[s]*rowLen+c] = uint16(order[t] * rowLen)
+			p.next[order[s]*rowLen+c] = uint32(order[t] * rowLen)
 		}
 		if out[s] != 0 {
 			p.out[order[s]-int(p.accept/rowLen)] = out[s]
@@ -233,7 +269,7 @@ func (p *prefilter) scan(v string) int {
 	bits := 0
 	s := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = uint32(next[s+uint32(col[v[i]])])
+		s = next[s+uint32(col[v[i]])]
 		if s >= accept {
 			bits |= p.out[(s-accept)/rowLen]
 		}
@@ -251,7 +287,7 @@ func (p *prefilter) scanGrams(v string) (int, grams) {
 	s := uint32(0)
 	prev := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = uint32(next[s+uint32(col[v[i]])])
+		s = next[s+uint32(col[v[i]])]
 		if s >= accept {
 			bits |= p.out[(s-accept)/rowLen]
 		}
@@ -268,151 +304,35 @@ func (p *prefilter) scanGrams(v string) (int, grams) {
 func (p *prefilter) classes(v string) int { return p.scan(v) & classBits }
 
 // opaque says whether a value is an encoded blob (base64, a JWT, hex),
-// where injection detectors only see noise.
+// where injection detectors only see noise: long, of the base64 or hex
+// alphabet, and mixed like random text (a path or a word of that
+// alphabet is not a blob).
 func opaque(v string) bool {
-	if len(v) < 16 || strings.IndexByte(v, ' ') >= 0 {
+	if len(v) < 16 || strings.IndexByte(v, ' ') >= 0 || v[0] == '/' || v[0] == '.' {
 		return false
 	}
 	if strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") == 2 {
 		return true
 	}
+	upper, lower, digit, hexOnly := false, false, false, true
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+			hexOnly = hexOnly && c <= 'f'
+		case c >= 'A' && c <= 'Z':
+			upper = true
+			hexOnly = hexOnly && c <= 'F'
+		case c >= '0' && c <= '9':
+			digit = true
+		case c == '+' || c == '/' || c == '=' || c == '-' || c == '_':
+			hexOnly = false
+		default:
 			return false
 		}
 	}
-	return true
-}
-
-// sqli runs libinjection's SQL tokenizer.
-func sqli(v string) (bool, string) {
-	if len(v) > 4096 {
-		v = v[:4096]
-	}
-	ok, fp := libinjection.IsSQLi(v)
-	return ok, fp
-}
-
-// xss runs libinjection's HTML5 tokenizer.
-func xss(v string) bool {
-	if len(v) > 4096 {
-		v = v[:4096]
-	}
-	return libinjection.IsXSS(v)
-}
-
-// scriptURL finds javascript:, vbscript: and data:text/html URLs, with
-// the white space and control characters browsers ignore removed.
-func scriptURL(lv string) bool {
-	var b [32]byte
-	n := 0
-	for i := 0; i < len(lv) && n < len(b); i++ {
-		if c := lv[i]; c > ' ' {
-			b[n] = c
-			n++
-		}
-	}
-	s := string(b[:n])
-	return strings.HasPrefix(s, "javascript:") || strings.HasPrefix(s, "vbscript:") || strings.HasPrefix(s, "data:text/html")
-}
-
-// sensitiveFiles are targets of traversal and file inclusion.
-var sensitiveFiles = []string{"etc/passwd", "etc/shadow", "etc/hosts", "win.ini", "boot.ini", "system32", "proc/self", "web-inf/web.xml",
-	".ssh/", ".aws/credentials", ".env", "web.config", "etc/issue", ".htpasswd", "id_rsa"}
-
-// traversal finds ../ sequences that climb (or target sensitive files).
-func traversal(lv string) (bool, string) {
-	lv = strings.ReplaceAll(lv, "\\", "/")
-	ups := strings.Count(lv, "../") + strings.Count(lv, "..;/")
-	if strings.HasSuffix(lv, "/..") || lv == ".." {
-		ups++
-	}
-	target := false
-	for _, f := range sensitiveFiles {
-		if strings.Contains(lv, f) {
-			target = true
-			break
-		}
-	}
-	switch {
-	case ups >= 2:
-		return true, "dot_dot_slash"
-	case ups == 1 && target:
-		return true, "dot_dot_slash_target"
-	case target && (strings.HasPrefix(lv, "/etc/") || strings.HasPrefix(lv, "c:/") || strings.HasPrefix(lv, "file:") || strings.HasPrefix(lv, "/proc/") ||
-		strings.Contains(lv, "/etc/passwd") || strings.Contains(lv, "/etc/shadow") || strings.Contains(lv, "/proc/self/")):
-		return true, "absolute_sensitive_path"
-	}
-	return false, ""
-}
-
-// Shell commands: strong ones are flagged after any separator; weak ones
-// (words that occur in prose) need an argument that looks like a shell's.
-var strongCmds = []string{"whoami", "uname", "wget", "curl", "ncat", "nc", "bash", "/bin/sh", "/bin/bash", "sh", "powershell", "cmd.exe",
-	"ifconfig", "ipconfig", "nslookup", "python", "python3", "perl", "php", "ruby", "busybox", "telnet", "chmod", "passwd", "net user", "certutil", "xterm", "/usr/bin/"}
-var weakCmds = []string{"cat", "ls", "id", "echo", "sleep", "ping", "rm", "type", "dir", "more", "head", "tail", "env", "set", "pwd", "uname", "kill"}
-
-// cmdInjection finds a shell separator followed by a command.
-func cmdInjection(lv string) (bool, string) {
-	for i := 0; i < len(lv); i++ {
-		c := lv[i]
-		var rest string
-		switch {
-		case c == ';' || c == '|' || c == '\n' || c == '`':
-			rest = lv[i+1:]
-		case c == '&' && i+1 < len(lv) && lv[i+1] == '&':
-			rest = lv[i+2:]
-		case c == '&':
-			rest = lv[i+1:]
-		case c == '$' && i+1 < len(lv) && lv[i+1] == '(':
-			rest = lv[i+2:]
-		default:
-			continue
-		}
-		rest = strings.TrimLeft(rest, " \t|&")
-		for _, cmd := range strongCmds {
-			if hasWord(rest, cmd) {
-				return true, "separator_" + strings.TrimPrefix(cmd, "/bin/")
-			}
-		}
-		for _, cmd := range weakCmds {
-			if hasWord(rest, cmd) && shellArg(rest[len(cmd):]) {
-				return true, "separator_" + cmd
-			}
-		}
-	}
-	return false, ""
-}
-
-// hasWord says whether s starts with word followed by a word boundary.
-func hasWord(s, word string) bool {
-	if !strings.HasPrefix(s, word) {
-		return false
-	}
-	if len(s) == len(word) {
-		return true
-	}
-	c := s[len(word)]
-	return !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')
-}
-
-// shellArg says whether what follows a weak command looks like a shell
-// argument: nothing, an option, a path, a variable, a number, a quote or
-// another separator.
-func shellArg(s string) bool {
-	if s == "" {
-		return true
-	}
-	if s[0] != ' ' && s[0] != '\t' && s[0] != '$' && s[0] != '`' && s[0] != ';' && s[0] != '|' && s[0] != '&' && s[0] != ')' && s[0] != '\'' {
-		return false
-	}
-	s = strings.TrimLeft(s, " \t")
-	if s == "" {
-		return true
-	}
-	c := s[0]
-	return c == '-' || c == '/' || c == '$' || c == '~' || c == '.' || c == '\'' || c == '"' || c == '`' || c == ';' || c == '|' || c == '&' || c == ')' || c >= '0' && c <= '9'
+	return hexOnly && len(v) >= 32 || upper && lower && digit
 }
 
 // urlParams are parameter names whose values the server fetches.
@@ -557,10 +477,15 @@ func parseHostIP(h string) (netip.Addr, bool) {
 }
 
 // log4shell resolves nested lookups (${lower:j}, ${::-n}, ${env:X:-d})
-// and looks for a JNDI lookup.
-func log4shell(lv string) (bool, string) {
-	if !strings.Contains(lv, "${") {
-		return false, ""
+// and looks for a JNDI lookup, or a lookup that reads the environment
+// or the JVM (the probes that leak secrets through DNS).
+func log4shell(lv string) (bool, string, int) {
+	first := strings.Index(lv, "${")
+	if first < 0 {
+		first = strings.Index(lv, "$")
+		if first < 0 || !strings.Contains(lv, "jndi") {
+			return false, "", 0
+		}
 	}
 	s := lv
 	for round := 0; round < 16 && strings.Contains(s, "${"); round++ {
@@ -571,7 +496,13 @@ func log4shell(lv string) (bool, string) {
 		}
 		start := strings.LastIndex(s[:end], "${")
 		if start < 0 {
-			break
+			// a } before any ${: look past it
+			next := strings.Index(s[end:], "${")
+			if next < 0 {
+				break
+			}
+			s = s[:end] + strings.Replace(s[end:], "}", "", 1)
+			continue
 		}
 		inner := s[start+2 : end]
 		if strings.HasPrefix(inner, "jndi:") {
@@ -588,16 +519,33 @@ func log4shell(lv string) (bool, string) {
 		}
 		s = s[:start] + repl + s[end+1:]
 	}
-	s = strings.ToLower(s)
 	if i := strings.Index(s, "${jndi:"); i >= 0 {
 		for _, proto := range []string{"ldap", "ldaps", "rmi", "dns", "iiop", "corba", "nds", "nis", "http"} {
 			if strings.HasPrefix(s[i+7:], proto+":") {
-				return true, "jndi_" + proto
+				return true, "jndi_" + proto, first
 			}
 		}
-		return true, "jndi"
+		return true, "jndi", first
 	}
-	return false, ""
+	// what is left of a lookup around jndi: ${${x:-$}{jndi:ldap://...}},
+	// $&lbracejndi:ldap://...
+	if i := strings.Index(lv, "jndi:"); i >= 0 {
+		rest := lv[i+5:]
+		before := lv[max(0, i-16):i]
+		if strings.ContainsAny(before, "${") {
+			for _, proto := range []string{"ldap", "ldaps", "rmi", "dns", "iiop", "corba", "nds", "nis", "http"} {
+				if strings.HasPrefix(rest, proto+":") {
+					return true, "jndi_" + proto, first
+				}
+			}
+		}
+	}
+	for _, l := range []string{"${env:", "${sys:", "${java:", "${ctx:", "${main:", "${k8s:", "${docker:", "${bundle:", "${spring:", "${log4j:", "${jvmrunargs:", "${sd:", "${web:", "${base64:"} {
+		if i := strings.Index(lv, l); i >= 0 {
+			return true, "lookup_" + l[2:len(l)-1], i
+		}
+	}
+	return false, "", 0
 }
 
 // xxe finds a DTD declaring an external entity.
@@ -609,7 +557,7 @@ func xxe(lv string) (bool, string) {
 }
 
 // ssti finds template expressions that compute or reach into objects.
-func ssti(lv string) (bool, string) {
+func ssti(lv string) (bool, string, int) {
 	for _, d := range [...]struct{ open, close string }{{"{{", "}}"}, {"${", "}"}, {"<%=", "%>"}, {"<%", "%>"}, {"#{", "}"}, {"*{", "}"}, {"{%", "%}"}} {
 		for s := lv; ; {
 			i := strings.Index(s, d.open)
@@ -622,12 +570,12 @@ func ssti(lv string) (bool, string) {
 			}
 			expr := s[i+len(d.open) : i+len(d.open)+j]
 			if templateExpr(expr) {
-				return true, "expression_" + strings.Trim(d.open, "{<%")
+				return true, "expression_" + strings.Trim(d.open, "{<%"), len(lv) - len(s) + i
 			}
 			s = s[i+len(d.open)+j:]
 		}
 	}
-	return false, ""
+	return false, "", 0
 }
 
 // templateExpr says whether a template expression is a probe or a

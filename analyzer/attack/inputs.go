@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 )
 
@@ -146,3 +147,212 @@ func responseEvidence(tx *reassembly.Transaction, hits []hit) (bool, string) {
 	}
 	return false, ""
 }
+
+// boundaryOf is the boundary parameter of a multipart content type.
+func boundaryOf(ct string) string {
+	i := strings.Index(strings.ToLower(ct), "boundary=")
+	if i < 0 {
+		return ""
+	}
+	b := ct[i+len("boundary="):]
+	if j := strings.IndexByte(b, ';'); j >= 0 {
+		b = b[:j]
+	}
+	b = strings.Trim(strings.TrimSpace(b), `"`)
+	if len(b) > 200 {
+		return ""
+	}
+	return b
+}
+
+// maxParts bounds the multipart parts examined.
+const maxParts = 64
+
+// multipart walks a multipart body: each part's field name, file name
+// and content (by the part's own type), and uploads of files that run
+// on the server. Parts are read leniently (LF or CRLF line ends, a
+// missing final boundary), up to maxParts.
+func (w *worker) multipart(body []byte, boundary string, depth int) {
+	delim := "--" + boundary
+	s := view(body)
+	i := strings.Index(s, delim)
+	for n := 0; i >= 0 && n < maxParts; n++ {
+		s = s[i+len(delim):]
+		if strings.HasPrefix(s, "--") {
+			return
+		}
+		// the part's headers end at a blank line
+		s = strings.TrimPrefix(strings.TrimPrefix(s, "\r"), "\n")
+		end, skip := strings.Index(s, "\r\n\r\n"), 4
+		if e2 := strings.Index(s, "\n\n"); e2 >= 0 && (end < 0 || e2 < end) {
+			end, skip = e2, 2
+		}
+		if end < 0 {
+			return
+		}
+		head := s[:end]
+		s = s[end+skip:]
+		i = strings.Index(s, delim)
+		content := s
+		if i >= 0 {
+			content = s[:i]
+		}
+		content = strings.TrimSuffix(strings.TrimSuffix(content, "\n"), "\r")
+		var name, filename, ctype string
+		for _, line := range strings.Split(head, "\n") {
+			line = strings.TrimRight(line, "\r")
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "content-disposition":
+				name, filename = dispositionParam(v, "name"), dispositionParam(v, "filename")
+			case "content-type":
+				ctype = strings.TrimSpace(v)
+			}
+		}
+		name = strings.Clone(name)
+		in := input{loc: "body", name: name}
+		w.key(in, name)
+		if filename != "" {
+			fin := input{loc: "body", name: "filename"}
+			w.value(fin, filename, false)
+			w.upload(name, filename, ctype, content)
+			if strings.HasPrefix(strings.ToLower(ctype), "text/") || ctype == "" || strings.Contains(strings.ToLower(ctype), "json") || strings.Contains(strings.ToLower(ctype), "xml") {
+				w.typedBody([]byte(content), ctype, name, depth+1)
+			}
+			continue
+		}
+		if ctype != "" {
+			w.typedBody([]byte(content), ctype, name, depth+1)
+			continue
+		}
+		w.value(input{loc: "body", name: name, cred: redact.SensitiveParam(name)}, content, false)
+	}
+}
+
+// dispositionParam is a parameter of a Content-Disposition value (name,
+// filename), unquoted.
+func dispositionParam(v, p string) string {
+	lv := lowerASCII(v)
+	for i := 0; ; {
+		j := strings.Index(lv[i:], p+"=")
+		if j < 0 {
+			return ""
+		}
+		j += i
+		if j > 0 && lv[j-1] != ' ' && lv[j-1] != ';' && lv[j-1] != '\t' {
+			i = j + len(p)
+			continue
+		}
+		rest := v[j+len(p)+1:]
+		if strings.HasPrefix(rest, `"`) {
+			if k := strings.IndexByte(rest[1:], '"'); k >= 0 {
+				return rest[1 : 1+k]
+			}
+			return rest[1:]
+		}
+		if k := strings.IndexByte(rest, ';'); k >= 0 {
+			rest = rest[:k]
+		}
+		return strings.TrimSpace(rest)
+	}
+}
+
+// walkXML calls fn for the text of every element and the value of every
+// attribute of an XML body, with the element or attribute name; it reads
+// leniently up to the damage and does not resolve entities (the XXE
+// detector looks at the declarations).
+func walkXML(b []byte, fn func(name string, val []byte)) {
+	var elem string
+	n := 0
+	for i := 0; i < len(b) && n < 4096; n++ {
+		if b[i] != '<' {
+			j := i
+			for j < len(b) && b[j] != '<' {
+				j++
+			}
+			if t := trimSpace(b[i:j]); len(t) > 0 && elem != "" {
+				fn(elem, t)
+			}
+			i = j
+			continue
+		}
+		// <!-- -->, <![CDATA[ ]]>, <? ?>, <!DOCTYPE>
+		switch {
+		case hasPrefix(b[i:], "<!--"):
+			if k := indexOf(b[i:], "-->"); k >= 0 {
+				i += k + 3
+				continue
+			}
+			return
+		case hasPrefix(b[i:], "<![CDATA["):
+			k := indexOf(b[i:], "]]>")
+			if k < 0 {
+				k = len(b) - i
+			}
+			if t := trimSpace(b[i+9 : i+k]); len(t) > 0 {
+				fn(elem, t)
+			}
+			i += k + 3
+			continue
+		}
+		end := i + 1
+		var q byte
+		for end < len(b) && (b[end] != '>' || q != 0) {
+			if q == 0 && (b[end] == '"' || b[end] == '\'') {
+				q = b[end]
+			} else if b[end] == q {
+				q = 0
+			}
+			end++
+		}
+		tag := b[i+1 : min(end, len(b))]
+		i = end + 1
+		if len(tag) == 0 || tag[0] == '/' || tag[0] == '?' || tag[0] == '!' {
+			continue
+		}
+		k := 0
+		for k < len(tag) && tag[k] != ' ' && tag[k] != '/' && tag[k] != '\t' && tag[k] != '\n' && tag[k] != '\r' {
+			k++
+		}
+		elem = view(tag[:k])
+		// attributes: name="value"
+		for a := tag[k:]; len(a) > 0; {
+			eq := indexOf(a, "=")
+			if eq < 0 {
+				break
+			}
+			name := view(trimSpace(a[:eq]))
+			rest := trimSpace(a[eq+1:])
+			if len(rest) == 0 {
+				break
+			}
+			if q := rest[0]; q == '"' || q == '\'' {
+				e := 1
+				for e < len(rest) && rest[e] != q {
+					e++
+				}
+				fn(name, rest[1:e])
+				a = rest[min(e+1, len(rest)):]
+				continue
+			}
+			break
+		}
+	}
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && view(b[:len(p)]) == p }
+
+func indexOf(b []byte, p string) int { return strings.Index(view(b), p) }
