@@ -110,7 +110,8 @@ func crsLabel(c *crsTest) (label string, right []string) {
 	case "lfi":
 		return "lfi", []string{"path_traversal"}
 	case "rce":
-		return "rce", []string{"cmd_injection", "ssti"}
+		// rce has the restricted file upload rule (932180) too
+		return "rce", []string{"cmd_injection", "ssti", "file_upload"}
 	case "java":
 		t := c.payloadText()
 		if strings.Contains(t, "jndi") || strings.Contains(t, "lbrace") {

@@ -65,13 +65,14 @@ var keywords = []struct {
 	{"(", cSQLi}, {"@@", cSQLi}, {"::", cSQLi}, {"@>", cSQLi}, {"<@", cSQLi}, {"->", cSQLi}, {"\"", cSQLi}, {"`", cSQLi},
 	{"declare", cSQLi}, {"outfile", cSQLi}, {"information_schema", cSQLi},
 	{"having", cSQLi}, {"order by", cSQLi}, {"group by", cSQLi}, {"case when", cSQLi}, {"extractvalue", cSQLi}, {"sysobjects", cSQLi},
-	{"msdb", cSQLi}, {"tempdb", cSQLi}, {"pg_", cSQLi}, {"msysaccess", cSQLi}, {"northwind", cSQLi},
+	{"msdb", cSQLi}, {"tempdb", cSQLi}, {"pg_", cSQLi}, {"msysaccess", cSQLi}, {"northwind", cSQLi}, {" as ", cSQLi}, {"from ", cSQLi}, {"msdasql", cSQLi}, {"utl_", cSQLi}, {"openrowset", cSQLi}, {".e(", cSQLi}, {".e.", cSQLi}, {"when ", cSQLi}, {"and ", cSQLi}, {"or ", cSQLi}, {"set @", cSQLi}, {"mysql.", cSQLi}, {" like ", cSQLi}, {" is not ", cSQLi}, {"<=>", cSQLi}, {"<>", cSQLi}, {">=", cSQLi}, {"<=", cSQLi}, {"!=", cSQLi}, {"==", cSQLi}, {"<<", cSQLi}, {">>", cSQLi},
+	{"xor", cSQLi}, {"rlike", cSQLi}, {"regexp", cSQLi}, {"is null", cSQLi}, {"in (", cSQLi}, {"create ", cSQLi}, {"alter ", cSQLi}, {"truncate", cSQLi}, {"shutdown", cSQLi},
 	{"<", cXSS}, {"javascript", cXSS}, {"vbscript", cXSS}, {"livescript", cXSS}, {"data:", cXSS}, {"expression(", cXSS},
 	{" on", cXSS}, {"\"on", cXSS}, {"'on", cXSS}, {"/on", cXSS}, {";on", cXSS}, {"`on", cXSS}, {"+on", cXSS},
 	{"alert", cXSS}, {"prompt", cXSS}, {"confirm", cXSS}, {"eval", cXSS}, {"settimeout", cXSS}, {"setinterval", cXSS},
 	{"atob", cXSS}, {"btoa", cXSS}, {"document", cXSS}, {"window", cXSS}, {"self[", cXSS}, {"top[", cXSS}, {"constructor", cXSS},
 	{"fromcharcode", cXSS}, {"script:", cXSS}, {"formaction", cXSS}, {"srcdoc", cXSS}, {"xlink", cXSS}, {"function(", cXSS}, {"function (", cXSS}, {"adw-", cXSS}, {"+adw-", cXSS}, {"![]", cXSS}, {"+[]", cXSS}, {"[][", cXSS}, {".call`", cXSS},
-	{"..", cTraversal}, {"/etc/", cTraversal}, {"/proc/", cTraversal}, {"/sys/", cTraversal}, {"/root/", cTraversal},
+	{"..", cTraversal}, {"/etc/", cTraversal | cCmd}, {"/proc/", cTraversal}, {"/sys/", cTraversal}, {"/root/", cTraversal},
 	{".ssh", cTraversal}, {".aws", cTraversal}, {".docker", cTraversal}, {".kube", cTraversal}, {".git", cTraversal},
 	{".env", cTraversal}, {".ht", cTraversal}, {"id_rsa", cTraversal}, {"win.ini", cTraversal}, {"boot.ini", cTraversal},
 	{"system32", cTraversal}, {"%systemroot%", cTraversal}, {"%windir%", cTraversal}, {"web-inf", cTraversal},
@@ -81,14 +82,14 @@ var keywords = []struct {
 	{";", cCmd}, {"|", cCmd}, {"`", cCmd}, {"$(", cCmd}, {"&&", cCmd}, {"\n", cCmd}, {"&", cCmd}, {"${", cCmd},
 	{"<(", cCmd}, {">(", cCmd}, {"()", cCmd}, {"/bin/", cCmd}, {"/usr/", cCmd}, {"cmd", cCmd}, {"powershell", cCmd},
 	{"<!--#", cCmd}, {"system(", cCmd}, {"exec(", cCmd}, {"popen(", cCmd}, {"spawn(", cCmd}, {"subprocess", cCmd},
-	{"<<<", cCmd}, {"/dev/", cCmd}, {"$[", cCmd}, {"rundll32", cCmd}, {"certutil", cCmd}, {"mshta", cCmd}, {"regsvr32", cCmd},
+	{"<<<", cCmd}, {"$", cCmd}, {"\"\"", cCmd}, {"''", cCmd}, {"~", cCmd}, {"!-", cCmd}, {"{", cCmd}, {"/[", cCmd}, {"/dev/", cCmd}, {"$[", cCmd}, {"rundll32", cCmd}, {"certutil", cCmd}, {"mshta", cCmd}, {"regsvr32", cCmd},
 	{"wmic", cCmd}, {"bitsadmin", cCmd}, {"child_process", cCmd}, {"getruntime", cCmd}, {"processbuilder", cCmd},
 	{"://", cSSRF}, {"localhost", cSSRF}, {"254.", cSSRF}, {"metadata", cSSRF},
 	{"${", cLog4Shell}, {"%{", cLog4Shell}, {"jndi", cLog4Shell},
 	{"<!doctype", cXXE}, {"<!entity", cXXE},
 	{"{{", cSSTI}, {"${", cSSTI}, {"<%", cSSTI}, {"#{", cSSTI}, {"*{", cSSTI}, {"{%", cSSTI},
 	{"$ne", cNoSQLi}, {"$gt", cNoSQLi}, {"$lt", cNoSQLi}, {"$regex", cNoSQLi}, {"$where", cNoSQLi}, {"$nin", cNoSQLi},
-	{"$exists", cNoSQLi}, {"$or", cNoSQLi}, {"$in", cNoSQLi}, {"$expr", cNoSQLi},
+	{"$exists", cNoSQLi}, {"$or", cNoSQLi}, {"$in", cNoSQLi}, {"$expr", cNoSQLi}, {"$nor", cNoSQLi}, {"$text", cNoSQLi}, {"$eq", cNoSQLi},
 	{"__proto__", cProto}, {"prototype", cProto},
 	{"\r", cCRLF}, {"\n", cCRLF},
 	{"//", cRedirect}, {"\\", cRedirect}, {":/", cRedirect},
@@ -613,7 +614,8 @@ func templateExpr(e string) bool {
 
 // mongoOps are MongoDB query operators that have no place in user input.
 var mongoOps = map[string]bool{"$ne": true, "$gt": true, "$gte": true, "$lt": true, "$lte": true, "$in": true, "$nin": true, "$regex": true,
-	"$where": true, "$exists": true, "$or": true, "$and": true, "$not": true, "$expr": true, "$elemmatch": true, "$function": true}
+	"$where": true, "$exists": true, "$or": true, "$and": true, "$not": true, "$expr": true, "$elemmatch": true, "$function": true,
+	"$nor": true, "$text": true, "$all": true, "$size": true, "$mod": true, "$jsonschema": true, "$accumulator": true, "$eq": true}
 
 // nosqliKey finds an operator in a JSON key or a bracketed query name.
 func nosqliKey(k string) (bool, string) {

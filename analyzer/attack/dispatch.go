@@ -74,7 +74,7 @@ func (w *worker) detect(in input, v string, bits int) (found bool) {
 		ok, rule, at := ssti(lower())
 		report(cSSTI, ok, rule, at)
 	}
-	if bits&cNoSQLi != 0 && !in.key && (strings.HasPrefix(v, "$where") || strings.HasPrefix(v, "{\"$")) {
+	if bits&cNoSQLi != 0 && !in.key && (strings.HasPrefix(v, "$where") || strings.HasPrefix(v, "{\"$") || strings.HasPrefix(v, "[$") && nosqliBracket(v)) {
 		report(cNoSQLi, true, "operator_in_value", 0)
 	}
 	if bits&cCRLF != 0 {
@@ -94,4 +94,11 @@ func (w *worker) detect(in input, v string, bits int) (found bool) {
 		report(cDeser, ok, rule, at)
 	}
 	return found
+}
+
+// nosqliBracket says whether a value starts with a bracketed operator
+// ([$lte]...), the name part of a query parameter sent as its value.
+func nosqliBracket(v string) bool {
+	j := strings.IndexByte(v, ']')
+	return j > 1 && mongoOps[strings.ToLower(v[1:j])]
 }

@@ -27,9 +27,11 @@ func (n *normalizer) norm(v string, plus bool) string {
 	}
 	cur := append(n.a[:0], v...)
 	for round := 0; round < 3; round++ {
-		// '+' is a space in every round of a query or form value: a
-		// double-encoded space arrives as %2B
-		next, changed := decodeOnce(n.b[:0], cur, plus)
+		// '+' is a space in the query or form value as sent; one that
+		// decoding made (%2B) is a space too when it stands between two
+		// other characters, as a double-encoded space does, and a plus
+		// next to a blank or at an end (~+, alias +m)
+		next, changed := decodeOnce(n.b[:0], cur, plus, round > 0)
 		n.a, n.b = next, cur
 		cur = next
 		if !changed {
@@ -86,12 +88,12 @@ func needsNorm(v string, plus bool) bool {
 }
 
 // decodeOnce percent-decodes b into dst once.
-func decodeOnce(dst, b []byte, plus bool) ([]byte, bool) {
+func decodeOnce(dst, b []byte, plus, inner bool) ([]byte, bool) {
 	changed := false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {
-		case c == '+' && plus:
+		case c == '+' && plus && (!inner || i > 0 && i+1 < len(b) && b[i-1] != ' ' && b[i+1] != ' ' && b[i+1] != '+'):
 			dst = append(dst, ' ')
 			changed = true
 		case c == '%' && i+5 < len(b) && (b[i+1] == 'u' || b[i+1] == 'U') && ishex(b[i+2]) && ishex(b[i+3]) && ishex(b[i+4]) && ishex(b[i+5]):

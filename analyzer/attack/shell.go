@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -25,9 +26,10 @@ import (
 // Command kinds in the tables.
 const (
 	cmdWeak   = 1 + iota // an English word too: needs shell-like arguments
-	cmdStrong            // a tool: flagged after a separator on its own
-	cmdPrefix            // runs the command after it (sudo, time, nohup)
+	cmdLang              // a shell or interpreter, also a language's name: needs shell-like arguments at the start of a value
+	cmdTool              // a tool no word or name shares: flagged with any argument
 	cmdAlone             // flagged even alone as a whole value (whoami)
+	cmdPrefix            // runs the command after it (sudo, nohup, strace)
 )
 
 // commands maps command names to their kind.
@@ -40,27 +42,27 @@ var commands = func() map[string]uint8 {
 	}
 	add(cmdWeak, `cat ls id echo sleep ping rm type dir more head tail env set pwd kill cut date time top find file cp mv tr rev at dig w who ip
 		free sort less test touch alias source eval printf grep ps column bridge fold comm perf chef ex vi vim make mkdir rmdir ln
-		stat uniq paste split wc tee nl od last finger route arp ss shutdown reboot halt kill trap call goto del copy move ren start
-		net reg at sc runas print expand compact format label mode path title ver vol attrib assoc bcdedit query cd chdir cls md rd
+		stat uniq paste split wc tee nl od last finger route arp ss shutdown reboot halt trap call goto del copy move ren start
+		net reg sc runas print expand compact format label mode path title ver vol attrib assoc bcdedit query cd chdir cls md rd
 		pushd popd exit break rem pause shift setlocal endlocal color prompt tree xcopy robocopy where which whereis locate ll
-		open show run exec apt yum dnf gem pip pip3 pipx npm node uptime groups hostname`)
-	add(cmdStrong, `wget curl nc ncat netcat socat telnet ssh scp sftp rsync tftp ftp bash sh zsh ksh csh tcsh dash ash busybox
-		powershell pwsh cmd cmd.exe powershell.exe python python2 python3 perl php ruby nodejs lua tclsh gcc c89 c99 cc gdb strace ltrace
-		chmod chown chgrp passwd useradd adduser usermod userdel crontab base64 base32 xxd hexdump openssl gzip gunzip zcat bzip2 bunzip2
-		bzcat xz unxz xzcat zstd zstdcat lz4 tar bsdtar unzip 7z dd nohup setsid nmap masscan tcpdump iptables systemctl journalctl dmesg
-		lsof pkill killall lsmod insmod rmmod modprobe mount umount awk gawk nawk sed egrep fgrep xargs certutil bitsadmin mshta rundll32
-		regsvr32 wmic schtasks taskkill tasklist regedit bcdboot vssadmin wevtutil netsh icacls cacls cscript wscript msiexec ansible
-		ansible-playbook ansible-galaxy ansible-vault ansible-console ansible-doc ansible-inventory ansible-pull ansible-config chef-client
-		chef-shell chef-vault chef-run cscli aa-disable aa-enforce aa-complain apt-get aptitude dpkg rpm irb rmt rmt-tar rmt-dump uconv
-		flock cpulimit printenv unalias lwp-download lwp-request axel aria2c ssh-keygen ssh-copy-id docker kubectl mysql psql sqlite3
-		mongo redis-cli xterm screen tmux chattr lsattr getent hostnamectl traceroute tracert pathping mktemp mkfifo mknod telnetd
-		nslookup ifconfig ipconfig netstat whoami uname visudo sudoedit tac zstdcat pkexec doas msfconsole msfvenom ngrok php-cgi
-		perl5 python3.10 python3.11 python3.12 jshell php7 php8 pdftk
-		wmiprvse whoami.exe net.exe net1 nltest dsquery csvde ldifde klist qwinsta quser powercat invoke-expression iex iwr irm
-		invoke-webrequest invoke-restmethod start-process new-object invoke-wmimethod iwmi get-wmiobject gwmi set-mppreference
-		add-mppreference start-bitstransfer invoke-command icm invoke-item`)
-	add(cmdPrefix, `sudo nohup nice ionice timeout strace ltrace stdbuf unbuffer setsid chroot builtin command exec xargs watch doas time env`)
-	add(cmdAlone, `whoami ifconfig ipconfig visudo netstat uname hostnamectl`)
+		open show run exec apt yum dnf gem npm uptime groups hostname rc shell system awk sed dd tar zip mount screen tmux`)
+	add(cmdLang, `bash sh zsh ksh csh tcsh dash ash fish python python2 python3 perl php ruby node nodejs lua tclsh powershell pwsh cmd
+		jshell irb gdb vim`)
+	add(cmdTool, `wget curl nc ncat netcat socat telnet ssh scp sftp rsync tftp busybox cmd.exe powershell.exe gcc c89 c99 strace ltrace
+		chmod chown chgrp passwd useradd adduser usermod userdel crontab base64 base32 xxd hexdump openssl gzip gunzip zcat bzip2
+		bunzip2 bzcat xz unxz xzcat zstd zstdcat lz4 bsdtar unzip 7z nmap masscan tcpdump iptables systemctl journalctl dmesg lsof
+		pkill killall lsmod insmod rmmod modprobe umount gawk nawk egrep fgrep xargs certutil bitsadmin mshta rundll32 regsvr32 wmic
+		schtasks taskkill tasklist regedit bcdboot vssadmin wevtutil netsh icacls cacls cscript wscript msiexec ansible ansible-playbook
+		ansible-galaxy ansible-vault ansible-doc ansible-inventory ansible-pull ansible-config chef-client chef-vault chef-run cscli
+		aa-disable aa-enforce aa-complain apt-get aptitude dpkg rpm rmt rmt-tar rmt-dump uconv flock cpulimit printenv unalias
+		lwp-download lwp-request axel aria2c ssh-keygen ssh-copy-id docker kubectl mysql psql sqlite3 redis-cli xterm chattr lsattr
+		getent traceroute tracert pathping mktemp mkfifo mknod telnetd nslookup pkexec doas msfconsole msfvenom ngrok php-cgi perl5
+		python3.10 python3.11 python3.12 php7 php8 pdftk pip pip3 pipx nltest dsquery csvde ldifde klist qwinsta quser powercat
+		invoke-expression iex iwr irm invoke-webrequest invoke-restmethod start-process new-object invoke-wmimethod iwmi
+		get-wmiobject gwmi set-mppreference add-mppreference start-bitstransfer invoke-command icm invoke-item tac sudoedit`)
+	add(cmdAlone, `whoami ifconfig ipconfig visudo netstat uname hostnamectl ansible-console chef-shell`)
+	add(cmdPrefix, `sudo nohup nice ionice timeout strace ltrace stdbuf unbuffer setsid chroot builtin command exec xargs watch doas time env
+		. source`)
 	return m
 }()
 
@@ -80,6 +82,9 @@ func commandStart(v string) bool {
 		return false
 	}
 	w := v[i:j]
+	if strings.HasPrefix(w, "if/") || strings.HasPrefix(w, "for/") || strings.HasPrefix(w, "IF/") || strings.HasPrefix(w, "FOR/") {
+		return true
+	}
 	if k := strings.LastIndexByte(w, '/'); k >= 0 {
 		if w[0] != '/' && !strings.HasPrefix(w, "bin/") {
 			return false
@@ -98,13 +103,16 @@ func commandStart(v string) bool {
 // shellWords is the scratch space of the shell reader.
 type shellWords struct {
 	words []string
-	buf   []byte
 }
 
 // shellSeps are the bytes that end a command.
 func shellSep(c byte) bool {
 	return c == ';' || c == '|' || c == '&' || c == '\n' || c == '\r' || c == '`' || c == '(' || c == ')' || c == '{' || c == '}'
 }
+
+// emptySubst are substitutions that expand to nothing, put inside a
+// command's name to hide it (pi“ng, c$()at, pi<()ng).
+var emptySubst = strings.NewReplacer("``", "", "$()", "", "<()", "", ">()", "", "\"\"", "", "''", "")
 
 // shellCheck is the command injection detector on lv (lower case).
 func (d *detectors) shellCheck(lv string, in input) (bool, string, int) {
@@ -115,10 +123,54 @@ func (d *detectors) shellCheck(lv string, in input) (bool, string, int) {
 		return true, rule, at
 	}
 	prose := isProse(lv)
-	// the commands of the value: from its start and after each separator
+	if rule, at := wholeCommand(lv, prose); rule != "" {
+		return true, rule, at
+	}
+	if rule, at := d.commands(lv, prose, in, false); rule != "" {
+		return true, rule, at
+	}
+	if x := braceExpand(lv); x != "" {
+		if rule, at := d.commands(x, false, in, strings.Contains(lv, "{,")); rule != "" {
+			return true, "brace_" + rule, at
+		}
+	}
+	// again without the empty substitutions and quotes hiding a name
+	if hidesName(lv) {
+		if c := emptySubst.Replace(lv); c != lv && c != "" {
+			if rule, at := d.commands(c, isProse(c), in, true); rule != "" {
+				return true, rule, at
+			}
+		}
+	}
+	return false, "", 0
+}
+
+// hidesName says whether an empty substitution or an empty quote pair
+// follows a letter (pi“ng, c$()at, wh”oami), not a code fence or an
+// escaped apostrophe's neighbour.
+func hidesName(lv string) bool {
+	for _, p := range [...]string{"``", "$()", "<()", ">()", "\"\"", "''"} {
+		for i := strings.Index(lv, p); i >= 0; {
+			if i > 0 && lv[i-1] >= 'a' && lv[i-1] <= 'z' && (i+len(p) >= len(lv) || lv[i+len(p)] != lv[i]) {
+				return true
+			}
+			n := strings.Index(lv[i+1:], p)
+			if n < 0 {
+				break
+			}
+			i += 1 + n
+		}
+	}
+	return false
+}
+
+// commands examines the commands of a value: from its start and after
+// each separator.
+func (d *detectors) commands(lv string, prose bool, in input, obf bool) (string, int) {
+	// variables assigned a command name, for $var used as one (a=nc&&$a)
+	vars := ""
 	for i := 0; i <= len(lv); {
 		sep := byte(0)
-		start := i
 		if i > 0 {
 			sep = lv[i-1]
 		}
@@ -133,9 +185,10 @@ func (d *detectors) shellCheck(lv string, in input) (bool, string, int) {
 			}
 			j++
 		}
+		subst := sep == '(' && i >= 2 && (lv[i-2] == '$' || lv[i-2] == '<' || lv[i-2] == '>') || sep == '`'
 		if !(sep == '`' && prose) && !(sep == '(' && !shellSubst(lv, i-1)) && !(sep == '{' && !(i >= 2 && lv[i-2] == '$')) && !(sep == '}' || sep == ')' && prose) {
-			if rule, at := d.command(lv[start:j], start, sep, prose, in); rule != "" {
-				return true, rule, at
+			if rule, at := d.command(lv[i:j], i, sep, subst, prose, obf, in, &vars); rule != "" {
+				return rule, at
 			}
 		}
 		if j >= len(lv) {
@@ -150,7 +203,7 @@ func (d *detectors) shellCheck(lv string, in input) (bool, string, int) {
 			i++
 		}
 	}
-	return false, "", 0
+	return "", 0
 }
 
 // shellSubst says whether the '(' at i opens a subshell or substitution
@@ -168,25 +221,61 @@ func shellSubst(lv string, i int) bool {
 }
 
 // command examines one command (s, at offset at of the value) that
-// follows the separator sep (0 at the start of the value).
-func (d *detectors) command(s string, at int, sep byte, prose bool, in input) (string, int) {
+// follows the separator sep (0 at the start of the value); subst: it is
+// inside $( ), <( ), >( ) or backticks. vars collects the variables
+// assigned a command name.
+func (d *detectors) command(s string, at int, sep byte, subst, prose, obf bool, in input, vars *string) (string, int) {
 	ws := d.sh.split(s)
 	if len(ws) == 0 {
 		return "", 0
 	}
+	if sep != 0 {
+		at--
+	}
+	// brace expansion: {,ifconfig}, {cat,/etc/passwd}
+	if len(ws) == 1 && strings.HasPrefix(ws[0], "{") && strings.HasSuffix(ws[0], "}") && strings.IndexByte(ws[0], ',') > 0 {
+		inner := ws[0][1 : len(ws[0])-1]
+		ws = append(ws[:0], strings.Split(inner, ",")...)
+		for len(ws) > 0 && ws[0] == "" {
+			ws = ws[1:]
+		}
+		obf = obf || strings.HasPrefix(inner, ",")
+		if len(ws) == 0 {
+			return "", 0
+		}
+	}
+	// cleaned words: quotes, backslashes and empty variables removed
 	k := 0
-	// variable assignments (a=b cmd) and prefix commands (sudo, time)
-	for k < len(ws) && (strings.IndexByte(ws[k], '=') > 0 && !strings.HasPrefix(ws[k], "-") || commands[ws[k]] == cmdPrefix && k+1 < len(ws)) {
-		if commands[ws[k]] == cmdPrefix && ws[k] == "timeout" && k+1 < len(ws) {
-			k++ // timeout's duration
+	name, wobf := cleanWord(ws[0])
+	for {
+		// variable assignments (a=b cmd) and prefix commands (sudo, nohup)
+		if eq := strings.IndexByte(name, '='); eq > 0 && !strings.HasPrefix(name, "-") {
+			if c := strings.Trim(name[eq+1:], "'\""); commands[c] != 0 {
+				*vars += " " + name[:eq]
+			}
+		} else if !(commands[name] == cmdPrefix && k+1 < len(ws) && !strings.HasPrefix(ws[k+1], "-")) {
+			break
+		}
+		if name == "timeout" && k+2 < len(ws) {
+			k++ // its duration
 		}
 		k++
+		if k >= len(ws) {
+			return "", 0
+		}
+		name, wobf = cleanWord(ws[k])
 	}
-	if k >= len(ws) {
+	prefixed := k > 0
+	obf = obf || wobf
+	// $var as the command: a variable assigned a command name, or $SHELL
+	if strings.HasPrefix(name, "$") {
+		v := strings.Trim(name[1:], "{}")
+		if v == "shell" || v == "0" || v != "" && strings.Contains(*vars+" ", " "+v+" ") {
+			return "variable_command", at
+		}
 		return "", 0
 	}
-	raw := ws[k]
-	name, obf := cleanWord(raw)
+	name = strings.TrimPrefix(name, ".") // . and the source builtin
 	if strings.IndexByte(name, '/') >= 0 {
 		if !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "bin/") && !strings.HasPrefix(name, "./") {
 			return "", 0
@@ -194,49 +283,65 @@ func (d *detectors) command(s string, at int, sep byte, prose bool, in input) (s
 		name = name[strings.LastIndexByte(name, '/')+1:]
 	}
 	kind := commands[name]
+	if kind == cmdPrefix {
+		kind = cmdWeak // env, time alone
+	}
 	if kind == 0 && strings.ContainsAny(name, "?*[") && len(name) >= 2 {
 		if g := globCommand(name); g != "" {
 			kind, name, obf = commands[g], g, true
 		}
 	}
 	if kind == 0 {
-		if sep == 0 && k == 0 {
-			return batchOrCmdlet(ws, at)
-		}
-		if r, a := batchOrCmdlet(ws, at); r != "" {
-			return r, a
+		if name == "shell" || name == "system" {
+			if strings.HasPrefix(strings.TrimLeft(s, " \t\\n"), ".") {
+				return "sqlite_shell", at // the sqlite3 shell's .shell and .system
+			}
 		}
 		return "", 0
 	}
 	args := ws[k+1:]
-	shellArgs := shellLikeArgs(args, sep != 0)
-	prefixed := k > 0
-	if sep == 0 {
-		at = 0
-	} else {
-		at--
+	for i, a := range args {
+		args[i], _ = cleanWord(a)
 	}
+	shellArgs := shellLikeArgs(args, sep != 0)
+	lineBreak := sep == '\n' || sep == '\r'
 	if sep == 0 && prose {
 		return "", 0 // a sentence that starts with a command's name
 	}
 	switch {
 	case obf && (kind != cmdWeak || len(name) >= 3):
 		return "obfuscated_" + name, at
+	case subst:
+		return "substitution_" + name, at
 	case kind == cmdWeak:
 		if shellArgs || sep != 0 && len(args) == 0 && !prose && weakAlone[name] ||
-			sep != 0 && len(args) == 1 && isDigits(args[0]) && (name == "sleep" || name == "ping" || name == "kill") {
+			sep != 0 && len(args) >= 1 && timeArg(name, args[0]) {
 			return "command_" + name, at
 		}
-	case kind == cmdStrong || kind == cmdAlone || kind == cmdPrefix:
-		lineBreak := sep == '\n' || sep == '\r'
-		if sep != 0 && !lineBreak && !(prose && sep != ';' && sep != '|' && sep != '`' && sep != '(' && len(args) == 0) {
+	case kind == cmdLang:
+		if sep != 0 && !lineBreak && !(prose && sep != ';' && sep != '|' && len(args) == 0) || shellArgs || prefixed && len(args) > 0 && !prose {
 			return "command_" + name, at
 		}
-		if shellArgs || prefixed && !prose && (kind == cmdAlone || len(args) > 0) || kind == cmdAlone && len(ws) == 1 && !in.key && !lineBreak {
+	default: // tools
+		if sep != 0 && !(lineBreak && len(args) == 0) || len(args) > 0 && (!prose || shellArgs) || prefixed ||
+			kind == cmdAlone && !in.key && !lineBreak {
 			return "command_" + name, at
 		}
 	}
 	return "", 0
+}
+
+// timeArg says whether arg is what a delay or scheduling command takes
+// (sleep 10, ping 127.0.0.1 is a host, at 2:00).
+func timeArg(name, arg string) bool {
+	switch name {
+	case "sleep", "ping", "kill":
+		return isDigits(strings.TrimSuffix(arg, "s"))
+	case "at":
+		h, m, ok := strings.Cut(arg, ":")
+		return ok && isDigits(h) && isDigits(m)
+	}
+	return false
 }
 
 // weakAlone are the English-word commands that are flagged after a
@@ -245,7 +350,8 @@ var weakAlone = set("id", "ls", "ps", "env", "set", "pwd", "who", "w", "uptime",
 
 // split cuts a command into its words, lower case, with quotes,
 // backslashes and the empty variables attackers use to hide names kept
-// in the words (cleanWord strips them).
+// in the words (cleanWord strips them). A quote without its closing one
+// does not group.
 func (sw *shellWords) split(s string) []string {
 	ws := sw.words[:0]
 	for i := 0; i < len(s); {
@@ -266,12 +372,12 @@ func (sw *shellWords) split(s string) []string {
 				j++
 				continue
 			}
-			if c == '\'' || c == '"' {
+			if (c == '\'' || c == '"') && strings.IndexByte(s[j+1:], c) >= 0 {
 				q = c
 				j++
 				continue
 			}
-			if c == '\\' && j+1 < len(s) {
+			if c == '\\' && j+1 < len(s) && s[j+1] != ' ' {
 				j += 2
 				continue
 			}
@@ -292,7 +398,8 @@ func (sw *shellWords) split(s string) []string {
 
 // cleanWord strips what a shell removes or expands to nothing: quotes,
 // backslashes, $@ $* $! $? $- $_ $$ $#, ${x} and $x between letters,
-// one-character classes [s]. obf says something was stripped.
+// $'..' and $".." quoting, one-character classes [s]. obf says
+// something was stripped.
 func cleanWord(w string) (string, bool) {
 	if !strings.ContainsAny(w, "'\"\\$[") {
 		return w, false
@@ -304,10 +411,12 @@ func cleanWord(w string) (string, bool) {
 		switch {
 		case c == '\'' || c == '"' || c == '\\':
 			obf = true
-		case c == '$' && i+1 < len(w) && strings.IndexByte("@*!?-_$#0123456789", w[i+1]) >= 0:
+		case c == '$' && i+1 < len(w) && (w[i+1] == '\'' || w[i+1] == '"'):
+			obf = true
+		case c == '$' && i+1 < len(w) && strings.IndexByte("@*!?-_$#0123456789", w[i+1]) >= 0 && i > 0:
 			obf = true
 			i++
-		case c == '$' && i+1 < len(w) && w[i+1] == '{':
+		case c == '$' && i+1 < len(w) && w[i+1] == '{' && i > 0:
 			j := strings.IndexByte(w[i:], '}')
 			if j < 0 {
 				b.WriteByte(c)
@@ -403,8 +512,10 @@ func shellLikeArgs(args []string, afterSep bool) bool {
 		switch {
 		case c == '-' && len(a) > 1 && (isAlnum(a[1]) || a[1] == '-'):
 			return true
-		case c == '/' && len(a) > 1 && (isAlnum(a[1]) || a[1] == '.' || a[1] == '?' || a[1] == '*' || a[1] == '['):
+		case c == '/' && (len(a) == 1 || isAlnum(a[1]) || a[1] == '.' || a[1] == '?' || a[1] == '*' || a[1] == '['):
 			return true
+		case len(a) > 2 && a[1] == ':' && (a[2] == '\\' || a[2] == '/') && c >= 'a' && c <= 'z':
+			return true // c:\windows
 		case c == '~' && (len(a) == 1 || a[1] == '/'), strings.HasPrefix(a, "./"), strings.HasPrefix(a, "../"):
 			return true
 		case c == '>' || c == '<' || c >= '0' && c <= '9' && len(a) > 1 && (a[1] == '>' || a[1] == '<'):
@@ -505,7 +616,7 @@ func shellStructures(lv string) (string, int) {
 	}
 	for _, p := range [...]struct{ s, rule string }{{"/dev/tcp/", "dev_tcp"}, {"/dev/udp/", "dev_tcp"}, {"<<<", "here_string"}, {"${ifs", "ifs"},
 		{"$ifs$", "ifs"}, {"<!--#exec", "ssi_exec"}, {"<!--#include", "ssi_exec"}, {"nc -e", "reverse_shell"}, {"-e /bin/", "reverse_shell"},
-		{"bash -i", "reverse_shell"}, {"sh -i", "reverse_shell"}, {"0>&1", "reverse_shell"}, {"2>&1", "redirection"}, {"$((", "arithmetic_expansion"},
+		{"bash -i", "reverse_shell"}, {" -e sh", "reverse_shell"}, {" -e /bin", "reverse_shell"}, {" -e cmd", "reverse_shell"}, {"sh -i", "reverse_shell"}, {"0>&1", "reverse_shell"}, {"2>&1", "redirection"}, {"$((", "arithmetic_expansion"},
 		{"cmd /c", "cmd_exe"}, {"cmd.exe /c", "cmd_exe"}, {"cmd.exe /k", "cmd_exe"}, {"cmd /k", "cmd_exe"}, {"%comspec%", "cmd_exe"},
 		{"-encodedcommand", "powershell"}, {"downloadstring(", "powershell"}, {"downloadfile(", "powershell"}, {"net.webclient", "powershell"},
 		{"frombase64string(", "powershell"}, {"-exec bypass", "powershell"}, {"-executionpolicy", "powershell"}, {"/dev/shm/", "dev_shm"},
@@ -601,7 +712,7 @@ func shellStructures(lv string) (string, int) {
 // mailCommand says whether a line is an SMTP, IMAP or POP3 command.
 func mailCommand(l string) bool {
 	for _, p := range [...]string{"mail from:", "rcpt to:", "ehlo ", "helo ", "data\r", "data\n", "auth login", "auth plain", "starttls",
-		"retr ", "apop ", "user ", "pass ", "list ", "top ", "dele ", "uidl", "stat\r", "stat\n"} {
+		"retr ", "apop ", "user ", "pass ", "list ", "top ", "dele ", "uidl", "stat\r", "stat\n", "auth "} {
 		if strings.HasPrefix(l, p) {
 			if p == "user " || p == "pass " || p == "list " || p == "top " || p == "dele " {
 				// POP3: a number or a single word follows
@@ -637,52 +748,174 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// batchOrCmdlet looks at a command whose name is no Unix command:
-// Windows batch FOR and IF, and PowerShell cmdlets (Verb-Noun).
-func batchOrCmdlet(ws []string, at int) (string, int) {
-	name := ws[0]
-	switch name {
-	case "for":
-		// FOR [/D /L /F /R [path]] [options] %%x IN (...) DO command
-		for k := 1; k < len(ws) && k < 12; k++ {
-			if strings.HasPrefix(ws[k], "%") && len(ws[k]) <= 3 {
-				if k+1 < len(ws) && ws[k+1] == "in" {
-					return "batch_for", at
-				}
+// wholeCommand looks at the value as one command line of the kinds
+// whose syntax separators would cut: Windows batch FOR and IF (with
+// their parentheses), alias definitions, tilde and history expansions,
+// and paths whose glob patterns stand for a binary or a sensitive file.
+func wholeCommand(lv string, prose bool) (string, int) {
+	t := strings.TrimLeft(lv, " \t;|&")
+	at := len(lv) - len(t)
+	fs := strings.Fields(strings.NewReplacer("(", " ( ", ")", " ) ").Replace(t))
+	if len(fs) == 0 {
+		return "", 0
+	}
+	switch {
+	case fs[0] == "for" || strings.HasPrefix(fs[0], "for/"):
+		// FOR [/D /L /F /R [path]] [options] %x IN (...) DO command
+		for k := 1; k+1 < len(fs) && k < 16; k++ {
+			if strings.HasPrefix(fs[k], "%") && len(fs[k]) >= 2 && fs[k+1] == "in" && slices.Contains(fs[k+2:], "do") {
+				return "batch_for", at
 			}
 		}
-	case "if":
-		k := 1
-		for k < len(ws) && (ws[k] == "/i" || ws[k] == "not") {
-			k++
+	case fs[0] == "if" || strings.HasPrefix(fs[0], "if/"):
+		if rule := batchIf(fs); rule != "" {
+			return rule, at
 		}
-		if k < len(ws) {
-			switch ws[k] {
-			case "exist", "defined", "errorlevel", "cmdextversion":
-				if k+2 < len(ws) || k+1 < len(ws) && ws[k] == "exist" {
-					return "batch_if", at
-				}
+	case fs[0] == "alias" && len(fs) > 1:
+		// alias [-p] [+g] name=value
+		for k := 1; k < len(fs) && k < 4; k++ {
+			if eq := strings.IndexByte(fs[k], '='); eq > 0 {
+				return "alias", at
 			}
-			// IF operand op operand command, with batch operators or %variables%
-			for m := k; m < len(ws) && m < k+4; m++ {
-				switch ws[m] {
-				case "equ", "neq", "lss", "leq", "gtr", "geq":
-					return "batch_if", at
-				}
-				if strings.Contains(ws[m], "==") && m+1 < len(ws) && !strings.HasSuffix(ws[len(ws)-1], ":") && ws[m+1] != "then" && ws[m+1] != "{" &&
-					!strings.HasPrefix(ws[m+1], "(") || strings.Count(ws[m], "%") >= 2 && m == k {
-					return "batch_if", at
-				}
+			if !strings.HasPrefix(fs[k], "-") && !strings.HasPrefix(fs[k], "+") && len(fs[k]) > 1 {
+				break
 			}
 		}
 	}
-	if i := strings.IndexByte(name, '-'); i > 2 && len(ws) > 1 {
-		switch name[:i] {
-		case "invoke", "get", "set", "new", "start", "remove", "add", "copy", "out", "import", "convertto", "convertfrom":
-			if commands[name] == cmdStrong || strings.HasPrefix(ws[1], "-") || strings.HasPrefix(ws[1], "http") {
-				return "powershell_cmdlet", at
+	// ~+ ~- ~+2 (the directory stack) and !-1 (history) as the value
+	if len(t) >= 2 && t[0] == '~' && (t[1] == '+' || t[1] == '-') && isDigits(t[2:]+"0") {
+		return "tilde_expansion", at
+	}
+	if strings.HasPrefix(t, "!-") && strings.Trim(t, "!-0123456789") == "" {
+		return "history_expansion", at
+	}
+	// /etc/pas[s]wd, /usr/[a-z]in/bash, /bi?/c?t: globs that name a
+	// binary or a sensitive file
+	for _, f := range fs {
+		if strings.HasPrefix(f, "/") && strings.ContainsAny(f, "[?*") && globPath(f) {
+			return "glob_path", at + strings.Index(t, f)
+		}
+	}
+	// a path to a binary as the whole value: /bin/ab, /usr/sbin/x
+	if len(fs) == 1 {
+		for _, d := range [...]string{"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "bin/"} {
+			if strings.HasPrefix(t, d) && len(t) > len(d) && strings.IndexByte(t[len(d):], '/') < 0 && !strings.Contains(t[len(d):], ".") {
+				return "binary_path", at
 			}
 		}
+	}
+	// Verb-Noun PowerShell cmdlets
+	if r := cmdlet(fs); r != "" {
+		return r, at
 	}
 	return "", 0
+}
+
+// braceExpand expands the first brace group with a comma of a value
+// without blanks ({,ifconfig}, c{a,oun}t, {l,-lh}s) into its words, as
+// bash does; "" when there is none.
+func braceExpand(lv string) string {
+	o := strings.IndexByte(lv, '{')
+	if o < 0 || strings.ContainsAny(lv, " \t") {
+		return ""
+	}
+	c := strings.IndexByte(lv[o:], '}')
+	if c < 0 || !strings.Contains(lv[o:o+c], ",") || o > 0 && lv[o-1] == '$' {
+		return ""
+	}
+	pre, body, post := lv[:o], lv[o+1:o+c], lv[o+c+1:]
+	var b strings.Builder
+	for i, alt := range strings.Split(body, ",") {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(pre + alt + post)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// globPaths are what glob patterns in an injected path stand for.
+var globPaths = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hosts", "/etc", "/bin/bash", "/bin/sh", "/bin/cat", "/bin/nc",
+	"/usr/bin/bash", "/usr/bin/id", "/usr/bin/whoami", "/usr/bin/uname", "/usr/bin/nc", "/usr/bin/curl", "/usr/bin/wget", "/usr/bin/python",
+	"/usr/bin/python3", "/usr/bin/perl", "/usr/bin/cat", "/bin/ls", "/usr/bin/ls", "/proc/self/environ", "/usr/bin"}
+
+// globPath says whether a path glob matches a binary or sensitive file
+// (character classes [x], [!x], [a-z] and [x//] stand for one byte).
+func globPath(f string) bool {
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if f[i] == '[' {
+			if j := strings.IndexByte(f[i:], ']'); j > 0 {
+				b.WriteByte('?')
+				i += j
+				continue
+			}
+		}
+		b.WriteByte(f[i])
+	}
+	g := strings.TrimRight(b.String(), "/")
+	for _, p := range globPaths {
+		if globMatch(g, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// batchIf reads a Windows batch IF: IF [/I] [NOT] EXIST|DEFINED|
+// ERRORLEVEL ..., or IF [/I] [NOT] a==b / a EQU b, and a command.
+func batchIf(fs []string) string {
+	k := 1
+	if strings.HasPrefix(fs[0], "if/") {
+		k = 1
+	}
+	for k < len(fs) && (fs[k] == "/i" || fs[k] == "not") {
+		k++
+	}
+	if k >= len(fs) {
+		return ""
+	}
+	switch fs[k] {
+	case "exist", "defined", "errorlevel", "cmdextversion":
+		if k+1 < len(fs) {
+			return "batch_if"
+		}
+		return ""
+	}
+	// operands and a batch comparison, then a command (not code: no
+	// colon, brace or then after it)
+	for m := k; m < len(fs) && m < k+8; m++ {
+		op := fs[m]
+		switch op {
+		case "equ", "neq", "lss", "leq", "gtr", "geq", "==":
+			if m > k && (m+2 < len(fs) || m+1 < len(fs) && strings.Contains(fs[m-1], "%")) {
+				return "batch_if"
+			}
+			continue
+		}
+		if i := strings.Index(op, "=="); i > 0 && i+2 < len(op) && m+1 < len(fs) {
+			n := fs[m+1]
+			if n != "then" && n != "{" && n != "(" && !strings.HasSuffix(op, ":") {
+				return "batch_if"
+			}
+		}
+		if strings.Count(op, "%") >= 2 && m == k && m+2 < len(fs) {
+			return "batch_if"
+		}
+	}
+	return ""
+}
+
+// cmdlet finds a PowerShell cmdlet (Verb-Noun) with arguments.
+func cmdlet(ws []string) string {
+	name := ws[0]
+	if i := strings.IndexByte(name, '-'); i > 2 && len(ws) > 1 {
+		switch name[:i] {
+		case "invoke", "get", "set", "new", "start", "remove", "add", "copy", "out", "import", "convertto", "convertfrom", "stop":
+			if commands[name] == cmdTool || strings.HasPrefix(ws[1], "-") || strings.HasPrefix(ws[1], "http") {
+				return "powershell_cmdlet"
+			}
+		}
+	}
+	return ""
 }

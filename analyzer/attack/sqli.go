@@ -52,12 +52,15 @@ const maxSQLTokens = 256
 // sqlLexer cuts a lower-cased value into tokens, into a reused slice.
 type sqlLexer struct {
 	toks []sqlTok
+	// blind: quotes do not delimit strings (each is an sOther token), so
+	// that what a quote would hide is read as SQL
+	blind bool
 }
 
 // sqlLexers are the two lexers of the SQL detector: the value as it is,
 // and the value after a breakout.
 type sqlLexers struct {
-	whole, tail sqlLexer
+	whole, tail, blind sqlLexer
 }
 
 // quoteAt is the quote character at v[i] (', ", `, and the typographic
@@ -108,6 +111,8 @@ func (l *sqlLexer) lex(v string, from int, q byte) []sqlTok {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0xa0:
 			i++
+		case c == '+' && i > 0 && i+1 < len(v) && isAlnum(v[i-1]) && isAlnum(v[i+1]) && !(v[i-1] >= '0' && v[i-1] <= '9' && v[i+1] >= '0' && v[i+1] <= '9'):
+			i++ // union+all: a space the sender encoded as a plus
 		case c == '-' && i+1 < len(v) && v[i+1] == '-':
 			j := strings.IndexByte(v[i:], '\n')
 			if j < 0 {
@@ -143,7 +148,11 @@ func (l *sqlLexer) lex(v string, from int, q byte) []sqlTok {
 		case c == '*' && i+1 < len(v) && v[i+1] == '/':
 			i += 2 // the end of an executable comment
 		default:
-			if qc, n := quoteAt(v, i); n > 0 {
+			if qc, n := quoteAt(v, i); n > 0 && l.blind {
+				t = append(t, sqlTok{kind: sOther, s: string(qc), pos: i})
+				i += n
+				continue
+			} else if n > 0 {
 				j := i + n
 				open := true
 				for j < len(v) {
@@ -179,10 +188,25 @@ func (l *sqlLexer) lex(v string, from int, q byte) []sqlTok {
 			case c >= '0' && c <= '9' || c == '.' && i+1 < len(v) && v[i+1] >= '0' && v[i+1] <= '9':
 				j := i + 1
 				if c == '0' && j < len(v) && (v[j] == 'x' || v[j] == 'b') {
-					j++
-				}
-				for j < len(v) && (isAlnum(v[j]) || v[j] == '.') {
-					j++
+					for j++; j < len(v) && isAlnum(v[j]); j++ {
+					}
+				} else {
+					for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+						j++
+					}
+					if j < len(v) && v[j] == '.' {
+						for j++; j < len(v) && v[j] >= '0' && v[j] <= '9'; j++ {
+						}
+					}
+					if j < len(v) && (v[j] == 'e' || v[j] == 'E') {
+						j++
+						if j < len(v) && (v[j] == '+' || v[j] == '-') {
+							j++
+						}
+						for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+							j++
+						}
+					}
 				}
 				t = append(t, sqlTok{kind: sNum, s: v[i:j], pos: i})
 				i = j
@@ -280,8 +304,15 @@ func sqlStatement(t []sqlTok, i int) bool {
 		return false
 	}
 	next := func(k int) sqlTok {
-		if i+k < len(t) {
-			return t[i+k]
+		m := i
+		for ; k > 0 && m < len(t); k-- {
+			m++
+			for m < len(t) && t[m].kind == sComment && !t[m].exec && m+1 < len(t) {
+				m++
+			}
+		}
+		if m < len(t) {
+			return t[m]
 		}
 		return sqlTok{kind: sOther}
 	}
@@ -289,11 +320,12 @@ func sqlStatement(t []sqlTok, i int) bool {
 	switch t[i].s {
 	case "select":
 		n := next(1)
-		return end || n.kind != sWord || !commonWord(n.s) || sqlKeywords[n.s] || next(2).kind == sComma || next(2).s == "from" || next(3).s == "from"
+		return end || n.kind != sWord || !commonWord(n.s) || sqlKeywords[n.s] || next(2).kind == sComma || next(2).s == "from" || next(3).s == "from" ||
+			next(2).kind == sOpen
 	case "insert", "replace":
 		return next(1).s == "into" || next(1).kind == sOpen || next(2).s == "values" || next(2).kind == sOpen
 	case "update":
-		return next(2).s == "set" || next(1).kind == sWord && next(1).s != "the" && (end || next(2).kind == sSemi)
+		return next(2).s == "set" || next(1).kind == sWord && next(1).s != "the" && (i+2 >= len(t) || next(2).kind == sSemi)
 	case "delete":
 		return next(1).s == "from" || next(2).s == "from" || next(1).kind == sWord && (end || next(2).kind == sComment)
 	case "drop", "create", "alter", "truncate":
@@ -320,6 +352,8 @@ func sqlStatement(t []sqlTok, i int) bool {
 		return next(1).s == "select" || next(1).s == "all" || next(1).s == "distinct" || next(1).s == "distinctrow"
 	case "call":
 		return next(1).kind == sWord && next(2).kind == sOpen
+	case "values":
+		return next(1).kind == sOpen
 	case "prepare":
 		return next(2).s == "from"
 	case "load":
@@ -346,7 +380,7 @@ var sqlTypes = set("int", "integer", "text", "bool", "boolean", "json", "jsonb",
 
 // sqlStrongFuncs are functions (and names) hardly anything but SQL
 // calls: a call of one is an injection wherever it is.
-var sqlStrongFuncs = set("load_file", "extractvalue", "updatexml", "xmltype", "group_concat", "concat_ws", "name_const", "make_set",
+var sqlStrongFuncs = set("execute", "load_file", "extractvalue", "updatexml", "xmltype", "group_concat", "concat_ws", "name_const", "make_set",
 	"geometrycollection", "multipoint", "multipolygon", "multilinestring", "polygon", "linestring", "pg_sleep", "benchmark", "sleep",
 	"sqlite_compileoption_used", "sqlite_compileoption_get", "lo_import", "lo_export", "lo_get", "pg_read_file", "pg_ls_dir",
 	"pg_read_binary_file", "current_setting", "json_search", "json_extract", "json_keys", "json_array", "json_object", "json_build_object",
@@ -370,7 +404,7 @@ var sqlStrongFuncs = set("load_file", "extractvalue", "updatexml", "xmltype", "g
 var sqlSpecificFuncs = set("load_file", "extractvalue", "updatexml", "xmltype", "group_concat", "concat_ws", "name_const", "make_set",
 	"geometrycollection", "multipoint", "multipolygon", "multilinestring", "pg_sleep", "benchmark", "sqlite_compileoption_used",
 	"sqlite_compileoption_get", "lo_import", "lo_export", "lo_get", "pg_read_file", "pg_ls_dir", "pg_read_binary_file", "json_search",
-	"jsonb_pretty", "string_to_array", "unistr", "randomblob", "zeroblob", "substring_index", "find_in_set", "uncompress", "des_encrypt",
+	"jsonb_pretty", "string_to_array", "unistr", "starts_with", "randomblob", "zeroblob", "substring_index", "find_in_set", "uncompress", "des_encrypt",
 	"aes_encrypt", "unhex", "utc_timestamp", "db_name", "schema_name", "dbms_pipe", "receive_message", "dbms_lock", "dbms_xmlgen",
 	"utl_inaddr", "utl_http", "dbms_ldap", "openrowset", "opendatasource", "openquery", "polyfromtext", "st_latfromgeohash",
 	"gtid_subset", "sys_context", "dbms_utility", "is_srvrolemember", "has_dbaccess", "current_setting", "sysdate", "iif", "elt",
@@ -383,13 +417,22 @@ var sqlObjects = set("information_schema", "sysobjects", "syscolumns", "sysusers
 	"all_tables", "all_users", "all_tab_columns", "user_tables", "dba_users", "xp_cmdshell", "xp_dirtree", "xp_regread", "xp_fileexist",
 	"xp_servicecontrol", "xp_availablemedia", "xp_subdirs", "xp_reg", "xp_cmd", "sp_executesql", "sp_password", "sp_oacreate",
 	"sp_oamethod", "sp_makewebtask", "sp_addextendedproc", "sp_configure", "msdasql", "sqloledb", "tempdb", "msdb", "northwind",
-	"mysql.user", "mysql.db", "pg_sleep", "dbms_java", "utl_file", "dbms_scheduler", "ctxsys")
+	"pg_sleep", "dbms_java", "utl_file", "dbms_scheduler", "ctxsys", "utl_http", "utl_inaddr", "openrowset", "opendatasource", "dbms_pipe")
 
 // sqliCheck runs the SQL detectors on a value (v as normalised, lv in
 // lower case). at is where the injection starts in v.
 func (d *detectors) sqliCheck(v, lv string, key bool) (ok bool, rule string, at int) {
 	if len(lv) > 4096 {
 		v, lv = v[:4096], lv[:4096]
+	}
+	if key && sqlOperatorName(lv) {
+		return true, "operator_name", 0
+	}
+	if !key && (lv == "&&" || lv == "||" || lv == "<=>" || lv == "<<" || lv == ">>") {
+		return true, "operator_value", 0
+	}
+	if key && sqlTrailingLogic(lv) {
+		return true, "boolean_fragment", 0
 	}
 	// the value as it is (numeric context, a fragment, a statement)
 	toks := d.sql.whole.lex(lv, 0, 0)
@@ -405,6 +448,14 @@ func (d *detectors) sqliCheck(v, lv string, key bool) (ok bool, rule string, at 
 		if rule, at = d.breakout(lv, i, q); rule != "" {
 			return true, rule, at
 		}
+	}
+	// the value read through its quotes
+	if strings.ContainsAny(lv, "'\"`") {
+		d.sql.blind.blind = true
+		if rule, at = sqlRulesIn(d.sql.blind.lex(lv, 0, 0), lv, true); rule != "" {
+			return true, rule, at
+		}
+		toks = d.sql.whole.lex(lv, 0, 0)
 	}
 	if li, fp := libinjection.IsSQLi(v); li && !sqlProse(toks, fp) && (!isProse(lv) || strings.Contains(fp, "U")) {
 		return true, "libinjection:" + fp, sqlStart(toks)
@@ -488,9 +539,12 @@ func (d *detectors) breakout(lv string, i int, q byte) (string, int) {
 	if inWord && (first.kind != sWord || !sqlKeywords[first.s]) {
 		return "", 0
 	}
+	if r, _ := sqlRulesIn(t, lv, true); r != "" && first.kind != sWord || r != "" && sqlKeywords[first.s] {
+		return "quote_" + r, i
+	}
 	switch first.kind {
 	case sComment:
-		if k > 0 || first.exec || strings.HasPrefix(first.s, "--") || first.s == "#" || len(t) == k+1 {
+		if k > 0 || first.exec || strings.HasPrefix(first.s, "--") || first.s == "#" || len(t) == k+1 || t[k+1].kind == sSemi {
 			return "quote_comment", i
 		}
 	case sSemi:
@@ -505,7 +559,7 @@ func (d *detectors) breakout(lv string, i int, q byte) (string, int) {
 				return "quote_condition", i
 			}
 		case "union", "select", "having", "group", "order", "limit", "into", "procedure", "waitfor", "exec", "execute", "insert", "update", "delete", "drop", "alter", "create", "declare", "truncate", "shutdown":
-			if sqlStatement(t, k) || first.s == "into" && k+1 < len(t) && (t[k+1].s == "outfile" || t[k+1].s == "dumpfile") ||
+			if sqlStatement(t, k) || !inWord && (first.s == "union" || first.s == "alter") && i <= 1 || first.s == "into" && k+1 < len(t) && (t[k+1].s == "outfile" || t[k+1].s == "dumpfile") ||
 				first.s == "limit" && k+1 < len(t) && t[k+1].kind == sNum || first.s == "procedure" && k+1 < len(t) && t[k+1].s == "analyse" {
 				return "quote_statement", i
 			}
@@ -559,6 +613,10 @@ func sqlCondition(t []sqlTok, k int, breakout bool) bool {
 		case sOp:
 			ops++
 		case sNum, sOpen, sClose, sComma, sDot, sVar:
+		case sOther:
+			if tk.s != "[" && tk.s != "]" {
+				return false
+			}
 		default:
 			return false
 		}
@@ -609,7 +667,12 @@ func sqlExpression(t []sqlTok, k int) bool {
 }
 
 // sqlRules are the rules on the value as it is.
-func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
+func sqlRules(t []sqlTok, lv string, key bool) (string, int) { return sqlRulesIn(t, lv, false) }
+
+// sqlRulesIn is sqlRules; inner: the tokens are part of a value (after a
+// breakout, or read through its quotes), where only the rules that hold
+// anywhere apply.
+func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 	if len(t) == 0 {
 		return "", 0
 	}
@@ -617,8 +680,15 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 	for j := 0; j < len(t); j++ {
 		tk := t[j]
 		next := func(k int) sqlTok {
-			if j+k < len(t) {
-				return t[j+k]
+			m := j
+			for ; k > 0 && m < len(t); k-- {
+				m++
+				for m < len(t) && t[m].kind == sComment && !t[m].exec {
+					m++
+				}
+			}
+			if m < len(t) {
+				return t[m]
 			}
 			return sqlTok{kind: sOther}
 		}
@@ -633,6 +703,43 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 				return "union_select", tk.pos
 			case sqlObjects[tk.s] || tk.s == "master" && n.kind == sDot && next(2).kind == sDot:
 				return "schema_object", tk.pos
+			case (tk.s == "in" || tk.s == "exists") && n.kind == sOpen && next(2).s == "select":
+				return "subquery", tk.pos
+			case tk.s == "waitfor" && (n.s == "delay" || n.s == "time"):
+				return "time_based", tk.pos
+			case tk.s == "into" && (n.s == "outfile" || n.s == "dumpfile"):
+				return "into_outfile", tk.pos
+			case (tk.s == "exec" || tk.s == "execute") && (n.kind == sVar && n.pos > tk.pos+len(tk.s) || n.kind == sOpen && (next(2).kind == sVar || next(2).s == "@") || n.s == "master" || n.s == "immediate" ||
+				n.kind == sWord && (strings.HasPrefix(n.s, "xp_") || strings.HasPrefix(n.s, "sp_"))):
+				return "exec_procedure", tk.pos
+			case tk.s == "declare" && (n.kind == sVar || n.kind == sOp && n.s == "@"):
+				return "declare_variable", tk.pos
+			case tk.s == "procedure" && n.s == "analyse":
+				return "procedure_analyse", tk.pos
+			case tk.s == "insert" && n.s == "into" && next(2).kind == sWord && (next(3).kind == sOpen || next(3).s == "values" || next(3).s == "select"):
+				return "insert_into", tk.pos
+			case tk.s == "select" && (n.kind == sVar && strings.HasPrefix(n.s, "@@") || n.kind == sOpen && (next(2).s == "select" || next(2).s == "case")):
+				return "select", tk.pos
+			case tk.s == "when" && j+2 < len(t) && sqlWhenThen(t, j):
+				return "case_when", tk.pos
+			case tk.s == "values" && n.kind == sOpen && j == 0:
+				return "values_list", tk.pos
+			case (tk.s == "mysql" || tk.s == "sys" || tk.s == "master") && n.kind == sDot && next(2).kind == sWord && sqlObjectOf(tk.s, next(2).s):
+				return "schema_object", tk.pos
+			case tk.s == "case" && n.s == "when" && sqlCaseWhen(t, j):
+				return "case_when", tk.pos
+			case tk.s == "having" && (n.kind == sNum || n.kind == sWord) && (next(2).kind == sOp || next(2).kind == sOpen && sqlStrongFuncs[n.s]):
+				return "having", tk.pos
+			case tk.s == "order" && n.s == "by" && next(2).kind == sNum && (j+3 >= len(t) || next(3).kind == sComment):
+				return "order_by_probe", tk.pos
+			case tk.s == "order" && n.s == "by" && next(2).s == "if" && next(3).kind == sOpen:
+				return "order_by_if", tk.pos
+			case tk.s == "from" && (n.kind == sOpen && next(2).s == "select" || n.kind == sWord && (sqlObjects[n.s] || next(2).kind == sDot && next(3).kind == sWord && next(4).s == "limit")):
+				return "from_subquery", tk.pos
+			case (tk.s == "or" || tk.s == "and" || tk.s == "xor") && j > 0 && t[j-1].kind == sNum && (j == 1 || j == 2 && t[0].kind == sOp) && sqlTautology(t, j+1):
+				return "numeric_condition", t[j-1].pos
+			case tk.s == "not" && j > 0 && t[j-1].kind == sStr && (n.s == "regexp" || n.s == "like" || n.s == "between"):
+				return "condition", t[j-1].pos
 			case n.kind == sOpen && !afterDot(t, j):
 				if sqlSpecificFuncs[tk.s] {
 					return "function_" + tk.s, tk.pos
@@ -641,7 +748,7 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 					return "time_based", tk.pos
 				}
 				if (tk.s == "char" || tk.s == "chr" || tk.s == "ascii" || tk.s == "ord" || tk.s == "hex") && next(2).kind == sNum && next(3).kind == sClose &&
-					next(4).kind == sOp {
+					(next(4).kind == sOp || next(4).kind == sDot) {
 					return "char_concat", tk.pos
 				}
 				if (tk.s == "concat" || tk.s == "char") && next(2).kind == sNum && strings.HasPrefix(next(2).s, "0x") {
@@ -659,51 +766,41 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 				if tk.s == "overlay" && strings.Contains(lv[tk.pos:], "placing") {
 					return "function_overlay", tk.pos
 				}
-			case tk.s == "waitfor" && (n.s == "delay" || n.s == "time"):
-				return "time_based", tk.pos
-			case tk.s == "into" && (n.s == "outfile" || n.s == "dumpfile"):
-				return "into_outfile", tk.pos
-			case (tk.s == "exec" || tk.s == "execute") && (n.kind == sVar && n.pos > tk.pos+len(tk.s) || n.kind == sOpen && next(2).kind == sVar || n.s == "master" || n.s == "immediate" ||
-				n.kind == sWord && (strings.HasPrefix(n.s, "xp_") || strings.HasPrefix(n.s, "sp_"))):
-				return "exec_procedure", tk.pos
-			case tk.s == "declare" && n.kind == sVar:
-				return "declare_variable", tk.pos
-			case tk.s == "procedure" && n.s == "analyse":
-				return "procedure_analyse", tk.pos
-			case tk.s == "insert" && n.s == "into" && next(2).kind == sWord && (next(3).kind == sOpen || next(3).s == "values" || next(3).s == "select"):
-				return "insert_into", tk.pos
-			case tk.s == "select" && (n.kind == sVar && strings.HasPrefix(n.s, "@@") || n.kind == sOpen && next(2).s == "select"):
-				return "select", tk.pos
-			case tk.s == "case" && n.s == "when" && sqlCaseWhen(t, j):
-				return "case_when", tk.pos
-			case tk.s == "having" && (n.kind == sNum || n.kind == sWord) && (next(2).kind == sOp || next(2).kind == sOpen && sqlStrongFuncs[n.s]):
-				return "having", tk.pos
-			case tk.s == "order" && n.s == "by" && next(2).kind == sNum && (j+3 >= len(t) || next(3).kind == sComment):
-				return "order_by_probe", tk.pos
-			case tk.s == "order" && n.s == "by" && next(2).s == "if" && next(3).kind == sOpen:
-				return "order_by_if", tk.pos
-			case tk.s == "from" && (n.kind == sOpen && next(2).s == "select" || n.kind == sWord && (sqlObjects[n.s] || next(2).kind == sDot && next(3).kind == sWord && next(4).s == "limit")):
-				return "from_subquery", tk.pos
-			case (tk.s == "or" || tk.s == "and" || tk.s == "xor") && j > 0 && t[j-1].kind == sNum && (j == 1 || j == 2 && t[0].kind == sOp) && sqlTautology(t, j+1):
-				return "numeric_condition", t[j-1].pos
-			case tk.s == "not" && j > 0 && t[j-1].kind == sStr && (n.s == "regexp" || n.s == "like" || n.s == "between"):
-				return "condition", t[j-1].pos
 			}
 		case sVar:
 			if strings.HasPrefix(tk.s, "@@") && len(tk.s) > 3 {
 				return "system_variable", tk.pos
+			}
+		case sStr:
+			if sqlObjects[tk.s] {
+				return "schema_object", tk.pos
+			}
+		case sNum:
+			// 1.e(ascii), 1.e.tables: MySQL reads 1.e as a number and what
+			// follows as SQL
+			if strings.HasSuffix(tk.s, ".e") && (next(1).kind == sOpen || next(1).kind == sDot) {
+				return "scientific_notation", tk.pos
 			}
 		case sSemi:
 			if sqlStatement(t, j+1) {
 				return "stacked_query", tk.pos
 			}
 		case sComment:
-			if tk.exec && j+1 < len(t) && t[j+1].kind == sWord && sqlKeywords[t[j+1].s] {
-				return "executable_comment", tk.pos
+			if tk.exec {
+				for m := j + 1; m < len(t) && m <= j+3; m++ {
+					if t[m].kind == sWord && sqlKeywords[t[m].s] {
+						return "executable_comment", tk.pos
+					}
+				}
 			}
 			if strings.HasPrefix(tk.s, "/*") && j > 0 && j+1 < len(t) && t[j-1].kind == sWord && t[j+1].kind == sWord &&
 				(sqlKeywords[t[j-1].s] || sqlKeywords[t[j+1].s]) && t[j-1].pos+len(t[j-1].s) == tk.pos {
 				return "comment_whitespace", tk.pos
+			}
+			// DR/**/OP: a comment inside a keyword
+			if strings.HasPrefix(tk.s, "/*") && j > 0 && j+1 < len(t) && t[j-1].kind == sWord && t[j+1].kind == sWord &&
+				t[j-1].pos+len(t[j-1].s) == tk.pos && tk.pos+len(tk.s) == t[j+1].pos && sqlKeywords[t[j-1].s+t[j+1].s] {
+				return "comment_split_keyword", tk.pos
 			}
 		case sOp:
 			switch tk.s {
@@ -726,9 +823,20 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 			}
 		}
 	}
+	if inner {
+		return "", 0
+	}
 	// a value that starts as a SQL condition: AND 7639=(, or 1=', || c == '
-	if t[0].kind == sWord && (t[0].s == "and" || t[0].s == "or") && len(t) > 2 && (t[1].kind == sNum || t[1].kind == sWord || t[1].kind == sOpen) && sqlTautology(t, 1) {
+	if t[0].kind == sWord && (t[0].s == "and" || t[0].s == "or") && len(t) > 2 && (t[1].kind == sNum || t[1].kind == sWord || t[1].kind == sOpen || t[1].kind == sStr) &&
+		(sqlTautology(t, 1) && !sqlWordsOnly(t[1:]) || sqlJSONOp(t) || t[1].kind == sWord && len(t) > 2 && t[2].kind == sOpen && sqlStrongFuncs[t[1].s] || t[len(t)-1].kind == sComment) {
 		return "boolean_fragment", t[0].pos
+	}
+	if sqlComparison(t) {
+		return "comparison", t[0].pos
+	}
+	// a value that is a FROM clause: FROM t WHERE ..., FROM `db`.`t` LIMIT
+	if t[0].s == "from" && len(t) >= 3 && sqlFromClause(t) {
+		return "from_clause", t[0].pos
 	}
 	// a value that is a SQL statement
 	if j := sqlLead(t); j < len(t) && t[j].kind == sWord && sqlStatement(t, j) && sqlStatementShape(t, j) && sqlWholeStatement(t, j) {
@@ -740,9 +848,8 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 			return "function_fragment", t[0].pos
 		}
 		// ) AS alias FROM: the end of a select list
-		if len(t) >= 4 && (t[0].kind == sClose || t[0].kind == sStr || t[0].kind == sNum || t[0].kind == sOther) && t[1].s == "as" &&
-			(t[2].kind == sWord || t[2].kind == sStr) && t[3].s == "from" {
-			return "alias_from", t[0].pos
+		if aliasFrom(lv) {
+			return "alias_from", 0
 		}
 	}
 	return "", 0
@@ -751,9 +858,177 @@ func sqlRules(t []sqlTok, lv string, key bool) (string, int) {
 // sqlPunct says whether tokens are only operators and punctuation.
 func sqlPunct(t []sqlTok) bool {
 	for _, k := range t {
-		if k.kind != sOp && k.kind != sOther && k.kind != sDot && k.kind != sStr && k.kind != sClose {
+		if k.kind != sOp && k.kind != sOther && k.kind != sDot && k.kind != sStr && k.kind != sClose && k.kind != sComment {
 			return false
 		}
+	}
+	return true
+}
+
+// aliasFrom says whether a short value is the end of a select list:
+// ) AS alias FROM, `x` AS `y` from, 6 As" from.
+func aliasFrom(lv string) bool {
+	f := strings.Fields(strings.NewReplacer("`", " ` ", "\"", " \" ", "'", " ' ").Replace(lv))
+	if len(f) >= 4 && f[len(f)-2] == "from" {
+		f = f[:len(f)-1] // and the table
+	}
+	if len(f) < 3 || f[len(f)-1] != "from" {
+		return false
+	}
+	for i := 1; i < len(f)-1; i++ {
+		if f[i] == "as" {
+			lead := strings.Join(f[:i], "")
+			return strings.Trim(lead, ")`'\"!;0123456789") == "" && len(f)-i <= 6
+		}
+	}
+	return false
+}
+
+// sqlFromClause says whether tokens that start with FROM go on as SQL:
+// a table (or a subquery) and a clause after it.
+func sqlFromClause(t []sqlTok) bool {
+	if t[1].kind == sOpen && len(t) > 2 && t[2].s == "select" {
+		return true
+	}
+	if t[1].kind != sWord && t[1].kind != sStr || t[1].kind == sWord && englishWords[t[1].s] {
+		return false
+	}
+	k := 2
+	if k+1 < len(t) && t[k].kind == sDot {
+		k += 2 // schema.table
+	}
+	if k < len(t) && t[k].kind == sWord && !sqlKeywords[t[k].s] {
+		k++ // an alias
+	}
+	if k >= len(t) {
+		return false
+	}
+	switch t[k].s {
+	case "where", "limit", "group", "order", "join", "union", "having", "inner", "left":
+		return true
+	}
+	return false
+}
+
+// sqlWordsOnly says whether a comparison is between plain words (or
+// cost = price), the way prose can read, rather than with a number, a
+// quote, a parenthesis or an operator left open.
+func sqlWordsOnly(t []sqlTok) bool {
+	for _, k := range t {
+		switch k.kind {
+		case sNum, sStr, sOpen, sClose, sVar, sComment:
+			return false
+		case sOp:
+			if k.s != "=" && k.s != "==" {
+				return false
+			}
+		}
+	}
+	return t[len(t)-1].kind == sWord
+}
+
+// sqlOperatorName says whether a parameter name is only SQL operators
+// (||, <=>, >=) or operator keywords (XOR, IS NULL, RLIKE, in (0,1)),
+// or a statement keyword and a word (execute x, order by): names a
+// query builder turns into SQL.
+func sqlOperatorName(lk string) bool {
+	k := strings.TrimSpace(lk)
+	if k == "" {
+		return false
+	}
+	if strings.Trim(k, "|&<>=!~^-") == "" && len(k) >= 2 {
+		return true
+	}
+	switch k {
+	case "xor", "rlike", "regexp", "is null", "is not null", "not like", "sounds like", "not regexp", "not between", "order by", "group by", "union all", "union select":
+		return true
+	}
+	if strings.HasPrefix(k, "in (") || strings.HasPrefix(k, "in(") {
+		return true
+	}
+	if f := strings.Fields(k); len(f) == 2 && (f[0] == "execute" || f[0] == "exec") && isWordish(f[1]) {
+		return true
+	}
+	return false
+}
+
+func isWordish(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isWordByte(s[i]) && !(s[i] >= '0' && s[i] <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// sqlTrailingLogic says whether a name ends in a logical operator left
+// open (/x OR, /3 and(): the start of a condition cut into a name.
+func sqlTrailingLogic(lk string) bool {
+	k := strings.TrimRight(lk, " (")
+	for _, op := range [...]string{" or", " and", " xor", "||", "&&"} {
+		if strings.HasSuffix(k, op) && len(k) > len(op) && strings.ContainsAny(k[:len(k)-len(op)], "/0123456789_") {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlComparison says whether a value is only a comparison of numbers
+// (1=1, 42 like 42, 11!=1, 1 is not 2): a tautology probe.
+func sqlComparison(t []sqlTok) bool {
+	k := 0
+	if len(t) > 2 && t[1].kind == sComma {
+		k = 2
+	}
+	if len(t)-k < 3 || t[k].kind != sNum || t[len(t)-1].kind != sNum {
+		return false
+	}
+	ops := 0
+	for _, x := range t[k+1 : len(t)-1] {
+		switch {
+		case x.kind == sOp && (x.s == "=" || x.s == "!=" || x.s == "<>" || x.s == "<=>"):
+			ops++
+		case x.kind == sWord && (x.s == "like" || x.s == "is" || x.s == "not" || x.s == "rlike" || x.s == "regexp"):
+			ops++
+		default:
+			return false
+		}
+	}
+	return ops > 0
+}
+
+// sqlJSONOp says whether tokens use a PostgreSQL JSON operator.
+func sqlJSONOp(t []sqlTok) bool {
+	for _, k := range t {
+		if k.kind == sOp {
+			switch k.s {
+			case "@>", "<@", "?|", "?&", "#>", "#>>", "->>", "?", "@?", "#-":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sqlWhenThen says whether WHEN at j goes on to THEN within a few tokens
+// with a value or comparison between: ) when 234 then.
+func sqlWhenThen(t []sqlTok, j int) bool {
+	for k := j + 1; k < len(t) && k < j+6; k++ {
+		if t[k].s == "then" {
+			return k > j+1 && (t[j+1].kind == sNum || t[j+1].kind == sStr || t[k-1].kind == sNum)
+		}
+	}
+	return false
+}
+
+// sqlObjectOf says whether schema.name is a system object (mysql.user,
+// sys.objects, master..sysdatabases).
+func sqlObjectOf(schema, name string) bool {
+	switch schema {
+	case "mysql":
+		return name == "user" || name == "db" || name == "tables_priv" || name == "columns_priv"
+	case "sys":
+		return name == "objects" || name == "tables" || name == "columns" || name == "databases" || name == "sysobjects"
 	}
 	return true
 }
@@ -839,13 +1114,13 @@ func sqlWholeStatement(t []sqlTok, j int) bool {
 	for k := j + 1; k < len(t); k++ {
 		switch tk := t[k]; tk.kind {
 		case sWord:
-			if clauses[tk.s] {
+			if clauses[tk.s] && (t[j].s != "update" || k == j+2) && k+1 < len(t) {
 				return true
 			}
 		case sVar, sComment, sSemi:
 			return true
 		case sOpen:
-			if k > j+1 && t[k-1].kind == sWord && t[j].s != "drop" {
+			if k > j+1 && t[k-1].kind == sWord && t[j].s != "drop" || k == j+1 && t[j].s == "select" {
 				return true
 			}
 		case sOp:
@@ -873,7 +1148,7 @@ var (
 // sqlTautology says whether the tokens from k on compare two operands
 // (1=1, 'a'='a', 2>1, x is not null, 1 like 1).
 func sqlTautology(t []sqlTok, k int) bool {
-	for j := k; j < len(t) && j < k+6; j++ {
+	for j := k; j < len(t) && j < k+10; j++ {
 		switch tk := t[j]; {
 		case tk.kind == sOp && (tk.s == "=" || tk.s == "==" || tk.s == "<" || tk.s == ">" || tk.s == "<>" || tk.s == "!=" || tk.s == ">=" ||
 			tk.s == "<=" || tk.s == "<=>" || tk.s == "===" || tk.s == "!=="):

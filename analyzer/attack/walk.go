@@ -132,9 +132,11 @@ func (w *worker) request(req *http1.Request) {
 				w.ua, ua = h.Value, true
 			}
 		case http1.IDReferer:
-			if w.referer(h) {
-				continue
+			if !w.referer(h) {
+				// not a URL with a query: the value as a query value
+				w.value(input{loc: "header", name: h.Name}, h.Value, true)
 			}
+			continue
 		}
 		if fileNameHeader(h.Name) {
 			w.uploadHeader(h.Name, h.Value)
@@ -219,6 +221,13 @@ func (w *worker) params(loc, q string) {
 		in := input{loc: loc, name: name, cred: redact.SensitiveParam(name)}
 		w.key(in, name)
 		w.value(in, v, true)
+		if k2, v2, ok := strings.Cut(name, "="); ok && v == "" && k2 != "" {
+			// an encoded '=' in the name (pay%3DAND+1%3D1): a parser that
+			// decodes first sees this value
+			in.name = k2
+			in.key = true // still part of a name
+			w.value(in, v2, false)
+		}
 	}
 }
 
@@ -234,7 +243,7 @@ func (w *worker) referer(h *http1.Header) bool {
 	in := input{loc: "header", name: h.Name}
 	w.value(in, u, false)
 	if frag := strings.IndexByte(q, '#'); frag >= 0 {
-		w.value(in, q[frag+1:], false)
+		w.value(in, q[frag+1:], true)
 		q = q[:frag]
 	}
 	for q != "" {
