@@ -149,7 +149,7 @@ func redirectCheck(lv string, in input, host string) (bool, string, int) {
 	}
 	v := strings.TrimLeft(lv, " \t\r\n\x00")
 	// //evil.com, /\evil.com, \/\/evil.com, /%09/evil.com, ///evil.com
-	w := strings.NewReplacer("\t", "", "\r", "", "\n", "", " ", "").Replace(v)
+	w := blanks.Replace(v)
 	if len(w) > 2 && (w[0] == '/' || w[0] == '\\') && (w[1] == '/' || w[1] == '\\') && w[2] != '/' || strings.HasPrefix(w, "///") && len(w) > 3 && w[3] != '/' {
 		return true, "protocol_relative", 0
 	}
@@ -181,6 +181,9 @@ func redirectCheck(lv string, in input, host string) (bool, string, int) {
 	}
 	return false, "", 0
 }
+
+// blanks removes what browsers skip in a URL's start.
+var blanks = strings.NewReplacer("\t", "", "\r", "", "\n", "", " ", "")
 
 // siteOf is the last two labels of a host name (the site it belongs to,
 // near enough without the public suffix list), without a port.

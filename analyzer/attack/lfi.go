@@ -51,12 +51,16 @@ var strongAbsolute = []string{"/etc/passwd", "/etc/shadow", "/etc/master.passwd"
 var relativeSecrets = []string{".ssh/", ".aws/credentials", ".aws/config", ".docker/config", ".kube/config", ".git/config", ".git-credentials",
 	".netrc", ".pgpass", ".htpasswd", ".bash_history", ".npmrc", ".pypirc", ".vault-token", ".gnupg/", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"}
 
+// pathForms undoes the spellings of path characters traversal payloads
+// use: backslashes, NUL padding, hex-written dots and slashes.
+var pathForms = strings.NewReplacer("\\", "/", "\x00", "", "0x2e", ".", "0x2f", "/", "0x5c", "/")
+
 // traversal is the detector of path traversal and local file access on
 // a lower-cased value.
 func traversal(lv string, in input) (bool, string, int) {
 	s := lv
 	if strings.ContainsAny(s, "\\\x00") || strings.Contains(s, "0x") {
-		s = strings.NewReplacer("\\", "/", "\x00", "", "0x2e", ".", "0x2f", "/", "0x5c", "/").Replace(s)
+		s = pathForms.Replace(s)
 	}
 	obfuscated := strings.Contains(lv, "0x") || strings.IndexByte(lv, 0) >= 0
 	ups, first := 0, -1

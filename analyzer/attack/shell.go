@@ -66,6 +66,20 @@ var commands = func() map[string]uint8 {
 	return m
 }()
 
+// commandLens has, by first byte, a bit for each length of a command
+// name (and "for", "if") that starts with it: most first words are
+// passed over without a map lookup.
+var commandLens = func() (t [256]uint32) {
+	for n := range commands {
+		if len(n) < 32 {
+			t[n[0]] |= 1 << len(n)
+		}
+	}
+	t['f'] |= 1 << 3
+	t['i'] |= 1 << 2
+	return
+}()
+
 // commandStart says whether a value starts with a command name (or a
 // path to one): the prefilter has no keyword for every command, so the
 // detector is called for values that start with one.
@@ -91,13 +105,21 @@ func commandStart(v string) bool {
 		}
 		w = w[k+1:]
 	}
+	if len(w) > 31 || commandLens[lowerTab[w[0]]]&(1<<len(w)) == 0 {
+		return false // no command has this first letter and length
+	}
 	var b [24]byte
 	n := copy(b[:], w)
 	for k := 0; k < n; k++ {
 		b[k] = lowerTab[b[k]]
 	}
-	_, ok := commands[string(b[:n])]
-	return ok || string(b[:n]) == "for" || string(b[:n]) == "if"
+	kind := commands[string(b[:n])]
+	if kind == 0 && string(b[:n]) != "for" && string(b[:n]) != "if" {
+		return false
+	}
+	// a word alone (a JSON key "id", a value "date") is no command line
+	// unless it is a tool
+	return j < len(v) || kind == cmdTool || kind == cmdAlone
 }
 
 // shellWords is the scratch space of the shell reader.
@@ -755,7 +777,11 @@ func isDigits(s string) bool {
 func wholeCommand(lv string, prose bool) (string, int) {
 	t := strings.TrimLeft(lv, " \t;|&")
 	at := len(lv) - len(t)
-	fs := strings.Fields(strings.NewReplacer("(", " ( ", ")", " ) ").Replace(t))
+	if !(strings.HasPrefix(t, "for") || strings.HasPrefix(t, "if") || strings.HasPrefix(t, "alias") || strings.HasPrefix(t, "~") ||
+		strings.HasPrefix(t, "!") || strings.ContainsAny(t, "[?*") || strings.HasPrefix(t, "/") || strings.HasPrefix(t, "bin/") || strings.IndexByte(t, '-') > 2) {
+		return "", 0
+	}
+	fs := strings.Fields(parenSpaces.Replace(t))
 	if len(fs) == 0 {
 		return "", 0
 	}
@@ -833,6 +859,9 @@ func braceExpand(lv string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// parenSpaces puts blanks around parentheses, to cut at them.
+var parenSpaces = strings.NewReplacer("(", " ( ", ")", " ) ")
 
 // globPaths are what glob patterns in an injected path stand for.
 var globPaths = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hosts", "/etc", "/bin/bash", "/bin/sh", "/bin/cat", "/bin/nc",

@@ -865,10 +865,13 @@ func sqlPunct(t []sqlTok) bool {
 	return true
 }
 
+// quoteSpaces puts blanks around quotes, to cut at them.
+var quoteSpaces = strings.NewReplacer("`", " ` ", "\"", " \" ", "'", " ' ")
+
 // aliasFrom says whether a short value is the end of a select list:
 // ) AS alias FROM, `x` AS `y` from, 6 As" from.
 func aliasFrom(lv string) bool {
-	f := strings.Fields(strings.NewReplacer("`", " ` ", "\"", " \" ", "'", " ' ").Replace(lv))
+	f := strings.Fields(quoteSpaces.Replace(lv))
 	if len(f) >= 4 && f[len(f)-2] == "from" {
 		f = f[:len(f)-1] // and the table
 	}

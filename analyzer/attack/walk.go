@@ -125,8 +125,9 @@ func (w *worker) request(req *http1.Request) {
 		case http1.IDContentLength, http1.IDTransferEncoding:
 			w.framing = true
 		case http1.IDAuthorization:
-			w.authorization(h)
-			continue
+			if w.authorization(h) {
+				continue
+			}
 		case http1.IDUserAgent:
 			if !ua {
 				w.ua, ua = h.Value, true
@@ -175,7 +176,9 @@ func (w *worker) pathInput(raw string) string {
 	}
 	in := input{loc: "path"}
 	if bits&classBits&^w.off == 0 {
-		w.hiddenFile(path)
+		if strings.ContainsAny(path, ".@~") {
+			w.hiddenFile(path)
+		}
 		return decoded
 	}
 	w.detect(in, path, bits)
@@ -275,26 +278,25 @@ func (w *worker) cookies(c string) {
 	}
 }
 
-// authorization examines the Authorization header: the credentials of
-// Basic (user name and password), the token of other schemes (a bearer
-// token is a blob, a lookup or an injection is not).
-func (w *worker) authorization(h *http1.Header) {
-	in := input{loc: "header", name: h.Name, cred: true}
+// authorization examines the credentials of Basic authentication (user
+// name and password) and says whether it did; other schemes' tokens (a
+// bearer token is a blob, a lookup or an injection is not) are examined
+// as any header value, through the memory of clean values (a client
+// sends the same token with every request).
+func (w *worker) authorization(h *http1.Header) bool {
 	scheme, cred, ok := strings.Cut(strings.TrimSpace(h.Value), " ")
-	if !ok {
-		w.value(in, h.Value, false)
-		return
+	if !ok || !strings.EqualFold(scheme, "basic") {
+		return false
 	}
-	if strings.EqualFold(scheme, "basic") {
-		dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-		if err == nil && utf8.Valid(dec) {
-			user, pass, _ := strings.Cut(string(dec), ":")
-			w.value(in, user, false)
-			w.value(in, pass, false)
-			return
-		}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil || !utf8.Valid(dec) {
+		return false
 	}
-	w.value(in, strings.TrimSpace(cred), false)
+	in := input{loc: "header", name: h.Name, cred: true}
+	user, pass, _ := strings.Cut(string(dec), ":")
+	w.value(in, user, false)
+	w.value(in, pass, false)
+	return true
 }
 
 // body walks the request body by its type.

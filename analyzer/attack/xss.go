@@ -61,7 +61,7 @@ func xssCheck(v, lv string, in input) (bool, string, int) {
 	// 7-bit stripping: ¼script¾ is <script> to a server that drops the
 	// high bit
 	if i := strings.IndexByte(lv, 0xbc); i >= 0 && strings.IndexByte(lv[i:], 0xbe) > 0 {
-		s := strings.NewReplacer("\xc2\xbc", "<", "\xc2\xbe", ">", "\xbc", "<", "\xbe", ">").Replace(lv)
+		s := sevenBit.Replace(lv)
 		if rule, _ := htmlTags(s); rule != "" {
 			return true, "ascii_stripping", i
 		}
@@ -79,6 +79,10 @@ func xssCheck(v, lv string, in input) (bool, string, int) {
 	}
 	return false, "", 0
 }
+
+// sevenBit maps the quarter and three-quarter signs (Latin-1 and UTF-8)
+// to the < and > they become when the high bit is dropped.
+var sevenBit = strings.NewReplacer("\xc2\xbc", "<", "\xc2\xbe", ">", "\xbc", "<", "\xbe", ">")
 
 // htmlTags reads the tags of lv.
 func htmlTags(lv string) (string, int) {
