@@ -3,6 +3,7 @@ package attack
 import (
 	"errors"
 	"fmt"
+	"github.com/apitap/apitap/analyzer/sensitive"
 	"hash/maphash"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ type Config struct {
 func NewConfig() *Config {
 	flagged := true
 	return &Config{ScannerPaths: true, RepeatInterval: 5 * time.Minute, MaxTracked: 20000, MaxBodyBytes: 65536,
-		DeepCheck: DeepConfig{Flagged: &flagged, MaxPerSecond: 200, Paranoia: 1}}
+		DeepCheck: DeepConfig{Enabled: true, Flagged: &flagged, MaxPerSecond: defaultDeepPerSecond, Paranoia: 1}}
 }
 
 // Validate checks the section and that the rule packs load.
@@ -137,6 +138,7 @@ type hit struct {
 	at       int    // where in value the attack starts
 	cred     bool   // value is a credential: masked but for the match
 	key      bool   // value is a parameter or key name
+	crs      bool   // found by the deep check alone
 }
 
 // worker is one worker's instance.
@@ -166,14 +168,17 @@ type worker struct {
 	// same place, and hashing them would cost what scanning them does
 	last [8]shortClean
 	seed maphash.Seed
-	crs  []crsMatch // the deep check's matches for this transaction
+	crs  crsResult         // the deep check's findings for this transaction
+	sens sensitive.Scanner // finds what evidence must mask
 	// the request's bigrams, for the rules' gates: per gate target, and
 	// of the path as sent (made by the path's scan)
 	grams    [numGateTargets]grams
 	rawGrams grams
-	// deep check budget: checks made in the current second of capture time
-	deepSec int64
-	deepN   int
+	// deep check budget: checks made in the current second of capture
+	// time, and how many of them were sampled
+	deepSec     int64
+	deepN       int
+	deepSampled int
 }
 
 // kv is a named value of the request, for rules.
@@ -214,18 +219,8 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	w.host = req.Host
 	w.request(req)
 	w.rulesCheck(tx)
-	w.crs = w.crs[:0]
-	if w.st.deep != nil && w.deepDue(tx, len(w.hits) > 0) {
-		w.crs = w.st.deep.check(tx, w.st.cfg.MaxBodyBytes)
-		if len(w.hits) == 0 { // sampled: the Core Rule Set's findings are the detections
-			for _, m := range w.crs {
-				if m.class == "" || w.off&classMask(m.class) != 0 || w.hasClass(m.class) {
-					continue
-				}
-				w.hits = append(w.hits, hit{class: m.class, rule: "crs:" + strconv.Itoa(m.id), severity: m.severity, action: "log", loc: m.loc, name: m.name, value: m.value})
-			}
-		}
-	}
+	w.oversize(tx)
+	w.deepCheck(tx)
 	if len(w.hits) == 0 {
 		return
 	}
@@ -255,7 +250,7 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 		if succeeded {
 			sev, conf = raise(sev), 0.95
 		}
-		if tx.Flags&(http1.FlagGap|http1.FlagTruncated) != 0 {
+		if tx.Flags&(http1.FlagGap|http1.FlagTruncated|http1.FlagHeadersTruncated) != 0 {
 			conf -= 0.1
 		}
 		key := aggregate.Key{Class: h.class, Rule: h.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path, Name: ip}
@@ -266,20 +261,42 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 			w.agg.Add(key, 1, last, sev)
 			continue
 		}
-		ev := []event.Evidence{{Location: h.loc, Name: boundedName(h.name), Value: redact.Snippet(h.value, 160), Rule: h.rule}}
-		if !strings.HasPrefix(h.rule, "crs:") { // the deep check's matches of the same class back the finding
-			n := 0
-			for _, m := range w.crs {
-				if m.class != h.class || n == 2 {
-					continue
-				}
-				n++
-				ev = append(ev, event.Evidence{Location: m.loc, Name: boundedName(m.name), Value: redact.Snippet(m.value, 80), Rule: "crs:" + strconv.Itoa(m.id) + " " + redact.Snippet(m.msg, 80)})
-				conf = min(conf+0.05, 0.99)
+		value := w.evidence(h.value, h.at, h.cred, maxEvidence)
+		if h.crs && h.cred {
+			value = redact.Mask(h.value) // where in a credential CRS matched is not known
+		}
+		ev := []event.Evidence{{Location: h.loc, Name: boundedName(h.name), Value: value, Rule: h.rule}}
+		if h.crs {
+			conf = 0.6
+			if w.crs.score >= w.crs.threshold && w.crs.threshold > 0 {
+				conf = 0.7
 			}
+			ev[0].Rule += " " + redact.Snippet(w.crsMessage(h.rule), 80)
+		}
+		// the deep check's matches of the same class back the finding
+		n := 0
+		for _, m := range w.crs.matches {
+			if m.class != h.class || n == 2 || h.crs && "crs:"+strconv.Itoa(m.id) == h.rule {
+				continue
+			}
+			n++
+			v := w.evidence(m.value, 0, false, 80)
+			if credentialLocation(m.loc, m.name) {
+				v = redact.Mask(m.value)
+			}
+			ev = append(ev, event.Evidence{Location: m.loc, Name: boundedName(m.name), Value: v, Rule: "crs:" + strconv.Itoa(m.id) + " " + redact.Snippet(m.msg, 80)})
+			conf = min(conf+0.05, 0.99)
+		}
+		if len(w.crs.matches) > 0 && (n > 0 || h.crs) {
+			// the anomaly score and paranoia level of the check
+			ev = append(ev, event.Evidence{Location: h.loc, Rule: fmt.Sprintf("crs:anomaly_score=%d threshold=%d paranoia=%d", w.crs.score, w.crs.threshold, w.crs.paranoia)})
 		}
 		if succeeded {
 			ev = append(ev, event.Evidence{Location: "response_body", Rule: "succeeded:" + why})
+		}
+		if tx.Flags&http1.FlagHeadersTruncated != 0 {
+			// analysed on what the parser read of an oversized head
+			ev = append(ev, event.Evidence{Location: "header", Rule: "truncated:headers"})
 		}
 		w.agg.Emit(key, event.Detection{Class: h.class, Severity: sev, Confidence: conf, Actor: event.Actor{IP: ip}, Endpoint: ep,
 			Evidence: ev, FirstSeen: at, LastSeen: last, Count: 1, Action: h.action, Succeeded: succeededText(succeeded)}, emit)
@@ -313,6 +330,16 @@ func boundedName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// crsMessage is the message of the CRS rule named crs:<id>.
+func (w *worker) crsMessage(rule string) string {
+	for _, m := range w.crs.matches {
+		if "crs:"+strconv.Itoa(m.id) == rule {
+			return m.msg
+		}
+	}
+	return ""
 }
 
 // hasClass says a hit of class is already there.

@@ -59,8 +59,12 @@ var lookAlikes = []string{
 	"http://localhost.example.com/", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "https://internal-docs.example.com/",
 }
 
+// newTestState is the fast engine alone (the deep check off): what most
+// tests and benchmarks measure.
 func newTestState(t testing.TB) *State {
-	st, err := NewState(NewConfig(), zerolog.Nop())
+	cfg := NewConfig()
+	cfg.DeepCheck.Enabled = false
+	st, err := NewState(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/rs/zerolog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -295,5 +296,44 @@ func TestCRSCase(t *testing.T) {
 			continue
 		}
 		t.Logf("%s %q: %v", c.ID, c.wire(), wireRun(w, c.ID, c.wire(), nil, conn, &lim, &st))
+	}
+}
+
+// TestCRSCorpusDeep measures the fast engine with the deep check on
+// (every transaction checked, at paranoia level 1 and 2): target 0.95 per
+// class over paranoia levels 1 and 2 at paranoia level 2; also the
+// false-positive rate on the first 5000 requests of the benign corpus.
+func TestCRSCorpusDeep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the deep check over the corpus takes a while")
+	}
+	loadCRS(t) // skips when the corpus is missing
+	for _, pl := range []int{1, 2} {
+		cfg := NewConfig()
+		cfg.DeepCheck = DeepConfig{Enabled: true, SamplePerMille: 1000, MaxPerSecond: 1 << 30, Paranoia: pl}
+		st, err := NewState(cfg, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWorker(st)
+		pos, neg, missed := crsEval(t, w)
+		recall := crsReport(t, fmt.Sprintf("fast engine and deep check at paranoia level %d", pl), pos, neg)
+		if out := os.Getenv("APITAP_CRS_MISSES"); out != "" {
+			_ = os.WriteFile(fmt.Sprintf("%s.deep%d", out, pl), []byte(strings.Join(missed, "\n")+"\n"), 0o644)
+		}
+		fps, n := benignEval(w, 5000)
+		t.Logf("benign corpus with the deep check at paranoia level %d: %d of %d flagged (%.3f%%)", pl, len(fps), n, 100*float64(len(fps))/float64(n))
+		for i, f := range fps {
+			if i < 10 {
+				t.Logf("  %s: %s", f.rule, f.line)
+			}
+		}
+		if pl == 2 {
+			for _, l := range targetLabels {
+				if recall[l] < 0.95 {
+					t.Errorf("%s: right-class recall %.3f < 0.95 over paranoia levels 1-2 with the deep check", l, recall[l])
+				}
+			}
+		}
 	}
 }

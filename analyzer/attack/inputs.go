@@ -6,6 +6,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // maxJSONDepth bounds the JSON nesting walked.
@@ -106,6 +107,14 @@ var successSigns = []struct {
 	{"cmd_injection", "uid=", "command_output"}, {"cmd_injection", "root:x:0:0:", "command_output"},
 	{"ssrf", "ami-id", "metadata_contents"}, {"ssrf", "computemetadata", "metadata_contents"}, {"ssrf", "iam/security-credentials", "metadata_contents"},
 	{"xxe", "root:x:0:0:", "file_contents"},
+	{"xpath_ldap_injection", "javax.naming.", "ldap_error"}, {"xpath_ldap_injection", "ldapexception", "ldap_error"},
+	{"xpath_ldap_injection", "invalid dn syntax", "ldap_error"}, {"xpath_ldap_injection", "bad search filter", "ldap_error"},
+	{"xpath_ldap_injection", "xpathexception", "xpath_error"}, {"xpath_ldap_injection", "simplexmlelement::xpath", "xpath_error"},
+	{"xpath_ldap_injection", "invalid predicate", "xpath_error"}, {"xpath_ldap_injection", "xpath syntax error", "xpath_error"},
+	{"deserialization", "invalidclassexception", "deserialization_error"}, {"deserialization", "java.io.objectinputstream", "deserialization_error"},
+	{"deserialization", "streamcorruptedexception", "deserialization_error"}, {"deserialization", "unserialize()", "deserialization_error"},
+	{"deserialization", "system.runtime.serialization", "deserialization_error"}, {"deserialization", "_pickle.unpicklingerror", "deserialization_error"},
+	{"log4shell", "javax.naming.", "jndi_error"},
 	{"", "traceback (most recent call last)", "stack_trace"}, {"", "exception in thread", "stack_trace"}, {"", "at java.", "stack_trace"},
 	{"", "goroutine 1 [running]", "stack_trace"}, {"", "<title>index of /", "directory_listing"}, {"", "whitelabel error page", "debug_page"},
 	{"", "werkzeug debugger", "debug_page"}, {"", "django.core", "debug_page"}, {"", "stack trace:", "stack_trace"},
@@ -137,15 +146,72 @@ func responseEvidence(tx *reassembly.Transaction, hits []hit) (bool, string) {
 			return true, "expression_evaluated"
 		}
 	}
+	for _, h := range hits {
+		switch h.class {
+		case "open_redirect":
+			// a redirect to where the parameter pointed
+			if resp.Status >= 300 && resp.Status < 400 {
+				loc := strings.ToLower(http1.Get(resp.Headers, http1.LookupHeader("location")))
+				if t := redirectTarget(strings.ToLower(h.value)); t != "" && strings.Contains(loc, t) {
+					return true, "redirected"
+				}
+			}
+		case "crlf_injection":
+			// a header the injected line set is in the response
+			if name := injectedHeader(h.value); name != "" && http1.Get(resp.Headers, http1.LookupHeader(name)) != "" && name != "content-length" && name != "content-type" {
+				return true, "header_set"
+			}
+		case "file_upload":
+			// stored: the upload was accepted and its name is in the answer
+			if resp.Status >= 200 && resp.Status < 300 && len(h.value) >= 4 && strings.Contains(lb, strings.ToLower(h.value)) {
+				return true, "stored"
+			}
+		}
+	}
 	if resp.Status >= 500 {
 		for _, h := range hits {
 			switch h.class {
-			case "sqli", "cmd_injection", "ssti", "nosqli", "xxe", "log4shell":
+			case "sqli", "cmd_injection", "ssti", "nosqli", "xxe", "log4shell", "deserialization", "xpath_ldap_injection":
 				return true, "server_error"
 			}
 		}
 	}
 	return false, ""
+}
+
+// redirectTarget is the host a redirect value points to ("" when it has
+// none): //evil.example/x, https://trusted@evil.example.
+func redirectTarget(v string) string {
+	v = strings.TrimLeft(blanks.Replace(v), "/\\")
+	if i := strings.Index(v, "://"); i >= 0 {
+		v = strings.TrimLeft(v[i+3:], "/\\")
+	} else if i := strings.IndexByte(v, ':'); i >= 0 && i < 8 {
+		v = strings.TrimLeft(v[i+1:], "/\\")
+	}
+	if k := strings.IndexAny(v, "/?#\\"); k >= 0 {
+		v = v[:k]
+	}
+	if k := strings.LastIndexByte(v, '@'); k >= 0 {
+		v = v[k+1:]
+	}
+	return v
+}
+
+// injectedHeader is the name of the first header an injected line of v
+// sets, lower case.
+func injectedHeader(v string) string {
+	for i := strings.IndexAny(v, "\r\n"); i >= 0 && i < len(v); {
+		line := strings.TrimLeft(v[i:], "\r\n")
+		if c := strings.IndexByte(line, ':'); c > 0 && c <= 40 && headerToken(strings.ToLower(line[:c])) {
+			return strings.ToLower(line[:c])
+		}
+		j := strings.IndexAny(v[i+1:], "\r\n")
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return ""
 }
 
 // boundaryOf is the boundary parameter of a multipart content type.

@@ -105,7 +105,7 @@ func commandStart(v string) bool {
 		}
 		w = w[k+1:]
 	}
-	if len(w) > 31 || commandLens[lowerTab[w[0]]]&(1<<len(w)) == 0 {
+	if len(w) == 0 || len(w) > 31 || commandLens[lowerTab[w[0]]]&(1<<len(w)) == 0 {
 		return false // no command has this first letter and length
 	}
 	var b [24]byte
