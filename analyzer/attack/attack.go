@@ -265,7 +265,11 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 		if h.crs && h.cred {
 			value = redact.Mask(h.value) // where in a credential CRS matched is not known
 		}
-		ev := []event.Evidence{{Location: h.loc, Name: boundedName(h.name), Value: value, Rule: h.rule}}
+		name := boundedName(h.name)
+		if h.key && h.cred {
+			name = value // the name is the credential (a cookie's name)
+		}
+		ev := []event.Evidence{{Location: h.loc, Name: name, Value: value, Rule: h.rule}}
 		if h.crs {
 			conf = 0.6
 			if w.crs.score >= w.crs.threshold && w.crs.threshold > 0 {

@@ -43,8 +43,15 @@ func crlfCheck(v string, in input) (bool, string, int) {
 				return true, "header_injection", i
 			}
 		}
+		doc := strings.HasPrefix(ll, "<html") || strings.HasPrefix(ll, "<script") || strings.HasPrefix(ll, "<!doctype")
+		if doc && strings.Contains(v[i:j], "\r\n\r\n") {
+			return true, "response_splitting", i // a blank line ends a head: a document follows
+		}
+		if !singleLine && logEntry(ll) {
+			return true, "log_forging", i
+		}
 		if singleLine {
-			if strings.HasPrefix(ll, "<html") || strings.HasPrefix(ll, "<script") || strings.HasPrefix(ll, "<!doctype") {
+			if doc {
 				return true, "response_splitting", i
 			}
 			if logLine(ll) {
@@ -89,6 +96,24 @@ func headerToken(s string) bool {
 	return true
 }
 
+// logEntry says whether a line starts the way a log entry does: a date
+// and a time, or a bracketed timestamp, then a level. Multi-line text
+// (a JSON string, a text body) has line breaks of its own, and only a
+// forged entry starts a line so.
+func logEntry(ll string) bool {
+	t := strings.TrimLeft(ll, "[")
+	if len(t) < 19 || !isDigits(t[:4]) || t[4] != '-' || !isDigits(t[5:7]) || !(t[10] == ' ' || t[10] == 't') || !isDigits(t[11:13]) || t[13] != ':' {
+		return false
+	}
+	rest := strings.TrimLeft(t[16:], "0123456789:.,+-z] ")
+	for _, l := range [...]string{"info", "warn", "error", "debug", "fatal", "notice", "critical", "trace", "audit"} {
+		if strings.HasPrefix(rest, l) {
+			return true
+		}
+	}
+	return false
+}
+
 // logLine says whether a line looks like the start of a log entry: a
 // date or time, a level, an address and a dash, or key=value pairs
 // about users and logins.
@@ -130,6 +155,26 @@ var redirectParams = set("redirect", "redirect_url", "redirecturl", "redirect_to
 // by design (OAuth clients, webhooks, links): only the tricks count there.
 var offsiteParams = set("redirect_uri", "callback", "callback_url", "origin", "ref", "link", "url", "u", "to", "out", "location", "view",
 	"target", "success_url", "failure_url", "cancel_url", "checkout_url", "go", "exit", "logout", "login_url")
+
+// redirectName says whether a parameter name is a redirect's.
+func redirectName(name string) bool {
+	if len(name) == 0 || len(name) > 24 {
+		return false
+	}
+	var b [24]byte
+	n := copy(b[:], name)
+	for i := 0; i < n; i++ {
+		b[i] = lowerTab[b[i]]
+	}
+	if redirectParams[string(b[:n])] {
+		return true
+	}
+	l := string(b[:n])
+	if i := strings.LastIndexAny(l, ".[_-"); i >= 0 {
+		return redirectParams[strings.Trim(l[i:], "._-[]")]
+	}
+	return false
+}
 
 // redirectCheck finds a redirect parameter whose value leaves the site:
 // protocol-relative and backslash forms (//evil, /\evil, \\evil,
@@ -291,26 +336,54 @@ func deserCheck(v, lv string) (bool, string, int) {
 			}
 		}
 	}
-	// PHP: O:8:"stdClass":1:{s:..., a:2:{i:0;O:...
-	for i := strings.Index(lv, ":{"); i > 0; {
-		j := i - 1
-		for j >= 0 && lv[j] >= '0' && lv[j] <= '9' {
-			j--
-		}
-		if j < i-1 && j >= 0 && lv[j] == ':' && i+2 < len(lv) && (lv[i+2] == 's' || lv[i+2] == 'i' || lv[i+2] == '}') {
-			k := j - 1
-			for k >= 0 && lv[k] != ':' && k > j-64 {
-				k--
-			}
-			if k >= 1 && (lv[k-1] == 'o' || lv[k-1] == 'a' || lv[k-1] == 'c') && (k < 2 || !isAlnum(lv[k-2])) {
-				return true, "php_object", k - 1
-			}
-		}
-		n := strings.Index(lv[i+2:], ":{")
-		if n < 0 {
-			break
-		}
-		i += 2 + n
+	// PHP: O:8:"stdClass":1:{s:..., a:2:{i:0;O:...}, C:11:"ArrayObject":...
+	if at := phpSerialized(lv); at >= 0 {
+		return true, "php_object", at
 	}
 	return false, "", 0
+}
+
+// phpSerialized finds a PHP serialized object or array: O:<n>:"<class>":<n>:{
+// (C: for custom serialization) or a:<n>:{ followed by a key (i: or s:);
+// -1 when there is none.
+func phpSerialized(lv string) int {
+	for i := 0; i+4 < len(lv); i++ {
+		c := lv[i]
+		if c != 'o' && c != 'c' && c != 'a' || lv[i+1] != ':' || i > 0 && isAlnum(lv[i-1]) {
+			continue
+		}
+		j := i + 2
+		for j < len(lv) && lv[j] >= '0' && lv[j] <= '9' {
+			j++
+		}
+		if j == i+2 || j >= len(lv) || lv[j] != ':' {
+			continue
+		}
+		rest := lv[j+1:]
+		if c == 'a' {
+			if strings.HasPrefix(rest, "{i:") || strings.HasPrefix(rest, "{s:") || strings.HasPrefix(rest, "{}") {
+				return i
+			}
+			continue
+		}
+		// "class":<n>:{
+		if len(rest) < 2 || rest[0] != '"' {
+			continue
+		}
+		q := strings.IndexByte(rest[1:], '"')
+		if q < 1 || q > 128 {
+			continue
+		}
+		tail := rest[q+2:]
+		if len(tail) > 2 && tail[0] == ':' {
+			k := 1
+			for k < len(tail) && tail[k] >= '0' && tail[k] <= '9' {
+				k++
+			}
+			if k > 1 && strings.HasPrefix(tail[k:], ":{") {
+				return i
+			}
+		}
+	}
+	return -1
 }

@@ -131,6 +131,23 @@ func crsLabel(c *crsTest) (label string, right []string) {
 	return "", nil
 }
 
+// wireAnalyze feeds one request on the wire through the HTTP/1 parser,
+// answered by an empty 200, and analyses the exchange with w into col.
+func wireAnalyze(w *worker, req []byte, conn *http1.Conn, lim *http1.Limits, st *http1.Stats, col *collector) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	conn.Reset(lim, st, func(ex *http1.Exchange) {
+		if ex.Request == nil {
+			return
+		}
+		tx := &reassembly.Transaction{Flow: reassembly.Flow{ID: "wire", Client: netip.MustParseAddrPort("198.51.100.7:40000"),
+			Server: netip.MustParseAddrPort("10.0.0.1:80")}, Exchange: *ex}
+		w.Analyze(tx, col)
+	})
+	conn.SetClient(http1.DirA)
+	conn.Data(http1.DirA, req, at, at)
+	conn.Data(http1.DirB, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), at, at)
+}
+
 // wireRun feeds one request on the wire through the HTTP/1 parser,
 // answers it with resp (an empty 200 when nil), and analyses the exchange
 // with w (its aggregation reset: every request stands alone).

@@ -63,7 +63,14 @@ func (w *worker) detect(in input, v string, bits int) (found bool) {
 		// checks); only a cloud metadata address is an attack (routing-based
 		// SSRF through a proxy that forwards by Host)
 		if ok, rule := ssrf(lower(), in.name); ok && (in.loc != "header" || rule == "cloud_metadata" || http1.LookupHeader(in.name) != http1.IDHost) {
-			report(cSSRF, true, rule, 0)
+			at := 0
+			if i := strings.Index(lower(), "://"); i > 0 {
+				at = i - 1
+				for at > 0 && isAlnum(lower()[at-1]) {
+					at--
+				}
+			}
+			report(cSSRF, true, rule, at)
 		}
 	}
 	if bits&cXXE != 0 {

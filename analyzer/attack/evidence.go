@@ -41,6 +41,9 @@ func (w *worker) evidence(v string, at int, cred bool, max int) string {
 		at = 0
 	}
 	prefix := ""
+	if cred && at == 0 {
+		at = attackStart(v)
+	}
 	switch {
 	case cred && at > 0:
 		// a credential: nothing before the attack is shown
@@ -55,6 +58,20 @@ func (w *worker) evidence(v string, at int, cred bool, max int) string {
 	return prefix + redact.Snippet(w.maskSensitive(v), max+len(redactedPrefix))
 }
 
+// attackStart is where the first character payloads are made of (a
+// quote, a bracket, a separator, a dot of ../) is in a credential whose
+// detector did not say where the attack starts: what comes before is
+// masked.
+func attackStart(v string) int {
+	if i := strings.IndexAny(v, "'\"`<>;|&$(){}[]\\%\n\r"); i > 0 {
+		return i
+	}
+	if i := strings.Index(v, "../"); i > 0 {
+		return i
+	}
+	return 0
+}
+
 // redactedPrefix stands for the masked part of a credential.
 const redactedPrefix = "[REDACTED]"
 
@@ -64,7 +81,14 @@ func (w *worker) maskSensitive(s string) string {
 	if len(s) < 6 {
 		return s
 	}
+	// '=' joins tokens for the scanner (base64 padding): a parameter in a
+	// payload (?t=AKIA...) is cut there, at the same offsets
 	b := []byte(s)
+	for i, c := range b {
+		if c == '=' {
+			b[i] = ' '
+		}
+	}
 	type span struct{ i, j int }
 	var spans [8]span
 	n := 0

@@ -322,10 +322,11 @@ func (d *detectors) command(s string, at int, sep byte, subst, prose, obf bool, 
 		return "", 0
 	}
 	args := ws[k+1:]
+	shellArgs := shellLikeArgs(args, sep != 0) // as sent: c:\windows
 	for i, a := range args {
 		args[i], _ = cleanWord(a)
 	}
-	shellArgs := shellLikeArgs(args, sep != 0)
+	shellArgs = shellArgs || shellLikeArgs(args, sep != 0) // and cleaned: '-'9
 	lineBreak := sep == '\n' || sep == '\r'
 	if sep == 0 && prose {
 		return "", 0 // a sentence that starts with a command's name

@@ -30,6 +30,9 @@ func (w *worker) value(in input, raw string, plus bool) {
 	v, bits := w.scan(raw, plus)
 	if !in.key {
 		w.values = append(w.values, kv{in.loc, in.name, v})
+		if in.loc != "header" && in.loc != "path" && redirectName(in.name) {
+			bits |= cRedirect // the name, not the value, calls for the check
+		}
 	}
 	w.detect(in, v, bits)
 }
