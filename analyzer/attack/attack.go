@@ -146,6 +146,8 @@ type worker struct {
 	st     *State
 	off    int // disabled class bits
 	det    detectors
+	lbuf   []byte // the lower-cased value being examined
+	jbuf   []byte // a JSON string value unescaped
 	host   string // the request's Host (lower case), for redirects
 	norm   normalizer
 	agg    *aggregate.Aggregator
@@ -162,7 +164,10 @@ type worker struct {
 	framing bool
 	agents  map[string]string     // user agent -> scanner tool ("" none), bounded
 	clean   map[string]cleanValue // header values without findings, bounded
-	once    [1024]uint64          // hashes of header values seen once
+	whole   map[string]struct{}   // Cookie and Referer values without findings, bounded
+	// wholeOnce are hashes of Cookie and Referer values seen once
+	wholeOnce [256]uint64
+	once      [1024]uint64 // hashes of header values seen once
 	// last are the short clean header values of the requests before, by
 	// position: the same client sends the same Host and Accept in the
 	// same place, and hashing them would cost what scanning them does
@@ -185,7 +190,7 @@ type worker struct {
 type kv struct{ loc, name, value string }
 
 func newWorker(st *State) *worker {
-	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]cleanValue{},
+	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]cleanValue{}, whole: map[string]struct{}{},
 		seed: maphash.MakeSeed()}
 	for _, d := range st.cfg.Disabled {
 		for i, n := range classNames {

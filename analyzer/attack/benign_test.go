@@ -147,7 +147,12 @@ type benignGen struct {
 	r   *rand.Rand
 	n   int
 	jwt []string
+	// clients each send their own User-Agent and cookies with every
+	// request, as browsers and apps do
+	clients []benignClient
 }
+
+type benignClient struct{ agent, cookie, apiKey, jwt string }
 
 func newBenignGen(seed uint64) *benignGen {
 	g := &benignGen{r: rand.New(rand.NewPCG(seed, 7))}
@@ -158,6 +163,11 @@ func newBenignGen(seed uint64) *benignGen {
 			sig[j] = byte(g.r.Uint32())
 		}
 		g.jwt = append(g.jwt, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."+claims+"."+base64.RawURLEncoding.EncodeToString(sig))
+	}
+	for i := 0; i < 256; i++ {
+		g.clients = append(g.clients, benignClient{agent: g.pick(benignAgents), jwt: g.pick(g.jwt), apiKey: "sk_live_" + g.hexID(16),
+			cookie: fmt.Sprintf("session=%s; _ga=GA1.2.%d.%d; consent=%s; theme=dark", g.hexID(20), g.r.IntN(1e9), 1700000000+g.r.IntN(1e7),
+				url.QueryEscape(`{"necessary":true,"analytics":false}`))})
 	}
 	return g
 }
@@ -201,20 +211,20 @@ func (g *benignGen) jsonStr(s string) string {
 
 // headers are the common request headers of a client.
 func (g *benignGen) headers(b *strings.Builder, host string) {
+	c := &g.clients[g.r.IntN(len(g.clients))]
 	fmt.Fprintf(b, "Host: %s\r\n", host)
-	fmt.Fprintf(b, "User-Agent: %s\r\n", g.pick(benignAgents))
+	fmt.Fprintf(b, "User-Agent: %s\r\n", c.agent)
 	b.WriteString("Accept: application/json, text/plain, */*\r\n")
 	if g.r.IntN(2) == 0 {
 		b.WriteString("Accept-Language: en-US,en;q=0.9,de;q=0.8\r\nAccept-Encoding: gzip, deflate, br\r\n")
 	}
 	switch g.r.IntN(4) {
 	case 0:
-		fmt.Fprintf(b, "Authorization: Bearer %s\r\n", g.pick(g.jwt))
+		fmt.Fprintf(b, "Authorization: Bearer %s\r\n", c.jwt)
 	case 1:
-		fmt.Fprintf(b, "X-Api-Key: sk_live_%s\r\n", g.hexID(16))
+		fmt.Fprintf(b, "X-Api-Key: %s\r\n", c.apiKey)
 	case 2:
-		fmt.Fprintf(b, "Cookie: session=%s; _ga=GA1.2.%d.%d; consent=%s; theme=dark\r\n", g.hexID(20), g.r.IntN(1e9), 1700000000+g.r.IntN(1e7),
-			url.QueryEscape(`{"necessary":true,"analytics":false}`))
+		fmt.Fprintf(b, "Cookie: %s\r\n", c.cookie)
 	}
 	if g.r.IntN(3) == 0 {
 		fmt.Fprintf(b, "X-Request-ID: %s\r\n", g.uuid())

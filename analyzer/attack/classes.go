@@ -296,35 +296,17 @@ func xpathLDAPCheck(lv string) (bool, string, int) {
 // pickle, YAML tags, node-serialize) and the gadget classes of known
 // chains.
 func deserCheck(v, lv string) (bool, string, int) {
-	for _, p := range [...]struct{ s, rule string }{
-		{"\xac\xed\x00\x05", "java_serialized"}, {"ro0ab", "java_serialized"}, {"aced0005", "java_serialized"},
-		{"aaeaaad/////", "dotnet_binaryformatter"}, {"typeconfusedelegate", "dotnet_gadget"}, {"objectdataprovider", "dotnet_gadget"},
-		{"activitysurrogateselector", "dotnet_gadget"}, {"textformattingrunproperties", "dotnet_gadget"}, {"system.windows.data", "dotnet_gadget"},
-		{"system.diagnostics.process", "dotnet_gadget"}, {"windowsidentity", "dotnet_gadget"}, {"expandedwrapper", "dotnet_gadget"},
-		{"!!python/", "yaml_tag"}, {"!!javax.", "yaml_tag"}, {"!!java.", "yaml_tag"}, {"!!com.sun.", "yaml_tag"}, {"!!org.", "yaml_tag"},
-		{"!ruby/object", "yaml_tag"}, {"!ruby/hash", "yaml_tag"}, {"!!ruby/", "yaml_tag"}, {"_$$nd_func$$_", "node_serialize"},
-		{"cos\nsystem", "python_pickle"}, {"cposix\nsystem", "python_pickle"}, {"c__builtin__\n", "python_pickle"}, {"cbuiltins\n", "python_pickle"},
-		{"csubprocess\n", "python_pickle"}, {"gaswl", "python_pickle"}, {"gasv", "python_pickle"},
-		{"invokertransformer", "java_gadget"}, {"chainedtransformer", "java_gadget"}, {"instantiatetransformer", "java_gadget"},
-		{"constanttransformer", "java_gadget"}, {"clonetransformer", "java_gadget"}, {"forclosure", "java_gadget"},
-		{"instantiatefactory", "java_gadget"}, {"prototypeclonefactory", "java_gadget"}, {"prototypeserializationfactory", "java_gadget"},
-		{"whileclosure", "java_gadget"}, {"templatesimpl", "java_gadget"}, {"jdbcrowsetimpl", "java_gadget"}, {"scriptenginemanager", "java_gadget"},
-		{"urlclassloader", "java_gadget"}, {"java.lang.runtime", "java_gadget"}, {"java.lang.processbuilder", "java_gadget"},
-		{"processbuilder", "java_gadget"}, {"org.apache.commons.collections", "java_gadget"}, {"org.codehaus.groovy.runtime", "java_gadget"},
-		{"com.mchange.v2.c3p0", "java_gadget"}, {"bsh.interpreter", "java_gadget"}, {"ysoserial", "java_gadget"}, {"java.rmi.", "java_gadget"},
-		{"javax.naming.", "java_gadget"}, {"com.sun.org.apache", "java_gadget"}, {"org.springframework.beans.factory", "java_gadget"},
-		{"java.lang.reflect", "java_gadget"}, {"java.lang.class", "java_gadget"}, {"java.runtime", "java_gadget"}, {"java.processbuilder", "java_gadget"},
-		{"runtime.getruntime", "java_gadget"}, {"com.opensymphony.xwork2", "java_gadget"}, {"org.apache.struts2", "java_gadget"},
-		{"java.beans.xmldecoder", "java_gadget"}, {"java.io.objectinputstream", "java_gadget"}, {"phar://", "php_phar"},
-	} {
-		if i := strings.Index(lv, p.s); i >= 0 {
-			if p.rule == "python_pickle" && p.s[0] == 'g' && (i > 0 && lv[i-1] != '"' && lv[i-1] != '=' && lv[i-1] != ' ' || !opaque(v)) {
-				continue
+	if deserNeedles.any(lv) {
+		for _, p := range deserPatterns {
+			if i := strings.Index(lv, p.s); i >= 0 {
+				if p.rule == "python_pickle" && p.s[0] == 'g' && (i > 0 && lv[i-1] != '"' && lv[i-1] != '=' && lv[i-1] != ' ' || !opaque(v)) {
+					continue
+				}
+				if p.s == "ro0ab" && i > 0 && isAlnum(lv[i-1]) && !strings.HasPrefix(v[i:], "rO0AB") {
+					continue
+				}
+				return true, p.rule, i
 			}
-			if p.s == "ro0ab" && i > 0 && isAlnum(lv[i-1]) && !strings.HasPrefix(v[i:], "rO0AB") {
-				continue
-			}
-			return true, p.rule, i
 		}
 	}
 	// "@type" / "$type" naming a class (Fastjson, Json.NET)
@@ -342,6 +324,39 @@ func deserCheck(v, lv string) (bool, string, int) {
 	}
 	return false, "", 0
 }
+
+// deserPatterns are the markers of serialized objects and gadget
+// classes, with their rules.
+var deserPatterns = []struct{ s, rule string }{
+	{"\xac\xed\x00\x05", "java_serialized"}, {"ro0ab", "java_serialized"}, {"aced0005", "java_serialized"},
+	{"aaeaaad/////", "dotnet_binaryformatter"}, {"typeconfusedelegate", "dotnet_gadget"}, {"objectdataprovider", "dotnet_gadget"},
+	{"activitysurrogateselector", "dotnet_gadget"}, {"textformattingrunproperties", "dotnet_gadget"}, {"system.windows.data", "dotnet_gadget"},
+	{"system.diagnostics.process", "dotnet_gadget"}, {"windowsidentity", "dotnet_gadget"}, {"expandedwrapper", "dotnet_gadget"},
+	{"!!python/", "yaml_tag"}, {"!!javax.", "yaml_tag"}, {"!!java.", "yaml_tag"}, {"!!com.sun.", "yaml_tag"}, {"!!org.", "yaml_tag"},
+	{"!ruby/object", "yaml_tag"}, {"!ruby/hash", "yaml_tag"}, {"!!ruby/", "yaml_tag"}, {"_$$nd_func$$_", "node_serialize"},
+	{"cos\nsystem", "python_pickle"}, {"cposix\nsystem", "python_pickle"}, {"c__builtin__\n", "python_pickle"}, {"cbuiltins\n", "python_pickle"},
+	{"csubprocess\n", "python_pickle"}, {"gaswl", "python_pickle"}, {"gasv", "python_pickle"},
+	{"invokertransformer", "java_gadget"}, {"chainedtransformer", "java_gadget"}, {"instantiatetransformer", "java_gadget"},
+	{"constanttransformer", "java_gadget"}, {"clonetransformer", "java_gadget"}, {"forclosure", "java_gadget"},
+	{"instantiatefactory", "java_gadget"}, {"prototypeclonefactory", "java_gadget"}, {"prototypeserializationfactory", "java_gadget"},
+	{"whileclosure", "java_gadget"}, {"templatesimpl", "java_gadget"}, {"jdbcrowsetimpl", "java_gadget"}, {"scriptenginemanager", "java_gadget"},
+	{"urlclassloader", "java_gadget"}, {"java.lang.runtime", "java_gadget"}, {"java.lang.processbuilder", "java_gadget"},
+	{"processbuilder", "java_gadget"}, {"org.apache.commons.collections", "java_gadget"}, {"org.codehaus.groovy.runtime", "java_gadget"},
+	{"com.mchange.v2.c3p0", "java_gadget"}, {"bsh.interpreter", "java_gadget"}, {"ysoserial", "java_gadget"}, {"java.rmi.", "java_gadget"},
+	{"javax.naming.", "java_gadget"}, {"com.sun.org.apache", "java_gadget"}, {"org.springframework.beans.factory", "java_gadget"},
+	{"java.lang.reflect", "java_gadget"}, {"java.lang.class", "java_gadget"}, {"java.runtime", "java_gadget"}, {"java.processbuilder", "java_gadget"},
+	{"runtime.getruntime", "java_gadget"}, {"com.opensymphony.xwork2", "java_gadget"}, {"org.apache.struts2", "java_gadget"},
+	{"java.beans.xmldecoder", "java_gadget"}, {"java.io.objectinputstream", "java_gadget"}, {"phar://", "php_phar"},
+}
+
+// deserNeedles finds whether any of deserPatterns occurs, in one pass.
+var deserNeedles = func() *needles {
+	var l []string
+	for _, p := range deserPatterns {
+		l = append(l, p.s)
+	}
+	return newNeedles(l...)
+}()
 
 // phpSerialized finds a PHP serialized object or array: O:<n>:"<class>":<n>:{
 // (C: for custom serialization) or a:<n>:{ followed by a key (i: or s:);

@@ -60,12 +60,12 @@ var keywords = []struct {
 	class int
 }{
 	{"select", cSQLi}, {"union", cSQLi}, {"insert", cSQLi}, {"update", cSQLi}, {"delete", cSQLi}, {"drop", cSQLi},
-	{"sleep", cSQLi}, {"benchmark", cSQLi}, {"waitfor", cSQLi}, {"'", cSQLi}, {"--", cSQLi}, {"/*", cSQLi}, {"#", cSQLi},
-	{" or ", cSQLi}, {" and ", cSQLi}, {"||", cSQLi}, {"&&", cSQLi}, {"xp_", cSQLi}, {"sp_", cSQLi}, {"exec", cSQLi},
-	{"(", cSQLi}, {"@@", cSQLi}, {"::", cSQLi}, {"@>", cSQLi}, {"<@", cSQLi}, {"->", cSQLi}, {"\"", cSQLi}, {"`", cSQLi},
+	{"sleep", cSQLi}, {"benchmark", cSQLi}, {"waitfor", cSQLi}, {"'", pWeakSQL}, {"--", cSQLi}, {"/*", cSQLi}, {"#", pWeakSQL},
+	{" or ", pWeakSQL}, {" and ", pWeakSQL}, {"||", cSQLi}, {"&&", cSQLi}, {"xp_", cSQLi}, {"sp_", cSQLi}, {"exec", cSQLi},
+	{"(", pWeakSQL}, {"@@", cSQLi}, {"::", cSQLi}, {"@>", cSQLi}, {"<@", cSQLi}, {"->", cSQLi}, {"\"", pWeakSQL}, {"`", pWeakSQL},
 	{"declare", cSQLi}, {"outfile", cSQLi}, {"information_schema", cSQLi},
 	{"having", cSQLi}, {"order by", cSQLi}, {"group by", cSQLi}, {"case when", cSQLi}, {"extractvalue", cSQLi}, {"sysobjects", cSQLi},
-	{"msdb", cSQLi}, {"tempdb", cSQLi}, {"pg_", cSQLi}, {"msysaccess", cSQLi}, {"northwind", cSQLi}, {" as ", cSQLi}, {"from ", cSQLi}, {"msdasql", cSQLi}, {"utl_", cSQLi}, {"openrowset", cSQLi}, {".e(", cSQLi}, {".e.", cSQLi}, {"when ", cSQLi}, {"and ", cSQLi}, {"or ", cSQLi}, {"set @", cSQLi}, {"mysql.", cSQLi}, {" like ", cSQLi}, {" is not ", cSQLi}, {"<=>", cSQLi}, {"<>", cSQLi}, {">=", cSQLi}, {"<=", cSQLi}, {"!=", cSQLi}, {"==", cSQLi}, {"<<", cSQLi}, {">>", cSQLi},
+	{"msdb", cSQLi}, {"tempdb", cSQLi}, {"pg_", cSQLi}, {"msysaccess", cSQLi}, {"northwind", cSQLi}, {" as ", pWeakSQL}, {"from ", pWeakSQL}, {"msdasql", cSQLi}, {"utl_", cSQLi}, {"openrowset", cSQLi}, {".e(", cSQLi}, {".e.", cSQLi}, {"when ", pWeakSQL}, {"and ", pWeakSQL}, {"or ", pWeakSQL}, {"set @", cSQLi}, {"mysql.", cSQLi}, {" like ", pWeakSQL}, {" is not ", pWeakSQL}, {"<=>", cSQLi}, {"<>", cSQLi}, {">=", cSQLi}, {"<=", cSQLi}, {"!=", cSQLi}, {"==", cSQLi}, {"<<", cSQLi}, {">>", cSQLi},
 	{"xor", cSQLi}, {"rlike", cSQLi}, {"regexp", cSQLi}, {"is null", cSQLi}, {"in (", cSQLi}, {"create ", cSQLi}, {"alter ", cSQLi}, {"truncate", cSQLi}, {"shutdown", cSQLi},
 	{"<", cXSS}, {"javascript", cXSS}, {"vbscript", cXSS}, {"livescript", cXSS}, {"data:", cXSS}, {"expression(", cXSS},
 	{" on", cXSS}, {"\"on", cXSS}, {"'on", cXSS}, {"/on", cXSS}, {";on", cXSS}, {"`on", cXSS}, {"+on", cXSS},
@@ -74,7 +74,7 @@ var keywords = []struct {
 	{"fromcharcode", cXSS}, {"script:", cXSS}, {"formaction", cXSS}, {"srcdoc", cXSS}, {"xlink", cXSS}, {"function(", cXSS}, {"function (", cXSS}, {"adw-", cXSS}, {"+adw-", cXSS}, {"![]", cXSS}, {"+[]", cXSS}, {"[][", cXSS}, {".call`", cXSS},
 	{"..", cTraversal}, {"/etc/", cTraversal | cCmd}, {"/proc/", cTraversal}, {"/sys/", cTraversal}, {"/root/", cTraversal},
 	{".ssh", cTraversal}, {".aws", cTraversal}, {".docker", cTraversal}, {".kube", cTraversal}, {".git", cTraversal},
-	{".env", cTraversal}, {".ht", cTraversal}, {"id_rsa", cTraversal}, {"win.ini", cTraversal}, {"boot.ini", cTraversal},
+	{".env", cTraversal}, {".htaccess", cTraversal}, {".htpasswd", cTraversal}, {"id_rsa", cTraversal}, {"win.ini", cTraversal}, {"boot.ini", cTraversal},
 	{"system32", cTraversal}, {"%systemroot%", cTraversal}, {"%windir%", cTraversal}, {"web-inf", cTraversal},
 	{"web.config", cTraversal}, {"secrets", cTraversal}, {"serviceaccount", cTraversal}, {"0x2e", cTraversal}, {"0x5c", cTraversal},
 	{"c:\\", cTraversal}, {"c:/", cTraversal}, {"file:", cTraversal}, {"wp-config", cTraversal},
@@ -95,15 +95,15 @@ var keywords = []struct {
 	{"//", cRedirect}, {"\\", cRedirect}, {":/", cRedirect},
 	{")(", cXPath}, {") (", cXPath}, {"*)", cXPath}, {"::", cXPath}, {"count(", cXPath}, {"name(", cXPath}, {"(objectclass", cXPath},
 	{"text()", cXPath}, {"position()", cXPath}, {"//*", cXPath}, {"(|(", cXPath},
-	{"ro0ab", cDeser}, {"aced0005", cDeser}, {"aaeaaad", cDeser}, {"$type", cDeser}, {"@type", cDeser},
-	{"!!", cDeser}, {"!ruby", cDeser}, {"_$$nd_func", cDeser}, {"transformer", cDeser}, {"objectdataprovider", cDeser},
-	{"typeconfuse", cDeser}, {"processbuilder", cDeser}, {"runtime", cDeser}, {"rowsetimpl", cDeser}, {"templatesimpl", cDeser},
-	{"cos\n", cDeser}, {"cposix", cDeser}, {"builtin", cDeser}, {"gasv", cDeser}, {"gaswl", cDeser}, {":{s:", cDeser}, {":{i:", cDeser},
-	{"phar:", cDeser}, {"ysoserial", cDeser}, {"scriptengine", cDeser}, {"classloader", cDeser}, {"closure", cDeser},
-	{"factory", cDeser}, {"java.", cDeser}, {"javax.", cDeser}, {"com.sun", cDeser}, {"org.apache", cDeser}, {"xwork", cDeser},
-	{"xmldecoder", cDeser}, {"system.windows", cDeser}, {"system.diagnostics", cDeser}, {"windowsidentity", cDeser},
-	{"expandedwrapper", cDeser}, {"surrogate", cDeser}, {"textformatting", cDeser}, {"groovy", cDeser}, {"c3p0", cDeser},
-	{"bsh.", cDeser}, {"springframework", cDeser}, {"opensymphony", cDeser}, {"struts", cDeser},
+	// deserialization: short words of the markers and gadget names
+	// (deserNeedles has them all)
+	{"ro0ab", cDeser}, {"aced0005", cDeser}, {"aaeaaad", cDeser}, {"type\"", cDeser}, {"!!", cDeser}, {"!ruby", cDeser},
+	{"nd_func", cDeser}, {"transformer", cDeser}, {"provider", cDeser}, {"delegate", cDeser}, {"builder", cDeser}, {"runtime", cDeser},
+	{"impl", cDeser}, {"cos\n", cDeser}, {"cposix", cDeser}, {"builtin", cDeser}, {"gasv", cDeser}, {"gaswl", cDeser}, {":{", cDeser},
+	{"phar:", cDeser}, {"ysoserial", cDeser}, {"engine", cDeser}, {"loader", cDeser}, {"closure", cDeser}, {"factory", cDeser},
+	{"java", cDeser}, {"com.sun", cDeser}, {"org.", cDeser}, {"xwork", cDeser}, {"decoder", cDeser}, {"system.", cDeser},
+	{"identity", cDeser}, {"wrapper", cDeser}, {"surrogate", cDeser}, {"formatting", cDeser}, {"groovy", cDeser}, {"c3p0", cDeser},
+	{"bsh.", cDeser}, {"struts", cDeser}, {"subprocess", cDeser},
 }
 
 // Pseudo-classes of the prefilter: not detectors, but the bytes that make
@@ -112,6 +112,10 @@ var keywords = []struct {
 const (
 	pNorm     = 1 << (numClasses + iota) // '%', '&', '\\'
 	pPlus                                // '+', a space in query and form values
+	// pWeakSQL: words and punctuation of SQL that prose has too (and, or,
+	// from, as, a parenthesis): they call for the SQL detector unless the
+	// value reads as prose
+	pWeakSQL
 	classBits = 1<<numClasses - 1
 )
 
@@ -132,21 +136,21 @@ var normKeywords = []struct {
 // still cached when the next transaction comes: bytes that occur in no
 // keyword share one column and upper-case letters use their lower
 // case's, which leaves 55 columns of 256, the bytes common in requests
-// first (in a row's first cache line); a transition is 32 bits (the row of
-// the next state: more than a thousand states do not fit 16); and the
-// states where keywords end, which benign text rarely reaches, are
-// numbered last, so that the loop only looks their class bits up when it
-// enters one.
+// first (in a row's first cache line); a transition is 16 bits (the next
+// state's number); states are numbered by depth, so that the shallow
+// ones text visits most share cache lines; and the states where keywords
+// end, which benign text rarely reaches, are numbered last, so that the
+// loop only looks their class bits up when it enters one.
 type prefilter struct {
 	col [256]uint8 // byte -> column
-	// next[s+col[b]] is the transition from the state whose row starts at
-	// s on byte b: the next state's row. Rows are stored as offsets of
-	// rowLen entries, which saves a multiplication per byte.
-	next []uint32
-	// rows from accept on are those of states where keywords end; out
-	// holds their class bits, by row
+	// next[s<<shift+col[b]] is the transition from state s on byte b:
+	// the next state.
+	next []uint16
+	// states from accept on are those where keywords end; out holds their
+	// class bits
 	accept uint32
 	out    []int
+	shift  uint32 // log2 of the row length
 }
 
 // commonBytes are the bytes most frequent in requests, most frequent
@@ -158,8 +162,15 @@ const commonBytes = "etaoinsrlcdhupmgfby/.-_ 0123456789:vwkxjqz="
 const rowLen = 64
 
 func newPrefilter() *prefilter {
+	return newAutomaton(append(keywords[:len(keywords):len(keywords)], normKeywords...))
+}
+
+// newAutomaton compiles keywords (each with its bits) into a prefilter.
+func newAutomaton(all []struct {
+	kw    string
+	class int
+}) *prefilter {
 	p := &prefilter{}
-	all := append(keywords[:len(keywords):len(keywords)], normKeywords...)
 	// Column 0 is the bytes of no keyword, the common ones come next.
 	var used [256]bool
 	for _, k := range all {
@@ -201,6 +212,7 @@ func newPrefilter() *prefilter {
 	}
 	// failure links, breadth first, folded into a full DFA
 	fail := make([]int, len(next))
+	bfs := []int{0} // the states by depth: shallow ones, which text visits most, numbered first
 	queue := []int{}
 	for c := 0; c < cols; c++ {
 		if t := next[0][c]; t != 0 {
@@ -210,6 +222,7 @@ func newPrefilter() *prefilter {
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
+		bfs = append(bfs, s)
 		out[s] |= out[fail[s]]
 		for c := 0; c < cols; c++ {
 			t := next[s][c]
@@ -224,29 +237,38 @@ func newPrefilter() *prefilter {
 	if cols > rowLen || out[0] != 0 {
 		panic(fmt.Sprint("attack: prefilter keywords do not fit its table ", cols, len(next)))
 	}
+	if len(next) > 1<<16 {
+		panic("attack: prefilter keywords do not fit its table")
+	}
+	// rows as short as the columns allow (a power of two)
+	row := 1
+	for row < cols {
+		row *= 2
+		p.shift++
+	}
 	// number the states without class bits first (the start state 0
-	// among them), then the others
-	order := make([]int, len(next)) // state -> its row
+	// among them), then the others, each by depth
+	order := make([]int, len(next)) // state -> its number
 	n := 0
 	for pass := 0; pass < 2; pass++ {
-		for s := range next {
+		for _, s := range bfs {
 			if (out[s] != 0) == (pass == 1) {
 				order[s] = n
 				n++
 			}
 		}
 		if pass == 0 {
-			p.accept = uint32(n * rowLen)
+			p.accept = uint32(n)
 		}
 	}
-	p.next = make([]uint32, len(next)*rowLen)
-	p.out = make([]int, len(next)-int(p.accept/rowLen))
+	p.next = make([]uint16, len(next)*row)
+	p.out = make([]int, len(next)-int(p.accept))
 	for s := range next {
 		for c, t := range next[s] {
-			p.next[order[s]*rowLen+c] = uint32(order[t] * rowLen)
+			p.next[order[s]*row+c] = uint16(order[t])
 		}
 		if out[s] != 0 {
-			p.out[order[s]-int(p.accept/rowLen)] = out[s]
+			p.out[order[s]-int(p.accept)] = out[s]
 		}
 	}
 	return p
@@ -266,13 +288,13 @@ var lowerTab = func() (t [256]byte) {
 // scan returns the bits of the classes whose keywords occur in v, with
 // pNorm and pPlus.
 func (p *prefilter) scan(v string) int {
-	next, col, accept := p.next, &p.col, p.accept // in registers for the loop
+	next, col, accept, shift := p.next, &p.col, p.accept, p.shift&31 // in registers for the loop
 	bits := 0
 	s := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = next[s+uint32(col[v[i]])]
+		s = uint32(next[s<<shift+uint32(col[v[i]])])
 		if s >= accept {
-			bits |= p.out[(s-accept)/rowLen]
+			bits |= p.out[s-accept]
 		}
 	}
 	return bits
@@ -282,15 +304,15 @@ func (p *prefilter) scan(v string) int {
 // gates (see ruleindex.go). The prefilter's loop waits on each table
 // load; the bigrams are computed in its shadow, at next to no cost.
 func (p *prefilter) scanGrams(v string) (int, grams) {
-	next, col, accept := p.next, &p.col, p.accept
+	next, col, accept, shift := p.next, &p.col, p.accept, p.shift&31
 	bits := 0
 	var g grams
 	s := uint32(0)
 	prev := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = next[s+uint32(col[v[i]])]
+		s = uint32(next[s<<shift+uint32(col[v[i]])])
 		if s >= accept {
-			bits |= p.out[(s-accept)/rowLen]
+			bits |= p.out[s-accept]
 		}
 		c := uint32(lowerTab[v[i]])
 		if i > 0 {
@@ -413,9 +435,20 @@ func ssrf(lv, name string) (bool, string) {
 }
 
 func fetchParam(name string) bool {
-	n := strings.ToLower(name)
+	if len(name) > 64 {
+		return false
+	}
+	var b [64]byte
+	n := b[:copy(b[:], name)]
+	for i, c := range n {
+		n[i] = lowerTab[c]
+	}
 	for _, p := range urlParams {
-		if n == p || strings.HasSuffix(n, "_"+p) || strings.HasPrefix(n, p+"_") || strings.HasSuffix(n, p) && len(n) > len(p) && n[len(n)-len(p)-1] == '-' {
+		if len(n) < len(p) {
+			continue
+		}
+		if string(n) == p || len(n) > len(p) && (string(n[len(n)-len(p):]) == p && (n[len(n)-len(p)-1] == '_' || n[len(n)-len(p)-1] == '-') ||
+			string(n[:len(p)]) == p && n[len(p)] == '_') {
 			return true
 		}
 	}
@@ -645,4 +678,47 @@ func protoKey(k string) (bool, string) {
 		return true, "constructor_prototype"
 	}
 	return false, ""
+}
+
+// needles finds which of a list of strings occur in a value with one
+// pass of an automaton (the prefilter's construction, a bit per needle,
+// needles 64 apart sharing a bit) instead of a search per needle.
+type needles struct {
+	list []string
+	ac   *prefilter
+}
+
+func newNeedles(list ...string) *needles {
+	kws := make([]struct {
+		kw    string
+		class int
+	}, len(list))
+	for i, s := range list {
+		kws[i].kw, kws[i].class = s, 1<<(i%63)
+	}
+	return &needles{list: list, ac: newAutomaton(kws)}
+}
+
+// first returns the index in the list of the first needle (in list
+// order) that occurs in lv (lower case), with its position; -1, -1 when
+// none does.
+func (n *needles) first(lv string) (int, int) {
+	bits := n.ac.scan(lv)
+	if bits == 0 {
+		return -1, -1
+	}
+	for i, s := range n.list {
+		if bits&(1<<(i%63)) != 0 {
+			if j := strings.Index(lv, s); j >= 0 {
+				return i, j
+			}
+		}
+	}
+	return -1, -1
+}
+
+// any says whether a needle occurs in lv.
+func (n *needles) any(lv string) bool {
+	i, _ := n.first(lv)
+	return i >= 0
 }

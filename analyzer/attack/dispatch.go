@@ -6,10 +6,48 @@ import (
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
-// detectors holds a worker's scratch space for the detectors' lexers.
+// detectors holds a worker's scratch space for the detectors' lexers,
+// and what they learn about the value being examined.
 type detectors struct {
 	sql sqlLexers
 	sh  shellWords
+	// words is the count of prose words (up to 6) of the value pv,
+	// -1 before it is counted
+	pv    string
+	words int
+}
+
+// reset starts the examination of a value.
+func (d *detectors) reset() { d.pv, d.words = "", -1 }
+
+// proseWords says whether lv (the value being examined, or another) has
+// at least n prose words, counting the value's words once.
+func (d *detectors) proseWords(lv string, n int) bool {
+	if d.words < 0 || d.pv != lv {
+		d.pv, d.words = lv, countProse(lv, 6)
+	}
+	return d.words >= n
+}
+
+// isProse is proseWords(lv, 6).
+func (d *detectors) isProse(lv string) bool { return d.proseWords(lv, 6) }
+
+// lowerInto is lowerASCII(v) in the worker's buffer: a view valid until
+// the next call (the detectors keep v, never the lower-cased form).
+func (w *worker) lowerInto(v string) string {
+	i := 0
+	for i < len(v) && !(v[i] >= 'A' && v[i] <= 'Z') {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	b := append(w.lbuf[:0], v...)
+	for ; i < len(b); i++ {
+		b[i] = lowerTab[b[i]]
+	}
+	w.lbuf = b
+	return view(b)
 }
 
 // detect runs the detectors of the classes in bits (prefilter bits of the
@@ -26,11 +64,12 @@ func (w *worker) detect(in input, v string, bits int) (found bool) {
 	lv := ""
 	lower := func() string {
 		if lv == "" {
-			lv = lowerASCII(v)
+			lv = w.lowerInto(v)
 		}
 		return lv
 	}
 	d := &w.det
+	d.reset()
 	report := func(class int, ok bool, rule string, at int) {
 		if ok {
 			found = true
@@ -46,11 +85,11 @@ func (w *worker) detect(in input, v string, bits int) (found bool) {
 		report(cSQLi, ok, rule, at)
 	}
 	if bits&cXSS != 0 {
-		ok, rule, at := xssCheck(v, lower(), in)
+		ok, rule, at := xssCheck(v, lower(), in, d.proseWords(lower(), 5))
 		report(cXSS, ok, rule, at)
 	}
 	if bits&cTraversal != 0 {
-		ok, rule, at := traversal(lower(), in)
+		ok, rule, at := traversal(lower(), in, d)
 		report(cTraversal, ok, rule, at)
 	}
 	if bits&cCmd != 0 {

@@ -1,10 +1,10 @@
 package attack
 
 import (
-	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
-	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -15,7 +15,11 @@ const maxJSONDepth = 32
 // walkJSON calls fn for every object key (isKey) and every string or
 // number value with its key, without building a document. Malformed JSON
 // is walked up to the damage. Keys are views of b (see view).
-func walkJSON(b []byte, fn func(key string, val []byte, isKey bool)) {
+func walkJSON(b []byte, fn func(key string, val []byte, isKey bool)) { walkJSONBuf(b, nil, fn) }
+
+// walkJSONBuf is walkJSON with a buffer for unescaped values (a value
+// passed to fn is valid until fn returns; keys with escapes are copied).
+func walkJSONBuf(b []byte, buf *[]byte, fn func(key string, val []byte, isKey bool)) {
 	var keys [maxJSONDepth]string
 	var inObj [maxJSONDepth]bool
 	depth := -1
@@ -56,8 +60,12 @@ func walkJSON(b []byte, fn func(key string, val []byte, isKey bool)) {
 			}
 			s := b[i+1 : j]
 			if esc {
-				if u, err := strconv.Unquote(string(b[i : j+1])); err == nil {
-					s = []byte(u)
+				key := expectKey && depth >= 0
+				if buf == nil || key {
+					s = jsonUnescape(nil, s) // a key outlives this value
+				} else {
+					*buf = jsonUnescape((*buf)[:0], s)
+					s = *buf
 				}
 			}
 			i = j + 1
@@ -93,6 +101,51 @@ func walkJSON(b []byte, fn func(key string, val []byte, isKey bool)) {
 			i = j
 		}
 	}
+}
+
+// jsonUnescape appends the JSON string content s, unescaped, to dst;
+// a broken escape is kept as it is.
+func jsonUnescape(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			if i+4 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) && ishex(s[i+3]) && ishex(s[i+4]) {
+				r := rune(unhex(s[i+1]))<<12 | rune(unhex(s[i+2]))<<8 | rune(unhex(s[i+3]))<<4 | rune(unhex(s[i+4]))
+				i += 4
+				if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' && ishex(s[i+3]) && ishex(s[i+4]) && ishex(s[i+5]) && ishex(s[i+6]) {
+					r2 := rune(unhex(s[i+3]))<<12 | rune(unhex(s[i+4]))<<8 | rune(unhex(s[i+5]))<<4 | rune(unhex(s[i+6]))
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					}
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			}
+			dst = append(dst, '\\', 'u')
+		default:
+			dst = append(dst, '\\', s[i])
+		}
+	}
+	return dst
 }
 
 // Response signs that an attack worked, by class ("" = any class).
@@ -294,7 +347,7 @@ func (w *worker) multipart(body []byte, boundary string, depth int) {
 			w.typedBody([]byte(content), ctype, name, depth+1)
 			continue
 		}
-		w.value(input{loc: "body", name: name, cred: redact.SensitiveParam(name)}, content, false)
+		w.value(input{loc: "body", name: name}, content, false)
 	}
 }
 

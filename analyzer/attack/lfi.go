@@ -33,6 +33,11 @@ var sensitiveFiles = []string{"etc/passwd", "etc/shadow", "etc/group", "etc/host
 	"%systemroot%", "%windir%", "c:/windows", "c:/winnt", "c:/inetpub", "c:/boot", ".gnupg", ".vault-token", "terraform.tfstate",
 	".git-credentials", "credentials.json", "service-account", "gcloud/", "etc/kubernetes", "kubelet", "etcd/"}
 
+var (
+	sensitiveNeedles = newNeedles(sensitiveFiles...)
+	strongNeedles    = newNeedles(strongAbsolute...)
+)
+
 // absoluteStarts are the roots of sensitive absolute paths.
 var absoluteStarts = []string{"/etc/", "/proc/", "/sys/", "/root/", "/home/", "/var/", "/usr/", "/run/", "/dev/", "c:/", "file:", "~/", "%systemroot%", "%windir%", "/private/", "/opt/"}
 
@@ -57,7 +62,7 @@ var pathForms = strings.NewReplacer("\\", "/", "\x00", "", "0x2e", ".", "0x2f", 
 
 // traversal is the detector of path traversal and local file access on
 // a lower-cased value.
-func traversal(lv string, in input) (bool, string, int) {
+func traversal(lv string, in input, d *detectors) (bool, string, int) {
 	s := lv
 	if strings.ContainsAny(s, "\\\x00") || strings.Contains(s, "0x") {
 		s = pathForms.Replace(s)
@@ -87,11 +92,12 @@ func traversal(lv string, in input) (bool, string, int) {
 		}
 		i = j + n
 	}
+	// the sensitive files are looked for when the value climbs or starts
+	// as an absolute path
 	target := ""
-	for _, f := range sensitiveFiles {
-		if strings.Contains(s, f) {
-			target = f
-			break
+	if ups > 0 || absoluteStart(s) || strings.Contains(s, " /") {
+		if i, _ := sensitiveNeedles.first(s); i >= 0 {
+			target = sensitiveFiles[i]
 		}
 	}
 	switch {
@@ -104,23 +110,25 @@ func traversal(lv string, in input) (bool, string, int) {
 	case ups == 1 && obfuscated && strings.Contains(s, "../"):
 		return true, "encoded_dot_dot_slash", max(first, 0)
 	}
-	for _, p := range relativeSecrets {
-		if strings.HasPrefix(s, p) || strings.HasPrefix(s, "./"+p) || strings.HasPrefix(s, "~/"+p) {
-			return true, "sensitive_file", 0
+	if t := strings.TrimPrefix(strings.TrimPrefix(s, "./"), "~/"); len(t) > 2 && (t[0] == '.' || t[0] == 'i') {
+		for _, p := range relativeSecrets {
+			if strings.HasPrefix(t, p) {
+				return true, "sensitive_file", 0
+			}
 		}
 	}
-	for _, p := range strongAbsolute {
-		if i := strings.Index(s, p); i >= 0 && (p[0] != '/' || i == 0 || strings.IndexByte(" =:'\"(,;|&`<>[{", s[i-1]) >= 0 || pathRoot(s, i)) {
-			return true, "sensitive_file", i
+	if strings.ContainsAny(s, "/%") && strongNeedles.any(s) {
+		for _, p := range strongAbsolute {
+			if i := strings.Index(s, p); i >= 0 && (p[0] != '/' || i == 0 || strings.IndexByte(" =:'\"(,;|&`<>[{", s[i-1]) >= 0 || pathRoot(s, i)) {
+				return true, "sensitive_file", i
+			}
 		}
 	}
 	if target != "" {
-		for _, a := range absoluteStarts {
-			if strings.HasPrefix(s, a) || strings.HasPrefix(s, "file://") {
-				return true, "absolute_sensitive_path", 0
-			}
+		if absoluteStart(s) {
+			return true, "absolute_sensitive_path", 0
 		}
-		if i := strings.Index(s, " /"); i >= 0 && strings.Contains(s[i:], target) && sensitiveArg(s) {
+		if i := strings.Index(s, " /"); i >= 0 && strings.Contains(s[i:], target) && !d.isProse(lv) {
 			return true, "absolute_sensitive_path", i + 1
 		}
 	}
@@ -141,9 +149,15 @@ func pathRoot(s string, i int) bool {
 	return false
 }
 
-// sensitiveArg says whether a value reads as a command on a path (cat
-// /x, ls -l /x) rather than prose that mentions one.
-func sensitiveArg(s string) bool { return !isProse(s) }
+// absoluteStart says whether s starts as an absolute path (or a file URL).
+func absoluteStart(s string) bool {
+	for _, a := range absoluteStarts {
+		if strings.HasPrefix(s, a) {
+			return true
+		}
+	}
+	return strings.HasPrefix(s, "file://")
+}
 
 // hiddenFile checks the path of a request for hidden files and
 // directories, dev-server file access and backups and logs.

@@ -13,10 +13,12 @@ var scannerAgents = []string{"sqlmap", "nikto", "nmap", "nuclei", "masscan", "zg
 	"nessus", "openvas", "burp", "ffuf", "feroxbuster", "wfuzz", "hydra", "whatweb", "metasploit", "arachni", "w3af", "appscan",
 	"netsparker", "qualys", "jaeles", "dirsearch", "zap/", "owasp", "commix", "xsstrike", "httpx", "interactsh"}
 
-// probePaths are paths scanners request and APIs do not serve.
-var probePaths = []string{"/.env", "/.git/", "/.git/config", "/wp-login.php", "/wp-admin", "/xmlrpc.php", "/phpmyadmin", "/server-status",
-	"/actuator/env", "/actuator/heapdump", "/.aws/credentials", "/.ds_store", "/cgi-bin/", "/hnap1", "/boaform", "/.svn/", "/config.json",
-	"/web.config", "/.htaccess", "/vendor/phpunit", "/solr/admin", "/console/", "/manager/html", "/etc/passwd", "/shell.php", "/.well-known/security.txt.bak"}
+// probePaths are paths scanners request and APIs do not serve. Hidden
+// files and directories (/.env, /.git/), system files and backups are
+// requests for local files: path_traversal reports them (lfi.go).
+var probePaths = []string{"/wp-login.php", "/wp-admin", "/xmlrpc.php", "/phpmyadmin", "/server-status", "/actuator/env", "/actuator/heapdump",
+	"/cgi-bin/", "/hnap1", "/boaform", "/config.json", "/web.config", "/vendor/phpunit", "/solr/admin", "/console/", "/manager/html",
+	"/shell.php"}
 
 // probesBy are the probe paths by their lower-cased second byte, in the
 // order of probePaths. A path can only start with a probe path (in

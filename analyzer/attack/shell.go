@@ -80,6 +80,14 @@ var commandLens = func() (t [256]uint32) {
 	return
 }()
 
+// wordEnd are the bytes that end a command's name.
+var wordEnd = func() (t [256]bool) {
+	for _, c := range []byte(" \t;|&\n(\"'") {
+		t[c] = true
+	}
+	return
+}()
+
 // commandStart says whether a value starts with a command name (or a
 // path to one): the prefilter has no keyword for every command, so the
 // detector is called for values that start with one.
@@ -88,8 +96,11 @@ func commandStart(v string) bool {
 	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '"' || v[i] == '\'' || v[i] == '(' || v[i] == '{') {
 		i++
 	}
+	if i == len(v) || commandLens[lowerTab[v[i]]] == 0 && v[i] != '/' {
+		return false // no command starts with this byte
+	}
 	j := i
-	for j < len(v) && j-i < 24 && v[j] != ' ' && v[j] != '\t' && v[j] != ';' && v[j] != '|' && v[j] != '&' && v[j] != '\n' && v[j] != '(' && v[j] != '"' && v[j] != '\'' {
+	for j < len(v) && j-i < 24 && !wordEnd[v[j]] {
 		j++
 	}
 	if j == i || j-i >= 24 {
@@ -141,10 +152,10 @@ func (d *detectors) shellCheck(lv string, in input) (bool, string, int) {
 	if len(lv) > 4096 {
 		lv = lv[:4096]
 	}
-	if rule, at := shellStructures(lv); rule != "" {
+	prose := d.isProse(lv)
+	if rule, at := shellStructures(lv, prose); rule != "" {
 		return true, rule, at
 	}
-	prose := isProse(lv)
 	if rule, at := wholeCommand(lv, prose); rule != "" {
 		return true, rule, at
 	}
@@ -572,8 +583,13 @@ func shellLikeArgs(args []string, afterSep bool) bool {
 
 // isHostArg says whether an argument is an IPv4 address or a host:port.
 func isHostArg(a string) bool {
-	if _, ok := parseHostIP(a); ok && strings.Count(a, ".") == 3 {
-		return true
+	if len(a) < 3 || strings.IndexByte(a, '.') < 0 {
+		return false
+	}
+	if a[0] >= '0' && a[0] <= '9' && strings.Count(a, ".") == 3 {
+		if _, ok := parseHostIP(a); ok {
+			return true
+		}
 	}
 	if h, p, ok := strings.Cut(a, ":"); ok && isDigits(p) && strings.IndexByte(h, '.') > 0 {
 		return true
@@ -585,41 +601,44 @@ func isHostArg(a string) bool {
 // letters between blanks (with the punctuation of prose around them).
 // Code has identifiers joined by dots, brackets and parentheses, which
 // are not words here. Backticks in prose are Markdown code spans.
-func isProse(lv string) bool { return proseWords(lv, 6) }
+func isProse(lv string) bool { return countProse(lv, 6) >= 6 }
 
-// proseWords says whether lv has at least n words of prose (see isProse).
-func proseWords(lv string, n int) bool {
+// countProse counts the prose words of lv (see isProse), up to n.
+func countProse(lv string, n int) int {
 	words := 0
-	for rest := lv; rest != ""; {
-		i := strings.IndexAny(rest, " \t\n\r+")
-		tok := rest
-		if i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = ""
+	for i := 0; i < len(lv); {
+		// a token runs to a blank (or a '+', a space in a query)
+		j := i
+		for j < len(lv) && lv[j] != ' ' && lv[j] != '\t' && lv[j] != '\n' && lv[j] != '\r' && lv[j] != '+' {
+			j++
 		}
-		tok = strings.TrimLeft(tok, "(\"'¿¡*_")
-		tok = strings.TrimRight(tok, ".,!?;:)\"'*_")
-		if len(tok) < 2 {
-			continue
+		// without the punctuation of prose around it
+		s, e := i, j
+		for s < e && (lv[s] == '(' || lv[s] == '"' || lv[s] == '\'' || lv[s] == '*' || lv[s] == '_') {
+			s++
 		}
-		word := true
-		for j := 0; j < len(tok) && word; j++ {
-			c := tok[j]
-			word = c >= 'a' && c <= 'z' || c >= 0x80 || (c == '\'' || c == '-') && j > 0
+		for e > s && strings.IndexByte(".,!?;:)\"'*_", lv[e-1]) >= 0 {
+			e--
 		}
-		if word {
-			words++
-			if words >= n {
-				return true
+		if e-s >= 2 {
+			word := true
+			for k := s; k < e && word; k++ {
+				c := lv[k]
+				word = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 || (c == '\'' || c == '-') && k > s
+			}
+			if word {
+				if words++; words >= n {
+					return words
+				}
 			}
 		}
+		i = j + 1
 	}
-	return false
+	return words
 }
 
 // shellStructures are the patterns no data has.
-func shellStructures(lv string) (string, int) {
+func shellStructures(lv string, prose bool) (string, int) {
 	if i := strings.Index(lv, "()"); i >= 0 {
 		rest := strings.TrimLeft(lv[i+2:], " \t")
 		if strings.HasPrefix(rest, "{") {
@@ -637,19 +656,14 @@ func shellStructures(lv string) (string, int) {
 			}
 		}
 	}
-	for _, p := range [...]struct{ s, rule string }{{"/dev/tcp/", "dev_tcp"}, {"/dev/udp/", "dev_tcp"}, {"<<<", "here_string"}, {"${ifs", "ifs"},
-		{"$ifs$", "ifs"}, {"<!--#exec", "ssi_exec"}, {"<!--#include", "ssi_exec"}, {"nc -e", "reverse_shell"}, {"-e /bin/", "reverse_shell"},
-		{"bash -i", "reverse_shell"}, {" -e sh", "reverse_shell"}, {" -e /bin", "reverse_shell"}, {" -e cmd", "reverse_shell"}, {"sh -i", "reverse_shell"}, {"0>&1", "reverse_shell"}, {"2>&1", "redirection"}, {"$((", "arithmetic_expansion"},
-		{"cmd /c", "cmd_exe"}, {"cmd.exe /c", "cmd_exe"}, {"cmd.exe /k", "cmd_exe"}, {"cmd /k", "cmd_exe"}, {"%comspec%", "cmd_exe"},
-		{"-encodedcommand", "powershell"}, {"downloadstring(", "powershell"}, {"downloadfile(", "powershell"}, {"net.webclient", "powershell"},
-		{"frombase64string(", "powershell"}, {"-exec bypass", "powershell"}, {"-executionpolicy", "powershell"}, {"/dev/shm/", "dev_shm"},
-		{"wmic process call", "wmic"}, {"certutil -urlcache", "certutil"}, {"bitsadmin /transfer", "bitsadmin"}, {"regsvr32 /s", "regsvr32"},
-		{"mshta http", "mshta"}, {"mshta vbscript", "mshta"}, {"rundll32 ", "rundll32"}, {"javascript:\"\\..\\mshtml", "rundll32"}} {
-		if i := strings.Index(lv, p.s); i >= 0 {
-			if p.rule == "redirection" && !strings.ContainsAny(lv[:i], ";|&`$") {
-				continue
+	if structureNeedles.any(lv) {
+		for _, p := range shellPatterns {
+			if i := strings.Index(lv, p.s); i >= 0 {
+				if p.rule == "redirection" && !strings.ContainsAny(lv[:i], ";|&`$") {
+					continue
+				}
+				return p.rule, i
 			}
-			return p.rule, i
 		}
 	}
 	// a pipe into a shell or interpreter: | sh, |bash -c, | base64 -d
@@ -662,7 +676,7 @@ func shellStructures(lv string) (string, int) {
 		name = name[strings.LastIndexByte(name, '/')+1:]
 		switch name {
 		case "sh", "bash", "zsh", "ksh", "dash", "python", "python3", "perl", "php", "ruby", "node", "iex", "invoke-expression", "powershell", "pwsh", "cmd":
-			if !isProse(lv) || strings.HasPrefix(rest, name+" -") || len(rest) == len(name) {
+			if !prose || strings.HasPrefix(rest, name+" -") || len(rest) == len(name) {
 				return "pipe_to_shell", i
 			}
 		case "base64":
@@ -700,7 +714,7 @@ func shellStructures(lv string) (string, int) {
 			j := strings.IndexAny(lv[i+2:], "])")
 			if j >= 0 && j <= 40 && !strings.Contains(lv[i+2:i+2+j], " and ") {
 				inner := lv[i+2 : i+2+j]
-				if p == "$[" && strings.Trim(inner, "0123456789+-*/%() ") == "" || p != "$[" && inner != "" && isAlnum(inner[0]) && !isProse(lv) {
+				if p == "$[" && strings.Trim(inner, "0123456789+-*/%() ") == "" || p != "$[" && inner != "" && isAlnum(inner[0]) && !prose {
 					return "substitution", i
 				}
 			}
@@ -719,18 +733,44 @@ func shellStructures(lv string) (string, int) {
 		i += 1 + j
 	}
 	// the shell called from code: system('...'), os.system(, exec(
-	for _, f := range [...]string{"system(", "shell_exec(", "passthru(", "popen(", "proc_open(", "pcntl_exec(", "exec(", "spawn(",
-		"execsync(", "getruntime().exec", "processbuilder(", "subprocess.", "child_process", "io.popen", "kernel.exec", "runtime.exec"} {
-		if i := strings.Index(lv, f); i >= 0 && (i == 0 || !isWordByte(lv[i-1]) || lv[i-1] == '.' || f[0] == 'g' || f[0] == 'p' || f[0] == 's' && f[1] == 'u') {
-			rest := strings.TrimLeft(lv[i+len(f):], " ")
-			if strings.HasSuffix(f, "(") && (rest == "" || rest[0] != '\'' && rest[0] != '"' && rest[0] != '$' && rest[0] != '`') {
-				continue
+	if i, _ := codeExecNeedles.first(lv); i >= 0 {
+		for _, f := range codeExecNeedles.list[i:] {
+			if i := strings.Index(lv, f); i >= 0 && (i == 0 || !isWordByte(lv[i-1]) || lv[i-1] == '.' || f[0] == 'g' || f[0] == 'p' || f[0] == 's' && f[1] == 'u') {
+				rest := strings.TrimLeft(lv[i+len(f):], " ")
+				if strings.HasSuffix(f, "(") && (rest == "" || rest[0] != '\'' && rest[0] != '"' && rest[0] != '$' && rest[0] != '`') {
+					continue
+				}
+				return "code_exec", i
 			}
-			return "code_exec", i
 		}
 	}
 	return "", 0
 }
+
+// shellPatterns are the fixed strings of shell structures, with their
+// rules.
+var shellPatterns = []struct{ s, rule string }{{"/dev/tcp/", "dev_tcp"}, {"/dev/udp/", "dev_tcp"}, {"<<<", "here_string"}, {"${ifs", "ifs"},
+	{"$ifs$", "ifs"}, {"<!--#exec", "ssi_exec"}, {"<!--#include", "ssi_exec"}, {"nc -e", "reverse_shell"}, {"-e /bin/", "reverse_shell"},
+	{"bash -i", "reverse_shell"}, {" -e sh", "reverse_shell"}, {" -e /bin", "reverse_shell"}, {" -e cmd", "reverse_shell"}, {"sh -i", "reverse_shell"},
+	{"0>&1", "reverse_shell"}, {"2>&1", "redirection"}, {"$((", "arithmetic_expansion"},
+	{"cmd /c", "cmd_exe"}, {"cmd.exe /c", "cmd_exe"}, {"cmd.exe /k", "cmd_exe"}, {"cmd /k", "cmd_exe"}, {"%comspec%", "cmd_exe"},
+	{"-encodedcommand", "powershell"}, {"downloadstring(", "powershell"}, {"downloadfile(", "powershell"}, {"net.webclient", "powershell"},
+	{"frombase64string(", "powershell"}, {"-exec bypass", "powershell"}, {"-executionpolicy", "powershell"}, {"/dev/shm/", "dev_shm"},
+	{"wmic process call", "wmic"}, {"certutil -urlcache", "certutil"}, {"bitsadmin /transfer", "bitsadmin"}, {"regsvr32 /s", "regsvr32"},
+	{"mshta http", "mshta"}, {"mshta vbscript", "mshta"}, {"rundll32 ", "rundll32"}, {"javascript:\"\\..\\mshtml", "rundll32"}}
+
+// structureNeedles finds whether any of shellPatterns occurs, in one pass.
+var structureNeedles = func() *needles {
+	var l []string
+	for _, p := range shellPatterns {
+		l = append(l, p.s)
+	}
+	return newNeedles(l...)
+}()
+
+// codeExecNeedles are the calls of the shell from code.
+var codeExecNeedles = newNeedles("system(", "shell_exec(", "passthru(", "popen(", "proc_open(", "pcntl_exec(", "exec(", "spawn(",
+	"execsync(", "getruntime().exec", "processbuilder(", "subprocess.", "child_process", "io.popen", "kernel.exec", "runtime.exec")
 
 // mailCommand says whether a line is an SMTP, IMAP or POP3 command.
 func mailCommand(l string) bool {

@@ -40,6 +40,7 @@ const (
 // value; for strings the content).
 type sqlTok struct {
 	kind sqlKind
+	f    uint8 // what a word is (fKeyword, fObject...)
 	s    string
 	pos  int  // offset in the value
 	open bool // a string without its closing quote
@@ -215,7 +216,7 @@ func (l *sqlLexer) lex(v string, from int, q byte) []sqlTok {
 				for j < len(v) && (isWordByte(v[j]) || v[j] >= '0' && v[j] <= '9' || v[j] == '$') {
 					j++
 				}
-				t = append(t, sqlTok{kind: sWord, s: v[i:j], pos: i})
+				t = append(t, sqlTok{kind: sWord, s: v[i:j], pos: i, f: sqlWords[v[i:j]]})
 				i = j
 			case c == '@' && i > 0 && isAlnum(v[i-1]):
 				// an e-mail address, not a variable
@@ -297,6 +298,28 @@ var sqlKeywords = set("select", "union", "insert", "update", "delete", "drop", "
 	"escape", "div", "mod", "true", "false", "join", "similar", "notnull", "isnull", "ilike", "asc", "desc", "set", "top", "fetch", "rownum",
 	"except", "intersect", "minus", "unnest", "array")
 
+// Word flags: what a word is to the SQL rules, found with one lookup.
+const (
+	fKeyword  = 1 << iota // sqlKeywords
+	fObject               // sqlObjects
+	fSpecific             // sqlSpecificFuncs
+	fStrong               // sqlStrongFuncs
+	fEnglish              // englishWords
+	fType                 // sqlTypes
+)
+
+// sqlWords maps words to their flags.
+var sqlWords = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for f, set := range map[uint8]map[string]bool{fKeyword: sqlKeywords, fObject: sqlObjects, fSpecific: sqlSpecificFuncs, fStrong: sqlStrongFuncs,
+		fEnglish: englishWords, fType: sqlTypes} {
+		for w := range set {
+			m[w] |= f
+		}
+	}
+	return m
+}()
+
 // sqlStatement says whether the tokens from i on start a statement (after
 // a ';' or a breakout): a statement keyword followed by what it takes.
 func sqlStatement(t []sqlTok, i int) bool {
@@ -320,7 +343,7 @@ func sqlStatement(t []sqlTok, i int) bool {
 	switch t[i].s {
 	case "select":
 		n := next(1)
-		return end || n.kind != sWord || !commonWord(n.s) || sqlKeywords[n.s] || next(2).kind == sComma || next(2).s == "from" || next(3).s == "from" ||
+		return end || n.kind != sWord || (n.f&fEnglish == 0) || (n.f&fKeyword != 0) || next(2).kind == sComma || next(2).s == "from" || next(3).s == "from" ||
 			next(2).kind == sOpen
 	case "insert", "replace":
 		return next(1).s == "into" || next(1).kind == sOpen || next(2).s == "values" || next(2).kind == sOpen
@@ -339,7 +362,7 @@ func sqlStatement(t []sqlTok, i int) bool {
 		return end || n.kind == sOpen || n.kind == sVar || n.kind == sStr || n.s == "immediate" || n.s == "master" ||
 			strings.HasPrefix(n.s, "xp_") || strings.HasPrefix(n.s, "sp_") || strings.HasPrefix(n.s, "dbms_")
 	case "declare":
-		return next(1).kind == sVar || next(1).kind == sWord && next(2).kind == sWord && sqlTypes[next(2).s]
+		return next(1).kind == sVar || next(1).kind == sWord && next(2).kind == sWord && (next(2).f&fType != 0)
 	case "set":
 		return next(1).kind == sVar || next(1).kind == sWord && next(2).s == "=" && next(1).s != "the"
 	case "waitfor":
@@ -365,10 +388,6 @@ func sqlStatement(t []sqlTok, i int) bool {
 	}
 	return false
 }
-
-// commonWord says whether a word is ordinary English (what follows
-// "select" in prose) rather than a column or SQL.
-func commonWord(w string) bool { return englishWords[w] }
 
 var englishWords = set("the", "a", "an", "your", "our", "my", "their", "his", "her", "its", "this", "that", "these", "those", "one", "any",
 	"all", "each", "every", "which", "what", "who", "how", "if", "to", "from", "for", "of", "on", "in", "at", "by", "with", "and", "or",
@@ -449,18 +468,61 @@ func (d *detectors) sqliCheck(v, lv string, key bool) (ok bool, rule string, at 
 			return true, rule, at
 		}
 	}
-	// the value read through its quotes
-	if strings.ContainsAny(lv, "'\"`") {
+	// the value read through its quotes, when it has words quotes could
+	// hide from the rules
+	if strings.ContainsAny(lv, "'\"`") && blindNeedles.any(lv) {
 		d.sql.blind.blind = true
 		if rule, at = sqlRulesIn(d.sql.blind.lex(lv, 0, 0), lv, true); rule != "" {
 			return true, rule, at
 		}
 		toks = d.sql.whole.lex(lv, 0, 0)
 	}
-	if li, fp := libinjection.IsSQLi(v); li && !sqlProse(toks, fp) && (!isProse(lv) || strings.Contains(fp, "U")) {
-		return true, "libinjection:" + fp, sqlStart(toks)
+	// libinjection's fingerprints are of quotes, comments and numeric
+	// conditions; in prose only a UNION is taken from it
+	if strings.ContainsAny(lv, "'\"`#;") || strings.Contains(lv, "--") || strings.Contains(lv, "/*") || sqlNumericStart(toks) ||
+		strings.Contains(lv, "select") || strings.Contains(lv, "case") {
+		if d.isProse(lv) && !strings.Contains(lv, "union") || !sqlHasSyntax(toks) {
+			return false, "", 0 // prose, or words and quotes (O'Brien)
+		}
+		if li, fp := libinjection.IsSQLi(v); li && !sqlProse(toks, fp) {
+			return true, "libinjection:" + fp, sqlStart(toks)
+		}
 	}
 	return false, "", 0
+}
+
+// blindNeedles are the words of the rules that hold anywhere.
+var blindNeedles = newNeedles("select", "union", "sleep", "benchmark", "waitfor", "@@", "exec", "from", "load_file", "outfile", "information_schema",
+	"sysobjects", "pg_", "::", "@>", "<@", "->", "#>", "?|", "?&", "declare", "char(", "chr(", "concat", "extractvalue", "updatexml", "xmltype",
+	"json_", "drop", "insert", "delete", "update", "msdasql", "openrowset", "utl_", "dbms_", "xp_", "sp_", "starts_with", "lo_", "unistr", "1.e")
+
+// sqlHasSyntax says whether tokens have SQL in them: a keyword, an
+// operator, a comment, a ';' or a variable.
+func sqlHasSyntax(t []sqlTok) bool {
+	for j, k := range t {
+		switch k.kind {
+		case sOp, sComment, sSemi, sVar:
+			return true
+		case sWord:
+			if k.f&fKeyword != 0 {
+				return true
+			}
+		case sStr:
+			// a quote with SQL inside it ('x' OR 'a'='a' lexes as
+			// strings), or a string in a list of values
+			if strings.ContainsAny(k.s, "=;-#(|!'\"`") || strings.Contains(k.s, " or ") || strings.Contains(k.s, " and ") ||
+				j+1 < len(t) && (t[j+1].kind == sComma || t[j+1].kind == sClose || t[j+1].kind == sOp) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sqlNumericStart says whether a value starts with a number and a
+// logical operator (1 OR 1=1).
+func sqlNumericStart(t []sqlTok) bool {
+	return len(t) > 2 && t[0].kind == sNum && t[1].kind == sWord && (t[1].s == "or" || t[1].s == "and" || t[1].s == "xor")
 }
 
 // firstQuote is the index of the first quote q (or its typographic
@@ -481,7 +543,7 @@ func firstQuote(lv string, q byte) int {
 // operator or keyword.
 func sqlStart(t []sqlTok) int {
 	for _, k := range t {
-		if k.kind == sStr || k.kind == sOp || k.kind == sComment || k.kind == sSemi || k.kind == sWord && sqlKeywords[k.s] {
+		if k.kind == sStr || k.kind == sOp || k.kind == sComment || k.kind == sSemi || k.kind == sWord && (k.f&fKeyword != 0) {
 			return k.pos
 		}
 	}
@@ -497,7 +559,7 @@ func sqlProse(t []sqlTok, fp string) bool {
 	}
 	run := 0
 	for _, k := range t {
-		if k.kind == sWord && !sqlKeywords[k.s] && len(k.s) > 1 {
+		if k.kind == sWord && !(k.f&fKeyword != 0) && len(k.s) > 1 {
 			run++
 			if run >= 4 {
 				return true
@@ -536,10 +598,10 @@ func (d *detectors) breakout(lv string, i int, q byte) (string, int) {
 		return "", 0
 	}
 	first := t[k]
-	if inWord && (first.kind != sWord || !sqlKeywords[first.s]) {
+	if inWord && (first.kind != sWord || !(first.f&fKeyword != 0)) {
 		return "", 0
 	}
-	if r, _ := sqlRulesIn(t, lv, true); r != "" && first.kind != sWord || r != "" && sqlKeywords[first.s] {
+	if r, _ := sqlRulesIn(t, lv, true); r != "" && first.kind != sWord || r != "" && (first.f&fKeyword != 0) {
 		return "quote_" + r, i
 	}
 	switch first.kind {
@@ -580,7 +642,7 @@ func (d *detectors) breakout(lv string, i int, q byte) (string, int) {
 // sqlHasKeyword says whether a SQL keyword or function call is among t.
 func sqlHasKeyword(t []sqlTok) bool {
 	for j, k := range t {
-		if k.kind == sWord && (sqlKeywords[k.s] || j+1 < len(t) && t[j+1].kind == sOpen && sqlStrongFuncs[k.s]) {
+		if k.kind == sWord && ((k.f&fKeyword != 0) || j+1 < len(t) && t[j+1].kind == sOpen && (k.f&fStrong != 0)) {
 			return true
 		}
 	}
@@ -604,7 +666,7 @@ func sqlCondition(t []sqlTok, k int, breakout bool) bool {
 				return true
 			}
 		case sWord:
-			if !sqlKeywords[tk.s] {
+			if !(tk.f&fKeyword != 0) {
 				words++
 				if words > 4 {
 					return false
@@ -648,7 +710,7 @@ func sqlExpression(t []sqlTok, k int) bool {
 		case sClose:
 			depth--
 		case sWord:
-			if sqlKeywords[tk.s] || j+1 < len(t) && t[j+1].kind == sOpen {
+			if (tk.f&fKeyword != 0) || j+1 < len(t) && t[j+1].kind == sOpen {
 				sql = true
 			} else {
 				words++
@@ -694,14 +756,14 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 		}
 		switch tk.kind {
 		case sWord:
-			if !sqlKeywords[tk.s] {
+			if !(tk.f&fKeyword != 0) {
 				words++
 			}
 			n := next(1)
 			switch {
 			case tk.s == "union" && sqlStatement(t, j):
 				return "union_select", tk.pos
-			case sqlObjects[tk.s] || tk.s == "master" && n.kind == sDot && next(2).kind == sDot:
+			case (tk.f&fObject != 0) || tk.s == "master" && n.kind == sDot && next(2).kind == sDot:
 				return "schema_object", tk.pos
 			case (tk.s == "in" || tk.s == "exists") && n.kind == sOpen && next(2).s == "select":
 				return "subquery", tk.pos
@@ -728,20 +790,20 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 				return "schema_object", tk.pos
 			case tk.s == "case" && n.s == "when" && sqlCaseWhen(t, j):
 				return "case_when", tk.pos
-			case tk.s == "having" && (n.kind == sNum || n.kind == sWord) && (next(2).kind == sOp || next(2).kind == sOpen && sqlStrongFuncs[n.s]):
+			case tk.s == "having" && (n.kind == sNum || n.kind == sWord) && (next(2).kind == sOp || next(2).kind == sOpen && (n.f&fStrong != 0)):
 				return "having", tk.pos
 			case tk.s == "order" && n.s == "by" && next(2).kind == sNum && (j+3 >= len(t) || next(3).kind == sComment):
 				return "order_by_probe", tk.pos
 			case tk.s == "order" && n.s == "by" && next(2).s == "if" && next(3).kind == sOpen:
 				return "order_by_if", tk.pos
-			case tk.s == "from" && (n.kind == sOpen && next(2).s == "select" || n.kind == sWord && (sqlObjects[n.s] || next(2).kind == sDot && next(3).kind == sWord && next(4).s == "limit")):
+			case tk.s == "from" && (n.kind == sOpen && next(2).s == "select" || n.kind == sWord && ((n.f&fObject != 0) || next(2).kind == sDot && next(3).kind == sWord && next(4).s == "limit")):
 				return "from_subquery", tk.pos
 			case (tk.s == "or" || tk.s == "and" || tk.s == "xor") && j > 0 && t[j-1].kind == sNum && (j == 1 || j == 2 && t[0].kind == sOp) && sqlTautology(t, j+1):
 				return "numeric_condition", t[j-1].pos
 			case tk.s == "not" && j > 0 && t[j-1].kind == sStr && (n.s == "regexp" || n.s == "like" || n.s == "between"):
 				return "condition", t[j-1].pos
 			case n.kind == sOpen && !afterDot(t, j):
-				if sqlSpecificFuncs[tk.s] {
+				if (tk.f&fSpecific != 0) {
 					return "function_" + tk.s, tk.pos
 				}
 				if (tk.s == "sleep" || tk.s == "benchmark") && (next(2).kind == sNum || next(2).kind == sOpen || next(2).kind == sWord && next(3).kind == sOp) {
@@ -772,7 +834,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 				return "system_variable", tk.pos
 			}
 		case sStr:
-			if sqlObjects[tk.s] {
+			if (tk.f&fObject != 0) {
 				return "schema_object", tk.pos
 			}
 		case sNum:
@@ -788,13 +850,13 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 		case sComment:
 			if tk.exec {
 				for m := j + 1; m < len(t) && m <= j+3; m++ {
-					if t[m].kind == sWord && sqlKeywords[t[m].s] {
+					if t[m].kind == sWord && (t[m].f&fKeyword != 0) {
 						return "executable_comment", tk.pos
 					}
 				}
 			}
 			if strings.HasPrefix(tk.s, "/*") && j > 0 && j+1 < len(t) && t[j-1].kind == sWord && t[j+1].kind == sWord &&
-				(sqlKeywords[t[j-1].s] || sqlKeywords[t[j+1].s]) && t[j-1].pos+len(t[j-1].s) == tk.pos {
+				((t[j-1].f&fKeyword != 0) || (t[j+1].f&fKeyword != 0)) && t[j-1].pos+len(t[j-1].s) == tk.pos {
 				return "comment_whitespace", tk.pos
 			}
 			// DR/**/OP: a comment inside a keyword
@@ -805,7 +867,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 		case sOp:
 			switch tk.s {
 			case "::":
-				if n := next(1); n.kind == sWord && sqlTypes[n.s] && j > 0 && (t[j-1].kind == sClose || t[j-1].kind == sStr || t[j-1].kind == sWord) {
+				if n := next(1); n.kind == sWord && (n.f&fType != 0) && j > 0 && (t[j-1].kind == sClose || t[j-1].kind == sStr || t[j-1].kind == sWord) {
 					return "postgres_cast", tk.pos
 				}
 			case "@>", "<@", "?|", "?&", "#>", "#>>", "->>", "@?", "#-", "@@":
@@ -828,7 +890,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 	}
 	// a value that starts as a SQL condition: AND 7639=(, or 1=', || c == '
 	if t[0].kind == sWord && (t[0].s == "and" || t[0].s == "or") && len(t) > 2 && (t[1].kind == sNum || t[1].kind == sWord || t[1].kind == sOpen || t[1].kind == sStr) &&
-		(sqlTautology(t, 1) && !sqlWordsOnly(t[1:]) || sqlJSONOp(t) || t[1].kind == sWord && len(t) > 2 && t[2].kind == sOpen && sqlStrongFuncs[t[1].s] || t[len(t)-1].kind == sComment) {
+		(sqlTautology(t, 1) && !sqlWordsOnly(t[1:]) || sqlJSONOp(t) || t[1].kind == sWord && len(t) > 2 && t[2].kind == sOpen && (t[1].f&fStrong != 0) || t[len(t)-1].kind == sComment) {
 		return "boolean_fragment", t[0].pos
 	}
 	if sqlComparison(t) {
@@ -844,7 +906,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 	}
 	// a value that is a function call left open: md5(, SLEEP (, pay=if(
 	if len(lv) <= 48 {
-		if n := len(t); n >= 2 && t[n-1].kind == sOpen && t[0].kind == sWord && sqlStrongFuncs[t[0].s] && sqlPunct(t[1:n-1]) {
+		if n := len(t); n >= 2 && t[n-1].kind == sOpen && t[0].kind == sWord && (t[0].f&fStrong != 0) && sqlPunct(t[1:n-1]) {
 			return "function_fragment", t[0].pos
 		}
 		// ) AS alias FROM: the end of a select list
@@ -871,6 +933,9 @@ var quoteSpaces = strings.NewReplacer("`", " ` ", "\"", " \" ", "'", " ' ")
 // aliasFrom says whether a short value is the end of a select list:
 // ) AS alias FROM, `x` AS `y` from, 6 As" from.
 func aliasFrom(lv string) bool {
+	if !strings.Contains(lv, "from") || !strings.Contains(lv, "as") {
+		return false
+	}
 	f := strings.Fields(quoteSpaces.Replace(lv))
 	if len(f) >= 4 && f[len(f)-2] == "from" {
 		f = f[:len(f)-1] // and the table
@@ -893,14 +958,14 @@ func sqlFromClause(t []sqlTok) bool {
 	if t[1].kind == sOpen && len(t) > 2 && t[2].s == "select" {
 		return true
 	}
-	if t[1].kind != sWord && t[1].kind != sStr || t[1].kind == sWord && englishWords[t[1].s] {
+	if t[1].kind != sWord && t[1].kind != sStr || t[1].kind == sWord && (t[1].f&fEnglish != 0) {
 		return false
 	}
 	k := 2
 	if k+1 < len(t) && t[k].kind == sDot {
 		k += 2 // schema.table
 	}
-	if k < len(t) && t[k].kind == sWord && !sqlKeywords[t[k].s] {
+	if k < len(t) && t[k].kind == sWord && !(t[k].f&fKeyword != 0) {
 		k++ // an alias
 	}
 	if k >= len(t) {
@@ -1060,7 +1125,7 @@ func sqlStatementShape(t []sqlTok, j int) bool {
 		run := 0
 		for k := j + 1; k < len(t); k++ {
 			tk := t[k]
-			if tk.kind == sWord && !sqlKeywords[tk.s] {
+			if tk.kind == sWord && !(tk.f&fKeyword != 0) {
 				run++
 				if run > 2 {
 					return false
@@ -1071,7 +1136,7 @@ func sqlStatementShape(t []sqlTok, j int) bool {
 				// FROM table, then nothing or SQL
 				rest := 0
 				for m := k + 1; m < len(t); m++ {
-					if t[m].kind == sWord && !sqlKeywords[t[m].s] {
+					if t[m].kind == sWord && !(t[m].f&fKeyword != 0) {
 						rest++
 						if rest > 2 && m+1 < len(t) && t[m+1].kind == sWord {
 							return false

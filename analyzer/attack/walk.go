@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -17,15 +16,17 @@ type input struct {
 	// key: the value is itself a name (a parameter, cookie, form field
 	// or JSON key), which attackers fill as readily as values
 	key bool
-	// cred: a credential location (password or token field, credential
-	// header, cookie): its evidence is masked but for what matched
+	// cred: a credential (the Authorization header, a cookie): its
+	// evidence is masked but for what matched. Sensitive parameter and
+	// header names are credentials too (credentialLocation), found when a
+	// hit is recorded.
 	cred bool
 }
 
-// value examines one input value.
-func (w *worker) value(in input, raw string, plus bool) {
+// value examines one input value and says whether a detector matched.
+func (w *worker) value(in input, raw string, plus bool) bool {
 	if raw == "" {
-		return
+		return false
 	}
 	v, bits := w.scan(raw, plus)
 	if !in.key {
@@ -34,7 +35,7 @@ func (w *worker) value(in input, raw string, plus bool) {
 			bits |= cRedirect // the name, not the value, calls for the check
 		}
 	}
-	w.detect(in, v, bits)
+	return w.detect(in, v, bits)
 }
 
 // scan normalises a value and runs the prefilter over the result. The
@@ -50,17 +51,27 @@ func (w *worker) scan(raw string, plus bool) (v string, bits int) {
 		v = w.norm.norm(raw, plus)
 		bits = w.st.pre.scan(v)
 	}
+	return v, resolve(v, bits)
+}
+
+// resolve adds to the prefilter's bits of v the classes it has no
+// keyword for: a command at the start, SQL in what is not prose.
+func resolve(v string, bits int) int {
 	if bits&cCmd == 0 && commandStart(v) {
 		bits |= cCmd
 	}
-	return v, bits
+	if bits&(pWeakSQL|cSQLi) == pWeakSQL && countProse(v, 6) < 6 {
+		bits |= cSQLi
+	}
+	return bits
 }
 
 // key examines a parameter, cookie, form field or JSON key name: the
-// operator and pollution keys, and every detector, as for a value.
-func (w *worker) key(in input, k string) {
+// operator and pollution keys, and every detector, as for a value. It
+// says whether something matched.
+func (w *worker) key(in input, k string) (found bool) {
 	if k == "" {
-		return
+		return false
 	}
 	w.names = append(w.names, kv{in.loc, k, k})
 	// every operator has a '$', and both pollution keys have "proto" (no
@@ -69,16 +80,18 @@ func (w *worker) key(in input, k string) {
 	if w.off&cNoSQLi == 0 && strings.IndexByte(k, '$') >= 0 {
 		if ok, rule := nosqliKey(k); ok {
 			w.add(cNoSQLi, rule, in, k, 0)
+			found = true
 		}
 	}
 	if w.off&cProto == 0 && containsFoldAt(k, "proto", rareProto) {
 		if ok, rule := protoKey(k); ok {
 			w.add(cProto, rule, in, k, 0)
+			found = true
 		}
 	}
 	in.key = true
 	_, bits := w.scan(k, false) // names are decoded by the walk already
-	w.detect(in, k, bits)
+	return w.detect(in, k, bits) || found
 }
 
 var rareProto = rarest("proto")
@@ -102,7 +115,7 @@ func (w *worker) add(class int, rule string, in input, v string, at int) {
 		at = 0
 	}
 	w.hits = append(w.hits, hit{class: classNames[i], rule: rule, severity: classSeverity[i], action: "log", loc: in.loc, name: name,
-		value: v, at: at, cred: in.cred, key: in.key})
+		value: v, at: at, cred: in.cred || credentialLocation(in.loc, in.name), key: in.key})
 }
 
 // request walks the inputs: path, query, headers, cookies, body.
@@ -173,6 +186,8 @@ func (w *worker) pathInput(raw string) string {
 		// the decoded path is examined as a value, and values are
 		// normalised: decode it again
 		path, bits = w.scan(path, false)
+	} else {
+		bits = resolve(path, bits)
 	}
 	if w.rs.anyValue {
 		w.values = append(w.values, kv{"path", "", path})
@@ -196,7 +211,7 @@ func (w *worker) pathInput(raw string) string {
 		if seg == "" || len(seg) == len(path) {
 			continue
 		}
-		if sb := w.st.pre.scan(seg) | cmdBit(seg); sb&classBits&^w.off != 0 {
+		if sb := resolve(seg, w.st.pre.scan(seg)); sb&classBits&^w.off != 0 {
 			w.detect(in, seg, sb&^cTraversal) // traversal needs the whole path
 		}
 	}
@@ -224,7 +239,7 @@ func (w *worker) params(loc, q string) {
 		if loc == "body" {
 			name = strings.Clone(name) // the body's bytes are reused
 		}
-		in := input{loc: loc, name: name, cred: redact.SensitiveParam(name)}
+		in := input{loc: loc, name: name}
 		w.key(in, name)
 		w.value(in, v, true)
 		if k2, v2, ok := strings.Cut(name, "="); ok && v == "" && k2 != "" {
@@ -246,18 +261,24 @@ func (w *worker) referer(h *http1.Header) bool {
 	if !ok || !strings.Contains(u, "://") || strings.ContainsAny(u, " <>'\"") {
 		return false
 	}
+	if w.wholeClean(h.Value) {
+		return true
+	}
 	in := input{loc: "header", name: h.Name}
-	w.value(in, u, false)
+	found := w.value(in, u, false)
 	if frag := strings.IndexByte(q, '#'); frag >= 0 {
-		w.value(in, q[frag+1:], true)
+		found = w.value(in, q[frag+1:], true) || found
 		q = q[:frag]
 	}
 	for q != "" {
 		var p string
 		p, q, _ = strings.Cut(q, "&")
 		k, v, _ := strings.Cut(p, "=")
-		w.value(in, k, true)
-		w.value(in, v, true)
+		found = w.value(in, k, true) || found
+		found = w.value(in, v, true) || found
+	}
+	if !found {
+		w.rememberWhole(h.Value)
 	}
 	return true
 }
@@ -269,16 +290,54 @@ func fileNameHeader(name string) bool {
 
 // cookies walks a Cookie header: names and values (which are
 // credentials: their evidence is masked but for what matched).
-func (w *worker) cookies(c string) {
-	for c != "" {
+func (w *worker) cookies(header string) {
+	if w.wholeClean(header) {
+		return // the same cookies as before: nothing in them
+	}
+	found := false
+	for c := header; c != ""; {
 		var p string
 		p, c, _ = strings.Cut(c, ";")
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
 		k = w.norm.norm(k, true) // frameworks URL-encode cookie names too
 		in := input{loc: "cookie", name: k, cred: true}
-		w.key(in, k)
-		w.value(in, v, true) // frameworks URL-encode cookie values
+		found = w.key(in, k) || found
+		found = w.value(in, v, true) || found // frameworks URL-encode cookie values
 	}
+	if !found {
+		w.rememberWhole(header)
+	}
+}
+
+// A client sends the same Cookie and Referer headers with many requests:
+// the worker remembers the whole values it found nothing in (a cache: the
+// same value under the same header name yields the same nothing). Not
+// when rules look at every value (any_value), which the walk collects.
+const maxWhole = 1024
+
+// wholeClean says whether a whole header value is remembered clean.
+func (w *worker) wholeClean(v string) bool {
+	if w.rs.anyValue || len(v) > maxCleanLen {
+		return false
+	}
+	_, ok := w.whole[v]
+	return ok
+}
+
+// rememberWhole remembers a clean whole header value seen before.
+func (w *worker) rememberWhole(v string) {
+	if w.rs.anyValue || len(v) > maxCleanLen {
+		return
+	}
+	sum := maphash.String(w.seed, v)
+	if i := sum % uint64(len(w.wholeOnce)); w.wholeOnce[i] != sum {
+		w.wholeOnce[i] = sum
+		return
+	}
+	if len(w.whole) >= maxWhole {
+		clear(w.whole)
+	}
+	w.whole[strings.Clone(v)] = struct{}{}
 }
 
 // authorization examines the credentials of Basic authentication (user
@@ -329,8 +388,8 @@ func (w *worker) typedBody(body []byte, ct, name string, depth int) {
 		}
 		w.value(input{loc: "body", name: name}, view(body), false)
 	case strings.Contains(lct, "json") || len(body) > 0 && (body[0] == '{' || body[0] == '['):
-		walkJSON(body, func(key string, val []byte, isKey bool) {
-			in := input{loc: "body", name: key, cred: redact.SensitiveParam(key)}
+		walkJSONBuf(body, &w.jbuf, func(key string, val []byte, isKey bool) {
+			in := input{loc: "body", name: key}
 			if isKey {
 				w.key(in, key)
 				return
@@ -345,7 +404,7 @@ func (w *worker) typedBody(body []byte, ct, name string, depth int) {
 			w.add(cXXE, rule, input{loc: "body", name: name}, view(body), strings.Index(lb, "<!doctype"))
 		}
 		walkXML(body, func(key string, val []byte) {
-			w.value(input{loc: "body", name: key, cred: redact.SensitiveParam(key)}, view(val), false)
+			w.value(input{loc: "body", name: key}, view(val), false)
 		})
 	default:
 		w.value(input{loc: "body", name: name}, view(body), false)
@@ -410,7 +469,7 @@ func (w *worker) header(i int, h *http1.Header) {
 	}
 	// a Host value is not remembered: its SSRF exemption (see detect) would
 	// make it clean for other headers too
-	in := input{loc: "header", name: h.Name, cred: redact.SensitiveHeader(h.Name)}
+	in := input{loc: "header", name: h.Name}
 	if !w.detect(in, v, bits) && h.Known() != http1.IDHost {
 		w.remember(h, v, bits)
 	}

@@ -36,7 +36,7 @@ var urlAttrs = set("href", "src", "action", "formaction", "data", "xlink:href", 
 	"srcdoc", "code", "content", "to", "values", "from", "by")
 
 // xssCheck is the XSS detector on v (lv in lower case).
-func xssCheck(v, lv string, in input) (bool, string, int) {
+func xssCheck(v, lv string, in input, prose bool) (bool, string, int) {
 	if len(lv) > 4096 {
 		v, lv = v[:4096], lv[:4096]
 	}
@@ -69,12 +69,12 @@ func xssCheck(v, lv string, in input) (bool, string, int) {
 	if i := strings.Index(lv, "constructor.constructor("); i >= 0 || strings.Contains(lv, "{{") && strings.Contains(lv, "$eval(") {
 		return true, "client_template", max(i, 0)
 	}
-	if !proseWords(lv, 5) {
+	if !prose {
 		if rule, at := jsCode(lv); rule != "" {
 			return true, rule, at
 		}
 	}
-	if strings.IndexByte(v, '<') >= 0 && libinjection.IsXSS(v) && !richText(lv) {
+	if strings.IndexByte(v, '<') >= 0 && !richText(lv) && libinjection.IsXSS(v) {
 		return true, "libinjection", strings.IndexByte(v, '<')
 	}
 	return false, "", 0
