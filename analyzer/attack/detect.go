@@ -110,8 +110,8 @@ var keywords = []struct {
 // a value need normalisation (needsNorm), so that one pass over a value
 // both finds its keywords and says whether it must be decoded first.
 const (
-	pNorm     = 1 << (numClasses + iota) // '%', '&', '\\'
-	pPlus                                // '+', a space in query and form values
+	pNorm = 1 << (numClasses + iota) // '%', '&', '\\'
+	pPlus                            // '+', a space in query and form values
 	// pWeakSQL: words and punctuation of SQL that prose has too (and, or,
 	// from, as, a parenthesis): they call for the SQL detector unless the
 	// value reads as prose

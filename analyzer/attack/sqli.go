@@ -803,7 +803,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 			case tk.s == "not" && j > 0 && t[j-1].kind == sStr && (n.s == "regexp" || n.s == "like" || n.s == "between"):
 				return "condition", t[j-1].pos
 			case n.kind == sOpen && !afterDot(t, j):
-				if (tk.f&fSpecific != 0) {
+				if tk.f&fSpecific != 0 {
 					return "function_" + tk.s, tk.pos
 				}
 				if (tk.s == "sleep" || tk.s == "benchmark") && (next(2).kind == sNum || next(2).kind == sOpen || next(2).kind == sWord && next(3).kind == sOp) {
@@ -834,7 +834,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 				return "system_variable", tk.pos
 			}
 		case sStr:
-			if (tk.f&fObject != 0) {
+			if tk.f&fObject != 0 {
 				return "schema_object", tk.pos
 			}
 		case sNum:
