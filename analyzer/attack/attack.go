@@ -39,7 +39,7 @@ type Config struct {
 	MaxTracked     int           `yaml:"max_tracked"`
 	// MaxBodyBytes of a body are examined.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
-	// DeepCheck runs Coraza with the OWASP Core Rule Set (off by default).
+	// DeepCheck runs Coraza with the OWASP Core Rule Set (on by default for the transactions the fast engine flags).
 	DeepCheck DeepConfig `yaml:"deep_check"`
 }
 

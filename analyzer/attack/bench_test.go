@@ -48,8 +48,9 @@ func corpusTxs(n int, keep func(req *http1.Request) bool) []*reassembly.Transact
 			req.Headers = slices.Clone(req.Headers)
 			req.Body.Data = slices.Clone(req.Body.Data)
 			req.Start = at.Add(time.Duration(len(out)) * time.Millisecond)
-			out = append(out, &reassembly.Transaction{Flow: reassembly.Flow{ID: fmt.Sprint("c", i), Client: netip.MustParseAddrPort("198.51.100.7:40000"),
-				Server: netip.MustParseAddrPort("10.0.0.1:80")}, Exchange: http1.Exchange{Request: &req, Response: &http1.Response{Status: 200}}})
+			f := benignFlow
+			f.ID = fmt.Sprint("c", i)
+			out = append(out, &reassembly.Transaction{Flow: f, Exchange: http1.Exchange{Request: &req, Response: &http1.Response{Status: 200}}})
 		})
 		conn.SetClient(http1.DirA)
 		conn.Data(http1.DirA, g.next(), at, at)
@@ -57,6 +58,9 @@ func corpusTxs(n int, keep func(req *http1.Request) bool) []*reassembly.Transact
 	}
 	return out
 }
+
+// benignFlow is the connection the corpus transactions come over.
+var benignFlow = reassembly.Flow{Client: netip.MustParseAddrPort("198.51.100.7:40000"), Server: netip.MustParseAddrPort("10.0.0.1:80")}
 
 // BenchmarkAnalyzeJSON is the fast engine's cost per API call with a
 // JSON body (POST, PUT and PATCH of the benign corpus: users, products

@@ -14,6 +14,7 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/types"
 
+	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 )
 
@@ -113,7 +114,7 @@ func newDeep(cfg DeepConfig) (*deep, error) {
 
 // defaultDeepPerSecond is the default budget of checks per worker and
 // second of capture time (see the README for how it was chosen).
-const defaultDeepPerSecond = 200
+const defaultDeepPerSecond = 100
 
 func compileCRS(paranoia int) (coraza.WAF, error) {
 	directives := fmt.Sprintf(`Include @coraza.conf-recommended
@@ -239,6 +240,22 @@ func locationOf(v string) string {
 	return "body"
 }
 
+// inQuery says whether a query string has a parameter named name.
+func inQuery(q, name string) bool {
+	if name == "" {
+		return false
+	}
+	for q != "" {
+		var p string
+		p, q, _ = strings.Cut(q, "&")
+		k, _, _ := strings.Cut(p, "=")
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
 // check runs the Core Rule Set over one request.
 func (d *deep) check(tx *reassembly.Transaction, maxBody int) crsResult {
 	req := tx.Request
@@ -292,6 +309,15 @@ func (d *deep) check(tx *reassembly.Transaction, maxBody int) crsResult {
 		m := crsMatch{id: r.ID(), class: crsClass(r.ID(), r.Tags()), severity: crsSeverity(r.Severity()), msg: mr.Message()}
 		if ds := mr.MatchedDatas(); len(ds) > 0 {
 			m.loc, m.name, m.value = locationOf(ds[0].Variable().Name()), ds[0].Key(), ds[0].Value()
+			if m.loc == "body" && inQuery(req.Query, m.name) {
+				m.loc = "query" // ARGS is query and body parameters alike
+			}
+			if m.loc == "path" {
+				// the URI with its query: parameters that are secrets are masked
+				if p, q, ok := strings.Cut(m.value, "?"); ok {
+					m.value = p + "?" + redact.Query(q)
+				}
+			}
 		}
 		res.matches = append(res.matches, m)
 	}
