@@ -331,6 +331,16 @@ func TestCRSCorpusDeep(t *testing.T) {
 		t.Skip("the deep check over the corpus takes a while")
 	}
 	loadCRS(t) // skips when the corpus is missing
+	// the default configuration: the deep check on what the fast engine
+	// flagged, at paranoia level 1 (reported, not a target)
+	{
+		st, err := NewState(NewConfig(), zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, neg, _ := crsEvalOf(t, newWorker(st), targetLabels)
+		crsReport(t, "fast engine and the default deep check (flagged transactions, paranoia level 1)", pos, neg)
+	}
 	levels := []int{2}
 	if os.Getenv("APITAP_CRS_DEEP_PL1") != "" {
 		levels = []int{1, 2}

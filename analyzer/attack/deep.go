@@ -303,7 +303,9 @@ func (d *deep) check(tx *reassembly.Transaction, maxBody int) crsResult {
 		for _, t := range r.Tags() {
 			attack = attack || strings.HasPrefix(t, "attack-")
 		}
-		if !attack { // setup, paranoia-level markers and anomaly scoring are not findings
+		if !attack || mr.Message() == "" {
+			// setup, paranoia-level markers, anomaly scoring and rules
+			// that only keep count (nolog, no message) are not findings
 			continue
 		}
 		m := crsMatch{id: r.ID(), class: crsClass(r.ID(), r.Tags()), severity: crsSeverity(r.Severity()), msg: mr.Message()}

@@ -890,7 +890,7 @@ func sqlRulesIn(t []sqlTok, lv string, inner bool) (string, int) {
 	}
 	// a value that starts as a SQL condition: AND 7639=(, or 1=', || c == '
 	if t[0].kind == sWord && (t[0].s == "and" || t[0].s == "or") && len(t) > 2 && (t[1].kind == sNum || t[1].kind == sWord || t[1].kind == sOpen || t[1].kind == sStr) &&
-		(sqlTautology(t, 1) && !sqlWordsOnly(t[1:]) || sqlJSONOp(t) || t[1].kind == sWord && len(t) > 2 && t[2].kind == sOpen && (t[1].f&fStrong != 0) || t[len(t)-1].kind == sComment) {
+		(sqlTautology(t, 1) && !sqlWordsOnly(t[1:]) && !sqlJuxtaposed(t, 1) || sqlJSONOp(t) || t[1].kind == sWord && len(t) > 2 && t[2].kind == sOpen && (t[1].f&fStrong != 0) || t[len(t)-1].kind == sComment) {
 		return "boolean_fragment", t[0].pos
 	}
 	if sqlComparison(t) {
@@ -1228,6 +1228,25 @@ func sqlTautology(t []sqlTok, k int) bool {
 			return j > k && (n == "null" || n == "not" || n == "true" || n == "false")
 		case tk.kind == sComment || tk.kind == sSemi:
 			return false
+		}
+	}
+	return false
+}
+
+// sqlJuxtaposed says whether the left operand of the comparison from k on
+// has two plain words in a row ("or use the <b"): prose, not an
+// expression.
+func sqlJuxtaposed(t []sqlTok, k int) bool {
+	const sql = fKeyword | fSpecific | fStrong | fObject | fType
+	for j := k + 1; j < len(t) && j < k+10; j++ {
+		if t[j].kind != sWord {
+			if t[j].kind == sOp || t[j].kind == sComment || t[j].kind == sSemi {
+				return false
+			}
+			continue
+		}
+		if t[j-1].kind == sWord && t[j].f&sql == 0 && t[j-1].f&sql == 0 {
+			return true
 		}
 	}
 	return false
