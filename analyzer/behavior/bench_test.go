@@ -41,7 +41,7 @@ func BenchmarkAnalyze(b *testing.B) {
 // is moved span later in capture time (as a longer capture would be).
 func benchAnalyze(b *testing.B, txs []*reassembly.Transaction, span time.Duration) {
 	tr := NewTracker(NewConfig(), "b")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -131,6 +131,7 @@ func (g *gen) bruteForce() {
 func (g *gen) bruteForceDistributed() {
 	sc := g.scenario("brute_force_distributed", true, "brute_force")
 	victim := "admin@example.com"
+	g.out.Scenarios[sc].Users = append(g.out.Scenarios[sc].Users, victim) // the account attacked is named in the detection
 	t := g.at(g.uniform(10*time.Minute, g.span-20*time.Minute))
 	var cs []*client
 	for k := 0; k < 4+g.r.IntN(5); k++ {
