@@ -17,6 +17,7 @@
 package aggregate
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -33,6 +34,56 @@ type open struct {
 	emitted  time.Time
 	pending  int
 	lastSeen time.Time
+	// with Clients: the first evidence, the clients (by address) and their
+	// counts, and what the bound left out
+	base    []event.Evidence
+	clients []client
+	others  int // occurrences of clients not listed
+}
+
+type client struct {
+	ip string
+	n  int
+}
+
+// client counts n occurrences of ip (listed up to max clients).
+func (o *open) client(ip string, n, max int) {
+	if ip == "" {
+		return
+	}
+	for i := range o.clients {
+		if o.clients[i].ip == ip {
+			o.clients[i].n += n
+			return
+		}
+	}
+	if len(o.clients) < max {
+		o.clients = append(o.clients, client{ip: ip, n: n})
+		return
+	}
+	o.others += n
+}
+
+// evidence is the detection's evidence with its clients, busiest first.
+func (o *open) evidence() []event.Evidence {
+	if o.clients == nil {
+		return o.d.Evidence
+	}
+	cs := slices.Clone(o.clients)
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].n != cs[j].n {
+			return cs[i].n > cs[j].n
+		}
+		return cs[i].ip < cs[j].ip
+	})
+	ev := slices.Clip(o.base)
+	for _, c := range cs {
+		ev = append(ev, event.Evidence{Location: "client", Name: c.ip, Value: strconv.Itoa(c.n) + " requests", Rule: "client"})
+	}
+	if o.others > 0 {
+		ev = append(ev, event.Evidence{Location: "client", Name: "others", Value: strconv.Itoa(o.others) + " requests from clients not listed", Rule: "client"})
+	}
+	return ev
 }
 
 // Aggregator holds the open detections of one worker.
@@ -40,6 +91,7 @@ type Aggregator struct {
 	Interval  time.Duration
 	Max       int
 	Prefix    string // of detection ids ("sd-", "cf-")
+	Clients   int    // list up to this many clients per detection (see analyzer.FoldSpec)
 	open      map[Key]*open
 	Untracked uint64 // detections emitted without aggregation (bound reached)
 	// the detection Add found last: the same finding repeats on call after
@@ -82,7 +134,14 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 
 // Spec is what stage two needs to fold this aggregator's occurrences.
 func (a *Aggregator) Spec() analyzer.FoldSpec {
-	return analyzer.FoldSpec{Prefix: a.Prefix, Interval: a.Interval, Max: a.Max}
+	return analyzer.FoldSpec{Prefix: a.Prefix, Interval: a.Interval, Max: a.Max, Clients: a.Clients}
+}
+
+// FromSpec returns the aggregator folding a spec's occurrences.
+func FromSpec(spec analyzer.FoldSpec) *Aggregator {
+	a := New(spec.Interval, spec.Max, spec.Prefix)
+	a.Clients = spec.Clients
+	return a
 }
 
 // Emit emits a new detection d (its Count, FirstSeen and LastSeen set)
@@ -94,13 +153,19 @@ func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
 		f.Fold(a.Spec(), k, &d)
 		return
 	}
-	d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
-	emit.Detection(&d)
+	o := &open{d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	if a.Clients > 0 {
+		o.base = slices.Clone(d.Evidence)
+		o.client(d.Actor.IP, max(d.Count, 1), a.Clients)
+		o.d.Evidence = o.evidence()
+	}
+	o.d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
+	emit.Detection(&o.d)
 	if len(a.open) >= a.Max {
 		a.Untracked++
 		return
 	}
-	a.open[k] = &open{d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	a.open[k] = o
 }
 
 // Fold counts one occurrence d reported under k (stage two): the first
@@ -110,6 +175,9 @@ func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
 	if a.Add(k, max(d.Count, 1), d.LastSeen, d.Severity) {
 		if d.Confirmed { // a.lastO is k's open detection after Add
 			a.lastO.d.Confirmed = true
+		}
+		if a.Clients > 0 {
+			a.lastO.client(d.Actor.IP, max(d.Count, 1), a.Clients)
 		}
 		return
 	}
@@ -130,6 +198,9 @@ func (a *Aggregator) Flush(now time.Time, emit analyzer.Emitter, final bool) {
 		if o.pending > 0 && (final || now.Sub(o.emitted) >= a.Interval) {
 			d := o.d
 			d.LastSeen = o.lastSeen
+			if a.Clients > 0 {
+				d.Evidence = o.evidence()
+			}
 			d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
 			emit.Detection(&d)
 			o.emitted, o.pending = now, 0
