@@ -175,12 +175,22 @@ func claim(cs []crawler, low string, addr netip.Addr) (int, bool) {
 	return -1, false
 }
 
+// healthPaths are the paths health checks ask for (lower case).
+var healthPaths = []string{"/healthz", "/readyz", "/livez", "/health", "/healthcheck", "/health-check", "/ping", "/status", "/ready", "/alive",
+	"/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness", "/-/healthy", "/-/ready", "/api/health", "/_health"}
+
 // healthPath says whether a path is one that health checks ask for.
 func healthPath(p string) bool {
-	switch strings.ToLower(strings.TrimRight(p, "/")) {
-	case "/healthz", "/readyz", "/livez", "/health", "/healthcheck", "/health-check", "/ping", "/status", "/ready", "/alive",
-		"/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness", "/-/healthy", "/-/ready", "/api/health", "/_health":
-		return true
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	if len(p) < 5 || len(p) > 26 {
+		return false
+	}
+	for _, h := range healthPaths {
+		if len(h) == len(p) && strings.EqualFold(h, p) {
+			return true
+		}
 	}
 	return false
 }

@@ -174,7 +174,7 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 	c.attempts++
 	c.failures++
 	c.users.add(user)
-	if c.addrs.add(addrKey(o.Client)) {
+	if c.addrs.add(o.ClientKey) {
 		if len(c.members) < maxMembers {
 			c.members = append(c.members, o.Client)
 		} else {
@@ -182,6 +182,7 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 		}
 	}
 	fu := c.users.estimate()
+	fresh := !c.active
 	if !c.active {
 		if fu < 2*cfg.StuffingUsers || c.addrs.estimate() < 3 || float64(fu) < cfg.CampaignFactor*max(float64(c.usual.mean), 2) {
 			return
@@ -201,13 +202,13 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 		Value: fmt.Sprintf("%d distinct usernames failed at this endpoint from %d addresses in the window (usually %.0f); this address only failed", fu, c.addrs.estimate(), c.usual.mean),
 		Rule:  fmt.Sprintf("stuffing_users>=%d across addresses, %.0fx the usual", 2*cfg.StuffingUsers, cfg.CampaignFactor)}}
 	id := campaignID(c.key)
-	check := c.members
-	if !slices.Contains(check, o.Client) {
-		check = append(check[:len(check):len(check)], o.Client)
+	check := c.members // when the campaign is found: every address so far
+	if !fresh {
+		check = []netip.Addr{o.Client} // then each as it comes
 	}
 	for _, addr := range check {
 		m := t.actors[addrKey(addr)]
-		if m == nil || m.login == nil || m.emitted[cStuffing] == c.start || t.shared(addr) {
+		if m == nil || m.login == nil || m.emitted[cStuffing] == c.start || t.shared(addrKey(addr)) {
 			continue
 		}
 		l := m.login
@@ -238,7 +239,7 @@ func (a *Analyzer) flushLogins(now int64) {
 				continue
 			}
 			m := t.actors[addrKey(p.addr)]
-			if m == nil || m.login == nil || m.login.successes > 0 || m.login.failures == 0 || t.shared(p.addr) {
+			if m == nil || m.login == nil || m.login.successes > 0 || m.login.failures == 0 || t.shared(addrKey(p.addr)) {
 				continue
 			}
 			a.ep, a.epSet, a.primary, a.claimed = c.ep, true, 0, false

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	mbits "math/bits"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -40,6 +41,11 @@ type Analyzer struct {
 	claimed bool
 	ep      event.Endpoint
 	epSet   bool
+	epState *epState // the endpoint's state (nil when the table is full)
+	// the last crawler claim checked against its ranges
+	crawlerIP  netip.Addr
+	crawlerIdx int8
+	crawlerOK  bool
 }
 
 // NewAnalyzer returns the analyzer feeding t.
@@ -150,11 +156,11 @@ func (a *Analyzer) process(o *Observation) uint16 {
 	}
 	var key uint64
 	if k == kIP {
-		key = addrKey(o.Client)
+		key = o.ClientKey
 	} else {
 		key = keyOf(k, kv)
 	}
-	ld := t.observeEndpoint(o, key)
+	ld := t.observeEndpoint(o, a.epState, key)
 	r := t.touch(key, k, now)
 	a.primary = key
 	a.identify(r, o, user)
@@ -163,9 +169,9 @@ func (a *Analyzer) process(o *Observation) uint16 {
 		a.classify(r, o, k)
 		a.context(r, o)
 	} else {
-		t.sawPrint(o.Print, o.Client, o.Attacks != 0)
+		t.sawPrint(o.Print, o.ClientKey, o.Attacks != 0)
 	}
-	shared := k == kIP && t.shared(o.Client)
+	shared := k == kIP && t.shared(o.ClientKey)
 	// a surge: its heavy senders (at least ten requests, at least half an
 	// even share), not whoever happened to call the endpoint then
 	if ld.surge && !shared && ld.mine >= 10 && float64(ld.mine)*2*float64(ld.actors) >= float64(ld.count) && r.emitted[cDos] != ld.minute*int64(time.Minute) {
@@ -198,9 +204,10 @@ func (a *Analyzer) process(o *Observation) uint16 {
 	}
 	var bits uint16
 	if now-r.emitMax < t.window { // else no detection of the actor is in its window
-		for c := range r.emitted {
-			if e := r.emitted[c]; e != 0 && now-e < t.window {
-				bits |= abuseBit(class(c))
+		for m := r.emitSet; m != 0; m &= m - 1 {
+			c := class(mbits.TrailingZeros16(m))
+			if e := r.emitted[c]; now-e < t.window {
+				bits |= abuseBit(c)
 			}
 		}
 	}
@@ -225,6 +232,7 @@ func (a *Analyzer) detectAs(r *record, c class, winStart, now int64, sev string,
 		return false // once per actor, class and window (windows of two detectors of a class overlap)
 	}
 	r.emitted[c] = winStart
+	r.emitSet |= 1 << c
 	r.emitMax = max(r.emitMax, winStart)
 	r.dets[c]++
 	t.raise(r, now, severityScore[sev], classStage[c])
@@ -237,7 +245,7 @@ func (a *Analyzer) detectAs(r *record, c class, winStart, now int64, sev string,
 		h *= 1099511628211
 	}
 	actor := r.exported()
-	if r.kind != kIP && r.ipSeen && t.shared(r.lastIP) {
+	if r.kind != kIP && r.ipSeen && t.shared(addrKey(r.lastIP)) {
 		// a NAT gateway's or proxy's address is not this actor's: never name
 		// it (a blocklist keyed by address would block everyone behind it)
 		actor.IP = ""
@@ -245,6 +253,9 @@ func (a *Analyzer) detectAs(r *record, c class, winStart, now int64, sev string,
 	}
 	if campaign != "" {
 		actor.Fingerprint = campaign
+	}
+	if o := &a.obs; r.key == a.primary && o.Peer.IsValid() && actor.IP != "" && r.lastIP == o.Client {
+		actor.Peer = o.Peer.String() // the proxy the client was resolved through
 	}
 	a.out = append(a.out, event.Detection{
 		ID:    "bh-" + hex.EncodeToString([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}),
@@ -270,8 +281,9 @@ func (a *Analyzer) span(c class) int64 {
 // identify records the identities of the request on its actor.
 func (a *Analyzer) identify(r *record, o *Observation, user string) {
 	t := a.t
-	if r.sawIP(o.Client, 8) && r.kind != kIP && r.kind != kFP {
-		t.sawPrincipal(o.Client, r.key)
+	if r.sawIP(o.Client, 8) && r.kind != kIP && r.kind != kFP && !r.announced.has(o.ClientKey) {
+		r.announced.add(o.ClientKey)
+		t.sawPrincipal(o.ClientKey, r.key)
 	}
 	if r.lastFP != o.Print {
 		r.lastFP = o.Print
@@ -359,7 +371,7 @@ func (a *Analyzer) context(r *record, o *Observation) {
 		}
 		c.start = o.At
 	}
-	c.cur.add(addrKey(o.Client))
+	c.cur.add(o.ClientKey)
 	c.curP.add(o.Print)
 }
 
@@ -367,7 +379,7 @@ func (a *Analyzer) context(r *record, o *Observation) {
 // from an address and a client software it never used before.
 func newContext(r *record, o *Observation) bool {
 	c := r.ctx
-	return c != nil && c.windows > 0 && !c.known.has(addrKey(o.Client)) && !c.knownP.has(o.Print)
+	return c != nil && c.windows > 0 && !c.known.has(o.ClientKey) && !c.knownP.has(o.Print)
 }
 
 // rate: requests per minute against the usual per-minute rate of the
@@ -382,14 +394,15 @@ func (a *Analyzer) rate(r *record, o *Observation, shared bool) {
 				r.usualRate.learn(float64(r.minCount))
 			}
 		}
-		r.minute, r.minCount, r.rateFlag, fresh = m, 0, false, true
+		r.minute, r.minCount, r.rateFlag, r.rateNext, fresh = m, 0, false, 0, true
 	}
 	old := r.minCount
 	r.minCount++
 	t.peers[r.grp].rate.set(old, r.minCount, fresh)
-	if r.minCount < uint32(cfg.RatePerMinute) || shared || a.claimed || r.emitted[cRate] == r.minute*int64(time.Minute) {
+	if r.minCount < uint32(cfg.RatePerMinute) || r.minCount < r.rateNext || shared || a.claimed || r.emitted[cRate] == r.minute*int64(time.Minute) {
 		return
 	}
+	r.rateNext = r.minCount + r.minCount/8 // the baseline moves slowly: look again a little later
 	rate := func(p *peerStats) *hist { return &p.rate }
 	ref, ok := t.peerRef(rate, r.grp, 0.99, r.minCount)
 	factor := cfg.RateFactor
@@ -503,14 +516,16 @@ func (a *Analyzer) walk(r *record, o *Observation, k kind, ld load, shared bool)
 	if ok {
 		sw.ok++
 	}
-	if sw.ids.add(o.Object, 4*cfg.IDWalk) && o.Numeric {
-		if sw.numeric == 0 || o.ObjectNum < sw.lo {
-			sw.lo = o.ObjectNum
+	if sw.ids.add(o.Object, 4*cfg.IDWalk) {
+		if v, num := o.objectNum(); num {
+			if sw.numeric == 0 || v < sw.lo {
+				sw.lo = v
+			}
+			if sw.numeric == 0 || v > sw.hi {
+				sw.hi = v
+			}
+			sw.numeric++
 		}
-		if sw.numeric == 0 || o.ObjectNum > sw.hi {
-			sw.hi = o.ObjectNum
-		}
-		sw.numeric++
 	}
 	n := sw.ids.len()
 	// a dense run of numeric ids is a walk (scattered ids are left to the
@@ -769,7 +784,7 @@ func (a *Analyzer) slow(r *record, o *Observation, conf float64, why string) {
 	st.probes++
 	st.classes |= o.Attacks
 	st.paths.add(keyOf(kSession, o.Path), 64)
-	st.ips.add(addrKey(o.Client), 64)
+	st.ips.add(o.ClientKey, 64)
 	// slow: spread over a normal window at least, from several addresses
 	if int(st.probes) >= cfg.SlowProbes && st.ips.len() >= 3 && o.At-st.start >= t.window && r.emitted[cSlow] != st.start {
 		a.detect(r, cSlow, st.start, o.At, "medium", conf, int(st.probes),
@@ -780,7 +795,7 @@ func (a *Analyzer) slow(r *record, o *Observation, conf float64, why string) {
 
 // sawPrint counts an unauthenticated request's address under its
 // fingerprint.
-func (t *Tracker) sawPrint(fp uint64, addr netip.Addr, probing bool) {
+func (t *Tracker) sawPrint(fp, addr uint64, probing bool) {
 	ps := t.prints[fp]
 	if ps == nil {
 		if len(t.prints) >= maxPrints {
@@ -789,7 +804,7 @@ func (t *Tracker) sawPrint(fp uint64, addr netip.Addr, probing bool) {
 		ps = &printState{}
 		t.prints[fp] = ps
 	}
-	h := addrKey(addr)
+	h := addr
 	ps.addrs.add(h)
 	if probing {
 		ps.probing.add(h)
@@ -821,15 +836,10 @@ func sensitiveNames(bits uint64) string {
 // against the usual, and (for a 2xx read of an object by a principal)
 // whether the endpoint's objects are read by several principals (walking
 // them is scraping a catalog, not reading other users' objects).
-func (t *Tracker) observeEndpoint(o *Observation, principal uint64) (l load) {
+func (t *Tracker) observeEndpoint(o *Observation, e *epState, principal uint64) (l load) {
 	cfg := t.cfg
-	e := t.endpoints[o.Endpoint]
 	if e == nil {
-		if len(t.endpoints) >= maxEndpoints {
-			return l
-		}
-		e = &epState{first: map[uint64]uint64{}}
-		t.endpoints[o.Endpoint] = e
+		return l
 	}
 	now := o.At
 	if m := now / int64(time.Minute); m > e.minute { // a late transaction counts in the current minute
@@ -895,19 +905,15 @@ func (t *Tracker) observeEndpoint(o *Observation, principal uint64) (l load) {
 	return l
 }
 
-// wantsOwner says whether an endpoint's answers may carry owner fields.
-func (t *Tracker) wantsOwner(ep uint64) bool { return t.endpoints[ep].wantsOwner() }
-
-// sawOwner counts one answer of the endpoint searched for an owner field.
-func (t *Tracker) sawOwner(ep uint64, found bool) {
+// endpoint returns an endpoint's state, new when there is room (nil when
+// the table is full).
+func (t *Tracker) endpoint(ep uint64) *epState {
 	e := t.endpoints[ep]
-	if e == nil {
-		return
+	if e == nil && len(t.endpoints) < maxEndpoints {
+		e = &epState{first: map[uint64]uint64{}}
+		t.endpoints[ep] = e
 	}
-	e.ownerChecks++
-	if found {
-		e.ownerHits++
-	}
+	return e
 }
 
 // verified says whether addr is in the published ranges of crawler i.

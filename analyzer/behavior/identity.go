@@ -114,12 +114,26 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 				continue
 			}
 		}
-		for j := 0; j < len(name); j++ {
-			h ^= uint64(name[j])
-			h *= 1099511628211
+		// the name as sent (casing counts), a word at a time (mixName,
+		// inline: this runs for every header of every request)
+		const k = 0x9e3779b97f4a7c15
+		var t uint64
+		switch n := len(name); {
+		case n >= 8:
+			for i := 0; i+8 < n; i += 8 {
+				h = (h ^ word(name, i)) * k
+				h ^= h >> 31
+			}
+			t = word(name, n-8)
+		case n >= 4:
+			t = uint64(half(name, 0)) | uint64(half(name, n-4))<<32
+		default:
+			for i := 0; i < n; i++ {
+				t = t<<8 | uint64(name[i])
+			}
 		}
-		h ^= '\n'
-		h *= 1099511628211
+		h = (h ^ t ^ uint64(len(name))<<56) * k
+		h ^= h >> 31
 	}
 	id.shape = h
 	info, ok := r.uaInfo[id.ua]
@@ -149,12 +163,7 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 			r.uaInfo[strings.Clone(id.ua)] = info
 		}
 	}
-	fam := info.family
-	for j := 0; j < len(fam); j++ {
-		h ^= uint64(fam[j])
-		h *= 1099511628211
-	}
-	id.fp = h
+	id.fp = mixName(h, info.family)
 	id.agent, id.crawler = info.agent, info.crawler
 	id.tool = info.agent != agentBrowser
 	id.spoofed = !id.tool && acceptLang == ""
@@ -164,6 +173,30 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 			id.ip = a
 		}
 	}
+}
+
+// mixName folds a header name (as sent: casing counts) into a print, a
+// word at a time.
+func mixName(h uint64, s string) uint64 {
+	const k = 0x9e3779b97f4a7c15
+	n := len(s)
+	var t uint64
+	switch {
+	case n >= 8: // whole words, then the last 8 bytes (overlapping)
+		for i := 0; i+8 < n; i += 8 {
+			h = (h ^ word(s, i)) * k
+			h ^= h >> 31
+		}
+		t = word(s, n-8)
+	case n >= 4: // the first and the last 4 bytes (overlapping)
+		t = uint64(half(s, 0)) | uint64(half(s, n-4))<<32
+	default:
+		for i := 0; i < n; i++ {
+			t = t<<8 | uint64(s[i])
+		}
+	}
+	h = (h ^ t ^ uint64(n)<<56) * k // the length: "ab"+"c" is not "a"+"bc"
+	return h ^ h>>31
 }
 
 // The request headers resolve reads.

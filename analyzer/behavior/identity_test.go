@@ -278,7 +278,7 @@ func TestLateTransactions(t *testing.T) {
 	base := t0.UnixNano() - t0.UnixNano()%minute
 	for m := int64(0); m < 5; m++ {
 		for i := int64(0); i < 1000; i++ {
-			tr.observeEndpoint(&Observation{Endpoint: 7, At: base + m*minute + i*int64(time.Millisecond)*50, Status: 200, Latency: 0.01}, 1)
+			tr.observeEndpoint(&Observation{Endpoint: 7, At: base + m*minute + i*int64(time.Millisecond)*50, Status: 200, Latency: 0.01}, tr.endpoint(7), 1)
 		}
 	}
 	var l load
@@ -287,7 +287,7 @@ func TestLateTransactions(t *testing.T) {
 		if i%2 == 1 {
 			at = base + 4*minute + 59*int64(time.Second)
 		}
-		l = tr.observeEndpoint(&Observation{Endpoint: 7, At: at, Status: 200, Latency: 0.01}, 1)
+		l = tr.observeEndpoint(&Observation{Endpoint: 7, At: at, Status: 200, Latency: 0.01}, tr.endpoint(7), 1)
 	}
 	if l.usual < 500 {
 		t.Errorf("usual rate %.0f after late transactions, want about 1000", l.usual)

@@ -16,10 +16,10 @@ func (a *Analyzer) logins(r *record, o *Observation, k kind, shared bool, ep *ep
 	lo := &o.Login
 	src := r
 	if k != kIP {
-		src = t.touch(addrKey(o.Client), kIP, o.At)
+		src = t.touch(o.ClientKey, kIP, o.At)
 		a.identify(src, o, "")
 		src.requests++ // the principal's record counted it otherwise
-		shared = t.shared(o.Client)
+		shared = t.shared(o.ClientKey)
 	}
 	switch lo.Kind {
 	case lkAttempt:
@@ -102,7 +102,7 @@ func (a *Analyzer) login(src *record, o *Observation, shared bool, ep *epState) 
 	}
 	if !lo.OK {
 		tl.tFail++
-		tl.tIPs.add(addrKey(o.Client), 64)
+		tl.tIPs.add(o.ClientKey, 64)
 		if int(tl.tFail) >= 2*cfg.BruteForce && tl.tIPs.len() >= 3 && tr.emitted[cBrute] != tl.tStart {
 			a.detect(tr, cBrute, tl.tStart, o.At, "medium", 0.75, int(tl.tFail),
 				[]event.Evidence{{Location: "body", Name: "username", Value: fmt.Sprintf("%d failed logins from %d addresses against this account", tl.tFail, tl.tIPs.len()),

@@ -19,9 +19,10 @@ import (
 // (User, APIKey, Session, Login.User) are hashed or redacted before
 // anything leaves the sensor.
 type Observation struct {
-	At     int64      // capture time of the request, Unix nanoseconds
-	Client netip.Addr // resolved through trusted proxies
-	Peer   netip.Addr // the proxy the client was resolved through (invalid if none)
+	At        int64      // capture time of the request, Unix nanoseconds
+	Client    netip.Addr // resolved through trusted proxies
+	ClientKey uint64     // hash of Client (its address actor's key)
+	Peer      netip.Addr // the proxy the client was resolved through (invalid if none)
 
 	// who
 	User    string // JWT sub (or client_id), Basic user
@@ -42,9 +43,8 @@ type Observation struct {
 	Host, Method, Path string // for detections (the template is made when one is)
 	Endpoint           uint64 // host, method and path template
 	Object             uint64 // the last parameter segment of the path (an object id), 0 if none
-	ObjectNum          int64  // its value when numeric
-	Numeric            bool
-	Priv               bool // an administrative path segment
+	ObjectID           string // that segment (its decimal value is read only when a walk needs it: objectNum)
+	Priv               bool   // an administrative path segment
 
 	// the answer
 	Status             int
@@ -68,7 +68,7 @@ type LoginOutcome struct {
 	OK      bool   // the login succeeded
 	Session string // the session cookie a successful login set
 	Form    uint64 // the request body's field names, in order (the tool's template)
-	Answer  uint64 // the class of the answer (status and body shape, the username removed)
+	Answer  uint64 // the class of the answer (status and body shape, the username removed); failures and probes only
 }
 
 // Login kinds.
@@ -88,18 +88,25 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 	if req == nil || req.Start.IsZero() {
 		return false
 	}
-	*o = Observation{At: req.Start.UnixNano(), Crawler: -1, Host: req.Host, Method: req.Method, Path: req.Path,
-		Attacks: tx.Notes.Attacks, AttackSucceeded: tx.Notes.AttackSucceeded}
+	// every field is set (no clearing of the whole struct first: it is
+	// large, and this runs on every transaction)
 	id := &a.id
 	a.res.resolve(tx, id)
-	o.Client, o.Peer = id.ip, tx.PeerAddr()
+	o.At, o.Host, o.Method, o.Path = req.Start.UnixNano(), req.Host, req.Method, req.Path
+	o.Attacks, o.AttackSucceeded = tx.Notes.Attacks, tx.Notes.AttackSucceeded
+	o.Client, o.ClientKey, o.Peer = id.ip, addrKey(id.ip), tx.PeerAddr()
 	o.User, o.Service, o.Basic, o.APIKey, o.Session = id.user, id.service, id.basic, id.apiKey, id.session
 	o.Print, o.Shape, o.Agent, o.UA, o.Spoofed = id.fp, id.shape, id.agent, id.ua, id.spoofed
+	o.Crawler, o.Checked = -1, false
 	if id.crawler >= 0 {
-		o.Crawler, o.Checked = id.crawler, a.t.verified(int(id.crawler), id.ip)
+		if a.crawlerIP != id.ip || a.crawlerIdx != id.crawler { // crawlers come back from the same address
+			a.crawlerIP, a.crawlerIdx, a.crawlerOK = id.ip, id.crawler, a.t.verified(int(id.crawler), id.ip)
+		}
+		o.Crawler, o.Checked = id.crawler, a.crawlerOK
 	}
 	o.Health = id.agent == agentChecker && (internalAddr(id.ip) || healthPath(req.Path)) ||
-		healthPath(req.Path) && internalAddr(id.ip) && id.user == "" && id.apiKey == "" && (req.Method == "GET" || req.Method == "HEAD")
+		id.user == "" && id.apiKey == "" && (req.Method == "GET" || req.Method == "HEAD") && internalAddr(id.ip) && healthPath(req.Path)
+	o.Status, o.RespSize, o.Latency, o.Sensitive = 0, 0, 0, 0
 	resp := tx.Response
 	if resp != nil {
 		o.Status = resp.Status
@@ -110,40 +117,50 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 		o.Sensitive = tx.Notes.SensitiveResponse
 	}
 	o.ReqBytes = req.Body.WireBytes
-	tpl, idSeg, priv := a.paths.info(req.Path)
+	o.Object, o.ObjectID, o.Owner, o.MassAssigned = 0, "", 0, ""
+	o.Login = LoginOutcome{}
+	tpl, idSeg, priv, flags := a.paths.info(req.Path)
 	o.Endpoint = tpl ^ keyOfLower(kUser, req.Host) ^ keyOf(kIP, req.Method)
 	o.Priv = priv
 	if idSeg != "" {
-		o.Object = keyOf(kSession, idSeg)
-		if v, ok := parseID(idSeg); ok {
-			o.ObjectNum, o.Numeric = v, true
-		}
+		o.Object, o.ObjectID = keyOf(kSession, idSeg), idSeg
 	}
+	a.epState = a.t.endpoint(o.Endpoint)
 	principal := o.User != "" || o.APIKey != "" || o.Session != ""
-	if principal && o.Object != 0 && o.ok2xx() && resp != nil && a.t.wantsOwner(o.Endpoint) {
+	if principal && o.Object != 0 && o.ok2xx() && resp != nil && a.epState.wantsOwner() {
 		if ow := ownerOf(resp.Body.Data); ow != nil {
 			o.Owner = keyOf(kUser, string(ow))
 		}
-		a.t.sawOwner(o.Endpoint, o.Owner != 0)
+		a.epState.sawOwner(o.Owner != 0)
 	}
 	if principal && o.ok2xx() && resp != nil && (req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH") {
 		o.MassAssigned = massAssigned(req.Body.Data, resp.Body.Data)
 	}
 	switch req.Method {
 	case "POST":
-		tplStr := ""
-		if len(a.t.cfg.LoginPaths) > 0 {
-			tplStr = a.template(req.Path)
+		if flags&lastLogin != 0 || len(a.t.cfg.LoginPaths) > 0 {
+			tplStr := ""
+			if len(a.t.cfg.LoginPaths) > 0 {
+				tplStr = a.template(req.Path)
+			}
+			if la, ok := a.res.parseLogin(tx, tplStr); ok {
+				o.Login = LoginOutcome{Kind: lkAttempt, User: la.user, OK: la.success, Session: la.session, Form: la.form}
+				if !la.success { // what a failure says tells known from unknown users
+					o.Login.Answer = respClass(la.resp.status, la.resp.body, la.user)
+				}
+				break
+			}
 		}
-		if la, ok := a.res.parseLogin(tx, tplStr); ok {
-			o.Login = LoginOutcome{Kind: lkAttempt, User: la.user, OK: la.success, Session: la.session, Form: la.form,
-				Answer: respClass(la.resp.status, la.resp.body, la.user)}
-		} else if u := a.res.accountProbe(tx); u != "" {
-			o.Login = a.probeOutcome(u, tx)
+		if flags&lastProbe != 0 {
+			if u := a.res.accountProbe(tx); u != "" {
+				o.Login = a.probeOutcome(u, tx)
+			}
 		}
 	case "GET":
-		if u := a.res.accountProbe(tx); u != "" {
-			o.Login = a.probeOutcome(u, tx)
+		if flags&lastProbe != 0 {
+			if u := a.res.accountProbe(tx); u != "" {
+				o.Login = a.probeOutcome(u, tx)
+			}
 		}
 	}
 	return true
@@ -158,6 +175,10 @@ func (a *Analyzer) probeOutcome(user string, tx *reassembly.Transaction) LoginOu
 	}
 	return lo
 }
+
+// objectNum is the object id's decimal value (false when it is not a
+// number of at most 18 digits).
+func (o *Observation) objectNum() (int64, bool) { return parseID(o.ObjectID) }
 
 // parseID reads a decimal object id (at most 18 digits).
 func parseID(s string) (int64, bool) {

@@ -3,6 +3,7 @@ package behavior
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"math"
 	"net/netip"
@@ -128,7 +129,8 @@ type record struct {
 	first, last int64
 	requests    uint64
 	lastIP      netip.Addr
-	ipSeen      bool // lastIP was set (it may be the zero Addr)
+	ipSeen      bool   // lastIP was set (it may be the zero Addr)
+	announced   bits64 // addresses whose principals were told about this one (sawPrincipal)
 	lastFP      uint64
 	lastSession string
 	agent       agent // the client software last seen
@@ -146,7 +148,8 @@ type record struct {
 
 	minute    int64 // rate: current minute and its count
 	minCount  uint32
-	rateFlag  bool // the minute was detected (it does not teach the usual rate)
+	rateFlag  bool   // the minute was detected (it does not teach the usual rate)
+	rateNext  uint32 // the count at which the minute is compared with the baseline again
 	usualRate ewma
 
 	userCalls, privCalls uint32 // 2xx calls to ordinary and privileged endpoints
@@ -162,6 +165,7 @@ type record struct {
 	enum  *enumState
 
 	emitted    [numClasses]int64 // window start of the last detection, per class
+	emitSet    uint16            // classes with a detection (emitted not 0)
 	emitMax    int64             // the latest of them
 	prev, next *record
 }
@@ -328,6 +332,17 @@ func (e *epState) wantsOwner() bool {
 	return e == nil || e.ownerHits > 0 || e.ownerChecks < 64
 }
 
+// sawOwner counts one answer searched for an owner field.
+func (e *epState) sawOwner(found bool) {
+	if e == nil {
+		return
+	}
+	e.ownerChecks++
+	if found {
+		e.ownerHits++
+	}
+}
+
 // objects says what an endpoint's objects look like so far.
 type objects uint8
 
@@ -409,7 +424,7 @@ type Tracker struct {
 	crawlers  []crawler
 	sessions  map[uint64]string // session -> user, for stitching
 	endpoints map[uint64]*epState
-	addrs     map[netip.Addr]*addrState
+	addrs     map[uint64]*addrState // by address key
 	prints    map[uint64]*printState
 	campaigns map[uint64]*campaign
 	logins    []*loginCampaign // login campaigns of the current windows (pending members)
@@ -441,7 +456,7 @@ func NewTracker(cfg *Config, sensor string) *Tracker {
 	}
 	return &Tracker{cfg: cfg, window: int64(cfg.Window), long: int64(cfg.ScrapeWindow), sensor: sensor, allow: newAllowlist(cfg.Allowlist),
 		actors: map[uint64]*record{}, max: cfg.MaxActors, crawlers: newCrawlers(crawlers), sessions: map[uint64]string{},
-		endpoints: map[uint64]*epState{}, addrs: map[netip.Addr]*addrState{}, prints: map[uint64]*printState{}, campaigns: map[uint64]*campaign{}}
+		endpoints: map[uint64]*epState{}, addrs: map[uint64]*addrState{}, prints: map[uint64]*printState{}, campaigns: map[uint64]*campaign{}}
 }
 
 // Evicted counts actors dropped from the full table.
@@ -482,10 +497,14 @@ func keyOfLower(k kind, v string) uint64 {
 	return h
 }
 
-// addrKey is the key of an address's actor.
+// addrKey is the key of an address's actor: its 128 bits mixed into 64
+// (multiply and xor-shift rounds, a few instructions for every request).
 func addrKey(a netip.Addr) uint64 {
 	b := a.As16()
-	return keyOf(kIP, string(b[:]))
+	hi, lo := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+	h := (hi ^ 0x51af0c2d) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>29 ^ lo) * 0xbf58476d1ce4e5b9
+	return h ^ h>>32
 }
 
 // touch finds or makes the record for key (t.mu held), most recently
@@ -613,9 +632,9 @@ func (t *Tracker) stitch(session, user string) {
 
 func (t *Tracker) stitched(session string) string { return t.sessions[keyOf(kSession, session)] }
 
-// sawPrincipal notes that principal (a user, key or session) used address
-// a.
-func (t *Tracker) sawPrincipal(a netip.Addr, principal uint64) {
+// sawPrincipal notes that principal (a user, key or session) used the
+// address of key a.
+func (t *Tracker) sawPrincipal(a, principal uint64) {
 	s := t.addrs[a]
 	if s == nil {
 		if len(t.addrs) >= maxAddrs {
@@ -627,15 +646,15 @@ func (t *Tracker) sawPrincipal(a netip.Addr, principal uint64) {
 	s.principals.add(principal)
 }
 
-// shared says whether an address is used by many principals (a NAT
-// gateway, a proxy) and is not itself failing most of its logins: such an
-// address is never treated as one actor.
-func (t *Tracker) shared(a netip.Addr) bool {
+// shared says whether an address (by its key) is used by many
+// principals (a NAT gateway, a proxy) and is not itself failing most of
+// its logins: such an address is never treated as one actor.
+func (t *Tracker) shared(a uint64) bool {
 	s := t.addrs[a]
 	if s == nil || s.principals.estimate() < t.cfg.SharedPrincipals {
 		return false
 	}
-	if r := t.actors[addrKey(a)]; r != nil && r.login != nil {
+	if r := t.actors[a]; r != nil && r.login != nil {
 		l := r.login
 		if l.attempts >= 10 && l.failures*2 > l.attempts {
 			return false
@@ -806,7 +825,7 @@ func (t *Tracker) snapshot(r *record, now int64) Actor {
 			a.Client = "service"
 		}
 	}
-	if r.kind != kIP && t.shared(r.lastIP) {
+	if r.kind != kIP && r.ipSeen && t.shared(addrKey(r.lastIP)) {
 		a.Actor.IP = "" // a NAT gateway's or proxy's address is not this actor's
 	}
 	for c, n := range r.dets {
