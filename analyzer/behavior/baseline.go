@@ -144,7 +144,7 @@ const lincountBits = 1024
 
 // add sets h's bit and reports whether it was new.
 func (l *lincount) add(h uint64) bool {
-	h *= 0x9e3779b97f4a7c15 // spread the hash's bits
+	h = spread(h)
 	i := h >> (64 - 10)
 	m := uint64(1) << (i & 63)
 	w := &l.w[i>>6]
@@ -192,10 +192,21 @@ func (l *lincount) reset() { *l = lincount{} }
 type bits64 uint64
 
 func (b *bits64) add(h uint64) {
-	*b |= 1 << ((h * 0x9e3779b97f4a7c15) >> 58)
+	*b |= 1 << (spread(h) >> 58)
 }
 
-func (b bits64) has(h uint64) bool { return b&(1<<((h*0x9e3779b97f4a7c15)>>58)) != 0 }
+func (b bits64) has(h uint64) bool { return b&(1<<(spread(h)>>58)) != 0 }
+
+// spread mixes every bit of h into the top bits (a 64-bit finaliser):
+// the counters take their positions from them.
+func spread(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
 
 func (b bits64) estimate() int { return linEstimate(bits.OnesCount64(uint64(b)), 64) }
 

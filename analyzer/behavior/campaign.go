@@ -87,6 +87,13 @@ func (a *Analyzer) scrapeCampaign(ep *epState, wk *walkState, r *record, o *Obse
 		t.raise(c.rec, o.At, severityScore["medium"], stAbuse)
 	}
 	c.rec.requests++
+	due := a.due(r, cScraping, c.start)
+	for _, m := range c.members {
+		due = due || m.r.live && a.due(m.r, cScraping, c.start)
+	}
+	if !due { // every member already has its detection
+		return
+	}
 	var sum uint32
 	shapes := map[uint64]int{}
 	for _, m := range c.members {
@@ -111,13 +118,13 @@ func (a *Analyzer) scrapeCampaign(ep *epState, wk *walkState, r *record, o *Obse
 	}
 	id := campaignID(c.key)
 	for _, m := range c.members {
-		if !m.r.live || m.r.emitted[cScraping] == c.start {
+		if !m.r.live || !a.due(m.r, cScraping, c.start) {
 			continue
 		}
 		c.rec.sawIP(m.r.lastIP, 16)
 		a.detectAs(m.r, cScraping, c.start, o.At, "medium", conf, int(m.d), ev, id)
 	}
-	if r.emitted[cScraping] != c.start { // a member past the listed ones
+	if a.due(r, cScraping, c.start) { // a member past the listed ones
 		a.detectAs(r, cScraping, c.start, o.At, "medium", conf, int(wk.ld), ev, id)
 	}
 }
@@ -136,7 +143,6 @@ type loginCampaign struct {
 	key                uint64
 	rec                *record
 	ep                 event.Endpoint // the login endpoint, as detections name it
-	ev                 []event.Evidence
 	pending            []pendingMember // members with one failed attempt, detected if no success follows
 }
 
@@ -198,9 +204,6 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 		t.logins = append(t.logins, c)
 	}
 	c.rec.requests++
-	c.ev = []event.Evidence{{Location: "body", Name: "username",
-		Value: fmt.Sprintf("%d distinct usernames failed at this endpoint from %d addresses in the window (usually %.0f); this address only failed", fu, c.addrs.estimate(), c.usual.mean),
-		Rule:  fmt.Sprintf("stuffing_users>=%d across addresses, %.0fx the usual", 2*cfg.StuffingUsers, cfg.CampaignFactor)}}
 	id := campaignID(c.key)
 	check := c.members // when the campaign is found: every address so far
 	if !fresh {
@@ -208,7 +211,7 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 	}
 	for _, addr := range check {
 		m := t.actors[addrKey(addr)]
-		if m == nil || m.login == nil || m.emitted[cStuffing] == c.start || t.shared(addrKey(addr)) {
+		if m == nil || m.login == nil || !a.due(m, cStuffing, c.start) || t.shared(addrKey(addr)) {
 			continue
 		}
 		l := m.login
@@ -222,8 +225,16 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 			continue
 		}
 		c.rec.sawIP(addr, 16)
-		a.detectAs(m, cStuffing, c.start, o.At, "high", 0.85, int(l.attempts), c.ev, id) // several accounts tried, none opened
+		a.detectAs(m, cStuffing, c.start, o.At, "high", 0.85, int(l.attempts), c.evidence(cfg), id) // several accounts tried, none opened
 	}
+}
+
+// evidence describes the campaign for its members' detections.
+func (c *loginCampaign) evidence(cfg *Config) []event.Evidence {
+	return []event.Evidence{{Location: "body", Name: "username",
+		Value: fmt.Sprintf("%d distinct usernames failed at this endpoint from %d addresses in the window (usually %.0f); this address only failed",
+			c.users.estimate(), c.addrs.estimate(), c.usual.mean),
+		Rule: fmt.Sprintf("stuffing_users>=%d across addresses, %.0fx the usual", 2*cfg.StuffingUsers, cfg.CampaignFactor)}}
 }
 
 // flushLogins detects the pending members of active login campaigns
@@ -244,7 +255,7 @@ func (a *Analyzer) flushLogins(now int64) {
 			}
 			a.ep, a.epSet, a.primary, a.claimed = c.ep, true, 0, false
 			c.rec.sawIP(p.addr, 16)
-			a.detectAs(m, cStuffing, c.start, now, "medium", 0.6, int(m.login.attempts), c.ev, campaignID(c.key))
+			a.detectAs(m, cStuffing, c.start, now, "medium", 0.6, int(m.login.attempts), c.evidence(t.cfg), campaignID(c.key))
 		}
 		c.pending = rest
 		if len(rest) > 0 || now-c.start < t.window {

@@ -228,7 +228,7 @@ func (a *Analyzer) detectAs(r *record, c class, winStart, now int64, sev string,
 	if a.claimed && c != cStuffing && c != cBrute && c != cTakeover && c != cEnum {
 		return false
 	}
-	if e := r.emitted[c]; e != 0 && winStart-e < a.span(c) && e-winStart < a.span(c) {
+	if !a.due(r, c, winStart) {
 		return false // once per actor, class and window (windows of two detectors of a class overlap)
 	}
 	r.emitted[c] = winStart
@@ -263,6 +263,13 @@ func (a *Analyzer) detectAs(r *record, c class, winStart, now int64, sev string,
 		FirstSeen: time.Unix(0, winStart).UTC(), LastSeen: time.Unix(0, now).UTC(), Count: count, Action: "log",
 	})
 	return true
+}
+
+// due says whether r has no detection of class c in a window overlapping
+// the one starting at winStart.
+func (a *Analyzer) due(r *record, c class, winStart int64) bool {
+	e := r.emitted[c]
+	return e == 0 || winStart-e >= a.span(c) || e-winStart >= a.span(c)
 }
 
 // span is the window of a class's detectors.

@@ -566,34 +566,39 @@ func formShape(body []byte) uint64 {
 		h *= 1099511628211
 	}
 	if len(body) > 0 && body[0] == '{' {
+		mix([]byte{'{'}) // JSON, not a form
 		if bytes.Contains(body, []byte(`": `)) {
 			mix([]byte{' '})
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		depth, key := 0, true
-		for n := 0; n < 256; n++ {
-			tok, err := dec.Token()
-			if err != nil {
-				break
-			}
-			switch v := tok.(type) {
-			case json.Delim:
-				if v == '{' || v == '[' {
-					depth++
-				} else {
-					depth--
+		// the keys of the top-level object: strings at depth 1 followed by
+		// a colon (a scan, no decoding)
+		depth, n := 0, 0
+		for i := 0; i < len(body) && n < 64; i++ {
+			switch c := body[i]; c {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			case '"':
+				j := i + 1
+				for j < len(body) && body[j] != '"' {
+					if body[j] == '\\' {
+						j++
+					}
+					j++
 				}
-				key = depth == 1
-				continue
-			case string:
-				if depth == 1 && key {
-					mix([]byte(v))
-					key = false
-					continue
+				if j >= len(body) {
+					return h
 				}
-			}
-			if depth == 1 {
-				key = true
+				k := j + 1
+				for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
+					k++
+				}
+				if depth == 1 && k < len(body) && body[k] == ':' {
+					mix(body[i+1 : j])
+					n++
+				}
+				i = j
 			}
 		}
 		return h

@@ -328,3 +328,24 @@ func TestRespClass(t *testing.T) {
 		t.Error("a different answer is the same class")
 	}
 }
+
+// TestFormShape: a client's login template (field names in order, JSON
+// spacing) hashes alike whatever values it fills in; another order,
+// spacing or set of fields does not.
+func TestFormShape(t *testing.T) {
+	a := formShape([]byte(`{"email":"a@b.example","password":"x"}`))
+	for _, same := range []string{`{"email":"zz@q.example","password":"y\"yy:z"}`, `{"email":"q","password":{"nested":1}}`} {
+		if formShape([]byte(same)) != a {
+			t.Errorf("%s: another shape", same)
+		}
+	}
+	for _, other := range []string{`{"password":"x","email":"a@b.example"}`, `{"email": "a@b.example", "password": "x"}`, `{"email":"a","password":"x","remember":true}`,
+		"email=a%40b.example&password=x"} {
+		if formShape([]byte(other)) == a {
+			t.Errorf("%s: the same shape", other)
+		}
+	}
+	if formShape([]byte("email=a&password=b")) != formShape([]byte("email=c%40d&password=e")) {
+		t.Error("form values change the shape")
+	}
+}
