@@ -100,8 +100,8 @@ func TestAgents(t *testing.T) {
 	for ua, want := range map[string]agent{
 		"": agentNone, chrome: agentBrowser, "curl/8.5.0": agentTool, "ShopApp/5.4 (iOS 17.2) Alamofire/5.8": agentTool,
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0 Safari/537.36": agentAutomation,
-		"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)":                                       agentCrawler,
-		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                 agentCrawler,
+		"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)":                                        agentCrawler,
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                  agentCrawler,
 		"kube-probe/1.29": agentChecker, "ELB-HealthChecker/2.0": agentChecker, "GoogleHC/1.0": agentChecker,
 	} {
 		if got, _ := classifyAgent(ua); got != want {

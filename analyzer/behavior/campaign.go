@@ -142,7 +142,7 @@ type loginCampaign struct {
 	active             bool
 	key                uint64
 	rec                *record
-	ep                 event.Endpoint // the login endpoint, as detections name it
+	ep                 event.Endpoint  // the login endpoint, as detections name it
 	pending            []pendingMember // members with one failed attempt, detected if no success follows
 }
 
