@@ -165,6 +165,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		defer probes.Close()
 		cfg.Sensor.Workers = len(srcs)
 	}
+	cfg.Live = true
 	p, err := NewPipeline(cfg, o.Out, log)
 	if err != nil {
 		return nil, &ConfigError{err}
