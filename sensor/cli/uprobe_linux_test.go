@@ -23,6 +23,9 @@ type uprobeRun struct {
 	stderr *syncBuffer
 	events string
 	admin  string
+	// serverIP is the namespace's address: transactions with others are
+	// other programs' on this machine
+	serverIP string
 }
 
 // startUprobes starts apitap run with the TLS uprobes; it skips the test,
@@ -34,7 +37,7 @@ func startUprobes(t *testing.T, r *tlsRig) *uprobeRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &uprobeRun{stderr: &syncBuffer{}, events: filepath.Join(dir, "events.jsonl"), admin: l.Addr().String()}
+	u := &uprobeRun{stderr: &syncBuffer{}, events: filepath.Join(dir, "events.jsonl"), admin: l.Addr().String(), serverIP: r.n.PeerIP}
 	l.Close()
 	u.cmd = exec.Command(bin, "run", "-i", r.n.Host, "--workers", "1", "--ring-mb", "8", "--emit", "transaction,stats",
 		"--tls-uprobes", "--log-level", "debug", "-o", u.events, "--admin-addr", u.admin)
@@ -79,7 +82,11 @@ func (u *uprobeRun) stop(t *testing.T) (txs []uprobeTx, tlsCounters map[string]u
 			if err := json.Unmarshal([]byte(l), &tx); err != nil {
 				t.Fatalf("%v: %s", err, l)
 			}
-			txs = append(txs, tx)
+			// the probes read every process of the machine: other tests'
+			// HTTPS is not this test's
+			if tx.Flow.Server.IP == u.serverIP || tx.Flow.Client.IP == u.serverIP {
+				txs = append(txs, tx)
+			}
 		case strings.Contains(l, `"type":"transaction"`):
 			t.Errorf("a transaction not read by the probes: %s", l)
 		}
@@ -104,9 +111,16 @@ type uprobeTx struct {
 	} `json:"tls"`
 }
 
+// count counts the transactions with the namespace read by the probes.
 func (u *uprobeRun) count() int {
 	b, _ := os.ReadFile(u.events)
-	return strings.Count(string(b), `"source":"uprobe"`)
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, `"source":"uprobe"`) && strings.Contains(l, `"ip":"`+u.serverIP+`"`) {
+			n++
+		}
+	}
+	return n
 }
 
 func (u *uprobeRun) get(t *testing.T, path string) []byte {
@@ -234,9 +248,10 @@ func TestUprobesOpenSSL(t *testing.T) {
 	if !strings.Contains(string(metrics), `apitap_tls_uprobe_process_attached{library="openssl"`) || !strings.Contains(string(metrics), `apitap_tls_total{counter="uprobe_connections"}`) {
 		t.Errorf("metrics lack the TLS uprobes:\n%s", metrics)
 	}
+	// (at least: other programs on the machine may use TLS meanwhile)
 	conns := uint64(2*2 + 3)
-	if ctr["uprobe_connections"] != conns || ctr["uprobe_connections_unresolved"] != 0 || ctr["uprobe_queue_drops"] != 0 || ctr["uprobe_probe_lost"] != 0 {
-		t.Errorf("tls counters %v: want %d connections, none unresolved or lost", ctr, conns)
+	if ctr["uprobe_connections"] < conns || ctr["uprobe_queue_drops"] != 0 || ctr["uprobe_probe_lost"] != 0 {
+		t.Errorf("tls counters %v: want %d connections, none lost", ctr, conns)
 	}
 	t.Logf("%d transactions read by the probes (nginx %d, s_server %d); tls counters %v", len(txs), len(nginx), len(ssrv), ctr)
 }
@@ -336,7 +351,7 @@ func TestUprobesGo(t *testing.T) {
 	for name, w := range want {
 		checkUprobeTxs(t, by[name], w, r.n.HostIP, r.n.PeerIP, tlsPortGo, "go")
 	}
-	if len(txs) != n || ctr["uprobe_connections"] != 2 || ctr["uprobe_connections_unresolved"] != 0 {
+	if len(txs) != n || ctr["uprobe_connections"] < 2 || ctr["uprobe_probe_lost"] != 0 {
 		t.Errorf("%d transactions, want %d; tls counters %v", len(txs), n, ctr)
 	}
 	t.Logf("%d transactions read from Go clients (symbols and stripped); tls counters %v", len(txs), ctr)
