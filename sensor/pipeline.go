@@ -631,7 +631,7 @@ type worker struct {
 	curTx      *reassembly.Transaction
 	other      uint64 // detections outside a transaction, numbered
 	sentAt     time.Time
-	sentCap    time.Time // capture time of the last hand-over after a completed transaction (live)
+	sentCap    time.Time       // capture time of the last hand-over after a completed transaction (live)
 	creds      identity.Parser // credentials, parsed once per transaction
 }
 
