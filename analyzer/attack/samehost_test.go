@@ -29,11 +29,11 @@ func TestSSRFSameHost(t *testing.T) {
 		var col collector
 		w.Analyze(tx, &col)
 		got := false
-		for _, d := range col.dets {
+		for _, d := range col.Detections {
 			got = got || d.Class == "ssrf"
 		}
 		if got != c.want {
-			t.Errorf("host %s query %q referer %q: ssrf %v, want %v (%+v)", c.host, c.query, c.referer, got, c.want, col.dets)
+			t.Errorf("host %s query %q referer %q: ssrf %v, want %v (%+v)", c.host, c.query, c.referer, got, c.want, col.Detections)
 		}
 	}
 }
