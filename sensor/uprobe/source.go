@@ -33,8 +33,9 @@ type srcConn struct {
 }
 
 // pollTimeout is how long Next waits for plaintext before it returns
-// capture.ErrTimeout (the worker then advances its clock).
-const pollTimeout = 100 * time.Millisecond
+// capture.ErrTimeout (the worker then advances its clock and hands on what
+// it completed).
+const pollTimeout = 50 * time.Millisecond // as the AF_PACKET sources
 
 func newSource(items <-chan *item, free chan<- *item, done <-chan struct{}) *Source {
 	return &Source{items: items, free: free, done: done, conns: make(map[flowKey]*srcConn)}
