@@ -247,7 +247,7 @@ var (
 	descSinkRecords  = prometheus.NewDesc("apitap_sink_records_total", "Records per export sink, by outcome (sent, dropped: queue full, failed: given up).", []string{"sink", "outcome"}, nil)
 	descSinkSend     = prometheus.NewDesc("apitap_sink_send_seconds", "Latency of a sink's Send calls (one batch each; Kafka produce with acks).", []string{"sink"}, nil)
 	descSinkErrors   = prometheus.NewDesc("apitap_sink_send_errors_total", "Send calls that failed, per sink.", []string{"sink"}, nil)
-	descTLS          = prometheus.NewDesc("apitap_tls_total", "TLS: ClientHellos fingerprinted, key log decryption (sessions decrypted, without keys, unsupported, records, plaintext bytes, ...) , key log lines and the TLS uprobes (uprobe_*), by counter (docs/tls.md).", []string{"counter"}, nil)
+	descTLS          = prometheus.NewDesc("apitap_tls_total", "TLS: ClientHellos fingerprinted, key log decryption (sessions decrypted, without keys, unsupported, records, plaintext bytes, ...), key log lines and the TLS uprobes (uprobe_*), by counter (docs/tls.md).", []string{"counter"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
