@@ -172,14 +172,47 @@ func curlWant() []string {
 	return append(w, "POST /v1/orders")
 }
 
-// TestUprobesOpenSSL: curl (OpenSSL) against nginx (OpenSSL) and against
-// openssl s_server -www in a network namespace, TLS 1.3 and 1.2, with
-// apitap run --tls-uprobes: every HTTPS transaction is read in clear once
-// (both ends are traced: the other end's copy is counted as a duplicate),
-// with the right client and server addresses; /api/tls and the metrics
-// list the processes.
-func TestUprobesOpenSSL(t *testing.T) {
+// TestUprobes runs apitap run --tls-uprobes beside a network namespace
+// with nginx (OpenSSL), openssl s_server -www and the Go HTTPS server, and
+// checks that every HTTPS transaction is read in clear once, complete,
+// between the right client and server addresses (both ends are traced on
+// this machine: the other end's copy is counted as a duplicate):
+//
+//   - openssl: curl (OpenSSL) against nginx, TLS 1.3 and 1.2, and against
+//     s_server (one request per connection, close-delimited); /api/tls
+//     and the metrics list nginx and openssl as attached, with their
+//     version;
+//   - go: a Go HTTPS client built with its symbol table and stripped
+//     (-s -w: crypto/tls found in the pclntab) against the Go server: read
+//     from the client ((*Conn).Write at its entry, (*Conn).Read at each
+//     RET).
+//
+// One namespace and one apitap run serve both (the package's tests run
+// close to go test's default timeout on a busy machine).
+func TestUprobes(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(goClientSrc), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module goclient\n\ngo 1.21\n"), 0o644)
+	bins := map[string]string{"gocli-syms": "", "gocli-strip": "-s -w"}
+	built := make(chan error, len(bins))
+	for name, flags := range bins {
+		go func() {
+			cmd := exec.Command("go", "build", "-ldflags", flags, "-o", filepath.Join(dir, name), ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("go build: %v\n%s", err, out)
+			}
+			built <- err
+		}()
+	}
 	r := startTLSRig(t)
+	for range bins {
+		if err := <-built; err != nil {
+			t.Fatal(err)
+		}
+	}
 	if !r.hasNginx {
 		t.Skip("needs nginx (apt-get install nginx; .ci/run installs it)")
 	}
@@ -191,69 +224,103 @@ func TestUprobesOpenSSL(t *testing.T) {
 	}
 	t.Cleanup(func() { ss.Process.Kill(); ss.Wait() })
 	u := startUprobes(t, r)
-	var want []string
-	for _, v := range []string{"--tlsv1.3", "--tls-max"} {
-		args := []string{v}
-		if v == "--tls-max" {
-			args = []string{"--tls-max", "1.2"}
-		}
+
+	var wantNginx, wantSS []string
+	for _, args := range [][]string{{"--tlsv1.3"}, {"--tls-max", "1.2"}} {
 		curlTLS(t, r.n.PeerIP, tlsPortNginx, "", args...)
-		want = append(want, curlWant()...)
+		wantNginx = append(wantNginx, curlWant()...)
 	}
 	for i := 0; i < 3; i++ {
 		out, err := exec.Command("curl", "-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", fmt.Sprintf("https://%s:4433/s_server/%d", r.n.PeerIP, i)).CombinedOutput()
 		if err != nil || string(out) != "200" {
 			t.Fatalf("curl s_server: %v %s", err, out)
 		}
-		want = append(want, fmt.Sprintf("GET /s_server/%d", i))
+		wantSS = append(wantSS, fmt.Sprintf("GET /s_server/%d", i))
 	}
-	waitFor(t, "the transactions", func() bool { return u.count() >= len(want) })
 	cov := u.get(t, "/api/tls")
+	base := fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortGo)
+	wantGo := map[string][]string{}
+	for name := range bins {
+		cmd := exec.Command(filepath.Join(dir, name), base, strings.Join(tlsPaths, ","))
+		in, _ := cmd.StdinPipe()
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := fmt.Sprintf(`"pid":%d,`, cmd.Process.Pid)
+		waitFor(t, name+" to be probed", func() bool {
+			b := string(u.get(t, "/api/tls"))
+			i := strings.Index(b, pid)
+			return i >= 0 && strings.Contains(b[i:min(len(b), i+400)], `"attached":true`)
+		})
+		in.Write([]byte("go\n"))
+		if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "done") {
+			t.Fatalf("%s: %v\n%s", name, err, out.String())
+		}
+		wantGo[name] = curlWant()
+	}
+	n := len(wantNginx) + len(wantSS) + 2*len(curlWant())
+	waitFor(t, "the transactions", func() bool { return u.count() >= n })
 	metrics := u.get(t, "/metrics")
 	time.Sleep(time.Second) // nothing more comes
 	txs, ctr := u.stop(t)
+
 	var nginx, ssrv []uprobeTx
+	byProc := map[string][]uprobeTx{}
 	for _, tx := range txs {
-		if tx.Flow.Server.Port == 4433 {
-			ssrv = append(ssrv, tx)
-		} else {
+		switch tx.Flow.Server.Port {
+		case tlsPortNginx:
 			nginx = append(nginx, tx)
+		case 4433:
+			ssrv = append(ssrv, tx)
+		case tlsPortGo:
+			byProc[tx.TLS.Process] = append(byProc[tx.TLS.Process], tx)
+		default:
+			t.Errorf("a transaction with server %s:%d", tx.Flow.Server.IP, tx.Flow.Server.Port)
 		}
 	}
-	checkUprobeTxs(t, nginx, want[:len(want)-3], r.n.HostIP, r.n.PeerIP, tlsPortNginx, "openssl")
-	checkUprobeTxs(t, ssrv, want[len(want)-3:], r.n.HostIP, r.n.PeerIP, 4433, "openssl")
-	var c struct {
-		Enabled   bool
-		Processes []struct {
-			PID      int    `json:"pid"`
-			Process  string `json:"process"`
-			Library  string `json:"library"`
-			Version  string `json:"version"`
-			Attached bool   `json:"attached"`
-			Bytes    uint64 `json:"bytes"`
+	t.Run("openssl", func(t *testing.T) {
+		checkUprobeTxs(t, nginx, wantNginx, r.n.HostIP, r.n.PeerIP, tlsPortNginx, "openssl")
+		checkUprobeTxs(t, ssrv, wantSS, r.n.HostIP, r.n.PeerIP, 4433, "openssl")
+		var c struct {
+			Enabled   bool
+			Processes []struct {
+				Process  string `json:"process"`
+				Library  string `json:"library"`
+				Version  string `json:"version"`
+				Attached bool   `json:"attached"`
+			}
 		}
-	}
-	if err := json.Unmarshal(cov, &c); err != nil || !c.Enabled {
-		t.Fatalf("/api/tls: %v %s", err, cov)
-	}
-	seen := map[string]bool{}
-	for _, p := range c.Processes {
-		if p.Attached && p.Library == "openssl" && strings.HasPrefix(p.Version, "OpenSSL ") {
-			seen[p.Process] = true
+		if err := json.Unmarshal(cov, &c); err != nil || !c.Enabled {
+			t.Fatalf("/api/tls: %v %s", err, cov)
 		}
-	}
-	if !seen["nginx"] || !seen["openssl"] {
-		t.Errorf("/api/tls does not list nginx and openssl as attached: %s", cov)
-	}
-	if !strings.Contains(string(metrics), `apitap_tls_uprobe_process_attached{library="openssl"`) || !strings.Contains(string(metrics), `apitap_tls_total{counter="uprobe_connections"}`) {
-		t.Errorf("metrics lack the TLS uprobes:\n%s", metrics)
-	}
+		seen := map[string]bool{}
+		for _, p := range c.Processes {
+			if p.Attached && p.Library == "openssl" && strings.HasPrefix(p.Version, "OpenSSL ") {
+				seen[p.Process] = true
+			}
+		}
+		if !seen["nginx"] || !seen["openssl"] {
+			t.Errorf("/api/tls does not list nginx and openssl as attached: %s", cov)
+		}
+		if !strings.Contains(string(metrics), `apitap_tls_uprobe_process_attached{library="openssl"`) || !strings.Contains(string(metrics), `apitap_tls_total{counter="uprobe_connections"}`) {
+			t.Errorf("metrics lack the TLS uprobes:\n%s", metrics)
+		}
+		t.Logf("%d transactions read by the probes from curl, nginx and s_server (nginx %d, s_server %d)", len(nginx)+len(ssrv), len(nginx), len(ssrv))
+	})
+	t.Run("go", func(t *testing.T) {
+		for name, w := range wantGo {
+			checkUprobeTxs(t, byProc[name], w, r.n.HostIP, r.n.PeerIP, tlsPortGo, "go")
+		}
+		t.Logf("%d transactions read from Go clients (symbols %d, stripped %d)", len(byProc["gocli-syms"])+len(byProc["gocli-strip"]), len(byProc["gocli-syms"]), len(byProc["gocli-strip"]))
+	})
 	// (at least: other programs on the machine may use TLS meanwhile)
-	conns := uint64(2*2 + 3)
+	conns := uint64(2*2 + 3 + 2)
 	if ctr["uprobe_connections"] < conns || ctr["uprobe_queue_drops"] != 0 || ctr["uprobe_probe_lost"] != 0 {
 		t.Errorf("tls counters %v: want %d connections, none lost", ctr, conns)
 	}
-	t.Logf("%d transactions read by the probes (nginx %d, s_server %d); tls counters %v", len(txs), len(nginx), len(ssrv), ctr)
+	t.Logf("tls counters %v", ctr)
 }
 
 // goClientSrc is a Go HTTPS client: once a line arrives on its standard
@@ -293,69 +360,6 @@ func main() {
 	fmt.Println("done")
 }
 `
-
-// TestUprobesGo: a Go HTTPS client, built with its symbol table and
-// stripped (-s -w: crypto/tls found in the pclntab), against the Go HTTPS
-// server in a network namespace, with apitap run --tls-uprobes: every
-// transaction is read in clear from the client ((*Conn).Write at its
-// entry, (*Conn).Read at each RET), between the right addresses; the
-// server (also Go, also traced) is its duplicate.
-func TestUprobesGo(t *testing.T) {
-	r := startTLSRig(t)
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(goClientSrc), 0o644)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module goclient\n\ngo 1.21\n"), 0o644)
-	bins := map[string]string{"gocli-syms": "", "gocli-strip": "-s -w"}
-	for name, flags := range bins {
-		cmd := exec.Command("go", "build", "-ldflags", flags, "-o", filepath.Join(dir, name), ".")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
-	u := startUprobes(t, r)
-	base := fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortGo)
-	want := map[string][]string{}
-	for name := range bins {
-		cmd := exec.Command(filepath.Join(dir, name), base, strings.Join(tlsPaths, ","))
-		in, _ := cmd.StdinPipe()
-		out := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		pid := fmt.Sprintf(`"pid":%d,`, cmd.Process.Pid)
-		waitFor(t, name+" to be probed", func() bool {
-			b := string(u.get(t, "/api/tls"))
-			i := strings.Index(b, pid)
-			return i >= 0 && strings.Contains(b[i:min(len(b), i+400)], `"attached":true`)
-		})
-		in.Write([]byte("go\n"))
-		if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "done") {
-			t.Fatalf("%s: %v\n%s", name, err, out.String())
-		}
-		want[name] = curlWant()
-	}
-	n := 0
-	for _, w := range want {
-		n += len(w)
-	}
-	waitFor(t, "the transactions", func() bool { return u.count() >= n })
-	time.Sleep(time.Second)
-	txs, ctr := u.stop(t)
-	by := map[string][]uprobeTx{}
-	for _, tx := range txs {
-		by[tx.TLS.Process] = append(by[tx.TLS.Process], tx)
-	}
-	for name, w := range want {
-		checkUprobeTxs(t, by[name], w, r.n.HostIP, r.n.PeerIP, tlsPortGo, "go")
-	}
-	if len(txs) != n || ctr["uprobe_connections"] < 2 || ctr["uprobe_probe_lost"] != 0 {
-		t.Errorf("%d transactions, want %d; tls counters %v", len(txs), n, ctr)
-	}
-	t.Logf("%d transactions read from Go clients (symbols and stripped); tls counters %v", len(txs), ctr)
-}
 
 var uprobeOverheadFlag = flag.Int("uprobe-overhead", 0, "measure the CPU time the TLS uprobes add to curl and a Go client making this many requests (root, nginx, curl)")
 
