@@ -254,8 +254,8 @@ func goTLSKeys(t *testing.T, ip string, port int, cfg *tls.Config, conns int) (t
 func keyUpdates(t *testing.T, ip string, port int, keys string) (transactions, connections int) {
 	cmd := exec.Command("openssl", "s_client", "-connect", fmt.Sprintf("%s:%d", ip, port), "-tls1_3", "-crlf", "-keylogfile", keys, "-servername", "shop.example")
 	in, _ := cmd.StdinPipe()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,11 @@ func keyUpdates(t *testing.T, ip string, port int, keys string) (transactions, c
 		time.Sleep(300 * time.Millisecond)
 		fmt.Fprintf(in, "GET /v1/keyupdate/%d HTTP/1.1\nHost: shop.example\n\n", i)
 		n++
-		time.Sleep(300 * time.Millisecond)
+		// the answer before the next line (a busy machine is slow)
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && strings.Count(out.String(), "HTTP/1.1 200") < n; {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
 		if i < 2 {
 			io.WriteString(in, "K\n") // a line of its own: a KeyUpdate, update_requested
 		}
