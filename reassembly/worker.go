@@ -14,6 +14,7 @@ import (
 	gpr "github.com/gopacket/gopacket/reassembly"
 
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/tlshello"
 )
 
@@ -77,6 +78,7 @@ type Stats struct {
 	// hello could not be read.
 	TLSHellos, TLSUnparsed uint64
 	HTTP                   http1.Stats
+	HTTP2                  http2.Stats // HTTP/2 and gRPC (h2.go)
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -98,6 +100,7 @@ func (s *Stats) Add(o *Stats) {
 	s.TLSHellos += o.TLSHellos
 	s.TLSUnparsed += o.TLSUnparsed
 	s.HTTP.Add(&o.HTTP)
+	s.HTTP2.Add(&o.HTTP2)
 }
 
 // flushEvery is how often (capture time) a Worker looks for streams stuck on
@@ -131,6 +134,7 @@ type Worker struct {
 	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.
 	Stats Stats
+	h2    h2Worker
 }
 
 // NewWorker returns a Worker calling h for each transaction. cfg should have
@@ -145,6 +149,7 @@ func NewWorker(cfg Config, h Handler) *Worker {
 	w.asm.MaxBufferedPagesTotal = max(1, cfg.MaxBufferedBytes/pageBytes)
 	w.asm.MaxBufferedPagesPerConnection = max(1, cfg.MaxFlowBufferedBytes/pageBytes)
 	w.syns.init(min(max(cfg.MaxFlows/8, 256), maxPendingSYNs))
+	w.initH2()
 	return w
 }
 
@@ -418,6 +423,7 @@ type stream struct {
 	tlsDir  http1.Dir // the side that sent the first byte
 	hello   []byte
 	helloAt time.Time
+	h2      h2Stream // HTTP/2 detection and parser (h2.go)
 }
 
 const (
@@ -457,6 +463,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	case tcp.SYN && tcp.ACK:
 		s.conn.SetClient(http1.DirB)
 	}
+	s.h2Init(tcp)
 }
 
 // flowID hashes the connection's addresses, tunnel and first packet time.
@@ -573,13 +580,13 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		if skip > 0 {
 			s.w.Stats.GapBytes += uint64(skip)
 		}
-		s.conn.Gap(d, skip, ts)
+		s.gap(d, skip, ts)
 	}
-	if length > 0 && !s.closed && !s.conn.Done() {
+	if length > 0 && !s.closed && !s.done() {
 		data := sg.Fetch(length)
 		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
 			last := sg.CaptureInfo(length - 1).Timestamp
-			s.conn.Data(d, data, ts, last)
+			s.data(d, data, ts, last)
 		}
 	}
 	if end && s.tls == tlsWait { // the hello never completed
@@ -591,7 +598,7 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		if s.rst {
 			s.close(ts)
 		} else {
-			s.conn.CloseDir(d, ts)
+			s.closeDir(d, ts)
 		}
 	}
 }
@@ -681,6 +688,7 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 	s.close(s.w.now)
 	s.w.Stats.FlowsOpen--
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
+	s.h2Release()
 	if len(s.w.free) < maxFree {
 		s.w.free = append(s.w.free, s)
 	}
@@ -694,12 +702,16 @@ func (s *stream) close(ts time.Time) {
 	if s.closed {
 		return
 	}
+	s.h2Close(ts)
 	s.conn.Close(ts)
 	s.closed = true
 }
 
 // onExchange turns a parsed exchange into a Transaction for the handler.
 func (s *stream) onExchange(ex *http1.Exchange) {
+	if s.h2Exchange(ex) {
+		return // an h2c upgrade: the request is stream 1 of HTTP/2
+	}
 	w := s.w
 	tx := &w.tx
 	tx.Flow = s.flow
