@@ -46,16 +46,16 @@ const (
 
 // half is the parser state of one direction.
 type half struct {
-	d     http1.Dir
-	st    uint8
-	hdr   [frameHeaderLen]byte
-	nh    int
-	fh    frameHeader
-	left  uint32 // payload bytes still to come
-	pre   int    // preface bytes matched
-	pay   []byte // payload being collected
-	pad   int    // DATA: padding bytes at the end of the payload (-1: pad length not read yet)
-	str   *stream
+	d    http1.Dir
+	st   uint8
+	hdr  [frameHeaderLen]byte
+	nh   int
+	fh   frameHeader
+	left uint32 // payload bytes still to come
+	pre  int    // preface bytes matched
+	pay  []byte // payload being collected
+	pad  int    // DATA: padding bytes at the end of the payload (-1: pad length not read yet)
+	str  *stream
 	// the header block being collected (HEADERS or PUSH_PROMISE and its
 	// CONTINUATIONs)
 	block      []byte
