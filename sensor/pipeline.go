@@ -22,6 +22,8 @@ import (
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
+	"github.com/apitap/apitap/reassembly/protomsg"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
@@ -211,13 +213,21 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		return nil, err
 	}
 	p.shared = shared
+	var protos *protomsg.Registry
+	if f := cfg.Reassembly.GRPC.ProtoDescriptors; f != "" {
+		if protos, err = protomsg.Load(f); err != nil {
+			return nil, fmt.Errorf("reassembly.grpc.proto_descriptors: %w", err)
+		}
+	}
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
 		chain, err := analyzer.NewChain(enabled, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
 		if err != nil {
 			return nil, err
 		}
-		p.workers = append(p.workers, newWorker(p, chain))
+		w := newWorker(p, chain)
+		w.asm.SetProtos(protos)
+		p.workers = append(p.workers, w)
 	}
 	return p, nil
 }
@@ -987,6 +997,9 @@ func (s *Summary) Drops() []event.Count {
 		{Name: "reassembly_overlap_conflict", N: s.Reassembly.OverlapConflicts},
 		// connection attempts (SYN only) forgotten: a SYN flood
 		{Name: "reassembly_half_open", N: s.Reassembly.HalfOpenDropped},
+		// HTTP/2 streams reported early: more were open on a connection
+		// than reassembly/http2.MaxStreams
+		{Name: "http2_streams", N: s.Reassembly.HTTP2.StreamsEvicted},
 	}
 	d = append(d, s.Extra...)
 	sort.Slice(d, func(i, j int) bool { return d[i].Name < d[j].Name })
@@ -1024,6 +1037,16 @@ func (s *Summary) Event(last time.Time) event.Stats {
 			st.Flags = append(st.Flags, event.Count{Name: http1.FlagNames[i], N: n})
 		}
 	}
+	for i, n := range s.Reassembly.HTTP2.Flags {
+		if n > 0 {
+			st.Flags = append(st.Flags, event.Count{Name: http2.FlagNames[i], N: n})
+		}
+	}
+	s.Reassembly.HTTP2.Counts(func(name string, n uint64) {
+		if n > 0 {
+			st.HTTP2 = append(st.HTTP2, event.Count{Name: name, N: n})
+		}
+	})
 	damage := map[string]uint64{}
 	for _, f := range s.Files {
 		if f.Damage != "" {
@@ -1033,7 +1056,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 	for k, n := range damage {
 		st.CaptureErrors = append(st.CaptureErrors, event.Count{Name: k, N: n})
 	}
-	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors} {
+	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors, st.HTTP2} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
 	}
 	return st

@@ -46,6 +46,7 @@ type EndpointJSON struct {
 	LatencyMS            LatencyJSON               `json:"latency_ms"`
 	Bytes                BytesJSON                 `json:"bytes"`
 	Transport            TransportJSON             `json:"transport"`
+	GRPC                 *GRPCJSON                 `json:"grpc,omitempty"`
 	Completeness         CompletenessJSON          `json:"completeness"`
 	Usage                []HourJSON                `json:"usage"`
 	Conformance          *ConformanceJSON          `json:"conformance,omitempty"`
@@ -139,6 +140,10 @@ type BytesJSON struct {
 // not counted here.
 type TransportJSON struct {
 	Plaintext uint64 `json:"plaintext"`
+	// HTTP2 counts the calls made over HTTP/2, GRPC those of them that
+	// were gRPC calls.
+	HTTP2 uint64 `json:"h2,omitempty"`
+	GRPC  uint64 `json:"grpc,omitempty"`
 }
 
 // CompletenessJSON says how much of the endpoint's traffic was seen whole.
@@ -218,7 +223,8 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	}
 	j.LatencyMS = LatencyJSON{P50: st.lat.quantile(0.5), P95: st.lat.quantile(0.95), P99: st.lat.quantile(0.99)}
 	j.Bytes = BytesJSON{Request: st.reqBytes, Response: st.respBytes}
-	j.Transport = TransportJSON{Plaintext: st.calls}
+	j.Transport = TransportJSON{Plaintext: st.calls, HTTP2: st.h2, GRPC: st.grpcCalls}
+	j.GRPC = st.grpc.json()
 	c := st.comp
 	j.Completeness = CompletenessJSON{Whole: c.whole, Gap: c.gap, Truncated: c.truncated, NoResponse: c.noResponse, ParseError: c.parseError, Ratio: roundTo(ratio(c.whole, st.calls), 4)}
 	if len(st.conf) > 0 {

@@ -196,6 +196,8 @@ type epStats struct {
 	hourLast            int64
 	hourPend            uint64
 	cut                 uint64 // table entries not added because of a bound
+	h2, grpcCalls       uint64     // calls over HTTP/2, of which gRPC ones
+	grpc                *grpcStats // gRPC methods (grpc.go)
 }
 
 // countIn adds n to m[k] when k is known or m has room; otherwise it
@@ -403,6 +405,9 @@ func (e *epStats) merge(o *epStats) {
 	e.respBytes += o.respBytes
 	e.comp.merge(&o.comp)
 	e.cut += o.cut
+	e.h2 += o.h2
+	e.grpcCalls += o.grpcCalls
+	e.mergeGRPC(o)
 }
 
 func mergeCounts(dst *map[string]uint64, src map[string]uint64, max int, cut *uint64) {

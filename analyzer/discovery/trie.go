@@ -20,6 +20,7 @@ type node struct {
 	hits     uint64 // observations that passed through or ended here
 	eps      map[string]*epStats
 	overflow bool // literal bound reached: new literals go to param
+	fixed    bool // a segment of a gRPC method path: never folded
 	// prefixes are type prefixes of token values (cus_, inv_) that went to
 	// this parameter node: literal siblings with one fold into it.
 	prefixes []string
@@ -109,6 +110,9 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		t.unattributed++
 		return
 	}
+	if req.Path == "" && tx.Protocol != reassembly.ProtoHTTP1 {
+		return // an HTTP/2 :path that did not resolve (late join): counted in the stats
+	}
 	at := req.Start
 	if at.After(t.last) {
 		t.last = at
@@ -135,10 +139,15 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	}
 	n := &ht.root
 	n.hits++
+	grpcCall := tx.Protocol == reassembly.ProtoGRPC
 	for rest := path; rest != ""; {
 		var seg string
 		if seg, rest = nextSegment(rest); seg != "" {
-			n = t.child(ht, n, seg)
+			if grpcCall {
+				n = t.fixedChild(ht, n, seg)
+			} else {
+				n = t.child(ht, n, seg)
+			}
 			n.hits++
 		}
 	}
@@ -194,6 +203,25 @@ func (t *trie) child(ht *hostTree, n *node, seg string) *node {
 		n.param.addPrefix(tokenPrefix(seg))
 	}
 	return n.param
+}
+
+// fixedChild returns the literal node for seg under n, one that folding
+// leaves alone (gRPC service and method names), within the node bound.
+func (t *trie) fixedChild(ht *hostTree, n *node, seg string) *node {
+	c, ok := n.lit[seg]
+	if !ok {
+		if len(n.lit) >= t.cfg.MaxLiteralsPerNode || ht.nodes >= t.cfg.MaxNodesPerHost {
+			return t.child(ht, n, seg)
+		}
+		if n.lit == nil {
+			n.lit = map[string]*node{}
+		}
+		c = &node{}
+		n.lit[strings.Clone(seg)] = c
+		ht.nodes++
+	}
+	c.fixed = true
+	return c
 }
 
 // version is the API version a request names in a header or the query.
@@ -314,6 +342,13 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		countStr(&ep.networks, g.network, maxOrigins, &ep.cut)
 	}
 	ep.reqBytes += uint64(req.HeadSize) + uint64(req.Body.WireBytes)
+	if tx.H2 != nil {
+		ep.h2++
+		if g := tx.H2.GRPC; g != nil {
+			ep.grpcCalls++
+			ep.addGRPC(g)
+		}
+	}
 
 	// query parameters: names and value types only
 	for q := req.Query; q != ""; {
@@ -392,7 +427,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	if reqCT != "" {
 		countStr(&ep.reqCT, mediaType(reqCT), maxContentTypes, &ep.cut)
-		if len(req.Body.Data) > 0 && isJSON(reqCT) && sample(ep.reqSampled, ep.calls, cfg) {
+		if len(req.Body.Data) > 0 && (isJSON(reqCT) || renderedJSON(tx, req.Body.Data)) && sample(ep.reqSampled, ep.calls, cfg) {
 			ep.reqSampled++
 			if ep.reqSchema == nil {
 				ep.reqSchema = &schemaTree{}
@@ -413,7 +448,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			h := &resp.Headers[i]
 			if h.Known() == http1.IDContentType {
 				countStr(&ep.respCT, mediaType(h.Value), maxContentTypes, &ep.cut)
-				if len(resp.Body.Data) > 0 && isJSON(h.Value) && sample(ep.respSampled, ep.calls, cfg) {
+				if len(resp.Body.Data) > 0 && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Data)) && sample(ep.respSampled, ep.calls, cfg) {
 					ep.respSampled++
 					st := ep.respSchema[status]
 					if st == nil && len(ep.respSchema) < maxRespSchemas {

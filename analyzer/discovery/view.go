@@ -142,6 +142,7 @@ func mergeNode(dst, src *node) {
 	dst.hits += src.hits
 	dst.kinds |= src.kinds
 	dst.overflow = dst.overflow || src.overflow
+	dst.fixed = dst.fixed || src.fixed
 	for _, p := range src.prefixes {
 		dst.addPrefix(p)
 	}
@@ -189,7 +190,7 @@ func foldAt(n *node, cfg *Config, top bool) {
 	var vals []string
 	var hits uint64
 	for k, c := range n.lit {
-		if isVersion(k) || literalWords[strings.ToLower(k)] {
+		if isVersion(k) || literalWords[strings.ToLower(k)] || c.fixed {
 			continue
 		}
 		vals = append(vals, k)
