@@ -195,7 +195,7 @@ type epStats struct {
 	typesReq, typesResp []typeCount
 	hourLast            int64
 	hourPend            uint64
-	cut                 uint64 // table entries not added because of a bound
+	cut                 uint64     // table entries not added because of a bound
 	h2, grpcCalls       uint64     // calls over HTTP/2, of which gRPC ones
 	grpc                *grpcStats // gRPC methods (grpc.go)
 }
