@@ -100,6 +100,7 @@ generate:
 	cd bpf && $(GO) generate ./...
 	$(GO) run ./tools/apitap-gen cases -dir testdata/pcaps
 	$(GO) run ./tools/apitap-gen demo -o testdata/demo/demo.pcap
+	$(GO) run ./tools/apitap-gen protoset -o testdata/demo/shop.protoset
 
 clean:
 	rm -rf $(BIN)

@@ -3,6 +3,7 @@ package discovery
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/grpc"
@@ -96,6 +97,34 @@ func (g *grpcStats) json() *GRPCJSON {
 		j.Status[s] = g.status[s]
 	}
 	return j
+}
+
+// grpcShaped reports whether a path looks like a gRPC method,
+// /package.Service/Method: two segments of letters, digits, '_' and
+// (in the first) dots, the service's last name and the method starting
+// with an upper-case letter, as the gRPC style guide names them.
+func grpcShaped(p string) bool {
+	svc, m, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if !ok || len(p) < 5 || p[0] != '/' || m == "" || strings.IndexByte(svc, '.') < 0 {
+		return false
+	}
+	last := svc[strings.LastIndexByte(svc, '.')+1:]
+	if last == "" || last[0] < 'A' || last[0] > 'Z' || m[0] < 'A' || m[0] > 'Z' {
+		return false
+	}
+	return identChars(svc, true) && identChars(m, false)
+}
+
+// identChars reports whether s holds only letters, digits, '_' and, with
+// dots, '.'.
+func identChars(s string, dots bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || dots && c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // renderedJSON reports whether a body of tx is gRPC messages rendered as

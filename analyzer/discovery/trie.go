@@ -412,7 +412,9 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	if au.kind == authNone {
 		authQuery(req.Query, &au)
 	}
-	ep.auth[au.kind]++
+	if au.kind != authNone || tx.H2 == nil || tx.H2.Unresolved == 0 {
+		ep.auth[au.kind]++ // (an HTTP/2 header that did not resolve may have been the credentials)
+	}
 	if au.name != "" {
 		countStr(&ep.keyNames, au.name, maxAuthNames, &ep.cut)
 	}

@@ -124,6 +124,10 @@ func (f *Framer) Feed(b []byte) {
 	}
 }
 
+// Clean reports whether the bytes fed so far are whole gRPC messages:
+// at least one, well framed, none cut.
+func (f *Framer) Clean() bool { return f.Messages > 0 && !f.Broken && f.left == 0 && f.nh == 0 }
+
 // Skip accounts for n bytes lost inside the direction's bytes: counting
 // goes on when they fell inside a message, and stops (Broken) otherwise.
 func (f *Framer) Skip(n int) {

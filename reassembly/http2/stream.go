@@ -390,7 +390,7 @@ func (c *Conn) emit(s *stream) {
 	ex.Exchange = http1.Exchange{ClientDir: c.clientDir()}
 	ex.Stream = StreamInfo{ID: s.id, Flags: s.info, ResetCode: s.code, ResetByClient: s.byClient, Unresolved: s.unresolved}
 	var flags http1.Flags
-	grpcCall := grpc.IsGRPC(http1.Get(q.headers, http1.IDContentType)) || grpc.IsGRPC(http1.Get(r.headers, http1.IDContentType))
+	grpcCall := c.isGRPC(s)
 	md := c.beginGRPC(s, grpcCall)
 	if q.seen {
 		req := &s.req
@@ -453,6 +453,18 @@ func (c *Conn) emit(s *stream) {
 	if c.h != nil {
 		c.h(ex)
 	}
+}
+
+// isGRPC reports whether s carries a gRPC call: its content type says so,
+// or (after a late join, when the content type did not resolve) its
+// bodies are whole gRPC messages.
+func (c *Conn) isGRPC(s *stream) bool {
+	q, r := &s.m[roleReq], &s.m[roleResp]
+	qct, rct := http1.Get(q.headers, http1.IDContentType), http1.Get(r.headers, http1.IDContentType)
+	if grpc.IsGRPC(qct) || grpc.IsGRPC(rct) {
+		return true
+	}
+	return s.info&FlagHeadersUnresolved != 0 && qct == "" && rct == "" && q.fr.Clean() && (r.wire == 0 || r.fr.Clean())
 }
 
 // beginGRPC starts the gRPC view of s and returns its method from the

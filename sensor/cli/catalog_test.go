@@ -90,13 +90,17 @@ func TestDemoCatalogTable(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	eventtest.ValidateStream(t, bytes.NewReader(out))
-	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 12 {
-		t.Errorf("%d endpoint events, want 12", n)
+	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 18 {
+		t.Errorf("%d endpoint events, want 18", n)
 	}
 	for _, want := range []string{
-		"catalog: 12 endpoint(s) on 2 host(s)",
+		// 12 HTTP endpoints, 5 gRPC methods and one of them again under
+		// the server's address (a connection joined mid-stream whose
+		// :authority did not resolve)
+		"catalog: 18 endpoint(s) on 4 host(s)",
 		"HOST", "TEMPLATE", "AUTH", "STATUS",
-		"api.shop.example      GET     /v1/orders/{orderId}",
+		"api.shop.example              GET     /v1/orders/{orderId}",
+		"payments.shop.internal:50051  POST    /shop.v1.Orders/WatchOrders",
 		"bearer_jwt:69", "401:74 200:1",
 		"9 requests to paths that only answered 404",
 	} {
@@ -118,6 +122,7 @@ func TestDemoAttacks(t *testing.T) {
 		`"class":"sqli"`, `"value":"' UNION SELECT username,password FROM users--"`,
 		`"class":"xss"`, `"class":"path_traversal"`, `"value":"../../../../etc/passwd"`,
 		`"class":"scanner"`, `"rule":"user_agent:nikto"`,
+		`"path":"/shop.v1.Payments/Charge"},"evidence":[{"location":"body","name":"5","value":"' OR '1'='1' --"`, // in a gRPC message
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("detections lack %s", want)

@@ -64,6 +64,7 @@ type endpointRow struct {
 	Sensitive                []string
 	Conformance              string
 	Violations               string
+	GRPC                     string // "gRPC" and the streaming kind, for gRPC methods
 }
 
 type hostTree struct {
@@ -151,6 +152,9 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 		}
 	}
 	sort.Strings(r.Sensitive)
+	if g := j.GRPC; g != nil {
+		r.GRPC = "gRPC " + strings.ReplaceAll(g.Kind, "_", " ")
+	}
 	if c := j.Conformance; c != nil {
 		r.Conformance = c.Status
 		var vs []string
