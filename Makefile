@@ -22,7 +22,11 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzAnalyze:20000 \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
-	./reassembly/tlshello:FuzzParse:50000
+	./reassembly/tlshello:FuzzParse:50000 \
+	./reassembly/http2:FuzzConn:60000 \
+	./reassembly/http2:FuzzHPACK:80000 \
+	./reassembly/protomsg:FuzzWire:80000 \
+	./reassembly/grpc:FuzzRender:40000
 
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean
 

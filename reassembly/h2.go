@@ -75,6 +75,7 @@ type h2Stream struct {
 	hold      [2][]byte // bytes held while undecided
 	holdTS    [2]time.Time
 	fed       [2]bool // the held bytes were given to the HTTP/1.x parser too
+	scan      [2]http2.Scanner
 	upgradeTo *http1.Request
 	upReq     http1.Request // the h2c upgrade request, copied
 	upBody    []byte
@@ -101,6 +102,7 @@ func (s *stream) h2Release() {
 		w.h2.held -= len(g.hold[d])
 		g.hold[d] = g.hold[d][:0]
 		g.fed[d] = false
+		g.scan[d].Reset()
 	}
 	if g.conn != nil {
 		g.conn.Reset(&w.h2.env, nil)
@@ -190,7 +192,7 @@ func (s *stream) detect(d http1.Dir, b []byte, first, last time.Time) {
 			return
 		}
 		g.fed[d] = true
-		if _, ok, _ := http2.Detect(g.hold[d]); ok {
+		if _, ok, _ := http2.Detect(g.hold[d], &g.scan[d]); ok {
 			w := s.w
 			s.conn.Reset(&w.lim, &w.Stats.HTTP, s.onExchange) // what it hunted in was HTTP/2
 			s.h2Start(http2.StartMidStream, d, nil, first, last)

@@ -300,8 +300,10 @@ func (d *Decoder) Render(dst []byte, call *Call, m *Message, md *protomsg.Method
 				}
 			}
 		}
-		if !ok && !cut {
-			out, ok, cut = d.wire.AppendWire(out, msg, lim.MaxBodyBytes-len(out)-1)
+		if room := lim.MaxBodyBytes - len(out) - 1; !ok && !cut && room < 2 {
+			cut = true
+		} else if !ok && !cut {
+			out, ok, cut = d.wire.AppendWire(out, msg, room)
 			if ok && call.Decoded == DecodedNone {
 				call.Decoded = DecodedWire
 			}

@@ -71,6 +71,7 @@ type half struct {
 	hunt       []byte
 	huntSpare  []byte
 	hunted     bool // counted the current hunt
+	scan       Scanner
 	held       int  // bytes of pay, block and hunt charged to the budget
 	lastTS     time.Time
 }
@@ -284,21 +285,22 @@ func (c *Conn) Data(d http1.Dir, b []byte, first, last time.Time) {
 				h.hunted = true
 				c.env.Stats.Resyncs++
 			}
-			off, r := findFrames(h.hunt)
+			off, r := h.scan.Find(h.hunt)
 			if r != huntFound {
-				keep := h.hunt[off:]
-				if len(keep) > maxHuntBytes {
-					keep = keep[len(keep)-maxHuntBytes:]
+				if off < len(h.hunt)-maxHuntBytes {
+					off = len(h.hunt) - maxHuntBytes
 				}
-				c.env.Stats.SkippedBytes += uint64(len(h.hunt) - len(keep))
-				n := copy(h.hunt, keep)
+				c.env.Stats.SkippedBytes += uint64(off)
+				n := copy(h.hunt, h.hunt[off:])
 				c.release(len(h.hunt) - n)
 				h.held -= len(h.hunt) - n
 				h.hunt = h.hunt[:n]
+				h.scan.Trim(off)
 				return
 			}
 			c.env.Stats.SkippedBytes += uint64(off)
 			h.hunted = false
+			h.scan.Reset()
 			h.st, h.nh = hHeader, 0
 			// parse the held bytes from the boundary; the hunt buffer is
 			// swapped out (and given back to the budget) so that a new
@@ -320,6 +322,7 @@ func (c *Conn) dropHunt(h *half) {
 	c.release(len(h.hunt))
 	h.held -= len(h.hunt)
 	h.hunt = h.hunt[:0]
+	h.scan.Reset()
 }
 
 func isBlockFrame(t xh2.FrameType) bool {
@@ -623,7 +626,8 @@ func (c *Conn) Gap(d http1.Dir, n int, ts time.Time) {
 		return
 	}
 	if h.st == hHunt {
-		return // still hunting: the bytes held stay ahead of the gap
+		c.dropHunt(h) // still hunting: what it holds is not followed by what comes next
+		return
 	}
 	for _, s := range c.streams {
 		if r := c.roleOf(h, s); !s.m[r].end {

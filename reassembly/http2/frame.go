@@ -121,13 +121,42 @@ const (
 	huntFound                   // frames start at the offset
 )
 
-// findFrames looks for the first offset in b where frames start: three
-// plausible headers in a row, or two whose frames fill b exactly. Without
-// one, it returns the first candidate that more bytes could confirm
-// (huntMore), or where the bytes worth keeping start (huntNone).
-func findFrames(b []byte) (int, huntResult) {
-	cand := -1
-	for off := 0; off+frameHeaderLen <= len(b); off++ {
+// maxCandidates bounds the open candidates a Scanner rechecks.
+const maxCandidates = 8
+
+// Scanner looks for the first frame boundary in bytes that grow between
+// calls (the bytes held by a hunt): three plausible headers in a row, or
+// two whose frames end exactly at the end of the bytes. Each offset is
+// examined once; offsets whose chain ran past the bytes (open candidates)
+// are rechecked as more arrive. The zero Scanner is ready.
+type Scanner struct {
+	next int // offsets below it were examined
+	cand [maxCandidates]int
+	n    int
+}
+
+// Reset forgets what was examined (the bytes start anew).
+func (s *Scanner) Reset() { s.next, s.n = 0, 0 }
+
+// Find returns where frames start in b (huntFound), or the first open
+// candidate (huntMore), or from where bytes are worth keeping (huntNone).
+// b must hold the bytes of the previous calls (after Trim) and more.
+func (s *Scanner) Find(b []byte) (int, huntResult) {
+	k := 0
+	for i := 0; i < s.n; i++ { // open candidates, in order
+		c := s.cand[i]
+		n, how := chainAt(b, c, 3)
+		if n >= 3 || n == 2 && how == chainEnd {
+			return c, huntFound
+		}
+		if how != chainBroken {
+			s.cand[k] = c
+			k++
+		}
+	}
+	s.n = k
+	for off := s.next; off+frameHeaderLen <= len(b); off++ {
+		s.next = off + 1
 		if b[off] > maxPlausibleFrame>>16 { // the length's top byte: fast rejection
 			continue
 		}
@@ -135,25 +164,50 @@ func findFrames(b []byte) (int, huntResult) {
 		switch {
 		case n >= 3, n == 2 && how == chainEnd:
 			return off, huntFound
-		case n >= 1 && how != chainBroken && cand < 0:
-			cand = off // frames up to the end of the bytes: more may confirm them
+		case n >= 1 && how != chainBroken && s.n < maxCandidates:
+			s.cand[s.n] = off // frames up to the end of the bytes: more may confirm them
+			s.n++
 		}
 	}
-	if cand >= 0 {
-		return cand, huntMore
+	s.next = max(s.next, len(b)-frameHeaderLen+1, 0)
+	if s.n > 0 {
+		return s.cand[0], huntMore
 	}
-	return max(0, len(b)-frameHeaderLen+1), huntNone
+	return s.next, huntNone
+}
+
+// Trim tells the Scanner that the first k bytes were dropped.
+func (s *Scanner) Trim(k int) {
+	s.next = max(0, s.next-k)
+	j := 0
+	for i := 0; i < s.n; i++ {
+		if c := s.cand[i] - k; c >= 0 {
+			s.cand[j] = c
+			j++
+		}
+	}
+	s.n = j
+}
+
+// findFrames is a one-off Scanner.Find.
+func findFrames(b []byte) (int, huntResult) {
+	var s Scanner
+	return s.Find(b)
 }
 
 // Detect reports whether b, the first bytes seen of one direction of a
 // connection joined mid-stream, are HTTP/2 frames: it returns the offset
 // of the first frame boundary when they are, and more when more bytes are
 // needed to tell. Bytes that start like the connection preface count too.
-func Detect(b []byte) (off int, ok, more bool) {
+// s carries the search across calls on growing bytes (nil: none).
+func Detect(b []byte, s *Scanner) (off int, ok, more bool) {
 	if i := bytes.Index(b, []byte(Preface)); i >= 0 {
 		return i, true, false
 	}
-	off, r := findFrames(b)
+	if s == nil {
+		s = &Scanner{}
+	}
+	off, r := s.Find(b)
 	return off, r == huntFound, r == huntMore
 }
 

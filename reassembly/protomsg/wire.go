@@ -31,10 +31,13 @@ type field struct {
 // number order. It reports false (and appends nothing) when msg does not
 // parse as a message. The output is at most max bytes longer than dst
 // (max <= 0: unbounded); longer output is cut at the last complete field
-// and reported by cut.
+// and reported by cut (with max < 2 nothing fits: nothing is appended).
 func (w *Wire) AppendWire(dst, msg []byte, max int) (out []byte, ok, cut bool) {
 	limit := -1
 	if max > 0 {
+		if max < 2 {
+			return dst, true, true // not even room for {}
+		}
 		limit = len(dst) + max
 	}
 	w.fields = w.fields[:0]
@@ -101,13 +104,21 @@ func (w *Wire) appendMessage(dst, msg []byte, lo, hi, depth, limit int) ([]byte,
 		if j-i > 1 {
 			dst = append(dst, '[')
 		}
+		closers := 1 // this message's '}', and ']' after an array
+		if j-i > 1 {
+			closers = 2
+		}
+		inner := limit
+		if limit >= 0 {
+			inner = limit - closers
+		}
 		for k := i; k < j; k++ {
 			if k > i {
 				dst = append(dst, ',')
 			}
 			var cut bool
-			dst, cut = w.appendValue(dst, msg, lo+k, depth, limit)
-			if cut || limit >= 0 && len(dst) > limit {
+			dst, cut = w.appendValue(dst, msg, lo+k, depth, inner)
+			if cut || limit >= 0 && len(dst)+closers > limit {
 				return append(dst[:mark], '}'), true
 			}
 		}
