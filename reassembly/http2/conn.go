@@ -72,7 +72,7 @@ type half struct {
 	huntSpare  []byte
 	hunted     bool // counted the current hunt
 	scan       Scanner
-	held       int  // bytes of pay, block and hunt charged to the budget
+	held       int // bytes of pay, block and hunt charged to the budget
 	lastTS     time.Time
 }
 
