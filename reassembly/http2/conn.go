@@ -92,6 +92,8 @@ type Conn struct {
 	ex      Exchange
 	fields  []Field
 	scratch appender
+	// trace, in tests, sees every decoded header block (stream id).
+	trace func(h *half, id uint32, fields []Field)
 	// decode quality of this connection
 	fields0, unresolved0 uint64
 }
@@ -556,6 +558,13 @@ func (c *Conn) decodeBlock(h *half, block []byte, ts time.Time) {
 	st.TableSizeCapped += h.dec.capped - cap0
 	c.fields0 += df
 	c.unresolved0 += du
+	if c.trace != nil {
+		id := h.blockID
+		if h.blockPush {
+			id = h.promised
+		}
+		c.trace(h, id, c.fields)
+	}
 	c.onFields(h, c.fields, err != nil, ts)
 }
 

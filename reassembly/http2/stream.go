@@ -225,16 +225,33 @@ func (c *Conn) onFields(h *half, fields []Field, lost bool, ts time.Time) {
 }
 
 // learnRoles sets the client direction from a block's pseudo-headers.
+// Streams that waited for it (see done) had their sides assigned by the
+// guess: when the guess was wrong they are swapped, then reported when
+// complete.
 func (c *Conn) learnRoles(h *half, fields []Field) {
 	for i := range fields {
 		switch fields[i].Name {
 		case ":method", ":path", ":scheme", ":authority":
 			c.client, c.known = h.d, true
-			return
 		case ":status":
 			c.client, c.known = h.d^1, true
-			return
+		default:
+			continue
 		}
+		if c.client != c.hint {
+			for _, s := range c.streams {
+				s.m[0], s.m[1] = s.m[1], s.m[0]
+				s.byClient = !s.byClient
+			}
+		}
+		for i := 0; i < len(c.streams); {
+			if s := c.streams[i]; c.complete(s) {
+				c.emit(s)
+				continue
+			}
+			i++
+		}
+		return
 	}
 }
 
@@ -310,7 +327,7 @@ func (c *Conn) reset(h *half, id uint32, code xh2.ErrCode, ts time.Time) {
 			}
 		}
 	}
-	c.emit(s)
+	c.maybeDone(s)
 }
 
 // goAway refuses the streams above last that the sender of the GOAWAY
@@ -327,24 +344,30 @@ func (c *Conn) goAway(h *half, last uint32, ts time.Time) {
 					s.m[r].end, s.m[r].endTS = true, ts
 				}
 			}
-			c.emit(s)
-			continue
+			if c.known {
+				c.emit(s)
+				continue
+			}
 		}
 		i++
 	}
 }
 
-// maybeDone reports s when both sides ended, or when its response ended
-// and its request was never seen (unless the client's direction is still
-// hunting for frames: the request may be in the bytes it holds).
+// maybeDone reports s when it is complete, once the client direction is
+// known (until then the sides of a stream are a guess: see learnRoles).
 func (c *Conn) maybeDone(s *stream) {
-	q, r := &s.m[roleReq], &s.m[roleResp]
-	switch {
-	case q.end && r.end:
-		c.emit(s)
-	case r.end && !q.seen && c.half[c.clientDir()].st != hHunt:
+	if c.known && c.complete(s) {
 		c.emit(s)
 	}
+}
+
+// complete reports whether s is over: reset or refused, both sides ended,
+// or its response ended and its request was never seen (unless the
+// client's direction is still hunting for frames: the request may be in
+// the bytes it holds).
+func (c *Conn) complete(s *stream) bool {
+	q, r := &s.m[roleReq], &s.m[roleResp]
+	return s.info&(FlagReset|FlagRefused) != 0 || q.end && r.end || r.end && !q.seen && c.half[c.clientDir()].st != hHunt
 }
 
 // synced reports the streams that waited for the client's direction to
@@ -352,7 +375,7 @@ func (c *Conn) maybeDone(s *stream) {
 func (c *Conn) synced() {
 	for i := 0; i < len(c.streams); {
 		s := c.streams[i]
-		if s.m[roleResp].end && !s.m[roleReq].seen {
+		if c.known && s.m[roleResp].end && !s.m[roleReq].seen {
 			c.emit(s)
 			continue
 		}
