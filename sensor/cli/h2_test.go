@@ -13,11 +13,11 @@ import (
 
 // h2Event is what the HTTP/2 tests read of a transaction event.
 type h2Event struct {
-	Type     string `json:"type"`
-	Protocol string `json:"protocol"`
-	Method   string `json:"method"`
-	Path     string `json:"path"`
-	Status   int    `json:"status"`
+	Type     string          `json:"type"`
+	Protocol string          `json:"protocol"`
+	Method   string          `json:"method"`
+	Path     string          `json:"path"`
+	Status   int             `json:"status"`
 	Flags    json.RawMessage `json:"flags"`
 	H2       *struct {
 		StreamID uint32 `json:"stream_id"`
