@@ -193,3 +193,40 @@ func TestWorkerH2MidStream(t *testing.T) {
 		t.Fatalf("%d HTTP/1.x transactions on the mid-stream HTTP/1.x connection, want 2 (unmatched response and the next exchange)", h1n)
 	}
 }
+
+// BenchmarkWorkerH2KeepAlive is BenchmarkWorkerKeepAlive's traffic over
+// HTTP/2 (prior knowledge): compare their ns/op (both 64 exchanges).
+func BenchmarkWorkerH2KeepAlive(b *testing.B) {
+	body := strings.Repeat("x", 16<<10)
+	c := newConn(1)
+	segs := c.handshake()
+	cli, srv := newH2Peer(true), newH2Peer(false)
+	segs = append(segs, c.send(true, cli.take(), 1448)...)
+	segs = append(segs, c.send(false, srv.take(), 1448)...)
+	const n = 64
+	for i := 0; i < n; i++ {
+		id := uint32(2*i + 1)
+		cli.headers(id, true, ":method", "GET", ":scheme", "http", ":authority", "api.example", ":path", "/v1/users/1")
+		segs = append(segs, c.send(true, cli.take(), 1448)...)
+		srv.headers(id, false, ":status", "200", "content-type", "application/json", "content-length", fmt.Sprint(len(body)))
+		for k := 0; k < len(body); k += 16384 {
+			srv.fr.WriteData(id, k+16384 >= len(body), []byte(body[k:min(len(body), k+16384)]))
+		}
+		segs = append(segs, c.send(false, srv.take(), 1448)...)
+	}
+	var bytes int
+	for _, s := range segs {
+		bytes += len(s.data)
+	}
+	b.SetBytes(int64(bytes))
+	b.ReportAllocs()
+	var count int
+	for i := 0; i < b.N; i++ {
+		w := NewWorker(Config{}, func(*Transaction) { count++ })
+		c.feed(w, segs...)
+		w.Close()
+	}
+	if count != n*b.N {
+		b.Fatalf("%d transactions, want %d", count, n*b.N)
+	}
+}

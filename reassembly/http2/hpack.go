@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // HPACK (RFC 7541) header block decoding that survives a late join.
@@ -36,6 +38,14 @@ var staticTable = [...][2]string{
 
 const staticLen = len(staticTable)
 
+// staticIDs are the header IDs of the static table's names.
+var staticIDs = func() (ids [staticLen]http1.HeaderID) {
+	for i, e := range staticTable {
+		ids[i] = lookupName(e[0])
+	}
+	return
+}()
+
 // Known bits of a decoded field: which halves resolved.
 const (
 	NameKnown  uint8 = 1 << iota // the name resolved
@@ -53,6 +63,8 @@ type Field struct {
 	// from is the serial number (from 1) of the dynamic-table entry the
 	// field or its name came from, 0 for static and literal ones.
 	from uint64
+	// id is the name's http1.HeaderID when a table gave it (0: look up).
+	id http1.HeaderID
 }
 
 // entry is one dynamic-table entry. kv holds name and value in one string
@@ -61,7 +73,8 @@ type entry struct {
 	kv    string
 	nlen  int
 	known uint8
-	seq   uint64 // serial number of the insertion
+	id    http1.HeaderID // of the name, found once at insertion
+	seq   uint64         // serial number of the insertion
 }
 
 func (e *entry) name() string  { return e.kv[:e.nlen] }
@@ -187,12 +200,12 @@ func (d *decoder) lookup(i uint64, f *Field) error {
 		return errIndex
 	case i <= uint64(staticLen):
 		s := &staticTable[i-1]
-		f.Name, f.Value, f.Known = s[0], s[1], bothKnown
+		f.Name, f.Value, f.Known, f.id = s[0], s[1], bothKnown, staticIDs[i-1]
 		return nil
 	}
 	if i-uint64(staticLen) <= uint64(d.n) {
 		e := d.at(int(i) - staticLen)
-		f.Name, f.Value, f.Known, f.from = e.name(), e.value(), e.known, e.seq
+		f.Name, f.Value, f.Known, f.from, f.id = e.name(), e.value(), e.known, e.seq, e.id
 		return nil
 	}
 	if d.partial {
@@ -314,6 +327,10 @@ func (d *decoder) literal(b []byte, out []Field, scratch *appender) ([]Field, []
 	}
 	scratch.b = scratch.b[:start]
 	f.Name, f.Value = e.name(), e.value()
+	if f.id == 0 && e.known&NameKnown != 0 {
+		f.id = lookupName(f.Name)
+	}
+	e.id = f.id
 	d.insert(e)
 	f.from = 0 // a literal: resolvable whatever its name's source
 	return append(out, f), b, nil

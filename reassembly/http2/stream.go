@@ -292,20 +292,33 @@ func (c *Conn) regular(dst []http1.Header, fields []Field, m *msg) []http1.Heade
 			m.trHead = true
 			break
 		}
-		dst = append(dst, http1.Header{Name: f.Name, Value: f.Value, ID: lookupName(f.Name)})
+		id := f.id
+		if id == 0 {
+			id = lookupName(f.Name)
+		}
+		dst = append(dst, http1.Header{Name: f.Name, Value: f.Value, ID: id})
 	}
 	return dst
 }
 
-// lookupName finds the ID of a header name as HTTP/2 sends it (lower case).
+// lookupName finds the ID of a header name as HTTP/2 sends it (lower
+// case; http1.LookupHeader takes tokens only).
 func lookupName(name string) http1.HeaderID {
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+		if !tokenChar[name[i]] {
 			return http1.IDOther
 		}
 	}
 	return http1.LookupHeader(name)
 }
+
+// tokenChar marks the bytes of a token (RFC 9110 5.6.2).
+var tokenChar = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", rune(c))
+	}
+	return t
+}()
 
 // reset ends a stream on RST_STREAM.
 func (c *Conn) reset(h *half, id uint32, code xh2.ErrCode, ts time.Time) {
