@@ -31,7 +31,7 @@ FUZZ_TARGETS := \
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean
 
 help:
-	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap), then write bin/demo-report.html"
+	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap, with HTTP/2 and gRPC), then write bin/demo-report.html"
 	@echo "make test      vet, all tests, golden end-to-end tests, deploy/ checks and a short fuzz run per parser"
 	@echo "make bench     throughput table: apitap vs the naive baseline on a generated 1 GB capture"
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
@@ -46,8 +46,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/apitap ./sensor/cmd/apitap
 
 demo: build
-	./$(BIN)/apitap read --sensor-id demo testdata/demo/demo.pcap
-	@./$(BIN)/apitap report --quiet --progress never --sensor-id demo --title "apitap demo" --spec testdata/demo/spec.yaml -o $(BIN)/demo-report.html testdata/demo/demo.pcap
+	./$(BIN)/apitap read --sensor-id demo --proto-descriptors testdata/demo/shop.protoset testdata/demo/demo.pcap
+	@./$(BIN)/apitap report --quiet --progress never --sensor-id demo --title "apitap demo" --spec testdata/demo/spec.yaml --proto-descriptors testdata/demo/shop.protoset -o $(BIN)/demo-report.html testdata/demo/demo.pcap
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
