@@ -115,8 +115,8 @@ func TestReadToKafka(t *testing.T) {
 		t.Fatalf("summary lacks the sink line:\n%s", stderr.String())
 	}
 	txs := readTopic(t, broker, "apitap.transactions", 3)
-	if len(txs) != 355 {
-		t.Fatalf("%d transaction messages, want 355", len(txs))
+	if len(txs) != 436 {
+		t.Fatalf("%d transaction messages, want 436", len(txs))
 	}
 	lastSeq := map[string]int{}
 	for _, m := range txs {
@@ -146,7 +146,7 @@ func TestReadToKafka(t *testing.T) {
 		t.Fatalf("stats messages: %d", len(stats))
 	}
 	// the same events went to stdout
-	if n := strings.Count(stdout.String(), `"type":"transaction"`); n != 355 {
+	if n := strings.Count(stdout.String(), `"type":"transaction"`); n != 436 {
 		t.Fatalf("stdout has %d transactions", n)
 	}
 }
@@ -210,7 +210,7 @@ func TestAttackEventsToKafka(t *testing.T) {
 		}
 	}
 	t.Logf("messages: %v", counts)
-	if counts["detection"] == 0 || counts["blocklist"] == 0 || counts["endpoint"] != 12 {
+	if counts["detection"] == 0 || counts["blocklist"] == 0 || counts["endpoint"] != 18 {
 		t.Fatalf("messages by type: %v", counts)
 	}
 	if !strings.Contains(stdout.String(), `"class":"sqli"`) {
@@ -518,8 +518,8 @@ func TestOutageMidStream(t *testing.T) {
 		}
 	}
 	t.Logf("before the outage %d transactions, after %d, duplicates %d, distinct %d", len(first), len(second), dups, len(ids))
-	if len(ids) != 355 {
-		t.Fatalf("%d distinct transactions delivered, want 355\n%s", len(ids), stderr.String())
+	if len(ids) != 436 {
+		t.Fatalf("%d distinct transactions delivered, want 436\n%s", len(ids), stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "spool") {
 		t.Errorf("the outage did not go through the spool:\n%s", stderr.String())
