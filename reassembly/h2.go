@@ -100,7 +100,11 @@ func (s *stream) h2Release() {
 	w := s.w
 	for d := range g.hold {
 		w.h2.held -= len(g.hold[d])
-		g.hold[d] = g.hold[d][:0]
+		if cap(g.hold[d]) > 4096 {
+			g.hold[d] = nil // a recycled stream keeps no large buffer
+		} else {
+			g.hold[d] = g.hold[d][:0]
+		}
 		g.fed[d] = false
 		g.scan[d].Reset()
 	}

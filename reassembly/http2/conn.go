@@ -30,6 +30,25 @@ type Env struct {
 	Limits *http1.Limits
 	Stats  *Stats
 	GRPC   *grpc.Decoder
+	// free holds recycled streams (at most maxFreeStreams, their
+	// buffers trimmed to keepBuffer bytes).
+	free []*stream
+}
+
+// Recycling bounds: streams kept for reuse per Env, and the buffer
+// capacity a recycled stream or connection keeps (larger buffers are
+// dropped: memory not charged to the budget stays small).
+const (
+	maxFreeStreams = 256
+	keepBuffer     = 8 << 10
+)
+
+// trim returns b emptied, or nil when its capacity is over keepBuffer.
+func trim[T any](b []T, max int) []T {
+	if cap(b) > max {
+		return nil
+	}
+	return b[:0]
 }
 
 // half states.
@@ -88,7 +107,6 @@ type Conn struct {
 	started bool
 	late    bool // the connection's start was not seen (or a header block was lost): fields may be unresolved
 	streams []*stream
-	free    []*stream
 	ex      Exchange
 	fields  []Field
 	scratch appender
@@ -114,16 +132,23 @@ func (c *Conn) Reset(env *Env, h Handler) {
 		}
 		for _, s := range c.streams {
 			c.release(s.held)
-			c.free = append(c.free, s)
+			s.held = 0
+			c.recycle(s)
 		}
 	}
 	c.env, c.h = env, h
 	for i := range c.half {
 		old := &c.half[i]
-		c.half[i] = half{d: http1.Dir(i), pay: old.pay[:0], block: old.block[:0], hunt: old.hunt[:0], huntSpare: old.huntSpare[:0], dec: old.dec}
+		c.half[i] = half{d: http1.Dir(i), pay: trim(old.pay, keepBuffer), block: trim(old.block, keepBuffer), hunt: trim(old.hunt, keepBuffer),
+			huntSpare: trim(old.huntSpare, keepBuffer), dec: old.dec}
 		c.half[i].dec.reset(false)
+		if len(c.half[i].dec.ring) > 256 {
+			c.half[i].dec.ring, c.half[i].dec.next = nil, 0
+		}
 	}
-	c.streams = c.streams[:0]
+	c.streams = trim(c.streams, MaxStreams)
+	c.fields = trim(c.fields, 256)
+	c.scratch.b = trim(c.scratch.b, keepBuffer)
 	c.client, c.known, c.hint, c.start, c.started, c.late = http1.DirA, false, http1.DirA, 0, false, false
 	c.fields0, c.unresolved0 = 0, 0
 }
@@ -603,7 +628,7 @@ func (c *Conn) data(h *half, b []byte) []byte {
 func (c *Conn) endData(h *half) {
 	if h.fh.flags&xh2.FlagDataEndStream != 0 && h.str != nil {
 		s := h.str
-		m := &s.m[c.roleOf(h, s)]
+		m := &s.m[c.roleOf(h)]
 		m.end, m.endTS = true, h.lastTS
 		c.maybeDone(s)
 	}
@@ -622,7 +647,7 @@ func (c *Conn) Gap(d http1.Dir, n int, ts time.Time) {
 	}
 	if h.st == hData && h.pad >= 0 && n > 0 && int64(n) <= int64(h.left)-int64(h.pad) {
 		if s := h.str; s != nil {
-			m := &s.m[c.roleOf(h, s)]
+			m := &s.m[c.roleOf(h)]
 			m.wire += int64(n)
 			m.trunc, m.gap = true, true
 			m.fr.Skip(n)
@@ -639,7 +664,7 @@ func (c *Conn) Gap(d http1.Dir, n int, ts time.Time) {
 		return
 	}
 	for _, s := range c.streams {
-		if r := c.roleOf(h, s); !s.m[r].end {
+		if r := c.roleOf(h); !s.m[r].end {
 			s.m[r].gap, s.m[r].trunc = true, true
 		}
 	}

@@ -85,9 +85,9 @@ func (c *Conn) open(id uint32) *stream {
 		c.emit(old)
 	}
 	var s *stream
-	if n := len(c.free); n > 0 {
-		s = c.free[n-1]
-		c.free = c.free[:n-1]
+	if n := len(c.env.free); n > 0 {
+		s = c.env.free[n-1]
+		c.env.free = c.env.free[:n-1]
 	} else {
 		s = &stream{}
 	}
@@ -98,10 +98,10 @@ func (c *Conn) open(id uint32) *stream {
 	return s
 }
 
-// roleOf is the role of h's messages on s: the client sends requests, the
+// roleOf is the role of h's messages: the client sends requests, the
 // server responses (a pushed stream's request comes from the server's
 // PUSH_PROMISE, handled apart).
-func (c *Conn) roleOf(h *half, s *stream) int {
+func (c *Conn) roleOf(h *half) int {
 	if h.d == c.clientDir() {
 		return roleReq
 	}
@@ -126,14 +126,14 @@ func (c *Conn) dataStream(h *half, id uint32, ts time.Time) *stream {
 	s := c.find(id)
 	if s == nil {
 		s = c.open(id)
-		s.m[c.roleOf(h, s)].start = ts
+		s.m[c.roleOf(h)].start = ts
 	}
 	return s
 }
 
 // body takes DATA payload bytes for s from h.
 func (c *Conn) body(s *stream, h *half, b []byte) {
-	m := &s.m[c.roleOf(h, s)]
+	m := &s.m[c.roleOf(h)]
 	m.wire += int64(len(b))
 	m.fr.Feed(b)
 	lim := c.env.Limits
@@ -164,7 +164,7 @@ func (c *Conn) onFields(h *half, fields []Field, lost bool, ts time.Time) {
 		c.learnRoles(h, fields)
 	}
 	s := c.open(id)
-	role := c.roleOf(h, s)
+	role := c.roleOf(h)
 	if push {
 		role = roleReq
 		s.info |= FlagPush
@@ -408,9 +408,21 @@ func (c *Conn) drop(s *stream) {
 	}
 	c.release(s.held)
 	s.held = 0
-	if len(c.free) < 64 {
-		c.free = append(c.free, s)
+	c.recycle(s)
+}
+
+// recycle keeps s for another stream of the worker, with small buffers.
+func (c *Conn) recycle(s *stream) {
+	if len(c.env.free) >= maxFreeStreams {
+		return
 	}
+	for r := range s.m {
+		m := &s.m[r]
+		m.raw, m.dec = trim(m.raw, keepBuffer), trim(m.dec, keepBuffer)
+		m.headers, m.trailers = trim(m.headers, 64), trim(m.trailers, 16)
+	}
+	s.req, s.resp, s.call = http1.Request{}, http1.Response{}, grpc.Call{}
+	c.env.free = append(c.env.free, s)
 }
 
 // emit reports s and forgets it.
