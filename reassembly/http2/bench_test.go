@@ -108,6 +108,6 @@ func BenchmarkDecoderBlock(b *testing.B) {
 		if i%len(blocks) == 0 {
 			d.reset(false)
 		}
-		out, _ = d.block(blocks[i%len(blocks)], out, &sc)
+		out, _ = d.block(blocks[i%len(blocks)], out, &sc, 0)
 	}
 }

@@ -33,6 +33,11 @@ type Env struct {
 	// free holds recycled streams (at most maxFreeStreams, their
 	// buffers trimmed to keepBuffer bytes).
 	free []*stream
+	// the decoded fields of the header block being handled, and the
+	// scratch space of its literals: header blocks are decoded one at a
+	// time, so the worker's connections share them
+	fields  []Field
+	scratch appender
 }
 
 // Recycling bounds: streams kept for reuse per Env, and the buffer
@@ -108,8 +113,6 @@ type Conn struct {
 	late    bool // the connection's start was not seen (or a header block was lost): fields may be unresolved
 	streams []*stream
 	ex      Exchange
-	fields  []Field
-	scratch appender
 	// trace, in tests, sees every decoded header block (stream id).
 	trace func(h *half, id uint32, fields []Field)
 	// decode quality of this connection
@@ -147,8 +150,6 @@ func (c *Conn) Reset(env *Env, h Handler) {
 		}
 	}
 	c.streams = trim(c.streams, MaxStreams)
-	c.fields = trim(c.fields, 256)
-	c.scratch.b = trim(c.scratch.b, keepBuffer)
 	c.client, c.known, c.hint, c.start, c.started, c.late = http1.DirA, false, http1.DirA, 0, false, false
 	c.fields0, c.unresolved0 = 0, 0
 }
@@ -571,7 +572,8 @@ func (c *Conn) decodeBlock(h *half, block []byte, ts time.Time) {
 	h.blockOpen = false
 	f0, u0, cap0 := h.dec.fields, h.dec.unresolved, h.dec.capped
 	var err error
-	c.fields, err = h.dec.block(block, c.fields, &c.scratch)
+	env := c.env
+	env.fields, err = h.dec.block(block, env.fields[:0], &env.scratch, 2*env.Limits.MaxHeaders)
 	if err != nil {
 		c.env.Stats.HPACKErrors++
 		c.desync(h)
@@ -588,9 +590,9 @@ func (c *Conn) decodeBlock(h *half, block []byte, ts time.Time) {
 		if h.blockPush {
 			id = h.promised
 		}
-		c.trace(h, id, c.fields)
+		c.trace(h, id, env.fields)
 	}
-	c.onFields(h, c.fields, err != nil, ts)
+	c.onFields(h, env.fields, err != nil, ts)
 }
 
 // data streams DATA payload bytes and returns the bytes left.

@@ -28,7 +28,7 @@ func FuzzHPACK(f *testing.F) {
 		for _, partial := range []bool{false, true} {
 			var d decoder
 			d.reset(partial)
-			out, _ = d.block(junk, out, &sc)
+			out, _ = d.block(junk, out, &sc, 0)
 			for _, fl := range out {
 				if fl.Known&NameKnown == 0 && fl.Name != "" || fl.Known&ValueKnown == 0 && fl.Value != "" {
 					t.Fatalf("unknown halves carry text: %+v", fl)
@@ -45,7 +45,7 @@ func FuzzHPACK(f *testing.F) {
 		}
 		var d decoder
 		d.reset(false)
-		got, err := d.block(block, out, &sc)
+		got, err := d.block(block, out, &sc, 0)
 		if err != nil || len(got) != len(want) {
 			t.Fatalf("x/net decodes %d fields, we %d (%v)", len(want), len(got), err)
 		}

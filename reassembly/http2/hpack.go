@@ -230,12 +230,13 @@ type litRef struct {
 	vOff, vEnd int
 }
 
-// block decodes one header block into fields (appended to out[:0]).
-// Literal strings are decoded into scratch and converted to one string at
-// the end (one allocation per block); entries added to the table get a
-// string of their own. After an error it returns the fields decoded before
-// the damage.
-func (d *decoder) block(b []byte, out []Field, scratch *appender) ([]Field, error) {
+// block decodes one header block into fields (appended to out[:0]), at
+// most max of them (the rest is decoded for the table, not kept; max <= 0:
+// no bound). Literal strings are decoded into scratch and converted to one
+// string at the end (one allocation per block); entries added to the
+// table get a string of their own. After an error it returns the fields
+// decoded before the damage.
+func (d *decoder) block(b []byte, out []Field, scratch *appender, max int) ([]Field, error) {
 	out = out[:0]
 	scratch.b = scratch.b[:0]
 	d.refs = d.refs[:0]
@@ -250,7 +251,7 @@ func (d *decoder) block(b []byte, out []Field, scratch *appender) ([]Field, erro
 			}
 			var f Field
 			if err = d.lookup(i, &f); err == nil {
-				out = append(out, f)
+				out = d.keep(out, f, max)
 			}
 		case c&0xe0 == 0x20: // dynamic table size update
 			var v uint64
@@ -258,7 +259,7 @@ func (d *decoder) block(b []byte, out []Field, scratch *appender) ([]Field, erro
 				d.setMax(v)
 			}
 		default: // literal: with incremental indexing (01), without (0000) or never indexed (0001)
-			out, b, err = d.literal(b, out, scratch)
+			out, b, err = d.literal(b, out, scratch, max)
 		}
 	}
 	if len(d.refs) > 0 {
@@ -280,8 +281,20 @@ func (d *decoder) block(b []byte, out []Field, scratch *appender) ([]Field, erro
 	return out, err
 }
 
+// keep appends f to out when there is room (counting it either way).
+func (d *decoder) keep(out []Field, f Field, max int) []Field {
+	if max > 0 && len(out) >= max {
+		d.fields++
+		if f.Known != bothKnown {
+			d.unresolved++
+		}
+		return out
+	}
+	return append(out, f)
+}
+
 // literal decodes one literal field representation at the start of b.
-func (d *decoder) literal(b []byte, out []Field, scratch *appender) ([]Field, []byte, error) {
+func (d *decoder) literal(b []byte, out []Field, scratch *appender, max int) ([]Field, []byte, error) {
 	c := b[0]
 	indexing := c&0xc0 == 0x40
 	prefix := uint8(4)
@@ -315,6 +328,10 @@ func (d *decoder) literal(b []byte, out []Field, scratch *appender) ([]Field, []
 	r.vEnd = len(scratch.b)
 	f.Known |= ValueKnown
 	if !indexing {
+		if max > 0 && len(out) >= max {
+			scratch.b = scratch.b[:start] // not kept: its strings neither
+			return d.keep(out, f, max), b, nil
+		}
 		d.refs = append(d.refs, r)
 		return append(out, f), b, nil
 	}
@@ -333,7 +350,7 @@ func (d *decoder) literal(b []byte, out []Field, scratch *appender) ([]Field, []
 	e.id = f.id
 	d.insert(e)
 	f.from = 0 // a literal: resolvable whatever its name's source
-	return append(out, f), b, nil
+	return d.keep(out, f, max), b, nil
 }
 
 // readInt reads an HPACK integer with an n-bit prefix (RFC 7541 5.1).

@@ -67,7 +67,7 @@ func TestDecoderMatchesXNet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err = d.block(b, out, &sc)
+			out, err = d.block(b, out, &sc, 0)
 			if err != nil {
 				t.Fatalf("seed %d block %d: %v", seed, i, err)
 			}
@@ -108,14 +108,14 @@ func TestDecoderLateJoin(t *testing.T) {
 				joinSeq = shadow.seq
 			}
 			var err error
-			sh, err = shadow.block(b, sh, &sc2)
+			sh, err = shadow.block(b, sh, &sc2, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if i < join {
 				continue
 			}
-			out, err = d.block(b, out, &sc)
+			out, err = d.block(b, out, &sc, 0)
 			if err != nil {
 				t.Fatalf("seed %d block %d: %v", seed, i, err)
 			}
