@@ -230,3 +230,42 @@ func BenchmarkWorkerH2KeepAlive(b *testing.B) {
 		b.Fatalf("%d transactions, want %d", count, n*b.N)
 	}
 }
+
+// TestWorkerH2Bounded: connections that open many streams with large
+// bodies and never finish them hold at most the worker's HTTP buffer
+// budget; what it refuses is flagged truncated and counted.
+func TestWorkerH2Bounded(t *testing.T) {
+	const budget = 1 << 20
+	var got int
+	truncated := 0
+	w := NewWorker(Config{HTTP: HTTPConfig{MaxBufferedBytes: budget}}, func(tx *Transaction) {
+		got++
+		if tx.Flags&http1.FlagTruncated != 0 {
+			truncated++
+		}
+	})
+	body := []byte(strings.Repeat("b", 16000))
+	for k := 0; k < 20; k++ {
+		c := newConn(10 + k)
+		segs := c.handshake()
+		cli, srv := newH2Peer(true), newH2Peer(false)
+		segs = append(segs, c.send(true, cli.take(), 1448)...)
+		segs = append(segs, c.send(false, srv.take(), 1448)...)
+		for i := 0; i < 100; i++ {
+			id := uint32(2*i + 1)
+			cli.headers(id, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/upload")
+			for j := 0; j < 4; j++ {
+				cli.fr.WriteData(id, false, body) // 64 KB, never ended
+			}
+			segs = append(segs, c.send(true, cli.take(), 1448)...)
+		}
+		c.feed(w, segs...)
+		if w.Budget.Used > budget {
+			t.Fatalf("connection %d: %d bytes held, budget %d", k, w.Budget.Used, budget)
+		}
+	}
+	w.Close()
+	if w.Budget.Used != 0 || w.Budget.Denied == 0 || got != 2000 || truncated != 2000 {
+		t.Fatalf("used %d denied %d, %d transactions, %d truncated", w.Budget.Used, w.Budget.Denied, got, truncated)
+	}
+}
