@@ -44,8 +44,9 @@ type Env struct {
 // capacity a recycled stream or connection keeps (larger buffers are
 // dropped: memory not charged to the budget stays small).
 const (
-	maxFreeStreams = 256
-	keepBuffer     = 8 << 10
+	maxFreeStreams = 32
+	keepBuffer     = 8 << 10  // connection buffers (frames, header blocks, hunts)
+	keepBody       = 128 << 10 // a stream's body buffers (the default max_body_bytes, and append's slack)
 )
 
 // trim returns b emptied, or nil when its capacity is over keepBuffer.

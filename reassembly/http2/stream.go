@@ -418,7 +418,7 @@ func (c *Conn) recycle(s *stream) {
 	}
 	for r := range s.m {
 		m := &s.m[r]
-		m.raw, m.dec = trim(m.raw, keepBuffer), trim(m.dec, keepBuffer)
+		m.raw, m.dec = trim(m.raw, keepBody), trim(m.dec, keepBody)
 		m.headers, m.trailers = trim(m.headers, 64), trim(m.trailers, 16)
 	}
 	s.req, s.resp, s.call = http1.Request{}, http1.Response{}, grpc.Call{}
