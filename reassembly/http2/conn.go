@@ -275,9 +275,13 @@ func (c *Conn) Data(d http1.Dir, b []byte, first, last time.Time) {
 			}
 			n := min(uint32(len(b)), h.left)
 			if !c.grow(&h.held, &h.pay, b[:n]) {
-				// the budget refused: the frame is lost
-				h.blockLost = h.blockLost || isBlockFrame(h.fh.typ)
-				h.pay = h.pay[:0]
+				// the budget refused: the frame is lost (a header
+				// block with it: the table can not be trusted after)
+				c.releasePay(h)
+				if isBlockFrame(h.fh.typ) {
+					c.openBlock(h, h.fh, first)
+					h.blockLost = true
+				}
 				h.st = hSkip
 				break
 			}
@@ -285,8 +289,8 @@ func (c *Conn) Data(d http1.Dir, b []byte, first, last time.Time) {
 			b = b[n:]
 			if h.left == 0 {
 				p := h.pay
-				h.pay = h.pay[:0]
 				c.endFrame(h, p, first)
+				c.releasePay(h)
 			}
 		case hData:
 			b = c.data(h, b)
@@ -343,6 +347,13 @@ func (c *Conn) Data(d http1.Dir, b []byte, first, last time.Time) {
 			return
 		}
 	}
+}
+
+// releasePay empties the payload buffer and gives its bytes back.
+func (c *Conn) releasePay(h *half) {
+	c.release(len(h.pay))
+	h.held -= len(h.pay)
+	h.pay = h.pay[:0]
 }
 
 // dropHunt empties a hunt buffer the budget refused to grow.
@@ -677,9 +688,7 @@ func (c *Conn) Gap(d http1.Dir, n int, ts time.Time) {
 		c.desync(h)
 	}
 	h.str = nil
-	c.release(len(h.pay))
-	h.held -= len(h.pay)
-	h.pay = h.pay[:0]
+	c.releasePay(h)
 	h.st, h.nh, h.hunted = hHunt, 0, false
 }
 

@@ -452,3 +452,49 @@ func TestConnMidStreamResolution(t *testing.T) {
 	}
 	t.Logf("%+v", st)
 }
+
+// TestConnBudgetSteady: a long connection gives back what it held for
+// each frame and stream (a small budget is never exhausted).
+func TestConnBudgetSteady(t *testing.T) {
+	cli, srv := newPeer(true), newPeer(false)
+	v := &conv{}
+	v.add(true, cli.take())
+	v.add(false, srv.take())
+	cli.chunk = 20 // CONTINUATION frames: header blocks collected in buffers
+	for i := 0; i < 2000; i++ {
+		id := uint32(2*i + 1)
+		cli.headers(id, false, ":method", "POST", ":scheme", "http", ":authority", "a.example", ":path", fmt.Sprintf("/v1/items/%d", i), "x-pad", strings.Repeat("p", 100))
+		cli.data(id, true, []byte(strings.Repeat("q", 3000)))
+		v.add(true, cli.take())
+		srv.headers(id, false, ":status", "200")
+		srv.data(id, true, []byte(strings.Repeat("r", 3000)))
+		v.add(false, srv.take())
+	}
+	budget := &http1.Budget{Max: 16 << 10}
+	lim := http1.Limits{Budget: budget}.WithDefaults()
+	env := &Env{Limits: &lim, Stats: &Stats{}, GRPC: &grpc.Decoder{}}
+	n := 0
+	c := NewConn(env, func(ex *Exchange) {
+		n++
+		if ex.Flags != 0 {
+			t.Fatalf("stream %d: flags %b (budget used %d)", ex.Stream.ID, ex.Flags, budget.Used)
+		}
+	})
+	c.Start(StartPreface, http1.DirA, true, http1.DirA)
+	for _, p := range v.parts {
+		d := http1.DirA
+		if !p.fromClient {
+			d = http1.DirB
+		}
+		for b := p.b; len(b) > 0; b = b[min(len(b), 50):] {
+			c.Data(d, b[:min(len(b), 50)], t0, t0)
+		}
+	}
+	if budget.Used != 0 { // every stream ended: nothing is held
+		t.Fatalf("%d bytes still charged after the last stream", budget.Used)
+	}
+	c.Close(t0)
+	if n != 2000 || budget.Denied != 0 || budget.Used != 0 {
+		t.Fatalf("%d streams, budget denied %d, used %d", n, budget.Denied, budget.Used)
+	}
+}
