@@ -45,7 +45,7 @@ type Env struct {
 // dropped: memory not charged to the budget stays small).
 const (
 	maxFreeStreams = 32
-	keepBuffer     = 8 << 10  // connection buffers (frames, header blocks, hunts)
+	keepBuffer     = 8 << 10   // connection buffers (frames, header blocks, hunts)
 	keepBody       = 128 << 10 // a stream's body buffers (the default max_body_bytes, and append's slack)
 )
 
