@@ -114,6 +114,13 @@ func FuzzConn(f *testing.F) {
 				*p = (*p)[k:]
 			}
 		}
+		held := int64(c.half[0].held + c.half[1].held)
+		for _, s := range c.streams {
+			held += int64(s.held)
+		}
+		if lim.Budget.Used != held || held < 0 {
+			t.Fatalf("budget says %d bytes are held, the connection %d", lim.Budget.Used, held)
+		}
 		c.Close(ts)
 		c.Reset(env, nil)
 		if lim.Budget.Used != 0 {
