@@ -160,8 +160,12 @@ func (c *Conn) onFields(h *half, fields []Field, lost bool, ts time.Time) {
 		c.env.Stats.FrameErrors++
 		return
 	}
-	if !c.known && !push {
-		c.learnRoles(h, fields)
+	if !c.known {
+		if push { // only servers promise
+			c.setClient(h.d ^ 1)
+		} else {
+			c.learnRoles(h, fields)
+		}
 	}
 	s := c.open(id)
 	role := c.roleOf(h)
@@ -225,42 +229,44 @@ func (c *Conn) onFields(h *half, fields []Field, lost bool, ts time.Time) {
 }
 
 // learnRoles sets the client direction from a block's pseudo-headers.
-// Streams that waited for it (see done) had their sides assigned by the
+// Streams that waited for it (see maybeDone) had their sides assigned by the
 // guess: when the guess was wrong they are swapped, then reported when
 // complete.
 func (c *Conn) learnRoles(h *half, fields []Field) {
 	for i := range fields {
 		switch fields[i].Name {
 		case ":method", ":path", ":scheme", ":authority":
-			c.client, c.known = h.d, true
+			c.setClient(h.d)
+			return
 		case ":status":
-			c.client, c.known = h.d^1, true
-		default:
-			continue
+			c.setClient(h.d ^ 1)
+			return
 		}
-		if c.client != c.hint {
-			for _, s := range c.streams {
-				s.m[0], s.m[1] = s.m[1], s.m[0]
-				s.byClient = !s.byClient
-			}
-		}
-		for i := 0; i < len(c.streams); {
-			if s := c.streams[i]; c.complete(s) {
-				c.emit(s)
-				continue
-			}
-			i++
-		}
-		return
 	}
 }
 
-// pseudo takes a pseudo-header, or a field whose name is unknown (which
-// may be one: the request then lacks it).
-func (c *Conn) pseudo(m *msg, f *Field) {
-	if f.Known&NameKnown == 0 {
-		return
+// setClient fixes the client direction of a connection whose roles were
+// a guess, and settles the streams that waited for it.
+func (c *Conn) setClient(d http1.Dir) {
+	c.client, c.known = d, true
+	if c.client != c.hint {
+		for _, s := range c.streams {
+			s.m[0], s.m[1] = s.m[1], s.m[0]
+			s.byClient = !s.byClient
+		}
 	}
+	for i := 0; i < len(c.streams); {
+		if s := c.streams[i]; c.complete(s) {
+			c.emit(s)
+			continue
+		}
+		i++
+	}
+}
+
+// pseudo takes a pseudo-header whose name resolved (its value may not
+// have).
+func (c *Conn) pseudo(m *msg, f *Field) {
 	known := f.Known&ValueKnown != 0
 	switch f.Name {
 	case ":method":

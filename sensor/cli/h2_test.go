@@ -149,3 +149,55 @@ func TestH2GRPCDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCCatalogOpenAPI: the demo's gRPC methods in the catalog (literal
+// paths, the grpc object) and in the OpenAPI export (x-grpc, tags,
+// application/grpc with the schemas inferred from the messages).
+func TestGRPCCatalogOpenAPI(t *testing.T) {
+	protos := filepath.Join(repoRoot, "testdata", "demo", "shop.protoset")
+	code, out, errOut := runCLI(t, nil, "catalog", "--format", "json", "--proto-descriptors", protos, "--quiet", demoCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var cat struct {
+		Endpoints []struct {
+			Host, Path    string
+			GRPC          *struct{ Service, Method, Kind string }
+			RequestSchema map[string]any `json:"request_schema"`
+		}
+	}
+	if err := json.Unmarshal(out, &cat); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range cat.Endpoints {
+		if e.Host != "payments.shop.internal:50051" {
+			continue
+		}
+		found++
+		if e.GRPC == nil || "/"+e.GRPC.Service+"/"+e.GRPC.Method != e.Path {
+			t.Errorf("%s: %+v", e.Path, e.GRPC)
+		}
+		if e.Path == "/shop.v1.Payments/Charge" {
+			props, _ := e.RequestSchema["properties"].(map[string]any)
+			if props["card_number"] == nil || props["customer_email"] == nil {
+				t.Errorf("Charge request schema without field names: %v", e.RequestSchema)
+			}
+		}
+		if e.Path == "/shop.v1.Inventory/SyncStock" && e.GRPC.Kind != "bidi_streaming" {
+			t.Errorf("SyncStock kind %s", e.GRPC.Kind)
+		}
+	}
+	if found != 5 {
+		t.Errorf("%d gRPC methods in the catalog, want 5", found)
+	}
+	code, out, errOut = runCLI(t, nil, "catalog", "--format", "openapi", "--proto-descriptors", protos, "--quiet", demoCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"/shop.v1.Orders/WatchOrders:", "x-grpc:", "kind: server_streaming", "application/grpc:", "- shop.v1.Orders", "card_number:"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("OpenAPI export lacks %q", want)
+		}
+	}
+}
