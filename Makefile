@@ -12,6 +12,7 @@ FUZZ_TARGETS := \
 	./sensor/decode:FuzzDecode:200000 \
 	./reassembly/http1:FuzzConn:150000 \
 	./reassembly/http1:FuzzLookupHeader:100000 \
+	./reassembly:FuzzWorkerLoss:2000 \
 	./analyzer/redact:FuzzQuery:200000 \
 	./sensor/capture:FuzzFile:50000 \
 	./exporter/spool:FuzzSegment:20000 \
@@ -23,6 +24,8 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \
+	./analyzer/identity:FuzzParseJWT:50000 \
+	./exporter/blocklist:FuzzOutputs:20000 \
 	./reassembly/http2:FuzzConn:60000 \
 	./reassembly/http2:FuzzHPACK:80000 \
 	./reassembly/protomsg:FuzzWire:80000 \
@@ -33,7 +36,7 @@ FUZZ_TARGETS := \
 help:
 	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap, with HTTP/2 and gRPC), then write bin/demo-report.html"
 	@echo "make test      vet, all tests, golden end-to-end tests, deploy/ checks and a short fuzz run per parser"
-	@echo "make bench     throughput table: apitap vs the naive baseline on a generated 1 GB capture"
+	@echo "make bench     throughput table: apitap vs the naive baseline on generated captures (realistic API mix with analyzer shares and worker scaling, large, small)"
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
 	@echo "make bench-go  Go micro-benchmarks of the hot paths (ns/op, B/op, allocs/op)"
 	@echo "make bench-instructions  instructions per transaction, pipeline vs all analyzers (valgrind; not moved by machine load)"
@@ -87,7 +90,7 @@ bench:
 	$(GO) build -o $(BIN)/apitap-naive ./tools/apitap-naive
 	$(GO) build -o $(BIN)/apitap-gen ./tools/apitap-gen
 	$(GO) build -o $(BIN)/apitap-bench ./tools/apitap-bench
-	./$(BIN)/apitap-bench -apitap $(BIN)/apitap -naive $(BIN)/apitap-naive -gen $(BIN)/apitap-gen -size 1GB -small-size 256MB
+	./$(BIN)/apitap-bench -apitap $(BIN)/apitap -naive $(BIN)/apitap-naive -gen $(BIN)/apitap-gen -realistic-size 512MB -size 1GB -small-size 256MB
 
 bench-live:
 	deploy/bench/live-replay.sh 200MB 2 64

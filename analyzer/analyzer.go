@@ -2,8 +2,9 @@ package analyzer
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,28 @@ import (
 // analyzer may reuse it.
 type Emitter interface {
 	Detection(d *event.Detection)
+}
+
+// FoldKey identifies one folded (aggregated) detection: see package
+// aggregate.
+type FoldKey struct {
+	Class, Rule, Host, Method, Path, Name string
+}
+
+// FoldSpec is how occurrences of one analyzer's findings fold: the prefix
+// of the detection ids, the interval between updates of an open
+// detection (capture time) and the bound on open detections.
+type FoldSpec struct {
+	Prefix   string
+	Interval time.Duration
+	Max      int
+}
+
+// Folder is implemented by Emitters that fold repeated findings
+// elsewhere: the sensor's stage-one workers hand each occurrence to stage
+// two, which folds them in capture order. d is only valid during the call.
+type Folder interface {
+	Fold(spec FoldSpec, k FoldKey, d *event.Detection)
 }
 
 // Analyzer looks at transactions, synchronously, on the worker goroutine
@@ -72,20 +95,60 @@ type Reporter interface {
 	Report(now time.Time, final bool, out EventSink)
 }
 
+// Stage says where an analyzer runs.
+type Stage uint8
+
+const (
+	// StageFlow analyzers (stage one) run on the worker that reassembled
+	// the transaction, in parallel with other workers. They may keep state
+	// per flow (a flow always reaches the same worker) and caches that
+	// never change an answer, but nothing that spans flows: what they find
+	// repeatedly goes to stage two through Emitter's folding (see
+	// aggregate.Aggregator), so that the output does not depend on how
+	// flows were spread over workers.
+	StageFlow Stage = iota
+	// StageOrdered analyzers (stage two) run on one goroutine that sees
+	// every transaction of every worker in capture order: state that spans
+	// flows (actors, the catalog) lives here, without locks on the hot
+	// path. They get a transaction that stage one has finished with (its
+	// verdicts set) and own it only during the call.
+	StageOrdered
+)
+
+func (s Stage) String() string {
+	if s == StageOrdered {
+		return "ordered"
+	}
+	return "flow"
+}
+
 // Descriptor registers an analyzer (from its package's init function).
 type Descriptor struct {
-	Name    string // = its folder name, the key of its configuration section
-	Order   int    // position in the chain, lowest first; risk runs last
-	Default bool   // enabled when the configuration does not mention it
+	Name string // = its folder name, the key of its configuration section
+	// Stage is where the analyzer runs: StageFlow (the default) or
+	// StageOrdered.
+	Stage Stage
+	// After lists the analyzers whose verdicts (Transaction.Notes) this one
+	// reads: when they are enabled they run first. A StageFlow analyzer can
+	// not come after a StageOrdered one. The chain order is the stage, then
+	// these constraints, then the name; Registered and `apitap config
+	// check` show it.
+	After []string
+	// Provides names the verdicts the analyzer writes (documentation,
+	// shown by `apitap config check`).
+	Provides []string
+	Default  bool // enabled when the configuration does not mention it
 	// NewConfig returns the analyzer's configuration with its defaults;
 	// the YAML section is decoded strictly over it.
 	NewConfig func() any
-	// New builds one instance (one per worker) from a decoded configuration.
+	// New builds one instance from a decoded configuration: one per worker
+	// for StageFlow, one for StageOrdered.
 	New func(cfg any, env Env) (Analyzer, error)
-	// NewShared, if set, builds the analyzer's state shared by all workers
-	// (once per pipeline, before New); New finds it in Env.Shared. It must
-	// be safe for concurrent use. If it implements Reporter, the sensor
-	// calls Report.
+	// NewShared, if set, builds the analyzer's state shared by its
+	// instances (once per pipeline, before New); New finds it in
+	// Env.Shared. The admin API and reports read it from other
+	// goroutines, so it must be safe for concurrent use. If it implements
+	// Reporter, the sensor calls Report.
 	NewShared func(cfg any, env Env) (any, error)
 }
 
@@ -103,19 +166,69 @@ func Register(d Descriptor) {
 	registry[d.Name] = d
 }
 
-// Registered lists the analyzers in chain order.
+// Registered lists the analyzers in chain order: stage one before stage
+// two, each analyzer after those it declares in After, ties by name. It
+// panics when the declarations are inconsistent (an unknown name, a cycle,
+// stage one after stage two): a programming error found at start-up.
 func Registered() []Descriptor {
-	out := make([]Descriptor, 0, len(registry))
-	for _, d := range registry {
-		out = append(out, d)
+	out, err := order(registry)
+	if err != nil {
+		panic("analyzer: " + err.Error())
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Order != out[j].Order {
-			return out[i].Order < out[j].Order
-		}
-		return out[i].Name < out[j].Name
-	})
 	return out
+}
+
+// order sorts descriptors topologically (see Registered).
+func order(reg map[string]Descriptor) ([]Descriptor, error) {
+	names := slices.Sorted(maps.Keys(reg))
+	for _, n := range names {
+		d := reg[n]
+		for _, a := range d.After {
+			b, ok := reg[a]
+			if !ok {
+				return nil, fmt.Errorf("%s runs after %q, which is not registered", n, a)
+			}
+			if b.Stage > d.Stage {
+				return nil, fmt.Errorf("%s (stage %s) can not run after %s (stage %s)", n, d.Stage, a, b.Stage)
+			}
+		}
+	}
+	var out []Descriptor
+	done := map[string]bool{}
+	for len(out) < len(names) {
+		progress := false
+		for _, stage := range []Stage{StageFlow, StageOrdered} {
+			for _, n := range names {
+				d := reg[n]
+				if done[n] || d.Stage != stage {
+					continue
+				}
+				ready := true
+				for _, a := range d.After {
+					ready = ready && done[a]
+				}
+				if ready {
+					out = append(out, d)
+					done[n] = true
+					progress = true
+					break
+				}
+			}
+			if progress {
+				break
+			}
+		}
+		if !progress {
+			var left []string
+			for _, n := range names {
+				if !done[n] {
+					left = append(left, n)
+				}
+			}
+			return nil, fmt.Errorf("the After declarations of %s form a cycle", strings.Join(left, ", "))
+		}
+	}
+	return out, nil
 }
 
 // Chain runs the enabled analyzers of one worker in order.

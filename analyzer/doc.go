@@ -6,12 +6,17 @@
 // Plug-in pattern: each analyzer lives in its own folder with a README and
 // registers a Descriptor from init(); a blank import in the sensor's list of
 // analyzers links it in. Its configuration section `analyzers.<name>` is
-// decoded strictly over the defaults NewConfig returns (Configure), and New
-// builds one instance per worker. The sensor worker hands every
-// reassembly.Transaction to its Chain synchronously and implements Emitter;
-// windowed analyzers also implement Flusher and are flushed every second of
-// capture time and at the end.
+// decoded strictly over the defaults NewConfig returns (Configure). A
+// Descriptor says where the analyzer runs (Stage), whose verdicts it reads
+// (After) and which it writes (Provides); Registered orders the chain from
+// that. StageFlow analyzers get one instance per sensor worker and see the
+// transactions of that worker's connections; StageOrdered analyzers get one
+// instance, in the sensor's stage two, which sees every transaction in
+// capture order. Both implement Analyze; the sensor implements Emitter (and
+// Folder, so that repeated findings fold in stage two); windowed
+// StageOrdered analyzers also implement Flusher and are flushed every
+// second of capture time and at the end.
 //
-// Concurrency: a Chain and its analyzers belong to one worker goroutine.
-// Register is called only from init functions.
+// Concurrency: a Chain and its analyzers belong to one goroutine (a worker,
+// or stage two). Register is called only from init functions.
 package analyzer

@@ -14,6 +14,13 @@ type Config struct {
 	// worker; new connections beyond it are ignored and counted
 	// (drops{stage="reassembly_flows"}). Default 100000.
 	MaxFlows int `yaml:"max_flows"`
+	// MaxUnansweredFlows bounds, within MaxFlows, the connections that
+	// only one side has spoken on (no packet from the other side yet:
+	// spoofed sources, scans, floods). New one-sided connections beyond it
+	// are not tracked (drops{stage="reassembly_unanswered"}), so they can
+	// never take the place of answered ones. A connection whose pending
+	// SYN is answered is never refused by this bound. Default MaxFlows/4.
+	MaxUnansweredFlows int `yaml:"max_unanswered_flows"`
 	// MaxBufferedBytes bounds out-of-order bytes held by one worker waiting
 	// for missing segments. When reached, the oldest gap is skipped (the
 	// stream resynchronises) and counted. Default 64 MiB.
@@ -64,6 +71,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxFlows == 0 {
 		c.MaxFlows = 100000
 	}
+	if c.MaxUnansweredFlows == 0 {
+		c.MaxUnansweredFlows = max(1, c.MaxFlows/4)
+	}
 	if c.MaxBufferedBytes == 0 {
 		c.MaxBufferedBytes = 64 << 20
 	}
@@ -103,6 +113,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxFlows < 0:
 		return fmt.Errorf("reassembly.max_flows must be positive, got %d", c.MaxFlows)
+	case c.MaxUnansweredFlows < 0:
+		return fmt.Errorf("reassembly.max_unanswered_flows must be positive, got %d", c.MaxUnansweredFlows)
+	case c.MaxUnansweredFlows > c.MaxFlows && c.MaxFlows > 0:
+		return fmt.Errorf("reassembly.max_unanswered_flows (%d) exceeds max_flows (%d)", c.MaxUnansweredFlows, c.MaxFlows)
 	case c.MaxBufferedBytes < 0:
 		return fmt.Errorf("reassembly.max_buffered_bytes must be positive, got %d", c.MaxBufferedBytes)
 	case c.MaxFlowBufferedBytes < 0:

@@ -27,4 +27,9 @@
 // body bytes kept per message, and idle timeouts. Everything dropped because
 // of a bound is counted in Stats, as are overlapping segments that disagree
 // (Stats.OverlapConflicts).
+//
+// Capture loss: a hole that the other side acknowledged is skipped at once
+// (holes.go; Worker.Ack takes the pure ACKs of connections with a hole);
+// a RST waits for the connection's next packet to show whether the endpoint
+// honoured it (rst.go).
 package reassembly

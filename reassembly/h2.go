@@ -340,10 +340,38 @@ func (s *stream) gap(d http1.Dir, n int, ts time.Time) {
 		s.h2.conn.Gap(d, n, ts)
 		return
 	}
-	if s.h2.state == h2Undecided {
-		s.h2Decide(ts)
-	}
+	s.undecidedGap(d, ts)
 	s.conn.Gap(d, n, ts)
+}
+
+// undecidedGap accounts for lost bytes while detection goes on: bytes
+// held for the search (a copy, the HTTP/1.x parser has them) are not
+// followed by what comes next, so they are dropped; bytes held back from
+// the HTTP/1.x parser (a server's first bytes) decide for HTTP/1.x.
+func (s *stream) undecidedGap(d http1.Dir, ts time.Time) {
+	g := &s.h2
+	if g.state != h2Undecided || len(g.hold[0])+len(g.hold[1]) == 0 {
+		return
+	}
+	if !g.fed[d] && len(g.hold[d])+len(g.hold[d^1]) > 0 && !g.fed[d^1] {
+		s.h2Decide(ts)
+		return
+	}
+	s.w.h2.held -= len(g.hold[d])
+	g.hold[d] = g.hold[d][:0]
+	g.scan[d].Reset()
+}
+
+// gapAt is gap for a hole the other side acknowledged (see holes.go):
+// atStart says the lost bytes began a message (HTTP/1.x uses it; HTTP/2
+// hunts for the next frame either way).
+func (s *stream) gapAt(d http1.Dir, n int, ts time.Time, atStart bool) {
+	if s.h2.state == h2On {
+		s.h2.conn.Gap(d, n, ts)
+		return
+	}
+	s.undecidedGap(d, ts)
+	s.conn.GapAt(d, n, ts, atStart)
 }
 
 // closeDir reports the end of direction d to the connection's parser.
@@ -372,12 +400,7 @@ func (s *stream) h2Close(ts time.Time) {
 func (s *stream) onH2(ex *http2.Exchange) {
 	w := s.w
 	tx := &w.tx
-	tx.Flow = s.flow
-	if ex.ClientDir == http1.DirA {
-		tx.Flow.Client, tx.Flow.Server = s.a, s.b
-	} else {
-		tx.Flow.Client, tx.Flow.Server = s.b, s.a
-	}
+	s.txFlow(tx, ex.ClientDir)
 	tx.Seq = s.seq
 	s.seq++
 	tx.Exchange = ex.Exchange

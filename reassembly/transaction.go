@@ -24,6 +24,29 @@ type Flow struct {
 	Server netip.AddrPort
 	VLAN   []uint16 // outer first; nil when untagged
 	Tunnel Tunnel
+	// Order is the capture order of the connection's first packet
+	// (Packet.Order): the sensor orders what flows report by it.
+	Order uint64
+	// Confirmed says the server side has answered on this connection: it
+	// sent payload bytes after the client did (a reply that a spoofed,
+	// off-path source never gets). Evidence for enforcement only comes from
+	// confirmed flows. Handshake says the three-way handshake was seen.
+	Confirmed bool
+	Handshake bool
+	// State is what stage-one analyzers remember about this connection
+	// between its transactions (a connection always reaches the same
+	// worker, so per-flow state does not depend on the worker count). It
+	// belongs to the connection's worker: stage-two analyzers, which see
+	// copies later, must not use it (it is nil in their copies).
+	State *FlowState
+}
+
+// FlowState is per-connection state of the stage-one analyzers, reset when
+// a connection starts.
+type FlowState struct {
+	// SensitiveHot: a response on this connection carried personal or
+	// secret data (the sensitive analyzer then scans all of them).
+	SensitiveHot bool
 }
 
 // Transaction is one HTTP exchange with the flow it belongs to. It is handed
@@ -33,6 +56,14 @@ type Transaction struct {
 	Flow Flow
 	// Seq numbers the transactions of one connection from 0.
 	Seq int
+	// ClientIP is the client the sensor resolved for this request: the
+	// packet source, or the address a trusted proxy forwarded for it. The
+	// sensor sets it before the analyzers run; use ClientAddr, which falls
+	// back to the packet source when it is not set.
+	ClientIP netip.Addr
+	// Auth is what the request's Authorization header says, parsed once
+	// by the sensor for every analyzer (package analyzer/identity).
+	Auth Auth
 	http1.Exchange
 	// Protocol is how the exchange travelled; H2 is its HTTP/2 stream
 	// (id, reset/refused/push flags, trailers, the gRPC call), nil for
@@ -43,6 +74,49 @@ type Transaction struct {
 	// analyzers after them in the chain; the sensor clears them before the
 	// chain runs.
 	Notes Notes
+}
+
+// Auth kinds (Auth.Kind).
+const (
+	AuthBasic     = "basic"
+	AuthBearerJWT = "bearer_jwt"
+	AuthBearer    = "bearer" // an opaque token
+	AuthOther     = "other"
+)
+
+// Auth is a request's credentials as read once per transaction: the
+// scheme of its Authorization header, the principal it names (a JWT's
+// subject or client id, a Basic user name) and, for opaque tokens and
+// other schemes, the credential itself (raw: for keying actors, never
+// exported). A JWT's algorithm and issuer come along.
+type Auth struct {
+	Kind        string
+	Principal   string
+	Credential  string
+	JWTAlg      string
+	JWTIssuer   string
+	JWTUnsigned bool
+}
+
+// ClientAddr is the resolved client (ClientIP), or the packet source when
+// none was resolved. It has no zone and no IPv4-in-IPv6 mapping.
+func (t *Transaction) ClientAddr() netip.Addr {
+	if t.ClientIP.IsValid() {
+		return t.ClientIP
+	}
+	return t.Flow.Client.Addr().Unmap().WithZone("")
+}
+
+// PeerAddr is the packet source when the client was resolved through a
+// proxy (it differs from ClientAddr), the invalid address otherwise.
+func (t *Transaction) PeerAddr() netip.Addr {
+	if !t.ClientIP.IsValid() {
+		return netip.Addr{}
+	}
+	if p := t.Flow.Client.Addr().Unmap().WithZone(""); p != t.ClientIP {
+		return p
+	}
+	return netip.Addr{}
 }
 
 // Notes are per-transaction findings shared along the analyzer chain.

@@ -29,6 +29,10 @@ type Packet struct {
 	VLAN             [2]uint16
 	NVLAN            uint8
 	Tunnel           Tunnel
+	// Order is the packet's position in capture order (the sensor's frame
+	// counter for files, the capture time in nanoseconds for live sources):
+	// a flow's Order is its first packet's.
+	Order uint64
 }
 
 // pktCtx is the AssemblerContext handed to gopacket with each packet.
@@ -72,13 +76,27 @@ type Stats struct {
 	// yet) forgotten because more were waiting than the table of pending
 	// SYNs holds: a SYN flood. See Worker.holdSYN.
 	HalfOpenDropped uint64
+	// UnansweredRejected counts packets of new connections not tracked
+	// because MaxUnansweredFlows connections that only one side has
+	// spoken on were open already (spoofed sources, scans): they can not
+	// take the place of answered connections. FlowsUnanswered is how many
+	// such one-sided connections are open now.
+	UnansweredRejected uint64
+	FlowsUnanswered    int64
 	// TLSHellos counts TLS connections whose ClientHello was read (and
 	// handed to Worker.OnTLS); their bytes are not parsed as HTTP.
 	// TLSUnparsed counts connections that started like TLS but whose
 	// hello could not be read.
 	TLSHellos, TLSUnparsed uint64
-	HTTP                   http1.Stats
-	HTTP2                  http2.Stats // HTTP/2 and gRPC (h2.go)
+	// AckedHoles counts holes skipped at once because the other side
+	// acknowledged the missing bytes (see holes.go); they are counted in
+	// Gaps and GapBytes too.
+	AckedHoles uint64
+	// RSTIgnored counts RSTs that the connection carried on after (the
+	// endpoint did not honour them; see rst.go): they did not end it.
+	RSTIgnored uint64
+	HTTP       http1.Stats
+	HTTP2      http2.Stats // HTTP/2 and gRPC (h2.go)
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -97,8 +115,12 @@ func (s *Stats) Add(o *Stats) {
 	s.BufferDenied += o.BufferDenied
 	s.OverlapConflicts += o.OverlapConflicts
 	s.HalfOpenDropped += o.HalfOpenDropped
+	s.UnansweredRejected += o.UnansweredRejected
+	s.FlowsUnanswered += o.FlowsUnanswered
 	s.TLSHellos += o.TLSHellos
 	s.TLSUnparsed += o.TLSUnparsed
+	s.AckedHoles += o.AckedHoles
+	s.RSTIgnored += o.RSTIgnored
 	s.HTTP.Add(&o.HTTP)
 	s.HTTP2.Add(&o.HTTP2)
 }
@@ -126,6 +148,28 @@ type Worker struct {
 	// tlsHeld is the bytes of incomplete ClientHellos held (maxTLSHeld)
 	tlsHeld int
 	synTCP  layers.TCP // a pending SYN being replayed
+	// acknowledged holes (holes.go)
+	holeTab map[synKey]*stream
+	// holePorts counts holeTab's connections by the XOR of their ports,
+	// as synTable.ports does
+	holePorts *[1 << 16]uint16 // allocated with the first hole
+	fills     []fillReq
+	fillBuf   []byte
+	fillPkt   Packet
+	fillTCP   layers.TCP
+	filling   bool
+	// RSTs waiting for the connection's next packet (rst.go)
+	rsts rstTable
+	// answeredReplay is set while a pending SYN is replayed because the
+	// other side of its connection sent a packet: the connection is
+	// answered from its start.
+	answeredReplay bool
+	// ManualTick, when set, leaves the clock's periodic work (gap skips,
+	// idle closes) to explicit Tick calls: the sensor ticks every worker at
+	// the same capture times, so that what times out does not depend on
+	// which packets a worker happened to get. Otherwise Packet ticks itself
+	// every second of capture time.
+	ManualTick bool
 	// OnTLS, when set, is called with the ClientHello of every TLS
 	// connection (flow's Client is the side that sent it), at the capture
 	// time of its first byte. The hello is only valid during the call.
@@ -162,25 +206,41 @@ func (w *Worker) Packet(p *Packet) {
 	t := p.TCP
 	switch {
 	case t.SYN && !t.ACK && !t.FIN && !t.RST && len(t.Payload) == 0 && len(t.Contents) <= maxTCPHeader:
+		if len(w.rsts.m) > 0 {
+			w.rstNext(p)
+		}
 		w.holdSYN(p)
+	case t.RST && w.holdRST(p):
 	default:
+		if len(w.rsts.m) > 0 && !t.RST {
+			w.rstNext(p)
+		}
 		if len(w.syns.idx) > 0 && w.syns.ports[p.SrcPort^p.DstPort] > 0 { // cheap test first: most packets have no pending SYN
 			if i, ok := w.syns.idx[synKeyOf(p)]; ok {
+				e := &w.syns.ring[i]
+				w.answeredReplay = e.pkt.Src != p.Src || e.pkt.SrcPort != p.SrcPort
 				w.replaySYN(i)
+				w.answeredReplay = false
 			}
 		}
 		w.assemble(p)
 	}
-	if !w.now.Before(w.flush) {
+	if !w.ManualTick && !w.now.Before(w.flush) {
 		w.Tick(w.now)
 	}
 }
 
 func (w *Worker) assemble(p *Packet) {
+	if len(w.holeTab) > 0 && p.TCP.ACK && !w.filling {
+		w.preAck(p)
+	}
 	c := &w.ctx[w.ctxi]
 	w.ctxi = (w.ctxi + 1) % ctxRing
 	c.ci, c.p = p.CI, p
 	w.asm.AssembleWithContext(p.NetFlow, p.TCP, c)
+	if len(w.fills) > 0 && !w.filling {
+		w.runFills()
+	}
 }
 
 // A SYN (without ACK or payload) is not handed to gopacket at once: it waits
@@ -354,6 +414,7 @@ func (w *Worker) Tick(now time.Time) {
 	}
 	w.flush = w.now.Add(flushEvery)
 	w.expireSYNs()
+	w.expireRSTs(false)
 	w.asm.FlushWithOptions(gpr.FlushOptions{
 		T:  w.now.Add(-w.cfg.GapTimeout),
 		TC: w.now.Add(-w.cfg.IdleTimeout),
@@ -370,6 +431,7 @@ func (w *Worker) Close() {
 			w.replaySYN(i)
 		}
 	}
+	w.expireRSTs(true)
 	w.asm.FlushAll()
 	w.Stats.BufferDenied = w.Budget.Denied
 }
@@ -385,6 +447,10 @@ func (f *factory) New(_, _ gopacket.Flow, tcp *layers.TCP, ac gpr.AssemblerConte
 		w.Stats.FlowsRejected++
 		return nil
 	}
+	if !w.answeredReplay && w.Stats.FlowsUnanswered >= int64(w.cfg.MaxUnansweredFlows) {
+		w.Stats.UnansweredRejected++
+		return nil
+	}
 	p := ac.(*pktCtx).p
 	var s *stream
 	if n := len(w.free); n > 0 {
@@ -396,6 +462,10 @@ func (f *factory) New(_, _ gopacket.Flow, tcp *layers.TCP, ac gpr.AssemblerConte
 		s.conn.Reset(&w.lim, &w.Stats.HTTP, s.onExchange)
 	}
 	s.init(p, tcp)
+	if !w.answeredReplay {
+		s.oneSided = true
+		w.Stats.FlowsUnanswered++
+	}
 	w.Stats.Flows++
 	w.Stats.FlowsOpen++
 	return s
@@ -423,7 +493,17 @@ type stream struct {
 	tlsDir  http1.Dir // the side that sent the first byte
 	hello   []byte
 	helloAt time.Time
-	h2      h2Stream // HTTP/2 detection and parser (h2.go)
+	netFlow gopacket.Flow // direction A's addresses
+	holes   holes         // acknowledgement state (holes.go)
+	// oneSided: no packet from the side that did not open the connection
+	// yet (counted in Stats.FlowsUnanswered). sent[d]: direction d carried
+	// payload; syn[d]: direction d sent a SYN (with ACK for the answer).
+	oneSided bool
+	sent     [2]bool
+	syn      [2]bool
+	synAck   [2]bool
+	state    FlowState // the stage-one analyzers' (Flow.State)
+	h2       h2Stream  // HTTP/2 detection and parser (h2.go)
 }
 
 const (
@@ -447,16 +527,20 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.a = netip.AddrPortFrom(p.Src, p.SrcPort)
 	s.b = netip.AddrPortFrom(p.Dst, p.DstPort)
 	s.seq, s.midSeen, s.rst, s.closed = 0, false, false, false
+	s.oneSided, s.sent, s.syn, s.synAck = false, [2]bool{}, [2]bool{}, [2]bool{}
+	s.state = FlowState{}
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
 	s.tls = 0
 	if len(s.hello) > 0 { // recycled while collecting a hello
 		s.releaseHello()
 	}
+	s.netFlow, s.holes = p.NetFlow, holes{}
 	s.flow = Flow{Tunnel: p.Tunnel}
 	if p.NVLAN > 0 {
 		s.flow.VLAN = append(s.flow.VLAN[:0:0], p.VLAN[:p.NVLAN]...)
 	}
 	s.flow.ID = flowID(p)
+	s.flow.Order = p.Order
 	switch {
 	case tcp.SYN && !tcp.ACK:
 		s.conn.SetClient(http1.DirA)
@@ -498,14 +582,31 @@ func dirOf(d gpr.TCPFlowDirection) http1.Dir {
 
 // Accept implements gopacket's Stream. A direction whose first packet is
 // not a SYN starts where the capture starts (mid-stream).
-func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+func (s *stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+	if s.w.filling {
+		return true // a filler segment (holes.go)
+	}
 	if tcp.RST {
 		s.rst = true
 	}
+	d := dirOf(dir)
+	if d == http1.DirB && s.oneSided {
+		s.oneSided = false
+		s.w.Stats.FlowsUnanswered--
+	}
+	if tcp.SYN {
+		if tcp.ACK {
+			s.synAck[d] = true
+		} else {
+			s.syn[d] = true
+		}
+	}
 	if len(tcp.Payload) > 0 {
-		s.overlap(dirOf(dir), tcp.Seq, tcp.Payload)
+		s.sent[d] = true
+		s.overlap(d, tcp.Seq, tcp.Payload)
 	}
 	if nextSeq == -1 && !tcp.SYN && !*start {
+		s.holesStart(tcp, dirOf(dir), ci.Timestamp)
 		*start = true
 		if !s.midSeen {
 			s.midSeen = true
@@ -513,6 +614,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, dir gpr.TCPFlow
 			s.conn.SetMidStream()
 		}
 	}
+	s.holesAccept(tcp, dirOf(dir), nextSeq, *start, ci.Timestamp)
 	return true
 }
 
@@ -575,7 +677,14 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 	if st := sg.Stats(); st.QueuedBytes > 0 {
 		s.w.Stats.OutOfOrderBytes += uint64(st.QueuedBytes)
 	}
-	if skip != 0 && !s.closed {
+	drop, told := s.holesSG(d, skip, length, end)
+	if drop > 0 { // filler of an acknowledged hole: the parser knows already
+		length -= drop
+		if length > 0 {
+			ts = sg.CaptureInfo(drop).Timestamp
+		}
+	}
+	if skip != 0 && !s.closed && !told {
 		s.w.Stats.Gaps++
 		if skip > 0 {
 			s.w.Stats.GapBytes += uint64(skip)
@@ -583,9 +692,9 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		s.gap(d, skip, ts)
 	}
 	if length > 0 && !s.closed && !s.done() {
-		data := sg.Fetch(length)
+		data := sg.Fetch(length + drop)[drop:]
 		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
-			last := sg.CaptureInfo(length - 1).Timestamp
+			last := sg.CaptureInfo(drop + length - 1).Timestamp
 			s.data(d, data, ts, last)
 		}
 	}
@@ -686,7 +795,12 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 		s.releaseHello()
 	}
 	s.close(s.w.now)
+	s.w.unregisterHole(s)
 	s.w.Stats.FlowsOpen--
+	if s.oneSided {
+		s.oneSided = false
+		s.w.Stats.FlowsUnanswered--
+	}
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
 	s.h2Release()
 	if len(s.w.free) < maxFree {
@@ -707,6 +821,21 @@ func (s *stream) close(ts time.Time) {
 	s.closed = true
 }
 
+// txFlow sets tx.Flow to the connection's flow as seen from client c
+// (HTTP/1.x and HTTP/2 exchanges alike).
+func (s *stream) txFlow(tx *Transaction, c http1.Dir) {
+	tx.Flow = s.flow
+	if c == http1.DirA {
+		tx.Flow.Client, tx.Flow.Server = s.a, s.b
+	} else {
+		tx.Flow.Client, tx.Flow.Server = s.b, s.a
+	}
+	tx.Flow.State = &s.state
+	sv := 1 - c
+	tx.Flow.Confirmed = s.sent[sv] && s.sent[c]
+	tx.Flow.Handshake = s.syn[c] && s.synAck[sv]
+}
+
 // onExchange turns a parsed exchange into a Transaction for the handler.
 func (s *stream) onExchange(ex *http1.Exchange) {
 	if s.h2Exchange(ex) {
@@ -714,12 +843,7 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 	}
 	w := s.w
 	tx := &w.tx
-	tx.Flow = s.flow
-	if ex.ClientDir == http1.DirA {
-		tx.Flow.Client, tx.Flow.Server = s.a, s.b
-	} else {
-		tx.Flow.Client, tx.Flow.Server = s.b, s.a
-	}
+	s.txFlow(tx, ex.ClientDir)
 	tx.Seq = s.seq
 	s.seq++
 	tx.Exchange = *ex

@@ -37,14 +37,15 @@ type seg struct {
 	flags      string // S, A, F, R
 	data       []byte
 	ts         time.Time
+	ack        uint32 // 0: none (the A flag then only matters on a SYN)
 }
 
 func (c *conn) tick() time.Time { c.ts = c.ts.Add(time.Millisecond); return c.ts }
 
 func (c *conn) handshake() []seg {
 	s := []seg{
-		{true, c.cseq, "S", nil, c.tick()},
-		{false, c.sseq, "SA", nil, c.tick()},
+		{true, c.cseq, "S", nil, c.tick(), 0},
+		{false, c.sseq, "SA", nil, c.tick(), c.cseq + 1},
 	}
 	c.cseq++
 	c.sseq++
@@ -60,7 +61,7 @@ func (c *conn) send(fromClient bool, data string, mss int) []seg {
 		if fromClient {
 			seq = &c.cseq
 		}
-		out = append(out, seg{fromClient, *seq, "A", []byte(data[:n]), c.tick()})
+		out = append(out, seg{fromClient, *seq, "A", []byte(data[:n]), c.tick(), 0})
 		*seq += uint32(n)
 		data = data[n:]
 	}
@@ -72,7 +73,7 @@ func (c *conn) fin(fromClient bool) seg {
 	if fromClient {
 		seq = &c.cseq
 	}
-	s := seg{fromClient, *seq, "FA", nil, c.tick()}
+	s := seg{fromClient, *seq, "FA", nil, c.tick(), 0}
 	*seq++
 	return s
 }
@@ -82,7 +83,7 @@ func (c *conn) rst(fromClient bool) seg {
 	if fromClient {
 		seq = c.cseq
 	}
-	return seg{fromClient, seq, "R", nil, c.tick()}
+	return seg{fromClient, seq, "R", nil, c.tick(), 0}
 }
 
 // feed hands segments to w as the sensor would.
@@ -95,7 +96,8 @@ func (c *conn) feed(w *Worker, segs ...seg) {
 		}
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: s.seq}
 		tcp.SYN = strings.Contains(s.flags, "S")
-		tcp.ACK = strings.Contains(s.flags, "A")
+		tcp.ACK = strings.Contains(s.flags, "A") && (tcp.SYN || s.ack != 0)
+		tcp.Ack = s.ack
 		tcp.FIN = strings.Contains(s.flags, "F")
 		tcp.RST = strings.Contains(s.flags, "R")
 		tcp.Payload = s.data
@@ -280,39 +282,39 @@ func TestWorkerOverlapConflicts(t *testing.T) {
 		}, 0, "/v1/users/1"},
 		{"conflict after delivery", func(c *conn) []seg {
 			r := c.send(true, req1, 1448)
-			return append(r, seg{true, r[0].seq, "A", []byte(evil), c.tick()})
+			return append(r, seg{true, r[0].seq, "A", []byte(evil), c.tick(), 0})
 		}, 1, "/v1/users/1"},
 		{"conflict while queued", func(c *conn) []seg {
 			r := c.send(true, req1, 10)
-			alt := seg{true, r[1].seq, "A", []byte(evil[10:20]), c.tick()}
+			alt := seg{true, r[1].seq, "A", []byte(evil[10:20]), c.tick(), 0}
 			return append([]seg{r[1], alt, r[0]}, r[2:]...)
 		}, 1, "/v1/usmin/1"}, // queued bytes: the later version wins
 		{"coalesced retransmission", func(c *conn) []seg {
 			r := c.send(true, req1, 10)
-			all := seg{true, r[0].seq, "A", []byte(req1), c.tick()}
+			all := seg{true, r[0].seq, "A", []byte(req1), c.tick(), 0}
 			return append(r, all)
 		}, 0, "/v1/users/1"},
 		{"coalesced conflict", func(c *conn) []seg {
 			r := c.send(true, req1, 20)
-			all := seg{true, r[0].seq, "A", []byte(evil), c.tick()}
+			all := seg{true, r[0].seq, "A", []byte(evil), c.tick(), 0}
 			return append(r, all)
 		}, 1, "/v1/users/1"},
 		{"long segment, conflict in its tail", func(c *conn) []seg {
 			long := strings.Replace(req1, "Host:", "X-Pad: "+strings.Repeat("a", 900)+"\r\nHost:", 1)
 			alt := strings.Replace(long, "api.example", "api.exampl3", 1)
 			r := c.send(true, long, 1448)
-			return append(r, seg{true, r[0].seq, "A", []byte(alt), c.tick()})
+			return append(r, seg{true, r[0].seq, "A", []byte(alt), c.tick(), 0})
 		}, 1, "/v1/users/1"},
 		{"long segment, conflict in its middle (not hashed)", func(c *conn) []seg {
 			long := strings.Replace(req1, "Host:", "X-Pad: "+strings.Repeat("a", 900)+"\r\nHost:", 1)
 			alt := []byte(long)
 			alt[500] = 'b'
 			r := c.send(true, long, 1448)
-			return append(r, seg{true, r[0].seq, "A", alt, c.tick()})
+			return append(r, seg{true, r[0].seq, "A", alt, c.tick(), 0})
 		}, 0, "/v1/users/1"},
 		{"shorter conflict (not compared)", func(c *conn) []seg {
 			r := c.send(true, req1, 1448)
-			return append(r, seg{true, r[0].seq, "A", []byte(evil[:12]), c.tick()})
+			return append(r, seg{true, r[0].seq, "A", []byte(evil[:12]), c.tick(), 0})
 		}, 0, "/v1/users/1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,7 +328,7 @@ func TestWorkerOverlapConflicts(t *testing.T) {
 			r := c.send(false, resp1, 1448)
 			if tc.want > 0 {
 				alt := []byte(strings.Replace(resp1, `"a":2`, `"a":3`, 1))
-				r = append(r, seg{false, r[0].seq, "A", alt, c.tick()})
+				r = append(r, seg{false, r[0].seq, "A", alt, c.tick(), 0})
 			}
 			c.feed(w, append(s, r...)...)
 			w.Close()
@@ -383,9 +385,10 @@ func TestWorkerSYNFlood(t *testing.T) {
 	if len(got) != 1 || got[0].flags != 0 || got[0].path != "/v1/users/1" {
 		t.Errorf("got %+v, want one clean transaction", got)
 	}
-	// the pending SYNs are replayed at the end, within max_flows
-	if w.Stats.Flows != 100 || w.Stats.FlowsRejected != 255-99 { // 255 flood SYNs pending
-		t.Errorf("after Close: flows %d, rejected %d; want 100, 156", w.Stats.Flows, w.Stats.FlowsRejected)
+	// the pending SYNs are replayed at the end, within max_unanswered_flows
+	// (max_flows/4: one-sided connections never take more)
+	if w.Stats.Flows != 26 || w.Stats.FlowsRejected != 0 || w.Stats.UnansweredRejected != 255-25 { // 255 flood SYNs pending
+		t.Errorf("after Close: flows %d, rejected %d, unanswered rejected %d; want 26, 0, 230", w.Stats.Flows, w.Stats.FlowsRejected, w.Stats.UnansweredRejected)
 	}
 }
 

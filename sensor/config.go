@@ -68,6 +68,12 @@ type SensorConfig struct {
 	// QueueBatches bounds each worker's input queue, in batches of up to
 	// 256 packets. Default 64.
 	QueueBatches int `yaml:"queue_batches"`
+	// TrustedProxies are the CIDRs (or addresses) of load balancers and
+	// proxies whose X-Forwarded-For, Forwarded and X-Real-IP headers are
+	// believed: behind them the client of a request is the right-most
+	// address of the chain that is not a trusted proxy, for every analyzer
+	// and the blocklist (the proxy stays in events as actor.peer).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // CaptureConfig selects, in the kernel (eBPF pre-filter of `apitap run`),

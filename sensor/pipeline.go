@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -72,6 +75,16 @@ type Pipeline struct {
 	wg         sync.WaitGroup
 	dec        *decode.Decoder // the reader's, to shard frames
 	dp         decode.Packet
+	// stage two: the ordered stage (stage2.go) and, with several workers,
+	// the channel their observation batches reach it through
+	s2       *stage2
+	obsCh    chan *obsBatch
+	obsFree  chan *obsBatch
+	s2done   chan struct{}
+	frames   uint64    // frames read (files): positions in orderKey
+	nextTick time.Time // capture time of the next tick (files)
+	sent     uint64    // frames read when the pending batches were last sent
+	ident    *identity.Resolver
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -82,12 +95,8 @@ type Pipeline struct {
 	live    bool
 	shared  map[string]any // analyzers' shared state, by analyzer name
 	emitTyp map[string]bool
-	// detections made by shared state (Reporters), by class
-	sharedMu   sync.Mutex
-	sharedDets map[string]uint64
 	// Block is the blocklist policy every detection goes through.
-	Block     *blocklist.Manager
-	blockTick int64 // capture second of the last Tick (file reads)
+	Block *blocklist.Manager
 }
 
 // Shared returns the state analyzer name shares between workers (the
@@ -123,37 +132,22 @@ func (p *Pipeline) blocklistOut(key string, line []byte, tombstone bool) {
 	}
 }
 
-// Detection encodes, counts and exports a detection made by shared state.
+// Detection handles a detection made by shared state like stage two's own
+// (Reporters run on stage two's goroutine, or after it finished).
 func (s sharedSink) Detection(d *event.Detection) {
-	s.p.Block.Detection(d)
-	s.p.Detections.Add(d)
-	s.p.sharedMu.Lock()
-	if s.p.sharedDets == nil {
-		s.p.sharedDets = map[string]uint64{}
-	}
-	s.p.sharedDets[d.Class]++
-	s.p.sharedMu.Unlock()
-	if !s.p.emitDet {
-		return
-	}
-	enc := event.Encoder{Sensor: s.p.cfg.Sensor.ID}
-	line := enc.AppendDetection(nil, d)
-	s.p.out.write(line)
-	if s.p.Export != nil {
-		s.p.Export("detection", actorKey(&d.Actor), line[:len(line)-1])
-	}
+	s.p.s2.detection(d)
 }
 
 func (s sharedSink) Event(typ, key string, line []byte) {
 	if !s.p.emitTyp[typ] {
 		return
 	}
-	buf := make([]byte, 0, len(line)+1)
-	buf = append(append(buf, line...), '\n')
-	s.p.out.write(buf)
+	st := s.p.s2
+	st.buf = append(append(st.buf, line...), '\n')
 	if s.p.Export != nil {
 		s.p.Export(typ, key, line)
 	}
+	st.flushOut()
 }
 
 // FileResult says how one source went.
@@ -170,7 +164,8 @@ type FileResult struct {
 }
 
 type frameRef struct {
-	off, n int
+	off, n int // n < 0: a tick
+	at     uint64
 	ci     gopacket.CaptureInfo
 	link   layers.LinkType
 }
@@ -178,6 +173,7 @@ type frameRef struct {
 type batch struct {
 	data   []byte
 	frames []frameRef
+	end    uint64 // the reader's position when it sent the batch
 }
 
 // NewPipeline starts the workers. out receives the JSON lines. It fails
@@ -208,6 +204,14 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	}
 	p.Block = blocklist.New(cfg.Blocklist, cfg.Sensor.ID, p.blocklistOut)
 	p.Analyzers = analyzer.Names(enabled)
+	if p.ident, err = identity.New(trustedProxies(cfg, enabled)); err != nil {
+		return nil, fmt.Errorf("sensor.trusted_proxies: %w", err)
+	}
+	// the proxies whose forwarded-for headers name the client are never
+	// blocked themselves
+	if ps, err := Prefixes("sensor.trusted_proxies", trustedProxies(cfg, enabled)); err == nil {
+		p.Block.NeverBlock(blocklist.ReasonTrustedProxy, ps...)
+	}
 	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
 	if err != nil {
 		return nil, err
@@ -219,22 +223,64 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 			return nil, fmt.Errorf("reassembly.grpc.proto_descriptors: %w", err)
 		}
 	}
+	var flow, ordered []analyzer.Enabled
+	for _, e := range enabled {
+		if e.Desc.Stage == analyzer.StageOrdered {
+			ordered = append(ordered, e)
+		} else {
+			flow = append(flow, e)
+		}
+	}
+	chain2, err := analyzer.NewChain(ordered, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
+	if err != nil {
+		return nil, err
+	}
+	p.s2 = newStage2(p, chain2)
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
-		chain, err := analyzer.NewChain(enabled, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
+		chain, err := analyzer.NewChain(flow, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
 		if err != nil {
 			return nil, err
 		}
-		w := newWorker(p, chain)
+		w := newWorker(p, chain, i)
+		w.direct = n == 1 // a file read with one worker: stage two runs inline
 		w.asm.SetProtos(protos)
 		p.workers = append(p.workers, w)
 	}
 	return p, nil
 }
 
+// trustedProxies is sensor.trusted_proxies, plus the list an analyzer's
+// configuration still names (analyzers.behavior.trusted_proxies, the
+// older place of the setting).
+func trustedProxies(cfg Config, enabled []analyzer.Enabled) []string {
+	out := slices.Clone(cfg.Sensor.TrustedProxies)
+	for _, e := range enabled {
+		if t, ok := e.Config.(interface{ TrustedProxyList() []string }); ok {
+			out = append(out, t.TrustedProxyList()...)
+		}
+	}
+	return out
+}
+
+// startStage2 starts the ordered stage behind several workers (or live
+// workers): their observation batches reach it through one channel.
+func (p *Pipeline) startStage2(live bool, tick func(time.Time)) {
+	n := len(p.workers)
+	p.obsCh = make(chan *obsBatch, n*4)
+	p.obsFree = make(chan *obsBatch, n*8)
+	p.s2done = make(chan struct{})
+	m := newMerge(p.s2, n, p.obsFree, live)
+	go func() {
+		defer close(p.s2done)
+		m.run(p.obsCh, tick)
+	}()
+}
+
 // startQueues starts the worker goroutines behind bounded queues, for
 // sources read by one reader (files).
 func (p *Pipeline) startQueues() {
+	p.startStage2(false, nil)
 	n := len(p.workers)
 	p.free = make(chan *batch, n*(p.cfg.Sensor.QueueBatches+2))
 	p.pending = make([]*batch, n)
@@ -254,10 +300,14 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 	if len(srcs) != len(p.workers) {
 		return fmt.Errorf("%d live sources for %d workers", len(srcs), len(p.workers))
 	}
-	if p.queues != nil || p.live {
+	if p.queues != nil || p.live || p.frames > 0 {
 		return errors.New("pipeline already ran")
 	}
 	p.live = true
+	for _, w := range p.workers {
+		w.direct = false
+	}
+	p.startStage2(true, p.liveTick)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -277,9 +327,12 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 				if n&63 == 0 && ctx.Err() != nil {
 					break
 				}
-				if n&1023 == 0 {
-					if now := time.Now(); now.Sub(w.snap.at) >= time.Second {
-						w.publish(now, &res)
+				if n&63 == 0 {
+					if now := time.Now(); now.Sub(w.sentAt) >= liveBatchEvery {
+						w.send(now, false)
+						if now.Sub(w.snap.at) >= time.Second {
+							w.publish(now, &res)
+						}
 					}
 				}
 				data, ci, err := src.Next()
@@ -304,7 +357,7 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 				if ci.Timestamp.After(w.last) {
 					w.last = ci.Timestamp
 				}
-				w.frame(data, ci, link)
+				w.frame(data, ci, link, uint64(max(ci.Timestamp.UnixNano(), 0)))
 				if res.Packets&255 == 0 {
 					p.packets.Add(256)
 					p.bytes.Add(res.Bytes - res.published)
@@ -320,8 +373,25 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 		}(p.workers[i], src)
 	}
 	wg.Wait()
+	<-p.s2done
 	sort.Slice(p.files, func(i, j int) bool { return p.files[i].Name < p.files[j].Name })
 	return firstErr
+}
+
+// liveBatchEvery is how often (wall time) a live worker hands what it has
+// to stage two: detections must reach the blocklist within a second.
+const liveBatchEvery = 50 * time.Millisecond
+
+// liveTick runs on stage two's goroutine about every second of a live
+// pipeline: windows advance with the wall clock when traffic stops, shared
+// state reports what is due, counters are published.
+func (p *Pipeline) liveTick(now time.Time) {
+	p.s2.advance(now)
+	if len(p.shared) > 0 {
+		p.report(p.s2.clock, false)
+	}
+	p.s2.publish()
+	p.s2.out()
 }
 
 // Packets and Bytes read so far (safe from any goroutine, for progress).
@@ -342,6 +412,11 @@ func (p *Pipeline) Transactions() uint64 {
 // Run reads src to its end. A damaged file is processed up to the damage,
 // recorded in the result (and the final stats) and not returned as an
 // error; other read errors are returned.
+//
+// Frames are numbered across every source of the pipeline; every second of
+// capture time the reader ticks every worker (idle connections close,
+// stalled gaps are skipped) at the same position, so that what completes
+// when does not depend on how flows were spread over workers.
 func (p *Pipeline) Run(src capture.Source) error {
 	res := FileResult{Name: src.Name()}
 	if f, ok := src.(*capture.File); ok {
@@ -366,17 +441,22 @@ func (p *Pipeline) Run(src capture.Source) error {
 		}
 		res.Packets++
 		res.Bytes += uint64(len(data))
+		g := p.frames
+		p.frames++
 		if ci.Timestamp.After(p.lastTS) {
 			p.lastTS = ci.Timestamp
-			if sec := p.lastTS.Unix(); sec != p.blockTick {
-				p.blockTick = sec
-				p.Block.Tick(p.lastTS) // entries expire in capture time
-			}
+		}
+		if !p.lastTS.Before(p.nextTick) {
+			p.nextTick = p.lastTS.Add(tickEvery)
+			p.tick(2*g, p.lastTS)
 		}
 		if inline {
-			p.workers[0].frame(data, ci, link)
+			p.workers[0].frame(data, ci, link, 2*g+1)
 		} else {
-			p.dispatch(data, ci, link)
+			p.dispatch(data, ci, link, 2*g+1)
+			if p.frames-p.sent >= sendEvery {
+				p.sendAll()
+			}
 		}
 		if res.Packets&1023 == 0 {
 			p.packets.Add(1024)
@@ -397,6 +477,48 @@ func (p *Pipeline) Run(src capture.Source) error {
 	return err
 }
 
+const (
+	// tickEvery is the capture time between the reader's ticks.
+	tickEvery = time.Second
+	// sendEvery: the reader hands every worker its pending frames (an
+	// empty batch too, carrying the position) at least once per this many
+	// frames, so that stage two never waits long for a quiet worker and
+	// holds few observations.
+	sendEvery = 4096
+)
+
+// tick sends every worker a tick at position at (capture time ts).
+func (p *Pipeline) tick(at uint64, ts time.Time) {
+	if len(p.workers) == 1 {
+		p.workers[0].tick(at, ts)
+		return
+	}
+	for i := range p.workers {
+		b := p.pendingBatch(i)
+		b.frames = append(b.frames, frameRef{n: -1, at: at, ci: gopacket.CaptureInfo{Timestamp: ts}})
+	}
+}
+
+// sendAll hands every worker its pending batch, empty or not.
+func (p *Pipeline) sendAll() {
+	p.sent = p.frames
+	for i := range p.workers {
+		b := p.pendingBatch(i)
+		b.end = 2 * p.frames
+		p.queues[i] <- b
+		p.pending[i] = nil
+	}
+}
+
+func (p *Pipeline) pendingBatch(i int) *batch {
+	b := p.pending[i]
+	if b == nil {
+		b = p.getBatch()
+		p.pending[i] = b
+	}
+	return b
+}
+
 // fileBytesCounted tracks how many of the current file's bytes were already
 // added to p.bytes (the reader publishes every 1024 frames).
 func (p *Pipeline) fileBytesCounted(res *FileResult) uint64 {
@@ -406,19 +528,16 @@ func (p *Pipeline) fileBytesCounted(res *FileResult) uint64 {
 }
 
 // dispatch copies a frame into the batch of the worker owning its flow.
-func (p *Pipeline) dispatch(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+func (p *Pipeline) dispatch(data []byte, ci gopacket.CaptureInfo, link layers.LinkType, at uint64) {
 	i := 0
 	if p.dec.Decode(data, link, &p.dp) == decode.OK {
 		i = shard.Of(&p.dp, len(p.workers))
 	}
-	b := p.pending[i]
-	if b == nil {
-		b = p.getBatch()
-		p.pending[i] = b
-	}
-	b.frames = append(b.frames, frameRef{off: len(b.data), n: len(data), ci: ci, link: link})
+	b := p.pendingBatch(i)
+	b.frames = append(b.frames, frameRef{off: len(b.data), n: len(data), at: at, ci: ci, link: link})
 	b.data = append(b.data, data...)
 	if len(b.frames) >= batchFrames || len(b.data) >= batchBytes {
+		b.end = at + 1
 		p.queues[i] <- b
 		p.pending[i] = nil
 	}
@@ -434,7 +553,8 @@ func (p *Pipeline) getBatch() *batch {
 }
 
 // Close flushes every worker (open connections end, unmatched messages are
-// reported), writes the final stats event and returns the summary.
+// reported), lets stage two finish, writes the final stats event and
+// returns the summary.
 func (p *Pipeline) Close() (*Summary, error) {
 	if p.closed {
 		return nil, errors.New("pipeline already closed")
@@ -442,14 +562,15 @@ func (p *Pipeline) Close() (*Summary, error) {
 	p.closed = true
 	switch {
 	case p.queues != nil:
-		for i, b := range p.pending {
-			if b != nil {
-				p.queues[i] <- b
-			}
+		for i := range p.workers {
+			b := p.pendingBatch(i)
+			b.end = 2 * p.frames
+			p.queues[i] <- b
 			close(p.queues[i])
 		}
 		p.wg.Wait()
-	case p.live: // workers finished when their sources ended
+		<-p.s2done
+	case p.live: // workers and stage two finished when their sources ended
 	default:
 		for _, w := range p.workers {
 			w.finish()
@@ -460,7 +581,10 @@ func (p *Pipeline) Close() (*Summary, error) {
 			p.lastTS = w.last
 		}
 	}
+	p.s2.finish(p.lastTS)
 	p.report(p.lastTS, true)
+	p.s2.out()
+	p.s2.publish()
 	s := p.summary()
 	p.final.Store(s)
 	if p.emitSt {
@@ -476,23 +600,39 @@ func (p *Pipeline) Close() (*Summary, error) {
 	return s, p.out.flush()
 }
 
-// worker owns one shard: decoder, reassembly and event encoding.
+// worker owns one shard: decoder, reassembly, the stage-one analyzers and
+// the observations it hands stage two.
 type worker struct {
 	p      *Pipeline
+	id     int
 	dec    *decode.Decoder
 	dp     decode.Packet
 	rp     reassembly.Packet
 	asm    *reassembly.Worker
 	enc    event.Encoder
-	buf    []byte
 	decode [decode.NumResults]uint64
 	txs    atomic.Uint64
 	mix    trafficMix
 	chain  *analyzer.Chain
-	flush  time.Time // next analyzer flush (capture time)
-	dets   map[string]uint64
 	last   time.Time // latest capture time seen (live sources)
 	snap   workerSnap
+	// what the observations made now are stamped with: the position of
+	// the frame or tick being processed and its capture time
+	at    uint64
+	clock time.Time
+	// direct: the only worker of a file read; stage two runs on its
+	// goroutine and takes what a frame completes at once, without a copy.
+	// collecting: a tick or the end is completing transactions, which go
+	// to out first to be sorted.
+	direct     bool
+	collecting bool
+	out        *obsBatch // observations for stage two
+	scratch    obs       // the one observation of direct mode
+	cur        *obs      // the observation stage one is filling
+	curTx      *reassembly.Transaction
+	other      uint64 // detections outside a transaction, numbered
+	sentAt     time.Time
+	creds      identity.Parser // credentials, parsed once per transaction
 }
 
 // workerSnap is what a live worker last published for periodic stats: the
@@ -509,62 +649,121 @@ type workerSnap struct {
 	detected map[string]uint64
 }
 
-// publish copies the worker's counters for the stats goroutine and hands
-// buffered events to the output (live events must not wait for 64 KiB).
+// publish copies the worker's counters for the stats goroutine.
 func (w *worker) publish(now time.Time, res *FileResult) {
-	if len(w.buf) > 0 {
-		w.p.out.write(w.buf)
-		w.buf = w.buf[:0]
-	}
 	sn := &w.snap
 	sn.mu.Lock()
 	sn.source, sn.at, sn.packets, sn.bytes, sn.last = res.Name, now, res.Packets, res.Bytes, w.last
 	sn.decode = w.decode
 	sn.stats = w.asm.Stats
 	sn.stats.BufferDenied = w.asm.Budget.Denied
-	if sn.detected == nil {
-		sn.detected = map[string]uint64{}
-	}
-	for k, v := range w.dets {
-		sn.detected[k] = v
-	}
 	sn.mu.Unlock()
 }
 
 // idle advances the worker's clock when a live source has nothing: idle
-// connections close and windowed analyzers flush although no packet comes.
+// connections close and stage two learns that nothing older will come.
 func (w *worker) idle(now time.Time) {
+	w.at, w.clock = uint64(now.UnixNano()), now
 	w.asm.Tick(now)
-	if w.chain.Len() > 0 && !now.Before(w.flush) {
-		w.chain.Flush(now, w)
-		w.flush = now.Add(analyzerFlushEvery)
-	}
+	w.send(now, false)
 }
 
-// analyzerFlushEvery is how often (capture time) windowed analyzers are flushed.
+// analyzerFlushEvery is how often (capture time) windowed analyzers and
+// folds are flushed.
 const analyzerFlushEvery = time.Second
 
-// Detection implements analyzer.Emitter.
-func (w *worker) Detection(d *event.Detection) {
-	w.p.Block.Detection(d)
-	w.p.Detections.Add(d)
-	if w.dets == nil {
-		w.dets = map[string]uint64{}
+// slot returns the observation to fill for what is being completed now.
+func (w *worker) slot() *obs {
+	if w.direct && !w.collecting {
+		w.scratch.reset()
+		return &w.scratch
 	}
-	w.dets[d.Class]++
-	if w.p.emitDet {
-		start := len(w.buf)
-		w.buf = w.enc.AppendDetection(w.buf, d)
-		w.export("detection", actorKey(&d.Actor), start)
-		w.flushOut()
+	if w.out == nil {
+		w.out = w.getObsBatch()
+	}
+	return w.out.next()
+}
+
+// done hands a filled observation on: at once to stage two (direct), or
+// (copying the transaction if stage two reads it) into the batch.
+func (w *worker) done(o *obs, tx *reassembly.Transaction) {
+	if w.direct && !w.collecting {
+		w.p.s2.process(o, tx)
+		return
+	}
+	if tx != nil && w.p.s2.needTx {
+		o.copyTx(tx, w.out)
 	}
 }
 
-// export hands the event just appended at w.buf[start:] to Pipeline.Export.
-func (w *worker) export(typ, key string, start int) {
-	if w.p.Export != nil {
-		w.p.Export(typ, key, w.buf[start:len(w.buf)-1])
+func (w *worker) getObsBatch() *obsBatch {
+	select {
+	case b := <-w.p.obsFree:
+		b.worker = w.id
+		return b
+	default:
+		return &obsBatch{worker: w.id}
 	}
+}
+
+// send hands the batch of observations to stage two with the worker's
+// mark; final says the worker is done.
+func (w *worker) send(now time.Time, final bool) {
+	if w.direct {
+		return
+	}
+	b := w.out
+	if b == nil {
+		b = w.getObsBatch()
+	}
+	w.out = nil
+	b.final = final
+	b.mark = w.at
+	if w.p.live && !final {
+		// a live worker's packets are in time order; allow for the other
+		// sockets' lag when it is idle
+		b.mark = uint64(max(w.clock.Add(-100*time.Millisecond).UnixNano(), 0))
+	}
+	w.sentAt = now
+	w.p.obsCh <- b
+}
+
+// Detection implements analyzer.Emitter for stage one: the detection
+// travels with the transaction's observation.
+func (w *worker) Detection(d *event.Detection) {
+	if w.curTx != nil && w.curTx.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	if o := w.cur; o != nil {
+		o.addDetection(d)
+		return
+	}
+	o := w.orphan()
+	o.addDetection(d)
+	w.done(o, nil)
+}
+
+// Fold implements analyzer.Folder: a repeated finding is folded in stage
+// two, in capture order.
+func (w *worker) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
+	if w.curTx != nil && w.curTx.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	if o := w.cur; o != nil {
+		o.addFold(spec, k, d)
+		return
+	}
+	o := w.orphan()
+	o.addFold(spec, k, d)
+	w.done(o, nil)
+}
+
+// orphan is an observation for a detection made outside a transaction.
+func (w *worker) orphan() *obs {
+	o := w.slot()
+	w.other++
+	o.kind, o.key, o.ts = obsOther, orderKey{w.at, flowTick - 1, w.other}, w.clock
+	return o
 }
 
 // actorKey is the Kafka key of an actor: "<type>:<value>" of its most
@@ -583,13 +782,6 @@ func actorKey(a *event.Actor) string {
 		return "fingerprint:" + a.Fingerprint
 	}
 	return "unknown"
-}
-
-func (w *worker) flushOut() {
-	if len(w.buf) >= outFlush {
-		w.p.out.write(w.buf)
-		w.buf = w.buf[:0]
-	}
 }
 
 // maxHosts bounds the per-worker host table of the summary; further hosts
@@ -663,16 +855,17 @@ func top(m map[string]uint64, n int) []event.Count {
 	return out
 }
 
-func newWorker(p *Pipeline, chain *analyzer.Chain) *worker {
+func newWorker(p *Pipeline, chain *analyzer.Chain, id int) *worker {
 	w := &worker{
 		p:     p,
+		id:    id,
 		chain: chain,
 		dec:   decode.New(p.cfg.DecodeOptions()),
 		enc:   event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
 	}
 	w.asm = reassembly.NewWorker(p.cfg.Reassembly, w.onTransaction)
-	if chain != nil && chain.ObservesTLS() {
-		w.asm.OnTLS = func(f *reassembly.Flow, at time.Time, h *tlshello.Hello) { chain.TLSHello(f, at, h) }
+	if chain.ObservesTLS() || p.s2.chain.ObservesTLS() {
+		w.asm.OnTLS = w.onTLS
 	}
 	return w
 }
@@ -682,9 +875,15 @@ func (w *worker) loop(q chan *batch) {
 	for b := range q {
 		for i := range b.frames {
 			f := &b.frames[i]
-			w.frame(b.data[f.off:f.off+f.n], f.ci, f.link)
+			if f.n < 0 {
+				w.tick(f.at, f.ci.Timestamp)
+				continue
+			}
+			w.frame(b.data[f.off:f.off+f.n], f.ci, f.link, f.at)
 		}
-		b.data, b.frames = b.data[:0], b.frames[:0]
+		w.at = max(w.at, b.end)
+		w.send(time.Time{}, false)
+		b.data, b.frames, b.end = b.data[:0], b.frames[:0], 0
 		select {
 		case w.p.free <- b:
 		default:
@@ -693,19 +892,63 @@ func (w *worker) loop(q chan *batch) {
 	w.finish()
 }
 
-// frame decodes one frame and feeds its TCP segment to reassembly.
-func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+// tick advances the worker's reassembly clock at position at: what times
+// out is sorted into capture order, then a tick marker tells stage two
+// that capture time has moved.
+func (w *worker) tick(at uint64, ts time.Time) {
+	w.at, w.clock = at, ts
+	w.asm.ManualTick = true
+	w.collecting = true
+	if w.out == nil {
+		w.out = w.getObsBatch()
+	}
+	from := w.out.n
+	w.asm.Tick(ts)
+	w.out.sortFrom(from)
+	m := w.out.next()
+	m.kind, m.key, m.ts = obsTick, orderKey{at, flowTick, 0}, ts
+	w.collecting = false
+	if w.direct {
+		w.deliver()
+	}
+}
+
+// deliver hands the collected observations to stage two (direct mode).
+func (w *worker) deliver() {
+	b := w.out
+	if b == nil {
+		return
+	}
+	for i := 0; i < b.n; i++ {
+		w.p.s2.process(b.items[i], nil)
+	}
+	b.n = 0
+	b.clearArenas()
+}
+
+// frame decodes one frame and feeds its TCP segment to reassembly; at is
+// its position (see orderKey).
+func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkType, at uint64) {
+	w.at, w.clock = at, ci.Timestamp
 	r := w.dec.Decode(data, link, &w.dp)
 	w.decode[r]++
 	if r != decode.OK {
 		return
 	}
 	t := &w.dp.TCP
-	if len(t.Payload) == 0 && !t.SYN && !t.FIN && !t.RST {
-		return // a pure ACK carries nothing the parser needs
-	}
 	rp := &w.rp
-	rp.NetFlow, rp.TCP, rp.CI = w.dp.NetFlow, t, ci
+	if len(t.Payload) == 0 && !t.SYN && !t.FIN && !t.RST {
+		// a pure ACK carries nothing the parser needs, except that it may
+		// show a hole in the other direction to be lost (Worker.Ack looks
+		// only at connections with a hole)
+		if w.asm.HasHoles() {
+			rp.NetFlow, rp.TCP, rp.CI, rp.Order = w.dp.NetFlow, t, ci, at
+			rp.Src, rp.Dst, rp.SrcPort, rp.DstPort = w.dp.Src, w.dp.Dst, w.dp.SrcPort, w.dp.DstPort
+			w.asm.Ack(rp)
+		}
+		return
+	}
+	rp.NetFlow, rp.TCP, rp.CI, rp.Order = w.dp.NetFlow, t, ci, at
 	rp.Src, rp.Dst, rp.SrcPort, rp.DstPort = w.dp.Src, w.dp.Dst, w.dp.SrcPort, w.dp.DstPort
 	rp.VLAN, rp.NVLAN = w.dp.VLAN, w.dp.NVLAN
 	if len(ci.AncillaryData) > 0 {
@@ -718,34 +961,67 @@ func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkTyp
 	tn := &w.dp.Tunnel
 	rp.Tunnel = reassembly.Tunnel{Type: tn.Type.String(), OuterSrc: tn.OuterSrc, OuterDst: tn.OuterDst, ID: tn.ID}
 	w.asm.Packet(rp)
-	if w.chain.Len() > 0 && !ci.Timestamp.Before(w.flush) {
-		if !w.flush.IsZero() {
-			w.chain.Flush(ci.Timestamp, w)
-		}
-		w.flush = ci.Timestamp.Add(analyzerFlushEvery)
-	}
 }
 
 func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.txs.Add(1)
 	w.mix.add(tx)
-	if w.p.emitTx {
-		start := len(w.buf)
-		w.buf = w.enc.AppendTransaction(w.buf, tx)
-		w.export("transaction", tx.Flow.ID, start)
-		w.flushOut()
-	}
+	tx.ClientIP = w.p.ident.Client(tx)
+	w.creds.Auth(tx)
 	tx.Notes = reassembly.Notes{}
+	o := w.slot()
+	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
+	if w.p.emitTx {
+		o.line = w.enc.AppendTransaction(o.line, tx)
+	}
+	if tx.Response != nil {
+		// a listening port answered: stage two teaches the blocklist its
+		// monitored servers, in capture order
+		o.server, o.client = tx.Flow.Server.Addr(), tx.Flow.Client.Addr()
+		if tx.Response.Status < 400 {
+			o.principal, o.resolved = principalKey(&tx.Auth), tx.ClientAddr()
+		}
+	}
+	w.cur, w.curTx = o, tx
 	w.chain.Analyze(tx, w)
+	w.cur, w.curTx = nil, nil
+	w.done(o, tx)
 }
 
-func (w *worker) finish() {
-	w.asm.Close()
-	w.chain.Finish(w.p.lastTS, w)
-	if len(w.buf) > 0 {
-		w.p.out.write(w.buf)
-		w.buf = w.buf[:0]
+// onTLS hands a ClientHello to the stage-one analyzers that observe TLS
+// and, as an observation, to stage two's.
+func (w *worker) onTLS(f *reassembly.Flow, at time.Time, h *tlshello.Hello) {
+	w.chain.TLSHello(f, at, h)
+	if !w.p.s2.chain.ObservesTLS() {
+		return
 	}
+	o := w.slot()
+	o.kind, o.key, o.ts = obsHello, orderKey{w.at, f.Order, seqHello}, w.clock
+	o.hello, o.flow, o.helloAt = h, *f, at
+	w.done(o, nil)
+}
+
+// finish ends the worker's input: open connections are flushed (sorted
+// into capture order), stage-one analyzers report what is pending, and
+// stage two gets the last observations.
+func (w *worker) finish() {
+	w.at = atFinal
+	w.collecting = true
+	if w.out == nil && !w.direct {
+		w.out = w.getObsBatch()
+	} else if w.out == nil {
+		w.out = &obsBatch{}
+	}
+	from := w.out.n
+	w.asm.Close()
+	w.out.sortFrom(from)
+	w.chain.Finish(w.p.lastTS, w)
+	w.collecting = false
+	if w.direct {
+		w.deliver()
+		return
+	}
+	w.send(time.Time{}, true)
 }
 
 // lockedWriter serialises the workers' event buffers onto one output.
@@ -797,12 +1073,18 @@ type Summary struct {
 	Analyzers []string
 	// Extra are drops counted outside the pipeline (see Pipeline.ExtraDrops).
 	Extra []event.Count
+	// Late counts live observations stage two processed out of capture
+	// order (a worker lagged past the bound); Held is the most
+	// observations stage two's merge held at once.
+	Late, Held uint64
+	// BlocklistWithheld counts the blocklist entries not made, by reason
+	// (non-zero ones).
+	BlocklistWithheld []event.Count
 }
 
 func (p *Pipeline) summary() *Summary {
 	s := &Summary{Files: p.files, Wall: time.Since(p.started), Workers: len(p.workers), LastTime: p.lastTS}
 	var mix trafficMix
-	dets := map[string]uint64{}
 	for _, f := range p.files {
 		s.Packets += f.Packets
 		s.Bytes += f.Bytes
@@ -813,16 +1095,9 @@ func (p *Pipeline) summary() *Summary {
 		}
 		s.Reassembly.Add(&w.asm.Stats)
 		mix.merge(&w.mix)
-		for k, v := range w.dets {
-			dets[k] += v
-		}
 	}
-	p.sharedMu.Lock()
-	for k, v := range p.sharedDets {
-		dets[k] += v
-	}
-	p.sharedMu.Unlock()
-	for k, v := range dets {
+	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
 	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
@@ -831,6 +1106,7 @@ func (p *Pipeline) summary() *Summary {
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -902,7 +1178,6 @@ func (p *Pipeline) lastCapture() time.Time {
 // snapshot sums what the live workers last published.
 func (p *Pipeline) snapshot() *Summary {
 	s := &Summary{Wall: time.Since(p.started), Workers: len(p.workers)}
-	dets := map[string]uint64{}
 	for _, w := range p.workers {
 		sn := &w.snap
 		sn.mu.Lock()
@@ -915,23 +1190,17 @@ func (p *Pipeline) snapshot() *Summary {
 			s.Decode[i] += n
 		}
 		s.Reassembly.Add(&sn.stats)
-		for k, v := range sn.detected {
-			dets[k] += v
-		}
 		sn.mu.Unlock()
 	}
-	p.sharedMu.Lock()
-	for k, v := range p.sharedDets {
-		dets[k] += v
-	}
-	p.sharedMu.Unlock()
-	for k, v := range dets {
+	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
 	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}
+	s.BlocklistWithheld = nonZero(p.Block.Withheld())
 	return s
 }
 
@@ -983,7 +1252,7 @@ func (p *Pipeline) AnalyzerCosts() []analyzer.Cost {
 			out[i].Nanos += c.Nanos
 		}
 	}
-	return out
+	return append(out, p.s2.chain.Costs()...)
 }
 
 // Drops lists what was dropped, by pipeline stage.
@@ -1000,6 +1269,12 @@ func (s *Summary) Drops() []event.Count {
 		// HTTP/2 streams reported early: more were open on a connection
 		// than reassembly/http2.MaxStreams
 		{Name: "http2_streams", N: s.Reassembly.HTTP2.StreamsEvicted},
+		// new one-sided connections beyond max_unanswered_flows: spoofed
+		// sources, scans
+		{Name: "reassembly_unanswered", N: s.Reassembly.UnansweredRejected},
+		// live observations stage two processed out of capture order (not
+		// lost: a worker lagged more than the bound)
+		{Name: "stage2_late", N: s.Late},
 	}
 	d = append(d, s.Extra...)
 	sort.Slice(d, func(i, j int) bool { return d[i].Name < d[j].Name })
@@ -1021,6 +1296,8 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
 		Detections:   s.Detections,
+		// sorted by name, as every counter object
+		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {
@@ -1070,4 +1347,22 @@ func nonZero(c []event.Count) []event.Count {
 		}
 	}
 	return out
+}
+
+// principalKey names the identity a request's credentials carry, for the
+// blocklist's count of identities per address: the principal of a JWT or
+// a Basic user, else a hash of an opaque credential; "" without one.
+func principalKey(a *reassembly.Auth) string {
+	switch {
+	case a.Principal != "":
+		return "user:" + a.Principal
+	case a.Credential != "":
+		h := uint64(14695981039346656037)
+		for i := 0; i < len(a.Credential); i++ {
+			h ^= uint64(a.Credential[i])
+			h *= 1099511628211
+		}
+		return "key:" + strconv.FormatUint(h, 16)
+	}
+	return ""
 }

@@ -5,10 +5,19 @@
 // bounded number of open detections; beyond the bound new ones are emitted
 // without aggregation and counted.
 //
-// Concurrency: one Aggregator per worker (not safe for concurrent use).
+// Folding spans flows, so in the sensor it happens in stage two: when the
+// Emitter handed to Emit is an analyzer.Folder (a stage-one worker), Emit
+// forwards the occurrence to it and keeps nothing, so Seen and Add report
+// nothing open and the analyzer reports every occurrence; stage two folds
+// them with one Aggregator per analyzer in capture order (Fold). With any
+// other Emitter (tests, stage-two analyzers) the Aggregator folds itself.
+//
+// Concurrency: one Aggregator per analyzer instance (not safe for
+// concurrent use).
 package aggregate
 
 import (
+	"container/heap"
 	"sort"
 	"strconv"
 	"time"
@@ -18,15 +27,46 @@ import (
 )
 
 // Key identifies one aggregated detection.
-type Key struct {
-	Class, Rule, Host, Method, Path, Name string
-}
+type Key = analyzer.FoldKey
 
 type open struct {
+	k        Key
 	d        event.Detection
 	emitted  time.Time
 	pending  int
 	lastSeen time.Time
+	queued   time.Time // the due time of its newest entry in the heap
+}
+
+// due is when Flush must look at o next: its interval ends (with
+// occurrences pending) or it has been idle for two intervals.
+func (o *open) due(interval time.Duration) time.Time {
+	if o.pending > 0 {
+		return o.emitted.Add(interval)
+	}
+	return o.lastSeen.Add(2 * interval)
+}
+
+// dueHeap orders open detections by the time Flush must look at them, so
+// that a flush costs what is due, not what is open. Entries go stale when
+// an open detection is queued again earlier or forgotten; Flush skips them.
+type dueHeap []dueEntry
+
+type dueEntry struct {
+	at time.Time
+	o  *open
+}
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = dueEntry{}
+	*h = old[:len(old)-1]
+	return e
 }
 
 // Aggregator holds the open detections of one worker.
@@ -35,6 +75,7 @@ type Aggregator struct {
 	Max       int
 	Prefix    string // of detection ids ("sd-", "cf-")
 	open      map[Key]*open
+	heap      dueHeap
 	Untracked uint64 // detections emitted without aggregation (bound reached)
 	// the detection Add found last: the same finding repeats on call after
 	// call, and comparing keys costs less than hashing one
@@ -65,6 +106,9 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 		}
 		a.lastK, a.lastO = k, o
 	}
+	if o.pending == 0 {
+		a.queue(o, o.emitted.Add(a.Interval)) // due earlier now
+	}
 	o.pending += n
 	o.d.Count += n
 	if at.After(o.lastSeen) {
@@ -74,41 +118,100 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 	return true
 }
 
+// Spec is what stage two needs to fold this aggregator's occurrences.
+func (a *Aggregator) Spec() analyzer.FoldSpec {
+	return analyzer.FoldSpec{Prefix: a.Prefix, Interval: a.Interval, Max: a.Max}
+}
+
 // Emit emits a new detection d (its Count, FirstSeen and LastSeen set)
-// under key k and opens it for aggregation.
+// under key k and opens it for aggregation; when emit is an
+// analyzer.Folder it hands the occurrence over instead (see the package
+// documentation).
 func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
+	if f, ok := emit.(analyzer.Folder); ok {
+		f.Fold(a.Spec(), k, &d)
+		return
+	}
 	d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
 	emit.Detection(&d)
 	if len(a.open) >= a.Max {
 		a.Untracked++
 		return
 	}
-	a.open[k] = &open{d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	o := &open{k: k, d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	a.open[k] = o
+	a.queue(o, o.due(a.Interval))
+}
+
+// queue puts o into the heap at at, unless it is queued earlier already.
+func (a *Aggregator) queue(o *open, at time.Time) {
+	if !o.queued.IsZero() && !at.Before(o.queued) {
+		return
+	}
+	o.queued = at
+	heap.Push(&a.heap, dueEntry{at: at, o: o})
+}
+
+// Fold counts one occurrence d reported under k (stage two): the first
+// opens and emits it, the next ones add their count, last seen time and
+// severity.
+func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
+	if a.Add(k, max(d.Count, 1), d.LastSeen, d.Severity) {
+		if d.Confirmed { // a.lastO is k's open detection after Add
+			a.lastO.d.Confirmed = true
+		}
+		return
+	}
+	a.Emit(k, *d, emit)
 }
 
 // Flush re-emits open detections whose interval has passed with new
 // occurrences, and forgets those idle for two intervals; final emits every
-// pending one and forgets all.
+// pending one and forgets all. What is due is taken from a heap (a flush
+// costs what is due, not what is open) and handled in key order.
 func (a *Aggregator) Flush(now time.Time, emit analyzer.Emitter, final bool) {
-	keys := make([]Key, 0, len(a.open))
-	for k := range a.open {
-		keys = append(keys, k)
+	var due []*open
+	if final {
+		due = make([]*open, 0, len(a.open))
+		for _, o := range a.open {
+			due = append(due, o)
+		}
+		a.heap = a.heap[:0]
+	} else {
+		for len(a.heap) > 0 && !now.Before(a.heap[0].at) {
+			e := heap.Pop(&a.heap).(dueEntry)
+			if e.o.queued != e.at || a.open[e.o.k] != e.o {
+				continue // stale: queued again, or forgotten
+			}
+			e.o.queued = time.Time{}
+			due = append(due, e.o)
+		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
-	for _, k := range keys {
-		o := a.open[k]
+	sort.Slice(due, func(i, j int) bool { return less(due[i].k, due[j].k) })
+	for _, o := range due {
 		if o.pending > 0 && (final || now.Sub(o.emitted) >= a.Interval) {
 			d := o.d
 			d.LastSeen = o.lastSeen
-			d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
+			d.ID = a.id(o.k, d.FirstSeen, d.LastSeen, d.Count)
 			emit.Detection(&d)
 			o.emitted, o.pending = now, 0
+			if !final {
+				a.queue(o, o.due(a.Interval))
+			}
 			continue
 		}
 		if final || now.Sub(o.lastSeen) >= 2*a.Interval {
-			delete(a.open, k)
-			a.lastO = nil
+			delete(a.open, o.k)
+			if a.lastO == o {
+				a.lastO = nil
+			}
+			continue
 		}
+		a.queue(o, o.due(a.Interval))
+	}
+	if final {
+		clear(a.open)
+		a.lastO = nil
 	}
 }
 

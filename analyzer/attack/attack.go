@@ -73,7 +73,7 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     8, // before discovery, which records the attack classes per endpoint
+		Provides:  []string{"Notes.Attacks", "Notes.AttackSucceeded"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewState(cfg.(*Config), env.Log) },
@@ -646,7 +646,8 @@ func nameIs(name, lower string) bool {
 // report emits the hits as detections (aggregated per actor).
 func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succeeded bool, why string) {
 	req := tx.Request
-	ip := tx.Flow.Client.Addr().String()
+	actor := event.ClientActor(tx)
+	ip := actor.IP
 	ep := event.Endpoint{Host: boundedName(strings.ToLower(req.Host)), Method: boundedName(req.Method), Path: redact.Path(discovery.Template(req.Path))}
 	at := req.Start
 	last := at
@@ -687,7 +688,7 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 		if succeeded {
 			ev = append(ev, event.Evidence{Location: "response_body", Rule: "succeeded:" + why})
 		}
-		w.agg.Emit(key, event.Detection{Class: h.class, Severity: sev, Confidence: conf, Actor: event.Actor{IP: ip}, Endpoint: ep,
+		w.agg.Emit(key, event.Detection{Class: h.class, Severity: sev, Confidence: conf, Actor: actor, Endpoint: ep,
 			Evidence: ev, FirstSeen: at, LastSeen: last, Count: 1, Action: h.action, Succeeded: succeededText(succeeded)}, emit)
 	}
 }

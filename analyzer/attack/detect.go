@@ -7,7 +7,7 @@ import (
 
 	"github.com/corazawaf/libinjection-go"
 
-	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/vocab"
 )
 
 // Classes the detectors report (CONTRACT.md vocabulary, plus
@@ -28,11 +28,18 @@ const (
 
 var classNames = [numClasses]string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "prototype_pollution"}
 
-// ClassNames name the bits of reassembly.Notes.Attacks: the detector
-// classes, then the classes of signatures.
-var ClassNames = append(classNames[:numClasses:numClasses], "request_smuggling", "scanner", "cve")
+// ClassNames name the bits of reassembly.Notes.Attacks (package vocab):
+// the detector classes (classNames, in the same order), then the classes
+// of signatures.
+var ClassNames = vocab.AttackClasses
 
-func init() { discovery.AttackNames = ClassNames }
+func init() {
+	for i, n := range classNames {
+		if ClassNames[i] != n {
+			panic("attack: classNames and vocab.AttackClasses disagree at " + n)
+		}
+	}
+}
 
 // ClassBit is the Notes.Attacks bit of a class (0 for an unknown one).
 func ClassBit(class string) uint32 {

@@ -16,6 +16,7 @@ import (
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/tlshello"
@@ -24,15 +25,22 @@ import (
 // Name is the analyzer's name and configuration section.
 const Name = "behavior"
 
-// ClassNames name the bits of reassembly.Notes.Abuse: one per class (the
-// kinds of bola after cBOLA share cBOLA's bit, see abuseBit).
-var ClassNames = classNames[:cBOLAOwner]
+// ClassNames name the bits of reassembly.Notes.Abuse (package vocab): one
+// per class (the kinds of bola after cBOLA share cBOLA's bit, see
+// abuseBit).
+var ClassNames = vocab.AbuseClasses
 
 func init() {
-	discovery.AbuseNames = ClassNames
+	for i, n := range classNames[:cBOLAOwner] {
+		if ClassNames[i] != n {
+			panic("behavior: classNames and vocab.AbuseClasses disagree at " + n)
+		}
+	}
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     8, // after sensitive and attack, whose notes it reads
+		Stage:     analyzer.StageOrdered, // actors span flows and workers
+		After:     []string{"sensitive", "attack"},
+		Provides:  []string{"Notes.Abuse"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) { return OpenTracker(cfg.(*Config), env.Sensor) },

@@ -158,3 +158,8 @@ func readKey(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// TrustedProxyList is trusted_proxies: the sensor adds it to
+// sensor.trusted_proxies, where the setting now lives (one client address
+// for every analyzer).
+func (c *Config) TrustedProxyList() []string { return c.TrustedProxies }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	ident "github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -31,7 +32,8 @@ type identity struct {
 // is not shared).
 type resolver struct {
 	cfg      *Config
-	trusted  []netip.Prefix
+	trusted  bool // trusted_proxies set (fwd resolves)
+	fwd      *ident.Resolver
 	sessions nameSet                  // cookie names
 	keys     nameSet                  // header names
 	keyIDs   [http1.NumHeaderIDs]bool // keys that are well-known names
@@ -44,11 +46,8 @@ func newResolver(cfg *Config) *resolver {
 	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
 		r.keyIDs[id] = r.keys.m[http1.KnownName(id)]
 	}
-	for _, p := range cfg.TrustedProxies {
-		if pr, err := parsePrefix(p); err == nil {
-			r.trusted = append(r.trusted, pr)
-		}
-	}
+	r.fwd, _ = ident.New(cfg.TrustedProxies) // checked by Validate
+	r.trusted = r.fwd.HasProxies()
 	return r
 }
 
@@ -58,18 +57,9 @@ const (
 	maxUACache  = 4096 // User-Agent -> family
 )
 
-func (r *resolver) isTrusted(a netip.Addr) bool {
-	for _, p := range r.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // resolve reads the request's headers once.
 func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
-	*id = identity{ip: tx.Flow.Client.Addr().Unmap()}
+	*id = identity{ip: tx.ClientAddr()}
 	req := tx.Request
 	var xff, realIP, fwd, acceptLang string
 	h := uint64(14695981039346656037)
@@ -128,8 +118,9 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	id.fp = h
 	id.tool = fam == "" || !strings.HasPrefix(fam, "browser")
 	id.spoofed = !id.tool && acceptLang == ""
-	if len(r.trusted) > 0 && r.isTrusted(id.ip) {
-		if a, ok := r.forwardedClient(xff, fwd, realIP); ok {
+	if !tx.ClientIP.IsValid() && r.trusted && r.fwd.Trusted(id.ip) {
+		// not resolved by the sensor (the analyzer used on its own)
+		if a, ok := r.fwd.Forwarded(xff, fwd, realIP); ok {
 			id.ip = a
 		}
 	}
@@ -161,55 +152,6 @@ var requestHeaders = func() (t [http1.NumHeaderIDs]int) {
 	}
 	return
 }()
-
-// forwardedClient is the first address, from the right, that is not a
-// trusted proxy.
-func (r *resolver) forwardedClient(xff, fwd, realIP string) (netip.Addr, bool) {
-	list := xff
-	if list == "" && fwd != "" {
-		var b strings.Builder
-		for _, el := range strings.Split(fwd, ",") {
-			for _, kv := range strings.Split(el, ";") {
-				k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-				if ok && strings.EqualFold(k, "for") {
-					v = strings.Trim(v, `"`)
-					if strings.HasPrefix(v, "[") {
-						if end := strings.IndexByte(v, ']'); end > 0 {
-							v = v[1:end]
-						}
-					} else if ap, err := netip.ParseAddrPort(v); err == nil {
-						v = ap.Addr().String()
-					}
-					b.WriteString(v + ",")
-				}
-			}
-		}
-		list = b.String()
-	}
-	for list != "" {
-		i := strings.LastIndexByte(list, ',')
-		item := strings.TrimSpace(list[i+1:])
-		list = list[:max(i, 0)]
-		if item == "" {
-			continue
-		}
-		a, err := netip.ParseAddr(item)
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		a = a.Unmap()
-		if !r.isTrusted(a) {
-			return a, true
-		}
-		if i < 0 {
-			break
-		}
-	}
-	if a, err := netip.ParseAddr(strings.TrimSpace(realIP)); err == nil {
-		return a.Unmap(), true
-	}
-	return netip.Addr{}, false
-}
 
 func (r *resolver) authorization(v string, id *identity) {
 	scheme, cred, _ := strings.Cut(v, " ")

@@ -94,7 +94,7 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     7, // after sensitive, before discovery (which records the status)
+		Provides:  []string{"Notes.Conformance", "Notes.Violations"},
 		Default:   false,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {
@@ -344,7 +344,7 @@ func (w *worker) find(tx *reassembly.Transaction, emit analyzer.Emitter, ep even
 	if r := tx.Response; r != nil && r.End.After(last) {
 		last = r.End
 	}
-	w.agg.Emit(key, event.Detection{Class: class, Severity: severity, Confidence: 0.9, Actor: event.Actor{IP: tx.Flow.Client.Addr().String()},
+	w.agg.Emit(key, event.Detection{Class: class, Severity: severity, Confidence: 0.9, Actor: event.ClientActor(tx),
 		Endpoint: ep, Evidence: []event.Evidence{ev}, FirstSeen: at, LastSeen: last, Count: 1, Action: "log"}, emit)
 }
 

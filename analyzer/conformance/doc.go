@@ -6,10 +6,10 @@
 // violations, and zombie endpoints (deprecated, or only in an older version
 // of a spec).
 //
-// Pipeline position: after sensitive and before discovery in the chain;
-// it marks each transaction's status and violations in tx.Notes so the
-// catalog records them per endpoint. Per-transaction findings are
-// aggregated per worker (package aggregate); shadow endpoints and
+// Pipeline position: stage one (StageFlow, on every worker), before
+// discovery; it marks each transaction's status and violations in tx.Notes
+// so the catalog records them per endpoint. Per-transaction findings are
+// folded in the sensor's stage two (package aggregate); shadow endpoints and
 // undocumented methods are reported once per catalog template by the shared
 // State's Report, which also prepares the Diff for `apitap diff`.
 //

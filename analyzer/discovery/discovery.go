@@ -190,7 +190,8 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     10,
+		Stage:     analyzer.StageOrdered, // one catalog, updated in capture order
+		After:     []string{"sensitive", "conformance", "attack", "risk", "behavior"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {

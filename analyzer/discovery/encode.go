@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/vocab"
 )
 
 // EndpointJSON is an endpoint as events and `apitap catalog` write it
@@ -63,15 +64,6 @@ type EndpointJSON struct {
 	Risk any `json:"risk,omitempty"`
 }
 
-// Names of the Notes.Attacks, Notes.Misconfig and Notes.Abuse bits, set by
-// the analyzers that own them (attack, risk, behavior) from their init
-// functions.
-var (
-	AttackNames    []string
-	MisconfigNames []string
-	AbuseNames     []string
-)
-
 // ConformanceJSON is how the endpoint's calls matched the published specs
 // (present when specs are given).
 type ConformanceJSON struct {
@@ -79,9 +71,6 @@ type ConformanceJSON struct {
 	Calls      map[string]uint64 `json:"calls"`
 	Violations map[string]uint64 `json:"violations"` // calls with an undocumented parameter, header, status, or a schema violation
 }
-
-// violationNames name the bits of reassembly.Notes.Violations.
-var violationNames = []string{"undocumented_parameter", "undocumented_header", "undocumented_status", "schema_violation"}
 
 // ParamJSON is a path or query parameter: name, type, how often; never
 // values.
@@ -230,35 +219,35 @@ func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
 	if len(st.conf) > 0 {
 		status, _, _, _ := ep.ConformanceStatus()
 		j.Conformance = &ConformanceJSON{Status: status, Calls: st.conf, Violations: map[string]uint64{}}
-		for i, name := range violationNames {
+		for i, name := range vocab.Violations {
 			if n := st.violations[i]; n > 0 {
 				j.Conformance.Violations[name] = n
 			}
 		}
 	}
 	for i, n := range st.attacks {
-		if n > 0 && i < len(AttackNames) {
+		if n > 0 && i < len(vocab.AttackClasses) {
 			if j.Attacks == nil {
 				j.Attacks = map[string]uint64{}
 			}
-			j.Attacks[AttackNames[i]] = n
+			j.Attacks[vocab.AttackClasses[i]] = n
 		}
 	}
 	j.Succeeded = st.succeeded
 	for i, n := range st.abuse {
-		if n > 0 && i < len(AbuseNames) {
+		if n > 0 && i < len(vocab.AbuseClasses) {
 			if j.Abuse == nil {
 				j.Abuse = map[string]uint64{}
 			}
-			j.Abuse[AbuseNames[i]] = n
+			j.Abuse[vocab.AbuseClasses[i]] = n
 		}
 	}
 	for i, n := range st.misconfig {
-		if n > 0 && i < len(MisconfigNames) {
+		if n > 0 && i < len(vocab.Misconfigs) {
 			if j.Misconfig == nil {
 				j.Misconfig = map[string]uint64{}
 			}
-			j.Misconfig[MisconfigNames[i]] = n
+			j.Misconfig[vocab.Misconfigs[i]] = n
 		}
 	}
 	hours := make([]int64, 0, len(st.hours))

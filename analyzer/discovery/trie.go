@@ -334,7 +334,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			trimHours(ep.hours)
 		}
 	}
-	client := tx.Flow.Client.Addr()
+	client := tx.ClientAddr()
 	ep.ips.addAddr(client)
 	if t.geo != nil {
 		g := t.geoOf(client)

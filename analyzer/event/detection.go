@@ -3,6 +3,8 @@ package event
 import (
 	"strconv"
 	"time"
+
+	"github.com/apitap/apitap/reassembly"
 )
 
 // Severity levels of detections, lowest first.
@@ -16,6 +18,16 @@ var Severities = []string{"info", "low", "medium", "high", "critical"}
 type Actor struct {
 	IP, User, Session, APIKey, Fingerprint string
 	Peer                                   string
+}
+
+// ClientActor is the actor of a transaction's client: the resolved client
+// address and, when it came through a trusted proxy, the proxy as peer.
+func ClientActor(tx *reassembly.Transaction) Actor {
+	a := Actor{IP: tx.ClientAddr().String()}
+	if p := tx.PeerAddr(); p.IsValid() {
+		a.Peer = p.String()
+	}
+	return a
 }
 
 // Endpoint is the API operation a detection concerns.

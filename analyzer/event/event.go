@@ -47,6 +47,9 @@ type Stats struct {
 	CaptureErrors []Count // damaged captures by kind
 	Detections    []Count // detections by class
 	HTTP2         []Count // HTTP/2 and gRPC counters (reassembly/http2 Stats.Counts)
+	// BlocklistWithheld counts blocklist entries not made, by reason
+	// (written only when some were).
+	BlocklistWithheld []Count
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -75,6 +78,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
 	dst = appendCounts(dst, "http2", s.HTTP2)
+	if len(s.BlocklistWithheld) > 0 {
+		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
+	}
 	return append(dst, "}\n"...)
 }
 
@@ -160,7 +166,15 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = strconv.AppendUint(dst, uint64(tn.ID), 10)
 		dst = append(dst, '}')
 	}
-	dst = append(dst, `},"seq":`...)
+	dst = append(dst, `,"confirmed":`...)
+	dst = strconv.AppendBool(dst, tx.Flow.Confirmed)
+	dst = append(dst, `},"client":"`...)
+	dst = tx.ClientAddr().AppendTo(dst)
+	if p := tx.PeerAddr(); p.IsValid() {
+		dst = append(dst, `","peer":"`...)
+		dst = p.AppendTo(dst)
+	}
+	dst = append(dst, `","seq":`...)
 	dst = strconv.AppendInt(dst, int64(tx.Seq), 10)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, tx.Protocol.String()...)
@@ -211,7 +225,7 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = append(dst, '}')
 	}
 	if resp != nil {
-		if resp.Status > 0 { // 0: an HTTP/2 :status that did not resolve
+		if resp.Status > 0 { // (none in an HTTP/0.9 response, nor in an HTTP/2 one whose :status did not resolve)
 			dst = append(dst, `,"status":`...)
 			dst = strconv.AppendInt(dst, int64(resp.Status), 10)
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -31,8 +32,8 @@ import (
 // Name is the analyzer's name and configuration key.
 const Name = "risk"
 
-// MisconfigNames name the bits of reassembly.Notes.Misconfig.
-var MisconfigNames = []string{"cors_any_origin_with_credentials", "cors_any_origin", "missing_security_headers", "version_banner", "stack_trace"}
+// MisconfigNames name the bits of reassembly.Notes.Misconfig (package vocab).
+var MisconfigNames = vocab.Misconfigs
 
 const (
 	mCORSCreds = 1 << iota
@@ -43,10 +44,9 @@ const (
 )
 
 func init() {
-	discovery.MisconfigNames = MisconfigNames
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     9, // before discovery, which counts the notes per endpoint
+		Provides:  []string{"Notes.Misconfig"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		NewShared: func(cfg any, env analyzer.Env) (any, error) {

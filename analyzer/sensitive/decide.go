@@ -258,7 +258,7 @@ func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transac
 		return
 	}
 	a.agg.Emit(key, event.Detection{
-		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.Actor{IP: tx.Flow.Client.Addr().String()}, Endpoint: *ep,
+		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: *ep,
 		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log",
 	}, emit)
 }

@@ -5,8 +5,8 @@
 // form and text bodies, both directions), and custom types from the
 // configuration.
 //
-// Pipeline position: it runs first in the analyzer chain (Order 5) and
-// marks the types it found in tx.Notes, so that discovery records them in
+// Pipeline position: stage one (StageFlow, on every worker); it marks the
+// types it found in tx.Notes, so that discovery records them in
 // the catalog's sensitive_data. It emits exposure detections (pii_in_url,
 // plaintext_credentials, sensitive_data, info_leak, jwt_weakness) whose
 // evidence carries masked values only (package redact), with an optional
@@ -19,6 +19,7 @@
 // walked structurally so each value is judged with its key as a hint
 // (card_number, ssn, dob, password) and reported by JSON pointer.
 //
-// Concurrency: one Analyzer (and Scanner) per worker; detections are
-// aggregated per worker over repeat_interval of capture time.
+// Concurrency: one Analyzer (and Scanner) per worker; repeated detections
+// are folded over repeat_interval of capture time in the sensor's stage
+// two (package aggregate), so they do not depend on the worker count.
 package sensitive

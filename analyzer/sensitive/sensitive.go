@@ -27,7 +27,7 @@ func init() {
 	}
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Order:     5, // before discovery, which records the types in the catalog
+		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
@@ -53,10 +53,14 @@ type Config struct {
 	TLSTerminated []string `yaml:"tls_terminated_cidrs"`
 	// Custom data types.
 	Custom []CustomConfig `yaml:"custom"`
-	// LearnResponses: every response body of an endpoint is scanned until
-	// it has this many calls; then one in SampleEvery, unless a response
-	// of the endpoint held personal or secret data (then all of them).
-	// Requests are always scanned whole.
+	// LearnResponses: the first response bodies of every connection are
+	// scanned; then one in SampleEvery (chosen by a hash of the
+	// connection and the transaction's number in it, so the same capture
+	// always scans the same ones), unless a response on the connection
+	// held personal or secret data (then all of them). Requests are always
+	// scanned whole. The decision uses nothing but the transaction and its
+	// connection, so it does not depend on how connections are spread
+	// over workers.
 	LearnResponses int `yaml:"learn_responses"`
 	SampleEvery    int `yaml:"sample_every"`
 }
@@ -72,7 +76,7 @@ type CustomConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 50, SampleEvery: 16}
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16}
 }
 
 // Validate checks the section, compiling the custom patterns.
@@ -183,7 +187,6 @@ type Analyzer struct {
 
 	agg        *aggregate.Aggregator
 	templates  map[string]string
-	samples    map[sampleKey]*endpointSample
 	hkinds     map[string]int          // header name as sent -> kind
 	tpl        string                  // the transaction's template (a.template)
 	hostRaw    string                  // the Host of the last detection
@@ -203,7 +206,7 @@ type Analyzer struct {
 
 // New builds an instance.
 func New(cfg *Config) (*Analyzer, error) {
-	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, samples: map[sampleKey]*endpointSample{}, hkinds: map[string]int{}}
+	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, hkinds: map[string]int{}}
 	for _, c := range cfg.TLSTerminated {
 		p, err := parsePrefix(c)
 		if err != nil {
@@ -319,15 +322,14 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	a.tpl = a.template(req.Path) // once: response sampling and detections use it
 	a.scanRequest(req)
 	if resp := tx.Response; resp != nil {
-		smp := a.sampling(tx)
-		scan := smp.hot || smp.calls < uint32(a.cfg.LearnResponses) || smp.calls%uint32(a.cfg.SampleEvery) == 0
-		smp.calls++
+		st := tx.Flow.State
+		scan := st != nil && st.SensitiveHot || tx.Seq < a.cfg.LearnResponses || sampled(tx, a.cfg.SampleEvery)
 		a.scanResponse(resp, scan)
 		if !scan {
 			a.skipped++
 		}
-		if a.seen[locRespBody]&hotTypes != 0 {
-			smp.hot = true
+		if a.seen[locRespBody]&hotTypes != 0 && st != nil {
+			st.SensitiveHot = true
 		}
 	}
 	var reqBits, respBits uint64
@@ -380,27 +382,22 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 	}
 }
 
-// endpointSample is what response sampling knows of one endpoint.
-type endpointSample struct {
-	calls uint32
-	hot   bool // personal or secret data seen in a response: scan them all
-}
-
-type sampleKey struct{ host, method, path string }
-
-// sampling returns the response-sampling state of the transaction's
-// endpoint (by online template; bounded, forgotten when full).
-func (a *Analyzer) sampling(tx *reassembly.Transaction) *endpointSample {
-	k := sampleKey{tx.Request.Host, tx.Request.Method, a.tpl}
-	e := a.samples[k]
-	if e == nil {
-		if len(a.samples) >= 10000 {
-			clear(a.samples)
-		}
-		e = &endpointSample{}
-		a.samples[sampleKey{strings.Clone(k.host), strings.Clone(k.method), k.path}] = e
+// sampled says whether the transaction is in the one-in-every sample of
+// responses: a hash of its connection id and number, so that a capture
+// always gives the same sample.
+func sampled(tx *reassembly.Transaction, every int) bool {
+	if every <= 1 {
+		return true
 	}
-	return e
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(tx.Flow.ID); i++ {
+		h ^= uint64(tx.Flow.ID[i])
+		h *= 1099511628211
+	}
+	h ^= uint64(tx.Seq)
+	h *= 1099511628211
+	h ^= h >> 29
+	return h%uint64(every) == 0
 }
 
 // Header kinds, by name.

@@ -1,207 +1,117 @@
-// Package blocklist turns detections into mitigation requests for the
-// enforcement points apitap feeds (WAFs, gateways, load balancers): a
-// policy maps detection class and severity to an action and a TTL; entries
-// are keyed by actor (ip, cidr, user, api_key, session, fingerprint), are
-// refreshed while the actor keeps misbehaving, expire with a revoke (on
-// Kafka: a tombstone on the compacted apitap.blocklist topic), never target
-// allowlisted actors, and are rate limited so a flood of attackers cannot
-// flood the WAF.
-//
-// Pipeline position: the sensor hands every detection (from workers and
-// shared analyzer state) to one Manager, under its mutex; Tick is called
-// with capture time. The consumer side, `apitap blocklist`, lives in
-// sensor/cli and materialises the topic into files and an HTTP feed.
 package blocklist
 
 import (
-	"errors"
-	"fmt"
+	"hash/maphash"
+	"math"
 	"net/netip"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apitap/apitap/analyzer/event"
 )
 
-// Config is the `blocklist:` section of the sensor configuration.
-type Config struct {
-	// Enabled turns the policy on (default true; it acts only on
-	// detections whose rule asks for more than log).
-	Enabled *bool `yaml:"enabled"`
-	// Rules map detections to actions, first match wins. Without rules,
-	// DefaultRules apply.
-	Rules []Rule `yaml:"rules"`
-	// ActorTypes is the order in which an actor's identities are keyed
-	// (the first one the detection has): ip, user, api_key, session,
-	// fingerprint. CIDR entries come from rules with cidr_prefix.
-	ActorTypes []string `yaml:"actor_types"`
-	// Allow lists CIDRs or addresses (health checkers, internal
-	// scanners, trusted networks) and user, API key or session values
-	// ("user:alice") that are never blocked.
-	Allow []string `yaml:"allow"`
-	// MaxNewPerSecond bounds new entries per second of capture time
-	// (refreshes are free); the excess is counted and dropped.
-	MaxNewPerSecond int `yaml:"max_new_per_second"`
-	// MaxEntries bounds the active entries.
-	MaxEntries int `yaml:"max_entries"`
-}
-
-// Rule maps detections to an action.
-type Rule struct {
-	Classes     []string      `yaml:"classes"`      // empty: any class
-	MinSeverity string        `yaml:"min_severity"` // default low
-	Action      string        `yaml:"action"`       // log, rate_limit, block, deceive
-	TTL         time.Duration `yaml:"ttl"`
-	// CIDRPrefix > 0 blocks the actor's network (/24) instead of its address.
-	CIDRPrefix int `yaml:"cidr_prefix"`
-	// MinCount is the detection count needed (aggregated detections).
-	MinCount int `yaml:"min_count"`
-}
-
-// DefaultRules block exploits and abuse that succeeded or are severe, and
-// rate-limit the rest of the injection and abuse classes.
-var DefaultRules = []Rule{
-	{Classes: []string{"cve", "log4shell", "cmd_injection", "request_smuggling"}, MinSeverity: "high", Action: "block", TTL: time.Hour},
-	{Classes: []string{"sqli", "xss", "path_traversal", "ssrf", "xxe", "ssti", "nosqli", "prototype_pollution"}, MinSeverity: "high", Action: "block", TTL: 30 * time.Minute},
-	{Classes: []string{"credential_stuffing", "brute_force", "account_takeover", "bola", "exfiltration"}, MinSeverity: "high", Action: "block", TTL: time.Hour},
-	{Classes: []string{"scanner", "bot", "scraping", "rate_abuse", "dos", "user_enumeration", "low_and_slow"}, MinSeverity: "medium", Action: "rate_limit", TTL: 15 * time.Minute},
-}
-
-// WithDefaults fills unset fields.
-func (c Config) WithDefaults() Config {
-	if c.Enabled == nil {
-		t := true
-		c.Enabled = &t
-	}
-	if len(c.Rules) == 0 {
-		c.Rules = DefaultRules
-	}
-	if len(c.ActorTypes) == 0 {
-		c.ActorTypes = []string{"ip"}
-	}
-	if c.MaxNewPerSecond == 0 {
-		c.MaxNewPerSecond = 100
-	}
-	if c.MaxEntries == 0 {
-		c.MaxEntries = 100000
-	}
-	for i := range c.Rules {
-		if c.Rules[i].MinSeverity == "" {
-			c.Rules[i].MinSeverity = "low"
-		}
-		if c.Rules[i].TTL == 0 {
-			c.Rules[i].TTL = 15 * time.Minute
-		}
-	}
-	return c
-}
-
-// Validate checks the section (after WithDefaults).
-func (c Config) Validate() error {
-	var errs []error
-	for i, r := range c.Rules {
-		switch r.Action {
-		case "log", "rate_limit", "block", "deceive":
-		default:
-			errs = append(errs, fmt.Errorf("blocklist.rules[%d].action: %q, want log, rate_limit, block or deceive", i, r.Action))
-		}
-		if rank(r.MinSeverity) < 0 {
-			errs = append(errs, fmt.Errorf("blocklist.rules[%d].min_severity: %q, want one of %s", i, r.MinSeverity, strings.Join(event.Severities, ", ")))
-		}
-		if r.TTL < time.Second {
-			errs = append(errs, fmt.Errorf("blocklist.rules[%d].ttl: at least 1s", i))
-		}
-		if r.CIDRPrefix < 0 || r.CIDRPrefix > 128 {
-			errs = append(errs, fmt.Errorf("blocklist.rules[%d].cidr_prefix: 0 to 128", i))
-		}
-	}
-	for _, t := range c.ActorTypes {
-		switch t {
-		case "ip", "user", "api_key", "session", "fingerprint":
-		default:
-			errs = append(errs, fmt.Errorf("blocklist.actor_types: %q, want ip, user, api_key, session or fingerprint", t))
-		}
-	}
-	for _, a := range c.Allow {
-		if _, _, ok := strings.Cut(a, ":"); ok && !strings.Contains(a, "::") && strings.IndexByte(a, '.') < 0 {
-			continue // user:alice and the like
-		}
-		if _, err := parsePrefix(a); err != nil {
-			errs = append(errs, fmt.Errorf("blocklist.allow: %q is not a CIDR, address or type:value", a))
-		}
-	}
-	if c.MaxNewPerSecond < 1 || c.MaxEntries < 1 {
-		errs = append(errs, errors.New("blocklist.max_new_per_second and max_entries must be positive"))
-	}
-	return errors.Join(errs...)
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.IndexByte(s, '/') < 0 {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	return netip.ParsePrefix(s)
-}
-
-func rank(sev string) int {
-	for i, s := range event.Severities {
-		if s == sev {
-			return i
-		}
-	}
-	return -1
-}
-
 // Entry is one active blocklist entry.
 type Entry struct {
 	Type, Value string // ip, cidr, user, api_key, session, fingerprint
-	Action      string
-	Reason      string // the detection class (and rule)
-	Detections  []string
-	Since       time.Time
-	Expires     time.Time
-	TTL         time.Duration
-	emitted     time.Time // capture time of the last event
+	// Action is what the policy decided: rate_limit, block or deceive
+	// (Shown gives the would_ form in dry run).
+	Action string
+	DryRun bool
+	// Confidence is high or medium (low confidence makes no entry).
+	Confidence string
+	// Signals counts the distinct signals (class and rule) behind it.
+	Signals int
+	// Offences counts the entries this actor had, this one included,
+	// while it was remembered; the TTL grows with it.
+	Offences   int
+	Reason     string // the detection class (and rule)
+	Detections []string
+	Since      time.Time
+	Expires    time.Time
+	TTL        time.Duration
+	emitted    time.Time // capture time of the last event
 }
 
 // Key is the entry's Kafka key: "<type>:<value>".
 func (e *Entry) Key() string { return e.Type + ":" + e.Value }
 
+// Shown is the action as events carry it: would_<action> in dry run.
+func (e *Entry) Shown() string {
+	if e.DryRun {
+		return "would_" + e.Action
+	}
+	return e.Action
+}
+
 // Out receives blocklist events: line is the event (without newline), or
 // nil for a Kafka tombstone that revokes the key.
 type Out func(key string, line []byte, tombstone bool)
+
+// maxSignals bounds the distinct signals remembered per actor.
+const maxSignals = 8
+
+// maxIdentity bounds user, API key, session and fingerprint values that
+// can become entries.
+const maxIdentity = 256
+
+// track is what the policy remembers about one actor (an entry key):
+// its recent signals and its offences.
+type track struct {
+	signals  [maxSignals]uint64
+	at       [maxSignals]time.Time
+	n        int
+	offences int
+	lastEnd  time.Time // when its last entry ended
+	seen     time.Time
+}
 
 // Manager applies the policy; safe for concurrent use.
 type Manager struct {
 	cfg    Config
 	sensor string
-	allow  []netip.Prefix
-	allowV map[string]bool
 	out    Out
+	guard  *Guard
+	allowV map[string]bool
+	shared *sharedAddrs
+	seed   maphash.Seed
 
-	mu      sync.Mutex
-	entries map[string]*Entry
-	second  int64 // capture second of the rate window
-	newIn   int
-	// Counters.
-	Limited, Allowed, Full uint64
+	withheld [numReasons]atomic.Uint64
+
+	mu        sync.Mutex
+	entries   map[string]*Entry
+	tracks    map[string]*track
+	swept     int64 // capture second of the last sweep of tracks
+	untracked uint64
+	second    int64 // capture second of the rate window
+	newIn     int
 }
+
+// numReasons is len(WithheldReasons), as a constant for the counter array.
+const numReasons = 19
+
+var reasonIndex = func() map[string]int {
+	if len(WithheldReasons) != numReasons {
+		panic("blocklist: WithheldReasons and numReasons disagree")
+	}
+	m := map[string]int{}
+	for i, r := range WithheldReasons {
+		m[r] = i
+	}
+	return m
+}()
 
 // New returns a manager emitting through out.
 func New(cfg Config, sensor string, out Out) *Manager {
 	cfg = cfg.WithDefaults()
-	m := &Manager{cfg: cfg, sensor: sensor, out: out, entries: map[string]*Entry{}, allowV: map[string]bool{}}
+	m := &Manager{cfg: cfg, sensor: sensor, out: out, entries: map[string]*Entry{}, tracks: map[string]*track{}, allowV: map[string]bool{},
+		guard: NewGuard(cfg), seed: maphash.MakeSeed(),
+		shared: newSharedAddrs(cfg.Policy.SharedIdentities, cfg.Policy.SignalWindow, cfg.Policy.MaxTracked)}
 	for _, a := range cfg.Allow {
-		if p, err := parsePrefix(a); err == nil {
-			m.allow = append(m.allow, p)
-		} else {
+		if isTypeValue(a) {
 			m.allowV[a] = true
 		}
 	}
@@ -210,6 +120,31 @@ func New(cfg Config, sensor string, out Out) *Manager {
 
 // Enabled says whether the policy acts.
 func (m *Manager) Enabled() bool { return *m.cfg.Enabled }
+
+// NeverBlock adds addresses or networks to the never-block set under a
+// reason: ReasonSensor for the sensor's own addresses, ReasonTrustedProxy
+// for the configured trusted proxies, ReasonGateway for gateways.
+func (m *Manager) NeverBlock(reason string, ps ...netip.Prefix) { m.guard.Add(reason, ps...) }
+
+// NoteServer tells the policy that server answered an HTTP request of
+// client (a listening port answered): after ServerMinClients distinct
+// clients it is never blocked. The pipeline calls it for transactions
+// with a response; it reports whether server is learned, so a caller may
+// remember that and skip further calls for it.
+func (m *Manager) NoteServer(server, client netip.Addr) bool {
+	return m.guard.NoteServer(server, client)
+}
+
+// NoteClient tells the policy that identity (a user or an API key whose
+// credentials the server accepted) made a request from client at capture
+// time at. An address from which policy.shared_identities distinct
+// identities come within the signal window is shared: its entries name
+// the identity instead, and anonymous detections from it block nothing.
+func (m *Manager) NoteClient(client netip.Addr, identity string, at time.Time) {
+	m.shared.note(client, identity, at)
+}
+
+func (m *Manager) withhold(reason string) { m.withheld[reasonIndex[reason]].Add(1) }
 
 // Detection applies the policy to one detection.
 func (m *Manager) Detection(d *event.Detection) {
@@ -220,44 +155,85 @@ func (m *Manager) Detection(d *event.Detection) {
 	if r == nil || r.Action == "log" {
 		return
 	}
-	typ, val := m.actor(d, r)
-	if val == "" {
+	// the address of an unanswered flow may be anyone's: spoofed
+	// sources must never become entries
+	if !d.Confirmed {
+		m.withhold(ReasonUnconfirmed)
 		return
 	}
 	now := d.LastSeen
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.allowed(typ, val) {
-		m.Allowed++
+	typ, val, why := m.actor(d, r, now)
+	if why != "" {
+		m.withhold(why)
+		return
+	}
+	strong := d.Confidence >= m.cfg.Policy.HighConfidence || d.Succeeded == "likely"
+	if !strong && d.Confidence < m.cfg.Policy.MediumConfidence {
+		m.withhold(ReasonLowConfidence)
 		return
 	}
 	key := typ + ":" + val
+	rule := ""
+	if len(d.Evidence) > 0 {
+		rule = d.Evidence[0].Rule
+	}
+	sig := maphash.String(m.seed, d.Class+"\x00"+rule)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tr := m.track(key, now)
+	signals := 1
+	if tr != nil {
+		signals = tr.signal(sig, now, m.cfg.Policy.SignalWindow)
+	}
+	level, action := "medium", r.Action
+	if strong || signals >= m.cfg.Policy.MinSignals {
+		level = "high"
+	} else if actionRank(action) > actionRank("rate_limit") {
+		action = "rate_limit" // medium confidence: at most a rate limit
+	}
 	e := m.entries[key]
 	fresh := e == nil
+	ttl := r.TTL
 	if e == nil {
 		if sec := now.Unix(); sec != m.second {
 			m.second, m.newIn = sec, 0
 		}
 		if m.newIn >= m.cfg.MaxNewPerSecond {
-			m.Limited++
+			m.withhold(ReasonRateLimited)
 			return
 		}
 		if len(m.entries) >= m.cfg.MaxEntries {
-			m.Full++
+			m.withhold(ReasonFull)
 			return
 		}
 		m.newIn++
-		e = &Entry{Type: typ, Value: val, Since: now}
+		offences := 1
+		if tr != nil {
+			if !tr.lastEnd.IsZero() && now.Sub(tr.lastEnd) > m.cfg.Policy.MaxTTL {
+				tr.offences = 0 // a clean record for as long as the ceiling: start over
+			}
+			tr.offences++
+			offences = tr.offences
+		}
+		ttl = m.grow(r.TTL, offences)
+		e = &Entry{Type: typ, Value: val, Since: now, Offences: offences, DryRun: m.cfg.DryRun}
 		m.entries[key] = e
-	} else if rank(actionRank(r.Action)) < rank(actionRank(e.Action)) {
-		// a weaker action does not downgrade an entry; it refreshes it
-		r = &Rule{Action: e.Action, TTL: max(r.TTL, e.TTL)}
+	} else {
+		ttl = max(m.grow(r.TTL, e.Offences), e.TTL)
+		if actionRank(action) < actionRank(e.Action) {
+			action = e.Action // a weaker action does not downgrade an entry; it refreshes it
+		}
 	}
-	changed := fresh || e.Action != r.Action
-	e.Action, e.TTL, e.Expires = r.Action, r.TTL, now.Add(r.TTL)
+	changed := fresh || e.Action != action || (level == "high" && e.Confidence != "high")
+	e.Action, e.TTL, e.Expires = action, ttl, now.Add(ttl)
+	if e.Confidence != "high" {
+		e.Confidence = level
+	}
+	e.Signals = max(e.Signals, signals)
 	e.Reason = d.Class
-	if len(d.Evidence) > 0 && d.Evidence[0].Rule != "" {
-		e.Reason += ":" + d.Evidence[0].Rule
+	if rule != "" {
+		e.Reason += ":" + rule
 	}
 	if len(e.Detections) < 16 && (len(e.Detections) == 0 || e.Detections[len(e.Detections)-1] != d.ID) {
 		e.Detections = append(e.Detections, d.ID)
@@ -270,17 +246,99 @@ func (m *Manager) Detection(d *event.Detection) {
 	}
 }
 
-// actionRank maps actions to severities so they compare.
-func actionRank(a string) string {
+// grow is the TTL of an actor's offences-th entry: base times the factor
+// for each earlier offence, at most policy.max_ttl (a base above the
+// ceiling stays).
+func (m *Manager) grow(base time.Duration, offences int) time.Duration {
+	if offences <= 1 || m.cfg.Policy.TTLFactor <= 1 || base >= m.cfg.Policy.MaxTTL {
+		return base
+	}
+	f := math.Pow(m.cfg.Policy.TTLFactor, float64(offences-1))
+	if t := float64(base) * f; t < float64(m.cfg.Policy.MaxTTL) {
+		return time.Duration(t).Round(time.Second)
+	}
+	return m.cfg.Policy.MaxTTL
+}
+
+// signal records signal h at now and returns the distinct signals within
+// window.
+func (t *track) signal(h uint64, now time.Time, window time.Duration) int {
+	t.seen = now
+	n, oldest := 0, -1
+	found := false
+	for i := 0; i < t.n; i++ {
+		if t.signals[i] == h {
+			t.at[i], found = now, true
+		}
+		if now.Sub(t.at[i]) <= window {
+			n++
+		}
+		if oldest < 0 || t.at[i].Before(t.at[oldest]) {
+			oldest = i
+		}
+	}
+	if found {
+		return n
+	}
+	switch {
+	case t.n < maxSignals:
+		t.signals[t.n], t.at[t.n] = h, now
+		t.n++
+	default: // replace the oldest
+		if now.Sub(t.at[oldest]) <= window {
+			n--
+		}
+		t.signals[oldest], t.at[oldest] = h, now
+	}
+	return n + 1
+}
+
+// track returns the actor's record, making one; nil when the table is
+// full (the actor's signals are then not remembered: counted).
+func (m *Manager) track(key string, now time.Time) *track {
+	if t := m.tracks[key]; t != nil {
+		return t
+	}
+	if len(m.tracks) >= m.cfg.Policy.MaxTracked {
+		m.sweep(now)
+		if len(m.tracks) >= m.cfg.Policy.MaxTracked {
+			m.untracked++
+			return nil
+		}
+	}
+	t := &track{seen: now}
+	m.tracks[key] = t
+	return t
+}
+
+// sweep forgets actors without an entry that were quiet for longer than
+// both the signal window and the TTL ceiling, at most once per capture
+// second.
+func (m *Manager) sweep(now time.Time) {
+	if sec := now.Unix(); sec == m.swept {
+		return
+	} else {
+		m.swept = sec
+	}
+	keep := max(m.cfg.Policy.SignalWindow, m.cfg.Policy.MaxTTL)
+	for k, t := range m.tracks {
+		if _, active := m.entries[k]; !active && now.Sub(t.seen) > keep && now.Sub(t.lastEnd) > keep {
+			delete(m.tracks, k)
+		}
+	}
+}
+
+// actionRank orders actions so they compare.
+func actionRank(a string) int {
 	switch a {
 	case "block":
-		return "critical"
+		return 3
 	case "deceive":
-		return "high"
+		return 2
 	case "rate_limit":
-		return "medium"
+		return 1
 	}
-	return "info"
+	return 0
 }
 
 func (m *Manager) match(d *event.Detection) *Rule {
@@ -299,26 +357,56 @@ func (m *Manager) match(d *event.Detection) *Rule {
 		}
 	}
 	// a rule pack may ask for an action itself (class cve, action block)
-	if d.Action != "" && d.Action != "log" {
+	if d.Action != "" && d.Action != "log" && actionRank(d.Action) > 0 {
 		return &Rule{Action: d.Action, TTL: time.Hour}
 	}
 	return nil
 }
 
-// actor picks the identity to key the entry by.
-func (m *Manager) actor(d *event.Detection, r *Rule) (string, string) {
+// actor picks the identity to key the entry by, normalised, or says why
+// there is none that may be blocked.
+func (m *Manager) actor(d *event.Detection, r *Rule, now time.Time) (typ, val, withheld string) {
+	withheld = ReasonInvalidActor
 	for _, t := range m.cfg.ActorTypes {
 		var v string
 		switch t {
 		case "ip":
-			v = d.Actor.IP
-			if v != "" && r.CIDRPrefix > 0 {
-				if a, err := netip.ParseAddr(v); err == nil {
-					if p, err := a.Prefix(min(r.CIDRPrefix, a.BitLen())); err == nil {
-						return "cidr", p.String()
-					}
-				}
+			if d.Actor.IP == "" {
+				continue
 			}
+			a, ok := NormalizeAddr(d.Actor.IP)
+			if !ok {
+				continue
+			}
+			if why := m.guard.AddrReason(a); why != "" {
+				return "", "", why
+			}
+			if m.shared.shared(a, now) {
+				// many identities come from it: block the one the
+				// detection names, never the address
+				if it, iv := identityOf(d); iv != "" {
+					if m.allowV[it+":"+iv] {
+						return "", "", ReasonAllow
+					}
+					return it, iv, ""
+				}
+				return "", "", ReasonShared
+			}
+			if r.CIDRPrefix > 0 {
+				bits := r.CIDRPrefix
+				if a.Is6() {
+					bits = r.CIDRPrefix6
+				}
+				p, err := a.Prefix(min(bits, a.BitLen()))
+				if err != nil {
+					continue
+				}
+				if why := m.guard.PrefixReason(p); why != "" {
+					return "", "", why
+				}
+				return "cidr", p.String(), ""
+			}
+			return "ip", a.String(), ""
 		case "user":
 			v = d.Actor.User
 		case "api_key":
@@ -328,40 +416,41 @@ func (m *Manager) actor(d *event.Detection, r *Rule) (string, string) {
 		case "fingerprint":
 			v = d.Actor.Fingerprint
 		}
-		if v != "" {
-			return t, v
+		if v == "" || !ValidIdentity(v) {
+			continue
+		}
+		if m.allowV[t+":"+v] {
+			return "", "", ReasonAllow
+		}
+		return t, v, ""
+	}
+	return "", "", withheld
+}
+
+// identityOf is the detection's authenticated identity (user, API key,
+// then session), if valid.
+func identityOf(d *event.Detection) (string, string) {
+	for _, c := range [...]struct{ t, v string }{{"user", d.Actor.User}, {"api_key", d.Actor.APIKey}, {"session", d.Actor.Session}} {
+		if c.v != "" && ValidIdentity(c.v) {
+			return c.t, c.v
 		}
 	}
 	return "", ""
 }
 
-func (m *Manager) allowed(typ, val string) bool {
-	if m.allowV[typ+":"+val] {
-		return true
-	}
-	if typ != "ip" && typ != "cidr" {
+// ValidIdentity says whether a user, API key, session or fingerprint
+// value may be an entry: 1 to 256 bytes of UTF-8 without control
+// characters (C0, DEL, C1) or Unicode line and paragraph separators.
+func ValidIdentity(v string) bool {
+	if len(v) == 0 || len(v) > maxIdentity || !utf8.ValidString(v) {
 		return false
 	}
-	var addr netip.Addr
-	if typ == "ip" {
-		a, err := netip.ParseAddr(val)
-		if err != nil {
+	for _, r := range v {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
 			return false
 		}
-		addr = a
-	} else {
-		p, err := netip.ParsePrefix(val)
-		if err != nil {
-			return false
-		}
-		addr = p.Addr()
 	}
-	for _, p := range m.allow {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // Tick expires entries whose TTL passed by capture time now: each gets a
@@ -382,6 +471,9 @@ func (m *Manager) Tick(now time.Time) {
 	for _, k := range due {
 		e := m.entries[k]
 		delete(m.entries, k)
+		if t := m.tracks[k]; t != nil {
+			t.lastEnd = now
+		}
 		m.out(k, m.encode(e, now, true), false)
 		m.out(k, nil, true)
 	}
@@ -389,9 +481,28 @@ func (m *Manager) Tick(now time.Time) {
 
 // Dropped returns the entries not made: over the rate limit, or full.
 func (m *Manager) Dropped() (limited, full uint64) {
+	return m.withheld[reasonIndex[ReasonRateLimited]].Load(), m.withheld[reasonIndex[ReasonFull]].Load()
+}
+
+// Withheld counts the entries not made, by reason (WithheldReasons
+// order; zero counts included).
+func (m *Manager) Withheld() []event.Count {
+	out := make([]event.Count, len(WithheldReasons))
+	for i, r := range WithheldReasons {
+		out[i] = event.Count{Name: r, N: m.withheld[i].Load()}
+	}
+	return out
+}
+
+// Tracking reports the actors remembered, those not remembered because
+// the table was full, the learned servers, and the servers and shared
+// address notes not kept because their tables were full.
+func (m *Manager) Tracking() (tracked int, untracked uint64, servers int, serversNotLearned, sharedUntracked uint64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.Limited, m.Full
+	tracked, untracked = len(m.tracks), m.untracked
+	m.mu.Unlock()
+	servers, serversNotLearned = m.guard.Servers()
+	return tracked, untracked, servers, serversNotLearned, m.shared.untracked()
 }
 
 // Active lists the active entries, by key.
@@ -400,7 +511,9 @@ func (m *Manager) Active() []Entry {
 	defer m.mu.Unlock()
 	out := make([]Entry, 0, len(m.entries))
 	for _, e := range m.entries {
-		out = append(out, *e)
+		c := *e
+		c.Detections = append([]string(nil), e.Detections...)
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out
@@ -413,14 +526,27 @@ func (m *Manager) encode(e *Entry, now time.Time, revoked bool) []byte {
 	b = now.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","sensor":`...)
 	b = event.AppendString(b, m.sensor)
-	b = append(b, `,"key":`...)
+	b = AppendEntry(append(b, ','), e, revoked)
+	return append(b, '}')
+}
+
+// AppendEntry appends an entry's fields (without braces): the body of
+// blocklist events and of /api/blocklist entries.
+func AppendEntry(b []byte, e *Entry, revoked bool) []byte {
+	b = append(b, `"key":`...)
 	b = event.AppendString(b, e.Key())
 	b = append(b, `,"actor":{"type":`...)
 	b = event.AppendString(b, e.Type)
 	b = append(b, `,"value":`...)
 	b = event.AppendString(b, e.Value)
 	b = append(b, `},"action":`...)
-	b = event.AppendString(b, e.Action)
+	b = event.AppendString(b, e.Shown())
+	b = append(b, `,"confidence":`...)
+	b = event.AppendString(b, e.Confidence)
+	b = append(b, `,"signals":`...)
+	b = strconv.AppendInt(b, int64(e.Signals), 10)
+	b = append(b, `,"offences":`...)
+	b = strconv.AppendInt(b, int64(e.Offences), 10)
 	b = append(b, `,"reason":`...)
 	b = event.AppendString(b, e.Reason)
 	b = append(b, `,"detection_ids":[`...)
@@ -441,6 +567,5 @@ func (m *Manager) encode(e *Entry, now time.Time, revoked bool) []byte {
 	b = append(b, `,"expires_at":"`...)
 	b = e.Expires.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","revoked":`...)
-	b = strconv.AppendBool(b, revoked)
-	return append(b, '}')
+	return strconv.AppendBool(b, revoked)
 }

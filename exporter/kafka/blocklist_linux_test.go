@@ -55,7 +55,8 @@ func freePort(t *testing.T) string {
 }
 
 // TestBlocklistEnforcement runs the whole mitigation path for real: a live
-// sensor (apitap run on a veth) sees SQL injections against an nginx in a
+// sensor (apitap run on the namespace's side of a veth, so that the clients'
+// addresses are not its own) sees SQL injections against an nginx in a
 // network namespace, the blocklist entries reach a Kafka-protocol broker,
 // `apitap blocklist` turns them into an nginx deny include and reloads
 // nginx: the attacker then gets 403 while a bystander gets 200, and after
@@ -113,12 +114,13 @@ http {
 	t.Cleanup(func() { ngx.Process.Kill(); ngx.Wait() })
 	netnstest.WaitTCP(t, addr, 10*time.Second)
 
-	broker := startBroker(t)
+	broker := startBrokerArgs(t, "-host", n.HostIP) // reachable from the namespace
 	bin := buildApitap(t, dir)
 	cfg := filepath.Join(dir, "apitap.yaml")
-	os.WriteFile(cfg, []byte("blocklist:\n  rules:\n    - {classes: [sqli], min_severity: high, action: block, ttl: 6s}\n"), 0o644)
+	// the test network is private (10.200.x.x): opt in to blocking it
+	os.WriteFile(cfg, []byte("blocklist:\n  never_block: {private: false}\n  rules:\n    - {classes: [sqli, path_traversal], min_severity: high, action: block, ttl: 20s}\n"), 0o644)
 	sensorLog := &strings.Builder{}
-	run := exec.Command(bin, "run", "-i", n.Host, "--workers", "1", "--kafka-brokers", broker, "--config", cfg, "--emit", "detection,blocklist",
+	run := n.Exec(bin, "run", "-i", n.Peer, "--workers", "1", "--admin-addr", "", "--kafka-brokers", broker, "--config", cfg, "--emit", "detection,blocklist",
 		"--sensor-id", "enforce", "--stats-interval", "1s", "-o", filepath.Join(dir, "events.jsonl"))
 	run.Stderr = sensorLog
 	if err := run.Start(); err != nil {
@@ -128,7 +130,9 @@ http {
 	feed := freePort(t)
 	consumerLog := &strings.Builder{}
 	reload := fmt.Sprintf("ip netns exec %s %s -c %s -s reload", n.Name, nginxBin, conf)
-	cons := exec.Command(bin, "blocklist", "--kafka-brokers", broker, "--nginx", deny, "--reload-cmd", reload, "--debounce", "20ms", "--listen", feed)
+	// the consumer runs beside the clients here, not beside nginx: their
+	// addresses are its own
+	cons := exec.Command(bin, "blocklist", "--kafka-brokers", broker, "--nginx", deny, "--reload-cmd", reload, "--debounce", "20ms", "--listen", feed, "--never-block-local=false")
 	cons.Stderr = consumerLog
 	if err := cons.Start(); err != nil {
 		t.Fatal(err)
@@ -161,7 +165,9 @@ http {
 		}
 		return false
 	}
-	attack := base + "/v1/search?q=%27%20UNION%20SELECT%20username%2Cpassword%20FROM%20users--"
+	// two signals in one request (an injection and a traversal): enough
+	// confidence for a block
+	attack := base + "/v1/search?q=%27%20UNION%20SELECT%20username%2Cpassword%20FROM%20users--&f=..%2F..%2F..%2F..%2Fetc%2Fpasswd"
 	var lat []time.Duration
 	for _, a := range attackers {
 		start := time.Now()
@@ -194,11 +200,11 @@ http {
 	}
 	waitStatus(n.HostIP, 403, 5*time.Second)
 	waitStatus(bystander, 200, time.Second)
-	// the TTL (6 s) passes: the entry expires, the block is lifted
-	waitStatus(n.HostIP, 200, 15*time.Second)
+	// the TTL (20 s, longer than the 21 attacks take) passes: the entry expires, the block is lifted
+	waitStatus(n.HostIP, 200, 40*time.Second)
 	// the sensor revoked the entries too: a revoked event and a tombstone
 	var b []byte
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) { // the last attack came up to ~15 s after the first
 		if b, _ = os.ReadFile(filepath.Join(dir, "events.jsonl")); strings.Count(string(b), `"revoked":true`) == len(attackers) {
 			break
 		}

@@ -37,8 +37,10 @@ type reqSlot struct {
 	raw, dec []byte
 	flags    Flags
 	fromMid  bool
-	held     int  // bytes charged to the budget for this request
-	emitted  bool // reported already (paired early, or given up)
+	held     int    // bytes charged to the budget for this request
+	emitted  bool   // reported already (paired early, or given up)
+	lost     bool   // a request lost before its head was parsed (a placeholder keeping its place in line)
+	gapsAt   uint32 // Conn.srvGaps when it was pushed
 }
 
 // half is the parser state of one direction.
@@ -66,23 +68,36 @@ type half struct {
 
 // Conn is the HTTP/1.x state of one TCP connection.
 type Conn struct {
-	lim      *Limits
-	st       *Stats
-	h        Handler
-	half     [2]half
-	client   Dir
-	known    bool // client direction known
-	done     bool // upgraded or tunnelled
-	reqs     []*reqSlot
-	head, n  int // ring of pending requests
-	lostReqs int // requests destroyed by a gap before their head parsed
-	resp     Response
-	respRaw  []byte
-	respDec  []byte
-	ex       Exchange
-	scratch  []byte
-	held     int64 // bytes charged to lim.Budget
-	respHeld int   // of which the response in progress
+	lim    *Limits
+	st     *Stats
+	h      Handler
+	half   [2]half
+	client Dir
+	known  bool // client direction known
+	done   bool // upgraded or tunnelled
+	// pipelined: a request was seen sent before the previous response
+	// ended, so timing can not tell which request a response answers
+	pipelined bool
+	srvGaps   uint32 // gaps seen in the server's direction
+	// lostResps counts responses lost while no request was pending: the
+	// request they answered is lost too and will show as a gap in the
+	// client's direction (possibly later, when the server's ACK shows it)
+	lostResps int
+	// CONNECT: connectWait from a CONNECT request head until the client's
+	// next bytes tell what the tunnel carries; tunnel once it was
+	// established: TLS inside ends parsing, clear HTTP is parsed
+	connectWait, tunnel bool
+	http09              int     // HTTP/0.9 requests seen (their responses have no head)
+	seen                [2]bool // direction d carried bytes
+	reqs                []*reqSlot
+	head, n             int // ring of pending requests
+	resp                Response
+	respRaw             []byte
+	respDec             []byte
+	ex                  Exchange
+	scratch             []byte
+	held                int64 // bytes charged to lim.Budget
+	respHeld            int   // of which the response in progress
 }
 
 // NewConn returns a Conn. lim should come from Limits.WithDefaults.
@@ -108,8 +123,9 @@ func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 	for _, r := range c.reqs {
 		r.held = 0
 	}
-	c.known, c.done, c.client = false, false, DirA
-	c.head, c.n, c.lostReqs = 0, 0, 0
+	c.known, c.done, c.pipelined, c.client = false, false, false, DirA
+	c.head, c.n, c.lostResps = 0, 0, 0
+	c.connectWait, c.tunnel, c.http09, c.seen = false, false, 0, [2]bool{}
 }
 
 // SetClient records that direction d carries the requests.
@@ -147,6 +163,7 @@ func (c *Conn) Data(d Dir, b []byte, first, last time.Time) {
 		return
 	}
 	h.lastTS = last
+	c.seen[d&1] = true
 	data := b
 	if len(h.pend) > 0 {
 		h.pend = append(h.pend, b...)
@@ -170,11 +187,28 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 			data = data[i:]
 			h.state = stHead
 		case stHead:
+			if (c.tunnel || c.connectWait) && !h.inMsg && data[0] == 0x16 {
+				// a TLS record where a message should start inside a
+				// CONNECT tunnel: HTTPS, not for this parser
+				c.done = true
+				c.st.Upgrades++
+				c.clearPend(h)
+				return
+			}
+			if c.http09 > 0 && c.roleOf(h.dir) == roleServer && c.n > 0 && c.reqs[c.head].Proto == "HTTP/0.9" {
+				c.begin09(h, ts)
+				continue
+			}
 			n, ok := c.parseHead(h, data, ts)
 			if !ok {
 				if n < 0 { // incomplete: keep it
 					if len(data) > c.lim.MaxHeaderBytes {
 						c.st.ParseErrors[ErrHeaderTooLarge]++
+						if c.cutHead(h, data[:c.lim.MaxHeaderBytes], ts, FlagHeadersTruncated) {
+							c.startHunt(h) // the rest of the head, and a body of unknown length
+							data = data[c.lim.MaxHeaderBytes:]
+							continue
+						}
 						c.lostMessage(h, FlagParseError)
 						c.startHunt(h)
 						data = data[1:]
@@ -370,43 +404,19 @@ func (c *Conn) broken(h *half, e ParseError) {
 var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "PURGE"}
 
-// looksLikeStart reports whether line (a whole line, or the start of one
-// when complete is false) begins a request (1) or a response (2); 0 if not,
-// -1 if more bytes are needed to tell.
-func looksLikeStart(line []byte, complete bool) int {
-	if len(line) < 12 {
-		if complete {
-			return 0
-		}
-		// could still become a start: check the prefix is plausible
-		if bytes.HasPrefix([]byte("HTTP/1."), line[:min(len(line), 7)]) {
-			return -1
-		}
-		for _, m := range knownMethods {
-			if bytes.HasPrefix([]byte(m+" "), line[:min(len(line), len(m)+1)]) {
-				return -1
-			}
-		}
-		return 0
-	}
-	if bytes.HasPrefix(line, []byte("HTTP/1.")) {
-		if (line[7] == '0' || line[7] == '1') && line[8] == ' ' && isDigit(line[9]) && isDigit(line[10]) && isDigit(line[11]) {
-			return 2
-		}
-		return 0
-	}
-	for _, m := range knownMethods {
-		if len(line) > len(m) && line[len(m)] == ' ' && string(line[:len(m)]) == m {
-			if bytes.Contains(line, []byte(" HTTP/1.")) {
-				return 1
-			}
-			if !complete && len(line) < 8192 {
-				return -1
-			}
-			return 0
-		}
-	}
-	return 0
+// begin09 starts the response to an HTTP/0.9 request: no status line and
+// no headers, the body runs to the end of the connection.
+func (c *Conn) begin09(h *half, ts time.Time) {
+	c.http09--
+	r := &c.resp
+	*r = Response{Proto: "HTTP/0.9", Headers: r.Headers[:0], Start: ts, End: ts}
+	h.isReq = false
+	c.release(h.msgHeld)
+	h.msgHeld = 0
+	h.beginMessage(ts, &c.respRaw)
+	h.flags |= FlagHTTP09
+	h.enc = ""
+	h.state = stCloseBody
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
@@ -426,7 +436,7 @@ func (c *Conn) hunt(h *half, data []byte) (int, int) {
 		if complete {
 			line = data[pos : pos+end]
 		}
-		switch k := looksLikeStart(line, complete); {
+		switch k := startKind(line, complete); {
 		case k > 0 && c.wantRole(h, k):
 			c.st.SkippedBytes += uint64(pos)
 			return pos, 0

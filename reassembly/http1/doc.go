@@ -11,11 +11,20 @@
 //
 // RFC 9112 framing: Content-Length, chunked (extensions, trailers) and
 // close-delimited bodies; 1xx interim responses; HEAD, 204 and 304 without
-// bodies; Upgrade (101) and CONNECT end parsing for the connection;
-// pipelining pairs responses with requests in order. Lost bytes (Gap), a
-// start in the middle of a connection (SetMidStream) and parse errors make a
-// direction hunt for the next message start instead of corrupting later
-// exchanges.
+// bodies; Upgrade (101) ends parsing for the connection; clear HTTP inside a
+// CONNECT tunnel is parsed (TLS inside ends it); HTTP/0.9; pipelining pairs
+// responses with requests in order. Lost bytes (Gap), a start in the middle
+// of a connection (SetMidStream) and parse errors make a direction hunt for
+// the next message start instead of corrupting later exchanges; a lost
+// request keeps its place in line, and a response never answers a request
+// when the next one started before it on a connection that does not
+// pipeline (pair.go), so one hole does not shift the pairing.
+//
+// Start lines are read leniently, the way servers and Suricata's libhtp
+// read them, and every departure from the RFC is flagged (lenient.go);
+// framing that servers read differently is flagged request_smuggling;
+// heads cut short (by the end, a gap or the size limit) are reported with
+// what they hold.
 //
 // Each header carries the number of its name among about a hundred
 // well-known ones (Header.ID, known.go), found once at parse time, so that

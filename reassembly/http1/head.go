@@ -7,22 +7,61 @@ import (
 )
 
 // findHeadEnd returns the length of the message head in data (through the
-// empty line), or -1 when the empty line has not arrived yet.
-func findHeadEnd(data []byte) int {
+// empty line), or -1 when the empty line has not arrived yet. odd says the
+// empty line was made of CRs only ("\r\r\n", seen in evasion captures and
+// accepted by servers).
+func findHeadEnd(data []byte) (end int, odd bool) {
 	pos := 0
 	for {
 		i := bytes.IndexByte(data[pos:], '\n')
 		if i < 0 {
-			return -1
+			return -1, false
 		}
 		line := data[pos : pos+i]
 		pos += i + 1
 		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
 			if pos > 2 || len(data) == pos { // a head needs at least a start line
-				return pos
+				return pos, false
 			}
+		} else if pos > i+1 && line[0] == '\r' && allCR(line) {
+			return pos, true
 		}
 	}
+}
+
+func allCR(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// firstLineKind tells from the bytes of a complete first line whether it
+// may start a request (1), a response (2) or an HTTP/0.9 request (3); 0 if
+// it can not start a message. It is cheap (no allocation); the parsers
+// decide.
+func firstLineKind(l []byte) int {
+	l = trimCR(l)
+	if len(l) >= 5 && (l[0]|0x20) == 'h' && (l[1]|0x20) == 't' && (l[2]|0x20) == 't' && (l[3]|0x20) == 'p' && l[4] == '/' {
+		return 2
+	}
+	if n := len(l); n > 9 && l[n-9] == ' ' && string(l[n-8:n-1]) == "HTTP/1." {
+		return 1 // the common request line
+	}
+	if len(l) == 0 || !isTokenChar(l[0]) {
+		return 0
+	}
+	for i := 1; i+5 <= len(l); i++ {
+		if isWS(l[i-1]) && (l[i]|0x20) == 'h' && (l[i+1]|0x20) == 't' && (l[i+2]|0x20) == 't' && (l[i+3]|0x20) == 'p' && l[i+4] == '/' {
+			return 1
+		}
+	}
+	if len(l) > 5 && string(l[:5]) == "GET /" && bytes.IndexAny(l[5:], " \t") < 0 {
+		return 3
+	}
+	return 0
 }
 
 // head parses a message head at the start of data. It returns the bytes
@@ -39,30 +78,52 @@ func (c *Conn) parseHead(h *half, data []byte, ts time.Time) (int, bool) {
 	}
 	body := data[skip:]
 	// Reject early a complete first line that can not start a message.
+	kind := 0
 	if i := bytes.IndexByte(body, '\n'); i >= 0 {
-		l := body[:i]
-		if !bytes.HasPrefix(l, []byte("HTTP/")) && !bytes.Contains(l, []byte(" HTTP/1.")) {
+		if kind = firstLineKind(body[:i]); kind == 0 {
 			c.st.ParseErrors[ErrBadStart]++
 			c.startHunt(h)
 			return skip + 1, false
 		}
+		if kind == 3 { // HTTP/0.9: the request is its line
+			if c.known && c.roleOf(h.dir) == roleServer {
+				c.st.ParseErrors[ErrBadStart]++
+				c.startHunt(h)
+				return skip + 1, false
+			}
+			if !c.parseRequestHead(h, string(body[:i+1]), ts, 0) {
+				c.lostMessage(h, FlagParseError)
+				c.startHunt(h)
+				return skip + 1, false
+			}
+			c.setKnown(h.dir, false)
+			return skip + i + 1, true
+		}
 	}
-	end := findHeadEnd(body)
+	end, oddEnd := findHeadEnd(body)
 	if end < 0 {
 		return -1, false
 	}
 	if end > c.lim.MaxHeaderBytes {
 		c.st.ParseErrors[ErrHeaderTooLarge]++
+		if c.cutHead(h, body[:c.lim.MaxHeaderBytes], ts, FlagHeadersTruncated) {
+			c.startHunt(h) // the rest of the head, and a body of unknown length
+			return skip + end, true
+		}
 		c.lostMessage(h, FlagParseError)
 		c.startHunt(h)
 		return skip + 1, false
 	}
 	raw := body[:end]
-	isResp := bytes.HasPrefix(raw, []byte("HTTP/"))
+	isResp := kind == 2 || kind == 0 && firstLineKind(raw) == 2
 	if c.known && (c.roleOf(h.dir) == roleServer) != isResp {
 		c.st.ParseErrors[ErrBadStart]++
 		c.startHunt(h)
 		return skip + 1, false
+	}
+	var extra Flags
+	if oddEnd {
+		extra |= FlagLenientHeaders
 	}
 	// obs-fold: replace the CRLF of folded lines with spaces before the
 	// string is made, so values stay substrings of it.
@@ -77,30 +138,71 @@ func (c *Conn) parseHead(h *half, data []byte, ts time.Time) (int, bool) {
 				}
 				c.st.ParseErrors[ErrObsFold]++
 				h.flags |= FlagParseError
+				extra |= FlagLenientHeaders
 			}
 		}
 	}
 	s := string(raw) // the one allocation of this message
 	var ok bool
 	if isResp {
-		ok = c.parseResponseHead(h, s, ts)
+		ok = c.parseResponseHead(h, s, ts, extra)
 	} else {
-		ok = c.parseRequestHead(h, s, ts)
+		ok = c.parseRequestHead(h, s, ts, extra)
 	}
 	if !ok {
 		c.lostMessage(h, FlagParseError)
 		c.startHunt(h)
 		return skip + 1, false
 	}
-	if !c.known {
-		c.known = true
-		if isResp {
-			c.client = h.dir ^ 1
-		} else {
-			c.client = h.dir
-		}
-	}
+	c.setKnown(h.dir, isResp)
 	return skip + end, true
+}
+
+// setKnown records the roles once a message of direction d was parsed.
+func (c *Conn) setKnown(d Dir, isResp bool) {
+	if c.known {
+		return
+	}
+	c.known = true
+	if isResp {
+		c.client = d ^ 1
+	} else {
+		c.client = d
+	}
+}
+
+// cutHead reports a head that can not be read whole: one longer than
+// Limits.MaxHeaderBytes (flag headers_truncated), or one that the end of
+// the connection or a gap cut short (flag truncated). Its start line and
+// the header lines complete in b are parsed, and the message ends there
+// (its body, of unknown framing, is skipped by the hunt that follows). It
+// reports false when b holds no complete start line.
+func (c *Conn) cutHead(h *half, b []byte, ts time.Time, f Flags) bool {
+	i := bytes.LastIndexByte(b, '\n')
+	if i < 0 {
+		return false
+	}
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b, i = b[1:], i-1
+	}
+	if i < 0 {
+		return false
+	}
+	k := firstLineKind(b[:bytes.IndexByte(b, '\n')+1])
+	if k == 0 || c.known && (c.roleOf(h.dir) == roleServer) != (k == 2) {
+		return false
+	}
+	s := string(b[:i+1])
+	var ok bool
+	if k == 2 {
+		ok = c.parseResponseHead(h, s, ts, f)
+	} else {
+		ok = c.parseRequestHead(h, s, ts, f)
+	}
+	if ok {
+		c.setKnown(h.dir, k == 2)
+	}
+	return ok
 }
 
 // nextLine splits s at the first LF, dropping a CR before it.
@@ -140,16 +242,19 @@ func trimOWS(s string) string {
 
 // fields of a head that decide framing.
 type framing struct {
-	cl       int64
-	clSeen   bool
-	clBad    bool
-	te       bool // Transfer-Encoding present
-	chunked  bool // final transfer coding is chunked
-	enc      string
-	host     string
-	upgrade  bool
-	tooMany  bool
-	badField bool
+	cl         int64
+	clSeen     bool
+	clBad      bool
+	clConflict bool  // Content-Length values that differ
+	teExact    bool  // Transfer-Encoding is exactly "chunked"
+	flags      Flags // lenient readings and ambiguities found
+	te         bool  // Transfer-Encoding present
+	chunked    bool  // final transfer coding is chunked
+	enc        string
+	host       string
+	upgrade    bool
+	tooMany    bool
+	badField   bool
 }
 
 // parseHeaders fills hdrs from the header block and reports framing.
@@ -158,13 +263,19 @@ func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
 	for block != "" {
 		var line string
 		line, block = nextLine(block)
-		if line == "" {
+		if line == "" || line[0] == '\r' && strings.Trim(line, "\r") == "" {
 			break
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !validName(line[:colon]) {
 			c.st.ParseErrors[ErrBadHeader]++
 			f.badField = true
+			f.flags |= FlagLenientHeaders
+			if colon > 0 { // "Transfer-Encoding : chunked": some servers take it, most refuse
+				if id := LookupHeader(trimOWS(line[:colon])); id == IDContentLength || id == IDTransferEncoding {
+					f.flags |= FlagRequestSmuggling
+				}
+			}
 			continue
 		}
 		name := line[:colon]
@@ -183,16 +294,41 @@ func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
 		case IDUpgrade:
 			f.upgrade = true
 		case IDContentLength:
-			for _, v := range strings.Split(value, ",") { // rare: lists are invalid but seen
-				n, ok := parseDecimal(trimOWS(v))
-				if !ok || (f.clSeen && n != f.cl) {
-					f.clBad = true
+			// RFC 9110 section 8.6: a list of equal values, or the same
+			// header repeated, may be read as one value; leading zeros are
+			// digits like others (nginx, Go and Node agree)
+			v := value
+			for {
+				item := v
+				i := strings.IndexByte(v, ',')
+				if i >= 0 {
+					item, v = v[:i], v[i+1:]
+					f.flags |= FlagLenientFraming
 				}
-				f.cl, f.clSeen = n, true
+				n, ok, zeros := parseDecimal(trimOWS(item))
+				switch {
+				case !ok:
+					f.clBad = true
+				case f.clSeen && n != f.cl:
+					f.clBad, f.clConflict = true, true
+				case f.clSeen:
+					f.flags |= FlagLenientFraming
+				}
+				if zeros {
+					f.flags |= FlagLenientFraming
+				}
+				if ok && !f.clBad {
+					f.cl = n
+				}
+				f.clSeen = true
+				if i < 0 {
+					break
+				}
 			}
 		case IDContentEncoding:
 			f.enc = normEncoding(lastListItem(value))
 		case IDTransferEncoding:
+			f.teExact = !f.te && value == "chunked"
 			f.te = true
 			f.chunked = strings.EqualFold(lastListItem(value), "chunked")
 		}
@@ -219,18 +355,26 @@ func lastListItem(v string) string {
 	return trimOWS(v)
 }
 
-func parseDecimal(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
-		return 0, false
+// parseDecimal reads a Content-Length value. zeros says it had leading
+// zeros (valid, but unusual); values past 18 digits are refused (they would
+// overflow, and no server takes them).
+func parseDecimal(s string) (n int64, ok, zeros bool) {
+	if s == "" {
+		return 0, false, false
 	}
-	var n int64
+	for len(s) > 1 && s[0] == '0' {
+		s, zeros = s[1:], true
+	}
+	if len(s) > 18 {
+		return 0, false, zeros
+	}
 	for i := 0; i < len(s); i++ {
 		if !isDigit(s[i]) {
-			return 0, false
+			return 0, false, zeros
 		}
 		n = n*10 + int64(s[i]-'0')
 	}
-	return n, true
+	return n, true, zeros
 }
 
 // beginMessage resets the per-message state of h.
@@ -246,23 +390,35 @@ func (h *half) beginMessage(ts time.Time, raw *[]byte) {
 	}
 }
 
-func (c *Conn) parseRequestHead(h *half, s string, ts time.Time) bool {
+// cutFlags mark a head that was not read whole (cutHead): the message ends
+// with its head.
+const cutFlags = FlagHeadersTruncated | FlagTruncated
+
+func (c *Conn) parseRequestHead(h *half, s string, ts time.Time, extra Flags) bool {
 	line, rest := nextLine(s)
-	sp1 := strings.IndexByte(line, ' ')
-	sp2 := strings.LastIndexByte(line, ' ')
-	if sp1 <= 0 || sp2 <= sp1+1 || !strings.HasPrefix(line[sp2+1:], "HTTP/1.") || len(line)-sp2-1 != 8 || !validName(line[:sp1]) {
+	rl, ok := parseRequestLine(line)
+	if !ok {
 		c.st.ParseErrors[ErrBadRequestLine]++
 		return false
 	}
+	if c.connectWait {
+		c.connectWait = false // the tunnel carries clear HTTP (see Data)
+	}
 	slot := c.pushReq(ts)
+	c.lostResps = 0 // a response lost before this request was sent was not its own
 	r := &slot.Request
 	hdrs := r.Headers[:0]
-	r.Method, r.Target, r.Proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	r.Method, r.Target, r.Proto = rl.method, rl.target, rl.proto
 	r.Host, r.Path, r.Query = "", "", ""
 	r.Start, r.End, r.HeadSize = ts, ts, len(s)
 	r.Body = Body{}
 	var f framing
-	r.Headers, f = c.parseHeaders(rest, hdrs)
+	if !rl.http09 {
+		r.Headers, f = c.parseHeaders(rest, hdrs)
+	} else {
+		r.Headers = hdrs
+		c.http09++
+	}
 	splitTarget(r)
 	if f.host != "" {
 		r.Host = f.host
@@ -272,30 +428,48 @@ func (c *Conn) parseRequestHead(h *half, s string, ts time.Time) bool {
 	h.msgHeld = 0
 	h.beginMessage(ts, &slot.raw)
 	slot.fromMid = h.flags&FlagMidStreamStart != 0
+	h.flags |= extra | f.flags
+	if rl.odd {
+		h.flags |= FlagLenientStartLine
+	}
+	if rl.http09 {
+		h.flags |= FlagHTTP09
+	}
 	if f.tooMany {
 		h.flags |= FlagHeadersTruncated
 	}
 	if f.badField {
 		h.flags |= FlagParseError
 	}
+	if r.Method == "CONNECT" {
+		c.connectWait = true
+	}
 	h.enc = f.enc
 	switch {
+	case extra&cutFlags != 0:
+		c.finish(h, ts) // framing unknown: the hunt skips what follows
 	case f.te:
 		if f.clSeen {
 			c.st.ParseErrors[ErrConflictingLength]++
-			h.flags |= FlagParseError
+			h.flags |= FlagParseError | FlagRequestSmuggling
 		}
 		if !f.chunked {
 			c.st.ParseErrors[ErrBadTransferEncoding]++
-			h.flags |= FlagParseError
+			h.flags |= FlagParseError | FlagRequestSmuggling
 			c.finish(h, ts)
 			c.startHunt(h)
 			return true
+		}
+		if !f.teExact {
+			h.flags |= FlagRequestSmuggling
 		}
 		h.state = stChunkSize
 	case f.clBad:
 		c.st.ParseErrors[ErrBadContentLength]++
 		h.flags |= FlagParseError
+		if f.clConflict {
+			h.flags |= FlagRequestSmuggling
+		}
 		c.finish(h, ts)
 		c.startHunt(h)
 		return true
@@ -341,22 +515,20 @@ func splitTarget(r *Request) {
 	}
 }
 
-func (c *Conn) parseResponseHead(h *half, s string, ts time.Time) bool {
+func (c *Conn) parseResponseHead(h *half, s string, ts time.Time, extra Flags) bool {
 	line, rest := nextLine(s)
-	if len(line) < 12 || !strings.HasPrefix(line, "HTTP/1.") || line[8] != ' ' || !isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
+	sl, ok := parseStatusLine(line)
+	if !ok {
 		c.st.ParseErrors[ErrBadStatusLine]++
 		return false
 	}
+	status := sl.status
 	r := &c.resp
-	status := int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
 	interim := 0
 	if h.inMsg { // a final response after 1xx ones
 		interim = r.Interim
 	}
-	r.Proto, r.Status, r.Reason = line[:8], status, ""
-	if len(line) > 13 {
-		r.Reason = line[13:]
-	}
+	r.Proto, r.Status, r.Reason = sl.proto, status, sl.reason
 	r.Start, r.End, r.HeadSize = ts, ts, len(s)
 	r.Body = Body{}
 	var f framing
@@ -371,6 +543,10 @@ func (c *Conn) parseResponseHead(h *half, s string, ts time.Time) bool {
 		c.respRaw = c.respRaw[:0]
 	}
 	r.Interim = interim
+	h.flags |= extra | f.flags&^FlagRequestSmuggling
+	if sl.odd {
+		h.flags |= FlagLenientStartLine
+	}
 	if f.tooMany {
 		h.flags |= FlagHeadersTruncated
 	}
@@ -383,6 +559,9 @@ func (c *Conn) parseResponseHead(h *half, s string, ts time.Time) bool {
 		method = c.reqs[c.head].Method
 	}
 	switch {
+	case extra&cutFlags != 0:
+		c.finish(h, ts)
+		return true
 	case status >= 100 && status < 200 && status != 101:
 		r.Interim++
 		h.state = stHead // still in the message: the final response follows
@@ -394,6 +573,7 @@ func (c *Conn) parseResponseHead(h *half, s string, ts time.Time) bool {
 	case method == "CONNECT" && status >= 200 && status < 300:
 		h.flags |= FlagConnect
 		c.finish(h, ts)
+		c.tunnel = true // what follows is the tunnel's: clear HTTP is parsed (see Data)
 		return true
 	case method == "HEAD" || status == 204 || status == 304:
 		c.finish(h, ts)

@@ -24,15 +24,22 @@ const (
 	FlagUnmatchedResponse                   // a response without a request
 	FlagParseError                          // the message broke RFC 9112 in a way the parser could not recover from inside the message
 	FlagUpgrade                             // 101 Switching Protocols (e.g. WebSocket): HTTP parsing stopped for this connection
-	FlagConnect                             // a CONNECT tunnel was established: HTTP parsing stopped for this connection
+	FlagConnect                             // a CONNECT tunnel was established: clear HTTP inside is parsed (flag tunnelled), TLS inside ends parsing
 	FlagDecodeError                         // Content-Encoding could not be decoded; Body holds the raw (encoded) bytes
 	FlagHeadersTruncated                    // more headers or header bytes than the limits allow; the extra ones were dropped
+	FlagLenientStartLine                    // the request or status line departs from RFC 9112 in a way servers accept (lenient.go)
+	FlagLenientHeaders                      // header lines servers skip or accept: no colon or a bad name (dropped), obs-fold, a head ending in CR-only lines
+	FlagLenientFraming                      // Content-Length with leading zeros, repeated with the same value, or a list of equal values
+	FlagHTTP09                              // an HTTP/0.9 request (no version, no headers) and its bare, close-delimited response
+	FlagRequestSmuggling                    // request framing servers read differently: Content-Length with Transfer-Encoding, differing Content-Lengths, a Transfer-Encoding that is not exactly chunked, a framing header with white space before the colon
+	FlagTunnelled                           // an exchange inside a CONNECT tunnel
 )
 
 // FlagNames lists the flag names in bit order, as they appear in events.
 var FlagNames = [...]string{
 	"truncated", "gap", "mid_stream_start", "unmatched_request", "unmatched_response",
 	"parse_error", "upgrade", "connect", "decode_error", "headers_truncated",
+	"lenient_start_line", "lenient_headers", "lenient_framing", "http09", "request_smuggling", "tunnelled",
 }
 
 // Header is one header field as it appeared on the wire (name casing kept).
@@ -69,7 +76,7 @@ type Request struct {
 	Path     string // path part of Target (absolute-form: the path of the URL), not unescaped
 	Query    string // raw query without '?'
 	Host     string // Host header (or authority of an absolute-form target)
-	Proto    string // "HTTP/1.1" or "HTTP/1.0"
+	Proto    string // as sent: "HTTP/1.1", "HTTP/1.0", "HTTP/0.9" for HTTP/0.9, or a leniently read version
 	Headers  []Header
 	Body     Body
 	Start    time.Time // capture time of the first byte of the request line

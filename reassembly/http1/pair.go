@@ -7,8 +7,9 @@ import "time"
 func (c *Conn) pushReq(ts time.Time) *reqSlot {
 	if c.n >= c.lim.MaxPipelined {
 		c.st.ParseErrors[ErrPipelineOverflow]++
-		old := c.popReq()
-		c.emit(old, nil, FlagUnmatchedRequest)
+		if old := c.popReq(); !old.lost {
+			c.emit(old, nil, FlagUnmatchedRequest)
+		}
 	}
 	if c.n == len(c.reqs) && len(c.reqs) < c.lim.MaxPipelined {
 		// grow the ring, keeping order
@@ -21,11 +22,33 @@ func (c *Conn) pushReq(ts time.Time) *reqSlot {
 		}
 		c.reqs, c.head = grown, 0
 	}
+	if c.n > 0 && !c.pipelined {
+		// a request while the previous one waits for its response, with
+		// no byte of the server's lost since: the client pipelines
+		if prev := c.reqs[(c.head+c.n-1)%len(c.reqs)]; !prev.lost && prev.gapsAt == c.srvGaps {
+			c.pipelined = true
+		}
+	}
 	s := c.reqs[(c.head+c.n)%len(c.reqs)]
+	s.gapsAt = c.srvGaps
 	c.n++
 	s.flags = 0
-	s.fromMid, s.emitted = false, false
+	s.fromMid, s.emitted, s.lost = false, false, false
 	return s
+}
+
+// pushLost keeps the place in line of a request that was lost before its
+// head could be parsed: the response that answers it is reported unmatched
+// instead of being paired with the next request.
+func (c *Conn) pushLost(ts time.Time, f Flags) {
+	if c.lostResps > 0 { // its response was lost already
+		c.lostResps--
+		return
+	}
+	s := c.pushReq(ts)
+	s.lost, s.flags = true, f
+	s.Request = Request{Headers: s.Headers[:0], Start: ts, End: ts}
+	s.raw = s.raw[:0]
 }
 
 func (c *Conn) popReq() *reqSlot {
@@ -69,20 +92,44 @@ func (c *Conn) finish(h *half, ts time.Time) {
 	c.respHeld, h.msgHeld = h.msgHeld, 0
 	c.st.Responses++
 	if flags&(FlagUpgrade|FlagConnect) != 0 {
-		c.done = true
 		c.st.Upgrades++
+	}
+	if flags&FlagUpgrade != 0 {
+		c.done = true
 		h.state = stDone
 	}
-	if c.lostReqs > 0 {
-		c.lostReqs--
-		c.emit(nil, r, flags|FlagUnmatchedResponse)
+	c.skipAnswered(r)
+	req := c.popReq()
+	if req != nil && req.lost {
+		c.emit(nil, r, flags|req.flags&FlagGap|FlagUnmatchedResponse)
 		return
 	}
-	req := c.popReq()
 	if req == nil {
 		flags |= FlagUnmatchedResponse
+	} else if c.n > 0 && flags&FlagGap == 0 && req.flags&FlagGap == 0 && c.reqs[c.head].Start.Before(r.End) {
+		c.pipelined = true // the next request was sent before this response ended
 	}
 	c.emit(req, r, flags)
+}
+
+// skipAnswered keeps a lost response from shifting the pairing: a client
+// that does not pipeline sends a request only after the previous response
+// ended, so when the request after the oldest pending one started before
+// response r did, r does not answer the oldest one, whose own response was
+// lost; it is reported unmatched (flag gap). Once a connection is seen
+// pipelining (a request sent before the previous response ended), pairing
+// is by position only.
+func (c *Conn) skipAnswered(r *Response) {
+	for !c.pipelined && c.n >= 2 {
+		next := c.reqs[(c.head+1)%len(c.reqs)]
+		if !next.Start.Before(r.Start) {
+			return
+		}
+		c.st.LostResponses++
+		if old := c.popReq(); !old.lost {
+			c.emit(old, nil, FlagGap)
+		}
+	}
 }
 
 // body fills b from the kept bytes, decoding the content coding.
@@ -137,6 +184,9 @@ func (c *Conn) emit(req *reqSlot, resp *Response, flags Flags) {
 	}()
 	ex := &c.ex
 	*ex = Exchange{Response: resp, Flags: flags, ClientDir: c.client}
+	if c.tunnel {
+		ex.Flags |= FlagTunnelled
+	}
 	if req != nil {
 		ex.Request = &req.Request
 		ex.Flags |= req.flags
@@ -165,9 +215,26 @@ func (c *Conn) emit(req *reqSlot, resp *Response, flags Flags) {
 // body of known length is skipped and the message kept (flagged gap and
 // truncated); anything else ends the message in progress and the direction
 // hunts for the next message start.
-func (c *Conn) Gap(d Dir, n int, ts time.Time) {
+func (c *Conn) Gap(d Dir, n int, ts time.Time) { c.GapAt(d, n, ts, false) }
+
+// GapAt is Gap when the caller knows more: boundary says the lost bytes
+// began with a message (the other side had received everything before them
+// when it last sent a message), so a direction hunting after an earlier gap
+// lost one more message with them.
+func (c *Conn) GapAt(d Dir, n int, ts time.Time, boundary bool) {
 	h := &c.half[d&1]
 	if c.done || h.closed || h.state == stDone {
+		return
+	}
+	if c.roleOf(d) != roleClient {
+		c.srvGaps++
+	}
+	if h.state == stHead && !h.inMsg && len(h.pend) > 0 && c.cutHead(h, h.pend, h.lastTS, FlagTruncated|FlagGap) {
+		c.st.HeadsCut++
+		// a head cut short by the gap was reported; the rest of it went
+		// with the lost bytes
+		c.clearPend(h)
+		c.startHunt(h)
 		return
 	}
 	c.clearPend(h)
@@ -196,7 +263,7 @@ func (c *Conn) Gap(d Dir, n int, ts time.Time) {
 		h.flags |= FlagGap
 		h.trunc = true
 		c.finish(h, ts)
-	case h.state == stHead:
+	case h.state == stHead || boundary && h.state == stHunt:
 		c.lostMessage(h, FlagGap) // a message start was lost with the bytes
 	}
 	c.startHunt(h)
@@ -208,11 +275,14 @@ func (c *Conn) Gap(d Dir, n int, ts time.Time) {
 func (c *Conn) lostMessage(h *half, f Flags) {
 	switch c.roleOf(h.dir) {
 	case roleServer:
-		if req := c.popReq(); req != nil {
+		switch req := c.popReq(); {
+		case req == nil:
+			c.lostResps++
+		case !req.lost:
 			c.emit(req, nil, f)
 		}
 	case roleClient:
-		c.lostReqs++
+		c.pushLost(c.half[h.dir].lastTS, f)
 	}
 }
 
@@ -229,6 +299,16 @@ func (c *Conn) CloseDir(d Dir, ts time.Time) {
 	case h.inMsg:
 		h.trunc = true
 		c.finish(h, ts)
+	case h.state == stHead && len(h.pend) > 0:
+		// a head that never ended is reported, unless it is a request on
+		// a connection the server never sent a byte on: floods of
+		// unfinished heads (slowloris, connection exhaustion) would
+		// otherwise turn into as many transactions at the end
+		if c.roleOf(d) == roleClient && !c.seen[d^1] {
+			c.st.HeadsUnanswered++
+		} else if c.cutHead(h, h.pend, ts, FlagTruncated) {
+			c.st.HeadsCut++
+		}
 	}
 	h.closed = true
 	c.clearPend(h)
@@ -242,7 +322,8 @@ func (c *Conn) Close(ts time.Time) {
 	c.CloseDir(c.client^1, ts)
 	c.CloseDir(c.client, ts)
 	for c.n > 0 {
-		c.emit(c.popReq(), nil, 0)
+		if r := c.popReq(); !r.lost {
+			c.emit(r, nil, 0)
+		}
 	}
-	c.lostReqs = 0
 }

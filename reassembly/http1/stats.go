@@ -49,6 +49,14 @@ type Stats struct {
 	UnmatchedRequests              uint64
 	UnmatchedResponses             uint64
 	Upgrades                       uint64 // 101 and CONNECT tunnels
+	// LostResponses counts requests found unanswered by timing: a later
+	// request had started before the response that came (Conn.skipAnswered).
+	LostResponses uint64
+	// HeadsCut counts message heads reported cut short (by the end of the
+	// connection or a gap: flag truncated); HeadsUnanswered the request
+	// heads left unfinished on connections the server never answered
+	// (not reported).
+	HeadsCut, HeadsUnanswered uint64
 }
 
 // Add adds o to s.
@@ -67,6 +75,9 @@ func (s *Stats) Add(o *Stats) {
 	s.UnmatchedRequests += o.UnmatchedRequests
 	s.UnmatchedResponses += o.UnmatchedResponses
 	s.Upgrades += o.Upgrades
+	s.LostResponses += o.LostResponses
+	s.HeadsCut += o.HeadsCut
+	s.HeadsUnanswered += o.HeadsUnanswered
 }
 
 // WithDefaults returns l with zero fields set to their defaults.

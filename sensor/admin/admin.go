@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +27,7 @@ import (
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/exporter"
+	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/report"
 )
@@ -100,7 +102,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/api/blocklist", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"entries": s.p.Block.Active()})
+		w.Write(s.blocklistJSON())
 	})
 	mux.HandleFunc("/api/actors", func(w http.ResponseWriter, r *http.Request) {
 		t, ok := s.p.Shared(behavior.Name).(*behavior.Tracker)
@@ -161,11 +163,64 @@ func (s *Server) Handler() http.Handler {
 	want := []byte("Bearer " + s.token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			// an unauthenticated client does not keep its connection
+			w.Header().Set("Connection", "close")
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// Timeouts of the admin server's connections.
+var (
+	// ReadHeaderTimeout closes a connection whose request head is not in
+	// by then (a client that connects and sends nothing, or slowly).
+	ReadHeaderTimeout = 5 * time.Second
+	// ReadTimeout bounds reading a whole request.
+	ReadTimeout = 10 * time.Second
+	// WriteTimeout bounds writing an answer (the live report included).
+	WriteTimeout = 60 * time.Second
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout = 60 * time.Second
+)
+
+// HTTPServer is the admin HTTP server: Handler behind the timeouts above
+// and a 16 KiB bound on request heads. Serve it on a listener.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s.Handler(), ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: 16 << 10}
+}
+
+// blocklistJSON is the /api/blocklist answer
+// (docs/schema/api-blocklist.schema.json): the active entries as
+// blocklist events carry them, and what the policy withheld.
+func (s *Server) blocklistJSON() []byte {
+	b := []byte(`{"schema":"` + event.SchemaVersion + `","sensor":`)
+	b = event.AppendString(b, s.sensor)
+	b = append(b, `,"time":"`...)
+	b = s.p.Stats().Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","entries":[`...)
+	for i, e := range s.p.Block.Active() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = blocklist.AppendEntry(append(b, '{'), &e, false)
+		b = append(b, '}')
+	}
+	b = append(b, `],"withheld":{`...)
+	for i, c := range s.p.Block.Withheld() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = event.AppendString(b, c.Name)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, c.N, 10)
+	}
+	_, _, servers, _, _ := s.p.Block.Tracking()
+	b = append(b, `},"servers_learned":`...)
+	b = strconv.AppendInt(b, int64(servers), 10)
+	return append(b, "}\n"...)
 }
 
 // collector turns the pipeline's snapshot into metrics at scrape time.
@@ -188,7 +243,10 @@ var (
 	descAnalyzerTime = prometheus.NewDesc("apitap_analyzer_sampled_seconds_total", "Time each analyzer spent on the sampled transactions (one in 64; divide by apitap_analyzer_sampled_transactions_total for the mean).", []string{"analyzer"}, nil)
 	descAnalyzerTx   = prometheus.NewDesc("apitap_analyzer_sampled_transactions_total", "Transactions whose analysis was timed (one in 64).", nil, nil)
 	descBlocklist    = prometheus.NewDesc("apitap_blocklist_entries", "Active blocklist entries, by action.", []string{"action"}, nil)
-	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made, by reason.", []string{"reason"}, nil)
+	descBlockDropped = prometheus.NewDesc("apitap_blocklist_dropped_total", "Blocklist entries not made because of the blocklist's own bounds, by reason (rate_limited, full; also in apitap_blocklist_withheld_total).", []string{"reason"}, nil)
+	descWithheld     = prometheus.NewDesc("apitap_blocklist_withheld_total", "Blocklist entries not made, by reason (unconfirmed flow, low confidence, a never-block address and why, shared address, invalid actor, bounds).", []string{"reason"}, nil)
+	descServers      = prometheus.NewDesc("apitap_blocklist_servers_learned", "Monitored servers the blocklist learned from traffic (never blocked).", nil, nil)
+	descUntracked    = prometheus.NewDesc("apitap_blocklist_untracked_total", "Blocklist notes not kept because their table was full, by table (actors, servers, shared_addresses).", []string{"table"}, nil)
 	descSrcPackets   = prometheus.NewDesc("apitap_source_packets_total", "Packets read, per live source (interface and fanout member).", []string{"source"}, nil)
 	descSrcBytes     = prometheus.NewDesc("apitap_source_bytes_total", "Bytes of frames read, per live source.", []string{"source"}, nil)
 	descActors       = prometheus.NewDesc("apitap_actors", "Threat actors held by the behavior analyzer.", nil, nil)
@@ -202,7 +260,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descHTTP2, descDetections, descBlocklist, descBlockDropped,
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descHTTP2, descDetections, descBlocklist, descBlockDropped, descWithheld, descServers, descUntracked,
 		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
 		ch <- d
 	}
@@ -246,14 +304,25 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descAnalyzerTx, prometheus.CounterValue, float64(sampled))
 	byAction := map[string]int{}
 	for _, e := range c.p.Block.Active() {
-		byAction[e.Action]++
+		byAction[e.Shown()]++
 	}
 	for _, a := range []string{"rate_limit", "block", "deceive"} {
 		ch <- prometheus.MustNewConstMetric(descBlocklist, prometheus.GaugeValue, float64(byAction[a]), a)
+		if n := byAction["would_"+a]; n > 0 {
+			ch <- prometheus.MustNewConstMetric(descBlocklist, prometheus.GaugeValue, float64(n), "would_"+a)
+		}
 	}
 	limited, full := c.p.Block.Dropped()
 	ch <- prometheus.MustNewConstMetric(descBlockDropped, prometheus.CounterValue, float64(limited), "rate_limited")
 	ch <- prometheus.MustNewConstMetric(descBlockDropped, prometheus.CounterValue, float64(full), "full")
+	for _, w := range c.p.Block.Withheld() {
+		ch <- prometheus.MustNewConstMetric(descWithheld, prometheus.CounterValue, float64(w.N), w.Name)
+	}
+	_, untracked, servers, notLearned, sharedUntracked := c.p.Block.Tracking()
+	ch <- prometheus.MustNewConstMetric(descServers, prometheus.GaugeValue, float64(servers))
+	ch <- prometheus.MustNewConstMetric(descUntracked, prometheus.CounterValue, float64(untracked), "actors")
+	ch <- prometheus.MustNewConstMetric(descUntracked, prometheus.CounterValue, float64(notLearned), "servers")
+	ch <- prometheus.MustNewConstMetric(descUntracked, prometheus.CounterValue, float64(sharedUntracked), "shared_addresses")
 	if t, ok := c.p.Shared(behavior.Name).(*behavior.Tracker); ok {
 		ch <- prometheus.MustNewConstMetric(descActors, prometheus.GaugeValue, float64(t.Len()))
 		ch <- prometheus.MustNewConstMetric(descActorsEvict, prometheus.CounterValue, float64(t.Evicted()))

@@ -1,10 +1,15 @@
 package admin
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +17,11 @@ import (
 	"github.com/rs/zerolog"
 
 	_ "github.com/apitap/apitap/analyzer/all"
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/spool"
 	"github.com/apitap/apitap/internal/testgen/pcapgen"
+	"github.com/apitap/apitap/internal/testutil/eventtest"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
 )
@@ -170,5 +177,99 @@ func TestExportMetrics(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("/metrics lacks %s", w)
 		}
+	}
+}
+
+// TestBlocklistAPI: /api/blocklist answers the documented schema, with
+// entries (a dry-run one too) and the withheld counters.
+func TestBlocklistAPI(t *testing.T) {
+	p := pipeline(t, "../../testdata/demo/demo.pcap")
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for i, ip := range []string{"45.0.0.1", "2a01::1", "127.0.0.1", "fe80::1%x;allow all"} {
+		p.Block.Detection(&event.Detection{ID: "d" + strconv.Itoa(i), Class: "sqli", Severity: "critical", Confidence: 0.95, Confirmed: true,
+			Actor: event.Actor{IP: ip}, LastSeen: at, Count: 1, Evidence: []event.Evidence{{Rule: "r"}}})
+	}
+	p.Block.Detection(&event.Detection{ID: "u", Class: "sqli", Severity: "critical", Confidence: 0.95, Actor: event.Actor{IP: "45.0.0.2"}, LastSeen: at})
+	code, body := get(t, New(p, "admin-test", "").Handler(), "/api/blocklist", "")
+	if code != 200 {
+		t.Fatal(code)
+	}
+	if err := eventtest.CheckAs("api-blocklist", []byte(body)); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+	for _, want := range []string{`"key":"ip:2a01::1"`, `"key":"ip:45.0.0.1"`, `"action":"block"`, `"confidence":"high"`, `"loopback":1`, `"link_local":1`, `"unconfirmed":1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "127.0.0.1") || strings.Contains(body, "fe80") || strings.Contains(body, "45.0.0.2") {
+		t.Errorf("a withheld actor is listed:\n%s", body)
+	}
+	_, metrics := get(t, New(p, "admin-test", "").Handler(), "/metrics", "")
+	for _, want := range []string{`apitap_blocklist_withheld_total{reason="unconfirmed"} 1`, `apitap_blocklist_withheld_total{reason="loopback"} 1`,
+		`apitap_blocklist_entries{action="block"} 2`, "apitap_blocklist_servers_learned "} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestConnections: the admin server closes the connection of an
+// unauthenticated request, of a client that sends no request, and of an
+// idle keep-alive client.
+func TestConnections(t *testing.T) {
+	s := New(pipeline(t, "../../testdata/demo/demo.pcap"), "admin-test", "0123456789abcdef")
+	if hs := s.HTTPServer(); hs.ReadHeaderTimeout == 0 || hs.IdleTimeout == 0 || hs.ReadTimeout == 0 || hs.WriteTimeout == 0 || hs.MaxHeaderBytes == 0 {
+		t.Fatalf("timeouts not set: %+v", hs)
+	}
+	// serve with the given header and idle timeouts; returns the address
+	serve := func(header, idle time.Duration) string {
+		hs := s.HTTPServer()
+		hs.ReadHeaderTimeout, hs.IdleTimeout = header, idle
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go hs.Serve(ln)
+		t.Cleanup(func() { hs.Close() })
+		return ln.Addr().String()
+	}
+	// closed reports whether the server closes c (reads hit EOF) within 5 s.
+	closed := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return errors.Is(err, io.EOF)
+			}
+		}
+	}
+	dial := func(addr string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// timeouts far beyond the test: only the 401 can close it
+	c := dial(serve(time.Hour, time.Hour))
+	fmt.Fprint(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+	if !closed(c) {
+		t.Error("an unauthenticated keep-alive connection stays open")
+	}
+	short := serve(300*time.Millisecond, 300*time.Millisecond)
+	if !closed(dial(short)) {
+		t.Error("a connection without a request stays open")
+	}
+	c = dial(short)
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer 0123456789abcdef\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("authenticated request: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	if !closed(c) {
+		t.Error("an idle keep-alive connection stays open")
 	}
 }

@@ -2,26 +2,24 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/sensor"
 )
 
@@ -33,23 +31,54 @@ compacted: a tombstone revokes) as a Kafka consumer group and materialises
 the current blocklist for enforcement points. On every change it replaces,
 atomically (write to a temporary file, rename):
 
-  --nginx FILE     an nginx include with one "deny ADDRESS;" line per blocked
-                   IP or CIDR (include it in a server or location block)
-  --haproxy FILE   a HAProxy ACL file: one address or CIDR per line
-                   (acl blocked src -f FILE; http-request deny if blocked)
-  --plain FILE     one blocked address or CIDR per line (ipset, scripts)
-  --json FILE      every entry with its type, action, reason and expiry
+  --nginx FILE        an nginx include with one "deny ADDRESS;" line per blocked
+                      IP or CIDR (include it in a server or location block)
+  --nginx-geo FILE    "ADDRESS ACTION;" lines for an nginx geo block:
+                      geo $apitap_action { default ""; include FILE; }
+  --haproxy FILE      a HAProxy ACL file: one address or CIDR per line
+                      (acl blocked src -f FILE; http-request deny if blocked)
+  --haproxy-map FILE  a HAProxy map file: "ADDRESS ACTION" per line
+                      (http-request deny if { src,map_ip(FILE) -m str block })
+  --plain FILE        one blocked address or CIDR per line (ipset, scripts)
+  --json FILE         every entry with its type, action, reason and expiry
 
-and runs --reload-cmd (through sh -c, debounced) so the enforcement point
-picks the change up. --listen serves /blocklist.txt and /blocklist.json for
-gateways and WAFs that poll a URL, and /healthz. Entries disappear at their
+Every value is validated for its target before it is written: addresses
+and networks in canonical form only (no zone, no separator, no control
+byte), never a special address (loopback, unspecified, broadcast,
+multicast, link-local, documentation, reserved), never this host's own
+addresses or --never-block, never a network wider than /16 (IPv4) or /32
+(IPv6); identities (JSON only) without control bytes, at most 256 bytes.
+What is refused is counted (apitap_blocklist_rejected_total on --listen's
+/metrics) and logged.
+
+--check-cmd runs the target's own checker on the candidate files before
+they count (nginx -t -c /etc/nginx/nginx.conf, haproxy -c -f
+/etc/haproxy/haproxy.cfg); when it fails, the last good files stay and
+--reload-cmd does not run. With {} in the command, {} is replaced by the
+candidate files and the check runs before they are put in place.
+--reload-cmd (through sh -c, debounced) then lets the enforcement point
+pick the change up.
+
+--haproxy-runtime SOCKET keeps HAProxy's ACL (--haproxy-runtime-acl, by
+default the --haproxy file) and map (--haproxy-runtime-map, by default the
+--haproxy-map file) in step over the runtime API (stats socket with level
+admin): entries apply at once, without a reload.
+
+Dry run: entries a sensor made with blocklist.dry_run (would_block, ...)
+go to each file's twin FILE.dry-run, never to FILE.
+
+--listen serves /blocklist.txt and /blocklist.json for gateways and WAFs
+that poll a URL, /metrics and /healthz. Entries disappear at their
 expires_at even without a tombstone.
 
 Only entries whose action is in --actions (default block) go to the nginx,
-HAProxy and plain files; the JSON file and feed carry every entry.
+HAProxy and plain outputs; the JSON file and feed carry every entry.
 
 Examples:
-  apitap blocklist --kafka-brokers kafka:9092 --nginx /etc/nginx/apitap-deny.conf --reload-cmd "nginx -s reload"
+  apitap blocklist --kafka-brokers kafka:9092 --nginx /etc/nginx/apitap-deny.conf \
+      --check-cmd "nginx -t -q" --reload-cmd "nginx -s reload"
+  apitap blocklist --kafka-brokers kafka:9092 --haproxy /etc/haproxy/apitap.acl \
+      --haproxy-runtime /run/haproxy/admin.sock
   apitap blocklist --kafka-brokers kafka:9092 --listen :8088 --json /var/lib/apitap/blocklist.json
 
 Flags:
@@ -60,29 +89,44 @@ Flags:
 }
 
 type blocklistOpts struct {
-	config, brokers, topic, group     string
-	nginx, haproxy, plain, jsonFile   string
-	reload, listen, actions, logLevel string
-	debounce                          time.Duration
-	once                              bool
+	config, brokers, topic, group   string
+	files                           map[string]*string // format name -> path
+	reload, check, listen, actions  string
+	runtime, runtimeACL, runtimeMap string
+	neverBlock, logLevel            string
+	neverBlockLocal                 bool
+	debounce, resync                time.Duration
 }
 
 func blocklistFlags(stderr io.Writer) (*flag.FlagSet, *blocklistOpts) {
-	o := &blocklistOpts{}
+	o := &blocklistOpts{files: map[string]*string{}}
 	fs := flag.NewFlagSet("blocklist", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "YAML configuration `file`: its kafka section gives TLS and SASL settings")
 	fs.StringVar(&o.brokers, "kafka-brokers", "", "comma list of `host:port` (required)")
 	fs.StringVar(&o.topic, "topic", "apitap.blocklist", "blocklist `topic`")
 	fs.StringVar(&o.group, "group", "apitap-blocklist", "consumer `group` (each enforcement point should have its own)")
-	fs.StringVar(&o.nginx, "nginx", "", "nginx include `file` of deny lines")
-	fs.StringVar(&o.haproxy, "haproxy", "", "HAProxy ACL `file`")
-	fs.StringVar(&o.plain, "plain", "", "plain list `file`, one address or CIDR per line")
-	fs.StringVar(&o.jsonFile, "json", "", "JSON `file` of every entry")
-	fs.StringVar(&o.reload, "reload-cmd", "", "`command` run (sh -c) after the files change")
-	fs.DurationVar(&o.debounce, "debounce", time.Second, "wait this `long` after a change before rewriting files and reloading, to batch bursts")
-	fs.StringVar(&o.listen, "listen", "", "serve /blocklist.txt and /blocklist.json on `host:port`")
-	fs.StringVar(&o.actions, "actions", "block", "comma list of `actions` enforced by the nginx, HAProxy and plain files")
+	for _, f := range []struct{ name, usage string }{
+		{"nginx", "nginx include `file` of deny lines"},
+		{"nginx-geo", "nginx geo include `file` of \"ADDRESS ACTION;\" lines"},
+		{"haproxy", "HAProxy ACL `file`"},
+		{"haproxy-map", "HAProxy map `file` of \"ADDRESS ACTION\" lines"},
+		{"plain", "plain list `file`, one address or CIDR per line"},
+		{"json", "JSON `file` of every entry"},
+	} {
+		o.files[f.name] = fs.String(f.name, "", f.usage)
+	}
+	fs.StringVar(&o.check, "check-cmd", "", "`command` (sh -c) that checks the candidate files; on failure the last good files stay ({} is replaced by the candidate paths)")
+	fs.StringVar(&o.reload, "reload-cmd", "", "`command` run (sh -c) after the files changed and passed --check-cmd")
+	fs.DurationVar(&o.debounce, "debounce", 250*time.Millisecond, "rewrite the files (and reload) at most once per this `interval`: a burst of entries makes one reload")
+	fs.StringVar(&o.runtime, "haproxy-runtime", "", "HAProxy stats `socket` (unix path or host:port, level admin): apply entries over the runtime API")
+	fs.StringVar(&o.runtimeACL, "haproxy-runtime-acl", "", "ACL `reference` kept over the runtime API (default: the --haproxy file)")
+	fs.StringVar(&o.runtimeMap, "haproxy-runtime-map", "", "map `reference` kept over the runtime API (default: the --haproxy-map file)")
+	fs.DurationVar(&o.resync, "resync", 30*time.Second, "synchronise the HAProxy runtime API at least this `often` (after HAProxy restarts)")
+	fs.StringVar(&o.listen, "listen", "", "serve /blocklist.txt, /blocklist.json, /metrics and /healthz on `host:port`")
+	fs.StringVar(&o.actions, "actions", "block", "comma list of `actions` enforced by the nginx, HAProxy and plain outputs")
+	fs.StringVar(&o.neverBlock, "never-block", "", "comma list of `CIDRs` never written (besides the built-in special ranges)")
+	fs.BoolVar(&o.neverBlockLocal, "never-block-local", true, "never write this host's own addresses (the enforcement point's)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	return fs, o
 }
@@ -109,98 +153,134 @@ func runBlocklist(args []string, env *IO) int {
 	return exitCode(err)
 }
 
-// blEntry is one materialised blocklist entry.
-type blEntry struct {
-	Key     string    `json:"key"`
-	Type    string    `json:"type"`
-	Value   string    `json:"value"`
-	Action  string    `json:"action"`
-	Reason  string    `json:"reason"`
-	Expires time.Time `json:"expires_at"`
-	Sensor  string    `json:"sensor,omitempty"`
-}
-
-// blState is the current blocklist.
-type blState struct {
-	mu      sync.Mutex
-	entries map[string]blEntry
-	version uint64
+// consumer is `apitap blocklist` without Kafka: the state, the outputs
+// and how they are kept (tests drive it directly).
+type consumer struct {
+	st      *blocklist.State
+	files   *blocklist.Files
+	runtime *blocklist.Runtime
 	enforce map[string]bool
+	written uint64 // state version the files hold
+	synced  uint64 // state version the runtime API holds
+	lastRT  time.Time
+	resync  time.Duration
+	log     zerolog.Logger
+	// rtChanges and fileChanges wake the runtime and file loops
+	rtChanges, fileChanges chan struct{}
 }
 
-func (s *blState) apply(key string, value []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(value) == 0 { // tombstone
-		_, had := s.entries[key]
-		delete(s.entries, key)
-		s.version++
-		return had
+// newConsumer checks the options and builds the consumer.
+func newConsumer(o *blocklistOpts, log zerolog.Logger) (*consumer, error) {
+	c := &consumer{enforce: map[string]bool{}, resync: o.resync, log: log, rtChanges: make(chan struct{}, 1), fileChanges: make(chan struct{}, 1)}
+	for _, a := range splitList(o.actions) {
+		if !slices.Contains(blocklist.Actions, a) || strings.HasPrefix(a, "would_") {
+			return nil, usagef("--actions: %q, want rate_limit, block or deceive", a)
+		}
+		c.enforce[a] = true
 	}
-	var ev struct {
-		Sensor string `json:"sensor"`
-		Actor  struct {
-			Type  string `json:"type"`
-			Value string `json:"value"`
-		} `json:"actor"`
-		Action  string    `json:"action"`
-		Reason  string    `json:"reason"`
-		Expires time.Time `json:"expires_at"`
-		Revoked bool      `json:"revoked"`
+	never := blocklist.ConsumerGuard()
+	if o.neverBlock != "" {
+		ps, err := sensor.Prefixes("--never-block", splitList(o.neverBlock))
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		never.Add(blocklist.ReasonAllow, ps...)
 	}
-	if err := json.Unmarshal(value, &ev); err != nil || ev.Actor.Value == "" {
+	if o.neverBlockLocal {
+		never.Add(blocklist.ReasonSensor, blocklist.LocalPrefixes()...)
+	}
+	outputs := map[string]bool{}
+	c.files = &blocklist.Files{Enforce: c.enforce, Check: o.check, Reload: o.reload}
+	for _, name := range blocklist.FormatNames {
+		if p := *o.files[name]; p != "" {
+			f := blocklist.Formats[name]
+			c.files.Outputs = append(c.files.Outputs, blocklist.FileOutput{Format: f, Path: p})
+			outputs[name] = f.Addresses
+		}
+	}
+	if o.runtime != "" {
+		c.runtime = &blocklist.Runtime{Addr: o.runtime, ACL: o.runtimeACL, Map: o.runtimeMap, Enforce: c.enforce}
+		if c.runtime.ACL == "" && c.runtime.Map == "" {
+			c.runtime.ACL, c.runtime.Map = *o.files["haproxy"], *o.files["haproxy-map"]
+		}
+		if err := c.runtime.Validate(); err != nil {
+			return nil, usagef("--haproxy-runtime: %v", err)
+		}
+		outputs["haproxy-runtime"] = true
+	}
+	if o.listen != "" {
+		outputs["feed"] = false
+	}
+	if len(outputs) == 0 {
+		return nil, usagef("nothing to maintain: give --nginx, --nginx-geo, --haproxy, --haproxy-map, --plain, --json, --haproxy-runtime or --listen")
+	}
+	if (o.check != "" || o.reload != "") && len(c.files.Outputs) == 0 {
+		return nil, usagef("--check-cmd and --reload-cmd need a file output")
+	}
+	c.st = blocklist.NewState(never, outputs)
+	c.files.Rejects = &c.st.Rejects
+	if c.runtime != nil {
+		c.runtime.Rejects = &c.st.Rejects
+	}
+	return c, nil
+}
+
+// notify tells the runtime and file loops that the state changed.
+func (c *consumer) notify() {
+	for _, ch := range []chan struct{}{c.rtChanges, c.fileChanges} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// syncRuntime brings the HAProxy runtime API up to the state (at once:
+// no reload to batch), and at least every --resync.
+func (c *consumer) syncRuntime(ctx context.Context, force bool) {
+	if c.runtime == nil {
+		return
+	}
+	items, v := c.st.Snapshot()
+	if v == c.synced && !force {
+		return
+	}
+	a, ch, d, err := c.runtime.Sync(ctx, items)
+	c.lastRT = time.Now()
+	if err != nil {
+		c.log.Error().Err(err).Msg("HAProxy runtime API not synchronised")
+		return
+	}
+	c.synced = v
+	if a+ch+d > 0 {
+		c.log.Info().Int("added", a).Int("changed", ch).Int("removed", d).Msg("HAProxy runtime API updated")
+	}
+}
+
+// writeFiles rewrites the files when the state changed, and reports
+// whether a file changed (and the reload ran).
+func (c *consumer) writeFiles(ctx context.Context) bool {
+	items, v := c.st.Snapshot()
+	if v == c.written || len(c.files.Outputs) == 0 {
 		return false
 	}
-	if ev.Revoked {
-		delete(s.entries, key)
-	} else {
-		s.entries[key] = blEntry{Key: key, Type: ev.Actor.Type, Value: ev.Actor.Value, Action: ev.Action, Reason: ev.Reason, Expires: ev.Expires, Sensor: ev.Sensor}
-	}
-	s.version++
-	return true
-}
-
-// expire drops entries past their expiry (wall clock).
-func (s *blState) expire(now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	changed := false
-	for k, e := range s.entries {
-		if !e.Expires.IsZero() && now.After(e.Expires) {
-			delete(s.entries, k)
-			changed = true
+	before := c.st.Rejects.Total("")
+	changed, err := c.files.Write(ctx, items)
+	if err != nil {
+		c.log.Error().Err(err).Msg("blocklist files")
+		if !changed {
+			return true // a failed check: try again with the next change, after the interval
 		}
 	}
+	c.written = v
 	if changed {
-		s.version++
+		c.log.Info().Int("entries", len(items)).Int("enforced", len(blocklist.Enforced(items, c.enforce))).
+			Dur("check_ms", c.files.CheckTime).Dur("reload_ms", c.files.ReloadTime).Msg("blocklist updated")
+	}
+	if n := c.st.Rejects.Total(""); n > before {
+		c.log.Warn().Uint64("rejected", n-before).Msg("entries refused by output validation")
 	}
 	return changed
-}
-
-// snapshot lists the entries (sorted) and the enforced addresses.
-func (s *blState) snapshot() ([]blEntry, []string, uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []blEntry
-	var addrs []string
-	for _, e := range s.entries {
-		all = append(all, e)
-		if s.enforce[e.Action] && (e.Type == "ip" || e.Type == "cidr") && validAddr(e.Value) {
-			addrs = append(addrs, e.Value)
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
-	sort.Strings(addrs)
-	return all, addrs, s.version
-}
-
-// validAddr keeps anything but an address or CIDR out of server configs.
-func validAddr(v string) bool {
-	if _, err := netip.ParseAddr(v); err == nil {
-		return true
-	}
-	_, err := netip.ParsePrefix(v)
-	return err == nil
 }
 
 func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
@@ -211,8 +291,9 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 	if o.brokers == "" {
 		return usagef("--kafka-brokers is required")
 	}
-	if o.nginx == "" && o.haproxy == "" && o.plain == "" && o.jsonFile == "" && o.listen == "" {
-		return usagef("nothing to maintain: give --nginx, --haproxy, --plain, --json or --listen")
+	c, err := newConsumer(o, log)
+	if err != nil {
+		return err
 	}
 	var cfg sensor.Config
 	if o.config != "" {
@@ -231,66 +312,21 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 			return usageError{err.Error()}
 		}
 	}
-	st := &blState{entries: map[string]blEntry{}, enforce: map[string]bool{}}
-	for _, a := range splitList(o.actions) {
-		st.enforce[a] = true
-	}
 	if o.listen != "" {
 		ln, err := net.Listen("tcp", o.listen)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", o.listen, err)
 		}
-		srv := &http.Server{Handler: blocklistHandler(st), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: c.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 		go srv.Serve(ln)
 		defer srv.Close()
-		log.Info().Str("addr", ln.Addr().String()).Msg("serving /blocklist.txt and /blocklist.json")
+		log.Info().Str("addr", ln.Addr().String()).Msg("serving /blocklist.txt, /blocklist.json and /metrics")
 	}
 	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: splitList(o.brokers), GroupID: o.group, Topic: o.topic, Dialer: dialer,
 		StartOffset: kafkago.FirstOffset, MaxWait: 100 * time.Millisecond, CommitInterval: time.Second})
 	defer r.Close()
-	changes := make(chan struct{}, 1)
-	notify := func() {
-		select {
-		case changes <- struct{}{}:
-		default:
-		}
-	}
-	go func() { // writer: debounce, write files, reload
-		var written uint64
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-changes:
-			case <-time.After(time.Second):
-				if st.expire(time.Now()) {
-					notify()
-				}
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(o.debounce):
-			}
-			all, addrs, v := st.snapshot()
-			if v == written {
-				continue
-			}
-			written = v
-			if err := writeBlocklist(o, all, addrs); err != nil {
-				log.Error().Err(err).Msg("blocklist files not written")
-				continue
-			}
-			log.Info().Int("entries", len(all)).Int("enforced", len(addrs)).Msg("blocklist updated")
-			if o.reload != "" {
-				out, err := exec.CommandContext(ctx, "sh", "-c", o.reload).CombinedOutput()
-				if err != nil {
-					log.Error().Err(err).Str("output", strings.TrimSpace(string(out))).Msg("reload command failed")
-				}
-			}
-		}
-	}()
+	go c.loop(ctx, o.debounce)
 	log.Info().Str("topic", o.topic).Str("group", o.group).Msg("consuming the blocklist")
 	for {
 		m, err := r.FetchMessage(ctx)
@@ -300,8 +336,8 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 			}
 			return fmt.Errorf("kafka: %w", err)
 		}
-		if st.apply(string(m.Key), m.Value) {
-			notify()
+		if c.st.Apply(string(m.Key), m.Value) {
+			c.notify()
 		}
 		if err := r.CommitMessages(ctx, m); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("commit")
@@ -309,68 +345,109 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 	}
 }
 
-// writeBlocklist replaces each configured file atomically.
-func writeBlocklist(o *blocklistOpts, all []blEntry, addrs []string) error {
-	var errs []error
-	write := func(path string, body []byte) {
-		if path == "" {
+// loop applies changes: the runtime API at once, on its own; the files at
+// once too, but at most one rewrite (and reload) per debounce interval, so
+// that a burst of entries makes one reload, not one each. Every second
+// entries past their expiry leave.
+func (c *consumer) loop(ctx context.Context, debounce time.Duration) {
+	if c.runtime != nil {
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-c.rtChanges:
+					c.syncRuntime(ctx, false)
+				case <-tick.C:
+					if time.Since(c.lastRT) >= c.resync {
+						c.syncRuntime(ctx, true)
+					}
+				}
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last time.Time // of the last rewrite
+	for {
+		select {
+		case <-ctx.Done():
 			return
+		case <-tick.C:
+			if c.st.Expire(time.Now()) {
+				c.notify()
+			}
+			continue
+		case <-c.fileChanges:
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(path), ".apitap-blocklist-*")
-		if err != nil {
-			errs = append(errs, err)
-			return
+		if wait := time.Until(last.Add(debounce)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
-		_, err = tmp.Write(body)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			os.Chmod(tmp.Name(), 0o644)
-			err = os.Rename(tmp.Name(), path)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-			errs = append(errs, err)
+		if c.writeFiles(ctx) {
+			last = time.Now()
 		}
 	}
-	var nginx, plain strings.Builder
-	nginx.WriteString("# written by apitap blocklist; do not edit\n")
-	for _, a := range addrs {
-		fmt.Fprintf(&nginx, "deny %s;\n", a)
-		plain.WriteString(a + "\n")
-	}
-	write(o.nginx, []byte(nginx.String()))
-	write(o.haproxy, []byte(plain.String()))
-	write(o.plain, []byte(plain.String()))
-	if o.jsonFile != "" {
-		b, _ := json.MarshalIndent(map[string]any{"entries": nonNil(all)}, "", "  ")
-		write(o.jsonFile, append(b, '\n'))
-	}
-	return errors.Join(errs...)
 }
 
-func nonNil(e []blEntry) []blEntry {
-	if e == nil {
-		return []blEntry{}
-	}
-	return e
-}
-
-func blocklistHandler(st *blState) http.Handler {
+func (c *consumer) handler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(consumerMetrics{c})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/blocklist.txt", func(w http.ResponseWriter, r *http.Request) {
-		_, addrs, _ := st.snapshot()
+		items, _ := c.st.Snapshot()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		for _, a := range addrs {
-			fmt.Fprintln(w, a)
-		}
+		w.Write(blocklist.Formats["plain"].Render(items, func(a string) bool { return c.enforce[a] }, &c.st.Rejects))
 	})
 	mux.HandleFunc("/blocklist.json", func(w http.ResponseWriter, r *http.Request) {
-		all, _, _ := st.snapshot()
+		items, _ := c.st.Snapshot()
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"entries": nonNil(all)})
+		w.Write(blocklist.Formats["json"].Render(items, func(a string) bool { _, dry := blocklist.DryRunAction(a); return !dry }, &c.st.Rejects))
 	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	return mux
+}
+
+// consumerMetrics are apitap blocklist's Prometheus metrics.
+type consumerMetrics struct{ c *consumer }
+
+var (
+	descBLEntries  = prometheus.NewDesc("apitap_blocklist_entries", "Entries held, by action.", []string{"action"}, nil)
+	descBLRejected = prometheus.NewDesc("apitap_blocklist_rejected_total", "Entries an output refused, by output and reason.", []string{"output", "reason"}, nil)
+	descBLCheck    = prometheus.NewDesc("apitap_blocklist_check_failures_total", "Candidate files --check-cmd refused (the last good files stayed).", nil, nil)
+	descBLReload   = prometheus.NewDesc("apitap_blocklist_reload_failures_total", "--reload-cmd runs that failed.", nil, nil)
+	descBLRuntime  = prometheus.NewDesc("apitap_blocklist_runtime_errors_total", "HAProxy runtime API synchronisations that failed.", nil, nil)
+)
+
+func (m consumerMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBLEntries, descBLRejected, descBLCheck, descBLReload, descBLRuntime} {
+		ch <- d
+	}
+}
+
+func (m consumerMetrics) Collect(ch chan<- prometheus.Metric) {
+	items, _ := m.c.st.Snapshot()
+	by := map[string]int{}
+	for _, it := range items {
+		by[it.Action]++
+	}
+	for _, a := range blocklist.Actions {
+		ch <- prometheus.MustNewConstMetric(descBLEntries, prometheus.GaugeValue, float64(by[a]), a)
+	}
+	m.c.st.Rejects.Each(func(o, r string, n uint64) {
+		ch <- prometheus.MustNewConstMetric(descBLRejected, prometheus.CounterValue, float64(n), o, r)
+	})
+	ch <- prometheus.MustNewConstMetric(descBLCheck, prometheus.CounterValue, float64(m.c.files.CheckFailures.Load()))
+	ch <- prometheus.MustNewConstMetric(descBLReload, prometheus.CounterValue, float64(m.c.files.ReloadFailures.Load()))
+	var rt uint64
+	if m.c.runtime != nil {
+		rt = m.c.runtime.Errors.Load()
+	}
+	ch <- prometheus.MustNewConstMetric(descBLRuntime, prometheus.CounterValue, float64(rt))
 }

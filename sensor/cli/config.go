@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -65,6 +66,17 @@ func runConfig(args []string, env *IO) int {
 		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)
 		return ExitFailure
 	}
-	fmt.Fprintf(env.Stdout, "# %s is valid; effective configuration (enabled analyzers: %v):\n%s", args[1], analyzer.Names(enabled), b)
+	fmt.Fprintf(env.Stdout, "# %s is valid.\n# Analyzer chain, in the order it runs (stage flow: on every worker, per connection; stage ordered: one goroutine, in capture order):\n", args[1])
+	for i, e := range enabled {
+		parts := []string{fmt.Sprintf("#   %d. %-12s stage %s", i+1, e.Desc.Name, e.Desc.Stage)}
+		if len(e.Desc.After) > 0 {
+			parts = append(parts, "after "+strings.Join(e.Desc.After, ", "))
+		}
+		if len(e.Desc.Provides) > 0 {
+			parts = append(parts, "provides "+strings.Join(e.Desc.Provides, ", "))
+		}
+		fmt.Fprintln(env.Stdout, strings.Join(parts, "; "))
+	}
+	fmt.Fprintf(env.Stdout, "# Effective configuration:\n%s", b)
 	return ExitOK
 }

@@ -67,7 +67,7 @@ func TestSpecFlagCatalog(t *testing.T) {
 			t.Errorf("events lack %s", want)
 		}
 	}
-	if !strings.Contains(string(errOut), "analyzers      sensitive, conformance, attack, behavior, risk, discovery") {
+	if !strings.Contains(string(errOut), "analyzers      attack, conformance, risk, sensitive, behavior, discovery") {
 		t.Errorf("summary: %s", errOut)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -271,6 +270,7 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	guardBlocklist(p)
 	fan, err := startExport(cfg, p, false, log)
 	if err != nil {
 		return err
@@ -567,7 +567,10 @@ func splitList(s string) []string {
 // openLive opens one AF_PACKET socket per worker in one fanout group.
 func openLive(o *runOpts, iface string, workers, progFD int, classic []xbpf.RawInstruction) ([]capture.Source, error) {
 	fanoutSeq++
-	fanout := uint16((os.Getpid()*7+fanoutSeq)&0x7fff) | 1
+	// odd and distinct per interface: (x+seq)|1 made two consecutive
+	// sequence numbers collide whenever x+1 was even, and the second
+	// interface's sockets then failed to join (EINVAL)
+	fanout := uint16((os.Getpid()*7+2*fanoutSeq)&0x7fff) | 1
 	var srcs []capture.Source
 	for i := 0; i < workers; i++ {
 		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD, ClassicBPF: classic})
@@ -649,7 +652,7 @@ func (o *runOpts) startAdmin(ctx context.Context, p *sensor.Pipeline, sensorID s
 	}
 	srv := admin.New(p, sensorID, token)
 	srv.SetSources(o.ifaces)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	hs := srv.HTTPServer()
 	go hs.Serve(ln)
 	go func() {
 		<-ctx.Done()

@@ -46,7 +46,11 @@ const (
 	etherTEB   = 0x6558 // transparent Ethernet bridging (inner Ethernet)
 	etherERS2  = 0x88BE
 	etherERS3  = 0x22EB
+	etherPPPoE = 0x8864 // PPPoE session stage
 )
+
+// TunnelTeredo marks IPv6 carried in UDP over IPv4 by Teredo.
+const TunnelTeredo TunnelType = TunnelIPIP + 1
 
 // Decode decodes data of the given link type into p. It never allocates.
 func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) Result {
@@ -77,8 +81,142 @@ func (d *Decoder) Decode(data []byte, link layers.LinkType, p *Packet) Result {
 			return Truncated
 		}
 		return d.rawIP(data[4:], p, 0)
+	case linkCHDLC:
+		// Cisco HDLC: address (0x0f unicast, 0x8f broadcast), control 0,
+		// then an ethertype
+		if len(data) < 4 {
+			return Truncated
+		}
+		return d.ethertype(binary.BigEndian.Uint16(data[2:4]), data[4:], p, 0)
+	case layers.LinkTypePPP:
+		return d.ppp(data, p, 0)
+	case linkPPPEther:
+		return d.pppoe(data, p, 0)
+	case linkNFLOG:
+		return d.nflog(data, p)
 	}
 	return UnsupportedLink
+}
+
+// Link types decoded beyond gopacket's named ones.
+const (
+	linkCHDLC    layers.LinkType = 104 // LINKTYPE_C_HDLC (Cisco HDLC)
+	linkPPPEther layers.LinkType = 51  // LINKTYPE_PPP_ETHER (PPPoE header, no Ethernet)
+	linkNFLOG    layers.LinkType = 239 // LINKTYPE_NFLOG (Linux netfilter log)
+)
+
+// ppp decodes a PPP frame: an optional HDLC address and control (0xff 0x03)
+// and a protocol of one or two bytes.
+func (d *Decoder) ppp(data []byte, p *Packet, depth int) Result {
+	if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+		data = data[2:]
+	}
+	if len(data) < 1 {
+		return Truncated
+	}
+	proto := uint16(data[0])
+	if data[0]&1 == 0 { // two-byte protocol field
+		if len(data) < 2 {
+			return Truncated
+		}
+		proto, data = binary.BigEndian.Uint16(data[0:2]), data[2:]
+	} else {
+		data = data[1:]
+	}
+	switch proto {
+	case 0x0021:
+		return d.ipv4(data, p, depth)
+	case 0x0057:
+		return d.ipv6(data, p, depth)
+	}
+	return NotTCP
+}
+
+// pppoe decodes a PPPoE session header (RFC 2516) and the PPP frame in it.
+func (d *Decoder) pppoe(data []byte, p *Packet, depth int) Result {
+	if len(data) < 8 {
+		return Truncated
+	}
+	if data[0] != 0x11 || data[1] != 0 { // version 1, type 1; code 0 (session data)
+		return NotTCP
+	}
+	n := int(binary.BigEndian.Uint16(data[4:6]))
+	data = data[6:]
+	if n < len(data) {
+		data = data[:n] // Ethernet padding after short frames
+	}
+	return d.ppp(data, p, depth)
+}
+
+// nflog decodes Linux NFLOG captures (LINKTYPE_NFLOG): a 4-byte header
+// (address family, version, resource id) and TLVs whose length and type are
+// in the capturing host's byte order (little endian on the hosts that make
+// such captures; big endian is recognised by its small type values); the
+// packet is the value of the NFULA_PAYLOAD (9) TLV, an IP packet.
+func (d *Decoder) nflog(data []byte, p *Packet) Result {
+	if len(data) < 4 {
+		return Truncated
+	}
+	family := data[0]
+	data = data[4:]
+	for len(data) >= 4 {
+		l, t := binary.LittleEndian.Uint16(data[0:2]), binary.LittleEndian.Uint16(data[2:4])
+		if t&0x7fff > 0xff { // big-endian host
+			l, t = binary.BigEndian.Uint16(data[0:2]), binary.BigEndian.Uint16(data[2:4])
+		}
+		if l < 4 || int(l) > len(data) {
+			return Truncated
+		}
+		if t&0x7fff == 9 { // NFULA_PAYLOAD
+			v := data[4:l]
+			switch family {
+			case 2:
+				return d.ipv4(v, p, 0)
+			case 10:
+				return d.ipv6(v, p, 0)
+			}
+			return d.rawIP(v, p, 0)
+		}
+		adv := (int(l) + 3) &^ 3
+		if adv > len(data) {
+			return Truncated
+		}
+		data = data[adv:]
+	}
+	return NotTCP
+}
+
+// teredoPort is the UDP port of Teredo (RFC 4380): IPv6 over UDP/IPv4.
+const teredoPort = 3544
+
+// teredo decodes a Teredo payload: optional authentication and origin
+// indications, then an IPv6 packet.
+func (d *Decoder) teredo(payload []byte, src, dst netip.Addr, p *Packet, depth int) Result {
+	for len(payload) >= 2 && payload[0] == 0 {
+		switch payload[1] {
+		case 1: // authentication: id-len, au-len, id, auth, nonce (8), confirmation (1)
+			if len(payload) < 4 {
+				return Truncated
+			}
+			n := 4 + int(payload[2]) + int(payload[3]) + 9
+			if len(payload) < n {
+				return Truncated
+			}
+			payload = payload[n:]
+		case 0: // origin indication: 8 bytes
+			if len(payload) < 8 {
+				return Truncated
+			}
+			payload = payload[8:]
+		default:
+			return NotTCP
+		}
+	}
+	if len(payload) < 40 || payload[0]>>4 != 6 {
+		return NotTCP // Teredo bubbles and others: no IPv6 packet
+	}
+	d.setTunnel(p, TunnelTeredo, src, dst, 0)
+	return d.ipv6(payload, p, depth+1)
 }
 
 func (d *Decoder) rawIP(data []byte, p *Packet, depth int) Result {
@@ -108,6 +246,8 @@ func (d *Decoder) ethertype(et uint16, data []byte, p *Packet, depth int) Result
 			return d.ipv4(data, p, depth)
 		case etherIPv6:
 			return d.ipv6(data, p, depth)
+		case etherPPPoE:
+			return d.pppoe(data, p, depth)
 		case etherVLAN, etherQinQ, etherQinQ2:
 			if len(data) < 4 {
 				return Truncated
@@ -303,6 +443,12 @@ func (d *Decoder) udp(data []byte, src, dst netip.Addr, p *Packet, depth int) Re
 			return d.ipv6(inner, p, depth+1)
 		}
 		return NotTCP
+	}
+	if port == teredoPort || binary.BigEndian.Uint16(data[0:2]) == teredoPort {
+		if depth >= d.opts.MaxDepth {
+			return TooDeep
+		}
+		return d.teredo(payload, src, dst, p, depth)
 	}
 	return NotTCP
 }

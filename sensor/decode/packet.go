@@ -19,7 +19,7 @@ const (
 	TunnelERSPAN3
 )
 
-var tunnelNames = [...]string{"", "vxlan", "geneve", "gre", "erspan2", "erspan3", "ipip"}
+var tunnelNames = [...]string{"", "vxlan", "geneve", "gre", "erspan2", "erspan3", "ipip", "teredo"}
 
 func (t TunnelType) String() string {
 	if int(t) < len(tunnelNames) {

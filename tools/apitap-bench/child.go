@@ -80,10 +80,15 @@ func firstAllowedCPU() int {
 // its wall time and peak RSS, and parses its final stats line from stdout.
 // Stderr is discarded except for the tail, quoted on failure.
 func runChild(ctx context.Context, argv []string, pin pinning) (result, error) {
+	return runChildN(ctx, argv, pin, 1)
+}
+
+// runChildN is runChild with GOMAXPROCS=procs.
+func runChildN(ctx context.Context, argv []string, pin pinning, procs int) (result, error) {
 	var res result
 	full := append(append([]string(nil), pin.prefix...), argv...)
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
 	out := &statsWriter{}
 	errTail := &tailWriter{max: 2048}
 	cmd.Stdout = out
@@ -230,13 +235,17 @@ type genResult struct {
 	Transactions uint64 `json:"transactions"`
 }
 
-// generate runs `GEN bench [-small] -o path -size size` and reads its
-// result line. The file's size on disk is what throughput is computed on.
-func generate(ctx context.Context, gen, path, size string, small bool) (genResult, error) {
+// generate runs `GEN bench [-small] -o path -size size` (mode bench or
+// small) or `GEN realistic -o path -size size` and reads its result line.
+// The file's size on disk is what throughput is computed on.
+func generate(ctx context.Context, gen, path, size, mode string) (genResult, error) {
 	var g genResult
 	args := []string{"bench"}
-	if small {
+	switch mode {
+	case "small":
 		args = append(args, "-small")
+	case "realistic":
+		args = []string{"realistic"}
 	}
 	args = append(args, "-o", path, "-size", size)
 	cmd := exec.CommandContext(ctx, gen, args...)

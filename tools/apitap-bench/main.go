@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -51,12 +53,14 @@ func main() {
 type options struct {
 	apitap, naive, gen string
 	size, smallSize    string
+	realisticSize      string
 	dir                string
 	keep               bool
 	out                string
 	runs               int
 	timeout            time.Duration
 	cpu                int
+	maxWorkers         int
 }
 
 const usage = `usage: apitap-bench -apitap PATH -naive PATH -gen PATH [flags]
@@ -82,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.gen, "gen", "", "built apitap-gen binary (required)")
 	fs.StringVar(&o.size, "size", "1GB", "size of the large capture (1-64 KB transactions)")
 	fs.StringVar(&o.smallSize, "small-size", "256MB", "size of the small capture (transactions under 2 KB)")
+	fs.StringVar(&o.realisticSize, "realistic-size", "", "size of the realistic capture (API traffic with JSON bodies, gzip, personal data, many users; apitap-gen realistic): the headline row, with each analyzer's share and the scaling over workers; empty: none")
+	fs.IntVar(&o.maxWorkers, "max-workers", runtime.NumCPU(), "largest worker count of the scaling runs on the realistic capture")
 	fs.StringVar(&o.dir, "dir", "", "directory for the generated captures (default: a temporary directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the generated captures")
 	fs.StringVar(&o.out, "o", "", "also write the results as a markdown `file`")
@@ -164,19 +170,22 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 	pin := findPinning(ctx, o.cpu)
 	rep := &report{pin: pin, runs: o.runs}
 	specs := []struct {
-		name, size, shape string
-		small             bool
+		name, size, shape, mode string
 	}{
-		{"large", o.size, "1-64 KB", false},
-		{"small", o.smallSize, "<2 KB", true},
+		{"realistic", o.realisticSize, "API mix", "realistic"},
+		{"large", o.size, "1-64 KB", "bench"},
+		{"small", o.smallSize, "<2 KB", "small"},
 	}
 	for _, s := range specs {
+		if s.size == "" {
+			continue
+		}
 		c := &capture{name: s.name, shape: s.shape, path: filepath.Join(dir, s.name+".pcap")}
 		if !o.keep {
 			defer os.Remove(c.path)
 		}
 		fmt.Fprintf(log, "apitap-bench: generating %s capture (%s) in %s\n", s.name, s.size, dir)
-		gen, err := generate(ctx, o.gen, c.path, s.size, s.small)
+		gen, err := generate(ctx, o.gen, c.path, s.size, s.mode)
 		if err != nil {
 			return nil, err
 		}
@@ -189,6 +198,19 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 			{name: "apitap", argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", "--config", pipelineOnly, c.path}},
 			{name: "apitap+all", argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", c.path}},
 			{name: "naive", argv: []string{o.naive, c.path}},
+		}
+		if s.name == "realistic" {
+			// each analyzer's share: the full sensor without it
+			for _, a := range defaultAnalyzers() {
+				cfg := filepath.Join(dir, "without-"+a+".yaml")
+				if err := os.WriteFile(cfg, []byte("analyzers:\n  "+a+": {enabled: false}\n"), 0o644); err != nil {
+					return nil, err
+				}
+				if !o.keep {
+					defer os.Remove(cfg)
+				}
+				progs = append(progs, program{name: "apitap+all-" + a, argv: []string{o.apitap, "read", "--workers", "1", "--emit", "stats", "--config", cfg, c.path}})
+			}
 		}
 		ms := make([]*measurement, len(progs))
 		for i, p := range progs {
@@ -208,8 +230,35 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 			}
 		}
 		rep.rows = append(rep.rows, ms...)
+		if s.name == "realistic" {
+			// scaling: the full sensor on 1, 2, ... workers, unpinned
+			for _, n := range workerCounts(o.maxWorkers) {
+				m := &measurement{capture: c, program: fmt.Sprintf("apitap+all x%d", n)}
+				argv := []string{o.apitap, "read", "--workers", strconv.Itoa(n), "--emit", "stats", c.path}
+				for r := 1; r <= o.runs; r++ {
+					cctx, cancel := context.WithTimeout(ctx, o.timeout)
+					res, err := runChildN(cctx, argv, pinning{}, n)
+					cancel()
+					if err != nil {
+						return nil, fmt.Errorf("%s on %s capture: %w", m.program, c.name, err)
+					}
+					m.add(res)
+					fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", m.program, c.name, r, o.runs, res.wall.Seconds())
+				}
+				rep.scaling = append(rep.scaling, m)
+			}
+		}
 	}
 	return rep, nil
+}
+
+// workerCounts are 1, 2, 4, ... up to max, and max.
+func workerCounts(max int) []int {
+	var out []int
+	for n := 1; n < max; n *= 2 {
+		out = append(out, n)
+	}
+	return append(out, max)
 }
 
 // program is one measured command line.

@@ -41,7 +41,7 @@ func tx(file, env string) string {
 func main() {
 	a := os.Args[1:]
 	switch a[0] {
-	case "bench":
+	case "bench", "realistic":
 		var out string
 		size := 0
 		for i := 0; i < len(a)-1; i++ {
@@ -58,7 +58,7 @@ func main() {
 		}
 		fmt.Printf("{\"file\":%q,\"bytes\":%d,\"packets\":10,\"connections\":2,\"transactions\":%s}\n", out, size, tx(out, "FAKE_GEN_TX"))
 	case "read":
-		if os.Getenv("GOMAXPROCS") != "1" || strings.Join(a[:5], " ") != "read --workers 1 --emit stats" {
+		if os.Getenv("GOMAXPROCS") != a[2] || a[1] != "--workers" || strings.Join(a[3:5], " ") != "--emit stats" {
 			fmt.Fprintln(os.Stderr, "bad environment or flags:", os.Getenv("GOMAXPROCS"), a)
 			os.Exit(3)
 		}
@@ -213,6 +213,27 @@ func TestRunWithStandIn(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRealistic: the realistic capture is the headline row, with each
+// analyzer's share and the scaling over workers.
+func TestRealistic(t *testing.T) {
+	fake := buildFake(t)
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{
+		"-apitap", fake, "-naive", fake, "-gen", fake,
+		"-size", "", "-small-size", "", "-realistic-size", "3000000", "-max-workers", "3", "-runs", "1", "-dir", dir,
+	}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
+	for _, want := range []string{"realistic 3 MB (API mix)", "apitap+all-sensitive", "realistic mix (headline): apitap+all", "(target 2x)", "(target 3x)",
+		"each analyzer's share", "sensitive ", "scaling of apitap+all over workers", "1: ", "2: ", "3: "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, &stdout)
+		}
 	}
 }
 

@@ -87,9 +87,12 @@ func mb(bytes int64) float64 { return float64(bytes) / millionBytes }
 
 // report is the outcome of a whole benchmark run.
 type report struct {
-	rows []*measurement // per capture: apitap (pipeline only), apitap+all, naive
-	pin  pinning
-	runs int
+	rows []*measurement // per capture: apitap (pipeline only), apitap+all, naive (realistic: and apitap+all without each analyzer)
+	// scaling is the full sensor on the realistic capture with 1, 2, ...
+	// workers (unpinned, GOMAXPROCS = workers)
+	scaling []*measurement
+	pin     pinning
+	runs    int
 }
 
 func (r *report) find(captureName, program string) *measurement {
@@ -121,6 +124,35 @@ func (r *report) cells() [][]string {
 // summary is the lines printed under the table: speed-up, targets, method
 // and notes.
 func (r *report) summary() []string {
+	var lines []string
+	if a, f, n := r.find("realistic", "apitap"), r.find("realistic", "apitap+all"), r.find("realistic", "naive"); a != nil && f != nil && n != nil {
+		lines = append(lines, fmt.Sprintf("realistic mix (headline): apitap+all %s tx/s/core = %.2fx the naive baseline %s (target 2x); pipeline alone %.2fx %s (target 3x)",
+			group(uint64(f.txps()+0.5)), f.txps()/n.txps(), met(f.txps() >= 2*n.txps()), a.txps()/n.txps(), met(a.txps() >= 3*n.txps())))
+		var shares []string
+		total := f.seconds() - a.seconds()
+		for _, m := range r.rows {
+			name, ok := strings.CutPrefix(m.program, "apitap+all-")
+			if !ok || m.capture.name != "realistic" {
+				continue
+			}
+			d := f.seconds() - m.seconds()
+			shares = append(shares, fmt.Sprintf("%s %.2f s (%.0f%%)", name, d, 100*d/max(f.seconds(), 1e-9)))
+		}
+		if len(shares) > 0 {
+			lines = append(lines, fmt.Sprintf("realistic mix, each analyzer's share of the full sensor's %.2f s (its time minus the time without that analyzer; the analyzers together: %.2f s over the pipeline): %s",
+				f.seconds(), total, strings.Join(shares, ", ")))
+		}
+	}
+	if len(r.scaling) > 0 {
+		base := r.scaling[0]
+		var sc []string
+		for _, m := range r.scaling {
+			n, _ := strconv.Atoi(strings.TrimPrefix(m.program, "apitap+all x"))
+			x := base.seconds() / max(m.seconds(), 1e-9)
+			sc = append(sc, fmt.Sprintf("%d: %s tx/s (%.2fx, %.0f%% of linear)", n, group(uint64(m.txps()+0.5)), x, 100*x/float64(max(n, 1))))
+		}
+		lines = append(lines, "realistic mix, scaling of apitap+all over workers (unpinned, GOMAXPROCS = workers, wall time): "+strings.Join(sc, "; ")+" (target: N workers >= 0.8 N)")
+	}
 	var speed []string
 	for _, name := range []string{"large", "small"} {
 		a, n := r.find(name, "apitap"), r.find(name, "naive")
@@ -129,7 +161,7 @@ func (r *report) summary() []string {
 		}
 		speed = append(speed, fmt.Sprintf("%s %.2f", name, a.mbps()/n.mbps()))
 	}
-	lines := []string{"speed-up (apitap/naive): " + strings.Join(speed, ", ")}
+	lines = append(lines, "speed-up (apitap/naive): "+strings.Join(speed, ", "))
 	var cost []string
 	for _, name := range []string{"large", "small"} {
 		a, f := r.find(name, "apitap"), r.find(name, "apitap+all")

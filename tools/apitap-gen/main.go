@@ -21,6 +21,11 @@ const usage = `usage:
                                      write at least N bytes (e.g. 1GB, 200MB, 64MiB) of keep-alive API
                                      traffic; -small keeps every transaction under 2 KB. Prints one
                                      JSON line: file, bytes, packets, connections, transactions.
+  apitap-gen realistic -o FILE -size N [-specs DIR]
+                                     write at least N bytes of production-shaped API traffic: the
+                                     operations of the specs in DIR (testdata/specs), JSON bodies
+                                     (median ~0.5 KB, p90 ~3 KB), gzip on about a third of the
+                                     responses, personal data, JWTs of many users, keep-alive.
 Output is byte-for-byte the same on every run.
 `
 
@@ -35,6 +40,7 @@ func main() {
 	out := fs.String("o", "", "output file (demo, bench)")
 	size := fs.String("size", "1GB", "bytes to write (bench)")
 	small := fs.Bool("small", false, "small transactions only (bench)")
+	specs := fs.String("specs", "testdata/specs", "OpenAPI specs the traffic follows (realistic)")
 	fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -74,6 +80,31 @@ func main() {
 			b, _ := json.Marshal(struct {
 				File string `json:"file"`
 				pcapgen.BenchResult
+			}{*out, res})
+			fmt.Println(string(b))
+		}
+	case "realistic":
+		if *out == "" {
+			err = fmt.Errorf("realistic: -o FILE is required")
+			break
+		}
+		var n int64
+		if n, err = parseSize(*size); err != nil {
+			break
+		}
+		var f *os.File
+		if f, err = os.Create(*out); err != nil {
+			break
+		}
+		var res pcapgen.RealisticResult
+		res, err = pcapgen.Realistic(f, n, *specs)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			b, _ := json.Marshal(struct {
+				File string `json:"file"`
+				pcapgen.RealisticResult
 			}{*out, res})
 			fmt.Println(string(b))
 		}

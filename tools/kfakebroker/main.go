@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,7 +18,8 @@ import (
 )
 
 func main() {
-	port := flag.Int("port", 0, "port on 127.0.0.1 (0: a free one)")
+	port := flag.Int("port", 0, "port (0: a free one)")
+	host := flag.String("host", "127.0.0.1", "address to listen on and advertise (another namespace's clients reach it there)")
 	partitions := flag.Int("partitions", 3, "partitions of auto-created topics")
 	saslMech := flag.String("sasl-mechanism", "", "require SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	saslUser := flag.String("sasl-user", "apitap", "SASL user")
@@ -26,7 +28,14 @@ func main() {
 	key := flag.String("tls-key", "", "and this key")
 	clientCA := flag.String("tls-client-ca", "", "require client certificates signed by this CA (mTLS)")
 	flag.Parse()
-	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation(),
+		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			_, p, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return net.Listen(network, net.JoinHostPort(*host, p))
+		})}
 	if *saslMech != "" {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(*saslMech, *saslUser, *saslPass))
 	}

@@ -49,7 +49,7 @@ var tunSrc, tunDst = netip.MustParseAddr("172.31.0.5"), netip.MustParseAddr("172
 
 // Cases lists every test capture.
 func Cases() []Case {
-	return []Case{
+	return append([]Case{
 		{File: "basic.pcap", Exchanges: 3, Notes: "3 keep-alive exchanges (GET, POST, GET) with handshake and FIN", build: simple(Encap{}, cli4, srv4)},
 		{File: "vlan.pcap", Exchanges: 3, Notes: "basic traffic tagged 802.1Q VLAN 100", build: simple(Encap{VLAN: []uint16{100}}, cli4, srv4)},
 		{File: "qinq.pcap", Exchanges: 3, Notes: "basic traffic double-tagged (QinQ 0x88a8 outer 200, inner 100)", build: simple(Encap{VLAN: []uint16{200, 100}}, cli4, srv4)},
@@ -83,7 +83,7 @@ func Cases() []Case {
 		{File: "h2_mid_stream.pcap", Exchanges: 19, Notes: "an HTTP/2 connection joined inside a response body: the 19 streams after the join are reported; 5 paths sent literally resolve, 14 indexed before the join do not (flag headers_unresolved, no path)", build: h2MidStream},
 		{File: "grpc.pcap", Exchanges: 6, Notes: "gRPC: unary, unary with gzip-compressed messages, server streaming (3 messages), client streaming, bidirectional streaming, an error answered trailers-only (NOT_FOUND)", build: grpcCase},
 		{File: "sensitive.pcap", Exchanges: 5, Notes: "cards, SSNs, IBANs, e-mails, phones, dates of birth, an IMEI, JWTs (one unsigned), cloud keys, a private key, passwords, Basic credentials, API keys and session cookies in path, query, headers, cookies, JSON, form and text bodies (SensitiveValues lists them)", build: sensitive},
-	}
+	}, regressionCases()...)
 }
 
 func pipelining() (Link, *Encap, []Packet) {

@@ -35,6 +35,10 @@ const (
 	SLL
 	SLL2
 	RawIP
+	PPPoE // Ethernet, PPPoE session, PPP
+	CHDLC // Cisco HDLC
+	NFLOG // Linux NFLOG (little-endian TLVs)
+	PPP   // PPP with HDLC framing bytes
 )
 
 // LinkType is the pcap LINKTYPE_ value.
@@ -46,6 +50,12 @@ func (l Link) LinkType() uint32 {
 		return 276
 	case RawIP:
 		return 101
+	case CHDLC:
+		return 104
+	case NFLOG:
+		return 239
+	case PPP:
+		return 9
 	}
 	return 1
 }
@@ -59,6 +69,7 @@ const (
 	GENEVE
 	ERSPAN2
 	ERSPAN3
+	Teredo // IPv6 segments in UDP/3544 over IPv4 (the inner addresses must be IPv6)
 )
 
 var (
@@ -190,10 +201,55 @@ func (e *Encap) AppendFrame(b []byte, s *Segment) []byte {
 		b = append(b, macA[:]...)
 		b = append(b, 0, 0)
 	case RawIP:
+	case PPPoE, PPP:
+		if e.Link == PPPoE {
+			b = appendEther(b, e.VLAN, 0x8864)
+			n := 2 + ipLen(s, e.IPv6Ext)
+			b = append(b, 0x11, 0, 0x12, 0x34, byte(n>>8), byte(n))
+		} else {
+			b = append(b, 0xff, 0x03)
+		}
+		proto := uint16(0x0021) // IPv4
+		if et == 0x86DD {
+			proto = 0x0057
+		}
+		b = binary.BigEndian.AppendUint16(b, proto)
+	case CHDLC:
+		b = append(b, 0x0f, 0)
+		b = binary.BigEndian.AppendUint16(b, et)
+	case NFLOG:
+		fam := byte(2)
+		if et == 0x86DD {
+			fam = 10
+		}
+		b = append(b, fam, 0, 0, 1)
+		// NFULA_PACKET_HDR (type 1): hw protocol, hook, pad
+		b = append(b, 8, 0, 1, 0, byte(et>>8), byte(et), 3, 0)
+		// NFULA_PREFIX (type 10): "apitap\0", padded to 4
+		b = append(b, 11, 0, 10, 0, 'a', 'p', 'i', 't', 'a', 'p', 0, 0)
+		n := 4 + ipLen(s, e.IPv6Ext)
+		b = append(b, byte(n), byte(n>>8), 9, 0) // NFULA_PAYLOAD
+		b = appendIPTCP(b, s, e.IPv6Ext)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
 	default:
 		b = appendEther(b, e.VLAN, et)
 	}
 	return appendIPTCP(b, s, e.IPv6Ext)
+}
+
+// ipLen is the length of the IP packet carrying s.
+func ipLen(s *Segment, ext bool) int {
+	n := 20 + 20 + len(s.Payload)
+	if s.Src.Addr().Is6() {
+		n += 20
+		if ext {
+			n += 16
+		}
+	}
+	return n
 }
 
 func appendIPTCP(b []byte, s *Segment, ext bool) []byte {
@@ -204,10 +260,22 @@ func appendIPTCP(b []byte, s *Segment, ext bool) []byte {
 func (e *Encap) appendTunnel(b []byte, s *Segment) []byte {
 	// inner frame: Ethernet (with VLANs) + IP + TCP
 	inner := make([]byte, 0, 64+len(s.Payload))
-	inner = appendEther(inner, e.VLAN, ethertypeOf(s.Src.Addr()))
+	if e.Tunnel != Teredo {
+		inner = appendEther(inner, e.VLAN, ethertypeOf(s.Src.Addr()))
+	}
 	inner = appendIPTCP(inner, s, e.IPv6Ext)
 	b = appendEther(b, nil, 0x0800)
 	switch e.Tunnel {
+	case Teredo:
+		// an origin indication first (as relays send), then the IPv6 packet
+		hdr := []byte{0, 0, 0x0d, 0x96, 0x3f, 0xf5, 0xfe, 0xf6}
+		n := 8 + len(hdr) + len(inner)
+		b, _ = appendIP(b, e.TunnelSrc, e.TunnelDst, 17, n, false)
+		b = binary.BigEndian.AppendUint16(b, 3544)
+		b = binary.BigEndian.AppendUint16(b, 40000+uint16(s.Src.Port()%1024))
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+		b = append(b, 0, 0)
+		b = append(b, hdr...)
 	case VXLAN, GENEVE:
 		var hdr []byte
 		port := uint16(4789)

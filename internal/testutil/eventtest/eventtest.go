@@ -115,3 +115,22 @@ func ValidateStream(t testing.TB, r io.Reader) {
 		t.Fatal(err)
 	}
 }
+
+// CheckAs validates a JSON document against the named schema of
+// docs/schema (the file name without .schema.json), for documents that
+// are not events (the admin API's answers).
+func CheckAs(name string, doc []byte) error {
+	once.Do(load)
+	if loadErr != nil {
+		return loadErr
+	}
+	s, ok := schemas[name]
+	if !ok {
+		return fmt.Errorf("no schema %q", name)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	return s.Validate(v)
+}

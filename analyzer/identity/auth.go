@@ -1,0 +1,165 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"hash/maphash"
+	"strings"
+
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// JWT is what the sensor reads from a JSON Web Token: its header's
+// algorithm and the claims that name who holds it. The signature is not
+// checked: the sensor identifies, it does not authorize. A token is a JWT
+// when it has three dot-separated parts whose first two are base64url
+// JSON objects and whose header names an algorithm ("none" included).
+type JWT struct {
+	Alg, Issuer, Subject, ClientID string
+	Unsigned                       bool // alg none or an empty signature
+}
+
+// Principal is who the token speaks for: its subject, else its client id
+// (client-credential tokens of integrations).
+func (j *JWT) Principal() string {
+	if j.Subject != "" {
+		return j.Subject
+	}
+	return j.ClientID
+}
+
+// ParseJWT decodes tok's header and claims; ok is false when tok is not a
+// JWT (see JWT). Claims longer than 128 bytes are cut; tokens longer than
+// 8 KiB are not decoded.
+func ParseJWT(tok string) (j JWT, ok bool) {
+	if len(tok) > 8192 {
+		return j, false
+	}
+	h, rest, ok1 := strings.Cut(tok, ".")
+	p, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(sig, '.') >= 0 {
+		return j, false
+	}
+	var head struct {
+		Alg string `json:"alg"`
+	}
+	var claims struct {
+		Iss      json.RawMessage `json:"iss"`
+		Sub      json.RawMessage `json:"sub"`
+		ClientID json.RawMessage `json:"client_id"`
+	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
+	pb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
+	if err1 != nil || err2 != nil || !isObject(hb) || !isObject(pb) || json.Unmarshal(hb, &head) != nil || json.Unmarshal(pb, &claims) != nil || head.Alg == "" {
+		return j, false
+	}
+	j = JWT{Alg: bounded(head.Alg, 32), Issuer: claim(claims.Iss), Subject: claim(claims.Sub), ClientID: claim(claims.ClientID)}
+	j.Unsigned = strings.EqualFold(head.Alg, "none") || sig == ""
+	return j, true
+}
+
+func isObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 1 && b[0] == '{'
+}
+
+// claim is a string or number claim as text (bounded), "" otherwise.
+func claim(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return bounded(s, 128)
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return bounded(n.String(), 128)
+	}
+	return ""
+}
+
+func bounded(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Parser reads a request's credentials, once per transaction, through a
+// bounded cache of decoded tokens. One per worker (not safe for concurrent
+// use).
+type Parser struct {
+	slots []jwtSlot
+}
+
+type jwtSlot struct {
+	tok string
+	jwt JWT
+	ok  bool
+}
+
+// Cache bounds: slots (a power of two) and the longest token kept (a
+// hostile header must not pin its size in every slot).
+const (
+	jwtSlots    = 4096
+	maxCacheTok = 4096
+)
+
+var slotSeed = maphash.MakeSeed()
+
+// JWT decodes tok through the cache.
+func (p *Parser) JWT(tok string) (JWT, bool) {
+	if len(tok) > maxCacheTok {
+		return ParseJWT(tok)
+	}
+	if p.slots == nil {
+		p.slots = make([]jwtSlot, jwtSlots)
+	}
+	e := &p.slots[maphash.String(slotSeed, tok)&(jwtSlots-1)]
+	if e.tok != tok || e.tok == "" {
+		e.tok = strings.Clone(tok)
+		e.jwt, e.ok = ParseJWT(tok)
+	}
+	return e.jwt, e.ok
+}
+
+// Auth reads the request's Authorization header into tx.Auth: the scheme,
+// the principal (a JWT's subject or client id, a Basic user name) and, for
+// opaque bearer tokens and other schemes, the credential itself (raw: for
+// keying actors, never exported).
+func (p *Parser) Auth(tx *reassembly.Transaction) {
+	tx.Auth = reassembly.Auth{}
+	if tx.Request == nil {
+		return
+	}
+	v := http1.Get(tx.Request.Headers, http1.IDAuthorization)
+	if v == "" {
+		return
+	}
+	a := &tx.Auth
+	scheme, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
+	cred = strings.TrimSpace(cred)
+	switch {
+	case strings.EqualFold(scheme, "bearer"):
+		if j, ok := p.JWT(cred); ok {
+			a.Kind, a.Principal, a.JWTAlg, a.JWTIssuer, a.JWTUnsigned = reassembly.AuthBearerJWT, j.Principal(), j.Alg, j.Issuer, j.Unsigned
+			return
+		}
+		a.Kind, a.Credential = reassembly.AuthBearer, cred
+	case strings.EqualFold(scheme, "basic"):
+		a.Kind = reassembly.AuthBasic
+		if len(cred) <= 512 {
+			var buf [384]byte
+			if n, err := base64.StdEncoding.Decode(buf[:], []byte(cred)); err == nil {
+				if u, _, ok := bytes.Cut(buf[:n], []byte{':'}); ok && len(u) > 0 {
+					a.Principal = bounded(string(u), 128)
+				}
+			}
+		}
+	default:
+		a.Kind, a.Credential = reassembly.AuthOther, cred
+	}
+}

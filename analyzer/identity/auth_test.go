@@ -1,0 +1,88 @@
+package identity
+
+import (
+	"encoding/base64"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestParseJWT(t *testing.T) {
+	for _, tc := range []struct {
+		name, tok string
+		ok        bool
+		want      JWT
+	}{
+		{"rs256 with sub", b64(`{"alg":"RS256","typ":"JWT"}`) + "." + b64(`{"sub":"user-7","iss":"https://id.example"}`) + ".c2ln", true, JWT{Alg: "RS256", Issuer: "https://id.example", Subject: "user-7"}},
+		{"client credentials", b64(`{"alg":"ES256"}`) + "." + b64(`{"client_id":"partner-app"}`) + ".c2ln", true, JWT{Alg: "ES256", ClientID: "partner-app"}},
+		{"numeric sub", b64(`{"alg":"HS256"}`) + "." + b64(`{"sub":12345}`) + ".c2ln", true, JWT{Alg: "HS256", Subject: "12345"}},
+		{"alg none", b64(`{"alg":"none"}`) + "." + b64(`{"sub":"a"}`) + ".", true, JWT{Alg: "none", Subject: "a", Unsigned: true}},
+		{"padded parts", b64(`{"alg":"RS256"}`) + "==." + b64(`{"sub":"b"}`) + ".c2ln", true, JWT{Alg: "RS256", Subject: "b"}},
+		{"no alg", b64(`{"typ":"JWT"}`) + "." + b64(`{"sub":"a"}`) + ".c2ln", false, JWT{}},
+		{"two parts", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"a"}`), false, JWT{}},
+		{"four parts", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"a"}`) + ".x.y", false, JWT{}},
+		{"claims not an object", b64(`{"alg":"RS256"}`) + "." + b64(`"x"`) + ".c2ln", false, JWT{}},
+		{"opaque token", "2YotnFZFEjr1zCsicMWpAA", false, JWT{}},
+		{"too long", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"`+strings.Repeat("a", 9000)+`"}`) + ".c2ln", false, JWT{}},
+		{"long sub cut", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"`+strings.Repeat("a", 300)+`"}`) + ".c2ln", true, JWT{Alg: "RS256", Subject: strings.Repeat("a", 128)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, ok := ParseJWT(tc.tok)
+			if ok != tc.ok || j != tc.want {
+				t.Fatalf("got %+v %v, want %+v %v", j, ok, tc.want, tc.ok)
+			}
+			var p Parser
+			for range 2 { // cached the second time
+				if j2, ok2 := p.JWT(tc.tok); j2 != j || ok2 != ok {
+					t.Fatalf("cache: %+v %v", j2, ok2)
+				}
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	jwt := b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"user-7","iss":"https://id.example"}`) + ".c2ln"
+	for _, tc := range []struct {
+		header string
+		want   reassembly.Auth
+	}{
+		{"", reassembly.Auth{}},
+		{"Bearer " + jwt, reassembly.Auth{Kind: reassembly.AuthBearerJWT, Principal: "user-7", JWTAlg: "RS256", JWTIssuer: "https://id.example"}},
+		{"bearer  2YotnFZFEjr1zCsicMWpAA", reassembly.Auth{Kind: reassembly.AuthBearer, Credential: "2YotnFZFEjr1zCsicMWpAA"}},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:secret")), reassembly.Auth{Kind: reassembly.AuthBasic, Principal: "alice"}},
+		{"Basic !!!", reassembly.Auth{Kind: reassembly.AuthBasic}},
+		{"Digest username=\"x\"", reassembly.Auth{Kind: reassembly.AuthOther, Credential: `username="x"`}},
+	} {
+		tx := &reassembly.Transaction{Flow: reassembly.Flow{Client: netip.MustParseAddrPort("10.0.0.1:1")}}
+		tx.Request = &http1.Request{Method: "GET"}
+		if tc.header != "" {
+			tx.Request.Headers = []http1.Header{{Name: "Authorization", Value: tc.header}}
+		}
+		var p Parser
+		p.Auth(tx)
+		if tx.Auth != tc.want {
+			t.Errorf("%q: got %+v, want %+v", tc.header, tx.Auth, tc.want)
+		}
+	}
+}
+
+func FuzzParseJWT(f *testing.F) {
+	f.Add(b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"user-7"}`) + ".c2ln")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		j, ok := ParseJWT(tok)
+		if !ok && j != (JWT{}) {
+			t.Fatalf("not a JWT but %+v", j)
+		}
+		if len(j.Subject) > 128 || len(j.Issuer) > 128 || len(j.ClientID) > 128 || len(j.Alg) > 32 {
+			t.Fatalf("unbounded claim %+v", j)
+		}
+	})
+}

@@ -1,0 +1,236 @@
+package sensor
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/grpc"
+	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
+	"github.com/apitap/apitap/reassembly/tlshello"
+)
+
+// orderKey places an observation in capture order. For capture files at
+// counts positions in the reader's sequence: frame i is 2i+1 and the tick
+// the reader sends every worker before frame i is 2i, so the key does not
+// depend on which worker handled what. Live sources have no global frame
+// counter: at is the capture time in nanoseconds. flow is the completing
+// flow's first packet position (reassembly.Flow.Order) and seq the
+// transaction's number in its flow, which orders what one frame or tick
+// completes.
+type orderKey struct {
+	at, flow, seq uint64
+}
+
+func (a orderKey) less(b orderKey) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	if a.flow != b.flow {
+		return a.flow < b.flow
+	}
+	return a.seq < b.seq
+}
+
+const (
+	// atFinal is the position of what the end of the input completes
+	// (open connections flushed by Close).
+	atFinal = math.MaxUint64 - 1
+	// flowTick is the flow field of a tick marker: after what the tick
+	// itself completed.
+	flowTick = math.MaxUint64
+	// seqHello is the seq field of a TLS ClientHello (a TLS flow has no
+	// transactions).
+	seqHello = 1 << 62
+)
+
+type obsKind uint8
+
+const (
+	obsTx    obsKind = iota // a transaction (and what stage one found in it)
+	obsHello                // a TLS ClientHello
+	obsTick                 // the reader's tick: stage two's clock advances
+	obsOther                // detections outside a transaction (stage-one Finish)
+)
+
+// obs is what stage one hands stage two: one completed transaction with
+// its encoded event and the detections and fold occurrences stage one made
+// in it, a ClientHello, or a tick. Everything it points to is owned by it
+// (or immutable), so the worker can move on.
+type obs struct {
+	key   orderKey
+	ts    time.Time // capture time of the frame or tick that completed it
+	kind  obsKind
+	line  []byte // the transaction event, when transactions are emitted
+	dets  []event.Detection
+	folds []fold
+	// tx is a copy of the transaction for stage-two analyzers (hasTx);
+	// req and resp are its messages, their headers and bodies live in the
+	// batch's arenas.
+	tx      reassembly.Transaction
+	hasTx   bool
+	req     http1.Request
+	resp    http1.Response
+	h2      http2.StreamInfo // the HTTP/2 stream (tx.H2) and its gRPC call
+	call    grpc.Call
+	hello   *tlshello.Hello
+	flow    reassembly.Flow // the hello's flow
+	helloAt time.Time       // capture time of the hello's first byte
+	// server answered client (a transaction with a response): the
+	// blocklist learns its monitored servers from it
+	server, client netip.Addr
+	// principal is the authenticated identity of a request the server
+	// accepted (below 400): the blocklist tells shared addresses (many
+	// identities behind one address) from single clients
+	principal string
+	resolved  netip.Addr // the request's client, for principal
+}
+
+// fold is one occurrence of a finding that stage two folds (see package
+// aggregate).
+type fold struct {
+	spec analyzer.FoldSpec
+	key  analyzer.FoldKey
+	d    event.Detection
+}
+
+// reset empties o for reuse, keeping its buffers (within bounds).
+func (o *obs) reset() {
+	o.line = o.line[:0]
+	if cap(o.line) > 256<<10 {
+		o.line = nil
+	}
+	clear(o.dets)
+	o.dets = o.dets[:0]
+	clear(o.folds)
+	o.folds = o.folds[:0]
+	o.tx, o.hasTx, o.hello, o.flow, o.helloAt = reassembly.Transaction{}, false, nil, reassembly.Flow{}, time.Time{}
+	o.server, o.client = netip.Addr{}, netip.Addr{}
+	o.principal, o.resolved = "", netip.Addr{}
+	o.req, o.resp = http1.Request{}, http1.Response{}
+	o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
+}
+
+// copyTx makes o.tx a copy of tx that stays valid after the worker moves
+// on: the messages are copied into o, their header lists and bodies into
+// the batch's arenas (strings are immutable and kept as they are).
+func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
+	o.tx = *tx
+	o.tx.Flow.State = nil // the worker's, per connection
+	o.hasTx = true
+	if r := tx.Request; r != nil {
+		o.req = *r
+		o.req.Headers = b.keepHeaders(r.Headers)
+		o.req.Body.Data = b.keep(r.Body.Data)
+		o.tx.Request = &o.req
+	}
+	if r := tx.Response; r != nil {
+		o.resp = *r
+		o.resp.Headers = b.keepHeaders(r.Headers)
+		o.resp.Body.Data = b.keep(r.Body.Data)
+		o.tx.Response = &o.resp
+	}
+	if s := tx.H2; s != nil {
+		o.h2 = *s
+		o.h2.RequestTrailers = b.keepHeaders(s.RequestTrailers)
+		o.h2.ResponseTrailers = b.keepHeaders(s.ResponseTrailers)
+		if s.GRPC != nil {
+			o.call = *s.GRPC
+			o.h2.GRPC = &o.call
+		}
+		o.tx.H2 = &o.h2
+	}
+}
+
+// keep copies p into the batch's byte arena. When the arena grows, what it
+// held before stays where it was (the old array lives as long as it is
+// referenced).
+func (b *obsBatch) keep(p []byte) []byte {
+	if p == nil {
+		return nil
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return b.arena[start:len(b.arena):len(b.arena)]
+}
+
+func (b *obsBatch) keepHeaders(h []http1.Header) []http1.Header {
+	if h == nil {
+		return nil
+	}
+	start := len(b.hdrs)
+	b.hdrs = append(b.hdrs, h...)
+	return b.hdrs[start:len(b.hdrs):len(b.hdrs)]
+}
+
+// addDetection keeps a copy of d (analyzers reuse theirs).
+func (o *obs) addDetection(d *event.Detection) {
+	c := *d
+	c.Evidence = slices.Clone(d.Evidence)
+	o.dets = append(o.dets, c)
+}
+
+func (o *obs) addFold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
+	c := *d
+	c.Evidence = slices.Clone(d.Evidence)
+	o.folds = append(o.folds, fold{spec: spec, key: k, d: c})
+}
+
+// obsBatch carries a worker's observations to stage two, in the worker's
+// order (which is capture order), with the worker's low-water mark: every
+// observation it sends later has a key with at >= mark.
+type obsBatch struct {
+	worker int
+	items  []*obs // pointers: an obs points into itself (tx.Request)
+	n      int
+	mark   uint64
+	final  bool // the worker has finished: nothing follows
+	// arenas of the copied transactions' bodies and header lists
+	arena []byte
+	hdrs  []http1.Header
+}
+
+// clearArenas empties the arenas for reuse, within bounds.
+func (b *obsBatch) clearArenas() {
+	b.arena = b.arena[:0]
+	if cap(b.arena) > 8<<20 {
+		b.arena = nil
+	}
+	clear(b.hdrs)
+	b.hdrs = b.hdrs[:0]
+	if cap(b.hdrs) > 1<<14 {
+		b.hdrs = nil
+	}
+}
+
+// next returns the batch's next free slot, reset.
+func (b *obsBatch) next() *obs {
+	if b.n == len(b.items) {
+		b.items = append(b.items, &obs{})
+	}
+	o := b.items[b.n]
+	b.n++
+	o.reset()
+	return o
+}
+
+// sortFrom sorts the observations from index i on by key (what one tick
+// completed: the reassembler flushes connections in no particular order).
+func (b *obsBatch) sortFrom(i int) {
+	if b.n-i > 1 {
+		slices.SortStableFunc(b.items[i:b.n], func(x, y *obs) int {
+			switch {
+			case x.key.less(y.key):
+				return -1
+			case y.key.less(x.key):
+				return 1
+			}
+			return 0
+		})
+	}
+}

@@ -1,0 +1,345 @@
+package sensor
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/aggregate"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
+)
+
+// stage2 is the ordered stage: it sees every worker's observations in
+// capture order on one goroutine and owns what spans flows: the
+// StageOrdered analyzers (actors, the catalog), the folding of repeated
+// findings, the blocklist, the detection log and the order of the output.
+// Given the same observations in the same order it produces the same
+// events, so the output does not depend on the number of workers.
+type stage2 struct {
+	p      *Pipeline
+	chain  *analyzer.Chain // StageOrdered analyzers (may be empty)
+	needTx bool            // the chain reads transactions: workers copy them
+	folds  map[string]*aggregate.Aggregator
+	enc    event.Encoder
+	buf    []byte
+	cur    *reassembly.Transaction // the transaction being processed (confirmation of detections)
+	clock  time.Time               // latest capture time processed
+	flush  time.Time               // next flush of windows and folds (capture time)
+	second int64                   // capture second of the last blocklist tick
+	last   orderKey                // last key processed
+	ticked orderKey                // last tick marker processed (every worker sends one)
+	dets   map[string]uint64       // detections by class
+	// Late counts live observations that arrived after later ones had
+	// been processed (a worker lagged more than the lateness bound); they
+	// are processed on arrival. Buffered is the most observations the merge
+	// held at once.
+	late     atomic.Uint64
+	buffered atomic.Uint64
+	snapMu   sync.Mutex
+	snapDets map[string]uint64 // dets as last published (for live stats)
+}
+
+func newStage2(p *Pipeline, chain *analyzer.Chain) *stage2 {
+	return &stage2{p: p, chain: chain, needTx: chain.Len() > 0, folds: map[string]*aggregate.Aggregator{},
+		enc: event.Encoder{Sensor: p.cfg.Sensor.ID}, dets: map[string]uint64{}}
+}
+
+// process handles one observation. tx is the transaction itself when
+// stage two runs inline with the only worker (nothing was copied), nil
+// otherwise (o.tx is the copy, when hasTx).
+func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
+	if o.kind == obsTick {
+		if o.key == s.ticked {
+			return // the other workers' markers of the same tick
+		}
+		s.ticked = o.key
+	}
+	s.last = o.key
+	s.advance(o.ts)
+	if len(o.line) > 0 {
+		s.write(o.line, "transaction", flowKey(o, tx))
+	}
+	if o.server.IsValid() {
+		s.p.Block.NoteServer(o.server, o.client)
+	}
+	if o.principal != "" {
+		s.p.Block.NoteClient(o.resolved, o.principal, o.ts)
+	}
+	for i := range o.dets {
+		s.detection(&o.dets[i])
+	}
+	for i := range o.folds {
+		f := &o.folds[i]
+		s.aggregator(f.spec).Fold(f.key, &f.d, s)
+	}
+	if tx == nil && o.hasTx {
+		tx = &o.tx
+	}
+	switch {
+	case o.kind == obsTx && tx != nil && s.chain.Len() > 0:
+		s.cur = tx
+		s.chain.Analyze(tx, s)
+		s.cur = nil
+	case o.kind == obsHello && o.hello != nil:
+		s.chain.TLSHello(&o.flow, o.helloAt, o.hello)
+	}
+	s.flushOut()
+}
+
+func flowKey(o *obs, tx *reassembly.Transaction) string {
+	if tx != nil {
+		return tx.Flow.ID
+	}
+	return o.tx.Flow.ID
+}
+
+// advance moves the capture clock: every second of capture time the
+// windows of the ordered analyzers and the folds are flushed and blocklist
+// entries expire.
+func (s *stage2) advance(ts time.Time) {
+	if !ts.After(s.clock) {
+		return
+	}
+	s.clock = ts
+	if sec := ts.Unix(); sec != s.second {
+		s.second = sec
+		s.p.Block.Tick(ts) // entries expire in capture time
+	}
+	if s.flush.IsZero() {
+		s.flush = ts.Add(analyzerFlushEvery)
+		return
+	}
+	if ts.Before(s.flush) {
+		return
+	}
+	s.flush = ts.Add(analyzerFlushEvery)
+	for _, k := range slices.Sorted(maps.Keys(s.folds)) {
+		s.folds[k].Flush(ts, s, false)
+	}
+	s.chain.Flush(ts, s)
+}
+
+// finish ends the input: folds and windows report what is pending.
+func (s *stage2) finish(now time.Time) {
+	if now.Before(s.clock) {
+		now = s.clock
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.folds)) {
+		s.folds[k].Flush(now, s, true)
+	}
+	s.chain.Finish(now, s)
+	s.flushOut()
+}
+
+// aggregator returns the aggregator folding spec's findings.
+func (s *stage2) aggregator(spec analyzer.FoldSpec) *aggregate.Aggregator {
+	a := s.folds[spec.Prefix]
+	if a == nil {
+		a = aggregate.New(spec.Interval, spec.Max, spec.Prefix)
+		s.folds[spec.Prefix] = a
+	}
+	return a
+}
+
+// Detection implements analyzer.Emitter for the ordered analyzers and the
+// folds: the detection is checked against the blocklist policy, logged,
+// counted and written.
+func (s *stage2) Detection(d *event.Detection) {
+	if s.cur != nil && s.cur.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	s.detection(d)
+}
+
+func (s *stage2) detection(d *event.Detection) {
+	s.p.Block.Detection(d)
+	s.p.Detections.Add(d)
+	s.dets[d.Class]++
+	if !s.p.emitDet {
+		return
+	}
+	start := len(s.buf)
+	s.buf = s.enc.AppendDetection(s.buf, d)
+	if s.p.Export != nil {
+		s.p.Export("detection", actorKey(&d.Actor), s.buf[start:len(s.buf)-1])
+	}
+}
+
+// write appends one event line (with its newline) and exports it.
+func (s *stage2) write(line []byte, typ, key string) {
+	s.buf = append(s.buf, line...)
+	if s.p.Export != nil {
+		s.p.Export(typ, key, line[:len(line)-1])
+	}
+}
+
+func (s *stage2) flushOut() {
+	if len(s.buf) >= outFlush {
+		s.out()
+	}
+}
+
+// out hands the buffered events to the output.
+func (s *stage2) out() {
+	if len(s.buf) > 0 {
+		s.p.out.write(s.buf)
+		s.buf = s.buf[:0]
+	}
+}
+
+// publish copies the counters for the stats of a live pipeline.
+func (s *stage2) publish() {
+	s.snapMu.Lock()
+	if s.snapDets == nil {
+		s.snapDets = map[string]uint64{}
+	}
+	maps.Copy(s.snapDets, s.dets)
+	s.snapMu.Unlock()
+}
+
+// detections returns the published counts by class.
+func (s *stage2) detections() map[string]uint64 {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	return maps.Clone(s.snapDets)
+}
+
+// merge runs stage two behind several workers: it takes their batches from
+// one channel (so that no worker waits for another) and processes the
+// observations in key order, an observation only once every other worker
+// has either a later one queued or a mark past it. live bounds how long it
+// waits for a lagging worker: after maxLate, what is queued is processed
+// and what arrives older than that is processed on arrival and counted.
+type merge struct {
+	s     *stage2
+	q     [][]*obsBatch // per worker, oldest first
+	pos   []int         // next item of each worker's first batch
+	mark  []uint64
+	done  []bool
+	held  int // observations queued
+	free  chan *obsBatch
+	live  bool
+	since time.Time // when the merge started waiting for a lagging worker
+}
+
+// maxLate bounds how long (wall time) a live merge waits for a worker
+// whose mark lags.
+const maxLate = 500 * time.Millisecond
+
+func newMerge(s *stage2, workers int, free chan *obsBatch, live bool) *merge {
+	return &merge{s: s, q: make([][]*obsBatch, workers), pos: make([]int, workers), mark: make([]uint64, workers), done: make([]bool, workers), free: free, live: live}
+}
+
+// run processes batches from in until every worker has sent its final
+// batch. tick, when set (live), is called about every second.
+func (m *merge) run(in <-chan *obsBatch, tick func(now time.Time)) {
+	var timer <-chan time.Time
+	if m.live {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		timer = t.C
+	}
+	lastTick := time.Now()
+	for !m.finished() {
+		select {
+		case b := <-in:
+			m.add(b)
+			m.drain(false)
+		case now := <-timer:
+			m.drain(!m.since.IsZero() && now.Sub(m.since) >= maxLate)
+			if now.Sub(lastTick) >= time.Second && tick != nil {
+				lastTick = now
+				tick(now)
+			}
+		}
+	}
+	m.drain(true)
+}
+
+func (m *merge) finished() bool {
+	for i, d := range m.done {
+		if !d || len(m.q[i]) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *merge) add(b *obsBatch) {
+	i := b.worker
+	if b.mark > m.mark[i] {
+		m.mark[i] = b.mark
+	}
+	if b.final {
+		m.done[i] = true
+		m.mark[i] = ^uint64(0)
+	}
+	if b.n == 0 {
+		m.recycle(b)
+		return
+	}
+	m.q[i] = append(m.q[i], b)
+	m.held += b.n
+	if uint64(m.held) > m.s.buffered.Load() {
+		m.s.buffered.Store(uint64(m.held))
+	}
+}
+
+// drain processes what is safe to process; force (live, a worker lagged
+// too long, or the end) processes everything queued in key order.
+func (m *merge) drain(force bool) {
+	for {
+		best := -1
+		var key orderKey
+		for i := range m.q {
+			if len(m.q[i]) == 0 {
+				continue
+			}
+			k := m.q[i][0].items[m.pos[i]].key
+			if best < 0 || k.less(key) {
+				best, key = i, k
+			}
+		}
+		if best < 0 {
+			m.since = time.Time{}
+			return
+		}
+		if !force {
+			for j := range m.q {
+				if j != best && len(m.q[j]) == 0 && !m.done[j] && m.mark[j] <= key.at {
+					if m.since.IsZero() {
+						m.since = time.Now()
+					}
+					return // worker j may still send something earlier
+				}
+			}
+		}
+		m.since = time.Time{}
+		b := m.q[best][0]
+		o := b.items[m.pos[best]]
+		if m.live && o.key.less(m.s.last) {
+			m.s.late.Add(1)
+		}
+		m.s.process(o, nil)
+		m.held--
+		m.pos[best]++
+		if m.pos[best] == b.n {
+			m.q[best] = m.q[best][1:]
+			m.pos[best] = 0
+			m.recycle(b)
+		}
+	}
+}
+
+func (m *merge) recycle(b *obsBatch) {
+	b.n, b.final, b.mark = 0, false, 0
+	b.clearArenas()
+	select {
+	case m.free <- b:
+	default:
+	}
+}
