@@ -16,8 +16,12 @@ FUZZ_TARGETS := \
 	./analyzer/redact:FuzzQuery:200000 \
 	./sensor/capture:FuzzFile:50000 \
 	./exporter/spool:FuzzSegment:20000 \
+	./exporter/ocsf:FuzzConvert:20000 \
+	./exporter/syslog:FuzzMessage:15000 \
 	./analyzer/discovery:FuzzSchema:100000 \
 	./analyzer/discovery:FuzzTemplate:8000 \
+	./analyzer/discovery:FuzzProbe:40000 \
+	./analyzer/discovery:FuzzMergeSpec:1500 \
 	./analyzer/sensitive:FuzzScan:20000 \
 	./analyzer/conformance:FuzzLoadSpec:1500 \
 	./analyzer/attack:FuzzAnalyze:20000 \
@@ -31,7 +35,10 @@ FUZZ_TARGETS := \
 	./reassembly/protomsg:FuzzWire:80000 \
 	./reassembly/grpc:FuzzRender:40000
 
-.PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean
+# VERSION: what `apitap version` and the image's labels say (make image)
+VERSION  ?=
+
+.PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean image image-check
 
 help:
 	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap, with HTTP/2 and gRPC), then write bin/demo-report.html"
@@ -43,6 +50,8 @@ help:
 	@echo "make fuzz      fuzz every parser (a fixed number of inputs each, or FUZZTIME=60s per target)"
 	@echo "make generate  regenerate the eBPF objects (needs clang) and the test captures (deterministic)"
 	@echo "make build     build bin/apitap"
+	@echo "make image     the OCI image (FROM scratch, static binary, CA certificates, user 65532) as bin/apitap-image.tar, with buildah; pulls nothing"
+	@echo "make image-check  make image, then check its configuration and run apitap version from it"
 
 # CGO_ENABLED=0: one static binary, and dropping capabilities works on every thread
 build:
@@ -108,6 +117,13 @@ generate:
 	$(GO) run ./tools/apitap-gen cases -dir testdata/pcaps
 	$(GO) run ./tools/apitap-gen demo -o testdata/demo/demo.pcap
 	$(GO) run ./tools/apitap-gen protoset -o testdata/demo/shop.protoset
+
+# the OCI image, daemonless (buildah), from scratch: nothing is pulled
+image:
+	deploy/image/build.sh $(BIN)/apitap-image.tar "$(VERSION)"
+
+image-check: image
+	cd deploy/test && APITAP_IMAGE=$(CURDIR)/$(BIN)/apitap-image.tar $(GO) test -count=1 -run '^TestImage$$' -v ./...
 
 clean:
 	rm -rf $(BIN)

@@ -37,6 +37,7 @@ type Options struct {
 
 type sinkQueue struct {
 	sink    Sink
+	accept  Acceptor // nil: every record
 	ch      chan Record
 	done    chan struct{}
 	sent    atomic.Uint64
@@ -90,7 +91,12 @@ func New(opts Options, sinks ...Sink) *FanOut {
 	f := &FanOut{opts: opts}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	for _, s := range sinks {
-		q := &sinkQueue{sink: s, ch: make(chan Record, opts.Queue), done: make(chan struct{})}
+		n := opts.Queue
+		if ql, ok := s.(Queued); ok && ql.QueueLen() > 0 {
+			n = ql.QueueLen()
+		}
+		q := &sinkQueue{sink: s, ch: make(chan Record, n), done: make(chan struct{})}
+		q.accept, _ = s.(Acceptor)
 		f.queues = append(f.queues, q)
 		go f.run(q)
 	}
@@ -109,12 +115,16 @@ func (f *FanOut) Sinks() []Sink {
 // Len is the number of sinks.
 func (f *FanOut) Len() int { return len(f.queues) }
 
-// Add queues a record for every sink. It never blocks unless Options.Block.
+// Add queues a record for every sink that accepts it (Acceptor). It never
+// blocks unless Options.Block.
 func (f *FanOut) Add(r Record) {
 	if f.closed.Load() {
 		return
 	}
 	for _, q := range f.queues {
+		if q.accept != nil && !q.accept.Accept(&r) {
+			continue
+		}
 		if f.opts.Block {
 			q.ch <- r
 			continue

@@ -16,8 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/blocklist"
-	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/sensor/decode"
 )
@@ -33,8 +33,10 @@ type Config struct {
 	// Admin is apitap run's admin server (metrics, health, API, report).
 	Admin AdminConfig `yaml:"admin"`
 	// Log sets the log level.
-	Log   LogConfig    `yaml:"log"`
-	Kafka kafka.Config `yaml:"kafka"`
+	Log LogConfig `yaml:"log"`
+	// Exporters configures the sinks, one section each (see package
+	// exporter and each sink's README): kafka, file, syslog, webhook.
+	Exporters exporter.Settings `yaml:"exporters"`
 	// Blocklist is the mitigation policy (exporter/blocklist).
 	Blocklist blocklist.Config `yaml:"blocklist"`
 	// Analyzers configures the analyzers, one section each (see package
@@ -227,7 +229,7 @@ func (c Config) Validate() error {
 	if err := c.Reassembly.Validate(); err != nil {
 		return err
 	}
-	if err := c.Kafka.Validate(); err != nil {
+	if _, err := exporter.Configure(c.Exporters); err != nil {
 		return err
 	}
 	if err := c.Blocklist.WithDefaults().Validate(); err != nil {
@@ -263,6 +265,9 @@ func ParseEmit(s string) ([]string, error) {
 
 var yamlTypeRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
+// movedKafkaRE finds the top-level kafka section of older files.
+var movedKafkaRE = regexp.MustCompile(`unknown key kafka\b`)
+
 // LoadConfig reads a YAML configuration strictly: unknown keys, wrong types
 // and trailing documents are errors that name the file and line.
 func LoadConfig(path string) (Config, error) {
@@ -277,6 +282,7 @@ func LoadConfig(path string) (Config, error) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
 		msg = yamlTypeRE.ReplaceAllString(msg, "unknown key $1")
+		msg = movedKafkaRE.ReplaceAllString(msg, "unknown key kafka (the Kafka sink's section is now exporters.kafka)")
 		msg = strings.ReplaceAll(msg, "\n  ", "; ")
 		return c, fmt.Errorf("%s: %s", path, strings.TrimSpace(msg))
 	}

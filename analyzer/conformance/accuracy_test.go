@@ -44,7 +44,11 @@ func reduce(t *testing.T, doc *openapi3.T, host string) []string {
 		switch {
 		case removedPaths < 2 && len(methods) == 1 && !strings.Contains(p, "{") == (removedPaths == 0):
 			for _, m := range methods {
-				want = append(want, "shadow "+strings.ToUpper(m)+" "+discovery.TemplateShape(p))
+				kind := "shadow "
+				if discovery.IsInfrastructure(p) {
+					kind = "infrastructure " // labelled, not a shadow API
+				}
+				want = append(want, kind+strings.ToUpper(m)+" "+discovery.TemplateShape(p))
 			}
 			doc.Paths.Delete(p)
 			removedPaths++
@@ -78,6 +82,32 @@ func reduce(t *testing.T, doc *openapi3.T, host string) []string {
 				want = append(want, "undocumented_status "+strings.ToUpper(m)+" "+p+" "+c)
 				op.Responses.Delete(c)
 				removedStatuses++
+			}
+		}
+	}
+	// operations a newer version of the spec supersedes (/v1/products/{id}
+	// next to /v2/products/{id}) are zombies
+	var segsOf = func(p string) []string {
+		var out []string
+		discovery.Segments(p, func(s string) bool { out = append(out, s); return true })
+		return out
+	}
+	type vop struct{ version, id string }
+	byKey := map[string][]vop{}
+	for _, p := range slices.Sorted(maps.Keys(doc.Paths.Map())) {
+		for _, m := range slices.Sorted(maps.Keys(doc.Paths.Value(p).Operations())) {
+			if key, v := versionFree(strings.ToUpper(m), segsOf(p)); v != "" {
+				byKey[key] = append(byKey[key], vop{v, strings.ToUpper(m) + " " + p})
+			}
+		}
+	}
+	for _, ops := range byKey {
+		for _, o := range ops {
+			for _, n := range ops {
+				if versionLess(o.version, n.version) {
+					want = append(want, "zombie "+o.id)
+					break
+				}
 			}
 		}
 	}
@@ -144,7 +174,18 @@ func TestDiffAccuracy(t *testing.T) {
 			for _, it := range d.Statuses {
 				got = append(got, "undocumented_status "+it.Op+" "+it.Reason)
 			}
-			for _, list := range [][]*Item{d.Headers, d.SchemaViolations, d.Zombies} {
+			for _, u := range d.Infrastructure {
+				got = append(got, "infrastructure "+u.Method+" "+discovery.TemplateShape(u.Path))
+			}
+			for _, it := range d.Zombies {
+				if it.Reason == "superseded" {
+					got = append(got, "zombie "+it.Op)
+					continue
+				}
+				b, _ := json.Marshal(it)
+				got = append(got, "unexpected "+string(b))
+			}
+			for _, list := range [][]*Item{d.Headers, d.SchemaViolations, d.Fields} {
 				for _, it := range list {
 					b, _ := json.Marshal(it)
 					got = append(got, "unexpected "+string(b))
@@ -166,8 +207,18 @@ func TestDiffAccuracy(t *testing.T) {
 			if precision != 1 || recall != 1 {
 				t.Errorf("want:\n  %s\ngot:\n  %s", strings.Join(want, "\n  "), strings.Join(got, "\n  "))
 			}
-			if len(out.dets) != len(d.Shadow)+len(d.UndocumentedMethods) {
-				t.Errorf("%d shadow/method detections for %d endpoints", len(out.dets), len(d.Shadow)+len(d.UndocumentedMethods))
+			n := 0
+			for _, det := range out.dets {
+				if det.Class == "shadow_endpoint" || det.Class == "undocumented_method" {
+					n++
+				}
+			}
+			if n != len(d.Shadow)+len(d.UndocumentedMethods) {
+				t.Errorf("%d shadow/method detections for %d endpoints", n, len(d.Shadow)+len(d.UndocumentedMethods))
+			}
+			// one detection per finding: the run ends with one report
+			if items := len(d.Zombies) + len(d.Parameters) + len(d.Fields) + len(d.Headers) + len(d.Statuses) + len(d.SchemaViolations); len(out.dets)-n != items {
+				t.Errorf("%d finding detections for %d findings", len(out.dets)-n, items)
 			}
 		})
 	}

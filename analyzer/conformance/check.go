@@ -13,7 +13,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/redact"
@@ -25,33 +24,39 @@ import (
 func templateOf(p string) string { return redact.Path(discovery.Template(p)) }
 
 // check compares a matched transaction with its operation: parameters,
-// headers, cookies, status, and (sampled) schemas.
-func (w *worker) check(tx *reassembly.Transaction, emit analyzer.Emitter, ep event.Endpoint, op *Op, segs []string) {
+// headers, cookies, status, and (sampled) schemas and body fields.
+// Names with payload syntax and flagged transactions (attacks) make no
+// parameter or header findings and are not validated: they are attacks,
+// not an API the spec forgot.
+func (w *worker) check(tx *reassembly.Transaction, host string, op *Op, segs []string, flagged bool) {
 	req, resp := tx.Request, tx.Response
 	st := w.st
-	for q := req.Query; q != ""; {
+	for q := req.Query; q != "" && !flagged; {
 		var kv string
 		kv, q, _ = strings.Cut(q, "&")
 		name, _, _ := strings.Cut(kv, "=")
-		if name == "" {
+		if name == "" || discovery.ProbeSegment(name) {
 			continue
 		}
 		if n := unescape(name); !op.query[n] {
 			tx.Notes.Violations |= VParameter
-			w.find(tx, emit, ep, op, "undocumented_parameter", "low", "query", event.Evidence{Location: "query", Name: safeName(n), Rule: "not_in_spec"})
+			w.find(tx, host, op, &finding{class: "undocumented_parameter", severity: "low", rule: "not_in_spec", ev: event.Evidence{Location: "query", Name: safeName(n)}})
 		}
 	}
 	for i := range req.Headers {
 		h := &req.Headers[i]
 		name := strings.ToLower(h.Name)
 		if st.ignore[name] || op.header[name] {
-			if name == "cookie" && st.cfg.CheckCookies {
-				w.cookies(tx, emit, ep, op, h.Value)
+			if name == "cookie" && st.cfg.CheckCookies && !flagged {
+				w.cookies(tx, host, op, h.Value)
 			}
 			continue
 		}
+		if flagged || discovery.ProbeSegment(name) {
+			continue
+		}
 		tx.Notes.Violations |= VHeader
-		w.find(tx, emit, ep, op, "undocumented_header", "info", "header", event.Evidence{Location: "header", Name: safeName(name), Rule: "not_in_spec"})
+		w.find(tx, host, op, &finding{class: "undocumented_header", severity: "info", rule: "not_in_spec", ev: event.Evidence{Location: "header", Name: safeName(name)}})
 	}
 	if resp != nil && resp.Status >= 100 && !op.documentsStatus(resp.Status) {
 		tx.Notes.Violations |= VStatus
@@ -59,21 +64,24 @@ func (w *worker) check(tx *reassembly.Transaction, emit analyzer.Emitter, ep eve
 		if resp.Status >= 500 {
 			sev = "medium"
 		}
-		w.find(tx, emit, ep, op, "undocumented_status", sev, "status", event.Evidence{Location: "response_header", Name: "status", Value: statusText(resp.Status), Rule: "not_in_spec"})
+		w.find(tx, host, op, &finding{class: "undocumented_status", severity: sev, rule: "not_in_spec", ev: event.Evidence{Location: "response_header", Name: "status", Value: statusText(resp.Status)}})
+	}
+	if flagged {
+		return
 	}
 	if n := op.validated.Add(1); n <= uint64(st.cfg.ValidateSamples) || n%uint64(st.cfg.ValidateEvery) == 0 {
-		w.validate(tx, emit, ep, op, segs)
+		w.validate(tx, host, op, segs)
 	}
 }
 
-func (w *worker) cookies(tx *reassembly.Transaction, emit analyzer.Emitter, ep event.Endpoint, op *Op, v string) {
+func (w *worker) cookies(tx *reassembly.Transaction, host string, op *Op, v string) {
 	for v != "" {
 		var kv string
 		kv, v, _ = strings.Cut(v, ";")
 		name, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
-		if name != "" && !op.cookie[name] {
+		if name != "" && !op.cookie[name] && !discovery.ProbeSegment(name) {
 			tx.Notes.Violations |= VParameter
-			w.find(tx, emit, ep, op, "undocumented_parameter", "low", "cookie", event.Evidence{Location: "cookie", Name: safeName(name), Rule: "not_in_spec"})
+			w.find(tx, host, op, &finding{class: "undocumented_parameter", severity: "low", rule: "not_in_spec", ev: event.Evidence{Location: "cookie", Name: safeName(name)}})
 		}
 	}
 }
@@ -87,8 +95,9 @@ func safeName(n string) string {
 }
 
 // validate checks the request and response against the operation's
-// schemas with kin-openapi's validator.
-func (w *worker) validate(tx *reassembly.Transaction, emit analyzer.Emitter, ep event.Endpoint, op *Op, segs []string) {
+// schemas with kin-openapi's validator, and looks for body fields the
+// schemas do not name.
+func (w *worker) validate(tx *reassembly.Transaction, host string, op *Op, segs []string) {
 	req, resp := tx.Request, tx.Response
 	params := map[string]string{}
 	op.Spec.root.params(segs, op.Method, params)
@@ -107,7 +116,15 @@ func (w *worker) validate(tx *reassembly.Transaction, emit analyzer.Emitter, ep 
 	ctx := context.Background()
 	for _, v := range violations(openapi3filter.ValidateRequest(ctx, in), false) {
 		tx.Notes.Violations |= VSchema
-		w.find(tx, emit, ep, op, "schema_violation", "low", "request", v)
+		w.find(tx, host, op, &finding{class: "schema_violation", severity: "low", rule: "schema", ev: v})
+	}
+	if rb := op.Operation.RequestBody; rb != nil && rb.Value != nil && !req.Body.Truncated && len(req.Body.Data) > 0 {
+		if mt := rb.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			for _, f := range undocumentedFields(req.Body.Data, mt.Schema.Value) {
+				tx.Notes.Violations |= VParameter
+				w.find(tx, host, op, &finding{class: "undocumented_parameter", severity: "low", rule: "not_in_schema", ev: event.Evidence{Location: "body", Name: safeName(f)}})
+			}
+		}
 	}
 	if resp == nil || resp.Status < 200 || resp.Body.Truncated || len(resp.Body.Data) == 0 || !op.documentsStatus(resp.Status) {
 		return
@@ -120,7 +137,13 @@ func (w *worker) validate(tx *reassembly.Transaction, emit analyzer.Emitter, ep 
 		Body: io.NopCloser(bytes.NewReader(resp.Body.Data)), Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true}}
 	for _, v := range violations(openapi3filter.ValidateResponse(ctx, rin), true) {
 		tx.Notes.Violations |= VSchema
-		w.find(tx, emit, ep, op, "schema_violation", "medium", "response", v)
+		w.find(tx, host, op, &finding{class: "schema_violation", severity: "medium", rule: "schema", ev: v})
+	}
+	if s := op.responseSchema(resp.Status); s != nil {
+		for _, f := range undocumentedFields(resp.Body.Data, s) {
+			tx.Notes.Violations |= VParameter
+			w.find(tx, host, op, &finding{class: "undocumented_parameter", severity: "info", rule: "not_in_schema", ev: event.Evidence{Location: "response_body", Name: safeName(f)}})
+		}
 	}
 }
 

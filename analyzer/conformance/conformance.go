@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/aggregate"
+	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 )
@@ -43,7 +45,9 @@ type Config struct {
 	// the schemas, then one in ValidateEvery.
 	ValidateSamples int `yaml:"validate_samples"`
 	ValidateEvery   int `yaml:"validate_every"`
-	// RepeatInterval and MaxTracked aggregate repeated findings.
+	// RepeatInterval is the least capture time between two updates of one
+	// finding (an update also needs its count to have doubled);
+	// MaxTracked bounds the findings kept (more are counted, not reported).
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
 	MaxTracked     int           `yaml:"max_tracked"`
 	// ReloadCheck is how often a live sensor looks for changed spec files.
@@ -61,7 +65,7 @@ type BindingConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{ValidateSamples: 16, ValidateEvery: 100, RepeatInterval: 10 * time.Minute, MaxTracked: 10000,
+	return &Config{ValidateSamples: 16, ValidateEvery: 100, RepeatInterval: 10 * time.Minute, MaxTracked: 100000,
 		ReloadCheck: 5 * time.Second, ReportInterval: 30 * time.Second}
 }
 
@@ -94,6 +98,7 @@ func (c *Config) Validate() error {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
+		After:     []string{"attack"}, // its verdict tells probes and attacks apart
 		Provides:  []string{"Notes.Conformance", "Notes.Violations"},
 		Default:   false,
 		NewConfig: func() any { return NewConfig() },
@@ -121,7 +126,8 @@ type State struct {
 
 	mu       sync.Mutex
 	loadErrs []error
-	items    map[itemKey]*Item // findings for the diff, all workers
+	items    map[itemKey]*Item // findings, all workers
+	dropped  uint64            // findings not kept: maxItems reached
 	shadows  map[shadowKey]*shadowAgg
 	reported map[string]bool // shadow endpoints reported
 	every    analyzer.Every  // live reports
@@ -207,43 +213,116 @@ var standardHeaders = []string{
 	"sec-ch-ua-platform", "upgrade-insecure-requests", "x-requested-with", "range", "date", "authorization",
 }
 
-// itemKey identifies one finding of the diff report.
+// itemKey identifies one finding: a class, an endpoint (host and spec
+// operation), where and what.
 type itemKey struct {
-	class, op, location, name, reason string
+	class, host, op, location, name, reason string
 }
 
-// Item is one finding of the diff report, counted across workers.
+// Item is one finding of the diff report, counted across workers. It is
+// reported as one detection when first seen and updated with its count
+// (when the count has doubled, and at the end): never an event per
+// request.
 type Item struct {
-	Class    string    `json:"class"`
-	Op       string    `json:"operation"` // "GET /users/{id}" or "host METHOD template"
-	Spec     string    `json:"spec,omitempty"`
-	Location string    `json:"location,omitempty"`
-	Name     string    `json:"name,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Count    uint64    `json:"count"`
-	First    time.Time `json:"first_seen"`
-	Last     time.Time `json:"last_seen"`
+	Class       string    `json:"class"`
+	Host        string    `json:"host,omitempty"`
+	Op          string    `json:"operation"` // "GET /users/{id}" or "host METHOD template"
+	Spec        string    `json:"spec,omitempty"`
+	Location    string    `json:"location,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Replacement string    `json:"replacement,omitempty"` // zombie: the operation that supersedes it
+	Count       uint64    `json:"count"`
+	First       time.Time `json:"first_seen"`
+	Last        time.Time `json:"last_seen"`
+
+	severity string
+	actor    event.Actor // the client of the earliest occurrence
+	emitted  uint64      // count last reported
+	at       time.Time   // capture time it was last reported
+	method   string
+	path     string
+	rule     string
 }
 
-func (s *State) record(k itemKey, spec string, at time.Time) {
+// finding is what a worker found on one transaction.
+type finding struct {
+	class, severity, rule string
+	ev                    event.Evidence
+	replacement           string
+}
+
+func (s *State) record(k itemKey, op *Op, f *finding, tx *reassembly.Transaction) {
+	at := tx.Request.Start
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	it := s.items[k]
 	if it == nil {
-		if len(s.items) >= 100000 {
-			s.mu.Unlock()
+		if len(s.items) >= s.cfg.MaxTracked {
+			s.dropped++
 			return
 		}
-		it = &Item{Class: k.class, Op: k.op, Spec: spec, Location: k.location, Name: k.name, Reason: k.reason, First: at}
+		it = &Item{Class: k.class, Host: k.host, Op: k.op, Spec: specName(op.Spec), Location: k.location, Name: k.name, Reason: k.reason,
+			Replacement: f.replacement, First: at, severity: f.severity, actor: event.ClientActor(tx),
+			method: op.Method, path: op.Path, rule: f.rule}
 		s.items[k] = it
 	}
 	it.Count++
+	it.severity = aggregate.MaxSeverity(it.severity, f.severity)
+	// the client of the earliest occurrence, whichever worker saw it first
+	if a := event.ClientActor(tx); at.Before(it.First) || at.Equal(it.First) && a.IP < it.actor.IP {
+		it.actor = a
+	}
 	if at.Before(it.First) {
 		it.First = at
 	}
 	if at.After(it.Last) {
 		it.Last = at
 	}
+	if at.After(s.last) {
+		s.last = at
+	}
+}
+
+// reportItems emits a detection for each new finding and an update for
+// those whose count has doubled since, repeat_interval of capture time
+// later at least (every changed one when final): at most 2 + log2(count)
+// events per finding, all with one id.
+func (s *State) reportItems(now time.Time, final bool, out analyzer.EventSink) {
+	s.mu.Lock()
+	keys := make([]itemKey, 0, len(s.items))
+	for k, it := range s.items {
+		if it.emitted == 0 || it.Count > it.emitted && (final || it.Count >= 2*it.emitted && now.Sub(it.at) >= s.cfg.RepeatInterval) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	var dets []event.Detection
+	for _, k := range keys {
+		it := s.items[k]
+		it.emitted, it.at = it.Count, now
+		ev := []event.Evidence{{Location: k.location, Name: k.name, Value: k.reason, Rule: it.rule}}
+		if it.Replacement != "" {
+			ev = append(ev, event.Evidence{Location: "path", Name: "replacement", Value: it.Replacement, Rule: "superseded"})
+		}
+		dets = append(dets, event.Detection{ID: "cf-" + hashString(k.class+"\x00"+k.host+"\x00"+k.op+"\x00"+k.location+"\x00"+k.name+"\x00"+k.reason),
+			Class: k.class, Severity: it.severity, Confidence: 0.9, Actor: it.actor,
+			Endpoint: event.Endpoint{Host: k.host, Method: it.method, Path: it.path}, Evidence: ev,
+			FirstSeen: it.First, LastSeen: it.Last, Count: int(min(it.Count, 1<<31)), Action: "log"})
+	}
 	s.mu.Unlock()
+	for i := range dets {
+		out.Detection(&dets[i])
+	}
+}
+
+func keyLess(a, b itemKey) bool {
+	for _, p := range [...][2]string{{a.host, b.host}, {a.op, b.op}, {a.class, b.class}, {a.location, b.location}, {a.name, b.name}, {a.reason, b.reason}} {
+		if p[0] != p[1] {
+			return p[0] < p[1]
+		}
+	}
+	return false
 }
 
 // shadowKey is an unmatched request's online template (used when the
@@ -281,25 +360,20 @@ func (s *State) recordShadow(k shadowKey, at time.Time) {
 // worker is one worker's instance.
 type worker struct {
 	st   *State
-	agg  *aggregate.Aggregator
 	segs []string
 }
 
 func (s *State) newWorker() *worker {
-	return &worker{st: s, agg: aggregate.New(s.cfg.RepeatInterval, s.cfg.MaxTracked, "cf-"), segs: make([]string, 0, maxSegs)}
+	return &worker{st: s, segs: make([]string, 0, maxSegs)}
 }
 
 // Name implements analyzer.Analyzer.
 func (w *worker) Name() string { return Name }
 
-// Flush re-emits aggregated findings.
-func (w *worker) Flush(now time.Time, emit analyzer.Emitter) { w.agg.Flush(now, emit, false) }
-
-// Finish emits what is pending.
-func (w *worker) Finish(now time.Time, emit analyzer.Emitter) { w.agg.Flush(now, emit, true) }
-
-// Analyze matches the transaction to the specs and checks it.
-func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
+// Analyze matches the transaction to the specs and checks it. Findings
+// are counted in the shared state, which reports each once (State.Report)
+// and updates its count: a request does not make an event.
+func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 	req := tx.Request
 	if req == nil {
 		return
@@ -309,43 +383,43 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if host == "" {
 		host = tx.Flow.Server.String()
 	}
-	m := r.Match(host, req.Method, req.Path, w.segs)
+	m := r.MatchRequest(host, req, w.segs)
 	tx.Notes.Conformance = m.Status
 	at := req.Start
+	// a probe (payload syntax in the path, or an attack the server
+	// refused) is the attack analyzer's: no shadow endpoint, no findings
+	failed := tx.Response == nil || tx.Response.Status >= 400
+	probe := discovery.ProbePath(req.Path) || tx.Notes.Attacks != 0 && failed
 	switch m.Status {
 	case Unbound:
 		return
 	case Shadow, UndocumentedMethod:
-		w.st.recordShadow(shadowKey{host, boundedName(req.Method), templateOf(req.Path), m.Status}, at)
+		if !probe {
+			w.st.recordShadow(shadowKey{host, boundedName(req.Method), templateOf(req.Path), m.Status}, at)
+		}
 		return
 	}
 	op := m.Op
-	op.Calls.Add(1)
-	ep := event.Endpoint{Host: host, Method: op.Method, Path: op.Path}
-	if m.Status == Zombie {
-		reason := "deprecated"
-		if m.Older {
-			reason = "only_in_older_version:" + op.Spec.Version
+	if m.Superseded {
+		// a version or host the spec no longer documents: a zombie of the
+		// operation that replaced it, nothing else to check
+		if !probe {
+			w.find(tx, host, &Op{Spec: op.Spec, Method: op.Method, Path: strings.TrimPrefix(m.Called, op.Method+" ")}, &finding{class: "zombie_endpoint",
+				severity: "medium", rule: "zombie", replacement: m.Replacement, ev: event.Evidence{Location: "path", Name: m.Called, Value: m.Reason}})
 		}
-		w.find(tx, emit, ep, op, "zombie_endpoint", "medium", reason, event.Evidence{Location: "path", Name: op.ID(), Value: reason, Rule: "zombie"})
-	}
-	w.check(tx, emit, ep, op, m.Segs)
-}
-
-// find reports one finding: a detection (aggregated) and a diff item.
-func (w *worker) find(tx *reassembly.Transaction, emit analyzer.Emitter, ep event.Endpoint, op *Op, class, severity, rule string, ev event.Evidence) {
-	at := tx.Request.Start
-	w.st.record(itemKey{class: class, op: op.ID(), location: ev.Location, name: ev.Name, reason: ev.Value}, specName(op.Spec), at)
-	key := aggregate.Key{Class: class, Rule: rule, Host: ep.Host, Method: ep.Method, Path: ep.Path, Name: ev.Location + ":" + ev.Name}
-	if w.agg.Add(key, 1, at, severity) {
 		return
 	}
-	last := at
-	if r := tx.Response; r != nil && r.End.After(last) {
-		last = r.End
+	op.Calls.Add(1)
+	if m.Status == Zombie {
+		w.find(tx, host, op, &finding{class: "zombie_endpoint", severity: "medium", rule: "zombie", replacement: m.Replacement,
+			ev: event.Evidence{Location: "path", Name: op.ID(), Value: m.Reason}})
 	}
-	w.agg.Emit(key, event.Detection{Class: class, Severity: severity, Confidence: 0.9, Actor: event.ClientActor(tx),
-		Endpoint: ep, Evidence: []event.Evidence{ev}, FirstSeen: at, LastSeen: last, Count: 1, Action: "log"}, emit)
+	w.check(tx, host, op, m.Segs, probe || tx.Notes.Attacks != 0)
+}
+
+// find counts one finding of a transaction.
+func (w *worker) find(tx *reassembly.Transaction, host string, op *Op, f *finding) {
+	w.st.record(itemKey{class: f.class, host: host, op: op.ID(), location: f.ev.Location, name: f.ev.Name, reason: f.ev.Value}, op, f, tx)
 }
 
 func specName(s *Spec) string {

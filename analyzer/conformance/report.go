@@ -23,7 +23,8 @@ func (s *State) Report(now time.Time, final bool, out analyzer.EventSink) {
 			return
 		}
 	}
-	eps := s.unmatched()
+	s.reportItems(now, final, out)
+	eps, infra := s.unmatched()
 	for _, e := range eps {
 		id := e.Status + " " + e.Host + " " + e.Method + " " + e.Path
 		s.mu.Lock()
@@ -45,7 +46,7 @@ func (s *State) Report(now time.Time, final bool, out analyzer.EventSink) {
 	}
 	if final {
 		s.mu.Lock()
-		s.diff = s.buildDiff(eps)
+		s.diff = s.buildDiff(eps, infra)
 		s.mu.Unlock()
 	}
 }
@@ -63,7 +64,7 @@ func (s *State) reloadIfChanged() {
 
 // Unmatched is an endpoint template without a documented operation.
 type Unmatched struct {
-	Status      string    `json:"status"` // shadow or undocumented_method
+	Status      string    `json:"status"` // shadow, undocumented_method or infrastructure
 	Host        string    `json:"host"`
 	Method      string    `json:"method"`
 	Path        string    `json:"path"`
@@ -73,34 +74,51 @@ type Unmatched struct {
 	Conformance string    `json:"-"`
 }
 
-// unmatched lists shadow endpoints and undocumented methods: from the
-// catalog (its templates fold slugs and ids) or from the online templates.
-func (s *State) unmatched() []Unmatched {
-	var out []Unmatched
+// unmatched lists shadow endpoints and undocumented methods, and apart
+// from them the infrastructure endpoints (health checks, readiness,
+// metrics) the specs do not document: from the catalog (its templates
+// fold slugs and ids, and probes never make endpoints) or from the online
+// templates.
+func (s *State) unmatched() (out, infra []Unmatched) {
 	if cat, ok := s.lookup(discovery.Name).(*discovery.Catalog); ok && cat != nil {
 		for _, ep := range cat.View().Endpoints {
 			st, calls, first, last := ep.ConformanceStatus()
-			if st == Shadow || st == UndocumentedMethod {
-				out = append(out, Unmatched{Status: st, Host: ep.Host, Method: ep.Method, Path: ep.Path, Calls: calls, First: first, Last: last})
+			if st != Shadow && st != UndocumentedMethod {
+				continue
 			}
+			u := Unmatched{Status: st, Host: ep.Host, Method: ep.Method, Path: ep.Path, Calls: calls, First: first, Last: last}
+			if ep.Kind != "api" {
+				u.Status = Infrastructure
+				infra = append(infra, u)
+				continue
+			}
+			out = append(out, u)
 		}
-		return out
+		return out, infra
 	}
 	s.mu.Lock()
 	for k, a := range s.shadows {
-		out = append(out, Unmatched{Status: k.status, Host: k.host, Method: k.method, Path: k.path, Calls: a.count, First: a.first, Last: a.last})
+		u := Unmatched{Status: k.status, Host: k.host, Method: k.method, Path: k.path, Calls: a.count, First: a.first, Last: a.last}
+		if discovery.IsInfrastructure(k.path) {
+			u.Status = Infrastructure
+			infra = append(infra, u)
+			continue
+		}
+		out = append(out, u)
 	}
 	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Host != out[j].Host {
-			return out[i].Host < out[j].Host
-		}
-		if out[i].Path != out[j].Path {
-			return out[i].Path < out[j].Path
-		}
-		return out[i].Method < out[j].Method
-	})
-	return out
+	for _, l := range [][]Unmatched{out, infra} {
+		sort.Slice(l, func(i, j int) bool {
+			if l[i].Host != l[j].Host {
+				return l[i].Host < l[j].Host
+			}
+			if l[i].Path != l[j].Path {
+				return l[i].Path < l[j].Path
+			}
+			return l[i].Method < l[j].Method
+		})
+	}
+	return out, infra
 }
 
 func hashString(s string) string {
@@ -135,15 +153,22 @@ type Diff struct {
 	UndocumentedMethods []Unmatched `json:"undocumented_methods"`
 	Zombies             []*Item     `json:"zombie_endpoints"`
 	Parameters          []*Item     `json:"undocumented_parameters"`
+	Fields              []*Item     `json:"undocumented_fields"`
 	Headers             []*Item     `json:"undocumented_headers"`
 	Statuses            []*Item     `json:"undocumented_statuses"`
 	SchemaViolations    []*Item     `json:"schema_violations"`
 	NeverSeen           []string    `json:"documented_never_seen"`
+	// Infrastructure lists health checks, readiness and metrics endpoints
+	// the specs do not document: labelled, not differences.
+	Infrastructure []Unmatched `json:"infrastructure_endpoints"`
+	// Dropped counts findings not kept (analyzers.conformance.max_tracked).
+	Dropped uint64 `json:"dropped_findings"`
 }
 
-// Differences counts the findings (everything but never-seen operations).
+// Differences counts the findings (everything but never-seen operations
+// and infrastructure endpoints).
 func (d *Diff) Differences() int {
-	return len(d.Shadow) + len(d.UndocumentedMethods) + len(d.Zombies) + len(d.Parameters) + len(d.Headers) + len(d.Statuses) + len(d.SchemaViolations)
+	return len(d.Shadow) + len(d.UndocumentedMethods) + len(d.Zombies) + len(d.Parameters) + len(d.Fields) + len(d.Headers) + len(d.Statuses) + len(d.SchemaViolations)
 }
 
 // Diff returns the report prepared by the final Report (nil before).
@@ -153,8 +178,8 @@ func (s *State) Diff() *Diff {
 	return s.diff
 }
 
-func (s *State) buildDiff(eps []Unmatched) *Diff {
-	d := &Diff{Shadow: []Unmatched{}, UndocumentedMethods: []Unmatched{}, SkippedSpecs: []string{}}
+func (s *State) buildDiff(eps, infra []Unmatched) *Diff {
+	d := &Diff{Shadow: []Unmatched{}, UndocumentedMethods: []Unmatched{}, SkippedSpecs: []string{}, Infrastructure: append([]Unmatched{}, infra...), Dropped: s.dropped}
 	r := s.router.Load()
 	for _, sp := range r.Specs {
 		d.Specs = append(d.Specs, SpecInfo{File: sp.File, Title: sp.Title, Version: sp.Version, Bindings: sp.Bindings, Operations: len(sp.Ops)})
@@ -175,19 +200,23 @@ func (s *State) buildDiff(eps []Unmatched) *Diff {
 	}
 	sort.Slice(items, func(i, j int) bool {
 		a, b := items[i], items[j]
-		for _, p := range [...][2]string{{a.Op, b.Op}, {a.Class, b.Class}, {a.Location, b.Location}, {a.Name, b.Name}, {a.Reason, b.Reason}} {
+		for _, p := range [...][2]string{{a.Op, b.Op}, {a.Class, b.Class}, {a.Host, b.Host}, {a.Location, b.Location}, {a.Name, b.Name}, {a.Reason, b.Reason}} {
 			if p[0] != p[1] {
 				return p[0] < p[1]
 			}
 		}
 		return false
 	})
-	d.Zombies, d.Parameters, d.Headers, d.Statuses, d.SchemaViolations = []*Item{}, []*Item{}, []*Item{}, []*Item{}, []*Item{}
+	d.Zombies, d.Parameters, d.Fields, d.Headers, d.Statuses, d.SchemaViolations = []*Item{}, []*Item{}, []*Item{}, []*Item{}, []*Item{}, []*Item{}
 	for _, it := range items {
 		switch it.Class {
 		case "zombie_endpoint":
 			d.Zombies = append(d.Zombies, it)
 		case "undocumented_parameter":
+			if it.Location == "body" || it.Location == "response_body" {
+				d.Fields = append(d.Fields, it)
+				continue
+			}
 			d.Parameters = append(d.Parameters, it)
 		case "undocumented_header":
 			d.Headers = append(d.Headers, it)

@@ -20,6 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // Spec is one published API description, bound to hosts and base paths.
@@ -56,6 +58,11 @@ type Op struct {
 	statuses   map[int]bool
 	ranges     [6]bool // 1XX..5XX
 	hasDefault bool
+	// version is the API version segment of Path ("" without one).
+	version string
+	// verParam is its version header or query parameter, if it has one
+	// with documented values.
+	verParam *versionParam
 	// Calls counts transactions matched to the operation (all workers).
 	Calls atomic.Uint64
 	// validated counts schema validations (sampling).
@@ -225,6 +232,9 @@ func newOp(s *Spec, method, path string, item *openapi3.PathItem, op *openapi3.O
 			if pr == nil || pr.Value == nil {
 				continue
 			}
+			if vp := newVersionParam(pr.Value); vp != nil {
+				o.verParam = vp
+			}
 			switch p := pr.Value; p.In {
 			case "query":
 				o.query[p.Name] = true
@@ -339,4 +349,77 @@ func isSep(r rune) bool { return r == '.' || r == '-' || r == '_' || r == 'v' }
 func (s *Spec) changed() bool {
 	st, err := os.Stat(s.File)
 	return err == nil && !st.ModTime().Equal(s.mtime)
+}
+
+// versionParam is an operation's API version header or query parameter
+// (api-version, Accept-Version, Stripe-Version, ...) with the values the
+// spec documents.
+type versionParam struct {
+	in, name string // name lower case for headers
+	newest   string
+}
+
+// newVersionParam returns the version parameter p is, or nil.
+func newVersionParam(p *openapi3.Parameter) *versionParam {
+	name := strings.ToLower(p.Name)
+	if p.In != "header" && p.In != "query" || !(name == "version" || strings.HasSuffix(name, "-version") || strings.HasSuffix(name, "_version")) {
+		return nil
+	}
+	if p.Schema == nil || p.Schema.Value == nil {
+		return nil
+	}
+	s := p.Schema.Value
+	var vals []string
+	for _, e := range s.Enum {
+		if v, ok := e.(string); ok {
+			vals = append(vals, v)
+		}
+	}
+	if d, ok := s.Default.(string); ok {
+		vals = append(vals, d)
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	vp := &versionParam{in: p.In, name: p.Name}
+	if p.In == "header" {
+		vp.name = name
+	}
+	for _, v := range vals {
+		if vp.newest == "" || versionLess(vp.newest, v) {
+			vp.newest = v
+		}
+	}
+	return vp
+}
+
+// versionParam returns the version a request asks for when it is older
+// than the newest the operation documents, with that newest ("name:
+// value"); "" otherwise.
+func (o *Op) versionParam(req *http1.Request) (old, newest string) {
+	vp := o.verParam
+	if vp == nil {
+		return "", ""
+	}
+	v := ""
+	if vp.in == "header" {
+		for i := range req.Headers {
+			if strings.EqualFold(req.Headers[i].Name, vp.name) {
+				v = strings.TrimSpace(req.Headers[i].Value)
+				break
+			}
+		}
+	} else {
+		for q := req.Query; q != "" && v == ""; {
+			var kv string
+			kv, q, _ = strings.Cut(q, "&")
+			if k, val, _ := strings.Cut(kv, "="); k == vp.name {
+				v = unescape(val)
+			}
+		}
+	}
+	if v == "" || !versionLess(v, vp.newest) {
+		return "", ""
+	}
+	return boundedName(v), vp.name + ": " + vp.newest
 }

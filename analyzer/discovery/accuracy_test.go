@@ -30,7 +30,7 @@ var accuracySpecs = []specCase{
 
 // noise adds what production traffic carries besides the API: a scanner
 // spraying random paths (404), static assets and health probes.
-func noise(rng *rand.Rand, host string, at time.Time, i int) *reassembly.Transaction {
+func noiseTx(rng *rand.Rand, host string, at time.Time, i int) *reassembly.Transaction {
 	req := &http1.Request{Method: "GET", Host: host, Start: at, End: at}
 	resp := &http1.Response{Status: 404, Start: at, End: at}
 	switch i % 3 {
@@ -83,7 +83,7 @@ func TestTemplateAccuracy(t *testing.T) {
 					tx, _ := g.Next()
 					obs[i%workers].Analyze(tx, nil)
 					if i%10 == 0 {
-						obs[0].Analyze(noise(rng, sc.host, tx.Request.Start, i/10), nil)
+						obs[0].Analyze(noiseTx(rng, sc.host, tx.Request.Start, i/10), nil)
 					}
 				}
 				v := cat.View()

@@ -15,9 +15,16 @@ const Name = "discovery"
 
 // Config is the `analyzers.discovery` section.
 type Config struct {
-	// MaxHosts bounds the hosts (and API versions) each worker tracks.
+	// MaxEndpoints is the catalog's endpoint budget, all hosts together:
+	// past it the least valuable endpoint is evicted (only errors, then
+	// fewest calls, then idle longest). Path positions are bounded to four
+	// per endpoint.
+	MaxEndpoints int `yaml:"max_endpoints"`
+	// MaxHosts bounds the hosts (and API versions) of the catalog; past it
+	// the host with the fewest calls of a sample is evicted.
 	MaxHosts int `yaml:"max_hosts"`
-	// MaxEndpointsPerHost bounds the (path, method) entries per host.
+	// MaxEndpointsPerHost bounds the (path, method) entries per host
+	// (eviction within the host).
 	MaxEndpointsPerHost int `yaml:"max_endpoints_per_host"`
 	// MaxNodesPerHost bounds the path positions stored per host.
 	MaxNodesPerHost int `yaml:"max_nodes_per_host"`
@@ -30,7 +37,8 @@ type Config struct {
 	FoldMinDistinct int     `yaml:"fold_min_distinct"`
 	FoldRatio       float64 `yaml:"fold_ratio"`
 	// FoldMaxLiterals: this many distinct literal segments under one
-	// position always fold.
+	// position always fold (in the catalog itself: later values cost no
+	// memory).
 	FoldMaxLiterals int `yaml:"fold_max_literals"`
 	// SchemaSamples JSON bodies per endpoint are inferred, then one call
 	// in SchemaSampleEvery.
@@ -52,7 +60,7 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() *Config {
 	return &Config{
-		MaxHosts: 1000, MaxEndpointsPerHost: 2000, MaxNodesPerHost: 20000, MaxLiteralsPerNode: 256,
+		MaxEndpoints: 50000, MaxHosts: 2000, MaxEndpointsPerHost: 20000, MaxNodesPerHost: 80000, MaxLiteralsPerNode: 256,
 		FoldMinDistinct: 8, FoldRatio: 0.1, FoldMaxLiterals: 64,
 		SchemaSamples: 32, SchemaSampleEvery: 64,
 		ReportInterval: 30 * time.Second,
@@ -68,6 +76,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must be positive, not %d", name, v))
 		}
 	}
+	pos("max_endpoints", c.MaxEndpoints)
 	pos("max_hosts", c.MaxHosts)
 	pos("max_endpoints_per_host", c.MaxEndpointsPerHost)
 	pos("max_nodes_per_host", c.MaxNodesPerHost)
@@ -87,16 +96,16 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Catalog is the discovery state shared by the workers: one trie per
-// worker (each behind its own mutex, so workers never contend) merged on
-// demand into a View.
+// Catalog is the discovery state: one trie of every host, updated by one
+// goroutine at a time (mu), in the order transactions are handed to it.
+// Views derive templates from it on demand.
 type Catalog struct {
 	cfg    *Config
 	sensor string
 	geo    *geoDB
 
 	mu       sync.Mutex
-	tries    []*trie
+	t        *trie
 	decorate func(*EndpointJSON)
 
 	// reporting (one goroutine at a time, see analyzer.Reporter)
@@ -107,7 +116,7 @@ type Catalog struct {
 
 // NewCatalog returns an empty catalog.
 func NewCatalog(cfg *Config, sensor string) *Catalog {
-	return &Catalog{cfg: cfg, sensor: sensor, emitted: map[string]uint64{}}
+	return &Catalog{cfg: cfg, sensor: sensor, emitted: map[string]uint64{}, t: newTrie(cfg, nil)}
 }
 
 // OpenCatalog is NewCatalog with the configured GeoIP/ASN databases open.
@@ -118,6 +127,7 @@ func OpenCatalog(cfg *Config, sensor string) (*Catalog, error) {
 		return nil, err
 	}
 	c.geo = g
+	c.t.geo = g
 	return c, nil
 }
 
@@ -129,28 +139,30 @@ func (c *Catalog) SetDecorator(fn func(*EndpointJSON)) {
 	c.mu.Unlock()
 }
 
-// Observer returns a new worker's part of the catalog.
-func (c *Catalog) Observer() *Observer {
-	t := newTrie(c.cfg, c.geo)
-	c.mu.Lock()
-	c.tries = append(c.tries, t)
-	c.mu.Unlock()
-	return &Observer{t: t}
-}
+// Observer returns a worker's instance of the analyzer: it records into
+// the one catalog.
+func (c *Catalog) Observer() *Observer { return &Observer{c: c} }
 
 // Observer is one worker's instance of the analyzer.
 type Observer struct {
-	t *trie
+	c *Catalog
 }
 
 // Name implements analyzer.Analyzer.
 func (o *Observer) Name() string { return Name }
 
-// Analyze records tx in the worker's trie.
-func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
-	o.t.mu.Lock()
-	o.t.add(tx)
-	o.t.mu.Unlock()
+// Analyze records tx in the catalog.
+func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) { o.c.Observe(tx) }
+
+// Observe records one transaction: an API call on its endpoint, or a
+// probe on the nearest one. Calls are serialised: the catalog's decisions
+// (folding, eviction, where a probe is counted) follow the order of the
+// calls, so one goroutine feeding it in capture order gets the same
+// catalog every run.
+func (c *Catalog) Observe(tx *reassembly.Transaction) {
+	c.mu.Lock()
+	c.t.add(tx)
+	c.mu.Unlock()
 }
 
 // Report emits endpoint events: for new and changed endpoints every
@@ -166,7 +178,9 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 	if final && !now.IsZero() && now.After(v.Time) {
 		v.Time = now
 	}
+	live := map[string]bool{}
 	for _, ep := range v.Endpoints {
+		live[ep.ID] = true
 		j := ep.JSON(v.Time)
 		sig := j.signature()
 		change := "final"
@@ -184,6 +198,11 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 		}
 		j.Change = change
 		out.Event("endpoint", ep.ID, c.encode(j, v.Time))
+	}
+	for id := range c.emitted {
+		if !live[id] {
+			delete(c.emitted, id) // evicted or folded away: no memory for it
+		}
 	}
 }
 

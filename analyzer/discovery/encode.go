@@ -1,8 +1,11 @@
 package discovery
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -60,8 +63,23 @@ type EndpointJSON struct {
 	// Abuse counts calls by actors the behaviour analyzer had detected,
 	// by class, in the detection's window.
 	Abuse map[string]uint64 `json:"abuse,omitempty"`
+	// Probes counts the probes counted on the endpoint: requests aimed at
+	// it, or at a path near it, that carried payload syntax in the path,
+	// that the attack analyzer flagged without them calling an existing
+	// endpoint, or that came from scanners and got only errors. They are
+	// not calls and made no endpoint.
+	Probes *ProbesJSON `json:"probes,omitempty"`
 	// Risk is filled by the risk analyzer when it runs.
 	Risk any `json:"risk,omitempty"`
+}
+
+// ProbesJSON counts probes by class (the attack analyzer's class, or the
+// payload syntax found: sqli, xss, path_traversal, cmd_injection,
+// log4shell, ssti, evasion, payload, scanner, method).
+type ProbesJSON struct {
+	Count    uint64            `json:"count"`
+	Classes  map[string]uint64 `json:"classes"`
+	LastSeen string            `json:"last_seen,omitempty"`
 }
 
 // ConformanceJSON is how the endpoint's calls matched the published specs
@@ -153,116 +171,144 @@ type HourJSON struct {
 
 // JSON renders the endpoint (without the event envelope).
 func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
-	st := ep.st
 	j := &EndpointJSON{
 		ID: ep.ID, Host: ep.Host, Version: ep.Version, Method: ep.Method, Path: ep.Path, Kind: ep.Kind,
-		Calls: st.calls, SensitiveData: []SensitiveJSON{}, Params: []ParamJSON{},
+		SensitiveData: []SensitiveJSON{}, Params: []ParamJSON{},
 	}
-	for _, in := range []struct {
-		name string
-		m    map[string]uint64
-	}{{"request", st.sensReq}, {"response", st.sensResp}} {
-		for _, t := range event.SensitiveTypes {
-			if n := in.m[t]; n > 0 {
-				j.SensitiveData = append(j.SensitiveData, SensitiveJSON{Type: t, In: in.name, Calls: n})
-			}
-		}
-	}
-	for _, p := range ep.PathParams {
-		j.Params = append(j.Params, ParamJSON{Name: p.Name, In: "path", Type: p.Type, Format: p.Format, Count: st.calls, Presence: 1})
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.query)) {
-		p := st.query[k]
-		typ, format := p.typ()
-		j.Params = append(j.Params, ParamJSON{Name: k, In: "query", Type: typ, Format: format, Count: p.count, Presence: ratio(p.count, st.calls)})
-	}
-	j.Headers = st.headers
-	j.RequestContentTypes = st.reqCT
-	j.ResponseContentTypes = st.respCT
-	if st.reqSchema != nil && st.reqSchema.root.types != 0 {
-		j.RequestSchema = st.reqSchema.root.JSONSchema()
-	}
-	for _, code := range slices.Sorted(maps.Keys(st.respSchema)) {
-		if s := st.respSchema[code]; s.root.types != 0 {
-			if j.ResponseSchemas == nil {
-				j.ResponseSchemas = map[string]map[string]any{}
-			}
-			j.ResponseSchemas[statusKey(code)] = s.root.JSONSchema()
-		}
-	}
-	j.StatusCodes = map[string]uint64{}
-	for code, n := range st.status {
-		j.StatusCodes[statusKey(code)] = n
-	}
-	j.Auth.Types = map[string]uint64{}
-	for i, n := range st.auth {
-		if n > 0 {
-			j.Auth.Types[authNames[i]] = n
-		}
-	}
-	j.Auth.JWTAlgs, j.Auth.JWTIssuers, j.Auth.KeyNames = slices.Sorted(maps.Keys(st.jwtAlgs)), slices.Sorted(maps.Keys(st.jwtIss)), slices.Sorted(maps.Keys(st.keyNames))
-	j.Consumers = ConsumersJSON{IPs: st.ips.count(), Users: st.users.count()}
-	if len(st.countries)+len(st.networks) > 0 {
-		j.Origins = &OriginsJSON{Countries: st.countries, Networks: st.networks}
-	}
-	j.FirstSeen = st.first.UTC().Format(time.RFC3339Nano)
-	j.LastSeen = st.last.UTC().Format(time.RFC3339Nano)
-	if span := st.last.Sub(st.first); span >= time.Second {
-		j.RatePerMinute = roundTo(float64(st.calls)/span.Minutes(), 3)
-	}
-	j.LatencyMS = LatencyJSON{P50: st.lat.quantile(0.5), P95: st.lat.quantile(0.95), P99: st.lat.quantile(0.99)}
-	j.Bytes = BytesJSON{Request: st.reqBytes, Response: st.respBytes}
-	j.Transport = TransportJSON{Plaintext: st.calls, HTTP2: st.h2, GRPC: st.grpcCalls}
-	j.GRPC = st.grpc.json()
-	c := st.comp
-	j.Completeness = CompletenessJSON{Whole: c.whole, Gap: c.gap, Truncated: c.truncated, NoResponse: c.noResponse, ParseError: c.parseError, Ratio: roundTo(ratio(c.whole, st.calls), 4)}
-	if len(st.conf) > 0 {
-		status, _, _, _ := ep.ConformanceStatus()
-		j.Conformance = &ConformanceJSON{Status: status, Calls: st.conf, Violations: map[string]uint64{}}
-		for i, name := range vocab.Violations {
-			if n := st.violations[i]; n > 0 {
-				j.Conformance.Violations[name] = n
-			}
-		}
-	}
-	for i, n := range st.attacks {
-		if n > 0 && i < len(vocab.AttackClasses) {
-			if j.Attacks == nil {
-				j.Attacks = map[string]uint64{}
-			}
-			j.Attacks[vocab.AttackClasses[i]] = n
-		}
-	}
-	j.Succeeded = st.succeeded
-	for i, n := range st.abuse {
-		if n > 0 && i < len(vocab.AbuseClasses) {
-			if j.Abuse == nil {
-				j.Abuse = map[string]uint64{}
-			}
-			j.Abuse[vocab.AbuseClasses[i]] = n
-		}
-	}
-	for i, n := range st.misconfig {
-		if n > 0 && i < len(vocab.Misconfigs) {
-			if j.Misconfig == nil {
-				j.Misconfig = map[string]uint64{}
-			}
-			j.Misconfig[vocab.Misconfigs[i]] = n
-		}
-	}
-	hours := make([]int64, 0, len(st.hours))
-	for h := range st.hours {
-		hours = append(hours, h)
-	}
-	sort.Slice(hours, func(a, b int) bool { return hours[a] < hours[b] })
-	j.Usage = make([]HourJSON, 0, len(hours))
-	for _, h := range hours {
-		j.Usage = append(j.Usage, HourJSON{Hour: time.Unix(h*3600, 0).UTC().Format(time.RFC3339), Calls: st.hours[h]})
-	}
+	ep.with(func(st *epStats) { st.render(j, ep.PathParams, ep.names) })
 	if ep.decorate != nil {
 		ep.decorate(j)
 	}
 	return j
+}
+
+// render fills j from the statistics (names resolves interned ids).
+func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
+	t := st.t
+	j.Calls = st.calls
+	for _, table := range []struct {
+		id   int
+		name string
+	}{{tSensReq, "request"}, {tSensResp, "response"}} {
+		t.each(table.id, func(k uint32, n uint64) {
+			j.SensitiveData = append(j.SensitiveData, SensitiveJSON{Type: sensitiveName(k), In: table.name, Calls: n})
+		})
+	}
+	for _, p := range pathParams {
+		j.Params = append(j.Params, ParamJSON{Name: p.Name, In: "path", Type: p.Type, Format: p.Format, Count: st.calls, Presence: 1})
+	}
+	for i := range st.query {
+		p := &st.query[i]
+		typ, format := p.typ()
+		j.Params = append(j.Params, ParamJSON{Name: p.name, In: "query", Type: typ, Format: format, Count: p.count, Presence: ratio(p.count, st.calls)})
+	}
+	named := func(table int) map[string]uint64 {
+		var m map[string]uint64
+		t.each(table, func(k uint32, n uint64) {
+			if m == nil {
+				m = map[string]uint64{}
+			}
+			m[in.name(k)] += n
+		})
+		return m
+	}
+	j.Headers = named(tHeader)
+	j.RequestContentTypes = named(tReqCT)
+	j.ResponseContentTypes = named(tRespCT)
+	if st.reqSchema != nil && st.reqSchema.root.types != 0 {
+		j.RequestSchema = st.reqSchema.root.JSONSchema()
+	}
+	for _, ss := range st.respSchema {
+		if ss.t.root.types != 0 {
+			if j.ResponseSchemas == nil {
+				j.ResponseSchemas = map[string]map[string]any{}
+			}
+			j.ResponseSchemas[statusKey(ss.status)] = ss.t.root.JSONSchema()
+		}
+	}
+	j.StatusCodes = map[string]uint64{}
+	t.each(tStatus, func(k uint32, n uint64) { j.StatusCodes[statusKey(int(k))] = n })
+	j.Auth.Types = map[string]uint64{}
+	t.each(tAuth, func(k uint32, n uint64) {
+		if int(k) < len(authNames) {
+			j.Auth.Types[authNames[k]] = n
+		}
+	})
+	sortedNames := func(table int) []string {
+		var out []string
+		t.each(table, func(k uint32, _ uint64) { out = append(out, in.name(k)) })
+		sort.Strings(out)
+		return out
+	}
+	j.Auth.JWTAlgs, j.Auth.JWTIssuers, j.Auth.KeyNames = sortedNames(tJWTAlg), sortedNames(tJWTIss), sortedNames(tKeyName)
+	j.Consumers = ConsumersJSON{IPs: st.ips.count(), Users: st.users.count()}
+	if countries, networks := named(tCountry), named(tNetwork); len(countries)+len(networks) > 0 {
+		j.Origins = &OriginsJSON{Countries: countries, Networks: networks}
+	}
+	j.FirstSeen = time.Unix(0, st.first).UTC().Format(time.RFC3339Nano)
+	j.LastSeen = time.Unix(0, st.last).UTC().Format(time.RFC3339Nano)
+	if span := time.Duration(st.last - st.first); span >= time.Second {
+		j.RatePerMinute = roundTo(float64(st.calls)/span.Minutes(), 3)
+	}
+	j.LatencyMS = LatencyJSON{P50: latQuantile(t, 0.5), P95: latQuantile(t, 0.95), P99: latQuantile(t, 0.99)}
+	j.Bytes = BytesJSON{Request: st.reqBytes, Response: st.respBytes}
+	j.Transport = TransportJSON{Plaintext: st.calls}
+	st.renderGRPC(j, in)
+	c := CompletenessJSON{Gap: t.get(tComp, compGap), Truncated: t.get(tComp, compTruncated), NoResponse: t.get(tComp, compNoResponse), ParseError: t.get(tComp, compParseError)}
+	if other := c.Gap + c.Truncated + c.NoResponse + c.ParseError; other <= st.calls {
+		c.Whole = st.calls - other
+	}
+	c.Ratio = roundTo(ratio(c.Whole, st.calls), 4)
+	j.Completeness = c
+	if t.tableLen(tConf) > 0 {
+		conf := &ConformanceJSON{Calls: map[string]uint64{}, Violations: map[string]uint64{}}
+		var best uint64
+		t.each(tConf, func(k uint32, n uint64) {
+			if int(k) < len(confNames) {
+				conf.Calls[confNames[k]] = n
+				if n > best {
+					conf.Status, best = confNames[k], n
+				}
+			}
+		})
+		t.each(tViolation, func(k uint32, n uint64) {
+			if int(k) < len(vocab.Violations) {
+				conf.Violations[vocab.Violations[k]] = n
+			}
+		})
+		j.Conformance = conf
+	}
+	bitNames := func(table int, names []string) map[string]uint64 {
+		var m map[string]uint64
+		t.each(table, func(k uint32, n uint64) {
+			if int(k) < len(names) {
+				if m == nil {
+					m = map[string]uint64{}
+				}
+				m[names[k]] = n
+			}
+		})
+		return m
+	}
+	j.Attacks = bitNames(tAttack, vocab.AttackClasses)
+	j.Succeeded = t.get(tMisc, miscSucceeded)
+	j.Abuse = bitNames(tAbuse, vocab.AbuseClasses)
+	j.Misconfig = bitNames(tMisconfig, vocab.Misconfigs)
+	if t.tableLen(tProbe) > 0 {
+		p := &ProbesJSON{Classes: map[string]uint64{}}
+		t.each(tProbe, func(k uint32, n uint64) {
+			p.Count += n
+			p.Classes[probeKeyName(k)] += n
+		})
+		if st.probeLast != 0 {
+			p.LastSeen = time.Unix(0, st.probeLast).UTC().Format(time.RFC3339Nano)
+		}
+		j.Probes = p
+	}
+	j.Usage = make([]HourJSON, 0, t.tableLen(tHour))
+	t.each(tHour, func(k uint32, n uint64) {
+		j.Usage = append(j.Usage, HourJSON{Hour: hourTime(k).Format(time.RFC3339), Calls: n})
+	})
 }
 
 func statusKey(code int) string {
@@ -369,37 +415,80 @@ type CatalogJSON struct {
 	Hosts        []HostJSON      `json:"hosts"`
 	Endpoints    []*EndpointJSON `json:"endpoints"`
 	HostsDropped uint64          `json:"hosts_dropped"`
+	HostsEvicted uint64          `json:"hosts_evicted"`
+	HostProbes   uint64          `json:"host_probes"`
 	Unattributed uint64          `json:"unattributed_responses"`
+	Budget       int             `json:"endpoint_budget"`
+	Evicted      uint64          `json:"evicted_endpoints"`
+	EvictedCalls uint64          `json:"evicted_calls"`
 }
 
 // HostJSON is a host's line of the catalog.
 type HostJSON struct {
-	Host      string `json:"host"`
-	Version   string `json:"version,omitempty"`
-	Calls     uint64 `json:"calls"`
-	Endpoints int    `json:"endpoints"`
-	Static    uint64 `json:"static"`
-	Noise     uint64 `json:"noise"`
-	Folded    uint64 `json:"folded"`
-	Dropped   uint64 `json:"dropped"`
+	Host         string            `json:"host"`
+	Version      string            `json:"version,omitempty"`
+	Calls        uint64            `json:"calls"`
+	Endpoints    int               `json:"endpoints"`
+	Static       uint64            `json:"static"`
+	Noise        uint64            `json:"noise"`
+	Folded       uint64            `json:"folded"`
+	Dropped      uint64            `json:"dropped"`
+	Evicted      uint64            `json:"evicted"`
+	EvictedCalls uint64            `json:"evicted_calls"`
+	Probes       uint64            `json:"probes"`
+	ProbeClasses map[string]uint64 `json:"probe_classes,omitempty"`
 }
 
-// CatalogJSON renders the whole view (indented JSON).
+// JSON renders the whole view (indented JSON): `apitap catalog --format
+// json`.
 func (v *View) JSON(sensor string) []byte {
-	doc := CatalogJSON{Schema: event.SchemaVersion, Type: "catalog", Time: v.Time.UTC().Format(time.RFC3339Nano), Sensor: sensor,
-		Hosts: []HostJSON{}, Endpoints: []*EndpointJSON{}, HostsDropped: v.HostsDropped, Unattributed: v.Unattributed}
-	for _, h := range v.Hosts {
-		doc.Hosts = append(doc.Hosts, HostJSON{Host: h.Host, Version: h.Version, Calls: h.Calls, Endpoints: h.Endpoints, Static: h.Static, Noise: h.Noise, Folded: h.Folded, Dropped: h.Dropped})
-	}
-	for _, ep := range v.Endpoints {
-		doc.Endpoints = append(doc.Endpoints, ep.JSON(v.Time))
-	}
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
+	v.WriteJSON(&b, sensor)
+	return b.Bytes()
+}
+
+// WriteJSON writes the whole view as indented JSON, one endpoint at a time
+// (a big catalog is never held as one document in memory).
+func (v *View) WriteJSON(w io.Writer, sensor string) error {
+	doc := CatalogJSON{Schema: event.SchemaVersion, Type: "catalog", Time: v.Time.UTC().Format(time.RFC3339Nano), Sensor: sensor,
+		Hosts: []HostJSON{}, Endpoints: []*EndpointJSON{}, HostsDropped: v.HostsDropped, HostsEvicted: v.HostsEvicted, HostProbes: v.HostProbes,
+		Unattributed: v.Unattributed, Budget: v.Budget, Evicted: v.Evicted, EvictedCalls: v.EvictedCalls}
+	for _, h := range v.Hosts {
+		doc.Hosts = append(doc.Hosts, HostJSON{Host: h.Host, Version: h.Version, Calls: h.Calls, Endpoints: h.Endpoints, Static: h.Static, Noise: h.Noise,
+			Folded: h.Folded, Dropped: h.Dropped, Evicted: h.Evicted, EvictedCalls: h.EvictedCalls, Probes: h.Probes, ProbeClasses: h.ProbeClasses})
+	}
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(doc); err != nil {
-		panic("discovery: encode catalog: " + err.Error())
+		return fmt.Errorf("encode catalog: %w", err)
 	}
-	return b.Bytes()
+	const mark = `"endpoints": []`
+	before, after, _ := bytes.Cut(head.Bytes(), []byte(mark))
+	bw := bufio.NewWriter(w)
+	bw.Write(before)
+	if len(v.Endpoints) == 0 {
+		bw.WriteString(mark)
+	} else {
+		bw.WriteString(`"endpoints": [`)
+		var one bytes.Buffer
+		for i, ep := range v.Endpoints {
+			one.Reset()
+			e := json.NewEncoder(&one)
+			e.SetEscapeHTML(false)
+			e.SetIndent("    ", "  ")
+			if err := e.Encode(ep.JSON(v.Time)); err != nil {
+				return fmt.Errorf("encode endpoint: %w", err)
+			}
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			bw.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		}
+		bw.WriteString("\n  ]")
+	}
+	bw.Write(after)
+	return bw.Flush()
 }

@@ -1,8 +1,6 @@
 package discovery
 
 import (
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/apitap/apitap/reassembly"
@@ -19,15 +17,8 @@ import (
 // application/grpc, the service as its tag and an x-grpc extension
 // (service, method, streaming kind).
 
-// grpcStats is what the catalog knows of one gRPC method.
-type grpcStats struct {
-	service, method string
-	kinds           [len(grpc.KindNames)]uint64 // calls by streaming kind
-	fromSchema      uint64                      // calls whose kind came from the descriptor set
-	reqMsgs         uint64
-	respMsgs        uint64
-	status          map[string]uint64 // calls by status name ("none": no status seen)
-}
+// maxGRPCStatus bounds the gRPC status codes counted per endpoint.
+const maxGRPCStatus = 20
 
 // GRPCJSON is the gRPC side of an endpoint.
 type GRPCJSON struct {
@@ -43,60 +34,75 @@ type GRPCJSON struct {
 	Status           map[string]uint64 `json:"status"`
 }
 
-// addGRPC records the gRPC side of a call.
-func (e *epStats) addGRPC(c *grpc.Call) {
-	g := e.grpc
-	if g == nil {
-		g = &grpcStats{service: c.Service, method: c.Method}
-		e.grpc = g
-	}
-	g.kinds[c.Kind&3]++
-	if c.KindFromSchema {
-		g.fromSchema++
-	}
-	g.reqMsgs += uint64(c.RequestMessages)
-	g.respMsgs += uint64(c.ResponseMessages)
-	name := grpc.StatusName(c.Status)
-	if name == "" {
-		name = "none"
-	}
-	var cut uint64
-	countIn(&g.status, name, 1, 20, &cut)
-}
-
-func (e *epStats) mergeGRPC(o *epStats) {
-	if o.grpc == nil {
+// recordH2 counts what an HTTP/2 stream adds to an endpoint's call: the
+// transport, and the gRPC side of a gRPC call (kind, messages, status,
+// service and method names).
+func (t *trie) recordH2(ep *epStats, tx *reassembly.Transaction) {
+	if tx.H2 == nil {
 		return
 	}
-	if e.grpc == nil {
-		e.grpc = &grpcStats{service: o.grpc.service, method: o.grpc.method}
+	ep.t.add(tMisc, miscH2, 1, 0)
+	c := tx.H2.GRPC
+	if c == nil {
+		return
 	}
-	g, og := e.grpc, o.grpc
-	for i, n := range og.kinds {
-		g.kinds[i] += n
+	ep.t.add(tMisc, miscGRPC, 1, 0)
+	ep.t.add(tGRPCKind, uint32(c.Kind&3), 1, 0)
+	if c.KindFromSchema {
+		ep.t.add(tMisc, miscGRPCSchema, 1, 0)
 	}
-	g.fromSchema += og.fromSchema
-	g.reqMsgs += og.reqMsgs
-	g.respMsgs += og.respMsgs
-	mergeCounts(&g.status, og.status, 20, &e.cut)
+	if c.RequestMessages > 0 {
+		ep.t.add(tMisc, miscGRPCReqMsgs, uint64(c.RequestMessages), 0)
+	}
+	if c.ResponseMessages > 0 {
+		ep.t.add(tMisc, miscGRPCRespMsgs, uint64(c.ResponseMessages), 0)
+	}
+	ep.count(tGRPCStatus, uint32(min(max(c.Status+1, 0), tallyKeyMask)), 1)
+	if c.Service != "" {
+		ep.count(tGRPCService, t.names.id(c.Service), 1)
+	}
+	if c.Method != "" {
+		ep.count(tGRPCMethod, t.names.id(c.Method), 1)
+	}
 }
 
-func (g *grpcStats) json() *GRPCJSON {
-	if g == nil {
-		return nil
+// renderGRPC fills the gRPC side of an endpoint (nil when none of its
+// calls was gRPC).
+func (st *epStats) renderGRPC(j *EndpointJSON, in *names) {
+	t := st.t
+	j.Transport.HTTP2 = t.get(tMisc, miscH2)
+	j.Transport.GRPC = t.get(tMisc, miscGRPC)
+	if j.Transport.GRPC == 0 {
+		return
 	}
-	k := 0
-	for i, n := range g.kinds {
-		if n > g.kinds[k] {
-			k = i
+	// the busiest kind and names (a folded sibling may add others)
+	busiest := func(table int) (key uint32, ok bool) {
+		var best uint64
+		t.each(table, func(k uint32, n uint64) {
+			if n > best {
+				key, best, ok = k, n, true
+			}
+		})
+		return
+	}
+	g := &GRPCJSON{KindFromSchema: t.get(tMisc, miscGRPCSchema) > 0, RequestMessages: t.get(tMisc, miscGRPCReqMsgs),
+		ResponseMessages: t.get(tMisc, miscGRPCRespMsgs), Status: map[string]uint64{}}
+	k, _ := busiest(tGRPCKind)
+	g.Kind = grpc.KindNames[k&3]
+	if k, ok := busiest(tGRPCService); ok {
+		g.Service = in.name(k)
+	}
+	if k, ok := busiest(tGRPCMethod); ok {
+		g.Method = in.name(k)
+	}
+	t.each(tGRPCStatus, func(k uint32, n uint64) {
+		name := "none"
+		if k > 0 {
+			name = grpc.StatusName(int(k) - 1)
 		}
-	}
-	j := &GRPCJSON{Service: g.service, Method: g.method, Kind: grpc.KindNames[k], KindFromSchema: g.fromSchema > 0,
-		RequestMessages: g.reqMsgs, ResponseMessages: g.respMsgs, Status: map[string]uint64{}}
-	for _, s := range slices.Sorted(maps.Keys(g.status)) {
-		j.Status[s] = g.status[s]
-	}
-	return j
+		g.Status[name] += n
+	})
+	j.GRPC = g
 }
 
 // grpcShaped reports whether a path looks like a gRPC method,

@@ -51,10 +51,40 @@ const (
 type schemaNode struct {
 	types   uint8
 	formats uint8
-	seen    uint32 // samples in which this node was present
-	objects uint32 // samples in which it was an object (for required ratios)
-	props   map[string]*schemaNode
+	seen    uint32       // samples in which this node was present
+	objects uint32       // samples in which it was an object (for required ratios)
+	props   []schemaProp // sorted by name
 	items   *schemaNode
+}
+
+// schemaProp is one property of an object node; names are interned (the
+// same property names recur across endpoints).
+type schemaProp struct {
+	name string
+	n    *schemaNode
+}
+
+// get returns the property named key (nil if absent) and where it goes.
+func (n *schemaNode) get(key []byte) (*schemaNode, int) {
+	lo, hi := 0, len(n.props)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.props[m].name < string(key) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(n.props) && n.props[lo].name == string(key) {
+		return n.props[lo].n, lo
+	}
+	return nil, lo
+}
+
+func (n *schemaNode) insert(i int, name string, p *schemaNode) {
+	n.props = append(n.props, schemaProp{})
+	copy(n.props[i+1:], n.props[i:])
+	n.props[i] = schemaProp{name, p}
 }
 
 // schemaTree is the root with its node budget.
@@ -62,6 +92,7 @@ type schemaTree struct {
 	root  schemaNode
 	nodes int
 	cut   uint32 // properties not added because of a bound
+	names *names // interns property names (nil: copies them)
 }
 
 // infer merges one JSON document into t. It returns false when b is not
@@ -225,18 +256,16 @@ func (t *schemaTree) prop(n *schemaNode, key []byte) *schemaNode {
 	if n == nil {
 		return nil
 	}
-	if p, ok := n.props[string(key)]; ok {
+	p, i := n.get(key)
+	if p != nil {
 		return p
 	}
 	if len(n.props) >= maxSchemaProps || t.nodes >= maxSchemaNodes || len(key) > maxPropName {
 		t.cut++
 		return nil
 	}
-	if n.props == nil {
-		n.props = map[string]*schemaNode{}
-	}
-	p := &schemaNode{}
-	n.props[string(key)] = p
+	p = &schemaNode{}
+	n.insert(i, t.names.internBytes(key), p)
 	t.nodes++
 	return p
 }
@@ -324,20 +353,17 @@ func (n *schemaNode) merge(o *schemaNode, budget *int) {
 	n.formats |= o.formats
 	n.seen += o.seen
 	n.objects += o.objects
-	for k, op := range o.props {
-		p, ok := n.props[k]
-		if !ok {
+	for _, op := range o.props {
+		p, i := n.get([]byte(op.name))
+		if p == nil {
 			if len(n.props) >= maxSchemaProps || *budget <= 0 {
 				continue
 			}
-			if n.props == nil {
-				n.props = map[string]*schemaNode{}
-			}
 			p = &schemaNode{}
-			n.props[k] = p
+			n.insert(i, op.name, p)
 			*budget--
 		}
-		p.merge(op, budget)
+		p.merge(op.n, budget)
 	}
 	if o.items != nil {
 		if n.items == nil {
@@ -390,7 +416,8 @@ func (n *schemaNode) JSONSchema() map[string]any {
 	if n.types&tObject != 0 && len(n.props) > 0 {
 		props := map[string]any{}
 		var req []string
-		for k, p := range n.props {
+		for _, pp := range n.props {
+			k, p := pp.name, pp.n
 			ps := p.JSONSchema()
 			if n.objects > 0 {
 				ratio := float64(p.seen) / float64(n.objects)
@@ -431,4 +458,51 @@ func isJSON(ct string) bool {
 	}
 	ct = strings.TrimSpace(ct)
 	return strings.EqualFold(ct, "application/json") || len(ct) > 5 && strings.EqualFold(ct[len(ct)-5:], "+json")
+}
+
+// clone copies a schema tree (a view's merged schema must not change the
+// catalog's).
+func (t *schemaTree) clone() *schemaTree {
+	c := &schemaTree{nodes: t.nodes, cut: t.cut, names: t.names}
+	c.root = *t.root.clone()
+	return c
+}
+
+func (n *schemaNode) clone() *schemaNode {
+	c := *n
+	if n.props != nil {
+		c.props = make([]schemaProp, len(n.props))
+		for i, p := range n.props {
+			c.props[i] = schemaProp{p.name, p.n.clone()}
+		}
+	}
+	if n.items != nil {
+		c.items = n.items.clone()
+	}
+	return &c
+}
+
+// shape collects hashes of the property paths of a schema (a.b, a[].c),
+// up to max of them, for comparing the schemas of sibling endpoints.
+func (n *schemaNode) shape(prefix uint64, depth int, out *[]uint32, max int) {
+	if depth > 4 || len(*out) >= max {
+		return
+	}
+	for _, p := range n.props {
+		h := prefix
+		for i := 0; i < len(p.name); i++ {
+			h ^= uint64(p.name[i])
+			h *= 1099511628211
+		}
+		h ^= '.'
+		h *= 1099511628211
+		if len(*out) >= max {
+			return
+		}
+		*out = append(*out, uint32(fmix(h)))
+		p.n.shape(h, depth+1, out, max)
+	}
+	if n.items != nil {
+		n.items.shape(prefix*31+'[', depth+1, out, max)
+	}
 }

@@ -70,6 +70,9 @@ func classify(s string) Kind {
 		return KindUUID
 	case other == 0 && dashes == 0 && n >= 8 && digits+hexLetters == n && digits > 0 && (lower == 0 || upper == 0):
 		return KindHex
+	case n >= 11 && other > 0 && digits+hexLetters+other == n && digits > 0 && strings.Count(s, ":") == other && (lower == 0 || upper == 0):
+		// colon-separated hex: MAC addresses, key fingerprints (3b:16:bf:...)
+		return KindHex
 	case isDate(s):
 		return KindDate
 	case strings.IndexByte(s, '@') > 0 && strings.IndexByte(s, '.') > 0:
@@ -79,16 +82,56 @@ func classify(s string) Kind {
 		// long mixed tokens: base64url ids, ULIDs, KSUIDs, Stripe-like ids
 		return KindToken
 	}
-	if n >= 12 && upper >= 3 && lower >= 3 && (caseSwitches(s) >= n/4 || upper*3 >= n) {
+	if n >= 12 && upper >= 3 && lower >= 3 && (caseSwitches(s)*3 >= n || upper*3 >= n) {
 		// random base62 without digits: inv_JKRXjXcAaUyAQT (camelCase
 		// words switch case only a few times)
 		return KindToken
 	}
-	if n >= 6 && digits >= 3 && lower+upper > 0 && digits*3 >= n {
+	if n >= 6 && digits >= 3 && lower+upper > 0 && digits*3 >= n && other <= 2 {
 		// short ids mixing letters and many digits: ord_8812, A1B2C3D4
 		return KindToken
 	}
+	if n >= 16 && upper+digits == n {
+		// opaque upper-case keys: DSGFQILMDPCSDYBGVT
+		return KindToken
+	}
 	return KindLiteral
+}
+
+// apiExt are extensions that name a representation of an API resource
+// (/Calls/{sid}.json): a value with one is a parameter with a suffix.
+var apiExt = map[string]bool{"json": true, "xml": true, "csv": true, "yaml": true, "yml": true, "atom": true, "rss": true,
+	"ics": true, "ndjson": true, "geojson": true, "jsonl": true}
+
+// splitExt splits an API representation extension (".json") off a
+// segment; ext is "" when it has none.
+func splitExt(seg string) (stem, ext string) {
+	i := strings.LastIndexByte(seg, '.')
+	if i <= 0 || len(seg)-i > 8 || !apiExt[strings.ToLower(seg[i+1:])] {
+		return seg, ""
+	}
+	return seg[:i], seg[i:]
+}
+
+// segKind is what a segment at a depth (0: the first) is: a parameter
+// value of a kind, with the extension it carries, or a literal. Version
+// segments stay literal, and so does a date in the first position (a date
+// version: /2010-04-01/Accounts.json).
+func segKind(seg string, depth int) (Kind, string) {
+	if isVersion(seg) {
+		return KindLiteral, ""
+	}
+	if stem, ext := splitExt(seg); ext != "" {
+		if k := classify(stem); k != KindLiteral && !(k == KindDate && depth == 0) {
+			return k, ext
+		}
+		return KindLiteral, ""
+	}
+	k := classify(seg)
+	if k == KindDate && depth == 0 {
+		return KindLiteral, ""
+	}
+	return k, ""
 }
 
 // tokenPrefix returns the type prefix of an id such as cus_8Hk2 or
@@ -130,15 +173,26 @@ func caseSwitches(s string) int {
 	return n
 }
 
-// isVersion matches version segments (v1, v2, v1.2, v2beta1): they stay
-// literal so versions stay apart.
+// isVersion matches API version segments (v1, v2, v1.2, v4.0, v2beta1,
+// v1alpha2): they stay literal so versions stay apart. Release tags with
+// three numbers (v2.21.17) are values, not API versions.
 func isVersion(s string) bool {
 	if len(s) < 2 || len(s) > 12 || (s[0] != 'v' && s[0] != 'V') || s[1] < '0' || s[1] > '9' {
 		return false
 	}
+	dots := 0
+	letters := false
 	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c == '.' || c >= 'a' && c <= 'z') {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+		case c == '.':
+			dots++
+			if dots > 1 || letters || i+1 == len(s) {
+				return false
+			}
+		case c >= 'a' && c <= 'z':
+			letters = true
+		default:
 			return false
 		}
 	}
@@ -312,17 +366,20 @@ func Template(path string) string {
 	var b strings.Builder
 	prev := ""
 	var names []PathParam
+	depth := 0
 	Segments(path, func(seg string) bool {
 		b.WriteByte('/')
-		if k := classify(seg); k != KindLiteral {
+		if k, suffix := segKind(seg, depth); k != KindLiteral {
 			name := uniqueName(paramName(prev, k), names)
 			names = append(names, PathParam{Name: name})
-			b.WriteString("{" + name + "}")
+			b.WriteString("{" + name + "}" + escapeSegment(suffix))
 			prev = ""
+			depth++
 			return true
 		}
 		b.WriteString(escapeSegment(seg))
 		prev = seg
+		depth++
 		return true
 	})
 	if b.Len() == 0 {

@@ -10,29 +10,16 @@ import (
 // registers (256 bytes, about 6.5% standard error).
 const sketchP = 8
 
-// sketch is a HyperLogLog distinct counter: fixed size, mergeable, and it
-// never holds the values it counts (client IPs, users).
-type sketch struct {
-	reg [1 << sketchP]uint8
-	// exact holds the first distinct hashes, so small counts are exact;
-	// n > len(exact) means the registers alone count.
-	exact [24]uint64
-	n     uint8
-}
+// sketchExact is how many distinct values a sketch counts exactly (their
+// 32-bit hashes in a short list) before it allocates its registers.
+const sketchExact = 24
 
-func (s *sketch) remember(h uint64) {
-	if int(s.n) > len(s.exact) {
-		return
-	}
-	for _, x := range s.exact[:s.n] {
-		if x == h {
-			return
-		}
-	}
-	if int(s.n) < len(s.exact) {
-		s.exact[s.n] = h
-	}
-	s.n++
+// sketch is a HyperLogLog distinct counter over 32-bit hashes: mergeable,
+// and it never holds the values it counts (client IPs, users). Small sets
+// cost a few bytes: the registers exist only past sketchExact values.
+type sketch struct {
+	exact []uint32
+	reg   *[1 << sketchP]uint8
 }
 
 // hash64 is FNV-1a with a murmur3 finaliser: stable across processes.
@@ -42,6 +29,10 @@ func hash64(s string) uint64 {
 		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
+	return fmix(h)
+}
+
+func fmix(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -50,39 +41,67 @@ func hash64(s string) uint64 {
 	return h
 }
 
-func (s *sketch) add(v string) { s.addHash(hash64(v)) }
+func (s *sketch) add(v string) { s.addHash(uint32(hash64(v) >> 32)) }
 
 // addAddr adds an IP address without formatting it.
-func (s *sketch) addAddr(a netip.Addr) {
+func (s *sketch) addAddr(a netip.Addr) { s.addHash(clientHash(a)) }
+
+// clientHash is the 32-bit hash a client address is counted by (in the
+// sketches and the table of scanners).
+func clientHash(a netip.Addr) uint32 {
 	b := a.Unmap().As16()
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	s.addHash(h)
+	return uint32(fmix(h) >> 32)
 }
 
-func (s *sketch) addHash(h uint64) {
-	s.remember(h)
-	i := h >> (64 - sketchP)
+func (s *sketch) addHash(h uint32) {
+	if s.reg != nil {
+		s.setReg(h)
+		return
+	}
+	for _, x := range s.exact {
+		if x == h {
+			return
+		}
+	}
+	if len(s.exact) < sketchExact {
+		s.exact = append(s.exact, h)
+		return
+	}
+	s.toRegisters()
+	s.setReg(h)
+}
+
+func (s *sketch) toRegisters() {
+	s.reg = new([1 << sketchP]uint8)
+	for _, x := range s.exact {
+		s.setReg(x)
+	}
+	s.exact = nil
+}
+
+func (s *sketch) setReg(h uint32) {
+	i := h >> (32 - sketchP)
 	w := h<<sketchP | 1<<(sketchP-1)
-	r := uint8(bits.LeadingZeros64(w) + 1)
+	r := uint8(bits.LeadingZeros32(w) + 1)
 	if r > s.reg[i] {
 		s.reg[i] = r
 	}
 }
 
 func (s *sketch) merge(o *sketch) {
-	if int(o.n) > len(o.exact) {
-		s.n = uint8(len(s.exact) + 1)
-	} else {
-		for _, h := range o.exact[:o.n] {
-			s.remember(h)
+	if o.reg == nil {
+		for _, h := range o.exact {
+			s.addHash(h)
 		}
+		return
+	}
+	if s.reg == nil {
+		s.toRegisters()
 	}
 	for i, r := range o.reg {
 		if r > s.reg[i] {
@@ -93,8 +112,8 @@ func (s *sketch) merge(o *sketch) {
 
 // count estimates the number of distinct values added.
 func (s *sketch) count() uint64 {
-	if int(s.n) <= len(s.exact) {
-		return uint64(s.n)
+	if s.reg == nil {
+		return uint64(len(s.exact))
 	}
 	const m = 1 << sketchP
 	var sum float64

@@ -2,28 +2,75 @@ package discovery
 
 import (
 	"net/netip"
+	"sort"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
-// node is one path position of a host's trie: a literal segment or the
-// parameter child of its parent. Templates are decided later, on a merged
-// view (see view.go); the trie only bounds itself.
+// node is one path position of a host's trie: a literal segment or a
+// parameter child of its parent (bare, or with an extension such as
+// {sid}.json). Templates are decided on a view (view.go); the trie folds
+// literal values into the parameter itself only when a position holds
+// fold_max_literals of them, and otherwise only bounds itself.
 type node struct {
-	lit      map[string]*node
-	param    *node
-	kinds    uint16 // bits of Kind that went to this parameter node
-	hits     uint64 // observations that passed through or ended here
-	eps      map[string]*epStats
-	overflow bool // literal bound reached: new literals go to param
-	fixed    bool // a segment of a gRPC method path: never folded
-	// prefixes are type prefixes of token values (cus_, inv_) that went to
-	// this parameter node: literal siblings with one fold into it.
-	prefixes []string
+	seg      string
+	parent   *node
+	kids     []*node    // literal children, sorted by seg
+	params   []*node    // parameter children, sorted by suffix ("" first)
+	eps      []*epStats // by method, sorted
+	suffix   string     // parameter nodes: the extension their values carry (".json")
+	prefixes []string   // parameter nodes: type prefixes of token values (cus_, inv_)
+	hits     uint64     // observations that passed through or ended here
+	kinds    uint16     // parameter nodes: bits of Kind that went to it
+	depth    uint8      // segments above it (capped)
+	param    bool
+	overflow bool // literal bound reached: new literals go to the parameter
+	folded   bool // literal values were folded into the parameter
+	fixed    bool // a segment of a gRPC method path: never folded (grpc.go)
+}
+
+// kid returns the literal child seg, or where it would go.
+func (n *node) kid(seg string) (*node, int) {
+	lo, hi := 0, len(n.kids)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.kids[m].seg < seg {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(n.kids) && n.kids[lo].seg == seg {
+		return n.kids[lo], lo
+	}
+	return nil, lo
+}
+
+// paramFor returns the parameter child with a suffix (nil if none).
+func (n *node) paramFor(suffix string) *node {
+	for _, p := range n.params {
+		if p.suffix == suffix {
+			return p
+		}
+	}
+	return nil
+}
+
+// ep returns the endpoint of a method, or where it would go.
+func (n *node) ep(method string) (*epStats, int) {
+	for i, e := range n.eps {
+		if e.method == method {
+			return e, i
+		}
+		if e.method > method {
+			return nil, i
+		}
+	}
+	return nil, len(n.eps)
 }
 
 // addPrefix records a token value's type prefix (at most 4 per node).
@@ -39,33 +86,58 @@ func (n *node) addPrefix(p string) {
 	n.prefixes = append(n.prefixes, strings.Clone(p))
 }
 
+func (n *node) empty() bool { return len(n.eps) == 0 && len(n.kids) == 0 && len(n.params) == 0 }
+
+// top says whether n's children are resources rather than values: the
+// root and version segments (/v1). Scanners fill these positions with
+// junk; they never fold online.
+func (n *node) top() bool { return n.parent == nil || !n.param && isVersion(n.seg) }
+
 // hostTree is the trie of one host and API version.
 type hostTree struct {
+	key       hostKey
 	root      node
+	eps       []*epStats // the host's endpoints (eviction within the host)
+	idx       int        // position in trie.hostList
 	nodes     int
-	endpoints int
 	calls     uint64
+	last      int64
 	static    uint64 // static assets (not in the catalog)
 	folded    uint64 // segments forced into a parameter by a bound
-	dropped   uint64 // observations not recorded: endpoint bound
+	dropped   uint64 // observations not recorded: no room
+	evicted   uint64 // endpoints evicted to make room
+	evCalls   uint64 // calls of the evicted endpoints
+	probes    uint64 // probes that found no endpoint of the host
+	probeKind tally  // ... by class (tProbe)
 }
 
 type hostKey struct{ host, version string }
 
-// trie is one worker's part of the catalog. Its mutex is taken by the
-// worker for each transaction and by the reporter for a merge.
+// trie is the catalog's state: the hosts' tries, the endpoint budget and
+// the caches used while recording. One goroutine updates it at a time
+// (Catalog.mu); every decision depends only on the order of updates.
 type trie struct {
-	mu           sync.Mutex
 	cfg          *Config
+	names        *names
+	known        [http1.NumHeaderIDs]uint32 // name ids of well-known headers
 	hosts        map[hostKey]*hostTree
-	hostsDropped uint64            // observations of hosts beyond max_hosts
-	unattributed uint64            // responses without a request
+	hostList     []*hostTree
+	eps          []*epStats // every endpoint (eviction sampling)
+	nodes        int
+	rng          uint64
+	hostsDropped uint64 // requests of hosts that found no room
+	hostsEvicted uint64
+	unattributed uint64 // responses without a request
+	hostProbes   uint64 // requests whose Host header carried payload syntax
+	evicted      uint64 // endpoints evicted (all hosts)
+	evCalls      uint64
 	jwt          []jwtSlot         // decodeJWT's cache
 	big          jwtInfo           // decodeJWT's answer for a token too long to cache
-	names        map[string]string // header names as sent -> lower case
+	lowerCache   map[string]string // header names as sent -> lower case
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
 	last         time.Time
+	actors       [actorSlots]actorSlot
 	// version headers: well-known ones by ID, the others by name
 	verByID  [http1.NumHeaderIDs]bool
 	verOther []string
@@ -77,22 +149,23 @@ type trie struct {
 // lower returns the lower-case form of a header name from a bounded
 // cache, so Title-Case names do not allocate on every request.
 func (t *trie) lower(s string) string {
-	if l, ok := t.names[s]; ok {
+	if l, ok := t.lowerCache[s]; ok {
 		return l
 	}
 	l := lowerName(s)
-	if len(t.names) < 1024 {
-		t.names[strings.Clone(s)] = strings.Clone(l)
+	if len(t.lowerCache) < 1024 {
+		t.lowerCache[strings.Clone(s)] = strings.Clone(l)
 	}
 	return l
 }
 
 func newTrie(cfg *Config, geo *geoDB) *trie {
-	t := &trie{cfg: cfg, hosts: map[hostKey]*hostTree{}, names: map[string]string{},
-		geo: geo, geoCache: map[netip.Addr]geoInfo{}}
-	// a well-known name folds to a version header exactly when the header
-	// names it stands for do (folding is an equivalence)
+	t := &trie{cfg: cfg, names: newNames(), hosts: map[hostKey]*hostTree{}, lowerCache: map[string]string{},
+		geo: geo, geoCache: map[netip.Addr]geoInfo{}, rng: 0x9e3779b97f4a7c15}
 	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
+		t.known[id] = t.names.id(http1.KnownName(id))
+		// a well-known name folds to a version header exactly when the
+		// header names it stands for do (folding is an equivalence)
 		for _, name := range cfg.VersionHeaders {
 			t.verByID[id] = t.verByID[id] || strings.EqualFold(http1.KnownName(id), name)
 		}
@@ -103,7 +176,16 @@ func newTrie(cfg *Config, geo *geoDB) *trie {
 	return t
 }
 
-// add records one transaction.
+// scannerBit is the Notes.Attacks bit of the scanner class.
+var scannerBit = uint32(vocab.Bit(vocab.AttackClasses, "scanner"))
+
+// add records one transaction: an API call on its endpoint (made if
+// needed, within the budget), or a probe counted on the nearest existing
+// endpoint. A probe is a request whose path carries payload syntax, or
+// one that got only an error (or no answer) and that the attack analyzer
+// flagged (an injection, a scanner), or whose client it or the catalog
+// flagged as a scanner within the hour, or whose method is unknown; such
+// a probe on an existing endpoint is a call of it.
 func (t *trie) add(tx *reassembly.Transaction) {
 	req := tx.Request
 	if req == nil {
@@ -117,25 +199,85 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	if at.After(t.last) {
 		t.last = at
 	}
-	hk := hostKey{host: normHost(req.Host, tx), version: t.version(req)}
-	ht := t.lastHT // most calls go to the host of the previous one (hosts are never removed)
+	client := tx.ClientAddr()
+	verdict := tx.Notes.Attacks
+	sb := scannerBit
+	if verdict != 0 {
+		t.flag(client, at)
+	}
+	injection := verdict&^sb != 0
+	status := 0
+	if tx.Response != nil {
+		status = tx.Response.Status
+	}
+	failed := status == 0 || status >= 400
+	// flagged requests that got only an error make no node: an injection
+	// the server answered without one reached a real endpoint
+	scanner := failed && (injection || verdict&sb != 0 || t.flagged(client, at))
+
+	host, clean := normHostClean(req.Host, tx)
+	if !clean {
+		t.hostProbes++
+		return
+	}
+	hk := hostKey{host: host, version: t.version(req)}
+	path := req.Path
+	class := probePath(path)
+	if class == probeNone && !standardMethods[req.Method] && failed {
+		class = probeMethod
+	}
+	probe := class != probeNone || scanner
+	if class != probeNone && class != probeMethod {
+		t.flag(client, at) // payloads in the path: the client is hostile
+	}
+
+	ht := t.lastHT // most calls go to the host of the previous one
 	if ht == nil || hk != t.lastHK {
 		ht = t.hosts[hk]
 	}
 	if ht == nil {
-		if len(t.hosts) >= t.cfg.MaxHosts {
+		if probe {
+			t.hostProbes++ // a probe makes no host either
+			return
+		}
+		if ht = t.newHost(hk); ht == nil {
 			t.hostsDropped++
 			return
 		}
-		ht = &hostTree{}
-		t.hosts[hk] = ht
 	}
 	t.lastHK, t.lastHT = hk, ht
 	ht.calls++
-	path := req.Path
+	if ns := at.UnixNano(); ns > ht.last {
+		ht.last = ns
+	}
 	if isStatic(path) {
 		ht.static++
 		return
+	}
+	if probe {
+		n, complete := t.find(ht, path)
+		if ep, _ := n.ep(req.Method); complete && ep != nil && class == probeNone {
+			t.record(ep, tx) // a flagged call of an existing endpoint is a call
+			return
+		}
+		key := uint32(class)
+		switch {
+		case class != probeNone:
+		case injection:
+			key = probeVerdict + uint32(lowestBit(verdict&^sb))
+		default:
+			key = uint32(probeScanner)
+		}
+		t.countProbe(ht, n, req.Method, key, at)
+		return
+	}
+	if failed {
+		// an error on a path the catalog does not know: scanners make many
+		if n, complete := t.find(ht, path); !complete {
+			t.miss(client, at)
+		} else if ep, _ := n.ep(req.Method); ep == nil {
+			t.miss(client, at)
+		}
 	}
 	n := &ht.root
 	n.hits++
@@ -152,76 +294,340 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		}
 	}
 	method := req.Method
-	ep := n.eps[method]
+	ep, i := n.ep(method)
 	if ep == nil {
-		if ht.endpoints >= t.cfg.MaxEndpointsPerHost || len(n.eps) >= 16 {
+		if len(n.eps) >= 16 || !t.roomForEndpoint(ht, n) {
 			ht.dropped++
 			return
 		}
-		if n.eps == nil {
-			n.eps = map[string]*epStats{}
+		ep, i = n.ep(method) // eviction may have changed the list
+		if ep == nil {
+			ep = &epStats{method: t.names.intern(boundedMethod(method)), node: n}
+			n.eps = append(n.eps, nil)
+			copy(n.eps[i+1:], n.eps[i:])
+			n.eps[i] = ep
+			t.list(ht, ep)
 		}
-		ep = &epStats{}
-		n.eps[method] = ep
-		ht.endpoints++
 	}
 	t.record(ep, tx)
 }
 
-// child returns the node for seg under n, creating it within the bounds.
-func (t *trie) child(ht *hostTree, n *node, seg string) *node {
-	if c, ok := n.lit[seg]; ok {
+func lowestBit(v uint32) int {
+	for i := 0; i < 32; i++ {
+		if v&(1<<i) != 0 {
+			return i
+		}
+	}
+	return 0
+}
+
+// boundedMethod keeps a method name short (methods are tokens; a parser
+// that let a longer one through still gets a bounded name).
+func boundedMethod(m string) string {
+	if len(m) > 24 {
+		return m[:24]
+	}
+	return m
+}
+
+// find walks the existing nodes of a path without making any: a segment
+// with payload syntax takes the place of a parameter's value. It returns
+// the deepest node reached and whether the whole path was.
+func (t *trie) find(ht *hostTree, path string) (*node, bool) {
+	n := &ht.root
+	complete := true
+	Segments(path, func(seg string) bool {
+		var next *node
+		if probeSegment(seg) != probeNone {
+			next = n.paramFor("")
+		} else {
+			next = t.lookup(n, seg)
+		}
+		if next == nil {
+			complete = false
+			return false
+		}
+		n = next
+		return true
+	})
+	return n, complete
+}
+
+// lookup returns the existing child of n a segment goes to (nil if none).
+func (t *trie) lookup(n *node, seg string) *node {
+	if c, _ := n.kid(seg); c != nil {
 		return c
 	}
-	k := classify(seg)
-	if k == KindLiteral && !n.overflow {
-		if len(n.lit) < t.cfg.MaxLiteralsPerNode && ht.nodes < t.cfg.MaxNodesPerHost {
-			if n.lit == nil {
-				n.lit = map[string]*node{}
-			}
-			c := &node{}
-			n.lit[strings.Clone(seg)] = c
-			ht.nodes++
-			return c
-		}
-		n.overflow = true
-	}
+	k, suffix := segKind(seg, int(n.depth))
 	if k == KindLiteral {
-		k = KindSlug
-		ht.folded++
+		if !(n.folded || n.overflow) || exempt(seg) {
+			return nil
+		}
+		suffix = literalSuffix(n, seg)
 	}
-	if n.param == nil {
-		if ht.nodes >= t.cfg.MaxNodesPerHost {
+	return n.paramFor(suffix)
+}
+
+// countProbe counts a probe on the nearest existing endpoint: the node's
+// endpoint of the method, else its busiest one, else its parent's; with
+// none on the way to the root, on the host.
+func (t *trie) countProbe(ht *hostTree, n *node, method string, key uint32, at time.Time) {
+	for ; n != nil; n = n.parent {
+		ep, _ := n.ep(method)
+		if ep == nil {
+			for _, e := range n.eps {
+				if ep == nil || e.calls > ep.calls {
+					ep = e
+				}
+			}
+		}
+		if ep != nil {
+			ep.t.add(tProbe, key, 1, 0)
+			if ns := at.UnixNano(); ns > ep.probeLast {
+				ep.probeLast = ns
+			}
+			return
+		}
+	}
+	ht.probes++
+	ht.probeKind.add(tProbe, key, 1, 0)
+}
+
+// exempt says whether a literal segment never folds: API versions and
+// well-known words (me, search, ...).
+func exempt(seg string) bool { return isVersion(seg) || literalWords[strings.ToLower(seg)] }
+
+// child returns the node for seg under n, creating it within the bounds.
+func (t *trie) child(ht *hostTree, n *node, seg string) *node {
+	if c, _ := n.kid(seg); c != nil {
+		return c
+	}
+	k, suffix := segKind(seg, int(n.depth))
+	if k == KindLiteral {
+		switch {
+		case (n.folded || n.overflow) && !exempt(seg):
+			k, suffix = KindSlug, literalSuffix(n, seg)
+			if n.overflow {
+				ht.folded++
+			}
+		case len(n.kids) < t.cfg.MaxLiteralsPerNode && t.roomForNode(ht, n):
+			c := t.newNode(ht, n, seg, false, "")
+			if len(n.kids) >= t.cfg.FoldMaxLiterals && !n.folded && !n.top() {
+				t.foldOnline(ht, n)
+				if k, _ := n.kid(seg); k == nil { // folded into the parameter
+					return t.child(ht, n, seg)
+				}
+			}
+			return c
+		default:
+			n.overflow = true
+			k, suffix = KindSlug, literalSuffix(n, seg)
+			ht.folded++
+		}
+	}
+	p := n.paramFor(suffix)
+	if p == nil {
+		if !t.roomForNode(ht, n) {
 			ht.folded++
 			return n // no room: the rest of the path stays on this node
 		}
-		n.param = &node{}
-		ht.nodes++
+		p = t.newNode(ht, n, "", true, suffix)
 	}
-	n.param.kinds |= 1 << k
+	p.kinds |= 1 << k
 	if k == KindToken {
-		n.param.addPrefix(tokenPrefix(seg))
+		p.addPrefix(tokenPrefix(seg))
 	}
-	return n.param
+	return p
 }
 
 // fixedChild returns the literal node for seg under n, one that folding
-// leaves alone (gRPC service and method names), within the node bound.
+// leaves alone (gRPC service and method names), within the bounds; past
+// them seg goes where child puts it.
 func (t *trie) fixedChild(ht *hostTree, n *node, seg string) *node {
-	c, ok := n.lit[seg]
-	if !ok {
-		if len(n.lit) >= t.cfg.MaxLiteralsPerNode || ht.nodes >= t.cfg.MaxNodesPerHost {
+	c, _ := n.kid(seg)
+	if c == nil {
+		if len(n.kids) >= t.cfg.MaxLiteralsPerNode || !t.roomForNode(ht, n) {
 			return t.child(ht, n, seg)
 		}
-		if n.lit == nil {
-			n.lit = map[string]*node{}
-		}
-		c = &node{}
-		n.lit[strings.Clone(seg)] = c
-		ht.nodes++
+		c = t.newNode(ht, n, seg, false, "")
 	}
 	c.fixed = true
 	return c
+}
+
+// literalSuffix is the parameter a literal value goes to at a folded
+// position: the one of its extension if there is one (US.json into
+// {countryCode}.json), the bare one otherwise.
+func literalSuffix(n *node, seg string) string {
+	if _, ext := splitExt(seg); ext != "" && n.paramFor(ext) != nil {
+		return ext
+	}
+	return ""
+}
+
+// newNode adds a literal (param false) or parameter child to n.
+func (t *trie) newNode(ht *hostTree, n *node, seg string, param bool, suffix string) *node {
+	c := &node{parent: n, param: param, depth: n.depth}
+	if c.depth < 255 {
+		c.depth++
+	}
+	if param {
+		c.suffix = suffix
+		i := sort.Search(len(n.params), func(i int) bool { return n.params[i].suffix >= suffix })
+		n.params = append(n.params, nil)
+		copy(n.params[i+1:], n.params[i:])
+		n.params[i] = c
+	} else {
+		c.seg = strings.Clone(seg)
+		_, i := n.kid(seg)
+		n.kids = append(n.kids, nil)
+		copy(n.kids[i+1:], n.kids[i:])
+		n.kids[i] = c
+	}
+	ht.nodes++
+	t.nodes++
+	return c
+}
+
+// foldOnline folds the literal values of a position that holds
+// fold_max_literals of them into its parameter, in the trie itself: the
+// view would fold them anyway, and later values then cost no node. Busy
+// values (three times the median, or among the onlineKeep busiest, and
+// three calls at least) stay: the view decides them from their shape.
+func (t *trie) foldOnline(ht *hostTree, n *node) {
+	var vals []*node
+	for _, c := range n.kids {
+		if !exempt(c.seg) && !c.fixed {
+			vals = append(vals, c)
+		}
+	}
+	if len(vals) < t.cfg.FoldMaxLiterals {
+		return
+	}
+	hs := make([]uint64, len(vals))
+	for i, c := range vals {
+		hs[i] = c.hits
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i] > hs[j] })
+	median, top := hs[len(hs)/2], hs[onlineKeep-1]
+	suffix := commonSuffix(vals)
+	p := n.paramFor(suffix)
+	if p == nil {
+		p = t.newNode(ht, n, "", true, suffix)
+	}
+	p.kinds |= 1 << KindSlug
+	for _, c := range vals {
+		if c.hits >= 3 && (c.hits >= 3*max(median, 1) || c.hits >= top) {
+			continue
+		}
+		t.detach(c)
+		t.mergeLive(ht, p, c)
+	}
+	n.folded = true
+}
+
+// onlineKeep is how many of the busiest values an online fold keeps at
+// least (with three calls or more): the view folds them too if they fit
+// the parameter, and keeps operations that only looked like values.
+const onlineKeep = 8
+
+// commonSuffix is the extension all values carry when there is one and it
+// is an API format (json, xml, ...), else "".
+func commonSuffix(vals []*node) string {
+	suffix := ""
+	for i, c := range vals {
+		_, ext := splitExt(c.seg)
+		if i == 0 {
+			suffix = ext
+		} else if ext != suffix {
+			return ""
+		}
+	}
+	return suffix
+}
+
+// detach removes c from its parent's children.
+func (t *trie) detach(c *node) {
+	n := c.parent
+	if c.param {
+		for i, p := range n.params {
+			if p == c {
+				n.params = append(n.params[:i], n.params[i+1:]...)
+				break
+			}
+		}
+		return
+	}
+	if _, i := n.kid(c.seg); i < len(n.kids) && n.kids[i] == c {
+		n.kids = append(n.kids[:i], n.kids[i+1:]...)
+	}
+}
+
+// mergeLive moves src's subtree (detached) into dst: children dst lacks
+// move over, the others merge, endpoints of the same method merge their
+// statistics.
+func (t *trie) mergeLive(ht *hostTree, dst, src *node) {
+	dst.hits += src.hits
+	dst.kinds |= src.kinds
+	dst.overflow = dst.overflow || src.overflow
+	dst.folded = dst.folded || src.folded
+	dst.fixed = dst.fixed || src.fixed
+	for _, p := range src.prefixes {
+		dst.addPrefix(p)
+	}
+	ht.nodes--
+	t.nodes--
+	for _, k := range src.kids {
+		if d, i := dst.kid(k.seg); d != nil {
+			t.mergeLive(ht, d, k)
+		} else {
+			k.parent = dst
+			setDepth(k, dst.depth+1)
+			dst.kids = append(dst.kids, nil)
+			copy(dst.kids[i+1:], dst.kids[i:])
+			dst.kids[i] = k
+		}
+	}
+	for _, p := range src.params {
+		if d := dst.paramFor(p.suffix); d != nil {
+			t.mergeLive(ht, d, p)
+		} else {
+			p.parent = dst
+			setDepth(p, dst.depth+1)
+			i := sort.Search(len(dst.params), func(i int) bool { return dst.params[i].suffix >= p.suffix })
+			dst.params = append(dst.params, nil)
+			copy(dst.params[i+1:], dst.params[i:])
+			dst.params[i] = p
+		}
+	}
+	for _, e := range src.eps {
+		if d, i := dst.ep(e.method); d != nil {
+			d.merge(e)
+			t.unlist(ht, e)
+		} else {
+			e.node = dst
+			dst.eps = append(dst.eps, nil)
+			copy(dst.eps[i+1:], dst.eps[i:])
+			dst.eps[i] = e
+		}
+	}
+}
+
+func setDepth(n *node, d uint8) {
+	if n.depth == d {
+		return
+	}
+	n.depth = d
+	next := d
+	if next < 255 {
+		next++
+	}
+	for _, k := range n.kids {
+		setDepth(k, next)
+	}
+	for _, p := range n.params {
+		setDepth(p, next)
+	}
 }
 
 // version is the API version a request names in a header or the query.
@@ -274,8 +680,18 @@ func boundedToken(v string) string {
 // replaces bytes that have no place in a host name by '_'; without a Host
 // header it is the server address.
 func normHost(h string, tx *reassembly.Transaction) string {
+	s, _ := normHostClean(h, tx)
+	return s
+}
+
+// normHostClean is normHost that also says whether the Host header held
+// only host name bytes (a payload in it makes it a probe).
+func normHostClean(h string, tx *reassembly.Transaction) (string, bool) {
 	if h == "" {
-		return tx.Flow.Server.String()
+		if tx == nil {
+			return "", true
+		}
+		return tx.Flow.Server.String(), true
 	}
 	if len(h) > 253 {
 		h = h[:253]
@@ -283,18 +699,21 @@ func normHost(h string, tx *reassembly.Transaction) string {
 	h = strings.TrimSuffix(h, ":80")
 	for i := 0; i < len(h); i++ {
 		if !hostLower[h[i]] {
-			return strings.Map(func(r rune) rune {
+			clean := true
+			out := strings.Map(func(r rune) rune {
 				switch {
 				case r >= 'A' && r <= 'Z':
 					return r + 'a' - 'A'
 				case r >= 0x80 || !hostChar(byte(r)):
+					clean = false
 					return '_'
 				}
 				return r
 			}, h)
+			return out, clean
 		}
 	}
-	return h
+	return h, true
 }
 
 // hostLower holds the bytes a normalised host keeps as they are.
@@ -308,270 +727,3 @@ var hostLower = func() (t [256]bool) {
 func hostChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_'
 }
-
-// record adds tx to an endpoint's statistics.
-func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
-	req, resp := tx.Request, tx.Response
-	cfg := t.cfg
-	ep.calls++
-	if ep.first.IsZero() || req.Start.Before(ep.first) {
-		ep.first = req.Start
-	}
-	if req.Start.After(ep.last) {
-		ep.last = req.Start
-	}
-	hour := req.Start.Unix() / 3600
-	if ep.hours != nil && hour == ep.hourLast {
-		ep.hourPend++ // the hour of the last call: no map operation
-	} else {
-		if ep.hours == nil {
-			ep.hours = map[int64]uint64{}
-		}
-		ep.flushHour()
-		ep.hours[hour]++
-		ep.hourLast = hour
-		if len(ep.hours) > maxHours {
-			trimHours(ep.hours)
-		}
-	}
-	client := tx.ClientAddr()
-	ep.ips.addAddr(client)
-	if t.geo != nil {
-		g := t.geoOf(client)
-		countStr(&ep.countries, g.country, maxOrigins, &ep.cut)
-		countStr(&ep.networks, g.network, maxOrigins, &ep.cut)
-	}
-	ep.reqBytes += uint64(req.HeadSize) + uint64(req.Body.WireBytes)
-	if tx.H2 != nil {
-		ep.h2++
-		if g := tx.H2.GRPC; g != nil {
-			ep.grpcCalls++
-			ep.addGRPC(g)
-		}
-	}
-
-	// query parameters: names and value types only
-	for q := req.Query; q != ""; {
-		var kv string
-		kv, q, _ = strings.Cut(q, "&")
-		if kv == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		if k == "" || len(k) > 64 {
-			continue
-		}
-		p := ep.query[k]
-		if p == nil {
-			if len(ep.query) >= maxQueryParams {
-				ep.cut++
-				continue
-			}
-			if ep.query == nil {
-				ep.query = map[string]*paramStat{}
-			}
-			p = &paramStat{}
-			ep.query[strings.Clone(k)] = p
-		}
-		p.count++
-		switch {
-		case v == "":
-			p.empty++
-		case v == "true" || v == "false":
-			p.bools++
-		case isDecimal(v):
-			p.nums++
-		default:
-			p.kinds |= 1 << classify(v)
-		}
-	}
-
-	// headers: names, content type, authentication
-	var reqCT string
-	au := authInfo{}
-	for i := range req.Headers {
-		h := &req.Headers[i]
-		id := h.Known()
-		if id != http1.IDOther { // well-known: no folding, no lookups
-			if !hdrSkip[id] {
-				ep.countKnown(id)
-			}
-			if id == http1.IDContentType {
-				reqCT = h.Value
-			} else if hdrAuth[id] {
-				t.authHeader(http1.KnownName(id), h.Value, &au)
-			}
-			continue
-		}
-		name := t.lower(h.Name)
-		if !skipHeader[name] {
-			countStr(&ep.headers, name, maxHeaders-len(ep.known), &ep.cut) // one bound for both lists
-		}
-		t.authHeader(name, h.Value, &au)
-	}
-	if au.kind == authNone {
-		authQuery(req.Query, &au)
-	}
-	if au.kind != authNone || tx.H2 == nil || tx.H2.Unresolved == 0 {
-		ep.auth[au.kind]++ // (an HTTP/2 header that did not resolve may have been the credentials)
-	}
-	if au.name != "" {
-		countStr(&ep.keyNames, au.name, maxAuthNames, &ep.cut)
-	}
-	if au.alg != "" {
-		countStr(&ep.jwtAlgs, au.alg, maxAuthNames, &ep.cut)
-	}
-	if au.iss != "" {
-		countStr(&ep.jwtIss, au.iss, maxAuthNames, &ep.cut)
-	}
-	if au.user != "" {
-		ep.users.add(au.user)
-	}
-	if reqCT != "" {
-		countStr(&ep.reqCT, mediaType(reqCT), maxContentTypes, &ep.cut)
-		if len(req.Body.Data) > 0 && (isJSON(reqCT) || renderedJSON(tx, req.Body.Data)) && sample(ep.reqSampled, ep.calls, cfg) {
-			ep.reqSampled++
-			if ep.reqSchema == nil {
-				ep.reqSchema = &schemaTree{}
-			}
-			ep.reqSchema.infer(req.Body.Data)
-		}
-	}
-
-	// response
-	status := 0
-	if resp != nil {
-		status = resp.Status
-		ep.respBytes += uint64(resp.HeadSize) + uint64(resp.Body.WireBytes)
-		if !resp.End.IsZero() {
-			ep.lat.add(resp.Start.Sub(req.End))
-		}
-		for i := range resp.Headers {
-			h := &resp.Headers[i]
-			if h.Known() == http1.IDContentType {
-				countStr(&ep.respCT, mediaType(h.Value), maxContentTypes, &ep.cut)
-				if len(resp.Body.Data) > 0 && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Data)) && sample(ep.respSampled, ep.calls, cfg) {
-					ep.respSampled++
-					st := ep.respSchema[status]
-					if st == nil && len(ep.respSchema) < maxRespSchemas {
-						if ep.respSchema == nil {
-							ep.respSchema = map[int]*schemaTree{}
-						}
-						st = &schemaTree{}
-						ep.respSchema[status] = st
-					}
-					if st != nil {
-						st.infer(resp.Body.Data)
-					}
-				}
-				break
-			}
-		}
-	}
-	countIn(&ep.status, status, 1, maxStatus, &ep.cut)
-
-	if c := tx.Notes.Conformance; c != "" {
-		countIn(&ep.conf, c, 1, 8, &ep.cut)
-		for i, v := 0, tx.Notes.Violations; v != 0; i, v = i+1, v>>1 {
-			if v&1 != 0 {
-				ep.violations[i]++
-			}
-		}
-	}
-	for i, v := 0, tx.Notes.Attacks; v != 0; i, v = i+1, v>>1 {
-		if v&1 != 0 {
-			ep.attacks[i]++
-		}
-	}
-	if tx.Notes.AttackSucceeded {
-		ep.succeeded++
-	}
-	for i, v := 0, tx.Notes.Abuse; v != 0; i, v = i+1, v>>1 {
-		if v&1 != 0 {
-			ep.abuse[i]++
-		}
-	}
-	for i, v := 0, tx.Notes.Misconfig; v != 0; i, v = i+1, v>>1 {
-		if v&1 != 0 {
-			ep.misconfig[i]++
-		}
-	}
-	countTypes(&ep.typesReq, tx.Notes.SensitiveRequest)
-	countTypes(&ep.typesResp, tx.Notes.SensitiveResponse)
-	f := tx.Flags
-	switch {
-	case f&http1.FlagParseError != 0:
-		ep.comp.parseError++
-	case f&(http1.FlagGap|http1.FlagMidStreamStart) != 0:
-		ep.comp.gap++
-	case f&(http1.FlagTruncated|http1.FlagHeadersTruncated|http1.FlagDecodeError) != 0:
-		ep.comp.truncated++
-	case resp == nil:
-		ep.comp.noResponse++
-	default:
-		ep.comp.whole++
-	}
-}
-
-// sample says whether to infer a body's schema: the first SchemaSamples
-// bodies of an endpoint, then one call in SchemaSampleEvery.
-func sample(done, calls uint64, cfg *Config) bool {
-	return done < uint64(cfg.SchemaSamples) || calls%uint64(cfg.SchemaSampleEvery) == 0
-}
-
-func isDecimal(v string) bool {
-	dot := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c >= '0' && c <= '9':
-		case c == '.' && !dot && i > 0:
-			dot = true
-		case c == '-' && i == 0 && len(v) > 1:
-		default:
-			return false
-		}
-	}
-	return dot
-}
-
-// mediaType is the lower-case type/subtype of a Content-Type value.
-func mediaType(v string) string {
-	if i := strings.IndexByte(v, ';'); i >= 0 {
-		v = v[:i]
-	}
-	v = strings.TrimSpace(v)
-	if len(v) > 64 {
-		v = v[:64]
-	}
-	return lowerName(v)
-}
-
-// lowerName lower-cases an ASCII header name, allocating only when it
-// has upper-case letters.
-func lowerName(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
-}
-
-// skipHeader lists request headers too common to say anything about an
-// endpoint; they are not listed in the catalog.
-var skipHeader = map[string]bool{
-	"host": true, "content-length": true, "connection": true, "accept-encoding": true,
-	"transfer-encoding": true, "keep-alive": true, "te": true, "upgrade": true,
-}
-
-// hdrSkip and hdrAuth say, by well-known header ID, whether the name is
-// in skipHeader and whether authHeader looks at it.
-var hdrSkip, hdrAuth = func() (skip, auth [http1.NumHeaderIDs]bool) {
-	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
-		n := http1.KnownName(id)
-		skip[id] = skipHeader[n]
-		auth[id] = n == "authorization" || n == "cookie" || apiKeyHeaders[n]
-	}
-	return
-}()

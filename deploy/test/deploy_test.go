@@ -187,27 +187,29 @@ var podChecks = []podCheck{
 			return err
 		}
 		var cfg struct {
-			Kafka struct {
-				TLS struct {
-					CAFile   string `json:"ca_file"`
-					CertFile string `json:"cert_file"`
-					KeyFile  string `json:"key_file"`
-				} `json:"tls"`
-				SASL struct {
-					Password     string `json:"password"`
-					PasswordFile string `json:"password_file"`
-				} `json:"sasl"`
-				Spool struct {
-					Dir string `json:"dir"`
-				} `json:"spool"`
-			} `json:"kafka"`
+			Exporters struct {
+				Kafka struct {
+					TLS struct {
+						CAFile   string `json:"ca_file"`
+						CertFile string `json:"cert_file"`
+						KeyFile  string `json:"key_file"`
+					} `json:"tls"`
+					SASL struct {
+						Password     string `json:"password"`
+						PasswordFile string `json:"password_file"`
+					} `json:"sasl"`
+					Spool struct {
+						Dir string `json:"dir"`
+					} `json:"spool"`
+				} `json:"kafka"`
+			} `json:"exporters"`
 		}
 		if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
 			return fmt.Errorf("config.yaml: %v", err)
 		}
-		k := cfg.Kafka
+		k := cfg.Exporters.Kafka
 		if k.SASL.Password != "" {
-			return errors.New("kafka.sasl.password in a ConfigMap: use password_file from a Secret")
+			return errors.New("exporters.kafka.sasl.password in a ConfigMap: use password_file from a Secret")
 		}
 		for _, f := range []string{k.SASL.PasswordFile, k.TLS.CAFile, k.TLS.CertFile, k.TLS.KeyFile} {
 			if f == "" {
@@ -220,10 +222,10 @@ var podChecks = []podCheck{
 		if k.Spool.Dir != "" {
 			m, v := p.mount(k.Spool.Dir)
 			if m == nil || v == nil {
-				return fmt.Errorf("kafka.spool.dir %s is on the read-only root filesystem: mount a volume there", k.Spool.Dir)
+				return fmt.Errorf("exporters.kafka.spool.dir %s is on the read-only root filesystem: mount a volume there", k.Spool.Dir)
 			}
 			if m.ReadOnly || (v.HostPath == nil && v.EmptyDir == nil) {
-				return fmt.Errorf("kafka.spool.dir %s must be on a writable hostPath or emptyDir volume, got mount %s of %s", k.Spool.Dir, toYAML(m), toYAML(v.VolumeSource))
+				return fmt.Errorf("exporters.kafka.spool.dir %s must be on a writable hostPath or emptyDir volume, got mount %s of %s", k.Spool.Dir, toYAML(m), toYAML(v.VolumeSource))
 			}
 		}
 		return nil
@@ -475,47 +477,40 @@ func TestManifests(t *testing.T) {
 	checkConfig(t, p)
 }
 
-// chartCases render the chart with these values over its defaults.
-var chartCases = []struct {
+// chartCase is one set of values over the chart's defaults: the files of
+// deploy/helm/apitap/ci/ (chart-testing's convention; docs/kubernetes.md
+// lists them) and the defaults alone.
+type chartCase struct {
 	name   string
+	file   string // "" for the defaults
 	values map[string]any
-}{
-	{"defaults", nil},
-	{"kafka with SASL, mTLS and a ServiceMonitor", map[string]any{
-		"kafka": map[string]any{
-			"enabled": true,
-			"brokers": []any{"kafka-0.kafka:9093", "kafka-1.kafka:9093"},
-			"topics":  map[string]any{"detection": "security.api-detections"},
-			"tls":     map[string]any{"secretName": "kafka-client-tls", "clientCert": true, "serverName": "kafka.example.com"},
-			"sasl":    map[string]any{"password": "s3cret"},
-		},
-		"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus-stack"}},
-	}},
-	{"kafka without SASL, emptyDir spool, existing Secret", map[string]any{
-		"kafka": map[string]any{
-			"enabled": true,
-			"brokers": []any{"kafka:9092"},
-			"tls":     map[string]any{"enabled": false},
-			"sasl":    map[string]any{"mechanism": ""},
-			"spool":   map[string]any{"hostPath": ""},
-		},
-		"existingSecret": "apitap-managed",
-	}},
-	{"specs, two interfaces, no promiscuous mode", map[string]any{
-		"interfaces": []any{"eth0", "cni0"},
-		"promisc":    false,
-		"specs":      map[string]any{"orders.yaml": "openapi: 3.1.0\ninfo: {title: orders, version: '1'}\npaths: {}\n"},
-		"extraArgs":  []any{"--emit", "endpoint,detection,stats"},
-		"admin":      map[string]any{"port": 9464, "token": "0123456789abcdef0123"},
-		"config": map[string]any{
-			"analyzers": map[string]any{"attack": map[string]any{"disabled": []any{"ssti"}}},
-		},
-	}},
+}
+
+// chartCases reads the value sets.
+func chartCases(t *testing.T) []chartCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(chartDir, "ci", "*-values.yaml"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("value sets in %s/ci: %v %v", chartDir, files, err)
+	}
+	out := []chartCase{{name: "defaults"}}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, chartCase{name: strings.TrimSuffix(filepath.Base(f), "-values.yaml"), file: f, values: v})
+	}
+	return out
 }
 
 // TestChart renders the chart and checks each result as the manifests.
 func TestChart(t *testing.T) {
-	for _, tc := range chartCases {
+	for _, tc := range chartCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			b, out, err := renderChart(tc.values)
 			if err != nil {
@@ -611,7 +606,7 @@ func TestChartMatchesManifests(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(ct), &cc); err != nil {
 			t.Fatal(err)
 		}
-		delete(mc, "kafka")
+		delete(mc, "exporters")
 		if !equality.Semantic.DeepEqual(mc, cc) {
 			t.Errorf("configurations differ (kafka aside):\nplain:\n%s\nchart:\n%s", toYAML(mc), toYAML(cc))
 		}
@@ -621,7 +616,7 @@ func TestChartMatchesManifests(t *testing.T) {
 // TestHelmLint runs helm lint's rules (Chart.yaml, values, templates) on
 // the default values and on each chart case.
 func TestHelmLint(t *testing.T) {
-	for _, tc := range chartCases {
+	for _, tc := range chartCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := lint.All(chartDir, tc.values, release.Namespace, false)
 			for _, msg := range l.Messages {

@@ -19,11 +19,13 @@ import (
 
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/exporter"
+	"github.com/apitap/apitap/exporter/ocsf"
+	"github.com/apitap/apitap/exporter/spool"
 )
 
-// Config is the `kafka:` section of the configuration.
+// Config is the `exporters.kafka` section of the configuration.
 type Config struct {
-	Brokers []string `yaml:"brokers"` // host:port list; empty: Kafka export off
+	Brokers []string `yaml:"brokers"` // host:port list (--kafka-brokers)
 	// Topics maps event types to topic names; missing types take
 	// DefaultTopics, and an empty name turns a type off for Kafka.
 	Topics       map[string]string `yaml:"topics"`
@@ -55,12 +57,8 @@ type SASLConfig struct {
 	PasswordFile string `yaml:"password_file"` // first line is the password
 }
 
-// SpoolConfig is the `kafka.spool` section.
-type SpoolConfig struct {
-	Dir      string `yaml:"dir"`       // directory of the segment files (--spool-dir)
-	MaxBytes int64  `yaml:"max_bytes"` // bound; the oldest events go first; default 1 GiB
-	Fsync    string `yaml:"fsync"`     // always, segment (default), never
-}
+// SpoolConfig is the `exporters.kafka.spool` section (--spool-dir).
+type SpoolConfig = spool.Config
 
 // DefaultTopics are the topics of CONTRACT.md (plus apitap.stats).
 var DefaultTopics = map[string]string{
@@ -74,30 +72,89 @@ var DefaultTopics = map[string]string{
 
 // Validate checks the section.
 func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("brokers: none given (a host:port list, or --kafka-brokers)")
+	}
+	if err := c.Spool.Validate(); err != nil {
+		return err
+	}
 	switch c.Compression {
 	case "", "zstd", "lz4", "snappy", "gzip", "none":
 	default:
-		return fmt.Errorf("kafka.compression: want zstd, lz4, snappy, gzip or none, got %q", c.Compression)
+		return fmt.Errorf("compression: want zstd, lz4, snappy, gzip or none, got %q", c.Compression)
 	}
 	for t := range c.Topics {
 		if _, ok := DefaultTopics[t]; !ok {
-			return fmt.Errorf("kafka.topics: unknown event type %q", t)
+			return fmt.Errorf("topics: unknown event type %q", t)
 		}
 	}
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 	default:
-		return fmt.Errorf("kafka.sasl.mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.SASL.Mechanism)
+		return fmt.Errorf("sasl.mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.SASL.Mechanism)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		return fmt.Errorf("kafka.tls: cert_file and key_file go together")
+		return fmt.Errorf("tls: cert_file and key_file go together")
 	}
 	for _, b := range c.Brokers {
 		if !strings.Contains(b, ":") {
-			return fmt.Errorf("kafka.brokers: %q is not host:port", b)
+			return fmt.Errorf("brokers: %q is not host:port", b)
 		}
 	}
 	return nil
+}
+
+// Name is the sink's name: its section under `exporters:`.
+const Name = "kafka"
+
+func init() {
+	exporter.Register(exporter.Descriptor{
+		Name: Name,
+		NewConfig: func() any {
+			return &Config{Compression: "zstd", BatchTimeout: 5 * time.Millisecond, MaxAttempts: 10,
+				Spool: SpoolConfig{MaxBytes: 1 << 30, Fsync: "segment"}}
+		},
+		Tombstones: true, // blocklist revocations on the compacted topic
+		New: func(cfg any, out exporter.Output, env exporter.Env) (exporter.Sink, error) {
+			c := cfg.(*Config)
+			ks, err := New(*c, env.Sensor)
+			if err != nil {
+				return nil, err
+			}
+			if out.Format == exporter.FormatOCSF {
+				ks.schema = []byte("ocsf/" + ocsf.Version)
+			}
+			s, err := spool.Wrap(ks, c.Spool, env.Log)
+			if err != nil {
+				ks.Close()
+				return nil, err
+			}
+			return s, nil
+		},
+	})
+}
+
+// Mask implements exporter.Secrets.
+func (c *Config) Mask() {
+	if c.SASL.Password != "" {
+		c.SASL.Password = "[REDACTED]"
+	}
+}
+
+// FromSettings decodes the Kafka section of a configuration's exporters
+// (its TLS and SASL settings serve the commands that consume Kafka too);
+// the zero Config when there is none.
+func FromSettings(s exporter.Settings) (Config, error) {
+	en, err := exporter.Configure(s)
+	if err != nil {
+		return Config{}, err
+	}
+	for _, e := range en {
+		if e.Desc.Name == Name {
+			return *e.Config.(*Config), nil
+		}
+	}
+	return Config{}, nil
 }
 
 // Sink writes records to Kafka.
@@ -106,6 +163,7 @@ type Sink struct {
 	cfg    Config
 	topics map[string]string
 	sensor string
+	schema []byte // the schema header: apitap/v1, or ocsf/1.3.0
 	msgs   []kafkago.Message
 }
 
@@ -134,7 +192,7 @@ func New(c Config, sensor string) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{w: w, cfg: c, topics: topics, sensor: sensor}, nil
+	return &Sink{w: w, cfg: c, topics: topics, sensor: sensor, schema: []byte(event.SchemaVersion)}, nil
 }
 
 // newWriter builds the producer, with a transport of its own: kafka-go's
@@ -195,7 +253,7 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 			Key:   []byte(r.Key),
 			Value: value,
 			Headers: []kafkago.Header{
-				{Key: "schema", Value: []byte(event.SchemaVersion)},
+				{Key: "schema", Value: s.schema},
 				{Key: "sensor", Value: sensorOf(value, s.sensor)},
 				{Key: "type", Value: []byte(r.Type)},
 			},

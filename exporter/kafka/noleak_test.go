@@ -2,10 +2,14 @@ package kafka_test
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apitap/apitap/internal/testgen/pcapgen"
@@ -18,7 +22,8 @@ import (
 // cookies in every part of the traffic) through every sink apitap has:
 // standard output, the events file, debug logs and the summary on
 // standard error, every Kafka topic of a real broker, the disk spool, and
-// the catalog in each format. No raw value may appear in any of them.
+// the catalog in each format, an OCSF file and a webhook. No raw value may
+// appear in any of them.
 func TestNoRawSensitiveValueReachesAnySink(t *testing.T) {
 	capture := "../../testdata/pcaps/sensitive.pcap"
 	broker := startBroker(t)
@@ -73,6 +78,31 @@ func TestNoRawSensitiveValueReachesAnySink(t *testing.T) {
 	for _, f := range segs {
 		b, _ := os.ReadFile(f)
 		outputs["spool "+filepath.Base(f)] = b
+	}
+
+	// the other sinks: an OCSF file, a webhook receiving every type
+	var mu sync.Mutex
+	var posted []byte
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posted = append(append(posted, b...), '\n')
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ocsfFile := filepath.Join(dir, "ocsf.jsonl")
+	cfg := filepath.Join(dir, "sinks.yaml")
+	os.WriteFile(cfg, []byte("exporters:\n  file:\n    path: "+ocsfFile+"\n    format: ocsf\n  webhook:\n    url: "+hook.URL+"\n    types: [transaction, endpoint, detection, blocklist, actor, stats]\n    batch: 100\n"), 0o600)
+	run("sinks", "read", "--emit", "all", "--config", cfg, "--workers", "1", capture)
+	if b, err = os.ReadFile(ocsfFile); err != nil || len(b) == 0 {
+		t.Fatalf("OCSF file: %v", err)
+	}
+	outputs["ocsf file"] = b
+	mu.Lock()
+	outputs["webhook"] = posted
+	mu.Unlock()
+	if len(outputs["webhook"]) == 0 {
+		t.Fatal("nothing posted to the webhook")
 	}
 
 	for _, format := range []string{"table", "json", "openapi", "openapi-json"} {

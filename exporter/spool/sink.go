@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -131,4 +132,61 @@ func (s *Sink) Stats() (records int, bytes int64, lost, corrupt uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sp.Len(), s.sp.Bytes(), s.sp.Lost, s.sp.Corrupt
+}
+
+// Unwrap implements exporter.Wrapper.
+func (s *Sink) Unwrap() exporter.Sink { return s.inner }
+
+// Metrics implements exporter.Metered: the spool's state, and the wrapped
+// sink's own metrics.
+func (s *Sink) Metrics() []exporter.Metric {
+	n, b, lost, corrupt := s.Stats()
+	out := []exporter.Metric{
+		{Name: "apitap_spool_records", Help: "Records waiting in a sink's on-disk spool.", Gauge: true, Value: float64(n)},
+		{Name: "apitap_spool_bytes", Help: "Bytes of a sink's on-disk spool.", Gauge: true, Value: float64(b)},
+		{Name: "apitap_spool_lost_total", Help: "Records a sink's full spool evicted, or that were corrupt on disk.", Labels: []string{"reason"}, Values: []string{"evicted"}, Value: float64(lost)},
+		{Name: "apitap_spool_lost_total", Help: "Records a sink's full spool evicted, or that were corrupt on disk.", Labels: []string{"reason"}, Values: []string{"corrupt"}, Value: float64(corrupt)},
+	}
+	if m, ok := exporter.As[exporter.Metered](s.inner); ok {
+		out = append(out, m.Metrics()...)
+	}
+	return out
+}
+
+// Config is the `spool` section of the sinks that keep undeliverable
+// events on disk (Kafka, webhook).
+type Config struct {
+	Dir      string `yaml:"dir"`       // directory of the segment files; "" turns the spool off
+	MaxBytes int64  `yaml:"max_bytes"` // bound; the oldest low-priority events go first; default 1 GiB
+	Fsync    string `yaml:"fsync"`     // always, segment (default), never
+}
+
+// Validate checks the section.
+func (c Config) Validate() error {
+	switch c.Fsync {
+	case "", "always", "segment", "never":
+	default:
+		return fmt.Errorf("spool.fsync: want always, segment or never, got %q", c.Fsync)
+	}
+	if c.MaxBytes < 0 {
+		return fmt.Errorf("spool.max_bytes must be positive, got %d", c.MaxBytes)
+	}
+	return nil
+}
+
+// Wrap puts the spool configured by c in front of inner; without a
+// directory it returns inner as it is. Records a previous run left are
+// delivered first.
+func Wrap(inner exporter.Sink, c Config, log zerolog.Logger) (exporter.Sink, error) {
+	if c.Dir == "" {
+		return inner, nil
+	}
+	sp, err := Open(c.Dir, Options{MaxBytes: c.MaxBytes, Fsync: c.Fsync})
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", c.Dir, err)
+	}
+	if n := sp.Len(); n > 0 {
+		log.Info().Int("records", n).Str("dir", c.Dir).Str("sink", inner.Name()).Msg("spool: delivering events left by an earlier run first")
+	}
+	return NewSink(inner, sp, log), nil
 }

@@ -29,7 +29,6 @@ import (
 	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/sensor"
-	"github.com/apitap/apitap/sensor/report"
 )
 
 func contains(s []string, v string) bool { return slices.Contains(s, v) }
@@ -42,6 +41,7 @@ type Server struct {
 	sensor  string
 	token   string
 	ready   atomic.Bool
+	live    liveReport // the /report snapshot (report.go)
 }
 
 // New returns the server for p; token "" means no authentication (keep
@@ -54,7 +54,8 @@ func New(p *sensor.Pipeline, sensorID, token string) *Server {
 // it before serving.
 func (s *Server) SetSources(src []string) { s.sources = src }
 
-// SetExport adds the export sinks' metrics (Kafka and its spool).
+// SetExport adds the export sinks' metrics (records, latency, and each
+// sink's own: spool, retries, rotations).
 func (s *Server) SetExport(f *exporter.FanOut) {
 	if f != nil {
 		s.fan.Store(f)
@@ -67,7 +68,7 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 // Handler routes the endpoints.
 func (s *Server) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{p: s.p, s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{p: s.p, s: s}, sinkCollector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -123,17 +124,9 @@ func (s *Server) Handler() http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"actors": out})
 	})
 	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) {
-		st := s.p.Stats()
-		in := &report.Input{Title: "apitap live report", Sensor: s.sensor, Live: true, Transactions: st.Transactions, Until: st.Time,
-			Detections: s.p.Detections, Specs: contains(s.p.Analyzers, "conformance"), Sources: s.sources}
-		if cat, ok := s.p.Shared(discovery.Name).(*discovery.Catalog); ok {
-			in.Catalog = cat.View()
-		}
-		if t, ok := s.p.Shared(behavior.Name).(*behavior.Tracker); ok {
-			in.Actors = t.Top(20, st.Time)
-		}
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		var b bytes.Buffer
-		if err := report.Render(&b, in); err != nil {
+		if err := s.reportSnapshot().Render(&b, page-1); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -254,14 +247,11 @@ var (
 	descSinkRecords  = prometheus.NewDesc("apitap_sink_records_total", "Records per export sink, by outcome (sent, dropped: queue full, failed: given up).", []string{"sink", "outcome"}, nil)
 	descSinkSend     = prometheus.NewDesc("apitap_sink_send_seconds", "Latency of a sink's Send calls (one batch each; Kafka produce with acks).", []string{"sink"}, nil)
 	descSinkErrors   = prometheus.NewDesc("apitap_sink_send_errors_total", "Send calls that failed, per sink.", []string{"sink"}, nil)
-	descSpoolRecords = prometheus.NewDesc("apitap_spool_records", "Records waiting in the on-disk spool.", nil, nil)
-	descSpoolBytes   = prometheus.NewDesc("apitap_spool_bytes", "Bytes of the on-disk spool.", nil, nil)
-	descSpoolLost    = prometheus.NewDesc("apitap_spool_lost_total", "Records the full spool evicted, or that were corrupt on disk.", []string{"reason"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descHTTP2, descDetections, descBlocklist, descBlockDropped, descWithheld, descServers, descUntracked,
-		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descSpoolRecords, descSpoolBytes, descSpoolLost} {
+		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors} {
 		ch <- d
 	}
 }
@@ -345,16 +335,33 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(descSinkSend, st.Sends, st.SendSeconds, buckets, st.Sink)
 		ch <- prometheus.MustNewConstMetric(descSinkErrors, prometheus.CounterValue, float64(st.SendErrors), st.Sink)
 	}
+}
+
+// sinkCollector exports the sinks' own metrics (exporter.Metered: spools,
+// retries, rotations...), each with the sink's name in a `sink` label. It
+// is unchecked (describes nothing): which metrics exist depends on the
+// sinks configured.
+type sinkCollector struct{ s *Server }
+
+func (sinkCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
+	fan := c.s.fan.Load()
+	if fan == nil {
+		return
+	}
 	for _, sk := range fan.Sinks() {
-		if sp, ok := sk.(interface {
-			Stats() (records int, bytes int64, lost, corrupt uint64)
-		}); ok {
-			n, b, lost, corrupt := sp.Stats()
-			ch <- prometheus.MustNewConstMetric(descSpoolRecords, prometheus.GaugeValue, float64(n))
-			ch <- prometheus.MustNewConstMetric(descSpoolBytes, prometheus.GaugeValue, float64(b))
-			ch <- prometheus.MustNewConstMetric(descSpoolLost, prometheus.CounterValue, float64(lost), "evicted")
-			ch <- prometheus.MustNewConstMetric(descSpoolLost, prometheus.CounterValue, float64(corrupt), "corrupt")
-			break
+		m, ok := exporter.As[exporter.Metered](sk)
+		if !ok {
+			continue
+		}
+		for _, x := range m.Metrics() {
+			kind := prometheus.CounterValue
+			if x.Gauge {
+				kind = prometheus.GaugeValue
+			}
+			d := prometheus.NewDesc(x.Name, x.Help, append([]string{"sink"}, x.Labels...), nil)
+			ch <- prometheus.MustNewConstMetric(d, kind, x.Value, append([]string{sk.Name()}, x.Values...)...)
 		}
 	}
 }

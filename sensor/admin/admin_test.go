@@ -30,12 +30,22 @@ import (
 // returns the pipeline, still open, as a running sensor would hold it.
 func pipeline(t *testing.T, file string) *sensor.Pipeline {
 	t.Helper()
+	return pipelineWith(t, file, nil)
+}
+
+// pipelineWith is pipeline with a hook that sets the pipeline up as
+// apitap run does before it runs.
+func pipelineWith(t *testing.T, file string, setup func(*sensor.Pipeline)) *sensor.Pipeline {
+	t.Helper()
 	var cfg sensor.Config
 	cfg.Sensor.ID, cfg.Sensor.Workers = "admin-test", 2
 	cfg.Output.Emit = []string{"stats"}
 	p, err := sensor.NewPipeline(cfg.WithDefaults(), io.Discard, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(p)
 	}
 	src, err := capture.OpenFile(file)
 	if err != nil {
@@ -165,7 +175,7 @@ func TestExportMetrics(t *testing.T) {
 	s.SetExport(fan)
 	h := s.Handler()
 	want := []string{`apitap_sink_records_total{outcome="sent",sink="mem"} 10`, `apitap_sink_send_seconds_bucket{sink="mem",le="0.005"}`,
-		`apitap_sink_send_seconds_count{sink="mem"}`, "apitap_spool_records 0", `apitap_spool_lost_total{reason="evicted"} 0`, "apitap_actors "}
+		`apitap_sink_send_seconds_count{sink="mem"}`, `apitap_spool_records{sink="mem"} 0`, `apitap_spool_lost_total{reason="evicted",sink="mem"} 0`, "apitap_actors "}
 	var body string
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		_, body = get(t, h, "/metrics", "")

@@ -20,6 +20,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/apitap/apitap/exporter/blocklist"
+	"github.com/apitap/apitap/exporter/kafka"
 	"github.com/apitap/apitap/sensor"
 )
 
@@ -102,7 +103,7 @@ func blocklistFlags(stderr io.Writer) (*flag.FlagSet, *blocklistOpts) {
 	o := &blocklistOpts{files: map[string]*string{}}
 	fs := flag.NewFlagSet("blocklist", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.config, "config", "", "YAML configuration `file`: its kafka section gives TLS and SASL settings")
+	fs.StringVar(&o.config, "config", "", "YAML configuration `file`: its exporters.kafka section gives TLS and SASL settings")
 	fs.StringVar(&o.brokers, "kafka-brokers", "", "comma list of `host:port` (required)")
 	fs.StringVar(&o.topic, "topic", "apitap.blocklist", "blocklist `topic`")
 	fs.StringVar(&o.group, "group", "apitap-blocklist", "consumer `group` (each enforcement point should have its own)")
@@ -302,13 +303,17 @@ func doBlocklist(ctx context.Context, o *blocklistOpts, env *IO) error {
 		}
 	}
 	dialer := &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true}
-	if cfg.Kafka.TLS.Enabled {
-		if dialer.TLS, err = cfg.Kafka.TLS.Config(); err != nil {
+	kc, err := kafka.FromSettings(cfg.Exporters)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if kc.TLS.Enabled {
+		if dialer.TLS, err = kc.TLS.Config(); err != nil {
 			return usageError{err.Error()}
 		}
 	}
-	if cfg.Kafka.SASL.Mechanism != "" {
-		if dialer.SASLMechanism, err = cfg.Kafka.SASL.Build(); err != nil {
+	if kc.SASL.Mechanism != "" {
+		if dialer.SASLMechanism, err = kc.SASL.Build(); err != nil {
 			return usageError{err.Error()}
 		}
 	}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -29,10 +31,22 @@ Formats (--format):
 
 A running sensor (apitap run) emits the same entries as "endpoint" events.
 
+With --base SPEC (OpenAPI 3.0 or 3.1, YAML or JSON), the catalog is merged
+into that spec instead: operations, query parameters, response status codes
+and response schema properties the spec lacks are added, each marked
+x-apitap-observed (first_seen, last_seen, calls), for the endpoints of the
+hosts its servers name (--host picks one). The spec keeps its order,
+comments and formatting as far as YAML allows, a JSON spec stays JSON, and
+the result is validated with kin-openapi. Items an earlier merge added get
+their mark updated: merging the same traffic twice changes nothing.
+--only-new lists the additions instead (--format json: as JSON).
+
 Examples:
   apitap catalog capture.pcap
   apitap catalog --format openapi --host api.example.com -o api.yaml day1.pcap.gz
   apitap catalog --format json -o catalog.json *.pcapng
+  apitap catalog --base api.yaml -o api.observed.yaml day1.pcap.gz
+  apitap catalog --base api.yaml --only-new day1.pcap.gz
 
 Flags:
 `)
@@ -43,8 +57,10 @@ Flags:
 
 type catalogOpts struct {
 	readOpts
-	format string
-	host   string
+	format  string
+	host    string
+	base    string
+	onlyNew bool
 }
 
 func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
@@ -54,6 +70,8 @@ func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
 	o.reportFlags(fs, "catalog")
 	fs.StringVar(&o.format, "format", "table", "`format`: table, json, openapi (YAML) or openapi-json")
 	fs.StringVar(&o.host, "host", "", "only this `host` (openapi: one document for one service)")
+	fs.StringVar(&o.base, "base", "", "merge what was observed into this OpenAPI `spec` (YAML or JSON) and write it")
+	fs.BoolVar(&o.onlyNew, "only-new", false, "with --base: list only what the spec lacks")
 	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into the catalog (default: the host name)")
 	return fs, o
 }
@@ -81,6 +99,16 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 	default:
 		return usagef("--format: want table, json, openapi or openapi-json, got %q", o.format)
 	}
+	if o.onlyNew && o.base == "" {
+		return usagef("--only-new needs --base SPEC")
+	}
+	var base []byte
+	if o.base != "" {
+		var err error
+		if base, err = os.ReadFile(o.base); err != nil {
+			return usagef("--base: %v", err)
+		}
+	}
 	a, err := o.analyse(files, env, discovery.Name)
 	if err != nil {
 		return err
@@ -105,15 +133,41 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 		}
 	}
 	var doc []byte
-	switch o.format {
-	case "json":
-		doc = v.JSON(cfg.Sensor.ID)
-	case "openapi", "openapi-json":
+	switch {
+	case base != nil:
+		merged, adds, err := v.MergeSpec(base, discovery.MergeOptions{Host: o.host})
+		if err != nil {
+			return err
+		}
+		doc = merged
+		if o.onlyNew {
+			var b bytes.Buffer
+			if o.format == "json" {
+				if adds == nil {
+					adds = []discovery.Addition{}
+				}
+				js, _ := json.MarshalIndent(adds, "", "  ")
+				b.Write(append(js, '\n'))
+			} else {
+				discovery.WriteAdditions(&b, adds)
+			}
+			doc = b.Bytes()
+		}
+	case o.format == "json":
+		// written one endpoint at a time: a big catalog is never one buffer
+		if !o.quiet {
+			printSummary(env.Stderr, sum, cfg)
+		}
+		if err := writeOut(out, env, func(w io.Writer) error { return v.WriteJSON(w, cfg.Sensor.ID) }); err != nil {
+			return fmt.Errorf("write catalog: %w", err)
+		}
+		return a.failures(files)
+	case o.format == "openapi" || o.format == "openapi-json":
 		doc, err = v.OpenAPI(discovery.OpenAPIOptions{Host: o.host, JSON: o.format == "openapi-json"})
 		if err != nil {
 			return err
 		}
-	case "table":
+	default:
 		var b strings.Builder
 		printCatalog(&b, filterHost(v, o.host), 0)
 		doc = []byte(b.String())
@@ -129,6 +183,22 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 		return fmt.Errorf("write catalog: %w", err)
 	}
 	return a.failures(files)
+}
+
+// writeOut writes to the -o file, or to standard output for "" and "-".
+func writeOut(out string, env *IO, fn func(io.Writer) error) error {
+	if out == "" || out == "-" {
+		return fn(env.Stdout)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func contains(s []string, v string) bool {
@@ -189,12 +259,18 @@ func printCatalog(w io.Writer, v *discovery.View, maxRows int) {
 	if maxRows > 0 && len(v.Endpoints) > maxRows {
 		fmt.Fprintf(w, "  ... and %d more (apitap catalog lists them all)\n", len(v.Endpoints)-maxRows)
 	}
-	var static, noise, folded uint64
+	var static, noise, folded, probes uint64
 	for _, h := range v.Hosts {
-		static, noise, folded = static+h.Static, noise+h.Noise, folded+h.Folded
+		static, noise, folded, probes = static+h.Static, noise+h.Noise, folded+h.Folded, probes+h.Probes
 	}
-	if static+noise+folded > 0 {
-		fmt.Fprintf(w, "  not listed: %d static asset requests, %d requests to paths that only answered 404; %d path segments folded by bounds\n", static, noise, folded)
+	for _, ep := range v.Endpoints {
+		probes += ep.Probes()
+	}
+	if static+noise+folded+probes > 0 {
+		fmt.Fprintf(w, "  not listed: %d static asset requests, %d requests to paths that only answered errors (scanner noise), %d probes (payloads, scanners) counted on the nearest endpoint or host; %d path segments folded by bounds\n", static, noise, probes, folded)
+	}
+	if v.Evicted > 0 {
+		fmt.Fprintf(w, "  evicted: %d endpoints (%d calls) beyond the budget of %d (analyzers.discovery.max_endpoints)\n", v.Evicted, v.EvictedCalls, v.Budget)
 	}
 }
 

@@ -90,19 +90,21 @@ func TestDemoCatalogTable(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	eventtest.ValidateStream(t, bytes.NewReader(out))
-	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 18 {
-		t.Errorf("%d endpoint events, want 18", n)
+	// GET /v1/files was only called by a path traversal probe: it is no
+	// endpoint; the scanner's misses are probes too
+	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 17 {
+		t.Errorf("%d endpoint events, want 17", n)
 	}
 	for _, want := range []string{
-		// 12 HTTP endpoints, 5 gRPC methods and one of them again under
+		// 11 HTTP endpoints, 5 gRPC methods and one of them again under
 		// the server's address (a connection joined mid-stream whose
 		// :authority did not resolve)
-		"catalog: 18 endpoint(s) on 4 host(s)",
+		"catalog: 17 endpoint(s) on 4 host(s)",
 		"HOST", "TEMPLATE", "AUTH", "STATUS",
 		"api.shop.example              GET     /v1/orders/{orderId}",
 		"payments.shop.internal:50051  POST    /shop.v1.Orders/WatchOrders",
 		"bearer_jwt:69", "401:74 200:1",
-		"9 requests to paths that only answered 404",
+		"10 probes (payloads, scanners)",
 	} {
 		if !strings.Contains(string(errOut), want) {
 			t.Errorf("summary lacks %q:\n%s", want, errOut)
@@ -127,5 +129,79 @@ func TestDemoAttacks(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("detections lack %s", want)
 		}
+	}
+}
+
+// TestCatalogBase merges the demo capture into its out-of-date spec, as
+// YAML and as JSON: the result matches the golden files byte for byte
+// (testdata/golden/catalog-base.*; -update rewrites them), validates with
+// kin-openapi, keeps the spec's comments, order and formatting, and a
+// second merge on the same traffic changes nothing. --only-new lists the
+// additions.
+func TestCatalogBase(t *testing.T) {
+	for _, c := range []struct{ base, golden string }{
+		{demoSpec, "catalog-base.yaml"},
+		{filepath.Join(repoRoot, "testdata", "catalog", "shop-spec.json"), "catalog-base.json"},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			dir := t.TempDir()
+			first := filepath.Join(dir, "first"+filepath.Ext(c.golden))
+			if code, _, errOut := runCLI(t, nil, "catalog", "--base", c.base, "-o", first, "--quiet", demoCapture); code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			out, err := os.ReadFile(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := discovery.ValidateOpenAPI(out); err != nil {
+				t.Fatalf("kin-openapi rejects the merged spec: %v", err)
+			}
+			base, _ := os.ReadFile(c.base)
+			for _, keep := range []string{"# The shop API as its team published it", `"title": "Shop API"`} {
+				if bytes.Contains(base, []byte(keep)) && !bytes.Contains(out, []byte(keep)) {
+					t.Errorf("the merge lost %q", keep)
+				}
+			}
+			for _, want := range []string{"/admin/stats", "/internal/export", "x-apitap-observed", "limit", "phone", "401"} {
+				if !bytes.Contains(out, []byte(want)) {
+					t.Errorf("merged spec lacks %q", want)
+				}
+			}
+			golden := filepath.Join(repoRoot, "testdata", "golden", c.golden)
+			if *update {
+				os.WriteFile(golden, out, 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./sensor/cli -run TestCatalogBase -update)", err)
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("merged spec differs from %s (run with -update if the change is intended)", golden)
+			}
+			second := filepath.Join(dir, "second"+filepath.Ext(c.golden))
+			if code, _, errOut := runCLI(t, nil, "catalog", "--base", first, "-o", second, "--quiet", demoCapture); code != ExitOK {
+				t.Fatalf("second merge: exit %d: %s", code, errOut)
+			}
+			if again, _ := os.ReadFile(second); !bytes.Equal(again, out) {
+				t.Errorf("a second merge of the same traffic changed the spec")
+			}
+			if code, news, _ := runCLI(t, nil, "catalog", "--base", first, "--only-new", "--quiet", demoCapture); code != ExitOK || !strings.Contains(string(news), "nothing new") {
+				t.Errorf("--only-new after a merge: exit %d: %s", code, news)
+			}
+		})
+	}
+	code, out, errOut := runCLI(t, nil, "catalog", "--base", demoSpec, "--only-new", "--quiet", demoCapture)
+	if code != ExitOK {
+		t.Fatalf("--only-new: exit %d: %s", code, errOut)
+	}
+	golden := filepath.Join(repoRoot, "testdata", "golden", "catalog-only-new.txt")
+	if *update {
+		os.WriteFile(golden, out, 0o644)
+	}
+	if want, _ := os.ReadFile(golden); !bytes.Equal(out, want) {
+		t.Errorf("--only-new differs from %s:\n%s", golden, out)
+	}
+	if code, _, errOut := runCLI(t, nil, "catalog", "--only-new", demoCapture); code != ExitUsage || !strings.Contains(string(errOut), "--base") {
+		t.Errorf("--only-new without --base: exit %d: %s", code, errOut)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	// every analyzer, registered from its init function
 	_ "github.com/apitap/apitap/analyzer/all"
+	_ "github.com/apitap/apitap/exporter/all"
 	"github.com/apitap/apitap/sensor"
 )
 

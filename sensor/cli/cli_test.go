@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/apitap/apitap/sensor"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -125,8 +126,8 @@ func TestClassicExpr(t *testing.T) {
 		{bpf.Config{Ports: []uint16{80}, VLANs: []uint16{3}}, ""},
 	}
 	for _, c := range cases {
-		if got := classicExpr(c.cfg); got != c.want {
-			t.Errorf("classicExpr(%+v) = %q, want %q", c.cfg, got, c.want)
+		if got := sensor.ClassicExpr(c.cfg); got != c.want {
+			t.Errorf("sensor.ClassicExpr(%+v) = %q, want %q", c.cfg, got, c.want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/sensor"
 )
 
@@ -17,7 +18,7 @@ func configHelp(w io.Writer) {
 Validates a configuration file as apitap read and run would (strict YAML:
 unknown keys, wrong types and bad values are errors naming the key and
 line), builds every enabled analyzer (loading specs, rule packs and
-databases), and prints the effective configuration, defaults included.
+databases), checks every sink section under exporters, and prints the effective configuration, defaults included.
 Exit code 0 when the file is valid, 2 when it is not.
 `)
 }
@@ -50,8 +51,13 @@ func runConfig(args []string, env *IO) int {
 		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)
 		return ExitUsage
 	}
-	if cfg.Kafka.SASL.Password != "" {
-		cfg.Kafka.SASL.Password = "[REDACTED]" // secrets are never printed
+	var sinks []exporter.Enabled
+	if err == nil {
+		sinks, err = exporter.Configure(cfg.Exporters)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)
+		return ExitUsage
 	}
 	out := map[string]any{}
 	b, _ := yaml.Marshal(cfg)
@@ -61,6 +67,19 @@ func runConfig(args []string, env *IO) int {
 		an[e.Desc.Name] = e.Config
 	}
 	out["analyzers"] = an
+	ex := map[string]any{}
+	for _, e := range sinks {
+		if m, ok := e.Config.(exporter.Secrets); ok {
+			m.Mask() // secrets are never printed
+		}
+		sec := map[string]any{}
+		b, _ := yaml.Marshal(e.Config)
+		yaml.Unmarshal(b, &sec)
+		b, _ = yaml.Marshal(e.Output)
+		yaml.Unmarshal(b, &sec)
+		ex[e.Desc.Name] = sec
+	}
+	out["exporters"] = ex
 	b, err = yaml.Marshal(out)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "apitap config check: %v\n", err)

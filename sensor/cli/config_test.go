@@ -10,7 +10,7 @@ import (
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("sensor:\n  workers: 2\nkafka:\n  brokers: [k:9092]\n  sasl: {mechanism: PLAIN, username: u, password: hunter2hunter2}\nanalyzers:\n  attack:\n    disabled: [ssti]\n"), 0o644)
+	os.WriteFile(good, []byte("sensor:\n  workers: 2\nexporters:\n  kafka:\n    brokers: [k:9092]\n    sasl: {mechanism: PLAIN, username: u, password: hunter2hunter2}\nanalyzers:\n  attack:\n    disabled: [ssti]\n"), 0o644)
 	code, out, errOut := runCLI(t, nil, "config", "check", good)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -22,17 +22,26 @@ Compares published OpenAPI specs (3.0, 3.1, or Swagger 2.0; YAML or JSON;
 a directory loads every spec in it) with what the captures show, and
 prints a report:
 
-  shadow endpoints          traffic to paths no spec documents (per template)
+  shadow endpoints          traffic to paths no spec documents (per catalog
+                            template; probes and scanner noise are never
+                            endpoints, the attack analyzer reports them)
   undocumented methods      documented paths called with other methods
-  zombie endpoints          deprecated operations, or ones only an older
-                            version of the spec has, still being called
+  zombie endpoints          deprecated operations, ones only an older version
+                            of the spec has, and ones a newer version
+                            supersedes (a higher version segment, a host with
+                            a higher version label, an older version header
+                            value), still being called, with their replacement
   undocumented parameters   query parameters (and cookies with
                             analyzers.conformance.check_cookies) not in the operation
+  undocumented fields       JSON body properties the schemas do not name
+                            (sampled per operation)
   undocumented headers      request headers neither the operation nor the
                             standard list (Host, User-Agent, ...) names
   undocumented status codes responses the operation does not document
   schema violations         request and response bodies and parameters that
                             fail the spec's schemas (sampled per operation)
+  infrastructure endpoints  health checks, readiness and metrics endpoints no
+                            spec documents (listed, not differences)
   documented but never seen operations no transaction called
 
 Specs bind to hosts and base paths from their servers (or
@@ -172,11 +181,20 @@ func printDiff(w io.Writer, d *conformance.Diff, captures int) {
 		}
 		table(w, rows)
 	}
-	if section("Zombie endpoints (deprecated, or only in an older version, still called)", len(d.Zombies)) {
-		items(d.Zombies, func(it *conformance.Item) []string { return []string{it.Op, it.Spec, it.Reason} })
+	if section("Zombie endpoints (deprecated, only in an older version, or superseded, still called)", len(d.Zombies)) {
+		items(d.Zombies, func(it *conformance.Item) []string {
+			repl := ""
+			if it.Replacement != "" {
+				repl = "replaced by " + it.Replacement
+			}
+			return []string{it.Op, it.Spec, it.Reason, repl}
+		})
 	}
 	if section("Undocumented parameters", len(d.Parameters)) {
 		items(d.Parameters, func(it *conformance.Item) []string { return []string{it.Op, it.Location, it.Name} })
+	}
+	if section("Undocumented fields (JSON properties the schemas do not name)", len(d.Fields)) {
+		items(d.Fields, func(it *conformance.Item) []string { return []string{it.Op, it.Location, it.Name} })
 	}
 	if section("Undocumented headers", len(d.Headers)) {
 		items(d.Headers, func(it *conformance.Item) []string { return []string{it.Op, it.Name} })
@@ -187,10 +205,17 @@ func printDiff(w io.Writer, d *conformance.Diff, captures int) {
 	if section("Schema violations", len(d.SchemaViolations)) {
 		items(d.SchemaViolations, func(it *conformance.Item) []string { return []string{it.Op, it.Location, it.Name, it.Reason} })
 	}
+	if len(d.Infrastructure) > 0 {
+		fmt.Fprintf(w, "\nInfrastructure endpoints (health, readiness, metrics; not in the specs, not differences): %d\n", len(d.Infrastructure))
+		unmatched(d.Infrastructure)
+	}
 	if section("Documented but never seen", len(d.NeverSeen)) {
 		for _, s := range d.NeverSeen {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
+	}
+	if d.Dropped > 0 {
+		fmt.Fprintf(w, "\n%d findings not kept (analyzers.conformance.max_tracked)\n", d.Dropped)
 	}
 	if n := d.Differences(); n > 0 {
 		fmt.Fprintf(w, "\nResult: %d difference(s) between the specs and the traffic (exit code %d).\n", n, ExitDifferences)

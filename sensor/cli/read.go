@@ -152,29 +152,23 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	})
 }
 
-// startExport connects the pipeline to the configured sinks (Kafka). block
-// makes the pipeline wait for a slow sink instead of dropping (offline
-// reads). It returns nil when no sink is configured.
+// startExport connects the pipeline to the sinks configured under
+// `exporters:` (see package exporter). block makes the pipeline wait for a
+// slow sink instead of dropping (offline reads). It returns nil when no
+// sink is configured.
 func startExport(cfg sensor.Config, p *sensor.Pipeline, block bool, log zerolog.Logger) (*exporter.FanOut, error) {
-	if len(cfg.Kafka.Brokers) == 0 {
-		return nil, nil
-	}
-	ks, err := kafka.New(cfg.Kafka, cfg.Sensor.ID)
+	enabled, err := exporter.Configure(cfg.Exporters)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	var sink exporter.Sink = ks
-	if c := cfg.Kafka.Spool; c.Dir != "" {
-		sp, err := spool.Open(c.Dir, spool.Options{MaxBytes: c.MaxBytes, Fsync: c.Fsync})
-		if err != nil {
-			return nil, fmt.Errorf("spool %s: %w", c.Dir, err)
-		}
-		if n := sp.Len(); n > 0 {
-			log.Info().Int("records", n).Str("dir", c.Dir).Msg("spool: delivering events left by an earlier run first")
-		}
-		sink = spool.NewSink(ks, sp, log)
+	if len(enabled) == 0 {
+		return nil, nil
 	}
-	fan := exporter.New(exporter.Options{Block: block, Log: log}, sink)
+	sinks, err := exporter.Build(enabled, exporter.Env{Log: log, Sensor: cfg.Sensor.ID, Version: Version})
+	if err != nil {
+		return nil, err
+	}
+	fan := exporter.New(exporter.Options{Block: block, Log: log}, sinks...)
 	p.Export = func(typ, key string, line []byte) {
 		fan.Add(exporter.Record{Type: typ, Key: key, Value: append([]byte(nil), line...)})
 	}
@@ -192,9 +186,9 @@ func finishExport(fan *exporter.FanOut, w io.Writer, quiet bool) error {
 			fmt.Fprintf(w, "  sink %-9s %s events handed over, %s dropped (queue full), %s failed\n", s.Sink, humanCount(s.Sent), humanCount(s.Dropped), humanCount(s.Failed))
 		}
 		for _, s := range fan.Sinks() {
-			if sp, ok := s.(*spool.Sink); ok {
+			if sp, ok := exporter.As[*spool.Sink](s); ok {
 				n, b, lost, corrupt := sp.Stats()
-				fmt.Fprintf(w, "  spool          %s events (%s) left for the next run, %s lost to the size bound, %s corrupt\n", humanCount(uint64(n)), humanBytes(uint64(b)), humanCount(lost), humanCount(corrupt))
+				fmt.Fprintf(w, "  spool %-8s %s events (%s) left for the next run, %s lost to the size bound, %s corrupt\n", s.Name(), humanCount(uint64(n)), humanBytes(uint64(b)), humanCount(lost), humanCount(corrupt))
 			}
 		}
 	}
@@ -263,11 +257,17 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 		}
 		cfg.Reassembly.HTTP.MaxBodyBytes = o.maxBody
 	}
-	if o.setFlags["kafka-brokers"] {
-		cfg.Kafka.Brokers = splitList(o.kafka)
-	}
-	if o.setFlags["spool-dir"] {
-		cfg.Kafka.Spool.Dir = o.spoolDir
+	if brokers := splitList(o.kafka); o.setFlags["kafka-brokers"] || o.setFlags["spool-dir"] {
+		spoolDir, setSpool := o.spoolDir, o.setFlags["spool-dir"]
+		cfg.Exporters.Override(kafka.Name, len(brokers) > 0, func(c any) {
+			kc := c.(*kafka.Config)
+			if len(brokers) > 0 {
+				kc.Brokers = brokers
+			}
+			if setSpool {
+				kc.Spool.Dir = spoolDir
+			}
+		})
 	}
 	if len(o.specs) > 0 {
 		specs := o.specs

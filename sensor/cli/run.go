@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,15 +18,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	xbpf "golang.org/x/net/bpf"
-
-	"github.com/apitap/apitap/analyzer/attack"
-	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/bpf"
+	"github.com/apitap/apitap/exporter"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/admin"
-	"github.com/apitap/apitap/sensor/capture"
 )
 
 func runHelp(w io.Writer) {
@@ -188,202 +185,71 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 	if o.source != "afpacket" && o.source != "pcap" {
 		return usagef("--source: want afpacket or pcap, got %q", o.source)
 	}
-	if o.bpfExpr != "" && o.selects(fcfg) {
+	if o.bpfExpr != "" && sensor.Selects(fcfg) {
 		return usagef("--bpf replaces the eBPF pre-filter: give either --bpf or --ports/--allow/--deny/--vlans/--sample")
 	}
-	var filter *bpf.Filter
-	var classic []xbpf.RawInstruction
-	switch {
-	case o.source == "pcap":
-		if o.selects(fcfg) {
-			return usagef("--ports/--allow/--deny/--vlans/--sample use the eBPF pre-filter of the afpacket source; with --source pcap use --bpf")
-		}
-	case o.bpfExpr != "":
-		if classic, err = capture.CompileBPF(o.bpfExpr, 262144); err != nil {
-			return usageError{err.Error()}
-		}
-	case o.ebpf:
-		filter, err = bpf.Load()
-		if err == nil {
-			err = filter.Apply(fcfg)
-		}
-		if err != nil {
-			if filter != nil {
-				filter.Close()
-				filter = nil
+	var fan *exporter.FanOut
+	res, err := sensor.Run(ctx, sensor.Options{
+		Config: cfg, Ifaces: o.ifaces, Source: o.source, RingMB: o.ringMB, Promisc: o.promisc,
+		EBPF: o.ebpf, BPF: o.bpfExpr, Filter: fcfg, Out: out, Log: log,
+		Export: func(p *sensor.Pipeline) (func() error, error) {
+			var err error
+			if fan, err = startExport(cfg, p, false, log); err != nil {
+				return nil, err
 			}
-			if !o.selects(fcfg) {
-				log.Warn().Err(err).Msg("eBPF pre-filter unavailable; capturing everything on the interface")
-				break
+			return func() error { return finishExport(fan, env.Stderr, o.quiet) }, nil
+		},
+		Admin: func(ctx context.Context, p *sensor.Pipeline) (func(), error) {
+			adm, err := o.startAdmin(ctx, p, cfg.Sensor.ID, log)
+			if err != nil || adm == nil {
+				return nil, err
 			}
-			expr := classicExpr(fcfg)
-			var cerr error
-			if classic, cerr = capture.CompileBPF(expr, 262144); cerr != nil || expr == "" {
-				return fmt.Errorf("the eBPF pre-filter is needed for this selection and the classic fallback is not possible (%v): %w", cerr, err)
-			}
-			log.Warn().Err(err).Str("classic_filter", expr).Msg("eBPF pre-filter unavailable; falling back to a classic BPF filter (no sampling, no counters)")
-		} else {
-			defer filter.Close()
-		}
-	case o.selects(fcfg):
-		return usagef("--ports/--allow/--deny/--vlans/--sample need the eBPF pre-filter (--ebpf=true)")
+			return func() {
+				adm.SetExport(fan)
+				adm.SetReady(true)
+			}, nil
+		},
+		Reload: func(filter *bpf.Filter) { o.reload(cfg, filter, log) },
+	})
+	var ce *sensor.ConfigError
+	if errors.As(err, &ce) {
+		return usageError{ce.Error()}
 	}
-	progFD := 0
-	if filter != nil {
-		progFD = filter.FD()
-	}
-	var srcs []capture.Source
-	if o.source == "pcap" {
-		if cfg.Sensor.Workers != 1 {
-			log.Info().Msg("libpcap has no fanout: one worker reads the interface")
-			cfg.Sensor.Workers = 1
-		}
-		if len(o.ifaces) > 1 {
-			return usagef("--source pcap reads one interface")
-		}
-		ps, err := capture.OpenPcap(capture.PcapConfig{Iface: o.ifaces[0], BufferBytes: o.ringMB << 20, Promisc: o.promisc, Filter: o.bpfExpr})
-		if err != nil {
-			return err
-		}
-		srcs = []capture.Source{ps}
-	} else {
-		// one fanout group of cfg.Sensor.Workers sockets per interface, a
-		// worker per socket
-		for _, iface := range o.ifaces {
-			s, err := openLive(o, iface, cfg.Sensor.Workers, progFD, classic)
-			if err != nil {
-				for _, x := range srcs {
-					x.Close()
-				}
-				return err
-			}
-			srcs = append(srcs, s...)
-		}
-		cfg.Sensor.Workers = len(srcs)
-	}
-	defer func() {
-		for _, s := range srcs {
-			s.Close()
-		}
-	}()
-	p, err := sensor.NewPipeline(cfg, out, log)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	guardBlocklist(p)
-	fan, err := startExport(cfg, p, false, log)
-	if err != nil {
-		return err
-	}
-	if err := dropCapabilities(); err != nil {
-		log.Warn().Err(err).Msg("could not drop capabilities (a binary built with cgo can not); running with those it started with")
-	} else {
-		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
-	}
-	adm, err := o.startAdmin(ctx, p, cfg.Sensor.ID, log)
-	if err != nil {
-		return err
-	}
-	log.Info().Strs("iface", o.ifaces).Int("workers", len(srcs)).Int("ring_mb", o.ringMB).Bool("promisc", o.promisc).Msg("capturing; stop with Ctrl-C or SIGTERM")
-	if adm != nil {
-		adm.SetExport(fan)
-		adm.SetReady(true)
-	}
-	kernelDrops := func() (total uint64) {
-		for _, s := range srcs {
-			if k, ok := s.(interface {
-				KernelStats() (uint64, uint64, uint64, error)
-			}); ok {
-				if _, d, _, err := k.KernelStats(); err == nil {
-					total += d
-				}
-			}
-		}
-		return total
-	}
-	p.ExtraDrops = func() []event.Count {
-		c := []event.Count{{Name: "kernel", N: kernelDrops()}}
-		if filter != nil {
-			if n, err := filter.Counters(); err == nil {
-				c = append(c, event.Count{Name: "sampling", N: n[bpf.CounterDroppedSample]})
-			}
-		}
-		return c
-	}
-	if filter != nil {
-		go shedLoad(ctx, filter, fcfg.SamplePerMille, kernelDrops, log)
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if st, ok := p.Shared(conformance.Name).(*conformance.State); ok {
-					if err := st.Reload(); err != nil {
-						log.Error().Err(err).Msg("SIGHUP: specs not reloaded")
-					}
-				}
-				if st, ok := p.Shared(attack.Name).(*attack.State); ok {
-					if err := st.Reload(); err != nil {
-						log.Error().Err(err).Msg("SIGHUP: attack rules not reloaded")
-					}
-				}
-				o.reload(cfg, filter, log)
-			}
-		}
-	}()
-	runErr := p.RunLive(ctx, srcs)
-	var kp, kd, kf uint64
-	for _, s := range srcs {
-		if k, ok := s.(interface {
-			KernelStats() (uint64, uint64, uint64, error)
-		}); ok {
-			if a, b, c, err := k.KernelStats(); err == nil {
-				kp, kd, kf = kp+a, kd+b, kf+c
-			}
-		}
-	}
-	sum, err := p.Close()
-	if !o.quiet {
-		printSummary(env.Stderr, sum, cfg)
-		fmt.Fprintf(env.Stderr, "  kernel         %s packets received, %s dropped, %s ring freezes\n", humanCount(kp), humanCount(kd), humanCount(kf))
-		if filter != nil {
-			if c, err := filter.Counters(); err == nil {
-				fmt.Fprintf(env.Stderr, "  eBPF filter    %s seen, %s kept, dropped: %s port, %s allow, %s deny, %s vlan, %s sampling\n",
-					humanCount(c[bpf.CounterSeen]), humanCount(c[bpf.CounterKept]), humanCount(c[bpf.CounterDroppedPort]), humanCount(c[bpf.CounterDroppedAllow]),
-					humanCount(c[bpf.CounterDroppedDeny]), humanCount(c[bpf.CounterDroppedVLAN]), humanCount(c[bpf.CounterDroppedSample]))
-			}
-			if ps, err := filter.PortStats(); err == nil && len(ps) > 0 {
-				var ports []event.Count
-				for port, st := range ps {
-					name := fmt.Sprintf("%d", port)
-					if port == 0 {
-						name = "other"
-					}
-					ports = append(ports, event.Count{Name: fmt.Sprintf("%s %s/%s", name, humanCount(st.Packets), humanBytes(st.Bytes)), N: st.Packets})
-				}
-				sort.Slice(ports, func(i, j int) bool {
-					return ports[i].N > ports[j].N || (ports[i].N == ports[j].N && ports[i].Name < ports[j].Name)
-				})
-				var parts []string
-				for _, x := range ports[:min(5, len(ports))] {
-					parts = append(parts, x.Name)
-				}
+	if res != nil && res.Summary != nil && !o.quiet {
+		printSummary(env.Stderr, res.Summary, cfg)
+		fmt.Fprintf(env.Stderr, "  kernel         %s packets received, %s dropped, %s ring freezes\n", humanCount(res.KernelPackets), humanCount(res.KernelDrops), humanCount(res.KernelFreezes))
+		if res.FilterRan {
+			c := res.Filter
+			fmt.Fprintf(env.Stderr, "  eBPF filter    %s seen, %s kept, dropped: %s port, %s allow, %s deny, %s vlan, %s sampling\n",
+				humanCount(c[bpf.CounterSeen]), humanCount(c[bpf.CounterKept]), humanCount(c[bpf.CounterDroppedPort]), humanCount(c[bpf.CounterDroppedAllow]),
+				humanCount(c[bpf.CounterDroppedDeny]), humanCount(c[bpf.CounterDroppedVLAN]), humanCount(c[bpf.CounterDroppedSample]))
+			if parts := portCounts(res.Ports, 5); len(parts) > 0 {
 				fmt.Fprintf(env.Stderr, "  kept by port   %s (packets/bytes)\n", strings.Join(parts, ", "))
 			}
 		}
 	}
-	if xerr := finishExport(fan, env.Stderr, o.quiet); err == nil {
-		err = xerr
-	}
-	if runErr != nil {
-		return runErr
-	}
 	return err
+}
+
+// portCounts are the pre-filter's per-port counters, busiest first, as
+// "PORT PACKETS/BYTES" texts (at most n), for the summary.
+func portCounts(ps map[uint16]bpf.PortStat, n int) []string {
+	var ports []event.Count
+	for port, st := range ps {
+		name := fmt.Sprintf("%d", port)
+		if port == 0 {
+			name = "other"
+		}
+		ports = append(ports, event.Count{Name: fmt.Sprintf("%s %s/%s", name, humanCount(st.Packets), humanBytes(st.Bytes)), N: st.Packets})
+	}
+	sort.Slice(ports, func(i, j int) bool {
+		return ports[i].N > ports[j].N || (ports[i].N == ports[j].N && ports[i].Name < ports[j].Name)
+	})
+	var parts []string
+	for _, x := range ports[:min(n, len(ports))] {
+		parts = append(parts, x.Name)
+	}
+	return parts
 }
 
 // filterConfig is the pre-filter selection: the configuration's capture
@@ -436,37 +302,6 @@ func (o *runOpts) filterConfig(cfg sensor.Config) (bpf.Config, error) {
 	return c, nil
 }
 
-func (c *runOpts) selects(f bpf.Config) bool {
-	return f.Ports != nil || f.Allow != nil || f.Deny != nil || f.VLANs != nil || f.SamplePerMille > 0
-}
-
-// shedLoad watches the kernel's ring drops every second and, while there
-// are any, lowers the pre-filter's per-flow sampling rate so that whole
-// flows are shed in the kernel instead of random packets (see
-// sensor.Shedder).
-func shedLoad(ctx context.Context, filter *bpf.Filter, configured int, drops func() uint64, log zerolog.Logger) {
-	sh := &sensor.Shedder{Set: filter.SetSample, Max: configured}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	last := drops()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := drops()
-		changed, err := sh.Observe(now - last)
-		last = now
-		switch {
-		case err != nil:
-			log.Error().Err(err).Msg("overload: could not change the sampling rate")
-		case changed:
-			log.Warn().Int("flows_kept_per_mille", sh.Rate()).Msg("overload: kernel ring drops; shedding whole flows in the pre-filter")
-		}
-	}
-}
-
 // reload re-reads the configuration on SIGHUP: the capture section goes to
 // the eBPF maps at once; other changed sections are named as needing a
 // restart. A configuration that does not validate changes nothing.
@@ -492,7 +327,7 @@ func (o *runOpts) reload(running sensor.Config, filter *bpf.Filter, log zerolog.
 			return
 		}
 		applied = "capture (eBPF pre-filter)"
-	} else if o.selects(fcfg) {
+	} else if sensor.Selects(fcfg) {
 		log.Warn().Msg("SIGHUP: the capture selection needs the eBPF pre-filter, which is not loaded")
 	}
 	var restart []string
@@ -520,40 +355,6 @@ func (o *runOpts) reload(running sensor.Config, filter *bpf.Filter, log zerolog.
 	ev.Msg("SIGHUP: configuration reloaded")
 }
 
-// fanoutSeq tells the fanout groups of several interfaces apart.
-var fanoutSeq int
-
-// classicExpr writes the selection as a tcpdump expression, for kernels
-// without eBPF (sampling and VLAN lists have no classic equivalent here).
-func classicExpr(f bpf.Config) string {
-	var and []string
-	var ports []string
-	for _, p := range f.Ports {
-		ports = append(ports, fmt.Sprintf("tcp port %d", p))
-	}
-	if len(ports) > 0 {
-		sel := "(" + strings.Join(ports, " or ") + ")"
-		if f.Tunnels {
-			sel = "(" + sel + " or udp port 4789 or udp port 6081 or proto gre)"
-		}
-		and = append(and, sel)
-	}
-	var nets []string
-	for _, p := range f.Allow {
-		nets = append(nets, "net "+p.String())
-	}
-	if len(nets) > 0 {
-		and = append(and, "("+strings.Join(nets, " or ")+")")
-	}
-	for _, p := range f.Deny {
-		and = append(and, "not net "+p.String())
-	}
-	if len(f.VLANs) > 0 || (f.SamplePerMille > 0 && f.SamplePerMille < 1000) {
-		return "" // not expressible: the caller refuses to start
-	}
-	return strings.Join(and, " and ")
-}
-
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -562,27 +363,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// openLive opens one AF_PACKET socket per worker in one fanout group.
-func openLive(o *runOpts, iface string, workers, progFD int, classic []xbpf.RawInstruction) ([]capture.Source, error) {
-	fanoutSeq++
-	// odd and distinct per interface: (x+seq)|1 made two consecutive
-	// sequence numbers collide whenever x+1 was even, and the second
-	// interface's sockets then failed to join (EINVAL)
-	fanout := uint16((os.Getpid()*7+2*fanoutSeq)&0x7fff) | 1
-	var srcs []capture.Source
-	for i := 0; i < workers; i++ {
-		s, err := capture.OpenAFPacket(capture.AFPacketConfig{Iface: iface, RingBytes: o.ringMB << 20, FanoutID: fanout, Promisc: o.promisc, EBPFProgFD: progFD, ClassicBPF: classic})
-		if err != nil {
-			for _, s := range srcs {
-				s.Close()
-			}
-			return nil, err
-		}
-		srcs = append(srcs, s)
-	}
-	return srcs, nil
 }
 
 // fromConfig takes the live-capture, admin and log settings of the

@@ -29,7 +29,21 @@ type Input struct {
 	Detections   *sensor.DetectionLog
 	Actors       []behavior.Actor
 	Specs        bool // conformance against published specs was checked
+	// MaxEndpoints caps the endpoints of the catalog tree on one page
+	// (DefaultMaxEndpoints when 0), and Page picks the page: the most
+	// important endpoints (riskiest, then busiest) come first. Lists of
+	// endpoints (shadow, conformance, sensitive data) keep their first
+	// maxList rows. The figures count everything.
+	MaxEndpoints int
+	Page         int
 }
+
+// DefaultMaxEndpoints is the catalog tree's size on one page: a report of
+// a catalog of any size stays a few megabytes.
+const DefaultMaxEndpoints = 1500
+
+// maxList caps the other lists of endpoints.
+const maxList = 500
 
 // page is the template's model.
 type page struct {
@@ -48,6 +62,22 @@ type page struct {
 	Specs                  bool
 	Conformance            []endpointRow
 	Severities             []string
+	// the catalog tree's page: endpoints shown, of all; pages
+	Shown, Total, Page, Pages int
+	// rows of the lists left out by maxList
+	MoreShadow, MoreConformance, MoreSensitive int
+
+	ranked []endpointRow // every endpoint, the most important first
+	per    int           // endpoints per page
+}
+
+// setPage puts one page of the catalog tree in p.
+func (p *page) setPage(n int) {
+	p.Total, p.Pages = len(p.ranked), max(1, (len(p.ranked)+p.per-1)/p.per)
+	p.Page = min(max(n, 0), p.Pages-1)
+	rows := p.ranked[min(p.Page*p.per, len(p.ranked)):min((p.Page+1)*p.per, len(p.ranked))]
+	p.Shown = len(rows)
+	p.Hosts = tree(rows)
 }
 
 type figure struct {
@@ -65,6 +95,7 @@ type endpointRow struct {
 	Conformance              string
 	Violations               string
 	GRPC                     string // "gRPC" and the streaming kind, for gRPC methods
+	Probes                   uint64 // probes counted here (payloads, scanners: not calls)
 }
 
 type hostTree struct {
@@ -130,6 +161,9 @@ var bandOrder = map[string]int{"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 func endpointOf(j *discovery.EndpointJSON) endpointRow {
 	r := endpointRow{Host: j.Host, Method: j.Method, Path: j.Path, Kind: j.Kind, Calls: j.Calls, Band: "low"}
+	if j.Probes != nil {
+		r.Probes = j.Probes.Count
+	}
 	if res, ok := j.Risk.(*risk.Result); ok {
 		r.Score, r.Band = res.Score, res.Band
 		var fs []string
@@ -173,13 +207,16 @@ func build(in *Input) *page {
 		p.Title = "apitap report"
 	}
 	var rows []endpointRow
-	var jsons []*discovery.EndpointJSON // built once: JSON() is not cheap on a big catalog
+	var sens []sensitiveRow // built here: an endpoint's JSON is not kept
 	var from, to time.Time
 	if in.Catalog != nil {
 		for _, ep := range in.Catalog.Endpoints {
 			j := ep.JSON(in.Catalog.Time)
-			jsons = append(jsons, j)
-			rows = append(rows, endpointOf(j))
+			r := endpointOf(j)
+			rows = append(rows, r)
+			if len(r.Sensitive) > 0 {
+				sens = append(sens, sensitiveOf(j, r))
+			}
 			if t, err := time.Parse(time.RFC3339Nano, j.FirstSeen); err == nil && (from.IsZero() || t.Before(from)) {
 				from = t
 			}
@@ -239,25 +276,45 @@ func build(in *Input) *page {
 	if in.Specs {
 		p.Figures = append(p.Figures, figure{"Shadow / zombie", fmt.Sprintf("%d / %d", shadow, zombie), "endpoints off the published specs", toneOf(shadow+zombie > 0, "medium")})
 	}
-	// the tree
-	p.Hosts = tree(rows)
-	// riskiest endpoints
-	p.Risky = append([]endpointRow(nil), rows...)
-	sort.SliceStable(p.Risky, func(i, j int) bool { return p.Risky[i].Score > p.Risky[j].Score })
-	if len(p.Risky) > 10 {
-		p.Risky = p.Risky[:10]
+	// the most important first: riskiest, then busiest
+	ranked := append([]endpointRow(nil), rows...)
+	sort.SliceStable(ranked, func(i, j int) bool {
+		a, b := ranked[i], ranked[j]
+		if a.Score != b.Score {
+			return a.Score > b.Score
+		}
+		return a.Calls > b.Calls
+	})
+	p.ranked = ranked
+	p.per = in.MaxEndpoints
+	if p.per <= 0 {
+		p.per = DefaultMaxEndpoints
 	}
-	for i, r := range rows {
+	p.setPage(in.Page)
+	// riskiest endpoints
+	p.Risky = ranked[:min(10, len(ranked))]
+	for _, r := range ranked {
 		if r.Conformance == "shadow" || r.Conformance == "zombie" || r.Conformance == "undocumented_method" {
-			p.ShadowZombie = append(p.ShadowZombie, r)
+			if len(p.ShadowZombie) < maxList {
+				p.ShadowZombie = append(p.ShadowZombie, r)
+			} else {
+				p.MoreShadow++
+			}
 		}
 		if r.Conformance != "" && (r.Violations != "" || r.Conformance != "documented") {
-			p.Conformance = append(p.Conformance, r)
-		}
-		if len(r.Sensitive) > 0 {
-			p.Sensitive = append(p.Sensitive, sensitiveOf(jsons[i], r))
+			if len(p.Conformance) < maxList {
+				p.Conformance = append(p.Conformance, r)
+			} else {
+				p.MoreConformance++
+			}
 		}
 	}
+	sort.SliceStable(sens, func(i, j int) bool { return bandOrder[sens[i].Band] > bandOrder[sens[j].Band] })
+	if len(sens) > maxList {
+		p.MoreSensitive = len(sens) - maxList
+		sens = sens[:maxList]
+	}
+	p.Sensitive = sens
 	// detections
 	if in.Detections != nil {
 		p.Chart = timeline(in.Detections.Timeline())

@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	"github.com/apitap/apitap/analyzer/conformance"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/sensor"
 	"github.com/apitap/apitap/sensor/capture"
 )
@@ -119,5 +123,40 @@ func TestTimelineBuckets(t *testing.T) {
 	}
 	if _, err := os.Stat(repoRoot); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPagedCatalog: a catalog larger than a page shows its riskiest and
+// busiest endpoints first, says how many it left out, and a snapshot
+// renders every page; the HTML stays small however big the catalog.
+func TestPagedCatalog(t *testing.T) {
+	cfg := discovery.NewConfig()
+	cfg.MaxHosts = 5000
+	cat := discovery.NewCatalog(cfg, "t")
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	const n = 4000
+	for i := 0; i < n; i++ {
+		req := &http1.Request{Method: "GET", Host: fmt.Sprintf("h%04d.example", i), Path: "/api/items", Target: "/api/items", Start: at, End: at}
+		cat.Observe(&reassembly.Transaction{Flow: reassembly.Flow{Client: netip.MustParseAddrPort("10.0.0.9:4000"), Server: netip.MustParseAddrPort("10.0.0.1:80")},
+			Exchange: http1.Exchange{Request: req, Response: &http1.Response{Status: 200, Start: at, End: at}}})
+	}
+	in := &Input{Title: "paged", Catalog: cat.View()}
+	snap := NewSnapshot(in)
+	var sizes []int
+	for page := 0; page < 3; page++ {
+		var b bytes.Buffer
+		if err := snap.Render(&b, page); err != nil {
+			t.Fatal(err)
+		}
+		shown := strings.Count(b.String(), `class="ep"`)
+		want := min(DefaultMaxEndpoints, n-page*DefaultMaxEndpoints)
+		if shown != want || !strings.Contains(b.String(), fmt.Sprintf("Showing %d of %d endpoints", want, n)) {
+			t.Errorf("page %d: %d endpoints shown, want %d", page+1, shown, want)
+		}
+		sizes = append(sizes, b.Len())
+	}
+	t.Logf("4000 endpoints: pages of %v bytes", sizes)
+	if sizes[0] > 2<<20 {
+		t.Errorf("a page of %d bytes", sizes[0])
 	}
 }

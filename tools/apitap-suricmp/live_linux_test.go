@@ -78,7 +78,7 @@ http { access_log off; client_body_temp_path %[1]s/body;
 	}
 
 	pcap := filepath.Join(dir, "real.pcap")
-	dump := exec.Command("tcpdump", "-i", n.Host, "-U", "-s", "0", "-w", pcap, "tcp")
+	dump := exec.Command("tcpdump", "--immediate-mode", "-i", n.Host, "-U", "-s", "0", "-w", pcap, "tcp") // immediate: packets still in the ring at SIGINT are lost otherwise
 	stderr, _ := dump.StderrPipe()
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)

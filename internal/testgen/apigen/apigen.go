@@ -4,10 +4,19 @@
 //
 // Parameter values follow the parameter's schema, or the x-gen extension
 // of the parameter: int, uuid, hex, slug, word, username, date, email,
-// token:PREFIX. Each value kind draws from a pool whose size is realistic
-// (tens of thousands of numeric ids, hundreds of slugs, tens of tags), so
-// the cardinality statistics discovery relies on look like production.
-// Response and request bodies are JSON made from the schemas.
+// token:PREFIX, and the identifiers of well-known public APIs (values.go:
+// logins and their repositories, branches, tags, refs, SHAs, file names,
+// SIDs, large ids, domain names, opaque keys, short ids, country codes,
+// slug pools, closed vocabularies, fingerprints, order numbers). Each value
+// kind draws from a pool whose size is realistic (tens of thousands of
+// numeric ids, hundreds of slugs, tens of tags), most with a Zipf
+// popularity, so the cardinality statistics discovery relies on look like
+// production. Response and request bodies are JSON made from the schemas.
+// Paths carry the base path of the spec's first server.
+//
+// A Mix (mix.go) adds injection probes (payloads in place of a path
+// parameter, appended to the path, or in the query) and scanner requests
+// at given rates; NextLabelled says what each transaction is.
 //
 // Concurrency: a Generator is not safe for concurrent use.
 package apigen
@@ -18,6 +27,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -32,10 +42,14 @@ import (
 
 // Operation is one (method, path template) of a spec.
 type Operation struct {
+	// Method and Path: Path is the template as it appears on the wire, the
+	// base path of the spec's first server included (/2.0/files/{file_id}).
 	Method, Path string
-	op           *openapi3.Operation
-	params       openapi3.Parameters
-	weight       int
+	// SpecPath is the template as the spec's paths list it.
+	SpecPath string
+	op       *openapi3.Operation
+	params   openapi3.Parameters
+	weight   int
 }
 
 // Generator makes transactions for one spec and host.
@@ -47,6 +61,12 @@ type Generator struct {
 	t    time.Time
 	n    int
 	sec  string // security scheme used by default
+	// realistic value kinds (values.go): Zipf pools and the values drawn
+	// earlier in the same request
+	zipfs map[int]*rand.Zipf
+	ctx   struct{ login int }
+	// the attack and scanner mix (mix.go)
+	mix Mix
 }
 
 // Load reads a spec file with kin-openapi.
@@ -65,6 +85,12 @@ func Load(path string) (*openapi3.T, error) {
 func New(doc *openapi3.T, host string, seed uint64) *Generator {
 	g := &Generator{Host: host, doc: doc, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	base := ""
+	if len(doc.Servers) > 0 && doc.Servers[0] != nil {
+		if u, err := url.Parse(doc.Servers[0].URL); err == nil {
+			base = strings.TrimRight(u.Path, "/")
+		}
+	}
 	paths := doc.Paths.Map()
 	keys := slices.Sorted(maps.Keys(paths))
 	for _, p := range keys {
@@ -81,7 +107,7 @@ func New(doc *openapi3.T, host string, seed uint64) *Generator {
 			}
 			params := append(openapi3.Parameters{}, item.Parameters...)
 			params = append(params, op.Parameters...)
-			g.Ops = append(g.Ops, Operation{Method: strings.ToUpper(m), Path: p, op: op, params: params, weight: w})
+			g.Ops = append(g.Ops, Operation{Method: strings.ToUpper(m), Path: base + p, SpecPath: p, op: op, params: params, weight: w})
 		}
 	}
 	if doc.Components != nil {
@@ -117,7 +143,11 @@ func (g *Generator) Next() (*reassembly.Transaction, *Operation) {
 }
 
 // Make builds one transaction of op with fresh parameter values.
-func (g *Generator) Make(op *Operation) *reassembly.Transaction {
+func (g *Generator) Make(op *Operation) *reassembly.Transaction { return g.make(op, nil) }
+
+// make builds a transaction of op; pathValue, if set, may replace the value
+// of a path parameter (the probes of mix.go).
+func (g *Generator) make(op *Operation, pathValue func(name, value string) string) *reassembly.Transaction {
 	g.n++
 	g.t = g.t.Add(time.Duration(50+g.rng.IntN(400)) * time.Millisecond)
 	path := op.Path
@@ -130,7 +160,11 @@ func (g *Generator) Make(op *Operation) *reassembly.Transaction {
 		}
 		switch p.In {
 		case "path":
-			path = strings.Replace(path, "{"+p.Name+"}", g.value(p), 1)
+			v := g.value(p)
+			if pathValue != nil {
+				v = pathValue(p.Name, v)
+			}
+			path = strings.Replace(path, "{"+p.Name+"}", v, 1)
 		case "query":
 			if p.Required || g.rng.IntN(3) > 0 {
 				query = append(query, p.Name+"="+g.value(p))
@@ -266,6 +300,9 @@ xenon yarrow zephyr anchor beacon canyon dune echo fjord grove hollow island jun
 
 // gen draws a value of a kind from a pool of realistic size.
 func (g *Generator) gen(kind string) string {
+	if v, ok := g.realistic(kind); ok {
+		return v
+	}
 	r := g.rng
 	switch {
 	case kind == "int":

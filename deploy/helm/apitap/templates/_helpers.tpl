@@ -53,7 +53,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "apitap.spoolDir" -}}/var/lib/apitap/spool{{- end }}
 {{- define "apitap.specsDir" -}}/etc/apitap-specs{{- end }}
 
-{{/* config.yaml: .Values.config plus the kafka section. */}}
+{{/* config.yaml: .Values.config plus the exporters.kafka section. */}}
 {{- define "apitap.config" -}}
 {{- $cfg := deepCopy .Values.config }}
 {{- if .Values.kafka.enabled }}
@@ -82,7 +82,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $_ := set $k "sasl" (dict "mechanism" .Values.kafka.sasl.mechanism "username" .Values.kafka.sasl.username "password_file" (printf "%s/kafka-password" (include "apitap.secretDir" .))) }}
 {{- end }}
 {{- $_ := set $k "spool" (dict "dir" (include "apitap.spoolDir" .) "max_bytes" (int64 .Values.kafka.spool.maxBytes) "fsync" .Values.kafka.spool.fsync) }}
-{{- $_ := set $cfg "kafka" $k }}
+{{- $ex := deepCopy (default (dict) (get $cfg "exporters")) }}
+{{- $_ := set $ex "kafka" $k }}
+{{- $_ := set $cfg "exporters" $ex }}
 {{- end }}
 {{- toYaml $cfg }}
 {{- end }}

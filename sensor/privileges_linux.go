@@ -1,6 +1,6 @@
 //go:build linux
 
-package cli
+package sensor
 
 import (
 	"fmt"
@@ -10,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dropCapabilities gives up every capability of every thread once the
+// DropCapabilities gives up every capability of every thread once the
 // capture sockets are open and the eBPF program attached: nothing later
 // needs one (map updates go through file descriptors already held), so a
 // bug in a parser can not be turned into raw network access or a kernel
 // program load. no_new_privs keeps exec from gaining any back.
-func dropCapabilities() error {
+func DropCapabilities() error {
 	if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
 	}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package sensor
+
+// DropCapabilities does nothing where Linux capabilities do not exist.
+func DropCapabilities() error { return nil }
