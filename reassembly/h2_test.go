@@ -55,11 +55,15 @@ type h2rec struct {
 	flags  http1.Flags
 	seq    int
 	client string
+	// the flow as HTTP/1.x transactions carry it: the server answered, the
+	// handshake was seen, the stage-one analyzers' per-connection state
+	confirmed, handshake, state bool
 }
 
 func collectH2(out *[]h2rec) Handler {
 	return func(tx *Transaction) {
-		r := h2rec{proto: tx.Protocol, flags: tx.Flags, seq: tx.Seq, client: tx.Flow.Client.String()}
+		r := h2rec{proto: tx.Protocol, flags: tx.Flags, seq: tx.Seq, client: tx.Flow.Client.String(),
+			confirmed: tx.Flow.Confirmed, handshake: tx.Flow.Handshake, state: tx.Flow.State != nil}
 		if tx.H2 != nil {
 			r.id = tx.H2.ID
 		}
@@ -109,7 +113,8 @@ func TestWorkerH2Preface(t *testing.T) {
 			t.Fatalf("server first %v: %d transactions: %+v", serverFirst, len(got), got)
 		}
 		for i, r := range got {
-			if r.proto != ProtoH2 || r.id != uint32(2*i+1) || r.path != fmt.Sprintf("/v1/items/%d", r.id) || r.status != 200 || r.flags != 0 || r.seq != i || r.client != c.cli.String() {
+			if r.proto != ProtoH2 || r.id != uint32(2*i+1) || r.path != fmt.Sprintf("/v1/items/%d", r.id) || r.status != 200 || r.flags != 0 || r.seq != i || r.client != c.cli.String() ||
+				!r.confirmed || !r.handshake || !r.state {
 				t.Errorf("server first %v: transaction %d: %+v", serverFirst, i, r)
 			}
 		}
