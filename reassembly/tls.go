@@ -214,19 +214,19 @@ func (o *tlsOut) dir(sd tlsdecrypt.Side) http1.Dir {
 
 func (o *tlsOut) Plain(sd tlsdecrypt.Side, b []byte, first, last time.Time) {
 	s := (*stream)(o)
-	if !s.closed && !s.conn.Done() {
-		s.conn.Data(o.dir(sd), b, first, last)
+	if !s.closed && !s.done() {
+		s.data(o.dir(sd), b, first, last)
 	}
 }
 
 func (o *tlsOut) Gap(sd tlsdecrypt.Side, ts time.Time) {
 	if s := (*stream)(o); !s.closed {
-		s.conn.Gap(o.dir(sd), -1, ts)
+		s.gap(o.dir(sd), -1, ts)
 	}
 }
 
 func (o *tlsOut) CloseDir(sd tlsdecrypt.Side, ts time.Time) {
 	if s := (*stream)(o); !s.closed {
-		s.conn.CloseDir(o.dir(sd), ts)
+		s.closeDir(o.dir(sd), ts)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
 )
 
 // Tunnel is the outer envelope a flow arrived in (mirror traffic).
@@ -72,6 +73,11 @@ type Transaction struct {
 	// TLS session it was read from (nil for clear text on the wire).
 	Source Source
 	TLS    *TLSInfo
+	// Protocol is how the exchange travelled; H2 is its HTTP/2 stream
+	// (id, reset/refused/push flags, trailers, the gRPC call), nil for
+	// HTTP/1.x.
+	Protocol Protocol
+	H2       *http2.StreamInfo
 	// Notes carry what analyzers learned about this transaction to the
 	// analyzers after them in the chain; the sensor clears them before the
 	// chain runs.

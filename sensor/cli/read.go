@@ -66,6 +66,7 @@ type readOpts struct {
 	specs     []string
 	rules     []string
 	tlsKeylog string
+	protos    string
 	setFlags  map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
@@ -101,11 +102,17 @@ func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
 	o.specFlag(fs)
 	o.tlsFlag(fs)
+	o.protoFlag(fs)
 }
 
 // tlsFlag registers --tls-keylog.
 func (o *readOpts) tlsFlag(fs *flag.FlagSet) {
 	fs.StringVar(&o.tlsKeylog, "tls-keylog", "", "NSS key log `file` (SSLKEYLOGFILE): decrypt the TLS connections whose secrets it holds and parse their HTTP; re-read as it grows (docs/tls.md)")
+}
+
+// protoFlag registers --proto-descriptors.
+func (o *readOpts) protoFlag(fs *flag.FlagSet) {
+	fs.StringVar(&o.protos, "proto-descriptors", "", "protobuf descriptor set `file` (protoc --descriptor_set_out=FILE --include_imports): gRPC messages of its methods are decoded with field names (without it, by field number)")
 }
 
 // specFlag registers the repeatable --spec flag.
@@ -143,6 +150,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
 	o.specFlag(fs)
+	o.protoFlag(fs)
 	fs.Func("rules", "directory (or file) of YAML attack rule `packs` (repeatable), on top of the built-in CVE pack; reloaded on SIGHUP by apitap run", func(v string) error {
 		if v == "" {
 			return fmt.Errorf("empty path")
@@ -289,6 +297,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes
+	}
+	if o.setFlags["proto-descriptors"] {
+		cfg.Reassembly.GRPC.ProtoDescriptors = o.protos
 	}
 	if !o.setFlags["quiet"] && cfg.Output.Quiet {
 		o.quiet = true
