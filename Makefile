@@ -29,7 +29,8 @@ FUZZ_TARGETS := \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
-	./exporter/blocklist:FuzzOutputs:20000
+	./exporter/blocklist:FuzzOutputs:20000 \
+	./analyzer/observation:FuzzDecode:200000
 
 # VERSION: what `apitap version` and the image's labels say (make image)
 VERSION  ?=
