@@ -1,0 +1,362 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/observation"
+)
+
+// Detectors is what the correlator needs of stage two's cross-flow
+// detectors: one instance per partition, fed the partition's observations
+// in capture order, flushed as capture time passes. The behaviour
+// analyzer implements it (behavior.NewCentral) over the detector code its
+// sensors run.
+type Detectors interface {
+	Observe(r *observation.Record, emit analyzer.Emitter)
+	Flush(now time.Time, emit analyzer.Emitter)
+}
+
+// Config configures a correlator.
+type Config struct {
+	Brokers []string
+	Group   string // the goka group (and table prefix); default apitap-correlate
+	Topic   string // observations; default apitap.observations
+	// Partitions of the observations topic when the correlator creates it
+	// (default 12); an existing topic keeps its own.
+	Partitions int
+	// Replication of the topics it creates (default 1).
+	Replication int
+	// Idle is the wall time after which a silent sensor no longer holds a
+	// partition's watermark back (default 1s).
+	Idle time.Duration
+	// Span and PerActor bound an actor's stored observations: capture time
+	// before its newest (default 15m) and count (default 256).
+	Span     time.Duration
+	PerActor int
+	// MaxHeld bounds a partition's reorder buffer (default 100000).
+	MaxHeld int
+	// NewDetectors makes one partition's detectors.
+	NewDetectors func() (Detectors, error)
+	// Out receives each detection once per process (mu held).
+	Out func(d *event.Detection)
+	// Storage builds the table's local storage (default in memory: the
+	// changelog is the state, a restarted process restores from it).
+	Storage storage.Builder
+	// Options are extra goka options (tests: goka.WithTester).
+	Options []goka.ProcessorOption
+}
+
+func (c *Config) defaults() {
+	if c.Group == "" {
+		c.Group = "apitap-correlate"
+	}
+	if c.Topic == "" {
+		c.Topic = "apitap.observations"
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 12
+	}
+	if c.Replication <= 0 {
+		c.Replication = 1
+	}
+	if c.Idle <= 0 {
+		c.Idle = time.Second
+	}
+	if c.Span <= 0 {
+		c.Span = 15 * time.Minute
+	}
+	if c.PerActor <= 0 {
+		c.PerActor = 256
+	}
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = 100000
+	}
+}
+
+// Correlator is a member of the processor group.
+type Correlator struct {
+	cfg  Config
+	proc *goka.Processor
+
+	mu      sync.Mutex // engines
+	engines map[int32]*engine
+
+	outMu sync.Mutex
+	seen  map[string]struct{} // detection ids written (bounded: cleared when full)
+
+	received, duplicates, malformed, processed, late, replayed, detections atomic.Uint64
+}
+
+// maxSeen bounds the ids remembered for de-duplication.
+const maxSeen = 1 << 18
+
+// New builds a correlator; Run runs it.
+func New(cfg Config) (*Correlator, error) {
+	cfg.defaults()
+	if cfg.NewDetectors == nil || cfg.Out == nil {
+		return nil, errors.New("correlate: no detectors or output")
+	}
+	c := &Correlator{cfg: cfg, engines: map[int32]*engine{}, seen: map[string]struct{}{}}
+	g := goka.DefineGroup(goka.Group(cfg.Group),
+		goka.Input(goka.Stream(cfg.Topic), bytesCodec{}, c.process),
+		goka.Persist(windowCodec{}),
+	)
+	build := cfg.Storage
+	if build == nil {
+		build = func(string, int32) (storage.Storage, error) { return storage.NewMemory(), nil }
+	}
+	var opts []goka.ProcessorOption
+	if len(cfg.Options) == 0 {
+		sc := SaramaConfig()
+		tmc := goka.NewTopicManagerConfig()
+		tmc.Table.Replication, tmc.Stream.Replication = cfg.Replication, cfg.Replication
+		opts = append(opts,
+			goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(sc)),
+			goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(sc)),
+			goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(sc)),
+			goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(sc, tmc)),
+			goka.WithLogger(quiet{}))
+		tm, err := goka.TopicManagerBuilderWithConfig(sc, tmc)(cfg.Brokers)
+		if err != nil {
+			return nil, fmt.Errorf("correlate: connect %v: %w", cfg.Brokers, err)
+		}
+		err = tm.EnsureStreamExists(cfg.Topic, cfg.Partitions)
+		tm.Close()
+		if err != nil {
+			return nil, fmt.Errorf("correlate: topic %s: %w", cfg.Topic, err)
+		}
+	}
+	opts = append(opts, cfg.Options...)
+	opts = append(opts, goka.WithStorageBuilder(func(topic string, p int32) (storage.Storage, error) {
+		st, err := build(topic, p)
+		if err != nil {
+			return nil, err
+		}
+		return &watched{Storage: st, c: c, p: p}, nil
+	}))
+	p, err := goka.NewProcessor(cfg.Brokers, g, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("correlate: %w", err)
+	}
+	c.proc = p
+	return c, nil
+}
+
+// SaramaConfig is the Kafka client configuration: the group starts at
+// the oldest offset of the observations (goka's default is the newest:
+// what sensors published before the first correlator started would be
+// skipped), and changelog writes wait for every in-sync replica.
+func SaramaConfig() *sarama.Config {
+	sc := goka.DefaultConfig()
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Compression = sarama.CompressionZSTD
+	sc.Version = sarama.V2_1_0_0 // zstd
+	return sc
+}
+
+// quiet drops goka's and sarama's chatter (the command reports what
+// matters).
+type quiet struct{}
+
+func (quiet) Print(...any)          {}
+func (quiet) Println(...any)        {}
+func (quiet) Printf(string, ...any) {}
+
+// Run runs the processor until ctx is done, then releases and flushes
+// what every partition holds.
+func (c *Correlator) Run(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	done := make(chan error, 1)
+	go func() { done <- c.proc.Run(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			c.drain()
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			return err
+		case now := <-tick.C:
+			c.idle(now)
+		}
+	}
+}
+
+// idle releases the partitions that received nothing for Idle.
+func (c *Correlator) idle(now time.Time) {
+	for _, e := range c.partitions() {
+		e.mu.Lock()
+		if e.held.Len() > 0 && now.Sub(e.arrived) >= c.cfg.Idle {
+			e.release(now, true)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// drain releases everything held (shutdown).
+func (c *Correlator) drain() {
+	now := time.Now()
+	for _, e := range c.partitions() {
+		e.mu.Lock()
+		e.release(now, true)
+		e.mu.Unlock()
+	}
+}
+
+func (c *Correlator) partitions() []*engine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([]int32, 0, len(c.engines))
+	for k := range c.engines {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	out := make([]*engine, len(keys))
+	for i, k := range keys {
+		out[i] = c.engines[k]
+	}
+	return out
+}
+
+// engine returns partition p's engine, making it when missing.
+func (c *Correlator) engine(p int32) (*engine, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.engines[p]; e != nil {
+		return e, nil
+	}
+	d, err := c.cfg.NewDetectors()
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}}
+	c.engines[p] = e
+	return e, nil
+}
+
+// process is the goka callback: one observation of the actor ctx.Key().
+func (c *Correlator) process(ctx goka.Context, msg any) {
+	c.received.Add(1)
+	b, _ := msg.([]byte)
+	r := new(observation.Record)
+	if err := observation.Decode(b, r); err != nil {
+		c.malformed.Add(1)
+		return
+	}
+	w, _ := ctx.Value().(*window)
+	if w == nil {
+		w = &window{}
+	}
+	if w.has(r.ID) {
+		c.duplicates.Add(1) // redelivered: at-least-once
+		return
+	}
+	w.add(r.ID, r.At, b, int64(c.cfg.Span), c.cfg.PerActor)
+	ctx.SetValue(w)
+	e, err := c.engine(ctx.Partition())
+	if err != nil {
+		ctx.Fail(err)
+	}
+	e.mu.Lock()
+	e.add(r, time.Now())
+	e.mu.Unlock()
+}
+
+// recovered is called when partition p's table is restored: its stored
+// observations are replayed into fresh detectors (a partition that moved
+// here from another member resumes its windows).
+func (c *Correlator) recovered(p int32, st storage.Storage) error {
+	it, err := st.Iterator()
+	if err != nil {
+		return err
+	}
+	defer it.Release()
+	var recs []*observation.Record
+	for it.Next() {
+		v, err := it.Value()
+		if err != nil {
+			return err
+		}
+		wv, err := windowCodec{}.Decode(v)
+		if err != nil {
+			continue // not a window (the storage's offset key) or damaged
+		}
+		w := wv.(*window)
+		for _, b := range w.recs {
+			r := new(observation.Record)
+			if observation.Decode(b, r) == nil {
+				recs = append(recs, r)
+			}
+		}
+	}
+	d, err := c.cfg.NewDetectors()
+	if err != nil {
+		return err
+	}
+	e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}}
+	sort.Slice(recs, func(i, j int) bool { return observation.Less(recs[i], recs[j]) })
+	e.mu.Lock()
+	for _, r := range recs {
+		e.process(r)
+	}
+	e.mu.Unlock()
+	c.replayed.Add(uint64(len(recs)))
+	c.mu.Lock()
+	c.engines[p] = e
+	c.mu.Unlock()
+	return nil
+}
+
+// output writes a detection once per process.
+func (c *Correlator) output(d *event.Detection) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if _, ok := c.seen[d.ID]; ok {
+		return
+	}
+	if len(c.seen) >= maxSeen {
+		clear(c.seen)
+	}
+	c.seen[d.ID] = struct{}{}
+	c.detections.Add(1)
+	c.cfg.Out(d)
+}
+
+// Stats are the correlator's counters.
+type Stats struct {
+	Received, Duplicates, Malformed, Processed, Late, Replayed, Detections uint64
+}
+
+// Stats returns the counters.
+func (c *Correlator) Stats() Stats {
+	return Stats{c.received.Load(), c.duplicates.Load(), c.malformed.Load(), c.processed.Load(), c.late.Load(), c.replayed.Load(), c.detections.Load()}
+}
+
+// watched is the table storage of one partition: it tells the correlator
+// when goka has restored it from the changelog.
+type watched struct {
+	storage.Storage
+	c *Correlator
+	p int32
+}
+
+func (w *watched) MarkRecovered() error {
+	if err := w.Storage.MarkRecovered(); err != nil {
+		return err
+	}
+	return w.c.recovered(w.p, w.Storage)
+}
