@@ -67,9 +67,9 @@ type readOpts struct {
 	// sensor.correlation (apitap correlate)
 	observations bool
 	correlation  string
-	specs     []string
-	rules     []string
-	setFlags  map[string]bool
+	specs        []string
+	rules        []string
+	setFlags     map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
 	offline bool
