@@ -298,7 +298,7 @@ func scenarios() []scenario {
 func run(t testing.TB, cfg *Config, reqs []req) (*Tracker, []event.Detection) {
 	sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].at < reqs[j].at })
 	tr := NewTracker(cfg, "test")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	for _, r := range reqs {
 		w.Analyze(r.tx(), &c)
