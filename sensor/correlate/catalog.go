@@ -108,10 +108,10 @@ func NewCatalog(cfg CatalogConfig) (*goka.Processor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("correlate: connect %v: %w", cfg.Brokers, err)
 		}
-		err = tm.EnsureStreamExists(cfg.Topic, cfg.Partitions)
+		err = ensureStream(tm, cfg.Topic, cfg.Partitions)
 		tm.Close()
 		if err != nil {
-			return nil, fmt.Errorf("correlate: topic %s: %w", cfg.Topic, err)
+			return nil, err
 		}
 	}
 	p, err := goka.NewProcessor(cfg.Brokers, g, append(opts, cfg.Options...)...)

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +55,11 @@ type Config struct {
 	// Storage builds the table's local storage (default in memory: the
 	// changelog is the state, a restarted process restores from it).
 	Storage storage.Builder
-	// Options are extra goka options (tests: goka.WithTester).
+	// OnAssign, when set, is told the partitions assigned to this member
+	// at each rebalance.
+	OnAssign func(partitions []int32)
+	// Options are goka options replacing the Kafka clients (tests:
+	// goka.WithTester).
 	Options []goka.ProcessorOption
 }
 
@@ -99,6 +104,10 @@ type Correlator struct {
 	received, duplicates, malformed, processed, late, replayed, detections atomic.Uint64
 }
 
+// recoveryGrace is how long a restored partition waits for its first
+// observation before its stored ones are released as idle.
+const recoveryGrace = 5 * time.Second
+
 // maxSeen bounds the ids remembered for de-duplication.
 const maxSeen = 1 << 18
 
@@ -132,13 +141,23 @@ func New(cfg Config) (*Correlator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("correlate: connect %v: %w", cfg.Brokers, err)
 		}
-		err = tm.EnsureStreamExists(cfg.Topic, cfg.Partitions)
+		err = ensureStream(tm, cfg.Topic, cfg.Partitions)
 		tm.Close()
 		if err != nil {
-			return nil, fmt.Errorf("correlate: topic %s: %w", cfg.Topic, err)
+			return nil, err
 		}
 	}
 	opts = append(opts, cfg.Options...)
+	if cfg.OnAssign != nil {
+		opts = append(opts, goka.WithRebalanceCallback(func(a goka.Assignment) {
+			ps := make([]int32, 0, len(a))
+			for p := range a {
+				ps = append(ps, p)
+			}
+			sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+			cfg.OnAssign(ps)
+		}))
+	}
 	opts = append(opts, goka.WithStorageBuilder(func(topic string, p int32) (storage.Storage, error) {
 		st, err := build(topic, p)
 		if err != nil {
@@ -154,6 +173,19 @@ func New(cfg Config) (*Correlator, error) {
 	return c, nil
 }
 
+// ensureStream creates topic unless it exists (another member may be
+// creating it at the same time).
+func ensureStream(tm goka.TopicManager, topic string, partitions int) error {
+	err := tm.EnsureStreamExists(topic, partitions)
+	if err != nil {
+		if ps, perr := tm.Partitions(topic); perr == nil && len(ps) > 0 {
+			return nil
+		}
+		return fmt.Errorf("correlate: topic %s: %w", topic, err)
+	}
+	return nil
+}
+
 // SaramaConfig is the Kafka client configuration: the group starts at
 // the oldest offset of the observations (goka's default is the newest:
 // what sensors published before the first correlator started would be
@@ -164,6 +196,10 @@ func SaramaConfig() *sarama.Config {
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Compression = sarama.CompressionZSTD
 	sc.Version = sarama.V2_1_0_0 // zstd
+	// a member that died gives its partitions up after 6s (the broker's
+	// smallest session timeout by default), not sarama's 10s
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = time.Second
 	return sc
 }
 
@@ -307,13 +343,15 @@ func (c *Correlator) recovered(p int32, st storage.Storage) error {
 	if err != nil {
 		return err
 	}
-	e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}}
-	sort.Slice(recs, func(i, j int) bool { return observation.Less(recs[i], recs[j]) })
-	e.mu.Lock()
+	// the stored observations wait in the reorder buffer for what arrives
+	// next (the consumer starts after the recovery: an idle partition
+	// releases them after recoveryGrace, not Idle), and the sensors make
+	// themselves known again (for Idle) before anything is released
+	now := time.Now()
+	e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}, started: now, arrived: now.Add(recoveryGrace)}
 	for _, r := range recs {
-		e.process(r)
+		heap.Push(&e.held, r)
 	}
-	e.mu.Unlock()
 	c.replayed.Add(uint64(len(recs)))
 	c.mu.Lock()
 	c.engines[p] = e
