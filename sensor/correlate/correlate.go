@@ -194,12 +194,17 @@ func SaramaConfig() *sarama.Config {
 	sc := goka.DefaultConfig()
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Compression = sarama.CompressionZSTD
-	sc.Version = sarama.V2_1_0_0 // zstd
+	sc.Producer.Compression = sarama.CompressionLZ4
+	sc.Version = sarama.V2_1_0_0
 	// a member that died gives its partitions up after 6s (the broker's
 	// smallest session timeout by default), not sarama's 10s
 	sc.Consumer.Group.Session.Timeout = 6 * time.Second
 	sc.Consumer.Group.Heartbeat.Interval = time.Second
+	// changelog writes in large batches (an actor's window is rewritten
+	// with each of its observations)
+	sc.Producer.Flush.Bytes = 1 << 20
+	sc.Producer.Flush.Frequency = 10 * time.Millisecond
+	sc.ChannelBufferSize = 4096
 	return sc
 }
 
