@@ -42,10 +42,12 @@ type Config struct {
 	// Idle is the wall time after which a silent sensor no longer holds a
 	// partition's watermark back (default 1s).
 	Idle time.Duration
-	// Span and PerActor bound an actor's stored observations: capture time
-	// before its newest (default 15m) and count (default 256).
-	Span     time.Duration
-	PerActor int
+	// Span and Replay bound what a member replays from the input topic
+	// when a partition moves to it: the observations before the group's
+	// committed offset, at most Replay of them (default 500000) and Span
+	// of capture time before the last (default 15m).
+	Span   time.Duration
+	Replay int
 	// MaxHeld bounds a partition's reorder buffer (default 100000).
 	MaxHeld int
 	// NewDetectors makes one partition's detectors.
@@ -82,8 +84,8 @@ func (c *Config) defaults() {
 	if c.Span <= 0 {
 		c.Span = 15 * time.Minute
 	}
-	if c.PerActor <= 0 {
-		c.PerActor = 256
+	if c.Replay <= 0 {
+		c.Replay = 500000
 	}
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = 100000
@@ -120,7 +122,7 @@ func New(cfg Config) (*Correlator, error) {
 	c := &Correlator{cfg: cfg, engines: map[int32]*engine{}, seen: map[string]struct{}{}}
 	g := goka.DefineGroup(goka.Group(cfg.Group),
 		goka.Input(goka.Stream(cfg.Topic), bytesCodec{}, c.process),
-		goka.Persist(windowCodec{}),
+		goka.Persist(marksCodec{}),
 	)
 	build := cfg.Storage
 	if build == nil {
@@ -298,16 +300,16 @@ func (c *Correlator) process(ctx goka.Context, msg any) {
 		c.malformed.Add(1)
 		return
 	}
-	w, _ := ctx.Value().(*window)
-	if w == nil {
-		w = &window{}
+	m, _ := ctx.Value().(*marks)
+	if m == nil {
+		m = &marks{}
 	}
-	if w.has(r.ID) {
+	if m.seen(r) {
 		c.duplicates.Add(1) // redelivered: at-least-once
 		return
 	}
-	w.add(r.ID, r.At, b, int64(c.cfg.Span), c.cfg.PerActor)
-	ctx.SetValue(w)
+	m.set(r)
+	ctx.SetValue(m)
 	e, err := c.engine(ctx.Partition())
 	if err != nil {
 		ctx.Fail(err)
@@ -317,38 +319,25 @@ func (c *Correlator) process(ctx goka.Context, msg any) {
 	e.mu.Unlock()
 }
 
-// recovered is called when partition p's table is restored: its stored
-// observations are replayed into fresh detectors (a partition that moved
-// here from another member resumes its windows).
-func (c *Correlator) recovered(p int32, st storage.Storage) error {
-	it, err := st.Iterator()
-	if err != nil {
-		return err
-	}
-	defer it.Release()
+// recovered is called when partition p's table is restored: the
+// partition's recent observations, up to the group's committed offset,
+// are read again from the input topic (what the member that had the
+// partition processed) and wait in a fresh engine's reorder buffer for
+// what the group consumes next, so that the detectors' windows are
+// rebuilt. In tests (Options set) there is no broker to replay from.
+func (c *Correlator) recovered(p int32) error {
 	var recs []*observation.Record
-	for it.Next() {
-		v, err := it.Value()
-		if err != nil {
-			return err
-		}
-		wv, err := windowCodec{}.Decode(v)
-		if err != nil {
-			continue // not a window (the storage's offset key) or damaged
-		}
-		w := wv.(*window)
-		for _, b := range w.recs {
-			r := new(observation.Record)
-			if observation.Decode(b, r) == nil {
-				recs = append(recs, r)
-			}
+	if len(c.cfg.Options) == 0 {
+		var err error
+		if recs, err = c.replay(p); err != nil {
+			return fmt.Errorf("correlate: replay partition %d: %w", p, err)
 		}
 	}
 	d, err := c.cfg.NewDetectors()
 	if err != nil {
 		return err
 	}
-	// the stored observations wait in the reorder buffer for what arrives
+	// the replayed observations wait in the reorder buffer for what arrives
 	// next (the consumer starts after the recovery: an idle partition
 	// releases them after recoveryGrace, not Idle), and the sensors make
 	// themselves known again (for Idle) before anything is released
@@ -362,6 +351,74 @@ func (c *Correlator) recovered(p int32, st storage.Storage) error {
 	c.engines[p] = e
 	c.mu.Unlock()
 	return nil
+}
+
+// replay reads partition p of the input topic from at most Replay
+// observations before the group's committed offset up to it, and keeps
+// those within Span of capture time before the latest.
+func (c *Correlator) replay(p int32) ([]*observation.Record, error) {
+	client, err := sarama.NewClient(c.cfg.Brokers, SaramaConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	om, err := sarama.NewOffsetManagerFromClient(c.cfg.Group, client)
+	if err != nil {
+		return nil, err
+	}
+	pom, err := om.ManagePartition(c.cfg.Topic, p)
+	if err != nil {
+		om.Close()
+		return nil, err
+	}
+	committed, _ := pom.NextOffset()
+	pom.AsyncClose()
+	om.Close()
+	oldest, err := client.GetOffset(c.cfg.Topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return nil, err
+	}
+	if committed <= oldest {
+		return nil, nil // nothing committed: the group reads the partition from the start
+	}
+	start := max(oldest, committed-int64(c.cfg.Replay))
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return nil, err
+	}
+	defer cons.Close()
+	pc, err := cons.ConsumePartition(c.cfg.Topic, p, start)
+	if err != nil {
+		return nil, err
+	}
+	defer pc.AsyncClose()
+	var recs []*observation.Record
+	var latest int64
+	timeout := time.NewTimer(60 * time.Second)
+	defer timeout.Stop()
+	for off := start; off < committed; {
+		select {
+		case msg := <-pc.Messages():
+			off = msg.Offset + 1
+			r := new(observation.Record)
+			if observation.Decode(msg.Value, r) != nil {
+				continue
+			}
+			recs = append(recs, r)
+			latest = max(latest, r.At)
+		case err := <-pc.Errors():
+			return nil, err
+		case <-timeout.C:
+			return nil, fmt.Errorf("offsets %d to %d not read in 60s", start, committed)
+		}
+	}
+	keep := recs[:0]
+	for _, r := range recs {
+		if latest-r.At <= int64(c.cfg.Span) {
+			keep = append(keep, r)
+		}
+	}
+	return keep, nil
 }
 
 // output writes a detection once per process.
@@ -401,5 +458,5 @@ func (w *watched) MarkRecovered() error {
 	if err := w.Storage.MarkRecovered(); err != nil {
 		return err
 	}
-	return w.c.recovered(w.p, w.Storage)
+	return w.c.recovered(w.p)
 }

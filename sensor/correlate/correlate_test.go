@@ -81,9 +81,9 @@ func TestProcessor(t *testing.T) {
 	}
 	// a redelivery
 	tt.Consume("apitap.observations", key, login("s1", base+1*int64(time.Second), client))
-	w, _ := tt.TableValue(goka.GroupTable("apitap-correlate"), key).(*window)
-	if w == nil || len(w.recs) != 6 {
-		t.Fatalf("table value of %s: %+v, want 6 observations", key, w)
+	m, _ := tt.TableValue(goka.GroupTable("apitap-correlate"), key).(*marks)
+	if m == nil || len(m.sensors) != 3 {
+		t.Fatalf("table value of %s: %+v, want the marks of three sensors", key, m)
 	}
 	c.drain()
 	cancel()
@@ -107,35 +107,42 @@ func TestProcessor(t *testing.T) {
 	}
 }
 
-func TestWindowBounds(t *testing.T) {
-	var w window
-	for i := range 10 {
-		w.add(uint64(i), int64(i)*int64(time.Minute), []byte{byte(i)}, int64(5*time.Minute), 4)
+func TestMarks(t *testing.T) {
+	var m marks
+	r := func(sensor string, pos, flow, seq uint64) *observation.Record {
+		return &observation.Record{Sensor: sensor, Pos: pos, Flow: flow, Seq: seq}
 	}
-	if len(w.ids) != 4 || w.ids[0] != 6 {
-		t.Fatalf("count bound: ids %v", w.ids)
+	m.set(r("a", 10, 3, 1))
+	m.set(r("b", 4, 1, 0))
+	for _, tc := range []struct {
+		r    *observation.Record
+		seen bool
+	}{{r("a", 10, 3, 1), true}, {r("a", 10, 3, 0), true}, {r("a", 9, 99, 9), true}, {r("a", 10, 3, 2), false}, {r("a", 11, 0, 0), false},
+		{r("b", 4, 1, 0), true}, {r("b", 5, 0, 0), false}, {r("c", 1, 0, 0), false}} {
+		if got := m.seen(tc.r); got != tc.seen {
+			t.Errorf("%s %d/%d/%d: seen %v, want %v", tc.r.Sensor, tc.r.Pos, tc.r.Flow, tc.r.Seq, got, tc.seen)
+		}
 	}
-	w = window{}
-	for i := range 10 {
-		w.add(uint64(i), int64(i)*int64(time.Minute), []byte{byte(i)}, int64(3*time.Minute), 100)
-	}
-	if len(w.ids) != 4 || w.ids[0] != 6 {
-		t.Fatalf("span bound: ids %v", w.ids)
-	}
-	b, err := windowCodec{}.Encode(&w)
+	b, err := marksCodec{}.Encode(&m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := windowCodec{}.Decode(b)
+	v, err := marksCodec{}.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(v.(*window).ids) != fmt.Sprint(w.ids) {
-		t.Errorf("codec: %v, want %v", v.(*window).ids, w.ids)
+	if fmt.Sprint(*v.(*marks)) != fmt.Sprint(m) {
+		t.Errorf("codec: %v, want %v", *v.(*marks), m)
 	}
 	for i := range len(b) - 1 {
-		if _, err := (windowCodec{}).Decode(b[:i]); err == nil {
+		if _, err := (marksCodec{}).Decode(b[:i]); err == nil {
 			t.Fatalf("truncated at %d: no error", i)
 		}
+	}
+	for i := range maxSensorsPerActor + 5 {
+		m.set(r(fmt.Sprint("s", i), 1, 0, 0))
+	}
+	if len(m.sensors) != maxSensorsPerActor {
+		t.Errorf("%d sensors kept, bound %d", len(m.sensors), maxSensorsPerActor)
 	}
 }

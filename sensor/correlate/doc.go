@@ -8,15 +8,17 @@
 // apitap.observations, keyed by actor: every observation of one actor
 // meets in one partition, and each partition is processed by one member
 // of the group. The group table (a compacted changelog topic,
-// <group>-table) holds each actor's recent observations (bounded by count
-// and capture time): a redelivered observation whose id it holds is
-// dropped, and when a partition moves to another member (a member died
-// or joined) the new owner restores the table from the changelog and
-// replays the stored observations into fresh detectors, so that the
-// state of open windows is rebuilt and nothing they would have detected
-// is lost. Delivery is at-least-once: what was replayed may be detected
-// twice, with the same id (detection ids are deterministic); one process
-// writes an id once, and consumers de-duplicate by id across restarts.
+// <group>-table) holds, per actor, the order key of the latest
+// observation of each sensor: a redelivered observation (at or before its
+// sensor's mark) is dropped. When a partition moves to another member (a
+// member died or joined), the new owner restores the table from the
+// changelog and reads the partition's recent observations again from the
+// input topic, up to the group's committed offset, into fresh detectors,
+// so that the state of open windows is rebuilt and nothing they would
+// have detected is lost. Delivery is at-least-once: what was replayed may
+// be detected twice, with the same id (detection ids are deterministic);
+// one process writes an id once, and consumers de-duplicate by id across
+// restarts.
 //
 // Windows are in capture time. Each partition holds its observations in
 // a reorder buffer and releases them in capture order up to its

@@ -7,110 +7,113 @@ import (
 	"github.com/apitap/apitap/analyzer/observation"
 )
 
-// window is an actor's value in the group table: its recent observations,
-// oldest first, each as (id, capture time, encoded record).
-type window struct {
-	ids  []uint64
-	ats  []int64
-	recs [][]byte
+// marks is an actor's value in the group table: per sensor, the order key
+// of the latest observation of the actor processed. A sensor publishes an
+// actor's observations in its stage two's order, into one partition, so
+// an observation at or before its sensor's mark is a redelivery. The value
+// stays small whatever the actor's volume (the observations themselves
+// are replayed from the input topic when a partition moves, see replay).
+type marks struct {
+	sensors []string
+	keys    [][3]uint64 // Pos, Flow, Seq
 }
 
-// has says whether the window holds observation id.
-func (w *window) has(id uint64) bool {
-	for _, x := range w.ids {
-		if x == id {
-			return true
+// seen says whether r is at or before its sensor's mark.
+func (m *marks) seen(r *observation.Record) bool {
+	for i, s := range m.sensors {
+		if s == r.Sensor {
+			return !before(m.keys[i], [3]uint64{r.Pos, r.Flow, r.Seq})
 		}
 	}
 	return false
 }
 
-// add appends a record and drops what falls out of the bounds: older than
-// span before the newest, beyond max entries.
-func (w *window) add(id uint64, at int64, rec []byte, span int64, max int) {
-	w.ids, w.ats, w.recs = append(w.ids, id), append(w.ats, at), append(w.recs, rec)
-	newest := at
-	for _, a := range w.ats {
-		newest = maxI(newest, a)
+// set moves r's sensor's mark to r.
+func (m *marks) set(r *observation.Record) {
+	k := [3]uint64{r.Pos, r.Flow, r.Seq}
+	for i, s := range m.sensors {
+		if s == r.Sensor {
+			m.keys[i] = k
+			return
+		}
 	}
-	drop := 0
-	for drop < len(w.ats) && (len(w.ats)-drop > max || newest-w.ats[drop] > span) {
-		drop++
+	if len(m.sensors) >= maxSensorsPerActor { // bounded: forget the oldest sensor
+		m.sensors, m.keys = m.sensors[1:], m.keys[1:]
 	}
-	if drop > 0 {
-		w.ids, w.ats, w.recs = w.ids[drop:], w.ats[drop:], w.recs[drop:]
-	}
+	m.sensors, m.keys = append(m.sensors, r.Sensor), append(m.keys, k)
 }
 
-func maxI(a, b int64) int64 {
-	if a > b {
-		return a
+// maxSensorsPerActor bounds a table value.
+const maxSensorsPerActor = 64
+
+// before says whether order key a is before b.
+func before(a, b [3]uint64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
 	}
-	return b
+	return false
 }
 
-// windowCodec is the goka codec of the table.
-type windowCodec struct{}
+// marksCodec is the goka codec of the table.
+type marksCodec struct{}
 
-const windowVersion = 1
+const marksVersion = 2
 
-func (windowCodec) Encode(v any) ([]byte, error) {
-	w, ok := v.(*window)
+func (marksCodec) Encode(v any) ([]byte, error) {
+	m, ok := v.(*marks)
 	if !ok {
-		return nil, errors.New("correlate: table value is not a window")
+		return nil, errors.New("correlate: table value is not marks")
 	}
-	n := 1 + binary.MaxVarintLen64
-	for _, r := range w.recs {
-		n += 2*binary.MaxVarintLen64 + 8 + len(r)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, windowVersion)
-	b = binary.AppendUvarint(b, uint64(len(w.recs)))
-	for i, r := range w.recs {
-		b = binary.LittleEndian.AppendUint64(b, w.ids[i])
-		b = binary.AppendVarint(b, w.ats[i])
-		b = binary.AppendUvarint(b, uint64(len(r)))
-		b = append(b, r...)
+	b := make([]byte, 0, 2+len(m.sensors)*40)
+	b = append(b, marksVersion)
+	b = binary.AppendUvarint(b, uint64(len(m.sensors)))
+	for i, s := range m.sensors {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+		for _, x := range m.keys[i] {
+			b = binary.AppendUvarint(b, x)
+		}
 	}
 	return b, nil
 }
 
-var errWindow = errors.New("correlate: malformed table value")
+var errMarks = errors.New("correlate: malformed table value")
 
-func (windowCodec) Decode(b []byte) (any, error) {
-	if len(b) < 1 || b[0] != windowVersion {
-		return nil, errWindow
+func (marksCodec) Decode(b []byte) (any, error) {
+	if len(b) < 1 || b[0] != marksVersion {
+		return nil, errMarks
 	}
 	b = b[1:]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, errWindow
+	if k <= 0 || n > maxSensorsPerActor {
+		return nil, errMarks
 	}
 	b = b[k:]
-	w := &window{ids: make([]uint64, 0, n), ats: make([]int64, 0, n), recs: make([][]byte, 0, n)}
+	m := &marks{sensors: make([]string, 0, n), keys: make([][3]uint64, 0, n)}
 	for range n {
-		if len(b) < 8 {
-			return nil, errWindow
-		}
-		id := binary.LittleEndian.Uint64(b)
-		b = b[8:]
-		at, k := binary.Varint(b)
-		if k <= 0 {
-			return nil, errWindow
-		}
-		b = b[k:]
 		l, k := binary.Uvarint(b)
-		if k <= 0 || l > observation.MaxRecord || l > uint64(len(b)-k) {
-			return nil, errWindow
+		if k <= 0 || l > observation.MaxString || l > uint64(len(b)-k) {
+			return nil, errMarks
 		}
 		b = b[k:]
-		w.ids, w.ats, w.recs = append(w.ids, id), append(w.ats, at), append(w.recs, b[:l:l])
+		s := string(b[:l])
 		b = b[l:]
+		var key [3]uint64
+		for j := range key {
+			x, k := binary.Uvarint(b)
+			if k <= 0 {
+				return nil, errMarks
+			}
+			key[j], b = x, b[k:]
+		}
+		m.sensors, m.keys = append(m.sensors, s), append(m.keys, key)
 	}
 	if len(b) != 0 {
-		return nil, errWindow
+		return nil, errMarks
 	}
-	return w, nil
+	return m, nil
 }
 
 // bytesCodec passes values through (the observations' own encoding).

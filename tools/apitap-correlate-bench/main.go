@@ -50,12 +50,10 @@ func run(n, partitions, rate, trials int) error {
 	}
 	defer cl.Close()
 	brokers := cl.ListenAddrs()
+	recs := records(n, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
 	for _, instances := range []int{1, 2} {
 		topic := fmt.Sprintf("bench.observations.%d", instances)
-		if err := produce(brokers, topic, records(n, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))); err != nil {
-			return err
-		}
-		per, d, err := consume(brokers, topic, fmt.Sprintf("bench-%d", instances), partitions, instances, uint64(n))
+		per, d, err := consume(brokers, topic, fmt.Sprintf("bench-%d", instances), partitions, instances, uint64(n), func() error { return produce(brokers, topic, recs) })
 		if err != nil {
 			return err
 		}
@@ -109,32 +107,58 @@ func detectors() (correlate.Detectors, error) {
 	return behavior.NewCentral(behavior.NewConfig(), "apitap-correlate")
 }
 
-// consume runs instances correlators until they processed n observations.
-func consume(brokers []string, topic, group string, partitions, instances int, n uint64) ([]uint64, time.Duration, error) {
+// consume starts instances correlators, waits until they share the
+// partitions, has produce publish, and runs them until they processed n
+// observations.
+func consume(brokers []string, topic, group string, partitions, instances int, n uint64, produce func() error) ([]uint64, time.Duration, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var cs []*correlate.Correlator
-	for range instances {
+	var mu sync.Mutex
+	assigned := make([]int, instances)
+	for i := range instances {
 		c, err := correlate.New(correlate.Config{Brokers: brokers, Topic: topic, Group: group, Partitions: partitions, Idle: 200 * time.Millisecond,
-			NewDetectors: detectors, Out: func(*event.Detection) {}})
+			NewDetectors: detectors, Out: func(*event.Detection) {},
+			OnAssign: func(ps []int32) { mu.Lock(); assigned[i] = len(ps); mu.Unlock() }})
 		if err != nil {
 			return nil, 0, err
 		}
 		cs = append(cs, c)
 	}
-	start := time.Now()
 	var wg sync.WaitGroup
 	for _, c := range cs {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		mu.Lock()
+		total, all := 0, true
+		for _, a := range assigned {
+			total += a
+			all = all && a > 0
+		}
+		mu.Unlock()
+		if total == partitions && all {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, 0, fmt.Errorf("partitions not assigned to the %d instances in a minute", instances)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the assignment settles
+	if err := produce(); err != nil {
+		return nil, 0, err
+	}
+	start := time.Now()
 	per := make([]uint64, len(cs))
 	first := time.Time{} // the clock starts at the first observation processed (after the group's join)
 	for {
 		var sum uint64
 		for i, c := range cs {
-			per[i] = c.Stats().Processed
-			sum += per[i]
+			st := c.Stats()
+			per[i] = st.Processed
+			sum += st.Processed + st.Duplicates + st.Malformed // a producer's retry may deliver twice
 		}
 		if sum > 0 && first.IsZero() {
 			first = time.Now()
@@ -142,7 +166,7 @@ func consume(brokers []string, topic, group string, partitions, instances int, n
 		if sum >= n {
 			break
 		}
-		if time.Since(start) > 10*time.Minute {
+		if time.Since(start) > 10*time.Minute || first.IsZero() && time.Since(start) > time.Minute {
 			return per, 0, fmt.Errorf("%d of %d observations processed in 10 minutes", sum, n)
 		}
 		time.Sleep(5 * time.Millisecond)
