@@ -352,6 +352,14 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 					w.last = ci.Timestamp
 				}
 				w.frame(data, ci, link, uint64(max(ci.Timestamp.UnixNano(), 0)))
+				if w.out != nil && w.out.n > 0 && ci.Timestamp.Sub(w.sentCap) >= liveBatchEvery {
+					// a transaction completed: hand it over within
+					// liveBatchEvery of capture time (no clock read per
+					// packet), so that a detection on a quiet link does not
+					// wait for the next 64 packets or the poll timeout
+					w.sentCap = ci.Timestamp
+					w.send(time.Now(), false)
+				}
 				if res.Packets&255 == 0 {
 					p.packets.Add(256)
 					p.bytes.Add(res.Bytes - res.published)
@@ -626,6 +634,7 @@ type worker struct {
 	curTx      *reassembly.Transaction
 	other      uint64 // detections outside a transaction, numbered
 	sentAt     time.Time
+	sentCap    time.Time       // capture time of the last hand-over after a completed transaction (live)
 	creds      identity.Parser // credentials, parsed once per transaction
 }
 

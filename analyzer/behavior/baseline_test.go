@@ -143,8 +143,8 @@ func TestHealthChecks(t *testing.T) {
 			a.Analyze(req{at: time.Duration(k) * 2 * time.Second, ip: p.ip, method: "GET", path: p.path, headers: []http1.Header{{Name: "User-Agent", Value: p.ua}}, status: 200, resp: `{"status":"ok"}`}.tx(), &c)
 		}
 	}
-	if len(c.dets) > 0 || tr.Len() > 0 || tr.HealthChecks() != 4000 {
-		t.Errorf("health checks: %d detections, %d actors, %d set aside", len(c.dets), tr.Len(), tr.HealthChecks())
+	if len(c.Detections) > 0 || tr.Len() > 0 || tr.HealthChecks() != 4000 {
+		t.Errorf("health checks: %d detections, %d actors, %d set aside", len(c.Detections), tr.Len(), tr.HealthChecks())
 	}
 	a.Analyze(req{ip: "203.0.113.7", method: "GET", path: "/v1/orders/1", headers: []http1.Header{{Name: "User-Agent", Value: "kube-probe/1.29"}}, status: 200}.tx(), &c)
 	if tr.Len() != 1 {
@@ -172,7 +172,7 @@ func TestSharedAddress(t *testing.T) {
 			headers: browser(bearer("mallory")), status: 200, resp: `{"id":1}`}.tx(), &c)
 	}
 	found := false
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		if d.Class == "bola" && d.Actor.User == "mallory" {
 			found = true
 			if d.Actor.IP != "" {
@@ -181,7 +181,7 @@ func TestSharedAddress(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no bola detection for mallory: %v", c.dets)
+		t.Errorf("no bola detection for mallory: %v", c.Detections)
 	}
 }
 
@@ -206,10 +206,10 @@ func TestServiceAccount(t *testing.T) {
 	if rec == nil || !rec.service {
 		t.Fatal("a regular integration's key is not a service account")
 	}
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		t.Errorf("steady integration flagged: %s %s %v", d.Class, d.Severity, d.Evidence)
 	}
-	c.dets = nil
+	c.Detections = nil
 	for k := 0; k < 5000; k++ { // the same key suddenly pulls twelve times as much in a window
 		at += 150 * time.Millisecond
 		r := req{at: at, ip: "54.1.2.3", method: "GET", path: "/v1/orders/" + itoa(600000+k), headers: hs, status: 200,
@@ -217,7 +217,7 @@ func TestServiceAccount(t *testing.T) {
 		a.Analyze(r.tx(), &c)
 	}
 	got := map[string]string{}
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		got[d.Class] = d.Severity
 	}
 	if got["exfiltration"] == "" {

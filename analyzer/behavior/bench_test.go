@@ -98,8 +98,8 @@ func benchAnalyze(b *testing.B, txs []*reassembly.Transaction, span time.Duratio
 		abuse := txs[j].Notes.Abuse
 		w.Analyze(txs[j], &c)
 		txs[j].Notes.Abuse = abuse // the next round sees the transaction as stage one left it
-		if len(c.dets) > 1024 {
-			c.dets = c.dets[:0]
+		if len(c.Detections) > 1024 {
+			c.Detections = c.Detections[:0]
 		}
 	}
 }

@@ -43,8 +43,8 @@ func TestCentralSameDetections(t *testing.T) {
 	for _, r := range reqs {
 		w.Analyze(r.tx(), &none)
 	}
-	if len(none.dets) != 0 {
-		t.Fatalf("correlation central: the sensor detected %d", len(none.dets))
+	if len(none.Detections) != 0 {
+		t.Fatalf("correlation central: the sensor detected %d", len(none.Detections))
 	}
 	if len(wire) != len(reqs) {
 		t.Fatalf("%d records for %d transactions", len(wire), len(reqs))
@@ -73,7 +73,7 @@ func TestCentralSameDetections(t *testing.T) {
 	key := func(class, ip string) string { return class + " " + ip }
 	set := func(dets collector) []string {
 		var out []string
-		for _, d := range dets.dets {
+		for _, d := range dets.Detections {
 			if d.Actor.IP != "" && !slices.Contains(out, key(d.Class, d.Actor.IP)) {
 				out = append(out, key(d.Class, d.Actor.IP))
 			}
@@ -81,7 +81,7 @@ func TestCentralSameDetections(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	l, g := set(collector{local}), set(central)
+	l, g := set(collector{Detections: local}), set(central)
 	if strings.Join(l, "\n") != strings.Join(g, "\n") {
 		t.Errorf("detections by class and address differ:\nlocal   %v\ncentral %v", l, g)
 	}
@@ -89,11 +89,11 @@ func TestCentralSameDetections(t *testing.T) {
 	for _, d := range local {
 		lc[d.Class]++
 	}
-	for _, d := range central.dets {
+	for _, d := range central.Detections {
 		gc[d.Class]++
 	}
 	if fmt.Sprint(lc) != fmt.Sprint(gc) {
 		t.Errorf("detections by class differ: local %v, central %v", lc, gc)
 	}
-	t.Logf("%d transactions, %d local detections, %d central: %v", len(reqs), len(local), len(central.dets), gc)
+	t.Logf("%d transactions, %d local detections, %d central: %v", len(reqs), len(local), len(central.Detections), gc)
 }

@@ -32,7 +32,7 @@ func FuzzAnalyze(f *testing.F) {
 		tx.Response = &http1.Response{Status: status, Body: http1.Body{Data: []byte(resp)}, Headers: []http1.Header{{Name: "Set-Cookie", Value: cookie}}}
 		tx.Notes.SensitiveResponse = uint64(status)
 		w.Analyze(tx, &c)
-		c.dets = c.dets[:0]
+		c.Detections = c.Detections[:0]
 		if tr.Len() > cfg.MaxActors {
 			t.Fatalf("%d actors held", tr.Len())
 		}

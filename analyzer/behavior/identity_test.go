@@ -167,14 +167,14 @@ func TestNoRawIdentities(t *testing.T) {
 	}
 	var out []byte
 	enc := event.Encoder{Sensor: "t"}
-	for i := range c.dets {
-		out = enc.AppendDetection(out, &c.dets[i])
+	for i := range c.Detections {
+		out = enc.AppendDetection(out, &c.Detections[i])
 	}
 	sink := &lines{}
 	tr.Report(t0.Add(time.Minute), true, sink)
 	out = append(out, sink.b...)
-	if len(c.dets) == 0 || len(sink.b) == 0 {
-		t.Fatalf("no detections (%d) or actor events", len(c.dets))
+	if len(c.Detections) == 0 || len(sink.b) == 0 {
+		t.Fatalf("no detections (%d) or actor events", len(c.Detections))
 	}
 	for _, v := range raw {
 		if containsBytes(out, v) {
@@ -259,7 +259,7 @@ func TestReviewFindings(t *testing.T) {
 		w.Analyze(rq.tx(), &c)
 	}
 	n := 0
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		if d.Class == "bola" {
 			n++
 		}
@@ -307,7 +307,7 @@ func TestClaimedAllowlist(t *testing.T) {
 		w.Analyze(loginReq(time.Duration(k)*time.Second, "203.0.113.99", "u"+strconv.Itoa(k)+"@x.example", false, gb).tx(), &c)
 	}
 	got := map[string]bool{}
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		got[d.Class] = true
 	}
 	if !got["credential_stuffing"] {

@@ -66,7 +66,7 @@ func TestTLSTermination(t *testing.T) {
 				var col collector
 				a.Analyze(mktx("POST", k.tgt, append(slices.Clone(b.hdr), k.hdr...), k.body, 200, nil, `{}`), &col)
 				var got []string
-				for _, d := range col.dets {
+				for _, d := range col.Detections {
 					if d.Class == "plaintext_credentials" {
 						got = append(got, d.Evidence[0].Rule)
 						if d.Endpoint.Path != "" || d.Endpoint.Host != "api.example" {
@@ -78,7 +78,7 @@ func TestTLSTermination(t *testing.T) {
 				if report != (len(got) == 1) {
 					t.Errorf("plaintext_credentials %v, want reported=%v (kind %s)", got, report, k.kind)
 				}
-				for _, d := range col.dets {
+				for _, d := range col.Detections {
 					if d.Class == "plaintext_credentials" && !slices.ContainsFunc(d.Evidence, func(e event.Evidence) bool { return e.Location == "client" && e.Name == "198.51.100.7" }) {
 						t.Errorf("the client is not listed: %+v", d.Evidence)
 					}
@@ -113,7 +113,7 @@ func TestPostureFinding(t *testing.T) {
 	}
 	a.Finish(t0.Add(4*time.Hour), &col)
 	var events int
-	for _, d := range col.dets {
+	for _, d := range col.Detections {
 		if d.Class != "plaintext_credentials" {
 			continue
 		}
@@ -122,7 +122,7 @@ func TestPostureFinding(t *testing.T) {
 			t.Errorf("finding %s %s", d.Severity, d.Evidence[0].Rule)
 		}
 	}
-	last := col.dets[len(col.dets)-1]
+	last := col.Detections[len(col.Detections)-1]
 	var clients []string
 	for _, e := range last.Evidence[1:] {
 		clients = append(clients, e.Name+"="+e.Value)

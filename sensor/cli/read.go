@@ -78,8 +78,8 @@ type readOpts struct {
 // Help of --workers, for live capture and for reading captures.
 const (
 	workersLive    = "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)"
-	workersOffline = "reassembly workers (flow shards); 1 gives the same output on every run; 0 means one per CPU " +
-		"(faster, but the order of event lines, and detections about actors whose connections land on different workers, may then differ between runs)"
+	workersOffline = "reassembly workers (flow shards); 0 means one per CPU; the output is the same, line for line, with any number of workers " +
+		"(stage two puts everything back in capture order)"
 )
 
 // workersFlag registers --workers with the command's default.
