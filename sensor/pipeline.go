@@ -25,6 +25,8 @@ import (
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
+	"github.com/apitap/apitap/reassembly/protomsg"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
@@ -217,6 +219,12 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		return nil, err
 	}
 	p.shared = shared
+	var protos *protomsg.Registry
+	if f := cfg.Reassembly.GRPC.ProtoDescriptors; f != "" {
+		if protos, err = protomsg.Load(f); err != nil {
+			return nil, fmt.Errorf("reassembly.grpc.proto_descriptors: %w", err)
+		}
+	}
 	var flow, ordered []analyzer.Enabled
 	for _, e := range enabled {
 		if e.Desc.Stage == analyzer.StageOrdered {
@@ -239,6 +247,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		}
 		w := newWorker(p, chain, i)
 		w.direct = n == 1 // a file read with one worker: stage two runs inline
+		w.asm.SetProtos(protos)
 		p.workers = append(p.workers, w)
 	}
 	return p, nil
@@ -1269,6 +1278,9 @@ func (s *Summary) Drops() []event.Count {
 		{Name: "reassembly_overlap_conflict", N: s.Reassembly.OverlapConflicts},
 		// connection attempts (SYN only) forgotten: a SYN flood
 		{Name: "reassembly_half_open", N: s.Reassembly.HalfOpenDropped},
+		// HTTP/2 streams reported early: more were open on a connection
+		// than reassembly/http2.MaxStreams
+		{Name: "http2_streams", N: s.Reassembly.HTTP2.StreamsEvicted},
 		// new one-sided connections beyond max_unanswered_flows: spoofed
 		// sources, scans
 		{Name: "reassembly_unanswered", N: s.Reassembly.UnansweredRejected},
@@ -1314,6 +1326,16 @@ func (s *Summary) Event(last time.Time) event.Stats {
 			st.Flags = append(st.Flags, event.Count{Name: http1.FlagNames[i], N: n})
 		}
 	}
+	for i, n := range s.Reassembly.HTTP2.Flags {
+		if n > 0 {
+			st.Flags = append(st.Flags, event.Count{Name: http2.FlagNames[i], N: n})
+		}
+	}
+	s.Reassembly.HTTP2.Counts(func(name string, n uint64) {
+		if n > 0 {
+			st.HTTP2 = append(st.HTTP2, event.Count{Name: name, N: n})
+		}
+	})
 	damage := map[string]uint64{}
 	for _, f := range s.Files {
 		if f.Damage != "" {
@@ -1323,7 +1345,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 	for k, n := range damage {
 		st.CaptureErrors = append(st.CaptureErrors, event.Count{Name: k, N: n})
 	}
-	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors} {
+	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors, st.HTTP2} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
 	}
 	return st

@@ -576,7 +576,9 @@ func (a *Analyzer) body(b []byte, ct string) {
 	mt, _, _ := strings.Cut(ct, ";")
 	mt = strings.ToLower(strings.TrimSpace(mt))
 	switch {
-	case strings.Contains(mt, "json") || mt == "" && (b[0] == '{' || b[0] == '['):
+	case strings.Contains(mt, "json") || (mt == "" || strings.HasPrefix(mt, "application/grpc")) && (b[0] == '{' || b[0] == '['):
+		// (gRPC messages reach analyzers rendered as JSON: raw gRPC
+		// bodies start with a 0 or 1 flag byte, see reassembly/grpc)
 		a.scan.JSON(b, a.collect)
 	case mt == "application/x-www-form-urlencoded":
 		a.scan.Form(b, a.collect)

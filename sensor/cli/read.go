@@ -69,6 +69,7 @@ type readOpts struct {
 	correlation  string
 	specs        []string
 	rules        []string
+	protos       string
 	setFlags     map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
@@ -103,6 +104,12 @@ func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
 	o.specFlag(fs)
+	o.protoFlag(fs)
+}
+
+// protoFlag registers --proto-descriptors.
+func (o *readOpts) protoFlag(fs *flag.FlagSet) {
+	fs.StringVar(&o.protos, "proto-descriptors", "", "protobuf descriptor set `file` (protoc --descriptor_set_out=FILE --include_imports): gRPC messages of its methods are decoded with field names (without it, by field number)")
 }
 
 // specFlag registers the repeatable --spec flag.
@@ -142,6 +149,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.correlation, "correlation", "", "where the cross-flow detectors run: local (default), central (apitap correlate only) or both")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
 	o.specFlag(fs)
+	o.protoFlag(fs)
 	fs.Func("rules", "directory (or file) of YAML attack rule `packs` (repeatable), on top of the built-in CVE pack; reloaded on SIGHUP by apitap run", func(v string) error {
 		if v == "" {
 			return fmt.Errorf("empty path")
@@ -295,6 +303,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes
+	}
+	if o.setFlags["proto-descriptors"] {
+		cfg.Reassembly.GRPC.ProtoDescriptors = o.protos
 	}
 	if !o.setFlags["quiet"] && cfg.Output.Quiet {
 		o.quiet = true

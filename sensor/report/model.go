@@ -94,6 +94,7 @@ type endpointRow struct {
 	Sensitive                []string
 	Conformance              string
 	Violations               string
+	GRPC                     string // "gRPC" and the streaming kind, for gRPC methods
 	Probes                   uint64 // probes counted here (payloads, scanners: not calls)
 }
 
@@ -185,6 +186,9 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 		}
 	}
 	sort.Strings(r.Sensitive)
+	if g := j.GRPC; g != nil {
+		r.GRPC = "gRPC " + strings.ReplaceAll(g.Kind, "_", " ")
+	}
 	if c := j.Conformance; c != nil {
 		r.Conformance = c.Status
 		var vs []string
