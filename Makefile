@@ -34,6 +34,7 @@ FUZZ_TARGETS := \
 	./sensor/uprobe:FuzzProc:100000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
+	./analyzer/observation:FuzzDecode:200000 \
 	./reassembly/http2:FuzzConn:60000 \
 	./reassembly/http2:FuzzHPACK:80000 \
 	./reassembly/protomsg:FuzzWire:80000 \

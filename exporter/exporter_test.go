@@ -127,3 +127,19 @@ func (c *countingFail) Send(context.Context, []Record) error {
 	return errors.New("down")
 }
 func (c *countingFail) Close() error { return nil }
+
+// Stream records (observations) reach only the sinks that list them, in
+// the apitap format, and never as tombstones.
+func TestStageStreams(t *testing.T) {
+	all := Output{Format: FormatApitap, Types: EventTypes[:]}
+	plain := newStage(&fakeSink{}, Descriptor{Name: "plain"}, all, Env{})
+	kafka := newStage(&fakeSink{}, Descriptor{Name: "kafka", Streams: []string{"observation"}}, all, Env{})
+	ocsfOut := newStage(&fakeSink{}, Descriptor{Name: "kafka", Streams: []string{"observation"}}, Output{Format: FormatOCSF, Types: []string{"detection"}}, Env{})
+	rec := Record{Type: "observation", Key: "ip:192.0.2.1", Value: []byte{1, 2, 3}}
+	if plain.Accept(&rec) || !kafka.Accept(&rec) || ocsfOut.Accept(&rec) {
+		t.Errorf("observation accepted: plain %v, kafka %v, kafka in ocsf %v; want false, true, false", plain.Accept(&rec), kafka.Accept(&rec), ocsfOut.Accept(&rec))
+	}
+	if empty := (Record{Type: "observation"}); kafka.Accept(&empty) {
+		t.Error("an empty observation was accepted")
+	}
+}

@@ -43,6 +43,9 @@ type Descriptor struct {
 	// Tombstones: the sink takes records with an empty value (a blocklist
 	// revocation on a compacted Kafka topic). Other sinks never see them.
 	Tombstones bool
+	// Streams are the StreamTypes the sink takes (in the apitap format);
+	// other sinks never see them.
+	Streams []string
 }
 
 // Output holds the keys every sink section has besides `enabled`.
@@ -66,6 +69,11 @@ const (
 
 // EventTypes are the event types of the contract (as sensor.EventTypes).
 var EventTypes = [...]string{"transaction", "endpoint", "detection", "blocklist", "actor", "stats"}
+
+// StreamTypes are record types that are not events: binary records for
+// other apitap processes (observation: analyzer/observation records for
+// `apitap correlate`). Only sinks whose Descriptor lists one receive it.
+var StreamTypes = [...]string{"observation"}
 
 var severities = []string{"info", "low", "medium", "high", "critical"}
 

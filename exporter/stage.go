@@ -70,6 +70,7 @@ type stage struct {
 	minSev     int // index in severities; 0 lets everything through
 	ocsf       bool
 	tombstones bool
+	streams    [len(StreamTypes)]bool
 	conv       *ocsf.Converter
 	buf        []Record
 	convErrors atomic.Uint64
@@ -79,6 +80,11 @@ func newStage(s Sink, d Descriptor, o Output, env Env) *stage {
 	st := &stage{inner: s, ocsf: o.Format == FormatOCSF, tombstones: d.Tombstones}
 	for _, t := range o.Types {
 		st.types[slices.Index(EventTypes[:], t)] = true
+	}
+	for _, t := range d.Streams {
+		if i := slices.Index(StreamTypes[:], t); i >= 0 && !st.ocsf {
+			st.streams[i] = true
+		}
 	}
 	if o.MinSeverity != "" {
 		st.minSev = slices.Index(severities, o.MinSeverity)
@@ -106,7 +112,11 @@ var sevKey = []byte(`"severity":"`)
 // Accept implements Acceptor.
 func (s *stage) Accept(r *Record) bool {
 	i := slices.Index(EventTypes[:], r.Type)
-	if i < 0 || !s.types[i] {
+	if i < 0 {
+		j := slices.Index(StreamTypes[:], r.Type)
+		return j >= 0 && s.streams[j] && len(r.Value) > 0
+	}
+	if !s.types[i] {
 		return false
 	}
 	if len(r.Value) == 0 {

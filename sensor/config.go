@@ -81,6 +81,20 @@ type SensorConfig struct {
 	// address of the chain that is not a trusted proxy, for every analyzer
 	// and the blocklist (the proxy stays in events as actor.peer).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Observations publishes an observation of every transaction to the
+	// Kafka topic apitap.observations for `apitap correlate`
+	// (--observations; needs the Kafka exporter).
+	Observations bool `yaml:"observations"`
+	// Correlation says where the cross-flow detectors of the behaviour
+	// analyzer run: local (default: on this sensor), central (only in
+	// `apitap correlate`: observations are published, the sensor's own
+	// cross-flow detectors are off) or both.
+	Correlation string `yaml:"correlation"`
+}
+
+// Publishes says whether the sensor publishes observations.
+func (c SensorConfig) Publishes() bool {
+	return c.Observations || c.Correlation == "central" || c.Correlation == "both"
 }
 
 // CaptureConfig selects, in the kernel (eBPF pre-filter of `apitap run`),
@@ -199,6 +213,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level)
 	case c.Sensor.Workers < 0 || c.Sensor.Workers > 1024:
 		return fmt.Errorf("sensor.workers must be between 1 and 1024, got %d", c.Sensor.Workers)
+	case c.Sensor.Correlation != "" && c.Sensor.Correlation != "local" && c.Sensor.Correlation != "central" && c.Sensor.Correlation != "both":
+		return fmt.Errorf("sensor.correlation: want local, central or both, got %q", c.Sensor.Correlation)
 	case c.Sensor.QueueBatches < 0:
 		return fmt.Errorf("sensor.queue_batches must be positive, got %d", c.Sensor.QueueBatches)
 	case c.Decode.MaxDepth < 0 || c.Decode.MaxDepth > 16:

@@ -79,14 +79,16 @@ type Pipeline struct {
 	dp         decode.Packet
 	// stage two: the ordered stage (stage2.go) and, with several workers,
 	// the channel their observation batches reach it through
-	s2       *stage2
-	obsCh    chan *obsBatch
-	obsFree  chan *obsBatch
-	s2done   chan struct{}
-	frames   uint64    // frames read (files): positions in orderKey
-	nextTick time.Time // capture time of the next tick (files)
-	sent     uint64    // frames read when the pending batches were last sent
-	ident    *identity.Resolver
+	s2 *stage2
+	// observations published (sensor.observations), on stage two's goroutine
+	observations uint64
+	obsCh        chan *obsBatch
+	obsFree      chan *obsBatch
+	s2done       chan struct{}
+	frames       uint64    // frames read (files): positions in orderKey
+	nextTick     time.Time // capture time of the next tick (files)
+	sent         uint64    // frames read when the pending batches were last sent
+	ident        *identity.Resolver
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -242,6 +244,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		return nil, err
 	}
 	p.s2 = newStage2(p, chain2)
+	p.publishObservations()
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
 		chain, err := analyzer.NewChain(flow, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i, Live: cfg.Live})

@@ -16,6 +16,7 @@ import (
 	"github.com/apitap/apitap/analyzer/attack"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/observation"
 	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
@@ -30,6 +31,7 @@ type Analyzer struct {
 	res   *resolver
 	id    identity
 	obs   Observation
+	rec   observation.Record // the record published (central.go)
 	paths pathCache
 	tpls  map[string]string // path -> template, bounded
 	out   []event.Detection
@@ -63,6 +65,9 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	o := &a.obs
 	if !a.observe(tx, o) {
 		return
+	}
+	if a.published(o) {
+		return // sensor.correlation central: apitap correlate detects
 	}
 	a.out, a.abuse, a.epSet = a.out[:0], 0, false
 	a.t.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/observation"
 	"github.com/apitap/apitap/analyzer/redact"
 )
 
@@ -432,6 +433,13 @@ type Tracker struct {
 	dirty     []*record
 	// stats is the last published count of actors (read without mu).
 	n atomic.Int64
+	// publish receives each observation's record (sensor.observations,
+	// central.go); remoteOnly turns the detectors off here (correlation:
+	// central); central: the tracker of apitap correlate, whose records
+	// carry pseudonyms already
+	publish    func(*observation.Record)
+	remoteOnly bool
+	central    bool
 }
 
 // OpenTracker reads the hash key (when configured) and returns an empty
@@ -782,6 +790,9 @@ func plainName(u string) bool {
 func (t *Tracker) tokenID(prefix, v string) string {
 	if v == "" {
 		return ""
+	}
+	if t.central && strings.HasPrefix(v, prefix) {
+		return v // a record's pseudonym
 	}
 	if t.key != nil { // keyed: short or guessable tokens can not be found by trying them
 		m := hmac.New(sha256.New, t.key)

@@ -69,6 +69,9 @@ type Detection struct {
 	// unconfirmed flows (possibly spoofed sources) are reported but never
 	// become enforcement entries.
 	Confirmed bool
+	// Central marks a detection of `apitap correlate` (the cross-flow
+	// detectors run over the observations of many sensors).
+	Central bool
 }
 
 // AppendDetection appends one detection event line; its time is LastSeen.
@@ -80,6 +83,9 @@ func (e *Encoder) AppendDetection(dst []byte, d *Detection) []byte {
 	dst = AppendString(dst, d.Class)
 	dst = append(dst, `,"confirmed":`...)
 	dst = strconv.AppendBool(dst, d.Confirmed)
+	if d.Central {
+		dst = append(dst, `,"central":true`...)
+	}
 	dst = append(dst, `,"severity":`...)
 	dst = AppendString(dst, d.Severity)
 	dst = append(dst, `,"confidence":`...)

@@ -71,6 +71,7 @@ type kustomization struct {
 // rendering of the chart.
 type bundle struct {
 	daemonSets      []*appsv1.DaemonSet
+	deployments     []*appsv1.Deployment
 	configMaps      map[string]*corev1.ConfigMap
 	secrets         map[string]*corev1.Secret
 	services        []*corev1.Service
@@ -123,6 +124,9 @@ func (b *bundle) add(doc []byte) error {
 	case "apps/v1/DaemonSet":
 		o := &appsv1.DaemonSet{}
 		obj, name = o, func() string { b.daemonSets = append(b.daemonSets, o); return o.Name }
+	case "apps/v1/Deployment":
+		o := &appsv1.Deployment{}
+		obj, name = o, func() string { b.deployments = append(b.deployments, o); return o.Name }
 	case "v1/ConfigMap":
 		o := &corev1.ConfigMap{}
 		obj, name = o, func() string { b.configMaps[o.Name] = o; return o.Name }

@@ -526,6 +526,61 @@ func TestChart(t *testing.T) {
 	}
 }
 
+// TestChartCorrelator: with correlator.enabled the chart adds apitap
+// correlate as a Deployment next to the DaemonSet: unprivileged (no host
+// network, no capability, not root), on the sensors' brokers and
+// configuration; only with kafka.enabled.
+func TestChartCorrelator(t *testing.T) {
+	var values map[string]any
+	for _, tc := range chartCases(t) {
+		if tc.name == "correlator" {
+			values = tc.values
+		}
+	}
+	if values == nil {
+		t.Fatal("no ci/correlator-values.yaml")
+	}
+	b, _, err := renderChart(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.deployments) != 1 || len(b.daemonSets) != 1 {
+		t.Fatalf("%d Deployments and %d DaemonSets, want one of each", len(b.deployments), len(b.daemonSets))
+	}
+	d := b.deployments[0]
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
+		t.Errorf("replicas %v, want 3", d.Spec.Replicas)
+	}
+	ps := d.Spec.Template.Spec
+	if ps.HostNetwork || ps.SecurityContext == nil || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
+		t.Error("the correlator needs neither the host network nor root")
+	}
+	if len(ps.Containers) != 1 {
+		t.Fatalf("%d containers", len(ps.Containers))
+	}
+	c := ps.Containers[0]
+	args := strings.Join(c.Args, " ")
+	for _, want := range []string{"correlate ", "--kafka-brokers kafka.kafka.svc:9092", "--config /etc/apitap/config.yaml", "--group apitap-correlate"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.Capabilities == nil || len(sc.Capabilities.Add) != 0 || !slices.Contains(sc.Capabilities.Drop, "ALL") || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("container security context %+v: want every capability dropped and a read-only root", sc)
+	}
+	for _, base := range chartCases(t) {
+		if base.name == "defaults" {
+			if b, _, err := renderChart(base.values); err != nil || len(b.deployments) != 0 {
+				t.Errorf("defaults: %d Deployments (%v), want none", len(b.deployments), err)
+			}
+		}
+	}
+	if _, _, err := renderChart(map[string]any{"correlator": map[string]any{"enabled": true}}); err == nil || !strings.Contains(err.Error(), "kafka.enabled") {
+		t.Errorf("correlator without Kafka: %v, want an error naming kafka.enabled", err)
+	}
+}
+
 // TestChartRefuses checks that values which can not work fail the install
 // with a message instead of rendering a sensor that crashes.
 func TestChartRefuses(t *testing.T) {

@@ -68,6 +68,9 @@ var DefaultTopics = map[string]string{
 	"actor":       "apitap.actors",
 	"transaction": "apitap.transactions",
 	"stats":       "apitap.stats",
+	// binary analyzer/observation records for apitap correlate (sent only
+	// when the sensor runs with --observations)
+	"observation": "apitap.observations",
 }
 
 // Validate checks the section.
@@ -114,7 +117,8 @@ func init() {
 			return &Config{Compression: "zstd", BatchTimeout: 5 * time.Millisecond, MaxAttempts: 10,
 				Spool: SpoolConfig{MaxBytes: 1 << 30, Fsync: "segment"}}
 		},
-		Tombstones: true, // blocklist revocations on the compacted topic
+		Tombstones: true,                    // blocklist revocations on the compacted topic
+		Streams:    []string{"observation"}, // apitap correlate's input
 		New: func(cfg any, out exporter.Output, env exporter.Env) (exporter.Sink, error) {
 			c := cfg.(*Config)
 			ks, err := New(*c, env.Sensor)
@@ -354,6 +358,9 @@ func (c SASLConfig) Build() (sasl.Mechanism, error) {
 // restarted sensor replays from its spool keep the id that made them), or
 // def when the value has none (tombstones).
 func sensorOf(value []byte, def string) []byte {
+	if len(value) > 0 && value[0] != '{' {
+		return []byte(def) // a binary record (observation)
+	}
 	head := value[:min(len(value), 256)]
 	i := bytes.Index(head, []byte(`"sensor":"`))
 	if i < 0 {

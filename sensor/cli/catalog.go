@@ -47,6 +47,13 @@ Examples:
   apitap catalog --format json -o catalog.json *.pcapng
   apitap catalog --base api.yaml -o api.observed.yaml day1.pcap.gz
   apitap catalog --base api.yaml --only-new day1.pcap.gz
+  apitap catalog --from-kafka kafka:9092 --format json
+
+With --from-kafka BROKERS it reads no capture: it writes the catalog merged
+across sensors by apitap correlate (the table of its apitap-catalog group,
+made from every sensor's endpoint events on apitap.inventory): counts add
+up, parameters, statuses and sensitive types are the union, first_seen and
+last_seen span every sensor (formats table and json).
 
 Flags:
 `)
@@ -61,6 +68,8 @@ type catalogOpts struct {
 	host    string
 	base    string
 	onlyNew bool
+	// fromKafka reads the merged catalog of apitap correlate
+	fromKafka string
 }
 
 func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
@@ -73,6 +82,7 @@ func catalogFlags(stderr io.Writer) (*flag.FlagSet, *catalogOpts) {
 	fs.StringVar(&o.base, "base", "", "merge what was observed into this OpenAPI `spec` (YAML or JSON) and write it")
 	fs.BoolVar(&o.onlyNew, "only-new", false, "with --base: list only what the spec lacks")
 	fs.StringVar(&o.sensorID, "sensor-id", "", "`id` written into the catalog (default: the host name)")
+	fs.StringVar(&o.fromKafka, "from-kafka", "", "read the catalog merged across sensors by apitap correlate from these Kafka `brokers` (host:port,...) instead of captures")
 	return fs, o
 }
 
@@ -101,6 +111,12 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 	}
 	if o.onlyNew && o.base == "" {
 		return usagef("--only-new needs --base SPEC")
+	}
+	if o.setFlags["from-kafka"] {
+		if len(files) > 0 || o.base != "" || (o.format != "json" && o.format != "table") {
+			return usagef("--from-kafka reads no capture and writes --format json or table")
+		}
+		return kafkaCatalog(o, env)
 	}
 	var base []byte
 	if o.base != "" {

@@ -63,6 +63,7 @@ func commands() []command {
 	return []command{
 		{"read", "read capture files (pcap, pcapng, .gz, - for stdin) and write events", runRead, readHelp},
 		{"blocklist", "consume the Kafka blocklist topic into nginx/HAProxy/plain/JSON files and an HTTP feed", runBlocklist, blocklistHelp},
+		{"correlate", "run the cross-flow detectors over the observations of many sensors (Kafka, goka processor group)", runCorrelate, correlateHelp},
 		{"catalog", "read captures and write the discovered API catalog (JSON, OpenAPI 3.1 or a table)", runCatalog, catalogHelp},
 		{"config", "check a configuration file and print the effective configuration (apitap config check FILE)", runConfig, configHelp},
 		{"diff", "compare captures with published OpenAPI specs: shadow, zombie and undocumented APIs", runDiff, diffHelp},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -63,11 +64,15 @@ type readOpts struct {
 	quiet     bool
 	kafka     string
 	spoolDir  string
-	specs     []string
-	rules     []string
-	tlsKeylog string
-	protos    string
-	setFlags  map[string]bool
+	// observations and correlation: sensor.observations and
+	// sensor.correlation (apitap correlate)
+	observations bool
+	correlation  string
+	specs        []string
+	rules        []string
+	protos       string
+	tlsKeylog    string
+	setFlags     map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
 	offline bool
@@ -148,6 +153,8 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
 	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
+	fs.BoolVar(&o.observations, "observations", false, "with --kafka-brokers: publish an observation of every transaction (no raw values) to apitap.observations for apitap correlate")
+	fs.StringVar(&o.correlation, "correlation", "", "where the cross-flow detectors run: local (default), central (apitap correlate only) or both")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
 	o.specFlag(fs)
 	o.protoFlag(fs)
@@ -280,6 +287,17 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["tls-keylog"] {
 		cfg.TLS.Keylog = o.tlsKeylog
+	}
+	if o.setFlags["observations"] {
+		cfg.Sensor.Observations = o.observations
+	}
+	if o.setFlags["correlation"] {
+		cfg.Sensor.Correlation = o.correlation
+	}
+	if cfg.Sensor.Publishes() {
+		if en, err := exporter.Configure(cfg.Exporters); err == nil && !slices.ContainsFunc(en, func(e exporter.Enabled) bool { return e.Desc.Name == kafka.Name }) {
+			return cfg, usagef("observations (--observations, sensor.correlation %s) need Kafka: --kafka-brokers or exporters.kafka", cfg.Sensor.Correlation)
+		}
 	}
 	if len(o.specs) > 0 {
 		specs := o.specs

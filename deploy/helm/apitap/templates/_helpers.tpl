@@ -23,6 +23,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: sensor
 {{- end }}
 
+{{/* The correlator's pods (apart from the sensors'). */}}
+{{- define "apitap.correlatorSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "apitap.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: correlator
+{{- end }}
+
 {{- define "apitap.labels" -}}
 {{ include "apitap.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}

@@ -1,0 +1,192 @@
+package correlate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+
+	"github.com/apitap/apitap/analyzer/discovery"
+)
+
+// CatalogConfig configures the catalog merger: a goka group over the
+// inventory topic (endpoint events of every sensor, keyed by endpoint id:
+// host, version, method and template) whose table holds, per endpoint,
+// the latest event of each sensor.
+type CatalogConfig struct {
+	Brokers []string
+	Group   string // default apitap-catalog; its table is <group>-table (compacted)
+	Topic   string // default apitap.inventory
+	// Partitions and Replication of the topics it creates.
+	Partitions, Replication int
+	Options                 []goka.ProcessorOption
+}
+
+func (c *CatalogConfig) defaults() {
+	if c.Group == "" {
+		c.Group = "apitap-catalog"
+	}
+	if c.Topic == "" {
+		c.Topic = "apitap.inventory"
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 12
+	}
+	if c.Replication <= 0 {
+		c.Replication = 1
+	}
+}
+
+// perSensor is a catalog table value: each sensor's latest event of one
+// endpoint (JSON, as the sensor wrote it).
+type perSensor map[string]json.RawMessage
+
+type perSensorCodec struct{}
+
+func (perSensorCodec) Encode(v any) ([]byte, error) {
+	m, ok := v.(perSensor)
+	if !ok {
+		return nil, errors.New("correlate: catalog value is not per sensor")
+	}
+	return json.Marshal(m)
+}
+
+func (perSensorCodec) Decode(b []byte) (any, error) {
+	var m perSensor
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// maxEndpointEvent bounds an endpoint event the merger keeps.
+const maxEndpointEvent = 1 << 20
+
+// NewCatalog builds the catalog merger's processor.
+func NewCatalog(cfg CatalogConfig) (*goka.Processor, error) {
+	cfg.defaults()
+	g := goka.DefineGroup(goka.Group(cfg.Group),
+		goka.Input(goka.Stream(cfg.Topic), bytesCodec{}, func(ctx goka.Context, msg any) {
+			b, _ := msg.([]byte)
+			if len(b) == 0 || len(b) > maxEndpointEvent {
+				return
+			}
+			var head struct {
+				Type, Sensor string
+			}
+			if json.Unmarshal(b, &head) != nil || head.Type != "endpoint" {
+				return
+			}
+			m, _ := ctx.Value().(perSensor)
+			if m == nil {
+				m = perSensor{}
+			}
+			m[head.Sensor] = append(json.RawMessage(nil), b...)
+			ctx.SetValue(m)
+		}),
+		goka.Persist(perSensorCodec{}),
+	)
+	opts := []goka.ProcessorOption{goka.WithStorageBuilder(func(string, int32) (storage.Storage, error) { return storage.NewMemory(), nil })}
+	if len(cfg.Options) == 0 {
+		sc := SaramaConfig()
+		tmc := goka.NewTopicManagerConfig()
+		tmc.Table.Replication, tmc.Stream.Replication = cfg.Replication, cfg.Replication
+		opts = append(opts,
+			goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(sc)),
+			goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(sc)),
+			goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(sc)),
+			goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(sc, tmc)),
+			goka.WithLogger(quiet{}))
+		tm, err := goka.TopicManagerBuilderWithConfig(sc, tmc)(cfg.Brokers)
+		if err != nil {
+			return nil, fmt.Errorf("correlate: connect %v: %w", cfg.Brokers, err)
+		}
+		err = ensureStream(tm, cfg.Topic, cfg.Partitions)
+		tm.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	p, err := goka.NewProcessor(cfg.Brokers, g, append(opts, cfg.Options...)...)
+	if err != nil {
+		return nil, fmt.Errorf("correlate: catalog: %w", err)
+	}
+	return p, nil
+}
+
+// ReadCatalog reads the merged catalog: a goka view of the merger's table,
+// restored from its changelog, every endpoint merged across sensors,
+// sorted by host, path and method. It waits at most timeout for the view.
+func ReadCatalog(ctx context.Context, brokers []string, group string, timeout time.Duration, opts ...goka.ViewOption) ([]*discovery.EndpointJSON, error) {
+	if group == "" {
+		group = "apitap-catalog"
+	}
+	if len(opts) == 0 {
+		sc := SaramaConfig()
+		tmc := goka.NewTopicManagerConfig()
+		tmc.Table.Replication = 1
+		opts = []goka.ViewOption{goka.WithViewStorageBuilder(func(string, int32) (storage.Storage, error) { return storage.NewMemory(), nil }),
+			goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(sc)),
+			goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(sc, tmc)),
+			goka.WithViewLogger(quiet{})}
+	}
+	v, err := goka.NewView(brokers, goka.GroupTable(goka.Group(group)), perSensorCodec{}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog view %s: %w", goka.GroupTable(goka.Group(group)), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx) }()
+	select {
+	case <-v.WaitRunning():
+	case err := <-done:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("catalog view: %w", err)
+	}
+	it, err := v.Iterator()
+	if err != nil {
+		return nil, err
+	}
+	var out []*discovery.EndpointJSON
+	for it.Next() {
+		val, err := it.Value()
+		if err != nil {
+			continue
+		}
+		m, _ := val.(perSensor)
+		var eps []*discovery.EndpointJSON
+		for _, s := range slices.Sorted(maps.Keys(m)) {
+			var ep discovery.EndpointJSON
+			if json.Unmarshal(m[s], &ep) == nil {
+				eps = append(eps, &ep)
+			}
+		}
+		if len(eps) > 0 {
+			out = append(out, MergeEndpoints(eps))
+		}
+	}
+	it.Release()
+	cancel()
+	<-done
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Method < b.Method
+	})
+	return out, nil
+}
