@@ -29,6 +29,9 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \
+	./reassembly/tlsdecrypt:FuzzConn:30000 \
+	./reassembly/tlsdecrypt:FuzzKeyLog:100000 \
+	./sensor/uprobe:FuzzProc:100000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
 	./analyzer/observation:FuzzDecode:200000 \

@@ -409,6 +409,7 @@ func (s *stream) onH2(ex *http2.Exchange) {
 		tx.Protocol = ProtoGRPC
 	}
 	tx.H2 = &ex.Stream
+	s.tlsTx(tx)
 	w.Stats.Transactions++
 	for f, i := ex.Flags, 0; f != 0; f, i = f>>1, i+1 {
 		if f&1 != 0 && i < len(w.Stats.Flags) {

@@ -69,6 +69,10 @@ type Transaction struct {
 	// by the sensor for every analyzer (package analyzer/identity).
 	Auth Auth
 	http1.Exchange
+	// Source is where the exchange was read in clear; TLS describes the
+	// TLS session it was read from (nil for clear text on the wire).
+	Source Source
+	TLS    *TLSInfo
 	// Protocol is how the exchange travelled; H2 is its HTTP/2 stream
 	// (id, reset/refused/push flags, trailers, the gRPC call), nil for
 	// HTTP/1.x.

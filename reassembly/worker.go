@@ -15,6 +15,7 @@ import (
 
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/http2"
+	"github.com/apitap/apitap/reassembly/tlsdecrypt"
 	"github.com/apitap/apitap/reassembly/tlshello"
 )
 
@@ -97,6 +98,9 @@ type Stats struct {
 	RSTIgnored uint64
 	HTTP       http1.Stats
 	HTTP2      http2.Stats // HTTP/2 and gRPC (h2.go)
+	// TLS counts the decryption of TLS connections (tls.go; with a key
+	// log only).
+	TLS tlsdecrypt.Stats
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -123,6 +127,7 @@ func (s *Stats) Add(o *Stats) {
 	s.RSTIgnored += o.RSTIgnored
 	s.HTTP.Add(&o.HTTP)
 	s.HTTP2.Add(&o.HTTP2)
+	s.TLS.Add(&o.TLS)
 }
 
 // flushEvery is how often (capture time) a Worker looks for streams stuck on
@@ -179,6 +184,7 @@ type Worker struct {
 	// Stats may be read from the worker's goroutine at any time.
 	Stats Stats
 	h2    h2Worker
+	tlsd  tlsWorker // TLS decryption (tls.go)
 }
 
 // NewWorker returns a Worker calling h for each transaction. cfg should have
@@ -415,6 +421,9 @@ func (w *Worker) Tick(now time.Time) {
 	w.flush = w.now.Add(flushEvery)
 	w.expireSYNs()
 	w.expireRSTs(false)
+	if len(w.tlsd.waiting) > 0 {
+		w.tlsTick(w.now)
+	}
 	w.asm.FlushWithOptions(gpr.FlushOptions{
 		T:  w.now.Add(-w.cfg.GapTimeout),
 		TC: w.now.Add(-w.cfg.IdleTimeout),
@@ -432,7 +441,9 @@ func (w *Worker) Close() {
 		}
 	}
 	w.expireRSTs(true)
+	w.tlsd.closing = true
 	w.asm.FlushAll()
+	w.tlsFinish()
 	w.Stats.BufferDenied = w.Budget.Denied
 }
 
@@ -493,8 +504,15 @@ type stream struct {
 	tlsDir  http1.Dir // the side that sent the first byte
 	hello   []byte
 	helloAt time.Time
-	netFlow gopacket.Flow // direction A's addresses
-	holes   holes         // acknowledgement state (holes.go)
+	tlsc    *tlsdecrypt.Conn // decrypting with a key log (tls.go), or nil
+	tlsInfo TLSInfo
+	// a connection that ended while its records waited for their
+	// secrets: the time it ended, and whether gopacket let it go
+	tlsCloseAt time.Time
+	tlsClosing bool
+	tlsGone    bool
+	netFlow    gopacket.Flow // direction A's addresses
+	holes      holes         // acknowledgement state (holes.go)
 	// oneSided: no packet from the side that did not open the connection
 	// yet (counted in Stats.FlowsUnanswered). sent[d]: direction d carried
 	// payload; syn[d]: direction d sent a SYN (with ACK for the answer).
@@ -531,6 +549,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.state = FlowState{}
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
 	s.tls = 0
+	s.tlsClosing, s.tlsGone = false, false
 	if len(s.hello) > 0 { // recycled while collecting a hello
 		s.releaseHello()
 	}
@@ -689,12 +708,16 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		if skip > 0 {
 			s.w.Stats.GapBytes += uint64(skip)
 		}
-		s.gap(d, skip, ts)
+		if s.tlsc != nil {
+			s.tlsc.Gap(s.tlsSide(d), ts)
+		} else {
+			s.gap(d, skip, ts)
+		}
 	}
 	if length > 0 && !s.closed && !s.done() {
 		data := sg.Fetch(length + drop)[drop:]
-		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
-			last := sg.CaptureInfo(drop + length - 1).Timestamp
+		last := sg.CaptureInfo(drop + length - 1).Timestamp
+		if s.tls == tlsNo || !s.tlsData(d, data, ts, last) { // TLS bytes are not for the HTTP parser
 			s.data(d, data, ts, last)
 		}
 	}
@@ -704,9 +727,12 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		s.releaseHello()
 	}
 	if end && !s.closed {
-		if s.rst {
+		switch {
+		case s.rst:
 			s.close(ts)
-		} else {
+		case s.tlsc != nil:
+			s.tlsc.CloseDir(s.tlsSide(d), ts)
+		default:
 			s.closeDir(d, ts)
 		}
 	}
@@ -722,9 +748,12 @@ const maxTLSHeld = 8 << 20
 // tlshello.MaxHello), read and handed to OnTLS, and the connection's bytes
 // are kept from the HTTP parser. It says whether data was taken (TLS, or
 // replayed to the HTTP parser here).
-func (s *stream) tlsData(d http1.Dir, data []byte, ts time.Time) bool {
+func (s *stream) tlsData(d http1.Dir, data []byte, ts, last time.Time) bool {
 	switch s.tls {
 	case tlsDone:
+		if s.tlsc != nil {
+			s.tlsFeed(d, data, ts, last)
+		}
 		return true
 	case 0:
 		if data[0] != 22 || len(data) >= 3 && !tlshello.Looks(data) {
@@ -762,6 +791,7 @@ func (s *stream) tlsData(d http1.Dir, data []byte, ts time.Time) bool {
 			}
 			s.w.OnTLS(&f, s.helloAt, h)
 		}
+		s.tlsStart(h, data[n:], last)
 	case errors.Is(err, tlshello.ErrShort) && len(s.hello) < tlshello.MaxHello:
 		return true // wait for the rest of the hello
 	case errors.Is(err, tlshello.ErrNotHello):
@@ -801,19 +831,29 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 		s.oneSided = false
 		s.w.Stats.FlowsUnanswered--
 	}
+	if !s.closed { // TLS records wait for their secrets: tls.go ends it
+		s.tlsGone = true
+		return true
+	}
+	s.recycle()
+	return true
+}
+
+// recycle gives a finished stream's buffers back and keeps it for reuse.
+func (s *stream) recycle() {
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
+	s.tlsRelease()
 	s.h2Release()
 	if len(s.w.free) < maxFree {
 		s.w.free = append(s.w.free, s)
 	}
-	return true
 }
 
 // maxFree bounds the recycled streams a worker keeps (with their buffers).
 const maxFree = 1024
 
 func (s *stream) close(ts time.Time) {
-	if s.closed {
+	if s.closed || s.tlsLinger(ts) {
 		return
 	}
 	s.h2Close(ts)
@@ -847,6 +887,7 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 	tx.Seq = s.seq
 	s.seq++
 	tx.Exchange = *ex
+	s.tlsTx(tx)
 	w.Stats.Transactions++
 	for f, i := ex.Flags, 0; f != 0; f, i = f>>1, i+1 {
 		if f&1 != 0 && i < len(w.Stats.Flags) {

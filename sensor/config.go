@@ -39,6 +39,8 @@ type Config struct {
 	Exporters exporter.Settings `yaml:"exporters"`
 	// Blocklist is the mitigation policy (exporter/blocklist).
 	Blocklist blocklist.Config `yaml:"blocklist"`
+	// TLS is seeing inside TLS: key log decryption (tls.go, docs/tls.md).
+	TLS TLSConfig `yaml:"tls"`
 	// Analyzers configures the analyzers, one section each (see package
 	// analyzer and each analyzer's README).
 	Analyzers analyzer.Settings `yaml:"analyzers"`
@@ -246,6 +248,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Reassembly.Validate(); err != nil {
+		return err
+	}
+	if err := c.TLS.validate(); err != nil {
 		return err
 	}
 	if _, err := exporter.Configure(c.Exporters); err != nil {

@@ -160,11 +160,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			s.Close()
 		}
 	}()
+	srcs, probes, uerr := startUprobes(cfg, srcs, log)
+	if probes != nil {
+		defer probes.Close()
+		cfg.Sensor.Workers = len(srcs)
+	}
 	cfg.Live = true
 	p, err := NewPipeline(cfg, o.Out, log)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	p.useUprobes(probes, uerr)
 	// the sensor's own addresses and its gateways are never blocked
 	p.Block.NeverBlock(blocklist.ReasonSensor, blocklist.LocalPrefixes()...)
 	p.Block.NeverBlock(blocklist.ReasonGateway, blocklist.HostGateways()...)
@@ -174,10 +180,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := DropCapabilities(); err != nil {
+	if probes != nil {
+		err = keepCapabilities(uprobeCaps)
+	} else {
+		err = DropCapabilities()
+	}
+	if err != nil {
 		log.Warn().Err(err).Msg("could not drop capabilities (a binary built with cgo can not); running with those it started with")
 	} else {
-		log.Debug().Msg("dropped every capability: sockets and the eBPF program are set up")
+		log.Debug().Bool("kept_uprobe_capabilities", probes != nil).Msg("dropped the capabilities no longer needed: sockets and the eBPF programs are set up")
 	}
 	var ready func()
 	if o.Admin != nil {

@@ -27,10 +27,12 @@ import (
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/protomsg"
+	"github.com/apitap/apitap/reassembly/tlsdecrypt"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
 	"github.com/apitap/apitap/sensor/shard"
+	"github.com/apitap/apitap/sensor/uprobe"
 )
 
 const (
@@ -98,7 +100,11 @@ type Pipeline struct {
 	shared  map[string]any // analyzers' shared state, by analyzer name
 	emitTyp map[string]bool
 	// Block is the blocklist policy every detection goes through.
-	Block *blocklist.Manager
+	Block  *blocklist.Manager
+	keylog *tlsdecrypt.KeyLog // TLS secrets (tls.go), or nil
+	// TLS uprobes (tls.go): the probes, or why they are not running
+	uprobes   *uprobe.Manager
+	uprobeErr error
 }
 
 // Shared returns the state analyzer name shares between workers (the
@@ -249,6 +255,9 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		w.direct = n == 1 // a file read with one worker: stage two runs inline
 		w.asm.SetProtos(protos)
 		p.workers = append(p.workers, w)
+	}
+	if err := p.startTLS(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -598,6 +607,9 @@ func (p *Pipeline) Close() (*Summary, error) {
 	p.s2.publish()
 	s := p.summary()
 	p.final.Store(s)
+	if p.keylog != nil {
+		p.keylog.Close()
+	}
 	if p.emitSt {
 		var buf []byte
 		enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
@@ -1092,6 +1104,10 @@ type Summary struct {
 	// BlocklistWithheld counts the blocklist entries not made, by reason
 	// (non-zero ones).
 	BlocklistWithheld []event.Count
+	// KeyLog counts what the TLS key log read (tls.go).
+	KeyLog tlsdecrypt.KeyLogStats
+	// Uprobes counts what the TLS uprobes did (tls.go).
+	Uprobes []event.Count
 }
 
 func (p *Pipeline) summary() *Summary {
@@ -1109,6 +1125,7 @@ func (p *Pipeline) summary() *Summary {
 		mix.merge(&w.mix)
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
@@ -1205,6 +1222,7 @@ func (p *Pipeline) snapshot() *Summary {
 		sn.mu.Unlock()
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
 	}
@@ -1310,6 +1328,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Detections:   s.Detections,
 		// sorted by name, as every counter object
 		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
+		TLS:               s.tlsCounts(),
 	}
 	for i, n := range s.Decode {
 		if i != int(decode.OK) && n > 0 {

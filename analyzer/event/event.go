@@ -50,6 +50,7 @@ type Stats struct {
 	// BlocklistWithheld counts blocklist entries not made, by reason
 	// (written only when some were).
 	BlocklistWithheld []Count
+	TLS               []Count // TLS: hellos fingerprinted, decryption, key log (omitted when empty)
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -80,6 +81,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "http2", s.HTTP2)
 	if len(s.BlocklistWithheld) > 0 {
 		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
+	}
+	if len(s.TLS) > 0 {
+		dst = appendCounts(dst, "tls", s.TLS)
 	}
 	return append(dst, "}\n"...)
 }
@@ -241,6 +245,9 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = e.appendBody(dst, &resp.Body, resp.Headers)
 		dst = append(dst, '}')
 	}
+	if tx.Source != reassembly.SourceWire {
+		dst = appendTLS(dst, tx)
+	}
 	if tx.H2 != nil {
 		dst = e.appendH2(dst, tx.H2)
 	}
@@ -377,4 +384,51 @@ func AppendString(dst []byte, s string) []byte {
 
 func appendStringBytes(dst []byte, b []byte) []byte {
 	return AppendString(dst, unsafeString(b))
+}
+
+// appendTLS writes where a transaction was read in clear (source) and the
+// TLS session it came from.
+func appendTLS(dst []byte, tx *reassembly.Transaction) []byte {
+	dst = append(dst, `,"source":"`...)
+	dst = append(dst, tx.Source.String()...)
+	dst = append(dst, '"')
+	t := tx.TLS
+	if t == nil {
+		return dst
+	}
+	dst = append(dst, `,"tls":{`...)
+	n := 0
+	str := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, '"')
+		dst = append(dst, k...)
+		dst = append(dst, `":`...)
+		dst = AppendString(dst, v)
+	}
+	switch t.Version {
+	case 0x0303:
+		str("version", "1.2")
+	case 0x0304:
+		str("version", "1.3")
+	}
+	str("cipher", t.Cipher)
+	str("alpn", t.ALPN)
+	str("sni", t.SNI)
+	str("library", t.Library)
+	if t.PID != 0 {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, `"pid":`...)
+		dst = strconv.AppendUint(dst, uint64(t.PID), 10)
+	}
+	str("process", t.Process)
+	return append(dst, '}')
 }

@@ -68,7 +68,7 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 // Handler routes the endpoints.
 func (s *Server) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{p: s.p, s: s}, sinkCollector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{p: s.p, s: s}, sinkCollector{s}, tlsCollector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -146,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 			w.Write(b)
 		}
 	})
+	mux.HandleFunc("/api/tls", s.serveTLS)
 	mux.HandleFunc("/api/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.p.StatsEvent())
@@ -247,11 +248,12 @@ var (
 	descSinkRecords  = prometheus.NewDesc("apitap_sink_records_total", "Records per export sink, by outcome (sent, dropped: queue full, failed: given up).", []string{"sink", "outcome"}, nil)
 	descSinkSend     = prometheus.NewDesc("apitap_sink_send_seconds", "Latency of a sink's Send calls (one batch each; Kafka produce with acks).", []string{"sink"}, nil)
 	descSinkErrors   = prometheus.NewDesc("apitap_sink_send_errors_total", "Send calls that failed, per sink.", []string{"sink"}, nil)
+	descTLS          = prometheus.NewDesc("apitap_tls_total", "TLS: ClientHellos fingerprinted, key log decryption (sessions decrypted, without keys, unsupported, records, plaintext bytes, ...), key log lines and the TLS uprobes (uprobe_*), by counter (docs/tls.md).", []string{"counter"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descHTTP2, descDetections, descBlocklist, descBlockDropped, descWithheld, descServers, descUntracked,
-		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors} {
+		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors, descTLS} {
 		ch <- d
 	}
 }
@@ -274,6 +276,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, d := range st.HTTP2 {
 		ch <- prometheus.MustNewConstMetric(descHTTP2, prometheus.CounterValue, float64(d.N), d.Name)
+	}
+	for _, d := range st.TLS {
+		ch <- prometheus.MustNewConstMetric(descTLS, prometheus.CounterValue, float64(d.N), d.Name)
 	}
 	for _, c := range c.p.Detections.Classes() {
 		for i, n := range c.N {

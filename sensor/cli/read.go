@@ -42,6 +42,7 @@ Examples:
   apitap read capture.pcap
   apitap read --emit transaction,stats --out events.jsonl day1.pcap.gz day2.pcapng
   tcpdump -i eth0 -w - -U 'tcp port 80' | apitap read --emit transaction -
+  apitap read --tls-keylog sslkeys.log --emit transaction https.pcap   # TLS decrypted (docs/tls.md)
 
 Flags:
 `)
@@ -70,6 +71,7 @@ type readOpts struct {
 	specs        []string
 	rules        []string
 	protos       string
+	tlsKeylog    string
 	setFlags     map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
@@ -104,7 +106,13 @@ func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
 	o.specFlag(fs)
+	o.tlsFlag(fs)
 	o.protoFlag(fs)
+}
+
+// tlsFlag registers --tls-keylog.
+func (o *readOpts) tlsFlag(fs *flag.FlagSet) {
+	fs.StringVar(&o.tlsKeylog, "tls-keylog", "", "NSS key log `file` (SSLKEYLOGFILE): decrypt the TLS connections whose secrets it holds and parse their HTTP; re-read as it grows (docs/tls.md)")
 }
 
 // protoFlag registers --proto-descriptors.
@@ -157,6 +165,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 		o.rules = append(o.rules, v)
 		return nil
 	})
+	o.tlsFlag(fs)
 }
 
 // startExport connects the pipeline to the sinks configured under
@@ -275,6 +284,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 				kc.Spool.Dir = spoolDir
 			}
 		})
+	}
+	if o.setFlags["tls-keylog"] {
+		cfg.TLS.Keylog = o.tlsKeylog
 	}
 	if o.setFlags["observations"] {
 		cfg.Sensor.Observations = o.observations

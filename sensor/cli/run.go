@@ -87,6 +87,7 @@ type runOpts struct {
 	tunnels                   bool
 	source                    string
 	bpfExpr                   string
+	tlsUprobes                bool
 
 	statsInterval time.Duration
 }
@@ -109,8 +110,9 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, *runOpts) {
 	fs.StringVar(&o.source, "source", "afpacket", "capture `source`: afpacket (default; fanout over workers) or pcap (libpcap, one worker; needs a build with -tags pcap)")
 	fs.StringVar(&o.bpfExpr, "bpf", "", "classic BPF `filter` in tcpdump syntax, instead of the eBPF pre-filter (needs a build with -tags pcap)")
 	o.commonFlags(fs)
+	fs.BoolVar(&o.tlsUprobes, "tls-uprobes", false, "read HTTPS in clear inside this node's processes: eBPF uprobes on OpenSSL's SSL_read/SSL_write and Go's crypto/tls (root; docs/tls.md)")
 	fs.DurationVar(&o.statsInterval, "stats-interval", 0, "write a stats event this often (default 60s; 0 keeps the configuration's)")
-	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "serve /metrics (Prometheus), /healthz, /readyz and the read-only API (/api/catalog, /api/catalog/openapi, /api/blocklist, /api/actors, /api/detections, /api/stats) and the live /report on `host:port`; \"\" turns it off")
+	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "serve /metrics (Prometheus), /healthz, /readyz and the read-only API (/api/catalog, /api/catalog/openapi, /api/blocklist, /api/actors, /api/detections, /api/stats, /api/tls) and the live /report on `host:port`; \"\" turns it off")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "`file` whose first line is a bearer token the admin API requires (use it whenever --admin-addr is not on localhost)")
 	o.progress = "never"
 	return fs, o
@@ -142,6 +144,9 @@ func doRun(ctx context.Context, rest []string, o *runOpts, env *IO) error {
 		return err
 	}
 	o.fromConfig(cfg)
+	if o.setFlags["tls-uprobes"] {
+		cfg.TLS.Uprobes.Enabled = o.tlsUprobes
+	}
 	if len(o.ifaces) == 0 {
 		return usagef("no interface given: use -i IFACE (or capture.interfaces in --config)")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http2"
+	"github.com/apitap/apitap/reassembly/tlsdecrypt"
 	"github.com/apitap/apitap/sensor"
 )
 
@@ -56,6 +57,7 @@ func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 		if r.TLSUnparsed > 0 {
 			fmt.Fprintf(w, " + %s with an unreadable hello", humanCount(r.TLSUnparsed))
 		}
+		printTLS(w, r)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  transactions   %s HTTP request/response exchanges (HTTP/1.x: %s requests, %s responses)\n",
@@ -121,4 +123,18 @@ func line(w io.Writer, label string, c []event.Count) {
 		parts[i] = fmt.Sprintf("%s %s", x.Name, humanCount(x.N))
 	}
 	fmt.Fprintf(w, "  %-14s %s\n", label, strings.Join(parts, ", "))
+}
+
+// printTLS adds what key log decryption did to the flows line.
+func printTLS(w io.Writer, r *reassembly.Stats) {
+	n := &r.TLS.N
+	if n[tlsdecrypt.CtrSessions] == 0 {
+		return
+	}
+	fmt.Fprintf(w, "; key log: %s decrypted", humanCount(n[tlsdecrypt.CtrDecrypted]))
+	for _, c := range []tlsdecrypt.Counter{tlsdecrypt.CtrNoKeys, tlsdecrypt.CtrUnsupported, tlsdecrypt.CtrLost, tlsdecrypt.CtrMalformed} {
+		if n[c] > 0 {
+			fmt.Fprintf(w, ", %s %s", humanCount(n[c]), strings.ReplaceAll(strings.TrimPrefix(c.String(), "sessions_"), "_", " "))
+		}
+	}
 }
