@@ -28,6 +28,7 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \
+	./reassembly/websocket:FuzzFrames:100000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000
 

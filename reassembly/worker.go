@@ -15,6 +15,7 @@ import (
 
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/tlshello"
+	"github.com/apitap/apitap/reassembly/websocket"
 )
 
 // Packet is one decoded TCP segment handed to a Worker. The sensor fills one
@@ -95,6 +96,8 @@ type Stats struct {
 	// endpoint did not honour them; see rst.go): they did not end it.
 	RSTIgnored uint64
 	HTTP       http1.Stats
+	// WebSocket counts frames and messages of upgraded connections (ws.go).
+	WebSocket websocket.Stats
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -120,6 +123,7 @@ func (s *Stats) Add(o *Stats) {
 	s.AckedHoles += o.AckedHoles
 	s.RSTIgnored += o.RSTIgnored
 	s.HTTP.Add(&o.HTTP)
+	s.WebSocket.Add(&o.WebSocket)
 }
 
 // flushEvery is how often (capture time) a Worker looks for streams stuck on
@@ -498,6 +502,7 @@ type stream struct {
 	syn      [2]bool
 	synAck   [2]bool
 	state    FlowState // the stage-one analyzers' (Flow.State)
+	ws       *wsState  // WebSocket (ws.go); nil until needed
 }
 
 const (
@@ -523,6 +528,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.seq, s.midSeen, s.rst, s.closed = 0, false, false, false
 	s.oneSided, s.sent, s.syn, s.synAck = false, [2]bool{}, [2]bool{}, [2]bool{}
 	s.state = FlowState{}
+	s.wsReset()
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
 	s.tls = 0
 	if len(s.hello) > 0 { // recycled while collecting a hello
@@ -683,12 +689,24 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 			s.w.Stats.GapBytes += uint64(skip)
 		}
 		s.conn.Gap(d, skip, ts)
+		if s.ws != nil && s.ws.on {
+			s.ws.conn.Gap(uint8(d))
+		}
 	}
-	if length > 0 && !s.closed && !s.conn.Done() {
+	if length > 0 && !s.closed && s.ws != nil && s.ws.on {
+		s.ws.conn.Data(uint8(d), sg.Fetch(length + drop)[drop:], ts, sg.CaptureInfo(drop+length-1).Timestamp)
+	} else if length > 0 && !s.closed && !s.conn.Done() {
 		data := sg.Fetch(length + drop)[drop:]
 		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
 			last := sg.CaptureInfo(drop + length - 1).Timestamp
-			s.conn.Data(d, data, ts, last)
+			if !s.midSeen || !s.wsSniff(d, data, ts, last) {
+				s.conn.Data(d, data, ts, last)
+				if s.ws != nil && s.ws.on { // upgraded: the frames that came with the 101
+					if td, tail := s.conn.TakeTail(); len(tail) > 0 {
+						s.ws.conn.Data(uint8(td), tail, ts, last)
+					}
+				}
+			}
 		}
 	}
 	if end && s.tls == tlsWait { // the hello never completed
@@ -829,6 +847,9 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 	tx.Seq = s.seq
 	s.seq++
 	tx.Exchange = *ex
+	if ex.Flags&http1.FlagUpgrade != 0 {
+		s.wsUpgrade(ex, tx.Seq)
+	}
 	w.Stats.Transactions++
 	for f, i := ex.Flags, 0; f != 0; f, i = f>>1, i+1 {
 		if f&1 != 0 && i < len(w.Stats.Flags) {

@@ -11,6 +11,7 @@ import (
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/tlshello"
+	"github.com/apitap/apitap/reassembly/websocket"
 )
 
 // orderKey places an observation in capture order. For capture files at
@@ -61,12 +62,14 @@ const (
 // in it, a ClientHello, or a tick. Everything it points to is owned by it
 // (or immutable), so the worker can move on.
 type obs struct {
-	key   orderKey
-	ts    time.Time // capture time of the frame or tick that completed it
-	kind  obsKind
-	line  []byte // the transaction event, when transactions are emitted
-	dets  []event.Detection
-	folds []fold
+	key  orderKey
+	ts   time.Time // capture time of the frame or tick that completed it
+	kind obsKind
+	line []byte // the transaction event, when transactions are emitted
+	// lineType is line's event type: "" for a transaction, "message"
+	lineType string
+	dets     []event.Detection
+	folds    []fold
 	// tx is a copy of the transaction for stage-two analyzers (hasTx);
 	// req and resp are its messages, their headers and bodies live in the
 	// batch's arenas.
@@ -74,6 +77,8 @@ type obs struct {
 	hasTx   bool
 	req     http1.Request
 	resp    http1.Response
+	msg     reassembly.Message // a WebSocket message's (tx.Message)
+	wsMsg   websocket.Message
 	hello   *tlshello.Hello
 	flow    reassembly.Flow // the hello's flow
 	helloAt time.Time       // capture time of the hello's first byte
@@ -109,6 +114,7 @@ func (o *obs) reset() {
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.principal, o.resolved = "", netip.Addr{}
 	o.req, o.resp = http1.Request{}, http1.Response{}
+	o.lineType, o.msg, o.wsMsg = "", reassembly.Message{}, websocket.Message{}
 }
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves
@@ -129,6 +135,19 @@ func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
 		o.resp.Headers = b.keepHeaders(r.Headers)
 		o.resp.Body.Data = b.keep(r.Body.Data)
 		o.tx.Response = &o.resp
+	}
+	if m := tx.Message; m != nil {
+		// the message's bytes are the request's or response's body,
+		// copied above
+		o.wsMsg = *m.Message
+		o.wsMsg.Data = nil
+		if o.tx.Response != nil && !m.FromClient {
+			o.wsMsg.Data = o.tx.Response.Body.Data
+		} else if o.tx.Request != nil {
+			o.wsMsg.Data = o.tx.Request.Body.Data
+		}
+		o.msg = reassembly.Message{Message: &o.wsMsg, Upgrade: m.Upgrade}
+		o.tx.Message = &o.msg
 	}
 }
 

@@ -49,6 +49,9 @@ type Stats struct {
 	// BlocklistWithheld counts blocklist entries not made, by reason
 	// (written only when some were).
 	BlocklistWithheld []Count
+	// WebSocket counts frames and messages of WebSocket connections, by
+	// name (written only when some were).
+	WebSocket []Count
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -76,6 +79,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
+	if len(s.WebSocket) > 0 {
+		dst = appendCounts(dst, "websocket", s.WebSocket)
+	}
 	if len(s.BlocklistWithheld) > 0 {
 		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
 	}
@@ -236,6 +242,11 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = e.appendBody(dst, &resp.Body, resp.Headers)
 		dst = append(dst, '}')
 	}
+	dst = e.appendFlags(dst, tx)
+	return append(dst, "}\n"...)
+}
+
+func (e *Encoder) appendFlags(dst []byte, tx *reassembly.Transaction) []byte {
 	if tx.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
 		n := 0
@@ -250,7 +261,7 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		}
 		dst = append(dst, ']')
 	}
-	return append(dst, "}\n"...)
+	return dst
 }
 
 func appendEndpoint(dst []byte, key string, ap netip.AddrPort) []byte {
