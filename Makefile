@@ -25,6 +25,7 @@ FUZZ_TARGETS := \
 	./analyzer/sensitive:FuzzScan:20000 \
 	./analyzer/conformance:FuzzLoadSpec:1500 \
 	./analyzer/attack:FuzzAnalyze:20000 \
+	./analyzer/attack:FuzzDetectors:30000 \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \

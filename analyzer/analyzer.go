@@ -76,6 +76,11 @@ type Env struct {
 	// if it is off). Call it when running, not from NewShared: the states
 	// are built in chain order.
 	Lookup func(name string) any
+	// Live is set when the input is a live source (apitap run): bounds
+	// that depend on the machine's speed (the attack analyzer's deep check
+	// per worker) apply only then, so that a capture file gives the same
+	// output with any number of workers.
+	Live bool
 }
 
 // EventSink takes finished event lines (without the trailing newline) of

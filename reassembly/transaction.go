@@ -46,6 +46,10 @@ type FlowState struct {
 	// SensitiveHot: a response on this connection carried personal or
 	// secret data (the sensitive analyzer then scans all of them).
 	SensitiveHot bool
+	// DeepSec and DeepN: the attack analyzer's deep checks of this
+	// connection in the capture second DeepSec (its per-connection budget).
+	DeepSec int64
+	DeepN   int32
 }
 
 // Transaction is one HTTP exchange with the flow it belongs to. It is handed

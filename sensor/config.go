@@ -42,6 +42,9 @@ type Config struct {
 	// Analyzers configures the analyzers, one section each (see package
 	// analyzer and each analyzer's README).
 	Analyzers analyzer.Settings `yaml:"analyzers"`
+	// Live is set by Run (never read from YAML): the pipeline reads live
+	// sources, so per-worker bounds of the analyzers apply (analyzer.Env).
+	Live bool `yaml:"-"`
 }
 
 // AdminConfig is the admin server of apitap run (docs/live-capture.md).

@@ -160,6 +160,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			s.Close()
 		}
 	}()
+	cfg.Live = true
 	p, err := NewPipeline(cfg, o.Out, log)
 	if err != nil {
 		return nil, &ConfigError{err}

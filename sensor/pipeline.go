@@ -213,7 +213,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	if ps, err := Prefixes("sensor.trusted_proxies", trustedProxies(cfg, enabled)); err == nil {
 		p.Block.NeverBlock(blocklist.ReasonTrustedProxy, ps...)
 	}
-	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
+	shared, err := analyzer.NewShared(enabled, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1, Live: cfg.Live})
 	if err != nil {
 		return nil, err
 	}
@@ -226,14 +226,14 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 			flow = append(flow, e)
 		}
 	}
-	chain2, err := analyzer.NewChain(ordered, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1})
+	chain2, err := analyzer.NewChain(ordered, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1, Live: cfg.Live})
 	if err != nil {
 		return nil, err
 	}
 	p.s2 = newStage2(p, chain2)
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
-		chain, err := analyzer.NewChain(flow, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i})
+		chain, err := analyzer.NewChain(flow, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i, Live: cfg.Live})
 		if err != nil {
 			return nil, err
 		}

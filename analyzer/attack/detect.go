@@ -1,11 +1,10 @@
 package attack
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/corazawaf/libinjection-go"
 
 	"github.com/apitap/apitap/analyzer/vocab"
 )
@@ -23,10 +22,17 @@ const (
 	cSSTI
 	cNoSQLi
 	cProto
+	cCRLF
+	cRedirect
+	cXPath
+	cDeser
+	cUpload
+	cEvasion
 	numClasses = iota
 )
 
-var classNames = [numClasses]string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "prototype_pollution"}
+var classNames = [numClasses]string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli",
+	"prototype_pollution", "crlf_injection", "open_redirect", "xpath_ldap_injection", "deserialization", "file_upload", "evasion"}
 
 // ClassNames name the bits of reassembly.Notes.Attacks (package vocab):
 // the detector classes (classNames, in the same order), then the classes
@@ -51,7 +57,8 @@ func ClassBit(class string) uint32 {
 	return 0
 }
 
-var classSeverity = [numClasses]string{"high", "medium", "high", "critical", "high", "critical", "high", "high", "high", "medium"}
+var classSeverity = [numClasses]string{"high", "medium", "high", "critical", "high", "critical", "high", "high", "high", "medium",
+	"medium", "medium", "high", "critical", "high", "medium"}
 
 // keywords are the prefilter's patterns: a detector looks at a value only
 // when one of its class's keywords occurs (case-insensitively).
@@ -60,29 +67,62 @@ var keywords = []struct {
 	class int
 }{
 	{"select", cSQLi}, {"union", cSQLi}, {"insert", cSQLi}, {"update", cSQLi}, {"delete", cSQLi}, {"drop", cSQLi},
-	{"sleep", cSQLi}, {"benchmark", cSQLi}, {"waitfor", cSQLi}, {"'", cSQLi}, {"--", cSQLi}, {"/*", cSQLi},
-	{" or ", cSQLi}, {" and ", cSQLi}, {"||", cSQLi}, {"xp_", cSQLi}, {"exec", cSQLi}, {"1=1", cSQLi}, {"convert(", cSQLi}, {"@@", cSQLi},
-	{"having", cSQLi}, {"order by", cSQLi}, {"group by", cSQLi}, {"case when", cSQLi}, {"extractvalue", cSQLi},
-	{"<", cXSS}, {"javascript:", cXSS}, {"vbscript:", cXSS}, {"onerror", cXSS}, {"onload", cXSS}, {"expression(", cXSS},
-	{"data:text/html", cXSS}, {"onmouse", cXSS}, {"onfocus", cXSS}, {"alert(", cXSS}, {"prompt(", cXSS},
-	{"..", cTraversal}, {"/etc/", cTraversal}, {"\\windows\\", cTraversal}, {"/proc/self", cTraversal}, {"win.ini", cTraversal},
-	{"boot.ini", cTraversal}, {"web-inf", cTraversal}, {".ssh/", cTraversal},
-	{";", cCmd}, {"|", cCmd}, {"`", cCmd}, {"$(", cCmd}, {"&&", cCmd}, {"\n", cCmd}, {"&", cCmd},
-	{"://", cSSRF}, {"localhost", cSSRF}, {"169.254.", cSSRF}, {"metadata", cSSRF},
-	{"${", cLog4Shell}, {"%{", cLog4Shell},
+	{"sleep", cSQLi}, {"benchmark", cSQLi}, {"waitfor", cSQLi}, {"'", pWeakSQL}, {"--", cSQLi}, {"/*", cSQLi}, {"#", pWeakSQL},
+	{" or ", pWeakSQL}, {" and ", pWeakSQL}, {"||", cSQLi}, {"&&", cSQLi}, {"xp_", cSQLi}, {"sp_", cSQLi}, {"exec", cSQLi},
+	{"(", pWeakSQL}, {"@@", cSQLi}, {"::", cSQLi}, {"@>", cSQLi}, {"<@", cSQLi}, {"->", cSQLi}, {"\"", pWeakSQL}, {"`", pWeakSQL},
+	{"declare", cSQLi}, {"outfile", cSQLi}, {"information_schema", cSQLi},
+	{"having", cSQLi}, {"order by", cSQLi}, {"group by", cSQLi}, {"case when", cSQLi}, {"extractvalue", cSQLi}, {"sysobjects", cSQLi},
+	{"msdb", cSQLi}, {"tempdb", cSQLi}, {"pg_", cSQLi}, {"msysaccess", cSQLi}, {"northwind", cSQLi}, {" as ", pWeakSQL}, {"from ", pWeakSQL}, {"msdasql", cSQLi}, {"utl_", cSQLi}, {"openrowset", cSQLi}, {".e(", cSQLi}, {".e.", cSQLi}, {"when ", pWeakSQL}, {"and ", pWeakSQL}, {"or ", pWeakSQL}, {"set @", cSQLi}, {"mysql.", cSQLi}, {" like ", pWeakSQL}, {" is not ", pWeakSQL}, {"<=>", cSQLi}, {"<>", cSQLi}, {">=", cSQLi}, {"<=", cSQLi}, {"!=", cSQLi}, {"==", cSQLi}, {"<<", cSQLi}, {">>", cSQLi},
+	{"xor", cSQLi}, {"rlike", cSQLi}, {"regexp", cSQLi}, {"is null", cSQLi}, {"in (", cSQLi}, {"create ", cSQLi}, {"alter ", cSQLi}, {"truncate", cSQLi}, {"shutdown", cSQLi},
+	{"<", cXSS}, {"javascript", cXSS}, {"vbscript", cXSS}, {"livescript", cXSS}, {"data:", cXSS}, {"expression(", cXSS},
+	{" on", cXSS}, {"\"on", cXSS}, {"'on", cXSS}, {"/on", cXSS}, {";on", cXSS}, {"`on", cXSS}, {"+on", cXSS},
+	{"alert", cXSS}, {"prompt", cXSS}, {"confirm", cXSS}, {"eval", cXSS}, {"settimeout", cXSS}, {"setinterval", cXSS},
+	{"atob", cXSS}, {"btoa", cXSS}, {"document", cXSS}, {"window", cXSS}, {"self[", cXSS}, {"top[", cXSS}, {"constructor", cXSS},
+	{"fromcharcode", cXSS}, {"script:", cXSS}, {"formaction", cXSS}, {"srcdoc", cXSS}, {"xlink", cXSS}, {"function(", cXSS}, {"function (", cXSS}, {"adw-", cXSS}, {"+adw-", cXSS}, {"![]", cXSS}, {"+[]", cXSS}, {"[][", cXSS}, {".call`", cXSS},
+	{"..", cTraversal}, {"/etc/", cTraversal | cCmd}, {"/proc/", cTraversal}, {"/sys/", cTraversal}, {"/root/", cTraversal},
+	{".ssh", cTraversal}, {".aws", cTraversal}, {".docker", cTraversal}, {".kube", cTraversal}, {".git", cTraversal},
+	{".env", cTraversal}, {".htaccess", cTraversal}, {".htpasswd", cTraversal}, {"id_rsa", cTraversal}, {"win.ini", cTraversal}, {"boot.ini", cTraversal},
+	{"system32", cTraversal}, {"%systemroot%", cTraversal}, {"%windir%", cTraversal}, {"web-inf", cTraversal},
+	{"web.config", cTraversal}, {"secrets", cTraversal}, {"serviceaccount", cTraversal}, {"0x2e", cTraversal}, {"0x5c", cTraversal},
+	{"c:\\", cTraversal}, {"c:/", cTraversal}, {"file:", cTraversal}, {"wp-config", cTraversal},
+	{"/home/", cTraversal}, {"/var/", cTraversal}, {"/usr/", cTraversal}, {".netrc", cTraversal}, {".gnupg", cTraversal},
+	{";", cCmd}, {"|", cCmd}, {"`", cCmd}, {"$(", cCmd}, {"&&", cCmd}, {"\n", cCmd}, {"&", cCmd}, {"${", cCmd},
+	{"<(", cCmd}, {">(", cCmd}, {"()", cCmd}, {"/bin/", cCmd}, {"/usr/", cCmd}, {"cmd", cCmd}, {"powershell", cCmd},
+	{"<!--#", cCmd}, {"system(", cCmd}, {"exec(", cCmd}, {"popen(", cCmd}, {"spawn(", cCmd}, {"subprocess", cCmd},
+	{"<<<", cCmd}, {"$", cCmd}, {"\"\"", cCmd}, {"''", cCmd}, {"~", cCmd}, {"!-", cCmd}, {"{", cCmd}, {"/[", cCmd}, {"/dev/", cCmd}, {"$[", cCmd}, {"rundll32", cCmd}, {"certutil", cCmd}, {"mshta", cCmd}, {"regsvr32", cCmd},
+	{"wmic", cCmd}, {"bitsadmin", cCmd}, {"child_process", cCmd}, {"getruntime", cCmd}, {"processbuilder", cCmd},
+	{"://", cSSRF}, {"localhost", cSSRF}, {"254.", cSSRF}, {"metadata", cSSRF},
+	{"${", cLog4Shell}, {"%{", cLog4Shell}, {"jndi", cLog4Shell},
 	{"<!doctype", cXXE}, {"<!entity", cXXE},
-	{"{{", cSSTI}, {"${", cSSTI}, {"<%", cSSTI}, {"#{", cSSTI}, {"*{", cSSTI},
+	{"{{", cSSTI}, {"${", cSSTI}, {"<%", cSSTI}, {"#{", cSSTI}, {"*{", cSSTI}, {"{%", cSSTI},
 	{"$ne", cNoSQLi}, {"$gt", cNoSQLi}, {"$lt", cNoSQLi}, {"$regex", cNoSQLi}, {"$where", cNoSQLi}, {"$nin", cNoSQLi},
-	{"$exists", cNoSQLi}, {"$or", cNoSQLi}, {"$in", cNoSQLi}, {"$expr", cNoSQLi},
+	{"$exists", cNoSQLi}, {"$or", cNoSQLi}, {"$in", cNoSQLi}, {"$expr", cNoSQLi}, {"$nor", cNoSQLi}, {"$text", cNoSQLi}, {"$eq", cNoSQLi},
 	{"__proto__", cProto}, {"prototype", cProto},
+	{"\r", cCRLF}, {"\n", cCRLF},
+	{"//", cRedirect}, {"\\", cRedirect}, {":/", cRedirect},
+	{")(", cXPath}, {") (", cXPath}, {"*)", cXPath}, {"::", cXPath}, {"count(", cXPath}, {"name(", cXPath}, {"(objectclass", cXPath},
+	{"text()", cXPath}, {"position()", cXPath}, {"//*", cXPath}, {"(|(", cXPath},
+	// deserialization: short words of the markers and gadget names
+	// (deserNeedles has them all)
+	{"ro0ab", cDeser}, {"aced0005", cDeser}, {"aaeaaad", cDeser}, {"type\"", cDeser}, {"!!", cDeser}, {"!ruby", cDeser},
+	{"nd_func", cDeser}, {"transformer", cDeser}, {"provider", cDeser}, {"delegate", cDeser}, {"builder", cDeser}, {"runtime", cDeser},
+	{"impl", cDeser}, {"cos\n", cDeser}, {"cposix", cDeser}, {"builtin", cDeser}, {"gasv", cDeser}, {"gaswl", cDeser}, {":{", cDeser},
+	{"phar:", cDeser}, {"ysoserial", cDeser}, {"engine", cDeser}, {"loader", cDeser}, {"closure", cDeser}, {"factory", cDeser},
+	{"java", cDeser}, {"com.sun", cDeser}, {"org.", cDeser}, {"xwork", cDeser}, {"decoder", cDeser}, {"system.", cDeser},
+	{"identity", cDeser}, {"wrapper", cDeser}, {"surrogate", cDeser}, {"formatting", cDeser}, {"groovy", cDeser}, {"c3p0", cDeser},
+	{"bsh.", cDeser}, {"struts", cDeser}, {"subprocess", cDeser},
 }
 
 // Pseudo-classes of the prefilter: not detectors, but the bytes that make
 // a value need normalisation (needsNorm), so that one pass over a value
 // both finds its keywords and says whether it must be decoded first.
 const (
-	pNorm     = 1 << (numClasses + iota) // '%', '&', '\\'
-	pPlus                                // '+', a space in query and form values
+	pNorm = 1 << (numClasses + iota) // '%', '&', '\\'
+	pPlus                            // '+', a space in query and form values
+	// pWeakSQL: words and punctuation of SQL that prose has too (and, or,
+	// from, as, a parenthesis): they call for the SQL detector unless the
+	// value reads as prose
+	pWeakSQL
 	classBits = 1<<numClasses - 1
 )
 
@@ -90,7 +130,7 @@ const (
 var normKeywords = []struct {
 	kw    string
 	class int
-}{{"%", pNorm}, {"&", pNorm}, {"\\", pNorm}, {"+", pPlus}}
+}{{"%", pNorm}, {"&", pNorm}, {"\\", pNorm}, {"\xef", pNorm}, {"+", pPlus}}
 
 // prefilter finds which classes' keywords occur in a value in one pass:
 // an Aho-Corasick automaton compiled to a full DFA over lower-cased bytes,
@@ -103,20 +143,21 @@ var normKeywords = []struct {
 // still cached when the next transaction comes: bytes that occur in no
 // keyword share one column and upper-case letters use their lower
 // case's, which leaves 55 columns of 256, the bytes common in requests
-// first (in a row's first cache line); a transition is 16 bits; and the
-// states where keywords end, which benign text rarely reaches, are
-// numbered last, so that the loop only looks their class bits up when it
-// enters one.
+// first (in a row's first cache line); a transition is 16 bits (the next
+// state's number); states are numbered by depth, so that the shallow
+// ones text visits most share cache lines; and the states where keywords
+// end, which benign text rarely reaches, are numbered last, so that the
+// loop only looks their class bits up when it enters one.
 type prefilter struct {
 	col [256]uint8 // byte -> column
-	// next[s+col[b]] is the transition from the state whose row starts at
-	// s on byte b: the next state's row. Rows are stored as offsets of
-	// rowLen entries, which saves a multiplication per byte.
+	// next[s<<shift+col[b]] is the transition from state s on byte b:
+	// the next state.
 	next []uint16
-	// rows from accept on are those of states where keywords end; out
-	// holds their class bits, by row
+	// states from accept on are those where keywords end; out holds their
+	// class bits
 	accept uint32
 	out    []int
+	shift  uint32 // log2 of the row length
 }
 
 // commonBytes are the bytes most frequent in requests, most frequent
@@ -128,8 +169,15 @@ const commonBytes = "etaoinsrlcdhupmgfby/.-_ 0123456789:vwkxjqz="
 const rowLen = 64
 
 func newPrefilter() *prefilter {
+	return newAutomaton(append(keywords[:len(keywords):len(keywords)], normKeywords...))
+}
+
+// newAutomaton compiles keywords (each with its bits) into a prefilter.
+func newAutomaton(all []struct {
+	kw    string
+	class int
+}) *prefilter {
 	p := &prefilter{}
-	all := append(keywords[:len(keywords):len(keywords)], normKeywords...)
 	// Column 0 is the bytes of no keyword, the common ones come next.
 	var used [256]bool
 	for _, k := range all {
@@ -171,6 +219,7 @@ func newPrefilter() *prefilter {
 	}
 	// failure links, breadth first, folded into a full DFA
 	fail := make([]int, len(next))
+	bfs := []int{0} // the states by depth: shallow ones, which text visits most, numbered first
 	queue := []int{}
 	for c := 0; c < cols; c++ {
 		if t := next[0][c]; t != 0 {
@@ -180,6 +229,7 @@ func newPrefilter() *prefilter {
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
+		bfs = append(bfs, s)
 		out[s] |= out[fail[s]]
 		for c := 0; c < cols; c++ {
 			t := next[s][c]
@@ -191,32 +241,41 @@ func newPrefilter() *prefilter {
 			}
 		}
 	}
-	if cols > rowLen || len(next)*rowLen > 1<<16 || out[0] != 0 {
+	if cols > rowLen || out[0] != 0 {
+		panic(fmt.Sprint("attack: prefilter keywords do not fit its table ", cols, len(next)))
+	}
+	if len(next) > 1<<16 {
 		panic("attack: prefilter keywords do not fit its table")
 	}
+	// rows as short as the columns allow (a power of two)
+	row := 1
+	for row < cols {
+		row *= 2
+		p.shift++
+	}
 	// number the states without class bits first (the start state 0
-	// among them), then the others
-	order := make([]int, len(next)) // state -> its row
+	// among them), then the others, each by depth
+	order := make([]int, len(next)) // state -> its number
 	n := 0
 	for pass := 0; pass < 2; pass++ {
-		for s := range next {
+		for _, s := range bfs {
 			if (out[s] != 0) == (pass == 1) {
 				order[s] = n
 				n++
 			}
 		}
 		if pass == 0 {
-			p.accept = uint32(n * rowLen)
+			p.accept = uint32(n)
 		}
 	}
-	p.next = make([]uint16, len(next)*rowLen)
-	p.out = make([]int, len(next)-int(p.accept/rowLen))
+	p.next = make([]uint16, len(next)*row)
+	p.out = make([]int, len(next)-int(p.accept))
 	for s := range next {
 		for c, t := range next[s] {
-			p.next[order[s]*rowLen+c] = uint16(order[t] * rowLen)
+			p.next[order[s]*row+c] = uint16(order[t])
 		}
 		if out[s] != 0 {
-			p.out[order[s]-int(p.accept/rowLen)] = out[s]
+			p.out[order[s]-int(p.accept)] = out[s]
 		}
 	}
 	return p
@@ -236,13 +295,13 @@ var lowerTab = func() (t [256]byte) {
 // scan returns the bits of the classes whose keywords occur in v, with
 // pNorm and pPlus.
 func (p *prefilter) scan(v string) int {
-	next, col, accept := p.next, &p.col, p.accept // in registers for the loop
+	next, col, accept, shift := p.next, &p.col, p.accept, p.shift&31 // in registers for the loop
 	bits := 0
 	s := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = uint32(next[s+uint32(col[v[i]])])
+		s = uint32(next[s<<shift+uint32(col[v[i]])])
 		if s >= accept {
-			bits |= p.out[(s-accept)/rowLen]
+			bits |= p.out[s-accept]
 		}
 	}
 	return bits
@@ -252,15 +311,15 @@ func (p *prefilter) scan(v string) int {
 // gates (see ruleindex.go). The prefilter's loop waits on each table
 // load; the bigrams are computed in its shadow, at next to no cost.
 func (p *prefilter) scanGrams(v string) (int, grams) {
-	next, col, accept := p.next, &p.col, p.accept
+	next, col, accept, shift := p.next, &p.col, p.accept, p.shift&31
 	bits := 0
 	var g grams
 	s := uint32(0)
 	prev := uint32(0)
 	for i := 0; i < len(v); i++ {
-		s = uint32(next[s+uint32(col[v[i]])])
+		s = uint32(next[s<<shift+uint32(col[v[i]])])
 		if s >= accept {
-			bits |= p.out[(s-accept)/rowLen]
+			bits |= p.out[s-accept]
 		}
 		c := uint32(lowerTab[v[i]])
 		if i > 0 {
@@ -275,151 +334,35 @@ func (p *prefilter) scanGrams(v string) (int, grams) {
 func (p *prefilter) classes(v string) int { return p.scan(v) & classBits }
 
 // opaque says whether a value is an encoded blob (base64, a JWT, hex),
-// where injection detectors only see noise.
+// where injection detectors only see noise: long, of the base64 or hex
+// alphabet, and mixed like random text (a path or a word of that
+// alphabet is not a blob).
 func opaque(v string) bool {
-	if len(v) < 16 || strings.IndexByte(v, ' ') >= 0 {
+	if len(v) < 16 || strings.IndexByte(v, ' ') >= 0 || v[0] == '/' || v[0] == '.' {
 		return false
 	}
 	if strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") == 2 {
 		return true
 	}
+	upper, lower, digit, hexOnly := false, false, false, true
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+			hexOnly = hexOnly && c <= 'f'
+		case c >= 'A' && c <= 'Z':
+			upper = true
+			hexOnly = hexOnly && c <= 'F'
+		case c >= '0' && c <= '9':
+			digit = true
+		case c == '+' || c == '/' || c == '=' || c == '-' || c == '_':
+			hexOnly = false
+		default:
 			return false
 		}
 	}
-	return true
-}
-
-// sqli runs libinjection's SQL tokenizer.
-func sqli(v string) (bool, string) {
-	if len(v) > 4096 {
-		v = v[:4096]
-	}
-	ok, fp := libinjection.IsSQLi(v)
-	return ok, fp
-}
-
-// xss runs libinjection's HTML5 tokenizer.
-func xss(v string) bool {
-	if len(v) > 4096 {
-		v = v[:4096]
-	}
-	return libinjection.IsXSS(v)
-}
-
-// scriptURL finds javascript:, vbscript: and data:text/html URLs, with
-// the white space and control characters browsers ignore removed.
-func scriptURL(lv string) bool {
-	var b [32]byte
-	n := 0
-	for i := 0; i < len(lv) && n < len(b); i++ {
-		if c := lv[i]; c > ' ' {
-			b[n] = c
-			n++
-		}
-	}
-	s := string(b[:n])
-	return strings.HasPrefix(s, "javascript:") || strings.HasPrefix(s, "vbscript:") || strings.HasPrefix(s, "data:text/html")
-}
-
-// sensitiveFiles are targets of traversal and file inclusion.
-var sensitiveFiles = []string{"etc/passwd", "etc/shadow", "etc/hosts", "win.ini", "boot.ini", "system32", "proc/self", "web-inf/web.xml",
-	".ssh/", ".aws/credentials", ".env", "web.config", "etc/issue", ".htpasswd", "id_rsa"}
-
-// traversal finds ../ sequences that climb (or target sensitive files).
-func traversal(lv string) (bool, string) {
-	lv = strings.ReplaceAll(lv, "\\", "/")
-	ups := strings.Count(lv, "../") + strings.Count(lv, "..;/")
-	if strings.HasSuffix(lv, "/..") || lv == ".." {
-		ups++
-	}
-	target := false
-	for _, f := range sensitiveFiles {
-		if strings.Contains(lv, f) {
-			target = true
-			break
-		}
-	}
-	switch {
-	case ups >= 2:
-		return true, "dot_dot_slash"
-	case ups == 1 && target:
-		return true, "dot_dot_slash_target"
-	case target && (strings.HasPrefix(lv, "/etc/") || strings.HasPrefix(lv, "c:/") || strings.HasPrefix(lv, "file:") || strings.HasPrefix(lv, "/proc/") ||
-		strings.Contains(lv, "/etc/passwd") || strings.Contains(lv, "/etc/shadow") || strings.Contains(lv, "/proc/self/")):
-		return true, "absolute_sensitive_path"
-	}
-	return false, ""
-}
-
-// Shell commands: strong ones are flagged after any separator; weak ones
-// (words that occur in prose) need an argument that looks like a shell's.
-var strongCmds = []string{"whoami", "uname", "wget", "curl", "ncat", "nc", "bash", "/bin/sh", "/bin/bash", "sh", "powershell", "cmd.exe",
-	"ifconfig", "ipconfig", "nslookup", "python", "python3", "perl", "php", "ruby", "busybox", "telnet", "chmod", "passwd", "net user", "certutil", "xterm", "/usr/bin/"}
-var weakCmds = []string{"cat", "ls", "id", "echo", "sleep", "ping", "rm", "type", "dir", "more", "head", "tail", "env", "set", "pwd", "uname", "kill"}
-
-// cmdInjection finds a shell separator followed by a command.
-func cmdInjection(lv string) (bool, string) {
-	for i := 0; i < len(lv); i++ {
-		c := lv[i]
-		var rest string
-		switch {
-		case c == ';' || c == '|' || c == '\n' || c == '`':
-			rest = lv[i+1:]
-		case c == '&' && i+1 < len(lv) && lv[i+1] == '&':
-			rest = lv[i+2:]
-		case c == '&':
-			rest = lv[i+1:]
-		case c == '$' && i+1 < len(lv) && lv[i+1] == '(':
-			rest = lv[i+2:]
-		default:
-			continue
-		}
-		rest = strings.TrimLeft(rest, " \t|&")
-		for _, cmd := range strongCmds {
-			if hasWord(rest, cmd) {
-				return true, "separator_" + strings.TrimPrefix(cmd, "/bin/")
-			}
-		}
-		for _, cmd := range weakCmds {
-			if hasWord(rest, cmd) && shellArg(rest[len(cmd):]) {
-				return true, "separator_" + cmd
-			}
-		}
-	}
-	return false, ""
-}
-
-// hasWord says whether s starts with word followed by a word boundary.
-func hasWord(s, word string) bool {
-	if !strings.HasPrefix(s, word) {
-		return false
-	}
-	if len(s) == len(word) {
-		return true
-	}
-	c := s[len(word)]
-	return !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')
-}
-
-// shellArg says whether what follows a weak command looks like a shell
-// argument: nothing, an option, a path, a variable, a number, a quote or
-// another separator.
-func shellArg(s string) bool {
-	if s == "" {
-		return true
-	}
-	if s[0] != ' ' && s[0] != '\t' && s[0] != '$' && s[0] != '`' && s[0] != ';' && s[0] != '|' && s[0] != '&' && s[0] != ')' && s[0] != '\'' {
-		return false
-	}
-	s = strings.TrimLeft(s, " \t")
-	if s == "" {
-		return true
-	}
-	c := s[0]
-	return c == '-' || c == '/' || c == '$' || c == '~' || c == '.' || c == '\'' || c == '"' || c == '`' || c == ';' || c == '|' || c == '&' || c == ')' || c >= '0' && c <= '9'
+	return hexOnly && len(v) >= 32 || upper && lower && digit
 }
 
 // urlParams are parameter names whose values the server fetches.
@@ -499,9 +442,20 @@ func ssrf(lv, name string) (bool, string) {
 }
 
 func fetchParam(name string) bool {
-	n := strings.ToLower(name)
+	if len(name) > 64 {
+		return false
+	}
+	var b [64]byte
+	n := b[:copy(b[:], name)]
+	for i, c := range n {
+		n[i] = lowerTab[c]
+	}
 	for _, p := range urlParams {
-		if n == p || strings.HasSuffix(n, "_"+p) || strings.HasPrefix(n, p+"_") || strings.HasSuffix(n, p) && len(n) > len(p) && n[len(n)-len(p)-1] == '-' {
+		if len(n) < len(p) {
+			continue
+		}
+		if string(n) == p || len(n) > len(p) && (string(n[len(n)-len(p):]) == p && (n[len(n)-len(p)-1] == '_' || n[len(n)-len(p)-1] == '-') ||
+			string(n[:len(p)]) == p && n[len(p)] == '_') {
 			return true
 		}
 	}
@@ -564,10 +518,15 @@ func parseHostIP(h string) (netip.Addr, bool) {
 }
 
 // log4shell resolves nested lookups (${lower:j}, ${::-n}, ${env:X:-d})
-// and looks for a JNDI lookup.
-func log4shell(lv string) (bool, string) {
-	if !strings.Contains(lv, "${") {
-		return false, ""
+// and looks for a JNDI lookup, or a lookup that reads the environment
+// or the JVM (the probes that leak secrets through DNS).
+func log4shell(lv string) (bool, string, int) {
+	first := strings.Index(lv, "${")
+	if first < 0 {
+		first = strings.Index(lv, "$")
+		if first < 0 || !strings.Contains(lv, "jndi") {
+			return false, "", 0
+		}
 	}
 	s := lv
 	for round := 0; round < 16 && strings.Contains(s, "${"); round++ {
@@ -578,7 +537,13 @@ func log4shell(lv string) (bool, string) {
 		}
 		start := strings.LastIndex(s[:end], "${")
 		if start < 0 {
-			break
+			// a } before any ${: look past it
+			next := strings.Index(s[end:], "${")
+			if next < 0 {
+				break
+			}
+			s = s[:end] + strings.Replace(s[end:], "}", "", 1)
+			continue
 		}
 		inner := s[start+2 : end]
 		if strings.HasPrefix(inner, "jndi:") {
@@ -595,16 +560,33 @@ func log4shell(lv string) (bool, string) {
 		}
 		s = s[:start] + repl + s[end+1:]
 	}
-	s = strings.ToLower(s)
 	if i := strings.Index(s, "${jndi:"); i >= 0 {
 		for _, proto := range []string{"ldap", "ldaps", "rmi", "dns", "iiop", "corba", "nds", "nis", "http"} {
 			if strings.HasPrefix(s[i+7:], proto+":") {
-				return true, "jndi_" + proto
+				return true, "jndi_" + proto, first
 			}
 		}
-		return true, "jndi"
+		return true, "jndi", first
 	}
-	return false, ""
+	// what is left of a lookup around jndi: ${${x:-$}{jndi:ldap://...}},
+	// $&lbracejndi:ldap://...
+	if i := strings.Index(lv, "jndi:"); i >= 0 {
+		rest := lv[i+5:]
+		before := lv[max(0, i-16):i]
+		if strings.ContainsAny(before, "${") {
+			for _, proto := range []string{"ldap", "ldaps", "rmi", "dns", "iiop", "corba", "nds", "nis", "http"} {
+				if strings.HasPrefix(rest, proto+":") {
+					return true, "jndi_" + proto, first
+				}
+			}
+		}
+	}
+	for _, l := range []string{"${env:", "${sys:", "${java:", "${ctx:", "${main:", "${k8s:", "${docker:", "${bundle:", "${spring:", "${log4j:", "${jvmrunargs:", "${sd:", "${web:", "${base64:"} {
+		if i := strings.Index(lv, l); i >= 0 {
+			return true, "lookup_" + l[2:len(l)-1], i
+		}
+	}
+	return false, "", 0
 }
 
 // xxe finds a DTD declaring an external entity.
@@ -616,7 +598,7 @@ func xxe(lv string) (bool, string) {
 }
 
 // ssti finds template expressions that compute or reach into objects.
-func ssti(lv string) (bool, string) {
+func ssti(lv string) (bool, string, int) {
 	for _, d := range [...]struct{ open, close string }{{"{{", "}}"}, {"${", "}"}, {"<%=", "%>"}, {"<%", "%>"}, {"#{", "}"}, {"*{", "}"}, {"{%", "%}"}} {
 		for s := lv; ; {
 			i := strings.Index(s, d.open)
@@ -629,12 +611,12 @@ func ssti(lv string) (bool, string) {
 			}
 			expr := s[i+len(d.open) : i+len(d.open)+j]
 			if templateExpr(expr) {
-				return true, "expression_" + strings.Trim(d.open, "{<%")
+				return true, "expression_" + strings.Trim(d.open, "{<%"), len(lv) - len(s) + i
 			}
 			s = s[i+len(d.open)+j:]
 		}
 	}
-	return false, ""
+	return false, "", 0
 }
 
 // templateExpr says whether a template expression is a probe or a
@@ -672,7 +654,8 @@ func templateExpr(e string) bool {
 
 // mongoOps are MongoDB query operators that have no place in user input.
 var mongoOps = map[string]bool{"$ne": true, "$gt": true, "$gte": true, "$lt": true, "$lte": true, "$in": true, "$nin": true, "$regex": true,
-	"$where": true, "$exists": true, "$or": true, "$and": true, "$not": true, "$expr": true, "$elemmatch": true, "$function": true}
+	"$where": true, "$exists": true, "$or": true, "$and": true, "$not": true, "$expr": true, "$elemmatch": true, "$function": true,
+	"$nor": true, "$text": true, "$all": true, "$size": true, "$mod": true, "$jsonschema": true, "$accumulator": true, "$eq": true}
 
 // nosqliKey finds an operator in a JSON key or a bracketed query name.
 func nosqliKey(k string) (bool, string) {
@@ -702,4 +685,47 @@ func protoKey(k string) (bool, string) {
 		return true, "constructor_prototype"
 	}
 	return false, ""
+}
+
+// needles finds which of a list of strings occur in a value with one
+// pass of an automaton (the prefilter's construction, a bit per needle,
+// needles 64 apart sharing a bit) instead of a search per needle.
+type needles struct {
+	list []string
+	ac   *prefilter
+}
+
+func newNeedles(list ...string) *needles {
+	kws := make([]struct {
+		kw    string
+		class int
+	}, len(list))
+	for i, s := range list {
+		kws[i].kw, kws[i].class = s, 1<<(i%63)
+	}
+	return &needles{list: list, ac: newAutomaton(kws)}
+}
+
+// first returns the index in the list of the first needle (in list
+// order) that occurs in lv (lower case), with its position; -1, -1 when
+// none does.
+func (n *needles) first(lv string) (int, int) {
+	bits := n.ac.scan(lv)
+	if bits == 0 {
+		return -1, -1
+	}
+	for i, s := range n.list {
+		if bits&(1<<(i%63)) != 0 {
+			if j := strings.Index(lv, s); j >= 0 {
+				return i, j
+			}
+		}
+	}
+	return -1, -1
+}
+
+// any says whether a needle occurs in lv.
+func (n *needles) any(lv string) bool {
+	i, _ := n.first(lv)
+	return i >= 0
 }

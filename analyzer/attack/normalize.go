@@ -1,7 +1,7 @@
 package attack
 
 import (
-	"strings"
+	"bytes"
 	"unicode/utf8"
 )
 
@@ -27,9 +27,11 @@ func (n *normalizer) norm(v string, plus bool) string {
 	}
 	cur := append(n.a[:0], v...)
 	for round := 0; round < 3; round++ {
-		// '+' is a space in every round of a query or form value: a
-		// double-encoded space arrives as %2B
-		next, changed := decodeOnce(n.b[:0], cur, plus)
+		// '+' is a space in the query or form value as sent; one that
+		// decoding made (%2B) is a space too when it stands between two
+		// other characters, as a double-encoded space does, and a plus
+		// next to a blank or at an end (~+, alias +m)
+		next, changed := decodeOnce(n.b[:0], cur, plus, round > 0)
 		n.a, n.b = next, cur
 		cur = next
 		if !changed {
@@ -41,13 +43,40 @@ func (n *normalizer) norm(v string, plus bool) string {
 	cur = next
 	next = backslashes(n.b[:0], cur)
 	n.a, n.b = next, cur
-	return string(next)
+	cur = next
+	if len(cur) < len(v) && bytes.IndexByte(cur, '&') >= 0 {
+		// an escape that made an entity: \u0026lt;
+		next = htmlEntities(n.b[:0], cur)
+		n.a, n.b = next, cur
+		cur = next
+	}
+	if bytes.IndexByte(cur, 0xef) >= 0 {
+		next = foldWide(n.b[:0], cur)
+		n.a, n.b = next, cur
+		cur = next
+	}
+	return string(cur)
+}
+
+// foldWide folds the full-width forms of ASCII (U+FF01 to U+FF5E, bytes
+// EF BC 81 to EF BD 9E in UTF-8) to ASCII: ＜script＞.
+func foldWide(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0xef && i+2 < len(b) && (b[i+1] == 0xbc && b[i+2] >= 0x81 || b[i+1] == 0xbd && b[i+2] <= 0x9e) && b[i+2] >= 0x80 && b[i+2] <= 0xbf {
+			r := rune(b[i+1]&0x3f)<<6 | rune(b[i+2]&0x3f) | 0xf000
+			dst = append(dst, byte(r-0xFF01+'!'))
+			i += 2
+			continue
+		}
+		dst = append(dst, b[i])
+	}
+	return dst
 }
 
 func needsNorm(v string, plus bool) bool {
 	for i := 0; i < len(v); i++ {
 		switch v[i] {
-		case '%', '&', '\\':
+		case '%', '&', '\\', 0xef:
 			return true
 		case '+':
 			if plus {
@@ -59,12 +88,12 @@ func needsNorm(v string, plus bool) bool {
 }
 
 // decodeOnce percent-decodes b into dst once.
-func decodeOnce(dst, b []byte, plus bool) ([]byte, bool) {
+func decodeOnce(dst, b []byte, plus, inner bool) ([]byte, bool) {
 	changed := false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {
-		case c == '+' && plus:
+		case c == '+' && plus && (!inner || i > 0 && i+1 < len(b) && b[i-1] != ' ' && b[i+1] != ' ' && b[i+1] != '+'):
 			dst = append(dst, ' ')
 			changed = true
 		case c == '%' && i+5 < len(b) && (b[i+1] == 'u' || b[i+1] == 'U') && ishex(b[i+2]) && ishex(b[i+3]) && ishex(b[i+4]) && ishex(b[i+5]):
@@ -123,7 +152,17 @@ func unhex(c byte) byte {
 	return c - '0'
 }
 
-var entities = map[string]byte{"lt": '<', "gt": '>', "quot": '"', "apos": '\'', "amp": '&', "sol": '/', "colon": ':', "lpar": '(', "rpar": ')', "tab": ' ', "newline": ' ', "bsol": '\\', "equals": '=', "semi": ';'}
+// entities are the named character references payloads use; tab and
+// newline decode to nothing (browsers skip them inside a URL scheme,
+// which is what they hide: ja&Tab;vascript:).
+var entities = map[string]string{"lt": "<", "gt": ">", "quot": "\"", "apos": "'", "amp": "&", "sol": "/", "colon": ":", "lpar": "(", "rpar": ")",
+	"tab": "", "newline": "", "bsol": "\\", "equals": "=", "semi": ";", "lbrace": "{", "rbrace": "}", "lcub": "{", "rcub": "}", "dollar": "$",
+	"num": "#", "percnt": "%", "period": ".", "comma": ",", "excl": "!", "quest": "?", "lsqb": "[", "rsqb": "]", "lbrack": "[", "rbrack": "]",
+	"grave": "`", "hat": "^", "lowbar": "_", "verbar": "|", "vert": "|", "ast": "*", "plus": "+", "commat": "@", "nbsp": " ", "circ": "^",
+	"midast": "*", "apostrophe": "'"}
+
+// maxEntity is the longest name in entities.
+const maxEntity = 10
 
 // htmlEntities decodes &lt; &#60; &#x3c; (and without the semicolon).
 func htmlEntities(dst, b []byte) []byte {
@@ -138,6 +177,9 @@ func htmlEntities(dst, b []byte) []byte {
 			hex := j < len(b) && (b[j] == 'x' || b[j] == 'X')
 			if hex {
 				j++
+			}
+			for j < len(b) && b[j] == '0' && j+1 < len(b) && (ishex(b[j+1]) || b[j+1] == '0') {
+				j++ // zero padding: &#0000060;
 			}
 			v, k := 0, j
 			for k < len(b) && k-j < 7 && (hex && ishex(b[k]) || !hex && b[k] >= '0' && b[k] <= '9') {
@@ -160,15 +202,25 @@ func htmlEntities(dst, b []byte) []byte {
 			continue
 		}
 		k := j
-		for k < len(b) && k-j < 8 && (b[k] >= 'a' && b[k] <= 'z' || b[k] >= 'A' && b[k] <= 'Z') {
+		for k < len(b) && k-j < maxEntity && (b[k] >= 'a' && b[k] <= 'z' || b[k] >= 'A' && b[k] <= 'Z') {
 			k++
 		}
-		if c, ok := entities[strings.ToLower(string(b[j:k]))]; ok && k > j {
-			dst = append(dst, c)
-			if k < len(b) && b[k] == ';' {
-				k++
+		// the longest name that is an entity: &lbracejndi is &lbrace; jndi
+		var name [maxEntity]byte
+		for m := j; m < k; m++ {
+			name[m-j] = lowerTab[b[m]]
+		}
+		for ; k > j; k-- {
+			if c, ok := entities[string(name[:k-j])]; ok {
+				dst = append(dst, c...)
+				if k < len(b) && b[k] == ';' {
+					k++
+				}
+				i = k - 1
+				break
 			}
-			i = k - 1
+		}
+		if k > j {
 			continue
 		}
 		dst = append(dst, b[i])
@@ -194,4 +246,23 @@ func backslashes(dst, b []byte) []byte {
 		dst = append(dst, b[i])
 	}
 	return dst
+}
+
+// lowerASCII lower-cases the ASCII letters of v and leaves every other
+// byte as it is (strings.ToLower turns invalid UTF-8 into U+FFFD, which
+// moves offsets and loses the bytes some payloads are made of).
+func lowerASCII(v string) string {
+	i := 0
+	for i < len(v) && !(v[i] >= 'A' && v[i] <= 'Z') {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	b := make([]byte, len(v))
+	copy(b, v[:i])
+	for ; i < len(v); i++ {
+		b[i] = lowerTab[v[i]]
+	}
+	return string(b)
 }

@@ -75,8 +75,15 @@ type Condition struct {
 var targets = map[string]bool{"method": true, "host": true, "path": true, "raw_path": true, "query": true, "query_name": true,
 	"header": true, "body": true, "json": true, "any_value": true}
 
-var ruleClasses = map[string]bool{"sqli": true, "xss": true, "path_traversal": true, "cmd_injection": true, "ssrf": true, "log4shell": true,
-	"xxe": true, "ssti": true, "nosqli": true, "request_smuggling": true, "scanner": true, "cve": true, "prototype_pollution": true}
+// ruleClasses are the classes a rule can have: every detection class of
+// this analyzer (ClassNames).
+var ruleClasses = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range ClassNames {
+		m[c] = true
+	}
+	return m
+}()
 
 // LoadRules reads the starter pack (unless noStarter) and every *.yaml
 // file in dirs. Errors name the file, line and rule.

@@ -13,10 +13,12 @@ var scannerAgents = []string{"sqlmap", "nikto", "nmap", "nuclei", "masscan", "zg
 	"nessus", "openvas", "burp", "ffuf", "feroxbuster", "wfuzz", "hydra", "whatweb", "metasploit", "arachni", "w3af", "appscan",
 	"netsparker", "qualys", "jaeles", "dirsearch", "zap/", "owasp", "commix", "xsstrike", "httpx", "interactsh"}
 
-// probePaths are paths scanners request and APIs do not serve.
-var probePaths = []string{"/.env", "/.git/", "/.git/config", "/wp-login.php", "/wp-admin", "/xmlrpc.php", "/phpmyadmin", "/server-status",
-	"/actuator/env", "/actuator/heapdump", "/.aws/credentials", "/.ds_store", "/cgi-bin/", "/hnap1", "/boaform", "/.svn/", "/config.json",
-	"/web.config", "/.htaccess", "/vendor/phpunit", "/solr/admin", "/console/", "/manager/html", "/etc/passwd", "/shell.php", "/.well-known/security.txt.bak"}
+// probePaths are paths scanners request and APIs do not serve. Hidden
+// files and directories (/.env, /.git/), system files and backups are
+// requests for local files: path_traversal reports them (lfi.go).
+var probePaths = []string{"/wp-login.php", "/wp-admin", "/xmlrpc.php", "/phpmyadmin", "/server-status", "/actuator/env", "/actuator/heapdump",
+	"/cgi-bin/", "/hnap1", "/boaform", "/config.json", "/web.config", "/vendor/phpunit", "/solr/admin", "/console/", "/manager/html",
+	"/shell.php"}
 
 // probesBy are the probe paths by their lower-cased second byte, in the
 // order of probePaths. A path can only start with a probe path (in
@@ -70,9 +72,17 @@ func (w *worker) scanner(tx *reassembly.Transaction) {
 // smuggling looks for the framing ambiguities request smuggling needs:
 // Content-Length with Transfer-Encoding, Content-Length twice with
 // different values, or a Transfer-Encoding that is not exactly chunked.
+//
+// What the HTTP parser found ambiguous in the framing (flag
+// request_smuggling: a framing header with whitespace before its colon,
+// which it does not keep as a header) is reported too.
 func (w *worker) smuggling(tx *reassembly.Transaction) {
+	parser := tx.Flags&http1.FlagRequestSmuggling != 0
 	if !w.framing {
-		return // the request has neither header
+		if parser {
+			w.hits = append(w.hits, hit{class: "request_smuggling", rule: "parser:ambiguous_framing", severity: "high", action: "log", loc: "header", name: "Transfer-Encoding"})
+		}
+		return // the request has neither header (as the parser kept them)
 	}
 	var cl []string
 	var te string
@@ -93,6 +103,12 @@ func (w *worker) smuggling(tx *reassembly.Transaction) {
 		rule = "conflicting_content_length"
 	case te != "" && strings.ToLower(strings.TrimSuffix(strings.TrimSpace(te), ",")) != "chunked":
 		rule = "obfuscated_transfer_encoding"
+	}
+	if rule == "" && tx.Flags&http1.FlagRequestSmuggling != 0 {
+		rule = "parser:ambiguous_framing"
+	}
+	if rule == "" && parser {
+		rule = "parser:ambiguous_framing"
 	}
 	if rule != "" {
 		w.hits = append(w.hits, hit{class: "request_smuggling", rule: rule, severity: "high", action: "log", loc: "header", name: "Transfer-Encoding", value: te})

@@ -100,6 +100,11 @@ func cookies(v string, sep byte) string {
 	return b.String()
 }
 
+// SensitiveParam reports whether a parameter (query, form or JSON key)
+// name says its value is a secret or personal: a password, token, key,
+// session, signature, card, SSN, e-mail address or phone number.
+func SensitiveParam(name string) bool { return sensitiveParam(name) }
+
 // sensitiveParam reports whether a query parameter name is sensitive.
 func sensitiveParam(name string) bool {
 	for _, p := range sensitiveParamParts {

@@ -30,7 +30,7 @@ var SensitiveTypes = []string{
 // AttackClasses name the bits of Notes.Attacks (provided by the attack
 // analyzer): the detector classes, then the classes of signatures.
 var AttackClasses = []string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "prototype_pollution",
-	"request_smuggling", "scanner", "cve"}
+	"crlf_injection", "open_redirect", "xpath_ldap_injection", "deserialization", "file_upload", "evasion", "request_smuggling", "scanner", "cve"}
 
 // AbuseClasses name the bits of Notes.Abuse (provided by the behaviour
 // analyzer): the behaviour classes detected on the transaction's actor in
