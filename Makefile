@@ -30,6 +30,7 @@ FUZZ_TARGETS := \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./reassembly/tlshello:FuzzParse:50000 \
 	./reassembly/websocket:FuzzFrames:100000 \
+	./analyzer/graphql/gqlreq:FuzzExtract:40000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000
 

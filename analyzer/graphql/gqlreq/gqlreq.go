@@ -81,10 +81,19 @@ type Operation struct {
 	Hash      string
 	// Truncated: a bound cut the walk (counts are lower bounds).
 	Truncated bool
+	// Literals are the string literals of arguments (inline values, not
+	// variables), named "field.arg" (at most MaxNames, each at most 4 KiB),
+	// for the attack analyzer's inputs.
+	Literals []Literal
 	// VariablesJSON is the request's variables object (raw JSON, a view
 	// of the request body or of a decoded string; valid as long as the
 	// request), for the attack analyzer's inputs.
 	VariablesJSON []byte
+}
+
+// Literal is a string literal of an argument.
+type Literal struct {
+	Name, Value string
 }
 
 // Key is the operation's catalog key: "type name", or for an anonymous
@@ -363,6 +372,7 @@ func (w *walker) set(ss ast.SelectionSet, d int, root bool) {
 			}
 			for _, a := range s.Arguments {
 				w.args[s.Name+"."+a.Name] = true
+				w.literals(s.Name+"."+a.Name, a.Value, 0)
 			}
 			if len(s.SelectionSet) > 0 {
 				w.set(s.SelectionSet, d+1, false)
@@ -383,6 +393,29 @@ func (w *walker) set(ss ast.SelectionSet, d int, root bool) {
 			w.active[s.Name] = true
 			w.set(f.SelectionSet, d, root)
 			delete(w.active, s.Name)
+		}
+	}
+}
+
+// literals collects the string literals of an argument value.
+func (w *walker) literals(name string, v *ast.Value, depth int) {
+	if v == nil || depth > 8 {
+		return
+	}
+	switch v.Kind {
+	case ast.StringValue, ast.BlockValue:
+		if len(w.o.Literals) >= w.lim.MaxNames {
+			w.o.Truncated = true
+			return
+		}
+		w.o.Literals = append(w.o.Literals, Literal{Name: bound(name, 128), Value: bound(v.Raw, 4096)})
+	case ast.ListValue, ast.ObjectValue:
+		for _, c := range v.Children {
+			n := name
+			if c.Name != "" {
+				n = name + "." + c.Name
+			}
+			w.literals(n, c.Value, depth+1)
 		}
 	}
 }
