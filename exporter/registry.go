@@ -65,7 +65,7 @@ const (
 )
 
 // EventTypes are the event types of the contract (as sensor.EventTypes).
-var EventTypes = [...]string{"transaction", "endpoint", "detection", "blocklist", "actor", "stats"}
+var EventTypes = [...]string{"transaction", "message", "endpoint", "detection", "blocklist", "actor", "stats"}
 
 var severities = []string{"info", "low", "medium", "high", "critical"}
 

@@ -175,6 +175,10 @@ type Worker struct {
 	// connection (flow's Client is the side that sent it), at the capture
 	// time of its first byte. The hello is only valid during the call.
 	OnTLS func(flow *Flow, at time.Time, h *tlshello.Hello)
+	// OnMessage, when set, is called with each WebSocket message, as a
+	// Transaction whose Message is set (ws.go); without it messages are
+	// parsed and counted (Stats.WebSocket) but not handed on.
+	OnMessage Handler
 	// Budget bounds the bytes the worker's HTTP parsers hold.
 	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.

@@ -189,8 +189,8 @@ func (s *stream) onMessage(m *websocket.Message) {
 		tx.Response = &ws.resp
 	}
 	tx.Message = &Message{Message: m, Upgrade: ws.upgrade}
-	if w.h != nil {
-		w.h(tx)
+	if w.OnMessage != nil {
+		w.OnMessage(tx)
 	}
 	tx.Message = nil
 }

@@ -52,14 +52,12 @@ type wsRec struct {
 func replayWS(t *testing.T, pkts []pcapgen.Packet) ([]wsRec, *Stats) {
 	t.Helper()
 	var out []wsRec
-	w := NewWorker(Config{}, func(tx *Transaction) {
+	w := NewWorker(Config{}, nil)
+	w.OnMessage = func(tx *Transaction) {
 		m := tx.Message
-		if m == nil {
-			return
-		}
 		r := wsRec{fromClient: m.FromClient, op: m.Opcode.String(), data: string(m.Data), code: m.CloseCode, flags: tx.Flags, upgrade: m.Upgrade, path: tx.Request.Path}
 		out = append(out, r)
-	})
+	}
 	dec := decode.New(decode.Options{})
 	enc := &pcapgen.Encap{}
 	var buf []byte

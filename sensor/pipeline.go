@@ -858,6 +858,7 @@ func newWorker(p *Pipeline, chain *analyzer.Chain, id int) *worker {
 		enc:   event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
 	}
 	w.asm = reassembly.NewWorker(p.cfg.Reassembly, w.onTransaction)
+	w.asm.OnMessage = w.onMessage
 	if chain.ObservesTLS() || p.s2.chain.ObservesTLS() {
 		w.asm.OnTLS = w.onTLS
 	}
@@ -958,10 +959,6 @@ func (w *worker) frame(data []byte, ci gopacket.CaptureInfo, link layers.LinkTyp
 }
 
 func (w *worker) onTransaction(tx *reassembly.Transaction) {
-	if tx.Message != nil {
-		w.onMessage(tx)
-		return
-	}
 	w.txs.Add(1)
 	w.mix.add(tx)
 	tx.ClientIP = w.p.ident.Client(tx)

@@ -92,11 +92,11 @@ func TestDemoCatalogTable(t *testing.T) {
 	eventtest.ValidateStream(t, bytes.NewReader(out))
 	// GET /v1/files was only called by a path traversal probe: it is no
 	// endpoint; the scanner's misses are probes too
-	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 11 {
-		t.Errorf("%d endpoint events, want 11", n)
+	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 14 {
+		t.Errorf("%d endpoint events, want 14", n)
 	}
 	for _, want := range []string{
-		"catalog: 11 endpoint(s) on 2 host(s)",
+		"catalog: 14 endpoint(s) on 3 host(s)",
 		"HOST", "TEMPLATE", "AUTH", "STATUS",
 		"api.shop.example      GET     /v1/orders/{orderId}",
 		"bearer_jwt:69", "401:74 200:1",

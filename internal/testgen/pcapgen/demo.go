@@ -134,6 +134,9 @@ func Demo() []Packet {
 		p = append(p, c.Exchange(a.Request("GET", "api.shop.example", "/v1/users/1001", []string{"Authorization: Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1MTAwMSIsImFkbWluIjp0cnVlfQ."}, ""), Response(200, a.User(1001, true), ""))...)
 		add(c, append(p, c.Close()...))
 	}
+	// GraphQL and WebSocket (graphql.go), last: its random draws come
+	// after everything above
+	graphqlDemo(a, newConn, func(p []Packet) { flows = append(flows, flow{p}) })
 	// merge all flows by time (stable)
 	var out []Packet
 	for _, f := range flows {
