@@ -10,7 +10,7 @@ import (
 
 // WebSocket connections: after an exchange upgrades a connection to
 // WebSocket (101 with Upgrade: websocket) its further bytes go to a
-// websocket.Conn, and each message reaches the Handler as a Transaction
+// websocket.Conn, and each message reaches Worker.OnMessage as a Transaction
 // whose Message is set (see Transaction.Message). A connection joined in
 // the middle (mid-stream, HTTP found nothing yet) whose first bytes in a
 // direction are WebSocket frames is parsed as WebSocket from there.
@@ -144,7 +144,7 @@ func headerValue(hs []http1.Header, name string) string {
 	return ""
 }
 
-// onMessage hands a WebSocket message to the handler as a transaction: a
+// onMessage hands a WebSocket message to Worker.OnMessage as a transaction: a
 // client message is the request's body, a server message the response's
 // (with a request naming the upgraded endpoint and no body). Method, host
 // and path are the upgrade request's (empty when the connection was
