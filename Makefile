@@ -32,7 +32,11 @@ FUZZ_TARGETS := \
 	./reassembly/websocket:FuzzFrames:100000 \
 	./analyzer/graphql/gqlreq:FuzzExtract:40000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
-	./exporter/blocklist:FuzzOutputs:20000
+	./exporter/blocklist:FuzzOutputs:20000 \
+	./reassembly/http2:FuzzConn:60000 \
+	./reassembly/http2:FuzzHPACK:80000 \
+	./reassembly/protomsg:FuzzWire:80000 \
+	./reassembly/grpc:FuzzRender:40000
 
 # VERSION: what `apitap version` and the image's labels say (make image)
 VERSION  ?=
@@ -40,7 +44,7 @@ VERSION  ?=
 .PHONY: help build demo test unit fuzz vet bench bench-live bench-go bench-instructions generate clean image image-check
 
 help:
-	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap), then write bin/demo-report.html"
+	@echo "make demo      run apitap read on the embedded sample capture (testdata/demo/demo.pcap, with HTTP/2 and gRPC), then write bin/demo-report.html"
 	@echo "make test      vet, all tests, golden end-to-end tests, deploy/ checks and a short fuzz run per parser"
 	@echo "make bench     throughput table: apitap vs the naive baseline on generated captures (realistic API mix with analyzer shares and worker scaling, large, small)"
 	@echo "make bench-live  live capture: tcpreplay onto a veth, apitap run vs apitap read (root, tcpreplay)"
@@ -57,8 +61,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/apitap ./sensor/cmd/apitap
 
 demo: build
-	./$(BIN)/apitap read --sensor-id demo testdata/demo/demo.pcap
-	@./$(BIN)/apitap report --quiet --progress never --sensor-id demo --title "apitap demo" --spec testdata/demo/spec.yaml -o $(BIN)/demo-report.html testdata/demo/demo.pcap
+	./$(BIN)/apitap read --sensor-id demo --proto-descriptors testdata/demo/shop.protoset testdata/demo/demo.pcap
+	@./$(BIN)/apitap report --quiet --progress never --sensor-id demo --title "apitap demo" --spec testdata/demo/spec.yaml --proto-descriptors testdata/demo/shop.protoset -o $(BIN)/demo-report.html testdata/demo/demo.pcap
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -115,6 +119,7 @@ generate:
 	cd bpf && $(GO) generate ./...
 	$(GO) run ./tools/apitap-gen cases -dir testdata/pcaps
 	$(GO) run ./tools/apitap-gen demo -o testdata/demo/demo.pcap
+	$(GO) run ./tools/apitap-gen protoset -o testdata/demo/shop.protoset
 
 # the OCI image, daemonless (buildah), from scratch: nothing is pulled
 image:

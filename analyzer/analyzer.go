@@ -35,6 +35,10 @@ type FoldSpec struct {
 	Prefix   string
 	Interval time.Duration
 	Max      int
+	// Clients > 0 lists up to that many clients (actor addresses) of a
+	// folded detection in its evidence, with their counts (posture
+	// findings: who sends credentials in clear text).
+	Clients int
 }
 
 // Folder is implemented by Emitters that fold repeated findings

@@ -33,8 +33,20 @@ type Config struct {
 	// GapTimeout is how long (capture time) a stream waits for a missing
 	// segment before skipping it. Default 2s.
 	GapTimeout time.Duration `yaml:"gap_timeout"`
-	// HTTP bounds the HTTP/1.x parser.
+	// HTTP bounds the HTTP/1.x parser (and the HTTP/2 one: header
+	// blocks, header fields, kept body bytes, the buffer budget).
 	HTTP HTTPConfig `yaml:"http"`
+	// GRPC configures how gRPC messages are decoded.
+	GRPC GRPCConfig `yaml:"grpc"`
+}
+
+// GRPCConfig configures gRPC decoding.
+type GRPCConfig struct {
+	// ProtoDescriptors is a protobuf FileDescriptorSet (protoc
+	// --descriptor_set_out=FILE --include_imports): messages of the
+	// methods it defines are decoded with field names; without it, by
+	// field number (--proto-descriptors).
+	ProtoDescriptors string `yaml:"proto_descriptors"`
 }
 
 // HTTPConfig is the YAML form of http1.Limits.

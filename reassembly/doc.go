@@ -6,8 +6,14 @@
 //
 // It owns TCP stream state (gopacket's reassembly package, behind the
 // Worker type so that nothing else depends on it) and the per-connection
-// HTTP/1.x parser state (package http1). It imports no capture, Kafka or
-// analyzer code.
+// parser state: HTTP/1.x (package http1) or HTTP/2 (package http2, with
+// gRPC). h2.go decides which parser a connection's bytes go to: the client
+// preface, a 101 answer to "Upgrade: h2c", or, on a connection joined
+// mid-stream, a chain of well-formed frame headers (the HTTP/1.x parser
+// hunts in the same bytes meanwhile; an HTTP/1.x message decides the
+// other way). A TLS decryption stage would start the HTTP/2 parser with
+// http2.StartALPN when the ClientHello negotiated "h2" and feed it the
+// plaintext. It imports no capture, Kafka or analyzer code.
 //
 // Concurrency: a Worker is used by exactly one goroutine. Run one Worker per
 // shard; flows are sharded by a symmetric hash so both directions of a

@@ -132,13 +132,13 @@ func (s *stream) holesStart(tcp *layers.TCP, d http1.Dir, ts time.Time) {
 		return
 	}
 	n := int(tcp.Seq - h.first)
-	if n > maxFill || s.conn.Done() || s.tls == tlsDone {
+	if n > maxFill || s.done() || s.tls == tlsDone {
 		return
 	}
 	s.w.Stats.Gaps++
 	s.w.Stats.GapBytes += uint64(n)
 	s.w.Stats.AckedHoles++
-	s.conn.Gap(d, n, ts)
+	s.gap(d, n, ts)
 }
 
 func (h *holeDir) addQueued(seq uint32) {
@@ -204,8 +204,8 @@ func (s *stream) checkHole(x http1.Dir, tail bool, ts time.Time) {
 	s.w.Stats.Gaps++
 	s.w.Stats.GapBytes += uint64(n)
 	s.w.Stats.AckedHoles++
-	if !s.conn.Done() && s.tls != tlsDone {
-		s.conn.GapAt(x, n, ts, peer.dataAckSet && peer.dataAck == h.nxt)
+	if !s.done() && s.tls != tlsDone {
+		s.gapAt(x, n, ts, peer.dataAckSet && peer.dataAck == h.nxt)
 	}
 	s.w.fills = append(s.w.fills, fillReq{s: s, d: x})
 }

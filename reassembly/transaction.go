@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
 )
 
 // Tunnel is the outer envelope a flow arrived in (mirror traffic).
@@ -68,6 +69,11 @@ type Transaction struct {
 	// by the sensor for every analyzer (package analyzer/identity).
 	Auth Auth
 	http1.Exchange
+	// Protocol is how the exchange travelled; H2 is its HTTP/2 stream
+	// (id, reset/refused/push flags, trailers, the gRPC call), nil for
+	// HTTP/1.x.
+	Protocol Protocol
+	H2       *http2.StreamInfo
 	// Notes carry what analyzers learned about this transaction to the
 	// analyzers after them in the chain; the sensor clears them before the
 	// chain runs.

@@ -14,6 +14,7 @@ import (
 	gpr "github.com/gopacket/gopacket/reassembly"
 
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/reassembly/websocket"
 )
@@ -96,6 +97,7 @@ type Stats struct {
 	// endpoint did not honour them; see rst.go): they did not end it.
 	RSTIgnored uint64
 	HTTP       http1.Stats
+	HTTP2      http2.Stats // HTTP/2 and gRPC (h2.go)
 	// WebSocket counts frames and messages of upgraded connections (ws.go).
 	WebSocket websocket.Stats
 }
@@ -123,6 +125,7 @@ func (s *Stats) Add(o *Stats) {
 	s.AckedHoles += o.AckedHoles
 	s.RSTIgnored += o.RSTIgnored
 	s.HTTP.Add(&o.HTTP)
+	s.HTTP2.Add(&o.HTTP2)
 	s.WebSocket.Add(&o.WebSocket)
 }
 
@@ -183,6 +186,7 @@ type Worker struct {
 	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.
 	Stats Stats
+	h2    h2Worker
 }
 
 // NewWorker returns a Worker calling h for each transaction. cfg should have
@@ -197,6 +201,7 @@ func NewWorker(cfg Config, h Handler) *Worker {
 	w.asm.MaxBufferedPagesTotal = max(1, cfg.MaxBufferedBytes/pageBytes)
 	w.asm.MaxBufferedPagesPerConnection = max(1, cfg.MaxFlowBufferedBytes/pageBytes)
 	w.syns.init(min(max(cfg.MaxFlows/8, 256), maxPendingSYNs))
+	w.initH2()
 	return w
 }
 
@@ -506,6 +511,7 @@ type stream struct {
 	syn      [2]bool
 	synAck   [2]bool
 	state    FlowState // the stage-one analyzers' (Flow.State)
+	h2       h2Stream  // HTTP/2 detection and parser (h2.go)
 	ws       *wsState  // WebSocket (ws.go); nil until needed
 }
 
@@ -551,6 +557,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	case tcp.SYN && tcp.ACK:
 		s.conn.SetClient(http1.DirB)
 	}
+	s.h2Init(tcp)
 }
 
 // flowID hashes the connection's addresses, tunnel and first packet time.
@@ -692,19 +699,16 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		if skip > 0 {
 			s.w.Stats.GapBytes += uint64(skip)
 		}
-		s.conn.Gap(d, skip, ts)
-		if s.ws != nil && s.ws.on {
-			s.ws.conn.Gap(uint8(d))
-		}
+		s.gap(d, skip, ts)
 	}
 	if length > 0 && !s.closed && s.ws != nil && s.ws.on {
 		s.ws.conn.Data(uint8(d), sg.Fetch(length + drop)[drop:], ts, sg.CaptureInfo(drop+length-1).Timestamp)
-	} else if length > 0 && !s.closed && !s.conn.Done() {
+	} else if length > 0 && !s.closed && !s.done() {
 		data := sg.Fetch(length + drop)[drop:]
 		if s.tls == tlsNo || !s.tlsData(d, data, ts) { // TLS bytes are not for the HTTP parser
 			last := sg.CaptureInfo(drop + length - 1).Timestamp
 			if !s.midSeen || !s.wsSniff(d, data, ts, last) {
-				s.conn.Data(d, data, ts, last)
+				s.data(d, data, ts, last)
 				if s.ws != nil && s.ws.on { // upgraded: the frames that came with the 101
 					if td, tail := s.conn.TakeTail(); len(tail) > 0 {
 						s.ws.conn.Data(uint8(td), tail, ts, last)
@@ -722,7 +726,7 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 		if s.rst {
 			s.close(ts)
 		} else {
-			s.conn.CloseDir(d, ts)
+			s.closeDir(d, ts)
 		}
 	}
 }
@@ -817,6 +821,7 @@ func (s *stream) ReassemblyComplete(_ gpr.AssemblerContext) bool {
 		s.w.Stats.FlowsUnanswered--
 	}
 	s.conn.Reset(&s.w.lim, &s.w.Stats.HTTP, nil) // gives its budget back
+	s.h2Release()
 	if len(s.w.free) < maxFree {
 		s.w.free = append(s.w.free, s)
 	}
@@ -830,24 +835,34 @@ func (s *stream) close(ts time.Time) {
 	if s.closed {
 		return
 	}
+	s.h2Close(ts)
 	s.conn.Close(ts)
 	s.closed = true
 }
 
-// onExchange turns a parsed exchange into a Transaction for the handler.
-func (s *stream) onExchange(ex *http1.Exchange) {
-	w := s.w
-	tx := &w.tx
+// txFlow sets tx.Flow to the connection's flow as seen from client c
+// (HTTP/1.x and HTTP/2 exchanges alike).
+func (s *stream) txFlow(tx *Transaction, c http1.Dir) {
 	tx.Flow = s.flow
-	if ex.ClientDir == http1.DirA {
+	if c == http1.DirA {
 		tx.Flow.Client, tx.Flow.Server = s.a, s.b
 	} else {
 		tx.Flow.Client, tx.Flow.Server = s.b, s.a
 	}
 	tx.Flow.State = &s.state
-	c, sv := ex.ClientDir, 1-ex.ClientDir
+	sv := 1 - c
 	tx.Flow.Confirmed = s.sent[sv] && s.sent[c]
 	tx.Flow.Handshake = s.syn[c] && s.synAck[sv]
+}
+
+// onExchange turns a parsed exchange into a Transaction for the handler.
+func (s *stream) onExchange(ex *http1.Exchange) {
+	if s.h2Exchange(ex) {
+		return // an h2c upgrade: the request is stream 1 of HTTP/2
+	}
+	w := s.w
+	tx := &w.tx
+	s.txFlow(tx, ex.ClientDir)
 	tx.Seq = s.seq
 	s.seq++
 	tx.Exchange = *ex

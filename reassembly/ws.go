@@ -83,7 +83,7 @@ const maxSniffHold = 64 << 10
 func (s *stream) wsSniff(d http1.Dir, data []byte, first, last time.Time) bool {
 	ws := s.ws
 	i := d & 1
-	if ws != nil && ws.sniffed[i] >= maxSniffChunks && len(ws.held[i]) == 0 || s.seq > 0 || !s.conn.Quiet() {
+	if ws != nil && ws.sniffed[i] >= maxSniffChunks && len(ws.held[i]) == 0 || s.seq > 0 || !s.conn.Quiet() || s.h2.state == h2On {
 		if ws != nil {
 			ws.dropHeld()
 		}
@@ -114,6 +114,8 @@ func (s *stream) wsSniff(d http1.Dir, data []byte, first, last time.Time) bool {
 		cd = 1 - d
 	}
 	ws.on, ws.client, ws.joined, ws.upgrade = true, cd, true, -1
+	s.h2Release() // not HTTP/2 either: its detection ends
+	s.h2.state = h2Off
 	ws.method, ws.host, ws.path = "", "", ""
 	ws.conn.Reset(s.w.wsLimits(), &s.w.Stats.WebSocket, s.onMessage, uint8(cd), websocket.Extensions{}, true)
 	ws.conn.Data(uint8(d), b, ws.heldAt[i], last)
@@ -131,6 +133,14 @@ func (ws *wsState) dropHeld() {
 		if cap(ws.held[i]) > maxSniffHold {
 			ws.held[i] = nil
 		}
+	}
+}
+
+// wsGap tells an upgraded connection's WebSocket parser that bytes of
+// direction d were lost.
+func (s *stream) wsGap(d http1.Dir) {
+	if s.ws != nil && s.ws.on {
+		s.ws.conn.Gap(uint8(d))
 	}
 }
 
@@ -153,16 +163,8 @@ func headerValue(hs []http1.Header, name string) string {
 func (s *stream) onMessage(m *websocket.Message) {
 	w, ws := s.w, s.ws
 	tx := &w.tx
-	tx.Flow = s.flow
-	if ws.client == http1.DirA {
-		tx.Flow.Client, tx.Flow.Server = s.a, s.b
-	} else {
-		tx.Flow.Client, tx.Flow.Server = s.b, s.a
-	}
-	tx.Flow.State = &s.state
-	c, sv := ws.client, 1-ws.client
-	tx.Flow.Confirmed = s.sent[sv] && s.sent[c]
-	tx.Flow.Handshake = s.syn[c] && s.synAck[sv]
+	s.txFlow(tx, ws.client)
+	tx.Protocol = ProtoWebSocket
 	tx.Seq = s.seq
 	s.seq++
 	req := &ws.req
@@ -192,7 +194,7 @@ func (s *stream) onMessage(m *websocket.Message) {
 	if w.OnMessage != nil {
 		w.OnMessage(tx)
 	}
-	tx.Message = nil
+	tx.Message, tx.Protocol = nil, ProtoHTTP1
 }
 
 // Message is a WebSocket message carried by a Transaction.

@@ -9,7 +9,9 @@ import (
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/grpc"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/reassembly/websocket"
 )
@@ -77,6 +79,8 @@ type obs struct {
 	hasTx   bool
 	req     http1.Request
 	resp    http1.Response
+	h2      http2.StreamInfo // the HTTP/2 stream (tx.H2) and its gRPC call
+	call    grpc.Call
 	msg     reassembly.Message // a WebSocket message's (tx.Message)
 	wsMsg   websocket.Message
 	hello   *tlshello.Hello
@@ -114,6 +118,7 @@ func (o *obs) reset() {
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.principal, o.resolved = "", netip.Addr{}
 	o.req, o.resp = http1.Request{}, http1.Response{}
+	o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
 	o.lineType, o.msg, o.wsMsg = "", reassembly.Message{}, websocket.Message{}
 }
 
@@ -135,6 +140,16 @@ func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
 		o.resp.Headers = b.keepHeaders(r.Headers)
 		o.resp.Body.Data = b.keep(r.Body.Data)
 		o.tx.Response = &o.resp
+	}
+	if s := tx.H2; s != nil {
+		o.h2 = *s
+		o.h2.RequestTrailers = b.keepHeaders(s.RequestTrailers)
+		o.h2.ResponseTrailers = b.keepHeaders(s.ResponseTrailers)
+		if s.GRPC != nil {
+			o.call = *s.GRPC
+			o.h2.GRPC = &o.call
+		}
+		o.tx.H2 = &o.h2
 	}
 	if m := tx.Message; m != nil {
 		// the message's bytes are the request's or response's body,

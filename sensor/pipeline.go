@@ -25,6 +25,8 @@ import (
 	"github.com/apitap/apitap/exporter/blocklist"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
+	"github.com/apitap/apitap/reassembly/protomsg"
 	"github.com/apitap/apitap/reassembly/tlshello"
 	"github.com/apitap/apitap/sensor/capture"
 	"github.com/apitap/apitap/sensor/decode"
@@ -218,6 +220,12 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		return nil, err
 	}
 	p.shared = shared
+	var protos *protomsg.Registry
+	if f := cfg.Reassembly.GRPC.ProtoDescriptors; f != "" {
+		if protos, err = protomsg.Load(f); err != nil {
+			return nil, fmt.Errorf("reassembly.grpc.proto_descriptors: %w", err)
+		}
+	}
 	var flow, ordered []analyzer.Enabled
 	for _, e := range enabled {
 		if e.Desc.Stage == analyzer.StageOrdered {
@@ -239,6 +247,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		}
 		w := newWorker(p, chain, i)
 		w.direct = n == 1 // a file read with one worker: stage two runs inline
+		w.asm.SetProtos(protos)
 		p.workers = append(p.workers, w)
 	}
 	return p, nil
@@ -352,6 +361,14 @@ func (p *Pipeline) RunLive(ctx context.Context, srcs []capture.Source) error {
 					w.last = ci.Timestamp
 				}
 				w.frame(data, ci, link, uint64(max(ci.Timestamp.UnixNano(), 0)))
+				if w.out != nil && w.out.n > 0 && ci.Timestamp.Sub(w.sentCap) >= liveBatchEvery {
+					// a transaction completed: hand it over within
+					// liveBatchEvery of capture time (no clock read per
+					// packet), so that a detection on a quiet link does not
+					// wait for the next 64 packets or the poll timeout
+					w.sentCap = ci.Timestamp
+					w.send(time.Now(), false)
+				}
 				if res.Packets&255 == 0 {
 					p.packets.Add(256)
 					p.bytes.Add(res.Bytes - res.published)
@@ -626,6 +643,7 @@ type worker struct {
 	curTx      *reassembly.Transaction
 	other      uint64 // detections outside a transaction, numbered
 	sentAt     time.Time
+	sentCap    time.Time       // capture time of the last hand-over after a completed transaction (live)
 	creds      identity.Parser // credentials, parsed once per transaction
 }
 
@@ -1278,6 +1296,9 @@ func (s *Summary) Drops() []event.Count {
 		{Name: "reassembly_overlap_conflict", N: s.Reassembly.OverlapConflicts},
 		// connection attempts (SYN only) forgotten: a SYN flood
 		{Name: "reassembly_half_open", N: s.Reassembly.HalfOpenDropped},
+		// HTTP/2 streams reported early: more were open on a connection
+		// than reassembly/http2.MaxStreams
+		{Name: "http2_streams", N: s.Reassembly.HTTP2.StreamsEvicted},
 		// new one-sided connections beyond max_unanswered_flows: spoofed
 		// sources, scans
 		{Name: "reassembly_unanswered", N: s.Reassembly.UnansweredRejected},
@@ -1323,6 +1344,16 @@ func (s *Summary) Event(last time.Time) event.Stats {
 			st.Flags = append(st.Flags, event.Count{Name: http1.FlagNames[i], N: n})
 		}
 	}
+	for i, n := range s.Reassembly.HTTP2.Flags {
+		if n > 0 {
+			st.Flags = append(st.Flags, event.Count{Name: http2.FlagNames[i], N: n})
+		}
+	}
+	s.Reassembly.HTTP2.Counts(func(name string, n uint64) {
+		if n > 0 {
+			st.HTTP2 = append(st.HTTP2, event.Count{Name: name, N: n})
+		}
+	})
 	damage := map[string]uint64{}
 	for _, f := range s.Files {
 		if f.Damage != "" {
@@ -1335,7 +1366,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 	for _, c := range s.Reassembly.WebSocket.Counts() {
 		st.WebSocket = append(st.WebSocket, event.Count{Name: c.Name, N: c.N})
 	}
-	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors} {
+	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors, st.HTTP2} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
 	}
 	return st

@@ -143,7 +143,7 @@ func (s *stage2) finish(now time.Time) {
 func (s *stage2) aggregator(spec analyzer.FoldSpec) *aggregate.Aggregator {
 	a := s.folds[spec.Prefix]
 	if a == nil {
-		a = aggregate.New(spec.Interval, spec.Max, spec.Prefix)
+		a = aggregate.FromSpec(spec)
 		s.folds[spec.Prefix] = a
 	}
 	return a

@@ -18,6 +18,7 @@ package aggregate
 
 import (
 	"container/heap"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -36,6 +37,56 @@ type open struct {
 	pending  int
 	lastSeen time.Time
 	queued   time.Time // the due time of its newest entry in the heap
+	// with Clients: the first evidence, the clients (by address) and their
+	// counts, and what the bound left out
+	base    []event.Evidence
+	clients []client
+	others  int // occurrences of clients not listed
+}
+
+type client struct {
+	ip string
+	n  int
+}
+
+// client counts n occurrences of ip (listed up to max clients).
+func (o *open) client(ip string, n, max int) {
+	if ip == "" {
+		return
+	}
+	for i := range o.clients {
+		if o.clients[i].ip == ip {
+			o.clients[i].n += n
+			return
+		}
+	}
+	if len(o.clients) < max {
+		o.clients = append(o.clients, client{ip: ip, n: n})
+		return
+	}
+	o.others += n
+}
+
+// evidence is the detection's evidence with its clients, busiest first.
+func (o *open) evidence() []event.Evidence {
+	if o.clients == nil {
+		return o.d.Evidence
+	}
+	cs := slices.Clone(o.clients)
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].n != cs[j].n {
+			return cs[i].n > cs[j].n
+		}
+		return cs[i].ip < cs[j].ip
+	})
+	ev := slices.Clip(o.base)
+	for _, c := range cs {
+		ev = append(ev, event.Evidence{Location: "client", Name: c.ip, Value: strconv.Itoa(c.n) + " requests", Rule: "client"})
+	}
+	if o.others > 0 {
+		ev = append(ev, event.Evidence{Location: "client", Name: "others", Value: strconv.Itoa(o.others) + " requests from clients not listed", Rule: "client"})
+	}
+	return ev
 }
 
 // due is when Flush must look at o next: its interval ends (with
@@ -74,6 +125,7 @@ type Aggregator struct {
 	Interval  time.Duration
 	Max       int
 	Prefix    string // of detection ids ("sd-", "cf-")
+	Clients   int    // list up to this many clients per detection (see analyzer.FoldSpec)
 	open      map[Key]*open
 	heap      dueHeap
 	Untracked uint64 // detections emitted without aggregation (bound reached)
@@ -120,7 +172,14 @@ func (a *Aggregator) Add(k Key, n int, at time.Time, severity string) bool {
 
 // Spec is what stage two needs to fold this aggregator's occurrences.
 func (a *Aggregator) Spec() analyzer.FoldSpec {
-	return analyzer.FoldSpec{Prefix: a.Prefix, Interval: a.Interval, Max: a.Max}
+	return analyzer.FoldSpec{Prefix: a.Prefix, Interval: a.Interval, Max: a.Max, Clients: a.Clients}
+}
+
+// FromSpec returns the aggregator folding a spec's occurrences.
+func FromSpec(spec analyzer.FoldSpec) *Aggregator {
+	a := New(spec.Interval, spec.Max, spec.Prefix)
+	a.Clients = spec.Clients
+	return a
 }
 
 // Emit emits a new detection d (its Count, FirstSeen and LastSeen set)
@@ -132,13 +191,18 @@ func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
 		f.Fold(a.Spec(), k, &d)
 		return
 	}
-	d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
-	emit.Detection(&d)
+	o := &open{k: k, d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
+	if a.Clients > 0 {
+		o.base = slices.Clone(d.Evidence)
+		o.client(d.Actor.IP, max(d.Count, 1), a.Clients)
+		o.d.Evidence = o.evidence()
+	}
+	o.d.ID = a.id(k, d.FirstSeen, d.LastSeen, d.Count)
+	emit.Detection(&o.d)
 	if len(a.open) >= a.Max {
 		a.Untracked++
 		return
 	}
-	o := &open{k: k, d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}
 	a.open[k] = o
 	a.queue(o, o.due(a.Interval))
 }
@@ -159,6 +223,9 @@ func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
 	if a.Add(k, max(d.Count, 1), d.LastSeen, d.Severity) {
 		if d.Confirmed { // a.lastO is k's open detection after Add
 			a.lastO.d.Confirmed = true
+		}
+		if a.Clients > 0 {
+			a.lastO.client(d.Actor.IP, max(d.Count, 1), a.Clients)
 		}
 		return
 	}
@@ -192,6 +259,9 @@ func (a *Aggregator) Flush(now time.Time, emit analyzer.Emitter, final bool) {
 		if o.pending > 0 && (final || now.Sub(o.emitted) >= a.Interval) {
 			d := o.d
 			d.LastSeen = o.lastSeen
+			if a.Clients > 0 {
+				d.Evidence = o.evidence()
+			}
 			d.ID = a.id(o.k, d.FirstSeen, d.LastSeen, d.Count)
 			emit.Detection(&d)
 			o.emitted, o.pending = now, 0

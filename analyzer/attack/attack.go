@@ -269,6 +269,11 @@ func (w *worker) report(tx *reassembly.Transaction, emit analyzer.Emitter, succe
 			conf -= 0.1
 		}
 		key := aggregate.Key{Class: h.class, Rule: h.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path, Name: ip}
+		if actor.Peer != "" {
+			// the same client seen through a proxy (a capture of both
+			// legs) is its own detection, naming the proxy as peer
+			key.Name = ip + " via " + actor.Peer
+		}
 		if h.class == "scanner" {
 			key.Method, key.Path = "", "" // a scanner is one detection per actor and tool, not per probed path
 		}

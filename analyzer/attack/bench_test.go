@@ -24,8 +24,8 @@ func BenchmarkAnalyzeSmall(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		w.Analyze(txs[i&8191], &c)
 	}
-	if len(c.dets) > 0 {
-		b.Fatalf("benign traffic detected: %+v", c.dets[0])
+	if len(c.Detections) > 0 {
+		b.Fatalf("benign traffic detected: %+v", c.Detections[0])
 	}
 }
 

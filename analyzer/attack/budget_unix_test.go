@@ -59,12 +59,12 @@ func TestDeepBudget(t *testing.T) {
 					tx = benign[(sec*2000+i)%len(benign)]
 				}
 				tx.Request.Start = t0.Add(time.Duration(sec)*time.Second + time.Duration(i)*time.Second/time.Duration(n+a))
-				c.dets = c.dets[:0]
+				c.Detections = c.Detections[:0]
 				w.Analyze(tx, &c)
 				if w.flagged() {
 					flagged++
 				}
-				for _, d := range c.dets {
+				for _, d := range c.Detections {
 					if len(d.Evidence) > 0 && len(d.Evidence[0].Rule) > 4 && d.Evidence[0].Rule[:4] == "crs:" {
 						crsOnly++
 					}

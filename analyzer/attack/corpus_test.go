@@ -2,6 +2,7 @@ package attack
 
 import (
 	"fmt"
+	"github.com/apitap/apitap/internal/testutil/analyzertest"
 	"maps"
 	"math/rand/v2"
 	"net/netip"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/internal/testgen/apigen"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -86,9 +86,7 @@ func newTestState(t testing.TB) *State {
 	return st
 }
 
-type collector struct{ dets []event.Detection }
-
-func (c *collector) Detection(d *event.Detection) { c.dets = append(c.dets, *d) }
+type collector = analyzertest.Collector
 
 var at0 = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 
@@ -221,7 +219,7 @@ func TestCorpus(t *testing.T) {
 				w.agg = newWorker(st).agg // every case stands alone
 				w.Analyze(tx, &c)
 				ok := false
-				for _, d := range c.dets {
+				for _, d := range c.Detections {
 					ok = ok || d.Class == class
 				}
 				if ok {
@@ -271,7 +269,7 @@ func TestCorpus(t *testing.T) {
 		w.agg = newWorker(st).agg
 		w.Analyze(c.tx, &col)
 		ok := false
-		for _, d := range col.dets {
+		for _, d := range col.Detections {
 			ok = ok || d.Class == c.class
 		}
 		if !ok {
@@ -309,7 +307,7 @@ func TestCorpus(t *testing.T) {
 			benign++
 			var c collector
 			w.Analyze(tx, &c)
-			for _, d := range c.dets {
+			for _, d := range c.Detections {
 				fps[d.Class]++
 				if len(fpExamples) < 20 {
 					fpExamples = append(fpExamples, fmt.Sprintf("%s %s: %s", d.Class, d.Evidence[0].Rule, d.Evidence[0].Value))
@@ -361,7 +359,7 @@ func TestHostHeaderSSRF(t *testing.T) {
 		var col collector
 		w.Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "Host", Value: c.host}}, "", ""), &col)
 		got := false
-		for _, d := range col.dets {
+		for _, d := range col.Detections {
 			got = got || d.Class == "ssrf"
 		}
 		if got != c.want {
@@ -377,7 +375,7 @@ func TestHostNotRememberedClean(t *testing.T) {
 	for _, v := range []string{"localhost", "localhost:8080", "169.254.1.1", "my-very-long-service-name.ns.svc.cluster.local"} {
 		var fresh collector
 		newWorker(newTestState(t)).Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "X-Forwarded-Host", Value: v}}, "", ""), &fresh)
-		if len(fresh.dets) == 0 {
+		if len(fresh.Detections) == 0 {
 			continue // not reported anyway
 		}
 		w := newWorker(newTestState(t))
@@ -385,9 +383,9 @@ func TestHostNotRememberedClean(t *testing.T) {
 		for i := 0; i < 2; i++ {
 			w.Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "Host", Value: v}}, "", ""), &col)
 		}
-		col.dets = nil
+		col.Detections = nil
 		w.Analyze(mk("GET", "/v1/items", "", []http1.Header{{Name: "Accept", Value: "*/*"}, {Name: "X-Forwarded-Host", Value: v}}, "", ""), &col)
-		if len(col.dets) == 0 {
+		if len(col.Detections) == 0 {
 			t.Errorf("%q in X-Forwarded-Host not reported after two requests with it as Host", v)
 		}
 	}
@@ -411,7 +409,7 @@ func TestDisabledLog4ShellInAuthorization(t *testing.T) {
 		var col collector
 		newWorker(st).Analyze(tx(), &col)
 		got := false
-		for _, d := range col.dets {
+		for _, d := range col.Detections {
 			got = got || d.Class == "log4shell"
 		}
 		if got == disabled {

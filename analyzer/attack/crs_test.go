@@ -163,7 +163,7 @@ func wireRun(w *worker, id string, req, resp []byte, conn *http1.Conn, lim *http
 		var col collector
 		w.agg = newWorker(w.st).agg
 		w.Analyze(tx, &col)
-		for _, d := range col.dets {
+		for _, d := range col.Detections {
 			got = append(got, event0{class: d.Class, rule: d.Evidence[0].Rule, value: d.Evidence[0].Value, loc: d.Evidence[0].Location, name: d.Evidence[0].Name})
 		}
 	})

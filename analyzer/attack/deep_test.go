@@ -46,17 +46,17 @@ func TestDeepCheck(t *testing.T) {
 	var c collector
 	// flagged by the fast engine, backed by CRS
 	w.Analyze(mk("GET", "/v1/search", "q=%27%20UNION%20SELECT%20username%2Cpassword%20FROM%20users--", nil, "", ""), &c)
-	if len(c.dets) != 1 || c.dets[0].Class != "sqli" {
-		t.Fatalf("detections: %+v", c.dets)
+	if len(c.Detections) != 1 || c.Detections[0].Class != "sqli" {
+		t.Fatalf("detections: %+v", c.Detections)
 	}
 	crs := ""
-	for _, e := range c.dets[0].Evidence {
+	for _, e := range c.Detections[0].Evidence {
 		if strings.HasPrefix(e.Rule, "crs:942") {
 			crs = e.Rule
 		}
 	}
 	if crs == "" {
-		t.Errorf("no CRS SQL injection rule in the evidence: %+v", c.dets[0].Evidence)
+		t.Errorf("no CRS SQL injection rule in the evidence: %+v", c.Detections[0].Evidence)
 	}
 	// ordinary API traffic, every call checked: no detection
 	doc, err := apigen.Load(filepath.Join("..", "..", "testdata", "specs", "shop.yaml"))
@@ -64,7 +64,7 @@ func TestDeepCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := apigen.New(doc, "api.shop.test", 3)
-	c.dets = nil
+	c.Detections = nil
 	cfgMax := st.deep.cfg.MaxPerSecond
 	st.deep.cfg.MaxPerSecond = 1 << 30
 	for i := 0; i < 300; i++ {
@@ -72,7 +72,7 @@ func TestDeepCheck(t *testing.T) {
 		w.Analyze(tx, &c)
 	}
 	st.deep.cfg.MaxPerSecond = cfgMax
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		t.Errorf("benign API call detected: %s %s %+v", d.Class, d.Endpoint.Path, d.Evidence)
 	}
 	// budget: 10 checks per second of capture time, of which sampled
@@ -163,8 +163,8 @@ func TestDeepSecondOpinion(t *testing.T) {
 		[]http1.Header{{Name: "User-Agent", Value: "sqlmap/1.8.4#stable (https://sqlmap.org)"}}, "", "")
 	w.Analyze(tx, &c)
 	var scanner, crs *event.Detection
-	for i := range c.dets {
-		d := &c.dets[i]
+	for i := range c.Detections {
+		d := &c.Detections[i]
 		switch {
 		case d.Class == "scanner":
 			scanner = d
@@ -173,7 +173,7 @@ func TestDeepSecondOpinion(t *testing.T) {
 		}
 	}
 	if scanner == nil || crs == nil {
-		t.Fatalf("want a scanner detection and a CRS detection of another class, got %+v", c.dets)
+		t.Fatalf("want a scanner detection and a CRS detection of another class, got %+v", c.Detections)
 	}
 	anomaly := ""
 	for _, e := range crs.Evidence {

@@ -365,13 +365,25 @@ func opaque(v string) bool {
 	return hexOnly && len(v) >= 32 || upper && lower && digit
 }
 
+// sameHost says whether host (lower case, no port) names the server of
+// the request whose Host header is self.
+func sameHost(host, self string) bool {
+	if k := strings.LastIndexByte(self, ':'); k >= 0 && strings.Count(self, ":") == 1 {
+		self = self[:k]
+	}
+	return strings.EqualFold(strings.TrimSuffix(self, "."), host)
+}
+
 // urlParams are parameter names whose values the server fetches.
 var urlParams = []string{"url", "uri", "callback", "webhook", "redirect", "dest", "next", "image", "img", "link", "feed", "endpoint",
 	"host", "proxy", "target", "fetch", "load", "src", "source", "domain", "site", "page", "file", "path", "return", "continue"}
 
 // ssrf finds URLs (or bare hosts in URL-named parameters) that point at
-// loopback, link-local, cloud metadata or internal addresses.
-func ssrf(lv, name string) (bool, string) {
+// loopback, link-local, cloud metadata or internal addresses. self is the
+// request's Host: an internal name that is the server's own (a same-site
+// Referer of an internal application, a return URL on the same site) is
+// not a request for the server to fetch somewhere else.
+func ssrf(lv, name, self string) (bool, string) {
 	i := strings.Index(lv, "://")
 	var scheme, rest string
 	if i > 0 {
@@ -418,7 +430,7 @@ func ssrf(lv, name string) (bool, string) {
 	case host == "metadata.google.internal" || host == "metadata" || host == "instance-data" || host == "metadata.azure.com":
 		return true, "cloud_metadata"
 	case strings.HasSuffix(host, ".internal") || strings.HasSuffix(host, ".svc.cluster.local") || host == "kubernetes.default.svc" || strings.HasSuffix(host, ".local"):
-		if i > 0 || fetchParam(name) {
+		if (i > 0 || fetchParam(name)) && !sameHost(host, self) {
 			return true, "internal_name"
 		}
 		return false, ""

@@ -101,7 +101,7 @@ func (w *worker) detect(in input, v string, bits int) (found bool) {
 		// names and addresses are normal there (in-cluster calls, health
 		// checks); only a cloud metadata address is an attack (routing-based
 		// SSRF through a proxy that forwards by Host)
-		if ok, rule := ssrf(lower(), in.name); ok && (in.loc != "header" || rule == "cloud_metadata" || http1.LookupHeader(in.name) != http1.IDHost) {
+		if ok, rule := ssrf(lower(), in.name, w.host); ok && (in.loc != "header" || rule == "cloud_metadata" || http1.LookupHeader(in.name) != http1.IDHost) {
 			at := 0
 			if i := strings.Index(lower(), "://"); i > 0 {
 				at = i - 1

@@ -42,7 +42,7 @@ func TestOversizedHead(t *testing.T) {
 		var col collector
 		w.Analyze(tx, &col)
 		got, sqli := "", false
-		for _, d := range col.dets {
+		for _, d := range col.Detections {
 			switch d.Class {
 			case "evasion":
 				got = d.Evidence[0].Rule

@@ -107,13 +107,13 @@ func TestEvidenceRedaction(t *testing.T) {
 				w.agg = newWorker(st).agg
 				raw := c.req(secret, p.payload)
 				wireAnalyze(w, raw, conn, &lim, &hst, &col)
-				if len(col.dets) == 0 {
+				if len(col.Detections) == 0 {
 					t.Errorf("%s %s: %q not detected", mode, c.where, p.payload)
 					continue
 				}
 				shown := false
-				for k := range col.dets {
-					out := string(enc.AppendDetection(nil, &col.dets[k]))
+				for k := range col.Detections {
+					out := string(enc.AppendDetection(nil, &col.Detections[k]))
 					if strings.Contains(out, secret) || strings.Contains(out, secret[:9]) {
 						t.Errorf("%s %s: the secret is in the event: %s", mode, c.where, out)
 					}
@@ -121,7 +121,7 @@ func TestEvidenceRedaction(t *testing.T) {
 					shown = shown || strings.Contains(lo, strings.ToLower(jsonEscapedHTML(p.shown))) || strings.Contains(lo, strings.ToLower(p.shown))
 				}
 				if !shown {
-					t.Errorf("%s %s: the evidence does not show %q: %+v", mode, c.where, p.shown, col.dets)
+					t.Errorf("%s %s: the evidence does not show %q: %+v", mode, c.where, p.shown, col.Detections)
 				}
 			}
 		}
@@ -148,12 +148,12 @@ func TestEvidencePersonalData(t *testing.T) {
 		var col collector
 		w.agg = newWorker(w.st).agg
 		w.Analyze(mk("GET", "/v1/search", "q="+url.QueryEscape(c.payload), nil, "", ""), &col)
-		if len(col.dets) == 0 {
+		if len(col.Detections) == 0 {
 			t.Errorf("%q not detected", c.payload)
 			continue
 		}
-		for k := range col.dets {
-			if out := string(enc.AppendDetection(nil, &col.dets[k])); strings.Contains(out, c.secret) {
+		for k := range col.Detections {
+			if out := string(enc.AppendDetection(nil, &col.Detections[k])); strings.Contains(out, c.secret) {
 				t.Errorf("%q: %q in the event: %s", c.payload, c.secret, out)
 			}
 		}

@@ -36,7 +36,7 @@ func FuzzAnalyze(f *testing.F) {
 			}
 			var c collector
 			w.Analyze(x, &c)
-			for _, d := range c.dets {
+			for _, d := range c.Detections {
 				if len(d.Evidence) == 0 || len(d.Evidence[0].Value) > 400 {
 					t.Fatalf("evidence %+v", d.Evidence)
 				}

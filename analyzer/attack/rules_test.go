@@ -68,7 +68,7 @@ func TestStarterRules(t *testing.T) {
 				var col collector
 				w.Analyze(x.tx, &col)
 				got := false
-				for _, d := range col.dets {
+				for _, d := range col.Detections {
 					if d.Evidence[0].Rule == c.id {
 						got = true
 						if d.Class != "cve" || d.Severity != "critical" || d.Action != "block" {
@@ -129,8 +129,8 @@ func TestRuleErrors(t *testing.T) {
 	}
 	var col collector
 	newWorker(st).Analyze(mk("POST", "/debug/vars", "", nil, "", ""), &col)
-	if len(col.dets) != 1 || col.dets[0].Evidence[0].Rule != "ACME-1" {
-		t.Fatalf("user rule: %+v", col.dets)
+	if len(col.Detections) != 1 || col.Detections[0].Evidence[0].Rule != "ACME-1" {
+		t.Fatalf("user rule: %+v", col.Detections)
 	}
 	write("rules: [")
 	if err := st.Reload(); err == nil || len(st.Rules()) != 11 {

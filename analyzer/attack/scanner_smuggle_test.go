@@ -15,7 +15,7 @@ func TestSmugglingParserFlag(t *testing.T) {
 	tx := mk("POST", "/v1/orders", "", nil, `{"a":1}`, "application/json")
 	tx.Flags |= http1.FlagRequestSmuggling
 	w.Analyze(tx, &c)
-	if len(c.dets) != 1 || c.dets[0].Class != "request_smuggling" {
-		t.Fatalf("detections: %+v", c.dets)
+	if len(c.Detections) != 1 || c.Detections[0].Class != "request_smuggling" {
+		t.Fatalf("detections: %+v", c.Detections)
 	}
 }

@@ -31,6 +31,16 @@ type Config struct {
 	// Allowlist are CIDRs, users and User-Agent substrings never flagged
 	// (a legitimate crawler, health checkers, internal scanners).
 	Allowlist []string `yaml:"allowlist"`
+	// Crawlers are the search engines' crawlers: User-Agent tokens and
+	// the address ranges their operators publish. A client naming one
+	// from inside its ranges is verified (the volume detectors leave it
+	// alone); from outside, the false claim is a bot detection. Unset: the
+	// defaults (Google, Bing, Apple); an empty list turns verification off.
+	Crawlers []Crawler `yaml:"crawlers"`
+	// SharedPrincipals: an address used by this many principals (users, API
+	// keys, sessions) is shared (a NAT gateway, a proxy): it is never
+	// treated as one actor, nor named in another actor's detection.
+	SharedPrincipals int `yaml:"shared_principals"`
 	// MaxActors bounds the actor table (least recently seen go first).
 	MaxActors int `yaml:"max_actors"`
 	// Window is the span over which counts are compared with thresholds.
@@ -42,15 +52,22 @@ type Config struct {
 	StuffingFailRatio float64 `yaml:"stuffing_fail_ratio"` // share of failed logins
 	BruteForce        int     `yaml:"brute_force"`         // failed logins for one username
 	TakeoverFailures  int     `yaml:"takeover_failures"`   // failures before a success
-	BOLAObjects       int     `yaml:"bola_objects"`        // objects of other owners read
+	BOLAObjects       int     `yaml:"bola_objects"`        // objects of other owners read, at least
+	BOLAFactor        float64 `yaml:"bola_factor"`         // times the owners its peers read
 	IDWalk            int     `yaml:"id_walk"`             // distinct ids of one endpoint, densely
 	RatePerMinute     int     `yaml:"rate_per_minute"`     // requests per minute, at least
 	RateFactor        float64 `yaml:"rate_factor"`         // times the actors' usual rate
 	BotRequests       int     `yaml:"bot_requests"`        // requests with automation signals
-	ExfilResponses    int     `yaml:"exfil_responses"`     // responses with sensitive data
-	ScrapeObjects     int     `yaml:"scrape_objects"`      // distinct catalog objects read
+	ExfilResponses    int     `yaml:"exfil_responses"`     // responses with sensitive data, at least
+	ExfilFactor       float64 `yaml:"exfil_factor"`        // times what its peers (or itself) usually take
+	ScrapeObjects     int     `yaml:"scrape_objects"`      // distinct catalog objects read in scrape_window, at least
+	ScrapeFactor      float64 `yaml:"scrape_factor"`       // times what its readers usually read
+	CampaignFactor    float64 `yaml:"campaign_factor"`     // failed usernames at a login endpoint, times the usual
 	DosPerMinute      int     `yaml:"dos_per_minute"`      // requests per minute to one endpoint, at least
 	DosFactor         float64 `yaml:"dos_factor"`          // times the endpoint's usual rate
+	// ScrapeWindow is the window of scraping (objects read by one actor or
+	// a campaign).
+	ScrapeWindow time.Duration `yaml:"scrape_window"`
 	// SlowWindow is the long window of low_and_slow; SlowProbes the probes
 	// (requests the attack analyzer flagged) one fingerprint or principal
 	// makes in it from several addresses.
@@ -65,6 +82,7 @@ func NewConfig() *Config {
 		APIKeyHeaders:     []string{"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token"},
 		UserFields:        []string{"username", "user", "email", "login", "user_name", "userName", "account"},
 		MaxActors:         200000,
+		SharedPrincipals:  3,
 		Window:            10 * time.Minute,
 		ScoreHalfLife:     time.Hour,
 		StuffingUsers:     10,
@@ -72,16 +90,21 @@ func NewConfig() *Config {
 		BruteForce:        10,
 		TakeoverFailures:  5,
 		BOLAObjects:       5,
+		BOLAFactor:        3,
 		IDWalk:            20,
 		RatePerMinute:     300,
 		RateFactor:        10,
 		BotRequests:       50,
 		ExfilResponses:    100,
+		ExfilFactor:       8,
 		ScrapeObjects:     100,
+		ScrapeFactor:      5,
+		ScrapeWindow:      time.Hour,
+		CampaignFactor:    5,
 		DosPerMinute:      1000,
 		DosFactor:         10,
 		SlowWindow:        6 * time.Hour,
-		SlowProbes:        20,
+		SlowProbes:        6,
 	}
 }
 
@@ -111,8 +134,26 @@ func (c *Config) Validate() error {
 	if c.MaxActors < 100 {
 		errs = append(errs, errors.New("max_actors must be at least 100"))
 	}
-	if c.Window < time.Second || c.ScoreHalfLife < time.Second || c.SlowWindow < time.Second {
-		errs = append(errs, errors.New("window, slow_window and score_half_life must be at least 1s"))
+	if c.Window < time.Second || c.ScoreHalfLife < time.Second || c.SlowWindow < time.Second || c.ScrapeWindow < time.Second {
+		errs = append(errs, errors.New("window, scrape_window, slow_window and score_half_life must be at least 1s"))
+	}
+	if c.SharedPrincipals < 2 {
+		errs = append(errs, fmt.Errorf("shared_principals must be at least 2, got %d", c.SharedPrincipals))
+	}
+	for i, cr := range c.Crawlers {
+		if cr.Name == "" || len(cr.Agents) == 0 || len(cr.Ranges) == 0 {
+			errs = append(errs, fmt.Errorf("crawlers[%d]: name, agents and ranges are required", i))
+		}
+		for _, r := range cr.Ranges {
+			if _, err := parsePrefix(r); err != nil {
+				errs = append(errs, fmt.Errorf("crawlers[%d] (%s): range %q: %w", i, cr.Name, r, err))
+			}
+		}
+		for _, a := range cr.Agents {
+			if strings.TrimSpace(a) == "" {
+				errs = append(errs, fmt.Errorf("crawlers[%d] (%s): an empty agent matches every client", i, cr.Name))
+			}
+		}
 	}
 	for _, v := range []struct {
 		name string
@@ -127,8 +168,14 @@ func (c *Config) Validate() error {
 	if c.StuffingFailRatio <= 0 || c.StuffingFailRatio > 1 {
 		errs = append(errs, fmt.Errorf("stuffing_fail_ratio must be in (0,1], got %v", c.StuffingFailRatio))
 	}
-	if c.RateFactor < 1 || c.DosFactor < 1 {
-		errs = append(errs, fmt.Errorf("rate_factor and dos_factor must be at least 1, got %v and %v", c.RateFactor, c.DosFactor))
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"rate_factor", c.RateFactor}, {"dos_factor", c.DosFactor}, {"bola_factor", c.BOLAFactor}, {"exfil_factor", c.ExfilFactor}, {"scrape_factor", c.ScrapeFactor},
+		{"campaign_factor", c.CampaignFactor}} {
+		if f.v < 1 {
+			errs = append(errs, fmt.Errorf("%s must be at least 1, got %v", f.name, f.v))
+		}
 	}
 	return errors.Join(errs...)
 }

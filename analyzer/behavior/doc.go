@@ -1,15 +1,22 @@
 // Package behavior is the behaviour analyzer: it follows threat actors
-// (users, API keys, sessions, client IPs and HTTP fingerprints, linked into
-// one actor over time) across connections and workers, and catches abuse
-// that no single request reveals: credential stuffing, brute force, user
-// enumeration, account takeover, broken object-level authorization (id
-// walking and objects of other owners), rate abuse, denial of service,
-// bots, scraping, low-and-slow probing and data exfiltration.
+// (users, API keys, sessions, client addresses, HTTP and TLS fingerprints,
+// linked into one actor over time; campaigns of many addresses) and
+// catches abuse that no single request reveals: credential stuffing (from
+// one address or as a campaign), brute force, user enumeration, account
+// takeover, broken object-level authorization, rate abuse, denial of
+// service, bots, scraping (alone or as a campaign), low-and-slow probing
+// and data exfiltration.
 //
-// State is shared by every worker (a sharded table with a hard bound and
-// least-recently-used eviction) and all time comes from capture
-// timestamps, so replaying a capture gives the same detections. Each actor
-// has a threat score that rises with detections (its own and the attack
-// analyzer's) and decays with a half-life, and a kill-chain stage;
-// `actor` events report changes.
+// Pipeline position: stage two (analyzer.StageOrdered), after the
+// sensitive and attack analyzers whose verdicts it reads. Each transaction
+// becomes an Observation (observe.go) that the detectors consume; they
+// judge actors against baselines learnt from the traffic (per peer group
+// and per endpoint, bounded histograms) and against each actor's own
+// history, with floors that only keep tiny samples quiet.
+//
+// Concurrency: one Analyzer runs on the ordered stage's goroutine and owns
+// the Tracker's tables; Tracker.mu serialises it with the readers of actor
+// snapshots (Top, Report, Len) on other goroutines. All time comes from
+// capture timestamps: the same capture gives the same detections with any
+// number of workers. Every table has a hard bound.
 package behavior

@@ -16,6 +16,7 @@ type ActorJSON struct {
 	Sensor     string            `json:"sensor"`
 	Actor      map[string]string `json:"actor"`
 	Kind       string            `json:"kind"`
+	Client     string            `json:"client,omitempty"`
 	Score      float64           `json:"score"`
 	Stage      string            `json:"stage"`
 	Identities []Identity        `json:"identities"`
@@ -34,7 +35,7 @@ type Identity struct {
 // JSON is the actor event for a at time t.
 func (a *Actor) JSON(sensor string, t time.Time) *ActorJSON {
 	j := &ActorJSON{Schema: event.SchemaVersion, Type: "actor", Time: t.UTC().Format(time.RFC3339Nano), Sensor: sensor,
-		Actor: map[string]string{}, Kind: a.Kind, Score: a.Score, Stage: a.Stage, Requests: a.Requests,
+		Actor: map[string]string{}, Kind: a.Kind, Client: a.Client, Score: a.Score, Stage: a.Stage, Requests: a.Requests,
 		FirstSeen: a.First.Format(time.RFC3339Nano), LastSeen: a.Last.Format(time.RFC3339Nano), Detections: a.Detections, Identities: []Identity{}}
 	for _, f := range [...]struct{ k, v string }{{"ip", a.Actor.IP}, {"user", a.Actor.User}, {"session", a.Actor.Session}, {"api_key", a.Actor.APIKey}, {"fingerprint", a.Actor.Fingerprint}} {
 		if f.v != "" {

@@ -20,7 +20,7 @@ func FuzzAnalyze(f *testing.F) {
 	cfg.TrustedProxies = []string{"0.0.0.0/0", "::/0"}
 	cfg.MaxActors = 100
 	tr := NewTracker(cfg, "f")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	n := 0
 	f.Fuzz(func(t *testing.T, auth, cookie, xff, path, body, resp string, status int) {
@@ -32,8 +32,8 @@ func FuzzAnalyze(f *testing.F) {
 		tx.Response = &http1.Response{Status: status, Body: http1.Body{Data: []byte(resp)}, Headers: []http1.Header{{Name: "Set-Cookie", Value: cookie}}}
 		tx.Notes.SensitiveResponse = uint64(status)
 		w.Analyze(tx, &c)
-		c.dets = c.dets[:0]
-		if tr.Len() > cfg.MaxActors+numShards*4 {
+		c.Detections = c.Detections[:0]
+		if tr.Len() > cfg.MaxActors {
 			t.Fatalf("%d actors held", tr.Len())
 		}
 	})

@@ -19,17 +19,22 @@ import (
 type identity struct {
 	ip            netip.Addr
 	user          string // the principal: JWT sub, Basic user (not a login attempt's username)
+	service       bool   // user is a client-credentials token's client
+	basic         bool   // user comes from Basic credentials
 	session       string // session cookie value
 	sessionCookie string
 	apiKey        string
 	fp            uint64 // HTTP fingerprint: header names, order and casing, User-Agent family
+	shape         uint64 // header names, order and casing only
 	ua            string
-	tool          bool // a library, tool or empty User-Agent
+	agent         agent
+	crawler       int8 // the configured crawler the User-Agent names, -1 none
+	tool          bool // not a browser (a library, tool, crawler, checker or no User-Agent)
 	spoofed       bool // a browser User-Agent without the headers browsers send
 }
 
-// resolver turns requests into identities; one per worker (its JWT cache
-// is not shared).
+// resolver turns requests into identities; one per analyzer instance (its
+// caches are not shared).
 type resolver struct {
 	cfg      *Config
 	trusted  bool // trusted_proxies set (fwd resolves)
@@ -37,12 +42,27 @@ type resolver struct {
 	sessions nameSet                  // cookie names
 	keys     nameSet                  // header names
 	keyIDs   [http1.NumHeaderIDs]bool // keys that are well-known names
-	jwtSub   map[string]string
-	uaFam    map[string]string
+	jwtSub   map[string]jwtClaims
+	uaInfo   map[string]uaInfo
+	crawlers []crawler
 }
 
-func newResolver(cfg *Config) *resolver {
-	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...), jwtSub: map[string]string{}, uaFam: map[string]string{}}
+// jwtClaims is what a token says about its holder.
+type jwtClaims struct {
+	sub     string
+	service bool // a client-credentials grant: the holder is a service
+}
+
+// uaInfo is what a User-Agent says.
+type uaInfo struct {
+	agent   agent
+	family  string
+	crawler int8
+}
+
+func newResolver(cfg *Config, crawlers []crawler) *resolver {
+	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...), jwtSub: map[string]jwtClaims{},
+		uaInfo: map[string]uaInfo{}, crawlers: crawlers}
 	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
 		r.keyIDs[id] = r.keys.m[http1.KnownName(id)]
 	}
@@ -59,7 +79,7 @@ const (
 
 // resolve reads the request's headers once.
 func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
-	*id = identity{ip: tx.ClientAddr()}
+	*id = identity{ip: tx.ClientAddr(), crawler: -1}
 	req := tx.Request
 	var xff, realIP, fwd, acceptLang string
 	h := uint64(14695981039346656037)
@@ -94,29 +114,58 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 				continue
 			}
 		}
-		for j := 0; j < len(name); j++ {
-			h ^= uint64(name[j])
-			h *= 1099511628211
-		}
-		h ^= '\n'
-		h *= 1099511628211
-	}
-	fam, ok := r.uaFam[id.ua]
-	if !ok {
-		fam = uaFamily(id.ua)
-		if len(id.ua) <= 512 {
-			if len(r.uaFam) >= maxUACache {
-				clear(r.uaFam)
+		// the name as sent (casing counts), a word at a time (mixName,
+		// inline: this runs for every header of every request)
+		const k = 0x9e3779b97f4a7c15
+		var t uint64
+		switch n := len(name); {
+		case n >= 8:
+			for i := 0; i+8 < n; i += 8 {
+				h = (h ^ word(name, i)) * k
+				h ^= h >> 31
 			}
-			r.uaFam[strings.Clone(id.ua)] = fam
+			t = word(name, n-8)
+		case n >= 4:
+			t = uint64(half(name, 0)) | uint64(half(name, n-4))<<32
+		default:
+			for i := 0; i < n; i++ {
+				t = t<<8 | uint64(name[i])
+			}
+		}
+		h = (h ^ t ^ uint64(len(name))<<56) * k
+		h ^= h >> 31
+	}
+	id.shape = h
+	info, ok := r.uaInfo[id.ua]
+	if !ok {
+		info.agent, info.family = classifyAgent(id.ua)
+		info.crawler = -1
+		if id.ua != "" && len(r.crawlers) > 0 && info.agent != agentChecker {
+			low := strings.ToLower(id.ua[:min(len(id.ua), 256)])
+			for i := range r.crawlers {
+				for _, a := range r.crawlers[i].agents {
+					if strings.Contains(low, a) {
+						info.crawler = int8(i)
+						if info.agent == agentBrowser || info.agent == agentTool {
+							info.agent = agentCrawler
+						}
+					}
+				}
+				if info.crawler >= 0 {
+					break
+				}
+			}
+		}
+		if len(id.ua) <= 512 {
+			if len(r.uaInfo) >= maxUACache {
+				clear(r.uaInfo)
+			}
+			r.uaInfo[strings.Clone(id.ua)] = info
 		}
 	}
-	for j := 0; j < len(fam); j++ {
-		h ^= uint64(fam[j])
-		h *= 1099511628211
-	}
-	id.fp = h
-	id.tool = fam == "" || !strings.HasPrefix(fam, "browser")
+	id.fp = mixName(h, info.family)
+	id.agent, id.crawler = info.agent, info.crawler
+	id.tool = info.agent != agentBrowser
 	id.spoofed = !id.tool && acceptLang == ""
 	if !tx.ClientIP.IsValid() && r.trusted && r.fwd.Trusted(id.ip) {
 		// not resolved by the sensor (the analyzer used on its own)
@@ -124,6 +173,30 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 			id.ip = a
 		}
 	}
+}
+
+// mixName folds a header name (as sent: casing counts) into a print, a
+// word at a time.
+func mixName(h uint64, s string) uint64 {
+	const k = 0x9e3779b97f4a7c15
+	n := len(s)
+	var t uint64
+	switch {
+	case n >= 8: // whole words, then the last 8 bytes (overlapping)
+		for i := 0; i+8 < n; i += 8 {
+			h = (h ^ word(s, i)) * k
+			h ^= h >> 31
+		}
+		t = word(s, n-8)
+	case n >= 4: // the first and the last 4 bytes (overlapping)
+		t = uint64(half(s, 0)) | uint64(half(s, n-4))<<32
+	default:
+		for i := 0; i < n; i++ {
+			t = t<<8 | uint64(s[i])
+		}
+	}
+	h = (h ^ t ^ uint64(n)<<56) * k // the length: "ab"+"c" is not "a"+"bc"
+	return h ^ h>>31
 }
 
 // The request headers resolve reads.
@@ -158,10 +231,11 @@ func (r *resolver) authorization(v string, id *identity) {
 	cred = strings.TrimSpace(cred)
 	switch {
 	case strings.EqualFold(scheme, "bearer"):
-		if sub, ok := r.jwtSub[cred]; ok { // only tokens of three parts are cached
-			id.user = sub
+		if c, ok := r.jwtSub[cred]; ok { // only tokens of three parts are cached
+			id.user, id.service = c.sub, c.service
 		} else if strings.Count(cred, ".") == 2 {
-			id.user = r.jwtSubject(cred)
+			c := r.jwtSubject(cred)
+			id.user, id.service = c.sub, c.service
 		}
 		if id.user == "" && id.apiKey == "" {
 			id.apiKey = cred // an opaque token identifies its holder
@@ -171,7 +245,7 @@ func (r *resolver) authorization(v string, id *identity) {
 			var buf [384]byte
 			if n, err := base64.StdEncoding.Decode(buf[:], []byte(cred)); err == nil {
 				if u, _, ok := bytes.Cut(buf[:n], []byte{':'}); ok && len(u) > 0 {
-					id.user = string(u)
+					id.user, id.basic = string(u), true
 				}
 			}
 		}
@@ -182,24 +256,35 @@ func (r *resolver) authorization(v string, id *identity) {
 	}
 }
 
-// jwtSubject returns the token's "sub" claim (the signature is not
-// checked: the sensor identifies, it does not authorize).
-func (r *resolver) jwtSubject(tok string) string {
-	sub := ""
+// jwtSubject returns the token's subject ("sub", else "client_id") and
+// whether it is a client-credentials token (a "gty" of
+// client-credentials, or a client_id or azp that is the subject, or none:
+// the holder is a service, not a person). The signature is not checked:
+// the sensor identifies, it does not authorize.
+func (r *resolver) jwtSubject(tok string) jwtClaims {
+	var out jwtClaims
 	parts := strings.SplitN(tok, ".", 3)
 	if len(parts) == 3 && len(parts[1]) <= 4096 {
 		if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
 			var c struct {
 				Sub      json.RawMessage `json:"sub"`
 				ClientID json.RawMessage `json:"client_id"`
+				AZP      json.RawMessage `json:"azp"`
+				GTY      json.RawMessage `json:"gty"`
 			}
 			if json.Unmarshal(raw, &c) == nil {
-				sub = claimString(c.Sub)
-				if sub == "" {
-					sub = claimString(c.ClientID)
+				sub, client, gty := claimString(c.Sub), claimString(c.ClientID), claimString(c.GTY)
+				if client == "" {
+					client = claimString(c.AZP)
 				}
-				if len(sub) > 128 {
-					sub = sub[:128]
+				out.service = gty == "client-credentials" || gty == "client_credentials" || strings.HasSuffix(sub, "@clients") ||
+					client != "" && (sub == "" || sub == client)
+				out.sub = sub
+				if out.sub == "" {
+					out.sub = client
+				}
+				if len(out.sub) > 128 {
+					out.sub = out.sub[:128]
 				}
 			}
 		}
@@ -208,9 +293,9 @@ func (r *resolver) jwtSubject(tok string) string {
 		if len(r.jwtSub) >= maxJWTCache {
 			clear(r.jwtSub)
 		}
-		r.jwtSub[strings.Clone(tok)] = sub
+		r.jwtSub[strings.Clone(tok)] = out
 	}
-	return sub
+	return out
 }
 
 // sessionCookie finds the first configured session cookie.
@@ -226,53 +311,13 @@ func (r *resolver) sessionCookie(v string) (name, value string) {
 	return "", ""
 }
 
-// uaFamily names the client software: "browser/<engine>" for browsers,
-// the tool's name for libraries and tools, "" when there is none.
-func uaFamily(ua string) string {
-	if ua == "" {
-		return ""
-	}
-	l := ua
-	if len(l) > 256 {
-		l = l[:256]
-	}
-	low := strings.ToLower(l)
-	for _, t := range tools {
-		if strings.Contains(low, t) {
-			return t
-		}
-	}
-	if strings.HasPrefix(ua, "Mozilla/") {
-		switch {
-		case strings.Contains(l, "Firefox/"):
-			return "browser/firefox"
-		case strings.Contains(l, "Edg/"):
-			return "browser/edge"
-		case strings.Contains(l, "Chrome/"):
-			return "browser/chrome"
-		case strings.Contains(l, "Safari/"):
-			return "browser/safari"
-		}
-		return "browser/other"
-	}
-	if i := strings.IndexAny(l, "/ ("); i > 0 {
-		return strings.ToLower(l[:i])
-	}
-	return strings.ToLower(l)
-}
-
-// tools are User-Agent markers of libraries, tools and crawlers (checked
-// before the browser markers: many tools pretend to be Mozilla).
-var tools = []string{"curl", "wget", "python-requests", "python-urllib", "python-httpx", "aiohttp", "go-http-client", "okhttp", "java/", "apache-httpclient",
-	"libwww-perl", "scrapy", "axios", "node-fetch", "undici", "postmanruntime", "insomnia", "httpie", "powershell", "headlesschrome", "phantomjs", "selenium",
-	"puppeteer", "playwright", "sqlmap", "nikto", "nuclei", "masscan", "zgrab", "gobuster", "dirbuster", "ffuf", "wpscan", "bot", "crawler", "spider"}
-
 // loginAttempt is what a login request tried.
 type loginAttempt struct {
 	user    string // the username tried (raw; redacted before export)
 	success bool
 	session string // the session cookie the response set
 	resp    loginResp
+	form    uint64 // the body's field names in order and its spacing (the client's template)
 }
 
 // loginNames are last path segments of login endpoints.
@@ -333,6 +378,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		return loginAttempt{}, false
 	}
 	var la loginAttempt
+	la.form = formShape(body)
 	for _, k := range r.cfg.UserFields {
 		if v := fields[strings.ToLower(k)]; v != "" {
 			la.user = strings.ToLower(strings.TrimSpace(v))
@@ -504,4 +550,62 @@ func claimString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
+}
+
+// formShape hashes the field names of a JSON object or form body in their
+// order, with the JSON spacing: what a client's template sends whatever
+// values it fills in.
+func formShape(body []byte) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	if len(body) > 0 && body[0] == '{' {
+		mix([]byte{'{'}) // JSON, not a form
+		if bytes.Contains(body, []byte(`": `)) {
+			mix([]byte{' '})
+		}
+		// the keys of the top-level object: strings at depth 1 followed by
+		// a colon (a scan, no decoding)
+		depth, n := 0, 0
+		for i := 0; i < len(body) && n < 64; i++ {
+			switch c := body[i]; c {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			case '"':
+				j := i + 1
+				for j < len(body) && body[j] != '"' {
+					if body[j] == '\\' {
+						j++
+					}
+					j++
+				}
+				if j >= len(body) {
+					return h
+				}
+				k := j + 1
+				for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
+					k++
+				}
+				if depth == 1 && k < len(body) && body[k] == ':' {
+					mix(body[i+1 : j])
+					n++
+				}
+				i = j
+			}
+		}
+		return h
+	}
+	for _, kv := range bytes.Split(body, []byte{'&'}) {
+		k, _, _ := bytes.Cut(kv, []byte{'='})
+		mix(k)
+	}
+	return h
 }

@@ -16,7 +16,7 @@ import (
 func TestResolve(t *testing.T) {
 	cfg := NewConfig()
 	cfg.TrustedProxies = []string{"10.0.0.0/8"}
-	r := newResolver(cfg)
+	r := newResolver(cfg, nil)
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("carol:secret"))
 	cases := []struct {
 		name    string
@@ -60,7 +60,7 @@ func TestResolve(t *testing.T) {
 // TestFingerprint: the same client software gives the same print whatever
 // it sends in values; header order, casing or another tool changes it.
 func TestFingerprint(t *testing.T) {
-	r := newResolver(NewConfig())
+	r := newResolver(NewConfig(), nil)
 	fp := func(hs ...http1.Header) uint64 {
 		tx := &reassembly.Transaction{Flow: reassembly.Flow{Client: netip.MustParseAddrPort("192.0.2.1:1")}}
 		tx.Request = &http1.Request{Method: "GET", Path: "/", Headers: hs}
@@ -89,8 +89,10 @@ func TestUAFamily(t *testing.T) {
 		"":                       "",
 		chrome:                   "browser/chrome",
 		"python-requests/2.31.0": "python-requests",
-		"Mozilla/5.0 (compatible; Googlebot/2.1)": "bot",
-		"MyApp/1.2 (iOS 17)":                      "myapp",
+		"Mozilla/5.0 (compatible; Googlebot/2.1)": "crawler/googlebot",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0 Safari/537.36": "headlesschrome",
+		"kube-probe/1.29":    "kube-probe",
+		"MyApp/1.2 (iOS 17)": "myapp",
 		"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0": "browser/firefox",
 	} {
 		if got := uaFamily(ua); got != want {
@@ -100,7 +102,7 @@ func TestUAFamily(t *testing.T) {
 }
 
 func TestParseLogin(t *testing.T) {
-	r := newResolver(NewConfig())
+	r := newResolver(NewConfig(), nil)
 	cases := []struct {
 		name, method, path, body string
 		status                   int
@@ -156,7 +158,7 @@ func TestOwnerOf(t *testing.T) {
 func TestNoRawIdentities(t *testing.T) {
 	cfg := NewConfig()
 	tr := NewTracker(cfg, "t")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	raw := []string{"victim@corp.example", "sess-raw-value-123", "pk_live_secret_999"}
 	for k := 0; k < 12; k++ {
@@ -165,14 +167,14 @@ func TestNoRawIdentities(t *testing.T) {
 	}
 	var out []byte
 	enc := event.Encoder{Sensor: "t"}
-	for i := range c.dets {
-		out = enc.AppendDetection(out, &c.dets[i])
+	for i := range c.Detections {
+		out = enc.AppendDetection(out, &c.Detections[i])
 	}
 	sink := &lines{}
 	tr.Report(t0.Add(time.Minute), true, sink)
 	out = append(out, sink.b...)
-	if len(c.dets) == 0 || len(sink.b) == 0 {
-		t.Fatalf("no detections (%d) or actor events", len(c.dets))
+	if len(c.Detections) == 0 || len(sink.b) == 0 {
+		t.Fatalf("no detections (%d) or actor events", len(c.Detections))
 	}
 	for _, v := range raw {
 		if containsBytes(out, v) {
@@ -205,7 +207,7 @@ func TestMillionActors(t *testing.T) {
 	}
 	cfg := NewConfig()
 	tr := NewTracker(cfg, "t")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	tx := req{ip: "1.0.0.1", method: "GET", path: "/v1/items/7", headers: browser(), status: 200, resp: `{"user_id":1}`}.tx()
 	var before runtime.MemStats
@@ -247,7 +249,7 @@ func TestReviewFindings(t *testing.T) {
 		t.Errorf("numeric sub: %q", got)
 	}
 	tr := NewTracker(NewConfig(), "t")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	rq := req{at: 0, ip: "100.64.0.9", method: "GET", path: "/v1/orders/1", headers: browser(bearer("mallory")), status: 404, resp: `{}`}
 	w.Analyze(rq.tx(), &c)
@@ -257,7 +259,7 @@ func TestReviewFindings(t *testing.T) {
 		w.Analyze(rq.tx(), &c)
 	}
 	n := 0
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		if d.Class == "bola" {
 			n++
 		}
@@ -276,7 +278,7 @@ func TestLateTransactions(t *testing.T) {
 	base := t0.UnixNano() - t0.UnixNano()%minute
 	for m := int64(0); m < 5; m++ {
 		for i := int64(0); i < 1000; i++ {
-			tr.observeEndpoint(7, 0, 1, base+m*minute+i*int64(time.Millisecond)*50, false, 0.01)
+			tr.observeEndpoint(&Observation{Endpoint: 7, At: base + m*minute + i*int64(time.Millisecond)*50, Status: 200, Latency: 0.01}, tr.endpoint(7), 1)
 		}
 	}
 	var l load
@@ -285,7 +287,7 @@ func TestLateTransactions(t *testing.T) {
 		if i%2 == 1 {
 			at = base + 4*minute + 59*int64(time.Second)
 		}
-		l = tr.observeEndpoint(7, 0, 1, at, false, 0.01)
+		l = tr.observeEndpoint(&Observation{Endpoint: 7, At: at, Status: 200, Latency: 0.01}, tr.endpoint(7), 1)
 	}
 	if l.usual < 500 {
 		t.Errorf("usual rate %.0f after late transactions, want about 1000", l.usual)
@@ -298,14 +300,14 @@ func TestClaimedAllowlist(t *testing.T) {
 	cfg := NewConfig()
 	cfg.Allowlist = []string{"ua:Googlebot"}
 	tr := NewTracker(cfg, "t")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	gb := []http1.Header{{Name: "User-Agent", Value: "Mozilla/5.0 (compatible; Googlebot/2.1)"}}
 	for k := 0; k < 30; k++ {
 		w.Analyze(loginReq(time.Duration(k)*time.Second, "203.0.113.99", "u"+strconv.Itoa(k)+"@x.example", false, gb).tx(), &c)
 	}
 	got := map[string]bool{}
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		got[d.Class] = true
 	}
 	if !got["credential_stuffing"] {
@@ -324,5 +326,26 @@ func TestRespClass(t *testing.T) {
 	}
 	if a == c {
 		t.Error("a different answer is the same class")
+	}
+}
+
+// TestFormShape: a client's login template (field names in order, JSON
+// spacing) hashes alike whatever values it fills in; another order,
+// spacing or set of fields does not.
+func TestFormShape(t *testing.T) {
+	a := formShape([]byte(`{"email":"a@b.example","password":"x"}`))
+	for _, same := range []string{`{"email":"zz@q.example","password":"y\"yy:z"}`, `{"email":"q","password":{"nested":1}}`} {
+		if formShape([]byte(same)) != a {
+			t.Errorf("%s: another shape", same)
+		}
+	}
+	for _, other := range []string{`{"password":"x","email":"a@b.example"}`, `{"email": "a@b.example", "password": "x"}`, `{"email":"a","password":"x","remember":true}`,
+		"email=a%40b.example&password=x"} {
+		if formShape([]byte(other)) == a {
+			t.Errorf("%s: the same shape", other)
+		}
+	}
+	if formShape([]byte("email=a&password=b")) != formShape([]byte("email=c%40d&password=e")) {
+		t.Error("form values change the shape")
 	}
 }

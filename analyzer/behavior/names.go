@@ -85,6 +85,12 @@ func word(s string, i int) uint64 {
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 | uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
+// half reads the 4 bytes of s at i, little-endian.
+func half(s string, i int) uint32 {
+	s = s[i : i+4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
 func lowerByte(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		c += 'a' - 'A'

@@ -6,6 +6,28 @@ import (
 	"github.com/apitap/apitap/analyzer/discovery"
 )
 
+// Path flags: what the last segment of a path names.
+const (
+	lastLogin = 1 << iota // a login endpoint (loginNames)
+	lastProbe             // an account endpoint (probeNames)
+)
+
+// lastFlags says what the last segment of p names.
+func lastFlags(p string) uint8 {
+	last := strings.TrimRight(p, "/")
+	if i := strings.LastIndexByte(last, '/'); i >= 0 {
+		last = last[i+1:]
+	}
+	var f uint8
+	if loginNames.has(last, strings.ToLower) {
+		f |= lastLogin
+	}
+	if probeNames.has(last, strings.ToLower) {
+		f |= lastProbe
+	}
+	return f
+}
+
 // pathInfo walks the path once: the template's hash and the last
 // parameter segment (an object id).
 func pathInfo(p string) (tpl uint64, idSeg string, priv bool) {
@@ -51,14 +73,16 @@ type pathEntry struct {
 	n            uint8 // the path's length, 0 for an empty entry
 	path         [maxCachedPath]byte
 	priv         bool
+	flags        uint8 // lastFlags
 	idOff, idLen uint8 // idSeg's place in the path, idLen 0 for none
 	tpl          uint64
 }
 
-// info is pathInfo(p).
-func (c *pathCache) info(p string) (tpl uint64, idSeg string, priv bool) {
+// info is pathInfo(p) and lastFlags(p).
+func (c *pathCache) info(p string) (tpl uint64, idSeg string, priv bool, flags uint8) {
 	if len(p) == 0 || len(p) > maxCachedPath {
-		return pathInfo(p)
+		tpl, idSeg, priv = pathInfo(p)
+		return tpl, idSeg, priv, lastFlags(p)
 	}
 	if c.entries == nil {
 		c.entries = new([pathCacheSize]pathEntry)
@@ -68,15 +92,16 @@ func (c *pathCache) info(p string) (tpl uint64, idSeg string, priv bool) {
 		if e.idLen > 0 {
 			idSeg = p[e.idOff : e.idOff+e.idLen]
 		}
-		return e.tpl, idSeg, e.priv
+		return e.tpl, idSeg, e.priv, e.flags
 	}
 	tpl, idSeg, priv = pathInfo(p)
+	flags = lastFlags(p)
 	e.n = uint8(copy(e.path[:], p))
-	e.tpl, e.priv, e.idOff, e.idLen = tpl, priv, 0, 0
+	e.tpl, e.priv, e.flags, e.idOff, e.idLen = tpl, priv, flags, 0, 0
 	if idSeg != "" { // any place of the same bytes will do: idSeg is only read
 		e.idOff, e.idLen = uint8(strings.Index(p, idSeg)), uint8(len(idSeg))
 	}
-	return tpl, idSeg, priv
+	return tpl, idSeg, priv, flags
 }
 
 // pathSlot places a path in the cache, a word at a time (inline: a hash

@@ -3,6 +3,7 @@ package behavior
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/apitap/apitap/internal/testutil/analyzertest"
 	"maps"
 	"math/rand/v2"
 	"net/netip"
@@ -18,9 +19,7 @@ import (
 )
 
 // collector gathers detections.
-type collector struct{ dets []event.Detection }
-
-func (c *collector) Detection(d *event.Detection) { c.dets = append(c.dets, *d) }
+type collector = analyzertest.Collector
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
@@ -298,12 +297,12 @@ func scenarios() []scenario {
 func run(t testing.TB, cfg *Config, reqs []req) (*Tracker, []event.Detection) {
 	sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].at < reqs[j].at })
 	tr := NewTracker(cfg, "test")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	var c collector
 	for _, r := range reqs {
 		w.Analyze(r.tx(), &c)
 	}
-	return tr, c.dets
+	return tr, c.Detections
 }
 
 // TestScenarios mixes labelled abuse into ordinary traffic: every

@@ -21,7 +21,7 @@ func TestTLSLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := NewTracker(NewConfig(), "t")
-	w := tr.NewWorker()
+	w := tr.NewAnalyzer()
 	flow := &reassembly.Flow{Client: netip.MustParseAddrPort("203.0.113.77:50000"), Server: netip.MustParseAddrPort("10.0.0.1:443")}
 	w.TLSHello(flow, t0, h)
 	var c collector

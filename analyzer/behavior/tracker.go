@@ -3,6 +3,7 @@ package behavior
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"math"
 	"net/netip"
@@ -51,9 +52,22 @@ const (
 	kKey
 	kSession
 	kFP
+	kCampaign
 )
 
-var kindNames = [...]string{"ip", "user", "api_key", "session", "fingerprint"}
+var kindNames = [...]string{"ip", "user", "api_key", "session", "fingerprint", "campaign"}
+
+// Peer groups: the actor types whose baselines are learnt apart.
+const (
+	gAnon    = iota // an address without credentials
+	gUser           // a signed-in person
+	gKey            // an API key
+	gSession        // a session cookie without a known user
+	gService        // a service account: client-credentials tokens, API keys or Basic users of machine-regular integrations
+	numGroups
+)
+
+var groupNames = [numGroups]string{"anonymous", "user", "api_key", "session", "service"}
 
 // Stages of the kill chain, in order.
 var Stages = []string{"", "recon", "probing", "exploitation", "abuse", "exfiltration"}
@@ -98,22 +112,76 @@ func (l *strs) add(v string, capacity int) {
 			return
 		}
 	}
-	if len(*l) < capacity {
-		*l = append(*l, v)
-	}
+	*l = append(*l, v)
+}
+
+// record is one actor: a principal (user, API key, session), an address,
+// a fingerprint (login sources, unauthenticated probes) or a campaign.
+type record struct {
+	key         uint64
+	kind        kind
+	grp         uint8        // peer group its open windows are counted in
+	actor       event.Actor  // identities as exported (redacted), latest; IP is filled in by exported
+	ips         []netip.Addr // linked identities: addresses (as text when exported),
+	fps         strs         // HTTP prints h:..., TLS ja4:...,
+	users, sess strs
+	snis        strs // TLS server names asked for
+	first, last int64
+	requests    uint64
+	lastIP      netip.Addr
+	ipSeen      bool   // lastIP was set (it may be the zero Addr)
+	announced   bits64 // addresses whose principals were told about this one (sawPrincipal)
+	lastFP      uint64
+	lastSession string
+	agent       agent // the client software last seen
+	auto        bool  // automation seen: a tool, automation framework, unverified crawler or spoofed browser
+	service     bool  // recognised as a service account (judged against its own history)
+
+	score    float64
+	scoreAt  int64
+	stage    uint8
+	repScore int
+	repStage uint8
+	dirty    bool
+	live     bool
+	dets     [numClasses]uint32
+
+	minute    int64 // rate: current minute and its count
+	minCount  uint32
+	rateFlag  bool   // the minute was detected (it does not teach the usual rate)
+	rateNext  uint32 // the count at which the minute is compared with the baseline again
+	usualRate ewma
+
+	userCalls, privCalls uint32 // 2xx calls to ordinary and privileged endpoints
+
+	svc   *svcState
+	ctx   *ctxState
+	login *loginState
+	walk  *walkState
+	own   *ownState
+	bot   *botState
+	exfil *exfilState
+	slow  *slowState
+	enum  *enumState
+
+	emitted    [numClasses]int64 // window start of the last detection, per class
+	emitSet    uint16            // classes with a detection (emitted not 0)
+	emitMax    int64             // the latest of them
+	prev, next *record
 }
 
 // sawIP links an address to the actor. Addresses are formatted only when
-// exported: a user's requests come over many connections, so the
-// latest address changes from one request to the next.
-func (r *record) sawIP(a netip.Addr) {
-	if r.lastIP == a {
-		return
+// exported: a user's requests come over many connections, so the latest
+// address changes from one request to the next.
+func (r *record) sawIP(a netip.Addr, capacity int) bool {
+	if r.lastIP == a && r.ipSeen {
+		return false
 	}
 	r.lastIP, r.ipSeen = a, true
-	if len(r.ips) < 8 && !slices.Contains(r.ips, a) {
+	if len(r.ips) < capacity && !slices.Contains(r.ips, a) {
 		r.ips = append(r.ips, a)
 	}
+	return true
 }
 
 // exported is the actor as it leaves the sensor, with its latest address.
@@ -125,52 +193,46 @@ func (r *record) exported() event.Actor {
 	return a
 }
 
-// record is one actor, or a login source or target.
-type record struct {
-	key         uint64
-	kind        kind
-	actor       event.Actor  // identities as exported (redacted), latest; IP is filled in by exported
-	ips         []netip.Addr // linked identities: addresses (as text when exported),
-	fps         strs         // HTTP prints h:..., TLS ja4:...,
-	users, sess strs
-	snis        strs // TLS server names asked for
-	first, last int64
-	requests    uint64
-	lastIP      netip.Addr
-	ipSeen      bool // lastIP was set (it may be the zero Addr)
-	lastFP      uint64
-	lastSession string
+// group is the peer group of the actor's windows.
+func (r *record) group() uint8 {
+	switch {
+	case r.service:
+		return gService
+	case r.kind == kUser:
+		return gUser
+	case r.kind == kKey:
+		return gKey
+	case r.kind == kSession:
+		return gSession
+	}
+	return gAnon
+}
 
-	score    float64
-	scoreAt  int64
-	stage    uint8
-	repScore int
-	repStage uint8
-	dirty    bool
-	live     bool
-	dets     [numClasses]uint32
+// svcState recognises a service account: a credential of a program (an
+// API key, a Basic user, a client-credentials token) used with
+// machine-regular timing or a small, stable set of endpoints.
+type svcState struct {
+	n         uint32
+	burstAt   int64 // start of the current burst (requests within a second are one)
+	lastAt    int64
+	gaps      uint32
+	mean, m2  float64 // of the gaps between bursts (Welford), seconds
+	endpoints bits64
+}
 
-	minute   int64 // rate: current minute and its count
-	minCount uint32
-
-	userCalls, privCalls uint32 // 2xx calls to ordinary and privileged endpoints
-
-	login *loginState
-	walk  *walkState
-	own   *ownState
-	bot   *botState
-	exfil *exfilState
-	slow  *slowState
-	enum  *enumState
-
-	emitted    [numClasses]int64 // window start of the last detection, per class
-	emitMax    int64             // the latest of them
-	prev, next *record
+// ctxState remembers where a principal came from in its earlier windows,
+// so that a window from a new address or client is seen (a stolen token).
+type ctxState struct {
+	start        int64
+	windows      uint16
+	known, cur   bits64 // addresses of earlier windows, of this one
+	knownP, curP bits64 // HTTP prints
 }
 
 type loginState struct {
 	start              int64
 	attempts, failures uint32
+	successes          uint32
 	users, ips         set
 	failRun            uint32 // consecutive failures (as a source)
 	// as the target of attempts (a username)
@@ -180,6 +242,23 @@ type loginState struct {
 }
 
 type walkState struct {
+	// short window: object-level authorization (a dense run of ids), on
+	// the two endpoints of the actor's latest object reads
+	short [2]idWalk
+	usual ewma // distinct objects per short window (own history, for API keys and services)
+	// long window: scraping of a catalog endpoint
+	lstart int64
+	lep    *epState
+	ltpl   uint64
+	lobj   lincount
+	ld     uint32 // distinct objects (estimate)
+	lreq   uint32
+	lok    uint32
+	camp   *campaign // the scraping campaign it belongs to
+}
+
+// idWalk is the objects of one endpoint read in a window.
+type idWalk struct {
 	start    int64
 	tpl      uint64 // the endpoint walked
 	ids      set
@@ -191,18 +270,42 @@ type walkState struct {
 type ownState struct {
 	start  int64
 	owners set
+	usual  ewma // owners per window (own history, for API keys and services)
 }
 
 type botState struct {
 	start          int64
 	n, tool, spoof uint32
+	auto, claims   uint32 // automation frameworks, unverified crawler claims
 	lastAt         int64
 	gaps           uint32
 	mean, m2       float64 // of the gaps (Welford), seconds
 }
 
-// epState learns whether an endpoint's objects are shared (a catalog many
-// principals read) or owned (each id read by one principal).
+type slowState struct {
+	start      int64
+	probes     uint32
+	classes    uint32 // attack classes seen
+	paths, ips set
+}
+
+type enumState struct {
+	start          int64
+	users, classes set
+}
+
+type exfilState struct {
+	start int64
+	n     uint32
+	bytes uint64
+	types uint64
+	flag  bool // the window was detected (it does not teach the usual)
+	usual ewma
+}
+
+// epState learns what an endpoint's traffic looks like: whether its
+// objects are shared (a catalog many principals read) or owned, its load
+// per minute, and how many objects one actor reads in a window.
 type epState struct {
 	first         map[uint64]uint64 // id -> first principal, bounded
 	total, shared uint32
@@ -213,15 +316,20 @@ type epState struct {
 	latSum          float64
 	usual, usualLat float64
 	minutes         uint32
-	dosAt           int64 // minute of the last dos detection
+	dosAt           int64             // minute of the last surge
+	surgeBy         map[uint64]uint32 // requests per actor in a surge minute (since the surge was seen, or all of it after a surge minute)
+	watch           bool              // the previous minute was a surge
 	// owner fields: answers checked and answers that had one; once 64
 	// answers had none the endpoint's answers are not searched any more
-	ownerChecks, ownerHits atomic.Uint32
+	ownerChecks, ownerHits uint32
+	objs                   hist      // distinct objects per actor and long window (scraping baseline)
+	camp                   *campaign // the open scraping campaign against it
+	login                  *loginCampaign
 }
 
 // wantsOwner says whether the endpoint's answers may carry owner fields.
 func (e *epState) wantsOwner() bool {
-	return e == nil || e.ownerHits.Load() > 0 || e.ownerChecks.Load() < 64
+	return e == nil || e.ownerHits > 0 || e.ownerChecks < 64
 }
 
 // sawOwner counts one answer searched for an owner field.
@@ -229,9 +337,9 @@ func (e *epState) sawOwner(found bool) {
 	if e == nil {
 		return
 	}
-	e.ownerChecks.Add(1)
+	e.ownerChecks++
 	if found {
-		e.ownerHits.Add(1)
+		e.ownerHits++
 	}
 }
 
@@ -246,15 +354,17 @@ const (
 // maxEndpointIDs bounds the ids remembered per endpoint.
 const maxEndpointIDs = 512
 
-// maxEndpoints bounds the endpoints tracked per shard (4096 in all: with
-// maxEndpointIDs, at most about 2M remembered ids); more are not tracked
-// (no dos baseline, no catalog test for their walks).
-const maxEndpoints = 128
+// maxEndpoints bounds the endpoints tracked (with maxEndpointIDs, at most
+// about 2M remembered ids); more are not tracked (no dos baseline, no
+// catalog test for their walks, no per-endpoint baselines).
+const maxEndpoints = 4096
 
 // load is what observeEndpoint says about an endpoint's traffic.
 type load struct {
 	objs    objects
-	surge   bool // a dos: far above the usual rate, failing or slowing
+	surge   bool   // a dos: far above the usual rate, failing or slowing, this minute
+	mine    uint32 // the actor's requests to the endpoint since the surge was seen
+	actors  int    // actors that sent them
 	count   uint32
 	usual   float64
 	n5xx    uint32
@@ -264,112 +374,64 @@ type load struct {
 	ep      *epState // nil when the endpoint table is full
 }
 
-// observeEndpoint counts one request to an endpoint: its minute's load
-// against the usual, and (for a 2xx read of object id by principal, when
-// id is not 0) whether the endpoint's objects are read by several
-// principals (walking them is scraping a catalog, not reading other
-// users' objects).
-func (t *Tracker) observeEndpoint(tpl, id, principal uint64, now int64, fail bool, latency float64) (l load) {
-	cfg := t.cfg
-	s := &t.shards[tpl%numShards]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.endpoints == nil {
-		s.endpoints = map[uint64]*epState{}
-	}
-	e := s.endpoints[tpl]
-	if e == nil {
-		if len(s.endpoints) >= maxEndpoints {
-			return l
-		}
-		e = &epState{first: map[uint64]uint64{}}
-		s.endpoints[tpl] = e
-	}
-	if m := now / int64(time.Minute); m > e.minute { // a late transaction counts in the current minute
-		if e.count > 0 && e.minute != 0 {
-			lat := e.latSum / float64(e.count)
-			if e.minutes == 0 {
-				e.usual, e.usualLat = float64(e.count), lat
-			} else if e.dosAt != e.minute { // a surge does not teach what is usual
-				e.usual = e.usual*0.9 + 0.1*float64(e.count)
-				e.usualLat = e.usualLat*0.9 + 0.1*lat
-			}
-			e.minutes++
-		}
-		e.minute, e.count, e.n5xx, e.latSum = m, 0, 0, 0
-	}
-	e.count++
-	if fail {
-		e.n5xx++
-	}
-	e.latSum += latency
-	l = load{count: e.count, usual: e.usual, n5xx: e.n5xx, lat: e.latSum / float64(e.count), usualLt: e.usualLat, minute: e.minute, ep: e}
-	if e.dosAt != e.minute && e.minutes >= 3 && e.count >= uint32(cfg.DosPerMinute) && float64(e.count) >= cfg.DosFactor*e.usual &&
-		(e.n5xx*5 >= e.count || (e.usualLat > 0 && l.lat >= 3*e.usualLat)) {
-		e.dosAt = e.minute
-		l.surge = true
-	}
-	if id == 0 {
-		return l
-	}
-	e.total++
-	switch p, ok := e.first[id]; {
-	case !ok:
-		if len(e.first) < maxEndpointIDs {
-			e.first[id] = principal
-		}
-	case p != principal:
-		e.shared++
-	}
-	if e.total > 1<<30 {
-		e.total, e.shared = e.total/2, e.shared/2
-	}
-	if e.total >= 20 && e.shared*5 >= e.total {
-		l.objs = objShared
-	}
-	return l
+// addrState is what is known of an address beyond its own actor: the
+// principals seen from it (many: a NAT gateway or a proxy).
+type addrState struct {
+	principals bits64
 }
 
-type slowState struct {
-	start      int64
-	probes     uint32
-	paths, ips set
+// printState counts the addresses an unauthenticated HTTP fingerprint is
+// seen from, and those that sent flagged requests: a fingerprint most of
+// whose addresses probe is one client rotating addresses; a browser's
+// common fingerprint is not.
+type printState struct {
+	addrs, probing bits64
 }
 
-type enumState struct {
-	start          int64
-	users, classes set
+// Bounds of the side tables (each forgotten all at once when full).
+const (
+	maxSessions  = 65536
+	maxAddrs     = 65536
+	maxPrints    = 16384
+	maxCampaigns = 1024
+)
+
+// peerStats are a group's baselines.
+type peerStats struct {
+	rate   hist // requests per minute
+	sens   hist // 2xx answers with sensitive data per window
+	owners hist // owners of the objects read per window
 }
 
-type exfilState struct {
-	start int64
-	n     uint32
-	bytes uint64
-	types uint64
-}
-
-const numShards = 32
-
-type shard struct {
-	mu         sync.Mutex
-	m          map[uint64]*record
-	head, tail *record // most recently seen first
-	max        int
-	baseline   float64           // per-actor requests per minute, exponentially weighted
-	sessions   map[uint64]string // session -> user, for stitching
-	endpoints  map[uint64]*epState
-	dirty      []*record
-}
-
-// Tracker is the state every worker shares.
+// Tracker is the behaviour analyzer's state: actors, endpoints and
+// baselines. The analyzer runs in the sensor's ordered stage, on one
+// goroutine; mu serialises it with the readers of actor snapshots (Top,
+// Report, Len from the admin API and the report).
 type Tracker struct {
-	cfg     *Config
-	window  int64
-	shards  [numShards]shard
-	evicted atomic.Uint64
-	sensor  string
-	allow   allowlist
-	key     []byte // hash_key_file's key, for session and API key hashes
+	mu        sync.Mutex
+	cfg       *Config
+	window    int64
+	long      int64
+	actors    map[uint64]*record
+	head      *record // most recently seen
+	tail      *record
+	max       int
+	evicted   atomic.Uint64
+	health    atomic.Uint64 // health-check requests set aside
+	sensor    string
+	allow     allowlist
+	key       []byte // hash_key_file's key, for session and API key hashes
+	crawlers  []crawler
+	sessions  map[uint64]string // session -> user, for stitching
+	endpoints map[uint64]*epState
+	addrs     map[uint64]*addrState // by address key
+	prints    map[uint64]*printState
+	campaigns map[uint64]*campaign
+	logins    []*loginCampaign // login campaigns of the current windows (pending members)
+	peers     [numGroups]peerStats
+	dirty     []*record
+	// stats is the last published count of actors (read without mu).
+	n atomic.Int64
 }
 
 // OpenTracker reads the hash key (when configured) and returns an empty
@@ -388,28 +450,23 @@ func OpenTracker(cfg *Config, sensor string) (*Tracker, error) {
 
 // NewTracker returns an empty tracker (without a hash key).
 func NewTracker(cfg *Config, sensor string) *Tracker {
-	t := &Tracker{cfg: cfg, window: int64(cfg.Window), sensor: sensor, allow: newAllowlist(cfg.Allowlist)}
-	for i := range t.shards {
-		t.shards[i].m = map[uint64]*record{}
-		t.shards[i].max = max(cfg.MaxActors/numShards, 4)
+	crawlers := cfg.Crawlers
+	if crawlers == nil {
+		crawlers = DefaultCrawlers
 	}
-	return t
+	return &Tracker{cfg: cfg, window: int64(cfg.Window), long: int64(cfg.ScrapeWindow), sensor: sensor, allow: newAllowlist(cfg.Allowlist),
+		actors: map[uint64]*record{}, max: cfg.MaxActors, crawlers: newCrawlers(crawlers), sessions: map[uint64]string{},
+		endpoints: map[uint64]*epState{}, addrs: map[uint64]*addrState{}, prints: map[uint64]*printState{}, campaigns: map[uint64]*campaign{}}
 }
 
 // Evicted counts actors dropped from the full table.
 func (t *Tracker) Evicted() uint64 { return t.evicted.Load() }
 
+// HealthChecks counts the health-check requests set aside.
+func (t *Tracker) HealthChecks() uint64 { return t.health.Load() }
+
 // Len is the number of actors held.
-func (t *Tracker) Len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (t *Tracker) Len() int { return int(t.n.Load()) }
 
 func keyOf(k kind, v string) uint64 {
 	h := uint64(14695981039346656037) ^ uint64(k)
@@ -440,51 +497,170 @@ func keyOfLower(k kind, v string) uint64 {
 	return h
 }
 
-// lock finds or makes the record for key and returns it with its shard
-// locked; the caller unlocks.
-func (t *Tracker) lock(key uint64, k kind, now int64) (*shard, *record) {
-	s := &t.shards[key%numShards]
-	s.mu.Lock()
-	r := s.m[key]
+// addrKey is the key of an address's actor: its 128 bits mixed into 64
+// (multiply and xor-shift rounds, a few instructions for every request).
+func addrKey(a netip.Addr) uint64 {
+	b := a.As16()
+	hi, lo := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+	h := (hi ^ 0x51af0c2d) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>29 ^ lo) * 0xbf58476d1ce4e5b9
+	return h ^ h>>32
+}
+
+// touch finds or makes the record for key (t.mu held), most recently
+// seen first; the least recently seen is evicted when the table is full.
+func (t *Tracker) touch(key uint64, k kind, now int64) *record {
+	r := t.actors[key]
 	if r == nil {
-		if len(s.m) >= s.max {
-			old := s.tail
-			s.unlink(old)
-			delete(s.m, old.key)
+		if len(t.actors) >= t.max && t.tail != nil {
+			old := t.tail
+			t.unlink(old)
+			delete(t.actors, old.key)
+			t.forget(old)
 			old.live = false
 			t.evicted.Add(1)
 		}
 		r = &record{key: key, kind: k, first: now, live: true, repScore: -1}
-		s.m[key] = r
+		r.grp = r.group()
+		t.actors[key] = r
+		t.n.Store(int64(len(t.actors)))
+	} else if t.head != r {
+		t.unlink(r)
 	} else {
-		s.unlink(r)
+		if now > r.last {
+			r.last = now
+		}
+		return r
 	}
-	r.next, r.prev = s.head, nil
-	if s.head != nil {
-		s.head.prev = r
+	r.next, r.prev = t.head, nil
+	if t.head != nil {
+		t.head.prev = r
 	}
-	s.head = r
-	if s.tail == nil {
-		s.tail = r
+	t.head = r
+	if t.tail == nil {
+		t.tail = r
 	}
 	if now > r.last {
 		r.last = now
 	}
-	return s, r
+	return r
 }
 
-func (s *shard) unlink(r *record) {
+func (t *Tracker) unlink(r *record) {
 	if r.prev != nil {
 		r.prev.next = r.next
-	} else if s.head == r {
-		s.head = r.next
+	} else if t.head == r {
+		t.head = r.next
 	}
 	if r.next != nil {
 		r.next.prev = r.prev
-	} else if s.tail == r {
-		s.tail = r.prev
+	} else if t.tail == r {
+		t.tail = r.prev
 	}
 	r.prev, r.next = nil, nil
+}
+
+// forget takes an evicted actor's open windows out of the baselines.
+func (t *Tracker) forget(r *record) {
+	if r.minCount > 0 {
+		t.peers[r.grp].rate.drop(r.minCount)
+	}
+	if r.exfil != nil && r.exfil.n > 0 {
+		t.peers[r.grp].sens.drop(r.exfil.n)
+	}
+	if w := r.walk; w != nil && w.lep != nil && w.ld > 0 {
+		w.lep.objs.drop(w.ld)
+	}
+	if o := r.own; o != nil && o.owners.len() > 0 {
+		t.peers[r.grp].owners.drop(uint32(o.owners.len()))
+	}
+}
+
+// regroup moves an actor's open windows to its (new) peer group.
+func (t *Tracker) regroup(r *record) {
+	g := r.group()
+	if g == r.grp {
+		return
+	}
+	if r.minCount > 0 {
+		t.peers[r.grp].rate.drop(r.minCount)
+		t.peers[g].rate.set(0, r.minCount, true)
+	}
+	if r.exfil != nil && r.exfil.n > 0 {
+		t.peers[r.grp].sens.drop(r.exfil.n)
+		t.peers[g].sens.set(0, r.exfil.n, true)
+	}
+	if o := r.own; o != nil && o.owners.len() > 0 {
+		t.peers[r.grp].owners.drop(uint32(o.owners.len()))
+		t.peers[g].owners.set(0, uint32(o.owners.len()), true)
+	}
+	r.grp = g
+}
+
+// peerRef is a high quantile of a measure over the actor's peer group
+// (without the actor's own open window, self, when not 0), or, for people
+// and anonymous clients, over every group when theirs has too few samples
+// yet (services are only compared with services); ok is false when
+// nothing has been learnt.
+func (t *Tracker) peerRef(pick func(*peerStats) *hist, g uint8, q float64, self uint32) (float64, bool) {
+	const minSamples = 30
+	if v, ok := pick(&t.peers[g]).quantileOthers(q, minSamples, self); ok || g == gService {
+		return v, ok
+	}
+	var all hist
+	for i := range t.peers {
+		h := pick(&t.peers[i])
+		for b := range all.live {
+			all.live[b] += h.live[b]
+			all.done[b] += h.done[b]
+		}
+		all.n += h.n
+	}
+	return all.quantileOthers(q, minSamples, self)
+}
+
+// stitch links a session to the user it belongs to; stitched looks it up.
+func (t *Tracker) stitch(session, user string) {
+	h := keyOf(kSession, session)
+	if t.sessions[h] != user {
+		if len(t.sessions) >= maxSessions {
+			clear(t.sessions)
+		}
+		t.sessions[h] = strings.Clone(user)
+	}
+}
+
+func (t *Tracker) stitched(session string) string { return t.sessions[keyOf(kSession, session)] }
+
+// sawPrincipal notes that principal (a user, key or session) used the
+// address of key a.
+func (t *Tracker) sawPrincipal(a, principal uint64) {
+	s := t.addrs[a]
+	if s == nil {
+		if len(t.addrs) >= maxAddrs {
+			clear(t.addrs)
+		}
+		s = &addrState{}
+		t.addrs[a] = s
+	}
+	s.principals.add(principal)
+}
+
+// shared says whether an address (by its key) is used by many
+// principals (a NAT gateway, a proxy) and is not itself failing most of
+// its logins: such an address is never treated as one actor.
+func (t *Tracker) shared(a uint64) bool {
+	s := t.addrs[a]
+	if s == nil || s.principals.estimate() < t.cfg.SharedPrincipals {
+		return false
+	}
+	if r := t.actors[a]; r != nil && r.login != nil {
+		l := r.login
+		if l.attempts >= 10 && l.failures*2 > l.attempts {
+			return false
+		}
+	}
+	return true
 }
 
 // latency is resp.Sub(req).Seconds() when resp is after req, 0 when it
@@ -525,7 +701,7 @@ func (t *Tracker) decayed(r *record, now int64) float64 {
 }
 
 // raise adds to the actor's threat score and moves its stage forward.
-func (t *Tracker) raise(s *shard, r *record, now int64, by float64, stage uint8) {
+func (t *Tracker) raise(r *record, now int64, by float64, stage uint8) {
 	r.score = min(t.decayed(r, now)+by, 100)
 	r.scoreAt = now
 	if stage > r.stage {
@@ -533,7 +709,7 @@ func (t *Tracker) raise(s *shard, r *record, now int64, by float64, stage uint8)
 	}
 	if !r.dirty {
 		r.dirty = true
-		s.dirty = append(s.dirty, r)
+		t.dirty = append(t.dirty, r)
 	}
 }
 
@@ -543,26 +719,16 @@ var severityScore = map[string]float64{"info": 1, "low": 5, "medium": 15, "high"
 var classStage = [numClasses]uint8{cStuffing: stAbuse, cBrute: stAbuse, cTakeover: stExploitation, cBOLA: stExploitation, cRate: stAbuse, cBot: stProbing, cExfil: stExfiltration,
 	cScraping: stAbuse, cDos: stAbuse, cSlow: stProbing, cEnum: stRecon, cBOLAOwner: stExploitation, cBOLAFunc: stExploitation, cBOLAMass: stExploitation}
 
-// detect makes a detection once per actor, class and window.
-func (t *Tracker) detect(s *shard, r *record, c class, winStart, now int64, sev string, conf float64, count int, ep event.Endpoint, ev []event.Evidence, out *[]event.Detection) bool {
-	if r.emitted[c] == winStart {
-		return false
-	}
-	r.emitted[c] = winStart
-	r.emitMax = max(r.emitMax, winStart)
-	r.dets[c]++
-	t.raise(s, r, now, severityScore[sev], classStage[c])
-	h := keyOf(kind(c), classNames[c])
-	for _, x := range [...]uint64{r.key, uint64(winStart)} {
-		h ^= x
-		h *= 1099511628211
-	}
-	*out = append(*out, event.Detection{
-		ID:    "bh-" + hex.EncodeToString([]byte{byte(h >> 56), byte(h >> 48), byte(h >> 40), byte(h >> 32), byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}),
-		Class: classNames[c], Severity: sev, Confidence: conf, Actor: r.exported(), Endpoint: ep, Evidence: ev,
-		FirstSeen: time.Unix(0, winStart).UTC(), LastSeen: time.Unix(0, now).UTC(), Count: count, Action: "log",
-	})
-	return true
+// detection is one detection of the transaction, before it is emitted.
+type detection struct {
+	r        *record
+	c        class
+	winStart int64
+	sev      string
+	conf     float64
+	count    int
+	ev       []event.Evidence
+	campaign string // the campaign id the actor is a member of
 }
 
 // exportUser is a username as it may leave the sensor: e-mail addresses
@@ -604,7 +770,7 @@ func isEmail(u string) bool {
 // as "auth0|5f7c" or "tenant:42" included).
 func plainName(u string) bool {
 	for i := 0; i < len(u); i++ {
-		if c := u[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._-|:", c) >= 0) {
+		if c := u[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._-|:@", c) >= 0) {
 			return false
 		}
 	}
@@ -633,6 +799,7 @@ func fpID(fp uint64) string {
 // Actor is one actor as reported (events, the read summary).
 type Actor struct {
 	Kind       string
+	Client     string // the client software class: browser, tool, automation, crawler, health_check, service
 	Actor      event.Actor
 	Score      float64
 	Stage      string
@@ -652,6 +819,15 @@ func (t *Tracker) snapshot(r *record, now int64) Actor {
 		First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(),
 		IPs: ipTexts(r.ips), Users: append([]string(nil), r.users...), Prints: append([]string(nil), r.fps...), Sessions: append([]string(nil), r.sess...),
 		SNIs: append([]string(nil), r.snis...)}
+	if r.kind != kCampaign && r.ipSeen {
+		a.Client = agentNames[r.agent]
+		if r.service {
+			a.Client = "service"
+		}
+	}
+	if r.kind != kIP && r.ipSeen && t.shared(addrKey(r.lastIP)) {
+		a.Actor.IP = "" // a NAT gateway's or proxy's address is not this actor's
+	}
 	for c, n := range r.dets {
 		if n > 0 {
 			if a.Detections == nil {
@@ -675,17 +851,14 @@ func ipTexts(ips []netip.Addr) []string {
 // Top returns the n actors with the highest scores at time now (capture
 // time), highest first.
 func (t *Tracker) Top(n int, now time.Time) []Actor {
+	t.mu.Lock()
 	var all []Actor
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		for _, r := range s.m {
-			if r.score > 0 {
-				all = append(all, t.snapshot(r, now.UnixNano()))
-			}
+	for _, r := range t.actors {
+		if r.score > 0 {
+			all = append(all, t.snapshot(r, now.UnixNano()))
 		}
-		s.mu.Unlock()
 	}
+	t.mu.Unlock()
 	sortActors(all)
 	if len(all) > n {
 		all = all[:n]
@@ -711,8 +884,8 @@ func actorName(a Actor) string {
 		return "api_key:" + a.Actor.APIKey
 	case "session":
 		return "session:" + a.Actor.Session
-	case "fingerprint":
-		return "fingerprint:" + a.Actor.Fingerprint
+	case "fingerprint", "campaign":
+		return a.Kind + ":" + a.Actor.Fingerprint
 	}
 	return "ip:" + a.Actor.IP
 }

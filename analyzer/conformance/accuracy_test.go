@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"github.com/apitap/apitap/internal/testutil/analyzertest"
 	"maps"
 	"os"
 	"path/filepath"
@@ -23,10 +24,10 @@ type discard struct{}
 
 func (discard) Detection(*event.Detection) {}
 
-type sink struct{ dets []event.Detection }
+// sink is a collector that takes events too (analyzer.EventSink).
+type sink struct{ analyzertest.Collector }
 
 func (s *sink) Event(string, string, []byte) {}
-func (s *sink) Detection(d *event.Detection) { s.dets = append(s.dets, *d) }
 
 // reduce removes items from a spec as a publisher forgets them: two whole
 // paths, one method of a path with several, one query parameter and one
@@ -208,7 +209,7 @@ func TestDiffAccuracy(t *testing.T) {
 				t.Errorf("want:\n  %s\ngot:\n  %s", strings.Join(want, "\n  "), strings.Join(got, "\n  "))
 			}
 			n := 0
-			for _, det := range out.dets {
+			for _, det := range out.Detections {
 				if det.Class == "shadow_endpoint" || det.Class == "undocumented_method" {
 					n++
 				}
@@ -217,8 +218,8 @@ func TestDiffAccuracy(t *testing.T) {
 				t.Errorf("%d shadow/method detections for %d endpoints", n, len(d.Shadow)+len(d.UndocumentedMethods))
 			}
 			// one detection per finding: the run ends with one report
-			if items := len(d.Zombies) + len(d.Parameters) + len(d.Fields) + len(d.Headers) + len(d.Statuses) + len(d.SchemaViolations); len(out.dets)-n != items {
-				t.Errorf("%d finding detections for %d findings", len(out.dets)-n, items)
+			if items := len(d.Zombies) + len(d.Parameters) + len(d.Fields) + len(d.Headers) + len(d.Statuses) + len(d.SchemaViolations); len(out.Detections)-n != items {
+				t.Errorf("%d finding detections for %d findings", len(out.Detections)-n, items)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"github.com/apitap/apitap/internal/testutil/analyzertest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -80,13 +80,12 @@ func writeSpecs(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-type collect struct{ dets []event.Detection }
+type collect = analyzertest.Collector
 
-func (c *collect) Detection(d *event.Detection) { c.dets = append(c.dets, *d) }
-
-func (c *collect) summary() string {
+// summary lists class:location:name:value of the first evidence of each detection.
+func summary(c *collect) string {
 	var out []string
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		e := d.Evidence[0]
 		out = append(out, d.Class+":"+e.Location+":"+e.Name+":"+e.Value)
 	}
@@ -150,15 +149,15 @@ func TestFindings(t *testing.T) {
 			var out sink
 			st.Report(c.tx.Request.Start, true, &out)
 			var col collect
-			for _, d := range out.dets {
+			for _, d := range out.Detections {
 				if d.Class != "shadow_endpoint" && d.Class != "undocumented_method" {
-					col.dets = append(col.dets, d)
+					col.Detections = append(col.Detections, d)
 				}
 			}
 			if c.tx.Notes.Conformance != c.status {
 				t.Errorf("status %q, want %q", c.tx.Notes.Conformance, c.status)
 			}
-			got := col.summary()
+			got := summary(&col)
 			if c.name == "undocumented query and header" {
 				got = strings.ReplaceAll(got, ":not_in_spec", "")
 			}

@@ -88,10 +88,10 @@ func TestZombies(t *testing.T) {
 			}
 			var out sink
 			st.Report(time.Time{}, true, &out)
-			if len(out.dets) != 1 || out.dets[0].Class != "zombie_endpoint" {
-				t.Fatalf("detections %+v", out.dets)
+			if len(out.Detections) != 1 || out.Detections[0].Class != "zombie_endpoint" {
+				t.Fatalf("detections %+v", out.Detections)
 			}
-			d := out.dets[0]
+			d := out.Detections[0]
 			got := d.Evidence[0].Value
 			repl := ""
 			if len(d.Evidence) > 1 {
@@ -146,7 +146,7 @@ func TestFindingEvents(t *testing.T) {
 	st.Report(start.Add(24*time.Hour), true, &out)
 	var events []string
 	ids := map[string]bool{}
-	for _, d := range out.dets {
+	for _, d := range out.Detections {
 		if d.Class == "undocumented_header" {
 			events = append(events, fmt.Sprint(d.Count))
 			ids[d.ID] = true

@@ -51,6 +51,7 @@ type EndpointJSON struct {
 	LatencyMS            LatencyJSON               `json:"latency_ms"`
 	Bytes                BytesJSON                 `json:"bytes"`
 	Transport            TransportJSON             `json:"transport"`
+	GRPC                 *GRPCJSON                 `json:"grpc,omitempty"`
 	Completeness         CompletenessJSON          `json:"completeness"`
 	Usage                []HourJSON                `json:"usage"`
 	Conformance          *ConformanceJSON          `json:"conformance,omitempty"`
@@ -150,6 +151,10 @@ type BytesJSON struct {
 // not counted here.
 type TransportJSON struct {
 	Plaintext uint64 `json:"plaintext"`
+	// HTTP2 counts the calls made over HTTP/2, GRPC those of them that
+	// were gRPC calls.
+	HTTP2 uint64 `json:"h2,omitempty"`
+	GRPC  uint64 `json:"grpc,omitempty"`
 }
 
 // CompletenessJSON says how much of the endpoint's traffic was seen whole.
@@ -252,6 +257,7 @@ func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
 	j.LatencyMS = LatencyJSON{P50: latQuantile(t, 0.5), P95: latQuantile(t, 0.95), P99: latQuantile(t, 0.99)}
 	j.Bytes = BytesJSON{Request: st.reqBytes, Response: st.respBytes}
 	j.Transport = TransportJSON{Plaintext: st.calls}
+	st.renderGRPC(j, in)
 	c := CompletenessJSON{Gap: t.get(tComp, compGap), Truncated: t.get(tComp, compTruncated), NoResponse: t.get(tComp, compNoResponse), ParseError: t.get(tComp, compParseError)}
 	if other := c.Gap + c.Truncated + c.NoResponse + c.ParseError; other <= st.calls {
 		c.Whole = st.calls - other

@@ -90,7 +90,11 @@ func (v *View) openAPIDoc(opt OpenAPIOptions) obj {
 		if _, dup := item[m]; dup {
 			continue // the same operation on another host: the first (sorted) describes it
 		}
-		item[m] = operation(j, opIDs, schemes)
+		op := operation(j, opIDs, schemes)
+		if j.GRPC != nil {
+			grpcOperation(op, j)
+		}
+		item[m] = op
 	}
 	if opt.Host == "" && len(seenHost) > 1 {
 		for p, hs := range hostsOf {

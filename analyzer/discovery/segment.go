@@ -360,6 +360,9 @@ func singular(w string) string {
 // parameters named after the segment before them; other segments are
 // kept (percent-escaped). The catalog's template may fold more segments.
 func Template(path string) string {
+	if grpcShaped(path) {
+		return path // a gRPC method: the catalog keeps it literal too (grpc.go)
+	}
 	var b strings.Builder
 	prev := ""
 	var names []PathParam

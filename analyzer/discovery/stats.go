@@ -39,6 +39,10 @@ func tableMax(table int) int {
 		return maxAuthNames
 	case tCountry, tNetwork:
 		return maxOrigins
+	case tGRPCStatus:
+		return maxGRPCStatus
+	case tGRPCService, tGRPCMethod:
+		return 4
 	}
 	return 0
 }
@@ -284,6 +288,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		}
 	}
 	ep.reqBytes += uint64(req.HeadSize) + uint64(req.Body.WireBytes)
+	t.recordH2(ep, tx)
 
 	// query parameters: names and value types only
 	for q := req.Query; q != ""; {
@@ -344,7 +349,9 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	if au.kind == authNone {
 		authQuery(req.Query, &au)
 	}
-	ep.t.add(tAuth, uint32(au.kind), 1, 0)
+	if au.kind != authNone || tx.H2 == nil || tx.H2.Unresolved == 0 {
+		ep.t.add(tAuth, uint32(au.kind), 1, 0) // (an HTTP/2 header that did not resolve may have been the credentials)
+	}
 	if au.name != "" {
 		ep.count(tKeyName, t.names.id(au.name), 1)
 	}
@@ -359,7 +366,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	if reqCT != "" {
 		ep.count(tReqCT, t.names.id(mediaType(reqCT)), 1)
-		if len(req.Body.Data) > 0 && isJSON(reqCT) && sample(ep.reqSampled, ep.calls, cfg) {
+		if len(req.Body.Data) > 0 && (isJSON(reqCT) || renderedJSON(tx, req.Body.Data)) && sample(ep.reqSampled, ep.calls, cfg) {
 			ep.reqSampled++
 			if ep.reqSchema == nil {
 				ep.reqSchema = &schemaTree{names: t.names}
@@ -382,7 +389,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			h := &resp.Headers[i]
 			if h.Known() == http1.IDContentType {
 				ep.count(tRespCT, t.names.id(mediaType(h.Value)), 1)
-				if len(resp.Body.Data) > 0 && isJSON(h.Value) && sample(uint64(ep.respSampled), ep.calls, cfg) {
+				if len(resp.Body.Data) > 0 && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Data)) && sample(uint64(ep.respSampled), ep.calls, cfg) {
 					ep.respSampled++
 					if st := ep.schemaFor(status, t.names); st != nil {
 						st.infer(resp.Body.Data)

@@ -12,33 +12,42 @@ type tally []uint64
 // Tables of a tally. Keys are status codes, hours since 2000, latency
 // buckets, interned name ids (see names), kinds and bit numbers.
 const (
-	tStatus    = iota + 1 // status code (0: no response)
-	tHour                 // hours since 2000-01-01 UTC
-	tLatency              // latency bucket
-	tHeader               // request header name id
-	tReqCT                // request content type name id
-	tRespCT               // response content type name id
-	tAuth                 // auth kind
-	tComp                 // completeness kind (compGap, ...; whole calls are not counted)
-	tSensReq              // sensitive type number, request
-	tSensResp             // sensitive type number, response
-	tAttack               // Notes.Attacks bit
-	tMisconfig            // Notes.Misconfig bit
-	tAbuse                // Notes.Abuse bit
-	tViolation            // conformance violation bit
-	tConf                 // conformance status (confIndex)
-	tProbe                // probe class (probeClass)
-	tKeyName              // API key header/parameter and session cookie name id
-	tJWTAlg               // JWT alg name id
-	tJWTIss               // JWT issuer name id
-	tCountry              // client country name id
-	tNetwork              // client network name id
-	tMisc                 // miscMax..: single counters
+	tStatus      = iota + 1 // status code (0: no response)
+	tHour                   // hours since 2000-01-01 UTC
+	tLatency                // latency bucket
+	tHeader                 // request header name id
+	tReqCT                  // request content type name id
+	tRespCT                 // response content type name id
+	tAuth                   // auth kind
+	tComp                   // completeness kind (compGap, ...; whole calls are not counted)
+	tSensReq                // sensitive type number, request
+	tSensResp               // sensitive type number, response
+	tAttack                 // Notes.Attacks bit
+	tMisconfig              // Notes.Misconfig bit
+	tAbuse                  // Notes.Abuse bit
+	tViolation              // conformance violation bit
+	tConf                   // conformance status (confIndex)
+	tProbe                  // probe class (probeClass)
+	tKeyName                // API key header/parameter and session cookie name id
+	tJWTAlg                 // JWT alg name id
+	tJWTIss                 // JWT issuer name id
+	tCountry                // client country name id
+	tNetwork                // client network name id
+	tMisc                   // miscMax..: single counters
+	tGRPCKind               // gRPC streaming kind (grpc.Kind)
+	tGRPCStatus             // gRPC status code + 1 (0: no status seen)
+	tGRPCService            // gRPC service name id
+	tGRPCMethod             // gRPC method name id
 )
 
 // Single counters of table tMisc.
 const (
-	miscSucceeded = iota // calls where an attack seemed to work
+	miscSucceeded    = iota // calls where an attack seemed to work
+	miscH2                  // calls over HTTP/2
+	miscGRPC                // ... of which gRPC calls
+	miscGRPCSchema          // gRPC calls whose kind came from the descriptor set
+	miscGRPCReqMsgs         // gRPC request messages
+	miscGRPCRespMsgs        // gRPC response messages
 )
 
 const (

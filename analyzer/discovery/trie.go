@@ -31,6 +31,7 @@ type node struct {
 	param    bool
 	overflow bool // literal bound reached: new literals go to the parameter
 	folded   bool // literal values were folded into the parameter
+	fixed    bool // a segment of a gRPC method path: never folded (grpc.go)
 }
 
 // kid returns the literal child seg, or where it would go.
@@ -197,6 +198,9 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		t.unattributed++
 		return
 	}
+	if req.Path == "" && tx.Protocol != reassembly.ProtoHTTP1 {
+		return // an HTTP/2 :path that did not resolve (late join): counted in the stats
+	}
 	at := req.Start
 	if at.After(t.last) {
 		t.last = at
@@ -283,10 +287,15 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	}
 	n := &ht.root
 	n.hits++
+	grpcCall := tx.Protocol == reassembly.ProtoGRPC
 	for rest := path; rest != ""; {
 		var seg string
 		if seg, rest = nextSegment(rest); seg != "" {
-			n = t.child(ht, n, seg)
+			if grpcCall {
+				n = t.fixedChild(ht, n, seg)
+			} else {
+				n = t.child(ht, n, seg)
+			}
 			n.hits++
 		}
 	}
@@ -437,6 +446,21 @@ func (t *trie) child(ht *hostTree, n *node, seg string) *node {
 	return p
 }
 
+// fixedChild returns the literal node for seg under n, one that folding
+// leaves alone (gRPC service and method names), within the bounds; past
+// them seg goes where child puts it.
+func (t *trie) fixedChild(ht *hostTree, n *node, seg string) *node {
+	c, _ := n.kid(seg)
+	if c == nil {
+		if len(n.kids) >= t.cfg.MaxLiteralsPerNode || !t.roomForNode(ht, n) {
+			return t.child(ht, n, seg)
+		}
+		c = t.newNode(ht, n, seg, false, "")
+	}
+	c.fixed = true
+	return c
+}
+
 // literalSuffix is the parameter a literal value goes to at a folded
 // position: the one of its extension if there is one (US.json into
 // {countryCode}.json), the bare one otherwise.
@@ -479,7 +503,7 @@ func (t *trie) newNode(ht *hostTree, n *node, seg string, param bool, suffix str
 func (t *trie) foldOnline(ht *hostTree, n *node) {
 	var vals []*node
 	for _, c := range n.kids {
-		if !exempt(c.seg) {
+		if !exempt(c.seg) && !c.fixed {
 			vals = append(vals, c)
 		}
 	}
@@ -553,6 +577,7 @@ func (t *trie) mergeLive(ht *hostTree, dst, src *node) {
 	dst.kinds |= src.kinds
 	dst.overflow = dst.overflow || src.overflow
 	dst.folded = dst.folded || src.folded
+	dst.fixed = dst.fixed || src.fixed
 	for _, p := range src.prefixes {
 		dst.addPrefix(p)
 	}

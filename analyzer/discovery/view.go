@@ -232,6 +232,7 @@ type vnode struct {
 	suffix   string // parameter: the extension its values carry
 	param    bool
 	top      bool // the root or a version segment: its children are resources
+	fixed    bool // a gRPC service or method name: never folded
 	srcs     []*node
 	hits     uint64
 	kinds    uint16
@@ -283,6 +284,7 @@ func (v *vnode) expand() {
 			}
 			c.srcs = append(c.srcs, k)
 			c.hits += k.hits
+			c.fixed = c.fixed || k.fixed
 		}
 		for _, p := range s.params {
 			c := params[p.suffix]
@@ -584,7 +586,7 @@ func fold(v *vnode, cfg *Config) {
 	v.expand()
 	var vals []*vnode
 	for _, k := range v.kids {
-		if !exempt(k.seg) {
+		if !exempt(k.seg) && !k.fixed {
 			vals = append(vals, k)
 		}
 	}

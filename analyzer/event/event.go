@@ -46,6 +46,7 @@ type Stats struct {
 	Flags         []Count // transactions by flag
 	CaptureErrors []Count // damaged captures by kind
 	Detections    []Count // detections by class
+	HTTP2         []Count // HTTP/2 and gRPC counters (reassembly/http2 Stats.Counts)
 	// BlocklistWithheld counts blocklist entries not made, by reason
 	// (written only when some were).
 	BlocklistWithheld []Count
@@ -79,6 +80,7 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "flags", s.Flags)
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
+	dst = appendCounts(dst, "http2", s.HTTP2)
 	if len(s.WebSocket) > 0 {
 		dst = appendCounts(dst, "websocket", s.WebSocket)
 	}
@@ -180,6 +182,9 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 	}
 	dst = append(dst, `","seq":`...)
 	dst = strconv.AppendInt(dst, int64(tx.Seq), 10)
+	dst = append(dst, `,"protocol":"`...)
+	dst = append(dst, tx.Protocol.String()...)
+	dst = append(dst, '"')
 	if req != nil {
 		dst = append(dst, `,"method":`...)
 		dst = AppendString(dst, req.Method)
@@ -226,7 +231,7 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = append(dst, '}')
 	}
 	if resp != nil {
-		if resp.Status > 0 { // (an HTTP/0.9 response has none)
+		if resp.Status > 0 { // (none in an HTTP/0.9 response, nor in an HTTP/2 one whose :status did not resolve)
 			dst = append(dst, `,"status":`...)
 			dst = strconv.AppendInt(dst, int64(resp.Status), 10)
 		}
@@ -242,12 +247,15 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = e.appendBody(dst, &resp.Body, resp.Headers)
 		dst = append(dst, '}')
 	}
+	if tx.H2 != nil {
+		dst = e.appendH2(dst, tx.H2)
+	}
 	dst = e.appendFlags(dst, tx)
 	return append(dst, "}\n"...)
 }
 
 func (e *Encoder) appendFlags(dst []byte, tx *reassembly.Transaction) []byte {
-	if tx.Flags != 0 {
+	if tx.Flags != 0 || tx.H2 != nil && tx.H2.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
 		n := 0
 		for i, name := range http1.FlagNames {
@@ -259,6 +267,7 @@ func (e *Encoder) appendFlags(dst []byte, tx *reassembly.Transaction) []byte {
 				dst = AppendString(dst, name)
 			}
 		}
+		dst = appendH2Flags(dst, tx.H2, n)
 		dst = append(dst, ']')
 	}
 	return dst
@@ -275,7 +284,14 @@ func appendEndpoint(dst []byte, key string, ap netip.AddrPort) []byte {
 }
 
 func (e *Encoder) appendHeaders(dst []byte, hs []http1.Header) []byte {
-	dst = append(dst, `,"headers":[`...)
+	dst = append(dst, `,"headers":`...)
+	return e.appendHeaderList(dst, hs)
+}
+
+// appendHeaderList appends headers as [name, value] pairs, sensitive
+// values redacted.
+func (e *Encoder) appendHeaderList(dst []byte, hs []http1.Header) []byte {
+	dst = append(dst, '[')
 	for i, h := range hs {
 		if i > 0 {
 			dst = append(dst, ',')

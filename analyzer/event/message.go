@@ -24,7 +24,9 @@ func (e *Encoder) AppendMessage(dst []byte, tx *reassembly.Transaction) []byte {
 	dst = strconv.AppendBool(dst, tx.Flow.Confirmed)
 	dst = append(dst, `},"client":"`...)
 	dst = tx.ClientAddr().AppendTo(dst)
-	dst = append(dst, `","protocol":"websocket","seq":`...)
+	dst = append(dst, `","protocol":"`...)
+	dst = append(dst, tx.Protocol.String()...)
+	dst = append(dst, `","seq":`...)
 	dst = strconv.AppendInt(dst, int64(tx.Seq), 10)
 	if m.Upgrade >= 0 {
 		dst = append(dst, `,"upgrade_seq":`...)

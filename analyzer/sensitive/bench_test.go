@@ -78,6 +78,6 @@ func BenchmarkAnalyzeSmallGET(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		a.Analyze(txs[i%len(txs)], &col)
-		col.dets = col.dets[:0]
+		col.Detections = col.Detections[:0]
 	}
 }

@@ -51,6 +51,7 @@ type finding struct {
 	ev                    evRefs
 	count                 int
 	confidence            float64
+	posture               bool // a posture finding: per host and kind, with clients
 }
 
 // evRef names the example of type t in location loc.
@@ -113,22 +114,21 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 	}
 
-	// credentials in clear text on the wire
-	if !a.tlsTerminated(tx.Flow.Server.Addr()) {
-		for _, loc := range []int{locHeader, locCookie, locBody, locQuery} {
-			for _, t := range []Type{TCredentials, TPassword, TSecret} {
-				if a.counts[loc][t] == 0 {
-					continue
-				}
-				sev := "high"
-				if t == TCredentials && !strings.HasPrefix(a.ex[loc][t].rule, "authorization_basic") {
-					sev = "medium" // tokens expire; a Basic password does not
-				}
-				out = append(out, finding{class: "plaintext_credentials", severity: sev, rule: a.ex[loc][t].rule, ev: one(loc, t), count: a.counts[loc][t], confidence: conf})
+	// credentials in clear text on the wire: a posture finding per host
+	// and kind (see posture)
+	terminated := a.behindTLS(tx)
+	for _, loc := range []int{locHeader, locCookie, locBody, locQuery} {
+		for _, t := range []Type{TCredentials, TPassword, TSecret} {
+			if a.counts[loc][t] == 0 {
+				continue
 			}
+			kind, sev := credentialKind(loc, t, a.ex[loc][t].rule)
+			if terminated && kind != "authorization_basic" && loc != locQuery {
+				continue // the client's leg was encrypted: expected in clear text behind the terminator
+			}
+			out = append(out, finding{class: "plaintext_credentials", severity: sev, rule: kind, ev: one(loc, t), count: a.counts[loc][t], confidence: conf, posture: true})
 		}
 	}
-
 	// personal data returned: to an unauthenticated caller, or in bulk
 	authed := a.counts[locHeader][TCredentials]+a.counts[locCookie][TCredentials] > 0
 	var bulk int
@@ -189,8 +189,90 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		at = r.End
 	}
 	for i := range out {
-		a.report(&out[i], &ep, tx, req.Start, at, emit)
+		if out[i].posture {
+			a.posture1(&out[i], tx, req.Start, at, emit)
+		} else {
+			a.report(&out[i], &ep, tx, req.Start, at, emit)
+		}
 	}
+}
+
+// credentialKind names what kind of credential was seen where, and how
+// bad it is in clear text: a Basic password, a password or secret never
+// expires; tokens, API keys and sessions do or can be revoked.
+func credentialKind(loc int, t Type, rule string) (string, string) {
+	switch {
+	case loc == locQuery:
+		return "query_" + event.SensitiveTypes[t], "high" // in the URL: logged by every proxy on the way
+	case t == TCredentials && loc == locCookie:
+		return "session_cookie", "medium"
+	case t == TCredentials && rule == "authorization_basic":
+		return rule, "high"
+	case t == TCredentials:
+		return rule, "medium" // authorization_bearer, authorization_digest, authorization_other, api_key_header
+	}
+	return locNames[loc] + "_" + event.SensitiveTypes[t], "high" // body_password, header_secret...
+}
+
+// behindTLS says whether the request was mirrored after TLS termination:
+// it says so (X-Forwarded-Proto: https, Forwarded: proto=https,
+// X-Forwarded-Ssl: on, Front-End-Https: on), or its server or host is
+// configured as such.
+func (a *Analyzer) behindTLS(tx *reassembly.Transaction) bool {
+	if a.tlsTerminated(tx.Flow.Server.Addr()) {
+		return true
+	}
+	req := tx.Request
+	if len(a.tlsHosts) > 0 {
+		h := strings.ToLower(req.Host)
+		if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[i:], "]") {
+			h = h[:i]
+		}
+		for _, t := range a.tlsHosts {
+			if h == t || strings.HasPrefix(t, ".") && strings.HasSuffix(h, t) {
+				return true
+			}
+		}
+	}
+	for i := range req.Headers {
+		hd := &req.Headers[i]
+		switch id := hd.Known(); {
+		case id == idXForwardedProto:
+			p, _, _ := strings.Cut(hd.Value, ",") // the client's hop is the first
+			if strings.EqualFold(strings.TrimSpace(p), "https") {
+				return true
+			}
+		case id == http1.IDForwarded:
+			el, _, _ := strings.Cut(hd.Value, ",")
+			for _, kv := range strings.Split(el, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+				if strings.EqualFold(k, "proto") && strings.EqualFold(strings.Trim(v, `"`), "https") {
+					return true
+				}
+			}
+		case id == http1.IDOther:
+			if (strings.EqualFold(hd.Name, "X-Forwarded-Ssl") || strings.EqualFold(hd.Name, "Front-End-Https")) && strings.EqualFold(strings.TrimSpace(hd.Value), "on") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// idXForwardedProto is X-Forwarded-Proto's parse-time ID.
+var idXForwardedProto = http1.LookupHeader("x-forwarded-proto")
+
+// posture1 counts one request with credentials in clear text into its
+// host's finding for the kind: raised once, updated at most every
+// posture_interval with the count and the clients (bounded, busiest
+// first).
+func (a *Analyzer) posture1(f *finding, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
+	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: event.Endpoint{Host: a.host},
+		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}
+	if tx.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	a.posture.Fold(aggregate.Key{Class: f.class, Rule: f.rule, Host: a.host}, &d, emit)
 }
 
 func hostOf(tx *reassembly.Transaction) string {
@@ -264,7 +346,13 @@ func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transac
 }
 
 // Flush re-emits aggregated detections whose interval has passed.
-func (a *Analyzer) Flush(now time.Time, emit analyzer.Emitter) { a.agg.Flush(now, emit, false) }
+func (a *Analyzer) Flush(now time.Time, emit analyzer.Emitter) {
+	a.agg.Flush(now, emit, false)
+	a.posture.Flush(now, emit, false)
+}
 
 // Finish emits every detection with occurrences not yet reported.
-func (a *Analyzer) Finish(now time.Time, emit analyzer.Emitter) { a.agg.Flush(now, emit, true) }
+func (a *Analyzer) Finish(now time.Time, emit analyzer.Emitter) {
+	a.agg.Flush(now, emit, true)
+	a.posture.Flush(now, emit, true)
+}

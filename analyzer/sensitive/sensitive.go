@@ -48,9 +48,21 @@ type Config struct {
 	// HashKeyFile holds a key: evidence then carries an HMAC of the value
 	// so detections about the same value can be correlated.
 	HashKeyFile string `yaml:"hash_key_file"`
-	// TLSTerminated lists server CIDRs whose traffic is mirrored after TLS
-	// termination: no plaintext_credentials detections for them.
-	TLSTerminated []string `yaml:"tls_terminated_cidrs"`
+	// TLSTerminated lists server CIDRs, and TLSTerminatedHosts Host names
+	// ("api.example.com", "*.example.com"), whose traffic is mirrored after
+	// TLS termination (as are requests that say so with X-Forwarded-Proto:
+	// https or Forwarded: proto=https): their clients' leg was encrypted,
+	// so bearer tokens, API key headers, session cookies and passwords in
+	// bodies are expected in clear text there; Basic credentials and
+	// credentials in the URL are still plaintext_credentials findings.
+	TLSTerminated      []string `yaml:"tls_terminated_cidrs"`
+	TLSTerminatedHosts []string `yaml:"tls_terminated_hosts"`
+	// PostureInterval: a plaintext_credentials finding (one per host and
+	// credential kind) is raised once and updated at most this often
+	// (capture time) with its clients and counts. PostureClients bounds the
+	// clients it lists.
+	PostureInterval time.Duration `yaml:"posture_interval"`
+	PostureClients  int           `yaml:"posture_clients"`
 	// Custom data types.
 	Custom []CustomConfig `yaml:"custom"`
 	// LearnResponses: the first response bodies of every connection are
@@ -76,7 +88,7 @@ type CustomConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16}
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, PostureInterval: time.Hour, PostureClients: 16}
 }
 
 // Validate checks the section, compiling the custom patterns.
@@ -98,6 +110,17 @@ func (c *Config) Validate() error {
 		if _, err := parsePrefix(cidr); err != nil {
 			errs = append(errs, fmt.Errorf("tls_terminated_cidrs: %w", err))
 		}
+	}
+	for _, h := range c.TLSTerminatedHosts {
+		if strings.TrimPrefix(h, "*.") == "" || strings.ContainsAny(h, " /:") {
+			errs = append(errs, fmt.Errorf("tls_terminated_hosts: %q is not a host name or *.domain", h))
+		}
+	}
+	if c.PostureInterval <= 0 {
+		errs = append(errs, errors.New("posture_interval: must be positive"))
+	}
+	if c.PostureClients < 1 || c.PostureClients > 1000 {
+		errs = append(errs, errors.New("posture_clients: 1 to 1000"))
 	}
 	seen := map[string]bool{}
 	for i, ct := range c.Custom {
@@ -186,6 +209,8 @@ type Analyzer struct {
 	collect func(*Finding)
 
 	agg        *aggregate.Aggregator
+	posture    *aggregate.Aggregator // plaintext_credentials: per host and credential kind, with clients
+	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
 	templates  map[string]string
 	hkinds     map[string]int          // header name as sent -> kind
 	tpl        string                  // the transaction's template (a.template)
@@ -207,6 +232,11 @@ type Analyzer struct {
 // New builds an instance.
 func New(cfg *Config) (*Analyzer, error) {
 	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, hkinds: map[string]int{}}
+	a.posture = aggregate.New(cfg.PostureInterval, cfg.MaxTracked, "pc-")
+	a.posture.Clients = cfg.PostureClients
+	for _, h := range cfg.TLSTerminatedHosts {
+		a.tlsHosts = append(a.tlsHosts, strings.TrimPrefix(strings.ToLower(h), "*"))
+	}
 	for _, c := range cfg.TLSTerminated {
 		p, err := parsePrefix(c)
 		if err != nil {
@@ -546,7 +576,9 @@ func (a *Analyzer) body(b []byte, ct string) {
 	mt, _, _ := strings.Cut(ct, ";")
 	mt = strings.ToLower(strings.TrimSpace(mt))
 	switch {
-	case strings.Contains(mt, "json") || mt == "" && (b[0] == '{' || b[0] == '['):
+	case strings.Contains(mt, "json") || (mt == "" || strings.HasPrefix(mt, "application/grpc")) && (b[0] == '{' || b[0] == '['):
+		// (gRPC messages reach analyzers rendered as JSON: raw gRPC
+		// bodies start with a 0 or 1 flag byte, see reassembly/grpc)
 		a.scan.JSON(b, a.collect)
 	case mt == "application/x-www-form-urlencoded":
 		a.scan.Form(b, a.collect)
@@ -618,6 +650,8 @@ var skipHeaders = map[string]bool{
 	"last-modified": true, "if-modified-since": true, "vary": true, "expires": true, "age": true,
 	"x-request-id": true, "traceparent": true, "tracestate": true, "x-amzn-trace-id": true, "x-b3-traceid": true,
 	"x-b3-spanid": true, "content-security-policy": true, "strict-transport-security": true,
+	// random request nonces and correlation ids (high entropy, not secrets)
+	"postman-token": true, "x-correlation-id": true, "x-b3-parentspanid": true, "x-cloud-trace-context": true,
 }
 
 func skipHeader(name string) bool {

@@ -3,6 +3,7 @@ package sensitive
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/apitap/apitap/internal/testutil/analyzertest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,13 +16,12 @@ import (
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
-type collector struct{ dets []event.Detection }
+type collector = analyzertest.Collector
 
-func (c *collector) Detection(d *event.Detection) { c.dets = append(c.dets, *d) }
-
-func (c *collector) classes() string {
+// classes lists class/severity/rule of the collected detections.
+func classes(c *collector) string {
 	var out []string
-	for _, d := range c.dets {
+	for _, d := range c.Detections {
 		out = append(out, d.Class+"/"+d.Severity+"/"+d.Evidence[0].Rule)
 	}
 	return strings.Join(out, " ")
@@ -74,10 +74,10 @@ func TestDetections(t *testing.T) {
 			}
 			var col collector
 			a.Analyze(c.tx, &col)
-			if got := col.classes(); got != c.want {
+			if got := classes(&col); got != c.want {
 				t.Errorf("detections %q, want %q", got, c.want)
 			}
-			for _, d := range col.dets {
+			for _, d := range col.Detections {
 				line := string((&event.Encoder{}).AppendDetection(nil, &d))
 				for _, raw := range []string{"jane%40example.com", "jane@example.com", "4111111111111111", "hunter22", "AKIAIOSFODNN7EXAMPLE", "k-123", none} {
 					if strings.Contains(line, raw) {
@@ -99,8 +99,8 @@ func TestNotesAndTemplate(t *testing.T) {
 	if tx.Notes.SensitiveRequest != event.SensitiveBit("email") || tx.Notes.SensitiveResponse != event.SensitiveBit("phone") {
 		t.Errorf("notes %b %b", tx.Notes.SensitiveRequest, tx.Notes.SensitiveResponse)
 	}
-	if len(col.dets) == 0 || col.dets[0].Endpoint.Path != "/v1/users/{userEmail}/orders/{orderId}" {
-		t.Fatalf("detections %+v", col.dets)
+	if len(col.Detections) == 0 || col.Detections[0].Endpoint.Path != "/v1/users/{userEmail}/orders/{orderId}" {
+		t.Fatalf("detections %+v", col.Detections)
 	}
 }
 
@@ -117,18 +117,18 @@ func TestAggregation(t *testing.T) {
 		a.Analyze(tx, &col)
 	}
 	a.Flush(t0.Add(30*time.Second), &col) // not due
-	if len(col.dets) != 1 || col.dets[0].Count != 1 {
-		t.Fatalf("after 3 repeats: %+v", col.dets)
+	if len(col.Detections) != 1 || col.Detections[0].Count != 1 {
+		t.Fatalf("after 3 repeats: %+v", col.Detections)
 	}
 	a.Flush(t0.Add(2*time.Minute), &col)
-	if len(col.dets) != 2 || col.dets[1].Count != 3 || col.dets[1].FirstSeen != t0 || col.dets[1].ID == col.dets[0].ID {
-		t.Fatalf("after the interval: %+v", col.dets)
+	if len(col.Detections) != 2 || col.Detections[1].Count != 3 || col.Detections[1].FirstSeen != t0 || col.Detections[1].ID == col.Detections[0].ID {
+		t.Fatalf("after the interval: %+v", col.Detections)
 	}
 	tx := mktx("GET", "/search?email=z%40example.com", nil, "", 200, nil, "")
 	a.Analyze(tx, &col)
 	a.Finish(t0.Add(3*time.Minute), &col)
-	if len(col.dets) != 3 || col.dets[2].Count != 4 {
-		t.Fatalf("at the end: %+v", col.dets)
+	if len(col.Detections) != 3 || col.Detections[2].Count != 4 {
+		t.Fatalf("at the end: %+v", col.Detections)
 	}
 }
 
@@ -149,11 +149,11 @@ func TestConfigOptions(t *testing.T) {
 	}
 	var col collector
 	a.Analyze(mktx("GET", "/staff?id=EMP-123456&email=jane%40example.com", []http1.Header{{Name: "X-API-Key", Value: "k"}}, "", 200, nil, ""), &col)
-	got := col.classes()
+	got := classes(&col)
 	if got != "pii_in_url/medium/email:email pii_in_url/high/custom:employee_id" {
 		t.Errorf("detections %q (tls_terminated: no plaintext_credentials)", got)
 	}
-	if h := col.dets[0].Evidence[0].Hash; !strings.HasPrefix(h, "hmac-sha256:") || len(h) != len("hmac-sha256:")+16 {
+	if h := col.Detections[0].Evidence[0].Hash; !strings.HasPrefix(h, "hmac-sha256:") || len(h) != len("hmac-sha256:")+16 {
 		t.Errorf("hash %q", h)
 	}
 	bad := NewConfig()
@@ -178,6 +178,6 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		a.Analyze(tx, &col)
-		col.dets = col.dets[:0]
+		col.Detections = col.Detections[:0]
 	}
 }

@@ -326,4 +326,10 @@ func (c *Conn) Close(ts time.Time) {
 			c.emit(r, nil, 0)
 		}
 	}
+	// the connection gives back all it still holds of the shared budget
+	// (its own total of what it charged): a lenient path that parked
+	// bytes in a half that is never finished may not leak them
+	if c.held > 0 {
+		c.release(int(c.held))
+	}
 }

@@ -231,6 +231,7 @@ var (
 	descDropped      = prometheus.NewDesc("apitap_dropped_total", "Data dropped, by pipeline stage.", []string{"stage"}, nil)
 	descParseErrors  = prometheus.NewDesc("apitap_parse_errors_total", "HTTP parse errors, by reason.", []string{"reason"}, nil)
 	descDecode       = prometheus.NewDesc("apitap_decode_failures_total", "Frames not decoded, by result.", []string{"result"}, nil)
+	descHTTP2        = prometheus.NewDesc("apitap_http2_total", "HTTP/2 and gRPC counters, by name: connections by start, frames, streams, header fields resolved or not after a late join, decode quality of closed connections, gRPC calls and messages (docs/events.md, stats http2).", []string{"counter"}, nil)
 	descDetections   = prometheus.NewDesc("apitap_detections_total", "Detections, by class and severity.", []string{"class", "severity"}, nil)
 	descAnalyzerTime = prometheus.NewDesc("apitap_analyzer_sampled_seconds_total", "Time each analyzer spent on the sampled transactions (one in 64; divide by apitap_analyzer_sampled_transactions_total for the mean).", []string{"analyzer"}, nil)
 	descAnalyzerTx   = prometheus.NewDesc("apitap_analyzer_sampled_transactions_total", "Transactions whose analysis was timed (one in 64).", nil, nil)
@@ -249,7 +250,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descDetections, descBlocklist, descBlockDropped, descWithheld, descServers, descUntracked,
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descTransactions, descFlows, descFlowsOpen, descDropped, descParseErrors, descDecode, descHTTP2, descDetections, descBlocklist, descBlockDropped, descWithheld, descServers, descUntracked,
 		descSrcPackets, descSrcBytes, descAnalyzerTime, descAnalyzerTx, descActors, descActorsEvict, descSinkRecords, descSinkSend, descSinkErrors} {
 		ch <- d
 	}
@@ -270,6 +271,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, d := range st.Decode {
 		ch <- prometheus.MustNewConstMetric(descDecode, prometheus.CounterValue, float64(d.N), d.Name)
+	}
+	for _, d := range st.HTTP2 {
+		ch <- prometheus.MustNewConstMetric(descHTTP2, prometheus.CounterValue, float64(d.N), d.Name)
 	}
 	for _, c := range c.p.Detections.Classes() {
 		for i, n := range c.N {

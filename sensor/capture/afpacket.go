@@ -22,7 +22,8 @@ type AFPacketConfig struct {
 	// Promisc puts the interface in promiscuous mode (mirror ports need it).
 	Promisc bool
 	// PollTimeout bounds how long Next waits; it then returns ErrTimeout so
-	// that the worker can advance its clock. Default 200ms.
+	// that the worker can advance its clock and hand what it has to stage two
+	// (a bound on detection latency on a quiet link). Default 50ms.
 	PollTimeout time.Duration
 	// EBPFProgFD, when > 0, attaches that socket-filter program (the
 	// pre-filter of package bpf) to the socket.

@@ -28,7 +28,7 @@ func OpenAFPacket(c AFPacketConfig) (*AFPacket, error) {
 		c.RingBytes = 64 << 20
 	}
 	if c.PollTimeout <= 0 {
-		c.PollTimeout = 200 * time.Millisecond
+		c.PollTimeout = 50 * time.Millisecond
 	}
 	blocks := max(2, c.RingBytes/afBlock)
 	iface, sock := c.Iface, afpacket.SocketRaw

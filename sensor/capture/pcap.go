@@ -23,7 +23,7 @@ type PcapConfig struct {
 	BufferBytes int           // kernel buffer; default 64 MiB
 	Promisc     bool          //
 	Filter      string        // classic BPF expression (tcpdump syntax)
-	Timeout     time.Duration // read timeout; default 200ms
+	Timeout     time.Duration // read timeout; default 50ms
 }
 
 // Pcap is a live source through libpcap, for interfaces AF_PACKET can not
@@ -42,7 +42,7 @@ func OpenPcap(c PcapConfig) (*Pcap, error) {
 		c.BufferBytes = 64 << 20
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = 200 * time.Millisecond
+		c.Timeout = 50 * time.Millisecond
 	}
 	in, err := pcap.NewInactiveHandle(c.Iface)
 	if err != nil {

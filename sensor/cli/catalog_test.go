@@ -92,13 +92,18 @@ func TestDemoCatalogTable(t *testing.T) {
 	eventtest.ValidateStream(t, bytes.NewReader(out))
 	// GET /v1/files was only called by a path traversal probe: it is no
 	// endpoint; the scanner's misses are probes too
-	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 14 {
-		t.Errorf("%d endpoint events, want 14", n)
+	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 20 {
+		t.Errorf("%d endpoint events, want 20", n)
 	}
 	for _, want := range []string{
-		"catalog: 14 endpoint(s) on 3 host(s)",
+		// 11 HTTP endpoints, 5 gRPC methods and one of them again under
+		// the server's address (a connection joined mid-stream whose
+		// :authority did not resolve), 3 GraphQL and WebSocket endpoints
+		// on graph.shop.example
+		"catalog: 20 endpoint(s) on 5 host(s)",
 		"HOST", "TEMPLATE", "AUTH", "STATUS",
-		"api.shop.example      GET     /v1/orders/{orderId}",
+		"api.shop.example              GET     /v1/orders/{orderId}",
+		"payments.shop.internal:50051  POST    /shop.v1.Orders/WatchOrders",
 		"bearer_jwt:69", "401:74 200:1",
 		"10 probes (payloads, scanners)",
 	} {
@@ -120,6 +125,7 @@ func TestDemoAttacks(t *testing.T) {
 		`"class":"sqli"`, `"value":"' UNION SELECT username,password FROM users--"`,
 		`"class":"xss"`, `"class":"path_traversal"`, `"value":"../../../../etc/passwd"`,
 		`"class":"scanner"`, `"rule":"user_agent:nikto"`,
+		`"path":"/shop.v1.Payments/Charge"},"evidence":[{"location":"body","name":"5","value":"' OR '1'='1' --"`, // in a gRPC message
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("detections lack %s", want)

@@ -30,6 +30,8 @@ func testCaptures(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h2, _ := filepath.Glob(filepath.Join(repoRoot, "testdata", "h2", "*.pcap")) // recorded from real clients
+	all = append(all, h2...)
 	var caps []string
 	for _, f := range all {
 		if strings.HasSuffix(f, ".json") || strings.HasSuffix(f, ".md") {

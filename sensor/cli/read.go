@@ -64,6 +64,7 @@ type readOpts struct {
 	spoolDir  string
 	specs     []string
 	rules     []string
+	protos    string
 	setFlags  map[string]bool
 	// offline: the command reads captures (one worker by default: the
 	// same output on every run)
@@ -73,8 +74,8 @@ type readOpts struct {
 // Help of --workers, for live capture and for reading captures.
 const (
 	workersLive    = "reassembly workers (flow shards); 0 means one per CPU (GOMAXPROCS)"
-	workersOffline = "reassembly workers (flow shards); 1 gives the same output on every run; 0 means one per CPU " +
-		"(faster, but the order of event lines, and detections about actors whose connections land on different workers, may then differ between runs)"
+	workersOffline = "reassembly workers (flow shards); 0 means one per CPU; the output is the same, line for line, with any number of workers " +
+		"(stage two puts everything back in capture order)"
 )
 
 // workersFlag registers --workers with the command's default.
@@ -98,6 +99,12 @@ func (o *readOpts) reportFlags(fs *flag.FlagSet, what string) {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on standard error: auto (when it is a terminal), always, never")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the read summary on standard error")
 	o.specFlag(fs)
+	o.protoFlag(fs)
+}
+
+// protoFlag registers --proto-descriptors.
+func (o *readOpts) protoFlag(fs *flag.FlagSet) {
+	fs.StringVar(&o.protos, "proto-descriptors", "", "protobuf descriptor set `file` (protoc --descriptor_set_out=FILE --include_imports): gRPC messages of its methods are decoded with field names (without it, by field number)")
 }
 
 // specFlag registers the repeatable --spec flag.
@@ -135,6 +142,7 @@ func (o *readOpts) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.kafka, "kafka-brokers", "", "also send events to Kafka: comma list of `host:port` (topics: docs/events.md)")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in `dir` while Kafka is unreachable, and deliver them, in order, when it is back (also at the next start)")
 	o.specFlag(fs)
+	o.protoFlag(fs)
 	fs.Func("rules", "directory (or file) of YAML attack rule `packs` (repeatable), on top of the built-in CVE pack; reloaded on SIGHUP by apitap run", func(v string) error {
 		if v == "" {
 			return fmt.Errorf("empty path")
@@ -277,6 +285,9 @@ func (o *readOpts) buildConfig() (sensor.Config, error) {
 	}
 	if o.setFlags["body-bytes"] {
 		cfg.Output.BodyBytes = o.bodyBytes
+	}
+	if o.setFlags["proto-descriptors"] {
+		cfg.Reassembly.GRPC.ProtoDescriptors = o.protos
 	}
 	if !o.setFlags["quiet"] && cfg.Output.Quiet {
 		o.quiet = true

@@ -6,8 +6,35 @@ import (
 	"strings"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/sensor"
 )
+
+// printHTTP2 writes the HTTP/2 line of the summary (when there was any).
+func printHTTP2(w io.Writer, r *reassembly.Stats) {
+	h := &r.HTTP2
+	var conns uint64
+	for _, n := range h.Conns {
+		conns += n
+	}
+	if conns == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  http/2         %s connections", humanCount(conns))
+	if n := h.Conns[http2.StartMidStream]; n > 0 {
+		fmt.Fprintf(w, " (%s joined mid-stream)", humanCount(n))
+	}
+	fmt.Fprintf(w, ", %s streams", humanCount(h.Streams))
+	if g := h.GRPC; g.Calls > 0 {
+		fmt.Fprintf(w, ", %s gRPC calls (%s messages)", humanCount(g.Calls), humanCount(g.Messages))
+	}
+	if h.FieldsUnresolved > 0 && h.HeaderFields > 0 {
+		fmt.Fprintf(w, "; %.1f%% of header fields resolved, %s of %s paths after a late join",
+			100-100*float64(h.FieldsUnresolved)/float64(h.HeaderFields), humanCount(h.LatePaths-h.LatePathsUnresolved), humanCount(h.LatePaths))
+	}
+	fmt.Fprintln(w)
+}
 
 // printSummary writes the one-screen human summary of a run.
 func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
@@ -31,8 +58,9 @@ func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  transactions   %s HTTP request/response exchanges (%s requests, %s responses)\n",
+	fmt.Fprintf(w, "  transactions   %s HTTP request/response exchanges (HTTP/1.x: %s requests, %s responses)\n",
 		humanCount(st.Transactions), humanCount(r.HTTP.Requests), humanCount(r.HTTP.Responses))
+	printHTTP2(w, r)
 	if st.Transactions > 0 {
 		line(w, "busiest hosts", s.Hosts)
 		line(w, "methods", s.Methods)

@@ -94,6 +94,7 @@ type endpointRow struct {
 	Sensitive                []string
 	Conformance              string
 	Violations               string
+	GRPC                     string // "gRPC" and the streaming kind, for gRPC methods
 	Probes                   uint64 // probes counted here (payloads, scanners: not calls)
 	// GraphQL lists the endpoint's GraphQL operations ("query GetMe: 7
 	// calls"), each its own line under the endpoint
@@ -188,6 +189,9 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 		}
 	}
 	sort.Strings(r.Sensitive)
+	if g := j.GRPC; g != nil {
+		r.GRPC = "gRPC " + strings.ReplaceAll(g.Kind, "_", " ")
+	}
 	if g := j.GraphQL; g != nil {
 		for _, o := range g.Operations {
 			name := o.Name

@@ -16,6 +16,7 @@ import (
 const usage = `usage:
   apitap-gen cases -dir DIR          write every test capture and MANIFEST.json into DIR
   apitap-gen demo -o FILE            write the demo capture (realistic API traffic, some of it hostile)
+  apitap-gen protoset -o FILE        write the protobuf descriptor set of the demo's gRPC services
   apitap-gen bench -o FILE -size N [-small]
                                      write at least N bytes (e.g. 1GB, 200MB, 64MiB) of keep-alive API
                                      traffic; -small keeps every transaction under 2 KB. Prints one
@@ -51,6 +52,12 @@ func main() {
 			break
 		}
 		err = pcapgen.WriteFile(*out, pcapgen.Ethernet, &pcapgen.Encap{}, pcapgen.Demo())
+	case "protoset":
+		if *out == "" {
+			err = fmt.Errorf("protoset: -o FILE is required")
+			break
+		}
+		err = os.WriteFile(*out, pcapgen.ShopProtos(), 0o644)
 	case "bench":
 		if *out == "" {
 			err = fmt.Errorf("bench: -o FILE is required")

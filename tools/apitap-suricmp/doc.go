@@ -6,8 +6,10 @@
 // For each capture (pcap or pcapng, gzip-compressed or not) it runs
 // Suricata 7 (`suricata -r`, eve http records, a minimal configuration
 // written to a temporary directory) and apitap's reassembly and HTTP/1
-// parser (sensor/decode and reassembly, as `apitap read` runs them, without
-// the analyzers), and compares the transactions as multisets of (method,
+// and HTTP/2 parsers (sensor/decode and reassembly, as `apitap read` runs
+// them, without the analyzers; Suricata's http2 parser for the HTTP/2
+// streams, whose :authority stands for Host), and compares the
+// transactions as multisets of (method,
 // host, URL, status): the URL is the request target as sent, the host the
 // Host header without its port, lower case; a transaction without response
 // has status 0. It prints one line per capture and the totals:

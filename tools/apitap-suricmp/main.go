@@ -181,9 +181,12 @@ outputs:
       types:
         - http:
             extended: yes
+        - http2
 app-layer:
   protocols:
     http:
+      enabled: yes
+    http2:
       enabled: yes
 stream:
   midstream: true
@@ -239,10 +242,21 @@ func SuricataTransactions(bin, path string) ([]Key, error) {
 				Method   string `json:"http_method"`
 				Protocol string `json:"protocol"`
 				Status   int    `json:"status"`
+				Version  string `json:"version"` // "2": an HTTP/2 stream
+				Request  []struct {
+					Name, Value string
+				} `json:"request_headers"`
 			} `json:"http"`
 		}
 		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.EventType != "http" {
 			continue
+		}
+		if ev.HTTP.Version == "2" && ev.HTTP.Hostname == "" {
+			for _, h := range ev.HTTP.Request {
+				if h.Name == ":authority" {
+					ev.HTTP.Hostname = h.Value
+				}
+			}
 		}
 		if ev.HTTP.Method == "" && ev.HTTP.URL == "" || ev.HTTP.URL == "/libhtp::request_uri_not_seen" {
 			continue

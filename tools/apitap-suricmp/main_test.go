@@ -18,6 +18,9 @@ var suricataWrong = map[string]string{
 	"h1_rst.pcap":             "Suricata ends the connection at a RST the endpoints ignored: the 2 exchanges after it are missing",
 	"h1_smuggling.pcap":       "after two different Content-Lengths Suricata reads the next request as a body and loses two requests",
 	"h1_truncated_heads.pcap": "Suricata reports the request whose head the capture cut without its (complete) Host line",
+	"h2_mid_stream.pcap":      "Suricata parses no HTTP/2 connection whose preface was not captured: none of its 19 streams",
+	"h2c_prior.pcap":          "Suricata logs the server-pushed request without the header fields of its PUSH_PROMISE (no :authority)",
+	"h2c_upgrade.pcap":        "Suricata reports the Upgrade: h2c request twice, as an HTTP/1.1 exchange answered 101 and as HTTP/2 stream 1 (RFC 7540 section 3.2: it is one request, answered on stream 1)",
 	"mid_stream.pcap":         "Suricata, starting in a response body, reports the 2 later exchanges without their responses",
 }
 

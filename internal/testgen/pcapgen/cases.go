@@ -78,6 +78,10 @@ func Cases() []Case {
 		{File: "continue_100.pcap", Exchanges: 1, Notes: "Expect: 100-continue, interim 100, body, 201", build: continue100},
 		{File: "upgrade.pcap", Exchanges: 1, Notes: "WebSocket upgrade (101) followed by frames that are not parsed", build: upgrade},
 		{File: "close_delimited.pcap", Exchanges: 1, Notes: "HTTP/1.0 response without length, ended by FIN", build: closeDelimited},
+		{File: "h2c_prior.pcap", Exchanges: 6, Notes: "HTTP/2 with prior knowledge (h2c): GET, POST with trailers, a gzip body, a 404, a stream cancelled by the client (unmatched, reset) and one refused by the server (unmatched, reset, refused), a server push (flag push)", build: h2Prior},
+		{File: "h2c_upgrade.pcap", Exchanges: 3, Notes: "HTTP/1.1 Upgrade: h2c answered 101: the upgrade request is HTTP/2 stream 1, then 2 streams", build: h2Upgrade},
+		{File: "h2_mid_stream.pcap", Exchanges: 19, Notes: "an HTTP/2 connection joined inside a response body: the 19 streams after the join are reported; 5 paths sent literally resolve, 14 indexed before the join do not (flag headers_unresolved, no path)", build: h2MidStream},
+		{File: "grpc.pcap", Exchanges: 6, Notes: "gRPC: unary, unary with gzip-compressed messages, server streaming (3 messages), client streaming, bidirectional streaming, an error answered trailers-only (NOT_FOUND)", build: grpcCase},
 		{File: "sensitive.pcap", Exchanges: 5, Notes: "cards, SSNs, IBANs, e-mails, phones, dates of birth, an IMEI, JWTs (one unsigned), cloud keys, a private key, passwords, Basic credentials, API keys and session cookies in path, query, headers, cookies, JSON, form and text bodies (SensitiveValues lists them)", build: sensitive},
 	}, regressionCases()...)
 }

@@ -134,6 +134,59 @@ func Demo() []Packet {
 		p = append(p, c.Exchange(a.Request("GET", "api.shop.example", "/v1/users/1001", []string{"Authorization: Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1MTAwMSIsImFkbWluIjp0cnVlfQ."}, ""), Response(200, a.User(1001, true), ""))...)
 		add(c, append(p, c.Close()...))
 	}
+	// gRPC between services (HTTP/2 with prior knowledge): five clients of
+	// the shop.v1 services (users, payments, order streams, inventory
+	// sync); the capture joined one connection mid-stream.
+	// FLAGGED (attack): one client puts a SQL injection in a Charge note.
+	// FLAGGED (sensitive data): users' e-mails and phones in responses.
+	g := NewAPI(2027)
+	grpcSrv := netip.MustParseAddr("10.0.5.10")
+	for i := 0; i < 5; i++ {
+		c := newConn(netip.AddrFrom4([4]byte{10, 0, 6, byte(20 + i)}), grpcSrv, 50051, time.Duration(30+g.R.IntN(500))*time.Second)
+		c.Step = time.Millisecond
+		calls := grpcCalls(g, i)
+		if i == 3 {
+			calls = append(calls, grpcCall{path: "/shop.v1.Payments/Charge", metadata: []string{"authorization", "Bearer " + g.JWT("svc-3")},
+				req:  []PB{{1, "mallory@mail.example", 2, "4111111111111111", 3, 100, 4, "USD", 5, "' OR '1'='1' --"}},
+				resp: []PB{{1, "ch_000000000001", 2, "DECLINED", 3, "1111"}}})
+		}
+		for round := 0; round < 1+i%2; round++ {
+			calls = append(calls, grpcCalls(g, i+10*round)...)
+		}
+		p := c.Handshake()
+		p = append(p, grpcConn(c, "payments.shop.internal:50051", calls)...)
+		if i == 4 { // joined mid-stream: the capture starts after the first calls
+			p = p[len(p)*2/5:]
+		}
+		add(c, append(p, c.Close()...))
+	}
+	// A Go service calling the shop API over h2c (HTTP/2 with prior
+	// knowledge): the same endpoints as the HTTP/1.1 clients.
+	{
+		c := newConn(netip.MustParseAddr("10.0.6.40"), shop, 80, 250*time.Second)
+		c.Step = 2 * time.Millisecond
+		cli, srv := NewH2(true), NewH2(false)
+		p := c.Handshake()
+		p = append(p, c.Send(true, cli.Take())...)
+		p = append(p, c.Send(false, srv.Take())...)
+		for k := 0; k < 12; k++ {
+			id := uint32(2*k + 1)
+			user := 1000 + g.R.IntN(30)
+			path := fmt.Sprintf("/v1/users/%d", user)
+			body := a.User(user, true)
+			if k%3 == 1 {
+				path = fmt.Sprintf("/v1/products?page=%d&sort=price", 1+g.R.IntN(5))
+				body = a.Products(1+g.R.IntN(5), 1500)
+			}
+			cli.Headers(id, true, ":method", "GET", ":scheme", "http", ":authority", "api.shop.example", ":path", path,
+				"authorization", "Bearer "+g.JWT("svc-reco"), "user-agent", "Go-http-client/2.0", "accept-encoding", "gzip")
+			p = append(p, c.Send(true, cli.Take())...)
+			srv.Headers(id, false, ":status", "200", "content-type", "application/json", "content-encoding", "gzip")
+			srv.Data(id, true, gzipBytes(body))
+			p = append(p, c.Send(false, srv.Take())...)
+		}
+		add(c, append(p, c.Close()...))
+	}
 	// GraphQL and WebSocket (graphql.go), last: its random draws come
 	// after everything above
 	graphqlDemo(a, newConn, func(p []Packet) { flows = append(flows, flow{p}) })
