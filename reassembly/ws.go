@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/websocket"
 )
 
@@ -99,6 +100,9 @@ func (s *stream) wsSniff(d http1.Dir, data []byte, first, last time.Time) bool {
 		ws.heldAt[i] = first
 	}
 	v, client := websocket.Sniff(b)
+	if off, ok, more := http2.Detect(b, nil); off == 0 && (ok || more) {
+		v = -1 // HTTP/2 frames (or their start) from the first byte: HTTP/2 detection decides
+	}
 	switch {
 	case v < 0 || v == 0 && len(b) > maxSniffHold:
 		ws.held[i] = ws.held[i][:0]
