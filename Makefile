@@ -32,6 +32,8 @@ FUZZ_TARGETS := \
 	./reassembly/tlsdecrypt:FuzzConn:30000 \
 	./reassembly/tlsdecrypt:FuzzKeyLog:100000 \
 	./sensor/uprobe:FuzzProc:100000 \
+	./reassembly/websocket:FuzzFrames:100000 \
+	./analyzer/graphql/gqlreq:FuzzExtract:40000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
 	./analyzer/observation:FuzzDecode:200000 \

@@ -240,9 +240,19 @@ func order(reg map[string]Descriptor) ([]Descriptor, error) {
 	return out, nil
 }
 
+// MessageAnalyzer is an optional Analyzer interface: analyzers that
+// implement it (and return true) also see WebSocket messages, transactions
+// whose Message is set (the client's message is the request body, the
+// server's the response body; the request names the upgraded endpoint and
+// has no headers). Other analyzers never see them.
+type MessageAnalyzer interface {
+	AnalyzesMessages() bool
+}
+
 // Chain runs the enabled analyzers of one worker in order.
 type Chain struct {
 	list     []Analyzer
+	msgs     []Analyzer // those that take WebSocket messages
 	flushers []Flusher
 	tls      []TLSObserver
 	// one transaction in costEvery is timed, analyzer by analyzer
@@ -326,6 +336,9 @@ func NewChain(enabled []Enabled, shared map[string]any, env Env) (*Chain, error)
 		if o, ok := a.(TLSObserver); ok {
 			c.tls = append(c.tls, o)
 		}
+		if m, ok := a.(MessageAnalyzer); ok && m.AnalyzesMessages() {
+			c.msgs = append(c.msgs, a)
+		}
 	}
 	c.nanos = make([]atomic.Uint64, len(c.list))
 	return c, nil
@@ -345,6 +358,12 @@ func (c *Chain) Names() []string {
 
 // Analyze hands tx to every analyzer in order.
 func (c *Chain) Analyze(tx *reassembly.Transaction, emit Emitter) {
+	if tx.Message != nil {
+		for _, a := range c.msgs {
+			a.Analyze(tx, emit)
+		}
+		return
+	}
 	c.n++
 	if c.n%costEvery != 0 {
 		for _, a := range c.list {

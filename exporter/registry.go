@@ -68,7 +68,7 @@ const (
 )
 
 // EventTypes are the event types of the contract (as sensor.EventTypes).
-var EventTypes = [...]string{"transaction", "endpoint", "detection", "blocklist", "actor", "stats"}
+var EventTypes = [...]string{"transaction", "message", "endpoint", "detection", "blocklist", "actor", "stats"}
 
 // StreamTypes are record types that are not events: binary records for
 // other apitap processes (observation: analyzer/observation records for

@@ -17,15 +17,16 @@ import (
 type Protocol uint8
 
 const (
-	ProtoHTTP1 Protocol = iota // HTTP/1.x
-	ProtoH2                    // HTTP/2
-	ProtoGRPC                  // gRPC over HTTP/2
+	ProtoHTTP1     Protocol = iota // HTTP/1.x
+	ProtoH2                        // HTTP/2
+	ProtoGRPC                      // gRPC over HTTP/2
+	ProtoWebSocket                 // a WebSocket message (ws.go)
 )
 
 // ProtocolNames are the protocol names, as events write them.
-var ProtocolNames = [...]string{"http/1.x", "h2", "grpc"}
+var ProtocolNames = [...]string{"http/1.x", "h2", "grpc", "websocket"}
 
-func (p Protocol) String() string { return ProtocolNames[p%3] }
+func (p Protocol) String() string { return ProtocolNames[int(p)%len(ProtocolNames)] }
 
 // Which parser a connection's bytes go to (stream.h2.state): undecided
 // until its first bytes are seen; a connection joined mid-stream stays
@@ -336,6 +337,7 @@ func (s *stream) h2cUpgrade(d http1.Dir, b []byte, first, last time.Time) {
 
 // gap reports lost bytes to the connection's parser.
 func (s *stream) gap(d http1.Dir, n int, ts time.Time) {
+	s.wsGap(d)
 	if s.h2.state == h2On {
 		s.h2.conn.Gap(d, n, ts)
 		return
@@ -366,6 +368,7 @@ func (s *stream) undecidedGap(d http1.Dir, ts time.Time) {
 // atStart says the lost bytes began a message (HTTP/1.x uses it; HTTP/2
 // hunts for the next frame either way).
 func (s *stream) gapAt(d http1.Dir, n int, ts time.Time, atStart bool) {
+	s.wsGap(d)
 	if s.h2.state == h2On {
 		s.h2.conn.Gap(d, n, ts)
 		return

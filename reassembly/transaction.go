@@ -82,6 +82,11 @@ type Transaction struct {
 	// analyzers after them in the chain; the sensor clears them before the
 	// chain runs.
 	Notes Notes
+	// Message is set when the transaction is a WebSocket message (ws.go):
+	// the client's message is the request body, the server's the
+	// response body. Only analyzers that take messages see these
+	// (analyzer.MessageAnalyzer).
+	Message *Message
 }
 
 // Auth kinds (Auth.Kind).

@@ -17,6 +17,7 @@ import (
 	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/tlsdecrypt"
 	"github.com/apitap/apitap/reassembly/tlshello"
+	"github.com/apitap/apitap/reassembly/websocket"
 )
 
 // Packet is one decoded TCP segment handed to a Worker. The sensor fills one
@@ -101,6 +102,8 @@ type Stats struct {
 	// TLS counts the decryption of TLS connections (tls.go; with a key
 	// log only).
 	TLS tlsdecrypt.Stats
+	// WebSocket counts frames and messages of upgraded connections (ws.go).
+	WebSocket websocket.Stats
 }
 
 // Add adds o to s (to sum the workers' stats).
@@ -128,6 +131,7 @@ func (s *Stats) Add(o *Stats) {
 	s.HTTP.Add(&o.HTTP)
 	s.HTTP2.Add(&o.HTTP2)
 	s.TLS.Add(&o.TLS)
+	s.WebSocket.Add(&o.WebSocket)
 }
 
 // flushEvery is how often (capture time) a Worker looks for streams stuck on
@@ -179,6 +183,10 @@ type Worker struct {
 	// connection (flow's Client is the side that sent it), at the capture
 	// time of its first byte. The hello is only valid during the call.
 	OnTLS func(flow *Flow, at time.Time, h *tlshello.Hello)
+	// OnMessage, when set, is called with each WebSocket message, as a
+	// Transaction whose Message is set (ws.go); without it messages are
+	// parsed and counted (Stats.WebSocket) but not handed on.
+	OnMessage Handler
 	// Budget bounds the bytes the worker's HTTP parsers hold.
 	Budget http1.Budget
 	// Stats may be read from the worker's goroutine at any time.
@@ -522,6 +530,7 @@ type stream struct {
 	synAck   [2]bool
 	state    FlowState // the stage-one analyzers' (Flow.State)
 	h2       h2Stream  // HTTP/2 detection and parser (h2.go)
+	ws       *wsState  // WebSocket (ws.go); nil until needed
 }
 
 const (
@@ -547,6 +556,7 @@ func (s *stream) init(p *Packet, tcp *layers.TCP) {
 	s.seq, s.midSeen, s.rst, s.closed = 0, false, false, false
 	s.oneSided, s.sent, s.syn, s.synAck = false, [2]bool{}, [2]bool{}, [2]bool{}
 	s.state = FlowState{}
+	s.wsReset()
 	s.recent, s.recentI = [2][recentSegs]segSum{}, [2]uint8{}
 	s.tls = 0
 	s.tlsClosing, s.tlsGone = false, false
@@ -714,11 +724,20 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, ac gpr.AssemblerContext) {
 			s.gap(d, skip, ts)
 		}
 	}
-	if length > 0 && !s.closed && !s.done() {
+	if length > 0 && !s.closed && s.ws != nil && s.ws.on {
+		s.ws.conn.Data(uint8(d), sg.Fetch(length + drop)[drop:], ts, sg.CaptureInfo(drop+length-1).Timestamp)
+	} else if length > 0 && !s.closed && !s.done() {
 		data := sg.Fetch(length + drop)[drop:]
 		last := sg.CaptureInfo(drop + length - 1).Timestamp
 		if s.tls == tlsNo || !s.tlsData(d, data, ts, last) { // TLS bytes are not for the HTTP parser
-			s.data(d, data, ts, last)
+			if !s.midSeen || !s.wsSniff(d, data, ts, last) {
+				s.data(d, data, ts, last)
+				if s.ws != nil && s.ws.on { // upgraded: the frames that came with the 101
+					if td, tail := s.conn.TakeTail(); len(tail) > 0 {
+						s.ws.conn.Data(uint8(td), tail, ts, last)
+					}
+				}
+			}
 		}
 	}
 	if end && s.tls == tlsWait { // the hello never completed
@@ -888,6 +907,9 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 	s.seq++
 	tx.Exchange = *ex
 	s.tlsTx(tx)
+	if ex.Flags&http1.FlagUpgrade != 0 {
+		s.wsUpgrade(ex, tx.Seq)
+	}
 	w.Stats.Transactions++
 	for f, i := ex.Flags, 0; f != 0; f, i = f>>1, i+1 {
 		if f&1 != 0 && i < len(w.Stats.Flags) {

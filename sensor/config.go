@@ -163,9 +163,9 @@ type OutputConfig struct {
 }
 
 // EventTypes are the event types of the contract, in documentation order.
-var EventTypes = []string{"transaction", "endpoint", "detection", "blocklist", "actor", "stats"}
+var EventTypes = []string{"transaction", "message", "endpoint", "detection", "blocklist", "actor", "stats"}
 
-// DefaultEmit is every event type except transaction.
+// DefaultEmit is every event type except transaction and message.
 var DefaultEmit = []string{"endpoint", "detection", "blocklist", "actor", "stats"}
 
 // WithDefaults fills zero fields.

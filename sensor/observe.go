@@ -13,6 +13,7 @@ import (
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/reassembly/http2"
 	"github.com/apitap/apitap/reassembly/tlshello"
+	"github.com/apitap/apitap/reassembly/websocket"
 )
 
 // orderKey places an observation in capture order. For capture files at
@@ -63,12 +64,14 @@ const (
 // in it, a ClientHello, or a tick. Everything it points to is owned by it
 // (or immutable), so the worker can move on.
 type obs struct {
-	key   orderKey
-	ts    time.Time // capture time of the frame or tick that completed it
-	kind  obsKind
-	line  []byte // the transaction event, when transactions are emitted
-	dets  []event.Detection
-	folds []fold
+	key  orderKey
+	ts   time.Time // capture time of the frame or tick that completed it
+	kind obsKind
+	line []byte // the transaction event, when transactions are emitted
+	// lineType is line's event type: "" for a transaction, "message"
+	lineType string
+	dets     []event.Detection
+	folds    []fold
 	// tx is a copy of the transaction for stage-two analyzers (hasTx);
 	// req and resp are its messages, their headers and bodies live in the
 	// batch's arenas.
@@ -78,6 +81,8 @@ type obs struct {
 	resp    http1.Response
 	h2      http2.StreamInfo // the HTTP/2 stream (tx.H2) and its gRPC call
 	call    grpc.Call
+	msg     reassembly.Message // a WebSocket message's (tx.Message)
+	wsMsg   websocket.Message
 	hello   *tlshello.Hello
 	flow    reassembly.Flow // the hello's flow
 	helloAt time.Time       // capture time of the hello's first byte
@@ -114,6 +119,7 @@ func (o *obs) reset() {
 	o.principal, o.resolved = "", netip.Addr{}
 	o.req, o.resp = http1.Request{}, http1.Response{}
 	o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
+	o.lineType, o.msg, o.wsMsg = "", reassembly.Message{}, websocket.Message{}
 }
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves
@@ -144,6 +150,19 @@ func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
 			o.h2.GRPC = &o.call
 		}
 		o.tx.H2 = &o.h2
+	}
+	if m := tx.Message; m != nil {
+		// the message's bytes are the request's or response's body,
+		// copied above
+		o.wsMsg = *m.Message
+		o.wsMsg.Data = nil
+		if o.tx.Response != nil && !m.FromClient {
+			o.wsMsg.Data = o.tx.Response.Body.Data
+		} else if o.tx.Request != nil {
+			o.wsMsg.Data = o.tx.Request.Body.Data
+		}
+		o.msg = reassembly.Message{Message: &o.wsMsg, Upgrade: m.Upgrade}
+		o.tx.Message = &o.msg
 	}
 }
 

@@ -57,6 +57,7 @@ type Pipeline struct {
 	Detections *DetectionLog
 	out        *lockedWriter
 	emitTx     bool
+	emitMsg    bool // message events (WebSocket)
 	emitSt     bool
 	emitDet    bool
 	// Analyzers lists the analyzers run on every transaction, in order.
@@ -204,6 +205,8 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		switch t {
 		case "transaction":
 			p.emitTx = true
+		case "message":
+			p.emitMsg = true
 		case "stats":
 			p.emitSt = true
 		case "detection":
@@ -888,6 +891,7 @@ func newWorker(p *Pipeline, chain *analyzer.Chain, id int) *worker {
 		enc:   event.Encoder{Sensor: p.cfg.Sensor.ID, BodyBytes: p.cfg.Output.BodyBytes},
 	}
 	w.asm = reassembly.NewWorker(p.cfg.Reassembly, w.onTransaction)
+	w.asm.OnMessage = w.onMessage
 	if chain.ObservesTLS() || p.s2.chain.ObservesTLS() {
 		w.asm.OnTLS = w.onTLS
 	}
@@ -1005,6 +1009,23 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 		if tx.Response.Status < 400 {
 			o.principal, o.resolved = principalKey(&tx.Auth), tx.ClientAddr()
 		}
+	}
+	w.cur, w.curTx = o, tx
+	w.chain.Analyze(tx, w)
+	w.cur, w.curTx = nil, nil
+	w.done(o, tx)
+}
+
+// onMessage runs the analyzers that take messages on a WebSocket message
+// (a transaction whose Message is set; see analyzer.MessageAnalyzer) and
+// hands it to stage two like a transaction, as a message event.
+func (w *worker) onMessage(tx *reassembly.Transaction) {
+	tx.ClientIP = w.p.ident.Client(tx)
+	tx.Notes = reassembly.Notes{}
+	o := w.slot()
+	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
+	if w.p.emitMsg {
+		o.line, o.lineType = w.enc.AppendMessage(o.line, tx), "message"
 	}
 	w.cur, w.curTx = o, tx
 	w.chain.Analyze(tx, w)
@@ -1363,6 +1384,9 @@ func (s *Summary) Event(last time.Time) event.Stats {
 	}
 	for k, n := range damage {
 		st.CaptureErrors = append(st.CaptureErrors, event.Count{Name: k, N: n})
+	}
+	for _, c := range s.Reassembly.WebSocket.Counts() {
+		st.WebSocket = append(st.WebSocket, event.Count{Name: c.Name, N: c.N})
 	}
 	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors, st.HTTP2} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })

@@ -61,7 +61,11 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 	s.last = o.key
 	s.advance(o.ts)
 	if len(o.line) > 0 {
-		s.write(o.line, "transaction", flowKey(o, tx))
+		typ := "transaction"
+		if o.lineType != "" {
+			typ = o.lineType
+		}
+		s.write(o.line, typ, flowKey(o, tx))
 	}
 	if o.server.IsValid() {
 		s.p.Block.NoteServer(o.server, o.client)

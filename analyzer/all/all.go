@@ -9,6 +9,8 @@ import (
 	_ "github.com/apitap/apitap/analyzer/behavior"
 	// the API catalog
 	_ "github.com/apitap/apitap/analyzer/discovery"
+	// GraphQL abuse: introspection, depth, aliases, batching, directives, fragment cycles, CSRF, leaks
+	_ "github.com/apitap/apitap/analyzer/graphql"
 	// traffic against published OpenAPI specs (on with --spec)
 	_ "github.com/apitap/apitap/analyzer/conformance"
 	// risk score per endpoint, from every other analyzer's findings

@@ -229,6 +229,9 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	w.rs = w.st.rules.Load() // one rule set for the whole transaction
 	w.host = req.Host
 	w.request(req)
+	if len(inputHooks) > 0 {
+		w.hooked(tx)
+	}
 	w.rulesCheck(tx)
 	w.oversize(tx)
 	w.deepCheck(tx)

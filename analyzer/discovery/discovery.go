@@ -151,6 +151,11 @@ type Observer struct {
 // Name implements analyzer.Analyzer.
 func (o *Observer) Name() string { return Name }
 
+// AnalyzesMessages implements analyzer.MessageAnalyzer: GraphQL
+// operations sent over WebSocket (graphql-ws, subscriptions-transport-ws)
+// are recorded under the endpoint that upgraded the connection.
+func (o *Observer) AnalyzesMessages() bool { return true }
+
 // Analyze records tx in the catalog.
 func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) { o.c.Observe(tx) }
 

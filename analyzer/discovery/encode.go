@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
@@ -69,6 +70,9 @@ type EndpointJSON struct {
 	// endpoint, or that came from scanners and got only errors. They are
 	// not calls and made no endpoint.
 	Probes *ProbesJSON `json:"probes,omitempty"`
+	// GraphQL lists the GraphQL operations seen on the endpoint
+	// (graphql.go).
+	GraphQL *GraphQLJSON `json:"graphql,omitempty"`
 	// Risk is filled by the risk analyzer when it runs.
 	Risk any `json:"risk,omitempty"`
 }
@@ -305,6 +309,9 @@ func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
 		}
 		j.Probes = p
 	}
+	if st.gql != nil {
+		j.GraphQL = st.gql.render()
+	}
 	j.Usage = make([]HourJSON, 0, t.tableLen(tHour))
 	t.each(tHour, func(k uint32, n uint64) {
 		j.Usage = append(j.Usage, HourJSON{Hour: hourTime(k).Format(time.RFC3339), Calls: n})
@@ -379,6 +386,11 @@ func (j *EndpointJSON) signature() uint64 {
 		b.WriteString("|c" + c.Status)
 		for _, k := range slices.Sorted(maps.Keys(c.Violations)) {
 			b.WriteString("|v" + k)
+		}
+	}
+	if g := j.GraphQL; g != nil {
+		for _, o := range g.Operations {
+			b.WriteString("|g" + o.Type + ":" + o.Name + ":" + strings.Join(o.RootFields, ","))
 		}
 	}
 	enc := json.NewEncoder(&b)

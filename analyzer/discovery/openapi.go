@@ -222,7 +222,33 @@ func operation(j *EndpointJSON, opIDs map[string]int, schemes obj) obj {
 	if len(security) > 0 {
 		op["security"] = security
 	}
+	if g := j.GraphQL; g != nil {
+		op["x-graphql-operations"] = graphQLOperations(g)
+	}
 	return op
+}
+
+// graphQLOperations is the x-graphql-operations extension of a GraphQL
+// endpoint's operation: one entry per GraphQL operation observed (type,
+// name, root fields, arguments, variable types, response data root fields
+// and their JSON kinds, calls and errors).
+func graphQLOperations(g *GraphQLJSON) []any {
+	out := make([]any, 0, len(g.Operations))
+	for _, o := range g.Operations {
+		e := obj{"type": o.Type, "rootFields": o.RootFields, "arguments": o.Arguments, "variables": o.Variables,
+			"calls": o.Calls, "errors": o.Errors, "maxDepth": o.MaxDepth}
+		if o.Name != "" {
+			e["name"] = o.Name
+		}
+		if o.Data != nil {
+			e["data"] = o.Data
+		}
+		if o.Hash != "" {
+			e["persistedQueryHash"] = o.Hash
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func bodylessMethod(m string) bool {

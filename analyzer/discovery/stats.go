@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -128,6 +129,7 @@ type epStats struct {
 	respSchema  []statusSchema // sorted by status
 	probeLast   int64          // capture time of the last probe counted here
 	cut         uint64         // table entries not added because of a bound
+	gql         *gqlTable      // GraphQL operations (graphql.go); nil for other endpoints
 }
 
 // hourOf is the tHour key of a capture time: hours since 2000-01-01 UTC.
@@ -228,6 +230,12 @@ func (e *epStats) merge(o *epStats) {
 	e.reqBytes += o.reqBytes
 	e.respBytes += o.respBytes
 	e.cut += o.cut
+	if o.gql != nil {
+		if e.gql == nil {
+			e.gql = &gqlTable{}
+		}
+		e.gql.merge(o.gql)
+	}
 }
 
 // schemaFor returns the response schema of a status, added while there is
@@ -414,6 +422,9 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	countBits(&ep.t, tMisconfig, uint64(tx.Notes.Misconfig))
 	countBits(&ep.t, tSensReq, tx.Notes.SensitiveRequest)
 	countBits(&ep.t, tSensResp, tx.Notes.SensitiveResponse)
+	if gqlreq.Looks(req) {
+		t.recordGraphQL(ep, tx)
+	}
 	f := tx.Flags
 	switch {
 	case f&http1.FlagParseError != 0:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -144,6 +145,7 @@ type trie struct {
 	// the host of the last call
 	lastHK hostKey
 	lastHT *hostTree
+	gql    *gqlreq.Parser // GraphQL requests (graphql.go)
 }
 
 // lower returns the lower-case form of a header name from a bounded
@@ -188,6 +190,10 @@ var scannerBit = uint32(vocab.Bit(vocab.AttackClasses, "scanner"))
 // a probe on an existing endpoint is a call of it.
 func (t *trie) add(tx *reassembly.Transaction) {
 	req := tx.Request
+	if tx.Message != nil {
+		t.addMessage(tx)
+		return
+	}
 	if req == nil {
 		t.unattributed++
 		return

@@ -51,6 +51,9 @@ type Stats struct {
 	// (written only when some were).
 	BlocklistWithheld []Count
 	TLS               []Count // TLS: hellos fingerprinted, decryption, key log (omitted when empty)
+	// WebSocket counts frames and messages of WebSocket connections, by
+	// name (written only when some were).
+	WebSocket []Count
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -79,6 +82,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	dst = appendCounts(dst, "capture_errors", s.CaptureErrors)
 	dst = appendCounts(dst, "detections", s.Detections)
 	dst = appendCounts(dst, "http2", s.HTTP2)
+	if len(s.WebSocket) > 0 {
+		dst = appendCounts(dst, "websocket", s.WebSocket)
+	}
 	if len(s.BlocklistWithheld) > 0 {
 		dst = appendCounts(dst, "blocklist_withheld", s.BlocklistWithheld)
 	}
@@ -251,6 +257,11 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 	if tx.H2 != nil {
 		dst = e.appendH2(dst, tx.H2)
 	}
+	dst = e.appendFlags(dst, tx)
+	return append(dst, "}\n"...)
+}
+
+func (e *Encoder) appendFlags(dst []byte, tx *reassembly.Transaction) []byte {
 	if tx.Flags != 0 || tx.H2 != nil && tx.H2.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
 		n := 0
@@ -266,7 +277,7 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 		dst = appendH2Flags(dst, tx.H2, n)
 		dst = append(dst, ']')
 	}
-	return append(dst, "}\n"...)
+	return dst
 }
 
 func appendEndpoint(dst []byte, key string, ap netip.AddrPort) []byte {

@@ -27,6 +27,12 @@ var SensitiveTypes = []string{
 	"custom",      // a type from the sensitive analyzer's configuration
 }
 
+// GraphQLClasses are the detection classes of the graphql analyzer
+// (analyzer/graphql; CONTRACT.md's GraphQL classes and the ones added with
+// it). They name no Notes bits.
+var GraphQLClasses = []string{"graphql_introspection", "graphql_depth", "graphql_alias_abuse", "graphql_batching", "graphql_directive_overload",
+	"graphql_circular_fragment", "graphql_csrf", "graphql_field_suggestion", "graphql_verbose_error"}
+
 // AttackClasses name the bits of Notes.Attacks (provided by the attack
 // analyzer): the detector classes, then the classes of signatures.
 var AttackClasses = []string{"sqli", "xss", "path_traversal", "cmd_injection", "ssrf", "log4shell", "xxe", "ssti", "nosqli", "prototype_pollution",

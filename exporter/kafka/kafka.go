@@ -67,6 +67,7 @@ var DefaultTopics = map[string]string{
 	"endpoint":    "apitap.inventory",
 	"actor":       "apitap.actors",
 	"transaction": "apitap.transactions",
+	"message":     "apitap.messages",
 	"stats":       "apitap.stats",
 	// binary analyzer/observation records for apitap correlate (sent only
 	// when the sensor runs with --observations)

@@ -98,6 +98,10 @@ type Conn struct {
 	scratch             []byte
 	held                int64 // bytes charged to lim.Budget
 	respHeld            int   // of which the response in progress
+	// tail is what followed a 101 response in the same call (the upgraded
+	// protocol's first bytes), valid until the next call (TakeTail)
+	tail    []byte
+	tailDir Dir
 }
 
 // NewConn returns a Conn. lim should come from Limits.WithDefaults.
@@ -126,6 +130,27 @@ func (c *Conn) Reset(lim *Limits, st *Stats, h Handler) {
 	c.known, c.done, c.pipelined, c.client = false, false, false, DirA
 	c.head, c.n, c.lostResps = 0, 0, 0
 	c.connectWait, c.tunnel, c.http09, c.seen = false, false, 0, [2]bool{}
+	c.tail = nil
+}
+
+// TakeTail returns the bytes that followed a 101 Switching Protocols
+// response in the last Data call (the upgraded protocol's first bytes) and
+// their direction; they are valid until the next call, and returned once.
+func (c *Conn) TakeTail() (Dir, []byte) {
+	t := c.tail
+	c.tail = nil
+	return c.tailDir, t
+}
+
+// Quiet says that no message start has been found on the connection yet
+// (it is hunting in both directions, or has seen nothing).
+func (c *Conn) Quiet() bool {
+	for i := range c.half {
+		if h := &c.half[i]; h.inMsg || c.seen[i] && h.state != stHunt {
+			return false
+		}
+	}
+	return c.n == 0 && !c.done
 }
 
 // SetClient records that direction d carries the requests.
@@ -226,6 +251,9 @@ func (c *Conn) feed(h *half, data []byte, ts time.Time) {
 				continue
 			}
 			data = data[n:]
+			if c.done && len(data) > 0 && !c.tunnel {
+				c.tail, c.tailDir = data, h.dir
+			}
 		case stBody:
 			n := int(min(h.left, int64(len(data))))
 			c.keep(h, data[:n])

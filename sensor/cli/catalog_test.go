@@ -92,14 +92,15 @@ func TestDemoCatalogTable(t *testing.T) {
 	eventtest.ValidateStream(t, bytes.NewReader(out))
 	// GET /v1/files was only called by a path traversal probe: it is no
 	// endpoint; the scanner's misses are probes too
-	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 17 {
-		t.Errorf("%d endpoint events, want 17", n)
+	if n := bytes.Count(out, []byte(`"type":"endpoint"`)); n != 20 {
+		t.Errorf("%d endpoint events, want 20", n)
 	}
 	for _, want := range []string{
 		// 11 HTTP endpoints, 5 gRPC methods and one of them again under
 		// the server's address (a connection joined mid-stream whose
-		// :authority did not resolve)
-		"catalog: 17 endpoint(s) on 4 host(s)",
+		// :authority did not resolve), 3 GraphQL and WebSocket endpoints
+		// on graph.shop.example
+		"catalog: 20 endpoint(s) on 5 host(s)",
 		"HOST", "TEMPLATE", "AUTH", "STATUS",
 		"api.shop.example              GET     /v1/orders/{orderId}",
 		"payments.shop.internal:50051  POST    /shop.v1.Orders/WatchOrders",

@@ -16,7 +16,7 @@ import (
 const ExitDifferences = 3
 
 func diffHelp(w io.Writer) {
-	fmt.Fprint(w, `usage: apitap diff --spec SPEC [--spec SPEC...] [flags] FILE...
+	fmt.Fprint(w, `usage: apitap diff --spec SPEC [--spec SPEC...] [--graphql-schema SDL] [flags] FILE...
 
 Compares published OpenAPI specs (3.0, 3.1, or Swagger 2.0; YAML or JSON;
 a directory loads every spec in it) with what the captures show, and
@@ -44,6 +44,14 @@ prints a report:
                             spec documents (listed, not differences)
   documented but never seen operations no transaction called
 
+With --graphql-schema FILE (GraphQL SDL; --spec may then be left out), the
+GraphQL operations of the catalog are compared with the schema:
+
+  unknown GraphQL operations  operations none of whose root fields the
+                            schema's root type has (a shadow API)
+  unknown GraphQL fields      root fields and root-field arguments the schema
+                            does not declare (nested fields are not checked)
+
 Specs bind to hosts and base paths from their servers (or
 analyzers.conformance.bindings). Values are never printed, only names,
 locations and reasons.
@@ -65,7 +73,8 @@ Flags:
 
 type diffOpts struct {
 	readOpts
-	format string
+	format        string
+	graphqlSchema string
 }
 
 func diffFlags(stderr io.Writer) (*flag.FlagSet, *diffOpts) {
@@ -74,6 +83,7 @@ func diffFlags(stderr io.Writer) (*flag.FlagSet, *diffOpts) {
 	fs.SetOutput(stderr)
 	o.reportFlags(fs, "report")
 	fs.StringVar(&o.format, "format", "text", "`format`: text or json")
+	fs.StringVar(&o.graphqlSchema, "graphql-schema", "", "GraphQL schema (SDL) `file` to compare the GraphQL operations with")
 	return fs, o
 }
 
@@ -99,6 +109,9 @@ func runDiff(args []string, env *IO) int {
 }
 
 func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
+	if len(o.specs) == 0 && o.graphqlSchema != "" {
+		return doGraphQLDiff(files, o, env)
+	}
 	if len(o.specs) == 0 {
 		return 0, usagef("no spec given: use --spec FILE|DIR (see apitap help diff)")
 	}
@@ -119,12 +132,18 @@ func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
 		printSummary(env.Stderr, sum, cfg)
 	}
 	var doc []byte
+	gd, err := graphQLDiff(a, o)
+	if err != nil {
+		return 0, err
+	}
 	if o.format == "json" {
 		doc, _ = json.MarshalIndent(d, "", "  ")
+		doc = withGraphQL(doc, gd)
 		doc = append(doc, '\n')
 	} else {
 		var b strings.Builder
 		printDiff(&b, d, len(files))
+		printGraphQLDiff(&b, gd)
 		doc = []byte(b.String())
 	}
 	if out == "" || out == "-" {
@@ -137,7 +156,7 @@ func doDiff(files []string, o *diffOpts, env *IO) (int, error) {
 	if err := a.failures(files); err != nil {
 		return 0, err
 	}
-	return d.Differences(), nil
+	return d.Differences() + gd.differences(), nil
 }
 
 // printDiff writes the human report.

@@ -99,7 +99,7 @@ func TestWorkersSameEvents(t *testing.T) {
 	for _, capFile := range caps {
 		name := filepath.Base(capFile)
 		t.Run(name, func(t *testing.T) {
-			args := []string{"read", "--emit", "transaction,endpoint,detection,blocklist,actor,stats", "--sensor-id", "golden", "--progress", "never", "--quiet"}
+			args := []string{"read", "--emit", "transaction,message,endpoint,detection,blocklist,actor,stats", "--sensor-id", "golden", "--progress", "never", "--quiet"}
 			_, one, _ := runCLI(t, nil, append(args, "--workers", "1", capFile)...)
 			if !bytes.Contains(one, []byte(`"type":"stats"`)) {
 				t.Fatalf("no output:\n%s", one)

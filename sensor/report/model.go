@@ -96,6 +96,9 @@ type endpointRow struct {
 	Violations               string
 	GRPC                     string // "gRPC" and the streaming kind, for gRPC methods
 	Probes                   uint64 // probes counted here (payloads, scanners: not calls)
+	// GraphQL lists the endpoint's GraphQL operations ("query GetMe: 7
+	// calls"), each its own line under the endpoint
+	GraphQL []string
 }
 
 type hostTree struct {
@@ -188,6 +191,19 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 	sort.Strings(r.Sensitive)
 	if g := j.GRPC; g != nil {
 		r.GRPC = "gRPC " + strings.ReplaceAll(g.Kind, "_", " ")
+	}
+	if g := j.GraphQL; g != nil {
+		for _, o := range g.Operations {
+			name := o.Name
+			if name == "" {
+				name = "{" + strings.Join(o.RootFields, ",") + "}"
+			}
+			line := fmt.Sprintf("%s %s: %d calls", o.Type, name, o.Calls)
+			if o.Errors > 0 {
+				line += fmt.Sprintf(", %d with errors", o.Errors)
+			}
+			r.GraphQL = append(r.GraphQL, line)
+		}
 	}
 	if c := j.Conformance; c != nil {
 		r.Conformance = c.Status

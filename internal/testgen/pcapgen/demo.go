@@ -187,6 +187,9 @@ func Demo() []Packet {
 		}
 		add(c, append(p, c.Close()...))
 	}
+	// GraphQL and WebSocket (graphql.go), last: its random draws come
+	// after everything above
+	graphqlDemo(a, newConn, func(p []Packet) { flows = append(flows, flow{p}) })
 	// merge all flows by time (stable)
 	var out []Packet
 	for _, f := range flows {

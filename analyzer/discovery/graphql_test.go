@@ -1,0 +1,79 @@
+package discovery
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// TestGraphQLOperations: each operation on POST /graphql (and a GET
+// query, a batch, a persisted query) is an entry under its endpoint with
+// its fields, arguments, variables, data shape and errors; the OpenAPI
+// export carries them in x-graphql-operations.
+func TestGraphQLOperations(t *testing.T) {
+	c := NewCatalog(NewConfig(), "test")
+	gql := func(body, resp string) {
+		x := tx("POST", "api.example", "/graphql", 200)
+		x.Request.Headers = []http1.Header{{Name: "Content-Type", Value: "application/json"}}
+		x.Request.Body.Data = []byte(body)
+		x.Response.Body.Data = []byte(resp)
+		c.Observe(x)
+	}
+	for i := 0; i < 3; i++ {
+		gql(`{"query":"query GetUser($id: ID!) { user(id: $id) { id name } }","operationName":"GetUser","variables":{"id":"1"}}`, `{"data":{"user":{"id":"1","name":"a"}}}`)
+	}
+	gql(`{"query":"mutation AddToCart($sku: String!, $qty: Int) { addToCart(sku: $sku, qty: $qty) { total } }"}`, `{"data":null,"errors":[{"message":"out of stock"}]}`)
+	gql(`[{"query":"query A { products { sku } }"},{"query":"{ me { id } }"}]`, `[{"data":{"products":[]}},{"data":{"me":{"id":"7"}}}]`)
+	gql(`{"operationName":"Feed","extensions":{"persistedQuery":{"version":1,"sha256Hash":"ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"}}}`, `{"data":{"feed":[]}}`)
+	x := tx("GET", "api.example", "/graphql?query=query%20Me%20%7B%20me%20%7B%20id%20%7D%20%7D", 200)
+	c.Observe(x)
+	v := c.View()
+	var got []string
+	for _, ep := range v.Endpoints {
+		j := ep.JSON(v.Time)
+		if j.GraphQL == nil {
+			continue
+		}
+		for _, o := range j.GraphQL.Operations {
+			vars, _ := json.Marshal(o.Variables)
+			data, _ := json.Marshal(o.Data)
+			got = append(got, fmt.Sprintf("%s %s: %s %s calls=%d errors=%d roots=%v args=%v vars=%s data=%s persisted=%d", j.Method, j.Path, o.Type, o.Name, o.Calls, o.Errors, o.RootFields, o.Arguments, vars, data, o.Persisted))
+		}
+	}
+	want := []string{
+		`GET /graphql: query Me calls=1 errors=0 roots=[me] args=[] vars={} data=null persisted=0`,
+		`POST /graphql: mutation AddToCart calls=1 errors=1 roots=[addToCart] args=[addToCart.qty addToCart.sku] vars={"qty":"Int","sku":"String!"} data=null persisted=0`,
+		`POST /graphql: query A calls=1 errors=0 roots=[products] args=[] vars={} data={"products":"array"} persisted=0`,
+		`POST /graphql: query Feed calls=1 errors=0 roots=[] args=[] vars={} data={"feed":"array"} persisted=1`,
+		`POST /graphql: query GetUser calls=3 errors=0 roots=[user] args=[user.id] vars={"id":"ID!"} data={"user":"object"} persisted=0`,
+		`POST /graphql: query  calls=1 errors=0 roots=[me] args=[] vars={} data={"me":"object"} persisted=0`,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got\n%s\nwant\n%s", join(got), join(want))
+	}
+	doc, err := v.OpenAPI(OpenAPIOptions{JSON: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Paths map[string]map[string]struct {
+			Ops []map[string]any `json:"x-graphql-operations"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	if ops := d.Paths["/graphql"]["post"].Ops; len(ops) != 5 {
+		t.Errorf("x-graphql-operations: %v", ops)
+	}
+}
+
+func join(s []string) string {
+	out := ""
+	for _, x := range s {
+		out += x + "\n"
+	}
+	return out
+}
