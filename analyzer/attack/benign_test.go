@@ -113,7 +113,7 @@ var benignHTML = []string{
 
 // benignURLs are URL-valued parameters.
 var benignURLs = []string{"https://app.example.com/callback", "https://shop.example.com/orders/1234?tab=items", "https://cdn.example.com/a/b/c.png",
-	"https://hooks.slack.com/services/T000/B000/XXXX", "http://localhost.example.com/", "https://example.org/search?q=drop+shipping&page=2",
+	"https://hooks.slack.com/services/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", "http://localhost.example.com/", "https://example.org/search?q=drop+shipping&page=2",
 	"/dashboard", "/settings/profile#security", "https://accounts.example.com/oauth/authorize?client_id=web&scope=openid%20email",
 	"s3://my-bucket/exports/2024/05/orders.csv", "https://docs.example.com/api/v2/#section-3.1", "ftp://files.example.net/pub/readme.txt"}
 
