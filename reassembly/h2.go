@@ -304,7 +304,7 @@ func (s *stream) h2Exchange(ex *http1.Exchange) bool {
 	g := &s.h2
 	g.upReq = *ex.Request
 	g.upReq.Headers = append([]http1.Header(nil), ex.Request.Headers...)
-	g.upBody = append(g.upBody[:0], ex.Request.Body.Data...)
+	g.upBody = append(g.upBody[:0], ex.Request.Body.Bytes()...)
 	g.upReq.Body.Data = g.upBody
 	g.upgradeTo = &g.upReq
 	g.client, g.synSeen = ex.ClientDir, true

@@ -134,7 +134,7 @@ func collect(out *[]rec) Handler {
 		}
 		if tx.Response != nil {
 			r.status = tx.Response.Status
-			r.body = string(tx.Response.Body.Data)
+			r.body = string(tx.Response.Body.Bytes())
 		}
 		*out = append(*out, r)
 	}

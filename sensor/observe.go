@@ -124,21 +124,23 @@ func (o *obs) reset() {
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves
 // on: the messages are copied into o, their header lists and bodies into
-// the batch's arenas (strings are immutable and kept as they are).
-func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
+// the batch's arenas (strings are immutable and kept as they are). A
+// response body nobody decoded yet is copied still coded and decodes with
+// dec (stage two's) if a stage-two analyzer reads it.
+func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch, dec *http1.Decoder) {
 	o.tx = *tx
 	o.tx.Flow.State = nil // the worker's, per connection
 	o.hasTx = true
 	if r := tx.Request; r != nil {
 		o.req = *r
 		o.req.Headers = b.keepHeaders(r.Headers)
-		o.req.Body.Data = b.keep(r.Body.Data)
+		r.Body.Detach(&o.req.Body, b.keep, dec, 0)
 		o.tx.Request = &o.req
 	}
 	if r := tx.Response; r != nil {
 		o.resp = *r
 		o.resp.Headers = b.keepHeaders(r.Headers)
-		o.resp.Body.Data = b.keep(r.Body.Data)
+		r.Body.Detach(&o.resp.Body, b.keep, dec, 1)
 		o.tx.Response = &o.resp
 	}
 	if s := tx.H2; s != nil {
@@ -157,9 +159,9 @@ func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch) {
 		o.wsMsg = *m.Message
 		o.wsMsg.Data = nil
 		if o.tx.Response != nil && !m.FromClient {
-			o.wsMsg.Data = o.tx.Response.Body.Data
+			o.wsMsg.Data = o.tx.Response.Body.Bytes()
 		} else if o.tx.Request != nil {
-			o.wsMsg.Data = o.tx.Request.Body.Data
+			o.wsMsg.Data = o.tx.Request.Body.Bytes()
 		}
 		o.msg = reassembly.Message{Message: &o.wsMsg, Upgrade: m.Upgrade}
 		o.tx.Message = &o.msg

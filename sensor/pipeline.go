@@ -719,7 +719,7 @@ func (w *worker) done(o *obs, tx *reassembly.Transaction) {
 		return
 	}
 	if tx != nil && w.p.s2.needTx {
-		o.copyTx(tx, w.out)
+		o.copyTx(tx, w.out, w.p.s2.dec)
 	}
 }
 
@@ -1145,6 +1145,7 @@ func (p *Pipeline) summary() *Summary {
 		s.Reassembly.Add(&w.asm.Stats)
 		mix.merge(&w.mix)
 	}
+	s.Reassembly.HTTP.Add(&p.s2.dec.Stats) // bodies stage two decoded (it has finished)
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
 	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"github.com/apitap/apitap/reassembly/http1"
 	"maps"
 	"slices"
 	"sync"
@@ -25,6 +26,10 @@ type stage2 struct {
 	needTx bool            // the chain reads transactions: workers copy them
 	folds  map[string]*aggregate.Aggregator
 	enc    event.Encoder
+	// dec decodes the response bodies workers handed over still coded
+	// (http1.Body.Detach), if a stage-two analyzer reads them; its
+	// counters join the summary at the end.
+	dec    *http1.Decoder
 	buf    []byte
 	cur    *reassembly.Transaction // the transaction being processed (confirmation of detections)
 	clock  time.Time               // latest capture time processed
@@ -45,7 +50,8 @@ type stage2 struct {
 
 func newStage2(p *Pipeline, chain *analyzer.Chain) *stage2 {
 	return &stage2{p: p, chain: chain, needTx: chain.Len() > 0, folds: map[string]*aggregate.Aggregator{},
-		enc: event.Encoder{Sensor: p.cfg.Sensor.ID}, dets: map[string]uint64{}}
+		enc: event.Encoder{Sensor: p.cfg.Sensor.ID}, dets: map[string]uint64{},
+		dec: http1.NewDecoder(p.cfg.Reassembly.HTTP.Limits())}
 }
 
 // process handles one observation. tx is the transaction itself when

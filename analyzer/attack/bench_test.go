@@ -46,7 +46,7 @@ func corpusTxs(n int, keep func(req *http1.Request) bool) []*reassembly.Transact
 			}
 			req := *ex.Request
 			req.Headers = slices.Clone(req.Headers)
-			req.Body.Data = slices.Clone(req.Body.Data)
+			req.Body.Data = slices.Clone(req.Body.Bytes())
 			req.Start = at.Add(time.Duration(len(out)) * time.Millisecond)
 			f := benignFlow
 			f.ID = fmt.Sprint("c", i)
@@ -68,7 +68,7 @@ var benignFlow = reassembly.Flow{Client: netip.MustParseAddrPort("198.51.100.7:4
 func BenchmarkAnalyzeJSON(b *testing.B) {
 	w := newWorker(newTestState(b))
 	txs := corpusTxs(1024, func(r *http1.Request) bool {
-		return len(r.Body.Data) > 0 && strings.Contains(http1.Get(r.Headers, http1.IDContentType), "json")
+		return len(r.Body.Bytes()) > 0 && strings.Contains(http1.Get(r.Headers, http1.IDContentType), "json")
 	})
 	var c collector
 	b.ReportAllocs()

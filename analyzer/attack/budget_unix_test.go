@@ -89,7 +89,7 @@ func corpusOf(req []byte) []*reassembly.Transaction {
 		}
 		r := *ex.Request
 		r.Headers = append([]http1.Header(nil), r.Headers...)
-		r.Body.Data = append([]byte(nil), r.Body.Data...)
+		r.Body.Data = append([]byte(nil), r.Body.Bytes()...)
 		out = append(out, &reassembly.Transaction{Flow: benignFlow, Exchange: http1.Exchange{Request: &r, Response: &http1.Response{Status: 200}}})
 	})
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -306,7 +306,7 @@ func (d *deep) check(tx *reassembly.Transaction, maxBody int) crsResult {
 		ctx.AddRequestHeader("Host", req.Host)
 	}
 	ctx.ProcessRequestHeaders()
-	if body := req.Body.Data; len(body) > 0 {
+	if body := req.Body.Bytes(); len(body) > 0 {
 		if len(body) > maxBody {
 			body = body[:maxBody]
 		}

@@ -181,7 +181,7 @@ func responseEvidence(tx *reassembly.Transaction, hits []hit) (bool, string) {
 	if resp == nil {
 		return false, ""
 	}
-	body := resp.Body.Data
+	body := resp.Body.Bytes()
 	if len(body) > 16384 {
 		body = body[:16384]
 	}

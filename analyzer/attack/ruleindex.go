@@ -247,7 +247,7 @@ func (w *worker) summarize(rs *ruleSet, req *http1.Request) {
 			}
 		}
 	}
-	if len(req.Body.Data) > 0 {
+	if len(req.Body.Bytes()) > 0 {
 		g[gBody] = ^grams(0)
 	}
 }

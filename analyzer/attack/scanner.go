@@ -178,7 +178,7 @@ func (w *worker) condition(c *Condition, tx *reassembly.Transaction) bool {
 		}
 		return w.hit(c.test(w.path), "path", "", w.path)
 	case "body":
-		return w.hit(c.test(view(req.Body.Data)), "body", "", view(req.Body.Data))
+		return w.hit(c.test(view(req.Body.Bytes())), "body", "", view(req.Body.Bytes()))
 	case "header":
 		for i := range req.Headers {
 			if h := &req.Headers[i]; c.named(h.Name) && c.test(h.Value) {

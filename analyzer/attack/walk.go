@@ -363,7 +363,7 @@ func (w *worker) authorization(h *http1.Header) bool {
 
 // body walks the request body by its type.
 func (w *worker) body(req *http1.Request) {
-	body := req.Body.Data
+	body := req.Body.Bytes()
 	if len(body) > w.st.cfg.MaxBodyBytes {
 		body = body[:w.st.cfg.MaxBodyBytes]
 	}

@@ -327,7 +327,7 @@ var loginNames = newNameSet("login", "signin", "sign-in", "sign_in", "logon", "a
 // what it tried; paths are the configured login templates.
 func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAttempt, bool) {
 	req := tx.Request
-	if req.Method != "POST" || len(req.Body.Data) == 0 || len(req.Body.Data) > 8192 {
+	if req.Method != "POST" || len(req.Body.Bytes()) == 0 || len(req.Body.Bytes()) > 8192 {
 		return loginAttempt{}, false
 	}
 	configured := false
@@ -346,7 +346,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		}
 	}
 	fields := map[string]string{}
-	body := bytes.TrimSpace(req.Body.Data)
+	body := bytes.TrimSpace(req.Body.Bytes())
 	if len(body) > 0 && body[0] == '{' {
 		var m map[string]any
 		if json.Unmarshal(body, &m) != nil {
@@ -392,8 +392,8 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 	if resp == nil {
 		return la, true
 	}
-	la.resp = loginResp{resp.Status, resp.Body.Data}
-	la.success = resp.Status < 400 && !failureBody(resp.Body.Data)
+	la.resp = loginResp{resp.Status, resp.Body.Bytes()}
+	la.success = resp.Status < 400 && !failureBody(resp.Body.Bytes())
 	if la.success {
 		for i := range resp.Headers {
 			if resp.Headers[i].Known() == http1.IDSetCookie {
@@ -506,7 +506,7 @@ func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
 			fields[strings.ToLower(k)] = v[0]
 		}
 	}
-	body := bytes.TrimSpace(req.Body.Data)
+	body := bytes.TrimSpace(req.Body.Bytes())
 	if len(body) > 0 && len(body) <= 8192 {
 		if body[0] == '{' {
 			var m map[string]any

@@ -128,13 +128,13 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 	a.epState = a.t.endpoint(o.Endpoint)
 	principal := o.User != "" || o.APIKey != "" || o.Session != ""
 	if principal && o.Object != 0 && o.ok2xx() && resp != nil && a.epState.wantsOwner() {
-		if ow := ownerOf(resp.Body.Data); ow != nil {
+		if ow := ownerOf(resp.Body.Bytes()); ow != nil {
 			o.Owner = keyOf(kUser, string(ow))
 		}
 		a.epState.sawOwner(o.Owner != 0)
 	}
 	if principal && o.ok2xx() && resp != nil && (req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH") {
-		o.MassAssigned = massAssigned(req.Body.Data, resp.Body.Data)
+		o.MassAssigned = massAssigned(req.Body.Bytes(), resp.Body.Bytes())
 	}
 	switch req.Method {
 	case "POST":
@@ -169,7 +169,7 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 func (a *Analyzer) probeOutcome(user string, tx *reassembly.Transaction) LoginOutcome {
 	lo := LoginOutcome{Kind: lkProbe, User: user}
 	if r := tx.Response; r != nil {
-		lo.Answer = respClass(r.Status, r.Body.Data, user)
+		lo.Answer = respClass(r.Status, r.Body.Bytes(), user)
 	} else {
 		lo.Answer = respClass(0, nil, user)
 	}

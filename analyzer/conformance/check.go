@@ -105,8 +105,8 @@ func (w *worker) validate(tx *reassembly.Transaction, host string, op *Op, segs 
 	for _, h := range req.Headers {
 		hr.Header.Add(h.Name, h.Value)
 	}
-	hr.Body = io.NopCloser(bytes.NewReader(req.Body.Data))
-	hr.ContentLength = int64(len(req.Body.Data))
+	hr.Body = io.NopCloser(bytes.NewReader(req.Body.Bytes()))
+	hr.ContentLength = int64(len(req.Body.Bytes()))
 	in := &openapi3filter.RequestValidationInput{
 		Request: hr, PathParams: params,
 		Route: &routers.Route{Spec: op.Spec.Doc, Path: op.Path, PathItem: op.PathItem, Method: op.Method, Operation: op.Operation},
@@ -118,15 +118,15 @@ func (w *worker) validate(tx *reassembly.Transaction, host string, op *Op, segs 
 		tx.Notes.Violations |= VSchema
 		w.find(tx, host, op, &finding{class: "schema_violation", severity: "low", rule: "schema", ev: v})
 	}
-	if rb := op.Operation.RequestBody; rb != nil && rb.Value != nil && !req.Body.Truncated && len(req.Body.Data) > 0 {
+	if rb := op.Operation.RequestBody; rb != nil && rb.Value != nil && !req.Body.Truncated && len(req.Body.Bytes()) > 0 {
 		if mt := rb.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
-			for _, f := range undocumentedFields(req.Body.Data, mt.Schema.Value) {
+			for _, f := range undocumentedFields(req.Body.Bytes(), mt.Schema.Value) {
 				tx.Notes.Violations |= VParameter
 				w.find(tx, host, op, &finding{class: "undocumented_parameter", severity: "low", rule: "not_in_schema", ev: event.Evidence{Location: "body", Name: safeName(f)}})
 			}
 		}
 	}
-	if resp == nil || resp.Status < 200 || resp.Body.Truncated || len(resp.Body.Data) == 0 || !op.documentsStatus(resp.Status) {
+	if resp == nil || resp.Status < 200 || resp.Body.Truncated || len(resp.Body.Bytes()) == 0 || !op.documentsStatus(resp.Status) {
 		return
 	}
 	rh := http.Header{}
@@ -134,13 +134,13 @@ func (w *worker) validate(tx *reassembly.Transaction, host string, op *Op, segs 
 		rh.Add(h.Name, h.Value)
 	}
 	rin := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.Status, Header: rh,
-		Body: io.NopCloser(bytes.NewReader(resp.Body.Data)), Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true}}
+		Body: io.NopCloser(bytes.NewReader(resp.Body.Bytes())), Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true}}
 	for _, v := range violations(openapi3filter.ValidateResponse(ctx, rin), true) {
 		tx.Notes.Violations |= VSchema
 		w.find(tx, host, op, &finding{class: "schema_violation", severity: "medium", rule: "schema", ev: v})
 	}
 	if s := op.responseSchema(resp.Status); s != nil {
-		for _, f := range undocumentedFields(resp.Body.Data, s) {
+		for _, f := range undocumentedFields(resp.Body.Bytes(), s) {
 			tx.Notes.Violations |= VParameter
 			w.find(tx, host, op, &finding{class: "undocumented_parameter", severity: "info", rule: "not_in_schema", ev: event.Evidence{Location: "response_body", Name: safeName(f)}})
 		}

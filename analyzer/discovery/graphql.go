@@ -126,7 +126,7 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 	}
 	var r *gqlreq.Request
 	if tx.Message != nil {
-		r = t.gql.ParseMessage(req.Body.Data)
+		r = t.gql.ParseMessage(req.Body.Bytes())
 	} else {
 		r = t.gql.Parse(req)
 	}
@@ -142,7 +142,7 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 	}
 	var resps []gqlreq.Response
 	if resp := tx.Response; resp != nil && tx.Message == nil {
-		resps = t.gqlResponses(resp.Body.Data)
+		resps = t.gqlResponses(resp.Body.Bytes())
 	}
 	at := req.Start.UnixNano()
 	for i := range r.Ops {
@@ -254,7 +254,7 @@ func nonNil(s []string) []string {
 // in the catalog already); messages are not calls.
 func (t *trie) addMessage(tx *reassembly.Transaction) {
 	req := tx.Request
-	if req == nil || !tx.Message.FromClient || req.Path == "" || len(req.Body.Data) == 0 {
+	if req == nil || !tx.Message.FromClient || req.Path == "" || len(req.Body.Bytes()) == 0 {
 		return
 	}
 	host, clean := normHostClean(req.Host, tx)

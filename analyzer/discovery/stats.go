@@ -366,12 +366,12 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	if reqCT != "" {
 		ep.count(tReqCT, t.names.id(mediaType(reqCT)), 1)
-		if len(req.Body.Data) > 0 && (isJSON(reqCT) || renderedJSON(tx, req.Body.Data)) && sample(ep.reqSampled, ep.calls, cfg) {
+		if !req.Body.Empty() && sample(ep.reqSampled, ep.calls, cfg) && (isJSON(reqCT) || renderedJSON(tx, req.Body.Bytes())) {
 			ep.reqSampled++
 			if ep.reqSchema == nil {
 				ep.reqSchema = &schemaTree{names: t.names}
 			}
-			ep.reqSchema.infer(req.Body.Data)
+			ep.reqSchema.infer(req.Body.Bytes())
 		}
 	}
 
@@ -389,10 +389,11 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			h := &resp.Headers[i]
 			if h.Known() == http1.IDContentType {
 				ep.count(tRespCT, t.names.id(mediaType(h.Value)), 1)
-				if len(resp.Body.Data) > 0 && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Data)) && sample(uint64(ep.respSampled), ep.calls, cfg) {
+				// sampled first: a response body is decoded only if read
+				if !resp.Body.Empty() && sample(uint64(ep.respSampled), ep.calls, cfg) && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Bytes())) && len(resp.Body.Bytes()) > 0 {
 					ep.respSampled++
 					if st := ep.schemaFor(status, t.names); st != nil {
-						st.infer(resp.Body.Data)
+						st.infer(resp.Body.Bytes())
 					}
 				}
 				break

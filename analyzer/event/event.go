@@ -262,11 +262,12 @@ func (e *Encoder) AppendTransaction(dst []byte, tx *reassembly.Transaction) []by
 }
 
 func (e *Encoder) appendFlags(dst []byte, tx *reassembly.Transaction) []byte {
-	if tx.Flags != 0 || tx.H2 != nil && tx.H2.Flags != 0 {
+	flags := tx.AllFlags() // with what decoding the bodies (appendBody) found
+	if flags != 0 || tx.H2 != nil && tx.H2.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
 		n := 0
 		for i, name := range http1.FlagNames {
-			if tx.Flags&(1<<i) != 0 {
+			if flags&(1<<i) != 0 {
 				if n > 0 {
 					dst = append(dst, ',')
 				}
@@ -323,7 +324,7 @@ func (e *Encoder) appendBody(dst []byte, b *http1.Body, hs []http1.Header) []byt
 	dst = append(dst, `,"body":{"wire_bytes":`...)
 	dst = strconv.AppendInt(dst, b.WireBytes, 10)
 	dst = append(dst, `,"captured_bytes":`...)
-	dst = strconv.AppendInt(dst, int64(len(b.Data)), 10)
+	dst = strconv.AppendInt(dst, int64(len(b.Bytes())), 10)
 	if b.Encoding != "" {
 		dst = append(dst, `,"encoding":`...)
 		dst = AppendString(dst, b.Encoding)

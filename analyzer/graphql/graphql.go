@@ -174,7 +174,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			}
 			return
 		}
-		r = w.p.ParseMessage(req.Body.Data)
+		r = w.p.ParseMessage(req.Body.Bytes())
 	} else {
 		r = w.p.Parse(req)
 	}
@@ -224,7 +224,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	w.report(tx, fs, emit)
 	if tx.Message == nil && tx.Response != nil {
-		if resp, ok := w.p.ParseResponse(tx.Response.Body.Data); ok {
+		if resp, ok := w.p.ParseResponse(tx.Response.Body.Bytes()); ok {
 			w.response(tx, resp, r, emit)
 		}
 	}
@@ -283,7 +283,7 @@ func opName(o *gqlreq.Operation) string {
 
 func respBody(tx *reassembly.Transaction) []byte {
 	if tx.Response != nil {
-		return tx.Response.Body.Data
+		return tx.Response.Body.Bytes()
 	}
 	return nil
 }
@@ -333,7 +333,7 @@ func inputs(tx *reassembly.Transaction, add func(loc, name, value string)) {
 	defer parsers.Put(p)
 	var r *gqlreq.Request
 	if tx.Message != nil {
-		r = p.ParseMessage(req.Body.Data)
+		r = p.ParseMessage(req.Body.Bytes())
 	} else {
 		r = p.Parse(req)
 	}

@@ -227,7 +227,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) {
 		m |= mBanner
 	}
 	if resp.Status >= 500 || strings.Contains(ctype, "html") || strings.Contains(ctype, "text/plain") {
-		b := resp.Body.Data
+		b := resp.Body.Bytes()
 		if len(b) > 8192 {
 			b = b[:8192]
 		}

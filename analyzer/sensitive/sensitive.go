@@ -397,8 +397,8 @@ func (a *Analyzer) scanRequest(req *http1.Request) {
 		a.header(&req.Headers[i], false)
 	}
 	a.loc = locBody
-	if len(req.Body.Data) > 0 {
-		a.body(req.Body.Data, http1.Get(req.Headers, http1.IDContentType))
+	if len(req.Body.Bytes()) > 0 {
+		a.body(req.Body.Bytes(), http1.Get(req.Headers, http1.IDContentType))
 	}
 }
 
@@ -408,7 +408,7 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 	}
 	if body {
 		a.loc = locRespBody
-		a.body(resp.Body.Data, http1.Get(resp.Headers, http1.IDContentType))
+		a.body(resp.Body.Bytes(), http1.Get(resp.Headers, http1.IDContentType))
 	}
 }
 

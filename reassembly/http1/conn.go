@@ -35,6 +35,7 @@ const (
 type reqSlot struct {
 	Request
 	raw, dec []byte
+	lz       lazy // how its body decodes when read
 	flags    Flags
 	fromMid  bool
 	held     int    // bytes charged to the budget for this request
@@ -94,6 +95,7 @@ type Conn struct {
 	resp                Response
 	respRaw             []byte
 	respDec             []byte
+	respLz              lazy
 	ex                  Exchange
 	scratch             []byte
 	held                int64 // bytes charged to lim.Budget

@@ -41,8 +41,8 @@ func summary(ex *Exchange) string {
 	var b strings.Builder
 	if ex.Request != nil {
 		fmt.Fprintf(&b, "%s %s", ex.Request.Method, ex.Request.Target)
-		if len(ex.Request.Body.Data) > 0 {
-			fmt.Fprintf(&b, " [%s]", ex.Request.Body.Data)
+		if len(ex.Request.Body.Bytes()) > 0 {
+			fmt.Fprintf(&b, " [%s]", ex.Request.Body.Bytes())
 		}
 	} else {
 		b.WriteString("-")
@@ -53,8 +53,8 @@ func summary(ex *Exchange) string {
 		if ex.Response.Interim > 0 {
 			fmt.Fprintf(&b, " (+%d interim)", ex.Response.Interim)
 		}
-		if len(ex.Response.Body.Data) > 0 {
-			d := ex.Response.Body.Data
+		if len(ex.Response.Body.Bytes()) > 0 {
+			d := ex.Response.Body.Bytes()
 			if len(d) > 40 {
 				d = d[:40]
 			}
@@ -64,7 +64,7 @@ func summary(ex *Exchange) string {
 		b.WriteString("-")
 	}
 	for i, n := range FlagNames {
-		if ex.Flags&(1<<i) != 0 {
+		if ex.AllFlags()&(1<<i) != 0 {
 			b.WriteString(" " + n)
 		}
 	}
@@ -305,10 +305,10 @@ func FuzzConn(f *testing.F) {
 			if ex.Request == nil && ex.Response == nil {
 				t.Fatal("empty exchange")
 			}
-			if ex.Request != nil && (len(ex.Request.Body.Data) > 64 || len(ex.Request.Headers) > 8) {
+			if ex.Request != nil && (len(ex.Request.Body.Bytes()) > 64 || len(ex.Request.Headers) > 8) {
 				t.Fatal("request exceeds limits")
 			}
-			if ex.Response != nil && (len(ex.Response.Body.Data) > 64 || len(ex.Response.Headers) > 8) {
+			if ex.Response != nil && (len(ex.Response.Body.Bytes()) > 64 || len(ex.Response.Headers) > 8) {
 				t.Fatal("response exceeds limits")
 			}
 		})

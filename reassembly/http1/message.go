@@ -55,18 +55,152 @@ type Header struct {
 
 // Body is a message body after transfer decoding (chunked) and content
 // decoding (gzip, deflate, br, zstd), cut at the configured bound.
+//
+// Content decoding is lazy: a parsed body with a Content-Encoding is
+// decoded the first time someone calls Bytes, so that bodies nobody reads
+// (responses outside every analyzer's sample) cost no decompression.
+// Until then the body is pending and Data is nil.
 type Body struct {
-	// Data is the (decoded) body, at most Limits.MaxBodyBytes long. It points
-	// into a buffer that the Conn reuses after the callback returns: copy
-	// what you keep.
+	// Data is the decoded body, at most Limits.MaxBodyBytes long: set by
+	// whoever builds a Body by hand (other parsers, tests); for parsed
+	// bodies read it with Bytes. It points into a buffer that the Conn
+	// reuses after the callback returns: copy what you keep.
 	Data []byte
 	// WireBytes is the length of the body on the wire (after de-chunking,
 	// before content decoding), even when Data was cut.
 	WireBytes int64
-	// Encoding is the Content-Encoding that was decoded ("" for identity).
+	// Encoding is the Content-Encoding of the body ("" for identity).
 	Encoding string
-	// Truncated says Data is shorter than the full (decoded) body.
+	// Truncated says Data is shorter than the full (decoded) body. For a
+	// pending body it says only whether the wire bytes were cut.
 	Truncated bool
+
+	raw    []byte // content-coded bytes waiting to be decoded (lz != nil)
+	lz     *lazy  // how to decode raw; nil once decoded or for identity
+	dflags Flags  // what decoding found (FlagTruncated, FlagDecodeError)
+}
+
+// lazy is where a pending body decodes: the output buffer it reuses, the
+// bounds, the counters, and the budget its output is charged to (c and
+// held; nil c for a Decoder's bodies).
+type lazy struct {
+	lim  *Limits
+	st   *Stats
+	buf  *[]byte
+	c    *Conn
+	held *int
+}
+
+// Bytes returns the decoded body, decoding it first if it is pending.
+func (b *Body) Bytes() []byte {
+	if b.lz != nil {
+		b.decode()
+	}
+	return b.Data
+}
+
+// Pending says the body still waits for content decoding (see Bytes).
+func (b *Body) Pending() bool { return b.lz != nil }
+
+// Empty says the body has no bytes, without decoding it.
+func (b *Body) Empty() bool { return len(b.Data) == 0 && len(b.raw) == 0 }
+
+// Raw returns the body as it was kept from the wire (de-chunked, still
+// content-coded) while it is pending, and Data otherwise.
+func (b *Body) Raw() []byte {
+	if b.lz != nil {
+		return b.raw
+	}
+	return b.Data
+}
+
+// DecodeFlags returns what decoding found (FlagTruncated when the decoded
+// body was cut, FlagDecodeError): zero while the body is pending. The
+// exchange's Flags carry what was known when it was reported; add these
+// (Exchange.AllFlags) for the whole picture.
+func (b *Body) DecodeFlags() Flags { return b.dflags }
+
+// AllFlags returns the exchange's flags with what lazy decoding of its
+// bodies found since it was reported.
+func (ex *Exchange) AllFlags() Flags {
+	f := ex.Flags
+	if ex.Request != nil {
+		f |= ex.Request.Body.dflags
+	}
+	if ex.Response != nil {
+		f |= ex.Response.Body.dflags
+	}
+	return f
+}
+
+// decode runs the pending content decoding.
+func (b *Body) decode() {
+	lz, raw := b.lz, b.raw
+	b.lz, b.raw = nil, nil
+	out, res := decompress(*lz.buf, raw, b.Encoding, lz.lim.MaxBodyBytes, lz.lim.MaxDecodedRatio, b.Truncated)
+	*lz.buf = out
+	if lz.c != nil {
+		if !lz.c.charge(len(out)) {
+			b.Data, b.Truncated = nil, true
+			b.dflags |= FlagTruncated
+			return
+		}
+		*lz.held += len(out)
+	}
+	switch res {
+	case decodeOK:
+		b.Data = out
+	case decodeTruncated:
+		if !b.Truncated {
+			lz.st.BodyTruncated++
+		}
+		b.Data, b.Truncated = out, true
+		b.dflags |= FlagTruncated
+	case decodeBomb:
+		b.Data, b.Truncated = out, true
+		lz.st.BombsStopped++
+		b.dflags |= FlagTruncated
+	default: // the body stays as it came (still coded)
+		b.Data = raw
+		lz.st.DecodeErrors++
+		b.dflags |= FlagDecodeError
+	}
+}
+
+// Decoder decodes bodies handed over by a Conn after its callback
+// returned (Detach): its owner (one goroutine) keeps the buffers and the
+// counters.
+type Decoder struct {
+	lim   Limits
+	Stats Stats // BodyTruncated, BombsStopped, DecodeErrors of what it decoded
+	buf   [2][]byte
+	lz    [2]lazy
+}
+
+// NewDecoder returns a Decoder with the bounds of lim (defaults applied).
+func NewDecoder(lim Limits) *Decoder {
+	d := &Decoder{lim: lim.WithDefaults()}
+	for i := range d.lz {
+		d.lz[i] = lazy{lim: &d.lim, st: &d.Stats, buf: &d.buf[i]}
+	}
+	return d
+}
+
+// Detach copies b into dst so that dst stays valid after the Conn's
+// callback: keep copies byte slices (it returns a copy of its argument
+// that lives as long as dst must). A pending body stays pending, with its
+// still-coded bytes copied, and decodes with d into d's buffer slot (0 or
+// 1: one for a request, one for a response; a slot is reused by the next
+// body detached to it, so decode a slot's bodies one transaction at a
+// time).
+func (b *Body) Detach(dst *Body, keep func([]byte) []byte, d *Decoder, slot int) {
+	*dst = Body{WireBytes: b.WireBytes, Encoding: b.Encoding, Truncated: b.Truncated, dflags: b.dflags}
+	if b.lz != nil {
+		dst.raw = keep(b.raw)
+		dst.lz = &d.lz[slot]
+		return
+	}
+	dst.Data = keep(b.Data)
 }
 
 // Request is one parsed HTTP/1.x request.

@@ -77,8 +77,16 @@ func (c *Conn) finish(h *half, ts time.Time) {
 		s := h.req
 		h.req = nil
 		s.End = ts
-		s.flags |= flags | c.body(h, &s.Body, s.raw, &s.dec)
+		s.lz = lazy{lim: c.lim, st: c.st, buf: &s.dec, c: c, held: &s.held}
+		s.flags |= flags | c.body(h, &s.Body, s.raw, &s.lz)
 		s.held, h.msgHeld = h.msgHeld, 0
+		// Requests are decoded at once: every request is checked for
+		// attacks, and a body that fails to decode is evidence of evasion
+		// that belongs on the transaction (responses decode lazily).
+		if s.Body.Pending() {
+			s.Body.Bytes()
+			s.flags |= s.Body.dflags
+		}
 		if s.emitted { // its response came first: nothing holds it now
 			c.release(s.held)
 			s.held = 0
@@ -88,7 +96,8 @@ func (c *Conn) finish(h *half, ts time.Time) {
 	}
 	r := &c.resp
 	r.End = ts
-	flags |= c.body(h, &r.Body, c.respRaw, &c.respDec)
+	c.respLz = lazy{lim: c.lim, st: c.st, buf: &c.respDec, c: c, held: &c.respHeld}
+	flags |= c.body(h, &r.Body, c.respRaw, &c.respLz)
 	c.respHeld, h.msgHeld = h.msgHeld, 0
 	c.st.Responses++
 	if flags&(FlagUpgrade|FlagConnect) != 0 {
@@ -132,10 +141,11 @@ func (c *Conn) skipAnswered(r *Response) {
 	}
 }
 
-// body fills b from the kept bytes, decoding the content coding.
-func (c *Conn) body(h *half, b *Body, raw []byte, dec *[]byte) Flags {
+// body fills b from the kept bytes; a content-coded body is left pending,
+// to be decoded (into dec, charged to held) if someone reads it.
+func (c *Conn) body(h *half, b *Body, raw []byte, lz *lazy) Flags {
 	var f Flags
-	b.WireBytes, b.Encoding, b.Truncated, b.Data = h.wire, h.enc, h.trunc, raw
+	*b = Body{WireBytes: h.wire, Encoding: h.enc, Truncated: h.trunc, Data: raw}
 	if h.trunc {
 		c.st.BodyTruncated++
 		f |= FlagTruncated
@@ -143,30 +153,7 @@ func (c *Conn) body(h *half, b *Body, raw []byte, dec *[]byte) Flags {
 	if h.enc == "" || len(raw) == 0 {
 		return f
 	}
-	out, res := decompress(*dec, raw, h.enc, c.lim.MaxBodyBytes, c.lim.MaxDecodedRatio, h.trunc)
-	*dec = out
-	if !c.charge(len(out)) {
-		b.Data, b.Truncated = nil, true
-		return f | FlagTruncated
-	}
-	h.msgHeld += len(out)
-	switch res {
-	case decodeOK:
-		b.Data = out
-	case decodeTruncated:
-		b.Data, b.Truncated = out, true
-		if !h.trunc {
-			c.st.BodyTruncated++
-		}
-		f |= FlagTruncated
-	case decodeBomb:
-		b.Data, b.Truncated = out, true
-		c.st.BombsStopped++
-		f |= FlagTruncated
-	default:
-		c.st.DecodeErrors++
-		f |= FlagDecodeError
-	}
+	b.Data, b.raw, b.lz = nil, raw, lz
 	return f
 }
 

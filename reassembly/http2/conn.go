@@ -747,7 +747,7 @@ func (c *Conn) Upgrade(req *http1.Request) {
 	m.method, m.path, m.authority = req.Method, req.Target, req.Host
 	m.headers = append(m.headers[:0], req.Headers...)
 	m.wire, m.trunc = req.Body.WireBytes, req.Body.Truncated
-	if !c.grow(&s.held, &m.raw, req.Body.Data) {
+	if !c.grow(&s.held, &m.raw, req.Body.Bytes()) {
 		m.trunc = true
 	}
 	m.start, m.endTS, m.headSize = req.Start, req.End, req.HeadSize

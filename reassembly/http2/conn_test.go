@@ -118,7 +118,7 @@ func run(t testing.TB, v *conv, start Start, split int, seed uint64) ([]result, 
 	c := NewConn(env, func(ex *Exchange) {
 		r := result{flags: ex.Flags, info: ex.Stream.Flags, id: ex.Stream.ID, unresolved: ex.Stream.Unresolved}
 		if q := ex.Request; q != nil {
-			r.method, r.path, r.host, r.reqBody = q.Method, q.Path, q.Host, string(q.Body.Data)
+			r.method, r.path, r.host, r.reqBody = q.Method, q.Path, q.Host, string(q.Body.Bytes())
 			var hs []string
 			for _, h := range q.Headers {
 				hs = append(hs, h.Name+"="+h.Value)
@@ -126,7 +126,7 @@ func run(t testing.TB, v *conv, start Start, split int, seed uint64) ([]result, 
 			r.reqHeaders = strings.Join(hs, ",")
 		}
 		if p := ex.Response; p != nil {
-			r.status, r.respBody = p.Status, string(p.Body.Data)
+			r.status, r.respBody = p.Status, string(p.Body.Bytes())
 		}
 		var tr []string
 		for _, h := range ex.Stream.ResponseTrailers {

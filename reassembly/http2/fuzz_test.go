@@ -136,11 +136,11 @@ func bodyOf(m any) []byte {
 	switch x := m.(type) {
 	case *http1.Request:
 		if x != nil {
-			return x.Body.Data
+			return x.Body.Bytes()
 		}
 	case *http1.Response:
 		if x != nil {
-			return x.Body.Data
+			return x.Body.Bytes()
 		}
 	}
 	return nil

@@ -147,7 +147,7 @@ func Looks(req *http1.Request) bool {
 	if req.Method == "GET" {
 		return strings.Contains(req.Query, "query=") || strings.Contains(req.Query, "extensions=")
 	}
-	b := req.Body.Data
+	b := req.Body.Bytes()
 	if len(b) == 0 {
 		return false
 	}
@@ -169,11 +169,11 @@ func (p *Parser) Parse(req *http1.Request) *Request {
 	ct := strings.ToLower(http1.Get(req.Headers, http1.IDContentType))
 	if strings.HasPrefix(ct, "application/graphql") {
 		r := &Request{Via: ViaGraphQL, Batch: 1}
-		q := string(req.Body.Data)
+		q := string(req.Body.Bytes())
 		p.add(r, &q, "", nil, "")
 		return r
 	}
-	return p.ParseJSON(req.Body.Data, ViaJSON)
+	return p.ParseJSON(req.Body.Bytes(), ViaJSON)
 }
 
 // ParseJSON reads a JSON request object or a batch (array) of them.

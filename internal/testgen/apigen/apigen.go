@@ -186,7 +186,7 @@ func (g *Generator) make(op *Operation, pathValue func(name, value string) strin
 	if rb := op.op.RequestBody; rb != nil && rb.Value != nil {
 		if mt := rb.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
 			req.Body.Data = []byte(g.json(mt.Schema.Value, 0))
-			req.Body.WireBytes = int64(len(req.Body.Data))
+			req.Body.WireBytes = int64(len(req.Body.Bytes()))
 			req.Headers = append(req.Headers, http1.Header{Name: "Content-Type", Value: "application/json"})
 		}
 	}
@@ -220,7 +220,7 @@ func (g *Generator) make(op *Operation, pathValue func(name, value string) strin
 	resp.Reason = "OK"
 	if schema != nil {
 		resp.Body.Data = []byte(g.json(schema, 0))
-		resp.Body.WireBytes = int64(len(resp.Body.Data))
+		resp.Body.WireBytes = int64(len(resp.Body.Bytes()))
 		resp.Headers = append(resp.Headers, http1.Header{Name: "Content-Type", Value: "application/json"})
 	}
 	resp.HeadSize = 80

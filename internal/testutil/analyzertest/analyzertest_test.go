@@ -16,7 +16,7 @@ func TestTx(t *testing.T) {
 	if tx.Request.Path != "/v1/orders" || tx.Request.Query != "dry=1" || tx.Request.Host != "shop.example" || len(tx.Request.Headers) != 2 {
 		t.Fatalf("request %+v", tx.Request)
 	}
-	if tx.Response == nil || tx.Response.Status != 201 || string(tx.Response.Body.Data) != `{"id":7}` || !tx.Response.Start.Equal(T0.Add(time.Minute+time.Millisecond)) {
+	if tx.Response == nil || tx.Response.Status != 201 || string(tx.Response.Body.Bytes()) != `{"id":7}` || !tx.Response.Start.Equal(T0.Add(time.Minute+time.Millisecond)) {
 		t.Fatalf("response %+v", tx.Response)
 	}
 	if tx.Flow.Client.String() != "198.51.100.7:51000" || !tx.Flow.Confirmed {
