@@ -138,6 +138,10 @@ type Notes struct {
 	// data types found in each message: bit i is event.SensitiveTypes[i]
 	// (set by the sensitive analyzer, read by discovery for the catalog).
 	SensitiveRequest, SensitiveResponse uint64
+	// ResponseScanned says the sensitive analyzer scanned the response
+	// body (it scans a deterministic sample of responses; discovery
+	// reports the coverage per endpoint).
+	ResponseScanned bool
 	// Conformance is how the transaction matched the published specs
 	// (set by the conformance analyzer; "" without specs): documented,
 	// shadow, zombie or undocumented_method. Violations are bits of

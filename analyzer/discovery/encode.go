@@ -53,6 +53,7 @@ type EndpointJSON struct {
 	Transport            TransportJSON             `json:"transport"`
 	GRPC                 *GRPCJSON                 `json:"grpc,omitempty"`
 	Completeness         CompletenessJSON          `json:"completeness"`
+	Sampling             SamplingJSON              `json:"sampling"`
 	Usage                []HourJSON                `json:"usage"`
 	Conformance          *ConformanceJSON          `json:"conformance,omitempty"`
 	// Attacks counts calls by attack class (attack analyzer), Succeeded
@@ -167,6 +168,19 @@ type CompletenessJSON struct {
 	Ratio      float64 `json:"ratio"` // whole / calls
 }
 
+// SamplingJSON shows how much of an endpoint's traffic was looked at
+// closely: response bodies are scanned for sensitive data on a
+// deterministic sample (the sensitive analyzer's learn_responses and
+// sample_every), and schemas are inferred from the first schema_samples
+// bodies, then one call in schema_sample_every.
+type SamplingJSON struct {
+	ResponseBodies        uint64  `json:"response_bodies"`         // responses that had a body
+	SensitiveScanned      uint64  `json:"sensitive_scanned"`       // ... of which the sensitive analyzer scanned
+	SensitiveRatio        float64 `json:"sensitive_ratio"`         // sensitive_scanned / response_bodies (1 when none)
+	RequestSchemaSamples  uint64  `json:"request_schema_samples"`  // request bodies the schema was inferred from
+	ResponseSchemaSamples uint64  `json:"response_schema_samples"` // response bodies the schemas were inferred from
+}
+
 // HourJSON is the calls of one hour (UTC, capture time).
 type HourJSON struct {
 	Hour  string `json:"hour"`
@@ -264,6 +278,12 @@ func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
 	}
 	c.Ratio = roundTo(ratio(c.Whole, st.calls), 4)
 	j.Completeness = c
+	sm := SamplingJSON{ResponseBodies: t.get(tMisc, miscRespBodies), SensitiveScanned: t.get(tMisc, miscRespScanned),
+		RequestSchemaSamples: uint64(st.reqSampled), ResponseSchemaSamples: uint64(st.respSampled), SensitiveRatio: 1}
+	if sm.ResponseBodies > 0 {
+		sm.SensitiveRatio = roundTo(ratio(sm.SensitiveScanned, sm.ResponseBodies), 4)
+	}
+	j.Sampling = sm
 	if t.tableLen(tConf) > 0 {
 		conf := &ConformanceJSON{Calls: map[string]uint64{}, Violations: map[string]uint64{}}
 		var best uint64

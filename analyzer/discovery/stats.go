@@ -423,6 +423,12 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	countBits(&ep.t, tMisconfig, uint64(tx.Notes.Misconfig))
 	countBits(&ep.t, tSensReq, tx.Notes.SensitiveRequest)
 	countBits(&ep.t, tSensResp, tx.Notes.SensitiveResponse)
+	if resp != nil && !resp.Body.Empty() {
+		ep.t.add(tMisc, miscRespBodies, 1, 0)
+		if tx.Notes.ResponseScanned {
+			ep.t.add(tMisc, miscRespScanned, 1, 0)
+		}
+	}
 	if gqlreq.Looks(req) {
 		t.recordGraphQL(ep, tx)
 	}

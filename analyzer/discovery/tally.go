@@ -48,6 +48,8 @@ const (
 	miscGRPCSchema          // gRPC calls whose kind came from the descriptor set
 	miscGRPCReqMsgs         // gRPC request messages
 	miscGRPCRespMsgs        // gRPC response messages
+	miscRespBodies          // responses with a body
+	miscRespScanned         // ... of which the sensitive analyzer scanned (Notes.ResponseScanned)
 )
 
 const (

@@ -27,7 +27,7 @@ func init() {
 	}
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse"},
+		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse", "Notes.ResponseScanned"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
@@ -358,6 +358,7 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		if !scan {
 			a.skipped++
 		}
+		tx.Notes.ResponseScanned = scan && !resp.Body.Empty()
 		if a.seen[locRespBody]&hotTypes != 0 && st != nil {
 			st.SensitiveHot = true
 		}
