@@ -47,10 +47,27 @@ type FlowState struct {
 	// SensitiveHot: a response on this connection carried personal or
 	// secret data (the sensitive analyzer then scans all of them).
 	SensitiveHot bool
+	// SensitiveSeen remembers the last endpoints whose responses the
+	// sensitive analyzer scanned on this connection, with the largest
+	// body and the status classes scanned: a response of an endpoint not
+	// scanned on the connection yet, or odd for it (a new status class,
+	// a body much larger than before), is scanned outside the sample.
+	SensitiveSeen [8]RespSeen
+	SensitiveNext uint8 // the entry the next new endpoint replaces
 	// DeepSec and DeepN: the attack analyzer's deep checks of this
 	// connection in the capture second DeepSec (its per-connection budget).
 	DeepSec int64
 	DeepN   int32
+}
+
+// RespSeen is what the sensitive analyzer scanned of one endpoint on one
+// connection (FlowState.SensitiveSeen): Tpl is a hash of the method and
+// path template (0: unused), MaxWire the largest body scanned, Classes a
+// bit per status class (bit 1 for 1xx to bit 5 for 5xx).
+type RespSeen struct {
+	Tpl     uint64
+	MaxWire int64
+	Classes uint8
 }
 
 // Transaction is one HTTP exchange with the flow it belongs to. It is handed

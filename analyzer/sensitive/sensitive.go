@@ -354,6 +354,9 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if resp := tx.Response; resp != nil {
 		st := tx.Flow.State
 		scan := st != nil && st.SensitiveHot || tx.Seq < a.cfg.LearnResponses || sampled(tx, a.cfg.SampleEvery)
+		if st != nil && !resp.Body.Empty() {
+			scan = a.odd(st, req.Method, resp, scan) || scan
+		}
 		a.scanResponse(resp, scan)
 		if !scan {
 			a.skipped++
@@ -411,6 +414,45 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 		a.loc = locRespBody
 		a.body(resp.Body.Bytes(), http1.Get(resp.Headers, http1.IDContentType))
 	}
+}
+
+// odd says whether a response is worth scanning outside the sample: its
+// endpoint was not scanned on this connection yet, or the response is odd
+// for it (a status class not scanned before, a body over 1.5 times the
+// largest scanned). It remembers what is scanned (scan: the response is
+// scanned anyway). Everything it uses belongs to the connection, so the
+// choice does not depend on how connections are spread over workers.
+func (a *Analyzer) odd(st *reassembly.FlowState, method string, resp *http1.Response, scan bool) bool {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(method); i++ {
+		h = (h ^ uint64(method[i])) * 1099511628211
+	}
+	h = (h ^ ' ') * 1099511628211
+	for i := 0; i < len(a.tpl); i++ {
+		h = (h ^ uint64(a.tpl[i])) * 1099511628211
+	}
+	h |= 1
+	class := uint8(0)
+	if c := resp.Status / 100; c >= 1 && c <= 5 {
+		class = 1 << c
+	}
+	wire := resp.Body.WireBytes
+	for i := range st.SensitiveSeen {
+		e := &st.SensitiveSeen[i]
+		if e.Tpl != h {
+			continue
+		}
+		odd := e.Classes&class == 0 || wire > e.MaxWire+e.MaxWire/2
+		if odd || scan {
+			e.Classes |= class
+			e.MaxWire = max(e.MaxWire, wire)
+		}
+		return odd
+	}
+	e := &st.SensitiveSeen[st.SensitiveNext%uint8(len(st.SensitiveSeen))]
+	st.SensitiveNext++
+	*e = reassembly.RespSeen{Tpl: h, MaxWire: wire, Classes: class}
+	return true
 }
 
 // sampled says whether the transaction is in the one-in-every sample of
