@@ -113,7 +113,8 @@ bench-live:
 
 bench-instructions: build
 	$(GO) build -o $(BIN)/apitap-gen ./tools/apitap-gen
-	deploy/bench/instructions.sh 100MB $(BIN)
+	$(GO) build -o $(BIN)/apitap-naive ./tools/apitap-naive
+	deploy/bench/instructions.sh 32MB $(BIN)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

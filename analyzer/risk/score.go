@@ -50,19 +50,14 @@ var personal = map[string]bool{"card": true, "ssn": true, "iban": true, "email":
 func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 	r := &Result{Factors: []Factor{}}
 	calls := float64(max(j.Calls, 1))
-	add := func(name string, n uint64) {
-		if n == 0 {
-			return
-		}
-		share := math.Min(1, float64(n)/calls)
-		w := float64(cfg.weight(name))
-		pts := w * math.Max(share, 0.1)
-		f := Factor{Factor: name, Points: math.Round(pts*10) / 10}
-		if share < 1 {
-			f.Share = math.Round(share*1000) / 1000
-		}
-		r.Factors = append(r.Factors, f)
+	add := func(name string, n uint64) { addOf(r, cfg, name, n, calls) }
+	// responses are scanned for sensitive data on a sample: their shares
+	// are of the scanned responses, so that sampling does not dilute them
+	scanned := calls
+	if s := j.Sampling.SensitiveScanned; s > 0 {
+		scanned = float64(s)
 	}
+	addResp := func(name string, n uint64) { addOf(r, cfg, name, n, scanned) }
 	// authentication: the weakest scheme seen decides
 	auth := j.Auth.Types
 	unauth := auth["none"]
@@ -93,12 +88,12 @@ func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 		}
 	}
 	if respCrit > 0 {
-		add("sensitive_response_critical", respCrit)
+		addResp("sensitive_response_critical", respCrit)
 	} else if respPers > 0 {
-		add("sensitive_response", respPers)
+		addResp("sensitive_response", respPers)
 	}
 	if (respCrit > 0 || respPers > 0) && unauth > 0 {
-		add("unauthenticated_sensitive", min(unauth, max(respCrit, respPers)))
+		addResp("unauthenticated_sensitive", min(unauth, max(respCrit, respPers)))
 	}
 	for _, p := range j.Params {
 		if p.In == "query" && (p.Format == "email") {
@@ -149,4 +144,20 @@ func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 	r.Score = int(math.Min(100, math.Round(total)))
 	r.Band = band(r.Score)
 	return r
+}
+
+// addOf adds factor name to r: its weight times the share n/of (at least
+// a tenth: one exposure is enough to matter).
+func addOf(r *Result, cfg *Config, name string, n uint64, of float64) {
+	if n == 0 {
+		return
+	}
+	share := math.Min(1, float64(n)/of)
+	w := float64(cfg.weight(name))
+	pts := w * math.Max(share, 0.1)
+	f := Factor{Factor: name, Points: math.Round(pts*10) / 10}
+	if share < 1 {
+		f.Share = math.Round(share*1000) / 1000
+	}
+	r.Factors = append(r.Factors, f)
 }

@@ -68,13 +68,19 @@ type Config struct {
 	// LearnResponses: the first response bodies of every connection are
 	// scanned; then one in SampleEvery (chosen by a hash of the
 	// connection and the transaction's number in it, so the same capture
-	// always scans the same ones), unless a response on the connection
-	// held personal or secret data (then all of them). Requests are always
+	// always scans the same ones), or one in HotSampleEvery once a
+	// response on the connection held personal or secret data. Requests are always
 	// scanned whole. The decision uses nothing but the transaction and its
 	// connection, so it does not depend on how connections are spread
 	// over workers.
 	LearnResponses int `yaml:"learn_responses"`
 	SampleEvery    int `yaml:"sample_every"`
+	// HotSampleEvery is the sample on connections whose responses held
+	// personal or secret data (1: all of them). On every connection the
+	// first response of each endpoint, and responses odd for their
+	// endpoint (a status class not scanned yet, a body over 1.5 times
+	// the largest scanned), are scanned too.
+	HotSampleEvery int `yaml:"hot_sample_every"`
 }
 
 // CustomConfig is one custom data type.
@@ -88,7 +94,7 @@ type CustomConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, PostureInterval: time.Hour, PostureClients: 16}
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, HotSampleEvery: 1, PostureInterval: time.Hour, PostureClients: 16}
 }
 
 // Validate checks the section, compiling the custom patterns.
@@ -103,8 +109,8 @@ func (c *Config) Validate() error {
 	if c.MaxTracked < 1 {
 		errs = append(errs, errors.New("max_tracked: must be at least 1"))
 	}
-	if c.LearnResponses < 0 || c.SampleEvery < 1 {
-		errs = append(errs, errors.New("learn_responses must not be negative and sample_every must be at least 1"))
+	if c.LearnResponses < 0 || c.SampleEvery < 1 || c.HotSampleEvery < 1 {
+		errs = append(errs, errors.New("learn_responses must not be negative; sample_every and hot_sample_every must be at least 1"))
 	}
 	for _, cidr := range c.TLSTerminated {
 		if _, err := parsePrefix(cidr); err != nil {
@@ -353,7 +359,11 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	a.scanRequest(req)
 	if resp := tx.Response; resp != nil {
 		st := tx.Flow.State
-		scan := st != nil && st.SensitiveHot || tx.Seq < a.cfg.LearnResponses || sampled(tx, a.cfg.SampleEvery)
+		every := a.cfg.SampleEvery
+		if st != nil && st.SensitiveHot {
+			every = min(every, a.cfg.HotSampleEvery)
+		}
+		scan := tx.Seq < a.cfg.LearnResponses || sampled(tx, every)
 		if st != nil && !resp.Body.Empty() {
 			scan = a.odd(st, req.Method, resp, scan) || scan
 		}
