@@ -33,6 +33,7 @@ type gqlOp struct {
 	roots, args    []string // sorted, unique
 	vars           []gqlreq.Variable
 	data           []string // response data root fields "name:kind"
+	sensitive      uint64   // sensitive types in its responses (event.SensitiveTypes bits)
 	maxDepth       int
 }
 
@@ -81,6 +82,7 @@ func (o *gqlOp) merge(p *gqlOp) {
 	o.roots = union(o.roots, p.roots, 64)
 	o.args = union(o.args, p.args, 64)
 	o.data = union(o.data, p.data, 64)
+	o.sensitive |= p.sensitive
 	for _, v := range p.vars {
 		if !slices.Contains(o.vars, v) && len(o.vars) < 64 {
 			o.vars = append(o.vars, v)
@@ -145,6 +147,7 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 		resps = t.gqlResponses(resp.Body.Data)
 	}
 	at := req.Start.UnixNano()
+	note := tx.Notes.GraphQL
 	for i := range r.Ops {
 		o := &r.Ops[i]
 		s := g.op(o.Key())
@@ -168,6 +171,17 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 			if rs.Errors > 0 {
 				p.errors = 1
 			}
+		}
+		// sensitive types: a single operation has the transaction's; a
+		// batch's operation those of its element of the response array
+		// (the graphql analyzer's note); none over WebSocket (the client's
+		// message has no answer)
+		switch {
+		case tx.Message != nil:
+		case r.Batch == 1 && len(r.Ops) == 1:
+			p.sensitive = tx.Notes.SensitiveResponse
+		case note != nil && len(note.Sensitive) == len(r.Ops):
+			p.sensitive = note.Sensitive[i]
 		}
 		s.merge(&p)
 	}
@@ -216,6 +230,7 @@ type GraphQLOperationJSON struct {
 	Arguments  []string          `json:"arguments"`
 	Variables  map[string]string `json:"variables"`
 	Data       map[string]string `json:"data,omitempty"`
+	Sensitive  []string          `json:"sensitive,omitempty"`
 	MaxDepth   int               `json:"max_depth"`
 	FirstSeen  string            `json:"first_seen"`
 	LastSeen   string            `json:"last_seen"`
@@ -229,6 +244,11 @@ func (g *gqlTable) render() *GraphQLJSON {
 			FirstSeen: time.Unix(0, o.first).UTC().Format(time.RFC3339Nano), LastSeen: time.Unix(0, o.last).UTC().Format(time.RFC3339Nano)}
 		for _, v := range o.vars {
 			oj.Variables[v.Name] = v.Type
+		}
+		for b, i := o.sensitive, uint32(0); b != 0; b, i = b>>1, i+1 {
+			if b&1 != 0 {
+				oj.Sensitive = append(oj.Sensitive, sensitiveName(i))
+			}
 		}
 		if len(o.data) > 0 {
 			oj.Data = map[string]string{}

@@ -3,8 +3,11 @@ package discovery
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -76,4 +79,59 @@ func join(s []string) string {
 		out += x + "\n"
 	}
 	return out
+}
+
+// TestGraphQLSensitive: a single operation gets the transaction's
+// sensitive response types; a batch's operations those the graphql
+// analyzer attributed to their elements (Notes.GraphQL.Sensitive), and
+// none when it could not; the JSON catalog and the OpenAPI extension
+// show them by name.
+func TestGraphQLSensitive(t *testing.T) {
+	c := NewCatalog(NewConfig(), "test")
+	email, card := event.SensitiveBit("email"), event.SensitiveBit("card")
+	gql := func(body string, sens uint64, note *reassembly.GraphQLNote) {
+		x := tx("POST", "api.example", "/graphql", 200)
+		x.Request.Headers = []http1.Header{{Name: "Content-Type", Value: "application/json"}}
+		x.Request.Body.Data = []byte(body)
+		x.Response.Body.Data = []byte(`[{"data":{}},{"data":{}}]`)
+		x.Notes.SensitiveResponse, x.Notes.GraphQL = sens, note
+		c.Observe(x)
+	}
+	gql(`{"query":"query Me { me { email } }"}`, email, nil)
+	gql(`[{"query":"query Wallet { wallet { card } }"},{"query":"query Products { products { sku } }"}]`, card, &reassembly.GraphQLNote{Operations: 2, Sensitive: []uint64{card, 0}})
+	gql(`[{"query":"query Orders { orders { id } }"},{"query":"query Tags { tags }"}]`, email, &reassembly.GraphQLNote{Operations: 2})
+	v := c.View()
+	var got []string
+	for _, ep := range v.Endpoints {
+		if j := ep.JSON(v.Time); j.GraphQL != nil {
+			for _, o := range j.GraphQL.Operations {
+				got = append(got, fmt.Sprintf("%s:%v", o.Name, o.Sensitive))
+			}
+		}
+	}
+	if want := "[Me:[email] Orders:[] Products:[] Tags:[] Wallet:[card]]"; fmt.Sprint(got) != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+	doc, err := v.OpenAPI(OpenAPIOptions{JSON: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Paths map[string]map[string]struct {
+			Ops []struct {
+				Name      string   `json:"name"`
+				Sensitive []string `json:"sensitiveData"`
+			} `json:"x-graphql-operations"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	var ext []string
+	for _, o := range d.Paths["/graphql"]["post"].Ops {
+		ext = append(ext, o.Name+":"+strings.Join(o.Sensitive, ","))
+	}
+	if want := "[Me:email Orders: Products: Tags: Wallet:card]"; fmt.Sprint(ext) != want {
+		t.Errorf("x-graphql-operations: %v, want %s", ext, want)
+	}
 }

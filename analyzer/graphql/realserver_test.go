@@ -207,3 +207,64 @@ func TestGraphQLRealServerAttacks(t *testing.T) {
 		t.Errorf("false positives: %d of %d benign operations", fp, benignOps)
 	}
 }
+
+// TestGraphQLRealServerSensitive: the sensitive types of each operation
+// in the catalog, against the real server and the client mix (batches
+// included). The truth is the schema: the sensitive fields the server
+// returns are User.email and AuthPayload.token (a session token: a
+// secret), so exactly the operations that select them (GetMe, alone or
+// inside a batch, and Login) must carry "email" and "secret", and the
+// operations batched with GetMe (ListProducts, Categories) nothing. No
+// raw value reaches the catalog.
+func TestGraphQLRealServerSensitive(t *testing.T) {
+	r := gqltest.Record(t, 7, 800, false)
+	chain := chainOf(t, "sensitive", "graphql")
+	cat := discovery.NewCatalog(discovery.NewConfig(), "test")
+	batchedGetMe := 0
+	replay(t, r.Packets, func(tx *reassembly.Transaction) {
+		tx.Notes = reassembly.Notes{}
+		chain.Analyze(tx, &recorder{classes: map[string]bool{}})
+		if g := tx.Notes.GraphQL; g != nil && len(g.Sensitive) > 0 && g.Sensitive[0] != 0 {
+			batchedGetMe++
+		}
+		cat.Observe(tx)
+	})
+	truth := map[string]bool{"POST query GetMe email": true, "POST mutation Login secret": true}
+	found := map[string]bool{}
+	ops := 0
+	v := cat.View()
+	for _, ep := range v.Endpoints {
+		j := ep.JSON(v.Time)
+		if j.GraphQL == nil {
+			continue
+		}
+		for _, o := range j.GraphQL.Operations {
+			ops++
+			for _, s := range o.Sensitive {
+				found[j.Method+" "+o.Type+" "+o.Name+" "+s] = true
+			}
+		}
+	}
+	tp := 0
+	for k := range found {
+		if truth[k] {
+			tp++
+		} else {
+			t.Errorf("attributed wrongly: %s", k)
+		}
+	}
+	for k := range truth {
+		if !found[k] {
+			t.Errorf("missed: %s", k)
+		}
+	}
+	t.Logf("graphql sensitive per operation: %d operations in the catalog, %d (operation, type) pairs found, %d expected, %d right; %d batches whose GetMe element carried an e-mail",
+		ops, len(found), len(truth), tp, batchedGetMe)
+	if batchedGetMe == 0 {
+		t.Error("no batch with GetMe: the test does not cover batches")
+	}
+	doc := v.JSON("test")
+	if strings.Contains(string(doc), "@shop.example") || strings.Contains(string(doc), "opaque-session-token") {
+		t.Error("a raw e-mail address in the catalog")
+	}
+}

@@ -89,6 +89,29 @@ type Operation struct {
 	// of the request body or of a decoded string; valid as long as the
 	// request), for the attack analyzer's inputs.
 	VariablesJSON []byte
+	// RootSelections counts the fields selected at the top, aliases
+	// included (fragments expanded): RootSelections-len(RootFields) are
+	// repeats of a root field under other aliases.
+	RootSelections int
+	// Roots are a mutation's root selections (at most MaxNames) with
+	// their string-valued arguments, for the detectors that count what a
+	// mutation does (logins); nil for queries and subscriptions.
+	Roots []Root
+}
+
+// Root is one root selection of a mutation.
+type Root struct {
+	Key  string // the response key: the alias, or the field name
+	Name string // the field name
+	// Args are the string-valued arguments: literals and variables, an
+	// input object's fields named "arg.field" (at most MaxNames).
+	Args []Arg
+}
+
+// Arg is an argument's string value: a literal (Value) or a variable
+// (Var, its name without "$"), to be looked up in VariablesJSON.
+type Arg struct {
+	Name, Value, Var string
 }
 
 // Literal is a string literal of an argument.
@@ -365,6 +388,10 @@ func (w *walker) set(ss ast.SelectionSet, d int, root bool) {
 				w.o.MaxRepeat = max(w.o.MaxRepeat, 1)
 			}
 			if root {
+				w.o.RootSelections++
+				if w.o.Type == "mutation" && len(w.o.Roots) < w.lim.MaxNames {
+					w.o.Roots = append(w.o.Roots, w.root(s))
+				}
 				w.roots[s.Name] = true
 				if s.Name == "__schema" || s.Name == "__type" {
 					w.o.Introspection = true
@@ -395,6 +422,34 @@ func (w *walker) set(ss ast.SelectionSet, d int, root bool) {
 			delete(w.active, s.Name)
 		}
 	}
+}
+
+// root summarises a mutation's root selection.
+func (w *walker) root(f *ast.Field) Root {
+	r := Root{Key: bound(f.Alias, 128), Name: bound(f.Name, 128)}
+	if r.Key == "" {
+		r.Key = r.Name
+	}
+	var add func(name string, v *ast.Value, depth int)
+	add = func(name string, v *ast.Value, depth int) {
+		if v == nil || depth > 2 || len(r.Args) >= w.lim.MaxNames {
+			return
+		}
+		switch v.Kind {
+		case ast.StringValue, ast.BlockValue:
+			r.Args = append(r.Args, Arg{Name: bound(name, 128), Value: bound(v.Raw, 1024)})
+		case ast.Variable:
+			r.Args = append(r.Args, Arg{Name: bound(name, 128), Var: bound(v.Raw, 128)})
+		case ast.ObjectValue:
+			for _, c := range v.Children {
+				add(name+"."+c.Name, c.Value, depth+1)
+			}
+		}
+	}
+	for _, a := range f.Arguments {
+		add(a.Name, a.Value, 0)
+	}
+	return r
 }
 
 // literals collects the string literals of an argument value.
