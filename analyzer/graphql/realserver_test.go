@@ -24,7 +24,12 @@ import (
 // replay reassembles packets and calls fn with each transaction.
 func replay(t *testing.T, pkts []pcapgen.Packet, fn func(tx *reassembly.Transaction)) {
 	t.Helper()
-	w := reassembly.NewWorker(reassembly.Config{}, fn)
+	replayWorker(t, reassembly.NewWorker(reassembly.Config{}, fn), pkts)
+}
+
+// replayWorker feeds packets to w and closes it.
+func replayWorker(t *testing.T, w *reassembly.Worker, pkts []pcapgen.Packet) {
+	t.Helper()
 	dec := decode.New(decode.Options{})
 	enc := &pcapgen.Encap{}
 	var buf []byte
