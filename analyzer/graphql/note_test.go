@@ -91,3 +91,30 @@ func TestNoteSensitive(t *testing.T) {
 		t.Errorf("no array: %+v", n)
 	}
 }
+
+// FuzzNote: any request and response body pair through the analyzer
+// (the note's login, outcome and per-element readers): no panic, and the
+// note stays within its bounds.
+func FuzzNote(f *testing.F) {
+	f.Add([]byte(`[{"query":"mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { token } }","variables":{"e":"a@x","p":"1"}},{"query":"{ me { email } }"}]`),
+		[]byte(`[{"data":{"login":null},"errors":[{"message":"no","path":["login",0]}]},{"data":{"me":{"email":"a@b.example"}}}]`), 200)
+	f.Add([]byte(`{"query":"mutation { a: signIn(input: {user: \"u\", password: \"p\"}) { ok } b: signIn(input: $in) { ok } }","variables":{"in":{"user":7,"password":["x"]}}}`),
+		[]byte(`{"data":{"a":{"ok":false},"b":null},"errors":[{"path":[]},{"path":null}]}`), 401)
+	w := &worker{cfg: NewConfig(), p: gqlreq.NewParser(gqlreq.Limits{MaxWalk: 2000, MaxTokens: 2000}), agg: aggregate.New(time.Minute, 10, "gq-")}
+	f.Fuzz(func(t *testing.T, req, resp []byte, status int) {
+		tx := gqlTx("api.example", string(req))
+		tx.Response = &http1.Response{Status: status, Body: http1.Body{Data: resp}}
+		tx.Notes.SensitiveResponse = ^uint64(0)
+		w.Analyze(tx, &rec{})
+		if n := tx.Notes.GraphQL; n != nil {
+			if len(n.Logins) > maxNoteLogins || n.Sensitive != nil && len(n.Sensitive) < 2 {
+				t.Fatalf("note out of bounds: %d logins, %d elements", len(n.Logins), len(n.Sensitive))
+			}
+			for _, l := range n.Logins {
+				if len(l.User) > 128 {
+					t.Fatalf("username of %d bytes", len(l.User))
+				}
+			}
+		}
+	})
+}
