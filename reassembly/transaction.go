@@ -173,8 +173,9 @@ type GraphQLNote struct {
 	// rate detectors count these instead of one request.
 	Operations int
 	// Sensitive holds, for a batch whose response is an array with one
-	// element per operation, the sensitive types found in each element
-	// (bits as SensitiveResponse); nil otherwise.
+	// element per request of the batch, the sensitive types found in each
+	// element (bits as SensitiveResponse; an operation's element is its
+	// gqlreq.Operation.Index); nil otherwise.
 	Sensitive []uint64
 	// Logins are the login attempts the request made (mutation fields
 	// named like a login with a password argument), one per batch element

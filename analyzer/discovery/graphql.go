@@ -161,8 +161,8 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 		}
 		var rs *gqlreq.Response
 		switch {
-		case len(resps) == len(r.Ops):
-			rs = &resps[i]
+		case len(resps) == r.Batch && o.Index < len(resps):
+			rs = &resps[o.Index] // its element of the batch's answer
 		case len(resps) == 1:
 			rs = &resps[0]
 		}
@@ -180,8 +180,8 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 		case tx.Message != nil:
 		case r.Batch == 1 && len(r.Ops) == 1:
 			p.sensitive = tx.Notes.SensitiveResponse
-		case note != nil && len(note.Sensitive) == len(r.Ops):
-			p.sensitive = note.Sensitive[i]
+		case note != nil && o.Index < len(note.Sensitive):
+			p.sensitive = note.Sensitive[o.Index]
 		}
 		s.merge(&p)
 	}

@@ -67,7 +67,7 @@ func (w *worker) note(tx *reassembly.Transaction, r *gqlreq.Request) *reassembly
 	}
 	n := &reassembly.GraphQLNote{Operations: ops, Logins: logins}
 	if r.Batch > 1 && tx.Notes.SensitiveResponse != 0 {
-		n.Sensitive = w.batchSensitive(tx, len(r.Ops))
+		n.Sensitive = w.batchSensitive(tx, r.Batch)
 	}
 	return n
 }
@@ -102,9 +102,9 @@ func elements(b []byte) []json.RawMessage {
 }
 
 // batchSensitive scans each element of a batch's response array (n
-// operations) for the sensitive types the sensitive analyzer found in
-// the response: bit sets per element, nil when the array does not have
-// one element per operation. Custom types of the sensitive analyzer's
+// requests) for the sensitive types the sensitive analyzer found in the
+// response: bit sets per element (an operation's is at its Index), nil
+// when the array does not have one element per request. Custom types of the sensitive analyzer's
 // configuration are not looked for here (they stay on the endpoint).
 func (w *worker) batchSensitive(tx *reassembly.Transaction, n int) []uint64 {
 	found := tx.Notes.SensitiveResponse
@@ -145,10 +145,9 @@ func (w *worker) logins(tx *reassembly.Transaction, r *gqlreq.Request) []reassem
 		var vars map[string]json.RawMessage
 		varsRead := false
 		var el *element
-		switch {
-		case len(els) == len(r.Ops), len(els) == 1 && len(r.Ops) == 1:
+		if len(els) == r.Batch && o.Index < len(els) {
 			el = &element{}
-			if json.Unmarshal(els[i], el) != nil {
+			if json.Unmarshal(els[o.Index], el) != nil {
 				el = nil
 			}
 		}

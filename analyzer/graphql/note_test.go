@@ -59,7 +59,9 @@ func TestNoteLogins(t *testing.T) {
 			`{"data":{"signIn":{"ok":false,"message":"Invalid credentials"}}}`, 200, "ops=1 bob:failed=true"},
 		{"input object literal", `{"query":"mutation { tokenAuth(input: {user: \"carol\", pass: \"x\"}) { token } }"}`, `{"data":{"tokenAuth":{"token":"t"}}}`, 200,
 			"ops=1 carol:failed=false"},
-		{"HTTP error", `{"query":"` + login + `","variables":{"email":"d@x.example","password":"1"}}`, `rate limited`, 429, "ops=1 d@x.example:failed=true"},
+		{"element without a query first", `[{"extensions":{}},{"query":"` + login + `","variables":{"email":"e@x.example","password":"1"}}]`,
+			`[{"errors":[{"message":"no query"}]},{"data":{"login":{"token":"t"}}}]`, 200, "ops=2 e@x.example:failed=false"},
+				{"HTTP error", `{"query":"` + login + `","variables":{"email":"d@x.example","password":"1"}}`, `rate limited`, 429, "ops=1 d@x.example:failed=true"},
 		{"not a login", `{"query":"mutation { changePassword(old: \"a\", password: \"b\") { ok } register(email: \"e@x.example\", password: \"c\") { ok } }"}`, `{"data":{}}`, 200, "nil"},
 		{"login without password", `{"query":"mutation { loginWithMagicLink(email: \"f@x.example\") { sent } }"}`, `{"data":{"loginWithMagicLink":{"sent":true}}}`, 200, "nil"},
 	}
@@ -86,7 +88,13 @@ func TestNoteSensitive(t *testing.T) {
 	if n := noteOf(t, body, resp, 200, 0); n == nil || n.Sensitive != nil {
 		t.Errorf("nothing found in the response: %+v", n)
 	}
-	// an answer that is not one element per operation is not attributed
+	// an element without a query keeps its place: the others are
+	// attributed by their index in the batch
+	skip := `[{"query":"{ me { email } }"},{"extensions":{}},{"query":"{ wallet { card } }"}]`
+	if n := noteOf(t, skip, resp, 200, email|card); n == nil || fmt.Sprint(n.Sensitive) != fmt.Sprint([]uint64{email, 0, card}) {
+		t.Errorf("element without a query: %+v", n)
+	}
+		// an answer that is not one element per operation is not attributed
 	if n := noteOf(t, body, `{"errors":[{"message":"batching disabled"}]}`, 200, email); n == nil || n.Sensitive != nil {
 		t.Errorf("no array: %+v", n)
 	}

@@ -81,6 +81,9 @@ type Operation struct {
 	Hash      string
 	// Truncated: a bound cut the walk (counts are lower bounds).
 	Truncated bool
+	// Index is the operation's element in a batch (0 otherwise): its
+	// answer is the element at Index of the response array.
+	Index int
 	// Literals are the string literals of arguments (inline values, not
 	// variables), named "field.arg" (at most MaxNames, each at most 4 KiB),
 	// for the attack analyzer's inputs.
@@ -230,7 +233,11 @@ func (p *Parser) ParseJSON(b []byte, via string) *Request {
 		if q.Extensions.PersistedQuery != nil {
 			hash = q.Extensions.PersistedQuery.Hash
 		}
+		n := len(r.Ops)
 		p.add(r, q.Query, q.OperationName, q.Variables, hash)
+		if len(r.Ops) > n {
+			r.Ops[n].Index = i
+		}
 	}
 	if len(r.Ops) == 0 && r.ParseErrors == 0 && r.TooLarge == 0 {
 		return nil
