@@ -61,7 +61,7 @@ func TestNoteLogins(t *testing.T) {
 			"ops=1 carol:failed=false"},
 		{"element without a query first", `[{"extensions":{}},{"query":"` + login + `","variables":{"email":"e@x.example","password":"1"}}]`,
 			`[{"errors":[{"message":"no query"}]},{"data":{"login":{"token":"t"}}}]`, 200, "ops=2 e@x.example:failed=false"},
-				{"HTTP error", `{"query":"` + login + `","variables":{"email":"d@x.example","password":"1"}}`, `rate limited`, 429, "ops=1 d@x.example:failed=true"},
+		{"HTTP error", `{"query":"` + login + `","variables":{"email":"d@x.example","password":"1"}}`, `rate limited`, 429, "ops=1 d@x.example:failed=true"},
 		{"not a login", `{"query":"mutation { changePassword(old: \"a\", password: \"b\") { ok } register(email: \"e@x.example\", password: \"c\") { ok } }"}`, `{"data":{}}`, 200, "nil"},
 		{"login without password", `{"query":"mutation { loginWithMagicLink(email: \"f@x.example\") { sent } }"}`, `{"data":{"loginWithMagicLink":{"sent":true}}}`, 200, "nil"},
 	}
@@ -94,7 +94,7 @@ func TestNoteSensitive(t *testing.T) {
 	if n := noteOf(t, skip, resp, 200, email|card); n == nil || fmt.Sprint(n.Sensitive) != fmt.Sprint([]uint64{email, 0, card}) {
 		t.Errorf("element without a query: %+v", n)
 	}
-		// an answer that is not one element per operation is not attributed
+	// an answer that is not one element per operation is not attributed
 	if n := noteOf(t, body, `{"errors":[{"message":"batching disabled"}]}`, 200, email); n == nil || n.Sensitive != nil {
 		t.Errorf("no array: %+v", n)
 	}
