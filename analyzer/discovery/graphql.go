@@ -135,6 +135,9 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 	if r == nil || len(r.Ops) == 0 {
 		return
 	}
+	if tx.Message != nil && r.MessageID != "" {
+		t.wsSubscribed(tx, r.MessageID, r.Ops[0].Key())
+	}
 	if ep.gql == nil {
 		ep.gql = &gqlTable{}
 	}
@@ -174,8 +177,8 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 		}
 		// sensitive types: a single operation has the transaction's; a
 		// batch's operation those of its element of the response array
-		// (the graphql analyzer's note); none over WebSocket (the client's
-		// message has no answer)
+		// (the graphql analyzer's note); over WebSocket those of the
+		// server's answers that name its id (wsAnswer)
 		switch {
 		case tx.Message != nil:
 		case r.Batch == 1 && len(r.Ops) == 1:
@@ -269,12 +272,56 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// maxWSOps bounds the operation ids remembered of GraphQL-over-WebSocket
+// connections (all cleared when full: a later answer then goes
+// unattributed).
+const maxWSOps = 4096
+
+// wsSubscribed remembers which operation a WebSocket connection's
+// operation id names, for the server's answers.
+func (t *trie) wsSubscribed(tx *reassembly.Transaction, id, key string) {
+	if t.wsOps == nil || len(t.wsOps) >= maxWSOps {
+		t.wsOps = map[string]string{}
+	}
+	t.wsOps[tx.Flow.ID+"\x00"+id] = key
+}
+
+// wsAnswer attributes a server's GraphQL-over-WebSocket answer ("next",
+// "data") to the operation its id names: the data shape and the
+// sensitive types of the message (the operation must be catalogued
+// already; an answer is not a call).
+func (t *trie) wsAnswer(ep *epStats, tx *reassembly.Transaction) {
+	if ep.gql == nil || len(t.wsOps) == 0 || tx.Response == nil {
+		return
+	}
+	if t.gql == nil {
+		t.gql = gqlreq.NewParser(gqlreq.Limits{})
+	}
+	rs, ok := t.gql.ParseMessageResponse(tx.Response.Body.Data)
+	if !ok || rs.MessageID == "" {
+		return
+	}
+	key, found := t.wsOps[tx.Flow.ID+"\x00"+rs.MessageID]
+	if !found {
+		return
+	}
+	g := ep.gql
+	i := sort.Search(len(g.ops), func(i int) bool { return g.ops[i].key >= key })
+	if i == len(g.ops) || g.ops[i].key != key {
+		return
+	}
+	o := g.ops[i]
+	o.data = union(o.data, rs.DataFields, 64)
+	o.sensitive |= tx.Notes.SensitiveResponse
+}
+
 // addMessage records the GraphQL operation a WebSocket client message
 // carries under the endpoint that upgraded its connection (which must be
-// in the catalog already); messages are not calls.
+// in the catalog already), and what the server's answers to it carry;
+// messages are not calls.
 func (t *trie) addMessage(tx *reassembly.Transaction) {
 	req := tx.Request
-	if req == nil || !tx.Message.FromClient || req.Path == "" || len(req.Body.Data) == 0 {
+	if req == nil || req.Path == "" || tx.Message.FromClient && len(req.Body.Data) == 0 {
 		return
 	}
 	host, clean := normHostClean(req.Host, tx)
@@ -289,7 +336,12 @@ func (t *trie) addMessage(tx *reassembly.Transaction) {
 	if !complete {
 		return
 	}
-	if ep, _ := n.ep(req.Method); ep != nil {
+	ep, _ := n.ep(req.Method)
+	switch {
+	case ep == nil:
+	case tx.Message.FromClient:
 		t.recordGraphQL(ep, tx)
+	default:
+		t.wsAnswer(ep, tx)
 	}
 }

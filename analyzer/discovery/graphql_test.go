@@ -9,6 +9,7 @@ import (
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/websocket"
 )
 
 // TestGraphQLOperations: each operation on POST /graphql (and a GET
@@ -135,5 +136,49 @@ func TestGraphQLSensitive(t *testing.T) {
 	}
 	if want := "[Cards:card Me:email Orders: Products: Tags: Wallet:card]"; fmt.Sprint(ext) != want {
 		t.Errorf("x-graphql-operations: %v, want %s", ext, want)
+	}
+}
+
+// TestGraphQLWebSocketAnswers: over WebSocket, a server's answer
+// ("next") is attributed to the operation its id named on the same
+// connection: its data shape and sensitive types; an id of another
+// connection, or one never subscribed, attributes nothing.
+func TestGraphQLWebSocketAnswers(t *testing.T) {
+	c := NewCatalog(NewConfig(), "test")
+	up := tx("GET", "api.example", "/graphql", 101)
+	up.Flow.ID = "conn1"
+	c.Observe(up)
+	msg := func(flow string, fromClient bool, body string, sens uint64) {
+		x := tx("GET", "api.example", "/graphql", 0)
+		x.Flow.ID = flow
+		x.Message = &reassembly.Message{Message: &websocket.Message{FromClient: fromClient, Opcode: websocket.OpText, Data: []byte(body)}}
+		if fromClient {
+			x.Request.Body.Data = []byte(body)
+		} else {
+			x.Response = &http1.Response{Status: 101, Body: http1.Body{Data: []byte(body)}}
+			x.Notes.SensitiveResponse = sens
+		}
+		c.Observe(x)
+	}
+	email, phone := event.SensitiveBit("email"), event.SensitiveBit("phone")
+	msg("conn1", true, `{"id":"a","type":"subscribe","payload":{"query":"subscription OnProfile { profile { email } }"}}`, 0)
+	msg("conn1", true, `{"id":"b","type":"subscribe","payload":{"query":"subscription OnPrice { price }"}}`, 0)
+	msg("conn1", false, `{"id":"a","type":"next","payload":{"data":{"profile":{"email":"x"}}}}`, email)
+	msg("conn1", false, `{"id":"b","type":"next","payload":{"data":{"price":3}}}`, 0)
+	msg("conn2", false, `{"id":"b","type":"next","payload":{"data":{"price":{"p":1}}}}`, phone) // another connection
+	msg("conn1", false, `{"id":"z","type":"next","payload":{"data":{"x":1}}}`, phone)           // never subscribed
+	v := c.View()
+	var got []string
+	for _, ep := range v.Endpoints {
+		if j := ep.JSON(v.Time); j.GraphQL != nil {
+			for _, o := range j.GraphQL.Operations {
+				data, _ := json.Marshal(o.Data)
+				got = append(got, fmt.Sprintf("%s calls=%d data=%s sensitive=%v", o.Name, o.Calls, data, o.Sensitive))
+			}
+		}
+	}
+	want := `[OnPrice calls=1 data={"price":"number"} sensitive=[] OnProfile calls=1 data={"profile":"object"} sensitive=[email]]`
+	if fmt.Sprint(got) != want {
+		t.Errorf("got  %v\nwant %s", got, want)
 	}
 }

@@ -29,7 +29,7 @@ import (
 // protocol and runs a named subscription, an anonymous one and a query.
 // Every message is reported once, and the catalog lists the operations
 // under the endpoint that upgraded the connection (GET /graphql), with
-// the calls the client made.
+// the calls the client made and the data shape of the server's answers.
 func TestGraphQLOverWebSocketRealServer(t *testing.T) {
 	h := testserver.New()
 	h.AddTransport(transport.Websocket{})
@@ -119,11 +119,15 @@ func TestGraphQLOverWebSocketRealServer(t *testing.T) {
 			if name == "" {
 				name = "{" + strings.Join(o.RootFields, ",") + "}"
 			}
-			ops = append(ops, j.Method+" "+j.Path+" "+o.Type+" "+name+" calls="+strconv.FormatUint(o.Calls, 10))
+			data, _ := json.Marshal(o.Data)
+			ops = append(ops, j.Method+" "+j.Path+" "+o.Type+" "+name+" calls="+strconv.FormatUint(o.Calls, 10)+" data="+string(data))
 		}
 	}
 	sort.Strings(ops)
-	want := []string{"GET /graphql query GetName calls=2", "GET /graphql subscription OnName calls=2", "GET /graphql subscription {name} calls=2"}
+	// the data shape comes from the server's answers ("next", "data"),
+	// matched to the operation by its id on the connection
+	want := []string{`GET /graphql query GetName calls=2 data={"name":"string"}`, `GET /graphql subscription OnName calls=2 data={"name":"string"}`,
+		`GET /graphql subscription {name} calls=2 data={"name":"string"}`}
 	t.Logf("graphql over websocket (gqlgen, graphql-transport-ws and graphql-ws): %d messages sent and received, %d reported (%d from the client); catalog %v",
 		sent, msgs, clientMsgs, ops)
 	if msgs != sent {

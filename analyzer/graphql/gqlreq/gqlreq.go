@@ -141,6 +141,9 @@ type Request struct {
 	// ParseErrors counts operations whose query did not parse; TooLarge
 	// those longer than MaxQueryBytes (neither is in Ops).
 	ParseErrors, TooLarge int
+	// MessageID is the operation id a GraphQL-over-WebSocket client
+	// message gave (ParseMessage): the server's answers carry it.
+	MessageID string
 }
 
 // body is one JSON request object.
