@@ -38,6 +38,21 @@ type Config struct {
 	HTTP HTTPConfig `yaml:"http"`
 	// GRPC configures how gRPC messages are decoded.
 	GRPC GRPCConfig `yaml:"grpc"`
+	// WebSocket bounds the messages of upgraded connections.
+	WebSocket WebSocketConfig `yaml:"websocket"`
+}
+
+// WebSocketConfig bounds WebSocket messages (package reassembly/websocket);
+// inflation stops at http.max_decoded_ratio like HTTP bodies.
+type WebSocketConfig struct {
+	// MaxMessageBytes of a message's payload are kept (after inflation;
+	// 4x that of a compressed message are held until it ends); longer
+	// ones are cut (flag truncated). Default 65536, at most 64 MiB.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxMessagesPerConnection are reported per connection; later ones
+	// are parsed as frames only and counted (stats.websocket
+	// capped_messages). Default 100000.
+	MaxMessagesPerConnection int `yaml:"max_messages_per_connection"`
 }
 
 // GRPCConfig configures gRPC decoding.
@@ -86,6 +101,12 @@ func (c Config) WithDefaults() Config {
 	if c.GapTimeout == 0 {
 		c.GapTimeout = 2 * time.Second
 	}
+	if c.WebSocket.MaxMessageBytes == 0 {
+		c.WebSocket.MaxMessageBytes = 64 << 10
+	}
+	if c.WebSocket.MaxMessagesPerConnection == 0 {
+		c.WebSocket.MaxMessagesPerConnection = 100000
+	}
 	h := &c.HTTP
 	if h.MaxHeaderBytes == 0 {
 		h.MaxHeaderBytes = 64 << 10
@@ -131,6 +152,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("reassembly.http limits must be positive")
 	case c.HTTP.MaxBodyBytes > 64<<20:
 		return fmt.Errorf("reassembly.http.max_body_bytes must be at most 64 MiB, got %d", c.HTTP.MaxBodyBytes)
+	case c.WebSocket.MaxMessageBytes < 0 || c.WebSocket.MaxMessagesPerConnection < 0:
+		return fmt.Errorf("reassembly.websocket limits must be positive")
+	case c.WebSocket.MaxMessageBytes > 64<<20:
+		return fmt.Errorf("reassembly.websocket.max_message_bytes must be at most 64 MiB, got %d", c.WebSocket.MaxMessageBytes)
 	case c.HTTP.MaxBufferedBytes > 0 && c.HTTP.MaxBufferedBytes < int64(c.HTTP.MaxHeaderBytes):
 		return fmt.Errorf("reassembly.http.max_buffered_bytes (%d) is smaller than max_header_bytes (%d)", c.HTTP.MaxBufferedBytes, c.HTTP.MaxHeaderBytes)
 	}

@@ -177,4 +177,43 @@ type Notes struct {
 	// in the current window (behavior analyzer; bit i is
 	// behavior.ClassNames[i]).
 	Abuse uint16
+	// GraphQL is what the graphql analyzer read of a GraphQL request that
+	// carried more than one operation or a login (nil otherwise). It is
+	// allocated per transaction and not changed after stage one, so stage
+	// two may read it.
+	GraphQL *GraphQLNote
+}
+
+// GraphQLNote is the graphql analyzer's verdict on one GraphQL request:
+// what the detectors after it count (operations, logins) and what
+// discovery attributes to each operation (sensitive types).
+type GraphQLNote struct {
+	// Operations is how many operations the request carried: the
+	// elements of a batch, plus the repeats of a root field under other
+	// aliases (the same field asked many times in one operation). The
+	// rate detectors count these instead of one request.
+	Operations int
+	// Sensitive holds, for a batch whose response is an array with one
+	// element per request of the batch, the sensitive types found in each
+	// element (bits as SensitiveResponse; an operation's element is its
+	// gqlreq.Operation.Index); nil otherwise.
+	Sensitive []uint64
+	// Logins are the login attempts the request made (mutation fields
+	// named like a login with a password argument), one per batch element
+	// and alias, in order, each with its outcome.
+	Logins []GraphQLLogin
+}
+
+// GraphQLLogin is one login attempt inside a GraphQL request.
+type GraphQLLogin struct {
+	// User is the username tried (lower case, at most 128 bytes; raw:
+	// for keying, never exported).
+	User string
+	// Failed: the response reported an error for this attempt, gave no
+	// data for it, or a data value that says it failed.
+	Failed bool
+	// Answer is the class of a failure's answer (its error messages
+	// without the username and digits), to tell known from unknown users
+	// apart; 0 for successes.
+	Answer uint64
 }

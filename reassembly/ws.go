@@ -38,9 +38,10 @@ type wsState struct {
 	resp    http1.Response
 }
 
-// wsLimits are the WebSocket bounds derived from the HTTP ones.
+// wsLimits are the WebSocket bounds (reassembly.websocket; the inflation
+// ratio is the HTTP one).
 func (w *Worker) wsLimits() websocket.Limits {
-	return websocket.Limits{MaxMessageBytes: w.lim.MaxBodyBytes, MaxDecodedRatio: w.lim.MaxDecodedRatio}
+	return websocket.Limits{MaxMessageBytes: w.cfg.WebSocket.MaxMessageBytes, MaxMessages: w.cfg.WebSocket.MaxMessagesPerConnection, MaxDecodedRatio: w.lim.MaxDecodedRatio}
 }
 
 // wsReset forgets the WebSocket state of a recycled stream.

@@ -51,8 +51,13 @@ type wsRec struct {
 // replayWS feeds packets to a Worker and collects the WebSocket messages.
 func replayWS(t *testing.T, pkts []pcapgen.Packet) ([]wsRec, *Stats) {
 	t.Helper()
+	return replayWSWith(t, Config{}, pkts)
+}
+
+func replayWSWith(t *testing.T, cfg Config, pkts []pcapgen.Packet) ([]wsRec, *Stats) {
+	t.Helper()
 	var out []wsRec
-	w := NewWorker(Config{}, nil)
+	w := NewWorker(cfg, nil)
 	w.OnMessage = func(tx *Transaction) {
 		m := tx.Message
 		r := wsRec{fromClient: m.FromClient, op: m.Opcode.String(), data: string(m.Data), code: m.CloseCode, flags: tx.Flags, upgrade: m.Upgrade, path: tx.Request.Path}

@@ -207,6 +207,9 @@ func (a *Analyzer) process(o *Observation) uint16 {
 	if o.Login.Kind != lkNone {
 		a.logins(r, o, k, shared, ld.ep)
 	}
+	if len(o.Logins) > 0 && o.Login.Kind == lkNone {
+		a.graphQLLogins(r, o, k, shared, ld.ep)
+	}
 	var bits uint16
 	if now-r.emitMax < t.window { // else no detection of the actor is in its window
 		for m := r.emitSet; m != 0; m &= m - 1 {
@@ -409,7 +412,7 @@ func (a *Analyzer) rate(r *record, o *Observation, shared bool) {
 		r.minute, r.minCount, r.rateFlag, r.rateNext, fresh = m, 0, false, 0, true
 	}
 	old := r.minCount
-	r.minCount++
+	r.minCount += uint32(max(o.Ops, 1)) // a GraphQL batch counts its operations
 	t.peers[r.grp].rate.set(old, r.minCount, fresh)
 	if r.minCount < uint32(cfg.RatePerMinute) || r.minCount < r.rateNext || shared || a.claimed || r.emitted[cRate] == r.minute*int64(time.Minute) {
 		return

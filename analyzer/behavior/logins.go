@@ -34,6 +34,18 @@ func (a *Analyzer) logins(r *record, o *Observation, k kind, shared bool, ep *ep
 	}
 }
 
+// graphQLLogins counts each login attempt of a GraphQL request (a batch's
+// elements, a login field's aliases) as one login: a batch of N login
+// mutations is N attempts, each with the outcome its part of the answer
+// reported (package graphql fills Notes.GraphQL).
+func (a *Analyzer) graphQLLogins(r *record, o *Observation, k kind, shared bool, ep *epState) {
+	for _, l := range o.Logins {
+		o.Login = LoginOutcome{Kind: lkAttempt, User: l.User, OK: !l.Failed, Answer: l.Answer}
+		a.logins(r, o, k, shared, ep)
+	}
+	o.Login = LoginOutcome{}
+}
+
 // login counts one attempt from the address src.
 func (a *Analyzer) login(src *record, o *Observation, shared bool, ep *epState) {
 	t, cfg := a.t, a.t.cfg

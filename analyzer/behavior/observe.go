@@ -59,6 +59,13 @@ type Observation struct {
 	Sensitive       uint64 // sensitive types in the answer (vocab.SensitiveTypes bits)
 
 	Login LoginOutcome
+	// Ops is how many operations the request carried: 1, or a GraphQL
+	// batch's operations and aliased repeats (Notes.GraphQL); the rate
+	// detector counts these. Logins are a GraphQL request's login
+	// attempts (batch elements and aliases, each with its outcome), each
+	// counted like a login request.
+	Ops    int
+	Logins []reassembly.GraphQLLogin
 }
 
 // LoginOutcome is what a login or account endpoint was asked and answered.
@@ -119,6 +126,10 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 	o.ReqBytes = req.Body.WireBytes
 	o.Object, o.ObjectID, o.Owner, o.MassAssigned = 0, "", 0, ""
 	o.Login = LoginOutcome{}
+	o.Ops, o.Logins = 1, nil
+	if g := tx.Notes.GraphQL; g != nil {
+		o.Ops, o.Logins = max(g.Operations, 1), g.Logins
+	}
 	tpl, idSeg, priv, flags := a.paths.info(req.Path)
 	o.Endpoint = tpl ^ keyOfLower(kUser, req.Host) ^ keyOf(kIP, req.Method)
 	o.Priv = priv

@@ -42,6 +42,7 @@ type req struct {
 	resp    string
 	sens    bool // the response carries sensitive data
 	attack  bool // the attack analyzer flagged the request (a scanner probe)
+	gqlOps  int  // a GraphQL request that carried this many operations (Notes.GraphQL)
 }
 
 func (r req) tx() *reassembly.Transaction {
@@ -56,6 +57,9 @@ func (r req) tx() *reassembly.Transaction {
 	}
 	if r.sens {
 		tx.Notes.SensitiveResponse = event.SensitiveBit("email") | event.SensitiveBit("phone")
+	}
+	if r.gqlOps > 0 {
+		tx.Notes.GraphQL = &reassembly.GraphQLNote{Operations: r.gqlOps}
 	}
 	return tx
 }

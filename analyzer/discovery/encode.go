@@ -410,7 +410,7 @@ func (j *EndpointJSON) signature() uint64 {
 	}
 	if g := j.GraphQL; g != nil {
 		for _, o := range g.Operations {
-			b.WriteString("|g" + o.Type + ":" + o.Name + ":" + strings.Join(o.RootFields, ","))
+			b.WriteString("|g" + o.Type + ":" + o.Name + ":" + strings.Join(o.RootFields, ",") + ":" + strings.Join(o.Sensitive, ","))
 		}
 	}
 	enc := json.NewEncoder(&b)

@@ -33,6 +33,7 @@ type gqlOp struct {
 	roots, args    []string // sorted, unique
 	vars           []gqlreq.Variable
 	data           []string // response data root fields "name:kind"
+	sensitive      uint64   // sensitive types in its responses (event.SensitiveTypes bits)
 	maxDepth       int
 }
 
@@ -81,6 +82,7 @@ func (o *gqlOp) merge(p *gqlOp) {
 	o.roots = union(o.roots, p.roots, 64)
 	o.args = union(o.args, p.args, 64)
 	o.data = union(o.data, p.data, 64)
+	o.sensitive |= p.sensitive
 	for _, v := range p.vars {
 		if !slices.Contains(o.vars, v) && len(o.vars) < 64 {
 			o.vars = append(o.vars, v)
@@ -133,6 +135,9 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 	if r == nil || len(r.Ops) == 0 {
 		return
 	}
+	if tx.Message != nil && r.MessageID != "" {
+		t.wsSubscribed(tx, r.MessageID, r.Ops[0].Key())
+	}
 	if ep.gql == nil {
 		ep.gql = &gqlTable{}
 	}
@@ -145,6 +150,7 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 		resps = t.gqlResponses(resp.Body.Bytes())
 	}
 	at := req.Start.UnixNano()
+	note := tx.Notes.GraphQL
 	for i := range r.Ops {
 		o := &r.Ops[i]
 		s := g.op(o.Key())
@@ -158,8 +164,8 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 		}
 		var rs *gqlreq.Response
 		switch {
-		case len(resps) == len(r.Ops):
-			rs = &resps[i]
+		case len(resps) == r.Batch && o.Index < len(resps):
+			rs = &resps[o.Index] // its element of the batch's answer
 		case len(resps) == 1:
 			rs = &resps[0]
 		}
@@ -168,6 +174,17 @@ func (t *trie) recordGraphQL(ep *epStats, tx *reassembly.Transaction) {
 			if rs.Errors > 0 {
 				p.errors = 1
 			}
+		}
+		// sensitive types: a single operation has the transaction's; a
+		// batch's operation those of its element of the response array
+		// (the graphql analyzer's note); over WebSocket those of the
+		// server's answers that name its id (wsAnswer)
+		switch {
+		case tx.Message != nil:
+		case r.Batch == 1 && len(r.Ops) == 1:
+			p.sensitive = tx.Notes.SensitiveResponse
+		case note != nil && o.Index < len(note.Sensitive):
+			p.sensitive = note.Sensitive[o.Index]
 		}
 		s.merge(&p)
 	}
@@ -216,6 +233,7 @@ type GraphQLOperationJSON struct {
 	Arguments  []string          `json:"arguments"`
 	Variables  map[string]string `json:"variables"`
 	Data       map[string]string `json:"data,omitempty"`
+	Sensitive  []string          `json:"sensitive,omitempty"`
 	MaxDepth   int               `json:"max_depth"`
 	FirstSeen  string            `json:"first_seen"`
 	LastSeen   string            `json:"last_seen"`
@@ -229,6 +247,11 @@ func (g *gqlTable) render() *GraphQLJSON {
 			FirstSeen: time.Unix(0, o.first).UTC().Format(time.RFC3339Nano), LastSeen: time.Unix(0, o.last).UTC().Format(time.RFC3339Nano)}
 		for _, v := range o.vars {
 			oj.Variables[v.Name] = v.Type
+		}
+		for b, i := o.sensitive, uint32(0); b != 0; b, i = b>>1, i+1 {
+			if b&1 != 0 {
+				oj.Sensitive = append(oj.Sensitive, sensitiveName(i))
+			}
 		}
 		if len(o.data) > 0 {
 			oj.Data = map[string]string{}
@@ -249,12 +272,56 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// maxWSOps bounds the operation ids remembered of GraphQL-over-WebSocket
+// connections (all cleared when full: a later answer then goes
+// unattributed).
+const maxWSOps = 4096
+
+// wsSubscribed remembers which operation a WebSocket connection's
+// operation id names, for the server's answers.
+func (t *trie) wsSubscribed(tx *reassembly.Transaction, id, key string) {
+	if t.wsOps == nil || len(t.wsOps) >= maxWSOps {
+		t.wsOps = map[string]string{}
+	}
+	t.wsOps[tx.Flow.ID+"\x00"+id] = key
+}
+
+// wsAnswer attributes a server's GraphQL-over-WebSocket answer ("next",
+// "data") to the operation its id names: the data shape and the
+// sensitive types of the message (the operation must be catalogued
+// already; an answer is not a call).
+func (t *trie) wsAnswer(ep *epStats, tx *reassembly.Transaction) {
+	if ep.gql == nil || len(t.wsOps) == 0 || tx.Response == nil {
+		return
+	}
+	if t.gql == nil {
+		t.gql = gqlreq.NewParser(gqlreq.Limits{})
+	}
+	rs, ok := t.gql.ParseMessageResponse(tx.Response.Body.Bytes())
+	if !ok || rs.MessageID == "" {
+		return
+	}
+	key, found := t.wsOps[tx.Flow.ID+"\x00"+rs.MessageID]
+	if !found {
+		return
+	}
+	g := ep.gql
+	i := sort.Search(len(g.ops), func(i int) bool { return g.ops[i].key >= key })
+	if i == len(g.ops) || g.ops[i].key != key {
+		return
+	}
+	o := g.ops[i]
+	o.data = union(o.data, rs.DataFields, 64)
+	o.sensitive |= tx.Notes.SensitiveResponse
+}
+
 // addMessage records the GraphQL operation a WebSocket client message
 // carries under the endpoint that upgraded its connection (which must be
-// in the catalog already); messages are not calls.
+// in the catalog already), and what the server's answers to it carry;
+// messages are not calls.
 func (t *trie) addMessage(tx *reassembly.Transaction) {
 	req := tx.Request
-	if req == nil || !tx.Message.FromClient || req.Path == "" || len(req.Body.Bytes()) == 0 {
+	if req == nil || req.Path == "" || tx.Message.FromClient && len(req.Body.Bytes()) == 0 {
 		return
 	}
 	host, clean := normHostClean(req.Host, tx)
@@ -269,7 +336,12 @@ func (t *trie) addMessage(tx *reassembly.Transaction) {
 	if !complete {
 		return
 	}
-	if ep, _ := n.ep(req.Method); ep != nil {
+	ep, _ := n.ep(req.Method)
+	switch {
+	case ep == nil:
+	case tx.Message.FromClient:
 		t.recordGraphQL(ep, tx)
+	default:
+		t.wsAnswer(ep, tx)
 	}
 }

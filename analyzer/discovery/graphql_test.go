@@ -3,9 +3,13 @@ package discovery
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/reassembly/websocket"
 )
 
 // TestGraphQLOperations: each operation on POST /graphql (and a GET
@@ -76,4 +80,105 @@ func join(s []string) string {
 		out += x + "\n"
 	}
 	return out
+}
+
+// TestGraphQLSensitive: a single operation gets the transaction's
+// sensitive response types; a batch's operations those the graphql
+// analyzer attributed to their elements (Notes.GraphQL.Sensitive), and
+// none when it could not; the JSON catalog and the OpenAPI extension
+// show them by name.
+func TestGraphQLSensitive(t *testing.T) {
+	c := NewCatalog(NewConfig(), "test")
+	email, card := event.SensitiveBit("email"), event.SensitiveBit("card")
+	gql := func(body string, sens uint64, note *reassembly.GraphQLNote) {
+		x := tx("POST", "api.example", "/graphql", 200)
+		x.Request.Headers = []http1.Header{{Name: "Content-Type", Value: "application/json"}}
+		x.Request.Body.Data = []byte(body)
+		x.Response.Body.Data = []byte(`[{"data":{}},{"data":{}}]`)
+		x.Notes.SensitiveResponse, x.Notes.GraphQL = sens, note
+		c.Observe(x)
+	}
+	gql(`{"query":"query Me { me { email } }"}`, email, nil)
+	gql(`[{"query":"query Wallet { wallet { card } }"},{"query":"query Products { products { sku } }"}]`, card, &reassembly.GraphQLNote{Operations: 2, Sensitive: []uint64{card, 0}})
+	gql(`[{"query":"query Orders { orders { id } }"},{"query":"query Tags { tags }"}]`, email, &reassembly.GraphQLNote{Operations: 2})
+	// an element without a query: the next operation's answer is the second element
+	gql(`[{"foo":1},{"query":"query Cards { cards }"}]`, card, &reassembly.GraphQLNote{Operations: 2, Sensitive: []uint64{0, card}})
+	v := c.View()
+	var got []string
+	for _, ep := range v.Endpoints {
+		if j := ep.JSON(v.Time); j.GraphQL != nil {
+			for _, o := range j.GraphQL.Operations {
+				got = append(got, fmt.Sprintf("%s:%v", o.Name, o.Sensitive))
+			}
+		}
+	}
+	if want := "[Cards:[card] Me:[email] Orders:[] Products:[] Tags:[] Wallet:[card]]"; fmt.Sprint(got) != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+	doc, err := v.OpenAPI(OpenAPIOptions{JSON: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Paths map[string]map[string]struct {
+			Ops []struct {
+				Name      string   `json:"name"`
+				Sensitive []string `json:"sensitiveData"`
+			} `json:"x-graphql-operations"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	var ext []string
+	for _, o := range d.Paths["/graphql"]["post"].Ops {
+		ext = append(ext, o.Name+":"+strings.Join(o.Sensitive, ","))
+	}
+	if want := "[Cards:card Me:email Orders: Products: Tags: Wallet:card]"; fmt.Sprint(ext) != want {
+		t.Errorf("x-graphql-operations: %v, want %s", ext, want)
+	}
+}
+
+// TestGraphQLWebSocketAnswers: over WebSocket, a server's answer
+// ("next") is attributed to the operation its id named on the same
+// connection: its data shape and sensitive types; an id of another
+// connection, or one never subscribed, attributes nothing.
+func TestGraphQLWebSocketAnswers(t *testing.T) {
+	c := NewCatalog(NewConfig(), "test")
+	up := tx("GET", "api.example", "/graphql", 101)
+	up.Flow.ID = "conn1"
+	c.Observe(up)
+	msg := func(flow string, fromClient bool, body string, sens uint64) {
+		x := tx("GET", "api.example", "/graphql", 0)
+		x.Flow.ID = flow
+		x.Message = &reassembly.Message{Message: &websocket.Message{FromClient: fromClient, Opcode: websocket.OpText, Data: []byte(body)}}
+		if fromClient {
+			x.Request.Body.Data = []byte(body)
+		} else {
+			x.Response = &http1.Response{Status: 101, Body: http1.Body{Data: []byte(body)}}
+			x.Notes.SensitiveResponse = sens
+		}
+		c.Observe(x)
+	}
+	email, phone := event.SensitiveBit("email"), event.SensitiveBit("phone")
+	msg("conn1", true, `{"id":"a","type":"subscribe","payload":{"query":"subscription OnProfile { profile { email } }"}}`, 0)
+	msg("conn1", true, `{"id":"b","type":"subscribe","payload":{"query":"subscription OnPrice { price }"}}`, 0)
+	msg("conn1", false, `{"id":"a","type":"next","payload":{"data":{"profile":{"email":"x"}}}}`, email)
+	msg("conn1", false, `{"id":"b","type":"next","payload":{"data":{"price":3}}}`, 0)
+	msg("conn2", false, `{"id":"b","type":"next","payload":{"data":{"price":{"p":1}}}}`, phone) // another connection
+	msg("conn1", false, `{"id":"z","type":"next","payload":{"data":{"x":1}}}`, phone)           // never subscribed
+	v := c.View()
+	var got []string
+	for _, ep := range v.Endpoints {
+		if j := ep.JSON(v.Time); j.GraphQL != nil {
+			for _, o := range j.GraphQL.Operations {
+				data, _ := json.Marshal(o.Data)
+				got = append(got, fmt.Sprintf("%s calls=%d data=%s sensitive=%v", o.Name, o.Calls, data, o.Sensitive))
+			}
+		}
+	}
+	want := `[OnPrice calls=1 data={"price":"number"} sensitive=[] OnProfile calls=1 data={"profile":"object"} sensitive=[email]]`
+	if fmt.Sprint(got) != want {
+		t.Errorf("got  %v\nwant %s", got, want)
+	}
 }

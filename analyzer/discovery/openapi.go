@@ -231,7 +231,8 @@ func operation(j *EndpointJSON, opIDs map[string]int, schemes obj) obj {
 // graphQLOperations is the x-graphql-operations extension of a GraphQL
 // endpoint's operation: one entry per GraphQL operation observed (type,
 // name, root fields, arguments, variable types, response data root fields
-// and their JSON kinds, calls and errors).
+// and their JSON kinds, the sensitive data types its responses carried,
+// calls and errors).
 func graphQLOperations(g *GraphQLJSON) []any {
 	out := make([]any, 0, len(g.Operations))
 	for _, o := range g.Operations {
@@ -242,6 +243,9 @@ func graphQLOperations(g *GraphQLJSON) []any {
 		}
 		if o.Data != nil {
 			e["data"] = o.Data
+		}
+		if o.Sensitive != nil {
+			e["sensitiveData"] = o.Sensitive
 		}
 		if o.Hash != "" {
 			e["persistedQueryHash"] = o.Hash

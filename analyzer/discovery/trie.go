@@ -146,6 +146,9 @@ type trie struct {
 	lastHK hostKey
 	lastHT *hostTree
 	gql    *gqlreq.Parser // GraphQL requests (graphql.go)
+	// GraphQL-over-WebSocket operation ids: flow id and operation id to
+	// the operation's key (graphql.go, bounded by maxWSOps)
+	wsOps map[string]string
 }
 
 // lower returns the lower-case form of a header name from a bounded

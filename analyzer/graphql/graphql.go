@@ -19,6 +19,7 @@ import (
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/analyzer/redact"
+	"github.com/apitap/apitap/analyzer/sensitive"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -121,7 +122,11 @@ func (c *Config) limitsFor(host string) Limits {
 
 func init() {
 	analyzer.Register(analyzer.Descriptor{
-		Name:      Name,
+		Name: Name,
+		// the sensitive analyzer's verdict (Notes.SensitiveResponse) says
+		// which batch responses to attribute per operation
+		After:     []string{"sensitive"},
+		Provides:  []string{"Notes.GraphQL"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
@@ -135,9 +140,10 @@ func init() {
 
 // worker is one worker's instance.
 type worker struct {
-	cfg *Config
-	p   *gqlreq.Parser
-	agg *aggregate.Aggregator
+	cfg  *Config
+	p    *gqlreq.Parser
+	agg  *aggregate.Aggregator
+	scan *sensitive.Scanner // batch responses, per element (note.go); made on first use
 }
 
 // Name implements analyzer.Analyzer.
@@ -180,6 +186,9 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	if r == nil {
 		return
+	}
+	if tx.Message == nil {
+		tx.Notes.GraphQL = w.note(tx, r)
 	}
 	lim := w.cfg.limitsFor(req.Host)
 	var fs []finding

@@ -24,7 +24,12 @@ import (
 // replay reassembles packets and calls fn with each transaction.
 func replay(t *testing.T, pkts []pcapgen.Packet, fn func(tx *reassembly.Transaction)) {
 	t.Helper()
-	w := reassembly.NewWorker(reassembly.Config{}, fn)
+	replayWorker(t, reassembly.NewWorker(reassembly.Config{}, fn), pkts)
+}
+
+// replayWorker feeds packets to w and closes it.
+func replayWorker(t *testing.T, w *reassembly.Worker, pkts []pcapgen.Packet) {
+	t.Helper()
 	dec := decode.New(decode.Options{})
 	enc := &pcapgen.Encap{}
 	var buf []byte
@@ -205,5 +210,66 @@ func TestGraphQLRealServerAttacks(t *testing.T) {
 		allHit, all, float64(allHit)/float64(all), benign, benignOps, fp, 100*fpRate, fpClasses)
 	if fpRate >= 0.001 {
 		t.Errorf("false positives: %d of %d benign operations", fp, benignOps)
+	}
+}
+
+// TestGraphQLRealServerSensitive: the sensitive types of each operation
+// in the catalog, against the real server and the client mix (batches
+// included). The truth is the schema: the sensitive fields the server
+// returns are User.email and AuthPayload.token (a session token: a
+// secret), so exactly the operations that select them (GetMe, alone or
+// inside a batch, and Login) must carry "email" and "secret", and the
+// operations batched with GetMe (ListProducts, Categories) nothing. No
+// raw value reaches the catalog.
+func TestGraphQLRealServerSensitive(t *testing.T) {
+	r := gqltest.Record(t, 7, 800, false)
+	chain := chainOf(t, "sensitive", "graphql")
+	cat := discovery.NewCatalog(discovery.NewConfig(), "test")
+	batchedGetMe := 0
+	replay(t, r.Packets, func(tx *reassembly.Transaction) {
+		tx.Notes = reassembly.Notes{}
+		chain.Analyze(tx, &recorder{classes: map[string]bool{}})
+		if g := tx.Notes.GraphQL; g != nil && len(g.Sensitive) > 0 && g.Sensitive[0] != 0 {
+			batchedGetMe++
+		}
+		cat.Observe(tx)
+	})
+	truth := map[string]bool{"POST query GetMe email": true, "POST mutation Login secret": true}
+	found := map[string]bool{}
+	ops := 0
+	v := cat.View()
+	for _, ep := range v.Endpoints {
+		j := ep.JSON(v.Time)
+		if j.GraphQL == nil {
+			continue
+		}
+		for _, o := range j.GraphQL.Operations {
+			ops++
+			for _, s := range o.Sensitive {
+				found[j.Method+" "+o.Type+" "+o.Name+" "+s] = true
+			}
+		}
+	}
+	tp := 0
+	for k := range found {
+		if truth[k] {
+			tp++
+		} else {
+			t.Errorf("attributed wrongly: %s", k)
+		}
+	}
+	for k := range truth {
+		if !found[k] {
+			t.Errorf("missed: %s", k)
+		}
+	}
+	t.Logf("graphql sensitive per operation: %d operations in the catalog, %d (operation, type) pairs found, %d expected, %d right; %d batches whose GetMe element carried an e-mail",
+		ops, len(found), len(truth), tp, batchedGetMe)
+	if batchedGetMe == 0 {
+		t.Error("no batch with GetMe: the test does not cover batches")
+	}
+	doc := v.JSON("test")
+	if strings.Contains(string(doc), "@shop.example") || strings.Contains(string(doc), "opaque-session-token") {
+		t.Error("a raw e-mail address in the catalog")
 	}
 }

@@ -26,6 +26,10 @@ type Limits struct {
 	// MaxDecodedRatio stops inflating a message past this ratio of
 	// inflated to compressed bytes (bomb bound); default 100.
 	MaxDecodedRatio int
+	// MaxMessages are reported per connection (both directions, close
+	// messages included); later messages are parsed as frames only (not
+	// kept, not inflated) and counted as CappedMessages. Default 100000.
+	MaxMessages int
 }
 
 // WithDefaults fills zero fields.
@@ -38,6 +42,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxDecodedRatio <= 0 {
 		l.MaxDecodedRatio = 100
+	}
+	if l.MaxMessages <= 0 {
+		l.MaxMessages = 100000
 	}
 	return l
 }
@@ -64,6 +71,9 @@ type Stats struct {
 	// LostMessages: messages whose start was not seen (a join or a gap
 	// in the middle of them) or that were cut by damage: not reported.
 	LostMessages uint64
+	// CappedMessages: messages of connections past Limits.MaxMessages,
+	// not reported.
+	CappedMessages uint64
 }
 
 // Add adds o to s.
@@ -82,6 +92,7 @@ func (s *Stats) Add(o *Stats) {
 	s.Resyncs += o.Resyncs
 	s.SkippedBytes += o.SkippedBytes
 	s.LostMessages += o.LostMessages
+	s.CappedMessages += o.CappedMessages
 }
 
 // windowSize is the deflate window kept per direction (context takeover).
@@ -126,6 +137,7 @@ type Conn struct {
 	buf     []byte
 	rd      bytes.Reader
 	inf     io.ReadCloser
+	n       int // messages reported
 }
 
 // Reset prepares c for a connection whose client is direction client,
@@ -135,6 +147,7 @@ type Conn struct {
 func (c *Conn) Reset(lim Limits, st *Stats, h Handler, client uint8, ext Extensions, joined bool) {
 	c.lim, c.st, c.h = lim.WithDefaults(), st, h
 	c.deflate = ext.Deflate || joined
+	c.n = 0
 	for i := range c.half {
 		hf := &c.half[i]
 		*hf = half{raw: hf.raw[:0], ctl: hf.ctl[:0], window: hf.window[:0]}
@@ -270,6 +283,9 @@ func (c *Conn) payload(hf *half, b []byte) {
 		return
 	}
 	hf.wire += int64(len(b))
+	if c.full() {
+		return // not reported: not kept
+	}
 	bound := c.lim.MaxMessageBytes
 	if hf.compressed {
 		bound = c.lim.MaxCompressedBytes
@@ -334,6 +350,11 @@ func (c *Conn) endFrame(hf *half, ts time.Time) {
 
 // endMessage reports the message in progress.
 func (c *Conn) endMessage(hf *half, ts time.Time) {
+	if c.full() {
+		c.st.CappedMessages++
+		hf.raw = hf.raw[:0]
+		return
+	}
 	m := &c.msg
 	*m = Message{FromClient: hf.client, Opcode: hf.op, WireBytes: hf.wire, Fragments: hf.frags,
 		Compressed: hf.compressed, Truncated: hf.trunc, Start: hf.start, End: ts}
@@ -438,7 +459,15 @@ func appendWindow(w, b []byte) []byte {
 	return append(w, b...)
 }
 
+// full says the connection reported Limits.MaxMessages messages.
+func (c *Conn) full() bool { return c.n >= c.lim.MaxMessages }
+
 func (c *Conn) emit(m *Message) {
+	if c.full() {
+		c.st.CappedMessages++
+		return
+	}
+	c.n++
 	c.st.Messages++
 	if c.h != nil {
 		c.h(m)
@@ -449,7 +478,7 @@ func (c *Conn) emit(m *Message) {
 // websocket object), sorted by name.
 func (s *Stats) Counts() []Count {
 	all := []Count{
-		{"compressed", s.Compressed}, {"decode_errors", s.DecodeErrors}, {"frames", s.Frames},
+		{"capped_messages", s.CappedMessages}, {"compressed", s.Compressed}, {"decode_errors", s.DecodeErrors}, {"frames", s.Frames},
 		{"joined", s.Joined}, {"lost_messages", s.LostMessages}, {"messages", s.Messages},
 		{"pings", s.Pings}, {"pongs", s.Pongs}, {"protocol_errors", s.ProtocolErrors},
 		{"resyncs", s.Resyncs}, {"skipped_bytes", s.SkippedBytes}, {"truncated", s.Truncated},

@@ -137,6 +137,32 @@ func TestBounds(t *testing.T) {
 	}
 }
 
+// TestMaxMessages: past Limits.MaxMessages a connection's messages (both
+// directions, compressed ones and closes too) are parsed as frames only,
+// counted as capped, not reported.
+func TestMaxMessages(t *testing.T) {
+	hello, deflated := "\x81\x05Hello", "\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00"
+	steps := []step{srv(hello), cli("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"), srv(hello), srv(deflated), srv(hello), srv(deflated), srv("\x88\x00")}
+	for _, tc := range []struct{ max, reported, capped int }{{0, 7, 0}, {3, 3, 4}, {1, 1, 6}} {
+		out, st := run(t, Extensions{Deflate: true}, false, Limits{MaxMessages: tc.max}, steps...)
+		t.Logf("max_messages %d: %d reported, %d capped, %d frames, %d compressed inflated", tc.max, len(out), st.CappedMessages, st.Frames, st.Compressed)
+		if len(out) != tc.reported || st.CappedMessages != uint64(tc.capped) || st.Messages != uint64(tc.reported) || st.Frames != 7 {
+			t.Errorf("max %d: %d reported, stats %+v", tc.max, len(out), st)
+		}
+	}
+	// a reset connection starts counting again
+	var c Conn
+	st := &Stats{}
+	n := 0
+	for range 2 {
+		c.Reset(Limits{MaxMessages: 1}, st, func(*Message) { n++ }, 0, Extensions{}, false)
+		c.Data(1, []byte(hello+hello), time.Unix(0, 0), time.Unix(0, 0))
+	}
+	if n != 2 || st.CappedMessages != 2 {
+		t.Errorf("after a reset: %d reported, %d capped", n, st.CappedMessages)
+	}
+}
+
 func TestParseExtensions(t *testing.T) {
 	e := ParseExtensions("x-foo, permessage-deflate; client_max_window_bits=15; server_no_context_takeover")
 	if !e.Deflate || !e.ServerNoContext || e.ClientNoContext {

@@ -68,7 +68,7 @@ func TestSpecFlagCatalog(t *testing.T) {
 			t.Errorf("events lack %s", want)
 		}
 	}
-	if !strings.Contains(string(errOut), "analyzers      attack, conformance, graphql, risk, sensitive, behavior, discovery") {
+	if !strings.Contains(string(errOut), "analyzers      attack, conformance, risk, sensitive, graphql, behavior, discovery") {
 		t.Errorf("summary: %s", errOut)
 	}
 }

@@ -202,6 +202,9 @@ func endpointOf(j *discovery.EndpointJSON) endpointRow {
 			if o.Errors > 0 {
 				line += fmt.Sprintf(", %d with errors", o.Errors)
 			}
+			if len(o.Sensitive) > 0 {
+				line += "; returns " + strings.Join(o.Sensitive, ", ")
+			}
 			r.GraphQL = append(r.GraphQL, line)
 		}
 	}

@@ -81,6 +81,9 @@ type Operation struct {
 	Hash      string
 	// Truncated: a bound cut the walk (counts are lower bounds).
 	Truncated bool
+	// Index is the operation's element in a batch (0 otherwise): its
+	// answer is the element at Index of the response array.
+	Index int
 	// Literals are the string literals of arguments (inline values, not
 	// variables), named "field.arg" (at most MaxNames, each at most 4 KiB),
 	// for the attack analyzer's inputs.
@@ -89,6 +92,29 @@ type Operation struct {
 	// of the request body or of a decoded string; valid as long as the
 	// request), for the attack analyzer's inputs.
 	VariablesJSON []byte
+	// RootSelections counts the fields selected at the top, aliases
+	// included (fragments expanded): RootSelections-len(RootFields) are
+	// repeats of a root field under other aliases.
+	RootSelections int
+	// Roots are a mutation's root selections (at most MaxNames) with
+	// their string-valued arguments, for the detectors that count what a
+	// mutation does (logins); nil for queries and subscriptions.
+	Roots []Root
+}
+
+// Root is one root selection of a mutation.
+type Root struct {
+	Key  string // the response key: the alias, or the field name
+	Name string // the field name
+	// Args are the string-valued arguments: literals and variables, an
+	// input object's fields named "arg.field" (at most MaxNames).
+	Args []Arg
+}
+
+// Arg is an argument's string value: a literal (Value) or a variable
+// (Var, its name without "$"), to be looked up in VariablesJSON.
+type Arg struct {
+	Name, Value, Var string
 }
 
 // Literal is a string literal of an argument.
@@ -115,6 +141,9 @@ type Request struct {
 	// ParseErrors counts operations whose query did not parse; TooLarge
 	// those longer than MaxQueryBytes (neither is in Ops).
 	ParseErrors, TooLarge int
+	// MessageID is the operation id a GraphQL-over-WebSocket client
+	// message gave (ParseMessage): the server's answers carry it.
+	MessageID string
 }
 
 // body is one JSON request object.
@@ -207,7 +236,11 @@ func (p *Parser) ParseJSON(b []byte, via string) *Request {
 		if q.Extensions.PersistedQuery != nil {
 			hash = q.Extensions.PersistedQuery.Hash
 		}
+		n := len(r.Ops)
 		p.add(r, q.Query, q.OperationName, q.Variables, hash)
+		if len(r.Ops) > n {
+			r.Ops[n].Index = i
+		}
 	}
 	if len(r.Ops) == 0 && r.ParseErrors == 0 && r.TooLarge == 0 {
 		return nil
@@ -365,6 +398,10 @@ func (w *walker) set(ss ast.SelectionSet, d int, root bool) {
 				w.o.MaxRepeat = max(w.o.MaxRepeat, 1)
 			}
 			if root {
+				w.o.RootSelections++
+				if w.o.Type == "mutation" && len(w.o.Roots) < w.lim.MaxNames {
+					w.o.Roots = append(w.o.Roots, w.root(s))
+				}
 				w.roots[s.Name] = true
 				if s.Name == "__schema" || s.Name == "__type" {
 					w.o.Introspection = true
@@ -395,6 +432,34 @@ func (w *walker) set(ss ast.SelectionSet, d int, root bool) {
 			delete(w.active, s.Name)
 		}
 	}
+}
+
+// root summarises a mutation's root selection.
+func (w *walker) root(f *ast.Field) Root {
+	r := Root{Key: bound(f.Alias, 128), Name: bound(f.Name, 128)}
+	if r.Key == "" {
+		r.Key = r.Name
+	}
+	var add func(name string, v *ast.Value, depth int)
+	add = func(name string, v *ast.Value, depth int) {
+		if v == nil || depth > 2 || len(r.Args) >= w.lim.MaxNames {
+			return
+		}
+		switch v.Kind {
+		case ast.StringValue, ast.BlockValue:
+			r.Args = append(r.Args, Arg{Name: bound(name, 128), Value: bound(v.Raw, 1024)})
+		case ast.Variable:
+			r.Args = append(r.Args, Arg{Name: bound(name, 128), Var: bound(v.Raw, 128)})
+		case ast.ObjectValue:
+			for _, c := range v.Children {
+				add(name+"."+c.Name, c.Value, depth+1)
+			}
+		}
+	}
+	for _, a := range f.Arguments {
+		add(a.Name, a.Value, 0)
+	}
+	return r
 }
 
 // literals collects the string literals of an argument value.

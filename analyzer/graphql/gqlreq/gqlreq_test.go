@@ -105,3 +105,23 @@ func FuzzExtract(f *testing.F) {
 		p.ParseMessage(b)
 	})
 }
+
+// TestRoots: a mutation's root selections with their response keys and
+// string-valued arguments (literals, variables, input object fields);
+// RootSelections counts aliases of one field apart.
+func TestRoots(t *testing.T) {
+	p := NewParser(Limits{})
+	r := p.Parse(post(`{"query":"mutation M($pw: String!, $in: In) { a: login(user: \"ann\", password: $pw) { token } b: login(input: {user: \"bo\", password: $pw}) { token } other(x: $in, n: 3) }"}`, "application/json"))
+	if r == nil || len(r.Ops) != 1 {
+		t.Fatal("not parsed")
+	}
+	o := r.Ops[0]
+	got := fmt.Sprintf("%d %v %+v", o.RootSelections, o.RootFields, o.Roots)
+	want := "3 [login other] [{Key:a Name:login Args:[{Name:user Value:ann Var:} {Name:password Value: Var:pw}]} {Key:b Name:login Args:[{Name:input.user Value:bo Var:} {Name:input.password Value: Var:pw}]} {Key:other Name:other Args:[{Name:x Value: Var:in}]}]"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if q := p.Parse(post(`{"query":"{ a: me { id } b: me { id } }"}`, "application/json")); q.Ops[0].RootSelections != 2 || q.Ops[0].Roots != nil {
+		t.Errorf("query: %+v", q.Ops[0])
+	}
+}

@@ -20,6 +20,9 @@ type Response struct {
 	Errors      int
 	Suggestions bool
 	Verbose     bool
+	// MessageID is the operation id of a GraphQL-over-WebSocket server
+	// message (ParseMessageResponse): the subscription it answers.
+	MessageID string
 }
 
 type respBody struct {
@@ -130,13 +133,18 @@ func (p *Parser) ParseMessage(b []byte) *Request {
 		return nil
 	}
 	var m struct {
+		ID      string          `json:"id"`
 		Type    string          `json:"type"`
 		Payload json.RawMessage `json:"payload"`
 	}
 	if json.Unmarshal(b, &m) != nil || m.Type != "subscribe" && m.Type != "start" || len(m.Payload) == 0 {
 		return nil
 	}
-	return p.ParseJSON(m.Payload, ViaWebSocket)
+	r := p.ParseJSON(m.Payload, ViaWebSocket)
+	if r != nil {
+		r.MessageID = bound(m.ID, 128)
+	}
+	return r
 }
 
 // ParseMessageResponse reads a server's GraphQL-over-WebSocket message
@@ -146,11 +154,14 @@ func (p *Parser) ParseMessageResponse(b []byte) (Response, bool) {
 		return Response{}, false
 	}
 	var m struct {
+		ID      string          `json:"id"`
 		Type    string          `json:"type"`
 		Payload json.RawMessage `json:"payload"`
 	}
 	if json.Unmarshal(b, &m) != nil || m.Type != "next" && m.Type != "data" {
 		return Response{}, false
 	}
-	return p.ParseResponse(m.Payload)
+	r, ok := p.ParseResponse(m.Payload)
+	r.MessageID = bound(m.ID, 128)
+	return r, ok
 }

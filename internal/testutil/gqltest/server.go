@@ -249,3 +249,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func newHandler() http.Handler {
 	return &handler{schema: graphql.MustParseSchema(SDL, newResolver(), graphql.UseFieldResolvers()), apq: map[string]string{}}
 }
+
+// Handler is the GraphQL server (the shop schema, graph-gophers/graphql-go)
+// as an http.Handler, for tests that drive it with their own clients.
+func Handler() http.Handler { return newHandler() }
