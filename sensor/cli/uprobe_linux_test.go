@@ -102,6 +102,7 @@ type uprobeTx struct {
 			Port int    `json:"port"`
 		}
 	} `json:"flow"`
+	Protocol            string
 	Method, Path, Query string
 	Status              int
 	TLS                 struct {
