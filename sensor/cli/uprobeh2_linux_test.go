@@ -210,3 +210,68 @@ func TestUprobesH2(t *testing.T) {
 	}
 	t.Logf("tls counters %v", ctr)
 }
+
+// TestUprobesShortLived: Go programs never seen before, each making one
+// HTTPS request (HTTP/2) at once and exiting, are probed as they start
+// (the sched_process_exec tracepoint tells apitap their pid) and their
+// request is read, although the scan of /proc would find them only an hour
+// later (tls.uprobes.scan_interval: 1h).
+func TestUprobesShortLived(t *testing.T) {
+	dir := t.TempDir()
+	built := make(chan string, 1)
+	go func() { built <- buildGoClient(t, dir, "goshort", goH2ClientSrc, "") }()
+	r := startTLSRig(t)
+	bin := <-built
+	conf := filepath.Join(dir, "apitap.yaml")
+	os.WriteFile(conf, []byte("tls:\n  uprobes:\n    scan_interval: 1h\n"), 0o644)
+	u := startUprobes(t, r, "--config", conf)
+	if s := u.stderr.String(); strings.Contains(s, "new programs are found by the scan") {
+		t.Skipf("the kernel does not tell new programs here: %s", s)
+	}
+	const runs = 4
+	var want []string
+	var lives []time.Duration
+	pids := map[int]string{}
+	for i := range runs {
+		// a copy is another file: probed anew, as a program never seen
+		name := fmt.Sprintf("short%d", i)
+		b, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe := filepath.Join(dir, name)
+		if err := os.WriteFile(exe, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		cmd := exec.Command(exe, fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortGo), fmt.Sprintf("/v1/short/%d", i))
+		out, err := cmd.CombinedOutput()
+		lives = append(lives, time.Since(start))
+		if err != nil || !strings.Contains(string(out), "done") {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		pids[cmd.Process.Pid] = name
+		want = append(want, h2Answers(t, string(out))...)
+	}
+	sort.Strings(want)
+	waitFor(t, "the transactions", func() bool { return u.count() >= runs })
+	time.Sleep(time.Second) // nothing more comes
+	txs, ctr := u.stop(t)
+	checkUprobeH2(t, txs, want, r.n.HostIP, r.n.PeerIP, tlsPortGo, "go")
+	for _, tx := range txs {
+		if pids[tx.TLS.PID] == "" {
+			t.Errorf("%s %s read from pid %d (%s), not from a short-lived client", tx.Method, tx.Path, tx.TLS.PID, tx.TLS.Process)
+		}
+	}
+	var covered []string
+	for _, l := range strings.Split(u.stderr.String(), "\n") {
+		if strings.Contains(l, "new program covered") {
+			for pid := range pids {
+				if strings.Contains(l, fmt.Sprintf("pid=%d ", pid)) || strings.Contains(l, fmt.Sprintf(`"pid":%d,`, pid)) {
+					covered = append(covered, l)
+				}
+			}
+		}
+	}
+	t.Logf("%d short-lived Go clients (lived %v), %d requests read; probed after exec: %s; tls counters %v", runs, lives, len(txs), strings.Join(covered, " | "), ctr)
+}

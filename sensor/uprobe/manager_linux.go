@@ -44,6 +44,7 @@ type Manager struct {
 	wall0 time.Time
 	mono0 int64
 
+	exMu  sync.Mutex // one examine at a time (the scan's, the execs')
 	mu    sync.Mutex // guards procs, files
 	procs map[int]*Process
 	files map[fileID]*fileState
@@ -65,7 +66,12 @@ type fileID struct{ dev, ino uint64 }
 type fileState struct {
 	lib, path, version string
 	err                error
+	none               bool // no TLS program: nothing attached
 }
+
+// maxFiles bounds the files remembered (probed, or known to be no TLS
+// program).
+const maxFiles = 65536
 
 // connID is a TLS connection inside a process: its SSL* or *tls.Conn.
 type connID struct {
@@ -103,6 +109,9 @@ func New(cfg Config, log zerolog.Logger) (*Manager, error) {
 	if p.SyscallErr != nil {
 		log.Warn().Err(p.SyscallErr).Msg("TLS uprobes: without the syscall tracepoints an OpenSSL connection's socket is found only from earlier calls")
 	}
+	if p.ExecErr != nil {
+		log.Warn().Err(p.ExecErr).Msg("TLS uprobes: new programs are found by the scan of /proc only (a Go program that lives less than tls.uprobes.scan_interval is missed)")
+	}
 	m := &Manager{
 		cfg: cfg, log: log, probe: p, self: os.Getpid(),
 		items: make(chan *item, 4096), free: make(chan *item, 4096), done: make(chan struct{}),
@@ -125,6 +134,12 @@ func (m *Manager) Start() {
 	m.scan(true)
 	m.wg.Add(2)
 	go m.scanLoop()
+	if m.probe.ExecErr == nil {
+		m.wg.Add(2)
+		retry := make(chan execRetry, maxRetries)
+		go m.execLoop(retry)
+		go m.retryLoop(retry)
+	}
 	ready := make(chan struct{})
 	go m.readLoop(ready)
 	<-ready
@@ -139,6 +154,7 @@ func (m *Manager) Close() error {
 	}
 	close(m.done)
 	m.probe.SetDeadline(time.Now())
+	m.probe.SetExecDeadline(time.Now())
 	m.wg.Wait()
 	return m.probe.Close()
 }
@@ -155,6 +171,87 @@ func (m *Manager) scanLoop() {
 			m.scan(false)
 		}
 	}
+}
+
+// A program that starts (exec) is examined at once, told by the probes'
+// sched_process_exec tracepoint, instead of at the next scan: a Go
+// program is probed within milliseconds of its start (measured in
+// docs/tls.md). A program that maps its TLS library only after its start
+// (the dynamic linker, dlopen) is examined again retryAfter later; the
+// scan remains the fallback for anything missed.
+
+// retryAfter is when a new program whose TLS is not found at its exec is
+// examined again; maxRetries bounds those waiting.
+const (
+	retryAfter = 50 * time.Millisecond
+	maxRetries = 256
+)
+
+type execRetry struct {
+	pid int
+	at  time.Time
+}
+
+func (m *Manager) execLoop(retry chan<- execRetry) {
+	defer m.wg.Done()
+	defer close(retry)
+	for {
+		pid, mono, err := m.probe.ReadExec()
+		select {
+		case <-m.done:
+			return
+		default:
+		}
+		if err != nil {
+			if !errors.Is(err, tlsprobe.ErrDeadline) {
+				m.log.Error().Err(err).Msg("TLS uprobes: new programs are found by the scan of /proc only")
+				return
+			}
+			continue
+		}
+		if pid == m.self {
+			continue
+		}
+		m.ctr[cExecs].Add(1)
+		if !m.examineExec(pid) {
+			select {
+			case retry <- execRetry{pid, time.Now().Add(retryAfter)}:
+			default: // the scan will
+			}
+			continue
+		}
+		var ts unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		m.log.Debug().Int("pid", pid).Dur("after_exec", time.Duration(ts.Nano()-int64(mono))).Msg("TLS uprobes: new program covered")
+	}
+}
+
+// retryLoop examines again the new programs whose TLS was not found at
+// their exec.
+func (m *Manager) retryLoop(retry <-chan execRetry) {
+	defer m.wg.Done()
+	for r := range retry {
+		select {
+		case <-m.done:
+			return
+		case <-time.After(time.Until(r.at)):
+		}
+		m.examineExec(r.pid)
+	}
+}
+
+// examineExec examines a process that started a new program: what it
+// ran before is forgotten. It reports whether the process is covered.
+func (m *Manager) examineExec(pid int) bool {
+	m.mu.Lock()
+	delete(m.procs, pid)
+	m.seen[pid] = 1
+	m.mu.Unlock()
+	m.examine(pid)
+	m.mu.Lock()
+	_, covered := m.procs[pid]
+	m.mu.Unlock()
+	return covered
 }
 
 // rescanEvery: processes without a TLS library have their maps read again
@@ -206,6 +303,8 @@ func (m *Manager) scan(first bool) {
 // examine attaches to the TLS library a process maps, or to its Go
 // executable, and lists the process in the coverage.
 func (m *Manager) examine(pid int) {
+	m.exMu.Lock()
+	defer m.exMu.Unlock()
 	dir := "/proc/" + strconv.Itoa(pid)
 	maps, err := os.ReadFile(dir + "/maps")
 	if err != nil {
@@ -238,13 +337,17 @@ func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	f := m.files[id]
 	m.mu.Unlock()
 	if f == nil {
-		f = m.attach(lib, path, host)
-		if f == nil {
-			return // not a TLS program
+		if f = m.attach(lib, path, host); f == nil {
+			f = &fileState{none: true}
 		}
 		m.mu.Lock()
-		m.files[id] = f
+		if len(m.files) < maxFiles || !f.none {
+			m.files[id] = f
+		}
 		m.mu.Unlock()
+	}
+	if f.none {
+		return // not a TLS program
 	}
 	comm, pod := readComm(pid), ""
 	if cg, err := os.ReadFile(dir + "/cgroup"); err == nil {
