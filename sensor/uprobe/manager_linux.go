@@ -135,10 +135,8 @@ func (m *Manager) Start() {
 	m.wg.Add(2)
 	go m.scanLoop()
 	if m.probe.ExecErr == nil {
-		m.wg.Add(2)
-		retry := make(chan execRetry, maxRetries)
-		go m.execLoop(retry)
-		go m.retryLoop(retry)
+		m.wg.Add(1)
+		go m.execLoop()
 	}
 	ready := make(chan struct{})
 	go m.readLoop(ready)
@@ -176,25 +174,13 @@ func (m *Manager) scanLoop() {
 // A program that starts (exec) is examined at once, told by the probes'
 // sched_process_exec tracepoint, instead of at the next scan: a Go
 // program is probed within milliseconds of its start (measured in
-// docs/tls.md). A program that maps its TLS library only after its start
-// (the dynamic linker, dlopen) is examined again retryAfter later; the
-// scan remains the fallback for anything missed.
+// docs/tls.md). A libssl is mapped by the dynamic linker after the exec:
+// a process whose libssl file is probed already is covered by it, a file
+// never seen is found by the next scan, which remains the fallback for
+// anything missed.
 
-// retryAfter is when a new program whose TLS is not found at its exec is
-// examined again; maxRetries bounds those waiting.
-const (
-	retryAfter = 50 * time.Millisecond
-	maxRetries = 256
-)
-
-type execRetry struct {
-	pid int
-	at  time.Time
-}
-
-func (m *Manager) execLoop(retry chan<- execRetry) {
+func (m *Manager) execLoop() {
 	defer m.wg.Done()
-	defer close(retry)
 	for {
 		pid, mono, err := m.probe.ReadExec()
 		select {
@@ -213,41 +199,30 @@ func (m *Manager) execLoop(retry chan<- execRetry) {
 			continue
 		}
 		m.ctr[cExecs].Add(1)
-		if !m.examineExec(pid) {
-			select {
-			case retry <- execRetry{pid, time.Now().Add(retryAfter)}:
-			default: // the scan will
-			}
-			continue
+		if m.examineExec(pid) {
+			var ts unix.Timespec
+			unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+			m.log.Debug().Int("pid", pid).Dur("after_exec", time.Duration(ts.Nano()-int64(mono))).Msg("TLS uprobes: new program covered")
 		}
-		var ts unix.Timespec
-		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-		m.log.Debug().Int("pid", pid).Dur("after_exec", time.Duration(ts.Nano()-int64(mono))).Msg("TLS uprobes: new program covered")
-	}
-}
-
-// retryLoop examines again the new programs whose TLS was not found at
-// their exec.
-func (m *Manager) retryLoop(retry <-chan execRetry) {
-	defer m.wg.Done()
-	for r := range retry {
-		select {
-		case <-m.done:
-			return
-		case <-time.After(time.Until(r.at)):
-		}
-		m.examineExec(r.pid)
 	}
 }
 
 // examineExec examines a process that started a new program: what it
-// ran before is forgotten. It reports whether the process is covered.
+// ran before is forgotten. Only its executable is looked at (a Go
+// program): its libraries are not mapped yet. It reports whether the
+// process is covered.
 func (m *Manager) examineExec(pid int) bool {
 	m.mu.Lock()
 	delete(m.procs, pid)
-	m.seen[pid] = 1
+	delete(m.seen, pid) // new to the next scan too (its libraries)
 	m.mu.Unlock()
-	m.examine(pid)
+	if !*m.cfg.Go {
+		return false
+	}
+	dir := "/proc/" + strconv.Itoa(pid)
+	m.exMu.Lock()
+	m.cover(pid, dir, "go", "", dir+"/exe")
+	m.exMu.Unlock()
 	m.mu.Lock()
 	_, covered := m.procs[pid]
 	m.mu.Unlock()
@@ -327,6 +302,7 @@ func (m *Manager) examine(pid int) {
 
 // cover attaches the probes of lib to the file at host (once per file)
 // and, when that worked or was tried on a TLS file, lists the process.
+// An empty path is the process's executable's (read when needed).
 func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	// the file is held open while it is examined and probed, and probed
 	// through the descriptor: a process that ends meanwhile (a short-lived
@@ -345,6 +321,13 @@ func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	f := m.files[id]
 	m.mu.Unlock()
 	if f == nil {
+		if path == "" {
+			exe, err := os.Readlink(dir + "/exe")
+			if err != nil {
+				return
+			}
+			path = strings.TrimSuffix(exe, " (deleted)")
+		}
 		if f = m.attach(lib, path, host, "/proc/self/fd/"+strconv.Itoa(int(fh.Fd()))); f == nil {
 			f = &fileState{none: true}
 		}
