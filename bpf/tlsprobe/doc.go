@@ -19,9 +19,13 @@
 // files, file, socket, sock) into the first event of each descriptor;
 // without, Load relocates those reads against no types (they do not run)
 // and says so in Probe.BTFErr. A close of a descriptor TLS calls used is
-// an event too (DirClose). Go probes follow the amd64 register ABI (Go
+// an event too (DirClose). A process that starts a new program is told on
+// a ring buffer of its own (the sched/sched_process_exec tracepoint;
+// ReadExec), so that user space probes it at once; without that
+// tracepoint Probe.ExecErr says why. Go probes follow the amd64 register ABI (Go
 // 1.17 and later); other architectures get ErrNotSupported.
 //
 // Concurrency: a Probe may be attached from one goroutine while another
-// reads its events; Read itself is not safe for concurrent use.
+// reads its events; Read and ReadExec may run on two goroutines, each
+// is not safe for concurrent use with itself.
 package tlsprobe

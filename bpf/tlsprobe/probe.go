@@ -75,11 +75,12 @@ const (
 	CounterTruncated        // bytes of calls beyond 64 KiB, not sent
 	CounterReadErrs         // user memory that could not be read
 	CounterNoFD             // calls whose socket was not found
+	CounterExecLost         // new programs (exec) not told: the execs ring buffer was full
 	NumCounters
 )
 
 // CounterNames name the counters.
-var CounterNames = [NumCounters]string{"calls", "events", "bytes", "lost", "truncated_bytes", "read_errors", "no_fd"}
+var CounterNames = [NumCounters]string{"calls", "events", "bytes", "lost", "truncated_bytes", "read_errors", "no_fd", "exec_lost"}
 
 // GoFunc is where to probe a Go binary's crypto/tls: file offsets of the
 // entries of (*Conn).Read and (*Conn).Write and of the RET instructions of

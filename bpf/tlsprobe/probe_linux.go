@@ -26,6 +26,8 @@ type Probe struct {
 	objs  tlsprobeObjects
 	rd    *ringbuf.Reader
 	rec   ringbuf.Record
+	xrd   *ringbuf.Reader // execs
+	xrec  ringbuf.Record
 	mu    sync.Mutex
 	links []link.Link
 	// BTFErr says why the programs do not read the sockets' addresses
@@ -35,6 +37,10 @@ type Probe struct {
 	// (nil when they were): OpenSSL calls then find their socket only
 	// when it was remembered.
 	SyscallErr error
+	// ExecErr says why new programs are not told as they start (the
+	// sched_process_exec tracepoint could not be attached; nil when they
+	// are): ReadExec then fails and user space finds them by scanning.
+	ExecErr error
 }
 
 // syscalls whose first argument is the socket an SSL call reads or writes.
@@ -98,6 +104,14 @@ func Load(ringBytes int) (*Probe, error) {
 	if p.rd, err = ringbuf.NewReader(p.objs.Events); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("TLS probes' ring buffer: %w", err)
+	}
+	if l, err := link.Tracepoint("sched", "sched_process_exec", p.objs.SchedExec, nil); err != nil {
+		p.ExecErr = fmt.Errorf("tracepoint sched/sched_process_exec (is tracefs mounted?): %w", err)
+	} else if p.xrd, err = ringbuf.NewReader(p.objs.Execs); err != nil {
+		l.Close()
+		p.ExecErr = fmt.Errorf("the execs ring buffer: %w", err)
+	} else {
+		p.links = append(p.links, l)
 	}
 	return p, nil
 }
@@ -254,8 +268,33 @@ func (p *Probe) Read(ev *Event) error {
 	}
 }
 
+// ReadExec waits for the next process that starts a new program and
+// returns its pid and when it did (CLOCK_MONOTONIC, ns), until the
+// deadline when set: then it returns os.ErrDeadlineExceeded. It fails at
+// once when ExecErr is set.
+func (p *Probe) ReadExec() (pid int, mono uint64, err error) {
+	if p.xrd == nil {
+		return 0, 0, p.ExecErr
+	}
+	for {
+		if err := p.xrd.ReadInto(&p.xrec); err != nil {
+			return 0, 0, err
+		}
+		if b := p.xrec.RawSample; len(b) >= 12 {
+			return int(binary.LittleEndian.Uint32(b[8:])), binary.LittleEndian.Uint64(b), nil
+		}
+	}
+}
+
 // SetDeadline makes Read return os.ErrDeadlineExceeded at t.
 func (p *Probe) SetDeadline(t time.Time) { p.rd.SetDeadline(t) }
+
+// SetExecDeadline makes ReadExec return os.ErrDeadlineExceeded at t.
+func (p *Probe) SetExecDeadline(t time.Time) {
+	if p.xrd != nil {
+		p.xrd.SetDeadline(t)
+	}
+}
 
 // ErrDeadline is what Read returns at its deadline.
 var ErrDeadline = os.ErrDeadlineExceeded
@@ -285,6 +324,9 @@ func (p *Probe) Close() error {
 	p.mu.Unlock()
 	if p.rd != nil {
 		p.rd.Close()
+	}
+	if p.xrd != nil {
+		p.xrd.Close()
 	}
 	return p.objs.Close()
 }

@@ -5,7 +5,9 @@ package tlsprobe
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"testing"
+	"time"
 )
 
 // TestLoad loads the programs as the kernel allows (with its BTF when it
@@ -32,6 +34,31 @@ func TestLoad(t *testing.T) {
 		if _, err := p.Counters(); err != nil {
 			t.Error(err)
 		}
+		checkExec(t, p)
 		p.Close()
+	}
+}
+
+// checkExec: a program started now is told by ReadExec, with its pid.
+func checkExec(t *testing.T, p *Probe) {
+	t.Helper()
+	if p.ExecErr != nil {
+		t.Logf("new programs not told: %v", p.ExecErr)
+		return
+	}
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	p.SetExecDeadline(time.Now().Add(5 * time.Second))
+	defer p.SetExecDeadline(time.Time{})
+	for {
+		pid, _, err := p.ReadExec()
+		if err != nil {
+			t.Fatalf("the exec of pid %d was not told: %v", cmd.Process.Pid, err)
+		}
+		if pid == cmd.Process.Pid {
+			return
+		}
 	}
 }

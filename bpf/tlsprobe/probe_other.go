@@ -10,7 +10,7 @@ import (
 
 // Probe is not available here: Load returns ErrNotSupported.
 type Probe struct {
-	BTFErr, SyscallErr error
+	BTFErr, SyscallErr, ExecErr error
 }
 
 // Load reports that the probes need Linux on amd64.
@@ -21,7 +21,9 @@ func Load(int) (*Probe, error) {
 func (p *Probe) AttachOpenSSL(string) error    { return ErrNotSupported }
 func (p *Probe) AttachGo(string, GoFunc) error { return ErrNotSupported }
 func (p *Probe) Read(*Event) error             { return ErrNotSupported }
+func (p *Probe) ReadExec() (int, error)        { return 0, ErrNotSupported }
 func (p *Probe) SetDeadline(time.Time)         {}
+func (p *Probe) SetExecDeadline(time.Time)     {}
 func (p *Probe) Counters() ([NumCounters]uint64, error) {
 	return [NumCounters]uint64{}, ErrNotSupported
 }

@@ -51,7 +51,8 @@ char __license[] SEC("license") = "Dual BSD/GPL";
 #define C_TRUNCATED 4 // bytes beyond MAX_CHUNKS*CHUNK of one call, not sent
 #define C_READ_ERR  5 // user memory that could not be read
 #define C_NO_FD     6 // calls whose socket was not found
-#define NUM_COUNTERS 7
+#define C_EXEC_LOST 7 // new programs the full execs ring buffer refused
+#define NUM_COUNTERS 8
 
 struct event {
 	__u64 ts;   // bpf_ktime_get_ns (CLOCK_MONOTONIC)
@@ -109,6 +110,19 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
+
+struct exec_event {
+	__u64 ts; // bpf_ktime_get_ns (CLOCK_MONOTONIC)
+	__u32 pid;
+	__u32 pad;
+};
+
+// the pid of each process that starts a new program (exec), for user
+// space to look at it at once rather than at its next scan of /proc
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} execs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -495,5 +509,23 @@ int go_read_ret(struct pt_regs *ctx) {
 	if (n <= 0 || n > 0x7fffffff)
 		return 0;
 	send(c.conn, c.fd, c.buf, (__u32)n, DIR_READ, LIB_GO);
+	return 0;
+}
+
+// A process started a new program (a tracepoint, not a kprobe): its pid
+// goes to user space, which probes the program at once when it is a Go
+// program with crypto/tls (a program that lives less than the scan
+// interval is otherwise missed).
+SEC("tracepoint/sched/sched_process_exec")
+int sched_exec(void *ctx) {
+	struct exec_event *e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
+	if (!e) {
+		count(C_EXEC_LOST, 1);
+		return 0;
+	}
+	e->ts = bpf_ktime_get_ns();
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -82,12 +82,14 @@ const (
 	tlsprobeMapConnfd             = "connfd"
 	tlsprobeMapCounters           = "counters"
 	tlsprobeMapEvents             = "events"
+	tlsprobeMapExecs              = "execs"
 	tlsprobeMapGocalls            = "gocalls"
 	tlsprobeMapScratch            = "scratch"
 	tlsprobeMapTlsfds             = "tlsfds"
 	tlsprobeProgGoReadEnter       = "go_read_enter"
 	tlsprobeProgGoReadRet         = "go_read_ret"
 	tlsprobeProgGoWrite           = "go_write"
+	tlsprobeProgSchedExec         = "sched_exec"
 	tlsprobeProgSslExitProbe      = "ssl_exit_probe"
 	tlsprobeProgSslHandshakeEnter = "ssl_handshake_enter"
 	tlsprobeProgSslReadEnter      = "ssl_read_enter"
@@ -145,6 +147,7 @@ type tlsprobeProgramSpecs struct {
 	GoReadEnter       *ebpf.ProgramSpec `ebpf:"go_read_enter"`
 	GoReadRet         *ebpf.ProgramSpec `ebpf:"go_read_ret"`
 	GoWrite           *ebpf.ProgramSpec `ebpf:"go_write"`
+	SchedExec         *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SslExitProbe      *ebpf.ProgramSpec `ebpf:"ssl_exit_probe"`
 	SslHandshakeEnter *ebpf.ProgramSpec `ebpf:"ssl_handshake_enter"`
 	SslReadEnter      *ebpf.ProgramSpec `ebpf:"ssl_read_enter"`
@@ -164,6 +167,7 @@ type tlsprobeMapSpecs struct {
 	Connfd   *ebpf.MapSpec `ebpf:"connfd"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Execs    *ebpf.MapSpec `ebpf:"execs"`
 	Gocalls  *ebpf.MapSpec `ebpf:"gocalls"`
 	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
 	Tlsfds   *ebpf.MapSpec `ebpf:"tlsfds"`
@@ -200,6 +204,7 @@ type tlsprobeMaps struct {
 	Connfd   *ebpf.Map `ebpf:"connfd"`
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Execs    *ebpf.Map `ebpf:"execs"`
 	Gocalls  *ebpf.Map `ebpf:"gocalls"`
 	Scratch  *ebpf.Map `ebpf:"scratch"`
 	Tlsfds   *ebpf.Map `ebpf:"tlsfds"`
@@ -211,6 +216,7 @@ func (m *tlsprobeMaps) Close() error {
 		m.Connfd,
 		m.Counters,
 		m.Events,
+		m.Execs,
 		m.Gocalls,
 		m.Scratch,
 		m.Tlsfds,
@@ -231,6 +237,7 @@ type tlsprobePrograms struct {
 	GoReadEnter       *ebpf.Program `ebpf:"go_read_enter"`
 	GoReadRet         *ebpf.Program `ebpf:"go_read_ret"`
 	GoWrite           *ebpf.Program `ebpf:"go_write"`
+	SchedExec         *ebpf.Program `ebpf:"sched_exec"`
 	SslExitProbe      *ebpf.Program `ebpf:"ssl_exit_probe"`
 	SslHandshakeEnter *ebpf.Program `ebpf:"ssl_handshake_enter"`
 	SslReadEnter      *ebpf.Program `ebpf:"ssl_read_enter"`
@@ -247,6 +254,7 @@ func (p *tlsprobePrograms) Close() error {
 		p.GoReadEnter,
 		p.GoReadRet,
 		p.GoWrite,
+		p.SchedExec,
 		p.SslExitProbe,
 		p.SslHandshakeEnter,
 		p.SslReadEnter,

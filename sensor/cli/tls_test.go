@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/apitap/apitap/internal/testutil/eventtest"
@@ -52,12 +55,28 @@ type tlsEvent struct {
 			Port int    `json:"port"`
 		} `json:"server"`
 	} `json:"flow"`
-	Method string         `json:"method"`
-	Path   string         `json:"path"`
-	Status int            `json:"status"`
-	Source string         `json:"source"`
-	TLS    map[string]any `json:"tls"`
-	Flags  []string       `json:"flags"`
+	Protocol string         `json:"protocol"`
+	Host     string         `json:"host"`
+	Method   string         `json:"method"`
+	Path     string         `json:"path"`
+	Status   int            `json:"status"`
+	Source   string         `json:"source"`
+	TLS      map[string]any `json:"tls"`
+	Flags    []string       `json:"flags"`
+	H2       *struct {
+		ResetCode string `json:"reset_code"`
+		ResetBy   string `json:"reset_by"`
+	} `json:"h2"`
+}
+
+// cleanEnd reports whether e ended without trouble: no flags, or, in
+// HTTP/2, only the server's RST_STREAM NO_ERROR after its complete response
+// (RFC 9113 8.1: nginx stops a request body it does not read that way).
+func (e *tlsEvent) cleanEnd() bool {
+	if len(e.Flags) == 0 {
+		return true
+	}
+	return len(e.Flags) == 1 && e.Flags[0] == "reset" && e.H2 != nil && e.H2.ResetCode == "NO_ERROR" && e.H2.ResetBy == "server" && e.Status != 0
 }
 
 // readTLS runs apitap read on a capture (with the key log when keys is
@@ -114,12 +133,25 @@ func checkTLSCapture(t *testing.T, dir, name string, c tlsCase) {
 	}
 	server := ""
 	for i, e := range txs {
-		if e.Source != "tls_keylog" || e.TLS["version"] != c.Version || e.TLS["cipher"] != c.Cipher || e.Status == 0 || len(e.Flags) > 0 ||
+		if e.Source != "tls_keylog" || e.TLS["version"] != c.Version || e.TLS["cipher"] != c.Cipher || e.Status == 0 || !e.cleanEnd() ||
 			e.Flow.Server.Port != c.Port || e.Flow.Client.IP == e.Flow.Server.IP || server != "" && e.Flow.Server.IP != server {
 			t.Errorf("%s: transaction %d: %s %s %d source %q tls %v flags %v, %s:%d -> %s:%d", name, i, e.Method, e.Path, e.Status, e.Source, e.TLS, e.Flags,
 				e.Flow.Client.IP, e.Flow.Client.Port, e.Flow.Server.IP, e.Flow.Server.Port)
 		}
 		server = e.Flow.Server.IP
+	}
+	if c.Protocol != "" { // HTTP/2: the requests the clients made, exactly
+		var got []string
+		for i, e := range txs {
+			if e.Protocol != c.Protocol || e.Host != c.Host {
+				t.Errorf("%s: transaction %d: protocol %q host %q, want %q %q", name, i, e.Protocol, e.Host, c.Protocol, c.Host)
+			}
+			got = append(got, fmt.Sprintf("%s %s %d", e.Method, e.Path, e.Status))
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, c.Requests) {
+			t.Errorf("%s: requests\n%s\nwant\n%s", name, strings.Join(got, "\n"), strings.Join(c.Requests, "\n"))
+		}
 	}
 	if st["sessions_decrypted"] != uint64(c.Connections) || st["sessions_no_keys"] != 0 || st["auth_failures"] != 0 || st["key_updates"] < uint64(c.KeyUpdates) {
 		t.Errorf("%s: tls counters %v, want %d sessions decrypted, %d key updates", name, st, c.Connections, c.KeyUpdates)

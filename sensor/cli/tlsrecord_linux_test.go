@@ -38,13 +38,17 @@ import (
 // testdata/tls; TestLiveTLS records fresh ones in CI and checks the exact
 // transaction counts on them (tls_test.go checks the committed ones).
 
-var recordTLSFlag = flag.Bool("record-tls", false, "record testdata/tls captures (root, tcpdump, curl, nginx, gcc, openssl)")
+var (
+	recordTLSFlag = flag.Bool("record-tls", false, "record testdata/tls captures (root, tcpdump, curl, nginx, gcc, openssl)")
+	recordTLSOnly = flag.String("record-tls-only", "", "record (-record-tls) or check live (TestLiveTLS) only the TLS captures whose name has this prefix")
+)
 
 // Servers in the namespace.
 const (
 	tlsPortNginx = 443  // nginx: TLS 1.2 and 1.3
 	tlsPortGo    = 8443 // Go net/http: TLS 1.2 and 1.3
 	tlsPortGo12  = 8444 // Go net/http: TLS 1.2 only
+	tlsPortH2    = 4443 // nginx: TLS 1.2 and 1.3, HTTP/2 (ALPN h2) and HTTP/1.1
 )
 
 // tlsCase is one recorded capture: what made it and what it holds.
@@ -57,6 +61,12 @@ type tlsCase struct {
 	Version      string `json:"version"`      // "1.2" or "1.3"
 	Cipher       string `json:"cipher"`
 	KeyUpdates   int    `json:"key_updates,omitempty"` // key updates at least followed
+	// HTTP/2 captures: the protocol of every transaction, the host the
+	// clients asked for, and the requests made ("METHOD path status",
+	// sorted), checked exactly
+	Protocol string   `json:"protocol,omitempty"`
+	Host     string   `json:"host,omitempty"`
+	Requests []string `json:"requests,omitempty"`
 }
 
 // TestHelperTLSServers runs the Go HTTPS servers when re-executed in the
@@ -163,8 +173,13 @@ http { access_log off; client_body_temp_path %[1]s/body;
     ssl_certificate %[1]s/cert.pem; ssl_certificate_key %[1]s/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets off;
     location /missing { default_type application/json; return 404 '{"error":"missing"}'; }
+    location / { default_type application/json; return 200 '{"server":"nginx","uri":"$uri","pad":"%[4]s"}'; } }
+  server { listen %[2]s:%[5]d ssl http2; keepalive_requests 1000;
+    ssl_certificate %[1]s/cert.pem; ssl_certificate_key %[1]s/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets off;
+    location /missing { default_type application/json; return 404 '{"error":"missing"}'; }
     location / { default_type application/json; return 200 '{"server":"nginx","uri":"$uri","pad":"%[4]s"}'; } } }
-`, r.dir, n.PeerIP, tlsPortNginx, strings.Repeat("y", 3000))), 0o644)
+`, r.dir, n.PeerIP, tlsPortNginx, strings.Repeat("y", 3000), tlsPortH2)), 0o644)
 		cmd := n.Exec(nginx, "-c", conf, "-p", r.dir)
 		cmd.Env = append(os.Environ(), "LD_PRELOAD="+so, "SSLKEYLOGFILE="+r.nginxKeys)
 		if err := cmd.Start(); err != nil {
@@ -172,6 +187,7 @@ http { access_log off; client_body_temp_path %[1]s/body;
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		netnstest.WaitTCP(t, fmt.Sprintf("%s:%d", n.PeerIP, tlsPortNginx), 10*time.Second)
+		netnstest.WaitTCP(t, fmt.Sprintf("%s:%d", n.PeerIP, tlsPortH2), 10*time.Second)
 		r.hasNginx = true
 	}
 	return r
@@ -317,7 +333,10 @@ func recordTLS(t *testing.T, dir string) map[string]tlsCase {
 	r := startTLSRig(t)
 	ip := r.n.PeerIP
 	out := map[string]tlsCase{}
-	add := func(name, keysFrom string, port int, version, cipher string, keyUpd int, work func(keys string) (int, int)) {
+	add := func(name, keysFrom string, port int, version, cipher string, keyUpd int, work func(keys string) (int, int)) bool {
+		if !strings.HasPrefix(name, *recordTLSOnly) {
+			return false
+		}
 		keys := filepath.Join(dir, name+".keylog")
 		os.Remove(keys)
 		var tx, conns int
@@ -351,6 +370,7 @@ func recordTLS(t *testing.T, dir string) map[string]tlsCase {
 			kf = "server"
 		}
 		out[name+".pcap"] = tlsCase{Keylog: name + ".keylog", KeysFrom: kf, Port: port, Transactions: tx, Connections: conns, Version: version, Cipher: cipher, KeyUpdates: keyUpd}
+		return true
 	}
 	if r.hasNginx {
 		add("curl_nginx_tls13_aes256", "client", tlsPortNginx, "1.3", "TLS_AES_256_GCM_SHA384", 0, func(k string) (int, int) {
@@ -387,6 +407,7 @@ func recordTLS(t *testing.T, dir string) map[string]tlsCase {
 	add("openssl_go_keyupdate", "client", tlsPortGo, "1.3", "TLS_AES_128_GCM_SHA256", 4, func(k string) (int, int) {
 		return keyUpdates(t, ip, tlsPortGo, k)
 	})
+	addH2Cases(t, r, add, out)
 	return out
 }
 
@@ -398,7 +419,14 @@ func TestRecordTLS(t *testing.T) {
 	dir := filepath.Join(repoRoot, "testdata", "tls")
 	os.MkdirAll(dir, 0o755)
 	cases := recordTLS(t, dir)
-	b, _ := json.MarshalIndent(cases, "", "  ")
+	all := map[string]tlsCase{}
+	if b, err := os.ReadFile(filepath.Join(dir, "MANIFEST.json")); err == nil && *recordTLSOnly != "" {
+		json.Unmarshal(b, &all) // the captures not recorded again stay
+	}
+	for name, c := range cases {
+		all[name] = c
+	}
+	b, _ := json.MarshalIndent(all, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "MANIFEST.json"), append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -417,9 +445,10 @@ func TestLiveTLS(t *testing.T) {
 }
 
 // TestLiveTLSKeysLate runs apitap run on the veth with a key log that
-// curl writes to as it goes, and that gets the secrets of Go's client's
-// session only 2 s after that session ended: both are decrypted (the
-// ended connection waits for its secrets, within tls.key_wait).
+// curl writes to as it goes, and that gets the secrets of two sessions of
+// Go's client (HTTP/1.1, then HTTP/2 with concurrent streams) only 2 s
+// after they ended: all are decrypted (an ended connection waits for its
+// secrets, within tls.key_wait).
 func TestLiveTLSKeysLate(t *testing.T) {
 	r := startTLSRig(t)
 	dir := t.TempDir()
@@ -446,6 +475,8 @@ func TestLiveTLSKeysLate(t *testing.T) {
 	var held bytes.Buffer
 	n, _ := goTLSKeys(t, r.n.PeerIP, tlsPortGo, &tls.Config{KeyLogWriter: &held}, 1)
 	want += n
+	h2reqs, _ := goH2Keys(t, r.n.PeerIP, tlsPortGo, &tls.Config{KeyLogWriter: &held}) // HTTP/2, multiplexed
+	want += len(h2reqs)
 	time.Sleep(2 * time.Second)
 	f, err := os.OpenFile(keys, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -464,7 +495,7 @@ func TestLiveTLSKeysLate(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), `apitap_tls_total{counter="sessions_decrypted"} 3`)
+		return strings.Contains(string(b), `apitap_tls_total{counter="sessions_decrypted"} 4`)
 	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
@@ -479,8 +510,9 @@ func TestLiveTLSKeysLate(t *testing.T) {
 			json.Unmarshal([]byte(l), &st)
 		}
 	}
-	if got := strings.Count(string(out), `"source":"tls_keylog"`); got != want || st.TLS["sessions_decrypted"] != 3 || st.TLS["key_waits"] == 0 || st.TLS["sessions_no_keys"] != 0 {
-		t.Fatalf("%d decrypted transactions, want %d; tls %v\n%s", got, want, st.TLS, stderr.String())
+	got, gotH2 := strings.Count(string(out), `"source":"tls_keylog"`), strings.Count(string(out), `"protocol":"h2"`)
+	if got != want || gotH2 != len(h2reqs) || st.TLS["sessions_decrypted"] != 4 || st.TLS["key_waits"] == 0 || st.TLS["sessions_no_keys"] != 0 {
+		t.Fatalf("%d decrypted transactions (%d HTTP/2), want %d (%d); tls %v\n%s", got, gotH2, want, len(h2reqs), st.TLS, stderr.String())
 	}
-	t.Logf("%d transactions decrypted live, tls %v", want, st.TLS)
+	t.Logf("%d transactions decrypted live (%d HTTP/2), tls %v", want, gotH2, st.TLS)
 }

@@ -30,7 +30,7 @@ type uprobeRun struct {
 
 // startUprobes starts apitap run with the TLS uprobes; it skips the test,
 // in one line, where the kernel refuses them.
-func startUprobes(t *testing.T, r *tlsRig) *uprobeRun {
+func startUprobes(t *testing.T, r *tlsRig, extra ...string) *uprobeRun {
 	dir := t.TempDir()
 	bin := buildApitap(t, dir)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -39,8 +39,8 @@ func startUprobes(t *testing.T, r *tlsRig) *uprobeRun {
 	}
 	u := &uprobeRun{stderr: &syncBuffer{}, events: filepath.Join(dir, "events.jsonl"), admin: l.Addr().String(), serverIP: r.n.PeerIP}
 	l.Close()
-	u.cmd = exec.Command(bin, "run", "-i", r.n.Host, "--workers", "1", "--ring-mb", "8", "--emit", "transaction,stats",
-		"--tls-uprobes", "--log-level", "debug", "-o", u.events, "--admin-addr", u.admin)
+	u.cmd = exec.Command(bin, append([]string{"run", "-i", r.n.Host, "--workers", "1", "--ring-mb", "8", "--emit", "transaction,stats",
+		"--tls-uprobes", "--log-level", "debug", "-o", u.events, "--admin-addr", u.admin}, extra...)...)
 	u.cmd.Stderr = u.stderr
 	if err := u.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -102,6 +102,7 @@ type uprobeTx struct {
 			Port int    `json:"port"`
 		}
 	} `json:"flow"`
+	Protocol            string
 	Method, Path, Query string
 	Status              int
 	TLS                 struct {

@@ -104,10 +104,11 @@ const (
 	cBytesDropped        // plaintext bytes of unresolved and duplicate connections
 	cQueueDrops          // events the worker's full queue refused
 	cGaps                // plaintext lost inside a connection (truncated calls, lost events)
+	cExecs               // programs examined as they started (exec), before the next scan
 	numCounters
 )
 
-var counterNames = [numCounters]string{"libraries", "attach_errors", "connections", "connections_unresolved", "connections_duplicate", "connections_closed", "connections_evicted", "bytes", "bytes_dropped", "queue_drops", "gaps"}
+var counterNames = [numCounters]string{"libraries", "attach_errors", "connections", "connections_unresolved", "connections_duplicate", "connections_closed", "connections_evicted", "bytes", "bytes_dropped", "queue_drops", "gaps", "execs"}
 
 // flowKey is a TCP connection: client and server.
 type flowKey struct{ client, server netip.AddrPort }

@@ -1,6 +1,8 @@
 // Package uprobe reads HTTPS in clear inside the node's processes (apitap
 // run --tls-uprobes, docs/tls.md): it loads the eBPF programs of
-// bpf/tlsprobe, scans /proc for processes and attaches them once per file
+// bpf/tlsprobe, examines each program as it starts (the probes'
+// sched_process_exec tracepoint sends its pid) and scans /proc for the
+// rest, and attaches them once per file
 // to the TLS libraries (OpenSSL and BoringSSL's libssl) and Go programs
 // (crypto/tls, found in the symbol table or the pclntab of a stripped
 // binary, with Read's RET instructions found by disassembly) those
@@ -19,7 +21,7 @@
 // reassembly.SourceUprobe with the library, pid and command name
 // (Source.Info).
 //
-// The Manager's goroutines (scan, reader) own their state; Coverage and
+// The Manager's goroutines (scan, execs, reader) own their state; Coverage and
 // Counters are safe from any goroutine; Source belongs to the worker that
 // reads it.
 package uprobe

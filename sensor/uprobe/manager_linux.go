@@ -44,6 +44,7 @@ type Manager struct {
 	wall0 time.Time
 	mono0 int64
 
+	exMu  sync.Mutex // one examine at a time (the scan's, the execs')
 	mu    sync.Mutex // guards procs, files
 	procs map[int]*Process
 	files map[fileID]*fileState
@@ -65,7 +66,12 @@ type fileID struct{ dev, ino uint64 }
 type fileState struct {
 	lib, path, version string
 	err                error
+	none               bool // no TLS program: nothing attached
 }
+
+// maxFiles bounds the files remembered (probed, or known to be no TLS
+// program).
+const maxFiles = 65536
 
 // connID is a TLS connection inside a process: its SSL* or *tls.Conn.
 type connID struct {
@@ -103,6 +109,9 @@ func New(cfg Config, log zerolog.Logger) (*Manager, error) {
 	if p.SyscallErr != nil {
 		log.Warn().Err(p.SyscallErr).Msg("TLS uprobes: without the syscall tracepoints an OpenSSL connection's socket is found only from earlier calls")
 	}
+	if p.ExecErr != nil {
+		log.Warn().Err(p.ExecErr).Msg("TLS uprobes: new programs are found by the scan of /proc only (a Go program that lives less than tls.uprobes.scan_interval is missed)")
+	}
 	m := &Manager{
 		cfg: cfg, log: log, probe: p, self: os.Getpid(),
 		items: make(chan *item, 4096), free: make(chan *item, 4096), done: make(chan struct{}),
@@ -125,6 +134,10 @@ func (m *Manager) Start() {
 	m.scan(true)
 	m.wg.Add(2)
 	go m.scanLoop()
+	if m.probe.ExecErr == nil {
+		m.wg.Add(1)
+		go m.execLoop()
+	}
 	ready := make(chan struct{})
 	go m.readLoop(ready)
 	<-ready
@@ -139,6 +152,7 @@ func (m *Manager) Close() error {
 	}
 	close(m.done)
 	m.probe.SetDeadline(time.Now())
+	m.probe.SetExecDeadline(time.Now())
 	m.wg.Wait()
 	return m.probe.Close()
 }
@@ -155,6 +169,64 @@ func (m *Manager) scanLoop() {
 			m.scan(false)
 		}
 	}
+}
+
+// A program that starts (exec) is examined at once, told by the probes'
+// sched_process_exec tracepoint, instead of at the next scan: a Go
+// program is probed within milliseconds of its start (measured in
+// docs/tls.md). A libssl is mapped by the dynamic linker after the exec:
+// a process whose libssl file is probed already is covered by it, a file
+// never seen is found by the next scan, which remains the fallback for
+// anything missed.
+
+func (m *Manager) execLoop() {
+	defer m.wg.Done()
+	for {
+		pid, mono, err := m.probe.ReadExec()
+		select {
+		case <-m.done:
+			return
+		default:
+		}
+		if err != nil {
+			if !errors.Is(err, tlsprobe.ErrDeadline) {
+				m.log.Error().Err(err).Msg("TLS uprobes: new programs are found by the scan of /proc only")
+				return
+			}
+			continue
+		}
+		if pid == m.self {
+			continue
+		}
+		m.ctr[cExecs].Add(1)
+		if m.examineExec(pid) {
+			var ts unix.Timespec
+			unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+			m.log.Debug().Int("pid", pid).Dur("after_exec", time.Duration(ts.Nano()-int64(mono))).Msg("TLS uprobes: new program covered")
+		}
+	}
+}
+
+// examineExec examines a process that started a new program: what it
+// ran before is forgotten. Only its executable is looked at (a Go
+// program): its libraries are not mapped yet. It reports whether the
+// process is covered.
+func (m *Manager) examineExec(pid int) bool {
+	m.mu.Lock()
+	delete(m.procs, pid)
+	delete(m.seen, pid) // new to the next scan too (its libraries)
+	m.mu.Unlock()
+	if !*m.cfg.Go {
+		return false
+	}
+	dir := "/proc/" + strconv.Itoa(pid)
+	m.exMu.Lock()
+	m.cover(pid, dir, "go", "", dir+"/exe")
+	m.exMu.Unlock()
+	m.mu.Lock()
+	_, covered := m.procs[pid]
+	m.mu.Unlock()
+	return covered
 }
 
 // rescanEvery: processes without a TLS library have their maps read again
@@ -206,6 +278,8 @@ func (m *Manager) scan(first bool) {
 // examine attaches to the TLS library a process maps, or to its Go
 // executable, and lists the process in the coverage.
 func (m *Manager) examine(pid int) {
+	m.exMu.Lock()
+	defer m.exMu.Unlock()
 	dir := "/proc/" + strconv.Itoa(pid)
 	maps, err := os.ReadFile(dir + "/maps")
 	if err != nil {
@@ -228,9 +302,18 @@ func (m *Manager) examine(pid int) {
 
 // cover attaches the probes of lib to the file at host (once per file)
 // and, when that worked or was tried on a TLS file, lists the process.
+// An empty path is the process's executable's (read when needed).
 func (m *Manager) cover(pid int, dir, lib, path, host string) {
+	// the file is held open while it is examined and probed, and probed
+	// through the descriptor: a process that ends meanwhile (a short-lived
+	// program examined at its exec) takes no path away
+	fh, err := os.Open(host)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
 	var st syscall.Stat_t
-	if err := syscall.Stat(host, &st); err != nil {
+	if err := syscall.Fstat(int(fh.Fd()), &st); err != nil {
 		return
 	}
 	id := fileID{st.Dev, st.Ino}
@@ -238,13 +321,24 @@ func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	f := m.files[id]
 	m.mu.Unlock()
 	if f == nil {
-		f = m.attach(lib, path, host)
-		if f == nil {
-			return // not a TLS program
+		if path == "" {
+			exe, err := os.Readlink(dir + "/exe")
+			if err != nil {
+				return
+			}
+			path = strings.TrimSuffix(exe, " (deleted)")
+		}
+		if f = m.attach(lib, path, host, "/proc/self/fd/"+strconv.Itoa(int(fh.Fd()))); f == nil {
+			f = &fileState{none: true}
 		}
 		m.mu.Lock()
-		m.files[id] = f
+		if len(m.files) < maxFiles || !f.none {
+			m.files[id] = f
+		}
 		m.mu.Unlock()
+	}
+	if f.none {
+		return // not a TLS program
 	}
 	comm, pod := readComm(pid), ""
 	if cg, err := os.ReadFile(dir + "/cgroup"); err == nil {
@@ -266,16 +360,17 @@ func (m *Manager) cover(pid int, dir, lib, path, host string) {
 	}
 }
 
-// attach probes one file: nil when it is no TLS program (a Go program
-// without crypto/tls, any other executable).
-func (m *Manager) attach(lib, path, host string) *fileState {
+// attach probes one file, open at fd (host is its path from here): nil
+// when it is no TLS program (a Go program without crypto/tls, any other
+// executable).
+func (m *Manager) attach(lib, path, host, fd string) *fileState {
 	f := &fileState{lib: lib, path: path}
 	switch lib {
 	case "openssl":
 		f.version = libVersion(host)
-		f.err = m.probe.AttachOpenSSL(host)
+		f.err = m.probe.AttachOpenSSL(fd)
 	case "go":
-		g, err := analyseGo(host)
+		g, err := analyseGo(fd)
 		if errors.Is(err, errNotGo) || errors.Is(err, errNoTLS) {
 			return nil
 		}
@@ -283,7 +378,7 @@ func (m *Manager) attach(lib, path, host string) *fileState {
 			f.version = g.Version
 		}
 		if err == nil {
-			err = m.probe.AttachGo(host, g.Funcs)
+			err = m.probe.AttachGo(fd, g.Funcs)
 		}
 		f.err = err
 	}

@@ -161,6 +161,7 @@ func FuzzProc(f *testing.F) {
 	f.Add([]byte(netTCP))
 	f.Add([]byte(netTCP6))
 	f.Add([]byte("7f1c2a000000-7f1c2a01f000 r--p 00000000 08:01 5678 /usr/lib/libssl.so.3\n"))
+	f.Add(append([]byte{0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8, 2}, make([]byte, 120)...)) // a pclntab header
 	f.Add([]byte("0::/kubepods/pod6b1f9e0c-4a7d-4e7e-9d39-5a1d1f0c2b11/x\nOpenSSL 3.0.2 socket:[1]"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseNetTCP(b, func(e *tcpEntry) bool {
@@ -178,5 +179,6 @@ func FuzzProc(f *testing.F) {
 		opensslVersion(b)
 		socketInode(string(b))
 		retOffsets(b)
+		pclnScan(b, 0x401000)
 	})
 }
