@@ -28,19 +28,20 @@ func (m *marks) seen(r *observation.Record) bool {
 	return false
 }
 
-// set moves r's sensor's mark to r.
-func (m *marks) set(r *observation.Record) {
+// set moves r's sensor's mark to r; true when the sensor is new.
+func (m *marks) set(r *observation.Record) bool {
 	k := [3]uint64{r.Pos, r.Flow, r.Seq}
 	for i, s := range m.sensors {
 		if s == r.Sensor {
 			m.keys[i] = k
-			return
+			return false
 		}
 	}
 	if len(m.sensors) >= maxSensorsPerActor { // bounded: forget the oldest sensor
 		m.sensors, m.keys = m.sensors[1:], m.keys[1:]
 	}
 	m.sensors, m.keys = append(m.sensors, r.Sensor), append(m.keys, k)
+	return true
 }
 
 // maxSensorsPerActor bounds a table value.
