@@ -63,9 +63,9 @@ func BenchmarkEngine(b *testing.B) {
 						am = &actorMarks{m: m}
 						e.marks[k] = am
 					}
-					am.m.seen(r) // the input wraps around: seen again, processed all the same
+					am.m.seen(r, int64(i)) // the input wraps around: seen again, processed all the same
 					am.unsaved++
-					if am.m.set(r) || am.unsaved >= saveEvery {
+					if am.m.set(r, int64(i)) || am.unsaved >= saveEvery {
 						enc, _ := marksCodec{}.Encode(am.m)
 						table[k] = enc
 						am.unsaved = 0

@@ -293,7 +293,9 @@ func (c *Correlator) engine(p int32) (*engine, error) {
 	return e, nil
 }
 
-// process is the goka callback: one observation of the actor ctx.Key().
+// process is the goka callback: one observation of the actor ctx.Key()
+// (duplicates are told apart from redeliveries after a move by the
+// marks' offsets: see marks).
 // The actor's marks are read from the table once per partition and kept
 // decoded in the engine; the table is written when the marks gain a
 // sensor, after saveEvery observations of the actor or saveAfter of wall
@@ -328,12 +330,13 @@ func (c *Correlator) process(ctx goka.Context, msg any) {
 		am = &actorMarks{m: m, saved: now}
 		e.marks[key] = am
 	}
-	if am.m.seen(r) {
+	off := ctx.Offset()
+	if am.m.seen(r, off) {
 		recPool.Put(r)
 		c.duplicates.Add(1) // redelivered: at-least-once
 		return
 	}
-	grew := am.m.set(r)
+	grew := am.m.set(r, off)
 	am.unsaved++
 	if grew || am.unsaved >= saveEvery || now.Sub(am.saved) >= saveAfter {
 		ctx.SetValue(am.m)
