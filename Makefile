@@ -38,6 +38,7 @@ FUZZ_TARGETS := \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
 	./analyzer/observation:FuzzDecode:200000 \
+	./sensor/correlate:FuzzMarks:50000 \
 	./reassembly/http2:FuzzConn:60000 \
 	./reassembly/http2:FuzzHPACK:80000 \
 	./reassembly/protomsg:FuzzWire:80000 \

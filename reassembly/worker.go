@@ -911,12 +911,14 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 		s.wsUpgrade(ex, tx.Seq)
 	}
 	w.Stats.Transactions++
-	for f, i := ex.Flags, 0; f != 0; f, i = f>>1, i+1 {
+	if w.h != nil {
+		w.h(tx)
+	}
+	// counted after the handler: with what decoding a body on demand
+	// found (a response is decoded only if an analyzer read it)
+	for f, i := tx.AllFlags(), 0; f != 0; f, i = f>>1, i+1 {
 		if f&1 != 0 && i < len(w.Stats.Flags) {
 			w.Stats.Flags[i]++
 		}
-	}
-	if w.h != nil {
-		w.h(tx)
 	}
 }

@@ -82,7 +82,7 @@ type Pipeline struct {
 	// the channel their observation batches reach it through
 	s2 *stage2
 	// observations published (sensor.observations), on stage two's goroutine
-	observations uint64
+	observations atomic.Uint64
 	obsCh        chan *obsBatch
 	obsFree      chan *obsBatch
 	s2done       chan struct{}
@@ -1122,6 +1122,9 @@ type Summary struct {
 	// order (a worker lagged past the bound); Held is the most
 	// observations stage two's merge held at once.
 	Late, Held uint64
+	// Observations counts the observations published for apitap
+	// correlate (sensor.observations).
+	Observations uint64
 	// BlocklistWithheld counts the blocklist entries not made, by reason
 	// (non-zero ones).
 	BlocklistWithheld []event.Count
@@ -1147,6 +1150,7 @@ func (p *Pipeline) summary() *Summary {
 	}
 	s.Reassembly.HTTP.Add(&p.s2.dec.Stats) // bodies stage two decoded (it has finished)
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	s.Observations = p.observations.Load()
 	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
@@ -1244,6 +1248,7 @@ func (p *Pipeline) snapshot() *Summary {
 		sn.mu.Unlock()
 	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
+	s.Observations = p.observations.Load()
 	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
 	for k, v := range p.s2.detections() {
 		s.Detections = append(s.Detections, event.Count{Name: k, N: v})
@@ -1348,6 +1353,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		Transactions: s.Reassembly.Transactions,
 		Drops:        s.Drops(),
 		Detections:   s.Detections,
+		Observations: s.Observations,
 		// sorted by name, as every counter object
 		BlocklistWithheld: slices.SortedFunc(slices.Values(s.BlocklistWithheld), func(a, b event.Count) int { return strings.Compare(a.Name, b.Name) }),
 		TLS:               s.tlsCounts(),

@@ -35,10 +35,10 @@ func (p *Pipeline) publishObservations() {
 			if s.cur != nil && s.cur.Flow.Confirmed {
 				r.Flags |= observation.FlagConfirmed
 			}
-			p.observations++
 			if p.Export == nil {
 				return
 			}
+			p.observations.Add(1)
 			buf = observation.Append(buf[:0], r)
 			p.Export("observation", r.Key(), buf)
 		}, local)

@@ -189,6 +189,10 @@ type HourJSON struct {
 
 // JSON renders the endpoint (without the event envelope).
 func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
+	if ep.fixed != nil {
+		c := *ep.fixed
+		return &c
+	}
 	j := &EndpointJSON{
 		ID: ep.ID, Host: ep.Host, Version: ep.Version, Method: ep.Method, Path: ep.Path, Kind: ep.Kind,
 		SensitiveData: []SensitiveJSON{}, Params: []ParamJSON{},

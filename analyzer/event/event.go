@@ -54,6 +54,10 @@ type Stats struct {
 	// WebSocket counts frames and messages of WebSocket connections, by
 	// name (written only when some were).
 	WebSocket []Count
+	// Observations counts the observations published to
+	// apitap.observations for apitap correlate (written only when some
+	// were).
+	Observations uint64
 }
 
 func (e *Encoder) envelope(dst []byte, typ string, t time.Time) []byte {
@@ -90,6 +94,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	}
 	if len(s.TLS) > 0 {
 		dst = appendCounts(dst, "tls", s.TLS)
+	}
+	if s.Observations > 0 {
+		dst = appendUint(dst, "observations", s.Observations)
 	}
 	return append(dst, "}\n"...)
 }

@@ -13,8 +13,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Append(nil, &Record{}))
 	f.Add([]byte{Version})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got Record
-		if err := Decode(b, &got); err != nil {
+		var got, interned Record
+		var in Interner
+		err := Decode(b, &got)
+		if ierr := DecodeWith(b, &interned, &in); (ierr == nil) != (err == nil) || err == nil && !reflect.DeepEqual(got, interned) {
+			t.Fatalf("interned decode differs: %v %v", err, ierr)
+		}
+		if err != nil {
 			return
 		}
 		var again Record

@@ -209,6 +209,31 @@ var (
 type decoder struct {
 	b   []byte
 	err error
+	in  *Interner
+}
+
+// Interner shares the strings of decoded records (sensor, host, method,
+// template, agent, identities repeat from record to record): a decoder
+// with one allocates a string only the first time it meets it. It holds
+// at most MaxInterned strings (it starts afresh when full). Not safe for
+// concurrent use: one per decoding goroutine.
+type Interner struct {
+	m map[string]string
+}
+
+// MaxInterned bounds an Interner.
+const MaxInterned = 1 << 14
+
+func (in *Interner) get(b []byte) string {
+	if s, ok := in.m[string(b)]; ok { // no allocation for the look-up
+		return s
+	}
+	if in.m == nil || len(in.m) >= MaxInterned {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -263,7 +288,14 @@ func (d *decoder) str() string {
 		d.err = ErrTruncated
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	switch {
+	case n == 0:
+	case d.in != nil:
+		s = d.in.get(d.b[:n])
+	default:
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }
@@ -290,7 +322,10 @@ func (d *decoder) addr() netip.Addr {
 
 // Decode reads one record from b into r (every field is set). Trailing
 // bytes are an error: one Kafka value is one record.
-func Decode(b []byte, r *Record) error {
+func Decode(b []byte, r *Record) error { return DecodeWith(b, r, nil) }
+
+// DecodeWith is Decode sharing strings through in (nil: none).
+func DecodeWith(b []byte, r *Record, in *Interner) error {
 	if len(b) > MaxRecord {
 		return ErrBounds
 	}
@@ -300,7 +335,7 @@ func Decode(b []byte, r *Record) error {
 	if b[0] != Version {
 		return fmt.Errorf("%w %d", ErrVersion, b[0])
 	}
-	d := decoder{b: b[1:]}
+	d := decoder{b: b[1:], in: in}
 	r.ID = d.uvarint()
 	r.At = d.varint()
 	r.Sensor = d.str()

@@ -2,6 +2,7 @@ package observation
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -69,6 +70,49 @@ func BenchmarkCodec(b *testing.B) {
 	for b.Loop() {
 		buf = Append(buf[:0], &r)
 		if err := Decode(buf, &got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestInterner: records decoded through an Interner equal those decoded
+// without, share their strings, and the Interner stays bounded.
+func TestInterner(t *testing.T) {
+	var in Interner
+	r := sample()
+	b := Append(nil, &r)
+	var a, c Record
+	if err := DecodeWith(b, &a, &in); err != nil {
+		t.Fatal(err)
+	}
+	if err := DecodeWith(b, &c, &in); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, r) || !reflect.DeepEqual(c, r) {
+		t.Fatalf("interned decode:\n got %+v\nwant %+v", a, r)
+	}
+	if n := testing.AllocsPerRun(100, func() { DecodeWith(b, &c, &in) }); n != 0 {
+		t.Errorf("a decode of known strings allocates %v times", n)
+	}
+	for i := range MaxInterned + 10 {
+		r.Path = fmt.Sprintf("/p/%d", i)
+		if err := DecodeWith(Append(b[:0], &r), &c, &in); err != nil || c.Path != r.Path {
+			t.Fatalf("path %q: %v", c.Path, err)
+		}
+	}
+	if len(in.m) > MaxInterned {
+		t.Errorf("interner holds %d strings, bound %d", len(in.m), MaxInterned)
+	}
+}
+
+func BenchmarkDecodeInterned(b *testing.B) {
+	r := sample()
+	buf := Append(nil, &r)
+	var got Record
+	var in Interner
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := DecodeWith(buf, &got, &in); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -253,13 +253,18 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 		if len(value) == 0 {
 			value = nil // a tombstone (blocklist revocations on a compacted topic)
 		}
+		sensor := sensorOf(value, s.sensor)
+		key := []byte(r.Key)
+		if r.Type == "endpoint" {
+			key = []byte(InventoryKey(r.Key, string(sensor)))
+		}
 		s.msgs = append(s.msgs, kafkago.Message{
 			Topic: topic,
-			Key:   []byte(r.Key),
+			Key:   key,
 			Value: value,
 			Headers: []kafkago.Header{
 				{Key: "schema", Value: s.schema},
-				{Key: "sensor", Value: sensorOf(value, s.sensor)},
+				{Key: "sensor", Value: sensor},
 				{Key: "type", Value: []byte(r.Type)},
 			},
 		})
@@ -280,6 +285,13 @@ func (s *Sink) Send(ctx context.Context, recs []exporter.Record) error {
 	}
 	return err
 }
+
+// InventoryKey is the key of an endpoint event on apitap.inventory: the
+// endpoint id (a hash of host, version, method and template), "@" and
+// the sensor, so that the compacted topic keeps every sensor's latest
+// event of an endpoint (keyed by the id alone, compaction would keep only
+// the last sensor to write it).
+func InventoryKey(id, sensor string) string { return id + "@" + sensor }
 
 // unknownTopic says whether a write failed on a missing topic.
 func unknownTopic(err error) bool {

@@ -53,7 +53,7 @@ With --from-kafka BROKERS it reads no capture: it writes the catalog merged
 across sensors by apitap correlate (the table of its apitap-catalog group,
 made from every sensor's endpoint events on apitap.inventory): counts add
 up, parameters, statuses and sensitive types are the union, first_seen and
-last_seen span every sensor (formats table and json).
+last_seen span every sensor (every --format; --host picks one host).
 
 Flags:
 `)
@@ -113,8 +113,8 @@ func doCatalog(files []string, o *catalogOpts, env *IO) error {
 		return usagef("--only-new needs --base SPEC")
 	}
 	if o.setFlags["from-kafka"] {
-		if len(files) > 0 || o.base != "" || (o.format != "json" && o.format != "table") {
-			return usagef("--from-kafka reads no capture and writes --format json or table")
+		if len(files) > 0 || o.base != "" {
+			return usagef("--from-kafka reads no capture and merges into no --base spec")
 		}
 		return kafkaCatalog(o, env)
 	}

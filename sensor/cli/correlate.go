@@ -209,8 +209,8 @@ func doCorrelate(ctx context.Context, o *correlateOpts, env *IO) error {
 	}
 	if !o.quiet {
 		st := c.Stats()
-		fmt.Fprintf(env.Stderr, "apitap correlate: %d observations received, %d redelivered (dropped), %d malformed, %d processed (%d late), %d replayed from the input topic, %d detections\n",
-			st.Received, st.Duplicates, st.Malformed, st.Processed, st.Late, st.Replayed, st.Detections)
+		fmt.Fprintf(env.Stderr, "apitap correlate: %d observations received, %d redelivered (dropped), %d malformed, %d processed (%d late), %d replayed from the input topic, %d detections, %d table writes\n",
+			st.Received, st.Duplicates, st.Malformed, st.Processed, st.Late, st.Replayed, st.Detections, st.TableWrites)
 	}
 	return err
 }

@@ -32,6 +32,14 @@ admin port.
 Examples:
   apitap report capture.pcap                       # writes report.html
   apitap report --spec api.yaml -o shop.html day1.pcap.gz day2.pcap.gz
+  apitap report --from-kafka kafka:9092 -o merged.html
+
+With --from-kafka BROKERS it reads no capture: it reports the catalog
+merged across sensors by apitap correlate (see apitap help catalog): the
+catalog tree, the riskiest endpoints and sensitive data by endpoint, with
+the calls of catalogued endpoints as its transactions. Detections and
+actors are not part of the merged catalog (apitap correlate writes them to
+apitap.detections), so those sections stay empty.
 
 Flags:
 `)
@@ -43,6 +51,8 @@ Flags:
 type reportOpts struct {
 	readOpts
 	title string
+	// fromKafka reports the catalog merged by apitap correlate
+	fromKafka string
 }
 
 func reportFlags(stderr io.Writer) (*flag.FlagSet, *reportOpts) {
@@ -52,6 +62,7 @@ func reportFlags(stderr io.Writer) (*flag.FlagSet, *reportOpts) {
 	o.reportFlags(fs, "report (default report.html)")
 	fs.StringVar(&o.title, "title", "apitap report", "`title` of the report")
 	fs.StringVar(&o.sensorID, "sensor-id", "", "sensor `id` shown in the report (default: the host name)")
+	fs.StringVar(&o.fromKafka, "from-kafka", "", "report the catalog merged across sensors by apitap correlate, read from these Kafka `brokers` (host:port,...), instead of captures")
 	return fs, o
 }
 
@@ -65,7 +76,16 @@ func runReport(args []string, env *IO) int {
 		return code
 	}
 	o.setFlags = set
-	err := doReport(files, o, env)
+	var err error
+	if set["from-kafka"] {
+		if len(files) > 0 {
+			err = usagef("--from-kafka reads no capture")
+		} else {
+			err = kafkaReport(o, env)
+		}
+	} else {
+		err = doReport(files, o, env)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "apitap report: %v\n", err)
 	}

@@ -88,6 +88,9 @@ func printSummary(w io.Writer, s *sensor.Summary, cfg sensor.Config) {
 			line(w, "detections", st.Detections)
 		}
 	}
+	if cfg.Sensor.Publishes() || s.Observations > 0 {
+		fmt.Fprintf(w, "  observations   %s published to apitap.observations (apitap correlate)\n", humanCount(s.Observations))
+	}
 	line(w, "parse errors", st.ParseErrors)
 	if r.Gaps > 0 {
 		fmt.Fprintf(w, "  gaps           %s (%s bytes lost on the wire or skipped)\n", humanCount(r.Gaps), humanCount(r.GapBytes))

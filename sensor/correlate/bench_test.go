@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkEngine is a partition's work without Kafka: decoding, the
-// table value's update (encode and decode of the actor's window), the
+// table value's update (the actor's marks, written in batches), the
 // reorder buffer and the behaviour detectors. tools/apitap-correlate-bench
 // measures the whole group on a broker.
 func BenchmarkEngine(b *testing.B) {
@@ -36,31 +36,40 @@ func BenchmarkEngine(b *testing.B) {
 				b.Fatal(err)
 			}
 			now := time.Now()
-			e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}, started: now.Add(-time.Hour)} // past the start-up grace
+			e := newEngine(c, d)
+			e.started = now.Add(-time.Hour) // past the start-up grace
 			table := map[string][]byte{}
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				v := wire[i%n]
 				i++
-				r := new(observation.Record)
-				if err := observation.Decode(v, r); err != nil {
+				r := recPool.Get().(*observation.Record)
+				if err := observation.DecodeWith(v, r, &e.intern); err != nil {
 					b.Fatal(err)
 				}
-				if mode == "detectors+table" {
+				if mode == "detectors+table" { // as process: marks decoded once, written in batches
 					k := r.Key()
-					m := &marks{}
-					if old, ok := table[k]; ok {
-						x, err := marksCodec{}.Decode(old)
-						if err != nil {
-							b.Fatal(err)
+					am := e.marks[k]
+					if am == nil {
+						m := &marks{}
+						if old, ok := table[k]; ok {
+							x, err := marksCodec{}.Decode(old)
+							if err != nil {
+								b.Fatal(err)
+							}
+							m = x.(*marks)
 						}
-						m = x.(*marks)
+						am = &actorMarks{m: m}
+						e.marks[k] = am
 					}
-					m.seen(r) // the input wraps around: seen again, processed all the same
-					m.set(r)
-					enc, _ := marksCodec{}.Encode(m)
-					table[k] = enc
+					am.m.seen(r, int64(i)) // the input wraps around: seen again, processed all the same
+					am.unsaved++
+					if am.m.set(r, int64(i)) || am.unsaved >= saveEvery {
+						enc, _ := marksCodec{}.Encode(am.m)
+						table[k] = enc
+						am.unsaved = 0
+					}
 				}
 				e.add(r, now)
 			}

@@ -17,9 +17,9 @@ import (
 )
 
 // CatalogConfig configures the catalog merger: a goka group over the
-// inventory topic (endpoint events of every sensor, keyed by endpoint id:
-// host, version, method and template) whose table holds, per endpoint,
-// the latest event of each sensor.
+// inventory topic (endpoint events of every sensor, keyed by endpoint id
+// and sensor, kafka.InventoryKey; sensors before that keyed them by the
+// id alone) whose table holds, per key, the latest event of each sensor.
 type CatalogConfig struct {
 	Brokers []string
 	Group   string // default apitap-catalog; its table is <group>-table (compacted)
@@ -157,27 +157,55 @@ func ReadCatalog(ctx context.Context, brokers []string, group string, timeout ti
 	if err != nil {
 		return nil, err
 	}
-	var out []*discovery.EndpointJSON
+	var vals []perSensor
 	for it.Next() {
 		val, err := it.Value()
 		if err != nil {
 			continue
 		}
-		m, _ := val.(perSensor)
-		var eps []*discovery.EndpointJSON
-		for _, s := range slices.Sorted(maps.Keys(m)) {
-			var ep discovery.EndpointJSON
-			if json.Unmarshal(m[s], &ep) == nil {
-				eps = append(eps, &ep)
-			}
-		}
-		if len(eps) > 0 {
-			out = append(out, MergeEndpoints(eps))
+		if m, ok := val.(perSensor); ok {
+			vals = append(vals, m)
 		}
 	}
 	it.Release()
 	cancel()
 	<-done
+	return mergeTable(vals), nil
+}
+
+// mergeTable merges the merger's table values: an endpoint's events are
+// under several keys (one per sensor; and a key of the id alone from
+// sensors before kafka.InventoryKey): grouped by id, the latest event of
+// each sensor, merged, sorted by host, path, method and id.
+func mergeTable(vals []perSensor) []*discovery.EndpointJSON {
+	type seen struct {
+		ep *discovery.EndpointJSON
+		at time.Time
+	}
+	byID := map[string]map[string]seen{}
+	for _, m := range vals {
+		for s, raw := range m {
+			var ep discovery.EndpointJSON
+			if json.Unmarshal(raw, &ep) != nil || ep.ID == "" {
+				continue
+			}
+			at, _ := time.Parse(time.RFC3339Nano, ep.Time)
+			if byID[ep.ID] == nil {
+				byID[ep.ID] = map[string]seen{}
+			}
+			if old, ok := byID[ep.ID][s]; !ok || at.After(old.at) {
+				byID[ep.ID][s] = seen{&ep, at}
+			}
+		}
+	}
+	var out []*discovery.EndpointJSON
+	for _, sensors := range byID {
+		var eps []*discovery.EndpointJSON
+		for _, s := range slices.Sorted(maps.Keys(sensors)) {
+			eps = append(eps, sensors[s].ep)
+		}
+		out = append(out, MergeEndpoints(eps))
+	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Host != b.Host {
@@ -186,7 +214,10 @@ func ReadCatalog(ctx context.Context, brokers []string, group string, timeout ti
 		if a.Path != b.Path {
 			return a.Path < b.Path
 		}
-		return a.Method < b.Method
+		if a.Method != b.Method {
+			return a.Method < b.Method
+		}
+		return a.ID < b.ID
 	})
-	return out, nil
+	return out
 }

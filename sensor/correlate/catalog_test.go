@@ -10,6 +10,7 @@ import (
 	"github.com/lovoo/goka/tester"
 
 	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/exporter/kafka"
 )
 
 func TestCatalogMerger(t *testing.T) {
@@ -73,3 +74,67 @@ func mustJSON(t *testing.T, m perSensor) []byte {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestCatalogCompacted: a merger that starts after the inventory topic
+// was compacted (a new group, a merger that was down) reads only the
+// latest event per key. Keyed by endpoint id and sensor (kafka.InventoryKey)
+// every sensor's latest event of an endpoint survives and the merged
+// calls are the sum; keyed by the id alone (sensors before) only the last
+// writer's would.
+func TestCatalogCompacted(t *testing.T) {
+	ev := func(sensor string, calls int, at string) []byte {
+		return []byte(`{"schema":"apitap/v1","type":"endpoint","time":"` + at + `","sensor":"` + sensor + `","id":"ep-1","host":"api","method":"GET","path":"/v1/items","kind":"api","calls":` +
+			itoa(calls) + `,"params":[],"status_codes":{"200":` + itoa(calls) + `},"auth":{"types":{"none":` + itoa(calls) + `}},"sensitive_data":[],"consumers":{"ips":1,"users":0},"first_seen":"2026-12-06T10:00:00Z","last_seen":"` + at + `"}`)
+	}
+	writes := []struct {
+		sensor string
+		calls  int
+		at     string
+	}{{"a", 3, "2026-12-06T10:00:01Z"}, {"b", 2, "2026-12-06T10:00:02Z"}, {"c", 5, "2026-12-06T10:00:03Z"}, {"a", 4, "2026-12-06T10:00:04Z"}}
+	for _, tc := range []struct {
+		name  string
+		key   func(sensor string) string
+		calls uint64
+	}{
+		{"id and sensor", func(s string) string { return kafka.InventoryKey("ep-1", s) }, 4 + 2 + 5},
+		{"id alone", func(string) string { return "ep-1" }, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// what compaction keeps: the latest value of each key
+			latest := map[string][]byte{}
+			var keys []string
+			for _, w := range writes {
+				k := tc.key(w.sensor)
+				if _, ok := latest[k]; !ok {
+					keys = append(keys, k)
+				}
+				latest[k] = ev(w.sensor, w.calls, w.at)
+			}
+			tt := tester.New(t)
+			p, err := NewCatalog(CatalogConfig{Options: []goka.ProcessorOption{goka.WithTester(tt)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			for _, k := range keys {
+				tt.Consume("apitap.inventory", k, latest[k])
+			}
+			var vals []perSensor
+			for _, k := range keys {
+				m, _ := tt.TableValue(goka.GroupTable("apitap-catalog"), k).(perSensor)
+				vals = append(vals, m)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			eps := mergeTable(vals)
+			if len(eps) != 1 || eps[0].Calls != tc.calls {
+				t.Fatalf("merged after compaction: %d endpoints, calls %v; want one with %d calls", len(eps), eps, tc.calls)
+			}
+			t.Logf("keyed by %s: %d of 3 sensors' latest events kept by compaction, merged calls %d", tc.name, len(keys), eps[0].Calls)
+		})
+	}
+}

@@ -103,7 +103,7 @@ type Correlator struct {
 	outMu sync.Mutex
 	seen  map[string]struct{} // detection ids written (bounded: cleared when full)
 
-	received, duplicates, malformed, processed, late, replayed, detections atomic.Uint64
+	received, duplicates, malformed, processed, late, replayed, detections, tableWrites atomic.Uint64
 }
 
 // recoveryGrace is how long a restored partition waits for its first
@@ -207,6 +207,8 @@ func SaramaConfig() *sarama.Config {
 	sc.Producer.Flush.Bytes = 1 << 20
 	sc.Producer.Flush.Frequency = 10 * time.Millisecond
 	sc.ChannelBufferSize = 4096
+	// larger fetches: a backlog is read in fewer, bigger responses
+	sc.Consumer.Fetch.Default = 4 << 20
 	return sc
 }
 
@@ -286,38 +288,83 @@ func (c *Correlator) engine(p int32) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}}
+	e := newEngine(c, d)
 	c.engines[p] = e
 	return e, nil
 }
 
-// process is the goka callback: one observation of the actor ctx.Key().
+// process is the goka callback: one observation of the actor ctx.Key()
+// (duplicates are told apart from redeliveries after a move by the
+// marks' offsets: see marks).
+// The actor's marks are read from the table once per partition and kept
+// decoded in the engine; the table is written when the marks gain a
+// sensor, after saveEvery observations of the actor or saveAfter of wall
+// time (batched changelog writes: a mark that lags after a move only
+// lets a redelivery through, at-least-once).
 func (c *Correlator) process(ctx goka.Context, msg any) {
 	c.received.Add(1)
 	b, _ := msg.([]byte)
-	r := new(observation.Record)
-	if err := observation.Decode(b, r); err != nil {
-		c.malformed.Add(1)
-		return
-	}
-	m, _ := ctx.Value().(*marks)
-	if m == nil {
-		m = &marks{}
-	}
-	if m.seen(r) {
-		c.duplicates.Add(1) // redelivered: at-least-once
-		return
-	}
-	m.set(r)
-	ctx.SetValue(m)
 	e, err := c.engine(ctx.Partition())
 	if err != nil {
 		ctx.Fail(err)
 	}
+	now := time.Now()
 	e.mu.Lock()
-	e.add(r, time.Now())
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	r := recPool.Get().(*observation.Record)
+	if err := observation.DecodeWith(b, r, &e.intern); err != nil {
+		recPool.Put(r)
+		c.malformed.Add(1)
+		return
+	}
+	key := ctx.Key()
+	am := e.marks[key]
+	if am == nil {
+		m, _ := ctx.Value().(*marks)
+		if m == nil {
+			m = &marks{}
+		}
+		if len(e.marks) >= maxCachedMarks {
+			clear(e.marks) // bounded: read from the table again
+		}
+		am = &actorMarks{m: m, saved: now}
+		e.marks[key] = am
+	}
+	off := ctx.Offset()
+	if am.m.seen(r, off) {
+		recPool.Put(r)
+		c.duplicates.Add(1) // redelivered: at-least-once
+		return
+	}
+	grew := am.m.set(r, off)
+	am.unsaved++
+	if grew || am.unsaved >= saveEvery || now.Sub(am.saved) >= saveAfter {
+		ctx.SetValue(am.m)
+		am.unsaved, am.saved = 0, now
+		c.tableWrites.Add(1)
+	}
+	e.add(r, now)
 }
+
+// actorMarks is an actor's marks as the engine keeps them between table
+// writes.
+type actorMarks struct {
+	m       *marks
+	unsaved int       // observations since the last table write
+	saved   time.Time // wall time of the last table write
+}
+
+// Batching of the table writes, and the bound of the decoded marks a
+// partition keeps.
+const (
+	saveEvery      = 64
+	saveAfter      = time.Second
+	maxCachedMarks = 1 << 20
+)
+
+// recPool recycles records: the detectors keep nothing of a record after
+// Observe.
+var recPool = sync.Pool{New: func() any { return new(observation.Record) }}
 
 // recovered is called when partition p's table is restored: the
 // partition's recent observations, up to the group's committed offset,
@@ -342,7 +389,8 @@ func (c *Correlator) recovered(p int32) error {
 	// releases them after recoveryGrace, not Idle), and the sensors make
 	// themselves known again (for Idle) before anything is released
 	now := time.Now()
-	e := &engine{c: c, det: d, sensors: map[string]*sensorMark{}, started: now, arrived: now.Add(recoveryGrace)}
+	e := newEngine(c, d)
+	e.started, e.arrived = now, now.Add(recoveryGrace)
 	for _, r := range recs {
 		heap.Push(&e.held, r)
 	}
@@ -436,14 +484,15 @@ func (c *Correlator) output(d *event.Detection) {
 	c.cfg.Out(d)
 }
 
-// Stats are the correlator's counters.
+// Stats are the correlator's counters; TableWrites counts the marks
+// written to the table (its changelog).
 type Stats struct {
-	Received, Duplicates, Malformed, Processed, Late, Replayed, Detections uint64
+	Received, Duplicates, Malformed, Processed, Late, Replayed, Detections, TableWrites uint64
 }
 
 // Stats returns the counters.
 func (c *Correlator) Stats() Stats {
-	return Stats{c.received.Load(), c.duplicates.Load(), c.malformed.Load(), c.processed.Load(), c.late.Load(), c.replayed.Load(), c.detections.Load()}
+	return Stats{c.received.Load(), c.duplicates.Load(), c.malformed.Load(), c.processed.Load(), c.late.Load(), c.replayed.Load(), c.detections.Load(), c.tableWrites.Load()}
 }
 
 // watched is the table storage of one partition: it tells the correlator

@@ -112,16 +112,35 @@ func TestMarks(t *testing.T) {
 	r := func(sensor string, pos, flow, seq uint64) *observation.Record {
 		return &observation.Record{Sensor: sensor, Pos: pos, Flow: flow, Seq: seq}
 	}
-	m.set(r("a", 10, 3, 1))
-	m.set(r("b", 4, 1, 0))
+	m.set(r("a", 10, 3, 1), 100)
+	m.set(r("b", 4, 1, 0), 101)
 	for _, tc := range []struct {
 		r    *observation.Record
+		off  int64
 		seen bool
-	}{{r("a", 10, 3, 1), true}, {r("a", 10, 3, 0), true}, {r("a", 9, 99, 9), true}, {r("a", 10, 3, 2), false}, {r("a", 11, 0, 0), false},
-		{r("b", 4, 1, 0), true}, {r("b", 5, 0, 0), false}, {r("c", 1, 0, 0), false}} {
-		if got := m.seen(tc.r); got != tc.seen {
-			t.Errorf("%s %d/%d/%d: seen %v, want %v", tc.r.Sensor, tc.r.Pos, tc.r.Flow, tc.r.Seq, got, tc.seen)
+	}{
+		// a producer's duplicate: at or before the mark, written after it
+		{r("a", 10, 3, 1), 102, true}, {r("a", 10, 3, 0), 102, true}, {r("a", 9, 99, 9), 103, true},
+		// newer than the mark
+		{r("a", 10, 3, 2), 102, false}, {r("a", 11, 0, 0), 102, false},
+		// delivered again after a move: the observation of the mark, or
+		// one before it in the partition (not in the new owner's replay)
+		{r("a", 10, 3, 1), 100, false}, {r("a", 9, 0, 0), 90, false},
+		{r("b", 4, 1, 0), 105, true}, {r("b", 5, 0, 0), 105, false}, {r("c", 1, 0, 0), 1, false},
+	} {
+		if got := m.seen(tc.r, tc.off); got != tc.seen {
+			t.Errorf("%s %d/%d/%d at %d: seen %v, want %v", tc.r.Sensor, tc.r.Pos, tc.r.Flow, tc.r.Seq, tc.off, got, tc.seen)
 		}
+	}
+	// a version 2 value (no offsets) still decodes: its marks drop all at
+	// or before them
+	v2 := []byte{2, 1, 1, 'a', 10, 3, 1}
+	old, err := marksCodec{}.Decode(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if om := old.(*marks); !om.seen(r("a", 10, 3, 1), 5) || om.seen(r("a", 10, 3, 2), 5) {
+		t.Errorf("version 2 marks %+v", om)
 	}
 	b, err := marksCodec{}.Encode(&m)
 	if err != nil {
@@ -140,9 +159,9 @@ func TestMarks(t *testing.T) {
 		}
 	}
 	for i := range maxSensorsPerActor + 5 {
-		m.set(r(fmt.Sprint("s", i), 1, 0, 0))
+		m.set(r(fmt.Sprint("s", i), 1, 0, 0), int64(i))
 	}
-	if len(m.sensors) != maxSensorsPerActor {
+	if len(m.sensors) != maxSensorsPerActor || len(m.offs) != maxSensorsPerActor {
 		t.Errorf("%d sensors kept, bound %d", len(m.sensors), maxSensorsPerActor)
 	}
 }

@@ -8,9 +8,10 @@
 // apitap.observations, keyed by actor: every observation of one actor
 // meets in one partition, and each partition is processed by one member
 // of the group. The group table (a compacted changelog topic,
-// <group>-table) holds, per actor, the order key of the latest
-// observation of each sensor: a redelivered observation (at or before its
-// sensor's mark) is dropped. When a partition moves to another member (a
+// <group>-table) holds, per actor, the order key and input offset of the
+// latest observation of each sensor: a producer's duplicate (at or before
+// its sensor's mark, at a later offset) is dropped; the table is written
+// in batches (see marks and process). When a partition moves to another member (a
 // member died or joined), the new owner restores the table from the
 // changelog and reads the partition's recent observations again from the
 // input topic, up to the group's committed offset, into fresh detectors,

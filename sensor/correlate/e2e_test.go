@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -374,6 +375,98 @@ func TestEndToEnd(t *testing.T) {
 	if len(want) == 0 || !slices.Equal(want, got) {
 		t.Errorf("merged catalog differs from one sensor's:\n got %q\nwant %q", got, want)
 	}
+	// the merged OpenAPI document and report equal one sensor's
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(apitap, args...).CombinedOutput(); err != nil {
+			t.Fatalf("apitap %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("catalog", "--quiet", "--progress", "never", "--format", "openapi-json", "-o", filepath.Join(dir, "single.openapi.json"), all)
+	run("catalog", "--from-kafka", broker, "--format", "openapi-json", "-o", filepath.Join(dir, "merged.openapi.json"))
+	run("catalog", "--from-kafka", broker, "--format", "openapi", "-o", filepath.Join(dir, "merged.openapi.yaml"))
+	want, got = openAPIOf(t, filepath.Join(dir, "single.openapi.json")), openAPIOf(t, filepath.Join(dir, "merged.openapi.json"))
+	if len(want) == 0 || !slices.Equal(want, got) {
+		t.Errorf("merged OpenAPI differs from one sensor's:\n got %q\nwant %q", got, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "merged.openapi.yaml")); err != nil || !bytes.HasPrefix(b, []byte("components:")) && !bytes.Contains(b, []byte("openapi: 3.1")) {
+		t.Errorf("merged OpenAPI YAML: %v %.200s", err, b)
+	}
+	run("report", "--quiet", "--progress", "never", "-o", filepath.Join(dir, "single.html"), all)
+	run("report", "--from-kafka", broker, "-o", filepath.Join(dir, "merged.html"))
+	want, got = reportOf(t, filepath.Join(dir, "single.html")), reportOf(t, filepath.Join(dir, "merged.html"))
+	if len(want) == 0 || !slices.Equal(want, got) {
+		t.Errorf("merged report's catalog differs from one sensor's:\n got %q\nwant %q", got, want)
+	}
+	t.Logf("merged across three sensors, equal to one sensor's: catalog %d endpoints, report rows %q", len(catalogOf(t, merged)), got)
+}
+
+// openAPIOf lists an OpenAPI document's operations with their parameters
+// and response statuses (schemas are the busiest sensor's when merged).
+func openAPIOf(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct{ Name, In string }
+			Responses  map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []string
+	for p, item := range doc.Paths {
+		for m, op := range item {
+			var ps, rs []string
+			for _, q := range op.Parameters {
+				ps = append(ps, q.In+":"+q.Name)
+			}
+			for r := range op.Responses {
+				rs = append(rs, r)
+			}
+			sort.Strings(ps)
+			sort.Strings(rs)
+			out = append(out, fmt.Sprintf("%s %s params=%v responses=%v", m, p, ps, rs))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var (
+	reportEP    = regexp.MustCompile(`(?s)<div class="ep"[^>]*data-key="([^"]*)">(.*?)</div>`)
+	reportBadge = regexp.MustCompile(`<span class="badge[^"]*">([^<]*)</span>`)
+	reportCalls = regexp.MustCompile(`<span class="num muted">(\d+) calls?</span>`)
+)
+
+// reportOf lists the endpoints of a report's catalog tree with their
+// calls and badges (auth kinds, sensitive types); risk chips are left
+// out (the merged entry carries the busiest sensor's score).
+func reportOf(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range reportEP.FindAllSubmatch(b, -1) {
+		var badges []string
+		for _, bm := range reportBadge.FindAllSubmatch(m[2], -1) {
+			badges = append(badges, string(bm[1]))
+		}
+		sort.Strings(badges)
+		calls := reportCalls.FindSubmatch(m[2])
+		if calls == nil {
+			t.Fatalf("%s: an endpoint row without calls: %s", path, m[0])
+		}
+		out = append(out, fmt.Sprintf("%s calls=%s %v", m[1], calls[1], badges))
+	}
+	sort.Strings(out)
+	return out
 }
 
 func hasStuffing(dets []detection, central bool) bool {

@@ -22,6 +22,12 @@ type engine struct {
 	arrived time.Time // wall time of the last arrival
 	started time.Time // wall time of the first arrival
 	cur     *observation.Record
+	marks   map[string]*actorMarks // the actors' marks, decoded
+	intern  observation.Interner
+}
+
+func newEngine(c *Correlator, d Detectors) *engine {
+	return &engine{c: c, det: d, sensors: map[string]*sensorMark{}, marks: map[string]*actorMarks{}}
 }
 
 // sensorMark is how far one sensor's records reached a partition.
@@ -112,6 +118,7 @@ func (e *engine) process(r *observation.Record) {
 	e.cur = r
 	e.det.Observe(r, e)
 	e.cur = nil
+	recPool.Put(r)
 	e.c.processed.Add(1)
 	if e.flush == 0 {
 		e.flush = e.last + int64(time.Second)

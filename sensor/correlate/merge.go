@@ -34,6 +34,7 @@ func MergeEndpoints(eps []*discovery.EndpointJSON) *discovery.EndpointJSON {
 	m.Auth = discovery.AuthJSON{Types: map[string]uint64{}}
 	m.Consumers, m.Bytes, m.Transport, m.Completeness, m.LatencyMS = discovery.ConsumersJSON{}, discovery.BytesJSON{}, discovery.TransportJSON{}, discovery.CompletenessJSON{}, discovery.LatencyJSON{}
 	m.Attacks, m.Misconfig, m.Abuse, m.Succeeded = nil, nil, nil, 0
+	m.Sampling = discovery.SamplingJSON{}
 	params := map[[2]string]*discovery.ParamJSON{}
 	sens := map[[2]string]uint64{}
 	hours := map[string]uint64{}
@@ -75,6 +76,11 @@ func MergeEndpoints(eps []*discovery.EndpointJSON) *discovery.EndpointJSON {
 		c := &m.Completeness
 		c.Whole, c.Gap, c.Truncated, c.NoResponse, c.ParseError = c.Whole+e.Completeness.Whole, c.Gap+e.Completeness.Gap, c.Truncated+e.Completeness.Truncated,
 			c.NoResponse+e.Completeness.NoResponse, c.ParseError+e.Completeness.ParseError
+		sm := &m.Sampling
+		sm.ResponseBodies += e.Sampling.ResponseBodies
+		sm.SensitiveScanned += e.Sampling.SensitiveScanned
+		sm.RequestSchemaSamples += e.Sampling.RequestSchemaSamples
+		sm.ResponseSchemaSamples += e.Sampling.ResponseSchemaSamples
 		m.LatencyMS.P50 = max(m.LatencyMS.P50, e.LatencyMS.P50)
 		m.LatencyMS.P95 = max(m.LatencyMS.P95, e.LatencyMS.P95)
 		m.LatencyMS.P99 = max(m.LatencyMS.P99, e.LatencyMS.P99)
@@ -112,6 +118,10 @@ func MergeEndpoints(eps []*discovery.EndpointJSON) *discovery.EndpointJSON {
 	}
 	if m.Calls > 0 {
 		m.Completeness.Ratio = float64(m.Completeness.Whole) / float64(m.Calls)
+	}
+	m.Sampling.SensitiveRatio = 1
+	if b := m.Sampling.ResponseBodies; b > 0 {
+		m.Sampling.SensitiveRatio = float64(m.Sampling.SensitiveScanned) / float64(b)
 	}
 	if d := last.Sub(first); d > 0 {
 		m.RatePerMinute = float64(m.Calls) / d.Minutes()
