@@ -68,6 +68,12 @@ type RespSeen struct {
 	Tpl     uint64
 	MaxWire int64
 	Classes uint8
+	// Types are the sensitive types (bits of event.SensitiveTypes) the
+	// last scanned response body of the endpoint held: responses of the
+	// endpoint on the connection that are not scanned carry them as an
+	// estimate (Notes.SensitiveResponse), so counts per actor and per
+	// endpoint do not shrink with the sample.
+	Types uint64
 }
 
 // Transaction is one HTTP exchange with the flow it belongs to. It is handed
@@ -154,6 +160,9 @@ type Notes struct {
 	// SensitiveRequest and SensitiveResponse are bit sets of the sensitive
 	// data types found in each message: bit i is event.SensitiveTypes[i]
 	// (set by the sensitive analyzer, read by discovery for the catalog).
+	// For a response body the analyzer did not scan (ResponseScanned
+	// false), SensitiveResponse carries what the last scanned response of
+	// the same endpoint on the connection held (RespSeen.Types).
 	SensitiveRequest, SensitiveResponse uint64
 	// ResponseScanned says the sensitive analyzer scanned the response
 	// body (it scans a deterministic sample of responses; discovery

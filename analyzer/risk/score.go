@@ -51,13 +51,10 @@ func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 	r := &Result{Factors: []Factor{}}
 	calls := float64(max(j.Calls, 1))
 	add := func(name string, n uint64) { addOf(r, cfg, name, n, calls) }
-	// responses are scanned for sensitive data on a sample: their shares
-	// are of the scanned responses, so that sampling does not dilute them
-	scanned := calls
-	if s := j.Sampling.SensitiveScanned; s > 0 {
-		scanned = float64(s)
-	}
-	addResp := func(name string, n uint64) { addOf(r, cfg, name, n, scanned) }
+	// responses not scanned for sensitive data (the sensitive analyzer's
+	// sample) carry the types their endpoint's last scanned response on
+	// the connection held, so the counts are of all calls
+	addResp := add
 	// authentication: the weakest scheme seen decides
 	auth := j.Auth.Types
 	unauth := auth["none"]

@@ -94,7 +94,7 @@ type CustomConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, HotSampleEvery: 1, PostureInterval: time.Hour, PostureClients: 16}
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, HotSampleEvery: 4, PostureInterval: time.Hour, PostureClients: 16}
 }
 
 // Validate checks the section, compiling the custom patterns.
@@ -357,6 +357,7 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	a.weakJWT = 0
 	a.tpl = a.template(req.Path) // once: response sampling and detections use it
 	a.scanRequest(req)
+	var inferred uint64
 	if resp := tx.Response; resp != nil {
 		st := tx.Flow.State
 		every := a.cfg.SampleEvery
@@ -364,12 +365,23 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			every = min(every, a.cfg.HotSampleEvery)
 		}
 		scan := tx.Seq < a.cfg.LearnResponses || sampled(tx, every)
+		var seen *reassembly.RespSeen
 		if st != nil && !resp.Body.Empty() {
-			scan = a.odd(st, req.Method, resp, scan) || scan
+			var odd bool
+			seen, odd = a.odd(st, req.Method, resp, scan)
+			scan = scan || odd
 		}
 		a.scanResponse(resp, scan)
-		if !scan {
+		switch {
+		case scan && seen != nil:
+			seen.Types = a.seen[locRespBody]
+		case !scan:
 			a.skipped++
+			if seen != nil {
+				// what this endpoint's last scanned response on the
+				// connection held: the estimate for the ones not scanned
+				inferred = seen.Types
+			}
 		}
 		tx.Notes.ResponseScanned = scan && !resp.Body.Empty()
 		if a.seen[locRespBody]&hotTypes != 0 && st != nil {
@@ -385,7 +397,7 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 	}
 	tx.Notes.SensitiveRequest |= reqBits
-	tx.Notes.SensitiveResponse |= respBits
+	tx.Notes.SensitiveResponse |= respBits | inferred
 	if reqBits|respBits != 0 {
 		a.decide(tx, emit)
 	}
@@ -429,10 +441,12 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 // odd says whether a response is worth scanning outside the sample: its
 // endpoint was not scanned on this connection yet, or the response is odd
 // for it (a status class not scanned before, a body over 1.5 times the
-// largest scanned). It remembers what is scanned (scan: the response is
-// scanned anyway). Everything it uses belongs to the connection, so the
-// choice does not depend on how connections are spread over workers.
-func (a *Analyzer) odd(st *reassembly.FlowState, method string, resp *http1.Response, scan bool) bool {
+// largest scanned). It returns the endpoint's entry on the connection
+// (nil when the response is not scanned and its endpoint is unknown), and
+// remembers what is scanned (scan: the response is scanned anyway).
+// Everything it uses belongs to the connection, so the choice does not
+// depend on how connections are spread over workers.
+func (a *Analyzer) odd(st *reassembly.FlowState, method string, resp *http1.Response, scan bool) (*reassembly.RespSeen, bool) {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(method); i++ {
 		h = (h ^ uint64(method[i])) * 1099511628211
@@ -457,12 +471,12 @@ func (a *Analyzer) odd(st *reassembly.FlowState, method string, resp *http1.Resp
 			e.Classes |= class
 			e.MaxWire = max(e.MaxWire, wire)
 		}
-		return odd
+		return e, odd
 	}
 	e := &st.SensitiveSeen[st.SensitiveNext%uint8(len(st.SensitiveSeen))]
 	st.SensitiveNext++
 	*e = reassembly.RespSeen{Tpl: h, MaxWire: wire, Classes: class}
-	return true
+	return e, true
 }
 
 // sampled says whether the transaction is in the one-in-every sample of

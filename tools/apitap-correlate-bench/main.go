@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -258,13 +257,6 @@ func producer(brokers []string, topic string, n, rate int) error {
 	p.AsyncClose()
 	<-errs
 	return perr
-}
-
-// cpuSelf is this process's CPU time (user and system) in seconds.
-func cpuSelf() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
 // cpuOf is a process's CPU time in seconds (/proc/PID/stat, utime and
