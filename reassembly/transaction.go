@@ -160,10 +160,14 @@ type Notes struct {
 	// SensitiveRequest and SensitiveResponse are bit sets of the sensitive
 	// data types found in each message: bit i is event.SensitiveTypes[i]
 	// (set by the sensitive analyzer, read by discovery for the catalog).
-	// For a response body the analyzer did not scan (ResponseScanned
-	// false), SensitiveResponse carries what the last scanned response of
-	// the same endpoint on the connection held (RespSeen.Types).
 	SensitiveRequest, SensitiveResponse uint64
+	// SensitiveInferred estimates SensitiveResponse for a response body
+	// the analyzer did not scan (ResponseScanned false): what the last
+	// scanned response of the same endpoint on the connection held
+	// (RespSeen.Types). Counts per endpoint and per actor add it, so
+	// they do not shrink with the sample; attributions to one operation
+	// or one response (GraphQL) must not.
+	SensitiveInferred uint64
 	// ResponseScanned says the sensitive analyzer scanned the response
 	// body (it scans a deterministic sample of responses; discovery
 	// reports the coverage per endpoint).

@@ -121,7 +121,7 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 		if !resp.Start.IsZero() && !req.End.IsZero() {
 			o.Latency = latency(resp.Start, req.End)
 		}
-		o.Sensitive = tx.Notes.SensitiveResponse
+		o.Sensitive = tx.Notes.SensitiveResponse | tx.Notes.SensitiveInferred // with the estimate for responses outside the sample
 	}
 	o.ReqBytes = req.Body.WireBytes
 	o.Object, o.ObjectID, o.Owner, o.MassAssigned = 0, "", 0, ""

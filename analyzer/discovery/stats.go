@@ -422,7 +422,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	countBits(&ep.t, tAbuse, uint64(tx.Notes.Abuse))
 	countBits(&ep.t, tMisconfig, uint64(tx.Notes.Misconfig))
 	countBits(&ep.t, tSensReq, tx.Notes.SensitiveRequest)
-	countBits(&ep.t, tSensResp, tx.Notes.SensitiveResponse)
+	countBits(&ep.t, tSensResp, tx.Notes.SensitiveResponse|tx.Notes.SensitiveInferred) // estimates for responses outside the sample
 	if resp != nil && !resp.Body.Empty() {
 		ep.t.add(tMisc, miscRespBodies, 1, 0)
 		if tx.Notes.ResponseScanned {

@@ -27,7 +27,7 @@ func init() {
 	}
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse", "Notes.ResponseScanned"},
+		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse", "Notes.SensitiveInferred", "Notes.ResponseScanned"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
@@ -397,7 +397,8 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 	}
 	tx.Notes.SensitiveRequest |= reqBits
-	tx.Notes.SensitiveResponse |= respBits | inferred
+	tx.Notes.SensitiveResponse |= respBits
+	tx.Notes.SensitiveInferred = inferred
 	if reqBits|respBits != 0 {
 		a.decide(tx, emit)
 	}
