@@ -660,6 +660,9 @@ func (c *Conn) key13(s Side) {
 // application key, and takes it on success.
 func (c *Conn) open(s Side, rec []byte, seq uint64) ([]byte, byte, bool) {
 	d := &c.sides[s]
+	if d.aead == nil {
+		return nil, 0, false // no key for this side yet (a record hunted after a gap before the keys)
+	}
 	body := rec[recordHeader:]
 	if cap(c.env.plain) < maxCipher12 {
 		c.env.plain = make([]byte, 0, maxCipher12)
