@@ -7,7 +7,11 @@
 // message's string fields (method, target, header names and values) are
 // substrings of. Bodies stream through without buffering beyond the kept
 // prefix (Limits.MaxBodyBytes), are de-chunked, and are decoded from gzip,
-// deflate, br and zstd with a bound against decompression bombs.
+// deflate, br and zstd with a bound against decompression bombs. Requests
+// are decoded when they end; a response body is decoded lazily, the first
+// time someone reads it (Body.Bytes), so that bodies nobody reads cost no
+// decompression (Body.Detach hands a pending body to a Decoder that
+// outlives the callback).
 //
 // RFC 9112 framing: Content-Length, chunked (extensions, trailers) and
 // close-delimited bodies; 1xx interim responses; HEAD, 204 and 304 without
