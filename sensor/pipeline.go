@@ -1395,6 +1395,23 @@ func (s *Summary) Event(last time.Time) event.Stats {
 	for _, c := range s.Reassembly.WebSocket.Counts() {
 		st.WebSocket = append(st.WebSocket, event.Count{Name: c.Name, N: c.N})
 	}
+	h := &s.Reassembly.HTTP
+	for _, c := range []event.Count{ // by name
+		{Name: "acked_holes", N: s.Reassembly.AckedHoles},
+		{Name: "bodies_truncated", N: h.BodyTruncated},
+		{Name: "bombs_stopped", N: h.BombsStopped},
+		{Name: "decode_errors", N: h.DecodeErrors},
+		{Name: "heads_cut", N: h.HeadsCut},
+		{Name: "heads_unanswered", N: h.HeadsUnanswered},
+		{Name: "http_resyncs", N: h.Resyncs},
+		{Name: "http_skipped_bytes", N: h.SkippedBytes},
+		{Name: "lost_responses", N: h.LostResponses},
+		{Name: "rst_ignored", N: s.Reassembly.RSTIgnored},
+	} {
+		if c.N > 0 {
+			st.Reassembly = append(st.Reassembly, c)
+		}
+	}
 	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors, st.HTTP2} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
 	}

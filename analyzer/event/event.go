@@ -54,6 +54,12 @@ type Stats struct {
 	// WebSocket counts frames and messages of WebSocket connections, by
 	// name (written only when some were).
 	WebSocket []Count
+	// Reassembly counts how reassembly and HTTP parsing recovered from
+	// damage and what decoding found, by name (written only when some
+	// were): acked_holes, rst_ignored, lost_responses, heads_cut,
+	// heads_unanswered, http_resyncs, http_skipped_bytes,
+	// bodies_truncated, decode_errors, bombs_stopped.
+	Reassembly []Count
 	// Observations counts the observations published to
 	// apitap.observations for apitap correlate (written only when some
 	// were).
@@ -94,6 +100,9 @@ func (e *Encoder) AppendStats(dst []byte, s *Stats) []byte {
 	}
 	if len(s.TLS) > 0 {
 		dst = appendCounts(dst, "tls", s.TLS)
+	}
+	if len(s.Reassembly) > 0 {
+		dst = appendCounts(dst, "reassembly", s.Reassembly)
 	}
 	if s.Observations > 0 {
 		dst = appendUint(dst, "observations", s.Observations)
