@@ -414,13 +414,9 @@ func (s *stream) onH2(ex *http2.Exchange) {
 	tx.H2 = &ex.Stream
 	s.tlsTx(tx)
 	w.Stats.Transactions++
-	for f, i := ex.Flags, 0; f != 0; f, i = f>>1, i+1 {
-		if f&1 != 0 && i < len(w.Stats.Flags) {
-			w.Stats.Flags[i]++
-		}
-	}
 	if w.h != nil {
 		w.h(tx)
 	}
+	w.countFlags(tx.AllFlags()) // after the handler, as for HTTP/1.x
 	tx.Protocol, tx.H2 = ProtoHTTP1, nil
 }

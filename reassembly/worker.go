@@ -916,7 +916,12 @@ func (s *stream) onExchange(ex *http1.Exchange) {
 	}
 	// counted after the handler: with what decoding a body on demand
 	// found (a response is decoded only if an analyzer read it)
-	for f, i := tx.AllFlags(), 0; f != 0; f, i = f>>1, i+1 {
+	w.countFlags(tx.AllFlags())
+}
+
+// countFlags counts a transaction under each of its flags.
+func (w *Worker) countFlags(f http1.Flags) {
+	for i := 0; f != 0; f, i = f>>1, i+1 {
 		if f&1 != 0 && i < len(w.Stats.Flags) {
 			w.Stats.Flags[i]++
 		}

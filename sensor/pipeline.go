@@ -793,24 +793,6 @@ func (w *worker) orphan() *obs {
 	return o
 }
 
-// actorKey is the Kafka key of an actor: "<type>:<value>" of its most
-// specific identity, so one actor's events stay in one partition.
-func actorKey(a *event.Actor) string {
-	switch {
-	case a.User != "":
-		return "user:" + a.User
-	case a.APIKey != "":
-		return "api_key:" + a.APIKey
-	case a.Session != "":
-		return "session:" + a.Session
-	case a.IP != "":
-		return "ip:" + a.IP
-	case a.Fingerprint != "": // shared by every client of one kind: last
-		return "fingerprint:" + a.Fingerprint
-	}
-	return "unknown"
-}
-
 // maxHosts bounds the per-worker host table of the summary; further hosts
 // are counted as "(other)".
 const maxHosts = 1024

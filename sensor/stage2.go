@@ -175,7 +175,7 @@ func (s *stage2) detection(d *event.Detection) {
 	start := len(s.buf)
 	s.buf = s.enc.AppendDetection(s.buf, d)
 	if s.p.Export != nil {
-		s.p.Export("detection", actorKey(&d.Actor), s.buf[start:len(s.buf)-1])
+		s.p.Export("detection", d.Actor.Key(), s.buf[start:len(s.buf)-1])
 	}
 }
 

@@ -20,6 +20,25 @@ type Actor struct {
 	Peer                                   string
 }
 
+// Key is the Kafka key of the actor's events: "<type>:<value>" of its
+// most specific identity, so that one actor's events stay in one
+// partition ("unknown" for endpoint-level detections).
+func (a *Actor) Key() string {
+	switch {
+	case a.User != "":
+		return "user:" + a.User
+	case a.APIKey != "":
+		return "api_key:" + a.APIKey
+	case a.Session != "":
+		return "session:" + a.Session
+	case a.IP != "":
+		return "ip:" + a.IP
+	case a.Fingerprint != "": // shared by every client of one kind: last
+		return "fingerprint:" + a.Fingerprint
+	}
+	return "unknown"
+}
+
 // ClientActor is the actor of a transaction's client: the resolved client
 // address and, when it came through a trusted proxy, the proxy as peer.
 func ClientActor(tx *reassembly.Transaction) Actor {

@@ -50,11 +50,19 @@ var personal = map[string]bool{"card": true, "ssn": true, "iban": true, "email":
 func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 	r := &Result{Factors: []Factor{}}
 	calls := float64(max(j.Calls, 1))
-	add := func(name string, n uint64) { addOf(r, cfg, name, n, calls) }
-	// responses not scanned for sensitive data (the sensitive analyzer's
-	// sample) carry the types their endpoint's last scanned response on
-	// the connection held, so the counts are of all calls
-	addResp := add
+	add := func(name string, n uint64) {
+		if n == 0 {
+			return
+		}
+		share := math.Min(1, float64(n)/calls)
+		w := float64(cfg.weight(name))
+		pts := w * math.Max(share, 0.1)
+		f := Factor{Factor: name, Points: math.Round(pts*10) / 10}
+		if share < 1 {
+			f.Share = math.Round(share*1000) / 1000
+		}
+		r.Factors = append(r.Factors, f)
+	}
 	// authentication: the weakest scheme seen decides
 	auth := j.Auth.Types
 	unauth := auth["none"]
@@ -85,12 +93,12 @@ func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 		}
 	}
 	if respCrit > 0 {
-		addResp("sensitive_response_critical", respCrit)
+		add("sensitive_response_critical", respCrit)
 	} else if respPers > 0 {
-		addResp("sensitive_response", respPers)
+		add("sensitive_response", respPers)
 	}
 	if (respCrit > 0 || respPers > 0) && unauth > 0 {
-		addResp("unauthenticated_sensitive", min(unauth, max(respCrit, respPers)))
+		add("unauthenticated_sensitive", min(unauth, max(respCrit, respPers)))
 	}
 	for _, p := range j.Params {
 		if p.In == "query" && (p.Format == "email") {
@@ -141,20 +149,4 @@ func Score(j *discovery.EndpointJSON, cfg *Config) *Result {
 	r.Score = int(math.Min(100, math.Round(total)))
 	r.Band = band(r.Score)
 	return r
-}
-
-// addOf adds factor name to r: its weight times the share n/of (at least
-// a tenth: one exposure is enough to matter).
-func addOf(r *Result, cfg *Config, name string, n uint64, of float64) {
-	if n == 0 {
-		return
-	}
-	share := math.Min(1, float64(n)/of)
-	w := float64(cfg.weight(name))
-	pts := w * math.Max(share, 0.1)
-	f := Factor{Factor: name, Points: math.Round(pts*10) / 10}
-	if share < 1 {
-		f.Share = math.Round(share*1000) / 1000
-	}
-	r.Factors = append(r.Factors, f)
 }

@@ -448,15 +448,7 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 // Everything it uses belongs to the connection, so the choice does not
 // depend on how connections are spread over workers.
 func (a *Analyzer) odd(st *reassembly.FlowState, method string, resp *http1.Response, scan bool) (*reassembly.RespSeen, bool) {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(method); i++ {
-		h = (h ^ uint64(method[i])) * 1099511628211
-	}
-	h = (h ^ ' ') * 1099511628211
-	for i := 0; i < len(a.tpl); i++ {
-		h = (h ^ uint64(a.tpl[i])) * 1099511628211
-	}
-	h |= 1
+	h := fnv1a(fnv1a(fnv1a(fnvOffset, method), " "), a.tpl) | 1 // 0 marks an unused entry
 	class := uint8(0)
 	if c := resp.Status / 100; c >= 1 && c <= 5 {
 		class = 1 << c
@@ -487,15 +479,22 @@ func sampled(tx *reassembly.Transaction, every int) bool {
 	if every <= 1 {
 		return true
 	}
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(tx.Flow.ID); i++ {
-		h ^= uint64(tx.Flow.ID[i])
-		h *= 1099511628211
-	}
-	h ^= uint64(tx.Seq)
-	h *= 1099511628211
+	h := (fnv1a(fnvOffset, tx.Flow.ID) ^ uint64(tx.Seq)) * fnvPrime
 	h ^= h >> 29
 	return h%uint64(every) == 0
+}
+
+// FNV-1a, 64 bits: deterministic hashes for the sampling decisions.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnv1a(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
 }
 
 // Header kinds, by name.

@@ -105,21 +105,6 @@ func (b *Body) Pending() bool { return b.lz != nil }
 // Empty says the body has no bytes, without decoding it.
 func (b *Body) Empty() bool { return len(b.Data) == 0 && len(b.raw) == 0 }
 
-// Raw returns the body as it was kept from the wire (de-chunked, still
-// content-coded) while it is pending, and Data otherwise.
-func (b *Body) Raw() []byte {
-	if b.lz != nil {
-		return b.raw
-	}
-	return b.Data
-}
-
-// DecodeFlags returns what decoding found (FlagTruncated when the decoded
-// body was cut, FlagDecodeError): zero while the body is pending. The
-// exchange's Flags carry what was known when it was reported; add these
-// (Exchange.AllFlags) for the whole picture.
-func (b *Body) DecodeFlags() Flags { return b.dflags }
-
 // AllFlags returns the exchange's flags with what lazy decoding of its
 // bodies found since it was reported.
 func (ex *Exchange) AllFlags() Flags {

@@ -134,24 +134,7 @@ func blocklistFlags(stderr io.Writer) (*flag.FlagSet, *blocklistOpts) {
 
 func runBlocklist(args []string, env *IO) int {
 	fs, o := blocklistFlags(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: apitap blocklist --kafka-brokers HOST:PORT [flags]   (apitap help blocklist for details)")
-	}
-	rest, _, code, done := parseArgs(fs, args, blocklistHelp, env)
-	if done {
-		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(env.Stderr, "apitap blocklist: unexpected argument %q\n", rest[0])
-		return ExitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := doBlocklist(ctx, o, env)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "apitap blocklist: %v\n", err)
-	}
-	return exitCode(err)
+	return runService("blocklist", fs, args, blocklistHelp, env, func(ctx context.Context) error { return doBlocklist(ctx, o, env) })
 }
 
 // consumer is `apitap blocklist` without Kafka: the state, the outputs
@@ -455,4 +438,27 @@ func (m consumerMetrics) Collect(ch chan<- prometheus.Metric) {
 		rt = m.c.runtime.Errors.Load()
 	}
 	ch <- prometheus.MustNewConstMetric(descBLRuntime, prometheus.CounterValue, float64(rt))
+}
+
+// runService runs a long-lived subcommand (blocklist, correlate): its
+// flags without arguments, then do until SIGINT or SIGTERM.
+func runService(name string, fs *flag.FlagSet, args []string, help func(io.Writer), env *IO, do func(context.Context) error) int {
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: apitap %s --kafka-brokers HOST:PORT [flags]   (apitap help %s for details)\n", name, name)
+	}
+	rest, _, code, done := parseArgs(fs, args, help, env)
+	if done {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(env.Stderr, "apitap %s: unexpected argument %q\n", name, rest[0])
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := do(ctx)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "apitap %s: %v\n", name, err)
+	}
+	return exitCode(err)
 }

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/apitap/apitap/analyzer"
@@ -87,24 +85,7 @@ func correlateFlags(stderr io.Writer) (*flag.FlagSet, *correlateOpts) {
 
 func runCorrelate(args []string, env *IO) int {
 	fs, o := correlateFlags(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: apitap correlate --kafka-brokers HOST:PORT [flags]   (apitap help correlate for details)")
-	}
-	rest, _, code, done := parseArgs(fs, args, correlateHelp, env)
-	if done {
-		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(env.Stderr, "apitap correlate: unexpected argument %q\n", rest[0])
-		return ExitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := doCorrelate(ctx, o, env)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "apitap correlate: %v\n", err)
-	}
-	return exitCode(err)
+	return runService("correlate", fs, args, correlateHelp, env, func(ctx context.Context) error { return doCorrelate(ctx, o, env) })
 }
 
 func doCorrelate(ctx context.Context, o *correlateOpts, env *IO) error {
@@ -231,7 +212,7 @@ func (o *centralOut) detection(d *event.Detection) {
 	defer o.mu.Unlock()
 	o.buf = o.enc.AppendDetection(o.buf[:0], d)
 	o.w.Write(o.buf)
-	o.fan.Add(exporter.Record{Type: "detection", Key: detectionKey(&d.Actor), Value: append([]byte(nil), o.buf[:len(o.buf)-1]...)})
+	o.fan.Add(exporter.Record{Type: "detection", Key: d.Actor.Key(), Value: append([]byte(nil), o.buf[:len(o.buf)-1]...)})
 	o.block.Tick(d.LastSeen)
 	o.block.Detection(d)
 	o.w.Flush()
@@ -252,21 +233,4 @@ func (o *centralOut) flush() {
 	o.mu.Lock()
 	o.w.Flush()
 	o.mu.Unlock()
-}
-
-// detectionKey is the Kafka key of a detection: its actor (as a sensor's).
-func detectionKey(a *event.Actor) string {
-	switch {
-	case a.User != "":
-		return "user:" + a.User
-	case a.APIKey != "":
-		return "api_key:" + a.APIKey
-	case a.Session != "":
-		return "session:" + a.Session
-	case a.IP != "":
-		return "ip:" + a.IP
-	case a.Fingerprint != "":
-		return "fingerprint:" + a.Fingerprint
-	}
-	return "unknown"
 }

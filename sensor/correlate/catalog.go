@@ -95,24 +95,11 @@ func NewCatalog(cfg CatalogConfig) (*goka.Processor, error) {
 	)
 	opts := []goka.ProcessorOption{goka.WithStorageBuilder(func(string, int32) (storage.Storage, error) { return storage.NewMemory(), nil })}
 	if len(cfg.Options) == 0 {
-		sc := SaramaConfig()
-		tmc := goka.NewTopicManagerConfig()
-		tmc.Table.Replication, tmc.Stream.Replication = cfg.Replication, cfg.Replication
-		opts = append(opts,
-			goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(sc)),
-			goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(sc)),
-			goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(sc)),
-			goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(sc, tmc)),
-			goka.WithLogger(quiet{}))
-		tm, err := goka.TopicManagerBuilderWithConfig(sc, tmc)(cfg.Brokers)
-		if err != nil {
-			return nil, fmt.Errorf("correlate: connect %v: %w", cfg.Brokers, err)
-		}
-		err = ensureStream(tm, cfg.Topic, cfg.Partitions)
-		tm.Close()
+		kafka, err := kafkaOptions(cfg.Brokers, cfg.Topic, cfg.Partitions, cfg.Replication)
 		if err != nil {
 			return nil, err
 		}
+		opts = append(opts, kafka...)
 	}
 	p, err := goka.NewProcessor(cfg.Brokers, g, append(opts, cfg.Options...)...)
 	if err != nil {

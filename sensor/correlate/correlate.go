@@ -130,24 +130,11 @@ func New(cfg Config) (*Correlator, error) {
 	}
 	var opts []goka.ProcessorOption
 	if len(cfg.Options) == 0 {
-		sc := SaramaConfig()
-		tmc := goka.NewTopicManagerConfig()
-		tmc.Table.Replication, tmc.Stream.Replication = cfg.Replication, cfg.Replication
-		opts = append(opts,
-			goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(sc)),
-			goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(sc)),
-			goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(sc)),
-			goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(sc, tmc)),
-			goka.WithLogger(quiet{}))
-		tm, err := goka.TopicManagerBuilderWithConfig(sc, tmc)(cfg.Brokers)
-		if err != nil {
-			return nil, fmt.Errorf("correlate: connect %v: %w", cfg.Brokers, err)
-		}
-		err = ensureStream(tm, cfg.Topic, cfg.Partitions)
-		tm.Close()
+		kafka, err := kafkaOptions(cfg.Brokers, cfg.Topic, cfg.Partitions, cfg.Replication)
 		if err != nil {
 			return nil, err
 		}
+		opts = append(opts, kafka...)
 	}
 	opts = append(opts, cfg.Options...)
 	if cfg.OnAssign != nil {
@@ -508,4 +495,29 @@ func (w *watched) MarkRecovered() error {
 		return err
 	}
 	return w.c.recovered(w.p)
+}
+
+// kafkaOptions are the processor options of a group on brokers with this
+// package's sarama settings (topics replicated replication times, goka's
+// log quiet), after making sure its input topic exists with partitions.
+func kafkaOptions(brokers []string, topic string, partitions, replication int) ([]goka.ProcessorOption, error) {
+	sc := SaramaConfig()
+	tmc := goka.NewTopicManagerConfig()
+	tmc.Table.Replication, tmc.Stream.Replication = replication, replication
+	tm, err := goka.TopicManagerBuilderWithConfig(sc, tmc)(brokers)
+	if err != nil {
+		return nil, fmt.Errorf("correlate: connect %v: %w", brokers, err)
+	}
+	err = ensureStream(tm, topic, partitions)
+	tm.Close()
+	if err != nil {
+		return nil, err
+	}
+	return []goka.ProcessorOption{
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(sc)),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(sc)),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(sc)),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(sc, tmc)),
+		goka.WithLogger(quiet{}),
+	}, nil
 }
