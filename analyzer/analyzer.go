@@ -85,6 +85,14 @@ type Env struct {
 	// per worker) apply only then, so that a capture file gives the same
 	// output with any number of workers.
 	Live bool
+	// Split is set when the pipeline runs the descriptors' NewOrdered
+	// parts in stage two: a flow analyzer with one leaves that part's
+	// work to it.
+	Split bool
+	// Folder, for a NewOrdered part, folds repeated findings with the
+	// ones stage one sends (the same aggregators, by FoldSpec), so that a
+	// finding reported by both parts is one detection.
+	Folder Folder
 }
 
 // EventSink takes finished event lines (without the trailing newline) of
@@ -159,6 +167,13 @@ type Descriptor struct {
 	// goroutines, so it must be safe for concurrent use. If it implements
 	// Reporter, the sensor calls Report.
 	NewShared func(cfg any, env Env) (any, error)
+	// NewOrdered, if set on a StageFlow analyzer, builds its part that
+	// runs in stage two, on the same configuration: work that is cheaper
+	// with what all connections taught (the sensitive analyzer learns per
+	// endpoint which responses to scan). Stage two runs these parts
+	// before its StageOrdered analyzers, so those read their notes.
+	// Without it the flow instance does everything (Env.Split false).
+	NewOrdered func(cfg any, env Env) (Analyzer, error)
 }
 
 var registry = map[string]Descriptor{}

@@ -44,36 +44,10 @@ type Flow struct {
 // FlowState is per-connection state of the stage-one analyzers, reset when
 // a connection starts.
 type FlowState struct {
-	// SensitiveHot: a response on this connection carried personal or
-	// secret data (the sensitive analyzer then scans all of them).
-	SensitiveHot bool
-	// SensitiveSeen remembers the last endpoints whose responses the
-	// sensitive analyzer scanned on this connection, with the largest
-	// body and the status classes scanned: a response of an endpoint not
-	// scanned on the connection yet, or odd for it (a new status class,
-	// a body much larger than before), is scanned outside the sample.
-	SensitiveSeen [8]RespSeen
-	SensitiveNext uint8 // the entry the next new endpoint replaces
 	// DeepSec and DeepN: the attack analyzer's deep checks of this
 	// connection in the capture second DeepSec (its per-connection budget).
 	DeepSec int64
 	DeepN   int32
-}
-
-// RespSeen is what the sensitive analyzer scanned of one endpoint on one
-// connection (FlowState.SensitiveSeen): Tpl is a hash of the method and
-// path template (0: unused), MaxWire the largest body scanned, Classes a
-// bit per status class (bit 1 for 1xx to bit 5 for 5xx).
-type RespSeen struct {
-	Tpl     uint64
-	MaxWire int64
-	Classes uint8
-	// Types are the sensitive types (bits of event.SensitiveTypes) the
-	// last scanned response body of the endpoint held: responses of the
-	// endpoint on the connection that are not scanned carry them as an
-	// estimate (Notes.SensitiveResponse), so counts per actor and per
-	// endpoint do not shrink with the sample.
-	Types uint64
 }
 
 // Transaction is one HTTP exchange with the flow it belongs to. It is handed
@@ -163,15 +137,21 @@ type Notes struct {
 	SensitiveRequest, SensitiveResponse uint64
 	// SensitiveInferred estimates SensitiveResponse for a response body
 	// the analyzer did not scan (ResponseScanned false): what the last
-	// scanned response of the same endpoint on the connection held
-	// (RespSeen.Types). Counts per endpoint and per actor add it, so
-	// they do not shrink with the sample; attributions to one operation
-	// or one response (GraphQL) must not.
+	// scanned response of the same endpoint held (the sensitive
+	// analyzer's stage-two part learns it per endpoint, in capture
+	// order). Counts per endpoint and per actor add it, so they do not
+	// shrink with the sample; attributions to one operation or one
+	// response (GraphQL) must not.
 	SensitiveInferred uint64
 	// ResponseScanned says the sensitive analyzer scanned the response
 	// body (it scans a deterministic sample of responses; discovery
 	// reports the coverage per endpoint).
 	ResponseScanned bool
+	// Authenticated says the request carried credentials in a header or
+	// a cookie (set by the sensitive analyzer in stage one; its stage-two
+	// part reads it: personal data returned to a caller without
+	// credentials is a finding).
+	Authenticated bool
 	// Conformance is how the transaction matched the published specs
 	// (set by the conformance analyzer; "" without specs): documented,
 	// shadow, zombie or undocumented_method. Violations are bits of

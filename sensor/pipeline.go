@@ -234,23 +234,32 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 			return nil, fmt.Errorf("reassembly.grpc.proto_descriptors: %w", err)
 		}
 	}
-	var flow, ordered []analyzer.Enabled
+	// stage two runs the flow analyzers' ordered parts first, then the
+	// StageOrdered analyzers (which read the parts' notes)
+	var flow, parts, ordered []analyzer.Enabled
 	for _, e := range enabled {
-		if e.Desc.Stage == analyzer.StageOrdered {
+		switch {
+		case e.Desc.Stage == analyzer.StageOrdered:
 			ordered = append(ordered, e)
-		} else {
+		default:
 			flow = append(flow, e)
+			if e.Desc.NewOrdered != nil {
+				d := e.Desc
+				d.Stage, d.New, d.NewShared = analyzer.StageOrdered, d.NewOrdered, nil
+				parts = append(parts, analyzer.Enabled{Desc: d, Config: e.Config})
+			}
 		}
 	}
-	chain2, err := analyzer.NewChain(ordered, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1, Live: cfg.Live})
+	p.s2 = newStage2(p)
+	chain2, err := analyzer.NewChain(append(parts, ordered...), shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1, Live: cfg.Live, Split: true, Folder: stage2Folder{p.s2}})
 	if err != nil {
 		return nil, err
 	}
-	p.s2 = newStage2(p, chain2)
+	p.s2.setChain(chain2)
 	p.publishObservations()
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
-		chain, err := analyzer.NewChain(flow, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i, Live: cfg.Live})
+		chain, err := analyzer.NewChain(flow, shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: i, Live: cfg.Live, Split: true})
 		if err != nil {
 			return nil, err
 		}
@@ -1291,7 +1300,16 @@ func (p *Pipeline) AnalyzerCosts() []analyzer.Cost {
 			out[i].Nanos += c.Nanos
 		}
 	}
-	return append(out, p.s2.chain.Costs()...)
+	// an analyzer with a part in stage two is one entry: its time is the
+	// sum (the parts see the same transactions)
+	for _, c := range p.s2.chain.Costs() {
+		if i := slices.IndexFunc(out, func(o analyzer.Cost) bool { return o.Analyzer == c.Analyzer }); i >= 0 {
+			out[i].Nanos += c.Nanos
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Drops lists what was dropped, by pipeline stage.

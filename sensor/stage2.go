@@ -48,10 +48,28 @@ type stage2 struct {
 	snapDets map[string]uint64 // dets as last published (for live stats)
 }
 
-func newStage2(p *Pipeline, chain *analyzer.Chain) *stage2 {
-	return &stage2{p: p, chain: chain, needTx: chain.Len() > 0, folds: map[string]*aggregate.Aggregator{},
+func newStage2(p *Pipeline) *stage2 {
+	return &stage2{p: p, folds: map[string]*aggregate.Aggregator{},
 		enc: event.Encoder{Sensor: p.cfg.Sensor.ID}, dets: map[string]uint64{},
 		dec: http1.NewDecoder(p.cfg.Reassembly.HTTP.Limits())}
+}
+
+// setChain sets the ordered analyzers (built after stage two: the flow
+// analyzers' ordered parts fold through it).
+func (s *stage2) setChain(chain *analyzer.Chain) {
+	s.chain, s.needTx = chain, chain.Len() > 0
+}
+
+// stage2Folder folds the findings of the flow analyzers' ordered parts
+// (analyzer.Env.Folder) with the ones their stage-one instances send.
+type stage2Folder struct{ s *stage2 }
+
+// Fold implements analyzer.Folder.
+func (f stage2Folder) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
+	if f.s.cur != nil && f.s.cur.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	f.s.aggregator(spec).Fold(k, d, f.s)
 }
 
 // process handles one observation. tx is the transaction itself when

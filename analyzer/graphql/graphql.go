@@ -123,8 +123,8 @@ func (c *Config) limitsFor(host string) Limits {
 func init() {
 	analyzer.Register(analyzer.Descriptor{
 		Name: Name,
-		// the sensitive analyzer's verdict (Notes.SensitiveResponse) says
-		// which batch responses to attribute per operation
+		// the sensitive analyzer's verdict on a WebSocket answer
+		// (Notes.SensitiveResponse) is attributed to its operation
 		After:     []string{"sensitive"},
 		Provides:  []string{"Notes.GraphQL"},
 		Default:   true,

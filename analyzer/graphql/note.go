@@ -66,7 +66,7 @@ func (w *worker) note(tx *reassembly.Transaction, r *gqlreq.Request) *reassembly
 		return nil
 	}
 	n := &reassembly.GraphQLNote{Operations: ops, Logins: logins}
-	if r.Batch > 1 && tx.Notes.SensitiveResponse != 0 {
+	if r.Batch > 1 {
 		n.Sensitive = w.batchSensitive(tx, r.Batch)
 	}
 	return n
@@ -102,12 +102,16 @@ func elements(b []byte) []json.RawMessage {
 }
 
 // batchSensitive scans each element of a batch's response array (n
-// requests) for the sensitive types the sensitive analyzer found in the
-// response: bit sets per element (an operation's is at its Index), nil
-// when the array does not have one element per request. Custom types of the sensitive analyzer's
-// configuration are not looked for here (they stay on the endpoint).
+// requests) for sensitive types: bit sets per element (an operation's is
+// at its Index), nil when the array does not have one element per
+// request or nothing was found. The sensitive analyzer scans response bodies in stage two, on
+// a sample, so this scans the batch's elements itself (with the default
+// types: custom types of the sensitive analyzer's configuration stay on
+// the endpoint).
 func (w *worker) batchSensitive(tx *reassembly.Transaction, n int) []uint64 {
-	found := tx.Notes.SensitiveResponse
+	if tx.Response == nil {
+		return nil
+	}
 	body := bytes.TrimSpace(tx.Response.Body.Bytes())
 	if len(body) == 0 || body[0] != '[' {
 		return nil
@@ -120,10 +124,15 @@ func (w *worker) batchSensitive(tx *reassembly.Transaction, n int) []uint64 {
 		w.scan = &sensitive.Scanner{}
 	}
 	out := make([]uint64, len(els))
+	var any uint64
 	for i, e := range els {
 		var bits uint64
 		w.scan.JSON(e, func(f *sensitive.Finding) { bits |= 1 << f.Type })
-		out[i] = bits & found
+		out[i] = bits
+		any |= bits
+	}
+	if any == 0 {
+		return nil
 	}
 	return out
 }

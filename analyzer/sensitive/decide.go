@@ -116,13 +116,16 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 
 	// credentials in clear text on the wire: a posture finding per host
 	// and kind (see posture)
-	terminated := a.behindTLS(tx)
+	terminated, known := false, false
 	for _, loc := range []int{locHeader, locCookie, locBody, locQuery} {
 		for _, t := range []Type{TCredentials, TPassword, TSecret} {
 			if a.counts[loc][t] == 0 {
 				continue
 			}
 			kind, sev := credentialKind(loc, t, a.ex[loc][t].rule)
+			if !known {
+				terminated, known = a.behindTLS(tx), true
+			}
 			if terminated && kind != "authorization_basic" && loc != locQuery {
 				continue // the client's leg was encrypted: expected in clear text behind the terminator
 			}
@@ -130,7 +133,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 	}
 	// personal data returned: to an unauthenticated caller, or in bulk
-	authed := a.counts[locHeader][TCredentials]+a.counts[locCookie][TCredentials] > 0
+	authed := a.authed()
 	var bulk int
 	var bulkTypes []Type
 	for _, t := range a.typesIn(locRespBody) {
@@ -183,7 +186,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if req.Host == "" || req.Host != a.hostRaw { // hosts repeat: the last one is remembered
 		a.hostRaw, a.host = req.Host, boundedWord(hostOf(tx))
 	}
-	ep := event.Endpoint{Host: a.host, Method: boundedWord(req.Method), Path: a.tpl}
+	ep := event.Endpoint{Host: a.host, Method: boundedWord(req.Method)} // Path: by report, when needed
 	at := req.Start
 	if r := tx.Response; r != nil && r.End.After(at) {
 		at = r.End
@@ -335,6 +338,9 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 // report emits a detection the first time its key is seen, and then
 // aggregates repeats (package aggregate).
 func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
+	if ep.Path == "" {
+		ep.Path = a.template(tx.Request.Path) // templating costs: only for findings reported per endpoint
+	}
 	key := aggregate.Key{Class: f.class, Rule: f.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path}
 	if a.agg.Add(key, f.count, at, f.severity) {
 		return

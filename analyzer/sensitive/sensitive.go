@@ -31,7 +31,14 @@ func init() {
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
-			return New(cfg.(*Config))
+			a, err := New(cfg.(*Config))
+			if err == nil {
+				a.split = env.Split // response bodies are the stage-two part's
+			}
+			return a, err
+		},
+		NewOrdered: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {
+			return NewResponses(cfg.(*Config), env.Folder)
 		},
 	})
 }
@@ -219,7 +226,6 @@ type Analyzer struct {
 	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
 	templates  map[string]string
 	hkinds     map[string]int          // header name as sent -> kind
-	tpl        string                  // the transaction's template (a.template)
 	hostRaw    string                  // the Host of the last detection
 	host       string                  // ... as detections name it
 	seen       [numLocs]uint64         // types with findings in this transaction, by location
@@ -233,6 +239,8 @@ type Analyzer struct {
 	found      int                     // findings so far (all transactions)
 	out        []finding               // reused by decide
 	skipped    uint64                  // response bodies not scanned (sampling)
+	split      bool                    // stage one of a split pipeline: response bodies are stage two's
+	authedNote bool                    // stage two: the request carried credentials (Notes.Authenticated)
 }
 
 // New builds an instance.
@@ -347,7 +355,11 @@ func mask(t Type, weak bool, raw []byte, n int) string {
 	return "[REDACTED len=" + strconv.Itoa(n) + "]"
 }
 
-// Analyze scans the transaction's request and response.
+// Analyze scans the transaction's request and response headers, and its
+// response body unless the stage-two part does (Env.Split: it chooses
+// which response bodies to scan with what every connection taught it,
+// see responses.go). WebSocket messages are scanned here: the first ones
+// of each connection, then a deterministic one in sample_every.
 func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	req := tx.Request
 	if req == nil {
@@ -355,37 +367,17 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	a.reset()
 	a.weakJWT = 0
-	a.tpl = a.template(req.Path) // once: response sampling and detections use it
+	a.authedNote = false
 	a.scanRequest(req)
-	var inferred uint64
 	if resp := tx.Response; resp != nil {
-		st := tx.Flow.State
-		every := a.cfg.SampleEvery
-		if st != nil && st.SensitiveHot {
-			every = min(every, a.cfg.HotSampleEvery)
+		body := !a.split
+		if tx.Message != nil {
+			body = tx.Seq < a.cfg.LearnResponses || sampled(tx, a.cfg.SampleEvery)
 		}
-		scan := tx.Seq < a.cfg.LearnResponses || sampled(tx, every)
-		var seen *reassembly.RespSeen
-		if st != nil && !resp.Body.Empty() {
-			var odd bool
-			seen, odd = a.odd(st, req.Method, resp, scan)
-			scan = scan || odd
-		}
-		a.scanResponse(resp, scan)
-		switch {
-		case scan && seen != nil:
-			seen.Types = a.seen[locRespBody]
-		case !scan:
+		a.scanResponse(resp, body)
+		tx.Notes.ResponseScanned = body && !resp.Body.Empty()
+		if !body && tx.Message != nil {
 			a.skipped++
-			if seen != nil {
-				// what this endpoint's last scanned response on the
-				// connection held: the estimate for the ones not scanned
-				inferred = seen.Types
-			}
-		}
-		tx.Notes.ResponseScanned = scan && !resp.Body.Empty()
-		if a.seen[locRespBody]&hotTypes != 0 && st != nil {
-			st.SensitiveHot = true
 		}
 	}
 	var reqBits, respBits uint64
@@ -398,10 +390,16 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	tx.Notes.SensitiveRequest |= reqBits
 	tx.Notes.SensitiveResponse |= respBits
-	tx.Notes.SensitiveInferred = inferred
+	tx.Notes.Authenticated = a.authed()
 	if reqBits|respBits != 0 {
 		a.decide(tx, emit)
 	}
+}
+
+// authed says whether the transaction's request carried credentials in
+// a header or a cookie (in stage two: what stage one noted).
+func (a *Analyzer) authed() bool {
+	return a.authedNote || a.counts[locHeader][TCredentials]+a.counts[locCookie][TCredentials] > 0
 }
 
 func (a *Analyzer) scanRequest(req *http1.Request) {
@@ -437,39 +435,6 @@ func (a *Analyzer) scanResponse(resp *http1.Response, body bool) {
 		a.loc = locRespBody
 		a.body(resp.Body.Bytes(), http1.Get(resp.Headers, http1.IDContentType))
 	}
-}
-
-// odd says whether a response is worth scanning outside the sample: its
-// endpoint was not scanned on this connection yet, or the response is odd
-// for it (a status class not scanned before, a body over 1.5 times the
-// largest scanned). It returns the endpoint's entry on the connection
-// (nil when the response is not scanned and its endpoint is unknown), and
-// remembers what is scanned (scan: the response is scanned anyway).
-// Everything it uses belongs to the connection, so the choice does not
-// depend on how connections are spread over workers.
-func (a *Analyzer) odd(st *reassembly.FlowState, method string, resp *http1.Response, scan bool) (*reassembly.RespSeen, bool) {
-	h := fnv1a(fnv1a(fnv1a(fnvOffset, method), " "), a.tpl) | 1 // 0 marks an unused entry
-	class := uint8(0)
-	if c := resp.Status / 100; c >= 1 && c <= 5 {
-		class = 1 << c
-	}
-	wire := resp.Body.WireBytes
-	for i := range st.SensitiveSeen {
-		e := &st.SensitiveSeen[i]
-		if e.Tpl != h {
-			continue
-		}
-		odd := e.Classes&class == 0 || wire > e.MaxWire+e.MaxWire/2
-		if odd || scan {
-			e.Classes |= class
-			e.MaxWire = max(e.MaxWire, wire)
-		}
-		return e, odd
-	}
-	e := &st.SensitiveSeen[st.SensitiveNext%uint8(len(st.SensitiveSeen))]
-	st.SensitiveNext++
-	*e = reassembly.RespSeen{Tpl: h, MaxWire: wire, Classes: class}
-	return e, true
 }
 
 // sampled says whether the transaction is in the one-in-every sample of
