@@ -22,7 +22,8 @@ import (
 //     learn_responses scans in a row found no type it had not shown;
 //   - a status class, a content type or a body size (over 1.5 times the
 //     largest scanned) the endpoint has not shown;
-//   - the first response to a client never answered before;
+//   - the first response of an endpoint that returned personal or secret
+//     data to a client it did not answer before (per-actor counts);
 //   - one in sample_every of the rest, chosen by a hash of the connection
 //     and the transaction's number in it, or one in hot_sample_every when
 //     the endpoint returned personal or secret data.
@@ -155,11 +156,12 @@ func (r *Responses) choose(tx *reassembly.Transaction, e *learned, class uint8, 
 		return true // learning
 	case e.classes&class == 0, e.ctype != ct, wire > e.maxWire+e.maxWire/2:
 		return true // odd for the endpoint
-	case r.newClient(tx.ClientAddr()):
-		return true
 	}
 	every := cfg.SampleEvery
 	if e.union&hotTypes != 0 {
+		if r.newClient(tx.ClientAddr()) {
+			return true // personal data: who receives it is worth a scan
+		}
 		every = min(every, cfg.HotSampleEvery)
 	}
 	return sampled(tx, every)
