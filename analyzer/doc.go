@@ -15,7 +15,10 @@
 // capture order. Both implement Analyze; the sensor implements Emitter (and
 // Folder, so that repeated findings fold in stage two); windowed
 // StageOrdered analyzers also implement Flusher and are flushed every
-// second of capture time and at the end.
+// second of capture time and at the end. A StageFlow analyzer may have a
+// part that runs in stage two (Descriptor.NewOrdered), before the
+// StageOrdered analyzers: the sensitive analyzer scans response bodies
+// there, sampled per endpoint across connections.
 //
 // Concurrency: a Chain and its analyzers belong to one goroutine (a worker,
 // or stage two). Register is called only from init functions.

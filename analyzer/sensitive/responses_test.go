@@ -1,0 +1,141 @@
+package sensitive
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+)
+
+// split runs a transaction as the pipeline does: the flow instance
+// (request, response headers), then the stage-two part (response body).
+type split struct {
+	flow *Analyzer
+	resp *Responses
+	c    *collector
+}
+
+func newSplit(t *testing.T, cfg *Config) *split {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.split = true
+	r, err := NewResponses(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &split{flow: a, resp: r, c: &collector{}}
+}
+
+func (s *split) run(tx *reassembly.Transaction) {
+	s.flow.Analyze(tx, s.c)
+	s.resp.Analyze(tx, s.c)
+}
+
+// userTx is a GET of /v1/users/{id} on connection conn (its seq-th
+// transaction), answered with body.
+func userTx(conn, seq, id int, client string, auth bool, status int, body string) *reassembly.Transaction {
+	var h []http1.Header
+	if auth {
+		h = []http1.Header{{Name: "Authorization", Value: "Bearer abc.def"}}
+	}
+	tx := mktx("GET", fmt.Sprintf("/v1/users/%d", id), h, "", status, jsonCT, body)
+	tx.Flow.ID = fmt.Sprintf("conn-%d", conn)
+	tx.Flow.Client = netip.MustParseAddrPort(client + ":4000")
+	tx.Seq = seq
+	tx.Response.Body.WireBytes = int64(len(body))
+	return tx
+}
+
+const (
+	profile = `{"id":7,"name":"Jane","email":"jane.doe@mail.example"}`
+	plain   = `{"id":7,"name":"Jane","plan":"pro"}`
+)
+
+// TestResponsesLearnThenSample: the stage-two part learns an endpoint
+// across connections. It scans the first responses and keeps scanning
+// while they show new types, then a hash sample; a new status class, a
+// much larger body or a new client of a personal-data endpoint is scanned
+// whatever the sample. Unscanned responses carry the endpoint's last
+// scanned types as the estimate. The same input gives the same choices.
+func TestResponsesLearnThenSample(t *testing.T) {
+	cfg := NewConfig()
+	cfg.LearnResponses, cfg.SampleEvery, cfg.HotSampleEvery = 3, 8, 4
+	choices := func() (string, *split) {
+		s := newSplit(t, cfg)
+		var b strings.Builder
+		for i := 0; i < 200; i++ {
+			tx := userTx(i/5, i%5, 1000+i, "198.51.100.7", true, 200, profile) // 5 per connection, one client
+			s.run(tx)
+			if tx.Notes.ResponseScanned {
+				b.WriteByte('S')
+			} else {
+				b.WriteByte('.')
+				if tx.Notes.SensitiveInferred == 0 {
+					t.Fatalf("tx %d: not scanned and no estimate", i)
+				}
+			}
+		}
+		return b.String(), s
+	}
+	got, s := choices()
+	if again, _ := choices(); again != got {
+		t.Fatalf("not deterministic:\n%s\n%s", got, again)
+	}
+	if !strings.HasPrefix(got, "SSS.") && !strings.HasPrefix(got, "SSSS") {
+		t.Errorf("the first %d responses must be scanned: %s", cfg.LearnResponses, got)
+	}
+	n := strings.Count(got[3:], "S")
+	if n == 0 || n > 197/cfg.HotSampleEvery*2 {
+		t.Errorf("after learning, about one in %d should be scanned: %d of 197 (%s)", cfg.HotSampleEvery, n, got)
+	}
+
+	// odd responses are scanned whatever the sample
+	odd := []struct {
+		name string
+		tx   *reassembly.Transaction
+	}{
+		{"a status class not seen", userTx(900, 1, 5, "198.51.100.7", true, 404, `{"error":"no such user"}`)},
+		{"a body over 1.5 times the largest", userTx(901, 1, 6, "198.51.100.7", true, 200, `[`+strings.Repeat(profile+",", 5)+profile+`]`)},
+		{"a new client", userTx(902, 1, 7, "198.51.100.99", true, 200, profile)},
+		{"a caller without credentials (an endpoint of its own)", userTx(903, 1, 8, "198.51.100.7", false, 200, profile)},
+	}
+	for _, o := range odd {
+		s.run(o.tx)
+		if !o.tx.Notes.ResponseScanned {
+			t.Errorf("%s: not scanned", o.name)
+		}
+	}
+	if classes(s.c) == "" || !strings.Contains(classes(s.c), "sensitive_data/medium/email:email") {
+		t.Errorf("the unauthenticated caller's personal data is a finding: %s", classes(s.c))
+	}
+}
+
+// TestResponsesNewTypesKeepLearning: an endpoint whose responses keep
+// showing new types is scanned until learn_responses scans in a row show
+// nothing new (then, on an endpoint with personal data, the first
+// response to each client, then the sample).
+func TestResponsesNewTypesKeepLearning(t *testing.T) {
+	cfg := NewConfig()
+	cfg.LearnResponses, cfg.SampleEvery, cfg.HotSampleEvery = 2, 1000, 1000
+	s := newSplit(t, cfg)
+	bodies := []string{plain, `{"email":"a.b@mail.example"}`, `{"phone":"+1 202 555 0143"}`, plain, plain, plain, plain, plain}
+	var got strings.Builder
+	for i, b := range bodies {
+		tx := userTx(i, 0, 1, "198.51.100.7", true, 200, b)
+		s.run(tx)
+		if tx.Notes.ResponseScanned {
+			got.WriteByte('S')
+		} else {
+			got.WriteByte('.')
+		}
+	}
+	if g := got.String(); g != "SSSSS..." {
+		t.Errorf("scans %s, want SSSSS... (learning until two scans show nothing new, then the client's first)", g)
+	}
+}
