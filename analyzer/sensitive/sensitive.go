@@ -101,7 +101,7 @@ type CustomConfig struct {
 
 // NewConfig returns the defaults.
 func NewConfig() *Config {
-	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, HotSampleEvery: 4, PostureInterval: time.Hour, PostureClients: 16}
+	return &Config{RepeatInterval: 10 * time.Minute, BulkThreshold: 10, MaxTracked: 10000, LearnResponses: 4, SampleEvery: 16, HotSampleEvery: 8, PostureInterval: time.Hour, PostureClients: 16}
 }
 
 // Validate checks the section, compiling the custom patterns.
