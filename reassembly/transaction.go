@@ -44,6 +44,10 @@ type Flow struct {
 // FlowState is per-connection state of the stage-one analyzers, reset when
 // a connection starts.
 type FlowState struct {
+	// MessageTypes are the sensitive types the last scanned WebSocket
+	// message from the server held (the sensitive analyzer's estimate for
+	// the messages it does not scan).
+	MessageTypes uint64
 	// DeepSec and DeepN: the attack analyzer's deep checks of this
 	// connection in the capture second DeepSec (its per-connection budget).
 	DeepSec int64
@@ -175,6 +179,11 @@ type Notes struct {
 	// allocated per transaction and not changed after stage one, so stage
 	// two may read it.
 	GraphQL *GraphQLNote
+	// GraphQLOps identifies the operations of a GraphQL request (a hash of
+	// their types, names and root fields; 0 when it is not one), set by
+	// the graphql analyzer: analyzers that learn per endpoint tell a
+	// GraphQL endpoint's operations apart by it.
+	GraphQLOps uint64
 }
 
 // GraphQLNote is the graphql analyzer's verdict on one GraphQL request:

@@ -189,6 +189,7 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	if tx.Message == nil {
 		tx.Notes.GraphQL = w.note(tx, r)
+		tx.Notes.GraphQLOps = opsHash(r)
 	}
 	lim := w.cfg.limitsFor(req.Host)
 	var fs []finding
@@ -392,3 +393,27 @@ var parsers = sync.Pool{New: func() any { return gqlreq.NewParser(gqlreq.Limits{
 // inputsOn is attack_inputs of the running configuration (the hook is
 // registered once, from init).
 var inputsOn atomic.Bool
+
+// opsHash identifies what a GraphQL request asks for (Notes.GraphQLOps):
+// a hash of its operations' types, names and root fields (a persisted
+// query's hash when there is no text). One endpoint serves every
+// operation, so analyzers that learn per endpoint key on it too.
+func opsHash(r *gqlreq.Request) uint64 {
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211
+	}
+	for i := range r.Ops {
+		o := &r.Ops[i]
+		add(o.Type)
+		add(o.Name)
+		add(o.Hash)
+		for _, f := range o.RootFields {
+			add(f)
+		}
+	}
+	return h | 1
+}

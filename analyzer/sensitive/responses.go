@@ -14,7 +14,8 @@ import (
 // Responses is the analyzer's stage-two part (analyzer.Descriptor
 // NewOrdered): it scans response bodies. Stage two sees every
 // connection's transactions in capture order, so it learns per endpoint
-// (method, path template, and whether the request carried credentials)
+// (method, path template, whether the request carried credentials, and
+// for GraphQL the operations asked for)
 // what its responses hold, and once that is stable scans only a
 // deterministic sample of them, and everything new or odd:
 //
@@ -80,6 +81,9 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	h := endpointHash(req.Method, req.Path)
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
+	}
+	if op := tx.Notes.GraphQLOps; op != 0 {
+		h = (h ^ op) * fnvPrime // one GraphQL endpoint, many operations
 	}
 	e := r.eps[h]
 	if e == nil {

@@ -376,8 +376,13 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		a.scanResponse(resp, body)
 		tx.Notes.ResponseScanned = body && !resp.Body.Empty()
-		if !body && tx.Message != nil {
-			a.skipped++
+		if st := tx.Flow.State; tx.Message != nil && st != nil && !resp.Body.Empty() {
+			if body {
+				st.MessageTypes = a.seen[locRespBody]
+			} else {
+				a.skipped++
+				tx.Notes.SensitiveInferred = st.MessageTypes // the estimate, as for responses
+			}
 		}
 	}
 	var reqBits, respBits uint64
