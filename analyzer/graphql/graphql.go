@@ -126,7 +126,7 @@ func init() {
 		// the sensitive analyzer's verdict on a WebSocket answer
 		// (Notes.SensitiveResponse) is attributed to its operation
 		After:     []string{"sensitive"},
-		Provides:  []string{"Notes.GraphQL"},
+		Provides:  []string{"Notes.GraphQL", "Notes.GraphQLOps"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {

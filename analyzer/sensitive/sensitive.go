@@ -27,7 +27,7 @@ func init() {
 	}
 	analyzer.Register(analyzer.Descriptor{
 		Name:      Name,
-		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse", "Notes.SensitiveInferred", "Notes.ResponseScanned"},
+		Provides:  []string{"Notes.SensitiveRequest", "Notes.SensitiveResponse", "Notes.SensitiveInferred", "Notes.ResponseScanned", "Notes.Authenticated"},
 		Default:   true,
 		NewConfig: func() any { return NewConfig() },
 		New: func(cfg any, env analyzer.Env) (analyzer.Analyzer, error) {

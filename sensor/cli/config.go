@@ -87,7 +87,11 @@ func runConfig(args []string, env *IO) int {
 	}
 	fmt.Fprintf(env.Stdout, "# %s is valid.\n# Analyzer chain, in the order it runs (stage flow: on every worker, per connection; stage ordered: one goroutine, in capture order):\n", args[1])
 	for i, e := range enabled {
-		parts := []string{fmt.Sprintf("#   %d. %-12s stage %s", i+1, e.Desc.Name, e.Desc.Stage)}
+		stage := e.Desc.Stage.String()
+		if e.Desc.NewOrdered != nil {
+			stage += " (and a part in stage ordered, before the ordered analyzers)"
+		}
+		parts := []string{fmt.Sprintf("#   %d. %-12s stage %s", i+1, e.Desc.Name, stage)}
 		if len(e.Desc.After) > 0 {
 			parts = append(parts, "after "+strings.Join(e.Desc.After, ", "))
 		}
