@@ -211,6 +211,10 @@ func (p *Parser) ParseJSON(b []byte, via string) *Request {
 	if len(b) == 0 {
 		return nil
 	}
+	// encoding/json decodes a batch into the slice's old elements without
+	// zeroing them: a field the new request lacks (a persisted-query
+	// hash) would be the previous batch's
+	clear(p.reqs[:cap(p.reqs)])
 	p.reqs = p.reqs[:0]
 	if b[0] == '[' {
 		if err := json.Unmarshal(b, &p.reqs); err != nil {

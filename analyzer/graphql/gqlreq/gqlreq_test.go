@@ -125,3 +125,19 @@ func TestRoots(t *testing.T) {
 		t.Errorf("query: %+v", q.Ops[0])
 	}
 }
+
+// TestBatchNoStaleFields: a batch parsed after another does not inherit
+// the earlier one's fields (encoding/json reuses a slice's elements): the
+// persisted-query hash of the first batch's first request must not reach
+// the second batch's, which sent none.
+func TestBatchNoStaleFields(t *testing.T) {
+	p := NewParser(Limits{})
+	first := p.ParseJSON([]byte(`[{"query":"{ me { id } }","extensions":{"persistedQuery":{"sha256Hash":"998bcac94c17d1c4aa"}}},{"query":"{ a }"}]`), ViaJSON)
+	if first == nil || first.Ops[0].Hash == "" {
+		t.Fatalf("first batch: %+v", first)
+	}
+	second := p.ParseJSON([]byte(`[{"query":"{ me { id } }"},{"query":"{ a }"}]`), ViaJSON)
+	if second == nil || second.Ops[0].Hash != "" || second.Ops[0].Persisted {
+		t.Fatalf("second batch inherited the first one's hash: %+v", second.Ops[0])
+	}
+}
