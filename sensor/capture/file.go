@@ -84,13 +84,13 @@ func (s *File) init() error {
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		pr, err := pcapgo.NewReader(br)
+		r, pr, err := newPcapReader(br)
 		if err != nil {
 			return fmt.Errorf("pcap header: %w", err)
 		}
 		s.format += "pcap"
 		s.link = pr.LinkType()
-		s.next = pr.ZeroCopyReadPacketData
+		s.next = r.next
 	case 0x0a0d0d0a:
 		nr, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
