@@ -114,12 +114,18 @@ func (o *obs) reset() {
 	o.dets = o.dets[:0]
 	clear(o.folds)
 	o.folds = o.folds[:0]
-	o.tx, o.hasTx, o.hello, o.flow, o.helloAt = reassembly.Transaction{}, false, nil, reassembly.Flow{}, time.Time{}
+	if o.hasTx { // the copy (copyTx) is large: cleared only when made
+		o.tx, o.hasTx = reassembly.Transaction{}, false
+		o.req, o.resp = http1.Request{}, http1.Response{}
+		o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
+		o.msg, o.wsMsg = reassembly.Message{}, websocket.Message{}
+	}
+	if o.hello != nil || o.kind == obsHello {
+		o.hello, o.flow, o.helloAt = nil, reassembly.Flow{}, time.Time{}
+	}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.principal, o.resolved = "", netip.Addr{}
-	o.req, o.resp = http1.Request{}, http1.Response{}
-	o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
-	o.lineType, o.msg, o.wsMsg = "", reassembly.Message{}, websocket.Message{}
+	o.lineType = ""
 }
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves

@@ -306,12 +306,13 @@ func (c *Conn) parseHeaders(block string, pos int, hdrs []Header) ([]Header, fra
 			break
 		}
 		// the name is the token before the colon
-		colon := 0
-		for colon < len(line) && tokenChars[line[colon]] {
-			colon++
+		colon := strings.IndexByte(line, ':')
+		var id HeaderID
+		ok := colon > 0
+		if ok {
+			id, ok = lookupField(line[:colon])
 		}
-		if colon == 0 || colon == len(line) || line[colon] != ':' {
-			colon = strings.IndexByte(line, ':')
+		if !ok {
 			c.st.ParseErrors[ErrBadHeader]++
 			f.badField = true
 			f.flags |= FlagLenientHeaders
@@ -324,7 +325,6 @@ func (c *Conn) parseHeaders(block string, pos int, hdrs []Header) ([]Header, fra
 		}
 		name := line[:colon]
 		value := trimOWS(line[colon+1:])
-		id := LookupHeader(name)
 		if len(hdrs) < c.lim.MaxHeaders {
 			hdrs = append(hdrs, Header{Name: name, Value: value, ID: id})
 		} else {
