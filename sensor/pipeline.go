@@ -196,7 +196,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	p := &Pipeline{Detections: NewDetectionLog(),
 		cfg:     cfg,
 		out:     &lockedWriter{w: bufio.NewWriterSize(out, 256<<10)},
-		dec:     decode.New(cfg.DecodeOptions()),
+		dec:     decode.ShardDecoder(cfg.DecodeOptions()),
 		started: time.Now(),
 	}
 	p.emitTyp = map[string]bool{}
