@@ -70,6 +70,7 @@ type obs struct {
 	line []byte // the transaction event, when transactions are emitted
 	// lineType is line's event type: "" for a transaction, "message"
 	lineType string
+	flowID   string // the transaction's flow (the key of line when exported)
 	dets     []event.Detection
 	folds    []fold
 	// tx is a copy of the transaction for stage-two analyzers (hasTx);
@@ -125,7 +126,7 @@ func (o *obs) reset() {
 	}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.principal, o.resolved = "", netip.Addr{}
-	o.lineType = ""
+	o.lineType, o.flowID = "", ""
 }
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves

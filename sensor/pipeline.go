@@ -996,7 +996,7 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.creds.Auth(tx)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
-	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
+	o.kind, o.key, o.ts, o.flowID = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock, tx.Flow.ID
 	if w.p.emitTx {
 		o.line = w.enc.AppendTransaction(o.line, tx)
 	}
@@ -1021,7 +1021,7 @@ func (w *worker) onMessage(tx *reassembly.Transaction) {
 	tx.ClientIP = w.p.ident.Client(tx)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
-	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
+	o.kind, o.key, o.ts, o.flowID = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock, tx.Flow.ID
 	if w.p.emitMsg {
 		o.line, o.lineType = w.enc.AppendMessage(o.line, tx), "message"
 	}
