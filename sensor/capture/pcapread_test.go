@@ -38,7 +38,7 @@ func compareReaders(t *testing.T, file []byte) {
 		want += " " + err.Error()
 	}
 	got := "header error"
-	if r, _, err := newPcapReader(bufio.NewReaderSize(bytes.NewReader(file), 4096)); err == nil {
+	if r, _, err := newPcapReader(bufio.NewReaderSize(bytes.NewReader(file), 4096), 4096); err == nil {
 		got = records(func() ([]byte, any, error) { return r.next() })
 	} else {
 		got += " " + err.Error()
@@ -125,7 +125,7 @@ func BenchmarkPcapReader(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(file)))
 	for i := 0; i < b.N; i++ {
-		r, _, err := newPcapReader(bufio.NewReaderSize(bytes.NewReader(file), 1<<16))
+		r, _, err := newPcapReader(bufio.NewReaderSize(bytes.NewReader(file), 1<<16), 1<<16)
 		if err != nil {
 			b.Fatal(err)
 		}
