@@ -301,7 +301,20 @@ func (c *Conn) parseHeaders(block string, pos int, hdrs []Header) ([]Header, fra
 	var f framing
 	for block != "" {
 		var line string
-		line, block, pos = c.headLine(block, pos)
+		i := -1
+		if c.nlOn && c.nlK < len(c.nl) {
+			i = int(c.nl[c.nlK]) - pos
+		}
+		if i >= 0 && i < len(block) && block[i] == '\n' {
+			// headLine, inlined for the common case
+			c.nlK++
+			line, block, pos = block[:i], block[i+1:], pos+i+1
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+		} else {
+			line, block, pos = c.headLine(block, pos)
+		}
 		if line == "" || line[0] == '\r' && strings.Trim(line, "\r") == "" {
 			break
 		}
