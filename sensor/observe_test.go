@@ -3,6 +3,7 @@ package sensor
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -57,5 +58,52 @@ func TestExportKeysWorkers(t *testing.T) {
 	}
 	if three := run(3); three != one {
 		t.Fatalf("3 workers export other keys than 1:\n%s\n---\n%s", three, one)
+	}
+}
+
+// BenchmarkPipeline reads the demo capture (API traffic with bodies, some
+// of it hostile) with one and two workers, with the pipeline alone (every
+// analyzer off) and with the default analyzers: the cost of handing
+// transactions to stage two shows as the difference between the worker
+// counts (compare CPU time, not wall time, on a shared machine). The
+// capture is small: setting the pipeline up is part of every op.
+func BenchmarkPipeline(b *testing.B) {
+	def, err := analyzer.Configure(analyzer.Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	off := "analyzers:\n"
+	for _, n := range analyzer.Names(def) {
+		off += "  " + n + ": {enabled: false}\n"
+	}
+	for _, c := range []struct{ name, yaml string }{{"pipeline", off}, {"default", "analyzers: {}\n"}} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", c.name, workers), func(b *testing.B) {
+				b.ReportAllocs()
+				var txs uint64
+				for i := 0; i < b.N; i++ {
+					cfg := Config{Analyzers: settings(&testing.T{}, c.yaml)}
+					cfg.Sensor.ID, cfg.Sensor.Workers = "b", workers
+					cfg.Output.Emit = []string{"stats"}
+					p, err := NewPipeline(cfg, io.Discard, zerolog.Nop())
+					if err != nil {
+						b.Fatal(err)
+					}
+					src, err := capture.OpenFile("../testdata/demo/demo.pcap")
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := p.Run(src); err != nil {
+						b.Fatal(err)
+					}
+					src.Close()
+					if _, err := p.Close(); err != nil {
+						b.Fatal(err)
+					}
+					txs += p.Transactions()
+				}
+				b.ReportMetric(float64(txs)/float64(b.N), "tx/op")
+			})
+		}
 	}
 }
