@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/sensor/capture"
 )
 
@@ -105,5 +107,31 @@ func BenchmarkPipeline(b *testing.B) {
 				b.ReportMetric(float64(txs)/float64(b.N), "tx/op")
 			})
 		}
+	}
+}
+
+// TestTrafficMix: the summary's counts by host and method, through the
+// recent-name cache and past the bound of names (then "(other)").
+func TestTrafficMix(t *testing.T) {
+	var m trafficMix
+	want := map[string]uint64{}
+	for i := 0; i < 3*maxHosts; i++ {
+		host := fmt.Sprintf("h%d.example", i%(maxHosts+200))
+		if i%3 == 0 {
+			host = "api.example"
+		}
+		m.add(&reassembly.Transaction{Exchange: http1.Exchange{Request: &http1.Request{Host: host, Method: "GET"}}})
+		if _, ok := want[host]; !ok && len(want) >= maxHosts {
+			host = "(other)"
+		}
+		want[host]++
+	}
+	var total trafficMix
+	total.merge(&m)
+	if fmt.Sprint(total.hostTotal) != fmt.Sprint(want) {
+		t.Fatalf("hosts %v, want %v", total.hostTotal, want)
+	}
+	if total.methodTotal["GET"] != 3*maxHosts || total.status[0] != 3*maxHosts {
+		t.Fatalf("methods %v status %v", total.methodTotal, total.status)
 	}
 }
