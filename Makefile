@@ -15,6 +15,7 @@ FUZZ_TARGETS := \
 	./reassembly:FuzzWorkerLoss:2000 \
 	./analyzer/redact:FuzzQuery:200000 \
 	./sensor/capture:FuzzFile:50000 \
+	./sensor/capture:FuzzPcapReader:150000 \
 	./exporter/spool:FuzzSegment:20000 \
 	./exporter/ocsf:FuzzConvert:20000 \
 	./exporter/syslog:FuzzMessage:15000 \

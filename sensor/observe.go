@@ -64,28 +64,22 @@ const (
 // in it, a ClientHello, or a tick. Everything it points to is owned by it
 // (or immutable), so the worker can move on.
 type obs struct {
+	// The fields every observation sets and reset clears come first, in
+	// a few cache lines: with several workers an obs is filled on one core
+	// and read on another, and a reset that touched the whole struct cost
+	// a cache miss per line.
 	key  orderKey
 	ts   time.Time // capture time of the frame or tick that completed it
 	kind obsKind
-	line []byte // the transaction event, when transactions are emitted
+	// hasTx: tx is a copy of the transaction for stage-two analyzers
+	hasTx bool
+	line  []byte // the transaction event, when transactions are emitted
 	// lineType is line's event type: "" for a transaction, "message"
 	lineType string
+	flowID   string // the transaction's flow (the key of line when exported)
 	dets     []event.Detection
 	folds    []fold
-	// tx is a copy of the transaction for stage-two analyzers (hasTx);
-	// req and resp are its messages, their headers and bodies live in the
-	// batch's arenas.
-	tx      reassembly.Transaction
-	hasTx   bool
-	req     http1.Request
-	resp    http1.Response
-	h2      http2.StreamInfo // the HTTP/2 stream (tx.H2) and its gRPC call
-	call    grpc.Call
-	msg     reassembly.Message // a WebSocket message's (tx.Message)
-	wsMsg   websocket.Message
-	hello   *tlshello.Hello
-	flow    reassembly.Flow // the hello's flow
-	helloAt time.Time       // capture time of the hello's first byte
+	hello    *tlshello.Hello
 	// server answered client (a transaction with a response): the
 	// blocklist learns its monitored servers from it
 	server, client netip.Addr
@@ -94,6 +88,20 @@ type obs struct {
 	// identities behind one address) from single clients
 	principal string
 	resolved  netip.Addr // the request's client, for principal
+
+	// The copy of the transaction (hasTx): req and resp are its
+	// messages, their headers and bodies live in the batch's arenas.
+	tx    reassembly.Transaction
+	req   http1.Request
+	resp  http1.Response
+	h2    http2.StreamInfo // the HTTP/2 stream (tx.H2) and its gRPC call
+	call  grpc.Call
+	msg   reassembly.Message // a WebSocket message's (tx.Message)
+	wsMsg websocket.Message
+	// a ClientHello (kind obsHello): its flow and the capture time of
+	// its first byte
+	flow    reassembly.Flow
+	helloAt time.Time
 }
 
 // fold is one occurrence of a finding that stage two folds (see package
@@ -114,12 +122,18 @@ func (o *obs) reset() {
 	o.dets = o.dets[:0]
 	clear(o.folds)
 	o.folds = o.folds[:0]
-	o.tx, o.hasTx, o.hello, o.flow, o.helloAt = reassembly.Transaction{}, false, nil, reassembly.Flow{}, time.Time{}
+	if o.hasTx { // the copy (copyTx) is large: cleared only when made
+		o.tx, o.hasTx = reassembly.Transaction{}, false
+		o.req, o.resp = http1.Request{}, http1.Response{}
+		o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
+		o.msg, o.wsMsg = reassembly.Message{}, websocket.Message{}
+	}
+	if o.hello != nil || o.kind == obsHello {
+		o.hello, o.flow, o.helloAt = nil, reassembly.Flow{}, time.Time{}
+	}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.principal, o.resolved = "", netip.Addr{}
-	o.req, o.resp = http1.Request{}, http1.Response{}
-	o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
-	o.lineType, o.msg, o.wsMsg = "", reassembly.Message{}, websocket.Message{}
+	o.lineType, o.flowID = "", ""
 }
 
 // copyTx makes o.tx a copy of tx that stays valid after the worker moves

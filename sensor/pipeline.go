@@ -196,7 +196,7 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 	p := &Pipeline{Detections: NewDetectionLog(),
 		cfg:     cfg,
 		out:     &lockedWriter{w: bufio.NewWriterSize(out, 256<<10)},
-		dec:     decode.New(cfg.DecodeOptions()),
+		dec:     decode.ShardDecoder(cfg.DecodeOptions()),
 		started: time.Now(),
 	}
 	p.emitTyp = map[string]bool{}
@@ -807,16 +807,19 @@ func (w *worker) orphan() *obs {
 const maxHosts = 1024
 
 // trafficMix counts transactions by host, method and status class for the
-// human summary.
+// human summary. A worker counts through pointers (one map lookup per
+// name and transaction); merge sums workers into totals.
 type trafficMix struct {
-	hosts   map[string]uint64
-	methods map[string]uint64
+	hosts   map[string]*uint64
+	methods map[string]*uint64
 	status  [6]uint64 // none, 1xx..5xx
+	// the merged totals (merge)
+	hostTotal, methodTotal map[string]uint64
 }
 
 func (m *trafficMix) add(tx *reassembly.Transaction) {
 	if m.hosts == nil {
-		m.hosts, m.methods = map[string]uint64{}, map[string]uint64{}
+		m.hosts, m.methods = map[string]*uint64{}, map[string]*uint64{}
 	}
 	host, method := "(unknown)", "(none)"
 	if tx.Request != nil {
@@ -825,14 +828,8 @@ func (m *trafficMix) add(tx *reassembly.Transaction) {
 		}
 		method = tx.Request.Method
 	}
-	if _, ok := m.hosts[host]; !ok && len(m.hosts) >= maxHosts {
-		host = "(other)"
-	}
-	m.hosts[host]++
-	if _, ok := m.methods[method]; !ok && len(m.methods) >= 32 {
-		method = "(other)"
-	}
-	m.methods[method]++
+	countIn(m.hosts, host, maxHosts)
+	countIn(m.methods, method, 32)
 	if tx.Response != nil && tx.Response.Status >= 100 && tx.Response.Status < 600 {
 		m.status[tx.Response.Status/100]++
 	} else {
@@ -840,15 +837,34 @@ func (m *trafficMix) add(tx *reassembly.Transaction) {
 	}
 }
 
+// countIn counts k in t; a new name once t holds max names is counted as
+// "(other)".
+func countIn(t map[string]*uint64, k string, max int) {
+	if n := t[k]; n != nil {
+		*n++
+		return
+	}
+	if len(t) >= max {
+		k = "(other)"
+		if n := t[k]; n != nil {
+			*n++
+			return
+		}
+	}
+	n := new(uint64)
+	*n = 1
+	t[k] = n
+}
+
 func (m *trafficMix) merge(o *trafficMix) {
-	if m.hosts == nil {
-		m.hosts, m.methods = map[string]uint64{}, map[string]uint64{}
+	if m.hostTotal == nil {
+		m.hostTotal, m.methodTotal = map[string]uint64{}, map[string]uint64{}
 	}
 	for k, v := range o.hosts {
-		m.hosts[k] += v
+		m.hostTotal[k] += *v
 	}
 	for k, v := range o.methods {
-		m.methods[k] += v
+		m.methodTotal[k] += *v
 	}
 	for i, v := range o.status {
 		m.status[i] += v
@@ -989,7 +1005,7 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 	w.creds.Auth(tx)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
-	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
+	o.kind, o.key, o.ts, o.flowID = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock, tx.Flow.ID
 	if w.p.emitTx {
 		o.line = w.enc.AppendTransaction(o.line, tx)
 	}
@@ -1014,7 +1030,7 @@ func (w *worker) onMessage(tx *reassembly.Transaction) {
 	tx.ClientIP = w.p.ident.Client(tx)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
-	o.kind, o.key, o.ts = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock
+	o.kind, o.key, o.ts, o.flowID = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock, tx.Flow.ID
 	if w.p.emitMsg {
 		o.line, o.lineType = w.enc.AppendMessage(o.line, tx), "message"
 	}
@@ -1148,7 +1164,7 @@ func (p *Pipeline) summary() *Summary {
 	}
 	sort.Slice(s.Detections, func(i, j int) bool { return s.Detections[i].Name < s.Detections[j].Name })
 	s.Analyzers = p.Analyzers
-	s.Hosts, s.Methods, s.Status = top(mix.hosts, 5), top(mix.methods, 6), mix.status
+	s.Hosts, s.Methods, s.Status = top(mix.hostTotal, 5), top(mix.methodTotal, 6), mix.status
 	if p.ExtraDrops != nil {
 		s.Extra = p.ExtraDrops()
 	}

@@ -122,7 +122,7 @@ func flowKey(o *obs, tx *reassembly.Transaction) string {
 	if tx != nil {
 		return tx.Flow.ID
 	}
-	return o.tx.Flow.ID
+	return o.flowID // set whether or not the transaction was copied
 }
 
 // advance moves the capture clock: every second of capture time the

@@ -98,8 +98,13 @@ type Conn struct {
 	respLz              lazy
 	ex                  Exchange
 	scratch             []byte
-	held                int64 // bytes charged to lim.Budget
-	respHeld            int   // of which the response in progress
+	// nl holds the offsets of the LFs of the head being parsed (see
+	// findHeadEnd); nlOn says they are valid, nlK is the next one
+	nl       []int32
+	nlOn     bool
+	nlK      int
+	held     int64 // bytes charged to lim.Budget
+	respHeld int   // of which the response in progress
 	// tail is what followed a 101 response in the same call (the upgraded
 	// protocol's first bytes), valid until the next call (TakeTail)
 	tail    []byte

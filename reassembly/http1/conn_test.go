@@ -508,3 +508,75 @@ func BenchmarkNetHTTP(b *testing.B) {
 		}
 	}
 }
+
+// headersOf parses one request head fed whole and returns its headers.
+func headersOf(t testing.TB, head string) []Header {
+	t.Helper()
+	lim := Limits{MaxHeaders: 1000}
+	var got []Header
+	c := NewConn(&lim, &Stats{}, func(ex *Exchange) {
+		if ex.Request != nil {
+			got = append([]Header(nil), ex.Request.Headers...)
+		}
+	})
+	c.SetClient(DirA)
+	c.Data(DirA, []byte(head), t0, t0)
+	c.Data(DirB, []byte("HTTP/1.1 204 No Content\r\n\r\n"), t0, t0)
+	return got
+}
+
+// TestHeadLines: the line ends findHeadEnd records serve the header
+// parser; heads longer than the record (maxHeadLines), folded heads and
+// bare LFs give the headers the line-by-line search gives.
+func TestHeadLines(t *testing.T) {
+	var long strings.Builder
+	long.WriteString("GET / HTTP/1.1\r\n")
+	for i := 0; i < maxHeadLines+40; i++ {
+		fmt.Fprintf(&long, "X-H%d: v%d\r\n", i, i)
+	}
+	long.WriteString("\r\n")
+	cases := map[string]string{
+		"long":   long.String(),
+		"folded": "GET / HTTP/1.1\r\nHost: a\r\nX-F: one\r\n two\r\nAccept: */*\r\n\r\n",
+		"bare":   "GET / HTTP/1.1\nHost: a\nX-API-Key: k\r\nAccept: */*\n\n",
+		"odd":    "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\nUser-Agent : y\r\n\r\r\n",
+	}
+	for name, head := range cases {
+		got := headersOf(t, head)
+		// the reference: the head's lines split one by one
+		c := &Conn{lim: &Limits{MaxHeaders: 1000}, st: &Stats{}}
+		raw := head
+		if name == "folded" {
+			raw = strings.ReplaceAll(raw, "\r\n ", "   ")
+		}
+		_, rest := nextLine(raw)
+		want, _ := c.parseHeaders(rest, len(raw)-len(rest), nil)
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) == 0 {
+			t.Errorf("%s: headers\n%v\nwant\n%v", name, got, want)
+		}
+	}
+}
+
+// BenchmarkConnAPIHeads parses request and response heads of the size
+// and kind of the realistic mix (apitap-gen realistic): eight headers
+// each, small JSON bodies.
+func BenchmarkConnAPIHeads(b *testing.B) {
+	req := []byte("POST /api/projects/43189e1f-4db3-dd8b-1155-35910aa4aacd/deployments HTTP/1.1\r\nHost: api.saas.example\r\n" +
+		"User-Agent: apigen/1\r\nAccept: application/json\r\nX-API-Key: k-1234567890\r\nContent-Type: application/json\r\n" +
+		"Accept-Encoding: gzip, br\r\nX-Request-Id: 8d77505f81a3a22c\r\nContent-Length: 16\r\n\r\n{\"name\":\"demo\"}\n")
+	rsp := []byte("HTTP/1.1 202 Accepted\r\nDate: Mon, 02 Feb 2026 09:00:00 GMT\r\nServer: nginx\r\nX-Request-Id: 8d77505f81a3a22c\r\n" +
+		"Content-Type: application/json; charset=utf-8\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
+	b.SetBytes(int64(len(req) + len(rsp)))
+	b.ReportAllocs()
+	lim := Limits{}
+	n := 0
+	c := NewConn(&lim, &Stats{}, func(*Exchange) { n++ })
+	c.SetClient(DirA)
+	for i := 0; i < b.N; i++ {
+		c.Data(DirA, req, t0, t0)
+		c.Data(DirB, rsp, t0, t0)
+	}
+	if n != b.N {
+		b.Fatalf("%d exchanges, want %d", n, b.N)
+	}
+}

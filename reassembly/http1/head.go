@@ -9,25 +9,38 @@ import (
 // findHeadEnd returns the length of the message head in data (through the
 // empty line), or -1 when the empty line has not arrived yet. odd says the
 // empty line was made of CRs only ("\r\r\n", seen in evasion captures and
-// accepted by servers).
-func findHeadEnd(data []byte) (end int, odd bool) {
+// accepted by servers); fold that a line of the head starts with white
+// space (obs-fold, RFC 9112 section 5.2). The offsets of the head's LFs are
+// left in c.nl, so that parsing the head does not search for them again.
+func (c *Conn) findHeadEnd(data []byte) (end int, odd, fold bool) {
+	c.nl = c.nl[:0]
 	pos := 0
 	for {
 		i := bytes.IndexByte(data[pos:], '\n')
 		if i < 0 {
-			return -1, false
+			return -1, false, false
 		}
 		line := data[pos : pos+i]
+		if len(c.nl) < maxHeadLines {
+			c.nl = append(c.nl, int32(pos+i))
+		}
 		pos += i + 1
 		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
 			if pos > 2 || len(data) == pos { // a head needs at least a start line
-				return pos, false
+				return pos, false, fold
 			}
 		} else if pos > i+1 && line[0] == '\r' && allCR(line) {
-			return pos, true
+			return pos, true, fold
+		}
+		if pos < len(data) && (data[pos] == ' ' || data[pos] == '\t') {
+			fold = true
 		}
 	}
 }
+
+// maxHeadLines bounds the LF offsets findHeadEnd records (Conn.nl); the
+// lines of a longer head are found by searching.
+const maxHeadLines = 128
 
 func allCR(b []byte) bool {
 	for _, c := range b {
@@ -100,7 +113,7 @@ func (c *Conn) parseHead(h *half, data []byte, ts time.Time) (int, bool) {
 			return skip + i + 1, true
 		}
 	}
-	end, oddEnd := findHeadEnd(body)
+	end, oddEnd, fold := c.findHeadEnd(body)
 	if end < 0 {
 		return -1, false
 	}
@@ -127,7 +140,7 @@ func (c *Conn) parseHead(h *half, data []byte, ts time.Time) (int, bool) {
 	}
 	// obs-fold: replace the CRLF of folded lines with spaces before the
 	// string is made, so values stay substrings of it.
-	if bytes.Contains(raw, []byte("\n ")) || bytes.Contains(raw, []byte("\n\t")) {
+	if fold {
 		c.scratch = append(c.scratch[:0], raw...)
 		raw = c.scratch
 		for i := 1; i < len(raw)-2; i++ {
@@ -143,12 +156,16 @@ func (c *Conn) parseHead(h *half, data []byte, ts time.Time) (int, bool) {
 		}
 	}
 	s := string(raw) // the one allocation of this message
+	// the LFs findHeadEnd found are those of s, unless folded lines were
+	// joined
+	c.nlOn, c.nlK = !fold, 0
 	var ok bool
 	if isResp {
 		ok = c.parseResponseHead(h, s, ts, extra)
 	} else {
 		ok = c.parseRequestHead(h, s, ts, extra)
 	}
+	c.nlOn = false
 	if !ok {
 		c.lostMessage(h, FlagParseError)
 		c.startHunt(h)
@@ -218,6 +235,27 @@ func nextLine(s string) (line, rest string) {
 	return line, rest
 }
 
+// headLine is nextLine on the head being parsed: s starts at offset pos of
+// the head, and the LF ending the line is taken from c.nl when findHeadEnd
+// recorded them (c.nlOn; the lines of a head are read in order), searched
+// for otherwise. It returns the line and the offset of the next one.
+func (c *Conn) headLine(s string, pos int) (line, rest string, next int) {
+	if c.nlOn && c.nlK < len(c.nl) {
+		i := int(c.nl[c.nlK]) - pos
+		c.nlK++
+		if i >= 0 && i < len(s) && s[i] == '\n' {
+			line, rest = s[:i], s[i+1:]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			return line, rest, pos + i + 1
+		}
+		c.nlOn = false // not the head findHeadEnd saw
+	}
+	line, rest = nextLine(s)
+	return line, rest, pos + len(s) - len(rest)
+}
+
 // tokenChars marks the bytes allowed in a token (RFC 9110 section 5.6.2).
 var tokenChars = func() (t [256]bool) {
 	for c := 0x21; c < 0x7f; c++ {
@@ -258,16 +296,36 @@ type framing struct {
 }
 
 // parseHeaders fills hdrs from the header block and reports framing.
-func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
+// pos is block's offset in the head (see headLine).
+func (c *Conn) parseHeaders(block string, pos int, hdrs []Header) ([]Header, framing) {
 	var f framing
 	for block != "" {
 		var line string
-		line, block = nextLine(block)
+		i := -1
+		if c.nlOn && c.nlK < len(c.nl) {
+			i = int(c.nl[c.nlK]) - pos
+		}
+		if i >= 0 && i < len(block) && block[i] == '\n' {
+			// headLine, inlined for the common case
+			c.nlK++
+			line, block, pos = block[:i], block[i+1:], pos+i+1
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+		} else {
+			line, block, pos = c.headLine(block, pos)
+		}
 		if line == "" || line[0] == '\r' && strings.Trim(line, "\r") == "" {
 			break
 		}
+		// the name is the token before the colon
 		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !validName(line[:colon]) {
+		var id HeaderID
+		ok := colon > 0
+		if ok {
+			id, ok = lookupField(line[:colon])
+		}
+		if !ok {
 			c.st.ParseErrors[ErrBadHeader]++
 			f.badField = true
 			f.flags |= FlagLenientHeaders
@@ -280,7 +338,6 @@ func (c *Conn) parseHeaders(block string, hdrs []Header) ([]Header, framing) {
 		}
 		name := line[:colon]
 		value := trimOWS(line[colon+1:])
-		id := LookupHeader(name)
 		if len(hdrs) < c.lim.MaxHeaders {
 			hdrs = append(hdrs, Header{Name: name, Value: value, ID: id})
 		} else {
@@ -395,7 +452,7 @@ func (h *half) beginMessage(ts time.Time, raw *[]byte) {
 const cutFlags = FlagHeadersTruncated | FlagTruncated
 
 func (c *Conn) parseRequestHead(h *half, s string, ts time.Time, extra Flags) bool {
-	line, rest := nextLine(s)
+	line, rest, pos := c.headLine(s, 0)
 	rl, ok := parseRequestLine(line)
 	if !ok {
 		c.st.ParseErrors[ErrBadRequestLine]++
@@ -414,7 +471,7 @@ func (c *Conn) parseRequestHead(h *half, s string, ts time.Time, extra Flags) bo
 	r.Body = Body{}
 	var f framing
 	if !rl.http09 {
-		r.Headers, f = c.parseHeaders(rest, hdrs)
+		r.Headers, f = c.parseHeaders(rest, pos, hdrs)
 	} else {
 		r.Headers = hdrs
 		c.http09++
@@ -516,7 +573,7 @@ func splitTarget(r *Request) {
 }
 
 func (c *Conn) parseResponseHead(h *half, s string, ts time.Time, extra Flags) bool {
-	line, rest := nextLine(s)
+	line, rest, pos := c.headLine(s, 0)
 	sl, ok := parseStatusLine(line)
 	if !ok {
 		c.st.ParseErrors[ErrBadStatusLine]++
@@ -532,7 +589,7 @@ func (c *Conn) parseResponseHead(h *half, s string, ts time.Time, extra Flags) b
 	r.Start, r.End, r.HeadSize = ts, ts, len(s)
 	r.Body = Body{}
 	var f framing
-	r.Headers, f = c.parseHeaders(rest, r.Headers[:0])
+	r.Headers, f = c.parseHeaders(rest, pos, r.Headers[:0])
 	h.isReq = false
 	c.release(h.msgHeld)
 	h.msgHeld = 0

@@ -119,6 +119,61 @@ func LookupHeader(name string) HeaderID {
 	}
 }
 
+// lookupField is LookupHeader for a field name not known to be a token
+// yet: it returns the ID and whether name is a token. A name foldEqTok
+// matches with a well-known one is a token (the name of letters, digits
+// and dashes, without the control bytes |0x20 maps onto digits and '-');
+// any other name is checked byte by byte.
+func lookupField(name string) (HeaderID, bool) {
+	if len(name) == 0 || len(name) > knownMaxLen {
+		return IDOther, len(name) > 0 && validName(name)
+	}
+	for h := nameHash(name); ; h++ {
+		id := knownSlots[h&511]
+		if id == IDNone {
+			return IDOther, validName(name)
+		}
+		if k := knownNames[id]; len(k) == len(name) && foldEqTok(name, k) {
+			return id, true
+		}
+	}
+}
+
+// Word tests for a byte below 0x21 (a control byte or a space): exact for
+// whether there is one (Bit Twiddling Hacks, "hasless").
+const (
+	below64 = 0x2121212121212121
+	high64  = 0x8080808080808080
+	below32 = 0x21212121
+	high32  = 0x80808080
+)
+
+// foldEqTok is foldEq that also refuses a byte below 0x21 in name.
+func foldEqTok(name, lower string) bool {
+	n := len(lower)
+	switch {
+	case n >= 8:
+		for i := 0; i+8 < n; i += 8 {
+			x := load64(name[i:])
+			if x|0x2020202020202020 != load64(lower[i:]) || (x-below64)&^x&high64 != 0 {
+				return false
+			}
+		}
+		x := load64(name[n-8:])
+		return x|0x2020202020202020 == load64(lower[n-8:]) && (x-below64)&^x&high64 == 0
+	case n >= 4:
+		x, y := load32(name), load32(name[n-4:])
+		return x|0x20202020 == load32(lower) && y|0x20202020 == load32(lower[n-4:]) &&
+			((x-below32)&^x|(y-below32)&^y)&high32 == 0
+	}
+	for i := 0; i < n; i++ {
+		if name[i]|0x20 != lower[i] || name[i] < 0x21 {
+			return false
+		}
+	}
+	return true
+}
+
 // foldEq compares name with a lower-case name of letters, digits and
 // dashes, ignoring ASCII case, eight bytes at a time: c|0x20 is the lower
 // case of a letter and leaves digits and '-' as they are; the only other

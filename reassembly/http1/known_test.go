@@ -52,15 +52,35 @@ func BenchmarkLookupHeader(b *testing.B) {
 func FuzzLookupHeader(f *testing.F) {
 	f.Add("Content-Length")
 	f.Add("x-unknown")
+	f.Add("content\rlength")
+	f.Add("X-B\x13-TraceID")
 	f.Fuzz(func(t *testing.T, name string) {
+		// lookupField tells tokens exactly, and looks them up as LookupHeader
+		id, ok := lookupField(name)
+		if tok := name != "" && validName(name); ok != tok || ok && id != LookupHeader(name) {
+			t.Fatalf("lookupField(%q) = %d, %v; token %v, LookupHeader %d", name, id, ok, tok, LookupHeader(name))
+		}
 		if !validName(name) {
 			return // LookupHeader takes field names (tokens)
 		}
-		id := LookupHeader(name)
+		id = LookupHeader(name)
 		if id != IDOther && !strings.EqualFold(KnownName(id), name) {
 			t.Fatalf("%q looked up as %q", name, KnownName(id))
 		}
 	})
+}
+
+// TestLookupField: names with control bytes, spaces or delimiters where a
+// well-known name has digits or dashes are not tokens.
+func TestLookupField(t *testing.T) {
+	for _, n := range []string{"content\rlength", "Content-Length", "content-length ", " host", "x-b\x13-traceid", "X-B3-TraceId",
+		"x-custom", "x custom", "x-cust\x7fom", "x-api-key\x00", "sec-ch-ua\x0d", "", "Host", "hOST\t"} {
+		id, ok := lookupField(n)
+		tok := n != "" && validName(n)
+		if ok != tok || ok && id != LookupHeader(n) {
+			t.Errorf("lookupField(%q) = %d, %v; token %v, LookupHeader %d", n, id, ok, tok, LookupHeader(n))
+		}
+	}
 }
 
 // TestKnownNonToken: a hand-built name with control bytes is not taken for

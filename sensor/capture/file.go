@@ -29,6 +29,7 @@ type File struct {
 	read   atomic.Int64 // bytes consumed from the file (compressed side)
 	gz     *gzip.Reader // non-nil for .gz input
 	next   func() ([]byte, gopacket.CaptureInfo, error)
+	pcap   *pcapReader // classic pcap: next, called directly
 	link   layers.LinkType
 	format string
 }
@@ -84,13 +85,13 @@ func (s *File) init() error {
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		pr, err := pcapgo.NewReader(br)
+		r, pr, err := newPcapReader(br, readBuffer)
 		if err != nil {
 			return fmt.Errorf("pcap header: %w", err)
 		}
 		s.format += "pcap"
 		s.link = pr.LinkType()
-		s.next = pr.ZeroCopyReadPacketData
+		s.pcap = r
 	case 0x0a0d0d0a:
 		nr, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
@@ -108,7 +109,14 @@ func (s *File) init() error {
 // Next implements Source. A file that ends inside a record gives an error
 // wrapping ErrTruncated; an impossible record one wrapping ErrCorrupt.
 func (s *File) Next() ([]byte, gopacket.CaptureInfo, error) {
-	data, ci, err := s.next()
+	var data []byte
+	var ci gopacket.CaptureInfo
+	var err error
+	if s.pcap != nil {
+		data, ci, err = s.pcap.next()
+	} else {
+		data, ci, err = s.next()
+	}
 	if err == nil {
 		return data, ci, nil
 	}

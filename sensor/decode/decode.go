@@ -18,6 +18,9 @@ type Options struct {
 // Decoder decodes frames into a Packet. One per worker; not concurrent.
 type Decoder struct {
 	opts Options
+	// addrs: only the addresses and ports are wanted (ShardDecoder); the
+	// TCP header is not decoded
+	addrs bool
 }
 
 // New returns a Decoder.
@@ -32,6 +35,19 @@ func New(opts Options) *Decoder {
 		opts.GENEVEPort = 6081
 	}
 	return &Decoder{opts: opts}
+}
+
+// ShardDecoder returns a Decoder for the reader that spreads frames over
+// workers: Decode fills only Packet's addresses and ports (Src, Dst,
+// SrcPort, DstPort) and reports OK for a TCP segment whose header is
+// complete, without decoding the TCP header (options, payload) the way the
+// worker's decoder does. The worker decodes the frame again and counts
+// the result, so a segment only the full decoding refuses is dropped
+// there, on whichever worker it lands.
+func ShardDecoder(opts Options) *Decoder {
+	d := New(opts)
+	d.addrs = true
+	return d
 }
 
 // TunnelIPIP marks IPv4/IPv6-in-IP encapsulation.
@@ -387,6 +403,11 @@ func (d *Decoder) tcp(data []byte, src, dst netip.Addr, sb, db []byte, et gopack
 	}
 	if len(data) < off {
 		return Truncated
+	}
+	if d.addrs {
+		p.Src, p.Dst = src, dst
+		p.SrcPort, p.DstPort = binary.BigEndian.Uint16(data[0:2]), binary.BigEndian.Uint16(data[2:4])
+		return OK
 	}
 	if err := p.TCP.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
 		return Malformed

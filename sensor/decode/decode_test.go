@@ -195,10 +195,17 @@ func FuzzDecode(f *testing.F) {
 		}
 		fh.Close()
 	}
-	d := New(Options{})
-	var p Packet
+	d, sd := New(Options{}), ShardDecoder(Options{})
+	var p, sp Packet
 	f.Fuzz(func(t *testing.T, data []byte, link uint16) {
-		if d.Decode(data, layers.LinkType(link), &p) == OK {
+		// the shard decoder finds the same addresses and ports in whatever
+		// the full decoder takes
+		full := d.Decode(data, layers.LinkType(link), &p)
+		if full == OK && (sd.Decode(data, layers.LinkType(link), &sp) != OK || !sameAddrs(&p, &sp)) {
+			t.Fatalf("shard decoder: %v %v:%d > %v:%d, full %v:%d > %v:%d", sd.Decode(data, layers.LinkType(link), &sp),
+				sp.Src, sp.SrcPort, sp.Dst, sp.DstPort, p.Src, p.SrcPort, p.Dst, p.DstPort)
+		}
+		if full == OK {
 			pl := p.TCP.Payload
 			if len(pl) > len(data) {
 				t.Fatalf("payload longer than the frame")
@@ -208,6 +215,27 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func sameAddrs(a, b *Packet) bool {
+	return a.Src == b.Src && a.Dst == b.Dst && a.SrcPort == b.SrcPort && a.DstPort == b.DstPort
+}
+
+// TestShardDecoder: the reader's decoder (addresses and ports only) agrees
+// with the full decoder on every frame case.
+func TestShardDecoder(t *testing.T) {
+	d, sd := New(Options{}), ShardDecoder(Options{})
+	for _, c := range frameCases() {
+		frame := build(c, []byte("GET / HTTP/1.1\r\n\r\n"))
+		var p, sp Packet
+		r := d.Decode(frame, linkOf(c.enc), &p)
+		if r != OK {
+			continue
+		}
+		if sd.Decode(frame, linkOf(c.enc), &sp) != OK || !sameAddrs(&p, &sp) {
+			t.Errorf("%s: shard decoder %v:%d > %v:%d, full %v:%d > %v:%d", c.name, sp.Src, sp.SrcPort, sp.Dst, sp.DstPort, p.Src, p.SrcPort, p.Dst, p.DstPort)
+		}
+	}
 }
 
 func benchDecode(b *testing.B, c frameCase) {
@@ -227,6 +255,20 @@ func benchDecode(b *testing.B, c frameCase) {
 func BenchmarkDecode(b *testing.B) {
 	for _, c := range frameCases() {
 		b.Run(c.name, func(b *testing.B) { benchDecode(b, c) })
+	}
+}
+
+// BenchmarkShardDecode is the reader's decoding of a frame for sharding.
+func BenchmarkShardDecode(b *testing.B) {
+	frame := build(frameCases()[0], make([]byte, 1448))
+	d := ShardDecoder(Options{})
+	var p Packet
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if d.Decode(frame, linkOf(frameCases()[0].enc), &p) != OK {
+			b.Fatal("decode failed")
+		}
 	}
 }
 

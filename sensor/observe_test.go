@@ -1,0 +1,137 @@
+package sensor
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
+	"github.com/apitap/apitap/sensor/capture"
+)
+
+// TestExportKeysWorkers: exported transactions are keyed by their flow
+// with any number of workers, also when no stage-two analyzer makes the
+// workers copy the transactions.
+func TestExportKeysWorkers(t *testing.T) {
+	def, err := analyzer.Configure(analyzer.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := "analyzers:\n"
+	for _, n := range analyzer.Names(def) {
+		y += "  " + n + ": {enabled: false}\n"
+	}
+	run := func(workers int) string {
+		cfg := Config{Analyzers: settings(t, y)}
+		cfg.Sensor.ID, cfg.Sensor.Workers = "t", workers
+		cfg.Output.Emit = []string{"transaction"}
+		var out, keys bytes.Buffer
+		p, err := NewPipeline(cfg, &out, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Export = func(typ, key string, line []byte) {
+			if typ == "transaction" {
+				fmt.Fprintf(&keys, "%s %q\n", key, line)
+			}
+		}
+		src, err := capture.OpenFile("../testdata/pcaps/multi_flow.pcap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if err := p.Run(src); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return keys.String()
+	}
+	one := run(1)
+	if one == "" || strings.Contains(one, "\n ") || strings.HasPrefix(one, " ") {
+		t.Fatalf("transactions exported without their flow as key:\n%s", one)
+	}
+	if three := run(3); three != one {
+		t.Fatalf("3 workers export other keys than 1:\n%s\n---\n%s", three, one)
+	}
+}
+
+// BenchmarkPipeline reads the demo capture (API traffic with bodies, some
+// of it hostile) with one and two workers, with the pipeline alone (every
+// analyzer off) and with the default analyzers: the cost of handing
+// transactions to stage two shows as the difference between the worker
+// counts (compare CPU time, not wall time, on a shared machine). The
+// capture is small: setting the pipeline up is part of every op.
+func BenchmarkPipeline(b *testing.B) {
+	def, err := analyzer.Configure(analyzer.Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	off := "analyzers:\n"
+	for _, n := range analyzer.Names(def) {
+		off += "  " + n + ": {enabled: false}\n"
+	}
+	for _, c := range []struct{ name, yaml string }{{"pipeline", off}, {"default", "analyzers: {}\n"}} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", c.name, workers), func(b *testing.B) {
+				b.ReportAllocs()
+				var txs uint64
+				for i := 0; i < b.N; i++ {
+					cfg := Config{Analyzers: settings(&testing.T{}, c.yaml)}
+					cfg.Sensor.ID, cfg.Sensor.Workers = "b", workers
+					cfg.Output.Emit = []string{"stats"}
+					p, err := NewPipeline(cfg, io.Discard, zerolog.Nop())
+					if err != nil {
+						b.Fatal(err)
+					}
+					src, err := capture.OpenFile("../testdata/demo/demo.pcap")
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := p.Run(src); err != nil {
+						b.Fatal(err)
+					}
+					src.Close()
+					if _, err := p.Close(); err != nil {
+						b.Fatal(err)
+					}
+					txs += p.Transactions()
+				}
+				b.ReportMetric(float64(txs)/float64(b.N), "tx/op")
+			})
+		}
+	}
+}
+
+// TestTrafficMix: the summary's counts by host and method, through the
+// recent-name cache and past the bound of names (then "(other)").
+func TestTrafficMix(t *testing.T) {
+	var m trafficMix
+	want := map[string]uint64{}
+	for i := 0; i < 3*maxHosts; i++ {
+		host := fmt.Sprintf("h%d.example", i%(maxHosts+200))
+		if i%3 == 0 {
+			host = "api.example"
+		}
+		m.add(&reassembly.Transaction{Exchange: http1.Exchange{Request: &http1.Request{Host: host, Method: "GET"}}})
+		if _, ok := want[host]; !ok && len(want) >= maxHosts {
+			host = "(other)"
+		}
+		want[host]++
+	}
+	var total trafficMix
+	total.merge(&m)
+	if fmt.Sprint(total.hostTotal) != fmt.Sprint(want) {
+		t.Fatalf("hosts %v, want %v", total.hostTotal, want)
+	}
+	if total.methodTotal["GET"] != 3*maxHosts || total.status[0] != 3*maxHosts {
+		t.Fatalf("methods %v status %v", total.methodTotal, total.status)
+	}
+}
