@@ -189,6 +189,7 @@ type worker struct {
 	// time, and how many of them were sampled
 	deepSec     int64
 	deepN       int
+	addFn       func(loc, name, value string) // addInput, made once (hooks.go)
 	deepSampled int
 }
 

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"sort"
 	"strings"
 )
@@ -282,13 +283,22 @@ func literal(b []byte, i int, word string, n *schemaNode, typ uint8) int {
 
 // skipString returns the index after the string starting at b[i] == '"'.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	for i++; i < len(b); {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		// the quote ends the string unless an odd run of backslashes
+		// escapes it (the run stops at the opening quote at the latest)
+		k := i - 1
+		for b[k] == '\\' {
+			k--
+		}
+		if (i-1-k)%2 == 0 {
 			return i + 1
 		}
+		i++
 	}
 	return -1
 }
@@ -297,12 +307,12 @@ func skipString(b []byte, i int) int {
 func stringFormat(s []byte) uint8 {
 	n := len(s)
 	switch {
-	case n >= 10 && isDate(string(s)):
+	case n >= 10 && isDate(s):
 		if n == 10 {
 			return fDate
 		}
 		return fDateTime
-	case n == 36 && classify(string(s)) == KindUUID:
+	case n == 36 && isUUID(s):
 		return fUUID
 	case n > 3 && n < 255 && bytesIndex(s, '@') > 0 && bytesIndex(s, ' ') < 0 && bytesIndex(s, '.') > 0:
 		return fEmail
@@ -314,14 +324,27 @@ func stringFormat(s []byte) uint8 {
 	return fOther
 }
 
-func bytesIndex(s []byte, c byte) int {
-	for i, x := range s {
-		if x == c {
-			return i
+// isUUID says whether classify takes a 36-byte value for a UUID (no
+// string is made of it).
+func isUUID(s []byte) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	hex := 0
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			hex++
+		case c == '-':
+			if i != 8 && i != 13 && i != 18 && i != 23 {
+				return false
+			}
 		}
 	}
-	return -1
+	return hex == 32
 }
+
+func bytesIndex(s []byte, c byte) int { return bytes.IndexByte(s, c) }
 
 func hasPrefix(s []byte, p string) bool { return len(s) >= len(p) && string(s[:len(p)]) == p }
 
