@@ -216,3 +216,94 @@ func TestUUIDSame(t *testing.T) {
 		}
 	}
 }
+
+func classifyRef(s string) Kind {
+	n := len(s)
+	if n == 0 {
+		return KindLiteral
+	}
+	if isVersion(s) {
+		return KindLiteral
+	}
+	var digits, lower, upper, hexLetters, other, dashes int
+	for i := 0; i < n; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'a' && c <= 'z':
+			lower++
+			if c <= 'f' {
+				hexLetters++
+			}
+		case c >= 'A' && c <= 'Z':
+			upper++
+			if c <= 'F' {
+				hexLetters++
+			}
+		case c == '-':
+			dashes++
+		default:
+			other++
+		}
+	}
+	switch {
+	case digits == n:
+		return KindInt
+	case n > 1 && s[0] == '+' && digits == n-1 && n >= 9:
+		return KindPhone
+	case n == 36 && dashes == 4 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' && digits+hexLetters == 32:
+		return KindUUID
+	case other == 0 && dashes == 0 && n >= 8 && digits+hexLetters == n && digits > 0 && (lower == 0 || upper == 0):
+		return KindHex
+	case n >= 11 && other > 0 && digits+hexLetters+other == n && digits > 0 && strings.Count(s, ":") == other && (lower == 0 || upper == 0):
+		// colon-separated hex: MAC addresses, key fingerprints (3b:16:bf:...)
+		return KindHex
+	case isDate(s):
+		return KindDate
+	case strings.IndexByte(s, '@') > 0 && strings.IndexByte(s, '.') > 0:
+		return KindEmail
+	}
+	if n >= 16 && digits > 0 && lower+upper > 0 && other <= 2 {
+		// long mixed tokens: base64url ids, ULIDs, KSUIDs, Stripe-like ids
+		return KindToken
+	}
+	if n >= 12 && upper >= 3 && lower >= 3 && (caseSwitches(s)*3 >= n || upper*3 >= n) {
+		// random base62 without digits: inv_JKRXjXcAaUyAQT (camelCase
+		// words switch case only a few times)
+		return KindToken
+	}
+	if n >= 6 && digits >= 3 && lower+upper > 0 && digits*3 >= n && other <= 2 {
+		// short ids mixing letters and many digits: ord_8812, A1B2C3D4
+		return KindToken
+	}
+	if n >= 16 && upper+digits == n {
+		// opaque upper-case keys: DSGFQILMDPCSDYBGVT
+		return KindToken
+	}
+	return KindLiteral
+}
+
+func TestClassifySame(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	alpha := []byte("0123456789abcdefghzABCDEFGZ-_.:@+T~\xff")
+	for _, p := range samePaths() {
+		for _, seg := range strings.Split(p, "/") {
+			if got, want := classify(seg), classifyRef(seg); got != want {
+				t.Fatalf("classify(%q) = %v, want %v", seg, got, want)
+			}
+		}
+	}
+	for n := 0; n < 500000; n++ {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = alpha[r.IntN(len(alpha))]
+		}
+		if len(b) == 36 && r.IntN(2) == 0 {
+			b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+		}
+		if got, want := classify(string(b)), classifyRef(string(b)); got != want {
+			t.Fatalf("classify(%q) = %v, want %v", b, got, want)
+		}
+	}
+}

@@ -42,28 +42,14 @@ func classify(s string) Kind {
 	if isVersion(s) {
 		return KindLiteral
 	}
-	var digits, lower, upper, hexLetters, other, dashes int
+	// one table lookup per byte: the counts by byte class
+	var cnt [numByteClasses]int
 	for i := 0; i < n; i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-		case c >= 'a' && c <= 'z':
-			lower++
-			if c <= 'f' {
-				hexLetters++
-			}
-		case c >= 'A' && c <= 'Z':
-			upper++
-			if c <= 'F' {
-				hexLetters++
-			}
-		case c == '-':
-			dashes++
-		default:
-			other++
-		}
+		cnt[byteClasses[s[i]]]++
 	}
+	digits, dashes, other := cnt[bDigit], cnt[bDash], cnt[bOther]
+	lower, upper := cnt[bLowerHex]+cnt[bLower], cnt[bUpperHex]+cnt[bUpper]
+	hexLetters := cnt[bLowerHex] + cnt[bUpperHex]
 	switch {
 	case digits == n:
 		return KindInt
@@ -100,6 +86,38 @@ func classify(s string) Kind {
 	}
 	return KindLiteral
 }
+
+// Byte classes of classify's counts.
+const (
+	bOther = iota
+	bDigit
+	bLowerHex // a-f
+	bLower    // g-z
+	bUpperHex // A-F
+	bUpper    // G-Z
+	bDash
+	numByteClasses
+)
+
+var byteClasses = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = bDigit
+		case c >= 'a' && c <= 'f':
+			t[c] = bLowerHex
+		case c >= 'g' && c <= 'z':
+			t[c] = bLower
+		case c >= 'A' && c <= 'F':
+			t[c] = bUpperHex
+		case c >= 'G' && c <= 'Z':
+			t[c] = bUpper
+		case c == '-':
+			t[c] = bDash
+		}
+	}
+	return
+}()
 
 // apiExt are extensions that name a representation of an API resource
 // (/Calls/{sid}.json): a value with one is a parameter with a suffix.
