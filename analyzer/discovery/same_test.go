@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -305,5 +306,72 @@ func TestClassifySame(t *testing.T) {
 		if got, want := classify(string(b)), classifyRef(string(b)); got != want {
 			t.Fatalf("classify(%q) = %v, want %v", b, got, want)
 		}
+	}
+}
+
+// TestSchemaGuessSame: the guesses at property places change nothing of
+// the inferred schema: bodies with keys in changing orders, inferred into
+// one tree, give the schema of a tree that never guesses right.
+func TestSchemaGuessSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	keys := []string{"id", "name", "email", "created_at", "items", "a", "b", "zeta", "Alpha", "x_y"}
+	var bodies [][]byte
+	for n := 0; n < 300; n++ {
+		var b strings.Builder
+		b.WriteString("[")
+		for o := r.IntN(3); o >= 0; o-- {
+			if o < 2 {
+				b.WriteString("{")
+				perm := r.Perm(len(keys))
+				for j, k := range perm[:1+r.IntN(len(keys))] {
+					if j > 0 {
+						b.WriteString(",")
+					}
+					b.WriteString(`"` + keys[k] + `":`)
+					switch r.IntN(4) {
+					case 0:
+						b.WriteString(`{"id":1,"name":"x"}`)
+					case 1:
+						b.WriteString(`"2026-01-02"`)
+					case 2:
+						b.WriteString(`[1,2]`)
+					default:
+						b.WriteString(`null`)
+					}
+				}
+				b.WriteString("}")
+			} else {
+				b.WriteString(`{"id":7,"name":"y"}`)
+			}
+			if o > 0 {
+				b.WriteString(",")
+			}
+		}
+		b.WriteString("]")
+		bodies = append(bodies, []byte(b.String()))
+	}
+	var guessed, fresh schemaTree
+	for _, body := range bodies {
+		if !guessed.infer(body) {
+			t.Fatalf("invalid body %s", body)
+		}
+		// a tree whose guesses are all cleared before each body
+		clearGuesses(&fresh.root)
+		fresh.infer(body)
+	}
+	g, _ := json.Marshal(guessed.root.JSONSchema())
+	f, _ := json.Marshal(fresh.root.JSONSchema())
+	if string(g) != string(f) {
+		t.Fatalf("schemas differ:\n%s\n%s", g, f)
+	}
+}
+
+func clearGuesses(n *schemaNode) {
+	n.first, n.next = 255, 255
+	for _, p := range n.props {
+		clearGuesses(p.n)
+	}
+	if n.items != nil {
+		clearGuesses(n.items)
 	}
 }

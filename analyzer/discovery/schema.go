@@ -52,6 +52,12 @@ const (
 type schemaNode struct {
 	types   uint8
 	formats uint8
+	// guesses at where the next property goes in props, from the last
+	// sample (bodies of an endpoint list their keys in the same order):
+	// first, of an object node, the index of its first key; next, of a
+	// property, the index in its parent of the key that followed it.
+	// A wrong guess costs one comparison (then the binary search).
+	first, next uint8
 	seen    uint32       // samples in which this node was present
 	objects uint32       // samples in which it was an object (for required ratios)
 	props   []schemaProp // sorted by name
@@ -136,6 +142,10 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 		if i < len(b) && b[i] == '}' {
 			return i + 1
 		}
+		var guess *uint8 // where the guess for the next key is kept
+		if n != nil {
+			guess = &n.first
+		}
 		for {
 			if i >= len(b) || b[i] != '"' {
 				return -1
@@ -151,7 +161,13 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 				return -1
 			}
 			i = skipWS(b, i+1)
-			i = t.value(b, i, t.prop(n, key), depth+1)
+			p := t.propAt(n, key, guess)
+			if p != nil {
+				guess = &p.next
+			} else {
+				guess = nil
+			}
+			i = t.value(b, i, p, depth+1)
 			if i < 0 {
 				return -1
 			}
@@ -251,14 +267,23 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 	return -1
 }
 
-// prop finds or adds property key of object node n (nil when n is nil or
-// a bound is hit).
-func (t *schemaTree) prop(n *schemaNode, key []byte) *schemaNode {
+// propAt finds or adds property key of object node n (nil when n is nil
+// or a bound is hit). It tries the index *guess first and keeps the index
+// of key in *guess (guess may be nil).
+func (t *schemaTree) propAt(n *schemaNode, key []byte, guess *uint8) *schemaNode {
 	if n == nil {
 		return nil
 	}
+	if guess != nil {
+		if g := int(*guess); g < len(n.props) && n.props[g].name == string(key) {
+			return n.props[g].n
+		}
+	}
 	p, i := n.get(key)
 	if p != nil {
+		if guess != nil {
+			*guess = uint8(i)
+		}
 		return p
 	}
 	if len(n.props) >= maxSchemaProps || t.nodes >= maxSchemaNodes || len(key) > maxPropName {
@@ -268,6 +293,9 @@ func (t *schemaTree) prop(n *schemaNode, key []byte) *schemaNode {
 	p = &schemaNode{}
 	n.insert(i, t.names.internBytes(key), p)
 	t.nodes++
+	if guess != nil {
+		*guess = uint8(i)
+	}
 	return p
 }
 
