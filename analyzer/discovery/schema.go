@@ -58,10 +58,10 @@ type schemaNode struct {
 	// property, the index in its parent of the key that followed it.
 	// A wrong guess costs one comparison (then the binary search).
 	first, next uint8
-	seen    uint32       // samples in which this node was present
-	objects uint32       // samples in which it was an object (for required ratios)
-	props   []schemaProp // sorted by name
-	items   *schemaNode
+	seen        uint32       // samples in which this node was present
+	objects     uint32       // samples in which it was an object (for required ratios)
+	props       []schemaProp // sorted by name
+	items       *schemaNode
 }
 
 // schemaProp is one property of an object node; names are interned (the
