@@ -375,3 +375,15 @@ func clearGuesses(n *schemaNode) {
 		clearGuesses(n.items)
 	}
 }
+
+func BenchmarkSchemaInfer(b *testing.B) {
+	body := []byte(`{"id":8812,"name":"Ada Lovelace","email":"ada@example.com","created_at":"2026-01-02T10:00:00Z",` +
+		`"address":{"street":"12 Analytical Row","city":"London","zip":"N1 9GU"},"uuid":"5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f70",` +
+		`"orders":[{"id":1,"total":12.5,"items":["a","b"]},{"id":2,"total":3,"items":[]}],"active":true,"note":null}`)
+	var st schemaTree
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		st.infer(body)
+	}
+}
