@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // The forms below are the straightforward versions of functions that were
@@ -385,5 +387,47 @@ func BenchmarkSchemaInfer(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		st.infer(body)
+	}
+}
+
+// TestSummarySame: Summary is JSON without the schemas, and the
+// decorator sees the same endpoint.
+func TestSummarySame(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	var seen []string
+	cat.SetDecorator(func(j *EndpointJSON) {
+		b, _ := json.Marshal(j)
+		seen = append(seen, string(b))
+	})
+	o := cat.Observer()
+	for i := 0; i < 40; i++ {
+		x := tx([]string{"POST", "GET"}[i%2], "api", "/orders/"+strconv.Itoa(i%5)+"?limit=3", 200+i%3)
+		x.Request.Headers = []http1.Header{{Name: "Content-Type", Value: "application/json"}}
+		x.Request.Body.Data = []byte(`{"sku":"A","qty":` + strconv.Itoa(i) + `,"ship":{"zip":"94103"}}`)
+		x.Response.Headers = []http1.Header{{Name: "Content-Type", Value: "application/json"}}
+		x.Response.Body.Data = []byte(`{"id":"5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f70","items":[{"n":1}]}`)
+		x.Notes.SensitiveResponse = 1 << (i % 3)
+		o.Analyze(x, nil)
+	}
+	v := cat.View()
+	if len(v.Endpoints) == 0 {
+		t.Fatal("no endpoints")
+	}
+	for _, ep := range v.Endpoints {
+		seen = nil
+		full := ep.JSON(v.Time)
+		if full.RequestSchema == nil && full.ResponseSchemas == nil {
+			t.Fatalf("%s %s: no schema to leave out", ep.Method, ep.Path)
+		}
+		full.RequestSchema, full.ResponseSchemas = nil, nil
+		sum := ep.Summary(v.Time)
+		a, _ := json.Marshal(full)
+		b, _ := json.Marshal(sum)
+		if string(a) != string(b) {
+			t.Fatalf("Summary differs from JSON without schemas:\n%s\n%s", a, b)
+		}
+		if len(seen) != 2 {
+			t.Fatalf("decorator called %d times", len(seen))
+		}
 	}
 }
