@@ -23,12 +23,14 @@ FUZZ_TARGETS := \
 	./analyzer/discovery:FuzzTemplate:8000 \
 	./analyzer/discovery:FuzzProbe:40000 \
 	./analyzer/discovery:FuzzMergeSpec:1500 \
+	./analyzer/discovery:FuzzTemplateSame:30000 \
 	./analyzer/sensitive:FuzzScan:20000 \
 	./analyzer/conformance:FuzzLoadSpec:1500 \
 	./analyzer/attack:FuzzAnalyze:20000 \
 	./analyzer/attack:FuzzDetectors:30000 \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
+	./analyzer/behavior:FuzzMassAssignedSame:40000 \
 	./reassembly/tlshello:FuzzParse:50000 \
 	./reassembly/tlsdecrypt:FuzzConn:30000 \
 	./reassembly/tlsdecrypt:FuzzKeyLog:100000 \

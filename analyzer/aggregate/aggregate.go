@@ -133,6 +133,8 @@ type Aggregator struct {
 	// call, and comparing keys costs less than hashing one
 	lastK Key
 	lastO *open
+	// the occurrence Emit hands to an analyzer.Folder
+	scratch event.Detection
 }
 
 // New returns an aggregator emitting at most once per interval per key.
@@ -188,7 +190,11 @@ func FromSpec(spec analyzer.FoldSpec) *Aggregator {
 // documentation).
 func (a *Aggregator) Emit(k Key, d event.Detection, emit analyzer.Emitter) {
 	if f, ok := emit.(analyzer.Folder); ok {
-		f.Fold(a.Spec(), k, &d)
+		// d is only valid during the call (analyzer.Folder): the scratch
+		// copy spares a heap copy of d per occurrence
+		a.scratch = d
+		f.Fold(a.Spec(), k, &a.scratch)
+		a.scratch = event.Detection{}
 		return
 	}
 	o := &open{k: k, d: d, emitted: d.LastSeen, lastSeen: d.LastSeen}

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,10 +65,42 @@ func (c *Config) Validate() error {
 	if err := c.DeepCheck.validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := LoadRules(c.Rules, c.NoStarterRules); err != nil {
+	if rules, err := LoadRules(c.Rules, c.NoStarterRules); err != nil {
 		errs = append(errs, fmt.Errorf("rules: %w", err))
+	} else {
+		validated.keep(c, rules)
 	}
 	return errors.Join(errs...)
+}
+
+// validated holds the rules Validate loaded for the configuration it
+// checked last, for NewState to take instead of parsing the packs again
+// (parsing is most of the analyzer's start-up). It holds one list at most.
+var validated lastRules
+
+type lastRules struct {
+	mu    sync.Mutex
+	cfg   *Config
+	rules []*Rule
+}
+
+func (l *lastRules) keep(cfg *Config, rules []*Rule) {
+	l.mu.Lock()
+	l.cfg, l.rules = cfg, rules
+	l.mu.Unlock()
+}
+
+// take returns the rules validated for cfg (nil if it was not the last
+// one validated) and forgets them: they are used once.
+func (l *lastRules) take(cfg *Config) []*Rule {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cfg != cfg {
+		return nil
+	}
+	rules := l.rules
+	l.cfg, l.rules = nil, nil
+	return rules
 }
 
 func init() {
@@ -104,9 +137,12 @@ type State struct {
 
 // NewState loads the rule packs.
 func NewState(cfg *Config, log zerolog.Logger) (*State, error) {
-	rules, err := LoadRules(cfg.Rules, cfg.NoStarterRules)
-	if err != nil {
-		return nil, err
+	var err error
+	rules := validated.take(cfg)
+	if rules == nil {
+		if rules, err = LoadRules(cfg.Rules, cfg.NoStarterRules); err != nil {
+			return nil, err
+		}
 	}
 	s := &State{cfg: cfg, log: log, pre: newPrefilter()}
 	s.rules.Store(newRuleSet(rules))
@@ -189,6 +225,7 @@ type worker struct {
 	// time, and how many of them were sampled
 	deepSec     int64
 	deepN       int
+	addFn       func(loc, name, value string) // addInput, made once (hooks.go)
 	deepSampled int
 }
 

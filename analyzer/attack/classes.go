@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"bytes"
 	"strings"
 )
 
@@ -169,11 +170,13 @@ func redirectName(name string) bool {
 	if redirectParams[string(b[:n])] {
 		return true
 	}
-	l := string(b[:n])
-	if i := strings.LastIndexAny(l, ".[_-"); i >= 0 {
-		return redirectParams[strings.Trim(l[i:], "._-[]")]
+	// the last part after a separator, trimmed as strings.Trim(l[i:],
+	// "._-[]") would (without making a string of the name)
+	i := bytes.LastIndexAny(b[:n], ".[_-")
+	if i < 0 {
+		return false
 	}
-	return false
+	return redirectParams[string(bytes.Trim(b[i:n], "._-[]"))]
 }
 
 // redirectCheck finds a redirect parameter whose value leaves the site:

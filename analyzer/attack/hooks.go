@@ -18,8 +18,11 @@ func AddInputs(fn InputsFunc) { inputHooks = append(inputHooks, fn) }
 
 // hooked examines the inputs the registered InputsFuncs find in tx.
 func (w *worker) hooked(tx *reassembly.Transaction) {
+	if w.addFn == nil {
+		w.addFn = w.addInput // once: a method value made per call allocates
+	}
 	for _, h := range inputHooks {
-		h(tx, w.addInput)
+		h(tx, w.addFn)
 	}
 }
 

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -80,6 +81,28 @@ var commandLens = func() (t [256]uint32) {
 	return
 }()
 
+// commandSet is a bitmap of commandHash over the command names (and
+// "for", "if"): a word whose bit is clear is none of them, and most words
+// are passed over without a map lookup.
+var commandSet = func() (t [1 << 12 / 64]uint64) {
+	for _, n := range append(slices.Collect(maps.Keys(commands)), "for", "if") {
+		h := commandHash([]byte(n))
+		t[h>>6] |= 1 << (h & 63)
+	}
+	return
+}()
+
+// commandHash places a lower-case word in commandSet: its length, first,
+// middle and last bytes.
+func commandHash(w []byte) uint32 {
+	if len(w) == 0 {
+		return 0
+	}
+	x := uint32(len(w)) | uint32(w[0])<<8 | uint32(w[len(w)/2])<<16 | uint32(w[len(w)-1])<<24
+	x *= 0x9e3779b1
+	return x >> (32 - 12)
+}
+
 // wordEnd are the bytes that end a command's name.
 var wordEnd = func() (t [256]bool) {
 	for _, c := range []byte(" \t;|&\n(\"'") {
@@ -123,6 +146,9 @@ func commandStart(v string) bool {
 	n := copy(b[:], w)
 	for k := 0; k < n; k++ {
 		b[k] = lowerTab[b[k]]
+	}
+	if h := commandHash(b[:n]); commandSet[h>>6]&(1<<(h&63)) == 0 {
+		return false // not a command name, nor "for" or "if"
 	}
 	kind := commands[string(b[:n])]
 	if kind == 0 && string(b[:n]) != "for" && string(b[:n]) != "if" {

@@ -285,7 +285,16 @@ func (w *worker) referer(h *http1.Header) bool {
 
 // fileNameHeader says whether a header names an uploaded file.
 func fileNameHeader(name string) bool {
-	return len(name) >= 10 && (strings.EqualFold(name, "x-filename") || strings.EqualFold(name, "x-file-name") || strings.EqualFold(name, "x-upload-filename"))
+	// by length first: this runs for every header
+	switch len(name) {
+	case len("x-filename"):
+		return strings.EqualFold(name, "x-filename")
+	case len("x-file-name"):
+		return strings.EqualFold(name, "x-file-name")
+	case len("x-upload-filename"):
+		return strings.EqualFold(name, "x-upload-filename")
+	}
+	return false
 }
 
 // cookies walks a Cookie header: names and values (which are

@@ -1026,10 +1026,38 @@ func massAssigned(req, resp []byte) string {
 	if len(resp) > 8192 {
 		resp = resp[:8192]
 	}
-	for i, q := range serverOwnedKeys {
-		if bytes.Contains(req, q) && bytes.Contains(resp, q) {
-			return serverOwned[i]
+	// the keys the write set holds, found in one pass over its quotes
+	var in uint32
+	for i := 0; i < len(req); {
+		j := bytes.IndexByte(req[i:], '"')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i >= len(req) {
+			break
+		}
+		for m := serverOwnedFirst[req[i]]; m != 0; m &= m - 1 {
+			k := mbits.TrailingZeros32(m)
+			if q := serverOwnedKeys[k]; bytes.HasPrefix(req[i-1:], q) {
+				in |= 1 << k
+			}
+		}
+	}
+	for ; in != 0; in &= in - 1 {
+		k := mbits.TrailingZeros32(in)
+		if bytes.Contains(resp, serverOwnedKeys[k]) {
+			return serverOwned[k]
 		}
 	}
 	return ""
 }
+
+// serverOwnedFirst are the serverOwned keys by their first letter, as
+// bits.
+var serverOwnedFirst = func() (t [256]uint32) {
+	for i, k := range serverOwned {
+		t[k[0]] |= 1 << i
+	}
+	return
+}()

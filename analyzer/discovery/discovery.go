@@ -187,9 +187,9 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 	for _, ep := range v.Endpoints {
 		live[ep.ID] = true
 		j := ep.JSON(v.Time)
-		sig := j.signature()
 		change := "final"
-		if !final {
+		if !final { // (the final report sends every endpoint: no signature)
+			sig := j.signature()
 			old, seen := c.emitted[ep.ID]
 			switch {
 			case !seen:

@@ -188,24 +188,35 @@ type HourJSON struct {
 }
 
 // JSON renders the endpoint (without the event envelope).
-func (ep *Endpoint) JSON(now time.Time) *EndpointJSON {
+func (ep *Endpoint) JSON(now time.Time) *EndpointJSON { return ep.json(true) }
+
+// Summary is JSON without the inferred schemas (RequestSchema and
+// ResponseSchemas are nil, for the decorator too), for readers of the
+// counts and findings only: rendering the schemas is most of the work.
+func (ep *Endpoint) Summary(now time.Time) *EndpointJSON { return ep.json(false) }
+
+func (ep *Endpoint) json(schemas bool) *EndpointJSON {
 	if ep.fixed != nil {
 		c := *ep.fixed
+		if !schemas {
+			c.RequestSchema, c.ResponseSchemas = nil, nil
+		}
 		return &c
 	}
 	j := &EndpointJSON{
 		ID: ep.ID, Host: ep.Host, Version: ep.Version, Method: ep.Method, Path: ep.Path, Kind: ep.Kind,
 		SensitiveData: []SensitiveJSON{}, Params: []ParamJSON{},
 	}
-	ep.with(func(st *epStats) { st.render(j, ep.PathParams, ep.names) })
+	ep.with(func(st *epStats) { st.render(j, ep.PathParams, ep.names, schemas) })
 	if ep.decorate != nil {
 		ep.decorate(j)
 	}
 	return j
 }
 
-// render fills j from the statistics (names resolves interned ids).
-func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
+// render fills j from the statistics (names resolves interned ids), with
+// the inferred schemas or without.
+func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names, schemas bool) {
 	t := st.t
 	j.Calls = st.calls
 	for _, table := range []struct {
@@ -237,11 +248,11 @@ func (st *epStats) render(j *EndpointJSON, pathParams []PathParam, in *names) {
 	j.Headers = named(tHeader)
 	j.RequestContentTypes = named(tReqCT)
 	j.ResponseContentTypes = named(tRespCT)
-	if st.reqSchema != nil && st.reqSchema.root.types != 0 {
+	if schemas && st.reqSchema != nil && st.reqSchema.root.types != 0 {
 		j.RequestSchema = st.reqSchema.root.JSONSchema()
 	}
 	for _, ss := range st.respSchema {
-		if ss.t.root.types != 0 {
+		if schemas && ss.t.root.types != 0 {
 			if j.ResponseSchemas == nil {
 				j.ResponseSchemas = map[string]map[string]any{}
 			}

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"sort"
 	"strings"
 )
@@ -51,10 +52,16 @@ const (
 type schemaNode struct {
 	types   uint8
 	formats uint8
-	seen    uint32       // samples in which this node was present
-	objects uint32       // samples in which it was an object (for required ratios)
-	props   []schemaProp // sorted by name
-	items   *schemaNode
+	// guesses at where the next property goes in props, from the last
+	// sample (bodies of an endpoint list their keys in the same order):
+	// first, of an object node, the index of its first key; next, of a
+	// property, the index in its parent of the key that followed it.
+	// A wrong guess costs one comparison (then the binary search).
+	first, next uint8
+	seen        uint32       // samples in which this node was present
+	objects     uint32       // samples in which it was an object (for required ratios)
+	props       []schemaProp // sorted by name
+	items       *schemaNode
 }
 
 // schemaProp is one property of an object node; names are interned (the
@@ -135,6 +142,10 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 		if i < len(b) && b[i] == '}' {
 			return i + 1
 		}
+		var guess *uint8 // where the guess for the next key is kept
+		if n != nil {
+			guess = &n.first
+		}
 		for {
 			if i >= len(b) || b[i] != '"' {
 				return -1
@@ -150,7 +161,13 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 				return -1
 			}
 			i = skipWS(b, i+1)
-			i = t.value(b, i, t.prop(n, key), depth+1)
+			p := t.propAt(n, key, guess)
+			if p != nil {
+				guess = &p.next
+			} else {
+				guess = nil
+			}
+			i = t.value(b, i, p, depth+1)
 			if i < 0 {
 				return -1
 			}
@@ -250,14 +267,23 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 	return -1
 }
 
-// prop finds or adds property key of object node n (nil when n is nil or
-// a bound is hit).
-func (t *schemaTree) prop(n *schemaNode, key []byte) *schemaNode {
+// propAt finds or adds property key of object node n (nil when n is nil
+// or a bound is hit). It tries the index *guess first and keeps the index
+// of key in *guess (guess may be nil).
+func (t *schemaTree) propAt(n *schemaNode, key []byte, guess *uint8) *schemaNode {
 	if n == nil {
 		return nil
 	}
+	if guess != nil {
+		if g := int(*guess); g < len(n.props) && n.props[g].name == string(key) {
+			return n.props[g].n
+		}
+	}
 	p, i := n.get(key)
 	if p != nil {
+		if guess != nil {
+			*guess = uint8(i)
+		}
 		return p
 	}
 	if len(n.props) >= maxSchemaProps || t.nodes >= maxSchemaNodes || len(key) > maxPropName {
@@ -267,6 +293,9 @@ func (t *schemaTree) prop(n *schemaNode, key []byte) *schemaNode {
 	p = &schemaNode{}
 	n.insert(i, t.names.internBytes(key), p)
 	t.nodes++
+	if guess != nil {
+		*guess = uint8(i)
+	}
 	return p
 }
 
@@ -282,13 +311,22 @@ func literal(b []byte, i int, word string, n *schemaNode, typ uint8) int {
 
 // skipString returns the index after the string starting at b[i] == '"'.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	for i++; i < len(b); {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		// the quote ends the string unless an odd run of backslashes
+		// escapes it (the run stops at the opening quote at the latest)
+		k := i - 1
+		for b[k] == '\\' {
+			k--
+		}
+		if (i-1-k)%2 == 0 {
 			return i + 1
 		}
+		i++
 	}
 	return -1
 }
@@ -297,12 +335,12 @@ func skipString(b []byte, i int) int {
 func stringFormat(s []byte) uint8 {
 	n := len(s)
 	switch {
-	case n >= 10 && isDate(string(s)):
+	case n >= 10 && isDate(s):
 		if n == 10 {
 			return fDate
 		}
 		return fDateTime
-	case n == 36 && classify(string(s)) == KindUUID:
+	case n == 36 && isUUID(s):
 		return fUUID
 	case n > 3 && n < 255 && bytesIndex(s, '@') > 0 && bytesIndex(s, ' ') < 0 && bytesIndex(s, '.') > 0:
 		return fEmail
@@ -314,14 +352,27 @@ func stringFormat(s []byte) uint8 {
 	return fOther
 }
 
-func bytesIndex(s []byte, c byte) int {
-	for i, x := range s {
-		if x == c {
-			return i
+// isUUID says whether classify takes a 36-byte value for a UUID (no
+// string is made of it).
+func isUUID(s []byte) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	hex := 0
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			hex++
+		case c == '-':
+			if i != 8 && i != 13 && i != 18 && i != 23 {
+				return false
+			}
 		}
 	}
-	return -1
+	return hex == 32
 }
+
+func bytesIndex(s []byte, c byte) int { return bytes.IndexByte(s, c) }
 
 func hasPrefix(s []byte, p string) bool { return len(s) >= len(p) && string(s[:len(p)]) == p }
 

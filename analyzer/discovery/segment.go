@@ -1,6 +1,9 @@
 package discovery
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Kind is what a typed recogniser says a path segment is.
 type Kind uint8
@@ -39,28 +42,14 @@ func classify(s string) Kind {
 	if isVersion(s) {
 		return KindLiteral
 	}
-	var digits, lower, upper, hexLetters, other, dashes int
+	// one table lookup per byte: the counts by byte class
+	var cnt [numByteClasses]int
 	for i := 0; i < n; i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-		case c >= 'a' && c <= 'z':
-			lower++
-			if c <= 'f' {
-				hexLetters++
-			}
-		case c >= 'A' && c <= 'Z':
-			upper++
-			if c <= 'F' {
-				hexLetters++
-			}
-		case c == '-':
-			dashes++
-		default:
-			other++
-		}
+		cnt[byteClasses[s[i]]]++
 	}
+	digits, dashes, other := cnt[bDigit], cnt[bDash], cnt[bOther]
+	lower, upper := cnt[bLowerHex]+cnt[bLower], cnt[bUpperHex]+cnt[bUpper]
+	hexLetters := cnt[bLowerHex] + cnt[bUpperHex]
 	switch {
 	case digits == n:
 		return KindInt
@@ -97,6 +86,38 @@ func classify(s string) Kind {
 	}
 	return KindLiteral
 }
+
+// Byte classes of classify's counts.
+const (
+	bOther = iota
+	bDigit
+	bLowerHex // a-f
+	bLower    // g-z
+	bUpperHex // A-F
+	bUpper    // G-Z
+	bDash
+	numByteClasses
+)
+
+var byteClasses = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = bDigit
+		case c >= 'a' && c <= 'f':
+			t[c] = bLowerHex
+		case c >= 'g' && c <= 'z':
+			t[c] = bLower
+		case c >= 'A' && c <= 'F':
+			t[c] = bUpperHex
+		case c >= 'G' && c <= 'Z':
+			t[c] = bUpper
+		case c == '-':
+			t[c] = bDash
+		}
+	}
+	return
+}()
 
 // apiExt are extensions that name a representation of an API resource
 // (/Calls/{sid}.json): a value with one is a parameter with a suffix.
@@ -200,7 +221,7 @@ func isVersion(s string) bool {
 }
 
 // isDate matches YYYY-MM-DD, with an optional time part starting with T.
-func isDate(s string) bool {
+func isDate[T string | []byte](s T) bool {
 	if len(s) < 10 {
 		return false
 	}
@@ -296,62 +317,112 @@ func nextSegment(p string) (seg, rest string) {
 // users -> userId, order-items -> orderItemId, categories -> categoryId.
 // Without one it is "id".
 func paramName(prev string, k Kind) string {
+	var buf [64]byte
+	return string(appendParamName(buf[:0], prev, k))
+}
+
+// appendParamName appends paramName(prev, k) to b.
+func appendParamName(b []byte, prev string, k Kind) []byte {
 	if prev == "" || isVersion(prev) {
 		switch k {
 		case KindDate:
-			return "date"
+			return append(b, "date"...)
 		case KindEmail:
-			return "email"
+			return append(b, "email"...)
 		}
-		return "id"
+		return append(b, "id"...)
 	}
-	w := singular(prev)
-	var b strings.Builder
+	stem, y := singularParts(prev)
+	start := len(b)
 	up := false
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		if c == '-' || c == '_' || c == '.' {
-			up = b.Len() > 0
-			continue
+	for part := 0; part < 2; part++ {
+		w := stem
+		if part == 1 {
+			if !y {
+				break
+			}
+			w = "y"
 		}
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			continue
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if c == '-' || c == '_' || c == '.' {
+				up = len(b) > start
+				continue
+			}
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				continue
+			}
+			if up && c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			up = false
+			if len(b) == start && c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
 		}
-		if up && c >= 'a' && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		up = false
-		if b.Len() == 0 && c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
 	}
-	if b.Len() == 0 {
-		return "id"
+	if len(b) == start {
+		return append(b, "id"...)
 	}
 	switch k {
 	case KindDate:
-		return b.String() + "Date"
+		return append(b, "Date"...)
 	case KindEmail:
-		return b.String() + "Email"
+		return append(b, "Email"...)
 	}
-	return b.String() + "Id"
+	return append(b, "Id"...)
 }
 
 // singular is a small English singulariser for resource names.
 func singular(w string) string {
-	lw := strings.ToLower(w)
-	switch {
-	case strings.HasSuffix(lw, "ies") && len(w) > 4:
-		return w[:len(w)-3] + "y"
-	case strings.HasSuffix(lw, "sses"), strings.HasSuffix(lw, "xes"), strings.HasSuffix(lw, "ches"), strings.HasSuffix(lw, "shes"):
-		return w[:len(w)-2]
-	case strings.HasSuffix(lw, "ss"), strings.HasSuffix(lw, "us"), strings.HasSuffix(lw, "is"):
-		return w
-	case strings.HasSuffix(lw, "s") && len(w) > 3:
-		return w[:len(w)-1]
+	stem, y := singularParts(w)
+	if y {
+		return stem + "y"
 	}
-	return w
+	return stem
+}
+
+// singularParts is singular(w) as a prefix of w and whether a "y" follows
+// it (no string is made).
+func singularParts(w string) (stem string, y bool) {
+	lw := "" // the lower-case form, made only for names that are not ASCII
+	for i := 0; i < len(w); i++ {
+		if w[i] >= 0x80 {
+			lw = strings.ToLower(w)
+			break
+		}
+	}
+	suffix := func(x string) bool {
+		if lw != "" {
+			return strings.HasSuffix(lw, x)
+		}
+		if len(w) < len(x) {
+			return false
+		}
+		t := w[len(w)-len(x):]
+		for i := 0; i < len(x); i++ {
+			c := t[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != x[i] {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case suffix("ies") && len(w) > 4:
+		return w[:len(w)-3], true
+	case suffix("sses"), suffix("xes"), suffix("ches"), suffix("shes"):
+		return w[:len(w)-2], false
+	case suffix("ss"), suffix("us"), suffix("is"):
+		return w, false
+	case suffix("s") && len(w) > 3:
+		return w[:len(w)-1], false
+	}
+	return w, false
 }
 
 // Template returns the online template of a path, for detections made
@@ -363,29 +434,74 @@ func Template(path string) string {
 	if grpcShaped(path) {
 		return path // a gRPC method: the catalog keeps it literal too (grpc.go)
 	}
-	var b strings.Builder
-	prev := ""
-	var names []PathParam
-	depth := 0
-	Segments(path, func(seg string) bool {
-		b.WriteByte('/')
-		if k, suffix := segKind(seg, depth); k != KindLiteral {
-			name := uniqueName(paramName(prev, k), names)
-			names = append(names, PathParam{Name: name})
-			b.WriteString("{" + name + "}" + escapeSegment(suffix))
-			prev = ""
-			depth++
-			return true
-		}
-		b.WriteString(escapeSegment(seg))
-		prev = seg
-		depth++
-		return true
-	})
-	if b.Len() == 0 {
+	var buf [256]byte
+	b := appendTemplate(buf[:0], path)
+	if len(b) == 0 {
 		return "/"
 	}
-	return b.String()
+	return string(b)
+}
+
+// appendTemplate appends the segments of Template(path) to b (nothing
+// for a path without segments). Parameter names are kept as places in b.
+func appendTemplate(b []byte, path string) []byte {
+	var spans [16][2]int
+	names := spans[:0]
+	prev := ""
+	depth := 0
+	for rest := path; ; {
+		var seg string
+		seg, rest = nextSegment(rest) // the segments Segments yields
+		if seg == "" {
+			if rest == "" {
+				break
+			}
+			continue
+		}
+		b = append(b, '/')
+		if k, suffix := segKind(seg, depth); k != KindLiteral {
+			b = append(b, '{')
+			s := len(b)
+			b = appendParamName(b, prev, k)
+			base := len(b)
+			// unique within the template, as uniqueName makes it
+			for i := 2; dupName(b, s, names); i++ {
+				b = strconv.AppendInt(b[:base], int64(i), 10)
+			}
+			names = append(names, [2]int{s, len(b)})
+			b = append(b, '}')
+			b = appendEscaped(b, suffix)
+			prev = ""
+		} else {
+			b = appendEscaped(b, seg)
+			prev = seg
+		}
+		depth++
+	}
+	return b
+}
+
+// dupName says whether b[s:] is one of the names (places in b).
+func dupName(b []byte, s int, names [][2]int) bool {
+	for _, n := range names {
+		if string(b[n[0]:n[1]]) == string(b[s:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendEscaped appends escapeSegment(s) to b.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isPchar(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }
 
 // Classify is the typed recognisers' verdict on one path segment (not

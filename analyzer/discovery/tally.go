@@ -1,7 +1,5 @@
 package discovery
 
-import "sort"
-
 // tally holds every counter of an endpoint in one sorted slice of
 // (key, count) pairs: the key is a table (status codes, hours, latency
 // buckets, header names, ...) and a 24-bit key inside it. A one-call
@@ -62,9 +60,19 @@ func tkey(table int, k uint32) uint64 { return uint64(table)<<tallyKeyBits | uin
 // find returns the index of key k's pair (or where it would go) and
 // whether it is there.
 func (t tally) find(k uint64) (int, bool) {
+	// sort.Search's binary search, inline (this runs several times for
+	// every call an endpoint records)
 	n := len(t) / 2
-	i := sort.Search(n, func(i int) bool { return t[2*i] >= k })
-	return i, i < n && t[2*i] == k
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t[2*m] < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < n && t[2*lo] == k
 }
 
 // add adds n to key k of table; a new key is added only while the table

@@ -958,9 +958,15 @@ func escapeSegment(s string) string {
 	return b.String()
 }
 
-func isPchar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@%", c) >= 0
-}
+func isPchar(c byte) bool { return pchars[c] }
+
+// pchars holds the bytes a path segment keeps as they are.
+var pchars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@%", byte(c)) >= 0
+	}
+	return
+}()
 
 // Match returns the endpoint of the view that a request (host, API
 // version, method and path) is counted on, or nil: the template whose

@@ -56,7 +56,7 @@ func (s *state) Report(now time.Time, final bool, out analyzer.EventSink) {
 	}
 	v := cat.View()
 	for _, ep := range v.Endpoints {
-		j := ep.JSON(v.Time)
+		j := ep.Summary(v.Time) // the score reads no schema
 		r, ok := j.Risk.(*Result)
 		if !ok || len(r.Factors) == 0 {
 			continue
