@@ -592,6 +592,11 @@ func (p *Pipeline) Close() (*Summary, error) {
 		return nil, errors.New("pipeline already closed")
 	}
 	p.closed = true
+	if p.queues == nil && !p.live && len(p.workers) > 1 {
+		// nothing was read (no capture could be opened): the workers
+		// still end through stage two, which only the queues start
+		p.startQueues()
+	}
 	switch {
 	case p.queues != nil:
 		for i := range p.workers {

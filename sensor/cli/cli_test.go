@@ -50,6 +50,10 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"bad emit", []string{"read", "--emit", "transactions", basic}, ExitUsage, `unknown event type "transactions"`, ""},
 		{"not a capture", []string{"read", "--quiet", notCap}, ExitFailure, "not a pcap or pcapng capture", ""},
 		{"empty file", []string{"read", "--quiet", empty}, ExitFailure, "empty file", ""},
+		// several workers and nothing readable: stage two never started
+		// (this hung, then deadlocked)
+		{"not a capture, 3 workers", []string{"read", "--quiet", "--workers", "3", notCap}, ExitFailure, "not a pcap or pcapng capture", ""},
+		{"empty file, 3 workers", []string{"read", "--quiet", "--workers", "3", empty}, ExitFailure, "empty file", ""},
 		{"flags after files", []string{"read", basic, "--emit", "stats", "--sensor-id", "x"}, ExitOK, "transactions", `"sensor":"x"`},
 	}
 	for _, c := range cases {
