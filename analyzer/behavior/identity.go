@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	ident "github.com/apitap/apitap/analyzer/identity"
@@ -352,21 +354,13 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		if json.Unmarshal(body, &m) != nil {
 			return loginAttempt{}, false
 		}
-		for k, v := range m {
-			if s, ok := v.(string); ok {
-				fields[strings.ToLower(k)] = s
-			}
-		}
+		foldJSON(fields, m)
 	} else {
 		q, err := url.ParseQuery(string(body))
 		if err != nil {
 			return loginAttempt{}, false
 		}
-		for k, v := range q {
-			if len(v) > 0 {
-				fields[strings.ToLower(k)] = v[0]
-			}
-		}
+		foldForm(fields, q)
 	}
 	pw := false
 	for _, k := range []string{"password", "passwd", "pass", "pwd", "passphrase"} {
@@ -502,25 +496,17 @@ func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
 	}
 	fields := map[string]string{}
 	if q, err := url.ParseQuery(req.Query); err == nil {
-		for k, v := range q {
-			fields[strings.ToLower(k)] = v[0]
-		}
+		foldForm(fields, q)
 	}
 	body := bytes.TrimSpace(req.Body.Bytes())
 	if len(body) > 0 && len(body) <= 8192 {
 		if body[0] == '{' {
 			var m map[string]any
 			if json.Unmarshal(body, &m) == nil {
-				for k, v := range m {
-					if s, ok := v.(string); ok {
-						fields[strings.ToLower(k)] = s
-					}
-				}
+				foldJSON(fields, m)
 			}
 		} else if q, err := url.ParseQuery(string(body)); err == nil {
-			for k, v := range q {
-				fields[strings.ToLower(k)] = v[0]
-			}
+			foldForm(fields, q)
 		}
 	}
 	for _, k := range r.cfg.UserFields {
@@ -608,4 +594,26 @@ func formShape(body []byte) uint64 {
 		mix(k)
 	}
 	return h
+}
+
+// foldJSON copies a JSON object's string fields into dst under lower-case
+// names. Names that differ only in case ("Password", "password") resolve
+// the same way every run: in byte order, the last wins (the lower-case
+// one).
+func foldJSON(dst map[string]string, m map[string]any) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if s, ok := m[k].(string); ok {
+			dst[strings.ToLower(k)] = s
+		}
+	}
+}
+
+// foldForm is foldJSON for form and query fields (the first value of
+// each).
+func foldForm(dst map[string]string, q url.Values) {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if v := q[k]; len(v) > 0 {
+			dst[strings.ToLower(k)] = v[0]
+		}
+	}
 }

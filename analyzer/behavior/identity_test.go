@@ -137,6 +137,22 @@ func TestParseLogin(t *testing.T) {
 	}
 }
 
+// TestParseLoginCaseCollisions: field names that differ only in case
+// resolve the same way every time (map order must not choose the user).
+func TestParseLoginCaseCollisions(t *testing.T) {
+	r := newResolver(NewConfig(), nil)
+	for _, body := range []string{`{"Username":"mallory","username":"alice","password":"x"}`, "Username=mallory&username=alice&password=x"} {
+		for i := 0; i < 50; i++ {
+			tx := &reassembly.Transaction{}
+			tx.Request = &http1.Request{Method: "POST", Path: "/v1/login", Body: http1.Body{Data: []byte(body)}}
+			tx.Response = &http1.Response{Status: 401, Body: http1.Body{Data: []byte(`{}`)}}
+			if la, ok := r.parseLogin(tx, ""); !ok || la.user != "alice" {
+				t.Fatalf("%s: got %v %q, want the lower-case field's alice every time", body, ok, la.user)
+			}
+		}
+	}
+}
+
 func TestOwnerOf(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"id":1,"user_id":42,"x":1}`: "42",
