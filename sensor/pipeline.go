@@ -1417,7 +1417,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		st.WebSocket = append(st.WebSocket, event.Count{Name: c.Name, N: c.N})
 	}
 	h := &s.Reassembly.HTTP
-	for _, c := range []event.Count{ // by name
+	st.Reassembly = nonZero([]event.Count{ // by name
 		{Name: "acked_holes", N: s.Reassembly.AckedHoles},
 		{Name: "bodies_truncated", N: h.BodyTruncated},
 		{Name: "bombs_stopped", N: h.BombsStopped},
@@ -1428,11 +1428,7 @@ func (s *Summary) Event(last time.Time) event.Stats {
 		{Name: "http_skipped_bytes", N: h.SkippedBytes},
 		{Name: "lost_responses", N: h.LostResponses},
 		{Name: "rst_ignored", N: s.Reassembly.RSTIgnored},
-	} {
-		if c.N > 0 {
-			st.Reassembly = append(st.Reassembly, c)
-		}
-	}
+	})
 	for _, l := range [][]event.Count{st.Decode, st.ParseErrors, st.Flags, st.CaptureErrors, st.HTTP2} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -399,12 +401,10 @@ var inputsOn atomic.Bool
 // query's hash when there is no text). One endpoint serves every
 // operation, so analyzers that learn per endpoint key on it too.
 func opsHash(r *gqlreq.Request) uint64 {
-	h := uint64(14695981039346656037)
+	h := fnv.New64a()
 	add := func(s string) {
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint64(s[i])) * 1099511628211
-		}
-		h = (h ^ 0xff) * 1099511628211
+		io.WriteString(h, s)
+		h.Write([]byte{0xff}) // a separator no name contains
 	}
 	for i := range r.Ops {
 		o := &r.Ops[i]
@@ -415,5 +415,5 @@ func opsHash(r *gqlreq.Request) uint64 {
 			add(f)
 		}
 	}
-	return h | 1
+	return h.Sum64() | 1
 }

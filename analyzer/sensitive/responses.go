@@ -97,17 +97,16 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if c := resp.Status / 100; c >= 1 && c <= 5 {
 		class = 1 << c
 	}
-	ct := fnv1a(fnvOffset, http1.Get(resp.Headers, http1.IDContentType))
+	ctype := http1.Get(resp.Headers, http1.IDContentType)
+	ct := fnv1a(fnvOffset, ctype)
 	if !r.choose(tx, e, class, ct) {
-		a.skipped++
 		tx.Notes.SensitiveInferred = e.last
 		return
 	}
 	a.reset()
-	a.weakJWT = 0
 	a.authedNote = tx.Notes.Authenticated
 	a.loc = locRespBody
-	a.body(resp.Body.Bytes(), http1.Get(resp.Headers, http1.IDContentType))
+	a.body(resp.Body.Bytes(), ctype)
 	found := a.seen[locRespBody]
 	if e.scans > 0 && found&^e.union == 0 {
 		e.streak++

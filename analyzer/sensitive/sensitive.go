@@ -238,7 +238,6 @@ type Analyzer struct {
 	collectTok func(*Finding)          // collectMemo, bound once
 	found      int                     // findings so far (all transactions)
 	out        []finding               // reused by decide
-	skipped    uint64                  // response bodies not scanned (sampling)
 	split      bool                    // stage one of a split pipeline: response bodies are stage two's
 	authedNote bool                    // stage two: the request carried credentials (Notes.Authenticated)
 }
@@ -366,8 +365,6 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		return
 	}
 	a.reset()
-	a.weakJWT = 0
-	a.authedNote = false
 	a.scanRequest(req)
 	if resp := tx.Response; resp != nil {
 		body := !a.split
@@ -380,7 +377,6 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 			if body {
 				st.MessageTypes = a.seen[locRespBody]
 			} else {
-				a.skipped++
 				tx.Notes.SensitiveInferred = st.MessageTypes // the estimate, as for responses
 			}
 		}
@@ -724,9 +720,11 @@ func (a *Analyzer) typesIn(loc int) []Type {
 	return out
 }
 
-// reset forgets the previous transaction's findings: only the counts and
-// examples it set (clearing all of them costs more than most scans).
+// reset forgets the previous transaction's findings (only the counts and
+// examples it set: clearing all of them costs more than most scans) and
+// what the transaction told.
 func (a *Analyzer) reset() {
+	a.weakJWT, a.authedNote = 0, false
 	for l := range a.seen {
 		for m := a.seen[l]; m != 0; m &= m - 1 {
 			t := bits.TrailingZeros64(m)
@@ -738,7 +736,8 @@ func (a *Analyzer) reset() {
 	a.arena = a.arena[:0]
 }
 
-// hotTypes are the types that make an endpoint's responses all scanned.
+// hotTypes are the types that put an endpoint's responses on the
+// hot_sample_every sample (and each new client's first response scanned).
 var hotTypes = func() (m uint64) {
 	for t := Type(0); t < numTypes; t++ {
 		if personal[t] || t == TSecret || t == TCustom {
