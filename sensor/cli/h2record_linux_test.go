@@ -166,21 +166,32 @@ func (testService) FullDuplexCall(s grpc.BidiStreamingServer[grpc_testing.Stream
 // of HTTP/2 streams (requests, calls) its clients opened.
 func record(t *testing.T, iface, file string, port int, work func() int) int {
 	t.Helper()
-	// a loaded machine can make the kernel drop a packet before tcpdump
-	// reads it: such a capture is not the clients' traffic, record again
-	for try := 1; ; try++ {
-		n, dropped := record1(t, iface, file, port, work)
-		if !dropped || try == 3 {
-			return n
-		}
-		t.Logf("%s: the kernel dropped packets, recording again", filepath.Base(file))
-	}
+	var n int
+	tail := tcpdumpRecord(t, iface, file, port, func() { n = work() })
+	t.Logf("%s: %d streams; tcpdump: %s", filepath.Base(file), n, tail)
+	return n
 }
 
 // dropRe finds tcpdump's count of packets the kernel dropped.
 var dropRe = regexp.MustCompile(`(\d+) packets? dropped by kernel`)
 
-func record1(t *testing.T, iface, file string, port int, work func() int) (int, bool) {
+// tcpdumpRecord records port on iface into file while work runs, and
+// returns tcpdump's closing report. A loaded machine can make the kernel
+// drop a packet before tcpdump reads it: such a capture is not the
+// clients' traffic, so it is recorded again (work runs again), up to
+// three times.
+func tcpdumpRecord(t *testing.T, iface, file string, port int, work func()) string {
+	t.Helper()
+	for try := 1; ; try++ {
+		tail := tcpdump1(t, iface, file, port, work)
+		if m := dropRe.FindStringSubmatch(tail); m == nil || m[1] == "0" || try == 3 {
+			return tail
+		}
+		t.Logf("%s: the kernel dropped packets (%s), recording again", filepath.Base(file), tail)
+	}
+}
+
+func tcpdump1(t *testing.T, iface, file string, port int, work func()) string {
 	t.Helper()
 	cmd := exec.Command("tcpdump", "-i", iface, "-w", file, "-U", "--immediate-mode", "-Z", "root", "-s", "0", "-n", fmt.Sprintf("tcp port %d", port))
 	stderr, _ := cmd.StderrPipe()
@@ -193,14 +204,12 @@ func record1(t *testing.T, iface, file string, port int, work func() int) (int, 
 	var tail bytes.Buffer
 	done := make(chan bool)
 	go func() { io.Copy(&tail, stderr); close(done) }()
-	n := work()
+	work()
 	time.Sleep(500 * time.Millisecond) // the last FINs and ACKs
 	cmd.Process.Signal(syscall.SIGINT)
 	<-done
 	cmd.Wait()
-	t.Logf("%s: %d streams; tcpdump: %s", filepath.Base(file), n, strings.ReplaceAll(strings.TrimSpace(tail.String()), "\n", "; "))
-	m := dropRe.FindStringSubmatch(tail.String())
-	return n, m != nil && m[1] != "0"
+	return strings.ReplaceAll(strings.TrimSpace(tail.String()), "\n", "; ")
 }
 
 // recordH2 records the captures into dir and returns the number of

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
@@ -308,26 +307,6 @@ func keyUpdates(t *testing.T, ip string, port int, keys string) (transactions, c
 	return n, 1
 }
 
-// tcpdumpTLS records port on iface into file while work runs.
-func tcpdumpTLS(t *testing.T, iface, file string, port int, work func()) {
-	t.Helper()
-	cmd := exec.Command("tcpdump", "-i", iface, "-w", file, "-U", "--immediate-mode", "-Z", "root", "-s", "0", "-n", fmt.Sprintf("tcp port %d", port))
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
-	}
-	done := make(chan bool)
-	go func() { io.Copy(io.Discard, stderr); close(done) }()
-	work()
-	time.Sleep(500 * time.Millisecond) // the last FINs and ACKs
-	cmd.Process.Signal(syscall.SIGINT)
-	<-done
-	cmd.Wait()
-}
-
 // recordTLS records every capture into dir, with its key log.
 func recordTLS(t *testing.T, dir string) map[string]tlsCase {
 	r := startTLSRig(t)
@@ -357,7 +336,9 @@ func recordTLS(t *testing.T, dir string) map[string]tlsCase {
 		if serverKeys != "" {
 			clientKeys = ""
 		}
-		tcpdumpTLS(t, r.n.Host, filepath.Join(dir, name+".pcap"), port, func() { tx, conns = work(clientKeys) })
+		// (a capture recorded again leaves the first try's keys in the
+		// key log too: keys of sessions it does not hold are not used)
+		tcpdumpRecord(t, r.n.Host, filepath.Join(dir, name+".pcap"), port, func() { tx, conns = work(clientKeys) })
 		if serverKeys != "" { // the server's secrets of this capture's sessions
 			b, err := os.ReadFile(serverKeys)
 			if err != nil {
