@@ -1017,16 +1017,20 @@ var serverOwnedKeys = func() (q [len(serverOwned)][]byte) {
 // massAssigned returns a server-owned property that a JSON write set and
 // its answer echoed ("" when none).
 func massAssigned(req, resp []byte) string {
-	if len(req) == 0 || len(req) > 8192 || len(resp) == 0 {
-		return ""
+	return echoedOwned(serverOwnedSet(req), resp)
+}
+
+// serverOwnedSet returns the server-owned keys a JSON write set holds, as
+// bits of serverOwnedKeys, found in one pass over its quotes (0 when req
+// is empty, too long or not an object). The answer is read only when this
+// is not 0, so that most writes cost no decoding of their answer.
+func serverOwnedSet(req []byte) uint32 {
+	if len(req) == 0 || len(req) > 8192 {
+		return 0
 	}
 	if b := bytes.TrimSpace(req); len(b) == 0 || b[0] != '{' {
-		return ""
+		return 0
 	}
-	if len(resp) > 8192 {
-		resp = resp[:8192]
-	}
-	// the keys the write set holds, found in one pass over its quotes
 	var in uint32
 	for i := 0; i < len(req); {
 		j := bytes.IndexByte(req[i:], '"')
@@ -1043,6 +1047,15 @@ func massAssigned(req, resp []byte) string {
 				in |= 1 << k
 			}
 		}
+	}
+	return in
+}
+
+// echoedOwned returns the first key of the set in that the answer resp
+// echoes (within its first 8 KiB).
+func echoedOwned(in uint32, resp []byte) string {
+	if len(resp) > 8192 {
+		resp = resp[:8192]
 	}
 	for ; in != 0; in &= in - 1 {
 		k := mbits.TrailingZeros32(in)

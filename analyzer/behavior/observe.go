@@ -145,7 +145,9 @@ func (a *Analyzer) observe(tx *reassembly.Transaction, o *Observation) bool {
 		a.epState.sawOwner(o.Owner != 0)
 	}
 	if principal && o.ok2xx() && resp != nil && (req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH") {
-		o.MassAssigned = massAssigned(req.Body.Bytes(), resp.Body.Bytes())
+		if in := serverOwnedSet(req.Body.Bytes()); in != 0 { // the answer is decoded only for such writes
+			o.MassAssigned = echoedOwned(in, resp.Body.Bytes())
+		}
 	}
 	switch req.Method {
 	case "POST":
