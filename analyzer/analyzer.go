@@ -48,6 +48,16 @@ type Folder interface {
 	Fold(spec FoldSpec, k FoldKey, d *event.Detection)
 }
 
+// Repeater is implemented by Folders that fold in the caller's own
+// order (stage two, for the ordered parts of flow analyzers): Repeat
+// counts n more occurrences of k at capture time at, with severity and
+// the client's address (for FoldSpec.Clients), when k's detection is
+// open, and reports whether it was. The caller then need not build the
+// detection (its evidence) that Fold would discard.
+type Repeater interface {
+	Repeat(spec FoldSpec, k FoldKey, n int, at time.Time, severity, client string) bool
+}
+
 // Analyzer looks at transactions, synchronously, on the worker goroutine
 // that reassembled them. It must not keep tx (strings inside may be kept).
 type Analyzer interface {

@@ -72,6 +72,12 @@ func (f stage2Folder) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.
 	f.s.aggregator(spec).Fold(k, d, f.s)
 }
 
+// Repeat implements analyzer.Repeater: the ordered parts run in capture
+// order, so whether k is open is known here.
+func (f stage2Folder) Repeat(spec analyzer.FoldSpec, k analyzer.FoldKey, n int, at time.Time, severity, client string) bool {
+	return f.s.aggregator(spec).Repeat(k, n, at, severity, f.s.cur != nil && f.s.cur.Flow.Confirmed, client)
+}
+
 // process handles one observation. tx is the transaction itself when
 // stage two runs inline with the only worker (nothing was copied), nil
 // otherwise (o.tx is the copy, when hasTx).

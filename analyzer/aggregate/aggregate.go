@@ -226,16 +226,25 @@ func (a *Aggregator) queue(o *open, at time.Time) {
 // opens and emits it, the next ones add their count, last seen time and
 // severity.
 func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
-	if a.Add(k, max(d.Count, 1), d.LastSeen, d.Severity) {
-		if d.Confirmed { // a.lastO is k's open detection after Add
-			a.lastO.d.Confirmed = true
-		}
-		if a.Clients > 0 {
-			a.lastO.client(d.Actor.IP, max(d.Count, 1), a.Clients)
-		}
-		return
+	if !a.Repeat(k, d.Count, d.LastSeen, d.Severity, d.Confirmed, d.Actor.IP) {
+		a.Emit(k, *d, emit)
 	}
-	a.Emit(k, *d, emit)
+}
+
+// Repeat folds an occurrence of an open detection as Fold does (its
+// count n, at least 1, capture time, severity, confirmation and client)
+// and reports whether k was open; when it was not, nothing changed.
+func (a *Aggregator) Repeat(k Key, n int, at time.Time, severity string, confirmed bool, client string) bool {
+	if !a.Add(k, max(n, 1), at, severity) {
+		return false
+	}
+	if confirmed { // a.lastO is k's open detection after Add
+		a.lastO.d.Confirmed = true
+	}
+	if a.Clients > 0 {
+		a.lastO.client(client, max(n, 1), a.Clients)
+	}
+	return true
 }
 
 // Flush re-emits open detections whose interval has passed with new

@@ -133,3 +133,34 @@ func TestClients(t *testing.T) {
 		t.Errorf("first %s", first)
 	}
 }
+
+// TestRepeatIsFold: folding a repeat with Repeat (no detection built)
+// gives what Fold gives, and Repeat on a key that is not open changes
+// nothing.
+func TestRepeatIsFold(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := Key{Class: "plaintext_credentials", Rule: "authorization_basic", Host: "h"}
+	ips := []string{"192.0.2.1", "192.0.2.2", "192.0.2.2", "192.0.2.3"}
+	run := func(repeat bool) string {
+		a := New(time.Hour, 10, "pc-")
+		a.Clients = 2
+		var s sink
+		if repeat && a.Repeat(k, 1, t0, "high", false, ips[0]) {
+			t.Fatal("Repeat on a key that is not open")
+		}
+		for i, ip := range ips {
+			at, sev := t0.Add(time.Duration(i)*time.Minute), []string{"medium", "high"}[i%2]
+			if repeat && a.Repeat(k, 1, at, sev, i == 2, ip) {
+				continue
+			}
+			d := event.Detection{Class: k.Class, Severity: sev, Actor: event.Actor{IP: ip}, Count: 1, FirstSeen: at, LastSeen: at, Confirmed: i == 2,
+				Evidence: []event.Evidence{{Location: "header", Name: "authorization", Value: "[REDACTED len=12]", Rule: "credentials:authorization_basic"}}}
+			a.Fold(k, &d, &s)
+		}
+		a.Flush(t0.Add(2*time.Hour), &s, true)
+		return fmt.Sprintf("%+v", s.dets)
+	}
+	if fold, repeat := run(false), run(true); fold != repeat {
+		t.Errorf("Fold gave\n%s\nRepeat gave\n%s", fold, repeat)
+	}
+}

@@ -205,3 +205,9 @@ func (f *foldEmitter) Detection(d *event.Detection) { f.e.Detection(d) }
 func (f *foldEmitter) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
 	f.f.Fold(spec, k, d)
 }
+
+// Repeat implements analyzer.Repeater when the folder does.
+func (f *foldEmitter) Repeat(spec analyzer.FoldSpec, k analyzer.FoldKey, n int, at time.Time, severity, client string) bool {
+	r, ok := f.f.(analyzer.Repeater)
+	return ok && r.Repeat(spec, k, n, at, severity, client)
+}
