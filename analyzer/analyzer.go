@@ -48,6 +48,22 @@ type Folder interface {
 	Fold(spec FoldSpec, k FoldKey, d *event.Detection)
 }
 
+// LazyFolder is implemented by Folders that fold elsewhere, later
+// (stage two): FoldLazy hands over an occurrence d without its evidence,
+// which ev builds from arg only if the occurrence opens a detection (most
+// occurrences of a repeated finding are counted and dropped). ev runs on
+// another goroutine than the caller: it must be a function of arg and of
+// state that does not change. arg is only valid during the call.
+type LazyFolder interface {
+	FoldLazy(spec FoldSpec, k FoldKey, d *event.Detection, ev Evidencer, arg []byte)
+}
+
+// Evidencer builds a detection's evidence from what its analyzer
+// encoded into arg (see LazyFolder).
+type Evidencer interface {
+	Evidence(arg []byte) []event.Evidence
+}
+
 // Repeater is implemented by Folders that fold in the caller's own
 // order (stage two, for the ordered parts of flow analyzers): Repeat
 // counts n more occurrences of k at capture time at, with severity and

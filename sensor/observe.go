@@ -110,6 +110,10 @@ type fold struct {
 	spec analyzer.FoldSpec
 	key  analyzer.FoldKey
 	d    event.Detection
+	// a lazy occurrence (analyzer.LazyFolder): d has no evidence yet,
+	// ev builds it from arg when the occurrence opens a detection
+	ev  analyzer.Evidencer
+	arg []byte
 }
 
 // reset empties o for reuse, keeping its buffers (within bounds).
@@ -214,6 +218,10 @@ func (o *obs) addFold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detec
 	c := *d
 	c.Evidence = slices.Clone(d.Evidence)
 	o.folds = append(o.folds, fold{spec: spec, key: k, d: c})
+}
+
+func (o *obs) addFoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	o.folds = append(o.folds, fold{spec: spec, key: k, d: *d, ev: ev, arg: slices.Clone(arg)})
 }
 
 // obsBatch carries a worker's observations to stage two, in the worker's

@@ -799,6 +799,20 @@ func (w *worker) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detec
 	w.done(o, nil)
 }
 
+// FoldLazy implements analyzer.LazyFolder: as Fold, with the evidence
+// built in stage two only if the occurrence opens a detection.
+func (w *worker) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	if w.curTx != nil && w.curTx.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	o := w.cur
+	if o == nil {
+		o = w.orphan()
+		defer w.done(o, nil)
+	}
+	o.addFoldLazy(spec, k, d, ev, arg)
+}
+
 // orphan is an observation for a detection made outside a transaction.
 func (w *worker) orphan() *obs {
 	o := w.slot()

@@ -108,7 +108,14 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 	}
 	for i := range o.folds {
 		f := &o.folds[i]
-		s.aggregator(f.spec).Fold(f.key, &f.d, s)
+		agg := s.aggregator(f.spec)
+		if f.ev != nil { // lazy: evidence only for an occurrence that opens a detection
+			if agg.Repeat(f.key, f.d.Count, f.d.LastSeen, f.d.Severity, f.d.Confirmed, f.d.Actor.IP) {
+				continue
+			}
+			f.d.Evidence = f.ev.Evidence(f.arg)
+		}
+		agg.Fold(f.key, &f.d, s)
 	}
 	if tx == nil && o.hasTx {
 		tx = &o.tx

@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"time"
@@ -271,11 +272,19 @@ var idXForwardedProto = http1.LookupHeader("x-forwarded-proto")
 // first).
 func (a *Analyzer) posture1(f *finding, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
 	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: event.Endpoint{Host: a.host},
-		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}
+		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}
 	if tx.Flow.Confirmed {
 		d.Confirmed = true
 	}
-	a.posture.Fold(aggregate.Key{Class: f.class, Rule: f.rule, Host: a.host}, &d, emit)
+	k := aggregate.Key{Class: f.class, Rule: f.rule, Host: a.host}
+	if lf, ok := emit.(analyzer.LazyFolder); ok && a.posture.Clients > 0 {
+		// most requests repeat a finding that is open: stage two masks
+		// and hashes the example only for one that opens a detection
+		lf.FoldLazy(a.posture.Spec(), k, &d, a.lazy, a.encodeEvidence(f.ev))
+		return
+	}
+	d.Evidence = a.evidence(f.ev)
+	a.posture.Fold(k, &d, emit)
 }
 
 func hostOf(tx *reassembly.Transaction) string {
@@ -318,10 +327,67 @@ func (a *Analyzer) evidence(refs evRefs) []event.Evidence {
 		if !e.set {
 			continue
 		}
-		raw := a.arena[e.v0:e.v1]
-		ev := event.Evidence{Location: locNames[r.loc], Name: boundedWord(string(a.arena[e.v1:e.f1])), Value: mask(e.typ, e.weak, raw, e.n),
-			Rule: event.SensitiveTypes[r.t] + ":" + e.rule, Hash: a.hasher.Sum(string(raw))}
-		out = append(out, ev)
+		out = append(out, evidenceOf(a.hasher, r, e.typ, e.weak, e.n, e.rule, a.arena[e.v1:e.f1], a.arena[e.v0:e.v1]))
+	}
+	return out
+}
+
+// evidenceOf masks and hashes one example: raw is its value, name its
+// field.
+func evidenceOf(h *redact.Hasher, r evRef, typ Type, weak bool, n int, rule string, name, raw []byte) event.Evidence {
+	return event.Evidence{Location: locNames[r.loc], Name: boundedWord(string(name)), Value: mask(typ, weak, raw, n),
+		Rule: event.SensitiveTypes[r.t] + ":" + rule, Hash: h.Sum(string(raw))}
+}
+
+// encodeEvidence encodes the examples of refs for lazyEvidence, into a
+// buffer reused by the next call.
+func (a *Analyzer) encodeEvidence(refs evRefs) []byte {
+	b := a.evArg[:0]
+	for _, r := range refs.refs[:refs.n] {
+		e := &a.ex[r.loc][r.t]
+		if !e.set {
+			continue
+		}
+		w := byte(0)
+		if e.weak {
+			w = 1
+		}
+		b = append(b, r.loc, byte(r.t), byte(e.typ), w)
+		b = binary.AppendUvarint(b, uint64(e.n))
+		for _, s := range [...][]byte{[]byte(e.rule), a.arena[e.v1:e.f1], a.arena[e.v0:e.v1]} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+	}
+	a.evArg = b
+	return b
+}
+
+// lazyEvidence is the analyzer.Evidencer of posture findings: it decodes
+// what encodeEvidence wrote. It only reads the hasher, which does not
+// change, so stage two may call it.
+type lazyEvidence struct{ h *redact.Hasher }
+
+// Evidence implements analyzer.Evidencer.
+func (l lazyEvidence) Evidence(b []byte) []event.Evidence {
+	var out []event.Evidence
+	for len(b) >= 4 {
+		r, typ, weak := evRef{loc: b[0], t: Type(b[1])}, Type(b[2]), b[3] == 1
+		b = b[4:]
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			return out
+		}
+		b = b[k:]
+		var parts [3][]byte
+		for i := range parts {
+			l, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < l {
+				return out
+			}
+			parts[i], b = b[k:k+int(l)], b[k+int(l):]
+		}
+		out = append(out, evidenceOf(l.h, r, typ, weak, int(n), string(parts[0]), parts[1], parts[2]))
 	}
 	return out
 }

@@ -3,12 +3,17 @@ package sensitive
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/aggregate"
 	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -141,5 +146,104 @@ func TestPostureFinding(t *testing.T) {
 		if strings.Contains(e.Value, "pw") {
 			t.Errorf("raw password in evidence %+v", e)
 		}
+	}
+}
+
+// stageTwo folds as the sensor's stage two does: per FoldSpec, lazy
+// occurrences counted when open and built when they open a detection.
+type stageTwo struct {
+	col  collector
+	aggs map[string]*aggregate.Aggregator
+	lazy int
+}
+
+func (s *stageTwo) agg(spec analyzer.FoldSpec) *aggregate.Aggregator {
+	if s.aggs[spec.Prefix] == nil {
+		s.aggs[spec.Prefix] = aggregate.FromSpec(spec)
+	}
+	return s.aggs[spec.Prefix]
+}
+
+func (s *stageTwo) Detection(d *event.Detection) { s.col.Detection(d) }
+
+func (s *stageTwo) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
+	s.agg(spec).Fold(k, d, &s.col)
+}
+
+func (s *stageTwo) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	s.lazy++
+	a, arg := s.agg(spec), slices.Clone(arg)
+	if a.Repeat(k, d.Count, d.LastSeen, d.Severity, d.Confirmed, d.Actor.IP) {
+		return
+	}
+	c := *d
+	c.Evidence = ev.Evidence(arg)
+	a.Fold(k, &c, &s.col)
+}
+
+func (s *stageTwo) flush(now time.Time, final bool) {
+	for _, k := range slices.Sorted(maps.Keys(s.aggs)) {
+		s.aggs[k].Flush(now, &s.col, final)
+	}
+}
+
+// TestPostureLazyEvidence: posture findings handed to stage two without
+// their evidence (analyzer.LazyFolder), which builds it only for an
+// occurrence that opens a detection, give the detections the analyzer
+// gives when it folds them itself: the same masked values and hashes,
+// counts and clients.
+func TestPostureLazyEvidence(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(key, []byte("0123456789abcdef0123"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(lazy bool) (string, int) {
+		cfg := NewConfig()
+		cfg.PostureClients = 3
+		cfg.HashKeyFile = key
+		a, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &stageTwo{aggs: map[string]*aggregate.Aggregator{}}
+		var emit analyzer.Emitter = &s.col
+		if lazy {
+			emit = s
+		}
+		for k := 0; k < 300; k++ {
+			client := k % 5
+			hs := []http1.Header{{Name: "Authorization", Value: "Basic " + base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("user%d:pw%d", client, client)))}}
+			if k%3 == 0 {
+				hs = append(hs, http1.Header{Name: "X-Api-Key", Value: fmt.Sprintf("key-%d-0123456789abcdef", client)})
+			}
+			tx := mktx("POST", fmt.Sprintf("/v1/login/%d", k%7), hs, fmt.Sprintf("token=tok%dabcdefabcdef0123456789", client), 200, nil, `{}`)
+			tx.Flow.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + client)}), 4000)
+			tx.Flow.Confirmed = k%4 == 0
+			at := t0.Add(time.Duration(k) * 50 * time.Second)
+			tx.Request.Start, tx.Request.End, tx.Response.Start, tx.Response.End = at, at, at, at
+			a.Analyze(tx, emit)
+			a.Flush(at, emit)
+			s.flush(at, false)
+		}
+		end := t0.Add(6 * time.Hour)
+		a.Finish(end, emit)
+		s.flush(end, true)
+		var out []string
+		for _, d := range s.col.Detections {
+			out = append(out, fmt.Sprintf("%+v", d))
+		}
+		slices.Sort(out)
+		return strings.Join(out, "\n"), s.lazy
+	}
+	eager, _ := run(false)
+	lazy, n := run(true)
+	if n == 0 {
+		t.Fatal("no lazy occurrence: the test does not test it")
+	}
+	if eager != lazy {
+		t.Errorf("folded by the analyzer:\n%s\nlazily in stage two:\n%s", eager, lazy)
+	}
+	if !strings.Contains(eager, "hmac-sha256:") {
+		t.Errorf("no hashed evidence:\n%s", eager)
 	}
 }

@@ -225,6 +225,8 @@ type Analyzer struct {
 	posture    *aggregate.Aggregator // plaintext_credentials: per host and credential kind, with clients
 	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
 	templates  map[string]string
+	lazy       analyzer.Evidencer      // builds posture evidence in stage two (analyzer.LazyFolder)
+	evArg      []byte                  // encodeEvidence's buffer
 	hkinds     map[string]int          // header name as sent -> kind
 	hostRaw    string                  // the Host of the last detection
 	host       string                  // ... as detections name it
@@ -280,6 +282,7 @@ func New(cfg *Config) (*Analyzer, error) {
 		}
 		a.hasher = redact.NewHasher(key)
 	}
+	a.lazy = lazyEvidence{a.hasher}
 	a.collect = a.onFinding
 	a.collectTok = a.collectMemo
 	return a, nil
