@@ -271,20 +271,21 @@ var idXForwardedProto = http1.LookupHeader("x-forwarded-proto")
 // posture_interval with the count and the clients (bounded, busiest
 // first).
 func (a *Analyzer) posture1(f *finding, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
-	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: event.Endpoint{Host: a.host},
-		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}
-	if tx.Flow.Confirmed {
-		d.Confirmed = true
-	}
+	// a.det: the detection is only valid during the call (Folder), and
+	// one on the stack would escape through the interface
+	d := &a.det
+	*d = event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: event.Endpoint{Host: a.host},
+		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log", Confirmed: tx.Flow.Confirmed}
+	defer func() { *d = event.Detection{} }()
 	k := aggregate.Key{Class: f.class, Rule: f.rule, Host: a.host}
 	if lf, ok := emit.(analyzer.LazyFolder); ok && a.posture.Clients > 0 {
 		// most requests repeat a finding that is open: stage two masks
 		// and hashes the example only for one that opens a detection
-		lf.FoldLazy(a.posture.Spec(), k, &d, a.lazy, a.encodeEvidence(f.ev))
+		lf.FoldLazy(a.posture.Spec(), k, d, a.lazy, a.encodeEvidence(f.ev))
 		return
 	}
 	d.Evidence = a.evidence(f.ev)
-	a.posture.Fold(k, &d, emit)
+	a.posture.Fold(k, d, emit)
 }
 
 func hostOf(tx *reassembly.Transaction) string {

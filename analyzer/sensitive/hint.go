@@ -68,32 +68,41 @@ func hintOf(name string) hint {
 	return h
 }
 
-// hintCache memoises hintOf per name in a direct-mapped table: names
-// repeat in bodies, and a lookup must cost less than a map access.
+// hintCache memoises hintOf per name in a two-way set-associative table:
+// names repeat in bodies, and a lookup must cost less than a map access.
+// (A direct-mapped table lost two hot names that share a slot on every
+// call: 14k misses on 23k transactions of realistic traffic.)
 type hintCache struct {
-	slots [512]struct {
-		name string
-		h    hint
-		set  bool
-	}
+	slots [1024]hintSlot // pairs: the most recent of a set first
+}
+
+type hintSlot struct {
+	name string
+	h    hint
+	set  bool
 }
 
 func (c *hintCache) of(name []byte) hint {
 	if len(name) == 0 {
 		return 0
 	}
-	// the slot from the length and five bytes (a collision only costs a
-	// new hintOf): no loop over the name
-	n := len(name)
-	x := uint32(n)*0x9e3779b1 ^ uint32(name[0]) ^ uint32(name[n/4])<<6 ^ uint32(name[n/2])<<12 ^ uint32(name[3*n/4])<<18 ^ uint32(name[n-1])<<24
-	x *= 0x85ebca6b
-	e := &c.slots[x>>23] // the top 9 bits: 512 slots
-	if e.set && e.name == string(name) {
-		return e.h
+	x := uint32(2166136261) // FNV-1a: names are short
+	for _, b := range name {
+		x = (x ^ uint32(b)) * 16777619
+	}
+	i := x >> 23 << 1 // 512 sets of two
+	e0, e1 := &c.slots[i], &c.slots[i+1]
+	if e0.set && e0.name == string(name) {
+		return e0.h
+	}
+	if e1.set && e1.name == string(name) {
+		*e0, *e1 = *e1, *e0
+		return e0.h
 	}
 	h := hintOf(string(name))
 	if len(name) <= 64 {
-		e.name, e.h, e.set = string(name), h, true
+		*e1 = *e0
+		*e0 = hintSlot{name: string(name), h: h, set: true}
 	}
 	return h
 }

@@ -227,6 +227,7 @@ type Analyzer struct {
 	templates  map[string]string
 	lazy       analyzer.Evidencer      // builds posture evidence in stage two (analyzer.LazyFolder)
 	evArg      []byte                  // encodeEvidence's buffer
+	det        event.Detection         // posture1's, during the call
 	hkinds     map[string]int          // header name as sent -> kind
 	hostRaw    string                  // the Host of the last detection
 	host       string                  // ... as detections name it
