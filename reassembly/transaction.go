@@ -100,9 +100,11 @@ const (
 
 // Auth is a request's credentials as read once per transaction: the
 // scheme of its Authorization header, the principal it names (a JWT's
-// subject or client id, a Basic user name) and, for opaque tokens and
-// other schemes, the credential itself (raw: for keying actors, never
-// exported). A JWT's algorithm and issuer come along.
+// subject, else its client id or authorized party; a Basic user name)
+// and, for opaque tokens and other schemes, the credential itself (raw:
+// for keying actors, never exported). A JWT's algorithm and issuer come
+// along, and whether it was issued to a service (a client-credentials
+// grant) rather than a person.
 type Auth struct {
 	Kind        string
 	Principal   string
@@ -110,6 +112,7 @@ type Auth struct {
 	JWTAlg      string
 	JWTIssuer   string
 	JWTUnsigned bool
+	JWTService  bool
 }
 
 // ClientAddr is the resolved client (ClientIP), or the packet source when

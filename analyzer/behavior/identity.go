@@ -2,7 +2,6 @@ package behavior
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"net/netip"
@@ -44,15 +43,10 @@ type resolver struct {
 	sessions nameSet                  // cookie names
 	keys     nameSet                  // header names
 	keyIDs   [http1.NumHeaderIDs]bool // keys that are well-known names
-	jwtSub   map[string]jwtClaims
+	creds    ident.Parser             // for transactions without tx.Auth
+	auth     reassembly.Auth          // what creds parsed
 	uaInfo   map[string]uaInfo
 	crawlers []crawler
-}
-
-// jwtClaims is what a token says about its holder.
-type jwtClaims struct {
-	sub     string
-	service bool // a client-credentials grant: the holder is a service
 }
 
 // uaInfo is what a User-Agent says.
@@ -63,7 +57,7 @@ type uaInfo struct {
 }
 
 func newResolver(cfg *Config, crawlers []crawler) *resolver {
-	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...), jwtSub: map[string]jwtClaims{},
+	r := &resolver{cfg: cfg, sessions: newNameSet(cfg.SessionCookies...), keys: newNameSet(cfg.APIKeyHeaders...),
 		uaInfo: map[string]uaInfo{}, crawlers: crawlers}
 	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
 		r.keyIDs[id] = r.keys.m[http1.KnownName(id)]
@@ -75,8 +69,7 @@ func newResolver(cfg *Config, crawlers []crawler) *resolver {
 
 // Bounds of the resolver's caches (each forgotten all at once when full).
 const (
-	maxJWTCache = 4096 // token -> subject
-	maxUACache  = 4096 // User-Agent -> family
+	maxUACache = 4096 // User-Agent -> family
 )
 
 // resolve reads the request's headers once.
@@ -91,7 +84,7 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 		hid := hd.Known()
 		switch requestHeaders[hid] {
 		case hAuthorization:
-			r.authorization(hd.Value, id)
+			r.authorization(tx, hd.Value, id)
 			continue
 		case hCookie:
 			if id.session == "" {
@@ -228,76 +221,36 @@ var requestHeaders = func() (t [http1.NumHeaderIDs]int) {
 	return
 }()
 
-func (r *resolver) authorization(v string, id *identity) {
-	scheme, cred, _ := strings.Cut(v, " ")
-	cred = strings.TrimSpace(cred)
-	switch {
-	case strings.EqualFold(scheme, "bearer"):
-		if c, ok := r.jwtSub[cred]; ok { // only tokens of three parts are cached
-			id.user, id.service = c.sub, c.service
-		} else if strings.Count(cred, ".") == 2 {
-			c := r.jwtSubject(cred)
-			id.user, id.service = c.sub, c.service
+// authorization reads who the Authorization header names from the
+// credentials the sensor parsed once for every analyzer (tx.Auth, package
+// identity: one set of rules for tokens); a transaction built without
+// them (tests, tools) is parsed here with the same parser.
+func (r *resolver) authorization(tx *reassembly.Transaction, v string, id *identity) {
+	a := &tx.Auth
+	if a.Kind == "" {
+		r.creds.Parse(v, &r.auth)
+		a = &r.auth
+	}
+	switch a.Kind {
+	case reassembly.AuthBearerJWT:
+		id.user, id.service = a.Principal, a.JWTService
+		if id.user == "" && id.apiKey == "" { // a token naming nobody identifies its holder
+			_, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
+			id.apiKey = strings.TrimSpace(cred)
 		}
-		if id.user == "" && id.apiKey == "" {
-			id.apiKey = cred // an opaque token identifies its holder
-		}
-	case strings.EqualFold(scheme, "basic"):
-		if len(cred) <= 512 {
-			var buf [384]byte
-			if n, err := base64.StdEncoding.Decode(buf[:], []byte(cred)); err == nil {
-				if u, _, ok := bytes.Cut(buf[:n], []byte{':'}); ok && len(u) > 0 {
-					id.user, id.basic = string(u), true
-				}
-			}
-		}
-	default:
+	case reassembly.AuthBearer:
 		if id.apiKey == "" {
-			id.apiKey = cred
+			id.apiKey = a.Credential // an opaque token identifies its holder
+		}
+	case reassembly.AuthBasic:
+		if a.Principal != "" {
+			id.user, id.basic = a.Principal, true
+		}
+	case reassembly.AuthOther:
+		if id.apiKey == "" {
+			id.apiKey = a.Credential
 		}
 	}
-}
-
-// jwtSubject returns the token's subject ("sub", else "client_id") and
-// whether it is a client-credentials token (a "gty" of
-// client-credentials, or a client_id or azp that is the subject, or none:
-// the holder is a service, not a person). The signature is not checked:
-// the sensor identifies, it does not authorize.
-func (r *resolver) jwtSubject(tok string) jwtClaims {
-	var out jwtClaims
-	parts := strings.SplitN(tok, ".", 3)
-	if len(parts) == 3 && len(parts[1]) <= 4096 {
-		if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "=")); err == nil {
-			var c struct {
-				Sub      json.RawMessage `json:"sub"`
-				ClientID json.RawMessage `json:"client_id"`
-				AZP      json.RawMessage `json:"azp"`
-				GTY      json.RawMessage `json:"gty"`
-			}
-			if json.Unmarshal(raw, &c) == nil {
-				sub, client, gty := claimString(c.Sub), claimString(c.ClientID), claimString(c.GTY)
-				if client == "" {
-					client = claimString(c.AZP)
-				}
-				out.service = gty == "client-credentials" || gty == "client_credentials" || strings.HasSuffix(sub, "@clients") ||
-					client != "" && (sub == "" || sub == client)
-				out.sub = sub
-				if out.sub == "" {
-					out.sub = client
-				}
-				if len(out.sub) > 128 {
-					out.sub = out.sub[:128]
-				}
-			}
-		}
-	}
-	if len(tok) <= 4096 { // keys are cloned: tok points into the whole request head
-		if len(r.jwtSub) >= maxJWTCache {
-			clear(r.jwtSub)
-		}
-		r.jwtSub[strings.Clone(tok)] = out
-	}
-	return out
 }
 
 // sessionCookie finds the first configured session cookie.
@@ -522,22 +475,6 @@ func (r *resolver) accountProbe(tx *reassembly.Transaction) string {
 }
 
 // claimString is a JWT claim as a string: strings unquoted, numbers as
-// written ("sub": 123 is user 123), anything else "".
-func claimString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
-}
-
 // formShape hashes the field names of a JSON object or form body in their
 // order, with the JSON spacing: what a client's template sends whatever
 // values it fills in.

@@ -17,8 +17,14 @@ import (
 // when it has three dot-separated parts whose first two are base64url
 // JSON objects and whose header names an algorithm ("none" included).
 type JWT struct {
-	Alg, Issuer, Subject, ClientID string
-	Unsigned                       bool // alg none or an empty signature
+	Alg, Issuer, Subject string
+	// ClientID is the client_id claim, else the azp (authorized party).
+	ClientID string
+	Unsigned bool // alg none or an empty signature
+	// Service says the holder is a service, not a person: a
+	// client-credentials grant ("gty"), an Auth0-style "...@clients"
+	// subject, or a client id that is the subject or stands alone.
+	Service bool
 }
 
 // Principal is who the token speaks for: its subject, else its client id
@@ -49,6 +55,8 @@ func ParseJWT(tok string) (j JWT, ok bool) {
 		Iss      json.RawMessage `json:"iss"`
 		Sub      json.RawMessage `json:"sub"`
 		ClientID json.RawMessage `json:"client_id"`
+		AZP      json.RawMessage `json:"azp"`
+		GTY      json.RawMessage `json:"gty"`
 	}
 	hb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
 	pb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
@@ -56,7 +64,13 @@ func ParseJWT(tok string) (j JWT, ok bool) {
 		return j, false
 	}
 	j = JWT{Alg: bounded(head.Alg, 32), Issuer: claim(claims.Iss), Subject: claim(claims.Sub), ClientID: claim(claims.ClientID)}
+	if j.ClientID == "" {
+		j.ClientID = claim(claims.AZP)
+	}
 	j.Unsigned = strings.EqualFold(head.Alg, "none") || sig == ""
+	gty := claim(claims.GTY)
+	j.Service = gty == "client-credentials" || gty == "client_credentials" || strings.HasSuffix(j.Subject, "@clients") ||
+		j.ClientID != "" && (j.Subject == "" || j.Subject == j.ClientID)
 	return j, true
 }
 
@@ -135,17 +149,22 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 	if tx.Request == nil {
 		return
 	}
-	v := http1.Get(tx.Request.Headers, http1.IDAuthorization)
+	p.Parse(http1.Get(tx.Request.Headers, http1.IDAuthorization), &tx.Auth)
+}
+
+// Parse reads an Authorization header's value v into a (which it
+// overwrites; the zero Auth when v is empty).
+func (p *Parser) Parse(v string, a *reassembly.Auth) {
+	*a = reassembly.Auth{}
 	if v == "" {
 		return
 	}
-	a := &tx.Auth
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
 	cred = strings.TrimSpace(cred)
 	switch {
 	case strings.EqualFold(scheme, "bearer"):
 		if j, ok := p.JWT(cred); ok {
-			a.Kind, a.Principal, a.JWTAlg, a.JWTIssuer, a.JWTUnsigned = reassembly.AuthBearerJWT, j.Principal(), j.Alg, j.Issuer, j.Unsigned
+			a.Kind, a.Principal, a.JWTAlg, a.JWTIssuer, a.JWTUnsigned, a.JWTService = reassembly.AuthBearerJWT, j.Principal(), j.Alg, j.Issuer, j.Unsigned, j.Service
 			return
 		}
 		a.Kind, a.Credential = reassembly.AuthBearer, cred

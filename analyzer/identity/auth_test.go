@@ -19,7 +19,11 @@ func TestParseJWT(t *testing.T) {
 		want      JWT
 	}{
 		{"rs256 with sub", b64(`{"alg":"RS256","typ":"JWT"}`) + "." + b64(`{"sub":"user-7","iss":"https://id.example"}`) + ".c2ln", true, JWT{Alg: "RS256", Issuer: "https://id.example", Subject: "user-7"}},
-		{"client credentials", b64(`{"alg":"ES256"}`) + "." + b64(`{"client_id":"partner-app"}`) + ".c2ln", true, JWT{Alg: "ES256", ClientID: "partner-app"}},
+		{"client credentials", b64(`{"alg":"ES256"}`) + "." + b64(`{"client_id":"partner-app"}`) + ".c2ln", true, JWT{Alg: "ES256", ClientID: "partner-app", Service: true}},
+		{"azp for a client id", b64(`{"alg":"ES256"}`) + "." + b64(`{"azp":"batch-job","sub":"batch-job"}`) + ".c2ln", true, JWT{Alg: "ES256", Subject: "batch-job", ClientID: "batch-job", Service: true}},
+		{"grant type", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"svc-1","client_id":"app","gty":"client-credentials"}`) + ".c2ln", true, JWT{Alg: "RS256", Subject: "svc-1", ClientID: "app", Service: true}},
+		{"auth0 client subject", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"x1@clients"}`) + ".c2ln", true, JWT{Alg: "RS256", Subject: "x1@clients", Service: true}},
+		{"a person through an app", b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"user-9","azp":"web-app"}`) + ".c2ln", true, JWT{Alg: "RS256", Subject: "user-9", ClientID: "web-app"}},
 		{"numeric sub", b64(`{"alg":"HS256"}`) + "." + b64(`{"sub":12345}`) + ".c2ln", true, JWT{Alg: "HS256", Subject: "12345"}},
 		{"alg none", b64(`{"alg":"none"}`) + "." + b64(`{"sub":"a"}`) + ".", true, JWT{Alg: "none", Subject: "a", Unsigned: true}},
 		{"padded parts", b64(`{"alg":"RS256"}`) + "==." + b64(`{"sub":"b"}`) + ".c2ln", true, JWT{Alg: "RS256", Subject: "b"}},

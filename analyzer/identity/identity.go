@@ -4,6 +4,10 @@
 // and stores the answer in reassembly.Transaction.ClientIP, so that attack,
 // sensitive, conformance and behaviour detections and the blocklist all
 // name the same client; the packet source stays in the event as the peer.
+// It also reads the request's credentials once (auth.go, Parser.Auth into
+// reassembly.Transaction.Auth): the Authorization scheme, a JWT's
+// subject, client and whether it was issued to a service, with one set of
+// rules for every analyzer (behaviour reads its principals from it).
 //
 // Concurrency: a Resolver is read-only after New and safe for concurrent
 // use.
