@@ -38,6 +38,7 @@ FUZZ_TARGETS := \
 	./reassembly/websocket:FuzzFrames:100000 \
 	./analyzer/graphql/gqlreq:FuzzExtract:40000 \
 	./analyzer/graphql:FuzzNote:30000 \
+	./analyzer/graphql:FuzzMayHaveErrors:30000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
 	./analyzer/observation:FuzzDecode:200000 \

@@ -236,10 +236,25 @@ func (w *worker) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	w.report(tx, fs, emit)
 	if tx.Message == nil && tx.Response != nil {
-		if resp, ok := w.p.ParseResponse(tx.Response.Body.Bytes()); ok {
-			w.response(tx, resp, r, emit)
+		if b := tx.Response.Body.Bytes(); mayHaveErrors(b) {
+			if resp, ok := w.p.ParseResponse(b); ok {
+				w.response(tx, resp, r, emit)
+			}
 		}
 	}
+}
+
+// mayHaveErrors says whether a response body may hold an errors member,
+// the only part of a response this analyzer reports on: the key in any
+// case (encoding/json matches keys without case), or escapes that could
+// spell it. Most responses are data only, and are not decoded.
+func mayHaveErrors(b []byte) bool {
+	for i := 0; i+6 <= len(b); i++ {
+		if c := b[i]; c == '\\' && b[i+1] == 'u' || (c|0x20) == 'e' && (b[i+1]|0x20) == 'r' && (b[i+2]|0x20) == 'r' && (b[i+3]|0x20) == 'o' && (b[i+4]|0x20) == 'r' && (b[i+5]|0x20) == 's' {
+			return true
+		}
+	}
+	return false
 }
 
 // response reports what a GraphQL response leaks.
