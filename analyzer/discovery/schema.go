@@ -114,7 +114,9 @@ func (t *schemaTree) infer(b []byte) bool {
 }
 
 func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+	// one comparison rules out every byte above the space (almost all
+	// bytes of compact JSON)
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
 		i++
 	}
 	return i
@@ -358,19 +360,21 @@ func isUUID(s []byte) bool {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	hex := 0
+	// the dashes are in place; the 32 other bytes must be hex digits
 	for i, c := range s {
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-			hex++
-		case c == '-':
-			if i != 8 && i != 13 && i != 18 && i != 23 {
-				return false
-			}
+		if !hexDigit[c] && i != 8 && i != 13 && i != 18 && i != 23 {
+			return false
 		}
 	}
-	return hex == 32
+	return true
 }
+
+var hexDigit = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
+	}
+	return
+}()
 
 func bytesIndex(s []byte, c byte) int { return bytes.IndexByte(s, c) }
 

@@ -366,7 +366,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	if reqCT != "" {
 		ep.count(tReqCT, t.names.id(mediaType(reqCT)), 1)
-		if !req.Body.Empty() && sample(ep.reqSampled, ep.calls, cfg) && (isJSON(reqCT) || renderedJSON(tx, req.Body.Bytes())) {
+		if !req.Body.Empty() && sample(ep.reqSampled, ep.calls, cfg) && (isJSON(reqCT) || renderedJSON(tx, &req.Body)) {
 			ep.reqSampled++
 			if ep.reqSchema == nil {
 				ep.reqSchema = &schemaTree{names: t.names}
@@ -390,7 +390,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			if h.Known() == http1.IDContentType {
 				ep.count(tRespCT, t.names.id(mediaType(h.Value)), 1)
 				// sampled first: a response body is decoded only if read
-				if !resp.Body.Empty() && sample(uint64(ep.respSampled), ep.calls, cfg) && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Bytes())) && len(resp.Body.Bytes()) > 0 {
+				if !resp.Body.Empty() && sample(uint64(ep.respSampled), ep.calls, cfg) && (isJSON(h.Value) || renderedJSON(tx, &resp.Body)) && len(resp.Body.Bytes()) > 0 {
 					ep.respSampled++
 					if st := ep.schemaFor(status, t.names); st != nil {
 						st.infer(resp.Body.Bytes())
