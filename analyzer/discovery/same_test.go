@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -430,5 +431,80 @@ func TestSummarySame(t *testing.T) {
 		if len(seen) != 2 {
 			t.Fatalf("decorator called %d times", len(seen))
 		}
+	}
+}
+
+func probePathRef(p string) probeClass {
+	plain := true
+	for i := 0; i < len(p) && plain; i++ {
+		c := p[i]
+		plain = pathPlain[c] || c == '.' && (i+1 == len(p) || p[i+1] != '.')
+	}
+	c := probeNone
+	if !plain {
+		Segments(p, func(seg string) bool {
+			c = probeSegment(seg)
+			return c == probeNone
+		})
+	}
+	if c == probeNone && sensitivePath(p) {
+		return probeTraversal
+	}
+	return c
+}
+
+// TestProbePathSame: probePath's one-pass test of the path agrees with
+// the form that always ran sensitivePath.
+func TestProbePathSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	parts := []string{"/", "/", "/", "api", "v2", "etc/", "Etc/", "proc/", "self/", "c", "2", "system32/", "ystem32/", "passwd",
+		".", "..", ".ssh/", "id_rsa", "win.ini", "%2e", "%2f", "(", ")", ":", "=", "&", "$", "{{", "<", "x", "WEB-INF/web.xml", ".json"}
+	for n := 0; n < 300000; n++ {
+		var b strings.Builder
+		for k := r.IntN(8); k >= 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		p := b.String()
+		if got, want := probePath(p), probePathRef(p); got != want {
+			t.Fatalf("probePath(%q) = %v, want %v", p, got, want)
+		}
+	}
+	for _, p := range samePaths() {
+		if got, want := probePath(p), probePathRef(p); got != want {
+			t.Fatalf("probePath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func BenchmarkProbePath(b *testing.B) {
+	paths := []string{"/api/organizations/c8bd2ce8-2b24-549c-8ed2-4f4f6016bca4/projects/7d0a1f31-0e63-8fe0-58bc-aa8afc29f20d",
+		"/v1/products/clearance", "/api/me", "/v2/products/481/reviews", "/blog/posts/nova-jasper-7/comments"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		probePath(paths[i%len(paths)])
+	}
+}
+
+// TestLooksGraphQLSame: looksGraphQL answers as gqlreq.Looks.
+func TestLooksGraphQLSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	parts := []string{`{`, `[`, ` `, "\n", `"query"`, `"persistedQuery"`, `"Query"`, `uery"`, `"q"`, `:`, `"x"`, `}`, `]`, `query=`, `1`}
+	cts := []string{"", "application/json", "application/graphql", "Application/GraphQL; charset=utf-8", "text/graphql", "application/graphql-response+json", "GRAPHQL"}
+	for n := 0; n < 100000; n++ {
+		var b strings.Builder
+		for k := r.IntN(6); k > 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		req := &http1.Request{Method: []string{"GET", "POST", "PUT"}[r.IntN(3)], Query: b.String()}
+		req.Body.Data = []byte(b.String())
+		if ct := cts[r.IntN(len(cts))]; ct != "" {
+			req.Headers = []http1.Header{{Name: "Content-Type", Value: ct}}
+		}
+		if got, want := looksGraphQL(req), gqlreq.Looks(req); got != want {
+			t.Fatalf("looksGraphQL(%s %q, %q) = %v, want %v", req.Method, req.Body.Data, http1.Get(req.Headers, http1.IDContentType), got, want)
+		}
+	}
+	if looksGraphQL(nil) {
+		t.Fatal("nil request")
 	}
 }

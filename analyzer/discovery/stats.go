@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
-	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -429,7 +428,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			ep.t.add(tMisc, miscRespScanned, 1, 0)
 		}
 	}
-	if gqlreq.Looks(req) {
+	if looksGraphQL(req) {
 		t.recordGraphQL(ep, tx)
 	}
 	f := tx.Flags
