@@ -43,8 +43,6 @@ func fmix(h uint64) uint64 {
 
 func (s *sketch) add(v string) { s.addHash(uint32(hash64(v) >> 32)) }
 
-// addAddr adds an IP address without formatting it.
-func (s *sketch) addAddr(a netip.Addr) { s.addHash(clientHash(a)) }
 
 // clientHash is the 32-bit hash a client address is counted by (in the
 // sketches and the table of scanners).
@@ -56,6 +54,15 @@ func clientHash(a netip.Addr) uint32 {
 		h *= 1099511628211
 	}
 	return uint32(fmix(h) >> 32)
+}
+
+// addrHash is clientHash through a one-entry cache: consecutive calls
+// often come from one client (a connection's requests).
+func (t *trie) addrHash(a netip.Addr) uint32 {
+	if !t.lastAddrOK || a != t.lastAddr {
+		t.lastAddr, t.lastAddrHash, t.lastAddrOK = a, clientHash(a), true
+	}
+	return t.lastAddrHash
 }
 
 func (s *sketch) addHash(h uint32) {

@@ -151,6 +151,10 @@ func (e *epStats) count(table int, k uint32, n uint64) {
 
 // addHour counts a call in its hour and keeps the newest maxHours.
 func (e *epStats) addHour(h uint32) {
+	if i, ok := e.t.find(tkey(tHour, h)); ok {
+		e.t[2*i+1]++ // (the table did not grow)
+		return
+	}
 	e.t.add(tHour, h, 1, 0)
 	if e.t.tableLen(tHour) > maxHours {
 		lo, _ := e.t.span(tHour)
@@ -276,7 +280,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	ep.addHour(hourOf(at))
 	client := tx.ClientAddr()
-	ep.ips.addAddr(client)
+	ep.ips.addHash(t.addrHash(client))
 	if t.geo != nil {
 		g := t.geoOf(client)
 		if g.country != "" {
@@ -364,7 +368,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		ep.users.add(au.user)
 	}
 	if reqCT != "" {
-		ep.count(tReqCT, t.names.id(mediaType(reqCT)), 1)
+		ep.count(tReqCT, t.ctID(reqCT), 1)
 		if !req.Body.Empty() && sample(ep.reqSampled, ep.calls, cfg) && (isJSON(reqCT) || renderedJSON(tx, &req.Body)) {
 			ep.reqSampled++
 			if ep.reqSchema == nil {
@@ -387,7 +391,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		for i := range resp.Headers {
 			h := &resp.Headers[i]
 			if h.Known() == http1.IDContentType {
-				ep.count(tRespCT, t.names.id(mediaType(h.Value)), 1)
+				ep.count(tRespCT, t.ctID(h.Value), 1)
 				// sampled first: a response body is decoded only if read
 				if !resp.Body.Empty() && sample(uint64(ep.respSampled), ep.calls, cfg) && (isJSON(h.Value) || renderedJSON(tx, &resp.Body)) && len(resp.Body.Bytes()) > 0 {
 					ep.respSampled++
@@ -473,6 +477,33 @@ func isDecimal(v string) bool {
 		}
 	}
 	return dot
+}
+
+// ctCache remembers the name ids of the last content types seen (as
+// sent): the common ones cost a comparison or two instead of mediaType
+// and a map lookup. An id never changes once given (names only grows).
+type ctCache struct {
+	raw  [4]string
+	id   [4]uint32
+	next int
+}
+
+// ctID is the name id of the media type of a Content-Type value.
+func (t *trie) ctID(v string) uint32 {
+	c := &t.cts
+	if v != "" {
+		for i := range c.raw {
+			if c.raw[i] == v {
+				return c.id[i]
+			}
+		}
+	}
+	id := t.names.id(mediaType(v))
+	if v != "" && len(v) <= 256 {
+		c.raw[c.next], c.id[c.next] = strings.Clone(v), id
+		c.next = (c.next + 1) % len(c.raw)
+	}
+	return id
 }
 
 // mediaType is the lower-case type/subtype of a Content-Type value.

@@ -145,7 +145,12 @@ type trie struct {
 	// the host of the last call
 	lastHK hostKey
 	lastHT *hostTree
-	gql    *gqlreq.Parser // GraphQL requests (graphql.go)
+	cts    ctCache // content types (stats.go)
+	// the client of the last call and its clientHash (sketch.go)
+	lastAddr     netip.Addr
+	lastAddrHash uint32
+	lastAddrOK   bool
+	gql          *gqlreq.Parser // GraphQL requests (graphql.go)
 	// GraphQL-over-WebSocket operation ids: flow id and operation id to
 	// the operation's key (graphql.go, bounded by maxWSOps)
 	wsOps map[string]string
@@ -232,7 +237,7 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	hk := hostKey{host: host, version: t.version(req)}
 	path := req.Path
 	class := probePath(path)
-	if class == probeNone && !standardMethods[req.Method] && failed {
+	if class == probeNone && failed && !standardMethods[req.Method] {
 		class = probeMethod
 	}
 	probe := class != probeNone || scanner
