@@ -43,7 +43,6 @@ func fmix(h uint64) uint64 {
 
 func (s *sketch) add(v string) { s.addHash(uint32(hash64(v) >> 32)) }
 
-
 // clientHash is the 32-bit hash a client address is counted by (in the
 // sketches and the table of scanners).
 func clientHash(a netip.Addr) uint32 {
