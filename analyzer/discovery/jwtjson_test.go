@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -154,5 +156,60 @@ func TestBasicUserSame(t *testing.T) {
 		if got, want := basicUser(cred), ref(cred); got != want {
 			t.Fatalf("basicUser(%q) = %q, want %q", cred, got, want)
 		}
+	}
+}
+
+// TestClientHashSame: the unrolled FNV-1a is the loop it replaced.
+func TestClientHashSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for n := 0; n < 20000; n++ {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		a := netip.AddrFrom16(b)
+		if n%2 == 0 {
+			a = netip.AddrFrom4([4]byte(b[:4]))
+		}
+		c := a.Unmap().As16()
+		h := uint64(14695981039346656037)
+		for _, x := range c {
+			h ^= uint64(x)
+			h *= 1099511628211
+		}
+		if got, want := clientHash(a), uint32(fmix(h)>>32); got != want {
+			t.Fatalf("clientHash(%v) = %x, want %x", a, got, want)
+		}
+	}
+}
+
+// TestRecentHosts: the recent hosts are always the ones the host map
+// holds, through host evictions (a small host budget).
+func TestRecentHosts(t *testing.T) {
+	cfg := NewConfig()
+	cfg.MaxHosts = 3
+	cat := NewCatalog(cfg, "t")
+	o := cat.Observer()
+	r := rand.New(rand.NewPCG(37, 38))
+	for n := 0; n < 3000; n++ {
+		host := "h" + strconv.Itoa(r.IntN(7)) + ".example"
+		o.Analyze(tx("GET", host, "/v1/items/"+strconv.Itoa(r.IntN(3)), 200), nil)
+		tr := cat.t
+		for i, ht := range tr.recent {
+			if ht == nil {
+				for _, rest := range tr.recent[i:] {
+					if rest != nil {
+						t.Fatalf("recent hosts not packed: %v", tr.recent)
+					}
+				}
+				break
+			}
+			if tr.hosts[ht.key] != ht {
+				t.Fatalf("recent host %v is not the map's", ht.key)
+			}
+		}
+	}
+	if cat.t.hostsEvicted == 0 {
+		t.Fatal("no host was evicted: the test does not cover eviction")
 	}
 }

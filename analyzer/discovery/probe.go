@@ -442,12 +442,12 @@ func (t *trie) slot(h uint32) *actorSlot {
 }
 
 // flag remembers a client the attack analyzer flagged.
-func (t *trie) flag(a netip.Addr, at time.Time) { t.slot(t.addrHash(a)).at = at.UnixNano() }
+func (t *trie) flag(a netip.Addr, at time.Time) { t.slot(clientHash(a)).at = at.UnixNano() }
 
 // miss counts an error answered to a client on a path the catalog does
 // not know; scannerMisses of them within actorWindow flag it.
 func (t *trie) miss(a netip.Addr, at time.Time) {
-	s := t.slot(t.addrHash(a))
+	s := t.slot(clientHash(a))
 	ns := at.UnixNano()
 	if ns-s.missAt >= int64(actorWindow) {
 		s.misses, s.missAt = 0, ns
@@ -460,7 +460,7 @@ func (t *trie) miss(a netip.Addr, at time.Time) {
 
 // flagged says whether a client was flagged within actorWindow of at.
 func (t *trie) flagged(a netip.Addr, at time.Time) bool {
-	h := t.addrHash(a)
+	h := clientHash(a)
 	s := t.actors[h&(actorSlots-1)]
 	d := at.UnixNano() - s.at
 	return s.h == h && s.at != 0 && d < int64(actorWindow) && d > -int64(actorWindow)

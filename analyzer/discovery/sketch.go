@@ -48,21 +48,29 @@ func (s *sketch) add(v string) { s.addHash(uint32(hash64(v) >> 32)) }
 func clientHash(a netip.Addr) uint32 {
 	b := a.Unmap().As16()
 	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	// FNV-1a over the 16 bytes, unrolled (it runs for every call)
+	const prime = 1099511628211
+	h = (h ^ uint64(b[0])) * prime
+	h = (h ^ uint64(b[1])) * prime
+	h = (h ^ uint64(b[2])) * prime
+	h = (h ^ uint64(b[3])) * prime
+	h = (h ^ uint64(b[4])) * prime
+	h = (h ^ uint64(b[5])) * prime
+	h = (h ^ uint64(b[6])) * prime
+	h = (h ^ uint64(b[7])) * prime
+	h = (h ^ uint64(b[8])) * prime
+	h = (h ^ uint64(b[9])) * prime
+	h = (h ^ uint64(b[10])) * prime
+	h = (h ^ uint64(b[11])) * prime
+	h = (h ^ uint64(b[12])) * prime
+	h = (h ^ uint64(b[13])) * prime
+	h = (h ^ uint64(b[14])) * prime
+	h = (h ^ uint64(b[15])) * prime
 	return uint32(fmix(h) >> 32)
 }
 
-// addrHash is clientHash through a one-entry cache: consecutive calls
-// often come from one client (a connection's requests).
-func (t *trie) addrHash(a netip.Addr) uint32 {
-	if !t.lastAddrOK || a != t.lastAddr {
-		t.lastAddr, t.lastAddrHash, t.lastAddrOK = a, clientHash(a), true
-	}
-	return t.lastAddrHash
-}
+// addAddr adds an IP address without formatting it.
+func (s *sketch) addAddr(a netip.Addr) { s.addHash(clientHash(a)) }
 
 func (s *sketch) addHash(h uint32) {
 	if s.reg != nil {

@@ -280,7 +280,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 	}
 	ep.addHour(hourOf(at))
 	client := tx.ClientAddr()
-	ep.ips.addHash(t.addrHash(client))
+	ep.ips.addAddr(client)
 	if t.geo != nil {
 		g := t.geoOf(client)
 		if g.country != "" {
