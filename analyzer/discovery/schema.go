@@ -76,7 +76,15 @@ func (n *schemaNode) get(key []byte) (*schemaNode, int) {
 	lo, hi := 0, len(n.props)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if n.props[m].name < string(key) {
+		// most names differ in their first byte: no call to compare them
+		name := n.props[m].name
+		var less bool
+		if len(name) > 0 && len(key) > 0 && name[0] != key[0] {
+			less = name[0] < key[0]
+		} else {
+			less = name < string(key)
+		}
+		if less {
 			lo = m + 1
 		} else {
 			hi = m
