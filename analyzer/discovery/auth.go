@@ -56,7 +56,7 @@ func (t *trie) authHeader(name, value string, au *authInfo) {
 		switch {
 		case strings.EqualFold(scheme, "basic"):
 			au.kind = authBasic
-			au.user = basicUser(cred)
+			au.user = t.basicUserOf(cred)
 		case strings.EqualFold(scheme, "bearer"):
 			if j := t.decodeJWT(cred); j.ok {
 				au.kind, au.alg, au.iss, au.user = authBearerJWT, j.alg, j.iss, j.sub
@@ -86,6 +86,32 @@ func (t *trie) authHeader(name, value string, au *authInfo) {
 		}
 	}
 }
+
+// basicUserOf is basicUser through a bounded direct-mapped cache keyed
+// by the credentials, as decodeJWT's (a client sends the same ones on
+// every request).
+func (t *trie) basicUserOf(cred string) string {
+	if len(cred) > maxCachedBasic {
+		return basicUser(cred)
+	}
+	if t.basic == nil {
+		t.basic = make([]basicSlot, basicSlots)
+	}
+	e := &t.basic[maphash.String(slotSeed, cred)&(basicSlots-1)]
+	if e.cred != cred || e.cred == "" {
+		e.cred, e.user = strings.Clone(cred), basicUser(cred)
+	}
+	return e.user
+}
+
+// basicSlots bounds basicUserOf's cache (a power of two), maxCachedBasic
+// the credentials it keeps (at most 256 KB of them).
+const (
+	basicSlots     = 1024
+	maxCachedBasic = 256
+)
+
+type basicSlot struct{ cred, user string }
 
 // basicUser is the user name of Basic credentials ("" when they do not
 // decode or have no colon), decoded on the stack when they are short.

@@ -213,3 +213,20 @@ func TestRecentHosts(t *testing.T) {
 		t.Fatal("no host was evicted: the test does not cover eviction")
 	}
 }
+
+// TestBasicUserCache: the cache answers as basicUser, through slot
+// collisions and credentials too long to keep.
+func TestBasicUserCache(t *testing.T) {
+	tr := newTrie(NewConfig(), nil)
+	r := rand.New(rand.NewPCG(39, 40))
+	for n := 0; n < 20000; n++ {
+		user := "user" + strconv.Itoa(r.IntN(3000))
+		if n%50 == 0 {
+			user += strings.Repeat("x", 300)
+		}
+		cred := base64.StdEncoding.EncodeToString([]byte(user + ":pw"))
+		if got, want := tr.basicUserOf(cred), basicUser(cred); got != want || got != user {
+			t.Fatalf("basicUserOf(%q) = %q, want %q (%q)", cred, got, want, user)
+		}
+	}
+}

@@ -334,18 +334,25 @@ func unhex(c byte) byte {
 // in the path as a whole: files attackers read (etc/passwd, .ssh/)
 // spread over several segments.
 func probePath(p string) probeClass {
+	c, _ := probePathDot(p)
+	return c
+}
+
+// probePathDot is probePath that also says whether p may hold a dot
+// (false only when it has none).
+func probePathDot(p string) (probeClass, bool) {
 	// the common case in one pass: plain bytes, no dot pairs, no
 	// characters that start code (most API paths). The pass also notes
 	// whether sensitivePath can match: its quick test wants a dot, or
 	// etc/, proc/ or ystem32/, which all have "c/" or "2/".
-	plain, file := true, false
+	plain, file, dot := true, false, false
 	for i := 0; i < len(p) && plain; i++ {
 		switch pathClass[p[i]] {
 		case pcPlain:
 		case pcSlash:
 			file = file || i > 0 && (p[i-1] == 'c' || p[i-1] == '2')
 		case pcDot:
-			file = true
+			file, dot = true, true
 			plain = i+1 == len(p) || p[i+1] != '.'
 		default:
 			plain = false
@@ -353,16 +360,16 @@ func probePath(p string) probeClass {
 	}
 	c := probeNone
 	if !plain {
-		file = true // (the pass stopped early)
+		file, dot = true, true // (the pass stopped early)
 		Segments(p, func(seg string) bool {
 			c = probeSegment(seg)
 			return c == probeNone
 		})
 	}
 	if c == probeNone && file && sensitivePath(p) {
-		return probeTraversal
+		return probeTraversal, dot
 	}
-	return c
+	return c, dot
 }
 
 // Classes of path bytes for probePath.

@@ -468,6 +468,9 @@ func TestProbePathSame(t *testing.T) {
 		if got, want := probePath(p), probePathRef(p); got != want {
 			t.Fatalf("probePath(%q) = %v, want %v", p, got, want)
 		}
+		if _, dot := probePathDot(p); !dot && strings.Contains(p, ".") {
+			t.Fatalf("probePathDot(%q) says no dot", p)
+		}
 	}
 	for _, p := range samePaths() {
 		if got, want := probePath(p), probePathRef(p); got != want {

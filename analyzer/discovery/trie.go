@@ -134,6 +134,7 @@ type trie struct {
 	evCalls      uint64
 	jwt          []jwtSlot         // decodeJWT's cache
 	big          jwtInfo           // decodeJWT's answer for a token too long to cache
+	basic        []basicSlot       // basicUserOf's cache
 	lowerCache   map[string]string // header names as sent -> lower case
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
@@ -271,7 +272,7 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	}
 	hk := hostKey{host: host, version: t.version(req)}
 	path := req.Path
-	class := probePath(path)
+	class, dot := probePathDot(path)
 	if class == probeNone && failed && !standardMethods[req.Method] {
 		class = probeMethod
 	}
@@ -299,7 +300,7 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	if ns := at.UnixNano(); ns > ht.last {
 		ht.last = ns
 	}
-	if isStatic(path) {
+	if dot && isStatic(path) { // (a static asset's name has a dot)
 		ht.static++
 		return
 	}
