@@ -511,3 +511,45 @@ func TestLooksGraphQLSame(t *testing.T) {
 		t.Fatal("nil request")
 	}
 }
+
+// TestSettledFormatsSame: skipping the formats of strings whose node has
+// settled on none gives the schemas of looking at every string.
+func TestSettledFormatsSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	vals := []string{`"2026-01-02"`, `"2026-01-02T10:00:00Z"`, `"ada@example.com"`, `"5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f70"`,
+		`"https://example.com/x"`, `"10.0.0.1"`, `"plain text"`, `""`, `1`, `null`}
+	keys := []string{"a", "b", "c", "d"}
+	for round := 0; round < 200; round++ {
+		var fast, slow schemaTree
+		for n := 0; n < 30; n++ {
+			var b strings.Builder
+			b.WriteString(`{"list":[`)
+			for k := r.IntN(4); k >= 0; k-- {
+				b.WriteString(`{`)
+				for j, key := range keys[:1+r.IntN(len(keys))] {
+					if j > 0 {
+						b.WriteString(",")
+					}
+					// each key draws from a few formats, so nodes settle at
+					// different points (or never)
+					b.WriteString(`"` + key + `":` + vals[(j*3+r.IntN(2+round%4))%len(vals)])
+				}
+				b.WriteString(`}`)
+				if k > 0 {
+					b.WriteString(",")
+				}
+			}
+			b.WriteString(`],"s":` + vals[r.IntN(len(vals))] + `}`)
+			body := []byte(b.String())
+			fast.infer(body)
+			skipSettled = false
+			slow.infer(body)
+			skipSettled = true
+		}
+		f, _ := json.Marshal(fast.root.JSONSchema())
+		s, _ := json.Marshal(slow.root.JSONSchema())
+		if string(f) != string(s) {
+			t.Fatalf("schemas differ:\n%s\n%s", f, s)
+		}
+	}
+}

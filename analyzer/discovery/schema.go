@@ -234,7 +234,12 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 		i = skipString(b, i)
 		if i >= 0 && n != nil {
 			n.types |= tString
-			n.formats |= stringFormat(b[s : i-1])
+			// a node whose strings had no format or two has none in the
+			// schema (JSONSchema) whatever its next strings are: they
+			// need no look
+			if f := n.formats; f&fOther == 0 && f&(f-1) == 0 || !skipSettled {
+				n.formats |= stringFormat(b[s : i-1])
+			}
 		}
 		return i
 	case c == 't':
@@ -340,6 +345,11 @@ func skipString(b []byte, i int) int {
 	}
 	return -1
 }
+
+// skipSettled lets inference skip the format of strings whose node has
+// settled on no format (tests turn it off to show that this changes no
+// schema).
+var skipSettled = true
 
 // stringFormat recognises common formats of a JSON string value.
 func stringFormat(s []byte) uint8 {
