@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"hash/maphash"
@@ -55,11 +56,7 @@ func (t *trie) authHeader(name, value string, au *authInfo) {
 		switch {
 		case strings.EqualFold(scheme, "basic"):
 			au.kind = authBasic
-			if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
-				if u, _, ok := strings.Cut(string(b), ":"); ok {
-					au.user = u
-				}
-			}
+			au.user = t.basicUserOf(cred)
 		case strings.EqualFold(scheme, "bearer"):
 			if j := t.decodeJWT(cred); j.ok {
 				au.kind, au.alg, au.iss, au.user = authBearerJWT, j.alg, j.iss, j.sub
@@ -88,6 +85,55 @@ func (t *trie) authHeader(name, value string, au *authInfo) {
 			}
 		}
 	}
+}
+
+// basicUserOf is basicUser through a bounded direct-mapped cache keyed
+// by the credentials, as decodeJWT's (a client sends the same ones on
+// every request).
+func (t *trie) basicUserOf(cred string) string {
+	if len(cred) > maxCachedBasic {
+		return basicUser(cred)
+	}
+	if t.basic == nil {
+		t.basic = make([]basicSlot, basicSlots)
+	}
+	e := &t.basic[maphash.String(slotSeed, cred)&(basicSlots-1)]
+	if e.cred != cred || e.cred == "" {
+		e.cred, e.user = strings.Clone(cred), basicUser(cred)
+	}
+	return e.user
+}
+
+// basicSlots bounds basicUserOf's cache (a power of two), maxCachedBasic
+// the credentials it keeps (at most 256 KB of them).
+const (
+	basicSlots     = 1024
+	maxCachedBasic = 256
+)
+
+type basicSlot struct{ cred, user string }
+
+// basicUser is the user name of Basic credentials ("" when they do not
+// decode or have no colon), decoded on the stack when they are short.
+func basicUser(cred string) string {
+	var buf [192]byte
+	var b []byte
+	if base64.StdEncoding.DecodedLen(len(cred)) <= len(buf) {
+		n, err := base64.StdEncoding.Decode(buf[:], []byte(cred))
+		if err != nil {
+			return ""
+		}
+		b = buf[:n]
+	} else {
+		var err error
+		if b, err = base64.StdEncoding.DecodeString(cred); err != nil {
+			return ""
+		}
+	}
+	if u, _, ok := bytes.Cut(b, []byte{':'}); ok {
+		return string(u)
+	}
+	return ""
 }
 
 // authQuery finds an API key in the query when no header carried one.
@@ -153,20 +199,51 @@ func parseJWT(tok string) jwtInfo {
 	if !ok {
 		return jwtInfo{}
 	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
+	pb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
+	if err1 != nil || err2 != nil {
+		return jwtInfo{}
+	}
+	var alg [1]string
+	var claims [2]string // iss, sub
+	if !jwtHeader(hb, alg[:]) || !jwtClaims(pb, claims[:]) || alg[0] == "" {
+		return jwtInfo{}
+	}
+	return jwtInfo{ok: true, alg: boundedToken(alg[0]), iss: boundedIssuer(claims[0]), sub: claims[1]}
+}
+
+// jwtHeader and jwtClaims read a JWT's header (alg) and claims (iss,
+// sub) as json.Unmarshal reads them into string fields, through
+// flatStrings for plain documents.
+func jwtHeader(b []byte, out []string) bool {
+	if ok, handled := flatStrings(b, jwtHeadKeys, out); handled {
+		return ok
+	}
 	var head struct {
 		Alg string `json:"alg"`
+	}
+	err := json.Unmarshal(b, &head)
+	out[0] = head.Alg
+	return err == nil
+}
+
+func jwtClaims(b []byte, out []string) bool {
+	if ok, handled := flatStrings(b, jwtClaimKeys, out); handled {
+		return ok
 	}
 	var claims struct {
 		Iss string `json:"iss"`
 		Sub string `json:"sub"`
 	}
-	hb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
-	pb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
-	if err1 != nil || err2 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(pb, &claims) != nil || head.Alg == "" {
-		return jwtInfo{}
-	}
-	return jwtInfo{ok: true, alg: boundedToken(head.Alg), iss: boundedIssuer(claims.Iss), sub: claims.Sub}
+	err := json.Unmarshal(b, &claims)
+	out[0], out[1] = claims.Iss, claims.Sub
+	return err == nil
 }
+
+var (
+	jwtHeadKeys  = []string{"alg"}
+	jwtClaimKeys = []string{"iss", "sub"}
+)
 
 // boundedIssuer keeps an issuer (usually a URL) printable and short.
 func boundedIssuer(s string) string {

@@ -168,7 +168,5 @@ func (t *trie) dropHost(ht *hostTree) {
 	t.hostList[len(t.hostList)-1] = nil
 	t.hostList = t.hostList[:len(t.hostList)-1]
 	t.hostsEvicted++
-	if t.lastHT == ht {
-		t.lastHT = nil
-	}
+	t.forgetHost(ht)
 }

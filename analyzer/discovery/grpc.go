@@ -5,6 +5,7 @@ import (
 
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/grpc"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // gRPC in the catalog. A gRPC method is an endpoint like any other: host
@@ -134,9 +135,14 @@ func identChars(s string, dots bool) bool {
 }
 
 // renderedJSON reports whether a body of tx is gRPC messages rendered as
-// JSON (by reassembly/grpc): schemas are inferred from them.
-func renderedJSON(tx *reassembly.Transaction, body []byte) bool {
-	return tx.Protocol == reassembly.ProtoGRPC && len(body) > 0 && (body[0] == '{' || body[0] == '[')
+// JSON (by reassembly/grpc): schemas are inferred from them. The body is
+// read (and so decoded, if pending) only for gRPC.
+func renderedJSON(tx *reassembly.Transaction, body *http1.Body) bool {
+	if tx.Protocol != reassembly.ProtoGRPC {
+		return false
+	}
+	b := body.Bytes()
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
 
 // grpcOperation completes an OpenAPI operation for a gRPC method.

@@ -334,25 +334,61 @@ func unhex(c byte) byte {
 // in the path as a whole: files attackers read (etc/passwd, .ssh/)
 // spread over several segments.
 func probePath(p string) probeClass {
+	c, _ := probePathDot(p)
+	return c
+}
+
+// probePathDot is probePath that also says whether p may hold a dot
+// (false only when it has none).
+func probePathDot(p string) (probeClass, bool) {
 	// the common case in one pass: plain bytes, no dot pairs, no
-	// characters that start code (most API paths)
-	plain := true
+	// characters that start code (most API paths). The pass also notes
+	// whether sensitivePath can match: its quick test wants a dot, or
+	// etc/, proc/ or ystem32/, which all have "c/" or "2/".
+	plain, file, dot := true, false, false
 	for i := 0; i < len(p) && plain; i++ {
-		c := p[i]
-		plain = pathPlain[c] || c == '.' && (i+1 == len(p) || p[i+1] != '.')
+		switch pathClass[p[i]] {
+		case pcPlain:
+		case pcSlash:
+			file = file || i > 0 && (p[i-1] == 'c' || p[i-1] == '2')
+		case pcDot:
+			file, dot = true, true
+			plain = i+1 == len(p) || p[i+1] != '.'
+		default:
+			plain = false
+		}
 	}
 	c := probeNone
 	if !plain {
+		file, dot = true, true // (the pass stopped early)
 		Segments(p, func(seg string) bool {
 			c = probeSegment(seg)
 			return c == probeNone
 		})
 	}
-	if c == probeNone && sensitivePath(p) {
-		return probeTraversal
+	if c == probeNone && file && sensitivePath(p) {
+		return probeTraversal, dot
 	}
-	return c
+	return c, dot
 }
+
+// Classes of path bytes for probePath.
+const (
+	pcPlain = iota // in pathPlain, not '/'
+	pcSlash
+	pcDot
+	pcOther
+)
+
+var pathClass = func() (t [256]uint8) {
+	for c := range t {
+		if !pathPlain[c] {
+			t[c] = pcOther
+		}
+	}
+	t['/'], t['.'] = pcSlash, pcDot
+	return
+}()
 
 // sensitivePath says whether a path names a file attackers read.
 func sensitivePath(p string) bool {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -195,7 +196,8 @@ func TestSkipStringSame(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	alpha := []byte(`"\\a"\\\`)
 	for n := 0; n < 300000; n++ {
-		b := make([]byte, 1+r.IntN(12))
+		// short strings, and long ones that pass skipString's byte loop
+		b := make([]byte, 1+r.IntN([]int{12, 64}[n%2]))
 		b[0] = '"'
 		for i := 1; i < len(b); i++ {
 			b[i] = alpha[r.IntN(len(alpha))]
@@ -428,6 +430,126 @@ func TestSummarySame(t *testing.T) {
 		}
 		if len(seen) != 2 {
 			t.Fatalf("decorator called %d times", len(seen))
+		}
+	}
+}
+
+func probePathRef(p string) probeClass {
+	plain := true
+	for i := 0; i < len(p) && plain; i++ {
+		c := p[i]
+		plain = pathPlain[c] || c == '.' && (i+1 == len(p) || p[i+1] != '.')
+	}
+	c := probeNone
+	if !plain {
+		Segments(p, func(seg string) bool {
+			c = probeSegment(seg)
+			return c == probeNone
+		})
+	}
+	if c == probeNone && sensitivePath(p) {
+		return probeTraversal
+	}
+	return c
+}
+
+// TestProbePathSame: probePath's one-pass test of the path agrees with
+// the form that always ran sensitivePath.
+func TestProbePathSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	parts := []string{"/", "/", "/", "api", "v2", "etc/", "Etc/", "proc/", "self/", "c", "2", "system32/", "ystem32/", "passwd",
+		".", "..", ".ssh/", "id_rsa", "win.ini", "%2e", "%2f", "(", ")", ":", "=", "&", "$", "{{", "<", "x", "WEB-INF/web.xml", ".json"}
+	for n := 0; n < 300000; n++ {
+		var b strings.Builder
+		for k := r.IntN(8); k >= 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		p := b.String()
+		if got, want := probePath(p), probePathRef(p); got != want {
+			t.Fatalf("probePath(%q) = %v, want %v", p, got, want)
+		}
+		if _, dot := probePathDot(p); !dot && strings.Contains(p, ".") {
+			t.Fatalf("probePathDot(%q) says no dot", p)
+		}
+	}
+	for _, p := range samePaths() {
+		if got, want := probePath(p), probePathRef(p); got != want {
+			t.Fatalf("probePath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func BenchmarkProbePath(b *testing.B) {
+	paths := []string{"/api/organizations/c8bd2ce8-2b24-549c-8ed2-4f4f6016bca4/projects/7d0a1f31-0e63-8fe0-58bc-aa8afc29f20d",
+		"/v1/products/clearance", "/api/me", "/v2/products/481/reviews", "/blog/posts/nova-jasper-7/comments"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		probePath(paths[i%len(paths)])
+	}
+}
+
+// TestLooksGraphQLSame: looksGraphQL answers as gqlreq.Looks.
+func TestLooksGraphQLSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	parts := []string{`{`, `[`, ` `, "\n", `"query"`, `"persistedQuery"`, `"Query"`, `uery"`, `"q"`, `:`, `"x"`, `}`, `]`, `query=`, `1`}
+	cts := []string{"", "application/json", "application/graphql", "Application/GraphQL; charset=utf-8", "text/graphql", "application/graphql-response+json", "GRAPHQL"}
+	for n := 0; n < 100000; n++ {
+		var b strings.Builder
+		for k := r.IntN(6); k > 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		req := &http1.Request{Method: []string{"GET", "POST", "PUT"}[r.IntN(3)], Query: b.String()}
+		req.Body.Data = []byte(b.String())
+		if ct := cts[r.IntN(len(cts))]; ct != "" {
+			req.Headers = []http1.Header{{Name: "Content-Type", Value: ct}}
+		}
+		if got, want := looksGraphQL(req), gqlreq.Looks(req); got != want {
+			t.Fatalf("looksGraphQL(%s %q, %q) = %v, want %v", req.Method, req.Body.Data, http1.Get(req.Headers, http1.IDContentType), got, want)
+		}
+	}
+	if looksGraphQL(nil) {
+		t.Fatal("nil request")
+	}
+}
+
+// TestSettledFormatsSame: skipping the formats of strings whose node has
+// settled on none gives the schemas of looking at every string.
+func TestSettledFormatsSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	vals := []string{`"2026-01-02"`, `"2026-01-02T10:00:00Z"`, `"ada@example.com"`, `"5f0c9a1e-3b2d-4c8e-9f1a-2b3c4d5e6f70"`,
+		`"https://example.com/x"`, `"10.0.0.1"`, `"plain text"`, `""`, `1`, `null`}
+	keys := []string{"a", "b", "c", "d"}
+	for round := 0; round < 200; round++ {
+		var fast, slow schemaTree
+		for n := 0; n < 30; n++ {
+			var b strings.Builder
+			b.WriteString(`{"list":[`)
+			for k := r.IntN(4); k >= 0; k-- {
+				b.WriteString(`{`)
+				for j, key := range keys[:1+r.IntN(len(keys))] {
+					if j > 0 {
+						b.WriteString(",")
+					}
+					// each key draws from a few formats, so nodes settle at
+					// different points (or never)
+					b.WriteString(`"` + key + `":` + vals[(j*3+r.IntN(2+round%4))%len(vals)])
+				}
+				b.WriteString(`}`)
+				if k > 0 {
+					b.WriteString(",")
+				}
+			}
+			b.WriteString(`],"s":` + vals[r.IntN(len(vals))] + `}`)
+			body := []byte(b.String())
+			fast.infer(body)
+			skipSettled = false
+			slow.infer(body)
+			skipSettled = true
+		}
+		f, _ := json.Marshal(fast.root.JSONSchema())
+		s, _ := json.Marshal(slow.root.JSONSchema())
+		if string(f) != string(s) {
+			t.Fatalf("schemas differ:\n%s\n%s", f, s)
 		}
 	}
 }

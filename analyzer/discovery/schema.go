@@ -76,7 +76,15 @@ func (n *schemaNode) get(key []byte) (*schemaNode, int) {
 	lo, hi := 0, len(n.props)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if n.props[m].name < string(key) {
+		// most names differ in their first byte: no call to compare them
+		name := n.props[m].name
+		var less bool
+		if len(name) > 0 && len(key) > 0 && name[0] != key[0] {
+			less = name[0] < key[0]
+		} else {
+			less = name < string(key)
+		}
+		if less {
 			lo = m + 1
 		} else {
 			hi = m
@@ -114,7 +122,9 @@ func (t *schemaTree) infer(b []byte) bool {
 }
 
 func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+	// one comparison rules out every byte above the space (almost all
+	// bytes of compact JSON)
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
 		i++
 	}
 	return i
@@ -224,7 +234,12 @@ func (t *schemaTree) value(b []byte, i int, n *schemaNode, depth int) int {
 		i = skipString(b, i)
 		if i >= 0 && n != nil {
 			n.types |= tString
-			n.formats |= stringFormat(b[s : i-1])
+			// a node whose strings had no format or two has none in the
+			// schema (JSONSchema) whatever its next strings are: they
+			// need no look
+			if f := n.formats; f&fOther == 0 && f&(f-1) == 0 || !skipSettled {
+				n.formats |= stringFormat(b[s : i-1])
+			}
 		}
 		return i
 	case c == 't':
@@ -331,6 +346,11 @@ func skipString(b []byte, i int) int {
 	return -1
 }
 
+// skipSettled lets inference skip the format of strings whose node has
+// settled on no format (tests turn it off to show that this changes no
+// schema).
+var skipSettled = true
+
 // stringFormat recognises common formats of a JSON string value.
 func stringFormat(s []byte) uint8 {
 	n := len(s)
@@ -358,19 +378,21 @@ func isUUID(s []byte) bool {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	hex := 0
+	// the dashes are in place; the 32 other bytes must be hex digits
 	for i, c := range s {
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-			hex++
-		case c == '-':
-			if i != 8 && i != 13 && i != 18 && i != 23 {
-				return false
-			}
+		if !hexDigit[c] && i != 8 && i != 13 && i != 18 && i != 23 {
+			return false
 		}
 	}
-	return hex == 32
+	return true
 }
+
+var hexDigit = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
+	}
+	return
+}()
 
 func bytesIndex(s []byte, c byte) int { return bytes.IndexByte(s, c) }
 

@@ -43,20 +43,34 @@ func fmix(h uint64) uint64 {
 
 func (s *sketch) add(v string) { s.addHash(uint32(hash64(v) >> 32)) }
 
-// addAddr adds an IP address without formatting it.
-func (s *sketch) addAddr(a netip.Addr) { s.addHash(clientHash(a)) }
-
 // clientHash is the 32-bit hash a client address is counted by (in the
 // sketches and the table of scanners).
 func clientHash(a netip.Addr) uint32 {
 	b := a.Unmap().As16()
 	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	// FNV-1a over the 16 bytes, unrolled (it runs for every call)
+	const prime = 1099511628211
+	h = (h ^ uint64(b[0])) * prime
+	h = (h ^ uint64(b[1])) * prime
+	h = (h ^ uint64(b[2])) * prime
+	h = (h ^ uint64(b[3])) * prime
+	h = (h ^ uint64(b[4])) * prime
+	h = (h ^ uint64(b[5])) * prime
+	h = (h ^ uint64(b[6])) * prime
+	h = (h ^ uint64(b[7])) * prime
+	h = (h ^ uint64(b[8])) * prime
+	h = (h ^ uint64(b[9])) * prime
+	h = (h ^ uint64(b[10])) * prime
+	h = (h ^ uint64(b[11])) * prime
+	h = (h ^ uint64(b[12])) * prime
+	h = (h ^ uint64(b[13])) * prime
+	h = (h ^ uint64(b[14])) * prime
+	h = (h ^ uint64(b[15])) * prime
 	return uint32(fmix(h) >> 32)
 }
+
+// addAddr adds an IP address without formatting it.
+func (s *sketch) addAddr(a netip.Addr) { s.addHash(clientHash(a)) }
 
 func (s *sketch) addHash(h uint32) {
 	if s.reg != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
-	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -152,6 +151,10 @@ func (e *epStats) count(table int, k uint32, n uint64) {
 
 // addHour counts a call in its hour and keeps the newest maxHours.
 func (e *epStats) addHour(h uint32) {
+	if i, ok := e.t.find(tkey(tHour, h)); ok {
+		e.t[2*i+1]++ // (the table did not grow)
+		return
+	}
 	e.t.add(tHour, h, 1, 0)
 	if e.t.tableLen(tHour) > maxHours {
 		lo, _ := e.t.span(tHour)
@@ -365,8 +368,8 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		ep.users.add(au.user)
 	}
 	if reqCT != "" {
-		ep.count(tReqCT, t.names.id(mediaType(reqCT)), 1)
-		if !req.Body.Empty() && sample(ep.reqSampled, ep.calls, cfg) && (isJSON(reqCT) || renderedJSON(tx, req.Body.Bytes())) {
+		ep.count(tReqCT, t.ctID(reqCT), 1)
+		if !req.Body.Empty() && sample(ep.reqSampled, ep.calls, cfg) && (isJSON(reqCT) || renderedJSON(tx, &req.Body)) {
 			ep.reqSampled++
 			if ep.reqSchema == nil {
 				ep.reqSchema = &schemaTree{names: t.names}
@@ -388,9 +391,9 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		for i := range resp.Headers {
 			h := &resp.Headers[i]
 			if h.Known() == http1.IDContentType {
-				ep.count(tRespCT, t.names.id(mediaType(h.Value)), 1)
+				ep.count(tRespCT, t.ctID(h.Value), 1)
 				// sampled first: a response body is decoded only if read
-				if !resp.Body.Empty() && sample(uint64(ep.respSampled), ep.calls, cfg) && (isJSON(h.Value) || renderedJSON(tx, resp.Body.Bytes())) && len(resp.Body.Bytes()) > 0 {
+				if !resp.Body.Empty() && sample(uint64(ep.respSampled), ep.calls, cfg) && (isJSON(h.Value) || renderedJSON(tx, &resp.Body)) && len(resp.Body.Bytes()) > 0 {
 					ep.respSampled++
 					if st := ep.schemaFor(status, t.names); st != nil {
 						st.infer(resp.Body.Bytes())
@@ -429,7 +432,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			ep.t.add(tMisc, miscRespScanned, 1, 0)
 		}
 	}
-	if gqlreq.Looks(req) {
+	if looksGraphQL(req) {
 		t.recordGraphQL(ep, tx)
 	}
 	f := tx.Flags
@@ -474,6 +477,33 @@ func isDecimal(v string) bool {
 		}
 	}
 	return dot
+}
+
+// ctCache remembers the name ids of the last content types seen (as
+// sent): the common ones cost a comparison or two instead of mediaType
+// and a map lookup. An id never changes once given (names only grows).
+type ctCache struct {
+	raw  [4]string
+	id   [4]uint32
+	next int
+}
+
+// ctID is the name id of the media type of a Content-Type value.
+func (t *trie) ctID(v string) uint32 {
+	c := &t.cts
+	if v != "" {
+		for i := range c.raw {
+			if c.raw[i] == v {
+				return c.id[i]
+			}
+		}
+	}
+	id := t.names.id(mediaType(v))
+	if v != "" && len(v) <= 256 {
+		c.raw[c.next], c.id[c.next] = strings.Clone(v), id
+		c.next = (c.next + 1) % len(c.raw)
+	}
+	return id
 }
 
 // mediaType is the lower-case type/subtype of a Content-Type value.

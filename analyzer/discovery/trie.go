@@ -134,6 +134,7 @@ type trie struct {
 	evCalls      uint64
 	jwt          []jwtSlot         // decodeJWT's cache
 	big          jwtInfo           // decodeJWT's answer for a token too long to cache
+	basic        []basicSlot       // basicUserOf's cache
 	lowerCache   map[string]string // header names as sent -> lower case
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
@@ -142,9 +143,10 @@ type trie struct {
 	// version headers: well-known ones by ID, the others by name
 	verByID  [http1.NumHeaderIDs]bool
 	verOther []string
-	// the host of the last call
-	lastHK hostKey
-	lastHT *hostTree
+	// the hosts of the last calls, newest first (nil: none); each is the
+	// one t.hosts holds for its key
+	recent [4]*hostTree
+	cts    ctCache        // content types (stats.go)
 	gql    *gqlreq.Parser // GraphQL requests (graphql.go)
 	// GraphQL-over-WebSocket operation ids: flow id and operation id to
 	// the operation's key (graphql.go, bounded by maxWSOps)
@@ -179,6 +181,45 @@ func newTrie(cfg *Config, geo *geoDB) *trie {
 	// strings.EqualFold does (a non-ASCII spelling can fold to a listed one)
 	t.verOther = cfg.VersionHeaders
 	return t
+}
+
+// recentHost returns the host of key hk among the recent ones (nil if
+// it is not one of them).
+func (t *trie) recentHost(hk hostKey) *hostTree {
+	for _, ht := range t.recent {
+		if ht == nil {
+			return nil
+		}
+		if ht.key == hk {
+			return ht
+		}
+	}
+	return nil
+}
+
+// touchHost puts ht first among the recent hosts.
+func (t *trie) touchHost(ht *hostTree) {
+	if t.recent[0] == ht {
+		return
+	}
+	prev := ht
+	for i := range t.recent {
+		t.recent[i], prev = prev, t.recent[i]
+		if prev == ht {
+			return
+		}
+	}
+}
+
+// forgetHost removes an evicted host from the recent ones.
+func (t *trie) forgetHost(ht *hostTree) {
+	for i := range t.recent {
+		if t.recent[i] == ht {
+			copy(t.recent[i:], t.recent[i+1:])
+			t.recent[len(t.recent)-1] = nil
+			return
+		}
+	}
 }
 
 // scannerBit is the Notes.Attacks bit of the scanner class.
@@ -231,8 +272,8 @@ func (t *trie) add(tx *reassembly.Transaction) {
 	}
 	hk := hostKey{host: host, version: t.version(req)}
 	path := req.Path
-	class := probePath(path)
-	if class == probeNone && !standardMethods[req.Method] && failed {
+	class, dot := probePathDot(path)
+	if class == probeNone && failed && !standardMethods[req.Method] {
 		class = probeMethod
 	}
 	probe := class != probeNone || scanner
@@ -240,8 +281,8 @@ func (t *trie) add(tx *reassembly.Transaction) {
 		t.flag(client, at) // payloads in the path: the client is hostile
 	}
 
-	ht := t.lastHT // most calls go to the host of the previous one
-	if ht == nil || hk != t.lastHK {
+	ht := t.recentHost(hk) // most calls go to a host of the last calls
+	if ht == nil {
 		ht = t.hosts[hk]
 	}
 	if ht == nil {
@@ -254,12 +295,12 @@ func (t *trie) add(tx *reassembly.Transaction) {
 			return
 		}
 	}
-	t.lastHK, t.lastHT = hk, ht
+	t.touchHost(ht)
 	ht.calls++
 	if ns := at.UnixNano(); ns > ht.last {
 		ht.last = ns
 	}
-	if isStatic(path) {
+	if dot && isStatic(path) { // (a static asset's name has a dot)
 		ht.static++
 		return
 	}
