@@ -1,11 +1,9 @@
 package discovery
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"hash/maphash"
 	"strings"
+
+	"github.com/apitap/apitap/reassembly"
 )
 
 // authInfo is what one request says about its authentication. user is
@@ -16,12 +14,6 @@ type authInfo struct {
 	alg  string // JWT alg
 	iss  string // JWT issuer
 	user string
-}
-
-// jwtInfo is the cached decoding of one bearer token.
-type jwtInfo struct {
-	ok            bool
-	alg, iss, sub string
 }
 
 // apiKeyHeaders are request headers that carry API keys.
@@ -47,23 +39,27 @@ func isSessionCookie(name string) bool {
 }
 
 // authHeader looks at one request header (name in lower case); the
-// strongest scheme wins when a request carries several.
-func (t *trie) authHeader(name, value string, au *authInfo) {
+// strongest scheme wins when a request carries several. The
+// Authorization header is read from the credentials the sensor parsed
+// once for every analyzer (tx.Auth, package identity), or parsed here
+// with the same parser when the transaction came without them.
+func (t *trie) authHeader(name, value string, au *authInfo, tx *reassembly.Transaction) {
 	switch {
 	case name == "authorization":
-		scheme, cred, _ := strings.Cut(strings.TrimSpace(value), " ")
-		cred = strings.TrimSpace(cred)
-		switch {
-		case strings.EqualFold(scheme, "basic"):
-			au.kind = authBasic
-			au.user = t.basicUserOf(cred)
-		case strings.EqualFold(scheme, "bearer"):
-			if j := t.decodeJWT(cred); j.ok {
-				au.kind, au.alg, au.iss, au.user = authBearerJWT, j.alg, j.iss, j.sub
-			} else {
-				au.kind = authBearer
-			}
+		a := &tx.Auth
+		if a.Kind == "" {
+			t.creds.Parse(value, &t.auth)
+			a = &t.auth
+		}
+		switch a.Kind {
+		case reassembly.AuthBasic:
+			au.kind, au.user = authBasic, a.Principal
+		case reassembly.AuthBearerJWT:
+			au.kind, au.alg, au.iss, au.user = authBearerJWT, boundedToken(a.JWTAlg), boundedIssuer(a.JWTIssuer), a.Principal
+		case reassembly.AuthBearer:
+			au.kind = authBearer
 		default:
+			scheme, _, _ := strings.Cut(strings.TrimSpace(value), " ")
 			au.kind = authOther
 			au.name = "authorization:" + boundedToken(strings.ToLower(scheme))
 		}
@@ -87,55 +83,6 @@ func (t *trie) authHeader(name, value string, au *authInfo) {
 	}
 }
 
-// basicUserOf is basicUser through a bounded direct-mapped cache keyed
-// by the credentials, as decodeJWT's (a client sends the same ones on
-// every request).
-func (t *trie) basicUserOf(cred string) string {
-	if len(cred) > maxCachedBasic {
-		return basicUser(cred)
-	}
-	if t.basic == nil {
-		t.basic = make([]basicSlot, basicSlots)
-	}
-	e := &t.basic[maphash.String(slotSeed, cred)&(basicSlots-1)]
-	if e.cred != cred || e.cred == "" {
-		e.cred, e.user = strings.Clone(cred), basicUser(cred)
-	}
-	return e.user
-}
-
-// basicSlots bounds basicUserOf's cache (a power of two), maxCachedBasic
-// the credentials it keeps (at most 256 KB of them).
-const (
-	basicSlots     = 1024
-	maxCachedBasic = 256
-)
-
-type basicSlot struct{ cred, user string }
-
-// basicUser is the user name of Basic credentials ("" when they do not
-// decode or have no colon), decoded on the stack when they are short.
-func basicUser(cred string) string {
-	var buf [192]byte
-	var b []byte
-	if base64.StdEncoding.DecodedLen(len(cred)) <= len(buf) {
-		n, err := base64.StdEncoding.Decode(buf[:], []byte(cred))
-		if err != nil {
-			return ""
-		}
-		b = buf[:n]
-	} else {
-		var err error
-		if b, err = base64.StdEncoding.DecodeString(cred); err != nil {
-			return ""
-		}
-	}
-	if u, _, ok := bytes.Cut(b, []byte{':'}); ok {
-		return string(u)
-	}
-	return ""
-}
-
 // authQuery finds an API key in the query when no header carried one.
 func authQuery(q string, au *authInfo) {
 	for q != "" {
@@ -148,102 +95,6 @@ func authQuery(q string, au *authInfo) {
 		}
 	}
 }
-
-// decodeJWT decodes the header and claims of a JWT (without verifying
-// it), through a bounded per-worker cache keyed by the token: a
-// direct-mapped table (a hit costs a hash and one comparison, less than
-// a map lookup).
-func (t *trie) decodeJWT(tok string) *jwtInfo {
-	if len(tok) > maxCachedToken {
-		t.big = parseJWT(tok) // not kept: a hostile header would pin its size in every slot
-		return &t.big
-	}
-	if t.jwt == nil {
-		t.jwt = make([]jwtSlot, jwtSlots)
-	}
-	e := &t.jwt[tokenSlot(tok)]
-	if e.tok != tok || e.tok == "" {
-		e.tok, e.info = strings.Clone(tok), parseJWT(tok)
-	}
-	return &e.info
-}
-
-// jwtSlots bounds decodeJWT's cache per worker (a power of two), and
-// maxCachedToken the tokens it keeps (at most 16 MB of them per worker).
-const (
-	jwtSlots       = 4096
-	maxCachedToken = 4096
-)
-
-type jwtSlot struct {
-	tok  string
-	info jwtInfo
-}
-
-// tokenSlot picks a token's slot (the seed only spreads tokens).
-func tokenSlot(tok string) int {
-	return int(maphash.String(slotSeed, tok) & (jwtSlots - 1))
-}
-
-var slotSeed = maphash.MakeSeed()
-
-func parseJWT(tok string) jwtInfo {
-	if len(tok) > 8192 {
-		return jwtInfo{}
-	}
-	h, rest, ok := strings.Cut(tok, ".")
-	if !ok {
-		return jwtInfo{}
-	}
-	p, _, ok := strings.Cut(rest, ".")
-	if !ok {
-		return jwtInfo{}
-	}
-	hb, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
-	pb, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
-	if err1 != nil || err2 != nil {
-		return jwtInfo{}
-	}
-	var alg [1]string
-	var claims [2]string // iss, sub
-	if !jwtHeader(hb, alg[:]) || !jwtClaims(pb, claims[:]) || alg[0] == "" {
-		return jwtInfo{}
-	}
-	return jwtInfo{ok: true, alg: boundedToken(alg[0]), iss: boundedIssuer(claims[0]), sub: claims[1]}
-}
-
-// jwtHeader and jwtClaims read a JWT's header (alg) and claims (iss,
-// sub) as json.Unmarshal reads them into string fields, through
-// flatStrings for plain documents.
-func jwtHeader(b []byte, out []string) bool {
-	if ok, handled := flatStrings(b, jwtHeadKeys, out); handled {
-		return ok
-	}
-	var head struct {
-		Alg string `json:"alg"`
-	}
-	err := json.Unmarshal(b, &head)
-	out[0] = head.Alg
-	return err == nil
-}
-
-func jwtClaims(b []byte, out []string) bool {
-	if ok, handled := flatStrings(b, jwtClaimKeys, out); handled {
-		return ok
-	}
-	var claims struct {
-		Iss string `json:"iss"`
-		Sub string `json:"sub"`
-	}
-	err := json.Unmarshal(b, &claims)
-	out[0], out[1] = claims.Iss, claims.Sub
-	return err == nil
-}
-
-var (
-	jwtHeadKeys  = []string{"alg"}
-	jwtClaimKeys = []string{"iss", "sub"}
-)
 
 // boundedIssuer keeps an issuer (usually a URL) printable and short.
 func boundedIssuer(s string) string {

@@ -339,7 +339,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 			if id == http1.IDContentType {
 				reqCT = h.Value
 			} else if hdrAuth[id] {
-				t.authHeader(http1.KnownName(id), h.Value, &au)
+				t.authHeader(http1.KnownName(id), h.Value, &au, tx)
 			}
 			continue
 		}
@@ -347,7 +347,7 @@ func (t *trie) record(ep *epStats, tx *reassembly.Transaction) {
 		if !skipHeader[name] {
 			ep.count(tHeader, t.names.id(name), 1)
 		}
-		t.authHeader(name, h.Value, &au)
+		t.authHeader(name, h.Value, &au, tx)
 	}
 	if au.kind == authNone {
 		authQuery(req.Query, &au)

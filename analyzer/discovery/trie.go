@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/graphql/gqlreq"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/analyzer/vocab"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -132,9 +133,8 @@ type trie struct {
 	hostProbes   uint64 // requests whose Host header carried payload syntax
 	evicted      uint64 // endpoints evicted (all hosts)
 	evCalls      uint64
-	jwt          []jwtSlot         // decodeJWT's cache
-	big          jwtInfo           // decodeJWT's answer for a token too long to cache
-	basic        []basicSlot       // basicUserOf's cache
+	creds        identity.Parser   // authHeader's, for transactions without tx.Auth
+	auth         reassembly.Auth   // what creds parsed
 	lowerCache   map[string]string // header names as sent -> lower case
 	geo          *geoDB            // nil without a database
 	geoCache     map[netip.Addr]geoInfo
