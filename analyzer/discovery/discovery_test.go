@@ -1,17 +1,21 @@
 package discovery
 
 import (
+	"encoding/base64"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/internal/testgen/apigen"
 	"github.com/apitap/apitap/internal/testgen/txtest"
 	"github.com/apitap/apitap/reassembly"
@@ -398,5 +402,47 @@ func TestConcurrentObservers(t *testing.T) {
 	<-done
 	if v := cat.View(); len(v.Endpoints) == 0 || v.Evicted == 0 {
 		t.Errorf("%d endpoints, %d evicted", len(v.Endpoints), v.Evicted)
+	}
+}
+
+// TestAuthFromIdentity: the catalog names the Authorization scheme as the
+// sensor's one parser does (package identity: numeric subjects, client-id
+// tokens, tokens without an algorithm), whether the sensor filled
+// tx.Auth or the transaction came without it.
+func TestAuthFromIdentity(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	headers := map[string]string{
+		"/numeric-sub": "Bearer " + b64([]byte(`{"alg":"RS256"}`)) + "." + b64([]byte(`{"sub":12345,"iss":"https://id.example"}`)) + ".c2ln",
+		"/client-only": "Bearer " + b64([]byte(`{"alg":"ES256"}`)) + "." + b64([]byte(`{"client_id":"partner"}`)) + ".c2ln",
+		"/no-alg":      "Bearer " + b64([]byte(`{"typ":"JWT"}`)) + "." + b64([]byte(`{"sub":"a"}`)) + ".c2ln",
+		"/opaque":      "Bearer 2YotnFZFEjr1zCsicMWpAA",
+		"/basic":       "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")),
+		"/digest":      `Digest username="x"`,
+	}
+	want := map[string]string{"/numeric-sub": "bearer_jwt", "/client-only": "bearer_jwt", "/no-alg": "bearer", "/opaque": "bearer", "/basic": "basic", "/digest": "other"}
+	var out [2]string
+	for i, filled := range []bool{false, true} {
+		cat := NewCatalog(NewConfig(), "t")
+		o := cat.Observer()
+		var p identity.Parser
+		for _, path := range slices.Sorted(maps.Keys(headers)) {
+			x := tx("GET", "api", path, 200)
+			x.Request.Headers = []http1.Header{{Name: "Authorization", Value: headers[path]}}
+			if filled {
+				p.Auth(x)
+			}
+			o.Analyze(x, nil)
+		}
+		v := cat.View()
+		for _, ep := range v.Endpoints {
+			j := ep.JSON(v.Time)
+			if j.Auth.Types[want[j.Path]] != 1 {
+				t.Errorf("filled %v: %s: auth %+v, want %s", filled, j.Path, j.Auth.Types, want[j.Path])
+			}
+		}
+		out[i] = string(v.JSON("t"))
+	}
+	if out[0] != out[1] {
+		t.Error("the catalog differs with tx.Auth filled by the sensor")
 	}
 }
