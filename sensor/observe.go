@@ -272,7 +272,14 @@ func (b *obsBatch) clearArenas() {
 // next returns the batch's next free slot, reset.
 func (b *obsBatch) next() *obs {
 	if b.n == len(b.items) {
-		b.items = append(b.items, &obs{})
+		// a new observation is zero: not reset, whose reads would be
+		// the first touch of its fresh pages (a read maps the zero page,
+		// the write after it copies: two faults and a TLB shootdown of
+		// the other CPUs instead of one fault)
+		o := &obs{}
+		b.items = append(b.items, o)
+		b.n++
+		return o
 	}
 	o := b.items[b.n]
 	b.n++

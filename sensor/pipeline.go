@@ -293,7 +293,9 @@ func trustedProxies(cfg Config, enabled []analyzer.Enabled) []string {
 func (p *Pipeline) startStage2(live bool, tick func(time.Time)) {
 	n := len(p.workers)
 	p.obsCh = make(chan *obsBatch, n*4)
-	p.obsFree = make(chan *obsBatch, n*8)
+	// room for every batch in flight (queued, held by the merge, being
+	// filled): a batch dropped here is made again later, from fresh memory
+	p.obsFree = make(chan *obsBatch, n*(p.cfg.Sensor.QueueBatches+8))
 	p.s2done = make(chan struct{})
 	m := newMerge(p.s2, n, p.obsFree, live)
 	go func() {
