@@ -91,9 +91,18 @@ type obs struct {
 
 	// The copy of the transaction (hasTx): req and resp are its
 	// messages, their headers and bodies live in the batch's arenas.
-	tx    reassembly.Transaction
-	req   http1.Request
-	resp  http1.Response
+	tx   reassembly.Transaction
+	req  http1.Request
+	resp http1.Response
+	// rare holds what few observations use (HTTP/2, WebSocket, a
+	// ClientHello) out of line, made on first use and kept with the obs:
+	// an obs is filled on one core and read on another, and the pool of
+	// them is larger than a core's cache, so every line it carries costs.
+	rare *obsRare
+}
+
+// obsRare is the part of an obs only some observations use.
+type obsRare struct {
 	h2    http2.StreamInfo // the HTTP/2 stream (tx.H2) and its gRPC call
 	call  grpc.Call
 	msg   reassembly.Message // a WebSocket message's (tx.Message)
@@ -102,6 +111,16 @@ type obs struct {
 	// its first byte
 	flow    reassembly.Flow
 	helloAt time.Time
+	used    bool // something above is set
+}
+
+// extra returns o's rare part, made on first use.
+func (o *obs) extra() *obsRare {
+	if o.rare == nil {
+		o.rare = &obsRare{}
+	}
+	o.rare.used = true
+	return o.rare
 }
 
 // fold is one occurrence of a finding that stage two folds (see package
@@ -127,13 +146,18 @@ func (o *obs) reset() {
 	clear(o.folds)
 	o.folds = o.folds[:0]
 	if o.hasTx { // the copy (copyTx) is large: cleared only when made
+		// req and resp only if the copy used them
+		if o.tx.Request != nil {
+			o.req = http1.Request{}
+		}
+		if o.tx.Response != nil {
+			o.resp = http1.Response{}
+		}
 		o.tx, o.hasTx = reassembly.Transaction{}, false
-		o.req, o.resp = http1.Request{}, http1.Response{}
-		o.h2, o.call = http2.StreamInfo{}, grpc.Call{}
-		o.msg, o.wsMsg = reassembly.Message{}, websocket.Message{}
 	}
-	if o.hello != nil || o.kind == obsHello {
-		o.hello, o.flow, o.helloAt = nil, reassembly.Flow{}, time.Time{}
+	o.hello = nil
+	if r := o.rare; r != nil && r.used {
+		*r = obsRare{}
 	}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
 	o.principal, o.resolved = "", netip.Addr{}
@@ -162,27 +186,29 @@ func (o *obs) copyTx(tx *reassembly.Transaction, b *obsBatch, dec *http1.Decoder
 		o.tx.Response = &o.resp
 	}
 	if s := tx.H2; s != nil {
-		o.h2 = *s
-		o.h2.RequestTrailers = b.keepHeaders(s.RequestTrailers)
-		o.h2.ResponseTrailers = b.keepHeaders(s.ResponseTrailers)
+		r := o.extra()
+		r.h2 = *s
+		r.h2.RequestTrailers = b.keepHeaders(s.RequestTrailers)
+		r.h2.ResponseTrailers = b.keepHeaders(s.ResponseTrailers)
 		if s.GRPC != nil {
-			o.call = *s.GRPC
-			o.h2.GRPC = &o.call
+			r.call = *s.GRPC
+			r.h2.GRPC = &r.call
 		}
-		o.tx.H2 = &o.h2
+		o.tx.H2 = &r.h2
 	}
 	if m := tx.Message; m != nil {
 		// the message's bytes are the request's or response's body,
 		// copied above
-		o.wsMsg = *m.Message
-		o.wsMsg.Data = nil
+		r := o.extra()
+		r.wsMsg = *m.Message
+		r.wsMsg.Data = nil
 		if o.tx.Response != nil && !m.FromClient {
-			o.wsMsg.Data = o.tx.Response.Body.Bytes()
+			r.wsMsg.Data = o.tx.Response.Body.Bytes()
 		} else if o.tx.Request != nil {
-			o.wsMsg.Data = o.tx.Request.Body.Bytes()
+			r.wsMsg.Data = o.tx.Request.Body.Bytes()
 		}
-		o.msg = reassembly.Message{Message: &o.wsMsg, Upgrade: m.Upgrade}
-		o.tx.Message = &o.msg
+		r.msg = reassembly.Message{Message: &r.wsMsg, Upgrade: m.Upgrade}
+		o.tx.Message = &r.msg
 	}
 }
 
@@ -254,7 +280,14 @@ func (b *obsBatch) clearArenas() {
 // next returns the batch's next free slot, reset.
 func (b *obsBatch) next() *obs {
 	if b.n == len(b.items) {
-		b.items = append(b.items, &obs{})
+		// a new observation is zero: not reset, whose reads would be
+		// the first touch of its fresh pages (a read maps the zero page,
+		// the write after it copies: two faults and a TLB shootdown of
+		// the other CPUs instead of one fault)
+		o := &obs{}
+		b.items = append(b.items, o)
+		b.n++
+		return o
 	}
 	o := b.items[b.n]
 	b.n++

@@ -38,6 +38,7 @@ import (
 const (
 	batchFrames = 256       // frames per batch handed to a worker
 	batchBytes  = 256 << 10 // frame bytes per batch
+	batchStart  = 64 << 10  // a new batch's room for frame bytes (it grows)
 	outFlush    = 64 << 10  // a worker writes its event buffer past this size
 )
 
@@ -292,7 +293,9 @@ func trustedProxies(cfg Config, enabled []analyzer.Enabled) []string {
 func (p *Pipeline) startStage2(live bool, tick func(time.Time)) {
 	n := len(p.workers)
 	p.obsCh = make(chan *obsBatch, n*4)
-	p.obsFree = make(chan *obsBatch, n*8)
+	// room for every batch in flight (queued, held by the merge, being
+	// filled): a batch dropped here is made again later, from fresh memory
+	p.obsFree = make(chan *obsBatch, n*(p.cfg.Sensor.QueueBatches+8))
 	p.s2done = make(chan struct{})
 	m := newMerge(p.s2, n, p.obsFree, live)
 	go func() {
@@ -580,7 +583,12 @@ func (p *Pipeline) getBatch() *batch {
 	case b := <-p.free:
 		return b
 	default:
-		return &batch{data: make([]byte, 0, batchBytes+65536), frames: make([]frameRef, 0, batchFrames)}
+		// data grows to what batches need and keeps its size when the
+		// batch is reused: 256 frames are far fewer bytes than batchBytes
+		// on most traffic, and room never written still counts in the
+		// heap the collector paces itself by (a larger heap between
+		// collections is more fresh memory, each page a fault)
+		return &batch{data: make([]byte, 0, batchStart), frames: make([]frameRef, 0, batchFrames)}
 	}
 }
 
@@ -1068,7 +1076,8 @@ func (w *worker) onTLS(f *reassembly.Flow, at time.Time, h *tlshello.Hello) {
 	}
 	o := w.slot()
 	o.kind, o.key, o.ts = obsHello, orderKey{w.at, f.Order, seqHello}, w.clock
-	o.hello, o.flow, o.helloAt = h, *f, at
+	r := o.extra()
+	o.hello, r.flow, r.helloAt = h, *f, at
 	w.done(o, nil)
 }
 

@@ -126,7 +126,7 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 		s.chain.Analyze(tx, s)
 		s.cur = nil
 	case o.kind == obsHello && o.hello != nil:
-		s.chain.TLSHello(&o.flow, o.helloAt, o.hello)
+		s.chain.TLSHello(&o.rare.flow, o.rare.helloAt, o.hello)
 	}
 	s.flushOut()
 }
