@@ -226,12 +226,7 @@ var requestHeaders = func() (t [http1.NumHeaderIDs]int) {
 // identity: one set of rules for tokens); a transaction built without
 // them (tests, tools) is parsed here with the same parser.
 func (r *resolver) authorization(tx *reassembly.Transaction, v string, id *identity) {
-	a := &tx.Auth
-	if a.Kind == "" {
-		r.creds.Parse(v, &r.auth)
-		a = &r.auth
-	}
-	switch a.Kind {
+	switch a := r.creds.AuthOf(tx, v, &r.auth); a.Kind {
 	case reassembly.AuthBearerJWT:
 		id.user, id.service = a.Principal, a.JWTService
 		if id.user == "" && id.apiKey == "" { // a token naming nobody identifies its holder

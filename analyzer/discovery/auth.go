@@ -46,12 +46,7 @@ func isSessionCookie(name string) bool {
 func (t *trie) authHeader(name, value string, au *authInfo, tx *reassembly.Transaction) {
 	switch {
 	case name == "authorization":
-		a := &tx.Auth
-		if a.Kind == "" {
-			t.creds.Parse(value, &t.auth)
-			a = &t.auth
-		}
-		switch a.Kind {
+		switch a := t.creds.AuthOf(tx, value, &t.auth); a.Kind {
 		case reassembly.AuthBasic:
 			au.kind, au.user = authBasic, a.Principal
 		case reassembly.AuthBearerJWT:

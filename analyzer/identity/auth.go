@@ -152,6 +152,17 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 	p.Parse(http1.Get(tx.Request.Headers, http1.IDAuthorization), &tx.Auth)
 }
 
+// AuthOf returns the credentials the sensor read into tx.Auth or, for a
+// transaction built without them (tests, tools), the Authorization
+// header's value v parsed into scratch.
+func (p *Parser) AuthOf(tx *reassembly.Transaction, v string, scratch *reassembly.Auth) *reassembly.Auth {
+	if tx.Auth.Kind != "" {
+		return &tx.Auth
+	}
+	p.Parse(v, scratch)
+	return scratch
+}
+
 // Parse reads an Authorization header's value v into a (which it
 // overwrites; the zero Auth when v is empty).
 func (p *Parser) Parse(v string, a *reassembly.Auth) {
