@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	ident "github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -360,5 +361,47 @@ func TestFormShape(t *testing.T) {
 	}
 	if formShape([]byte("email=a&password=b")) != formShape([]byte("email=c%40d&password=e")) {
 		t.Error("form values change the shape")
+	}
+}
+
+// TestPrincipalsFromAuth: behaviour names the holder of credentials as
+// the sensor's one parser read them (tx.Auth): people by their subject,
+// client-credentials tokens as services, opaque tokens and other schemes
+// by the credential; the same whether the sensor filled tx.Auth or the
+// transaction came without it.
+func TestPrincipalsFromAuth(t *testing.T) {
+	enc := base64.RawURLEncoding
+	tok := func(claims string) string {
+		return enc.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + enc.EncodeToString([]byte(claims)) + ".c2ln"
+	}
+	for _, tc := range []struct {
+		header, user, apiKey string
+		service, basic       bool
+	}{
+		{"Bearer " + tok(`{"sub":"alice"}`), "alice", "", false, false},
+		{"Bearer " + tok(`{"sub":"svc@clients"}`), "svc@clients", "", true, false},
+		{"Bearer " + tok(`{"client_id":"batch"}`), "batch", "", true, false},
+		{"Bearer " + tok(`{"azp":"etl","sub":"etl"}`), "etl", "", true, false},
+		{"Bearer " + tok(`{"sub":"bob","azp":"web"}`), "bob", "", false, false},
+		{"Bearer " + tok(`{"sub":"svc-1","gty":"client-credentials"}`), "svc-1", "", true, false},
+		{"Bearer " + tok(`{"iat":1}`), "", tok(`{"iat":1}`), false, false},
+		{"Bearer 2YotnFZFEjr1zCsicMWpAA", "", "2YotnFZFEjr1zCsicMWpAA", false, false},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("carol:pw")), "carol", "", false, true},
+		{"Token abc123", "", "abc123", false, false},
+	} {
+		for _, filled := range []bool{false, true} {
+			rq := req{at: 0, ip: "192.0.2.7", method: "GET", path: "/v1/things", headers: browser(http1.Header{Name: "Authorization", Value: tc.header}), status: 200, resp: `{}`}
+			x := rq.tx()
+			if filled {
+				var p ident.Parser
+				p.Auth(x)
+			}
+			r := newResolver(NewConfig(), nil)
+			var id identity
+			r.resolve(x, &id)
+			if id.user != tc.user || id.apiKey != tc.apiKey || id.service != tc.service || id.basic != tc.basic {
+				t.Errorf("%q (tx.Auth filled %v): user %q key %q service %v basic %v", tc.header, filled, id.user, id.apiKey, id.service, id.basic)
+			}
+		}
 	}
 }
