@@ -48,12 +48,13 @@ type Folder interface {
 	Fold(spec FoldSpec, k FoldKey, d *event.Detection)
 }
 
-// LazyFolder is implemented by Folders that fold elsewhere, later
-// (stage two): FoldLazy hands over an occurrence d without its evidence,
-// which ev builds from arg only if the occurrence opens a detection (most
-// occurrences of a repeated finding are counted and dropped). ev runs on
-// another goroutine than the caller: it must be a function of arg and of
-// state that does not change. arg is only valid during the call.
+// LazyFolder is implemented by Folders (stage one's workers, stage two
+// for the ordered parts): FoldLazy hands over an occurrence d without its
+// evidence, which ev builds from arg only if the occurrence opens a
+// detection (most occurrences of a repeated finding are counted and
+// dropped; aggregate.Aggregator.FoldLazy). ev may run on another goroutine
+// than the caller: it must be a function of arg and of state that does
+// not change. d and arg are only valid during the call.
 type LazyFolder interface {
 	FoldLazy(spec FoldSpec, k FoldKey, d *event.Detection, ev Evidencer, arg []byte)
 }
@@ -62,16 +63,6 @@ type LazyFolder interface {
 // encoded into arg (see LazyFolder).
 type Evidencer interface {
 	Evidence(arg []byte) []event.Evidence
-}
-
-// Repeater is implemented by Folders that fold in the caller's own
-// order (stage two, for the ordered parts of flow analyzers): Repeat
-// counts n more occurrences of k at capture time at, with severity and
-// the client's address (for FoldSpec.Clients), when k's detection is
-// open, and reports whether it was. The caller then need not build the
-// detection (its evidence) that Fold would discard.
-type Repeater interface {
-	Repeat(spec FoldSpec, k FoldKey, n int, at time.Time, severity, client string) bool
 }
 
 // Analyzer looks at transactions, synchronously, on the worker goroutine

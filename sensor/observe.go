@@ -79,6 +79,7 @@ type obs struct {
 	flowID   string // the transaction's flow (the key of line when exported)
 	dets     []event.Detection
 	folds    []fold
+	args     []byte // the lazy folds' arguments
 	hello    *tlshello.Hello
 	// server answered client (a transaction with a response): the
 	// blocklist learns its monitored servers from it
@@ -145,6 +146,10 @@ func (o *obs) reset() {
 	o.dets = o.dets[:0]
 	clear(o.folds)
 	o.folds = o.folds[:0]
+	o.args = o.args[:0]
+	if cap(o.args) > 64<<10 {
+		o.args = nil
+	}
 	if o.hasTx { // the copy (copyTx) is large: cleared only when made
 		// req and resp only if the copy used them
 		if o.tx.Request != nil {
@@ -240,14 +245,18 @@ func (o *obs) addDetection(d *event.Detection) {
 	o.dets = append(o.dets, c)
 }
 
-func (o *obs) addFold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
+// addFold keeps a copy of an occurrence to fold, with what builds its
+// evidence when it came without (ev, arg: analyzer.LazyFolder; arg is
+// kept in o's own buffer, reused from one observation to the next).
+func (o *obs) addFold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
 	c := *d
 	c.Evidence = slices.Clone(d.Evidence)
-	o.folds = append(o.folds, fold{spec: spec, key: k, d: c})
-}
-
-func (o *obs) addFoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
-	o.folds = append(o.folds, fold{spec: spec, key: k, d: *d, ev: ev, arg: slices.Clone(arg)})
+	if ev != nil {
+		start := len(o.args)
+		o.args = append(o.args, arg...)
+		arg = o.args[start:len(o.args):len(o.args)] // what the buffer held before stays where it was when it grows
+	}
+	o.folds = append(o.folds, fold{spec: spec, key: k, d: c, ev: ev, arg: arg})
 }
 
 // obsBatch carries a worker's observations to stage two, in the worker's

@@ -15,18 +15,25 @@ import (
 	"github.com/apitap/apitap/sensor/capture"
 )
 
-// TestExportKeysWorkers: exported transactions are keyed by their flow
-// with any number of workers, also when no stage-two analyzer makes the
-// workers copy the transactions.
-func TestExportKeysWorkers(t *testing.T) {
+// allOff is the analyzers section that turns every registered analyzer
+// off: the pipeline alone.
+func allOff(tb testing.TB) string {
 	def, err := analyzer.Configure(analyzer.Settings{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	y := "analyzers:\n"
 	for _, n := range analyzer.Names(def) {
 		y += "  " + n + ": {enabled: false}\n"
 	}
+	return y
+}
+
+// TestExportKeysWorkers: exported transactions are keyed by their flow
+// with any number of workers, also when no stage-two analyzer makes the
+// workers copy the transactions.
+func TestExportKeysWorkers(t *testing.T) {
+	y := allOff(t)
 	run := func(workers int) string {
 		cfg := Config{Analyzers: settings(t, y)}
 		cfg.Sensor.ID, cfg.Sensor.Workers = "t", workers
@@ -70,14 +77,7 @@ func TestExportKeysWorkers(t *testing.T) {
 // counts (compare CPU time, not wall time, on a shared machine). The
 // capture is small: setting the pipeline up is part of every op.
 func BenchmarkPipeline(b *testing.B) {
-	def, err := analyzer.Configure(analyzer.Settings{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	off := "analyzers:\n"
-	for _, n := range analyzer.Names(def) {
-		off += "  " + n + ": {enabled: false}\n"
-	}
+	off := allOff(b)
 	for _, c := range []struct{ name, yaml string }{{"pipeline", off}, {"default", "analyzers: {}\n"}} {
 		for _, workers := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/workers=%d", c.name, workers), func(b *testing.B) {

@@ -795,16 +795,7 @@ func (w *worker) Detection(d *event.Detection) {
 // Fold implements analyzer.Folder: a repeated finding is folded in stage
 // two, in capture order.
 func (w *worker) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
-	if w.curTx != nil && w.curTx.Flow.Confirmed {
-		d.Confirmed = true
-	}
-	if o := w.cur; o != nil {
-		o.addFold(spec, k, d)
-		return
-	}
-	o := w.orphan()
-	o.addFold(spec, k, d)
-	w.done(o, nil)
+	w.FoldLazy(spec, k, d, nil, nil)
 }
 
 // FoldLazy implements analyzer.LazyFolder: as Fold, with the evidence
@@ -813,12 +804,13 @@ func (w *worker) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.D
 	if w.curTx != nil && w.curTx.Flow.Confirmed {
 		d.Confirmed = true
 	}
-	o := w.cur
-	if o == nil {
-		o = w.orphan()
-		defer w.done(o, nil)
+	if o := w.cur; o != nil {
+		o.addFold(spec, k, d, ev, arg)
+		return
 	}
-	o.addFoldLazy(spec, k, d, ev, arg)
+	o := w.orphan()
+	o.addFold(spec, k, d, ev, arg)
+	w.done(o, nil)
 }
 
 // orphan is an observation for a detection made outside a transaction.

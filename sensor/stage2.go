@@ -72,10 +72,13 @@ func (f stage2Folder) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.
 	f.s.aggregator(spec).Fold(k, d, f.s)
 }
 
-// Repeat implements analyzer.Repeater: the ordered parts run in capture
-// order, so whether k is open is known here.
-func (f stage2Folder) Repeat(spec analyzer.FoldSpec, k analyzer.FoldKey, n int, at time.Time, severity, client string) bool {
-	return f.s.aggregator(spec).Repeat(k, n, at, severity, f.s.cur != nil && f.s.cur.Flow.Confirmed, client)
+// FoldLazy implements analyzer.LazyFolder: the ordered parts run in
+// capture order, so the occurrence is folded at once.
+func (f stage2Folder) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	if f.s.cur != nil && f.s.cur.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	f.s.aggregator(spec).FoldLazy(k, d, ev, arg, f.s)
 }
 
 // process handles one observation. tx is the transaction itself when
@@ -108,14 +111,11 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 	}
 	for i := range o.folds {
 		f := &o.folds[i]
-		agg := s.aggregator(f.spec)
-		if f.ev != nil { // lazy: evidence only for an occurrence that opens a detection
-			if agg.Repeat(f.key, f.d.Count, f.d.LastSeen, f.d.Severity, f.d.Confirmed, f.d.Actor.IP) {
-				continue
-			}
-			f.d.Evidence = f.ev.Evidence(f.arg)
+		if f.ev != nil {
+			s.aggregator(f.spec).FoldLazy(f.key, &f.d, f.ev, f.arg, s)
+		} else {
+			s.aggregator(f.spec).Fold(f.key, &f.d, s)
 		}
-		agg.Fold(f.key, &f.d, s)
 	}
 	if tx == nil && o.hasTx {
 		tx = &o.tx

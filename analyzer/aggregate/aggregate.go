@@ -226,15 +226,25 @@ func (a *Aggregator) queue(o *open, at time.Time) {
 // opens and emits it, the next ones add their count, last seen time and
 // severity.
 func (a *Aggregator) Fold(k Key, d *event.Detection, emit analyzer.Emitter) {
-	if !a.Repeat(k, d.Count, d.LastSeen, d.Severity, d.Confirmed, d.Actor.IP) {
+	if !a.repeat(k, d.Count, d.LastSeen, d.Severity, d.Confirmed, d.Actor.IP) {
 		a.Emit(k, *d, emit)
 	}
 }
 
-// Repeat folds an occurrence of an open detection as Fold does (its
+// FoldLazy folds an occurrence d handed over without its evidence
+// (analyzer.LazyFolder): one of an open detection is counted, and only one
+// that opens a detection gets its evidence from ev.
+func (a *Aggregator) FoldLazy(k Key, d *event.Detection, ev analyzer.Evidencer, arg []byte, emit analyzer.Emitter) {
+	if !a.repeat(k, d.Count, d.LastSeen, d.Severity, d.Confirmed, d.Actor.IP) {
+		d.Evidence = ev.Evidence(arg)
+		a.Emit(k, *d, emit)
+	}
+}
+
+// repeat folds an occurrence of an open detection as Fold does (its
 // count n, at least 1, capture time, severity, confirmation and client)
 // and reports whether k was open; when it was not, nothing changed.
-func (a *Aggregator) Repeat(k Key, n int, at time.Time, severity string, confirmed bool, client string) bool {
+func (a *Aggregator) repeat(k Key, n int, at time.Time, severity string, confirmed bool, client string) bool {
 	if !a.Add(k, max(n, 1), at, severity) {
 		return false
 	}

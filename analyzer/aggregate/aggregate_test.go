@@ -134,8 +134,8 @@ func TestClients(t *testing.T) {
 	}
 }
 
-// TestRepeatIsFold: folding a repeat with Repeat (no detection built)
-// gives what Fold gives, and Repeat on a key that is not open changes
+// TestRepeatIsFold: folding a repeat with repeat (no detection built)
+// gives what Fold gives, and repeat on a key that is not open changes
 // nothing.
 func TestRepeatIsFold(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -145,12 +145,12 @@ func TestRepeatIsFold(t *testing.T) {
 		a := New(time.Hour, 10, "pc-")
 		a.Clients = 2
 		var s sink
-		if repeat && a.Repeat(k, 1, t0, "high", false, ips[0]) {
-			t.Fatal("Repeat on a key that is not open")
+		if repeat && a.repeat(k, 1, t0, "high", false, ips[0]) {
+			t.Fatal("repeat on a key that is not open")
 		}
 		for i, ip := range ips {
 			at, sev := t0.Add(time.Duration(i)*time.Minute), []string{"medium", "high"}[i%2]
-			if repeat && a.Repeat(k, 1, at, sev, i == 2, ip) {
+			if repeat && a.repeat(k, 1, at, sev, i == 2, ip) {
 				continue
 			}
 			d := event.Detection{Class: k.Class, Severity: sev, Actor: event.Actor{IP: ip}, Count: 1, FirstSeen: at, LastSeen: at, Confirmed: i == 2,

@@ -1014,12 +1014,6 @@ var serverOwnedKeys = func() (q [len(serverOwned)][]byte) {
 	return q
 }()
 
-// massAssigned returns a server-owned property that a JSON write set and
-// its answer echoed ("" when none).
-func massAssigned(req, resp []byte) string {
-	return echoedOwned(serverOwnedSet(req), resp)
-}
-
 // serverOwnedSet returns the server-owned keys a JSON write set holds, as
 // bits of serverOwnedKeys, found in one pass over its quotes (0 when req
 // is empty, too long or not an object). The answer is read only when this

@@ -6,6 +6,12 @@ import (
 	"testing"
 )
 
+// massAssigned is what observe does: a server-owned property that a JSON
+// write set and its answer echoed ("" when none).
+func massAssigned(req, resp []byte) string {
+	return echoedOwned(serverOwnedSet(req), resp)
+}
+
 // massAssignedRef is the straightforward form of massAssigned: the one
 // pass over the write set's quotes must answer as it does.
 func massAssignedRef(req, resp []byte) string {

@@ -271,21 +271,26 @@ var idXForwardedProto = http1.LookupHeader("x-forwarded-proto")
 // posture_interval with the count and the clients (bounded, busiest
 // first).
 func (a *Analyzer) posture1(f *finding, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
-	// a.det: the detection is only valid during the call (Folder), and
-	// one on the stack would escape through the interface
-	d := &a.det
-	*d = event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: event.Endpoint{Host: a.host},
+	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: event.Endpoint{Host: a.host},
 		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log", Confirmed: tx.Flow.Confirmed}
-	defer func() { *d = event.Detection{} }()
-	k := aggregate.Key{Class: f.class, Rule: f.rule, Host: a.host}
-	if lf, ok := emit.(analyzer.LazyFolder); ok && a.posture.Clients > 0 {
-		// most requests repeat a finding that is open: stage two masks
-		// and hashes the example only for one that opens a detection
-		lf.FoldLazy(a.posture.Spec(), k, d, a.lazy, a.encodeEvidence(f.ev))
+	a.fold(a.posture, aggregate.Key{Class: f.class, Rule: f.rule, Host: a.host}, &d, f.ev, emit)
+}
+
+// fold folds a finding's detection d, without its evidence, under k:
+// handed over when emit folds elsewhere (stage two, analyzer.LazyFolder),
+// into agg otherwise. Either way the examples refs are masked and hashed
+// only if the occurrence opens a detection: most repeat an open one.
+func (a *Analyzer) fold(agg *aggregate.Aggregator, k aggregate.Key, d *event.Detection, refs evRefs, emit analyzer.Emitter) {
+	// a.det: d is only valid during the call, and one of the caller's
+	// would escape to the heap through the interface
+	a.det = *d
+	defer func() { a.det = event.Detection{} }()
+	arg := a.encodeEvidence(refs)
+	if lf, ok := emit.(analyzer.LazyFolder); ok {
+		lf.FoldLazy(agg.Spec(), k, &a.det, a.lazy, arg)
 		return
 	}
-	d.Evidence = a.evidence(f.ev)
-	a.posture.Fold(k, d, emit)
+	agg.FoldLazy(k, &a.det, a.lazy, arg, emit)
 }
 
 func hostOf(tx *reassembly.Transaction) string {
@@ -318,19 +323,6 @@ func (a *Analyzer) template(p string) string {
 	}
 	a.templates[strings.Clone(p)] = t
 	return t
-}
-
-// evidence masks the examples behind a new detection.
-func (a *Analyzer) evidence(refs evRefs) []event.Evidence {
-	var out []event.Evidence
-	for _, r := range refs.refs[:refs.n] {
-		e := a.ex[r.loc][r.t]
-		if !e.set {
-			continue
-		}
-		out = append(out, evidenceOf(a.hasher, r, e.typ, e.weak, e.n, e.rule, a.arena[e.v1:e.f1], a.arena[e.v0:e.v1]))
-	}
-	return out
 }
 
 // evidenceOf masks and hashes one example: raw is its value, name its
@@ -408,14 +400,9 @@ func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transac
 	if ep.Path == "" {
 		ep.Path = a.template(tx.Request.Path) // templating costs: only for findings reported per endpoint
 	}
-	key := aggregate.Key{Class: f.class, Rule: f.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path}
-	if a.agg.Add(key, f.count, at, f.severity) {
-		return
-	}
-	a.agg.Emit(key, event.Detection{
-		Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: *ep,
-		Evidence: a.evidence(f.ev), FirstSeen: start, LastSeen: at, Count: f.count, Action: "log",
-	}, emit)
+	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: *ep,
+		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}
+	a.fold(a.agg, aggregate.Key{Class: f.class, Rule: f.rule, Host: ep.Host, Method: ep.Method, Path: ep.Path}, &d, f.ev, emit)
 }
 
 // Flush re-emits aggregated detections whose interval has passed.

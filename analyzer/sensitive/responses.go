@@ -206,8 +206,13 @@ func (f *foldEmitter) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.
 	f.f.Fold(spec, k, d)
 }
 
-// Repeat implements analyzer.Repeater when the folder does.
-func (f *foldEmitter) Repeat(spec analyzer.FoldSpec, k analyzer.FoldKey, n int, at time.Time, severity, client string) bool {
-	r, ok := f.f.(analyzer.Repeater)
-	return ok && r.Repeat(spec, k, n, at, severity, client)
+// FoldLazy implements analyzer.LazyFolder (stage two's folder does; a
+// folder that does not gets the evidence built).
+func (f *foldEmitter) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	if lf, ok := f.f.(analyzer.LazyFolder); ok {
+		lf.FoldLazy(spec, k, d, ev, arg)
+		return
+	}
+	d.Evidence = ev.Evidence(arg)
+	f.f.Fold(spec, k, d)
 }

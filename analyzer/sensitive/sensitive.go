@@ -225,9 +225,9 @@ type Analyzer struct {
 	posture    *aggregate.Aggregator // plaintext_credentials: per host and credential kind, with clients
 	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
 	templates  map[string]string
-	lazy       analyzer.Evidencer      // builds posture evidence in stage two (analyzer.LazyFolder)
+	lazy       analyzer.Evidencer      // builds findings' evidence from encodeEvidence's bytes (fold)
 	evArg      []byte                  // encodeEvidence's buffer
-	det        event.Detection         // posture1's, during the call
+	det        event.Detection         // fold's, during the call
 	hkinds     map[string]int          // header name as sent -> kind
 	hostRaw    string                  // the Host of the last detection
 	host       string                  // ... as detections name it
