@@ -430,21 +430,28 @@ func singularParts(w string) (stem string, y bool) {
 // know (ids, UUIDs, hex, dates, e-mails, phone numbers, tokens) become
 // parameters named after the segment before them; other segments are
 // kept (percent-escaped). The catalog's template may fold more segments.
-func Template(path string) string {
+func Template(path string) string { return TemplateFolding(path, 0) }
+
+// TemplateFolding is Template with more segments made parameters: those
+// whose place (0 for the first segment Segments yields, up to 31) is set
+// in fold, as the catalog folds literals it has seen too many of
+// (KindSlug, named like any parameter after the segment before it).
+func TemplateFolding(path string, fold uint32) string {
 	if grpcShaped(path) {
 		return path // a gRPC method: the catalog keeps it literal too (grpc.go)
 	}
 	var buf [256]byte
-	b := appendTemplate(buf[:0], path)
+	b := appendTemplate(buf[:0], path, fold)
 	if len(b) == 0 {
 		return "/"
 	}
 	return string(b)
 }
 
-// appendTemplate appends the segments of Template(path) to b (nothing
-// for a path without segments). Parameter names are kept as places in b.
-func appendTemplate(b []byte, path string) []byte {
+// appendTemplate appends the segments of TemplateFolding(path, fold) to
+// b (nothing for a path without segments). Parameter names are kept as
+// places in b.
+func appendTemplate(b []byte, path string, fold uint32) []byte {
 	var spans [16][2]int
 	names := spans[:0]
 	prev := ""
@@ -459,7 +466,11 @@ func appendTemplate(b []byte, path string) []byte {
 			continue
 		}
 		b = append(b, '/')
-		if k, suffix := segKind(seg, depth); k != KindLiteral {
+		k, suffix := segKind(seg, depth)
+		if k == KindLiteral && depth < 32 && fold&(1<<depth) != 0 {
+			k, suffix = KindSlug, ""
+		}
+		if k != KindLiteral {
 			b = append(b, '{')
 			s := len(b)
 			b = appendParamName(b, prev, k)

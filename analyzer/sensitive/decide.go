@@ -398,7 +398,10 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 // aggregates repeats (package aggregate).
 func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
 	if ep.Path == "" {
-		ep.Path = a.template(tx.Request.Path) // templating costs: only for findings reported per endpoint
+		ep.Path = a.path
+		if ep.Path == "" {
+			ep.Path = a.template(tx.Request.Path) // templating costs: only for findings reported per endpoint
+		}
 	}
 	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: *ep,
 		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}

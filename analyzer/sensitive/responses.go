@@ -1,12 +1,14 @@
 package sensitive
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -39,7 +41,35 @@ type Responses struct {
 	eps     map[uint64]*learned
 	clients map[netip.Addr]struct{}
 	emit    foldEmitter
+	// Literal segments folded into parameters (see endpoint): the
+	// positions (method and the path before them, as keyed) and the
+	// literals seen at each, with their 2xx responses.
+	pos       map[uint64]*position
+	literals  map[uint64]uint32 // answers (2xx) per literal and position
+	templates map[uint64]string // detection paths of folded paths, by key
 }
+
+// position counts the literal segments answered with 2xx at one place of
+// the paths (method and the segments before it).
+type position struct {
+	requests          uint32
+	distinct, singles uint32 // literals, and those answered once
+	folded            bool
+}
+
+// foldLiterals: a position folds its literal segments into a parameter
+// once it has answered foldRequests requests with at least this many
+// different ones, half of them only once (slugs:
+// /blog/posts/my-first-post); a literal that has at least foldKeep
+// answers and one in foldShare of the position's stays literal. A set of resources (/api/users, /api/orders...) is asked again
+// and again and stays literal, and so do paths answered with errors,
+// which a scanner's probes mostly get.
+const (
+	foldLiterals = 16
+	foldRequests = 3 * foldLiterals
+	foldKeep     = 4
+	foldShare    = 8
+)
 
 // learned is what the scanned responses of one endpoint showed.
 type learned struct {
@@ -65,7 +95,8 @@ func NewResponses(cfg *Config, folder analyzer.Folder) (*Responses, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Responses{a: a, eps: map[uint64]*learned{}, clients: map[netip.Addr]struct{}{}, emit: foldEmitter{f: folder}}, nil
+	return &Responses{a: a, eps: map[uint64]*learned{}, clients: map[netip.Addr]struct{}{}, emit: foldEmitter{f: folder},
+		pos: map[uint64]*position{}, literals: map[uint64]uint32{}, templates: map[uint64]string{}}, nil
 }
 
 // Name implements analyzer.Analyzer.
@@ -78,7 +109,8 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		return
 	}
 	a := r.a
-	h := endpointHash(req.Method, req.Path)
+	h, fold := r.endpoint(req.Method, req.Path, resp.Status/100 == 2)
+	ph := h
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
 	}
@@ -123,31 +155,104 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if found == 0 {
 		return
 	}
+	if fold != 0 {
+		a.path = r.template(ph, req.Path, fold)
+	}
 	if r.emit.f == nil { // no stage two to fold with: this part's aggregators
 		a.decide(tx, emit)
-		return
+	} else {
+		r.emit.e = emit
+		a.decide(tx, &r.emit)
+		r.emit.e = nil
 	}
-	r.emit.e = emit
-	a.decide(tx, &r.emit)
-	r.emit.e = nil
+	a.path = ""
 }
 
-// endpointHash identifies a request's endpoint for learning: its method
-// and path, with the segments discovery's recognisers take for
-// parameters (ids, UUIDs, hashes, dates...) replaced by their kind.
-// Unlike a template it allocates nothing.
-func endpointHash(method, path string) uint64 {
-	h := fnv1a(fnv1a(fnvOffset, method), " ")
+// template is the detection path of a request path with folded
+// segments, from a bounded cache keyed by the endpoint's hash (its
+// literals and kinds of parameters decide the template).
+func (r *Responses) template(h uint64, p string, fold uint32) string {
+	if t, ok := r.templates[h]; ok {
+		return t
+	}
+	t := redact.Path(discovery.TemplateFolding(p, fold))
+	if len(r.templates) >= 4096 {
+		clear(r.templates)
+	}
+	r.templates[h] = t
+	return t
+}
+
+// endpoint identifies a request's endpoint for learning: a hash of its
+// method and path, with the segments discovery's recognisers take for
+// parameters (ids, UUIDs, hashes, dates...) replaced by their kind, and
+// so are the literal segments of a position that answered too many
+// different ones (folds): fold has a bit set for each of those, by place
+// as discovery.TemplateFolding takes it. ok says the response was a 2xx,
+// whose literals count. Unlike a template it allocates nothing.
+func (r *Responses) endpoint(method, path string, ok bool) (h uint64, fold uint32) {
+	h = fnv1a(fnv1a(fnvOffset, method), " ")
+	depth := 0
 	discovery.Segments(path, func(seg string) bool {
 		h = (h ^ '/') * fnvPrime
 		if k := discovery.Classify(seg); k != discovery.KindLiteral {
 			h = (h ^ uint64(k) ^ 0x100) * fnvPrime
-			return true
+		} else if depth < 32 && r.folds(h, seg, ok) {
+			h = (h ^ uint64(discovery.KindSlug) ^ 0x100) * fnvPrime
+			fold |= 1 << depth
+		} else {
+			h = fnv1a(h, seg)
 		}
-		h = fnv1a(h, seg)
+		depth++
 		return true
 	})
-	return h
+	return h, fold
+}
+
+// folds says whether the literal seg at the position at (the hash of what
+// precedes it) is folded into a parameter, counting it if ok: in a folded
+// position every literal but those that have a share of the position's
+// answers of their own (kept: /blog/posts/drafts among the posts' slugs).
+func (r *Responses) folds(at uint64, seg string, ok bool) bool {
+	p := r.pos[at]
+	if p == nil {
+		if !ok {
+			return false
+		}
+		if len(r.pos) >= maxLearned || len(r.literals) >= maxLearned {
+			clear(r.pos) // capture order: deterministic
+			clear(r.literals)
+		}
+		p = &position{}
+		r.pos[at] = p
+	}
+	k := fnv1a((at^0x5a)*fnvPrime, seg)
+	n := r.literals[k]
+	if !ok {
+		return p.folded && !kept(n, p.requests)
+	}
+	if n < math.MaxUint32 {
+		n++
+		r.literals[k] = n
+	}
+	switch n {
+	case 1:
+		p.distinct++
+		p.singles++
+	case 2:
+		p.singles--
+	}
+	if p.requests++; !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct {
+		p.folded = true
+	}
+	return p.folded && !kept(n, p.requests)
+}
+
+// kept says whether a literal answered n times, of the requests its
+// folded position answered, stays literal: foldKeep times at least, and
+// one in foldShare of them.
+func kept(n, requests uint32) bool {
+	return n >= foldKeep && uint64(n)*foldShare >= uint64(requests)
 }
 
 // choose says whether to scan the response (see Responses).

@@ -139,3 +139,68 @@ func TestResponsesNewTypesKeepLearning(t *testing.T) {
 		t.Errorf("scans %s, want SSSSS... (learning until two scans show nothing new, then the client's first)", g)
 	}
 }
+
+// TestResponsesFoldSlugs: literal segments that take many values, most
+// answered once (slugs: /blog/posts/my-first-post), fold into one
+// endpoint for learning and for the detection path, named as the catalog
+// names them. A set of resources asked again and again, and paths
+// answered with errors (a scanner's probes), stay literal.
+func TestResponsesFoldSlugs(t *testing.T) {
+	type req struct {
+		path   string
+		status int
+	}
+	var slugs, resources, probes []req
+	for i := 0; i < 80; i++ {
+		slugs = append(slugs, req{fmt.Sprintf("/blog/posts/post-number-%c%c", 'a'+i%26, 'a'+i/26), 200})
+		if i%10 == 9 {
+			slugs = append(slugs, req{"/blog/posts/drafts", 200}) // a static sibling, asked again and again
+		}
+		probes = append(probes, req{fmt.Sprintf("/api/probe-%c%c", 'a'+i%26, 'a'+i/26), 404})
+	}
+	for round := 0; round < 5; round++ { // 20 resources, each asked first in turn
+		for i := 0; i < 20; i++ {
+			resources = append(resources, req{fmt.Sprintf("/v1/resource-%c", 'a'+i), 200})
+		}
+	}
+	cases := []struct {
+		name  string
+		reqs  []req
+		paths int    // literal detection paths
+		last  string // the last request's detection path
+	}{
+		// the 48th request (the 44th slug; drafts was asked 4 times) folds:
+		// 43 slugs before it and drafts stay literal
+		{"slugs", slugs, 44, "/blog/posts/{postId}"},
+		{"resources", resources, 20, "/v1/resource-t"},
+		{"probes", probes, 80, "/api/probe-bd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := NewConfig()
+			cfg.SampleEvery = 1 // every response scanned: the paths alone decide
+			s := newSplit(t, cfg)
+			for i, r := range c.reqs {
+				tx := mktx("GET", r.path, nil, "", r.status, jsonCT, profile)
+				tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", i), int64(len(profile))
+				s.run(tx)
+			}
+			paths := map[string]bool{}
+			last := ""
+			for _, d := range s.c.Detections {
+				if d.Class == "sensitive_data" {
+					paths[d.Endpoint.Path] = true
+					last = d.Endpoint.Path
+				}
+			}
+			if c.name == "slugs" && !paths["/blog/posts/drafts"] {
+				t.Error("/blog/posts/drafts, asked again and again, was folded")
+			}
+			delete(paths, "/blog/posts/{postId}")
+			keys := len(s.resp.eps) - len(paths) // learning keys of folded paths
+			if len(paths) != c.paths || last != c.last || keys > 1 {
+				t.Errorf("%d literal detection paths (want %d), last %q (want %q), %d learning keys besides the literal paths (want at most 1)", len(paths), c.paths, last, c.last, keys)
+			}
+		})
+	}
+}

@@ -225,6 +225,7 @@ type Analyzer struct {
 	posture    *aggregate.Aggregator // plaintext_credentials: per host and credential kind, with clients
 	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
 	templates  map[string]string
+	path       string                  // detection path set by the stage-two part (folded segments), or ""
 	lazy       analyzer.Evidencer      // builds findings' evidence from encodeEvidence's bytes (fold)
 	evArg      []byte                  // encodeEvidence's buffer
 	det        event.Detection         // fold's, during the call

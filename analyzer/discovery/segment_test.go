@@ -1,0 +1,30 @@
+package discovery
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTemplateFolding: folded places become parameters named like any
+// other; without folds it is Template; places past 31 and gRPC methods
+// are kept.
+func TestTemplateFolding(t *testing.T) {
+	deep := strings.Repeat("/a", 33)
+	for _, c := range []struct {
+		path string
+		fold uint32
+		want string
+	}{
+		{"/blog/posts/my-first-post", 1 << 2, "/blog/posts/{postId}"},
+		{"/catalog/categories/coral/products/blue-mug", 1<<2 | 1<<4, "/catalog/categories/{categoryId}/products/{productId}"},
+		{"/users/42/posts/hello", 1 << 3, "/users/{userId}/posts/{postId}"},
+		{"/blog/posts/my-first-post", 0, Template("/blog/posts/my-first-post")},
+		{"/files/report.pdf", 1 << 1, "/files/{fileId}"},
+		{"/pkg.Service/Method", 1, "/pkg.Service/Method"},
+		{deep, 1 << 31, strings.Repeat("/a", 31) + "/{aId}/a"},
+	} {
+		if got := TemplateFolding(c.path, c.fold); got != c.want {
+			t.Errorf("TemplateFolding(%q, %b) = %q, want %q", c.path, c.fold, got, c.want)
+		}
+	}
+}
