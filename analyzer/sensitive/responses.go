@@ -45,7 +45,7 @@ type Responses struct {
 	// positions (method and the path before them, as keyed) and the
 	// literals seen at each, with their 2xx responses.
 	pos       map[uint64]*position
-	literals  map[uint64]uint32 // answers (2xx) per literal and position
+	literals  map[uint64]*literal
 	templates map[uint64]string // detection paths of folded paths, by key
 }
 
@@ -55,6 +55,12 @@ type position struct {
 	requests          uint32
 	distinct, singles uint32 // literals, and those answered once
 	folded            bool
+}
+
+// literal counts one literal segment's 2xx answers at its position.
+type literal struct {
+	p *position
+	n uint32
 }
 
 // foldLiterals: a position folds its literal segments into a parameter
@@ -96,7 +102,7 @@ func NewResponses(cfg *Config, folder analyzer.Folder) (*Responses, error) {
 		return nil, err
 	}
 	return &Responses{a: a, eps: map[uint64]*learned{}, clients: map[netip.Addr]struct{}{}, emit: foldEmitter{f: folder},
-		pos: map[uint64]*position{}, literals: map[uint64]uint32{}, templates: map[uint64]string{}}, nil
+		pos: map[uint64]*position{}, literals: map[uint64]*literal{}, templates: map[uint64]string{}}, nil
 }
 
 // Name implements analyzer.Analyzer.
@@ -197,11 +203,11 @@ func (r *Responses) endpoint(method, path string, ok bool) (h uint64, fold uint3
 		h = (h ^ '/') * fnvPrime
 		if k := discovery.Classify(seg); k != discovery.KindLiteral {
 			h = (h ^ uint64(k) ^ 0x100) * fnvPrime
-		} else if depth < 32 && r.folds(h, seg, ok) {
+		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h, lit, ok) {
 			h = (h ^ uint64(discovery.KindSlug) ^ 0x100) * fnvPrime
 			fold |= 1 << depth
 		} else {
-			h = fnv1a(h, seg)
+			h = lit
 		}
 		depth++
 		return true
@@ -209,33 +215,39 @@ func (r *Responses) endpoint(method, path string, ok bool) (h uint64, fold uint3
 	return h, fold
 }
 
-// folds says whether the literal seg at the position at (the hash of what
-// precedes it) is folded into a parameter, counting it if ok: in a folded
-// position every literal but those that have a share of the position's
-// answers of their own (kept: /blog/posts/drafts among the posts' slugs).
-func (r *Responses) folds(at uint64, seg string, ok bool) bool {
-	p := r.pos[at]
-	if p == nil {
+// folds says whether a literal segment (lit: its hash, continuing at, the
+// hash of what precedes it: its position) is folded into a parameter,
+// counting it if ok: in a folded position every literal but those that
+// have a share of the position's answers of their own (kept:
+// /blog/posts/drafts among the posts' slugs). A literal seen before costs
+// one lookup.
+func (r *Responses) folds(at, lit uint64, ok bool) bool {
+	l := r.literals[lit]
+	if l == nil {
+		p := r.pos[at]
 		if !ok {
-			return false
+			return p != nil && p.folded
 		}
 		if len(r.pos) >= maxLearned || len(r.literals) >= maxLearned {
 			clear(r.pos) // capture order: deterministic
 			clear(r.literals)
+			p = nil
 		}
-		p = &position{}
-		r.pos[at] = p
+		if p == nil {
+			p = &position{}
+			r.pos[at] = p
+		}
+		l = &literal{p: p}
+		r.literals[lit] = l
 	}
-	k := fnv1a((at^0x5a)*fnvPrime, seg)
-	n := r.literals[k]
+	p := l.p
 	if !ok {
-		return p.folded && !kept(n, p.requests)
+		return p.folded && !kept(l.n, p.requests)
 	}
-	if n < math.MaxUint32 {
-		n++
-		r.literals[k] = n
+	if l.n < math.MaxUint32 {
+		l.n++
 	}
-	switch n {
+	switch l.n {
 	case 1:
 		p.distinct++
 		p.singles++
@@ -245,7 +257,7 @@ func (r *Responses) folds(at uint64, seg string, ok bool) bool {
 	if p.requests++; !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct {
 		p.folded = true
 	}
-	return p.folded && !kept(n, p.requests)
+	return p.folded && !kept(l.n, p.requests)
 }
 
 // kept says whether a literal answered n times, of the requests its
