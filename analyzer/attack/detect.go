@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/apitap/apitap/analyzer/vocab"
 )
@@ -704,25 +705,31 @@ func protoKey(k string) (bool, string) {
 // needles 64 apart sharing a bit) instead of a search per needle.
 type needles struct {
 	list []string
-	ac   *prefilter
+	// ac is built on first use: the lists are package variables, and a
+	// process that never examines an input (apitap version, config check,
+	// a read with the analyzer off) should not pay for their automata at
+	// start-up.
+	ac func() *prefilter
 }
 
 func newNeedles(list ...string) *needles {
-	kws := make([]struct {
-		kw    string
-		class int
-	}, len(list))
-	for i, s := range list {
-		kws[i].kw, kws[i].class = s, 1<<(i%63)
-	}
-	return &needles{list: list, ac: newAutomaton(kws)}
+	return &needles{list: list, ac: sync.OnceValue(func() *prefilter {
+		kws := make([]struct {
+			kw    string
+			class int
+		}, len(list))
+		for i, s := range list {
+			kws[i].kw, kws[i].class = s, 1<<(i%63)
+		}
+		return newAutomaton(kws)
+	})}
 }
 
 // first returns the index in the list of the first needle (in list
 // order) that occurs in lv (lower case), with its position; -1, -1 when
 // none does.
 func (n *needles) first(lv string) (int, int) {
-	bits := n.ac.scan(lv)
+	bits := n.ac().scan(lv)
 	if bits == 0 {
 		return -1, -1
 	}
