@@ -59,15 +59,17 @@ type position struct {
 
 // literal counts one literal segment's 2xx answers at its position.
 type literal struct {
-	p *position
-	n uint32
+	p    *position
+	n    uint32
+	kept bool // had its own share of the position's answers once: never folds
 }
 
 // foldLiterals: a position folds its literal segments into a parameter
 // once it has answered foldRequests requests with at least this many
 // different ones, half of them only once (slugs:
-// /blog/posts/my-first-post); a literal that has at least foldKeep
-// answers and one in foldShare of the position's stays literal. A set of resources (/api/users, /api/orders...) is asked again
+// /blog/posts/my-first-post); a literal that had at least foldKeep
+// answers and one in foldShare of the position's at some point stays
+// literal. Only 2xx JSON answers count. A set of resources (/api/users, /api/orders...) is asked again
 // and again and stays literal, and so do paths answered with errors,
 // which a scanner's probes mostly get.
 const (
@@ -115,7 +117,8 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		return
 	}
 	a := r.a
-	h, fold := r.endpoint(req.Method, req.Path, resp.Status/100 == 2)
+	ctype := http1.Get(resp.Headers, http1.IDContentType)
+	h, fold := r.endpoint(req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
 	ph := h
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
@@ -135,7 +138,6 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if c := resp.Status / 100; c >= 1 && c <= 5 {
 		class = 1 << c
 	}
-	ctype := http1.Get(resp.Headers, http1.IDContentType)
 	ct := fnv1a(fnvOffset, ctype)
 	if !r.choose(tx, e, class, ct) {
 		tx.Notes.SensitiveInferred = e.last
@@ -194,8 +196,8 @@ func (r *Responses) template(h uint64, p string, fold uint32) string {
 // parameters (ids, UUIDs, hashes, dates...) replaced by their kind, and
 // so are the literal segments of a position that answered too many
 // different ones (folds): fold has a bit set for each of those, by place
-// as discovery.TemplateFolding takes it. ok says the response was a 2xx,
-// whose literals count. Unlike a template it allocates nothing.
+// as discovery.TemplateFolding takes it. ok says the response was a 2xx
+// JSON one, whose literals count. Unlike a template it allocates nothing.
 func (r *Responses) endpoint(method, path string, ok bool) (h uint64, fold uint32) {
 	h = fnv1a(fnv1a(fnvOffset, method), " ")
 	depth := 0
@@ -218,7 +220,7 @@ func (r *Responses) endpoint(method, path string, ok bool) (h uint64, fold uint3
 // folds says whether a literal segment (lit: its hash, continuing at, the
 // hash of what precedes it: its position) is folded into a parameter,
 // counting it if ok: in a folded position every literal but those that
-// have a share of the position's answers of their own (kept:
+// had a share of the position's answers of their own (kept:
 // /blog/posts/drafts among the posts' slugs). A literal seen before costs
 // one lookup.
 func (r *Responses) folds(at, lit uint64, ok bool) bool {
@@ -242,7 +244,7 @@ func (r *Responses) folds(at, lit uint64, ok bool) bool {
 	}
 	p := l.p
 	if !ok {
-		return p.folded && !kept(l.n, p.requests)
+		return p.folded && !l.kept
 	}
 	if l.n < math.MaxUint32 {
 		l.n++
@@ -254,17 +256,27 @@ func (r *Responses) folds(at, lit uint64, ok bool) bool {
 	case 2:
 		p.singles--
 	}
-	if p.requests++; !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct {
+	p.requests++
+	if !l.kept && l.n >= foldKeep && uint64(l.n)*foldShare >= uint64(p.requests) {
+		l.kept = true // for good: a flood of new literals does not fold what was established
+	}
+	if !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct {
 		p.folded = true
 	}
-	return p.folded && !kept(l.n, p.requests)
+	return p.folded && !l.kept
 }
 
-// kept says whether a literal answered n times, of the requests its
-// folded position answered, stays literal: foldKeep times at least, and
-// one in foldShare of them.
-func kept(n, requests uint32) bool {
-	return n >= foldKeep && uint64(n)*foldShare >= uint64(requests)
+// jsonType says whether a content type is JSON's (application/json,
+// application/problem+json, ...): only such answers count for folding,
+// so that a site answering any path with its HTML page (a single-page
+// application) does not fold its paths under a scanner's requests.
+func jsonType(ct string) bool {
+	for i := 0; i+4 <= len(ct); i++ {
+		if ct[i]|0x20 == 'j' && ct[i+1]|0x20 == 's' && ct[i+2]|0x20 == 'o' && ct[i+3]|0x20 == 'n' {
+			return true
+		}
+	}
+	return false
 }
 
 // choose says whether to scan the response (see Responses).

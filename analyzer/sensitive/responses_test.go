@@ -143,26 +143,38 @@ func TestResponsesNewTypesKeepLearning(t *testing.T) {
 // TestResponsesFoldSlugs: literal segments that take many values, most
 // answered once (slugs: /blog/posts/my-first-post), fold into one
 // endpoint for learning and for the detection path, named as the catalog
-// names them. A set of resources asked again and again, and paths
-// answered with errors (a scanner's probes), stay literal.
+// names it. A set of resources asked again and again, paths answered with
+// errors (a scanner's probes) or with HTML (a single-page application's
+// answer to any path) stay literal, and so does an established endpoint
+// when a flood of new paths folds its position.
 func TestResponsesFoldSlugs(t *testing.T) {
 	type req struct {
 		path   string
 		status int
+		ct     []http1.Header
 	}
-	var slugs, resources, probes []req
+	html := []http1.Header{{Name: "Content-Type", Value: "text/html; charset=utf-8"}}
+	var slugs, resources, probes, spa, flood []req
 	for i := 0; i < 80; i++ {
-		slugs = append(slugs, req{fmt.Sprintf("/blog/posts/post-number-%c%c", 'a'+i%26, 'a'+i/26), 200})
+		slugs = append(slugs, req{fmt.Sprintf("/blog/posts/post-number-%c%c", 'a'+i%26, 'a'+i/26), 200, jsonCT})
 		if i%10 == 9 {
-			slugs = append(slugs, req{"/blog/posts/drafts", 200}) // a static sibling, asked again and again
+			slugs = append(slugs, req{"/blog/posts/drafts", 200, jsonCT}) // a static sibling, asked again and again
 		}
-		probes = append(probes, req{fmt.Sprintf("/api/probe-%c%c", 'a'+i%26, 'a'+i/26), 404})
+		probes = append(probes, req{fmt.Sprintf("/api/probe-%c%c", 'a'+i%26, 'a'+i/26), 404, jsonCT})
+		spa = append(spa, req{fmt.Sprintf("/page-%c%c", 'a'+i%26, 'a'+i/26), 200, html})
 	}
 	for round := 0; round < 5; round++ { // 20 resources, each asked first in turn
 		for i := 0; i < 20; i++ {
-			resources = append(resources, req{fmt.Sprintf("/v1/resource-%c", 'a'+i), 200})
+			resources = append(resources, req{fmt.Sprintf("/v1/resource-%c", 'a'+i), 200, jsonCT})
 		}
 	}
+	for i := 0; i < 10; i++ {
+		flood = append(flood, req{"/api/users", 200, jsonCT})
+	}
+	for i := 0; i < 300; i++ {
+		flood = append(flood, req{fmt.Sprintf("/flood-%c%c%c", 'a'+i%26, 'a'+i/26%26, 'a'+i/676), 200, jsonCT})
+	}
+	flood = append(flood, req{"/api/users", 200, jsonCT})
 	cases := []struct {
 		name  string
 		reqs  []req
@@ -174,6 +186,11 @@ func TestResponsesFoldSlugs(t *testing.T) {
 		{"slugs", slugs, 44, "/blog/posts/{postId}"},
 		{"resources", resources, 20, "/v1/resource-t"},
 		{"probes", probes, 80, "/api/probe-bd"},
+		{"spa", spa, 80, "/page-bd"},
+		// the flood folds its position at its 38th path (the 48th request):
+		// 37 flood paths and /api/users stay literal (the last detection
+		// is the first folded path; /api/users repeats its own)
+		{"flood", flood, 38, "/{id}"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -181,7 +198,7 @@ func TestResponsesFoldSlugs(t *testing.T) {
 			cfg.SampleEvery = 1 // every response scanned: the paths alone decide
 			s := newSplit(t, cfg)
 			for i, r := range c.reqs {
-				tx := mktx("GET", r.path, nil, "", r.status, jsonCT, profile)
+				tx := mktx("GET", r.path, nil, "", r.status, r.ct, profile)
 				tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", i), int64(len(profile))
 				s.run(tx)
 			}
@@ -196,10 +213,19 @@ func TestResponsesFoldSlugs(t *testing.T) {
 			if c.name == "slugs" && !paths["/blog/posts/drafts"] {
 				t.Error("/blog/posts/drafts, asked again and again, was folded")
 			}
-			delete(paths, "/blog/posts/{postId}")
+			if c.name == "flood" && (!paths["/api/users"] || paths["/{id}/users"]) {
+				t.Error("/api/users, established before the flood, was folded")
+			}
+			folded := 0
+			for p := range paths {
+				if strings.Contains(p, "{") {
+					folded++
+					delete(paths, p)
+				}
+			}
 			keys := len(s.resp.eps) - len(paths) // learning keys of folded paths
-			if len(paths) != c.paths || last != c.last || keys > 1 {
-				t.Errorf("%d literal detection paths (want %d), last %q (want %q), %d learning keys besides the literal paths (want at most 1)", len(paths), c.paths, last, c.last, keys)
+			if len(paths) != c.paths || last != c.last || keys > 1 || folded > 1 {
+				t.Errorf("%d literal detection paths (want %d), %d folded, last %q (want %q), %d learning keys besides the literal paths (want at most 1)", len(paths), c.paths, folded, last, c.last, keys)
 			}
 		})
 	}
