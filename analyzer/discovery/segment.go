@@ -467,8 +467,8 @@ func appendTemplate(b []byte, path string, fold uint32) []byte {
 		}
 		b = append(b, '/')
 		k, suffix := segKind(seg, depth)
-		if k == KindLiteral && depth < 32 && fold&(1<<depth) != 0 {
-			k, suffix = KindSlug, ""
+		if depth < 32 && fold&(1<<depth) != 0 {
+			k, suffix = KindSlug, "" // whatever the recognisers say: the place is a parameter
 		}
 		if k != KindLiteral {
 			b = append(b, '{')

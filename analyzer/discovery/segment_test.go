@@ -20,6 +20,8 @@ func TestTemplateFolding(t *testing.T) {
 		{"/users/42/posts/hello", 1 << 3, "/users/{userId}/posts/{postId}"},
 		{"/blog/posts/my-first-post", 0, Template("/blog/posts/my-first-post")},
 		{"/files/report.pdf", 1 << 1, "/files/{fileId}"},
+		{"/files/123.json", 1 << 1, "/files/{fileId}"}, // folded: no suffix, as for report.pdf
+		{"/files/123.json", 0, "/files/{fileId}.json"},
 		{"/pkg.Service/Method", 1, "/pkg.Service/Method"},
 		{deep, 1 << 31, strings.Repeat("/a", 31) + "/{aId}/a"},
 	} {

@@ -3,6 +3,7 @@ package sensitive
 import (
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/apitap/apitap/analyzer"
@@ -46,7 +47,7 @@ type Responses struct {
 	// literals seen at each, with their 2xx responses.
 	pos       map[uint64]*position
 	literals  map[uint64]*literal
-	templates map[uint64]string // detection paths of folded paths, by key
+	templates map[folded]string // detection paths of paths with folded segments
 }
 
 // position counts the literal segments answered with 2xx at one place of
@@ -104,7 +105,7 @@ func NewResponses(cfg *Config, folder analyzer.Folder) (*Responses, error) {
 		return nil, err
 	}
 	return &Responses{a: a, eps: map[uint64]*learned{}, clients: map[netip.Addr]struct{}{}, emit: foldEmitter{f: folder},
-		pos: map[uint64]*position{}, literals: map[uint64]*literal{}, templates: map[uint64]string{}}, nil
+		pos: map[uint64]*position{}, literals: map[uint64]*literal{}, templates: map[folded]string{}}, nil
 }
 
 // Name implements analyzer.Analyzer.
@@ -119,7 +120,6 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	a := r.a
 	ctype := http1.Get(resp.Headers, http1.IDContentType)
 	h, fold := r.endpoint(req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
-	ph := h
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
 	}
@@ -164,7 +164,7 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		return
 	}
 	if fold != 0 {
-		a.path = r.template(ph, req.Path, fold)
+		a.path = r.template(req.Path, fold)
 	}
 	if r.emit.f == nil { // no stage two to fold with: this part's aggregators
 		a.decide(tx, emit)
@@ -176,18 +176,23 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	a.path = ""
 }
 
+// folded is a path with the places of its folded segments.
+type folded struct {
+	path string
+	fold uint32
+}
+
 // template is the detection path of a request path with folded
-// segments, from a bounded cache keyed by the endpoint's hash (its
-// literals and kinds of parameters decide the template).
-func (r *Responses) template(h uint64, p string, fold uint32) string {
-	if t, ok := r.templates[h]; ok {
+// segments, from a bounded cache.
+func (r *Responses) template(p string, fold uint32) string {
+	if t, ok := r.templates[folded{p, fold}]; ok {
 		return t
 	}
 	t := redact.Path(discovery.TemplateFolding(p, fold))
 	if len(r.templates) >= 4096 {
 		clear(r.templates)
 	}
-	r.templates[h] = t
+	r.templates[folded{strings.Clone(p), fold}] = t
 	return t
 }
 

@@ -230,3 +230,28 @@ func TestResponsesFoldSlugs(t *testing.T) {
 		})
 	}
 }
+
+// TestResponsesFoldedPathsOwnTemplate: two paths with one learning key
+// (a date in first place is a parameter for learning, and kept in the
+// detection path, as discovery's online template keeps it) each get
+// their own detection path once their last segment is folded.
+func TestResponsesFoldedPathsOwnTemplate(t *testing.T) {
+	cfg := NewConfig()
+	cfg.SampleEvery = 1
+	s := newSplit(t, cfg)
+	for i := 0; i < 60; i++ {
+		day := 1 + i%2
+		tx := mktx("GET", fmt.Sprintf("/2026-01-0%d/posts/post-number-%c%c", day, 'a'+i%26, 'a'+i/26), nil, "", 200, jsonCT, profile)
+		tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", i), int64(len(profile))
+		s.run(tx)
+	}
+	paths := map[string]bool{}
+	for _, d := range s.c.Detections {
+		paths[d.Endpoint.Path] = true
+	}
+	for _, want := range []string{"/2026-01-01/posts/{postId}", "/2026-01-02/posts/{postId}"} {
+		if !paths[want] {
+			t.Errorf("no detection on %s: %v", want, paths)
+		}
+	}
+}
