@@ -519,3 +519,17 @@ func appendEscaped(b []byte, s string) []byte {
 // unescaped), for analyzers that key state on templates: anything but
 // KindLiteral becomes a parameter in Template. It allocates nothing.
 func Classify(seg string) Kind { return classify(seg) }
+
+// Foldable says whether the catalog may fold a literal segment into a
+// parameter: API versions and well-known words (me, search, ...) never
+// fold.
+func Foldable(seg string) bool { return !exempt(seg) }
+
+// IsVersion says whether a segment names an API version (v1, v2beta1):
+// the catalog takes the segments after it for resources, as the first
+// segments of a path.
+func IsVersion(seg string) bool { return isVersion(seg) }
+
+// GRPCShaped says whether a path looks like a gRPC method
+// (/package.Service/Method), whose segments the catalog never folds.
+func GRPCShaped(path string) bool { return grpcShaped(path) }

@@ -56,6 +56,7 @@ type position struct {
 	requests          uint32
 	distinct, singles uint32 // literals, and those answered once
 	folded            bool
+	top               bool // the first segments of the path, or those after a version: resources
 }
 
 // literal counts one literal segment's 2xx answers at its position.
@@ -78,6 +79,11 @@ const (
 	foldRequests = 3 * foldLiterals
 	foldKeep     = 4
 	foldShare    = 8
+	// foldTopLiterals: the first segments of a path, and those after an
+	// API version, are resources (/v1/users, /v1/invoices...): they fold
+	// only when there are this many, as the catalog folds them at
+	// fold_max_literals (a flood of new paths).
+	foldTopLiterals = 64
 )
 
 // learned is what the scanned responses of one endpoint showed.
@@ -119,7 +125,7 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	a := r.a
 	ctype := http1.Get(resp.Headers, http1.IDContentType)
-	h, fold := r.endpoint(req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
+	h, fold := r.endpoint(req.Host, req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
 	}
@@ -202,33 +208,54 @@ func (r *Responses) template(p string, fold uint32) string {
 // so are the literal segments of a position that answered too many
 // different ones (folds): fold has a bit set for each of those, by place
 // as discovery.TemplateFolding takes it. ok says the response was a 2xx
-// JSON one, whose literals count. Unlike a template it allocates nothing.
-func (r *Responses) endpoint(method, path string, ok bool) (h uint64, fold uint32) {
+// JSON one, whose literals count. As in the catalog, positions are the
+// host's own, the first segments (of the path, or after an API version)
+// are resources that fold only when there are very many of them, and
+// versions, well-known words (me, search) and gRPC methods never fold.
+// Unlike a template it allocates nothing.
+func (r *Responses) endpoint(host, method, path string, ok bool) (h uint64, fold uint32) {
 	h = fnv1a(fnv1a(fnvOffset, method), " ")
-	depth := 0
+	salt := hostHash(host) // the fold tables' keys are the host's (h is not)
+	depth, top := 0, true
 	discovery.Segments(path, func(seg string) bool {
 		h = (h ^ '/') * fnvPrime
-		if k := discovery.Classify(seg); k != discovery.KindLiteral {
+		k := discovery.Classify(seg)
+		if k != discovery.KindLiteral {
 			h = (h ^ uint64(k) ^ 0x100) * fnvPrime
-		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h, lit, ok) {
+		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h^salt, lit^salt, ok, top) &&
+			discovery.Foldable(seg) && !discovery.GRPCShaped(path) { // checked only where the position folds
 			h = (h ^ uint64(discovery.KindSlug) ^ 0x100) * fnvPrime
 			fold |= 1 << depth
 		} else {
 			h = lit
 		}
+		top = k == discovery.KindLiteral && discovery.IsVersion(seg)
 		depth++
 		return true
 	})
 	return h, fold
 }
 
-// folds says whether a literal segment (lit: its hash, continuing at, the
-// hash of what precedes it: its position) is folded into a parameter,
-// counting it if ok: in a folded position every literal but those that
-// had a share of the position's answers of their own (kept:
-// /blog/posts/drafts among the posts' slugs). A literal seen before costs
-// one lookup.
-func (r *Responses) folds(at, lit uint64, ok bool) bool {
+// hostHash is the FNV-1a hash of a host name in lower case.
+func hostHash(host string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return h
+}
+
+// folds says whether a literal segment (lit: its key, at: its
+// position's; top: the position is the first of the path or follows a
+// version) is folded into a parameter, counting it if ok: in a folded
+// position every literal but those that had a share of the position's
+// answers of their own (kept: /blog/posts/drafts among the posts'
+// slugs). A literal seen before costs one lookup.
+func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 	l := r.literals[lit]
 	if l == nil {
 		p := r.pos[at]
@@ -241,7 +268,7 @@ func (r *Responses) folds(at, lit uint64, ok bool) bool {
 			p = nil
 		}
 		if p == nil {
-			p = &position{}
+			p = &position{top: top}
 			r.pos[at] = p
 		}
 		l = &literal{p: p}
@@ -265,7 +292,8 @@ func (r *Responses) folds(at, lit uint64, ok bool) bool {
 	if !l.kept && l.n >= foldKeep && uint64(l.n)*foldShare >= uint64(p.requests) {
 		l.kept = true // for good: a flood of new literals does not fold what was established
 	}
-	if !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct {
+	if !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct &&
+		(!p.top || p.distinct >= foldTopLiterals) {
 		p.folded = true
 	}
 	return p.folded && !l.kept

@@ -1,0 +1,143 @@
+package sensitive
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apitap/apitap/analyzer/discovery"
+	"github.com/apitap/apitap/reassembly"
+)
+
+// foldRun runs transactions through the split analyzer and, as the
+// truth it must agree with, discovery's catalog. Only learning scans
+// responses (sample_every is huge), so a response is scanned when its
+// endpoint is new or odd.
+type foldRun struct {
+	t   *testing.T
+	s   *split
+	cat *discovery.Catalog
+}
+
+func newFoldRun(t *testing.T) *foldRun {
+	cfg := NewConfig()
+	cfg.SampleEvery, cfg.HotSampleEvery = 1<<20, 1<<20
+	return &foldRun{t: t, s: newSplit(t, cfg), cat: discovery.NewCatalog(discovery.NewConfig(), "t")}
+}
+
+// do runs one request answered 200 with JSON body; it returns the
+// transaction.
+func (f *foldRun) do(host, method, path, body string) *reassembly.Transaction {
+	n := len(f.s.c.Detections) + f.s.resp.eps2()
+	tx := mktx(method, path, nil, "", 200, jsonCT, body)
+	tx.Request.Host = host
+	tx.Request.Target = path
+	tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d-%s", n, path), int64(len(body))
+	f.s.run(tx)
+	f.cat.Observe(tx)
+	return tx
+}
+
+// eps2 is a counter that makes connection ids unique.
+func (r *Responses) eps2() int { return len(r.eps) }
+
+// lastPath is the endpoint path of the last sensitive_data detection.
+func (f *foldRun) lastPath() string {
+	for i := len(f.s.c.Detections) - 1; i >= 0; i-- {
+		if d := f.s.c.Detections[i]; d.Class == "sensitive_data" {
+			return d.Endpoint.Host + " " + d.Endpoint.Method + " " + d.Endpoint.Path
+		}
+	}
+	return ""
+}
+
+// inCatalog says whether the catalog has the endpoint (host method path).
+func (f *foldRun) inCatalog(ep string) bool {
+	var all []string
+	for _, e := range f.cat.View().Endpoints {
+		k := e.Host + " " + e.Method + " " + e.Path
+		if k == ep {
+			return true
+		}
+		all = append(all, k)
+	}
+	f.t.Logf("catalog: %s", strings.Join(all, ", "))
+	return false
+}
+
+// filler is a response without sensitive data, larger than profile: an
+// endpoint learned on it finds nothing odd in profile.
+const filler = `{"id":7,"name":"Jane","plan":"pro","note":"nothing sensitive in here at all"}`
+
+func slug(i int) string { return fmt.Sprintf("post-number-%c%c", 'a'+i%26, 'a'+i/26%26) }
+
+// TestFoldPerHost: a position folds for its host only, as the catalog
+// keeps a tree per host: one host's slugs do not fold another host's
+// resources (their detection paths and their learning).
+func TestFoldPerHost(t *testing.T) {
+	f := newFoldRun(t)
+	for i := 0; i < 60; i++ {
+		f.do("blog.example", "GET", "/api/"+slug(i), filler)
+	}
+	if p := f.lastPath(); p != "" {
+		t.Fatalf("unexpected detection %s", p)
+	}
+	for _, r := range []string{"users", "orders"} {
+		tx := f.do("shop.example", "GET", "/api/"+r, profile)
+		if !tx.Notes.ResponseScanned {
+			t.Errorf("the first response of shop.example /api/%s was not scanned", r)
+		}
+		want := "shop.example GET /api/" + r
+		if got := f.lastPath(); got != want || !f.inCatalog(want) {
+			t.Errorf("detection on %q, want %q (in the catalog: %v)", got, want, f.inCatalog(want))
+		}
+	}
+}
+
+// TestFoldKeepsWords: API versions and well-known words (me, search) stay
+// literal at a folded position, as in the catalog.
+func TestFoldKeepsWords(t *testing.T) {
+	f := newFoldRun(t)
+	for i := 0; i < 60; i++ {
+		f.do("api.example", "GET", "/users/"+slug(i), filler)
+	}
+	for _, p := range []string{"/users/me", "/users/v2/profile"} {
+		tx := f.do("api.example", "GET", p, profile)
+		want := "api.example GET " + p
+		if got := f.lastPath(); got != want || !f.inCatalog(want) || !tx.Notes.ResponseScanned {
+			t.Errorf("detection on %q, want %q (in the catalog: %v, scanned: %v)", got, want, f.inCatalog(want), tx.Notes.ResponseScanned)
+		}
+	}
+}
+
+// TestFoldNotGRPC: the methods of a service called with JSON (Connect,
+// gRPC-Web with JSON) are not slugs: the catalog never folds them, and
+// each is its own endpoint for learning.
+func TestFoldNotGRPC(t *testing.T) {
+	f := newFoldRun(t)
+	for i := 0; i < 60; i++ {
+		f.do("rpc.example", "POST", fmt.Sprintf("/acme.user.v1.UserService/List%c%c", 'A'+i%26, 'A'+i/26), filler)
+	}
+	tx := f.do("rpc.example", "POST", "/acme.user.v1.UserService/GetProfile", profile)
+	want := "rpc.example POST /acme.user.v1.UserService/GetProfile"
+	if got := f.lastPath(); got != want || !f.inCatalog(want) || !tx.Notes.ResponseScanned {
+		t.Errorf("detection on %q, want %q (in the catalog: %v, scanned: %v)", got, want, f.inCatalog(want), tx.Notes.ResponseScanned)
+	}
+}
+
+// TestFoldTopResources: the resources of an API (first segment, or the
+// one after a version) are not slugs because an application visits many
+// of them once between calls to a busy one: the catalog folds such a
+// position only with fold_max_literals (64) of them.
+func TestFoldTopResources(t *testing.T) {
+	f := newFoldRun(t)
+	for i := 0; i < 30; i++ {
+		f.do("api.example", "GET", "/v1/me", filler)
+		f.do("api.example", "GET", fmt.Sprintf("/v1/resource-%c", 'a'+i), filler)
+	}
+	tx := f.do("api.example", "GET", "/v1/invoices", profile)
+	want := "api.example GET /v1/invoices"
+	if got := f.lastPath(); got != want || !f.inCatalog(want) || !tx.Notes.ResponseScanned {
+		t.Errorf("detection on %q, want %q (in the catalog: %v, scanned: %v)", got, want, f.inCatalog(want), tx.Notes.ResponseScanned)
+	}
+}
