@@ -141,3 +141,43 @@ func TestFoldTopResources(t *testing.T) {
 		t.Errorf("detection on %q, want %q (in the catalog: %v, scanned: %v)", got, want, f.inCatalog(want), tx.Notes.ResponseScanned)
 	}
 }
+
+// TestFoldKeptSurvivesBounds: a literal that had its own share of its
+// position's answers stays literal for good, also when a flood of new
+// literals fills the fold tables (maxLearned) and they make room: /api,
+// established, stays literal under a scanner's catch-all 2xx answers to
+// tens of thousands of new first segments.
+func TestFoldKeptSurvivesBounds(t *testing.T) {
+	r, err := NewResponses(NewConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		r.endpoint("api.example", "GET", "/api/users", true)
+	}
+	word := func(i int) string {
+		b := []byte("w-")
+		for ; i > 0; i /= 26 {
+			b = append(b, byte('a'+i%26))
+		}
+		return string(b)
+	}
+	for i := 1; i <= 3*maxLearned; i++ {
+		r.endpoint("api.example", "GET", "/"+word(i), true)
+		if i%16 == 0 {
+			if _, fold := r.endpoint("api.example", "GET", "/api/users", true); fold != 0 {
+				t.Fatalf("after %d flood paths (%d literals known), /api/users folds (%b)", i, len(r.literals), fold)
+			}
+		}
+	}
+	// literals kept for good, each at a position of its own, cannot grow
+	// the tables past their bound: filling half of them, they go too
+	for i := 1; i <= maxLearned; i++ {
+		for j := 0; j < foldKeep; j++ {
+			r.endpoint("api.example", "GET", "/api/users/"+word(i)+"/kept", true)
+		}
+		if len(r.literals) > maxLearned || len(r.pos) > maxLearned {
+			t.Fatalf("%d literals, %d positions: over the bound %d", len(r.literals), len(r.pos), maxLearned)
+		}
+	}
+}

@@ -98,7 +98,8 @@ type learned struct {
 }
 
 // Bounds of the learning tables; a full table starts over (in capture
-// order, so deterministically).
+// order, so deterministically), but for the literals of the fold tables
+// kept for good (makeRoom).
 const (
 	maxLearned = 1 << 16
 	maxClients = 1 << 16
@@ -263,9 +264,8 @@ func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 			return p != nil && p.folded
 		}
 		if len(r.pos) >= maxLearned || len(r.literals) >= maxLearned {
-			clear(r.pos) // capture order: deterministic
-			clear(r.literals)
-			p = nil
+			r.makeRoom()
+			p = r.pos[at]
 		}
 		if p == nil {
 			p = &position{top: top}
@@ -288,7 +288,9 @@ func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 	case 2:
 		p.singles--
 	}
-	p.requests++
+	if p.requests < math.MaxUint32 {
+		p.requests++
+	}
 	if !l.kept && l.n >= foldKeep && uint64(l.n)*foldShare >= uint64(p.requests) {
 		l.kept = true // for good: a flood of new literals does not fold what was established
 	}
@@ -297,6 +299,38 @@ func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 		p.folded = true
 	}
 	return p.folded && !l.kept
+}
+
+// makeRoom makes room in the full fold tables: it forgets every literal
+// but those kept for good, and every position but theirs, whose counts
+// start again from their kept literals' (a folded position stays
+// folded); when those fill half the tables, it forgets everything. The
+// result is the same whatever the order the maps are walked in, so it
+// depends on the capture order only.
+func (r *Responses) makeRoom() {
+	for k, l := range r.literals {
+		if !l.kept {
+			delete(r.literals, k)
+		}
+	}
+	if len(r.literals) >= maxLearned/2 {
+		clear(r.pos)
+		clear(r.literals)
+		return
+	}
+	for _, p := range r.pos {
+		p.requests, p.distinct, p.singles = 0, 0, 0
+	}
+	for _, l := range r.literals {
+		p := l.p
+		p.requests = uint32(min(uint64(p.requests)+uint64(l.n), math.MaxUint32))
+		p.distinct++ // kept: answered more than once
+	}
+	for k, p := range r.pos {
+		if p.distinct == 0 { // no kept literal
+			delete(r.pos, k)
+		}
+	}
 }
 
 // jsonType says whether a content type is JSON's (application/json,
