@@ -311,6 +311,11 @@ func (a *Analyzer) customOf(loc int) int {
 	return 0
 }
 
+// maxCachedPath: longer paths (up to a request head's 64 KiB) are
+// templated every time rather than held in a cache of detection paths,
+// which then holds at most 4096 of this many bytes.
+const maxCachedPath = 512
+
 // template is the detection path of a request path: discovery's online
 // template with any sensitive segment masked, from a bounded cache.
 func (a *Analyzer) template(p string) string {
@@ -318,6 +323,9 @@ func (a *Analyzer) template(p string) string {
 		return t
 	}
 	t := redact.Path(discovery.Template(p))
+	if len(p) > maxCachedPath {
+		return t
+	}
 	if len(a.templates) >= 4096 {
 		clear(a.templates)
 	}

@@ -181,3 +181,35 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateCachesBounded: the caches of detection paths hold a
+// bounded number of bytes, however long the request paths (up to the
+// 64 KiB of a request head) whose findings they name.
+func TestTemplateCachesBounded(t *testing.T) {
+	cfg := NewConfig()
+	cfg.SampleEvery = 1
+	s := newSplit(t, cfg)
+	long := strings.Repeat("x", 4096)
+	for i := 0; i < 60; i++ { // the position folds
+		tx := mktx("GET", "/blog/posts/"+slug(i), nil, "", 200, jsonCT, filler)
+		tx.Flow.ID = fmt.Sprintf("conn-%d", i)
+		s.run(tx)
+	}
+	for i := 0; i < 1024; i++ {
+		// a card number in the path (stage one), an e-mail in the answer
+		// on a folded path (stage two)
+		tx := mktx("GET", fmt.Sprintf("/blog/posts/post-long-%d/%s/4111111111111111", i, long), nil, "", 200, jsonCT, profile)
+		tx.Flow.ID = fmt.Sprintf("conn-long-%d", i)
+		s.run(tx)
+	}
+	one, two := 0, 0
+	for k := range s.flow.templates {
+		one += len(k)
+	}
+	for k := range s.resp.templates {
+		two += len(k.path)
+	}
+	if one > 1<<20 || two > 1<<20 {
+		t.Errorf("the caches hold %d and %d bytes of paths", one, two)
+	}
+}

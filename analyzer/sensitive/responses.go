@@ -196,6 +196,9 @@ func (r *Responses) template(p string, fold uint32) string {
 		return t
 	}
 	t := redact.Path(discovery.TemplateFolding(p, fold))
+	if len(p) > maxCachedPath {
+		return t
+	}
 	if len(r.templates) >= 4096 {
 		clear(r.templates)
 	}
