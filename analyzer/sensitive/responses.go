@@ -43,15 +43,15 @@ type Responses struct {
 	clients map[netip.Addr]struct{}
 	emit    foldEmitter
 	// Literal segments folded into parameters (see endpoint): the
-	// positions (method and the path before them, as keyed) and the
-	// literals seen at each, with their 2xx responses.
+	// positions (host, method and the path before them, as keyed) and
+	// the literals seen at each, with their 2xx JSON answers.
 	pos       map[uint64]*position
 	literals  map[uint64]*literal
 	templates map[folded]string // detection paths of paths with folded segments
 }
 
-// position counts the literal segments answered with 2xx at one place of
-// the paths (method and the segments before it).
+// position counts the literal segments answered with 2xx JSON at one
+// place of a host's paths (method and the segments before it).
 type position struct {
 	requests          uint32
 	distinct, singles uint32 // literals, and those answered once
