@@ -435,7 +435,8 @@ func Template(path string) string { return TemplateFolding(path, 0) }
 // TemplateFolding is Template with more segments made parameters: those
 // whose place (0 for the first segment Segments yields, up to 31) is set
 // in fold, as the catalog folds literals it has seen too many of
-// (KindSlug, named like any parameter after the segment before it).
+// (KindSlug, named like any parameter after the segment before it, and
+// followed by the segment's API extension if it has one: .json, .csv).
 func TemplateFolding(path string, fold uint32) string {
 	if grpcShaped(path) {
 		return path // a gRPC method: the catalog keeps it literal too (grpc.go)
@@ -468,7 +469,11 @@ func appendTemplate(b []byte, path string, fold uint32) []byte {
 		b = append(b, '/')
 		k, suffix := segKind(seg, depth)
 		if depth < 32 && fold&(1<<depth) != 0 {
-			k, suffix = KindSlug, "" // whatever the recognisers say: the place is a parameter
+			// whatever the recognisers say, the place is a parameter; an
+			// API extension stays after it, as the catalog's literalSuffix
+			// keeps it ({exportId}.csv)
+			k = KindSlug
+			_, suffix = splitExt(seg)
 		}
 		if k != KindLiteral {
 			b = append(b, '{')

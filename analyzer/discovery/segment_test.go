@@ -6,8 +6,8 @@ import (
 )
 
 // TestTemplateFolding: folded places become parameters named like any
-// other; without folds it is Template; places past 31 and gRPC methods
-// are kept.
+// other, an API extension after them; without folds it is Template;
+// places past 31 and gRPC methods are kept.
 func TestTemplateFolding(t *testing.T) {
 	deep := strings.Repeat("/a", 33)
 	for _, c := range []struct {
@@ -20,7 +20,9 @@ func TestTemplateFolding(t *testing.T) {
 		{"/users/42/posts/hello", 1 << 3, "/users/{userId}/posts/{postId}"},
 		{"/blog/posts/my-first-post", 0, Template("/blog/posts/my-first-post")},
 		{"/files/report.pdf", 1 << 1, "/files/{fileId}"},
-		{"/files/123.json", 1 << 1, "/files/{fileId}"}, // folded: no suffix, as for report.pdf
+		{"/files/123.json", 1 << 1, "/files/{fileId}.json"}, // the extension stays, as in the catalog
+		{"/exports/q1-report.CSV", 1 << 1, "/exports/{exportId}.CSV"},
+		{"/files/v1.2", 1 << 1, "/files/{fileId}"},
 		{"/files/123.json", 0, "/files/{fileId}.json"},
 		{"/pkg.Service/Method", 1, "/pkg.Service/Method"},
 		{deep, 1 << 31, strings.Repeat("/a", 31) + "/{aId}/a"},

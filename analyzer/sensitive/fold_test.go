@@ -213,3 +213,21 @@ func TestTemplateCachesBounded(t *testing.T) {
 		t.Errorf("the caches hold %d and %d bytes of paths", one, two)
 	}
 }
+
+// TestFoldKeepsExtension: a folded value with an API representation
+// extension (.csv, .xml, .json) keeps it in the detection path, as the
+// catalog names the endpoint (/exports/{exportId}.csv).
+func TestFoldKeepsExtension(t *testing.T) {
+	for _, c := range []struct{ dir, ext string }{{"exports", ".csv"}, {"feeds", ".xml"}, {"files", ".json"}} {
+		f := newFoldRun(t)
+		f.s.resp.a.cfg.SampleEvery, f.s.resp.a.cfg.HotSampleEvery = 1, 1 // the folded path's response is scanned
+		for i := 0; i < 60; i++ {
+			f.do("api.example", "GET", "/"+c.dir+"/"+slug(i)+c.ext, filler)
+		}
+		f.do("api.example", "GET", "/"+c.dir+"/zz-top"+c.ext, profile)
+		got := f.lastPath()
+		if !strings.HasSuffix(got, "}"+c.ext) || !f.inCatalog(got) {
+			t.Errorf("detection on %q, not in the catalog", got)
+		}
+	}
+}
