@@ -17,6 +17,7 @@ type foldRun struct {
 	t   *testing.T
 	s   *split
 	cat *discovery.Catalog
+	n   int // transactions run: each on a connection of its own
 }
 
 func newFoldRun(t *testing.T) *foldRun {
@@ -28,18 +29,15 @@ func newFoldRun(t *testing.T) *foldRun {
 // do runs one request answered 200 with JSON body; it returns the
 // transaction.
 func (f *foldRun) do(host, method, path, body string) *reassembly.Transaction {
-	n := len(f.s.c.Detections) + f.s.resp.eps2()
+	f.n++
 	tx := mktx(method, path, nil, "", 200, jsonCT, body)
 	tx.Request.Host = host
 	tx.Request.Target = path
-	tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d-%s", n, path), int64(len(body))
+	tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", f.n), int64(len(body))
 	f.s.run(tx)
 	f.cat.Observe(tx)
 	return tx
 }
-
-// eps2 is a counter that makes connection ids unique.
-func (r *Responses) eps2() int { return len(r.eps) }
 
 // lastPath is the endpoint path of the last sensitive_data detection.
 func (f *foldRun) lastPath() string {
