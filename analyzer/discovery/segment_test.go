@@ -32,3 +32,22 @@ func TestTemplateFolding(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldable: Foldable is exempt's negation, and allocates nothing for
+// ASCII segments.
+func TestFoldable(t *testing.T) {
+	for w := range literalWords {
+		if len(w) > 16 {
+			t.Errorf("literal word %q is longer than Foldable's buffer", w)
+		}
+	}
+	for _, seg := range []string{"me", "ME", "Search", "v1", "V2beta1", "my-first-post", "users", "", "bul\u212a", "caf\u00e9",
+		strings.Repeat("a", 17), "autocomplete", "AutoComplete"} {
+		if Foldable(seg) != !exempt(seg) {
+			t.Errorf("Foldable(%q) = %v, exempt %v", seg, Foldable(seg), exempt(seg))
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { Foldable("My-First-Post") }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}

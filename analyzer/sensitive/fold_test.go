@@ -229,3 +229,29 @@ func TestFoldKeepsExtension(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointAllocatesNothing: keying a request on a folded position
+// allocates nothing (a new literal answered 2xx JSON is the exception:
+// it is counted).
+func TestEndpointAllocatesNothing(t *testing.T) {
+	r, err := NewResponses(NewConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 60; i++ {
+		r.endpoint("api.example", "GET", "/blog/posts/My-"+slug(i), true)
+	}
+	var paths []string
+	for i := 100; i < 300; i++ {
+		paths = append(paths, "/blog/posts/My-"+slug(i))
+	}
+	j := 0
+	if n := testing.AllocsPerRun(100, func() {
+		if _, fold := r.endpoint("api.example", "GET", paths[j], false); fold == 0 {
+			t.Fatal("not folded")
+		}
+		j++
+	}); n != 0 {
+		t.Errorf("%v allocations per request", n)
+	}
+}
