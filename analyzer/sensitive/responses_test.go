@@ -165,7 +165,7 @@ func TestResponsesFoldSlugs(t *testing.T) {
 	}
 	for round := 0; round < 5; round++ { // 20 resources, each asked first in turn
 		for i := 0; i < 20; i++ {
-			resources = append(resources, req{fmt.Sprintf("/v1/resource-%c", 'a'+i), 200, jsonCT})
+			resources = append(resources, req{fmt.Sprintf("/shop/resource-%c", 'a'+i), 200, jsonCT})
 		}
 	}
 	for i := 0; i < 10; i++ {
@@ -184,7 +184,7 @@ func TestResponsesFoldSlugs(t *testing.T) {
 		// the 48th request (the 44th slug; drafts was asked 4 times) folds:
 		// 43 slugs before it and drafts stay literal
 		{"slugs", slugs, 44, "/blog/posts/{postId}"},
-		{"resources", resources, 20, "/v1/resource-t"},
+		{"resources", resources, 20, "/shop/resource-t"},
 		{"probes", probes, 80, "/api/probe-bd"},
 		{"spa", spa, 80, "/page-bd"},
 		// the flood folds the first segment, a position of resources, at
