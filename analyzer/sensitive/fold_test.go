@@ -255,3 +255,21 @@ func TestEndpointAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per request", n)
 	}
 }
+
+// TestLearningPerHost: an endpoint is the host's (as its detections
+// are): what one host's /v1/users/{userId} answered does not decide which
+// responses of another host's are scanned, and the first is.
+func TestLearningPerHost(t *testing.T) {
+	f := newFoldRun(t)
+	for i := 0; i < 20; i++ {
+		f.do("a.example", "GET", fmt.Sprintf("/v1/users/%d", 100+i), filler)
+	}
+	tx := f.do("b.example", "GET", "/v1/users/7", profile)
+	if want := "b.example GET /v1/users/{userId}"; !tx.Notes.ResponseScanned || f.lastPath() != want {
+		t.Errorf("b.example's first response scanned: %v, detection on %q (want %q)", tx.Notes.ResponseScanned, f.lastPath(), want)
+	}
+	tx = f.do("A.Example", "GET", "/v1/users/8", filler) // the host's name in any case
+	if tx.Notes.ResponseScanned {
+		t.Error("a.example's endpoint, learned, was new again in upper case")
+	}
+}

@@ -17,7 +17,7 @@ import (
 // Responses is the analyzer's stage-two part (analyzer.Descriptor
 // NewOrdered): it scans response bodies. Stage two sees every
 // connection's transactions in capture order, so it learns per endpoint
-// (method, path template, whether the request carried credentials, and
+// (host, method, path template, whether the request carried credentials, and
 // for GraphQL the operations asked for)
 // what its responses hold, and once that is stable scans only a
 // deterministic sample of them, and everything new or odd:
@@ -207,26 +207,26 @@ func (r *Responses) template(p string, fold uint32) string {
 }
 
 // endpoint identifies a request's endpoint for learning: a hash of its
-// method and path, with the segments discovery's recognisers take for
-// parameters (ids, UUIDs, hashes, dates...) replaced by their kind, and
-// so are the literal segments of a position that answered too many
-// different ones (folds): fold has a bit set for each of those, by place
-// as discovery.TemplateFolding takes it. ok says the response was a 2xx
-// JSON one, whose literals count. As in the catalog, positions are the
-// host's own, the first segments (of the path, or after an API version)
-// are resources that fold only when there are very many of them, and
+// host (in lower case), method and path, with the segments discovery's
+// recognisers take for parameters (ids, UUIDs, hashes, dates...)
+// replaced by their kind, and so are the literal segments of a position
+// that answered too many different ones (folds): fold has a bit set for
+// each of those, by place as discovery.TemplateFolding takes it. ok says
+// the response was a 2xx JSON one, whose literals count. As in the
+// catalog, the first segments (of the path, or after an API version) are
+// resources that fold only when there are very many of them, and
 // versions, well-known words (me, search) and gRPC methods never fold.
 // Unlike a template it allocates nothing.
 func (r *Responses) endpoint(host, method, path string, ok bool) (h uint64, fold uint32) {
-	h = fnv1a(fnv1a(fnvOffset, method), " ")
-	salt := hostHash(host) // the fold tables' keys are the host's (h is not)
+	h = fnv1a(fnv1a(hostHash(host), " "), method)
+	h = (h ^ ' ') * fnvPrime
 	depth, top := 0, true
 	discovery.Segments(path, func(seg string) bool {
 		h = (h ^ '/') * fnvPrime
 		k := discovery.Classify(seg)
 		if k != discovery.KindLiteral {
 			h = (h ^ uint64(k) ^ 0x100) * fnvPrime
-		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h^salt, lit^salt, ok, top) &&
+		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h, lit, ok, top) &&
 			discovery.Foldable(seg) && !discovery.GRPCShaped(path) { // checked only where the position folds
 			h = (h ^ uint64(discovery.KindSlug) ^ 0x100) * fnvPrime
 			fold |= 1 << depth
