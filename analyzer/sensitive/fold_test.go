@@ -2,6 +2,7 @@ package sensitive
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -271,5 +272,30 @@ func TestLearningPerHost(t *testing.T) {
 	tx = f.do("A.Example", "GET", "/v1/users/8", filler) // the host's name in any case
 	if tx.Notes.ResponseScanned {
 		t.Error("a.example's endpoint, learned, was new again in upper case")
+	}
+}
+
+// TestLearningPerServerWithoutHost: requests without a Host header learn
+// per server address, as their detections are reported: what one server
+// answered does not decide which of another's responses are scanned.
+func TestLearningPerServerWithoutHost(t *testing.T) {
+	f := newFoldRun(t)
+	at := func(server string, id int, body string) *reassembly.Transaction {
+		f.n++
+		tx := mktx("GET", fmt.Sprintf("/v1/users/%d", id), nil, "", 200, jsonCT, body)
+		tx.Request.Host = ""
+		tx.Flow.Server = netip.MustParseAddrPort(server)
+		tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", f.n), int64(len(body))
+		f.s.run(tx)
+		return tx
+	}
+	for i := 0; i < 20; i++ {
+		at("10.0.0.1:80", 100+i, filler)
+	}
+	if tx := at("10.0.0.2:80", 7, profile); !tx.Notes.ResponseScanned || f.lastPath() != "10.0.0.2:80 GET /v1/users/{userId}" {
+		t.Errorf("the other server's first response scanned: %v, detection on %q", tx.Notes.ResponseScanned, f.lastPath())
+	}
+	if tx := at("10.0.0.1:80", 8, filler); tx.Notes.ResponseScanned {
+		t.Error("the first server's endpoint, learned, was new again")
 	}
 }

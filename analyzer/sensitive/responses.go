@@ -48,6 +48,10 @@ type Responses struct {
 	pos       map[uint64]*position
 	literals  map[uint64]*literal
 	templates map[folded]string // detection paths of paths with folded segments
+	// the last server answering requests without a Host header, and its
+	// address as text (the host of their learning key)
+	server     netip.AddrPort
+	serverName string
 }
 
 // position counts the literal segments answered with 2xx JSON at one
@@ -126,7 +130,14 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	a := r.a
 	ctype := http1.Get(resp.Headers, http1.IDContentType)
-	h, fold := r.endpoint(req.Host, req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
+	host := req.Host
+	if host == "" { // as the detection's endpoint: the server's address
+		if tx.Flow.Server != r.server {
+			r.server, r.serverName = tx.Flow.Server, tx.Flow.Server.String()
+		}
+		host = r.serverName
+	}
+	h, fold := r.endpoint(host, req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
 	}
