@@ -17,10 +17,10 @@ import (
 // Responses is the analyzer's stage-two part (analyzer.Descriptor
 // NewOrdered): it scans response bodies. Stage two sees every
 // connection's transactions in capture order, so it learns per endpoint
-// (host, method, path template, whether the request carried credentials, and
-// for GraphQL the operations asked for)
-// what its responses hold, and once that is stable scans only a
-// deterministic sample of them, and everything new or odd:
+// (host, method, path template, whether the request carried credentials,
+// and for GraphQL the operations asked for) what its responses hold, and
+// once that is stable scans only a deterministic sample of them, and
+// everything new or odd:
 //
 //   - the first learn_responses responses of an endpoint, and until
 //     learn_responses scans in a row found no type it had not shown;
@@ -75,9 +75,9 @@ type literal struct {
 // different ones, half of them only once (slugs:
 // /blog/posts/my-first-post); a literal that had at least foldKeep
 // answers and one in foldShare of the position's at some point stays
-// literal. Only 2xx JSON answers count. A set of resources (/api/users, /api/orders...) is asked again
-// and again and stays literal, and so do paths answered with errors,
-// which a scanner's probes mostly get.
+// literal. Only 2xx JSON answers count. A set of resources (/api/users,
+// /api/orders...) is asked again and again and stays literal, and so do
+// paths answered with errors, which a scanner's probes mostly get.
 const (
 	foldLiterals = 16
 	foldRequests = 3 * foldLiterals
