@@ -35,6 +35,7 @@ func (f *foldRun) do(host, method, path, body string) *reassembly.Transaction {
 	tx.Request.Host = host
 	tx.Request.Target = path
 	tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", f.n), int64(len(body))
+	tx.Flow.Client = client(f.n)
 	f.s.run(tx)
 	f.cat.Observe(tx)
 	return tx
@@ -152,6 +153,7 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 10; i++ {
+		r.client = client(i).Addr()
 		r.endpoint("api.example", "GET", "/api/users", true)
 	}
 	word := func(i int) string {
@@ -162,6 +164,7 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 		return string(b)
 	}
 	for i := 1; i <= 3*maxLearned; i++ {
+		r.client = client(i).Addr() // scanners on several addresses
 		r.endpoint("api.example", "GET", "/"+word(i), true)
 		if i%16 == 0 {
 			if _, fold := r.endpoint("api.example", "GET", "/api/users", true); fold != 0 {
@@ -191,7 +194,7 @@ func TestTemplateCachesBounded(t *testing.T) {
 	long := strings.Repeat("x", 4096)
 	for i := 0; i < 60; i++ { // the position folds
 		tx := mktx("GET", "/blog/posts/"+slug(i), nil, "", 200, jsonCT, filler)
-		tx.Flow.ID = fmt.Sprintf("conn-%d", i)
+		tx.Flow.ID, tx.Flow.Client = fmt.Sprintf("conn-%d", i), client(i)
 		s.run(tx)
 	}
 	for i := 0; i < 1024; i++ {
@@ -240,6 +243,7 @@ func TestEndpointAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 60; i++ {
+		r.client = client(i).Addr()
 		r.endpoint("api.example", "GET", "/blog/posts/My-"+slug(i), true)
 	}
 	var paths []string
@@ -297,5 +301,32 @@ func TestLearningPerServerWithoutHost(t *testing.T) {
 	}
 	if tx := at("10.0.0.1:80", 8, filler); tx.Notes.ResponseScanned {
 		t.Error("the first server's endpoint, learned, was new again")
+	}
+}
+
+// client is the address of the i-th of seven clients.
+func client(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + i%7)}), 4000)
+}
+
+// TestFoldNeedsClients: a position folds only when its new literals came
+// from several clients: one client asking for many new paths answered
+// 2xx JSON (a scanner on a host that answers any path, a crawler) does
+// not fold it alone, and the same requests from several clients do.
+func TestFoldNeedsClients(t *testing.T) {
+	for _, clients := range []int{1, foldClients - 1, foldClients} {
+		r, err := NewResponses(NewConfig(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		folded := false
+		for i := 0; i < 200; i++ {
+			r.client = client(i % clients).Addr()
+			_, fold := r.endpoint("api.example", "GET", "/api/"+slug(i), true)
+			folded = folded || fold != 0
+		}
+		if want := clients >= foldClients; folded != want {
+			t.Errorf("%d clients: folded %v, want %v", clients, folded, want)
+		}
 	}
 }

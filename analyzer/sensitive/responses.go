@@ -52,6 +52,7 @@ type Responses struct {
 	// address as text (the host of their learning key)
 	server     netip.AddrPort
 	serverName string
+	client     netip.Addr // the client of the transaction being keyed
 }
 
 // position counts the literal segments answered with 2xx JSON at one
@@ -61,6 +62,28 @@ type position struct {
 	distinct, singles uint32 // literals, and those answered once
 	folded            bool
 	top               bool // the first segments of the path, or those after a version: resources
+	// the first foldClients clients that asked for a new literal: one
+	// client (a scanner, a crawler) does not fold a position
+	clients  [foldClients]uint64
+	nclients uint8
+}
+
+// sawClient notes the client of a new literal.
+func (p *position) sawClient(a netip.Addr) {
+	if int(p.nclients) == len(p.clients) {
+		return
+	}
+	c := uint64(fnvOffset)
+	for _, b := range a.As16() {
+		c = (c ^ uint64(b)) * fnvPrime
+	}
+	for _, k := range p.clients[:p.nclients] {
+		if k == c {
+			return
+		}
+	}
+	p.clients[p.nclients] = c
+	p.nclients++
 }
 
 // literal counts one literal segment's 2xx answers at its position.
@@ -83,6 +106,10 @@ const (
 	foldRequests = 3 * foldLiterals
 	foldKeep     = 4
 	foldShare    = 8
+	// foldClients: the new literals of a position came from at least
+	// this many clients (a scanner on a host that answers any path with
+	// 2xx JSON does not fold it alone)
+	foldClients = 3
 	// foldTopLiterals: the first segments of a path, and those after an
 	// API version, are resources (/v1/users, /v1/invoices...): they fold
 	// only when there are this many, as the catalog folds them at
@@ -137,6 +164,7 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		}
 		host = r.serverName
 	}
+	r.client = tx.ClientAddr()
 	h, fold := r.endpoint(host, req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
@@ -299,6 +327,7 @@ func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 	case 1:
 		p.distinct++
 		p.singles++
+		p.sawClient(r.client)
 	case 2:
 		p.singles--
 	}
@@ -309,7 +338,7 @@ func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 		l.kept = true // for good: a flood of new literals does not fold what was established
 	}
 	if !p.folded && p.requests >= foldRequests && p.distinct >= foldLiterals && 2*p.singles >= p.distinct &&
-		(!p.top || p.distinct >= foldTopLiterals) {
+		int(p.nclients) >= foldClients && (!p.top || p.distinct >= foldTopLiterals) {
 		p.folded = true
 	}
 	return p.folded && !l.kept

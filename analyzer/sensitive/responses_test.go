@@ -201,6 +201,7 @@ func TestResponsesFoldSlugs(t *testing.T) {
 			for i, r := range c.reqs {
 				tx := mktx("GET", r.path, nil, "", r.status, r.ct, profile)
 				tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", i), int64(len(profile))
+				tx.Flow.Client = client(i)
 				s.run(tx)
 			}
 			paths := map[string]bool{}
@@ -244,6 +245,7 @@ func TestResponsesFoldedPathsOwnTemplate(t *testing.T) {
 		day := 1 + i%2
 		tx := mktx("GET", fmt.Sprintf("/2026-01-0%d/posts/post-number-%c%c", day, 'a'+i%26, 'a'+i/26), nil, "", 200, jsonCT, profile)
 		tx.Flow.ID, tx.Response.Body.WireBytes = fmt.Sprintf("conn-%d", i), int64(len(profile))
+		tx.Flow.Client = client(i)
 		s.run(tx)
 	}
 	paths := map[string]bool{}
