@@ -225,7 +225,7 @@ func TestResponsesFoldSlugs(t *testing.T) {
 					delete(paths, p)
 				}
 			}
-			keys := len(s.resp.eps) - len(paths) // learning keys of folded paths
+			keys := s.resp.eps.len() - len(paths) // learning keys of folded paths
 			if len(paths) != c.paths || last != c.last || keys > 1 || folded > 1 {
 				t.Errorf("%d literal detection paths (want %d), %d folded, last %q (want %q), %d learning keys besides the literal paths (want at most 1)", len(paths), c.paths, folded, last, c.last, keys)
 			}
@@ -256,5 +256,44 @@ func TestResponsesFoldedPathsOwnTemplate(t *testing.T) {
 		if !paths[want] {
 			t.Errorf("no detection on %s: %v", want, paths)
 		}
+	}
+}
+
+// TestLearningOutlastsFlood: a flood of new learning keys (a scanner's
+// unique paths, answered) and of new clients (each answered personal
+// data) fills the learning tables several times over; an endpoint still
+// asked stays learned, and a client still answered stays known, so
+// neither is scanned again as new.
+func TestLearningOutlastsFlood(t *testing.T) {
+	cfg := NewConfig()
+	cfg.LearnResponses, cfg.SampleEvery, cfg.HotSampleEvery = 2, 1<<20, 1<<20
+	s := newSplit(t, cfg)
+	for i := 0; i < 10; i++ { // learned, and the client known
+		s.run(userTx(i, 0, 1000+i, "198.51.100.7", true, 200, profile))
+	}
+	word := func(i int) string {
+		b := []byte("probe-")
+		for ; i > 0; i /= 26 {
+			b = append(b, byte('a'+i%26))
+		}
+		return string(b)
+	}
+	rescanned := 0
+	for i := 1; i <= 2*maxLearned; i++ {
+		probe := mktx("GET", "/"+word(i), nil, "", 404, jsonCT, `{"error":"not found"}`)
+		probe.Flow.ID, probe.Response.Body.WireBytes = fmt.Sprintf("probe-%d", i), 21
+		s.run(probe)
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		s.run(userTx(100000+i, 0, 5000+i, ip.String(), true, 200, profile)) // a new client: scanned
+		if i%64 == 0 {
+			u := userTx(i, 1, 1000+i, "198.51.100.7", true, 200, profile)
+			if s.run(u); u.Notes.ResponseScanned {
+				rescanned++
+			}
+		}
+	}
+	if rescanned > 0 || s.resp.eps.len() > maxLearned || s.resp.clients.len() > maxClients || s.resp.eps.len() < maxLearned/2 {
+		t.Errorf("the learned endpoint was scanned again %d times; %d endpoints and %d clients held (bounds %d, %d)",
+			rescanned, s.resp.eps.len(), s.resp.clients.len(), maxLearned, maxClients)
 	}
 }
