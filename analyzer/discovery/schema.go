@@ -524,6 +524,10 @@ func slicesDelete(s []string, v string) []string {
 	return out
 }
 
+// IsJSON says whether a content type is JSON (application/json, +json):
+// the bodies the catalog infers schemas from.
+func IsJSON(ct string) bool { return isJSON(ct) }
+
 // isJSON says whether a content type is JSON (application/json, +json).
 func isJSON(ct string) bool {
 	if i := strings.IndexByte(ct, ';'); i >= 0 {

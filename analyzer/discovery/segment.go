@@ -527,28 +527,8 @@ func Classify(seg string) Kind { return classify(seg) }
 
 // Foldable says whether the catalog may fold a literal segment into a
 // parameter: API versions and well-known words (me, search, ...) never
-// fold. It is exempt's negation, without allocating for ASCII segments.
-func Foldable(seg string) bool {
-	var buf [16]byte // longer than any of literalWords
-	if isVersion(seg) {
-		return false
-	}
-	if len(seg) > len(buf) {
-		return true
-	}
-	b := buf[:0]
-	for i := 0; i < len(seg); i++ {
-		c := seg[i]
-		if c >= 0x80 {
-			return !exempt(seg) // strings.ToLower's Unicode rules
-		}
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return !literalWords[string(b)]
-}
+// fold. It allocates nothing for an ASCII segment.
+func Foldable(seg string) bool { return !exempt(seg) }
 
 // IsVersion says whether a segment names an API version (v1, v2beta1):
 // the catalog takes the segments after it for resources, as the first

@@ -445,7 +445,28 @@ func (t *trie) countProbe(ht *hostTree, n *node, method string, key uint32, at t
 
 // exempt says whether a literal segment never folds: API versions and
 // well-known words (me, search, ...).
-func exempt(seg string) bool { return isVersion(seg) || literalWords[strings.ToLower(seg)] }
+// It allocates nothing for an ASCII segment (lower-cased on the stack).
+func exempt(seg string) bool {
+	if isVersion(seg) {
+		return true
+	}
+	var buf [16]byte // longer than any of literalWords
+	if len(seg) > len(buf) {
+		return false
+	}
+	b := buf[:0]
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c >= 0x80 {
+			return literalWords[strings.ToLower(seg)] // Unicode case rules
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return literalWords[string(b)]
+}
 
 // child returns the node for seg under n, creating it within the bounds.
 func (t *trie) child(ht *hostTree, n *node, seg string) *node {

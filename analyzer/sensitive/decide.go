@@ -316,20 +316,28 @@ func (a *Analyzer) customOf(loc int) int {
 // which then holds at most 4096 of this many bytes.
 const maxCachedPath = 512
 
+// folded is a request path with the places of its folded segments (the
+// stage-two part's, see Responses.endpoint; 0 in stage one).
+type folded struct {
+	path string
+	fold uint32
+}
+
 // template is the detection path of a request path: discovery's online
-// template with any sensitive segment masked, from a bounded cache.
-func (a *Analyzer) template(p string) string {
-	if t, ok := a.templates[p]; ok {
+// template, with the places in fold made parameters too, and any
+// sensitive segment masked, from a bounded cache.
+func (a *Analyzer) template(p string, fold uint32) string {
+	if t, ok := a.templates[folded{p, fold}]; ok {
 		return t
 	}
-	t := redact.Path(discovery.Template(p))
+	t := redact.Path(discovery.TemplateFolding(p, fold))
 	if len(p) > maxCachedPath {
 		return t
 	}
 	if len(a.templates) >= 4096 {
 		clear(a.templates)
 	}
-	a.templates[strings.Clone(p)] = t
+	a.templates[folded{strings.Clone(p), fold}] = t
 	return t
 }
 
@@ -406,10 +414,7 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 // aggregates repeats (package aggregate).
 func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
 	if ep.Path == "" {
-		ep.Path = a.path
-		if ep.Path == "" {
-			ep.Path = a.template(tx.Request.Path) // templating costs: only for findings reported per endpoint
-		}
+		ep.Path = a.template(tx.Request.Path, a.pathFold) // templating costs: only for findings reported per endpoint
 	}
 	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: *ep,
 		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}

@@ -148,13 +148,10 @@ func TestFoldTopResources(t *testing.T) {
 // established, stays literal under a scanner's catch-all 2xx answers to
 // tens of thousands of new first segments.
 func TestFoldKeptSurvivesBounds(t *testing.T) {
-	r, err := NewResponses(NewConfig(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newSplit(t, NewConfig()).resp
 	for i := 0; i < 10; i++ {
 		r.client = client(i).Addr()
-		r.endpoint("api.example", "GET", "/api/users", true)
+		r.endpoint(hostHash("api.example"), "GET", "/api/users", true)
 	}
 	word := func(i int) string {
 		b := []byte("w-")
@@ -165,9 +162,9 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 	}
 	for i := 1; i <= 3*maxLearned; i++ {
 		r.client = client(i).Addr() // scanners on several addresses
-		r.endpoint("api.example", "GET", "/"+word(i), true)
+		r.endpoint(hostHash("api.example"), "GET", "/"+word(i), true)
 		if i%16 == 0 {
-			if _, fold := r.endpoint("api.example", "GET", "/api/users", true); fold != 0 {
+			if _, fold := r.endpoint(hostHash("api.example"), "GET", "/api/users", true); fold != 0 {
 				t.Fatalf("after %d flood paths (%d literals known), /api/users folds (%b)", i, len(r.literals), fold)
 			}
 		}
@@ -176,7 +173,7 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 	// the tables past their bound: filling half of them, they go too
 	for i := 1; i <= maxLearned; i++ {
 		for j := 0; j < foldKeep; j++ {
-			r.endpoint("api.example", "GET", "/api/users/"+word(i)+"/kept", true)
+			r.endpoint(hostHash("api.example"), "GET", "/api/users/"+word(i)+"/kept", true)
 		}
 		if len(r.literals) > maxLearned || len(r.pos) > maxLearned {
 			t.Fatalf("%d literals, %d positions: over the bound %d", len(r.literals), len(r.pos), maxLearned)
@@ -206,9 +203,9 @@ func TestTemplateCachesBounded(t *testing.T) {
 	}
 	one, two := 0, 0
 	for k := range s.flow.templates {
-		one += len(k)
+		one += len(k.path)
 	}
-	for k := range s.resp.templates {
+	for k := range s.resp.a.templates {
 		two += len(k.path)
 	}
 	if one > 1<<20 || two > 1<<20 {
@@ -238,13 +235,10 @@ func TestFoldKeepsExtension(t *testing.T) {
 // allocates nothing (a new literal answered 2xx JSON is the exception:
 // it is counted).
 func TestEndpointAllocatesNothing(t *testing.T) {
-	r, err := NewResponses(NewConfig(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newSplit(t, NewConfig()).resp
 	for i := 0; i < 60; i++ {
 		r.client = client(i).Addr()
-		r.endpoint("api.example", "GET", "/blog/posts/My-"+slug(i), true)
+		r.endpoint(hostHash("api.example"), "GET", "/blog/posts/My-"+slug(i), true)
 	}
 	var paths []string
 	for i := 100; i < 300; i++ {
@@ -252,7 +246,7 @@ func TestEndpointAllocatesNothing(t *testing.T) {
 	}
 	j := 0
 	if n := testing.AllocsPerRun(100, func() {
-		if _, fold := r.endpoint("api.example", "GET", paths[j], false); fold == 0 {
+		if _, fold := r.endpoint(hostHash("api.example"), "GET", paths[j], false); fold == 0 {
 			t.Fatal("not folded")
 		}
 		j++
@@ -315,14 +309,11 @@ func client(i int) netip.AddrPort {
 // not fold it alone, and the same requests from several clients do.
 func TestFoldNeedsClients(t *testing.T) {
 	for _, clients := range []int{1, foldClients - 1, foldClients} {
-		r, err := NewResponses(NewConfig(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := newSplit(t, NewConfig()).resp
 		folded := false
 		for i := 0; i < 200; i++ {
 			r.client = client(i % clients).Addr()
-			_, fold := r.endpoint("api.example", "GET", "/api/"+slug(i), true)
+			_, fold := r.endpoint(hostHash("api.example"), "GET", "/api/"+slug(i), true)
 			folded = folded || fold != 0
 		}
 		if want := clients >= foldClients; folded != want {

@@ -3,13 +3,11 @@ package sensitive
 import (
 	"math"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
-	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -45,14 +43,9 @@ type Responses struct {
 	// Literal segments folded into parameters (see endpoint): the
 	// positions (host, method and the path before them, as keyed) and
 	// the literals seen at each, with their 2xx JSON answers.
-	pos       map[uint64]*position
-	literals  map[uint64]*literal
-	templates map[folded]string // detection paths of paths with folded segments
-	// the last server answering requests without a Host header, and its
-	// address as text (the host of their learning key)
-	server     netip.AddrPort
-	serverName string
-	client     netip.Addr // the client of the transaction being keyed
+	pos      map[uint64]*position
+	literals map[uint64]*literal
+	client   netip.Addr // the client of the transaction being keyed
 }
 
 // position counts the literal segments answered with 2xx JSON at one
@@ -73,10 +66,7 @@ func (p *position) sawClient(a netip.Addr) {
 	if int(p.nclients) == len(p.clients) {
 		return
 	}
-	c := uint64(fnvOffset)
-	for _, b := range a.As16() {
-		c = (c ^ uint64(b)) * fnvPrime
-	}
+	c := addrHash(a)
 	for _, k := range p.clients[:p.nclients] {
 		if k == c {
 			return
@@ -183,7 +173,7 @@ func NewResponses(cfg *Config, folder analyzer.Folder) (*Responses, error) {
 		return nil, err
 	}
 	return &Responses{a: a, eps: newGenerations[uint64, *learned](maxLearned), clients: newGenerations[netip.Addr, struct{}](maxClients), emit: foldEmitter{f: folder},
-		pos: map[uint64]*position{}, literals: map[uint64]*literal{}, templates: map[folded]string{}}, nil
+		pos: map[uint64]*position{}, literals: map[uint64]*literal{}}, nil
 }
 
 // Name implements analyzer.Analyzer.
@@ -197,15 +187,13 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	}
 	a := r.a
 	ctype := http1.Get(resp.Headers, http1.IDContentType)
-	host := req.Host
-	if host == "" { // as the detection's endpoint: the server's address
-		if tx.Flow.Server != r.server {
-			r.server, r.serverName = tx.Flow.Server, tx.Flow.Server.String()
-		}
-		host = r.serverName
+	host := hostHash(req.Host)
+	if req.Host == "" { // as the detection's endpoint: the server's address
+		s := tx.Flow.Server
+		host = (addrHash(s.Addr()) ^ uint64(s.Port())) * fnvPrime
 	}
 	r.client = tx.ClientAddr()
-	h, fold := r.endpoint(host, req.Method, req.Path, resp.Status/100 == 2 && jsonType(ctype))
+	h, fold := r.endpoint(host, req.Method, req.Path, resp.Status/100 == 2 && discovery.IsJSON(ctype))
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
 	}
@@ -246,9 +234,7 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if found == 0 {
 		return
 	}
-	if fold != 0 {
-		a.path = r.template(req.Path, fold)
-	}
+	a.pathFold = fold
 	if r.emit.f == nil { // no stage two to fold with: this part's aggregators
 		a.decide(tx, emit)
 	} else {
@@ -256,34 +242,11 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		a.decide(tx, &r.emit)
 		r.emit.e = nil
 	}
-	a.path = ""
-}
-
-// folded is a path with the places of its folded segments.
-type folded struct {
-	path string
-	fold uint32
-}
-
-// template is the detection path of a request path with folded
-// segments, from a bounded cache.
-func (r *Responses) template(p string, fold uint32) string {
-	if t, ok := r.templates[folded{p, fold}]; ok {
-		return t
-	}
-	t := redact.Path(discovery.TemplateFolding(p, fold))
-	if len(p) > maxCachedPath {
-		return t
-	}
-	if len(r.templates) >= 4096 {
-		clear(r.templates)
-	}
-	r.templates[folded{strings.Clone(p), fold}] = t
-	return t
+	a.pathFold = 0
 }
 
 // endpoint identifies a request's endpoint for learning: a hash of its
-// host (in lower case), method and path, with the segments discovery's
+// host (hostHash, or addrHash of the server), method and path, with the segments discovery's
 // recognisers take for parameters (ids, UUIDs, hashes, dates...)
 // replaced by their kind, and so are the literal segments of a position
 // that answered too many different ones (folds): fold has a bit set for
@@ -293,8 +256,8 @@ func (r *Responses) template(p string, fold uint32) string {
 // resources that fold only when there are very many of them, and
 // versions, well-known words (me, search) and gRPC methods never fold.
 // Unlike a template it allocates nothing.
-func (r *Responses) endpoint(host, method, path string, ok bool) (h uint64, fold uint32) {
-	h = fnv1a(fnv1a(hostHash(host), " "), method)
+func (r *Responses) endpoint(host uint64, method, path string, ok bool) (h uint64, fold uint32) {
+	h = fnv1a(fnv1a(host, " "), method)
 	h = (h ^ ' ') * fnvPrime
 	depth, top := 0, true
 	discovery.Segments(path, func(seg string) bool {
@@ -325,6 +288,15 @@ func hostHash(host string) uint64 {
 			c += 'a' - 'A'
 		}
 		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return h
+}
+
+// addrHash is the FNV-1a hash of an address (IPv4 in its IPv6 form).
+func addrHash(a netip.Addr) uint64 {
+	h := uint64(fnvOffset)
+	for _, b := range a.As16() {
+		h = (h ^ uint64(b)) * fnvPrime
 	}
 	return h
 }
@@ -411,19 +383,6 @@ func (r *Responses) makeRoom() {
 			delete(r.pos, k)
 		}
 	}
-}
-
-// jsonType says whether a content type is JSON's (application/json,
-// application/problem+json, ...): only such answers count for folding,
-// so that a site answering any path with its HTML page (a single-page
-// application) does not fold its paths under a scanner's requests.
-func jsonType(ct string) bool {
-	for i := 0; i+4 <= len(ct); i++ {
-		if ct[i]|0x20 == 'j' && ct[i+1]|0x20 == 's' && ct[i+2]|0x20 == 'o' && ct[i+3]|0x20 == 'n' {
-			return true
-		}
-	}
-	return false
 }
 
 // choose says whether to scan the response (see Responses).

@@ -224,8 +224,8 @@ type Analyzer struct {
 	agg        *aggregate.Aggregator
 	posture    *aggregate.Aggregator // plaintext_credentials: per host and credential kind, with clients
 	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
-	templates  map[string]string
-	path       string                  // detection path set by the stage-two part (folded segments), or ""
+	templates  map[folded]string
+	pathFold   uint32                  // the folded places of the request path (set by the stage-two part)
 	lazy       analyzer.Evidencer      // builds findings' evidence from encodeEvidence's bytes (fold)
 	evArg      []byte                  // encodeEvidence's buffer
 	det        event.Detection         // fold's, during the call
@@ -248,7 +248,7 @@ type Analyzer struct {
 
 // New builds an instance.
 func New(cfg *Config) (*Analyzer, error) {
-	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[string]string{}, hkinds: map[string]int{}}
+	a := &Analyzer{cfg: cfg, agg: aggregate.New(cfg.RepeatInterval, cfg.MaxTracked, "sd-"), templates: map[folded]string{}, hkinds: map[string]int{}}
 	a.posture = aggregate.New(cfg.PostureInterval, cfg.MaxTracked, "pc-")
 	a.posture.Clients = cfg.PostureClients
 	for _, h := range cfg.TLSTerminatedHosts {
