@@ -120,6 +120,12 @@ type EventSink interface {
 	Detection(d *event.Detection)
 }
 
+// EventFilter is implemented by an EventSink that drops some event types:
+// a Reporter skips building the events of a type the sink does not want.
+type EventFilter interface {
+	Wants(typ string) bool
+}
+
 // Reporter is implemented by shared state that emits events of its own
 // (endpoint events of the catalog). The sensor calls Report from one
 // goroutine: periodically on live sources (final false; now is the latest

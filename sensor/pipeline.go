@@ -148,8 +148,12 @@ func (s sharedSink) Detection(d *event.Detection) {
 	s.p.s2.detection(d)
 }
 
+// Wants implements analyzer.EventFilter: events of a type not emitted are
+// neither written nor exported.
+func (s sharedSink) Wants(typ string) bool { return s.p.emitTyp[typ] }
+
 func (s sharedSink) Event(typ, key string, line []byte) {
-	if !s.p.emitTyp[typ] {
+	if !s.Wants(typ) {
 		return
 	}
 	st := s.p.s2

@@ -107,6 +107,11 @@ type Catalog struct {
 	mu       sync.Mutex
 	t        *trie
 	decorate func(*EndpointJSON)
+	// gen counts the changes to the catalog (calls observed, decorator
+	// set); view is the View derived at generation viewGen.
+	gen     uint64
+	view    *View
+	viewGen uint64
 
 	// reporting (one goroutine at a time, see analyzer.Reporter)
 	rmu     sync.Mutex
@@ -136,6 +141,7 @@ func OpenCatalog(cfg *Config, sensor string) (*Catalog, error) {
 func (c *Catalog) SetDecorator(fn func(*EndpointJSON)) {
 	c.mu.Lock()
 	c.decorate = fn
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -167,6 +173,7 @@ func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) { o.c
 func (c *Catalog) Observe(tx *reassembly.Transaction) {
 	c.mu.Lock()
 	c.t.add(tx)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -178,6 +185,9 @@ func (c *Catalog) Report(now time.Time, final bool, out analyzer.EventSink) {
 	c.every.D = c.cfg.ReportInterval
 	if !final && !c.every.Due(now) {
 		return
+	}
+	if f, ok := out.(analyzer.EventFilter); ok && !f.Wants("endpoint") {
+		return // (the catalog's table and other reports read the View itself)
 	}
 	v := c.View()
 	if final && !now.IsZero() && now.After(v.Time) {

@@ -446,3 +446,77 @@ func TestAuthFromIdentity(t *testing.T) {
 		t.Error("the catalog differs with tx.Auth filled by the sensor")
 	}
 }
+
+// TestViewKeptUntilChange: the reports at the end of a run share one
+// derivation of the View; any call observed (or a new decorator) makes the
+// next View derive again, and a caller's changes to its View stay its own.
+func TestViewKeptUntilChange(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	o := cat.Observer()
+	for i := 0; i < 30; i++ {
+		o.Analyze(tx("GET", "api", fmt.Sprintf("/v1/users/%d", 100+i), 200), nil)
+	}
+	v1 := cat.View()
+	v2 := cat.View()
+	if len(v1.Endpoints) != 1 || v1.Endpoints[0] != v2.Endpoints[0] {
+		t.Fatalf("two Views of an unchanged catalog derive twice: %v, %v", paths(v1), paths(v2))
+	}
+	calls := v1.Endpoints[0].Calls()
+	// a caller's changes to its copy
+	v1.Endpoints[0] = nil
+	v1.Endpoints = append(v1.Endpoints, nil)
+	v1.Time = time.Time{}
+	v1.Hosts[0].Calls = 0
+	v3 := cat.View()
+	if len(v3.Endpoints) != 1 || v3.Endpoints[0] == nil || v3.Time.IsZero() || v3.Hosts[0].Calls != 30 {
+		t.Fatalf("a caller's changes reached the next View: %+v", v3)
+	}
+	o.Analyze(tx("GET", "api", "/v1/orders", 200), nil)
+	v4 := cat.View()
+	if got := paths(v4); len(got) != 2 || v4.Endpoints[1] == v2.Endpoints[0] {
+		t.Fatalf("View after a new call: %v (the old derivation kept?)", got)
+	}
+	if v4.Endpoints[1].Calls() != calls {
+		t.Fatalf("calls %d, want %d", v4.Endpoints[1].Calls(), calls)
+	}
+	// the endpoints of a kept View read the live statistics
+	o.Analyze(tx("GET", "api", "/v1/users/100", 200), nil)
+	if n := v4.Endpoints[1].Calls(); n != calls+1 {
+		t.Fatalf("calls after one more: %d, want %d", n, calls+1)
+	}
+	set := false
+	cat.SetDecorator(func(*EndpointJSON) { set = true })
+	v5 := cat.View()
+	if v5.Endpoints[0] == v4.Endpoints[0] {
+		t.Fatal("a new decorator kept the old derivation")
+	}
+	v5.Endpoints[0].JSON(v5.Time)
+	if !set {
+		t.Fatal("the decorator was not called")
+	}
+}
+
+// filterSink wants only some event types (analyzer.EventFilter).
+type filterSink struct {
+	sinkFunc
+	want string
+}
+
+func (f filterSink) Wants(typ string) bool { return typ == f.want }
+
+// TestReportSkipsUnwanted: a sink that drops endpoint events gets none
+// (and the catalog builds none); one that wants them gets them.
+func TestReportSkipsUnwanted(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	cat.Observer().Analyze(tx("GET", "api", "/a", 200), nil)
+	n := 0
+	count := sinkFunc(func(string, string, []byte) { n++ })
+	cat.Report(time.Time{}, true, filterSink{count, "detection"})
+	if n != 0 {
+		t.Fatalf("%d endpoint events to a sink that drops them", n)
+	}
+	cat.Report(time.Time{}, true, filterSink{count, "endpoint"})
+	if n != 1 {
+		t.Fatalf("%d endpoint events, want 1", n)
+	}
+}

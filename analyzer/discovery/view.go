@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"maps"
 	"math/bits"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,10 +134,34 @@ type PathParam struct {
 	Format string // uuid, date, email, ... or ""
 }
 
-// View derives the templates of the catalog as it is now.
+// View derives the templates of the catalog as it is now. Deriving walks
+// the whole trie, so the result is kept until the catalog changes: the
+// reports at the end of a run (the catalog's, the risk analyzer's, the
+// printed table) share one derivation. Each caller gets its own copy of
+// the View and of its slices; the Endpoints themselves are shared (they
+// read their statistics under the catalog's lock).
 func (c *Catalog) View() *View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.view == nil || c.viewGen != c.gen {
+		c.view, c.viewGen = c.derive(), c.gen
+	}
+	return c.view.clone()
+}
+
+// clone copies v, its slices and its hosts' maps.
+func (v *View) clone() *View {
+	cp := *v
+	cp.Endpoints = slices.Clone(v.Endpoints)
+	cp.Hosts = slices.Clone(v.Hosts)
+	for i := range cp.Hosts {
+		cp.Hosts[i].ProbeClasses = maps.Clone(cp.Hosts[i].ProbeClasses)
+	}
+	return &cp
+}
+
+// derive builds the View (c.mu held).
+func (c *Catalog) derive() *View {
 	t := c.t
 	v := &View{Time: t.last, HostsDropped: t.hostsDropped, HostsEvicted: t.hostsEvicted, Unattributed: t.unattributed,
 		HostProbes: t.hostProbes, Evicted: t.evicted, EvictedCalls: t.evCalls, Budget: c.cfg.MaxEndpoints}
