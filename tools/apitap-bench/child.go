@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -108,6 +109,31 @@ func runChildN(ctx context.Context, argv []string, pin pinning, procs int) (resu
 	}
 	res.stats = st
 	return res, nil
+}
+
+// runParallel runs n copies of argv at once (each GOMAXPROCS=1, unpinned):
+// the result's wall time is the slowest copy's, its transactions and bytes
+// the sum, its peak RSS the largest.
+func runParallel(ctx context.Context, argv []string, n int) (result, error) {
+	res := make([]result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { res[i], errs[i] = runChild(ctx, argv, pinning{}) })
+	}
+	wg.Wait()
+	var out result
+	for i, r := range res {
+		if errs[i] != nil {
+			return out, errs[i]
+		}
+		out.wall = max(out.wall, r.wall)
+		out.rssBytes = max(out.rssBytes, r.rssBytes)
+		out.stats.Transactions += r.stats.Transactions
+		out.stats.Packets += r.stats.Packets
+		out.stats.Bytes += r.stats.Bytes
+	}
+	return out, nil
 }
 
 // statsLine is the part of a stats event (or of the baseline's line) the

@@ -231,25 +231,50 @@ func bench(ctx context.Context, o options, log io.Writer) (*report, error) {
 		}
 		rep.rows = append(rep.rows, ms...)
 		if s.name == "realistic" {
-			// scaling: the full sensor on 1, 2, ... workers, unpinned
-			for _, n := range workerCounts(o.maxWorkers) {
-				m := &measurement{capture: c, program: fmt.Sprintf("apitap+all x%d", n)}
-				argv := []string{o.apitap, "read", "--workers", strconv.Itoa(n), "--emit", "stats", c.path}
-				for r := 1; r <= o.runs; r++ {
-					cctx, cancel := context.WithTimeout(ctx, o.timeout)
-					res, err := runChildN(cctx, argv, pinning{}, n)
-					cancel()
-					if err != nil {
-						return nil, fmt.Errorf("%s on %s capture: %w", m.program, c.name, err)
-					}
-					m.add(res)
-					fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", m.program, c.name, r, o.runs, res.wall.Seconds())
-				}
-				rep.scaling = append(rep.scaling, m)
+			sc, mc, err := scaling(ctx, o, c, log)
+			if err != nil {
+				return nil, err
 			}
+			rep.scaling, rep.machine = sc, mc
 		}
 	}
 	return rep, nil
+}
+
+// scaling measures the full sensor on 1, 2, ... workers (unpinned,
+// GOMAXPROCS = workers) and, as the yardstick of what the machine offers,
+// as many copies of the naive baseline at once (each GOMAXPROCS=1): on
+// shared or virtual CPUs, independent work does not scale linearly either.
+// The runs are interleaved (run r of every count before run r+1), so that
+// a change in the machine's load between runs does not favour one count.
+func scaling(ctx context.Context, o options, c *capture, log io.Writer) (sc, mc []*measurement, err error) {
+	counts := workerCounts(o.maxWorkers)
+	for _, n := range counts {
+		sc = append(sc, &measurement{capture: c, program: fmt.Sprintf("apitap+all x%d", n)})
+		mc = append(mc, &measurement{capture: c, program: fmt.Sprintf("naive x%d at once", n)})
+	}
+	for r := 1; r <= o.runs; r++ {
+		for i, n := range counts {
+			argv := []string{o.apitap, "read", "--workers", strconv.Itoa(n), "--emit", "stats", c.path}
+			cctx, cancel := context.WithTimeout(ctx, o.timeout)
+			res, err := runChildN(cctx, argv, pinning{}, n)
+			cancel()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s on %s capture: %w", sc[i].program, c.name, err)
+			}
+			sc[i].add(res)
+			fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", sc[i].program, c.name, r, o.runs, res.wall.Seconds())
+			cctx, cancel = context.WithTimeout(ctx, o.timeout)
+			res, err = runParallel(cctx, []string{o.naive, c.path}, n)
+			cancel()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s on %s capture: %w", mc[i].program, c.name, err)
+			}
+			mc[i].add(res)
+			fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", mc[i].program, c.name, r, o.runs, res.wall.Seconds())
+		}
+	}
+	return sc, mc, nil
 }
 
 // workerCounts are 1, 2, 4, ... up to max, and max.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeSrc stands in for all three binaries: `bench` acts as apitap-gen,
@@ -230,9 +231,59 @@ func TestRealistic(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, &stdout, &stderr)
 	}
 	for _, want := range []string{"realistic 3 MB (API mix)", "apitap+all-sensitive", "realistic mix (headline): apitap+all", "(target 2x)", "(target 3x)",
-		"each analyzer's share", "sensitive ", "scaling of apitap+all over workers", "1: ", "2: ", "3: "} {
+		"each analyzer's share", "sensitive ", "scaling of apitap+all over workers", "1: ", "2: ", "3: ",
+		"the machine runs 2 copies of the naive baseline at once", "the machine runs 3 copies"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, &stdout)
+		}
+	}
+}
+
+// TestScalingInterleaved: run r of every worker count (and of the
+// machine's yardstick) comes before run r+1 of any.
+func TestScalingInterleaved(t *testing.T) {
+	fake := buildFake(t)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{
+		"-apitap", fake, "-naive", fake, "-gen", fake,
+		"-size", "", "-small-size", "", "-realistic-size", "3000000", "-max-workers", "2", "-runs", "2", "-dir", t.TempDir(),
+	}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
+	var order []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, " x1 ") || strings.Contains(l, " x2 ") {
+			prog, _, _ := strings.Cut(strings.TrimPrefix(l, "apitap-bench: "), " on ")
+			_, run, _ := strings.Cut(l, ", run ")
+			run, _, _ = strings.Cut(run, ":")
+			order = append(order, prog+" "+run)
+		}
+	}
+	want := []string{"apitap+all x1 1/2", "naive x1 at once 1/2", "apitap+all x2 1/2", "naive x2 at once 1/2",
+		"apitap+all x1 2/2", "naive x1 at once 2/2", "apitap+all x2 2/2", "naive x2 at once 2/2"}
+	if strings.Join(order, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("scaling runs in the order\n%s\nwant\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestScalingAgainstMachine: the scaling line gives the speed-up over one
+// worker against linear and against what the machine offers (n copies of
+// the naive baseline at once do n times one copy's work).
+func TestScalingAgainstMachine(t *testing.T) {
+	c := &capture{name: "realistic", gen: genResult{Bytes: 1e6}}
+	m := func(prog string, secs float64) *measurement {
+		return &measurement{capture: c, program: prog, runs: []result{{wall: time.Duration(secs * float64(time.Second)), stats: counts{Transactions: 1000}}}}
+	}
+	r := &report{
+		scaling: []*measurement{m("apitap+all x1", 2), m("apitap+all x2", 1.25)},
+		machine: []*measurement{m("naive x1 at once", 1), m("naive x2 at once", 1.25)},
+	}
+	got := strings.Join(r.summary(), "\n")
+	// 2/1.25 = 1.60x, 80% of linear; the machine 2*1/1.25 = 1.60x, 100%
+	for _, want := range []string{"2: 800 tx/s (1.60x, 80% of linear; the machine runs 2 copies of the naive baseline at once at 1.60x, so 100% of what it offers)", "1: 500 tx/s (1.00x, 100% of linear)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
 	}
 }
