@@ -31,6 +31,7 @@ FUZZ_TARGETS := \
 	./analyzer/attack:FuzzParseRules:3000 \
 	./analyzer/behavior:FuzzAnalyze:20000 \
 	./analyzer/behavior:FuzzMassAssignedSame:40000 \
+	./analyzer/behavior:FuzzMayNamePassword:50000 \
 	./reassembly/tlshello:FuzzParse:50000 \
 	./reassembly/tlsdecrypt:FuzzConn:30000 \
 	./reassembly/tlsdecrypt:FuzzKeyLog:100000 \

@@ -294,6 +294,9 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		if !loginNames.has(last, strings.ToLower) {
 			return loginAttempt{}, false
 		}
+		if !mayNamePassword(req.Body.Bytes()) {
+			return loginAttempt{}, false // (a checkout session, a token by client credentials)
+		}
 	}
 	fields := map[string]string{}
 	body := bytes.TrimSpace(req.Body.Bytes())
@@ -311,7 +314,7 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 		foldForm(fields, q)
 	}
 	pw := false
-	for _, k := range []string{"password", "passwd", "pass", "pwd", "passphrase"} {
+	for _, k := range passwordFields {
 		if fields[k] != "" {
 			pw = true
 		}
@@ -538,6 +541,29 @@ func foldJSON(dst map[string]string, m map[string]any) {
 			dst[strings.ToLower(k)] = s
 		}
 	}
+}
+
+// passwordFields are the (lower-cased) fields that make a login attempt.
+var passwordFields = []string{"password", "passwd", "pass", "pwd", "passphrase"}
+
+// mayNamePassword says whether body could hold one of the password fields
+// parseLogin looks for once decoded: it spells "pass" or "pwd" in any case,
+// or has an escape (JSON's backslash, a form's percent) that could spell
+// them. Bodies without either are not decoded: paths named like a login
+// (/v1/checkout/sessions, /oauth/token) mostly carry something else.
+func mayNamePassword(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '\\', '%':
+			return true
+		case 'p', 'P':
+			r := body[i+1:]
+			if len(r) >= 2 && r[0]|0x20 == 'w' && r[1]|0x20 == 'd' || len(r) >= 3 && r[0]|0x20 == 'a' && r[1]|0x20 == 's' && r[2]|0x20 == 's' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // foldForm is foldJSON for form and query fields (the first value of

@@ -1,8 +1,11 @@
 package behavior
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"strconv"
 	"testing"
@@ -404,4 +407,68 @@ func TestPrincipalsFromAuth(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMayNamePassword: parseLogin decodes a body only when it could name a
+// password field once decoded; the check never says no to a body that
+// does (case, escapes, form encoding).
+func TestMayNamePassword(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"email":"a@b.c","password":"x"}`:             true,
+		`{"PassPhrase":"x"}`:                           true,
+		`{"user":"a","PWD":"x"}`:                       true,
+		`user=a&pass=x`:                                true,
+		`{"p\u0061ss":"x"}`:                            true, // an escape
+		`user=a&p%61ss=x`:                              true, // form encoding
+		`{"amount":100,"currency":"usd","mode":"pay"}`: false,
+		`grant_type=client_credentials&scope=read`:     false,
+		`{"pas":"x","pw":"y"}`:                         false,
+		`p`:                                            false,
+		`pw`:                                           false,
+		`pas`:                                          false,
+	} {
+		if got := mayNamePassword([]byte(body)); got != want {
+			t.Errorf("mayNamePassword(%s) = %v, want %v", body, got, want)
+		}
+	}
+	// against the decoder itself: every body whose decoded fields hold a
+	// password key passes the check
+	r := newResolver(NewConfig(), nil)
+	for _, body := range []string{`{"p\u0061ssword":"x"}`, `p%61ssword=x`, `{"PASSWD":"x"}`, `pwd=x`} {
+		tx := &reassembly.Transaction{}
+		tx.Request = &http1.Request{Method: "POST", Path: "/api/login", Body: http1.Body{Data: []byte(body)}}
+		if _, ok := r.parseLogin(tx, ""); !ok {
+			t.Errorf("parseLogin(%s) found no password", body)
+		}
+	}
+}
+
+// FuzzMayNamePassword: whatever the body, when parseLogin's own decoding
+// (JSON or form, keys lower-cased) finds a password field, the check that
+// lets it skip decoding says yes.
+func FuzzMayNamePassword(f *testing.F) {
+	for _, s := range []string{`{"password":"x"}`, `{"p\u0061ss":"x"}`, `p%61ss=x`, `{"PwD":"x"}`, `a=b`, `{"amount":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fields := map[string]string{}
+		if b := bytes.TrimSpace(body); len(b) > 0 && b[0] == '{' {
+			var m map[string]any
+			if json.Unmarshal(b, &m) != nil {
+				return
+			}
+			foldJSON(fields, m)
+		} else {
+			q, err := url.ParseQuery(string(b))
+			if err != nil {
+				return
+			}
+			foldForm(fields, q)
+		}
+		for _, k := range passwordFields {
+			if fields[k] != "" && !mayNamePassword(body) {
+				t.Fatalf("%q decodes to a %s field, but mayNamePassword says no", body, k)
+			}
+		}
+	})
 }
