@@ -768,7 +768,7 @@ func (a *Analyzer) attacks(r *record, o *Observation, k kind) {
 		a.slow(r, o, 0.8, "")
 		return
 	}
-	ps := t.prints[o.Print]
+	ps, _ := t.prints.Get(o.Print)
 	if ps == nil {
 		return
 	}
@@ -811,13 +811,10 @@ func (a *Analyzer) slow(r *record, o *Observation, conf float64, why string) {
 // sawPrint counts an unauthenticated request's address under its
 // fingerprint.
 func (t *Tracker) sawPrint(fp, addr uint64, probing bool) {
-	ps := t.prints[fp]
+	ps, _ := t.prints.Get(fp)
 	if ps == nil {
-		if len(t.prints) >= maxPrints {
-			clear(t.prints)
-		}
 		ps = &printState{}
-		t.prints[fp] = ps
+		t.prints.Put(fp, ps)
 	}
 	h := addr
 	ps.addrs.add(h)
@@ -920,13 +917,12 @@ func (t *Tracker) observeEndpoint(o *Observation, e *epState, principal uint64) 
 	return l
 }
 
-// endpoint returns an endpoint's state, new when there is room (nil when
-// the table is full).
+// endpoint returns an endpoint's state, new when unknown.
 func (t *Tracker) endpoint(ep uint64) *epState {
-	e := t.endpoints[ep]
-	if e == nil && len(t.endpoints) < maxEndpoints {
+	e, _ := t.endpoints.Get(ep)
+	if e == nil {
 		e = &epState{first: map[uint64]uint64{}}
-		t.endpoints[ep] = e
+		t.endpoints.Put(ep, e)
 	}
 	return e
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/generations"
 	"github.com/apitap/apitap/analyzer/observation"
 	"github.com/apitap/apitap/analyzer/redact"
 )
@@ -356,8 +357,9 @@ const (
 const maxEndpointIDs = 512
 
 // maxEndpoints bounds the endpoints tracked (with maxEndpointIDs, at most
-// about 2M remembered ids); more are not tracked (no dos baseline, no
-// catalog test for their walks, no per-endpoint baselines).
+// about 2M remembered ids): those not seen for a while (a scanner's
+// unique paths, the slugs of a blog) make room for new ones, whose
+// baselines start again.
 const maxEndpoints = 4096
 
 // load is what observeEndpoint says about an endpoint's traffic.
@@ -409,24 +411,27 @@ type peerStats struct {
 // goroutine; mu serialises it with the readers of actor snapshots (Top,
 // Report, Len from the admin API and the report).
 type Tracker struct {
-	mu        sync.Mutex
-	cfg       *Config
-	window    int64
-	long      int64
-	actors    map[uint64]*record
-	head      *record // most recently seen
-	tail      *record
-	max       int
-	evicted   atomic.Uint64
-	health    atomic.Uint64 // health-check requests set aside
-	sensor    string
-	allow     allowlist
-	key       []byte // hash_key_file's key, for session and API key hashes
-	crawlers  []crawler
-	sessions  map[uint64]string // session -> user, for stitching
-	endpoints map[uint64]*epState
-	addrs     map[uint64]*addrState // by address key
-	prints    map[uint64]*printState
+	mu       sync.Mutex
+	cfg      *Config
+	window   int64
+	long     int64
+	actors   map[uint64]*record
+	head     *record // most recently seen
+	tail     *record
+	max      int
+	evicted  atomic.Uint64
+	health   atomic.Uint64 // health-check requests set aside
+	sensor   string
+	allow    allowlist
+	key      []byte // hash_key_file's key, for session and API key hashes
+	crawlers []crawler
+	// the bounded tables forget in two generations (a flood of new keys
+	// forgets what it outlasts, not what is in use, and never locks the
+	// table against new keys)
+	sessions  generations.Map[uint64, string] // session -> user, for stitching
+	endpoints generations.Map[uint64, *epState]
+	addrs     generations.Map[uint64, *addrState] // by address key
+	prints    generations.Map[uint64, *printState]
 	campaigns map[uint64]*campaign
 	logins    []*loginCampaign // login campaigns of the current windows (pending members)
 	peers     [numGroups]peerStats
@@ -463,8 +468,9 @@ func NewTracker(cfg *Config, sensor string) *Tracker {
 		crawlers = DefaultCrawlers
 	}
 	return &Tracker{cfg: cfg, window: int64(cfg.Window), long: int64(cfg.ScrapeWindow), sensor: sensor, allow: newAllowlist(cfg.Allowlist),
-		actors: map[uint64]*record{}, max: cfg.MaxActors, crawlers: newCrawlers(crawlers), sessions: map[uint64]string{},
-		endpoints: map[uint64]*epState{}, addrs: map[uint64]*addrState{}, prints: map[uint64]*printState{}, campaigns: map[uint64]*campaign{}}
+		actors: map[uint64]*record{}, max: cfg.MaxActors, crawlers: newCrawlers(crawlers), sessions: generations.New[uint64, string](maxSessions),
+		endpoints: generations.New[uint64, *epState](maxEndpoints), addrs: generations.New[uint64, *addrState](maxAddrs),
+		prints: generations.New[uint64, *printState](maxPrints), campaigns: map[uint64]*campaign{}}
 }
 
 // Evicted counts actors dropped from the full table.
@@ -630,26 +636,23 @@ func (t *Tracker) peerRef(pick func(*peerStats) *hist, g uint8, q float64, self 
 // stitch links a session to the user it belongs to; stitched looks it up.
 func (t *Tracker) stitch(session, user string) {
 	h := keyOf(kSession, session)
-	if t.sessions[h] != user {
-		if len(t.sessions) >= maxSessions {
-			clear(t.sessions)
-		}
-		t.sessions[h] = strings.Clone(user)
+	if u, _ := t.sessions.Get(h); u != user {
+		t.sessions.Put(h, strings.Clone(user))
 	}
 }
 
-func (t *Tracker) stitched(session string) string { return t.sessions[keyOf(kSession, session)] }
+func (t *Tracker) stitched(session string) string {
+	u, _ := t.sessions.Get(keyOf(kSession, session))
+	return u
+}
 
 // sawPrincipal notes that principal (a user, key or session) used the
 // address of key a.
 func (t *Tracker) sawPrincipal(a, principal uint64) {
-	s := t.addrs[a]
+	s, _ := t.addrs.Get(a)
 	if s == nil {
-		if len(t.addrs) >= maxAddrs {
-			clear(t.addrs)
-		}
 		s = &addrState{}
-		t.addrs[a] = s
+		t.addrs.Put(a, s)
 	}
 	s.principals.add(principal)
 }
@@ -658,7 +661,7 @@ func (t *Tracker) sawPrincipal(a, principal uint64) {
 // principals (a NAT gateway, a proxy) and is not itself failing most of
 // its logins: such an address is never treated as one actor.
 func (t *Tracker) shared(a uint64) bool {
-	s := t.addrs[a]
+	s, _ := t.addrs.Get(a)
 	if s == nil || s.principals.estimate() < t.cfg.SharedPrincipals {
 		return false
 	}

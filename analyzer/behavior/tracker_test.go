@@ -1,10 +1,13 @@
 package behavior
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // TestLatency: latency answers as Sub and After do, for capture times,
@@ -52,5 +55,53 @@ func TestContainsLowerASCII(t *testing.T) {
 		if got, want := containsLowerASCII(string(s), sub), strings.Contains(strings.ToLower(string(s)), sub); got != want {
 			t.Fatalf("%q in %q: %v, want %v", sub, s, got, want)
 		}
+	}
+}
+
+// letters spells k in lower-case letters (a literal path segment, as a
+// scanner's word list has them).
+func letters(k int) string {
+	b := []byte{'a'}
+	for ; k > 0; k /= 26 {
+		b = append(b, byte('a'+k%26))
+	}
+	return string(b)
+}
+
+// TestEndpointsOutlastProbeFlood: a scanner's unique paths, more than the
+// endpoint table holds, sent before an endpoint is first seen, do not
+// leave it without a baseline: the flood against search that follows is
+// still detected (with a table that refused new endpoints once full, it
+// was not).
+func TestEndpointsOutlastProbeFlood(t *testing.T) {
+	var rs []req
+	for k := 0; k < maxEndpoints+1000; k++ {
+		rs = append(rs, req{at: time.Duration(k) * 50 * time.Millisecond, ip: fmt.Sprintf("192.0.2.%d", 1+k%200), method: "GET",
+			path: "/" + letters(k) + ".php", headers: []http1.Header{{Name: "User-Agent", Value: "curl/8.5.0"}}, status: 404, resp: `{}`})
+	}
+	for k := 0; k < 10*20; k++ { // the usual: 20 a minute
+		rs = append(rs, req{at: 300*time.Second + time.Duration(k)*3*time.Second, ip: "100.64.0.7", method: "GET", path: "/v1/search?q=lamp", headers: browser(), status: 200, resp: `[]`})
+	}
+	tool := []http1.Header{{Name: "User-Agent", Value: "python-requests/2.31.0"}}
+	for k := 0; k < 2000; k++ {
+		rs = append(rs, req{at: 960*time.Second + time.Duration(k)*25*time.Millisecond, ip: fmt.Sprintf("198.51.100.%d", 10+k%60), method: "GET",
+			path: "/v1/search?q=" + fmt.Sprint(k), headers: tool, status: 503, resp: `{"error":"overloaded"}`})
+	}
+	cfg := NewConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tr, dets := run(t, cfg, rs)
+	n := 0
+	for _, d := range dets {
+		if d.Class == "dos" {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no dos detection after a flood of %d probe paths (%d detections)", maxEndpoints+1000, len(dets))
+	}
+	if l := tr.endpoints.Len(); l > maxEndpoints {
+		t.Fatalf("%d endpoints held, bound %d", l, maxEndpoints)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/discovery"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/generations"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -37,8 +38,8 @@ import (
 // (Notes.SensitiveInferred).
 type Responses struct {
 	a       *Analyzer
-	eps     generations[uint64, *learned]
-	clients generations[netip.Addr, struct{}]
+	eps     generations.Map[uint64, *learned]
+	clients generations.Map[netip.Addr, struct{}]
 	emit    foldEmitter
 	// Literal segments folded into parameters (see endpoint): the
 	// positions (host, method and the path before them, as keyed) and
@@ -119,7 +120,7 @@ type learned struct {
 }
 
 // Bounds of the learning tables. The endpoints learned and the clients
-// answered are kept in two generations (generations); the full fold
+// answered are kept in two generations (package generations); the full fold
 // tables keep only the literals kept for good (makeRoom). Either way in
 // capture order, so deterministically.
 const (
@@ -127,52 +128,13 @@ const (
 	maxClients = 1 << 16
 )
 
-// generations is a bounded map of two generations of at most max/2
-// entries each: when the current one is full it becomes the old one, and
-// the old one is forgotten; an entry found in the old generation moves
-// back to the current one. A flood of new keys (a scanner's unique paths,
-// a crowd of new clients) thus forgets the entries it outlasts, not the
-// ones still in use, as clearing the whole table would.
-type generations[K comparable, V any] struct {
-	cur, old map[K]V
-	max      int
-}
-
-func newGenerations[K comparable, V any](max int) generations[K, V] {
-	return generations[K, V]{cur: map[K]V{}, old: map[K]V{}, max: max}
-}
-
-// get returns the value of k, moving it to the current generation.
-func (g *generations[K, V]) get(k K) (V, bool) {
-	if v, ok := g.cur[k]; ok {
-		return v, true
-	}
-	v, ok := g.old[k]
-	if ok {
-		delete(g.old, k)
-		g.put(k, v)
-	}
-	return v, ok
-}
-
-// put sets k's value in the current generation.
-func (g *generations[K, V]) put(k K, v V) {
-	if len(g.cur) >= g.max/2 {
-		g.old, g.cur = g.cur, make(map[K]V, len(g.cur))
-	}
-	g.cur[k] = v
-}
-
-// len is the number of entries held.
-func (g *generations[K, V]) len() int { return len(g.cur) + len(g.old) }
-
 // NewResponses builds the stage-two part.
 func NewResponses(cfg *Config, folder analyzer.Folder) (*Responses, error) {
 	a, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Responses{a: a, eps: newGenerations[uint64, *learned](maxLearned), clients: newGenerations[netip.Addr, struct{}](maxClients), emit: foldEmitter{f: folder},
+	return &Responses{a: a, eps: generations.New[uint64, *learned](maxLearned), clients: generations.New[netip.Addr, struct{}](maxClients), emit: foldEmitter{f: folder},
 		pos: map[uint64]*position{}, literals: map[uint64]*literal{}}, nil
 }
 
@@ -200,10 +162,10 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if op := tx.Notes.GraphQLOps; op != 0 {
 		h = (h ^ op) * fnvPrime // one GraphQL endpoint, many operations
 	}
-	e, ok := r.eps.get(h)
+	e, ok := r.eps.Get(h)
 	if !ok {
 		e = &learned{}
-		r.eps.put(h, e)
+		r.eps.Put(h, e)
 	}
 	class := uint8(0)
 	if c := resp.Status / 100; c >= 1 && c <= 5 {
@@ -408,10 +370,10 @@ func (r *Responses) choose(tx *reassembly.Transaction, e *learned, class uint8, 
 // newClient says whether addr is answered for the first time (and
 // remembers it).
 func (r *Responses) newClient(addr netip.Addr) bool {
-	if _, ok := r.clients.get(addr); ok {
+	if _, ok := r.clients.Get(addr); ok {
 		return false
 	}
-	r.clients.put(addr, struct{}{})
+	r.clients.Put(addr, struct{}{})
 	return true
 }
 

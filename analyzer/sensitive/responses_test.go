@@ -225,7 +225,7 @@ func TestResponsesFoldSlugs(t *testing.T) {
 					delete(paths, p)
 				}
 			}
-			keys := s.resp.eps.len() - len(paths) // learning keys of folded paths
+			keys := s.resp.eps.Len() - len(paths) // learning keys of folded paths
 			if len(paths) != c.paths || last != c.last || keys > 1 || folded > 1 {
 				t.Errorf("%d literal detection paths (want %d), %d folded, last %q (want %q), %d learning keys besides the literal paths (want at most 1)", len(paths), c.paths, folded, last, c.last, keys)
 			}
@@ -292,8 +292,8 @@ func TestLearningOutlastsFlood(t *testing.T) {
 			}
 		}
 	}
-	if rescanned > 0 || s.resp.eps.len() > maxLearned || s.resp.clients.len() > maxClients || s.resp.eps.len() < maxLearned/2 {
+	if rescanned > 0 || s.resp.eps.Len() > maxLearned || s.resp.clients.Len() > maxClients || s.resp.eps.Len() < maxLearned/2 {
 		t.Errorf("the learned endpoint was scanned again %d times; %d endpoints and %d clients held (bounds %d, %d)",
-			rescanned, s.resp.eps.len(), s.resp.clients.len(), maxLearned, maxClients)
+			rescanned, s.resp.eps.Len(), s.resp.clients.Len(), maxLearned, maxClients)
 	}
 }

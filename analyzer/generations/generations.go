@@ -1,0 +1,39 @@
+package generations
+
+// Map holds at most max entries, in two generations of max/2. The zero
+// Map is not usable: make one with New.
+type Map[K comparable, V any] struct {
+	cur, old map[K]V
+	max      int
+}
+
+// New returns an empty Map of at most n entries (at least 2).
+func New[K comparable, V any](n int) Map[K, V] {
+	return Map[K, V]{cur: map[K]V{}, old: map[K]V{}, max: max(n, 2)}
+}
+
+// Get returns the value of k, moving it to the current generation.
+func (g *Map[K, V]) Get(k K) (V, bool) {
+	if v, ok := g.cur[k]; ok {
+		return v, true
+	}
+	v, ok := g.old[k]
+	if ok {
+		delete(g.old, k)
+		g.Put(k, v)
+	}
+	return v, ok
+}
+
+// Put sets k's value in the current generation; when that is full, the
+// old generation is forgotten first. Put a new key after Get missed it:
+// a key still in the old generation would be held twice.
+func (g *Map[K, V]) Put(k K, v V) {
+	if _, ok := g.cur[k]; !ok && len(g.cur) >= g.max/2 {
+		g.old, g.cur = g.cur, make(map[K]V, len(g.cur))
+	}
+	g.cur[k] = v
+}
+
+// Len is the number of entries held (at most max).
+func (g *Map[K, V]) Len() int { return len(g.cur) + len(g.old) }
