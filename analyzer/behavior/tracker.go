@@ -662,6 +662,12 @@ func (t *Tracker) sawPrincipal(a, principal uint64) {
 // its logins: such an address is never treated as one actor.
 func (t *Tracker) shared(a uint64) bool {
 	s, _ := t.addrs.Get(a)
+	return t.sharedBy(a, s)
+}
+
+// sharedBy is shared with the address's state s looked up (the readers
+// of actor snapshots Peek: a listing changes nothing the detectors know).
+func (t *Tracker) sharedBy(a uint64, s *addrState) bool {
 	if s == nil || s.principals.estimate() < t.cfg.SharedPrincipals {
 		return false
 	}
@@ -839,8 +845,11 @@ func (t *Tracker) snapshot(r *record, now int64) Actor {
 			a.Client = "service"
 		}
 	}
-	if r.kind != kIP && r.ipSeen && t.shared(addrKey(r.lastIP)) {
-		a.Actor.IP = "" // a NAT gateway's or proxy's address is not this actor's
+	if r.kind != kIP && r.ipSeen {
+		k := addrKey(r.lastIP)
+		if s, _ := t.addrs.Peek(k); t.sharedBy(k, s) {
+			a.Actor.IP = "" // a NAT gateway's or proxy's address is not this actor's
+		}
 	}
 	for c, n := range r.dets {
 		if n > 0 {

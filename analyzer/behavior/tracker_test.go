@@ -3,10 +3,12 @@ package behavior
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apitap/apitap/analyzer/generations"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -103,5 +105,47 @@ func TestEndpointsOutlastProbeFlood(t *testing.T) {
 	}
 	if l := tr.endpoints.Len(); l > maxEndpoints {
 		t.Fatalf("%d endpoints held, bound %d", l, maxEndpoints)
+	}
+}
+
+// TestTopLeavesAddressesAlone: listing the actors (the admin API's
+// /actors, the read summary, the end-of-run report) only reads the table
+// of addresses' principals. Three users behind three shared addresses
+// (NAT gateways) in the table's old generation: each keeps its address
+// out of the listing, whatever order the actors are listed in. (Looking
+// them up with Get moved them to the current generation, which turned
+// and forgot the third: its user was listed with the gateway's address,
+// and a query of the admin API changed what the detectors knew.)
+func TestTopLeavesAddressesAlone(t *testing.T) {
+	cfg := NewConfig()
+	tr := NewTracker(cfg, "s")
+	tr.addrs = generations.New[uint64, *addrState](6) // two generations of 3
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 3 {
+		ip := netip.AddrFrom4([4]byte{203, 0, 113, byte(1 + i)})
+		for p := range cfg.SharedPrincipals {
+			tr.sawPrincipal(addrKey(ip), uint64(100*i+p+1))
+		}
+		r := tr.touch(keyOf(kUser, fmt.Sprint("user", i)), kUser, now.UnixNano())
+		r.actor.User = fmt.Sprint("user", i)
+		r.score, r.scoreAt, r.ipSeen, r.lastIP = 50, now.UnixNano(), true, ip
+	}
+	for i := range 2 { // the shared addresses become the old generation
+		tr.sawPrincipal(addrKey(netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + i)})), 1)
+	}
+	before := tr.addrs.Len()
+	for range 3 {
+		top := tr.Top(10, now)
+		if len(top) != 3 {
+			t.Fatalf("%d actors listed, want 3", len(top))
+		}
+		for _, a := range top {
+			if a.Actor.IP != "" {
+				t.Errorf("%s listed with the shared address %s", a.Name(), a.Actor.IP)
+			}
+		}
+	}
+	if l := tr.addrs.Len(); l != before {
+		t.Errorf("listing the actors changed the address table: %d entries, %d before", l, before)
 	}
 }

@@ -25,6 +25,17 @@ func (g *Map[K, V]) Get(k K) (V, bool) {
 	return v, ok
 }
 
+// Peek returns the value of k and leaves the generations as they are:
+// for readers of the map (listings, reports) that must not change what
+// it forgets next.
+func (g *Map[K, V]) Peek(k K) (V, bool) {
+	if v, ok := g.cur[k]; ok {
+		return v, true
+	}
+	v, ok := g.old[k]
+	return v, ok
+}
+
 // Put sets k's value in the current generation; when that is full, the
 // old generation is forgotten first. Put a new key after Get missed it:
 // a key still in the old generation would be held twice.

@@ -68,3 +68,29 @@ func TestOverwriteDoesNotTurn(t *testing.T) {
 		t.Fatalf("value %d, want 3", v)
 	}
 }
+
+// TestPeekLeavesGenerations: Peek finds a key of either generation and
+// moves nothing: the key not asked for with Get is forgotten at the next
+// turn as if Peek had not been called.
+func TestPeekLeavesGenerations(t *testing.T) {
+	g := New[string, int](4) // two generations of 2
+	g.Put("a", 1)
+	g.Put("b", 2)
+	g.Put("c", 3) // a, b old
+	for range 3 {
+		if v, ok := g.Peek("a"); !ok || v != 1 {
+			t.Fatal("Peek missed a key of the old generation")
+		}
+	}
+	if _, ok := g.Peek("z"); ok {
+		t.Fatal("Peek found a key never put")
+	}
+	g.Put("d", 4)
+	g.Put("e", 5) // cur full (c, d): c, d become old, a and b forgotten
+	if _, ok := g.Peek("a"); ok {
+		t.Fatal("a key only peeked at outlived two turns")
+	}
+	if g.Len() != 3 {
+		t.Fatalf("%d entries, want 3", g.Len())
+	}
+}
