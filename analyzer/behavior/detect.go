@@ -43,7 +43,7 @@ type Analyzer struct {
 	claimed bool
 	ep      event.Endpoint
 	epSet   bool
-	epState *epState // the endpoint's state (nil when the table is full)
+	epState *epState // the endpoint's state
 	// the last crawler claim checked against its ranges
 	crawlerIP  netip.Addr
 	crawlerIdx int8
@@ -563,7 +563,13 @@ func (a *Analyzer) walk(r *record, o *Observation, k kind, ld load, shared bool)
 	if ep == nil || a.claimed || shared || judgedByHistory {
 		return
 	}
-	if rolled := roll(&wk.lstart, o.At, t.long); rolled || (wk.ltpl != o.Endpoint && wk.ld < 3) {
+	// (an endpoint forgotten by the table and seen again has a new state:
+	// the window starts again on it)
+	renewed := wk.ltpl == o.Endpoint && wk.lep != ep
+	if rolled := roll(&wk.lstart, o.At, t.long); rolled || (wk.ltpl != o.Endpoint && wk.ld < 3) || renewed {
+		if renewed {
+			wk.lstart = o.At
+		}
 		if wk.lep != nil && wk.ld > 0 {
 			wk.lep.objs.end(wk.ld)
 		}

@@ -374,7 +374,7 @@ type load struct {
 	lat     float64 // this minute's mean latency, seconds
 	usualLt float64
 	minute  int64
-	ep      *epState // nil when the endpoint table is full
+	ep      *epState // the endpoint's state (nil: none)
 }
 
 // addrState is what is known of an address beyond its own actor: the
@@ -391,7 +391,8 @@ type printState struct {
 	addrs, probing bits64
 }
 
-// Bounds of the side tables (each forgotten all at once when full).
+// Bounds of the side tables (in two generations, but for the campaigns,
+// forgotten all at once when full).
 const (
 	maxSessions  = 65536
 	maxAddrs     = 65536

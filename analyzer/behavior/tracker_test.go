@@ -149,3 +149,43 @@ func TestTopLeavesAddressesAlone(t *testing.T) {
 		t.Errorf("listing the actors changed the address table: %d entries, %d before", l, before)
 	}
 }
+
+// TestWalkFollowsReplacedEndpoint: an endpoint forgotten by the endpoint
+// table while an actor's long window on it was open, and seen again, has
+// a new state; the actor's window goes on against the new state only, so
+// its baseline of objects per reader holds each open window once, as it
+// does for an endpoint never forgotten. (The window kept the forgotten
+// state: its growth was counted on the new state's live windows, its end
+// on the forgotten one's, and the new state kept a live window that never
+// ended.)
+func TestWalkFollowsReplacedEndpoint(t *testing.T) {
+	tr := NewTracker(NewConfig(), "s")
+	a := tr.NewAnalyzer()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	const ep = 77
+	r := tr.touch(keyOf(kSession, "s1"), kSession, start)
+	read := func(at time.Duration, id int, st *epState) {
+		o := &Observation{At: start + int64(at), Endpoint: ep, Status: 200, ObjectID: fmt.Sprint(id), Object: keyOf(kSession, fmt.Sprint(id))}
+		a.walk(r, o, kSession, load{ep: st}, false)
+	}
+	forgotten := tr.endpoint(ep)
+	read(0, 1, forgotten)
+	read(time.Second, 2, forgotten)
+	renewed := &epState{first: map[uint64]uint64{}} // the table forgot ep; it is seen again
+	read(2*time.Second, 3, renewed)
+	read(3*time.Second, 4, renewed)
+	read(2*time.Hour, 5, renewed) // the next long window
+	for _, c := range []struct {
+		name string
+		h    *hist
+	}{{"forgotten", &forgotten.objs}, {"renewed", &renewed.objs}} {
+		var live, done float64
+		for b := range c.h.live {
+			live += float64(c.h.live[b])
+			done += float64(c.h.done[b])
+		}
+		if live > 1 || live+done != c.h.n {
+			t.Errorf("%s state: %.0f live windows and %.0f ended, weight %.0f (one reader, one open window at most)", c.name, live, done, c.h.n)
+		}
+	}
+}
