@@ -565,16 +565,18 @@ func (a *Analyzer) walk(r *record, o *Observation, k kind, ld load, shared bool)
 	}
 	// (an endpoint forgotten by the table and seen again has a new state:
 	// the window starts again on it)
-	renewed := wk.ltpl == o.Endpoint && wk.lep != ep
+	renewed := wk.ltpl == o.Endpoint && wk.lid != ep.id
 	if rolled := roll(&wk.lstart, o.At, t.long); rolled || (wk.ltpl != o.Endpoint && wk.ld < 3) || renewed {
 		if renewed {
 			wk.lstart = o.At
 		}
-		if wk.lep != nil && wk.ld > 0 {
-			wk.lep.objs.end(wk.ld)
+		if wk.ld > 0 {
+			if old := t.endpointOf(wk.ltpl, wk.lid); old != nil {
+				old.objs.end(wk.ld)
+			}
 		}
 		wk.lobj.reset()
-		wk.ld, wk.lreq, wk.lok, wk.ltpl, wk.lep, wk.camp = 0, 0, 0, o.Endpoint, ep, nil
+		wk.ld, wk.lreq, wk.lok, wk.ltpl, wk.lid, wk.camp = 0, 0, 0, o.Endpoint, ep.id, nil
 	}
 	if wk.ltpl != o.Endpoint {
 		return
@@ -927,10 +929,21 @@ func (t *Tracker) observeEndpoint(o *Observation, e *epState, principal uint64) 
 func (t *Tracker) endpoint(ep uint64) *epState {
 	e, _ := t.endpoints.Get(ep)
 	if e == nil {
-		e = &epState{first: map[uint64]uint64{}}
+		t.epSerial++
+		e = &epState{id: t.epSerial, first: map[uint64]uint64{}}
 		t.endpoints.Put(ep, e)
 	}
 	return e
+}
+
+// endpointOf returns the state of endpoint ep if it is still the one
+// with serial number id (nil if the table forgot it since), without
+// moving it in the table.
+func (t *Tracker) endpointOf(ep, id uint64) *epState {
+	if e, _ := t.endpoints.Peek(ep); e != nil && e.id == id {
+		return e
+	}
+	return nil
 }
 
 // verified says whether addr is in the published ranges of crawler i.

@@ -250,13 +250,16 @@ type walkState struct {
 	usual ewma // distinct objects per short window (own history, for API keys and services)
 	// long window: scraping of a catalog endpoint
 	lstart int64
-	lep    *epState
-	ltpl   uint64
-	lobj   lincount
-	ld     uint32 // distinct objects (estimate)
-	lreq   uint32
-	lok    uint32
-	camp   *campaign // the scraping campaign it belongs to
+	// the endpoint of the long window: its key and the serial number of
+	// its state (not the state itself: a state the endpoint table forgot
+	// is not kept alive by the actors that read it once)
+	ltpl uint64
+	lid  uint64
+	lobj lincount
+	ld   uint32 // distinct objects (estimate)
+	lreq uint32
+	lok  uint32
+	camp *campaign // the scraping campaign it belongs to
 }
 
 // idWalk is the objects of one endpoint read in a window.
@@ -309,6 +312,7 @@ type exfilState struct {
 // objects are shared (a catalog many principals read) or owned, its load
 // per minute, and how many objects one actor reads in a window.
 type epState struct {
+	id            uint64            // serial number, unique per state made (Tracker.endpoint)
 	first         map[uint64]uint64 // id -> first principal, bounded
 	total, shared uint32
 	// load: this minute's requests, 5xx answers and latency, and what is
@@ -431,6 +435,7 @@ type Tracker struct {
 	// table against new keys)
 	sessions  generations.Map[uint64, string] // session -> user, for stitching
 	endpoints generations.Map[uint64, *epState]
+	epSerial  uint64                              // states made (epState.id)
 	addrs     generations.Map[uint64, *addrState] // by address key
 	prints    generations.Map[uint64, *printState]
 	campaigns map[uint64]*campaign
@@ -583,8 +588,10 @@ func (t *Tracker) forget(r *record) {
 	if r.exfil != nil && r.exfil.n > 0 {
 		t.peers[r.grp].sens.drop(r.exfil.n)
 	}
-	if w := r.walk; w != nil && w.lep != nil && w.ld > 0 {
-		w.lep.objs.drop(w.ld)
+	if w := r.walk; w != nil && w.ld > 0 {
+		if e := t.endpointOf(w.ltpl, w.lid); e != nil {
+			e.objs.drop(w.ld)
+		}
 	}
 	if o := r.own; o != nil && o.owners.len() > 0 {
 		t.peers[r.grp].owners.drop(uint32(o.owners.len()))

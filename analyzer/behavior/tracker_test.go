@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/apitap/apitap/analyzer/generations"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -159,19 +161,15 @@ func TestTopLeavesAddressesAlone(t *testing.T) {
 // on the forgotten one's, and the new state kept a live window that never
 // ended.)
 func TestWalkFollowsReplacedEndpoint(t *testing.T) {
-	tr := NewTracker(NewConfig(), "s")
-	a := tr.NewAnalyzer()
-	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
-	const ep = 77
-	r := tr.touch(keyOf(kSession, "s1"), kSession, start)
-	read := func(at time.Duration, id int, st *epState) {
-		o := &Observation{At: start + int64(at), Endpoint: ep, Status: 200, ObjectID: fmt.Sprint(id), Object: keyOf(kSession, fmt.Sprint(id))}
-		a.walk(r, o, kSession, load{ep: st}, false)
-	}
-	forgotten := tr.endpoint(ep)
+	tr, read := walker()
+	forgotten := tr.endpoint(walkEP)
 	read(0, 1, forgotten)
 	read(time.Second, 2, forgotten)
-	renewed := &epState{first: map[uint64]uint64{}} // the table forgot ep; it is seen again
+	forgetEndpoints(tr) // the table forgets the endpoint; it is seen again
+	renewed := tr.endpoint(walkEP)
+	if renewed == forgotten {
+		t.Fatal("the endpoint table did not forget the endpoint")
+	}
 	read(2*time.Second, 3, renewed)
 	read(3*time.Second, 4, renewed)
 	read(2*time.Hour, 5, renewed) // the next long window
@@ -187,5 +185,52 @@ func TestWalkFollowsReplacedEndpoint(t *testing.T) {
 		if live > 1 || live+done != c.h.n {
 			t.Errorf("%s state: %.0f live windows and %.0f ended, weight %.0f (one reader, one open window at most)", c.name, live, done, c.h.n)
 		}
+	}
+}
+
+// TestWalkKeepsNoForgottenState: an actor whose long window was on an
+// endpoint the table forgot does not keep the forgotten state (and its
+// maps) alive: at most the table's states stay in memory, whatever the
+// number of actors.
+func TestWalkKeepsNoForgottenState(t *testing.T) {
+	tr, read := walker()
+	st := tr.endpoint(walkEP)
+	for id := range 3 {
+		read(time.Duration(id)*time.Second, id, st)
+	}
+	w := weak.Make(st)
+	st = nil
+	forgetEndpoints(tr)
+	runtime.GC()
+	if w.Value() != nil {
+		t.Fatal("the forgotten endpoint state is still reachable (from the actor's window)")
+	}
+	if r := tr.actors[keyOf(kSession, "s1")]; r == nil || r.walk == nil || r.walk.ld == 0 {
+		t.Fatal("the actor has no open long window")
+	}
+}
+
+// walkEP is the endpoint key the walk tests read.
+const walkEP = 77
+
+// walker returns a tracker with one actor (session s1) and a function
+// that has it read object id on walkEP, whose state is st, at the given
+// capture time.
+func walker() (*Tracker, func(at time.Duration, id int, st *epState)) {
+	tr := NewTracker(NewConfig(), "s")
+	a := tr.NewAnalyzer()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	r := tr.touch(keyOf(kSession, "s1"), kSession, start)
+	return tr, func(at time.Duration, id int, st *epState) {
+		o := &Observation{At: start + int64(at), Endpoint: walkEP, Status: 200, ObjectID: fmt.Sprint(id), Object: keyOf(kSession, fmt.Sprint(id))}
+		a.walk(r, o, kSession, load{ep: st}, false)
+	}
+}
+
+// forgetEndpoints fills the endpoint table with other endpoints, so that
+// it forgets those it held.
+func forgetEndpoints(tr *Tracker) {
+	for k := range maxEndpoints {
+		tr.endpoint(uint64(1000 + k))
 	}
 }
