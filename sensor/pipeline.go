@@ -1208,9 +1208,7 @@ func (p *Pipeline) statsLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if len(p.shared) > 0 {
-				p.report(p.lastCapture(), false)
-			}
+			// (shared state reports on stage two's goroutine: liveTick)
 			// live: capture time is wall time, and it must advance when
 			// no packet comes for entries to expire
 			p.Block.Tick(time.Now())
@@ -1246,19 +1244,6 @@ func (p *Pipeline) StatsEvent() []byte {
 	enc := event.Encoder{Sensor: p.cfg.Sensor.ID}
 	line := enc.AppendStats(nil, &st)
 	return line[:len(line)-1]
-}
-
-// lastCapture is the latest capture time the live workers published.
-func (p *Pipeline) lastCapture() time.Time {
-	var t time.Time
-	for _, w := range p.workers {
-		w.snap.mu.Lock()
-		if w.snap.last.After(t) {
-			t = w.snap.last
-		}
-		w.snap.mu.Unlock()
-	}
-	return t
 }
 
 // snapshot sums what the live workers last published.
