@@ -427,3 +427,24 @@ func FuzzStatsWriter(f *testing.F) {
 		w.final()
 	})
 }
+
+// TestNegativeShareExplained: a share below the runs' noise (the sensor
+// ran faster without an analyzer than with it) is printed as measured,
+// with a note saying what it means.
+func TestNegativeShareExplained(t *testing.T) {
+	c := &capture{name: "realistic", gen: genResult{Bytes: 1e6}}
+	m := func(prog string, secs float64) *measurement {
+		return &measurement{capture: c, program: prog, runs: []result{{wall: time.Duration(secs * float64(time.Second)), stats: counts{Transactions: 1000}}}}
+	}
+	r := &report{rows: []*measurement{m("apitap", 1), m("apitap+all", 3), m("naive", 2), m("apitap+all-risk", 3.1), m("apitap+all-sensitive", 2)}}
+	got := strings.Join(r.summary(), "\n")
+	for _, want := range []string{"risk -0.10 s (-3%)", "sensitive 1.00 s (33%)", "a negative share is smaller than the runs' noise"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	r.rows[3] = m("apitap+all-risk", 2.9)
+	if got := strings.Join(r.summary(), "\n"); strings.Contains(got, "noise") {
+		t.Errorf("a note without a negative share:\n%s", got)
+	}
+}
