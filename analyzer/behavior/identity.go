@@ -298,20 +298,10 @@ func (r *resolver) parseLogin(tx *reassembly.Transaction, tpl string) (loginAtte
 			return loginAttempt{}, false // (a checkout session, a token by client credentials)
 		}
 	}
-	fields := map[string]string{}
 	body := bytes.TrimSpace(req.Body.Bytes())
-	if len(body) > 0 && body[0] == '{' {
-		var m map[string]any
-		if json.Unmarshal(body, &m) != nil {
-			return loginAttempt{}, false
-		}
-		foldJSON(fields, m)
-	} else {
-		q, err := url.ParseQuery(string(body))
-		if err != nil {
-			return loginAttempt{}, false
-		}
-		foldForm(fields, q)
+	fields, ok := loginFields(body)
+	if !ok {
+		return loginAttempt{}, false
 	}
 	pw := false
 	for _, k := range passwordFields {
@@ -541,6 +531,27 @@ func foldJSON(dst map[string]string, m map[string]any) {
 			dst[strings.ToLower(k)] = s
 		}
 	}
+}
+
+// loginFields decodes a login body (JSON, else a form) into its fields,
+// names lower-cased (see foldJSON and foldForm); ok is false when it does
+// not decode.
+func loginFields(body []byte) (fields map[string]string, ok bool) {
+	fields = map[string]string{}
+	if len(body) > 0 && body[0] == '{' {
+		var m map[string]any
+		if json.Unmarshal(body, &m) != nil {
+			return nil, false
+		}
+		foldJSON(fields, m)
+		return fields, true
+	}
+	q, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, false
+	}
+	foldForm(fields, q)
+	return fields, true
 }
 
 // passwordFields are the (lower-cased) fields that make a login attempt.

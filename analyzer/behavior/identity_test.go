@@ -3,9 +3,7 @@ package behavior
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"net/netip"
-	"net/url"
 	"runtime"
 	"strconv"
 	"testing"
@@ -444,26 +442,16 @@ func TestMayNamePassword(t *testing.T) {
 }
 
 // FuzzMayNamePassword: whatever the body, when parseLogin's own decoding
-// (JSON or form, keys lower-cased) finds a password field, the check that
-// lets it skip decoding says yes.
+// (loginFields) finds a password field, the check that lets it skip
+// decoding says yes.
 func FuzzMayNamePassword(f *testing.F) {
 	for _, s := range []string{`{"password":"x"}`, `{"p\u0061ss":"x"}`, `p%61ss=x`, `{"PwD":"x"}`, `a=b`, `{"amount":1}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fields := map[string]string{}
-		if b := bytes.TrimSpace(body); len(b) > 0 && b[0] == '{' {
-			var m map[string]any
-			if json.Unmarshal(b, &m) != nil {
-				return
-			}
-			foldJSON(fields, m)
-		} else {
-			q, err := url.ParseQuery(string(b))
-			if err != nil {
-				return
-			}
-			foldForm(fields, q)
+		fields, ok := loginFields(bytes.TrimSpace(body))
+		if !ok {
+			return
 		}
 		for _, k := range passwordFields {
 			if fields[k] != "" && !mayNamePassword(body) {

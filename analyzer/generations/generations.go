@@ -19,7 +19,6 @@ func (g *Map[K, V]) Get(k K) (V, bool) {
 	}
 	v, ok := g.old[k]
 	if ok {
-		delete(g.old, k)
 		g.Put(k, v)
 	}
 	return v, ok
@@ -36,12 +35,15 @@ func (g *Map[K, V]) Peek(k K) (V, bool) {
 	return v, ok
 }
 
-// Put sets k's value in the current generation; when that is full, the
-// old generation is forgotten first. Put a new key after Get missed it:
-// a key still in the old generation would be held twice.
+// Put sets k's value in the current generation (taking it out of the old
+// one); when the current generation is full, the old one is forgotten
+// first.
 func (g *Map[K, V]) Put(k K, v V) {
-	if _, ok := g.cur[k]; !ok && len(g.cur) >= g.max/2 {
-		g.old, g.cur = g.cur, make(map[K]V, len(g.cur))
+	if _, ok := g.cur[k]; !ok {
+		delete(g.old, k)
+		if len(g.cur) >= g.max/2 {
+			g.old, g.cur = g.cur, make(map[K]V, len(g.cur))
+		}
 	}
 	g.cur[k] = v
 }

@@ -94,3 +94,24 @@ func TestPeekLeavesGenerations(t *testing.T) {
 		t.Fatalf("%d entries, want 3", g.Len())
 	}
 }
+
+// TestPutOldKey: putting a key of the old generation without a Get first
+// moves it: it is held once, with the new value, and survives the next
+// turn as a current key.
+func TestPutOldKey(t *testing.T) {
+	g := New[int, int](4)
+	g.Put(1, 1)
+	g.Put(2, 2)
+	g.Put(3, 3) // 1, 2 old
+	g.Put(1, 10)
+	if g.Len() != 3 {
+		t.Fatalf("%d entries, want 3 (1 held twice?)", g.Len())
+	}
+	g.Put(4, 4) // 3, 1 become old; 2 forgotten
+	if v, ok := g.Get(1); !ok || v != 10 {
+		t.Fatalf("1 = %d, %v; want 10", v, ok)
+	}
+	if _, ok := g.Get(2); ok {
+		t.Fatal("2 outlived two turns unused")
+	}
+}
