@@ -50,13 +50,9 @@ func (a *Analyzer) scrapeCampaign(ep *epState, wk *walkState, r *record, o *Obse
 	t, cfg := a.t, a.t.cfg
 	c := ep.camp
 	if c == nil || o.At-c.start >= t.long || o.At < c.start {
-		if len(t.campaigns) >= maxCampaigns {
-			clear(t.campaigns)
-		}
 		key := o.Endpoint ^ uint64(o.At)*0x9e3779b97f4a7c15
 		c = &campaign{key: key, start: o.At}
 		ep.camp = c
-		t.campaigns[key] = c
 	}
 	if wk.camp != c {
 		wk.camp = c
@@ -194,9 +190,6 @@ func (a *Analyzer) loginCampaign(ep *epState, src *record, o *Observation, user 
 			return
 		}
 		c.active = true
-		if len(t.campaigns) >= maxCampaigns {
-			clear(t.campaigns)
-		}
 		c.rec = t.touch(c.key, kCampaign, o.At)
 		c.rec.actor.Fingerprint = campaignID(c.key)
 		t.raise(c.rec, o.At, severityScore["high"], stAbuse)

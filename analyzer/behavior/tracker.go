@@ -395,13 +395,11 @@ type printState struct {
 	addrs, probing bits64
 }
 
-// Bounds of the side tables (in two generations, but for the campaigns,
-// forgotten all at once when full).
+// Bounds of the side tables (in two generations).
 const (
-	maxSessions  = 65536
-	maxAddrs     = 65536
-	maxPrints    = 16384
-	maxCampaigns = 1024
+	maxSessions = 65536
+	maxAddrs    = 65536
+	maxPrints   = 16384
 )
 
 // peerStats are a group's baselines.
@@ -438,7 +436,6 @@ type Tracker struct {
 	epSerial  uint64                              // states made (epState.id)
 	addrs     generations.Map[uint64, *addrState] // by address key
 	prints    generations.Map[uint64, *printState]
-	campaigns map[uint64]*campaign
 	logins    []*loginCampaign // login campaigns of the current windows (pending members)
 	peers     [numGroups]peerStats
 	dirty     []*record
@@ -476,7 +473,7 @@ func NewTracker(cfg *Config, sensor string) *Tracker {
 	return &Tracker{cfg: cfg, window: int64(cfg.Window), long: int64(cfg.ScrapeWindow), sensor: sensor, allow: newAllowlist(cfg.Allowlist),
 		actors: map[uint64]*record{}, max: cfg.MaxActors, crawlers: newCrawlers(crawlers), sessions: generations.New[uint64, string](maxSessions),
 		endpoints: generations.New[uint64, *epState](maxEndpoints), addrs: generations.New[uint64, *addrState](maxAddrs),
-		prints: generations.New[uint64, *printState](maxPrints), campaigns: map[uint64]*campaign{}}
+		prints: generations.New[uint64, *printState](maxPrints)}
 }
 
 // Evicted counts actors dropped from the full table.
