@@ -107,11 +107,7 @@ type Catalog struct {
 	mu       sync.Mutex
 	t        *trie
 	decorate func(*EndpointJSON)
-	// gen counts the changes to the catalog (calls observed, decorator
-	// set); view is the View derived at generation viewGen.
-	gen     uint64
-	view    *View
-	viewGen uint64
+	view     *View // derived since the last change (nil: none), see View
 
 	// reporting (one goroutine at a time, see analyzer.Reporter)
 	rmu     sync.Mutex
@@ -141,7 +137,7 @@ func OpenCatalog(cfg *Config, sensor string) (*Catalog, error) {
 func (c *Catalog) SetDecorator(fn func(*EndpointJSON)) {
 	c.mu.Lock()
 	c.decorate = fn
-	c.gen++
+	c.view = nil
 	c.mu.Unlock()
 }
 
@@ -173,7 +169,7 @@ func (o *Observer) Analyze(tx *reassembly.Transaction, _ analyzer.Emitter) { o.c
 func (c *Catalog) Observe(tx *reassembly.Transaction) {
 	c.mu.Lock()
 	c.t.add(tx)
-	c.gen++
+	c.view = nil
 	c.mu.Unlock()
 }
 

@@ -143,8 +143,8 @@ type PathParam struct {
 func (c *Catalog) View() *View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.view == nil || c.viewGen != c.gen {
-		c.view, c.viewGen = c.derive(), c.gen
+	if c.view == nil {
+		c.view = c.derive()
 	}
 	return c.view.clone()
 }

@@ -19,7 +19,8 @@ func (g *Map[K, V]) Get(k K) (V, bool) {
 	}
 	v, ok := g.old[k]
 	if ok {
-		g.Put(k, v)
+		delete(g.old, k)
+		g.add(k, v)
 	}
 	return v, ok
 }
@@ -39,11 +40,19 @@ func (g *Map[K, V]) Peek(k K) (V, bool) {
 // one); when the current generation is full, the old one is forgotten
 // first.
 func (g *Map[K, V]) Put(k K, v V) {
-	if _, ok := g.cur[k]; !ok {
-		delete(g.old, k)
-		if len(g.cur) >= g.max/2 {
-			g.old, g.cur = g.cur, make(map[K]V, len(g.cur))
-		}
+	if _, ok := g.cur[k]; ok {
+		g.cur[k] = v
+		return
+	}
+	delete(g.old, k)
+	g.add(k, v)
+}
+
+// add sets a key held by neither generation, turning them when the
+// current one is full.
+func (g *Map[K, V]) add(k K, v V) {
+	if len(g.cur) >= g.max/2 {
+		g.old, g.cur = g.cur, make(map[K]V, len(g.cur))
 	}
 	g.cur[k] = v
 }

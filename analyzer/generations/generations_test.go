@@ -30,13 +30,20 @@ func TestFloodForgetsWhatItOutlasts(t *testing.T) {
 	}
 }
 
+// turned returns a map of two generations of 2 that turned once: a and
+// b (1 and 2) in the old generation, c (3) in the current one.
+func turned() *Map[string, int] {
+	g := New[string, int](4)
+	g.Put("a", 1)
+	g.Put("b", 2)
+	g.Put("c", 3)
+	return &g
+}
+
 // TestOldMovesBack: a key found in the old generation is current again
 // and survives the next turn; the one not asked for does not.
 func TestOldMovesBack(t *testing.T) {
-	g := New[string, int](4) // two generations of 2
-	g.Put("a", 1)
-	g.Put("b", 2)
-	g.Put("c", 3) // a, b old
+	g := turned()
 	if v, ok := g.Get("a"); !ok || v != 1 {
 		t.Fatal("a lost at the first turn")
 	}
@@ -73,10 +80,7 @@ func TestOverwriteDoesNotTurn(t *testing.T) {
 // moves nothing: the key not asked for with Get is forgotten at the next
 // turn as if Peek had not been called.
 func TestPeekLeavesGenerations(t *testing.T) {
-	g := New[string, int](4) // two generations of 2
-	g.Put("a", 1)
-	g.Put("b", 2)
-	g.Put("c", 3) // a, b old
+	g := turned()
 	for range 3 {
 		if v, ok := g.Peek("a"); !ok || v != 1 {
 			t.Fatal("Peek missed a key of the old generation")

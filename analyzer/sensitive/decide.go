@@ -88,8 +88,10 @@ var unauthRule = func() (r [numTypes]string) {
 	return
 }()
 
-// decide turns the transaction's findings into detections.
-func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
+// decide turns the transaction's findings into detections; fold has the
+// places of the request path's folded segments (the stage-two part's, see
+// Responses.endpoint; 0 in stage one).
+func (a *Analyzer) decide(tx *reassembly.Transaction, fold uint32, emit analyzer.Emitter) {
 	req := tx.Request
 	out := a.out[:0]
 	defer func() { a.out = out[:0] }()
@@ -196,7 +198,7 @@ func (a *Analyzer) decide(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		if out[i].posture {
 			a.posture1(&out[i], tx, req.Start, at, emit)
 		} else {
-			a.report(&out[i], &ep, tx, req.Start, at, emit)
+			a.report(&out[i], &ep, tx, fold, req.Start, at, emit)
 		}
 	}
 }
@@ -412,9 +414,9 @@ func (a *Analyzer) tlsTerminated(addr netip.Addr) bool {
 
 // report emits a detection the first time its key is seen, and then
 // aggregates repeats (package aggregate).
-func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transaction, start, at time.Time, emit analyzer.Emitter) {
+func (a *Analyzer) report(f *finding, ep *event.Endpoint, tx *reassembly.Transaction, fold uint32, start, at time.Time, emit analyzer.Emitter) {
 	if ep.Path == "" {
-		ep.Path = a.template(tx.Request.Path, a.pathFold) // templating costs: only for findings reported per endpoint
+		ep.Path = a.template(tx.Request.Path, fold) // templating costs: only for findings reported per endpoint
 	}
 	d := event.Detection{Class: f.class, Severity: f.severity, Confidence: f.confidence, Actor: event.ClientActor(tx), Endpoint: *ep,
 		FirstSeen: start, LastSeen: at, Count: f.count, Action: "log"}

@@ -150,8 +150,7 @@ func TestFoldTopResources(t *testing.T) {
 func TestFoldKeptSurvivesBounds(t *testing.T) {
 	r := newSplit(t, NewConfig()).resp
 	for i := 0; i < 10; i++ {
-		r.client = client(i).Addr()
-		r.endpoint(hostHash("api.example"), "GET", "/api/users", true)
+		r.endpoint(hostHash("api.example"), "GET", "/api/users", true, client(i).Addr())
 	}
 	word := func(i int) string {
 		b := []byte("w-")
@@ -161,10 +160,9 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 		return string(b)
 	}
 	for i := 1; i <= 3*maxLearned; i++ {
-		r.client = client(i).Addr() // scanners on several addresses
-		r.endpoint(hostHash("api.example"), "GET", "/"+word(i), true)
+		r.endpoint(hostHash("api.example"), "GET", "/"+word(i), true, client(i).Addr()) // scanners on several addresses
 		if i%16 == 0 {
-			if _, fold := r.endpoint(hostHash("api.example"), "GET", "/api/users", true); fold != 0 {
+			if _, fold := r.endpoint(hostHash("api.example"), "GET", "/api/users", true, client(i).Addr()); fold != 0 {
 				t.Fatalf("after %d flood paths (%d literals known), /api/users folds (%b)", i, len(r.literals), fold)
 			}
 		}
@@ -173,7 +171,7 @@ func TestFoldKeptSurvivesBounds(t *testing.T) {
 	// the tables past their bound: filling half of them, they go too
 	for i := 1; i <= maxLearned; i++ {
 		for j := 0; j < foldKeep; j++ {
-			r.endpoint(hostHash("api.example"), "GET", "/api/users/"+word(i)+"/kept", true)
+			r.endpoint(hostHash("api.example"), "GET", "/api/users/"+word(i)+"/kept", true, client(i).Addr())
 		}
 		if len(r.literals) > maxLearned || len(r.pos) > maxLearned {
 			t.Fatalf("%d literals, %d positions: over the bound %d", len(r.literals), len(r.pos), maxLearned)
@@ -237,8 +235,7 @@ func TestFoldKeepsExtension(t *testing.T) {
 func TestEndpointAllocatesNothing(t *testing.T) {
 	r := newSplit(t, NewConfig()).resp
 	for i := 0; i < 60; i++ {
-		r.client = client(i).Addr()
-		r.endpoint(hostHash("api.example"), "GET", "/blog/posts/My-"+slug(i), true)
+		r.endpoint(hostHash("api.example"), "GET", "/blog/posts/My-"+slug(i), true, client(i).Addr())
 	}
 	var paths []string
 	for i := 100; i < 300; i++ {
@@ -246,7 +243,7 @@ func TestEndpointAllocatesNothing(t *testing.T) {
 	}
 	j := 0
 	if n := testing.AllocsPerRun(100, func() {
-		if _, fold := r.endpoint(hostHash("api.example"), "GET", paths[j], false); fold == 0 {
+		if _, fold := r.endpoint(hostHash("api.example"), "GET", paths[j], false, client(j).Addr()); fold == 0 {
 			t.Fatal("not folded")
 		}
 		j++
@@ -312,8 +309,7 @@ func TestFoldNeedsClients(t *testing.T) {
 		r := newSplit(t, NewConfig()).resp
 		folded := false
 		for i := 0; i < 200; i++ {
-			r.client = client(i % clients).Addr()
-			_, fold := r.endpoint(hostHash("api.example"), "GET", "/api/"+slug(i), true)
+			_, fold := r.endpoint(hostHash("api.example"), "GET", "/api/"+slug(i), true, client(i%clients).Addr())
 			folded = folded || fold != 0
 		}
 		if want := clients >= foldClients; folded != want {

@@ -46,7 +46,6 @@ type Responses struct {
 	// the literals seen at each, with their 2xx JSON answers.
 	pos      map[uint64]*position
 	literals map[uint64]*literal
-	client   netip.Addr // the client of the transaction being keyed
 }
 
 // position counts the literal segments answered with 2xx JSON at one
@@ -154,8 +153,7 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 		s := tx.Flow.Server
 		host = (addrHash(s.Addr()) ^ uint64(s.Port())) * fnvPrime
 	}
-	r.client = tx.ClientAddr()
-	h, fold := r.endpoint(host, req.Method, req.Path, resp.Status/100 == 2 && discovery.IsJSON(ctype))
+	h, fold := r.endpoint(host, req.Method, req.Path, resp.Status/100 == 2 && discovery.IsJSON(ctype), tx.ClientAddr())
 	if tx.Notes.Authenticated {
 		h = fnv1a(h, "+")
 	}
@@ -196,15 +194,13 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if found == 0 {
 		return
 	}
-	a.pathFold = fold
 	if r.emit.f == nil { // no stage two to fold with: this part's aggregators
-		a.decide(tx, emit)
+		a.decide(tx, fold, emit)
 	} else {
 		r.emit.e = emit
-		a.decide(tx, &r.emit)
+		a.decide(tx, fold, &r.emit)
 		r.emit.e = nil
 	}
-	a.pathFold = 0
 }
 
 // endpoint identifies a request's endpoint for learning: a hash of its
@@ -213,12 +209,13 @@ func (r *Responses) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 // replaced by their kind, and so are the literal segments of a position
 // that answered too many different ones (folds): fold has a bit set for
 // each of those, by place as discovery.TemplateFolding takes it. ok says
-// the response was a 2xx JSON one, whose literals count. As in the
+// the response was a 2xx JSON one, whose literals count (client asked
+// for it: a position folds only on several clients' literals). As in the
 // catalog, the first segments (of the path, or after an API version) are
 // resources that fold only when there are very many of them, and
 // versions, well-known words (me, search) and gRPC methods never fold.
 // Unlike a template it allocates nothing.
-func (r *Responses) endpoint(host uint64, method, path string, ok bool) (h uint64, fold uint32) {
+func (r *Responses) endpoint(host uint64, method, path string, ok bool, client netip.Addr) (h uint64, fold uint32) {
 	h = fnv1a(fnv1a(host, " "), method)
 	h = (h ^ ' ') * fnvPrime
 	depth, top := 0, true
@@ -227,7 +224,7 @@ func (r *Responses) endpoint(host uint64, method, path string, ok bool) (h uint6
 		k := discovery.Classify(seg)
 		if k != discovery.KindLiteral {
 			h = (h ^ uint64(k) ^ 0x100) * fnvPrime
-		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h, lit, ok, top) &&
+		} else if lit := fnv1a(h, seg); depth < 32 && r.folds(h, lit, ok, top, client) &&
 			discovery.Foldable(seg) && !discovery.GRPCShaped(path) { // checked only where the position folds
 			h = (h ^ uint64(discovery.KindSlug) ^ 0x100) * fnvPrime
 			fold |= 1 << depth
@@ -265,11 +262,12 @@ func addrHash(a netip.Addr) uint64 {
 
 // folds says whether a literal segment (lit: its key, at: its
 // position's; top: the position is the first of the path or follows a
-// version) is folded into a parameter, counting it if ok: in a folded
+// version) is folded into a parameter, counting it (and its client) if
+// ok: in a folded
 // position every literal but those that had a share of the position's
 // answers of their own (kept: /blog/posts/drafts among the posts'
 // slugs). A literal seen before costs one lookup.
-func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
+func (r *Responses) folds(at, lit uint64, ok, top bool, client netip.Addr) bool {
 	l := r.literals[lit]
 	if l == nil {
 		p := r.pos[at]
@@ -298,7 +296,7 @@ func (r *Responses) folds(at, lit uint64, ok, top bool) bool {
 	case 1:
 		p.distinct++
 		p.singles++
-		p.sawClient(r.client)
+		p.sawClient(client)
 	case 2:
 		p.singles--
 	}

@@ -225,7 +225,6 @@ type Analyzer struct {
 	posture    *aggregate.Aggregator // plaintext_credentials: per host and credential kind, with clients
 	tlsHosts   []string              // lower case; "*.example.com" as ".example.com"
 	templates  map[folded]string
-	pathFold   uint32                  // the folded places of the request path (set by the stage-two part)
 	lazy       analyzer.Evidencer      // builds findings' evidence from encodeEvidence's bytes (fold)
 	evArg      []byte                  // encodeEvidence's buffer
 	det        event.Detection         // fold's, during the call
@@ -398,7 +397,7 @@ func (a *Analyzer) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	tx.Notes.SensitiveResponse |= respBits
 	tx.Notes.Authenticated = a.authed()
 	if reqBits|respBits != 0 {
-		a.decide(tx, emit)
+		a.decide(tx, 0, emit)
 	}
 }
 

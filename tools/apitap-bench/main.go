@@ -256,22 +256,22 @@ func scaling(ctx context.Context, o options, c *capture, log io.Writer) (sc, mc 
 	for r := 1; r <= o.runs; r++ {
 		for i, n := range counts {
 			argv := []string{o.apitap, "read", "--workers", strconv.Itoa(n), "--emit", "stats", c.path}
-			cctx, cancel := context.WithTimeout(ctx, o.timeout)
-			res, err := runChildN(cctx, argv, pinning{}, n)
-			cancel()
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s on %s capture: %w", sc[i].program, c.name, err)
+			for _, p := range []struct {
+				m   *measurement
+				run func(context.Context) (result, error)
+			}{
+				{sc[i], func(ctx context.Context) (result, error) { return runChildN(ctx, argv, pinning{}, n) }},
+				{mc[i], func(ctx context.Context) (result, error) { return runParallel(ctx, []string{o.naive, c.path}, n) }},
+			} {
+				cctx, cancel := context.WithTimeout(ctx, o.timeout)
+				res, err := p.run(cctx)
+				cancel()
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s on %s capture: %w", p.m.program, c.name, err)
+				}
+				p.m.add(res)
+				fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", p.m.program, c.name, r, o.runs, res.wall.Seconds())
 			}
-			sc[i].add(res)
-			fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", sc[i].program, c.name, r, o.runs, res.wall.Seconds())
-			cctx, cancel = context.WithTimeout(ctx, o.timeout)
-			res, err = runParallel(cctx, []string{o.naive, c.path}, n)
-			cancel()
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s on %s capture: %w", mc[i].program, c.name, err)
-			}
-			mc[i].add(res)
-			fmt.Fprintf(log, "apitap-bench: %s on %s, run %d/%d: %.2f s\n", mc[i].program, c.name, r, o.runs, res.wall.Seconds())
 		}
 	}
 	return sc, mc, nil
