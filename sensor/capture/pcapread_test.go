@@ -31,6 +31,11 @@ func records(next func() ([]byte, any, error)) string {
 // reader gives on file.
 func compareReaders(t *testing.T, file []byte) {
 	t.Helper()
+	if len(file) >= 2 && file[0] == 0x1f && file[1] == 0x8b {
+		// gzip: pcapgo decompresses it itself, pcapReader is handed what
+		// File has decompressed already (File's tests cover gzip input)
+		return
+	}
 	want := "header error"
 	if pr, err := pcapgo.NewReader(bytes.NewReader(file)); err == nil {
 		want = records(func() ([]byte, any, error) { return pr.ZeroCopyReadPacketData() })
