@@ -113,6 +113,10 @@ type Auth struct {
 	JWTIssuer   string
 	JWTUnsigned bool
 	JWTService  bool
+	// APIKey is the value of the request's first API key header
+	// (identity.APIKeyHeaders: X-API-Key, Api-Key, ...), raw: for keying
+	// actors, never exported.
+	APIKey string
 }
 
 // ClientAddr is the resolved client (ClientIP), or the packet source when

@@ -3,7 +3,9 @@ package discovery
 import (
 	"strings"
 
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // authInfo is what one request says about its authentication. user is
@@ -14,13 +16,6 @@ type authInfo struct {
 	alg  string // JWT alg
 	iss  string // JWT issuer
 	user string
-}
-
-// apiKeyHeaders are request headers that carry API keys.
-var apiKeyHeaders = map[string]bool{
-	"x-api-key": true, "api-key": true, "apikey": true, "x-apikey": true, "x-auth-token": true,
-	"x-access-token": true, "ocp-apim-subscription-key": true, "x-goog-api-key": true, "x-api-token": true,
-	"private-token": true, "x-functions-key": true,
 }
 
 // apiKeyParams are query parameters that carry API keys or tokens.
@@ -58,7 +53,7 @@ func (t *trie) authHeader(name, value string, au *authInfo, tx *reassembly.Trans
 			au.kind = authOther
 			au.name = "authorization:" + boundedToken(strings.ToLower(scheme))
 		}
-	case apiKeyHeaders[name]:
+	case identity.IsAPIKeyID(http1.LookupHeader(name)): // identity.APIKeyHeaders, all well-known names
 		if au.kind == authNone || au.kind == authSessionCookie {
 			au.kind, au.name = authAPIKeyHeader, name
 		}

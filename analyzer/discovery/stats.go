@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -542,7 +543,7 @@ var hdrSkip, hdrAuth = func() (skip, auth [http1.NumHeaderIDs]bool) {
 	for id := http1.IDOther + 1; int(id) < http1.NumHeaderIDs; id++ {
 		n := http1.KnownName(id)
 		skip[id] = skipHeader[n]
-		auth[id] = n == "authorization" || n == "cookie" || apiKeyHeaders[n]
+		auth[id] = n == "authorization" || n == "cookie" || identity.IsAPIKeyID(id)
 	}
 	return
 }()

@@ -140,17 +140,59 @@ func (p *Parser) JWT(tok string) (JWT, bool) {
 	return e.jwt, e.ok
 }
 
-// Auth reads the request's Authorization header into tx.Auth: the scheme,
-// the principal (a JWT's subject or client id, a Basic user name) and, for
-// opaque bearer tokens and other schemes, the credential itself (raw: for
-// keying actors, never exported).
+// Auth reads the request's credentials into tx.Auth, in one pass over its
+// headers: from the Authorization header the scheme, the principal (a
+// JWT's subject or client id, a Basic user name) and, for opaque bearer
+// tokens and other schemes, the credential itself; the value of the first
+// API key header (APIKeyHeaders). Credentials are raw: for keying actors,
+// never exported.
 func (p *Parser) Auth(tx *reassembly.Transaction) {
 	tx.Auth = reassembly.Auth{}
 	if tx.Request == nil {
 		return
 	}
-	p.Parse(http1.Get(tx.Request.Headers, http1.IDAuthorization), &tx.Auth)
+	var authz, key string
+	for i := range tx.Request.Headers {
+		h := &tx.Request.Headers[i]
+		switch id := h.Known(); {
+		case id == http1.IDAuthorization && authz == "":
+			authz = h.Value
+		case apiKeyIDs[id] && key == "":
+			key = h.Value
+		}
+	}
+	p.Parse(authz, &tx.Auth)
+	tx.Auth.APIKey = key
 }
+
+// APIKeyHeaders are the request headers, in lower case, that carry an API
+// key: one list for every analyzer (the sensitive analyzer's credential
+// findings, the catalog's authentication schemes, actor keys). Each is a
+// well-known header name of package http1, so that a header is classified
+// by its ID.
+var APIKeyHeaders = []string{
+	"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
+	"ocp-apim-subscription-key", "x-goog-api-key", "x-api-token", "private-token", "x-functions-key",
+}
+
+// apiKeyIDs marks APIKeyHeaders by header ID.
+var apiKeyIDs = func() (ids [http1.NumHeaderIDs]bool) {
+	for _, n := range APIKeyHeaders {
+		id := http1.LookupHeader(n)
+		if id == http1.IDOther {
+			panic("identity: API key header " + n + " is not a well-known name of package http1")
+		}
+		ids[id] = true
+	}
+	return
+}()
+
+// IsAPIKeyHeader says whether the header (any casing) carries an API key
+// (APIKeyHeaders).
+func IsAPIKeyHeader(h *http1.Header) bool { return apiKeyIDs[h.Known()] }
+
+// IsAPIKeyID says whether a well-known header ID is one of APIKeyHeaders.
+func IsAPIKeyID(id http1.HeaderID) bool { return apiKeyIDs[id] }
 
 // AuthOf returns the credentials the sensor read into tx.Auth or, for a
 // transaction built without them (tests, tools), the Authorization

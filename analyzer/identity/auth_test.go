@@ -90,3 +90,39 @@ func FuzzParseJWT(f *testing.F) {
 		}
 	})
 }
+
+// TestAuthAPIKey: Auth reads the first API key header of the list, in
+// any casing, whether the header was parsed (ID set) or built by hand,
+// next to the Authorization header; other headers are no API key.
+func TestAuthAPIKey(t *testing.T) {
+	for _, name := range APIKeyHeaders {
+		if !IsAPIKeyHeader(&http1.Header{Name: strings.ToUpper(name)}) {
+			t.Errorf("%s: not an API key header", name)
+		}
+	}
+	for _, name := range []string{"X-Request-Id", "X-Api-Keys", "Cookie", "Authorization", "X-Custom"} {
+		if IsAPIKeyHeader(&http1.Header{Name: name}) {
+			t.Errorf("%s: taken for an API key header", name)
+		}
+	}
+	var p Parser
+	for _, tc := range []struct {
+		name    string
+		headers []http1.Header
+		key     string
+		kind    string
+	}{
+		{"none", []http1.Header{{Name: "Accept", Value: "*/*"}}, "", ""},
+		{"built by hand", []http1.Header{{Name: "X-Api-Key", Value: "k1"}}, "k1", ""},
+		{"parsed", []http1.Header{{Name: "x-goog-api-key", Value: "k2", ID: http1.LookupHeader("x-goog-api-key")}}, "k2", ""},
+		{"the first one", []http1.Header{{Name: "Api-Key", Value: "k3"}, {Name: "X-Auth-Token", Value: "k4"}}, "k3", ""},
+		{"with a bearer token", []http1.Header{{Name: "Authorization", Value: "Bearer opaque"}, {Name: "Private-Token", Value: "k5"}}, "k5", reassembly.AuthBearer},
+	} {
+		tx := &reassembly.Transaction{}
+		tx.Request = &http1.Request{Method: "GET", Headers: tc.headers}
+		p.Auth(tx)
+		if tx.Auth.APIKey != tc.key || tx.Auth.Kind != tc.kind {
+			t.Errorf("%s: API key %q kind %q, want %q %q", tc.name, tx.Auth.APIKey, tx.Auth.Kind, tc.key, tc.kind)
+		}
+	}
+}

@@ -26,7 +26,9 @@ import (
 //   - a status class, a content type or a body size (over 1.5 times the
 //     largest scanned) the endpoint has not shown;
 //   - the first response of an endpoint that returned personal or secret
-//     data to a client it did not answer before (per-actor counts);
+//     data to an actor it did not answer before: the principal the
+//     request names (a JWT's subject, a Basic user, an opaque token, an
+//     API key), else the client's address;
 //   - one in sample_every of the rest, chosen by a hash of the connection
 //     and the transaction's number in it, or one in hot_sample_every when
 //     the endpoint returned personal or secret data.
@@ -37,10 +39,10 @@ import (
 // transaction carries the endpoint's last scanned types as an estimate
 // (Notes.SensitiveInferred).
 type Responses struct {
-	a       *Analyzer
-	eps     generations.Map[uint64, *learned]
-	clients generations.Map[netip.Addr, struct{}]
-	emit    foldEmitter
+	a      *Analyzer
+	eps    generations.Map[uint64, *learned]
+	actors generations.Map[uint64, struct{}] // actorKey of those answered
+	emit   foldEmitter
 	// Literal segments folded into parameters (see endpoint): the
 	// positions (host, method and the path before them, as keyed) and
 	// the literals seen at each, with their 2xx JSON answers.
@@ -118,13 +120,13 @@ type learned struct {
 	ctype   uint64 // hash of the content type of the last scanned response
 }
 
-// Bounds of the learning tables. The endpoints learned and the clients
+// Bounds of the learning tables. The endpoints learned and the actors
 // answered are kept in two generations (package generations); the full fold
 // tables keep only the literals kept for good (makeRoom). Either way in
 // capture order, so deterministically.
 const (
 	maxLearned = 1 << 16
-	maxClients = 1 << 16
+	maxActors  = 1 << 16
 )
 
 // NewResponses builds the stage-two part.
@@ -133,7 +135,7 @@ func NewResponses(cfg *Config, folder analyzer.Folder) (*Responses, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Responses{a: a, eps: generations.New[uint64, *learned](maxLearned), clients: generations.New[netip.Addr, struct{}](maxClients), emit: foldEmitter{f: folder},
+	return &Responses{a: a, eps: generations.New[uint64, *learned](maxLearned), actors: generations.New[uint64, struct{}](maxActors), emit: foldEmitter{f: folder},
 		pos: map[uint64]*position{}, literals: map[uint64]*literal{}}, nil
 }
 
@@ -357,7 +359,7 @@ func (r *Responses) choose(tx *reassembly.Transaction, e *learned, class uint8, 
 	}
 	every := cfg.SampleEvery
 	if e.union&hotTypes != 0 {
-		if r.newClient(tx.ClientAddr()) {
+		if r.newActor(actorKey(tx)) {
 			return true // personal data: who receives it is worth a scan
 		}
 		every = min(every, cfg.HotSampleEvery)
@@ -365,14 +367,31 @@ func (r *Responses) choose(tx *reassembly.Transaction, e *learned, class uint8, 
 	return sampled(tx, every)
 }
 
-// newClient says whether addr is answered for the first time (and
-// remembers it).
-func (r *Responses) newClient(addr netip.Addr) bool {
-	if _, ok := r.clients.Get(addr); ok {
+// newActor says whether the actor (actorKey) is answered for the first
+// time, and remembers it.
+func (r *Responses) newActor(k uint64) bool {
+	if _, ok := r.actors.Get(k); ok {
 		return false
 	}
-	r.clients.Put(addr, struct{}{})
+	r.actors.Put(k, struct{}{})
 	return true
+}
+
+// actorKey names who sent the request: the principal its credentials name
+// (tx.Auth: a JWT's subject or client, a Basic user), else the credential
+// itself (an opaque token, an API key header), else the client's address. A user
+// who comes back from another address is not a new actor; clients without
+// credentials are told apart by address.
+func actorKey(tx *reassembly.Transaction) uint64 {
+	switch a := &tx.Auth; {
+	case a.Principal != "":
+		return fnv1a(fnv1a(fnvOffset, "user:"), a.Principal)
+	case a.Credential != "":
+		return fnv1a(fnv1a(fnvOffset, "token:"), a.Credential)
+	case a.APIKey != "":
+		return fnv1a(fnv1a(fnvOffset, "key:"), a.APIKey)
+	}
+	return addrHash(tx.ClientAddr())
 }
 
 // Flush implements analyzer.Flusher (findings are folded by stage two;

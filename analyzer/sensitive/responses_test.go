@@ -1,11 +1,13 @@
 package sensitive
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 )
@@ -13,9 +15,10 @@ import (
 // split runs a transaction as the pipeline does: the flow instance
 // (request, response headers), then the stage-two part (response body).
 type split struct {
-	flow *Analyzer
-	resp *Responses
-	c    *collector
+	creds identity.Parser
+	flow  *Analyzer
+	resp  *Responses
+	c     *collector
 }
 
 func newSplit(t *testing.T, cfg *Config) *split {
@@ -33,6 +36,7 @@ func newSplit(t *testing.T, cfg *Config) *split {
 }
 
 func (s *split) run(tx *reassembly.Transaction) {
+	s.creds.Auth(tx) // as the sensor's workers do
 	s.flow.Analyze(tx, s.c)
 	s.resp.Analyze(tx, s.c)
 }
@@ -102,8 +106,9 @@ func TestResponsesLearnThenSample(t *testing.T) {
 	}{
 		{"a status class not seen", userTx(900, 1, 5, "198.51.100.7", true, 404, `{"error":"no such user"}`)},
 		{"a body over 1.5 times the largest", userTx(901, 1, 6, "198.51.100.7", true, 200, `[`+strings.Repeat(profile+",", 5)+profile+`]`)},
-		{"a new client", userTx(902, 1, 7, "198.51.100.99", true, 200, profile)},
-		{"a caller without credentials (an endpoint of its own)", userTx(903, 1, 8, "198.51.100.7", false, 200, profile)},
+		{"a new actor", withToken(userTx(902, 1, 7, "198.51.100.7", true, 200, profile), "Bearer other.user")},
+		{"a new client without credentials", userTx(903, 1, 9, "198.51.100.98", false, 200, profile)},
+		{"a caller without credentials (an endpoint of its own)", userTx(904, 1, 8, "198.51.100.7", false, 200, profile)},
 	}
 	for _, o := range odd {
 		s.run(o.tx)
@@ -113,6 +118,47 @@ func TestResponsesLearnThenSample(t *testing.T) {
 	}
 	if classes(s.c) == "" || !strings.Contains(classes(s.c), "sensitive_data/medium/email:email") {
 		t.Errorf("the unauthenticated caller's personal data is a finding: %s", classes(s.c))
+	}
+}
+
+// withToken replaces the request's credentials.
+func withToken(tx *reassembly.Transaction, authorization string) *reassembly.Transaction {
+	tx.Request.Headers = []http1.Header{{Name: "Authorization", Value: authorization}}
+	return tx
+}
+
+// TestResponsesActorNotAddress: the first response of a personal-data
+// endpoint to each actor is scanned, and an actor is the principal or
+// credential the request names: the same user from a new address is not
+// new, another user's token from a known address is; clients without
+// credentials are told apart by address.
+func TestResponsesActorNotAddress(t *testing.T) {
+	cfg := NewConfig()
+	cfg.LearnResponses, cfg.SampleEvery, cfg.HotSampleEvery = 2, 1<<20, 1<<20
+	s := newSplit(t, cfg)
+	for i := 0; i < 4; i++ { // learned; the user and the anonymous client known
+		s.run(userTx(i, 0, 1000+i, "198.51.100.7", true, 200, profile))
+		s.run(userTx(100+i, 0, 1000+i, "198.51.100.8", false, 200, profile))
+	}
+	jwt := func(sub string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return "Bearer " + enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(`{"sub":"`+sub+`"}`)) + ".c2ln"
+	}
+	for _, c := range []struct {
+		name string
+		tx   *reassembly.Transaction
+		want bool
+	}{
+		{"the same token from a new address", userTx(10, 1, 7, "203.0.113.9", true, 200, profile), false},
+		{"another token from a known address", withToken(userTx(11, 1, 7, "198.51.100.7", true, 200, profile), "Bearer other.token"), true},
+		{"a user's JWT", withToken(userTx(12, 1, 7, "198.51.100.7", true, 200, profile), jwt("alice")), true},
+		{"a new JWT of the same user, from a new address", withToken(userTx(13, 1, 7, "203.0.113.10", true, 200, profile), jwt("alice")+"x"), false},
+		{"a known client without credentials", userTx(14, 1, 7, "198.51.100.8", false, 200, profile), false},
+		{"a new client without credentials", userTx(15, 1, 7, "198.51.100.9", false, 200, profile), true},
+	} {
+		if s.run(c.tx); c.tx.Notes.ResponseScanned != c.want {
+			t.Errorf("%s: scanned %v, want %v", c.name, c.tx.Notes.ResponseScanned, c.want)
+		}
 	}
 }
 
@@ -292,8 +338,8 @@ func TestLearningOutlastsFlood(t *testing.T) {
 			}
 		}
 	}
-	if rescanned > 0 || s.resp.eps.Len() > maxLearned || s.resp.clients.Len() > maxClients || s.resp.eps.Len() < maxLearned/2 {
-		t.Errorf("the learned endpoint was scanned again %d times; %d endpoints and %d clients held (bounds %d, %d)",
-			rescanned, s.resp.eps.Len(), s.resp.clients.Len(), maxLearned, maxClients)
+	if rescanned > 0 || s.resp.eps.Len() > maxLearned || s.resp.actors.Len() > maxActors || s.resp.eps.Len() < maxLearned/2 {
+		t.Errorf("the learned endpoint was scanned again %d times; %d endpoints and %d actors held (bounds %d, %d)",
+			rescanned, s.resp.eps.Len(), s.resp.actors.Len(), maxLearned, maxActors)
 	}
 }

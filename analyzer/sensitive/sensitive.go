@@ -13,6 +13,7 @@ import (
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/aggregate"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/analyzer/redact"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -509,7 +510,7 @@ func classifyHeader(name string) int {
 	switch {
 	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
 		return hkAuthorization
-	case apiKeyHeader(name):
+	case identity.IsAPIKeyID(http1.LookupHeader(name)): // identity.APIKeyHeaders, all well-known names
 		return hkAPIKey
 	case strings.EqualFold(name, "cookie"):
 		return hkCookie
@@ -653,27 +654,6 @@ func boundedWord(s string) string {
 		}
 		return r
 	}, s)
-}
-
-var apiKeyHeaders = map[string]bool{
-	"x-api-key": true, "api-key": true, "apikey": true, "x-apikey": true, "x-auth-token": true,
-	"x-access-token": true, "ocp-apim-subscription-key": true, "x-goog-api-key": true, "x-api-token": true,
-	"private-token": true, "x-functions-key": true,
-}
-
-func apiKeyHeader(name string) bool {
-	if len(name) > 40 {
-		return false
-	}
-	var buf [40]byte
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
-	return apiKeyHeaders[string(buf[:len(name)])] // no allocation: a map index
 }
 
 // skipHeaders carry protocol data, not user data (user agents hold

@@ -69,6 +69,7 @@ var knownNames = [...]string{
 	"x-requested-with", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
 	"if-match", "if-unmodified-since", "content-language", "retry-after",
 	"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "alt-svc", "x-aspnetmvc-version",
+	"x-access-token", "ocp-apim-subscription-key", "x-goog-api-key", "x-api-token", "private-token", "x-functions-key",
 }
 
 // NumHeaderIDs bounds HeaderID values: tables indexed by ID have this many
