@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	ident "github.com/apitap/apitap/analyzer/identity"
 )
 
 // Config is the `analyzers.behavior` section.
@@ -79,7 +82,7 @@ type Config struct {
 func NewConfig() *Config {
 	return &Config{
 		SessionCookies:    []string{"session", "sessionid", "session_id", "sid", "jsessionid", "phpsessid", "connect.sid", "_session", "asp.net_sessionid"},
-		APIKeyHeaders:     []string{"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token"},
+		APIKeyHeaders:     slices.Clone(ident.APIKeyHeaders),
 		UserFields:        []string{"username", "user", "email", "login", "user_name", "userName", "account"},
 		MaxActors:         200000,
 		SharedPrincipals:  3,

@@ -53,7 +53,7 @@ func (t *trie) authHeader(name, value string, au *authInfo, tx *reassembly.Trans
 			au.kind = authOther
 			au.name = "authorization:" + boundedToken(strings.ToLower(scheme))
 		}
-	case identity.IsAPIKeyID(http1.LookupHeader(name)): // identity.APIKeyHeaders, all well-known names
+	case identity.IsAPIKeyHeader(&http1.Header{Name: name}): // identity.APIKeyHeaders, all well-known names
 		if au.kind == authNone || au.kind == authSessionCookie {
 			au.kind, au.name = authAPIKeyHeader, name
 		}

@@ -520,3 +520,27 @@ func TestReportSkipsUnwanted(t *testing.T) {
 		t.Fatalf("%d endpoint events, want 1", n)
 	}
 }
+
+// TestAPIKeyHeadersInCatalog: a request carrying any header of
+// identity.APIKeyHeaders (in any casing) is counted as api_key_header.
+func TestAPIKeyHeadersInCatalog(t *testing.T) {
+	cat := NewCatalog(NewConfig(), "t")
+	o := cat.Observer()
+	for i, name := range identity.APIKeyHeaders {
+		x := tx("GET", "api", fmt.Sprintf("/k%d", i), 200)
+		x.Request.Headers = []http1.Header{{Name: strings.ToUpper(name), Value: "k"}}
+		o.Analyze(x, nil)
+	}
+	v := cat.View()
+	n := 0
+	for _, ep := range v.Endpoints {
+		j := ep.JSON(v.Time)
+		if j.Auth.Types["api_key_header"] != 1 {
+			t.Errorf("%s: auth %+v, want api_key_header", j.Path, j.Auth.Types)
+		}
+		n++
+	}
+	if n != len(identity.APIKeyHeaders) {
+		t.Errorf("%d endpoints for %d headers", n, len(identity.APIKeyHeaders))
+	}
+}

@@ -152,13 +152,14 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 		return
 	}
 	var authz, key string
+	var haveAuthz, haveKey bool // the first of each counts, as http1.Get
 	for i := range tx.Request.Headers {
 		h := &tx.Request.Headers[i]
 		switch id := h.Known(); {
-		case id == http1.IDAuthorization && authz == "":
-			authz = h.Value
-		case apiKeyIDs[id] && key == "":
-			key = h.Value
+		case id == http1.IDAuthorization && !haveAuthz:
+			authz, haveAuthz = h.Value, true
+		case apiKeyIDs[id] && !haveKey:
+			key, haveKey = h.Value, true
 		}
 	}
 	p.Parse(authz, &tx.Auth)
@@ -166,10 +167,11 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 }
 
 // APIKeyHeaders are the request headers, in lower case, that carry an API
-// key: one list for every analyzer (the sensitive analyzer's credential
-// findings, the catalog's authentication schemes, actor keys). Each is a
-// well-known header name of package http1, so that a header is classified
-// by its ID.
+// key: one list for the sensitive analyzer's credential findings, the
+// catalog's authentication schemes, the behaviour analyzer's default
+// api_key_headers, the redaction of exported headers (package redact) and
+// tx.Auth.APIKey. Each is a well-known header name of package http1, so
+// that a header is classified by its ID.
 var APIKeyHeaders = []string{
 	"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
 	"ocp-apim-subscription-key", "x-goog-api-key", "x-api-token", "private-token", "x-functions-key",

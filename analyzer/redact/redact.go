@@ -10,6 +10,9 @@ package redact
 import (
 	"strconv"
 	"strings"
+
+	"github.com/apitap/apitap/analyzer/identity"
+	"github.com/apitap/apitap/reassembly/http1"
 )
 
 // sensitiveHeaders are matched exactly (case-insensitively).
@@ -47,6 +50,9 @@ func SensitiveHeader(name string) bool {
 		if len(name) == len(h) && strings.EqualFold(name, h) {
 			return true
 		}
+	}
+	if identity.IsAPIKeyHeader(&http1.Header{Name: name}) { // the sensor's one list of API key headers
+		return true
 	}
 	for _, p := range sensitiveHeaderParts {
 		if containsFold(name, p) {

@@ -3,6 +3,8 @@ package redact
 import (
 	"strings"
 	"testing"
+
+	"github.com/apitap/apitap/analyzer/identity"
 )
 
 func TestHeader(t *testing.T) {
@@ -74,5 +76,17 @@ func BenchmarkQuery(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		Query("page=2&sort=name&access_token=abcdef&limit=50")
+	}
+}
+
+// TestAPIKeyHeadersRedacted: every header the sensor reads as an API key
+// (identity.APIKeyHeaders), in any casing, is exported redacted.
+func TestAPIKeyHeadersRedacted(t *testing.T) {
+	for _, name := range identity.APIKeyHeaders {
+		for _, n := range []string{name, strings.ToUpper(name)} {
+			if got := Header(n, "RAWKEY06VALUE"); strings.Contains(got, "RAWKEY") {
+				t.Errorf("Header(%q) = %q: the key goes out raw", n, got)
+			}
+		}
 	}
 }

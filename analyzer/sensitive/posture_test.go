@@ -15,6 +15,7 @@ import (
 	"github.com/apitap/apitap/analyzer"
 	"github.com/apitap/apitap/analyzer/aggregate"
 	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly/http1"
 )
 
@@ -263,5 +264,29 @@ func TestPostureLazyEvidence(t *testing.T) {
 	}
 	if !strings.Contains(eager, "hmac-sha256:") {
 		t.Errorf("no hashed evidence:\n%s", eager)
+	}
+}
+
+// TestAPIKeyHeadersAreCredentials: a request carrying any header of
+// identity.APIKeyHeaders (in any casing) in clear text is a
+// plaintext_credentials finding of kind api_key_header.
+func TestAPIKeyHeadersAreCredentials(t *testing.T) {
+	for _, name := range identity.APIKeyHeaders {
+		a, err := New(NewConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var col collector
+		a.Analyze(mktx("GET", "/v1/orders", []http1.Header{{Name: strings.ToUpper(name), Value: "ak_0123456789abcdef"}}, "", 200, nil, `{}`), &col)
+		a.Finish(time.Time{}, &col)
+		found := false
+		for _, d := range col.Detections {
+			for _, e := range d.Evidence {
+				found = found || d.Class == "plaintext_credentials" && e.Rule == "credentials:api_key_header"
+			}
+		}
+		if !found {
+			t.Errorf("%s: no api_key_header finding: %v", name, classes(&col))
+		}
 	}
 }

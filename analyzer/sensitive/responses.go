@@ -25,10 +25,9 @@ import (
 //     learn_responses scans in a row found no type it had not shown;
 //   - a status class, a content type or a body size (over 1.5 times the
 //     largest scanned) the endpoint has not shown;
-//   - the first response of an endpoint that returned personal or secret
-//     data to an actor it did not answer before: the principal the
-//     request names (a JWT's subject, a Basic user, an opaque token, an
-//     API key), else the client's address;
+//   - on an endpoint that returned personal or secret data, the first
+//     response to an actor no such endpoint answered before (one table for
+//     all endpoints; see actorKey);
 //   - one in sample_every of the rest, chosen by a hash of the connection
 //     and the transaction's number in it, or one in hot_sample_every when
 //     the endpoint returned personal or secret data.
@@ -378,18 +377,23 @@ func (r *Responses) newActor(k uint64) bool {
 }
 
 // actorKey names who sent the request: the principal its credentials name
-// (tx.Auth: a JWT's subject or client, a Basic user), else the credential
-// itself (an opaque token, an API key header), else the client's address. A user
-// who comes back from another address is not a new actor; clients without
-// credentials are told apart by address.
+// (tx.Auth: a JWT's subject or client, a Basic user), else its opaque
+// bearer token, else its API key header, else the client's address. A
+// user who comes back from another address is not a new actor. Only
+// credentials the server accepted (a status below 400, as the blocklist
+// counts principals) name an actor: a client cannot make itself many
+// actors with made-up tokens the server turns away. Other schemes (Digest,
+// AWS signatures) change with every request and name no actor here.
 func actorKey(tx *reassembly.Transaction) uint64 {
-	switch a := &tx.Auth; {
-	case a.Principal != "":
-		return fnv1a(fnv1a(fnvOffset, "user:"), a.Principal)
-	case a.Credential != "":
-		return fnv1a(fnv1a(fnvOffset, "token:"), a.Credential)
-	case a.APIKey != "":
-		return fnv1a(fnv1a(fnvOffset, "key:"), a.APIKey)
+	if a := &tx.Auth; tx.Response.Status < 400 {
+		switch {
+		case a.Principal != "":
+			return fnv1a(fnv1a(fnvOffset, "user:"), a.Principal)
+		case a.Kind == reassembly.AuthBearer && a.Credential != "":
+			return fnv1a(fnv1a(fnvOffset, "token:"), a.Credential)
+		case a.APIKey != "":
+			return fnv1a(fnv1a(fnvOffset, "key:"), a.APIKey)
+		}
 	}
 	return addrHash(tx.ClientAddr())
 }

@@ -127,11 +127,19 @@ func withToken(tx *reassembly.Transaction, authorization string) *reassembly.Tra
 	return tx
 }
 
+// withHeader adds a request header.
+func withHeader(tx *reassembly.Transaction, name, value string) *reassembly.Transaction {
+	tx.Request.Headers = append(tx.Request.Headers, http1.Header{Name: name, Value: value})
+	return tx
+}
+
 // TestResponsesActorNotAddress: the first response of a personal-data
-// endpoint to each actor is scanned, and an actor is the principal or
-// credential the request names: the same user from a new address is not
-// new, another user's token from a known address is; clients without
-// credentials are told apart by address.
+// endpoint to each actor is scanned, and an actor is the principal, the
+// bearer token or the API key the request names (in that order): the same
+// user from a new address is not new, another user's token from a known
+// address is; clients without credentials, credentials the server turned
+// away and schemes that change with every request are told apart by
+// address.
 func TestResponsesActorNotAddress(t *testing.T) {
 	cfg := NewConfig()
 	cfg.LearnResponses, cfg.SampleEvery, cfg.HotSampleEvery = 2, 1<<20, 1<<20
@@ -155,6 +163,13 @@ func TestResponsesActorNotAddress(t *testing.T) {
 		{"a new JWT of the same user, from a new address", withToken(userTx(13, 1, 7, "203.0.113.10", true, 200, profile), jwt("alice")+"x"), false},
 		{"a known client without credentials", userTx(14, 1, 7, "198.51.100.8", false, 200, profile), false},
 		{"a new client without credentials", userTx(15, 1, 7, "198.51.100.9", false, 200, profile), true},
+		{"a new API key from a known address", withHeader(userTx(16, 1, 7, "198.51.100.8", false, 200, profile), "X-Api-Key", "k1"), true},
+		{"the same API key from a new address", withHeader(userTx(17, 1, 7, "203.0.113.11", false, 200, profile), "x-goog-api-key", "k1"), false},
+		{"a known token with a new API key: the token names the actor", withHeader(userTx(18, 1, 7, "203.0.113.12", true, 200, profile), "X-Api-Key", "k2"), false},
+		{"a 401 (its status class learned here)", userTx(19, 1, 7, "198.51.100.8", true, 401, profile), true},
+		{"a new token the server turned away, from a known address", withToken(userTx(20, 1, 7, "198.51.100.8", true, 401, profile), "Bearer made.up"), false},
+		{"Digest, which changes with every request, from a known address", withToken(userTx(21, 1, 7, "198.51.100.8", true, 200, profile), `Digest username="bob", nonce="n1", response="r1"`), false},
+		{"Digest again, another nonce", withToken(userTx(22, 1, 7, "198.51.100.8", true, 200, profile), `Digest username="bob", nonce="n2", response="r2"`), false},
 	} {
 		if s.run(c.tx); c.tx.Notes.ResponseScanned != c.want {
 			t.Errorf("%s: scanned %v, want %v", c.name, c.tx.Notes.ResponseScanned, c.want)

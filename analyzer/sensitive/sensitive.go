@@ -510,7 +510,7 @@ func classifyHeader(name string) int {
 	switch {
 	case strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization"):
 		return hkAuthorization
-	case identity.IsAPIKeyID(http1.LookupHeader(name)): // identity.APIKeyHeaders, all well-known names
+	case identity.IsAPIKeyHeader(&http1.Header{Name: name}): // identity.APIKeyHeaders, all well-known names
 		return hkAPIKey
 	case strings.EqualFold(name, "cookie"):
 		return hkCookie
