@@ -108,6 +108,34 @@ func TestAnalyzerConfig(t *testing.T) {
 	}
 }
 
+// readFile reads a capture through a pipeline of cfg (setup, if set, sees
+// the pipeline before it runs) and returns what it wrote, the pipeline and
+// its summary.
+func readFile(t testing.TB, cfg Config, path string, setup func(*Pipeline)) (string, *Pipeline, *Summary) {
+	t.Helper()
+	var out bytes.Buffer
+	p, err := NewPipeline(cfg, &out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(p)
+	}
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := p.Run(src); err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), p, s
+}
+
 // TestAnalyzerChainOnDemo runs the test analyzer over the demo capture: its
 // detections reach the output, validate against the schema, and are the
 // same with one and with three workers.
@@ -116,24 +144,8 @@ func TestAnalyzerChainOnDemo(t *testing.T) {
 		cfg := Config{Analyzers: settings(t, "analyzers:\n  test_notfound:\n    severity: medium\n")}
 		cfg.Sensor.ID, cfg.Sensor.Workers = "t", workers
 		cfg.Output.Emit = []string{"detection"}
-		var out bytes.Buffer
-		p, err := NewPipeline(cfg, &out, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := capture.OpenFile("../testdata/demo/demo.pcap")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		if err := p.Run(src); err != nil {
-			t.Fatal(err)
-		}
-		s, err := p.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), s
+		out, _, s := readFile(t, cfg, "../testdata/demo/demo.pcap", nil)
+		return out, s
 	}
 	one, s := run(1)
 	eventtest.ValidateStream(t, strings.NewReader(one))

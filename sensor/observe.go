@@ -80,7 +80,11 @@ type obs struct {
 	dets     []event.Detection
 	folds    []fold
 	args     []byte // the lazy folds' arguments
-	hello    *tlshello.Hello
+	// pre is what the ordered analyzers' pre-stage (stage2.pre) emitted
+	// and folded on this transaction, in order, for stage two to replay
+	// where the one chain would have made it
+	pre   []fold
+	hello *tlshello.Hello
 	// server answered client (a transaction with a response): the
 	// blocklist learns its monitored servers from it
 	server, client netip.Addr
@@ -134,6 +138,9 @@ type fold struct {
 	// ev builds it from arg when the occurrence opens a detection
 	ev  analyzer.Evidencer
 	arg []byte
+	// det: d is a detection to hand on as it is (an ordered part's, in
+	// o.pre), not an occurrence to fold
+	det bool
 }
 
 // reset empties o for reuse, keeping its buffers (within bounds).
@@ -146,6 +153,8 @@ func (o *obs) reset() {
 	o.dets = o.dets[:0]
 	clear(o.folds)
 	o.folds = o.folds[:0]
+	clear(o.pre)
+	o.pre = o.pre[:0]
 	o.args = o.args[:0]
 	if cap(o.args) > 64<<10 {
 		o.args = nil
@@ -245,10 +254,23 @@ func (o *obs) addDetection(d *event.Detection) {
 	o.dets = append(o.dets, c)
 }
 
-// addFold keeps a copy of an occurrence to fold, with what builds its
-// evidence when it came without (ev, arg: analyzer.LazyFolder; arg is
-// kept in o's own buffer, reused from one observation to the next).
+// addFold keeps a copy of an occurrence to fold.
 func (o *obs) addFold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	o.folds = append(o.folds, o.kept(spec, k, d, ev, arg))
+}
+
+// addPre records what the pre-stage (stage2.pre) emitted (det) or folded,
+// in order.
+func (o *obs) addPre(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte, det bool) {
+	f := o.kept(spec, k, d, ev, arg)
+	f.det = det
+	o.pre = append(o.pre, f)
+}
+
+// kept copies an occurrence, with what builds its evidence when it came
+// without (ev, arg: analyzer.LazyFolder; arg is kept in o's own buffer,
+// reused from one observation to the next).
+func (o *obs) kept(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) fold {
 	c := *d
 	c.Evidence = slices.Clone(d.Evidence)
 	if ev != nil {
@@ -256,7 +278,7 @@ func (o *obs) addFold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detec
 		o.args = append(o.args, arg...)
 		arg = o.args[start:len(o.args):len(o.args)] // what the buffer held before stays where it was when it grows
 	}
-	o.folds = append(o.folds, fold{spec: spec, key: k, d: c, ev: ev, arg: arg})
+	return fold{spec: spec, key: k, d: c, ev: ev, arg: arg}
 }
 
 // obsBatch carries a worker's observations to stage two, in the worker's

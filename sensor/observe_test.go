@@ -38,27 +38,14 @@ func TestExportKeysWorkers(t *testing.T) {
 		cfg := Config{Analyzers: settings(t, y)}
 		cfg.Sensor.ID, cfg.Sensor.Workers = "t", workers
 		cfg.Output.Emit = []string{"transaction"}
-		var out, keys bytes.Buffer
-		p, err := NewPipeline(cfg, &out, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Export = func(typ, key string, line []byte) {
-			if typ == "transaction" {
-				fmt.Fprintf(&keys, "%s %q\n", key, line)
+		var keys bytes.Buffer
+		readFile(t, cfg, "../testdata/pcaps/multi_flow.pcap", func(p *Pipeline) {
+			p.Export = func(typ, key string, line []byte) {
+				if typ == "transaction" {
+					fmt.Fprintf(&keys, "%s %q\n", key, line)
+				}
 			}
-		}
-		src, err := capture.OpenFile("../testdata/pcaps/multi_flow.pcap")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		if err := p.Run(src); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Close(); err != nil {
-			t.Fatal(err)
-		}
+		})
 		return keys.String()
 	}
 	one := run(1)

@@ -256,11 +256,28 @@ func NewPipeline(cfg Config, out io.Writer, log zerolog.Logger) (*Pipeline, erro
 		}
 	}
 	p.s2 = newStage2(p)
-	chain2, err := analyzer.NewChain(append(parts, ordered...), shared, analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1, Live: cfg.Live, Split: true, Folder: stage2Folder{p.s2}})
+	env2 := analyzer.Env{Log: log, Sensor: cfg.Sensor.ID, Worker: -1, Live: cfg.Live, Split: true, Folder: stage2Folder{p.s2}}
+	var pre *analyzer.Chain
+	if cfg.Sensor.Workers >= pipelineWorkers && len(parts) > 0 {
+		// the ordered parts on a goroutine of their own, ahead of the
+		// rest (stage2.pre): they fold through the recorder
+		p.s2.rec = &preRecorder{s: p.s2}
+		envPre := env2
+		envPre.Folder = p.s2.rec
+		if pre, err = analyzer.NewChain(parts, shared, envPre); err != nil {
+			return nil, err
+		}
+		if pre.ObservesTLS() { // stage two hands ClientHellos to its own chain only
+			pre, p.s2.rec = nil, nil
+		} else {
+			parts = nil
+		}
+	}
+	chain2, err := analyzer.NewChain(append(parts, ordered...), shared, env2)
 	if err != nil {
 		return nil, err
 	}
-	p.s2.setChain(chain2)
+	p.s2.setChain(chain2, pre)
 	p.publishObservations()
 	n := cfg.Sensor.Workers
 	for i := 0; i < n; i++ {
@@ -302,9 +319,27 @@ func (p *Pipeline) startStage2(live bool, tick func(time.Time)) {
 	p.obsFree = make(chan *obsBatch, n*(p.cfg.Sensor.QueueBatches+8))
 	p.s2done = make(chan struct{})
 	m := newMerge(p.s2, n, p.obsFree, live)
+	if p.s2.pre == nil {
+		go func() {
+			defer close(p.s2done)
+			m.run(p.obsCh, tick)
+		}()
+		return
+	}
+	// two stages: the merge and the pre-stage on one goroutine, the rest
+	// of stage two on another
+	m.pipe, m.spare = make(chan []stageItem, 16), make(chan []stageItem, 18)
+	m.out = make([]stageItem, 0, stageChunk)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.consume(tick)
+	}()
 	go func() {
 		defer close(p.s2done)
 		m.run(p.obsCh, tick)
+		close(m.pipe)
+		<-done
 	}()
 }
 
@@ -1180,6 +1215,9 @@ func (p *Pipeline) summary() *Summary {
 		mix.merge(&w.mix)
 	}
 	s.Reassembly.HTTP.Add(&p.s2.dec.Stats) // bodies stage two decoded (it has finished)
+	if p.s2.preDec != nil {
+		s.Reassembly.HTTP.Add(&p.s2.preDec.Stats) // ... and its pre-stage
+	}
 	s.Late, s.Held = p.s2.late.Load(), p.s2.buffered.Load()
 	s.Observations = p.observations.Load()
 	s.KeyLog, s.Uprobes = p.keylogStats(), p.uprobeCounts()
@@ -1327,7 +1365,11 @@ func (p *Pipeline) AnalyzerCosts() []analyzer.Cost {
 	}
 	// an analyzer with a part in stage two is one entry: its time is the
 	// sum (the parts see the same transactions)
-	for _, c := range p.s2.chain.Costs() {
+	costs := p.s2.chain.Costs()
+	if p.s2.pre != nil {
+		costs = append(p.s2.pre.Costs(), costs...)
+	}
+	for _, c := range costs {
 		if i := slices.IndexFunc(out, func(o analyzer.Cost) bool { return o.Analyzer == c.Analyzer }); i >= 0 {
 			out[i].Nanos += c.Nanos
 			continue

@@ -49,27 +49,38 @@ func TestLiveReportsOnOneGoroutine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a live pipeline for 3 s")
 	}
-	cfg := Config{}
-	cfg.Sensor.ID, cfg.Sensor.Workers = "one", 1
-	cfg.Output.Emit = []string{"stats"}
-	p, err := NewPipeline(cfg, io.Discard, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &oneAtATime{}
-	p.shared["zz-report-once"] = r
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := p.RunLive(ctx, []capture.Source{idleSource{}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if r.calls.Load() < 2 {
-		t.Fatalf("%d reports in 3 s of a live run", r.calls.Load())
-	}
-	if n := r.overlaps.Load(); n > 0 {
-		t.Fatalf("%d of %d reports ran while another was running", n, r.calls.Load())
+	// one worker, and enough for stage two to run in two stages (the
+	// reports run on its second goroutine)
+	for _, workers := range []int{1, pipelineWorkers} {
+		cfg := Config{Analyzers: settings(t, "analyzers:\n  test_prepart: {enabled: true}\n")}
+		cfg.Sensor.ID, cfg.Sensor.Workers = "one", workers
+		cfg.Output.Emit = []string{"stats"}
+		p, err := NewPipeline(cfg, io.Discard, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (p.s2.pre != nil) != (workers >= pipelineWorkers) {
+			t.Fatalf("%d workers: pre-stage %v", workers, p.s2.pre != nil)
+		}
+		r := &oneAtATime{}
+		p.shared["zz-report-once"] = r
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		srcs := make([]capture.Source, workers)
+		for i := range srcs {
+			srcs[i] = idleSource{}
+		}
+		if err := p.RunLive(ctx, srcs); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if r.calls.Load() < 2 {
+			t.Fatalf("%d workers: %d reports in 3 s of a live run", workers, r.calls.Load())
+		}
+		if n := r.overlaps.Load(); n > 0 {
+			t.Fatalf("%d workers: %d of %d reports ran while another was running", workers, n, r.calls.Load())
+		}
 	}
 }

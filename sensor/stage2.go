@@ -24,6 +24,14 @@ type stage2 struct {
 	p      *Pipeline
 	chain  *analyzer.Chain // StageOrdered analyzers (may be empty)
 	needTx bool            // the chain reads transactions: workers copy them
+	// pre, behind several workers (pipelineWorkers), is the first part of
+	// the ordered analyzers (the flow analyzers' ordered parts) on a
+	// goroutine of its own, ahead of the rest: see merge. It folds and
+	// emits through rec into the observation, which stage two replays in
+	// order; it decodes bodies with preDec.
+	pre    *analyzer.Chain
+	rec    *preRecorder
+	preDec *http1.Decoder
 	folds  map[string]*aggregate.Aggregator
 	enc    event.Encoder
 	// dec decodes the response bodies workers handed over still coded
@@ -55,9 +63,107 @@ func newStage2(p *Pipeline) *stage2 {
 }
 
 // setChain sets the ordered analyzers (built after stage two: the flow
-// analyzers' ordered parts fold through it).
-func (s *stage2) setChain(chain *analyzer.Chain) {
+// analyzers' ordered parts fold through it), and the pre-stage's part of
+// them when there is one (pre: built with s.rec as its folder).
+func (s *stage2) setChain(chain, pre *analyzer.Chain) {
 	s.chain, s.needTx = chain, chain.Len() > 0
+	if pre != nil && pre.Len() > 0 {
+		s.pre, s.needTx = pre, true
+		s.preDec = http1.NewDecoder(s.p.cfg.Reassembly.HTTP.Limits())
+	}
+}
+
+// pipelineWorkers is the number of workers from which the ordered
+// analyzers run in two stages: the flow analyzers' ordered parts (the
+// sensitive analyzer's response scan, the costliest) on a goroutine of
+// their own, ahead of the rest. Stage two is serial, so it bounds the
+// speed-up over workers; with fewer workers than this the hand-over
+// between the stages costs more than the overlap gives.
+const pipelineWorkers = 3
+
+// preRecorder is the pre-stage's emitter and folder: what the ordered
+// parts emit and fold on a transaction is recorded in its observation, and
+// stage two replays it in order (process), where the one chain of a
+// single stage would have made it. With no observation (the end of the
+// input, on stage two's goroutine once the pre-stage has finished) it
+// hands on at once.
+type preRecorder struct {
+	s   *stage2
+	cur *obs
+}
+
+// Detection implements analyzer.Emitter.
+func (r *preRecorder) Detection(d *event.Detection) {
+	if r.cur == nil {
+		r.s.Detection(d)
+		return
+	}
+	if r.cur.tx.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	r.cur.addPre(analyzer.FoldSpec{}, analyzer.FoldKey{}, d, nil, nil, true)
+}
+
+// Fold implements analyzer.Folder.
+func (r *preRecorder) Fold(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection) {
+	r.FoldLazy(spec, k, d, nil, nil)
+}
+
+// FoldLazy implements analyzer.LazyFolder.
+func (r *preRecorder) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *event.Detection, ev analyzer.Evidencer, arg []byte) {
+	if r.cur == nil {
+		stage2Folder{r.s}.FoldLazy(spec, k, d, ev, arg)
+		return
+	}
+	if r.cur.tx.Flow.Confirmed {
+		d.Confirmed = true
+	}
+	r.cur.addPre(spec, k, d, ev, arg, false)
+}
+
+// preAnalyze runs the pre-stage on one observation of batch b, on the
+// merge's goroutine. The observation's bodies decode with the pre-stage's
+// decoder meanwhile; what it decoded is copied into the batch's arena
+// (its decoder's buffers serve the next transaction), and what it left
+// coded goes back to stage two's decoder.
+func (s *stage2) preAnalyze(o *obs, b *obsBatch) {
+	if o.kind != obsTx || !o.hasTx {
+		return
+	}
+	tx := &o.tx
+	var pending [2]bool
+	for slot, body := range [2]*http1.Body{reqBody(tx), respBody(tx)} {
+		if body != nil && body.Pending() {
+			pending[slot] = true
+			body.Rebind(s.preDec, slot)
+		}
+	}
+	s.rec.cur = o
+	s.pre.Analyze(tx, s.rec)
+	s.rec.cur = nil
+	for slot, body := range [2]*http1.Body{reqBody(tx), respBody(tx)} {
+		switch {
+		case !pending[slot]:
+		case body.Pending():
+			body.Rebind(s.dec, slot)
+		default:
+			body.Data = b.keep(body.Data)
+		}
+	}
+}
+
+func reqBody(tx *reassembly.Transaction) *http1.Body {
+	if tx.Request == nil {
+		return nil
+	}
+	return &tx.Request.Body
+}
+
+func respBody(tx *reassembly.Transaction) *http1.Body {
+	if tx.Response == nil {
+		return nil
+	}
+	return &tx.Response.Body
 }
 
 // stage2Folder folds the findings of the flow analyzers' ordered parts
@@ -121,8 +227,19 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 		tx = &o.tx
 	}
 	switch {
-	case o.kind == obsTx && tx != nil && s.chain.Len() > 0:
+	case o.kind == obsTx && tx != nil && (s.chain.Len() > 0 || len(o.pre) > 0):
 		s.cur = tx
+		for i := range o.pre { // the pre-stage's, as the one chain would have made them
+			f := &o.pre[i]
+			switch {
+			case f.det:
+				s.Detection(&f.d)
+			case f.ev != nil:
+				s.aggregator(f.spec).FoldLazy(f.key, &f.d, f.ev, f.arg, s)
+			default:
+				s.aggregator(f.spec).Fold(f.key, &f.d, s)
+			}
+		}
 		s.chain.Analyze(tx, s)
 		s.cur = nil
 	case o.kind == obsHello && o.hello != nil:
@@ -171,6 +288,9 @@ func (s *stage2) finish(now time.Time) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.folds)) {
 		s.folds[k].Flush(now, s, true)
+	}
+	if s.pre != nil { // its goroutine has finished: it hands on at once
+		s.pre.Finish(now, s.rec)
 	}
 	s.chain.Finish(now, s)
 	s.flushOut()
@@ -265,6 +385,61 @@ type merge struct {
 	free  chan *obsBatch
 	live  bool
 	since time.Time // when the merge started waiting for a lagging worker
+	last  orderKey  // the last key handed on
+	// With a pre-stage (stage2.pre) the merge runs it and hands what it
+	// processed to stage two's own goroutine through pipe, in order, in
+	// chunks (out); batches are recycled and live ticks run there too.
+	pipe  chan []stageItem
+	out   []stageItem
+	spare chan []stageItem
+}
+
+// stageItem is one step for stage two behind the pre-stage: an
+// observation to process, a batch to recycle (all its observations
+// processed), or a live tick.
+type stageItem struct {
+	o       *obs
+	recycle *obsBatch
+	tick    time.Time
+}
+
+// stageChunk bounds the items handed over at once.
+const stageChunk = 256
+
+// send hands what the merge processed to stage two.
+func (m *merge) send() {
+	if m.pipe == nil || len(m.out) == 0 {
+		return
+	}
+	m.pipe <- m.out
+	select {
+	case m.out = <-m.spare:
+	default:
+		m.out = make([]stageItem, 0, stageChunk)
+	}
+}
+
+// consume is stage two behind the pre-stage: it processes what the merge
+// hands on until the pipe closes.
+func (m *merge) consume(tick func(now time.Time)) {
+	for chunk := range m.pipe {
+		for i := range chunk {
+			it := &chunk[i]
+			switch {
+			case it.o != nil:
+				m.s.process(it.o, nil)
+			case it.recycle != nil:
+				m.recycle(it.recycle)
+			case tick != nil:
+				tick(it.tick)
+			}
+		}
+		clear(chunk)
+		select {
+		case m.spare <- chunk[:0]:
+		default:
+		}
+	}
 }
 
 // maxLate bounds how long (wall time) a live merge waits for a worker
@@ -294,11 +469,17 @@ func (m *merge) run(in <-chan *obsBatch, tick func(now time.Time)) {
 			m.drain(!m.since.IsZero() && now.Sub(m.since) >= maxLate)
 			if now.Sub(lastTick) >= time.Second && tick != nil {
 				lastTick = now
-				tick(now)
+				if m.pipe != nil {
+					m.out = append(m.out, stageItem{tick: now})
+				} else {
+					tick(now)
+				}
 			}
 		}
+		m.send()
 	}
 	m.drain(true)
+	m.send()
 }
 
 func (m *merge) finished() bool {
@@ -362,16 +543,31 @@ func (m *merge) drain(force bool) {
 		m.since = time.Time{}
 		b := m.q[best][0]
 		o := b.items[m.pos[best]]
-		if m.live && o.key.less(m.s.last) {
+		if m.live && o.key.less(m.last) {
 			m.s.late.Add(1)
 		}
-		m.s.process(o, nil)
+		m.last = o.key
+		if m.s.pre != nil {
+			m.s.preAnalyze(o, b)
+		}
+		if m.pipe != nil {
+			m.out = append(m.out, stageItem{o: o})
+		} else {
+			m.s.process(o, nil)
+		}
 		m.held--
 		m.pos[best]++
 		if m.pos[best] == b.n {
 			m.q[best] = m.q[best][1:]
 			m.pos[best] = 0
-			m.recycle(b)
+			if m.pipe != nil {
+				m.out = append(m.out, stageItem{recycle: b})
+			} else {
+				m.recycle(b)
+			}
+		}
+		if len(m.out) >= stageChunk {
+			m.send()
 		}
 	}
 }

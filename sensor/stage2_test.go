@@ -2,11 +2,17 @@ package sensor
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/event"
+	"github.com/apitap/apitap/internal/testgen/pcapgen"
+	"github.com/apitap/apitap/reassembly"
 	"github.com/rs/zerolog"
 )
 
@@ -101,5 +107,134 @@ func TestMergeLate(t *testing.T) {
 	}
 	if m.s.buffered.Load() < 2 {
 		t.Fatalf("buffered = %d", m.s.buffered.Load())
+	}
+}
+
+// prePart is a flow analyzer whose ordered part reads every response
+// body (decoding gzip), folds a finding on some, emits a detection on
+// others, and notes a hash of the body; preCheck, a StageOrdered analyzer
+// behind it, reads the body again and emits a detection if it differs
+// from what the part saw (a body decoded by the pre-stage must stay
+// valid until stage two is done with it).
+type prePart struct{ folder analyzer.Folder }
+
+func (prePart) Name() string                                      { return "test_prepart" }
+func (prePart) Analyze(*reassembly.Transaction, analyzer.Emitter) {}
+
+type prePartOrdered struct{ folder analyzer.Folder }
+
+func (prePartOrdered) Name() string { return "test_prepart" }
+
+func bodyHash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h | 1
+}
+
+var preSpec = analyzer.FoldSpec{Prefix: "tp", Interval: time.Minute, Max: 100}
+
+func (p prePartOrdered) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
+	if tx.Request == nil || tx.Response == nil || tx.Response.Body.Empty() {
+		return
+	}
+	h := bodyHash(tx.Response.Body.Bytes())
+	tx.Notes.SensitiveResponse = h
+	d := event.Detection{Class: "test", Severity: "low", Confidence: 0.5,
+		Endpoint:  event.Endpoint{Host: tx.Request.Host, Method: tx.Request.Method},
+		Evidence:  []event.Evidence{{Location: "response_body", Value: strconv.FormatUint(h%1000, 10), Rule: "test:body"}},
+		FirstSeen: tx.Request.Start, LastSeen: tx.Response.End, Count: 1}
+	switch {
+	case h%5 == 0:
+		p.folder.Fold(preSpec, analyzer.FoldKey{Class: "test", Rule: "fold", Host: tx.Request.Host, Method: tx.Request.Method}, &d)
+	case h%11 == 0:
+		d.ID = "tp-" + tx.Flow.ID + "-" + strconv.Itoa(tx.Seq)
+		emit.Detection(&d)
+	}
+}
+
+type preCheck struct{}
+
+func (preCheck) Name() string { return "test_precheck" }
+
+func (preCheck) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
+	if tx.Request == nil || tx.Response == nil || tx.Response.Body.Empty() {
+		return
+	}
+	if bodyHash(tx.Response.Body.Bytes()) != tx.Notes.SensitiveResponse {
+		emit.Detection(&event.Detection{ID: "mismatch-" + tx.Flow.ID + "-" + strconv.Itoa(tx.Seq), Class: "mismatch", Severity: "high"})
+	}
+}
+
+func init() {
+	analyzer.Register(analyzer.Descriptor{
+		Name: "test_prepart", Default: false,
+		NewConfig: func() any { return &struct{}{} },
+		New:       func(any, analyzer.Env) (analyzer.Analyzer, error) { return prePart{}, nil },
+		NewOrdered: func(_ any, env analyzer.Env) (analyzer.Analyzer, error) {
+			return prePartOrdered{folder: env.Folder}, nil
+		},
+	})
+	analyzer.Register(analyzer.Descriptor{
+		Name: "test_precheck", Default: false, Stage: analyzer.StageOrdered,
+		NewConfig: func() any { return &struct{}{} },
+		New:       func(any, analyzer.Env) (analyzer.Analyzer, error) { return preCheck{}, nil },
+	})
+}
+
+// TestPreStageSameOutput: behind pipelineWorkers workers or more, the flow
+// analyzers' ordered parts run ahead of the rest of stage two, on the
+// merge's goroutine, and stage two replays what they emitted and folded.
+// The output is byte for byte the one chain's (one worker, inline), on API
+// traffic with gzip-encoded responses, which the pre-stage decodes: the
+// bodies it decoded stay valid for the analyzers behind it.
+func TestPreStageSameOutput(t *testing.T) {
+	var capBuf bytes.Buffer
+	res, err := pcapgen.Realistic(&capBuf, 3<<20, "../testdata/specs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Gzipped == 0 {
+		t.Fatal("no gzip-encoded response in the capture")
+	}
+	path := filepath.Join(t.TempDir(), "realistic.pcap")
+	if err := os.WriteFile(path, capBuf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	y := allOff(t) + "  test_prepart: {enabled: true}\n  test_precheck: {enabled: true}\n"
+	run := func(workers int) (string, bool) {
+		cfg := Config{Analyzers: settings(t, y)}
+		cfg.Sensor.ID, cfg.Sensor.Workers = "t", workers
+		cfg.Output.Emit = []string{"detection"}
+		out, p, _ := readFile(t, cfg, path, nil)
+		return out, p.s2.pre != nil
+	}
+	one, pre := run(1)
+	switch {
+	case pre:
+		t.Fatal("one worker: a pre-stage")
+	case strings.Contains(one, `"mismatch"`):
+		t.Fatal("one worker: a body changed between the analyzers")
+	case !strings.Contains(one, `"id":"tp-`) || !strings.Contains(one, `"rule":"test:body"`):
+		t.Fatalf("no folded or emitted detection: the test shows nothing\n%.2000s", one)
+	}
+	for _, w := range []int{2, pipelineWorkers, pipelineWorkers + 1} {
+		out, pre := run(w)
+		if pre != (w >= pipelineWorkers) {
+			t.Errorf("%d workers: pre-stage %v", w, pre)
+		}
+		if strings.Contains(out, `"mismatch"`) {
+			t.Errorf("%d workers: a body the pre-stage decoded changed before stage two read it", w)
+		}
+		if out != one {
+			a, b := strings.Split(one, "\n"), strings.Split(out, "\n")
+			for i := range min(len(a), len(b)) {
+				if a[i] != b[i] {
+					t.Fatalf("%d workers: output differs from one worker's at line %d of %d/%d:\n%s\n---\n%s", w, i+1, len(a), len(b), a[i], b[i])
+				}
+			}
+			t.Fatalf("%d workers: %d lines, one worker %d", w, len(b), len(a))
+		}
 	}
 }

@@ -188,6 +188,15 @@ func (b *Body) Detach(dst *Body, keep func([]byte) []byte, d *Decoder, slot int)
 	dst.Data = keep(b.Data)
 }
 
+// Rebind makes a pending body (see Detach) decode with d into d's buffer
+// slot instead: a body handed from one goroutine's decoder to another's.
+// A body already decoded is left alone.
+func (b *Body) Rebind(d *Decoder, slot int) {
+	if b.lz != nil {
+		b.lz = &d.lz[slot]
+	}
+}
+
 // Request is one parsed HTTP/1.x request.
 type Request struct {
 	Method   string
