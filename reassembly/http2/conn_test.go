@@ -498,3 +498,47 @@ func TestConnBudgetSteady(t *testing.T) {
 		t.Fatalf("%d streams, budget denied %d, used %d", n, budget.Denied, budget.Used)
 	}
 }
+
+// TestConnEarlyResponseNoError: a server may answer before the request
+// has been sent whole and then ask the client, with RST_STREAM(NO_ERROR),
+// to stop sending it (RFC 9113 section 8.1; nginx does so when it refuses
+// a large upload). The exchange is complete, not reset; the request body
+// is cut. RST_STREAM(NO_ERROR) before the response ended, or from the
+// client, is still a reset.
+func TestConnEarlyResponseNoError(t *testing.T) {
+	cli, srv := newPeer(true), newPeer(false)
+	v := &conv{}
+	v.add(true, cli.take())
+	v.add(false, srv.take())
+	post := func(id uint32, path string) {
+		cli.headers(id, false, ":method", "POST", ":scheme", "http", ":authority", "a.example", ":path", path, "content-length", "100000")
+		cli.data(id, false, []byte("first part of a large upload"))
+		v.add(true, cli.take())
+	}
+	post(1, "/upload")
+	srv.headers(1, false, ":status", "413", "content-type", "text/plain")
+	srv.data(1, true, []byte("too large"))
+	srv.fr.WriteRSTStream(1, xh2.ErrCodeNo)
+	v.add(false, srv.take())
+	post(3, "/cut")
+	srv.headers(3, false, ":status", "200")
+	srv.fr.WriteRSTStream(3, xh2.ErrCodeNo) // the response did not end
+	v.add(false, srv.take())
+	post(5, "/cancelled")
+	cli.fr.WriteRSTStream(5, xh2.ErrCodeNo)
+	v.add(true, cli.take())
+	got, _ := run(t, v, StartPreface, 0, 1)
+	lines := map[uint32]result{}
+	for _, r := range got {
+		lines[r.id] = r
+	}
+	if r := lines[1]; r.path != "/upload" || r.status != 413 || r.info&FlagReset != 0 || r.respBody != "too large" || r.flags&http1.FlagTruncated == 0 {
+		t.Errorf("early answer: %v info %b flags %b body %q: want 413, no reset, the request cut", r, r.info, r.flags, r.respBody)
+	}
+	if r := lines[3]; r.info&FlagReset == 0 {
+		t.Errorf("RST_STREAM(NO_ERROR) before the response ended: %v info %b, want a reset", r, r.info)
+	}
+	if r := lines[5]; r.info&FlagReset == 0 {
+		t.Errorf("RST_STREAM(NO_ERROR) from the client: %v info %b, want a reset", r, r.info)
+	}
+}

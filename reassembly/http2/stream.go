@@ -332,10 +332,17 @@ func (c *Conn) reset(h *half, id uint32, code xh2.ErrCode, ts time.Time) {
 	if s == nil {
 		return // a stream we never saw: nothing to report
 	}
-	s.info |= FlagReset
-	s.code = code
-	s.byClient = h.d == c.clientDir()
-	if code == xh2.ErrCodeRefusedStream && !s.byClient {
+	byClient := h.d == c.clientDir()
+	// RFC 9113 section 8.1: after a complete response a server may ask
+	// the client to stop sending the request, without error (nginx does
+	// when it turns a large upload away). The exchange is complete, not
+	// reset; the request is cut below.
+	if !(code == xh2.ErrCodeNo && !byClient && s.m[roleResp].end) {
+		s.info |= FlagReset
+		s.code = code
+		s.byClient = byClient
+	}
+	if code == xh2.ErrCodeRefusedStream && !byClient {
 		s.info |= FlagRefused
 	}
 	for r := range s.m {
