@@ -86,6 +86,9 @@ vet:
 
 unit:
 	$(GO) test -count=1 -timeout 25m ./...
+	@# the pipeline's goroutines (workers, the merge, stage two's two steps)
+	@# under the race detector (cgo)
+	$(GO) test -race -count=1 -timeout 10m ./sensor/
 	@# the libpcap source and classic BPF filters (cgo, libpcap-dev)
 	@if [ -f /usr/include/pcap.h ] || [ -f /usr/include/pcap/pcap.h ]; then \
 		echo "$(GO) test -count=1 -tags pcap ./sensor/capture/ ./sensor/"; \

@@ -196,6 +196,10 @@ type Descriptor struct {
 	// endpoint which responses to scan). Stage two runs these parts
 	// before its StageOrdered analyzers, so those read their notes.
 	// Without it the flow instance does everything (Env.Split false).
+	// Behind several workers the sensor runs the parts on a goroutine of
+	// their own, ahead of the rest of stage two, and calls their Finish at
+	// the end but not their Flush in between: a part hands its findings to
+	// Env.Folder and keeps no window of its own that Flush would report.
 	NewOrdered func(cfg any, env Env) (Analyzer, error)
 }
 

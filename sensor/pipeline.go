@@ -328,7 +328,9 @@ func (p *Pipeline) startStage2(live bool, tick func(time.Time)) {
 	}
 	// two stages: the merge and the pre-stage on one goroutine, the rest
 	// of stage two on another
-	m.pipe, m.spare = make(chan []stageItem, 16), make(chan []stageItem, 18)
+	// a short pipe (at most 4 chunks of observations, which hold their
+	// batches and bodies): the overlap needs little slack
+	m.pipe, m.spare = make(chan []stageItem, 4), make(chan []stageItem, 6)
 	m.out = make([]stageItem, 0, stageChunk)
 	done := make(chan struct{})
 	go func() {

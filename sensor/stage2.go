@@ -15,7 +15,9 @@ import (
 )
 
 // stage2 is the ordered stage: it sees every worker's observations in
-// capture order on one goroutine and owns what spans flows: the
+// capture order on one goroutine (from pipelineWorkers workers, two in
+// a pipeline: the merge with the pre-stage, then the rest) and owns what
+// spans flows: the
 // StageOrdered analyzers (actors, the catalog), the folding of repeated
 // findings, the blocklist, the detection log and the order of the output.
 // Given the same observations in the same order it produces the same
@@ -83,10 +85,10 @@ const pipelineWorkers = 3
 
 // preRecorder is the pre-stage's emitter and folder: what the ordered
 // parts emit and fold on a transaction is recorded in its observation, and
-// stage two replays it in order (process), where the one chain of a
-// single stage would have made it. With no observation (the end of the
-// input, on stage two's goroutine once the pre-stage has finished) it
-// hands on at once.
+// stage two replays it in order (process) through its own emitter and
+// folder, where the one chain of a single stage would have made it (the
+// Confirmed flag included). With no observation (Finish, called by Close
+// once both goroutines have ended) it hands on at once.
 type preRecorder struct {
 	s   *stage2
 	cur *obs
@@ -97,9 +99,6 @@ func (r *preRecorder) Detection(d *event.Detection) {
 	if r.cur == nil {
 		r.s.Detection(d)
 		return
-	}
-	if r.cur.tx.Flow.Confirmed {
-		d.Confirmed = true
 	}
 	r.cur.addPre(analyzer.FoldSpec{}, analyzer.FoldKey{}, d, nil, nil, true)
 }
@@ -114,9 +113,6 @@ func (r *preRecorder) FoldLazy(spec analyzer.FoldSpec, k analyzer.FoldKey, d *ev
 	if r.cur == nil {
 		stage2Folder{r.s}.FoldLazy(spec, k, d, ev, arg)
 		return
-	}
-	if r.cur.tx.Flow.Confirmed {
-		d.Confirmed = true
 	}
 	r.cur.addPre(spec, k, d, ev, arg, false)
 }
@@ -235,9 +231,9 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 			case f.det:
 				s.Detection(&f.d)
 			case f.ev != nil:
-				s.aggregator(f.spec).FoldLazy(f.key, &f.d, f.ev, f.arg, s)
+				stage2Folder{s}.FoldLazy(f.spec, f.key, &f.d, f.ev, f.arg)
 			default:
-				s.aggregator(f.spec).Fold(f.key, &f.d, s)
+				stage2Folder{s}.Fold(f.spec, f.key, &f.d)
 			}
 		}
 		s.chain.Analyze(tx, s)
@@ -572,6 +568,8 @@ func (m *merge) drain(force bool) {
 	}
 }
 
+// recycle returns a batch to the workers' pool. It runs on the merge's
+// goroutine, or on stage two's behind a pre-stage (the pool is a channel).
 func (m *merge) recycle(b *obsBatch) {
 	b.n, b.final, b.mark = 0, false, 0
 	b.clearArenas()

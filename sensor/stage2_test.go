@@ -110,12 +110,13 @@ func TestMergeLate(t *testing.T) {
 	}
 }
 
-// prePart is a flow analyzer whose ordered part reads every response
-// body (decoding gzip), folds a finding on some, emits a detection on
+// prePart is a flow analyzer whose ordered part reads half the response
+// bodies (decoding gzip), folds a finding on some, emits a detection on
 // others, and notes a hash of the body; preCheck, a StageOrdered analyzer
-// behind it, reads the body again and emits a detection if it differs
-// from what the part saw (a body decoded by the pre-stage must stay
-// valid until stage two is done with it).
+// behind it, reads every body and emits a detection if one the part read
+// differs from what it saw (a body decoded by the pre-stage must stay
+// valid until stage two is done with it; one it left coded decodes behind
+// it, with stage two's decoder: under -race a shared decoder shows).
 type prePart struct{ folder analyzer.Folder }
 
 func (prePart) Name() string                                      { return "test_prepart" }
@@ -136,8 +137,8 @@ func bodyHash(b []byte) uint64 {
 var preSpec = analyzer.FoldSpec{Prefix: "tp", Interval: time.Minute, Max: 100}
 
 func (p prePartOrdered) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
-	if tx.Request == nil || tx.Response == nil || tx.Response.Body.Empty() {
-		return
+	if tx.Request == nil || tx.Response == nil || tx.Response.Body.Empty() || tx.Seq%2 == 1 {
+		return // half the bodies are left to the analyzers behind (coded ones decode there)
 	}
 	h := bodyHash(tx.Response.Body.Bytes())
 	tx.Notes.SensitiveResponse = h
@@ -162,7 +163,11 @@ func (preCheck) Analyze(tx *reassembly.Transaction, emit analyzer.Emitter) {
 	if tx.Request == nil || tx.Response == nil || tx.Response.Body.Empty() {
 		return
 	}
-	if bodyHash(tx.Response.Body.Bytes()) != tx.Notes.SensitiveResponse {
+	h := bodyHash(tx.Response.Body.Bytes())
+	if tx.Seq%2 == 1 { // not read by the part: decoded here, where it reads
+		tx.Notes.SensitiveResponse = h
+	}
+	if h != tx.Notes.SensitiveResponse {
 		emit.Detection(&event.Detection{ID: "mismatch-" + tx.Flow.ID + "-" + strconv.Itoa(tx.Seq), Class: "mismatch", Severity: "high"})
 	}
 }

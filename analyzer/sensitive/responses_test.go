@@ -6,7 +6,10 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/event"
 	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
@@ -356,5 +359,35 @@ func TestLearningOutlastsFlood(t *testing.T) {
 	if rescanned > 0 || s.resp.eps.Len() > maxLearned || s.resp.actors.Len() > maxActors || s.resp.eps.Len() < maxLearned/2 {
 		t.Errorf("the learned endpoint was scanned again %d times; %d endpoints and %d actors held (bounds %d, %d)",
 			rescanned, s.resp.eps.Len(), s.resp.actors.Len(), maxLearned, maxActors)
+	}
+}
+
+// foldCounter is a folder that counts what it is handed.
+type foldCounter struct{ n int }
+
+func (f *foldCounter) Fold(analyzer.FoldSpec, analyzer.FoldKey, *event.Detection) { f.n++ }
+
+func (f *foldCounter) FoldLazy(analyzer.FoldSpec, analyzer.FoldKey, *event.Detection, analyzer.Evidencer, []byte) {
+	f.n++
+}
+
+// TestResponsesFlushEmitsNothing: with a folder (as the sensor builds it)
+// the part hands every finding to the folder and Flush has nothing of its
+// own to report (the sensor does not flush parts it runs ahead of stage
+// two: analyzer.Descriptor.NewOrdered).
+func TestResponsesFlushEmitsNothing(t *testing.T) {
+	var f foldCounter
+	r, err := NewResponses(NewConfig(), &f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c collector
+	for i := 0; i < 50; i++ {
+		r.Analyze(userTx(i, 0, 1000+i, fmt.Sprintf("198.51.100.%d", i), false, 200, profile), &c)
+	}
+	r.Flush(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), &c)
+	r.Finish(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), &c)
+	if f.n == 0 || len(c.Detections) != 0 {
+		t.Errorf("%d findings folded, %d detections emitted by the part itself: want some, none", f.n, len(c.Detections))
 	}
 }
