@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/apitap/apitap/analyzer"
+	"github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
 	"github.com/apitap/apitap/sensor/capture"
@@ -120,5 +121,31 @@ func TestTrafficMix(t *testing.T) {
 	}
 	if total.methodTotal["GET"] != 3*maxHosts || total.status[0] != 3*maxHosts {
 		t.Fatalf("methods %v status %v", total.methodTotal, total.status)
+	}
+}
+
+// TestPrincipalKeySigner: the blocklist counts identities per address by
+// principalKey; a client signing every request (AWS, Digest) is one
+// identity, not one per signature, and an opaque token is its holder.
+func TestPrincipalKeySigner(t *testing.T) {
+	var p identity.Parser
+	key := func(authz string) string {
+		tx := &reassembly.Transaction{}
+		tx.Request = &http1.Request{Method: "GET", Headers: []http1.Header{{Name: "Authorization", Value: authz}}}
+		p.Auth(tx)
+		return principalKey(&tx.Auth)
+	}
+	for _, pair := range [][2]string{
+		{"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=aa",
+			"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260102/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=bb"},
+		{`Digest username="bob", nonce="n1", response="r1"`, `Digest username="bob", nonce="n2", response="r2"`},
+		{"Bearer 2YotnFZFEjr1zCsicMWpAA", "Bearer 2YotnFZFEjr1zCsicMWpAA"},
+	} {
+		if a, b := key(pair[0]), key(pair[1]); a == "" || a != b {
+			t.Errorf("%q and %q: keys %q and %q, want one identity", pair[0], pair[1], a, b)
+		}
+	}
+	if a, b := key("Bearer one"), key("Bearer two"); a == b {
+		t.Errorf("two tokens, one key %q", a)
 	}
 }

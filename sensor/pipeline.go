@@ -1494,8 +1494,11 @@ func nonZero(c []event.Count) []event.Count {
 }
 
 // principalKey names the identity a request's credentials carry, for the
-// blocklist's count of identities per address: the principal of a JWT or
-// a Basic user, else a hash of an opaque credential; "" without one.
+// blocklist's count of identities per address: the principal of a JWT, a
+// Basic or Digest user, the signer of a signature scheme (AWS, Hawk, HTTP
+// Signatures: their credential changes on every request and would make
+// one client many identities), else a hash of an opaque credential; ""
+// without one.
 func principalKey(a *reassembly.Auth) string {
 	switch {
 	case a.Principal != "":

@@ -242,7 +242,10 @@ func (r *resolver) authorization(tx *reassembly.Transaction, v string, id *ident
 			id.user, id.basic = a.Principal, true
 		}
 	case reassembly.AuthOther:
-		if id.apiKey == "" {
+		switch {
+		case a.Principal != "": // the signer of a scheme whose credential changes per request
+			id.user = a.Principal
+		case id.apiKey == "":
 			id.apiKey = a.Credential
 		}
 	}

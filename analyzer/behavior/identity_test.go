@@ -367,9 +367,10 @@ func TestFormShape(t *testing.T) {
 
 // TestPrincipalsFromAuth: behaviour names the holder of credentials as
 // the sensor's one parser read them (tx.Auth): people by their subject,
-// client-credentials tokens as services, opaque tokens and other schemes
-// by the credential; the same whether the sensor filled tx.Auth or the
-// transaction came without it.
+// client-credentials tokens as services, signature schemes (Digest, AWS)
+// by their signer, opaque tokens and other schemes by the credential; the
+// same whether the sensor filled tx.Auth or the transaction came without
+// it.
 func TestPrincipalsFromAuth(t *testing.T) {
 	enc := base64.RawURLEncoding
 	tok := func(claims string) string {
@@ -389,6 +390,8 @@ func TestPrincipalsFromAuth(t *testing.T) {
 		{"Bearer 2YotnFZFEjr1zCsicMWpAA", "", "2YotnFZFEjr1zCsicMWpAA", false, false},
 		{"Basic " + base64.StdEncoding.EncodeToString([]byte("carol:pw")), "carol", "", false, true},
 		{"Token abc123", "", "abc123", false, false},
+		{`Digest username="dave", nonce="n1", response="r1"`, "dave", "", false, false}, // the signer, not the per-request value
+		{"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=aa", "AKIDEXAMPLE", "", false, false},
 	} {
 		for _, filled := range []bool{false, true} {
 			rq := req{at: 0, ip: "192.0.2.7", method: "GET", path: "/v1/things", headers: browser(http1.Header{Name: "Authorization", Value: tc.header}), status: 200, resp: `{}`}

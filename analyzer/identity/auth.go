@@ -235,5 +235,41 @@ func (p *Parser) Parse(v string, a *reassembly.Auth) {
 		}
 	default:
 		a.Kind, a.Credential = reassembly.AuthOther, cred
+		a.Principal = signer(scheme, cred)
 	}
+}
+
+// signer names who signs a request with a scheme whose credential changes
+// on every request (a nonce, a date, a signature): the Digest user name,
+// an AWS signature's access key id, a Hawk id, an HTTP Signature's keyId.
+// Keyed by its credential, each request would be someone new. "" for
+// other schemes, whose credential is stable (Token abc, ApiKey abc).
+func signer(scheme, cred string) string {
+	var param string
+	switch {
+	case strings.EqualFold(scheme, "digest"):
+		param = "username"
+	case strings.EqualFold(scheme, "hawk"):
+		param = "id"
+	case strings.EqualFold(scheme, "signature"):
+		param = "keyId"
+	case strings.EqualFold(scheme, "aws4-hmac-sha256"):
+		param = "Credential"
+	default:
+		return ""
+	}
+	for rest := cred; rest != ""; {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, ",")
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), param) {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if param == "Credential" { // AKID/date/region/service/aws4_request
+			v, _, _ = strings.Cut(v, "/")
+		}
+		return bounded(v, 128)
+	}
+	return ""
 }

@@ -61,7 +61,11 @@ func TestAuth(t *testing.T) {
 		{"bearer  2YotnFZFEjr1zCsicMWpAA", reassembly.Auth{Kind: reassembly.AuthBearer, Credential: "2YotnFZFEjr1zCsicMWpAA"}},
 		{"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:secret")), reassembly.Auth{Kind: reassembly.AuthBasic, Principal: "alice"}},
 		{"Basic !!!", reassembly.Auth{Kind: reassembly.AuthBasic}},
-		{"Digest username=\"x\"", reassembly.Auth{Kind: reassembly.AuthOther, Credential: `username="x"`}},
+		{"Digest username=\"x\"", reassembly.Auth{Kind: reassembly.AuthOther, Credential: `username="x"`, Principal: "x"}},
+		{`Digest realm="r", nonce="n", username="bob", response="z"`, reassembly.Auth{Kind: reassembly.AuthOther, Credential: `realm="r", nonce="n", username="bob", response="z"`, Principal: "bob"}},
+		{"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=aa", reassembly.Auth{Kind: reassembly.AuthOther, Credential: "Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=aa", Principal: "AKIDEXAMPLE"}},
+		{`Hawk id="dh37fgj492je", ts="1353832234", nonce="j4h3g2", mac="6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE="`, reassembly.Auth{Kind: reassembly.AuthOther, Credential: `id="dh37fgj492je", ts="1353832234", nonce="j4h3g2", mac="6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE="`, Principal: "dh37fgj492je"}},
+		{"Token 9944b09199c62bcf", reassembly.Auth{Kind: reassembly.AuthOther, Credential: "9944b09199c62bcf"}},
 	} {
 		tx := &reassembly.Transaction{Flow: reassembly.Flow{Client: netip.MustParseAddrPort("10.0.0.1:1")}}
 		tx.Request = &http1.Request{Method: "GET"}

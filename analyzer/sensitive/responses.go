@@ -377,19 +377,19 @@ func (r *Responses) newActor(k uint64) bool {
 }
 
 // actorKey names who sent the request: the principal its credentials name
-// (tx.Auth: a JWT's subject or client, a Basic user), else its opaque
-// bearer token, else its API key header, else the client's address. A
-// user who comes back from another address is not a new actor. Only
-// credentials the server accepted (a status below 400, as the blocklist
-// counts principals) name an actor: a client cannot make itself many
-// actors with made-up tokens the server turns away. Other schemes (Digest,
-// AWS signatures) change with every request and name no actor here.
+// (tx.Auth: a JWT's subject or client, a Basic or Digest user, the key id
+// of a signature scheme), else its token (an opaque bearer token, another
+// scheme's credential), else its API key header, else the client's
+// address. A user who comes back from another address is not a new actor.
+// Only credentials the server accepted (a status below 400, as the
+// blocklist counts principals) name an actor: a client cannot make itself
+// many actors with made-up tokens the server turns away.
 func actorKey(tx *reassembly.Transaction) uint64 {
 	if a := &tx.Auth; tx.Response.Status < 400 {
 		switch {
 		case a.Principal != "":
 			return fnv1a(fnv1a(fnvOffset, "user:"), a.Principal)
-		case a.Kind == reassembly.AuthBearer && a.Credential != "":
+		case a.Credential != "":
 			return fnv1a(fnv1a(fnvOffset, "token:"), a.Credential)
 		case a.APIKey != "":
 			return fnv1a(fnv1a(fnvOffset, "key:"), a.APIKey)

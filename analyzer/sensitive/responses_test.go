@@ -140,8 +140,8 @@ func withHeader(tx *reassembly.Transaction, name, value string) *reassembly.Tran
 // endpoint to each actor is scanned, and an actor is the principal, the
 // bearer token or the API key the request names (in that order): the same
 // user from a new address is not new, another user's token from a known
-// address is; clients without credentials, credentials the server turned
-// away and schemes that change with every request are told apart by
+// address is; a signature scheme is named by its signer; clients without
+// credentials and credentials the server turned away are told apart by
 // address.
 func TestResponsesActorNotAddress(t *testing.T) {
 	cfg := NewConfig()
@@ -171,8 +171,11 @@ func TestResponsesActorNotAddress(t *testing.T) {
 		{"a known token with a new API key: the token names the actor", withHeader(userTx(18, 1, 7, "203.0.113.12", true, 200, profile), "X-Api-Key", "k2"), false},
 		{"a 401 (its status class learned here)", userTx(19, 1, 7, "198.51.100.8", true, 401, profile), true},
 		{"a new token the server turned away, from a known address", withToken(userTx(20, 1, 7, "198.51.100.8", true, 401, profile), "Bearer made.up"), false},
-		{"Digest, which changes with every request, from a known address", withToken(userTx(21, 1, 7, "198.51.100.8", true, 200, profile), `Digest username="bob", nonce="n1", response="r1"`), false},
-		{"Digest again, another nonce", withToken(userTx(22, 1, 7, "198.51.100.8", true, 200, profile), `Digest username="bob", nonce="n2", response="r2"`), false},
+		{"a Digest user", withToken(userTx(21, 1, 7, "198.51.100.8", true, 200, profile), `Digest username="bob", nonce="n1", response="r1"`), true},
+		{"the Digest user again: another nonce, another address", withToken(userTx(22, 1, 7, "203.0.113.13", true, 200, profile), `Digest username="bob", nonce="n2", response="r2"`), false},
+		{"an AWS signature's key id", withToken(userTx(23, 1, 7, "198.51.100.8", true, 200, profile), "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=aa"), true},
+		{"the same key id, another signature", withToken(userTx(24, 1, 7, "198.51.100.8", true, 200, profile), "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260102/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=bb"), false},
+		{"another scheme's stable token", withToken(userTx(25, 1, 7, "198.51.100.8", true, 200, profile), "Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"), true},
 	} {
 		if s.run(c.tx); c.tx.Notes.ResponseScanned != c.want {
 			t.Errorf("%s: scanned %v, want %v", c.name, c.tx.Notes.ResponseScanned, c.want)
