@@ -41,6 +41,7 @@ FUZZ_TARGETS := \
 	./analyzer/graphql:FuzzNote:30000 \
 	./analyzer/graphql:FuzzMayHaveErrors:30000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
+	./analyzer/identity:FuzzParseAuth:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
 	./analyzer/observation:FuzzDecode:200000 \
 	./sensor/correlate:FuzzMarks:50000 \

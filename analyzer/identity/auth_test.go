@@ -130,3 +130,28 @@ func TestAuthAPIKey(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseAuth: any Authorization value parses without panicking; a
+// non-empty one gets a scheme; the principal of Basic and of the signature
+// schemes is bounded.
+func FuzzParseAuth(f *testing.F) {
+	for _, v := range []string{
+		"Bearer " + b64(`{"alg":"RS256"}`) + "." + b64(`{"sub":"u"}`) + ".c2ln", "Bearer opaque",
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")), `Digest username="bob", nonce="n"`,
+		"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, Signature=aa",
+		`Hawk id="x", mac="y"`, `Signature keyId="k",signature="s"`, "Token abc", "", "Digest", "Digest username",
+	} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var p Parser
+		var a reassembly.Auth
+		p.Parse(v, &a)
+		if strings.TrimSpace(v) != "" && a.Kind == "" {
+			t.Fatalf("%q: no scheme", v)
+		}
+		if (a.Kind == reassembly.AuthBasic || a.Kind == reassembly.AuthOther) && len(a.Principal) > 128 {
+			t.Fatalf("%q: principal of %d bytes", v, len(a.Principal))
+		}
+	})
+}
