@@ -42,6 +42,7 @@ FUZZ_TARGETS := \
 	./analyzer/graphql:FuzzMayHaveErrors:30000 \
 	./analyzer/identity:FuzzParseJWT:50000 \
 	./analyzer/identity:FuzzParseAuth:50000 \
+	./analyzer/identity:FuzzSessionCookie:50000 \
 	./exporter/blocklist:FuzzOutputs:20000 \
 	./analyzer/observation:FuzzDecode:200000 \
 	./sensor/correlate:FuzzMarks:50000 \

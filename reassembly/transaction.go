@@ -117,6 +117,14 @@ type Auth struct {
 	// (identity.APIKeyHeaders: X-API-Key, Api-Key, ...), raw: for keying
 	// actors, never exported.
 	APIKey string
+	// SessionCookie and Session are the name and value of the request's
+	// first session cookie (identity.IsSessionCookie), the value raw: for
+	// keying actors, never exported.
+	SessionCookie, Session string
+	// Parsed says identity.Parser.Auth read the request (the sensor does
+	// for every transaction); analyzers handed a transaction without it
+	// (tests, tools) read the headers themselves, with the same rules.
+	Parsed bool
 }
 
 // ClientAddr is the resolved client (ClientIP), or the packet source when

@@ -17,7 +17,9 @@ type Config struct {
 	// TrustedProxies are CIDRs of load balancers and proxies whose
 	// X-Forwarded-For, Forwarded and X-Real-IP headers are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// SessionCookies name the cookies that carry a session.
+	// SessionCookies name the cookies that carry a session; none (the
+	// default): the sensor's rule (identity.IsSessionCookie), the one the
+	// sensitive analyzer and the catalog use.
 	SessionCookies []string `yaml:"session_cookies"`
 	// APIKeyHeaders name the request headers that carry an API key.
 	APIKeyHeaders []string `yaml:"api_key_headers"`
@@ -81,7 +83,6 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() *Config {
 	return &Config{
-		SessionCookies:    []string{"session", "sessionid", "session_id", "sid", "jsessionid", "phpsessid", "connect.sid", "_session", "asp.net_sessionid"},
 		APIKeyHeaders:     slices.Clone(ident.APIKeyHeaders),
 		UserFields:        []string{"username", "user", "email", "login", "user_name", "userName", "account"},
 		MaxActors:         200000,

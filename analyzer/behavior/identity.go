@@ -76,6 +76,12 @@ const (
 func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	*id = identity{ip: tx.ClientAddr(), crawler: -1}
 	req := tx.Request
+	// the session cookie the sensor read once (tx.Auth), unless the
+	// configuration names the session cookies
+	fromAuth := tx.Auth.Parsed && r.sessions.len() == 0
+	if fromAuth {
+		id.sessionCookie, id.session = tx.Auth.SessionCookie, tx.Auth.Session
+	}
 	var xff, realIP, fwd, acceptLang string
 	h := uint64(14695981039346656037)
 	for i := range req.Headers {
@@ -87,7 +93,7 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 			r.authorization(tx, hd.Value, id)
 			continue
 		case hCookie:
-			if id.session == "" {
+			if id.session == "" && !fromAuth {
 				id.sessionCookie, id.session = r.sessionCookie(hd.Value)
 			}
 			continue
@@ -251,8 +257,13 @@ func (r *resolver) authorization(tx *reassembly.Transaction, v string, id *ident
 	}
 }
 
-// sessionCookie finds the first configured session cookie.
+// sessionCookie finds the first session cookie: one the configuration
+// names (session_cookies), else one by the sensor's rule
+// (identity.IsSessionCookie).
 func (r *resolver) sessionCookie(v string) (name, value string) {
+	if r.sessions.len() == 0 {
+		return ident.SessionCookie(v)
+	}
 	for v != "" {
 		var kv string
 		kv, v, _ = strings.Cut(v, ";")

@@ -59,6 +59,43 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestSessionCookieRule: by default a session cookie is one by the
+// sensor's rule (identity.IsSessionCookie), the same whether the sensor
+// read it into tx.Auth or the resolver reads the header; session_cookies
+// names them instead.
+func TestSessionCookieRule(t *testing.T) {
+	custom := NewConfig()
+	custom.SessionCookies = []string{"my_sess"}
+	for _, c := range []struct {
+		name   string
+		cfg    *Config
+		cookie string
+		want   string
+	}{
+		{"a framework's session", NewConfig(), "theme=dark; laravel_session=l1", "l1"},
+		{"a name holding session", NewConfig(), "user_session=u1; sid=s1", "u1"},
+		{"an _sid", NewConfig(), "app_sid=a1", "a1"},
+		{"no session", NewConfig(), "theme=dark; my_sess=m1", ""},
+		{"configured", custom, "sid=s1; my_sess=m1", "m1"},
+		{"configured, none", custom, "sid=s1", ""},
+	} {
+		r := newResolver(c.cfg, nil)
+		for _, parsed := range []bool{false, true} {
+			tx := &reassembly.Transaction{Flow: reassembly.Flow{Client: netip.MustParseAddrPort("198.51.100.1:1")}}
+			tx.Request = &http1.Request{Method: "GET", Path: "/", Headers: browser(http1.Header{Name: "Cookie", Value: c.cookie})}
+			if parsed {
+				var p ident.Parser
+				p.Auth(tx)
+			}
+			var id identity
+			r.resolve(tx, &id)
+			if id.session != c.want {
+				t.Errorf("%s (tx.Auth read: %v): session %q, want %q", c.name, parsed, id.session, c.want)
+			}
+		}
+	}
+}
+
 // TestFingerprint: the same client software gives the same print whatever
 // it sends in values; header order, casing or another tool changes it.
 func TestFingerprint(t *testing.T) {

@@ -23,16 +23,6 @@ var apiKeyParams = map[string]bool{
 	"api_key": true, "apikey": true, "api-key": true, "key": true, "access_token": true, "token": true, "auth": true,
 }
 
-// sessionCookies are cookie names (lower case) of server sessions.
-func isSessionCookie(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "session", "sessionid", "laravel_session":
-		return true
-	}
-	return strings.Contains(n, "session") || strings.HasSuffix(n, "_sid")
-}
-
 // authHeader looks at one request header (name in lower case); the
 // strongest scheme wins when a request carries several. The
 // Authorization header is read from the credentials the sensor parsed
@@ -61,14 +51,12 @@ func (t *trie) authHeader(name, value string, au *authInfo, tx *reassembly.Trans
 		if au.kind != authNone {
 			return
 		}
-		for c := value; c != ""; {
-			var kv string
-			kv, c, _ = strings.Cut(c, ";")
-			k, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
-			if isSessionCookie(k) {
-				au.kind, au.name = authSessionCookie, "cookie:"+boundedToken(strings.ToLower(k))
-				return
-			}
+		k := tx.Auth.SessionCookie // the sensor's one rule (identity.IsSessionCookie)
+		if !tx.Auth.Parsed {
+			k, _ = identity.SessionCookie(value)
+		}
+		if k != "" {
+			au.kind, au.name = authSessionCookie, "cookie:"+boundedToken(strings.ToLower(k))
 		}
 	}
 }

@@ -144,10 +144,11 @@ func (p *Parser) JWT(tok string) (JWT, bool) {
 // headers: from the Authorization header the scheme, the principal (a
 // JWT's subject or client id, a Basic user name) and, for opaque bearer
 // tokens and other schemes, the credential itself; the value of the first
-// API key header (APIKeyHeaders). Credentials are raw: for keying actors,
-// never exported.
+// API key header (APIKeyHeaders); the first session cookie of its Cookie
+// headers (IsSessionCookie). Credentials are raw: for keying actors, never
+// exported.
 func (p *Parser) Auth(tx *reassembly.Transaction) {
-	tx.Auth = reassembly.Auth{}
+	tx.Auth = reassembly.Auth{Parsed: true}
 	if tx.Request == nil {
 		return
 	}
@@ -160,10 +161,57 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 			authz, haveAuthz = h.Value, true
 		case apiKeyIDs[id] && !haveKey:
 			key, haveKey = h.Value, true
+		case id == http1.IDCookie && tx.Auth.Session == "":
+			// (HTTP/2 clients may split cookies over several fields)
+			tx.Auth.SessionCookie, tx.Auth.Session = SessionCookie(h.Value)
 		}
 	}
+	sc, s := tx.Auth.SessionCookie, tx.Auth.Session
 	p.Parse(authz, &tx.Auth)
-	tx.Auth.APIKey = key
+	tx.Auth.APIKey, tx.Auth.SessionCookie, tx.Auth.Session, tx.Auth.Parsed = key, sc, s, true
+}
+
+// IsSessionCookie says whether a cookie's name (any casing) names a server
+// session: the session cookies of the common frameworks (sid, JSESSIONID,
+// PHPSESSID, connect.sid, ASP.NET_SessionId, _session, session, sessionid,
+// laravel_session), any name holding "session", any ending in "_sid". One
+// rule for the actors of behaviour and of the sensitive sample, the
+// catalog's session_cookie scheme and the sensitive credential findings.
+func IsSessionCookie(name string) bool {
+	var buf [64]byte
+	n := buf[:0]
+	if len(name) > len(buf) {
+		n = make([]byte, 0, len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		n = append(n, c)
+	}
+	switch string(n) {
+	case "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "session", "sessionid", "laravel_session":
+		return true
+	}
+	return bytes.Contains(n, []byte("session")) || bytes.HasSuffix(n, []byte("_sid"))
+}
+
+// SessionCookie finds the first session cookie (IsSessionCookie) with a
+// value in a Cookie header's value v (pairs separated by ';'), or in a
+// Set-Cookie value's first pair: its name as sent and its value; "" when
+// there is none.
+func SessionCookie(v string) (name, value string) {
+	for v != "" {
+		var kv string
+		kv, v, _ = strings.Cut(v, ";")
+		k, val, ok := strings.Cut(kv, "=")
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+		if ok && val != "" && IsSessionCookie(k) {
+			return k, val
+		}
+	}
+	return "", ""
 }
 
 // APIKeyHeaders are the request headers, in lower case, that carry an API

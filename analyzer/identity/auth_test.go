@@ -74,6 +74,7 @@ func TestAuth(t *testing.T) {
 		}
 		var p Parser
 		p.Auth(tx)
+		tc.want.Parsed = true
 		if tx.Auth != tc.want {
 			t.Errorf("%q: got %+v, want %+v", tc.header, tx.Auth, tc.want)
 		}
@@ -131,6 +132,44 @@ func TestAuthAPIKey(t *testing.T) {
 	}
 }
 
+// TestAuthSession: Auth reads the first session cookie, by one rule
+// (IsSessionCookie), across the Cookie fields of a request (HTTP/2 clients
+// split cookies), next to the other credentials; a cookie without a value
+// or of another name is none.
+func TestAuthSession(t *testing.T) {
+	for name, want := range map[string]bool{
+		"sid": true, "JSESSIONID": true, "PHPSESSID": true, "connect.sid": true, "ASP.NET_SessionId": true,
+		"_session": true, "laravel_session": true, "user_session": true, "X-Session-Token": true, "app_sid": true,
+		strings.Repeat("s", 70) + "Session": true,
+		"theme":                             false, "sidebar": false, "csrftoken": false, "auth_token": false, "": false, strings.Repeat("x", 80): false,
+	} {
+		if got := IsSessionCookie(name); got != want {
+			t.Errorf("IsSessionCookie(%q) = %v", name, got)
+		}
+	}
+	var p Parser
+	for _, tc := range []struct {
+		name          string
+		headers       []http1.Header
+		cookie, value string
+		kind          string
+	}{
+		{"none", []http1.Header{{Name: "Cookie", Value: "theme=dark; lang=en"}}, "", "", ""},
+		{"the first one", []http1.Header{{Name: "Cookie", Value: "theme=dark; PHPSESSID=abc; sid=def"}}, "PHPSESSID", "abc", ""},
+		{"empty value", []http1.Header{{Name: "Cookie", Value: "sid=; session_id=s1"}}, "session_id", "s1", ""},
+		{"split over fields", []http1.Header{{Name: "cookie", Value: "a=1"}, {Name: "cookie", Value: "laravel_session=xyz"}}, "laravel_session", "xyz", ""},
+		{"parsed header", []http1.Header{{Name: "Cookie", Value: "sid=p1", ID: http1.LookupHeader("cookie")}}, "sid", "p1", ""},
+		{"with a bearer token", []http1.Header{{Name: "Authorization", Value: "Bearer opaque"}, {Name: "Cookie", Value: " sid = q "}}, "sid", "q", reassembly.AuthBearer},
+	} {
+		tx := &reassembly.Transaction{}
+		tx.Request = &http1.Request{Method: "GET", Headers: tc.headers}
+		p.Auth(tx)
+		if tx.Auth.SessionCookie != tc.cookie || tx.Auth.Session != tc.value || tx.Auth.Kind != tc.kind || !tx.Auth.Parsed {
+			t.Errorf("%s: %+v, want %q=%q kind %q", tc.name, tx.Auth, tc.cookie, tc.value, tc.kind)
+		}
+	}
+}
+
 // FuzzParseAuth: any Authorization value parses without panicking; a
 // non-empty one gets a scheme; the principal of Basic and of the signature
 // schemes is bounded.
@@ -152,6 +191,32 @@ func FuzzParseAuth(f *testing.F) {
 		}
 		if (a.Kind == reassembly.AuthBasic || a.Kind == reassembly.AuthOther) && len(a.Principal) > 128 {
 			t.Fatalf("%q: principal of %d bytes", v, len(a.Principal))
+		}
+	})
+}
+
+// FuzzSessionCookie: any Cookie value gives no session, or a session
+// cookie (by IsSessionCookie) with a value, both cut from the input and
+// trimmed; the rule does not depend on (ASCII) casing.
+func FuzzSessionCookie(f *testing.F) {
+	for _, v := range []string{"theme=dark; PHPSESSID=abc", "sid=; session_id=s1", " sid = q ", ";;=;", "SESSION=" + strings.Repeat("x", 100)} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		name, value := SessionCookie(v)
+		if name == "" {
+			if value != "" {
+				t.Fatalf("%q: value %q without a name", v, value)
+			}
+			return
+		}
+		if value == "" || !IsSessionCookie(name) || !strings.Contains(v, name) || !strings.Contains(v, value) ||
+			strings.TrimSpace(name) != name || strings.TrimSpace(value) != value {
+			t.Fatalf("%q: session %q=%q", v, name, value)
+		}
+		ascii := strings.IndexFunc(name, func(r rune) bool { return r >= 0x80 }) < 0
+		if ascii && IsSessionCookie(name) != IsSessionCookie(strings.ToUpper(name)) {
+			t.Fatalf("%q: the rule depends on casing", name)
 		}
 	})
 }

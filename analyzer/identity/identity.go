@@ -6,10 +6,12 @@
 // name the same client; the packet source stays in the event as the peer.
 // It also reads the request's credentials once (auth.go, Parser.Auth into
 // reassembly.Transaction.Auth): the Authorization scheme, a JWT's
-// subject, client and whether it was issued to a service, and the first
-// API key header (one list, APIKeyHeaders), with one set of rules for
-// every analyzer (behaviour reads its principals from it; the sensitive
-// analyzer keys the actors whose first responses it scans on it).
+// subject, client and whether it was issued to a service, the first API
+// key header (one list, APIKeyHeaders) and the first session cookie (one
+// rule, IsSessionCookie), with one set of rules for every analyzer
+// (behaviour reads its principals and sessions from it; the sensitive
+// analyzer keys the actors whose first responses it scans on it; the
+// catalog names its authentication schemes by it).
 //
 // Concurrency: a Resolver is read-only after New and safe for concurrent
 // use.

@@ -593,7 +593,7 @@ func (a *Analyzer) cookies(v string, sep byte, set bool) {
 		if val == "" {
 			continue
 		}
-		if sessionCookie(k) {
+		if credentialCookie(k) {
 			rule := "session_cookie"
 			if set {
 				rule = "set_session_cookie"
@@ -686,13 +686,19 @@ func skipHeader(name string) bool {
 	return skipHeaders[string(buf[:len(name)])]
 }
 
-func sessionCookie(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "session", "sessionid", "laravel_session":
+// credentialCookie says whether a cookie carries credentials: a session
+// cookie (identity.IsSessionCookie, the sensor's one rule) or a name
+// holding "auth" (auth_token, .AspNetCore.Authentication).
+func credentialCookie(name string) bool {
+	if identity.IsSessionCookie(name) {
 		return true
 	}
-	return strings.Contains(n, "session") || strings.HasSuffix(n, "_sid") || strings.Contains(n, "auth")
+	for i := 0; i+4 <= len(name); i++ {
+		if strings.EqualFold(name[i:i+4], "auth") {
+			return true
+		}
+	}
+	return false
 }
 
 // sortedTypes are the types with findings in loc, in order.
