@@ -88,7 +88,7 @@ func Load(ringBytes int) (*Probe, error) {
 	for _, sc := range syscalls {
 		l, err := link.Tracepoint("syscalls", "sys_enter_"+sc, p.objs.SysEnterFd, nil)
 		if err != nil {
-			p.SyscallErr = fmt.Errorf("syscall tracepoint %s (is tracefs mounted?): %w", sc, err)
+			p.SyscallErr = fmt.Errorf("syscall tracepoint %s (is tracefs mounted? mount -t tracefs nodev /sys/kernel/tracing): %w", sc, err)
 			break
 		}
 		p.links = append(p.links, l)
@@ -106,7 +106,7 @@ func Load(ringBytes int) (*Probe, error) {
 		return nil, fmt.Errorf("TLS probes' ring buffer: %w", err)
 	}
 	if l, err := link.Tracepoint("sched", "sched_process_exec", p.objs.SchedExec, nil); err != nil {
-		p.ExecErr = fmt.Errorf("tracepoint sched/sched_process_exec (is tracefs mounted?): %w", err)
+		p.ExecErr = fmt.Errorf("tracepoint sched/sched_process_exec (is tracefs mounted? mount -t tracefs nodev /sys/kernel/tracing): %w", err)
 	} else if p.xrd, err = ringbuf.NewReader(p.objs.Execs); err != nil {
 		l.Close()
 		p.ExecErr = fmt.Errorf("the execs ring buffer: %w", err)
@@ -314,9 +314,19 @@ func (p *Probe) Counters() ([NumCounters]uint64, error) {
 	return out, nil
 }
 
+// Links is the number of probes and tracepoints attached.
+func (p *Probe) Links() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.links)
+}
+
 // Close detaches everything and unloads the programs.
 func (p *Probe) Close() error {
 	p.mu.Lock()
+	// each detach waits for the kernel's RCU grace periods under its
+	// event_mutex (perf_uprobe_destroy, perf_trace_destroy), one after the
+	// other: closing them at once gains nothing (measured)
 	for _, l := range p.links {
 		l.Close()
 	}

@@ -29,5 +29,8 @@ func (p *Probe) Counters() ([NumCounters]uint64, error) {
 }
 func (p *Probe) Close() error { return nil }
 
+// Links is the number of probes attached: none.
+func (p *Probe) Links() int { return 0 }
+
 // ErrDeadline is what Read returns at its deadline.
 var ErrDeadline = ErrNotSupported

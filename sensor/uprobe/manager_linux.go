@@ -154,7 +154,10 @@ func (m *Manager) Close() error {
 	m.probe.SetDeadline(time.Now())
 	m.probe.SetExecDeadline(time.Now())
 	m.wg.Wait()
-	return m.probe.Close()
+	n, start := m.probe.Links(), time.Now()
+	err := m.probe.Close()
+	m.log.Debug().Int("links", n).Dur("took", time.Since(start)).Msg("TLS uprobes detached")
+	return err
 }
 
 func (m *Manager) scanLoop() {
