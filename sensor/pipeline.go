@@ -1088,6 +1088,7 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 // hands it to stage two like a transaction, as a message event.
 func (w *worker) onMessage(tx *reassembly.Transaction) {
 	tx.ClientIP = w.p.ident.Client(tx)
+	w.creds.Auth(tx) // the upgrade request's (the worker's transaction is reused)
 	tx.Notes = reassembly.Notes{}
 	o := w.slot()
 	o.kind, o.key, o.ts, o.flowID = obsTx, orderKey{w.at, tx.Flow.Order, uint64(tx.Seq)}, w.clock, tx.Flow.ID

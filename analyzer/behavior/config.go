@@ -17,9 +17,9 @@ type Config struct {
 	// TrustedProxies are CIDRs of load balancers and proxies whose
 	// X-Forwarded-For, Forwarded and X-Real-IP headers are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// SessionCookies name the cookies that carry a session; none (the
-	// default): the sensor's rule (identity.IsSessionCookie), the one the
-	// sensitive analyzer and the catalog use.
+	// SessionCookies name the cookies that carry a session; unset (the
+	// default): the sensor's rule (identity.SessionCookie), the one the
+	// catalog uses; an empty list: no session cookies.
 	SessionCookies []string `yaml:"session_cookies"`
 	// APIKeyHeaders name the request headers that carry an API key.
 	APIKeyHeaders []string `yaml:"api_key_headers"`

@@ -78,7 +78,7 @@ func (r *resolver) resolve(tx *reassembly.Transaction, id *identity) {
 	req := tx.Request
 	// the session cookie the sensor read once (tx.Auth), unless the
 	// configuration names the session cookies
-	fromAuth := tx.Auth.Parsed && r.sessions.len() == 0
+	fromAuth := tx.Auth.Parsed && r.cfg.SessionCookies == nil
 	if fromAuth {
 		id.sessionCookie, id.session = tx.Auth.SessionCookie, tx.Auth.Session
 	}
@@ -257,11 +257,11 @@ func (r *resolver) authorization(tx *reassembly.Transaction, v string, id *ident
 	}
 }
 
-// sessionCookie finds the first session cookie: one the configuration
-// names (session_cookies), else one by the sensor's rule
-// (identity.IsSessionCookie).
+// sessionCookie finds the request's session cookie: the first one the
+// configuration names (session_cookies; an empty list: none), else, by
+// default, the sensor's (identity.SessionCookie).
 func (r *resolver) sessionCookie(v string) (name, value string) {
-	if r.sessions.len() == 0 {
+	if r.cfg.SessionCookies == nil {
 		return ident.SessionCookie(v)
 	}
 	for v != "" {

@@ -13,6 +13,7 @@ import (
 	ident "github.com/apitap/apitap/analyzer/identity"
 	"github.com/apitap/apitap/reassembly"
 	"github.com/apitap/apitap/reassembly/http1"
+	"gopkg.in/yaml.v3"
 )
 
 func TestResolve(t *testing.T) {
@@ -60,12 +61,17 @@ func TestResolve(t *testing.T) {
 }
 
 // TestSessionCookieRule: by default a session cookie is one by the
-// sensor's rule (identity.IsSessionCookie), the same whether the sensor
-// read it into tx.Auth or the resolver reads the header; session_cookies
-// names them instead.
+// sensor's rule (identity.SessionCookie: a framework's cookie first, other
+// names only with a token), the same whether the sensor read it into
+// tx.Auth or the resolver reads the header; session_cookies names them
+// instead, and an empty list switches them off.
 func TestSessionCookieRule(t *testing.T) {
 	custom := NewConfig()
 	custom.SessionCookies = []string{"my_sess"}
+	off := NewConfig() // session_cookies: [] (not unset: the rule)
+	if err := yaml.Unmarshal([]byte("session_cookies: []\n"), off); err != nil || off.SessionCookies == nil {
+		t.Fatalf("session_cookies: [] read as %#v (%v)", off.SessionCookies, err)
+	}
 	for _, c := range []struct {
 		name   string
 		cfg    *Config
@@ -73,11 +79,14 @@ func TestSessionCookieRule(t *testing.T) {
 		want   string
 	}{
 		{"a framework's session", NewConfig(), "theme=dark; laravel_session=l1", "l1"},
-		{"a name holding session", NewConfig(), "user_session=u1; sid=s1", "u1"},
-		{"an _sid", NewConfig(), "app_sid=a1", "a1"},
+		{"a framework's before a name holding session", NewConfig(), "user_session=u1; sid=s1", "s1"},
+		{"an _sid with a token", NewConfig(), "app_sid=a1b2c3d4e5f60718", "a1b2c3d4e5f60718"},
+		{"an _sid with a short value", NewConfig(), "app_sid=a1", ""},
 		{"no session", NewConfig(), "theme=dark; my_sess=m1", ""},
 		{"configured", custom, "sid=s1; my_sess=m1", "m1"},
 		{"configured, none", custom, "sid=s1", ""},
+		{"analytics cookies first", NewConfig(), "_hjSessionUser_1=eyJpZCI6IjEyMzQ1Njc4OTAifQ; _hjIncludedInSessionSample_1=0; JSESSIONID=j1", "j1"},
+		{"switched off", off, "sid=s1", ""},
 	} {
 		r := newResolver(c.cfg, nil)
 		for _, parsed := range []bool{false, true} {

@@ -161,9 +161,12 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 			authz, haveAuthz = h.Value, true
 		case apiKeyIDs[id] && !haveKey:
 			key, haveKey = h.Value, true
-		case id == http1.IDCookie && tx.Auth.Session == "":
-			// (HTTP/2 clients may split cookies over several fields)
-			tx.Auth.SessionCookie, tx.Auth.Session = SessionCookie(h.Value)
+		case id == http1.IDCookie && !sessionName(tx.Auth.SessionCookie):
+			// HTTP/2 clients may split cookies over several fields: a
+			// framework's session cookie in a later one comes first
+			if k, v := SessionCookie(h.Value); k != "" && (tx.Auth.Session == "" || sessionName(k)) {
+				tx.Auth.SessionCookie, tx.Auth.Session = k, v
+			}
 		}
 	}
 	sc, s := tx.Auth.SessionCookie, tx.Auth.Session
@@ -172,46 +175,83 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 }
 
 // IsSessionCookie says whether a cookie's name (any casing) names a server
-// session: the session cookies of the common frameworks (sid, JSESSIONID,
-// PHPSESSID, connect.sid, ASP.NET_SessionId, _session, session, sessionid,
-// laravel_session), any name holding "session", any ending in "_sid". One
-// rule for the actors of behaviour and of the sensitive sample, the
-// catalog's session_cookie scheme and the sensitive credential findings.
+// session: the session cookies of the common frameworks (sessionNames),
+// any name holding "session", any ending in "_sid". The sensitive analyzer
+// counts such cookies as credentials; SessionCookie picks a request's
+// session by it.
 func IsSessionCookie(name string) bool {
-	var buf [64]byte
-	n := buf[:0]
+	if sessionName(name) {
+		return true
+	}
+	return hasFold(name, "session") || len(name) >= 4 && strings.EqualFold(name[len(name)-4:], "_sid")
+}
+
+// sessionNames are the session cookies of the common frameworks (lower
+// case).
+var sessionNames = map[string]bool{
+	"sid": true, "jsessionid": true, "phpsessid": true, "connect.sid": true, "asp.net_sessionid": true,
+	"_session": true, "session": true, "sessionid": true, "session_id": true, "laravel_session": true,
+}
+
+// sessionName says whether name is one of sessionNames, in any casing.
+func sessionName(name string) bool {
+	var buf [24]byte
 	if len(name) > len(buf) {
-		n = make([]byte, 0, len(name))
+		return false // longer than any of them
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		n = append(n, c)
+		buf[i] = c
 	}
-	switch string(n) {
-	case "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "session", "sessionid", "laravel_session":
-		return true
-	}
-	return bytes.Contains(n, []byte("session")) || bytes.HasSuffix(n, []byte("_sid"))
+	return sessionNames[string(buf[:len(name)])]
 }
 
-// SessionCookie finds the first session cookie (IsSessionCookie) with a
-// value in a Cookie header's value v (pairs separated by ';'), or in a
-// Set-Cookie value's first pair: its name as sent and its value; "" when
-// there is none.
+// hasFold says whether s holds sub (lower case ASCII) in any casing.
+func hasFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// minSessionToken is the shortest value a cookie named only like a session
+// (not one of sessionNames) must have to be taken for one: analytics
+// cookies hold flags, counters and timeouts (_hjIncludedInSessionSample=0,
+// sessionTimeout=1800) that many browsers share.
+const minSessionToken = 16
+
+// SessionCookie finds a request's session in a Cookie header's value v
+// (pairs separated by ';'), or in a Set-Cookie value's first pair: the
+// first cookie of sessionNames with a value, else the first other cookie
+// IsSessionCookie names whose value is a token (minSessionToken bytes or
+// more); its name as sent and its value, unquoted. "" when there is none.
 func SessionCookie(v string) (name, value string) {
+	var other, otherVal string
 	for v != "" {
 		var kv string
 		kv, v, _ = strings.Cut(v, ";")
 		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
 		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
-		if ok && val != "" && IsSessionCookie(k) {
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		switch {
+		case val == "":
+		case sessionName(k):
 			return k, val
+		case other == "" && len(val) >= minSessionToken && IsSessionCookie(k):
+			other, otherVal = k, val
 		}
 	}
-	return "", ""
+	return other, otherVal
 }
 
 // APIKeyHeaders are the request headers, in lower case, that carry an API

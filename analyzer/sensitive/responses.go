@@ -379,8 +379,10 @@ func (r *Responses) newActor(k uint64) bool {
 // actorKey names who sent the request: the principal its credentials name
 // (tx.Auth: a JWT's subject or client, a Basic or Digest user, the key id
 // of a signature scheme), else its token (an opaque bearer token, another
-// scheme's credential), else its API key header, else its session cookie
-// (identity.IsSessionCookie), else the client's address. A user who comes back from another address is not a new actor.
+// scheme's credential), else its API key header, else the client's
+// address. Session cookies are not: a server answers 200 whatever
+// cookies it does not know, so a client could be a new actor on every
+// request, or many addresses one actor. A user who comes back from another address is not a new actor.
 // Only credentials the server accepted (a status below 400, as the
 // blocklist counts principals) name an actor: a client cannot make itself
 // many actors with made-up tokens the server turns away.
@@ -393,8 +395,6 @@ func actorKey(tx *reassembly.Transaction) uint64 {
 			return fnv1a(fnv1a(fnvOffset, "token:"), a.Credential)
 		case a.APIKey != "":
 			return fnv1a(fnv1a(fnvOffset, "key:"), a.APIKey)
-		case a.Session != "":
-			return fnv1a(fnv1a(fnvOffset, "session:"), a.Session)
 		}
 	}
 	return addrHash(tx.ClientAddr())
