@@ -152,7 +152,7 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 	if tx.Request == nil {
 		return
 	}
-	var authz, key string
+	var authz, key, cookie, session string
 	var haveAuthz, haveKey bool // the first of each counts, as http1.Get
 	for i := range tx.Request.Headers {
 		h := &tx.Request.Headers[i]
@@ -161,17 +161,16 @@ func (p *Parser) Auth(tx *reassembly.Transaction) {
 			authz, haveAuthz = h.Value, true
 		case apiKeyIDs[id] && !haveKey:
 			key, haveKey = h.Value, true
-		case id == http1.IDCookie && !sessionName(tx.Auth.SessionCookie):
+		case id == http1.IDCookie && !sessionName(cookie):
 			// HTTP/2 clients may split cookies over several fields: a
 			// framework's session cookie in a later one comes first
-			if k, v := SessionCookie(h.Value); k != "" && (tx.Auth.Session == "" || sessionName(k)) {
-				tx.Auth.SessionCookie, tx.Auth.Session = k, v
+			if k, v := SessionCookie(h.Value); k != "" && (session == "" || sessionName(k)) {
+				cookie, session = k, v
 			}
 		}
 	}
-	sc, s := tx.Auth.SessionCookie, tx.Auth.Session
 	p.Parse(authz, &tx.Auth)
-	tx.Auth.APIKey, tx.Auth.SessionCookie, tx.Auth.Session, tx.Auth.Parsed = key, sc, s, true
+	tx.Auth.APIKey, tx.Auth.SessionCookie, tx.Auth.Session, tx.Auth.Parsed = key, cookie, session, true
 }
 
 // IsSessionCookie says whether a cookie's name (any casing) names a server
