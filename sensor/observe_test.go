@@ -148,4 +148,23 @@ func TestPrincipalKeySigner(t *testing.T) {
 	if a, b := key("Bearer one"), key("Bearer two"); a == b {
 		t.Errorf("two tokens, one key %q", a)
 	}
+	// API key headers are identities too (the README counts "users or API
+	// keys"); a session cookie alone is not: unknown cookies get a 200
+	hdr := func(hs ...http1.Header) string {
+		tx := &reassembly.Transaction{}
+		tx.Request = &http1.Request{Method: "GET", Headers: hs}
+		p.Auth(tx)
+		return principalKey(&tx.Auth)
+	}
+	k1, k1b := hdr(http1.Header{Name: "X-API-Key", Value: "k-0001"}), hdr(http1.Header{Name: "x-api-key", Value: "k-0001"})
+	k2 := hdr(http1.Header{Name: "X-API-Key", Value: "k-0002"})
+	if k1 == "" || k1 != k1b || k1 == k2 || strings.Contains(k1, "k-0001") {
+		t.Errorf("API keys: %q %q %q, want one identity per key, hashed", k1, k1b, k2)
+	}
+	if k := hdr(http1.Header{Name: "X-API-Key", Value: "k-0001"}, http1.Header{Name: "Authorization", Value: "Bearer 2YotnFZFEjr1zCsicMWpAA"}); k != key("Bearer 2YotnFZFEjr1zCsicMWpAA") {
+		t.Errorf("Authorization and an API key: %q, want the Authorization's identity", k)
+	}
+	if k := hdr(http1.Header{Name: "Cookie", Value: "PHPSESSID=0123456789abcdef0123"}); k != "" {
+		t.Errorf("a session cookie alone: %q, want no identity", k)
+	}
 }

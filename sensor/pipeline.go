@@ -1498,19 +1498,29 @@ func nonZero(c []event.Count) []event.Count {
 // blocklist's count of identities per address: the principal of a JWT, a
 // Basic or Digest user, the signer of a signature scheme (AWS, Hawk, HTTP
 // Signatures: their credential changes on every request and would make
-// one client many identities), else a hash of an opaque credential; ""
-// without one.
+// one client many identities), else a hash of an opaque credential, else
+// a hash of an API key header's value (X-API-Key...: the README and the
+// configuration count API keys among the identities); "" without one.
+// Session cookies do not count: a server answers 200 whatever cookie it
+// does not know, so one client could pass for many.
 func principalKey(a *reassembly.Auth) string {
 	switch {
 	case a.Principal != "":
 		return "user:" + a.Principal
 	case a.Credential != "":
-		h := uint64(14695981039346656037)
-		for i := 0; i < len(a.Credential); i++ {
-			h ^= uint64(a.Credential[i])
-			h *= 1099511628211
-		}
-		return "key:" + strconv.FormatUint(h, 16)
+		return "key:" + strconv.FormatUint(fnv64(a.Credential), 16)
+	case a.APIKey != "":
+		return "apikey:" + strconv.FormatUint(fnv64(a.APIKey), 16)
 	}
 	return ""
+}
+
+// fnv64 is the FNV-1a hash of s (a credential is never kept raw).
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
