@@ -222,10 +222,7 @@ http {
 `, dir, direct, deny)), 0o644)
 	ngx := n.Exec(nginxBin, "-c", nginxConf)
 	ngx.Stderr = os.Stderr
-	if err := ngx.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ngx.Process.Kill(); ngx.Wait() })
+	netnstest.Start(t, ngx) // nginx's worker too
 
 	acl, sock := filepath.Join(dir, "apitap.acl"), filepath.Join(dir, "haproxy.sock")
 	os.WriteFile(acl, nil, 0o644)
@@ -249,10 +246,7 @@ backend nginx
 `, sock, proxied, acl, dir)), 0o644)
 	hap := n.Exec(hapBin, "-W", "-db", "-f", hapConf)
 	hap.Stderr = os.Stderr
-	if err := hap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hap.Process.Kill(); hap.Wait() })
+	netnstest.Start(t, hap) // the master and its worker (-W)
 	netnstest.WaitTCP(t, direct, 10*time.Second)
 	netnstest.WaitTCP(t, proxied, 10*time.Second)
 

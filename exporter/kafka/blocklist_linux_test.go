@@ -108,10 +108,7 @@ http {
 `, dir, addr, deny)), 0o644)
 	ngx := n.Exec(nginxBin, "-c", conf)
 	ngx.Stderr = os.Stderr
-	if err := ngx.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ngx.Process.Kill(); ngx.Wait() })
+	netnstest.Start(t, ngx) // nginx's worker too
 	netnstest.WaitTCP(t, addr, 10*time.Second)
 
 	broker := startBrokerArgs(t, "-host", n.HostIP) // reachable from the namespace

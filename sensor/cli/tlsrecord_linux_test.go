@@ -181,10 +181,7 @@ http { access_log off; client_body_temp_path %[1]s/body;
 `, r.dir, n.PeerIP, tlsPortNginx, strings.Repeat("y", 3000), tlsPortH2)), 0o644)
 		cmd := n.Exec(nginx, "-c", conf, "-p", r.dir)
 		cmd.Env = append(os.Environ(), "LD_PRELOAD="+so, "SSLKEYLOGFILE="+r.nginxKeys)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		netnstest.Start(t, cmd) // nginx's worker too
 		netnstest.WaitTCP(t, fmt.Sprintf("%s:%d", n.PeerIP, tlsPortNginx), 10*time.Second)
 		netnstest.WaitTCP(t, fmt.Sprintf("%s:%d", n.PeerIP, tlsPortH2), 10*time.Second)
 		r.hasNginx = true

@@ -54,11 +54,7 @@ http { access_log off; client_body_temp_path %[1]s/body;
     location /missing { return 404 '{"error":"missing"}'; }
     location / { default_type application/json; return 200 '{"server":"nginx","uri":"$uri"}'; } } }
 `, dir, n.PeerIP)), 0o644)
-		cmd := n.Exec(nginx, "-c", conf, "-p", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		netnstest.Start(t, n.Exec(nginx, "-c", conf, "-p", dir)) // nginx's workers too
 		netnstest.WaitTCP(t, n.PeerIP+":8081", 10*time.Second)
 		servers["nginx"] = n.PeerIP + ":8081"
 	} else {

@@ -93,6 +93,41 @@ func (n *Netns) Exec(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
 }
 
+// Start starts cmd (a server: nginx, HAProxy, python) in a process group
+// of its own and stops the whole group when the test ends: SIGTERM, and
+// SIGKILL after five seconds. Killing only the process that was started
+// leaves the workers a master forked (nginx's, HAProxy's) running, in a
+// namespace that is then deleted: they outlived the tests and took later
+// tests' uprobes on their libraries.
+func Start(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Stop(cmd) })
+}
+
+// Stop stops the process group of a command started by Start and waits
+// for the command.
+func Stop(cmd *exec.Cmd) {
+	pg := -cmd.Process.Pid
+	syscall.Kill(pg, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(pg, syscall.SIGKILL)
+		<-done
+	}
+	// the group's other members (workers) may outlive the leader briefly
+	syscall.Kill(pg, syscall.SIGKILL)
+}
+
 // ServeHTTP serves a small JSON API on addr until the process is killed:
 // any path answers 200 with a 3 KB JSON body, paths under /missing 404.
 // Tests run it in a namespace by re-executing their test binary.
@@ -117,10 +152,7 @@ func (n *Netns) StartServer(t testing.TB, addr, helper string) {
 	t.Helper()
 	srv := n.Exec(os.Args[0], "-test.run=^"+helper+"$")
 	srv.Env = append(os.Environ(), "APITAP_HELPER_ADDR="+addr)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	Start(t, srv)
 	WaitTCP(t, addr, 10*time.Second)
 }
 
