@@ -4,11 +4,14 @@ package tlsprobe
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -33,21 +36,26 @@ type Probe struct {
 	// BTFErr says why the programs do not read the sockets' addresses
 	// (nil when they do): user space then finds them in /proc.
 	BTFErr error
-	// SyscallErr says why the syscall tracepoints could not be attached
-	// (nil when they were): OpenSSL calls then find their socket only
-	// when it was remembered.
+	// SyscallErr says why the system call raw tracepoint could not be
+	// attached (nil when it was): OpenSSL calls then find their socket
+	// only when it was remembered.
 	SyscallErr error
 	// ExecErr says why new programs are not told as they start (the
-	// sched_process_exec tracepoint could not be attached; nil when they
-	// are): ReadExec then fails and user space finds them by scanning.
+	// sched_process_exec raw tracepoint could not be attached; nil when
+	// they are): ReadExec then fails and user space finds them by scanning.
 	ExecErr error
+	// Multi says the uprobes are uprobe_multi links (Linux 6.6): one per
+	// program and executable. Without, each probed function is a perf
+	// event of its own.
+	Multi bool
 }
 
-// syscalls whose first argument is the socket an SSL call reads or writes.
-var syscalls = []string{"read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg"}
-
 // Load loads the programs with a ring buffer of ringBytes (a power of two
-// of at least a page; 0: 8 MiB) and attaches the syscall tracepoints.
+// of at least a page; 0: 8 MiB) and attaches the system call and exec
+// raw tracepoints. Where the kernel has uprobe_multi links (Linux 6.6),
+// the uprobe programs are loaded for them: one link per program and
+// executable instead of one perf event per function, detached without the
+// kernel's one-at-a-time RCU waits (see Close).
 func Load(ringBytes int) (*Probe, error) {
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		return nil, fmt.Errorf("eBPF ring buffers (Linux 5.8): %w", err)
@@ -64,6 +72,14 @@ func Load(ringBytes int) (*Probe, error) {
 		spec.Maps["events"].MaxEntries = uint32(ringBytes)
 	}
 	p := &Probe{}
+	if features.HaveBPFLinkUprobeMulti() == nil && !noMulti {
+		p.Multi = true
+		for _, ps := range spec.Programs {
+			if ps.Type == ebpf.Kprobe {
+				ps.AttachType = ebpf.AttachTraceUprobeMulti
+			}
+		}
+	}
 	// With the kernel's BTF the programs read each connection's addresses
 	// from its socket; without, those reads are left out (relocated
 	// against no types, in code that does not run) and user space finds
@@ -85,28 +101,17 @@ func Load(ringBytes int) (*Probe, error) {
 	if err := spec.LoadAndAssign(&p.objs, opts); err != nil {
 		return nil, fmt.Errorf("load TLS probes: %w", err)
 	}
-	for _, sc := range syscalls {
-		l, err := link.Tracepoint("syscalls", "sys_enter_"+sc, p.objs.SysEnterFd, nil)
-		if err != nil {
-			p.SyscallErr = fmt.Errorf("syscall tracepoint %s (is tracefs mounted? mount -t tracefs nodev /sys/kernel/tracing): %w", sc, err)
-			break
-		}
+	if l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: p.objs.SysEnter}); err != nil {
+		p.SyscallErr = fmt.Errorf("raw tracepoint sys_enter: %w", err)
+	} else {
 		p.links = append(p.links, l)
-	}
-	if p.SyscallErr == nil {
-		l, err := link.Tracepoint("syscalls", "sys_enter_close", p.objs.SysEnterClose, nil)
-		if err != nil {
-			p.SyscallErr = fmt.Errorf("syscall tracepoint close: %w", err)
-		} else {
-			p.links = append(p.links, l)
-		}
 	}
 	if p.rd, err = ringbuf.NewReader(p.objs.Events); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("TLS probes' ring buffer: %w", err)
 	}
-	if l, err := link.Tracepoint("sched", "sched_process_exec", p.objs.SchedExec, nil); err != nil {
-		p.ExecErr = fmt.Errorf("tracepoint sched/sched_process_exec (is tracefs mounted? mount -t tracefs nodev /sys/kernel/tracing): %w", err)
+	if l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exec", Program: p.objs.SchedExec}); err != nil {
+		p.ExecErr = fmt.Errorf("raw tracepoint sched_process_exec: %w", err)
 	} else if p.xrd, err = ringbuf.NewReader(p.objs.Execs); err != nil {
 		l.Close()
 		p.ExecErr = fmt.Errorf("the execs ring buffer: %w", err)
@@ -124,54 +129,110 @@ func (p *Probe) AttachOpenSSL(path string) error {
 	if err != nil {
 		return err
 	}
-	type probe struct {
-		sym      string
-		enter    *ebpf.Program
-		optional bool
-	}
-	var ls []link.Link
-	fail := func(err error) error {
-		for _, l := range ls {
-			l.Close()
-		}
+	has, err := symbols(path)
+	if err != nil {
 		return err
 	}
-	for _, pr := range []probe{
-		{"SSL_read", p.objs.SslReadEnter, false},
-		{"SSL_write", p.objs.SslWriteEnter, false},
-		{"SSL_read_ex", p.objs.SslReadExEnter, true},
-		{"SSL_write_ex", p.objs.SslWriteExEnter, true},
-		// the socket is learnt before the first byte: where the program
-		// sets it, and during the handshake (then user space is told)
-		{"SSL_do_handshake", p.objs.SslHandshakeEnter, true},
-		{"SSL_connect", p.objs.SslHandshakeEnter, true},
-		{"SSL_accept", p.objs.SslHandshakeEnter, true},
-		{"SSL_set_fd", p.objs.SslSetFd, true},
-	} {
-		l, err := ex.Uprobe(pr.sym, pr.enter, nil)
-		if errors.Is(err, link.ErrNoSymbol) {
-			if pr.optional {
-				continue
+	type probe struct {
+		syms []string
+		prog *ebpf.Program
+		ret  bool // a return probe
+	}
+	// the socket is learnt before the first byte: where the program sets
+	// it (SSL_set_fd), and during the handshake (then user space is told)
+	optional := []string{"SSL_read_ex", "SSL_write_ex", "SSL_do_handshake", "SSL_connect", "SSL_accept", "SSL_set_fd"}
+	for _, sym := range []string{"SSL_read", "SSL_write"} {
+		if !has[sym] {
+			return ErrNoSymbol
+		}
+	}
+	present := func(syms ...string) []string {
+		var out []string
+		for _, s := range syms {
+			if has[s] || !slices.Contains(optional, s) {
+				out = append(out, s)
 			}
-			return fail(ErrNoSymbol)
+		}
+		return out
+	}
+	probes := []probe{
+		{[]string{"SSL_read"}, p.objs.SslReadEnter, false},
+		{[]string{"SSL_write"}, p.objs.SslWriteEnter, false},
+		{present("SSL_read_ex"), p.objs.SslReadExEnter, false},
+		{present("SSL_write_ex"), p.objs.SslWriteExEnter, false},
+		{present("SSL_do_handshake", "SSL_connect", "SSL_accept"), p.objs.SslHandshakeEnter, false},
+		{present("SSL_set_fd"), p.objs.SslSetFd, false}, // entry only
+		{present("SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex", "SSL_do_handshake", "SSL_connect", "SSL_accept"), p.objs.SslExitProbe, true},
+	}
+	var ls []link.Link
+	for _, pr := range probes {
+		if len(pr.syms) == 0 {
+			continue
+		}
+		var err error
+		if p.Multi {
+			var l link.Link
+			if pr.ret {
+				l, err = ex.UretprobeMulti(pr.syms, pr.prog, nil)
+			} else {
+				l, err = ex.UprobeMulti(pr.syms, pr.prog, nil)
+			}
+			if err == nil {
+				ls = append(ls, l)
+			}
+		} else {
+			for _, sym := range pr.syms {
+				var l link.Link
+				if pr.ret {
+					l, err = ex.Uretprobe(sym, pr.prog, nil)
+				} else {
+					l, err = ex.Uprobe(sym, pr.prog, nil)
+				}
+				if err != nil {
+					break
+				}
+				ls = append(ls, l)
+			}
 		}
 		if err != nil {
-			return fail(fmt.Errorf("uprobe %s: %w", pr.sym, err))
+			closeAll(ls)
+			if errors.Is(err, link.ErrNoSymbol) {
+				return ErrNoSymbol
+			}
+			kind := "uprobe"
+			if pr.ret {
+				kind = "uretprobe"
+			}
+			return fmt.Errorf("%s %s: %w", kind, strings.Join(pr.syms, ","), err)
 		}
-		ls = append(ls, l)
-		if pr.sym == "SSL_set_fd" {
-			continue // entry only
-		}
-		r, err := ex.Uretprobe(pr.sym, p.objs.SslExitProbe, nil)
-		if err != nil {
-			return fail(fmt.Errorf("uretprobe %s: %w", pr.sym, err))
-		}
-		ls = append(ls, r)
 	}
 	p.mu.Lock()
 	p.links = append(p.links, ls...)
 	p.mu.Unlock()
 	return nil
+}
+
+// symbols is the set of function names an ELF file defines (its dynamic
+// and its static symbol tables).
+func symbols(path string) (map[string]bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	has := map[string]bool{}
+	for _, read := range []func() ([]elf.Symbol, error){f.DynamicSymbols, f.Symbols} {
+		syms, err := read()
+		if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+			return nil, err
+		}
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Value != 0 {
+				has[s.Name] = true
+			}
+		}
+	}
+	return has, nil
 }
 
 // AttachGo probes a Go executable's crypto/tls at the file offsets of f.
@@ -181,33 +242,49 @@ func (p *Probe) AttachGo(path string, f GoFunc) error {
 		return err
 	}
 	var ls []link.Link
-	add := func(prog *ebpf.Program, off uint64) error {
-		l, err := ex.Uprobe("", prog, &link.UprobeOptions{Address: off})
-		if err != nil {
-			return fmt.Errorf("uprobe at %#x: %w", off, err)
+	add := func(prog *ebpf.Program, offs ...uint64) error {
+		if p.Multi {
+			l, err := ex.UprobeMulti(nil, prog, &link.UprobeMultiOptions{Addresses: offs})
+			if err != nil {
+				return fmt.Errorf("uprobe at %#x: %w", offs, err)
+			}
+			ls = append(ls, l)
+			return nil
 		}
-		ls = append(ls, l)
+		for _, off := range offs {
+			l, err := ex.Uprobe("", prog, &link.UprobeOptions{Address: off})
+			if err != nil {
+				return fmt.Errorf("uprobe at %#x: %w", off, err)
+			}
+			ls = append(ls, l)
+		}
 		return nil
 	}
 	err = add(p.objs.GoWrite, f.Write)
 	if err == nil {
 		err = add(p.objs.GoReadEnter, f.Read)
 	}
-	for _, r := range f.ReadRets {
-		if err == nil {
-			err = add(p.objs.GoReadRet, r)
-		}
+	if err == nil && len(f.ReadRets) > 0 {
+		err = add(p.objs.GoReadRet, f.ReadRets...)
 	}
 	if err != nil {
-		for _, l := range ls {
-			l.Close()
-		}
+		closeAll(ls)
 		return err
 	}
 	p.mu.Lock()
 	p.links = append(p.links, ls...)
 	p.mu.Unlock()
 	return nil
+}
+
+// closeAll closes links at once: uprobe_multi links each wait for an RCU
+// Tasks Trace grace period, which concurrent waits share.
+func closeAll(ls []link.Link) {
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		wg.Go(func() { l.Close() })
+	}
+	wg.Wait()
 }
 
 // header is the size of an event before its data (struct event).
@@ -228,6 +305,10 @@ func emptyBTF() (*btf.Spec, error) {
 
 // noBTF makes Load act as on a kernel without BTF (tests).
 var noBTF bool
+
+// noMulti makes Load act as on a kernel without uprobe_multi links
+// (tests).
+var noMulti bool
 
 // Read waits for the next event (until the deadline, when set: then it
 // returns os.ErrDeadlineExceeded). ev.Data is valid until the next Read.
@@ -321,15 +402,14 @@ func (p *Probe) Links() int {
 	return len(p.links)
 }
 
-// Close detaches everything and unloads the programs.
+// Close detaches everything and unloads the programs. The raw
+// tracepoints detach at once; uprobe_multi links wait for a grace period
+// each, shared when closed together (closeAll). The perf-event uprobes of
+// kernels without uprobe_multi wait for their grace periods one after the
+// other, under the kernel's event_mutex: seconds each at times.
 func (p *Probe) Close() error {
 	p.mu.Lock()
-	// each detach waits for the kernel's RCU grace periods under its
-	// event_mutex (perf_uprobe_destroy, perf_trace_destroy), one after the
-	// other: closing them at once gains nothing (measured)
-	for _, l := range p.links {
-		l.Close()
-	}
+	closeAll(p.links)
 	p.links = nil
 	p.mu.Unlock()
 	if p.rd != nil {

@@ -4,10 +4,13 @@ package tlsprobe
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf/link"
 )
 
 // TestLoad loads the programs as the kernel allows (with its BTF when it
@@ -59,6 +62,70 @@ func checkExec(t *testing.T, p *Probe) {
 		}
 		if pid == cmd.Process.Pid {
 			return
+		}
+	}
+}
+
+// TestLinkKinds: the system call and exec hooks are raw tracepoints (no
+// tracefs; detached without the kernel's one-at-a-time waits) and, where
+// the kernel has uprobe_multi, an OpenSSL library is probed by one link
+// per program (7) rather than a perf event per function; without
+// uprobe_multi (as on kernels before 6.6) by perf events. Detach times are
+// in docs/tls.md (no wall-clock assertion here).
+func TestLinkKinds(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load eBPF programs (CI runs as root)")
+	}
+	lib := ""
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3"} {
+		if _, err := os.Stat(p); err == nil {
+			lib = p
+			break
+		}
+	}
+	if lib == "" {
+		t.Skip("no libssl.so.3 (apt-get install libssl3)")
+	}
+	for _, without := range []bool{false, true} {
+		noMulti = without
+		p, err := Load(1 << 16)
+		noMulti = false
+		if errors.Is(err, ErrNotSupported) {
+			t.Skipf("the kernel refuses the programs: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !without && !p.Multi {
+			t.Log("this kernel has no uprobe_multi links: only the perf events are checked")
+			p.Close()
+			continue
+		}
+		if p.SyscallErr != nil || p.ExecErr != nil {
+			t.Fatalf("raw tracepoints: %v, %v", p.SyscallErr, p.ExecErr)
+		}
+		if err := p.AttachOpenSSL(lib); err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[link.Type]int{}
+		for _, l := range p.links {
+			info, err := l.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds[info.Type]++
+		}
+		want := map[link.Type]int{link.RawTracepointType: 2, link.UprobeMultiType: 7}
+		if without {
+			// SSL_read, _write, _read_ex, _write_ex, _do_handshake, _connect,
+			// _accept: entry and return; SSL_set_fd: entry
+			want = map[link.Type]int{link.RawTracepointType: 2, link.PerfEventType: 15}
+		}
+		if !maps.Equal(kinds, want) {
+			t.Errorf("without uprobe_multi %v: links by kind %v, want %v", without, kinds, want)
+		}
+		if err := p.Close(); err != nil {
+			t.Error(err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 // Probe is not available here: Load returns ErrNotSupported.
 type Probe struct {
 	BTFErr, SyscallErr, ExecErr error
+	Multi                       bool
 }
 
 // Load reports that the probes need Linux on amd64.

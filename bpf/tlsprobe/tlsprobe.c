@@ -9,8 +9,8 @@
 //   OpenSSL / BoringSSL: SSL_read, SSL_write, SSL_read_ex, SSL_write_ex
 //     (entry saves the arguments, keyed by thread; the return probe sends
 //     the bytes the call moved). The socket is found from the read/write
-//     system calls the thread makes during the call (syscall tracepoints,
-//     no kprobes), and remembered per SSL object for calls served from
+//     system calls the thread makes during the call (the raw tracepoint
+//     sys_enter, no kprobes), and remembered per SSL object for calls served from
 //     OpenSSL's buffers.
 //   Go crypto/tls (register ABI, amd64): (*Conn).Write at its entry (the
 //     buffer is complete), (*Conn).Read at its entry (arguments saved,
@@ -406,44 +406,45 @@ int ssl_set_fd(struct pt_regs *ctx) {
 SEC("uretprobe/SSL_rw")
 int ssl_exit_probe(struct pt_regs *ctx) { return ssl_exit(ctx); }
 
-// sys_enter_{read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg}:
-// the first socket a thread touches inside an SSL call is its connection's.
-struct sys_enter_fd {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 fd;
-};
+// System calls, seen through the raw tracepoint sys_enter: one program for
+// every call, which keeps those it wants by number (x86_64). Raw
+// tracepoints, unlike the syscalls/sys_enter_* tracepoints of perf, need
+// no tracefs and detach without waiting, one after the other under the
+// kernel's event_mutex, for an RCU Tasks Trace grace period each (at
+// times seconds: minutes for a sensor to stop). A 32-bit process's calls
+// have other numbers; it cannot have mapped the 64-bit libraries probed,
+// so none of its threads is ever inside an SSL call or holds a TLS socket.
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_CLOSE 3
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
 
-SEC("tracepoint/syscalls/sys_enter_fd")
-int sys_enter_fd(struct sys_enter_fd *ctx) {
+// read, write, readv, writev, recvfrom, sendto, recvmsg, sendmsg: the
+// first socket a thread touches inside an SSL call is its connection's.
+static __always_inline void sys_enter_fd(__u64 fd) {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call *c = bpf_map_lookup_elem(&calls, &id);
 	if (c && c->fd < 0)
-		c->fd = (__s32)ctx->fd;
-	return 0;
+		c->fd = (__s32)fd;
 }
 
-// sys_enter_close: a socket TLS calls used is closed; user space ends its
+// close: a socket TLS calls used is closed; user space ends its
 // connection (the number may come back for another one at once).
-struct sys_enter_close {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 fd;
-};
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int sys_enter_close(struct sys_enter_close *ctx) {
+static __always_inline void sys_enter_close(__u64 fd) {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct fdkey k = {.tgid = id >> 32, .fd = (__s32)ctx->fd};
+	struct fdkey k = {.tgid = id >> 32, .fd = (__s32)fd};
 	if (!bpf_map_lookup_elem(&tlsfds, &k))
-		return 0;
+		return;
 	bpf_map_delete_elem(&tlsfds, &k);
 	__u32 zero = 0;
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
-		return 0;
+		return;
 	e->ts = bpf_ktime_get_ns();
 	e->conn = 0;
 	e->pid = k.tgid;
@@ -458,6 +459,23 @@ int sys_enter_close(struct sys_enter_close *ctx) {
 	e->comm[0] = 0;
 	if (bpf_ringbuf_output(&events, e, offsetof(struct event, data), 0) != 0)
 		count(C_LOST, 1);
+}
+
+// sys_enter(struct pt_regs *regs, long id): the first argument is in rdi.
+SEC("raw_tracepoint/sys_enter")
+int sys_enter(struct bpf_raw_tracepoint_args *ctx) {
+	long nr = (long)ctx->args[1];
+	if (nr != NR_CLOSE && nr != NR_READ && nr != NR_WRITE && nr != NR_READV && nr != NR_WRITEV &&
+	    nr != NR_SENDTO && nr != NR_RECVFROM && nr != NR_SENDMSG && nr != NR_RECVMSG)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	__u64 fd = 0;
+	if (bpf_probe_read_kernel(&fd, sizeof(fd), &regs->rdi) != 0)
+		return 0;
+	if (nr == NR_CLOSE)
+		sys_enter_close(fd);
+	else
+		sys_enter_fd(fd);
 	return 0;
 }
 
@@ -512,12 +530,13 @@ int go_read_ret(struct pt_regs *ctx) {
 	return 0;
 }
 
-// A process started a new program (a tracepoint, not a kprobe): its pid
-// goes to user space, which probes the program at once when it is a Go
-// program with crypto/tls (a program that lives less than the scan
-// interval is otherwise missed).
-SEC("tracepoint/sched/sched_process_exec")
-int sched_exec(void *ctx) {
+// A process started a new program (a raw tracepoint, not a kprobe): its
+// pid goes to user space, which probes the program at once when it is a
+// Go program with crypto/tls (a program that lives less than the scan
+// interval is otherwise missed). The exec is done: the current task is
+// the process, under its pid.
+SEC("raw_tracepoint/sched_process_exec")
+int sched_exec(struct bpf_raw_tracepoint_args *ctx) {
 	struct exec_event *e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
 	if (!e) {
 		count(C_EXEC_LOST, 1);

@@ -97,8 +97,7 @@ const (
 	tlsprobeProgSslSetFd          = "ssl_set_fd"
 	tlsprobeProgSslWriteEnter     = "ssl_write_enter"
 	tlsprobeProgSslWriteExEnter   = "ssl_write_ex_enter"
-	tlsprobeProgSysEnterClose     = "sys_enter_close"
-	tlsprobeProgSysEnterFd        = "sys_enter_fd"
+	tlsprobeProgSysEnter          = "sys_enter"
 	tlsprobeVarReadSockets        = "read_sockets"
 )
 
@@ -155,8 +154,7 @@ type tlsprobeProgramSpecs struct {
 	SslSetFd          *ebpf.ProgramSpec `ebpf:"ssl_set_fd"`
 	SslWriteEnter     *ebpf.ProgramSpec `ebpf:"ssl_write_enter"`
 	SslWriteExEnter   *ebpf.ProgramSpec `ebpf:"ssl_write_ex_enter"`
-	SysEnterClose     *ebpf.ProgramSpec `ebpf:"sys_enter_close"`
-	SysEnterFd        *ebpf.ProgramSpec `ebpf:"sys_enter_fd"`
+	SysEnter          *ebpf.ProgramSpec `ebpf:"sys_enter"`
 }
 
 // tlsprobeMapSpecs contains maps before they are loaded into the kernel.
@@ -245,8 +243,7 @@ type tlsprobePrograms struct {
 	SslSetFd          *ebpf.Program `ebpf:"ssl_set_fd"`
 	SslWriteEnter     *ebpf.Program `ebpf:"ssl_write_enter"`
 	SslWriteExEnter   *ebpf.Program `ebpf:"ssl_write_ex_enter"`
-	SysEnterClose     *ebpf.Program `ebpf:"sys_enter_close"`
-	SysEnterFd        *ebpf.Program `ebpf:"sys_enter_fd"`
+	SysEnter          *ebpf.Program `ebpf:"sys_enter"`
 }
 
 func (p *tlsprobePrograms) Close() error {
@@ -262,8 +259,7 @@ func (p *tlsprobePrograms) Close() error {
 		p.SslSetFd,
 		p.SslWriteEnter,
 		p.SslWriteExEnter,
-		p.SysEnterClose,
-		p.SysEnterFd,
+		p.SysEnter,
 	)
 }
 

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,29 +28,10 @@ type uprobeRun struct {
 	serverIP string
 }
 
-// tracefsOnce mounts tracefs for the uprobe tests where the machine has
-// not (a fresh VM or container): without the syscall and exec tracepoints
-// the sensor finds an OpenSSL connection's socket from earlier calls only
-// and new programs by its scan only (docs/tls.md), which these tests do
-// not measure. It stays mounted, as on a usual host.
-var tracefsOnce = sync.OnceValue(func() error {
-	const dir = "/sys/kernel/tracing"
-	if _, err := os.Stat(dir + "/events"); err == nil {
-		return nil
-	}
-	if err := syscall.Mount("nodev", dir, "tracefs", 0, ""); err != nil {
-		return fmt.Errorf("tracefs is not mounted and can not be (mount -t tracefs nodev %s): %w", dir, err)
-	}
-	return nil
-})
-
 // startUprobes starts apitap run with the TLS uprobes; it skips the test,
-// in one line, where the kernel refuses them or tracefs can not be
-// mounted.
+// in one line, where the kernel refuses them. No tracefs is needed (raw
+// tracepoints).
 func startUprobes(t *testing.T, r *tlsRig, extra ...string) *uprobeRun {
-	if err := tracefsOnce(); err != nil {
-		t.Skip(err)
-	}
 	dir := t.TempDir()
 	bin := buildApitap(t, dir)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

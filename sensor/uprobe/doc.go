@@ -1,7 +1,7 @@
 // Package uprobe reads HTTPS in clear inside the node's processes (apitap
 // run --tls-uprobes, docs/tls.md): it loads the eBPF programs of
 // bpf/tlsprobe, examines each program as it starts (the probes'
-// sched_process_exec tracepoint sends its pid) and scans /proc for the
+// sched_process_exec raw tracepoint sends its pid) and scans /proc for the
 // rest, and attaches them once per file
 // to the TLS libraries (OpenSSL and BoringSSL's libssl) and Go programs
 // (crypto/tls, found in the symbol table or the pclntab of a stripped

@@ -107,7 +107,10 @@ func New(cfg Config, log zerolog.Logger) (*Manager, error) {
 		log.Warn().Err(p.BTFErr).Msg("TLS uprobes: connections' addresses are looked up in /proc (a connection that ends before it is looked up is missed)")
 	}
 	if p.SyscallErr != nil {
-		log.Warn().Err(p.SyscallErr).Msg("TLS uprobes: without the syscall tracepoints an OpenSSL connection's socket is found only from earlier calls")
+		log.Warn().Err(p.SyscallErr).Msg("TLS uprobes: without the system call raw tracepoint an OpenSSL connection's socket is found only from earlier calls")
+	}
+	if !p.Multi {
+		log.Info().Msg("TLS uprobes: this kernel has no uprobe_multi links (Linux 6.6): each probed function is a perf event, and detaching them at shutdown may take minutes")
 	}
 	if p.ExecErr != nil {
 		log.Warn().Err(p.ExecErr).Msg("TLS uprobes: new programs are found by the scan of /proc only (a Go program that lives less than tls.uprobes.scan_interval is missed)")
@@ -156,7 +159,7 @@ func (m *Manager) Close() error {
 	m.wg.Wait()
 	n, start := m.probe.Links(), time.Now()
 	err := m.probe.Close()
-	m.log.Debug().Int("links", n).Dur("took", time.Since(start)).Msg("TLS uprobes detached")
+	m.log.Debug().Int("links", n).Bool("uprobe_multi", m.probe.Multi).Dur("took", time.Since(start)).Msg("TLS uprobes detached")
 	return err
 }
 
@@ -175,7 +178,7 @@ func (m *Manager) scanLoop() {
 }
 
 // A program that starts (exec) is examined at once, told by the probes'
-// sched_process_exec tracepoint, instead of at the next scan: a Go
+// sched_process_exec raw tracepoint, instead of at the next scan: a Go
 // program is probed within milliseconds of its start (measured in
 // docs/tls.md). A libssl is mapped by the dynamic linker after the exec:
 // a process whose libssl file is probed already is covered by it, a file
