@@ -3,7 +3,9 @@
 package tlsprobe
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -126,6 +128,93 @@ func TestLinkKinds(t *testing.T) {
 		}
 		if err := p.Close(); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestReadsOpenSSL: curl (OpenSSL) asks openssl s_server for a page over
+// the loopback. The probes send what curl wrote (the request) and read
+// (the answer), each with the socket the system call hook found during
+// the call, and the socket's close, through uprobe_multi links (where the
+// kernel has them) and through perf events (older kernels): the programs
+// are loaded differently for each. (s_server reads through its SSL BIO,
+// which calls OpenSSL's internal functions, not SSL_read: it is not seen.)
+func TestReadsOpenSSL(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load eBPF programs (CI runs as root)")
+	}
+	lib := "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+	if _, err := os.Stat(lib); err != nil {
+		t.Skip("no libssl.so.3 (apt-get install libssl3)")
+	}
+	curl, err1 := exec.LookPath("curl")
+	openssl, err2 := exec.LookPath("openssl")
+	if err1 != nil || err2 != nil {
+		t.Skip("needs curl and openssl (.ci/run installs them)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+		"-keyout", dir+"/key.pem", "-out", dir+"/cert.pem").CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, out)
+	}
+	for i, without := range []bool{false, true} {
+		noMulti = without
+		p, err := Load(1 << 20)
+		noMulti = false
+		if errors.Is(err, ErrNotSupported) {
+			t.Skipf("the kernel refuses the programs: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !without && !p.Multi {
+			p.Close()
+			continue
+		}
+		if err := p.AttachOpenSSL(lib); err != nil {
+			p.Close()
+			t.Fatal(err)
+		}
+		port := fmt.Sprint(24433 + i)
+		srv := exec.Command(openssl, "s_server", "-www", "-quiet", "-accept", "127.0.0.1:"+port, "-cert", dir+"/cert.pem", "-key", dir+"/key.pem")
+		if err := srv.Start(); err != nil {
+			p.Close()
+			t.Fatal(err)
+		}
+		path := fmt.Sprintf("/probe-%d", i)
+		var out []byte
+		for try := 0; try < 50; try++ { // until the server listens
+			if out, err = exec.Command(curl, "-sk", "--http1.1", "https://127.0.0.1:"+port+path).CombinedOutput(); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		srv.Process.Kill()
+		srv.Wait()
+		if err != nil {
+			p.Close()
+			t.Fatalf("curl: %v\n%s", err, out)
+		}
+		var wrote, read, closed bool
+		fd := int32(-1)
+		p.SetDeadline(time.Now().Add(5 * time.Second))
+		for !(wrote && read && closed) {
+			var ev Event
+			if err := p.Read(&ev); err != nil {
+				break
+			}
+			switch {
+			case ev.Lib == LibOpenSSL && ev.Dir == DirWrite && bytes.HasPrefix(ev.Data, []byte("GET "+path+" HTTP/1.1")):
+				wrote, fd = ev.FD >= 0, ev.FD
+			case ev.Lib == LibOpenSSL && ev.Dir == DirRead && bytes.HasPrefix(ev.Data, []byte("HTTP/1.0 200 ok")):
+				read = ev.FD >= 0 && ev.FD == fd
+			case ev.Dir == DirClose && wrote && ev.FD == fd:
+				closed = true
+			}
+		}
+		p.Close()
+		if !wrote || !read || !closed {
+			t.Errorf("without uprobe_multi %v: the request written on a socket %v (fd %d), the answer read on it %v, the socket's close %v", without, wrote, fd, read, closed)
 		}
 	}
 }
