@@ -91,7 +91,7 @@ type obs struct {
 	// principal is the authenticated identity of a request the server
 	// accepted (below 400): the blocklist tells shared addresses (many
 	// identities behind one address) from single clients
-	principal string
+	principal uint64
 	resolved  netip.Addr // the request's client, for principal
 
 	// The copy of the transaction (hasTx): req and resp are its
@@ -174,7 +174,7 @@ func (o *obs) reset() {
 		*r = obsRare{}
 	}
 	o.server, o.client = netip.Addr{}, netip.Addr{}
-	o.principal, o.resolved = "", netip.Addr{}
+	o.principal, o.resolved = 0, netip.Addr{}
 	o.lineType, o.flowID = "", ""
 }
 

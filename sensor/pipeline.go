@@ -9,7 +9,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1495,29 +1494,35 @@ func nonZero(c []event.Count) []event.Count {
 }
 
 // principalKey names the identity a request's credentials carry, for the
-// blocklist's count of identities per address: the principal of a JWT, a
-// Basic or Digest user, the signer of a signature scheme (AWS, Hawk, HTTP
-// Signatures: their credential changes on every request and would make
-// one client many identities), else a hash of an opaque credential, else
-// a hash of an API key header's value (X-API-Key...: the README and the
-// configuration count API keys among the identities); "" without one.
-// Session cookies do not count: a server answers 200 whatever cookie it
-// does not know, so one client could pass for many.
-func principalKey(a *reassembly.Auth) string {
+// blocklist's count of identities per address, by a 64-bit hash (0:
+// none; computed without allocating, for every accepted request): the
+// principal of a JWT, a Basic or Digest user, the signer of a signature
+// scheme (AWS, Hawk, HTTP Signatures: their credential changes on every
+// request and would make one client many identities), else an opaque
+// credential, else an API key header's value (X-API-Key...: the README
+// and the configuration count API keys among the identities). Each kind
+// hashes apart from the others. Session cookies do not count: a server
+// answers 200 whatever cookie it does not know, so one client could pass
+// for many.
+func principalKey(a *reassembly.Auth) uint64 {
+	var h uint64
 	switch {
 	case a.Principal != "":
-		return "user:" + a.Principal
+		h = fnv64('u', a.Principal)
 	case a.Credential != "":
-		return "key:" + strconv.FormatUint(fnv64(a.Credential), 16)
+		h = fnv64('k', a.Credential)
 	case a.APIKey != "":
-		return "apikey:" + strconv.FormatUint(fnv64(a.APIKey), 16)
+		h = fnv64('a', a.APIKey)
+	default:
+		return 0
 	}
-	return ""
+	return max(h, 1)
 }
 
-// fnv64 is the FNV-1a hash of s (a credential is never kept raw).
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
+// fnv64 is the FNV-1a hash of kind and s (a credential is never kept
+// raw).
+func fnv64(kind byte, s string) uint64 {
+	h := (uint64(14695981039346656037) ^ uint64(kind)) * 1099511628211
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211

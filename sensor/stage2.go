@@ -205,8 +205,8 @@ func (s *stage2) process(o *obs, tx *reassembly.Transaction) {
 	if o.server.IsValid() {
 		s.p.Block.NoteServer(o.server, o.client)
 	}
-	if o.principal != "" {
-		s.p.Block.NoteClient(o.resolved, o.principal, o.ts)
+	if o.principal != 0 {
+		s.p.Block.NoteClientID(o.resolved, o.principal, o.ts)
 	}
 	for i := range o.dets {
 		s.detection(&o.dets[i])

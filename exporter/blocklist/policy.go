@@ -141,7 +141,18 @@ func (m *Manager) NoteServer(server, client netip.Addr) bool {
 // identities come within the signal window is shared: its entries name
 // the identity instead, and anonymous detections from it block nothing.
 func (m *Manager) NoteClient(client netip.Addr, identity string, at time.Time) {
-	m.shared.note(client, identity, at)
+	if identity != "" {
+		m.shared.note(client, maphash.String(m.shared.seed, identity), at)
+	}
+}
+
+// NoteClientID is NoteClient with the identity given by a 64-bit hash of
+// it (not 0), which the caller computes without allocating: the sensor
+// calls it for every accepted request that carries credentials.
+func (m *Manager) NoteClientID(client netip.Addr, id uint64, at time.Time) {
+	if id != 0 {
+		m.shared.note(client, maphash.Comparable(m.shared.seed, id), at)
+	}
 }
 
 func (m *Manager) withhold(reason string) { m.withheld[reasonIndex[reason]].Add(1) }

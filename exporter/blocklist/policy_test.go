@@ -291,8 +291,14 @@ func TestSharedAddress(t *testing.T) {
 	m := New(Config{}, "t", s.out)
 	nat := netip.MustParseAddr("45.0.0.20")
 	for i := 0; i < 5; i++ {
-		m.NoteClient(nat, fmt.Sprintf("user-%d", i), t0)
-		m.NoteClient(nat, "user-0", t0) // repeats count once
+		if i < 3 {
+			m.NoteClient(nat, fmt.Sprintf("user-%d", i), t0)
+			m.NoteClient(nat, "user-0", t0) // repeats count once
+		} else { // the sensor's form: a hash of the identity
+			m.NoteClientID(nat, uint64(i), t0)
+			m.NoteClientID(nat, 3, t0)
+			m.NoteClientID(nat, 0, t0) // none
+		}
 	}
 	d := det("sqli", "critical", "45.0.0.20", t0)
 	d.Actor.User = "mallory"

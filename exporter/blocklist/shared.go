@@ -48,14 +48,13 @@ func (s *sharedAddrs) shard(a netip.Addr) *sharedShard {
 	return &s.shards[maphash.Comparable(s.seed, a)%sharedShards]
 }
 
-// note records that identity (a user or API key, authenticated) made a
-// request from a at capture time at.
-func (s *sharedAddrs) note(a netip.Addr, identity string, at time.Time) {
-	if s.threshold <= 0 || identity == "" || !a.IsValid() {
+// note records that an identity (a user or API key, authenticated), by
+// its seeded hash h, made a request from a at capture time at.
+func (s *sharedAddrs) note(a netip.Addr, h uint64, at time.Time) {
+	if s.threshold <= 0 || !a.IsValid() {
 		return
 	}
 	a = a.WithZone("").Unmap()
-	h := maphash.String(s.seed, identity)
 	sh := s.shard(a)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
