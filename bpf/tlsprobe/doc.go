@@ -13,7 +13,8 @@
 //
 // A connection's socket: for OpenSSL the descriptor given to SSL_set_fd,
 // or the first one the thread reads or writes during a call or the
-// handshake (syscall tracepoints, no kprobes), remembered per SSL object;
+// handshake (the sys_enter raw tracepoint, no kprobes), remembered per
+// SSL object;
 // for Go it is read from the *tls.Conn's *net.TCPConn. Where the kernel
 // has BTF the programs also read the socket's addresses (CO-RE: task,
 // files, file, socket, sock) into the first event of each descriptor;

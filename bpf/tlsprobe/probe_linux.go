@@ -195,7 +195,7 @@ func (p *Probe) AttachOpenSSL(path string) error {
 			}
 		}
 		if err != nil {
-			closeAll(ls)
+			closeAll(ls, p.Multi)
 			if errors.Is(err, link.ErrNoSymbol) {
 				return ErrNoSymbol
 			}
@@ -213,21 +213,27 @@ func (p *Probe) AttachOpenSSL(path string) error {
 }
 
 // symbols is the set of function names an ELF file defines (its dynamic
-// and its static symbol tables).
-func symbols(path string) (map[string]bool, error) {
+// and its static symbol tables). The files come from any container: a
+// malformed one is an error, never a panic of debug/elf.
+func symbols(path string) (has map[string]bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			has, err = nil, fmt.Errorf("%s: malformed ELF file: %v", path, r)
+		}
+	}()
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	has := map[string]bool{}
+	has = map[string]bool{}
 	for _, read := range []func() ([]elf.Symbol, error){f.DynamicSymbols, f.Symbols} {
 		syms, err := read()
 		if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 			return nil, err
 		}
 		for _, s := range syms {
-			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Value != 0 {
+			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Value != 0 && s.Section != elf.SHN_UNDEF {
 				has[s.Name] = true
 			}
 		}
@@ -268,7 +274,7 @@ func (p *Probe) AttachGo(path string, f GoFunc) error {
 		err = add(p.objs.GoReadRet, f.ReadRets...)
 	}
 	if err != nil {
-		closeAll(ls)
+		closeAll(ls, p.Multi)
 		return err
 	}
 	p.mu.Lock()
@@ -277,15 +283,32 @@ func (p *Probe) AttachGo(path string, f GoFunc) error {
 	return nil
 }
 
-// closeAll closes links at once: uprobe_multi links each wait for an RCU
-// Tasks Trace grace period, which concurrent waits share.
-func closeAll(ls []link.Link) {
+// closeAll closes links, up to maxClosing at once: uprobe_multi links
+// each wait for an RCU Tasks Trace grace period, which concurrent waits
+// share. Each wait holds an OS thread, hence the bound (a node may have
+// thousands of probed files). Perf-event links (multi false) are closed
+// one after the other: the kernel serialises them anyway.
+func closeAll(ls []link.Link, multi bool) {
+	if !multi {
+		for _, l := range ls {
+			l.Close()
+		}
+		return
+	}
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxClosing)
 	for _, l := range ls {
-		wg.Go(func() { l.Close() })
+		sem <- struct{}{}
+		wg.Go(func() {
+			l.Close()
+			<-sem
+		})
 	}
 	wg.Wait()
 }
+
+// maxClosing bounds the links closed at once.
+const maxClosing = 32
 
 // header is the size of an event before its data (struct event).
 const header = int(unsafe.Offsetof(tlsprobeEvent{}.Data))
@@ -409,7 +432,7 @@ func (p *Probe) Links() int {
 // other, under the kernel's event_mutex: seconds each at times.
 func (p *Probe) Close() error {
 	p.mu.Lock()
-	closeAll(p.links)
+	closeAll(p.links, p.Multi)
 	p.links = nil
 	p.mu.Unlock()
 	if p.rd != nil {

@@ -411,9 +411,12 @@ int ssl_exit_probe(struct pt_regs *ctx) { return ssl_exit(ctx); }
 // tracepoints, unlike the syscalls/sys_enter_* tracepoints of perf, need
 // no tracefs and detach without waiting, one after the other under the
 // kernel's event_mutex, for an RCU Tasks Trace grace period each (at
-// times seconds: minutes for a sensor to stop). A 32-bit process's calls
-// have other numbers; it cannot have mapped the 64-bit libraries probed,
-// so none of its threads is ever inside an SSL call or holds a TLS socket.
+// times seconds: minutes for a sensor to stop). A 32-bit program's calls
+// have other numbers (its read is 3, close here) and arguments in other
+// registers: they are skipped by its code segment, as the syscall
+// tracepoints skipped them (a 64-bit program making 32-bit calls with int
+// 0x80 is not told apart; it does not use the probed libraries that way).
+#define USER32_CS 0x23 // __USER32_CS: the code segment of 32-bit programs
 #define NR_READ 0
 #define NR_WRITE 1
 #define NR_CLOSE 3
@@ -469,7 +472,9 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx) {
 	    nr != NR_SENDTO && nr != NR_RECVFROM && nr != NR_SENDMSG && nr != NR_RECVMSG)
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	__u64 fd = 0;
+	__u64 fd = 0, cs = 0;
+	if (bpf_probe_read_kernel(&cs, sizeof(cs), &regs->cs) != 0 || cs == USER32_CS)
+		return 0;
 	if (bpf_probe_read_kernel(&fd, sizeof(fd), &regs->rdi) != 0)
 		return 0;
 	if (nr == NR_CLOSE)

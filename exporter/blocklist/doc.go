@@ -27,7 +27,7 @@
 //
 // Pipeline position: the sensor hands every detection (from workers and
 // shared analyzer state) to one Manager; Tick is called with capture time;
-// NoteServer and NoteClient are fed per transaction. The Manager is safe
+// NoteServer and NoteClientID are fed per transaction. The Manager is safe
 // for concurrent use: Detection and Tick under one mutex, NoteServer under
 // a read lock once a server is known, NoteClient under one of 16 shard
 // locks.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
 )
 
 // Netns is a network namespace joined to the root namespace by a veth
@@ -112,20 +113,28 @@ func Start(t testing.TB, cmd *exec.Cmd) {
 }
 
 // Stop stops the process group of a command started by Start and waits
-// for the command.
+// for the command. The leader is waited for without being reaped
+// (WNOWAIT) until the group has been killed: a reaped leader's pid, and
+// with it the group id, could already be another process's.
 func Stop(cmd *exec.Cmd) {
-	pg := -cmd.Process.Pid
-	syscall.Kill(pg, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	pid := cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGTERM)
+	exited := make(chan struct{})
+	go func() {
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		close(exited)
+	}()
 	select {
-	case <-done:
+	case <-exited:
 	case <-time.After(5 * time.Second):
-		syscall.Kill(pg, syscall.SIGKILL)
-		<-done
 	}
-	// the group's other members (workers) may outlive the leader briefly
-	syscall.Kill(pg, syscall.SIGKILL)
+	// the workers a master forked, if any outlived it, and the master
+	// itself after the grace time
+	syscall.Kill(-pid, syscall.SIGKILL)
+	<-exited
+	cmd.Wait()
 }
 
 // ServeHTTP serves a small JSON API on addr until the process is killed:
