@@ -3,12 +3,16 @@
 # at top speed onto one end of a veth pair and captures the other end with
 # `apitap run`; then compares with `apitap read` of the same file.
 # Needs root, iproute2 and tcpreplay (apt-get install tcpreplay).
-# Usage: deploy/bench/live-replay.sh [SIZE] [WORKERS] [RING_MB]   (default 200MB 2 64)
+# Usage: deploy/bench/live-replay.sh [SIZE] [WORKERS] [RING_MB] [MIX]   (default 200MB 2 64 bench)
+# MIX: bench (keep-alive GETs with JSON bodies of 1-64 KB) or realistic
+# (the realistic API mix of make bench, from testdata/specs). The sensor
+# runs with its default analyzers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE=${1:-200MB}
 WORKERS=${2:-2}
 RING=${3:-64}
+MIX=${4:-bench}
 command -v tcpreplay >/dev/null || { echo "needs tcpreplay (apt-get install tcpreplay)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (veth and AF_PACKET)" >&2; exit 2; }
 CGO_ENABLED=0 go build -o bin/apitap ./sensor/cmd/apitap
@@ -20,7 +24,11 @@ trap cleanup EXIT
 ip link del "$A" 2>/dev/null || true
 ip link add "$A" type veth peer name "$B"
 ip link set "$A" up; ip link set "$B" up
-gen=$(./bin/apitap-gen bench -o "$dir/replay.pcap" -size "$SIZE")
+case "$MIX" in
+bench) gen=$(./bin/apitap-gen bench -o "$dir/replay.pcap" -size "$SIZE") ;;
+realistic) gen=$(./bin/apitap-gen realistic -o "$dir/replay.pcap" -size "$SIZE" -specs testdata/specs) ;;
+*) echo "MIX is bench or realistic, not $MIX" >&2; exit 2 ;;
+esac
 echo "generated: $gen"
 ./bin/apitap run -i "$B" --workers "$WORKERS" --ring-mb "$RING" --emit stats --sensor-id replay -o "$dir/live.jsonl" 2> "$dir/live.err" &
 pid=$!
@@ -36,7 +44,7 @@ kernel=$(grep kernel "$dir/live.err" | sed 's/^ *kernel *//')
 echo
 echo "| replay | value |"
 echo "|---|---|"
-echo "| capture | $SIZE generated, $(num packets "$dir/offline.jsonl") packets, $(num transactions "$dir/offline.jsonl") transactions |"
+echo "| capture | $SIZE $MIX generated, $(num packets "$dir/offline.jsonl") packets, $(num transactions "$dir/offline.jsonl") transactions |"
 echo "| tcpreplay --topspeed | $sent packets sent at $rate |"
 echo "| apitap run (workers $WORKERS, ring ${RING} MiB each) | $(num packets "$dir/live.jsonl") packets captured, $(num transactions "$dir/live.jsonl") transactions |"
 echo "| kernel (PACKET_STATISTICS) | $kernel |"
