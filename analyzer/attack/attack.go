@@ -190,6 +190,8 @@ type worker struct {
 	det    detectors
 	lbuf   []byte // the lower-cased value being examined
 	jbuf   []byte // a JSON string value unescaped
+	bsrc   []byte // Basic credentials as sent
+	bbuf   []byte // and decoded
 	host   string // the request's Host (lower case), for redirects
 	norm   normalizer
 	agg    *aggregate.Aggregator

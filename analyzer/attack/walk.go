@@ -3,6 +3,7 @@ package attack
 import (
 	"encoding/base64"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -359,7 +360,13 @@ func (w *worker) authorization(h *http1.Header) bool {
 	if !ok || !strings.EqualFold(scheme, "basic") {
 		return false
 	}
-	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	cred = strings.TrimSpace(cred)
+	// decoded into the worker's buffer: the one string below is all a
+	// Basic request allocates here
+	w.bsrc = append(w.bsrc[:0], cred...)
+	w.bbuf = slices.Grow(w.bbuf[:0], base64.StdEncoding.DecodedLen(len(cred)))
+	n, err := base64.StdEncoding.Decode(w.bbuf[:cap(w.bbuf)], w.bsrc)
+	dec := w.bbuf[:n]
 	if err != nil || !utf8.Valid(dec) {
 		return false
 	}
