@@ -1072,7 +1072,7 @@ func (w *worker) onTransaction(tx *reassembly.Transaction) {
 		// a listening port answered: stage two teaches the blocklist its
 		// monitored servers, in capture order
 		o.server, o.client = tx.Flow.Server.Addr(), tx.Flow.Client.Addr()
-		if tx.Response.Status < 400 {
+		if tx.Response.Status < 400 && w.p.Block.Enabled() {
 			o.principal, o.resolved = principalKey(&tx.Auth), tx.ClientAddr()
 		}
 	}

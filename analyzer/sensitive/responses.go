@@ -382,7 +382,8 @@ func (r *Responses) newActor(k uint64) bool {
 // scheme's credential), else its API key header, else the client's
 // address. Session cookies are not: a server answers 200 whatever
 // cookies it does not know, so a client could be a new actor on every
-// request, or many addresses one actor. A user who comes back from another address is not a new actor.
+// request, or many addresses one actor. A user who comes back from
+// another address is not a new actor.
 // Only credentials the server accepted (a status below 400, as the
 // blocklist counts principals) name an actor: a client cannot make itself
 // many actors with made-up tokens the server turns away.

@@ -138,26 +138,17 @@ func (p *Probe) AttachOpenSSL(path string) error {
 		prog *ebpf.Program
 		ret  bool // a return probe
 	}
-	// the socket is learnt before the first byte: where the program sets
-	// it (SSL_set_fd), and during the handshake (then user space is told)
-	optional := []string{"SSL_read_ex", "SSL_write_ex", "SSL_do_handshake", "SSL_connect", "SSL_accept", "SSL_set_fd"}
-	for _, sym := range []string{"SSL_read", "SSL_write"} {
-		if !has[sym] {
-			return ErrNoSymbol
-		}
+	if !has["SSL_read"] || !has["SSL_write"] {
+		return ErrNoSymbol // the others are optional
 	}
 	present := func(syms ...string) []string {
-		var out []string
-		for _, s := range syms {
-			if has[s] || !slices.Contains(optional, s) {
-				out = append(out, s)
-			}
-		}
-		return out
+		return slices.DeleteFunc(syms, func(s string) bool { return !has[s] })
 	}
+	// the socket is learnt before the first byte: where the program sets
+	// it (SSL_set_fd), and during the handshake (then user space is told)
 	probes := []probe{
-		{[]string{"SSL_read"}, p.objs.SslReadEnter, false},
-		{[]string{"SSL_write"}, p.objs.SslWriteEnter, false},
+		{present("SSL_read"), p.objs.SslReadEnter, false},
+		{present("SSL_write"), p.objs.SslWriteEnter, false},
 		{present("SSL_read_ex"), p.objs.SslReadExEnter, false},
 		{present("SSL_write_ex"), p.objs.SslWriteExEnter, false},
 		{present("SSL_do_handshake", "SSL_connect", "SSL_accept"), p.objs.SslHandshakeEnter, false},

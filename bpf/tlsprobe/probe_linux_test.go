@@ -20,19 +20,9 @@ import (
 // not read: the CO-RE reads are relocated against no types and must not
 // be reached).
 func TestLoad(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to load eBPF programs (CI runs as root)")
-	}
+	needRoot(t)
 	for _, without := range []bool{false, true} {
-		noBTF = without
-		p, err := Load(1 << 16)
-		noBTF = false
-		if errors.Is(err, ErrNotSupported) {
-			t.Skipf("the kernel refuses the programs: %v", err)
-		}
-		if err != nil {
-			t.Fatalf("without BTF %v: %v", without, err)
-		}
+		p := load(t, 1<<16, &noBTF, without)
 		if without != (p.BTFErr != nil) {
 			t.Errorf("without BTF %v: BTFErr %v", without, p.BTFErr)
 		}
@@ -75,29 +65,10 @@ func checkExec(t *testing.T, p *Probe) {
 // uprobe_multi (as on kernels before 6.6) by perf events. Detach times are
 // in docs/tls.md (no wall-clock assertion here).
 func TestLinkKinds(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to load eBPF programs (CI runs as root)")
-	}
-	lib := ""
-	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3"} {
-		if _, err := os.Stat(p); err == nil {
-			lib = p
-			break
-		}
-	}
-	if lib == "" {
-		t.Skip("no libssl.so.3 (apt-get install libssl3)")
-	}
+	needRoot(t)
+	lib := libssl(t)
 	for _, without := range []bool{false, true} {
-		noMulti = without
-		p, err := Load(1 << 16)
-		noMulti = false
-		if errors.Is(err, ErrNotSupported) {
-			t.Skipf("the kernel refuses the programs: %v", err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := load(t, 1<<16, &noMulti, without)
 		if !without && !p.Multi {
 			t.Log("this kernel has no uprobe_multi links: only the perf events are checked")
 			p.Close()
@@ -140,13 +111,8 @@ func TestLinkKinds(t *testing.T) {
 // are loaded differently for each. (s_server reads through its SSL BIO,
 // which calls OpenSSL's internal functions, not SSL_read: it is not seen.)
 func TestReadsOpenSSL(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to load eBPF programs (CI runs as root)")
-	}
-	lib := "/usr/lib/x86_64-linux-gnu/libssl.so.3"
-	if _, err := os.Stat(lib); err != nil {
-		t.Skip("no libssl.so.3 (apt-get install libssl3)")
-	}
+	needRoot(t)
+	lib := libssl(t)
 	curl, err1 := exec.LookPath("curl")
 	openssl, err2 := exec.LookPath("openssl")
 	if err1 != nil || err2 != nil {
@@ -158,15 +124,7 @@ func TestReadsOpenSSL(t *testing.T) {
 		t.Fatalf("openssl req: %v\n%s", err, out)
 	}
 	for i, without := range []bool{false, true} {
-		noMulti = without
-		p, err := Load(1 << 20)
-		noMulti = false
-		if errors.Is(err, ErrNotSupported) {
-			t.Skipf("the kernel refuses the programs: %v", err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := load(t, 1<<20, &noMulti, without)
 		if !without && !p.Multi {
 			p.Close()
 			continue
@@ -183,6 +141,7 @@ func TestReadsOpenSSL(t *testing.T) {
 		}
 		path := fmt.Sprintf("/probe-%d", i)
 		var out []byte
+		var err error
 		for try := 0; try < 50; try++ { // until the server listens
 			if out, err = exec.Command(curl, "-sk", "--http1.1", "https://127.0.0.1:"+port+path).CombinedOutput(); err == nil {
 				break
@@ -217,4 +176,38 @@ func TestReadsOpenSSL(t *testing.T) {
 			t.Errorf("without uprobe_multi %v: the request written on a socket %v (fd %d), the answer read on it %v, the socket's close %v", without, wrote, fd, read, closed)
 		}
 	}
+}
+
+func needRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load eBPF programs (CI runs as root)")
+	}
+}
+
+// load loads the programs with ringBytes of ring buffer and *knob (noBTF,
+// noMulti) set to v during the load; it skips the test where the kernel
+// refuses them.
+func load(t *testing.T, ringBytes int, knob *bool, v bool) *Probe {
+	t.Helper()
+	*knob = v
+	p, err := Load(ringBytes)
+	*knob = false
+	if errors.Is(err, ErrNotSupported) {
+		t.Skipf("the kernel refuses the programs: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("load (knob %v): %v", v, err)
+	}
+	return p
+}
+
+// libssl is the system's OpenSSL 3 library; the test skips without one.
+func libssl(t *testing.T) string {
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("no libssl.so.3 (apt-get install libssl3)")
+	return ""
 }
